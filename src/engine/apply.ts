@@ -1,0 +1,40 @@
+/**
+ * apply(state, event) -> { state, result }: the single pure entry point.
+ * Same World and event in, same World and result out — no clock, no
+ * randomness, no iteration-order accidents.
+ */
+import type { Event, Result } from '../events/event.js';
+import { envOps, newProc } from '../model/env.js';
+import { iommufdIoctl } from '../model/main.js';
+import type { World } from '../model/state.js';
+
+export interface Step {
+  state: World;
+  result: Result;
+}
+
+const DEFAULT_PID = 1;
+
+export function apply(state: World, ev: Event): Step {
+  const pid = ev.pid ?? DEFAULT_PID;
+  let w = state;
+  if (!w.procs.has(pid)) w = { ...w, procs: w.procs.set(pid, newProc(pid)) };
+  const env = envOps[ev.op];
+  if (env) {
+    const [s, result] = env(w, pid, ev.args ?? {}, ev);
+    return { state: result.errno && s === w ? state : s, result };
+  }
+  const p = w.procs.get(pid)!;
+  if (!p.alive) return { state, result: { errno: 'ESRCH' } };
+  const fileId = ev.fd === undefined ? undefined : p.fds.get(ev.fd);
+  const file = fileId === undefined ? undefined : w.files.get(fileId);
+  if (!file) {
+    if (!isIoctlName(ev.op)) return { state, result: { errno: 'EINVAL', unmodelled: ev.op } };
+    return { state, result: { errno: 'EBADF' } };
+  }
+  if (file.kind !== 'iommufd' || file.ctx === undefined) return { state, result: { errno: 'ENOTTY' } };
+  const [s, result] = iommufdIoctl(w, file.ctx, pid, ev);
+  return { state: s === w && result.errno ? state : s, result };
+}
+
+const isIoctlName = (op: string): boolean => op.startsWith('IOMMU_') || op.startsWith('VFIO_') || op === 'RAW_IOCTL';

@@ -1,0 +1,232 @@
+/**
+ * In-kernel access users (device.c: iommufd_access_*), as the selftest's
+ * emulated device uses them (kernel-semantics §4.3): pinning IOVA ranges,
+ * CPU copies through the IOAS, and the unmap callback that makes them let go.
+ */
+import { PMap } from '../ds/pmap.js';
+import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
+import { PAGE_SIZE, findVma, pinPage, readPage, readUser, writePage, writeUser, type PageRef } from './mm.js';
+import type { Tx } from './object.js';
+import { pagesAddRange, pagesRemoveRange, pinnedPage } from './pages.js';
+import type { AccessItem, AccessObj, Area } from './state.js';
+
+export const IOMMUFD_ACCESS_RW_WRITE = 1;
+export const MOCK_ACCESS_RW_SLOW_PATH = 4;
+
+/** iommufd_access_create + iommufd_access_attach. */
+export function accessCreate(tx: Tx, ioasId: number, needsPin: boolean, file: number): AccessObj | string {
+  const acc = tx.alloc((id): AccessObj => ({ type: 'access', id, users: 2, ioas: 0, needsPin, items: PMap.emptyNumber<AccessItem>(), nextItem: 0, file }));
+  if (!acc) return 'EBUSY';
+  const e = accessChangeIoas(tx, acc.id, ioasId);
+  if (e) return e;
+  return tx.get(acc.id, 'access')!;
+}
+
+/** iommufd_access_change_ioas: join the new IOAS (alignment may refuse), leave the old one. */
+export function accessChangeIoas(tx: Tx, accId: number, ioasId: number): string | 0 {
+  const ioas = getIoas(tx, ioasId);
+  if (!ioas) return 'ENOENT';
+  const acc = tx.get(accId, 'access')!;
+  putIopt(tx, ioasId, { ...ioas.iopt, accesses: [...ioas.iopt.accesses, accId] });
+  const e = recalcAlignment(tx, ioasId);
+  if (e) return e;
+  tx.users(ioasId, 1);
+  const old = acc.ioas;
+  tx.put({ ...tx.get(accId, 'access')!, ioas: ioasId });
+  if (old) {
+    // The driver must drop all its pins of the old IOAS (unmap(0, ULONG_MAX)).
+    accessUnmapItems(tx, accId, 0n, 0xffffffffffffffffn, old);
+    accessLeaveIoas(tx, accId, old);
+  }
+  return 0;
+}
+
+function accessLeaveIoas(tx: Tx, accId: number, ioasId: number): void {
+  const ioas = getIoas(tx, ioasId)!;
+  putIopt(tx, ioasId, { ...ioas.iopt, accesses: ioas.iopt.accesses.filter((x) => x !== accId) });
+  const e = recalcAlignment(tx, ioasId);
+  if (e) throw new Error(`model bug: alignment after access left: ${e}`);
+  tx.users(ioasId, -1);
+}
+
+/** Access destroy (fd closed): the driver unpins everything, then leaves the IOAS. */
+export function accessDestroy(tx: Tx, accId: number): void {
+  const acc = tx.get(accId, 'access')!;
+  if (acc.ioas) {
+    accessUnmapItems(tx, accId, 0n, 0xffffffffffffffffn, acc.ioas);
+    accessLeaveIoas(tx, accId, acc.ioas);
+  }
+  tx.remove(accId);
+}
+
+/** iommufd_test_access_unmap: drop every item overlapping [iova, last]. */
+function accessUnmapItems(tx: Tx, accId: number, iova: bigint, last: bigint, ioasId: number): void {
+  const acc = tx.get(accId, 'access')!;
+  let items = acc.items;
+  acc.items.each((itemId, it) => {
+    if (iova > it.iova + it.length - 1n || last < it.iova) return true;
+    unpinPieces(tx, ioasId, it);
+    items = items.delete(itemId);
+    return true;
+  });
+  tx.put({ ...tx.get(accId, 'access')!, items });
+}
+
+function unpinPieces(tx: Tx, ioasId: number, it: AccessItem): void {
+  for (const p of it.pieces) {
+    pagesRemoveRange(tx, p.pages, p.first, p.last);
+    const iopt = getIoas(tx, ioasId)!.iopt;
+    const area = iopt.areas.find(p.area);
+    if (area) putIopt(tx, ioasId, { ...iopt, areas: iopt.areas.replaceValue(p.area, { ...area.value, numAccesses: area.value.numAccesses - 1 }) });
+  }
+}
+
+// IOAS_UNMAP of an area with accesses calls every access of the IOAS.
+setAccessUnmapHook((tx, ioasId, iova, length) => {
+  for (const accId of getIoas(tx, ioasId)!.iopt.accesses) accessUnmapItems(tx, accId, iova, iova + length - 1n, ioasId);
+});
+
+interface ContigPiece {
+  start: bigint;
+  last: bigint;
+  cur: bigint;
+  end: bigint;
+  area: Area;
+}
+
+/** iopt_for_each_contig_area over [iova, last]: the pieces, and whether the range was fully covered. */
+function contigAreas(tx: Tx, ioasId: number, iova: bigint, last: bigint): { pieces: ContigPiece[]; done: boolean } {
+  const pieces: ContigPiece[] = [];
+  let cur = iova;
+  let done = false;
+  getIoas(tx, ioasId)!.iopt.areas.eachOverlapping(iova, last, (s, l, area) => {
+    if (s > cur) return false;
+    const end = l < last ? l : last;
+    pieces.push({ start: s, last: l, cur, end, area });
+    if (end === last) {
+      done = true;
+      return false;
+    }
+    cur = end + 1n;
+    return true;
+  });
+  return { pieces, done };
+}
+
+const checkAreaProt = (area: Area, flags: number): boolean => !!(flags & IOMMUFD_ACCESS_RW_WRITE ? area.prot & IOMMU_WRITE : area.prot & IOMMU_READ);
+
+/** iommufd_access_pin_pages: all or nothing. Returns the item's pieces. */
+export function accessPinPages(tx: Tx, accId: number, iova: bigint, length: bigint, flags: number): AccessItem | string {
+  if (!length) return 'EINVAL';
+  if (addOverflows(iova, length - 1n)) return 'EOVERFLOW';
+  const acc = tx.get(accId, 'access')!;
+  if (!acc.ioas) return 'ENOENT';
+  const last = iova + length - 1n;
+  const { pieces, done } = contigAreas(tx, acc.ioas, iova, last);
+  const out: AccessItem['pieces'][number][] = [];
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    const startByte = p.area.startByte + (p.cur - p.start);
+    const isLast = i === pieces.length - 1 && done;
+    if (startByte % PAGE_SIZE) return 'EINVAL';
+    if (!isLast && (p.area.startByte + (p.last - p.start)) % PAGE_SIZE !== PAGE_SIZE - 1n) return 'EINVAL';
+    if (!checkAreaProt(p.area, flags)) return 'EPERM';
+    const pages = tx.pages(p.area.pages);
+    if (flags & IOMMUFD_ACCESS_RW_WRITE && !pages.writable) return 'EPERM';
+    const first = Number(startByte / PAGE_SIZE);
+    const lastIdx = Number((p.area.startByte + (p.end - p.start)) / PAGE_SIZE);
+    const e = pagesAddRange(tx, p.area.pages, first, lastIdx);
+    if (e) return e;
+    const iopt = getIoas(tx, acc.ioas)!.iopt;
+    const cur = iopt.areas.find(p.start)!.value;
+    putIopt(tx, acc.ioas, { ...iopt, areas: iopt.areas.replaceValue(p.start, { ...cur, numAccesses: cur.numAccesses + 1 }) });
+    out.push({ area: p.start, pages: p.area.pages, first, last: lastIdx });
+  }
+  if (!done) return 'ENOENT';
+  return { iova, length, pieces: out };
+}
+
+/** The physical page behind IOVA page `idx` of a pinned access item piece. */
+export function accessItemPages(tx: Tx, it: AccessItem): PageRef[] {
+  const refs: PageRef[] = [];
+  for (const p of it.pieces) {
+    const pages = tx.pages(p.pages);
+    for (let i = p.first; i <= p.last; i++) refs.push(pinnedPage(pages, i)!);
+  }
+  return refs;
+}
+
+/**
+ * iommufd_access_rw: copy between `data` and the memory behind the IOVA
+ * range. Pieces before a failure have already been copied (the kernel has
+ * no rollback either), so a write's partial effect is kept by the caller.
+ */
+export function accessRw(tx: Tx, accId: number, iova: bigint, data: Uint8Array, flags: number): { errno: string | 0; read?: Uint8Array } {
+  const length = BigInt(data.length);
+  if (!length) return { errno: 'EINVAL' };
+  if (addOverflows(iova, length - 1n)) return { errno: 'EOVERFLOW' };
+  const acc = tx.get(accId, 'access')!;
+  if (!acc.ioas) return { errno: 'ENOENT' };
+  const last = iova + length - 1n;
+  const { pieces, done } = contigAreas(tx, acc.ioas, iova, last);
+  const write = !!(flags & IOMMUFD_ACCESS_RW_WRITE);
+  const out = new Uint8Array(data.length);
+  for (const p of pieces) {
+    if (!checkAreaProt(p.area, flags)) return { errno: 'EPERM', read: out };
+    const pages = tx.pages(p.area.pages);
+    if (write && !pages.writable) return { errno: 'EPERM', read: out };
+    const startByte = p.area.startByte + (p.cur - p.start);
+    const off = Number(p.cur - iova);
+    const n = Number(p.end - p.cur + 1n);
+    const e = pagesRw(tx, p.area.pages, startByte, write ? data.subarray(off, off + n) : undefined, out, off, n, flags);
+    if (e) return { errno: e, read: out };
+  }
+  if (!done) return { errno: 'ENOENT', read: out };
+  return { errno: 0, read: out };
+}
+
+/** iopt_pages_rw_access: through the user VA when in the owner's mm, else through (possibly temporarily pinned) pages. */
+function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | undefined, out: Uint8Array, outOff: number, n: number, flags: number): string | 0 {
+  const pages = tx.pages(pagesId);
+  const sameMm = tx.pid === pages.ownerPid && !(flags & MOCK_ACCESS_RW_SLOW_PATH);
+  const owner = tx.w.procs.get(pages.ownerPid);
+  if (sameMm && owner?.alive && pages.fileMobj === undefined) {
+    const va = pages.base + startByte;
+    if (src) {
+      const mem = writeUser(owner.mm, tx.w.mem, va, src);
+      if (!mem) return 'EFAULT';
+      tx.setWorld({ ...tx.w, mem });
+    } else {
+      const bytes = readUser(owner.mm, tx.w.mem, va, n);
+      if (!bytes) return 'EFAULT';
+      out.set(bytes, outOff);
+    }
+    return 0;
+  }
+  let done = 0;
+  while (done < n) {
+    const byte = startByte + BigInt(done);
+    const idx = Number(byte / PAGE_SIZE);
+    const inPage = Number(byte % PAGE_SIZE);
+    const k = Math.min(n - done, Number(PAGE_SIZE) - inPage);
+    let page = pinnedPage(pages, idx);
+    if (!page) {
+      if (pages.fileMobj !== undefined) page = { mobj: pages.fileMobj, index: Number(pages.base / PAGE_SIZE) + idx };
+      else {
+        if (!owner?.alive) return 'EFAULT';
+        const va = pages.base + BigInt(idx) * PAGE_SIZE;
+        if (!findVma(owner.mm, va)) return 'EFAULT';
+        const r = pinPage(owner.mm, tx.w.mem, va, !!src);
+        if (!r) return 'EFAULT';
+        tx.setWorld({ ...tx.w, mem: r.mem });
+        page = r.page;
+      }
+    }
+    if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, page, inPage, src.subarray(done, done + k)) });
+    else out.set(readPage(tx.w.mem, page, inPage, k), outOff + done);
+    done += k;
+  }
+  return 0;
+}
+
+export { areaIndexRange };

@@ -1,0 +1,118 @@
+/**
+ * Dirty tracking (hw_pagetable.c: iommufd_hwpt_set_dirty_tracking,
+ * iommufd_hwpt_get_dirty_bitmap; selftest.c: mock read_and_clear_dirty and
+ * IOMMU_TEST_OP_DIRTY), kernel-semantics §7 and §12.3.
+ *
+ * Dirty state is a persistent set of dirty 2 KiB IOPTE slots per domain, so
+ * reading a huge range with few dirty pages costs what is dirty, not what is
+ * mapped. Known gap: 1 MiB IOPTEs (HUGE_IOVA domains over hugetlb memory)
+ * are reported at 2 KiB granularity.
+ */
+import type { Event, Fields, Result } from '../events/event.js';
+import { PMap } from '../ds/pmap.js';
+import { sub, u32, u64, userBuf } from './args.js';
+import { addOverflows, getIoas } from './io_pagetable.js';
+import { MOCK_IO_PAGE_SIZE } from './drivers/mock.js';
+import type { Tx } from './object.js';
+
+const IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1;
+const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1;
+
+/** IOMMU_HWPT_SET_DIRTY_TRACKING */
+export function setDirtyTracking(tx: Tx, a: Fields): Result {
+  const flags = u32(a, 'flags');
+  if (flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) return { errno: 'EOPNOTSUPP' };
+  const h = tx.get(u32(a, 'hwpt_id'), 'hwpt_paging');
+  if (!h) return { errno: 'ENOENT' };
+  if (!h.domain.dirtyOps) return { errno: 'EOPNOTSUPP' };
+  const enable = !!(flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE);
+  // Enabling first clears the dirty state of every mapped area.
+  const dirty = enable ? PMap.emptyBigint<true>() : h.domain.dirty;
+  tx.put({ ...h, domain: { ...h.domain, dirtyEnabled: enable, dirty } });
+  return { errno: 0 };
+}
+
+/** IOMMU_HWPT_GET_DIRTY_BITMAP: only sets bits; stops silently at the first gap. */
+export function getDirtyBitmap(tx: Tx, a: Fields, ev: Event): Result {
+  const flags = u32(a, 'flags');
+  if (flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR || u32(a, '__reserved')) return { errno: 'EOPNOTSUPP' };
+  const h = tx.get(u32(a, 'hwpt_id'), 'hwpt_paging');
+  if (!h) return { errno: 'ENOENT' };
+  const iova = u64(a, 'iova');
+  const length = u64(a, 'length');
+  const pageSize = u64(a, 'page_size');
+  const iopt = getIoas(tx, h.ioas)!.iopt;
+  if (tx.kernel === '6.12' && length === 0n) return { errno: 'EINVAL' };
+  if (addOverflows(iova, length - 1n) || (length === 0n && iova !== 0n)) return { errno: 'EOVERFLOW' };
+  if (iova % iopt.iovaAlignment || (iova + length) % iopt.iovaAlignment) return { errno: 'EINVAL' };
+  if (pageSize === 0n) return { errno: 'EINVAL' };
+  if (iova & (pageSize - 1n) || (iova + length) & (pageSize - 1n)) return { errno: 'EINVAL' };
+  if (!h.domain.dirtyOps) return { errno: 'EOPNOTSUPP' };
+  const nbits = length / pageSize;
+  const nbytes = Number((nbits + 7n) / 8n);
+  const before = userBuf(ev, a, 'data');
+  const bitmap = new Uint8Array(nbytes);
+  if (before) bitmap.set(before.subarray(0, nbytes));
+  const shift = BigInt(lowestBitIndex(pageSize));
+  let dirty = h.domain.dirty;
+  if (h.domain.dirtyEnabled) {
+    const last = iova + length - 1n;
+    let cur = iova;
+    // Walk back-to-back areas only; a gap ends the walk (and the ioctl still succeeds).
+    iopt.areas.eachOverlapping(iova, last, (s, l) => {
+      if (s > cur) return false;
+      const end = l < last ? l : last;
+      h.domain.dirty.each(
+        (slot) => {
+          const addr = slot * MOCK_IO_PAGE_SIZE;
+          const bit = (addr - iova) >> shift;
+          bitmap[Number(bit >> 3n)]! |= 1 << Number(bit & 7n);
+          if (!(flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR)) dirty = dirty.delete(slot);
+          return true;
+        },
+        cur / MOCK_IO_PAGE_SIZE,
+        end / MOCK_IO_PAGE_SIZE,
+      );
+      cur = end + 1n;
+      return end !== last;
+    });
+  }
+  if (dirty !== h.domain.dirty) tx.put({ ...h, domain: { ...h.domain, dirty } });
+  return { errno: 0, bufs: { data: bitmap } };
+}
+
+function lowestBitIndex(v: bigint): number {
+  let i = 0;
+  while (!((v >> BigInt(i)) & 1n)) i++;
+  return i;
+}
+
+/** IOMMU_TEST_OP_DIRTY: a device wrote the pages whose bits are set in `uptr`. */
+export function mockDirty(tx: Tx, a: Fields, ev: Event): Result {
+  const m = sub(a, 'dirty');
+  const iova = u64(m, 'iova');
+  const length = u64(m, 'length');
+  const pageSize = u64(m, 'page_size');
+  if (!pageSize || !length || iova % pageSize || length % pageSize || !u64(m, 'uptr')) return { errno: 'EINVAL' };
+  const n = length / pageSize;
+  if (tx.kernel === '6.12' && (length / pageSize > 1n << 27n)) return { errno: 'EOVERFLOW' };
+  const h = tx.get(u32(a, 'id'), 'hwpt_paging');
+  if (!h) return { errno: 'ENOENT' };
+  if (!h.domain.dirtyOps || !h.domain.dirtyEnabled) return { errno: 'EINVAL' };
+  const bits = ev.bufs?.['uptr'] ?? userBuf(ev, m, 'uptr');
+  const need = Number((n + 7n) / 8n);
+  if (!bits || bits.length < need) return { errno: 'EFAULT' };
+  const iopt = getIoas(tx, h.ioas)!.iopt;
+  let dirty = h.domain.dirty;
+  let count = 0;
+  for (let i = 0n; i < n; i++) {
+    if (!(bits[Number(i >> 3n)]! & (1 << Number(i & 7n)))) continue;
+    // The kernel divides by page_size, not by the 2 KiB IOPTE size (§12.3).
+    const slot = (iova + i * pageSize) / pageSize;
+    if (!iopt.areas.find(slot * MOCK_IO_PAGE_SIZE)) continue;
+    dirty = dirty.set(slot, true);
+    count++;
+  }
+  tx.put({ ...h, domain: { ...h.domain, dirty } });
+  return { errno: 0, out: { dirty: { out_nr_dirty: count } } };
+}

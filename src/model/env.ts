@@ -1,0 +1,278 @@
+/**
+ * Environment events: what happens outside the ioctls that the model must
+ * know to answer them exactly — processes, file descriptors, user memory,
+ * capabilities, fault-fd reads and writes.
+ */
+import type { Event, Fields, Result } from '../events/event.js';
+import { PMap } from '../ds/pmap.js';
+import { u32, u64 } from './args.js';
+import { closeFd, installFile } from './files.js';
+import { faultRead, faultWrite } from './fault.js';
+import { HPAGE_SIZE, PAGE_SIZE, emptyMm, forkMm, mapVma, newMobj, protectRange, readUser, roundUp, unmapRange, writeUser, type MobjKind } from './mm.js';
+import { Tx } from './object.js';
+import type { Proc, World } from './state.js';
+
+export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
+
+export function newProc(pid: number): Proc {
+  return {
+    pid,
+    alive: true,
+    mm: emptyMm(),
+    fds: PMap.emptyNumber<number>(),
+    capIpcLock: true,
+    capSysResource: true,
+    memlockPages: null,
+    uid: 0,
+    lockedVm: 0n,
+    pinnedVm: 0n,
+  };
+}
+
+const fail = (w: World, errno: string): [World, Result] => [w, { errno }];
+
+function proc(w: World, pid: number): Proc {
+  return w.procs.get(pid)!;
+}
+
+function setProc(w: World, p: Proc): World {
+  return { ...w, procs: w.procs.set(p.pid, p) };
+}
+
+/** open(2): /dev/iommu creates a new context; other paths a plain file. */
+function open(w: World, pid: number, a: Fields): [World, Result] {
+  const path = String(a['path'] ?? '');
+  if (path === '/dev/iommu') {
+    const ctxId = w.nextCtx;
+    const [w2, fd, fileId] = installFile(w, pid, { kind: 'iommufd', ctx: ctxId });
+    const ctx = { id: ctxId, file: fileId, objs: PMap.emptyNumber<never>(), pages: PMap.emptyNumber<never>(), nextPages: 1, accountMode: 'user' as const, vfioIoas: 0 };
+    return [{ ...w2, nextCtx: ctxId + 1, ctxs: w2.ctxs.set(ctxId, ctx) }, { errno: 0, ret: fd }];
+  }
+  let mem = w.mem;
+  let mobj: number;
+  [mem, mobj] = newMobj(mem, 'file', 1n << 40n, path);
+  const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj });
+  return [w2, { errno: 0, ret: fd }];
+}
+
+function close(w: World, pid: number, a: Fields): [World, Result] {
+  const w2 = closeFd(w, pid, u32(a, 'fd'));
+  return w2 ? [w2, { errno: 0 }] : fail(w, 'EBADF');
+}
+
+/** mmap(2) at a fixed address. kind: anon (shared anonymous), private_anon, anon_hugetlb, file_private, memfd. */
+function mmap(w: World, pid: number, a: Fields): [World, Result] {
+  const va = u64(a, 'va');
+  let length = u64(a, 'length');
+  const kind = String(a['kind'] ?? 'anon');
+  const prot = a['prot'] === undefined ? 3 : u32(a, 'prot');
+  const p = proc(w, pid);
+  if (kind === 'anon_hugetlb') length = roundUp(length, HPAGE_SIZE);
+  length = roundUp(length, PAGE_SIZE);
+  if (va % PAGE_SIZE || length === 0n) return fail(w, 'EINVAL');
+  let mem = w.mem;
+  let mobj: number;
+  let offset = 0n;
+  let shared = true;
+  let cow: number | undefined;
+  if (kind === 'memfd' || kind === 'file_private' || kind === 'file_shared') {
+    if (a['fd'] === undefined && kind === 'file_private') {
+      // A private mapping of some regular file that the trace does not name.
+      [mem, mobj] = newMobj(mem, 'file', length, 'file');
+    } else {
+      const fileId = p.fds.get(u32(a, 'fd'));
+      const f = fileId === undefined ? undefined : w.files.get(fileId);
+      if (!f || f.mobj === undefined) return fail(w, 'EBADF');
+      mobj = f.mobj;
+    }
+    offset = u64(a, 'offset');
+    if (kind === 'file_private') {
+      shared = false;
+      [mem, cow] = newMobj(mem, 'anon', mem.mobjs.get(mobj)!.size);
+    }
+  } else {
+    const mk: MobjKind = kind === 'anon_hugetlb' ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';
+    shared = kind !== 'private_anon';
+    [mem, mobj] = newMobj(mem, mk, length);
+  }
+  const mm = mapVma(p.mm, { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}) });
+  return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0, ret: 0 }];
+}
+
+function munmap(w: World, pid: number, a: Fields): [World, Result] {
+  const va = u64(a, 'va');
+  const length = roundUp(u64(a, 'length'), PAGE_SIZE);
+  if (va % PAGE_SIZE || length === 0n) return fail(w, 'EINVAL');
+  const p = proc(w, pid);
+  return [setProc(w, { ...p, mm: unmapRange(p.mm, va, va + length) }), { errno: 0 }];
+}
+
+function mprotect(w: World, pid: number, a: Fields): [World, Result] {
+  const va = u64(a, 'va');
+  const length = roundUp(u64(a, 'length'), PAGE_SIZE);
+  const prot = u32(a, 'prot');
+  const p = proc(w, pid);
+  const mm = protectRange(p.mm, va, va + length, !!(prot & 1), !!(prot & 2));
+  return mm ? [setProc(w, { ...p, mm }), { errno: 0 }] : fail(w, 'ENOMEM');
+}
+
+/** madvise(MADV_DONTNEED) on private anonymous memory: the next touch gets new zero pages. */
+function madvise(w: World, pid: number, a: Fields): [World, Result] {
+  const advice = String(a['advice'] ?? '');
+  if (advice !== 'DONTNEED') return [w, { errno: 0 }];
+  const va = u64(a, 'va');
+  const length = roundUp(u64(a, 'length'), PAGE_SIZE);
+  const p = proc(w, pid);
+  let mm = p.mm;
+  let mem = w.mem;
+  const vmas: ReturnType<typeof mm.vmas.toArray> = [];
+  mm.vmas.each((_k, v) => {
+    if (v.end > va && v.start < va + length && !v.shared && v.cow === undefined) vmas.push([v.start, v]);
+    return true;
+  });
+  for (const [, v] of vmas) {
+    const s = v.start > va ? v.start : va;
+    const e = v.end < va + length ? v.end : va + length;
+    let fresh: number;
+    [mem, fresh] = newMobj(mem, 'anon', e - s);
+    mm = mapVma(mm, { ...v, start: s, end: e, mobj: fresh, offset: 0n });
+  }
+  return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0 }];
+}
+
+function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {
+  const p = proc(w, pid);
+  const mem = writeUser(p.mm, w.mem, va, bytes);
+  return mem ? [{ ...w, mem }, { errno: 0 }] : fail(w, 'EFAULT');
+}
+
+function memset(w: World, pid: number, a: Fields): [World, Result] {
+  return writeMemory(w, pid, u64(a, 'va'), new Uint8Array(Number(u64(a, 'length'))).fill(u32(a, 'byte')));
+}
+
+/** fill_memory with the scenario format's mix32 pattern. */
+function fillMemory(w: World, pid: number, a: Fields): [World, Result] {
+  const n = Number(u64(a, 'length'));
+  const pat = a['pattern'] as Fields;
+  const seed = BigInt(u32(pat, 'seed'));
+  const b = new Uint8Array(n);
+  for (let k = 0; k < n; k++) b[k] = Number(((((seed + BigInt(k)) & 0xffffffffn) * 0x9e3779b1n) & 0xffffffffn) >> 24n);
+  return writeMemory(w, pid, u64(a, 'va'), b);
+}
+
+function readMemory(w: World, pid: number, a: Fields): [World, Result] {
+  const p = proc(w, pid);
+  const data = readUser(p.mm, w.mem, u64(a, 'va'), Number(u64(a, 'length')));
+  return data ? [w, { errno: 0, bufs: { data } }] : fail(w, 'EFAULT');
+}
+
+function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
+  let mem = w.mem;
+  let mobj: number;
+  [mem, mobj] = newMobj(mem, 'memfd', 0n, String(a['name'] ?? ''));
+  const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'memfd', mobj });
+  return [w2, { errno: 0, ret: fd }];
+}
+
+function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
+  const fileId = proc(w, pid).fds.get(u32(a, 'fd'));
+  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  if (!f || f.mobj === undefined) return fail(w, 'EBADF');
+  const m = w.mem.mobjs.get(f.mobj)!;
+  const size = u64(a, 'length');
+  // Truncation drops the contents beyond the new size.
+  let data = m.data;
+  m.data.each((idx) => {
+    if (BigInt(idx) * PAGE_SIZE >= size) data = data.delete(idx);
+    return true;
+  });
+  return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...m, size, data }) } }, { errno: 0 }];
+}
+
+/** The fault object behind a fault fd. */
+function faultByFd(w: World, pid: number, fd: number) {
+  const fileId = proc(w, pid).fds.get(fd);
+  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  if (!f || f.kind !== 'fault' || f.ctx === undefined || f.obj === undefined) return undefined;
+  return { ctx: f.ctx, obj: f.obj };
+}
+
+function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
+  const f = faultByFd(w, pid, u32(a, 'fd'));
+  if (!f) return fail(w, 'EBADF');
+  const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
+  const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
+  return r.errno ? [w, r] : [tx.commit(), r];
+}
+
+function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Result] {
+  const f = faultByFd(w, pid, u32(a, 'fd'));
+  if (!f) return fail(w, 'EBADF');
+  const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
+  const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
+  const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'));
+  return r.errno ? [w, r] : [tx.commit(), r];
+}
+
+function dropCapability(w: World, pid: number, a: Fields): [World, Result] {
+  const cap = String(a['cap'] ?? '');
+  const p = proc(w, pid);
+  if (cap === 'CAP_IPC_LOCK') return [setProc(w, { ...p, capIpcLock: false }), { errno: 0 }];
+  if (cap === 'CAP_SYS_RESOURCE') return [setProc(w, { ...p, capSysResource: false }), { errno: 0 }];
+  return fail(w, 'EINVAL');
+}
+
+function setRlimitMemlock(w: World, pid: number, a: Fields): [World, Result] {
+  const p = proc(w, pid);
+  const v = a['pages'];
+  return [setProc(w, { ...p, memlockPages: v === null || v === undefined ? null : u64(a, 'pages') }), { errno: 0 }];
+}
+
+/** fork(2): the child gets a copy of the address space and shares every open file. */
+function fork(w: World, pid: number, a: Fields): [World, Result] {
+  const child = u32(a, 'child');
+  const p = proc(w, pid);
+  const [mm, mem] = forkMm(p.mm, w.mem);
+  let files = w.files;
+  p.fds.each((_fd, id) => {
+    const f = files.get(id)!;
+    files = files.set(id, { ...f, refs: f.refs + 1 });
+    return true;
+  });
+  const c: Proc = { ...p, pid: child, mm, lockedVm: 0n, pinnedVm: 0n };
+  return [{ ...w, mem, files, procs: w.procs.set(child, c) }, { errno: 0, ret: child }];
+}
+
+/** exit: every fd is closed and the address space is gone (later pins of its pages fail EFAULT). */
+function exit(w: World, pid: number): [World, Result] {
+  const p = proc(w, pid);
+  const fds: number[] = [];
+  p.fds.each((fd) => {
+    fds.push(fd);
+    return true;
+  });
+  for (const fd of fds) w = closeFd(w, pid, fd)!;
+  const q = proc(w, pid);
+  return [setProc(w, { ...q, alive: false, mm: emptyMm() }), { errno: 0 }];
+}
+
+export const envOps: Record<string, EnvHandler> = {
+  open,
+  close,
+  mmap,
+  munmap,
+  mprotect,
+  madvise,
+  memset,
+  fill_memory: fillMemory,
+  write_memory: (w, pid, a) => writeMemory(w, pid, u64(a, 'va'), (a['data'] as Uint8Array) ?? new Uint8Array(0)),
+  read_memory: readMemory,
+  memfd_create: memfdCreate,
+  ftruncate,
+  read_fault_fd: readFaultFd,
+  write_fault_fd: writeFaultFd,
+  drop_capability: dropCapability,
+  set_rlimit_memlock: setRlimitMemlock,
+  fork,
+  exit: (w, pid) => exit(w, pid),
+};

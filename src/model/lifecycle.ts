@@ -1,0 +1,66 @@
+/**
+ * Object destruction (main.c: iommufd_object_remove and the per-type
+ * destroy functions of iommufd_object_ops[]), and IOMMU_DESTROY.
+ */
+import type { Fields, Result } from '../events/event.js';
+import { u32 } from './args.js';
+import type { Tx } from './object.js';
+import { ioasDestroy } from './ioas.js';
+import { hwptDestroy } from './hw_pagetable.js';
+import { deviceDetach } from './device.js';
+import { accessDestroy } from './access.js';
+import { faultDestroy } from './fault.js';
+
+/** Run the type's destroy function; the object is removed from the table. */
+export function destroyObject(tx: Tx, id: number): void {
+  const o = tx.any(id)!;
+  switch (o.type) {
+    case 'ioas':
+      ioasDestroy(tx, id);
+      tx.remove(id);
+      return;
+    case 'hwpt_paging':
+    case 'hwpt_nested':
+      hwptDestroy(tx, id);
+      return;
+    case 'selftest': {
+      // iommufd_selftest_destroy: detach the mock device, unbind it (DEVICE gone), delete it.
+      tx.remove(id);
+      if (tx.get(o.idev, 'device')) {
+        deviceDetach(tx, o.idev);
+        tx.remove(o.idev);
+      }
+      return;
+    }
+    case 'device':
+      deviceDetach(tx, id);
+      tx.remove(id);
+      return;
+    case 'access':
+      accessDestroy(tx, id);
+      return;
+    case 'fault':
+      faultDestroy(tx, id);
+      return;
+    case 'viommu':
+      tx.remove(id);
+      tx.users(o.hwpt, -1);
+      return;
+    case 'vdevice': {
+      tx.remove(id);
+      const v = tx.get(o.viommu, 'viommu');
+      if (v) tx.put({ ...v, users: v.users - 1, vdevs: v.vdevs.delete(o.virtId) });
+      return;
+    }
+  }
+}
+
+/** iommufd_destroy (IOMMU_DESTROY): ENOENT, then EBUSY unless only the table holds it. */
+export function destroyIoctl(tx: Tx, a: Fields): Result {
+  const id = u32(a, 'id');
+  const o = tx.any(id);
+  if (!o) return { errno: 'ENOENT' };
+  if (o.users !== 1) return { errno: 'EBUSY' };
+  destroyObject(tx, id);
+  return { errno: 0 };
+}

@@ -1,0 +1,273 @@
+/**
+ * User memory: processes' address spaces (VMAs), the memory objects behind
+ * them and their contents, and the physical identity of every page.
+ *
+ * iommufd pins lazily (kernel-semantics §4.1, §13.4–13.5): whether a pin
+ * succeeds, and which physical page it gets, depends on the process's memory
+ * map *when the pin happens*. So the model keeps the memory map as state and
+ * resolves user addresses at pin time, exactly as GUP would.
+ *
+ * Physical identity: a page is named by its memory object ("mobj") and its
+ * page index inside it. Shared mappings of one object (MAP_SHARED anonymous
+ * memory after fork, memfd mapped twice) therefore resolve to the same
+ * physical page; private memory gets a new object on fork (the child's pinned
+ * or written pages are its own). Physical addresses are synthetic but stable:
+ * hugetlb objects are 2 MiB aligned and contiguous inside each huge page (the
+ * mock driver maps 1 MiB IOPTEs only over physically contiguous, aligned
+ * runs); ordinary 4 KiB pages are never contiguous with their neighbours.
+ */
+import { PMap } from '../ds/pmap.js';
+
+export const PAGE_SIZE = 4096n;
+export const PAGE_SHIFT = 12n;
+export const HPAGE_SIZE = 0x200000n;
+
+export type MobjKind =
+  | 'anon' // private anonymous memory (heap, stack, MAP_PRIVATE|MAP_ANONYMOUS)
+  | 'shmem' // MAP_SHARED|MAP_ANONYMOUS
+  | 'hugetlb' // MAP_HUGETLB: 2 MiB compound pages
+  | 'memfd'
+  | 'file'; // a regular file's page cache
+
+/** A memory object: the thing whose pages are physical pages. */
+export interface Mobj {
+  readonly id: number;
+  readonly kind: MobjKind;
+  /** Size in bytes (memfd: i_size; others: large enough for every mapping of it). */
+  readonly size: bigint;
+  /** Page contents that are not all zero, by page index. */
+  readonly data: PMap<number, Uint8Array>;
+  /** Synthetic physical address of page 0. */
+  readonly phys: bigint;
+  /** Name (memfd name, file path) for reports. */
+  readonly name?: string;
+}
+
+export interface Vma {
+  readonly start: bigint;
+  /** Exclusive end. */
+  readonly end: bigint;
+  readonly read: boolean;
+  readonly write: boolean;
+  readonly shared: boolean;
+  readonly mobj: number;
+  /** Byte offset of `start` inside the memory object. */
+  readonly offset: bigint;
+  /**
+   * MAP_PRIVATE of a file: pages written or long-term pinned are copied
+   * into this private anonymous object (copy-on-write / unshare), same offsets.
+   */
+  readonly cow?: number;
+}
+
+export interface Mm {
+  readonly vmas: PMap<bigint, Vma>;
+}
+
+export const emptyMm = (): Mm => ({ vmas: PMap.emptyBigint<Vma>() });
+
+/** Memory objects of the whole machine plus the allocator of new ones. */
+export interface Memory {
+  readonly mobjs: PMap<number, Mobj>;
+  readonly nextMobj: number;
+  /** Next free synthetic physical address (always 2 MiB aligned). */
+  readonly nextPhys: bigint;
+}
+
+export const emptyMemory = (): Memory => ({ mobjs: PMap.emptyNumber<Mobj>(), nextMobj: 1, nextPhys: 0x100000000n });
+
+/** Create a memory object; returns the new memory and its id. */
+export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>): [Memory, number] {
+  const id = mem.nextMobj;
+  // Ordinary pages are spaced two pages apart so no two are ever physically
+  // contiguous; hugetlb pages are contiguous inside the object.
+  const span = kind === 'hugetlb' ? roundUp(size, HPAGE_SIZE) : roundUp(size, PAGE_SIZE) * 2n;
+  const mobj: Mobj = { id, kind, size, data: data ?? PMap.emptyNumber<Uint8Array>(), phys: mem.nextPhys, ...(name !== undefined ? { name } : {}) };
+  return [{ mobjs: mem.mobjs.set(id, mobj), nextMobj: id + 1, nextPhys: mem.nextPhys + roundUp(span, HPAGE_SIZE) + HPAGE_SIZE }, id];
+}
+
+export function roundUp(v: bigint, a: bigint): bigint {
+  return ((v + a - 1n) / a) * a;
+}
+
+/** Physical address of byte `off` of a memory object. */
+export function physOf(m: Mobj, off: bigint): bigint {
+  if (m.kind === 'hugetlb') return m.phys + off;
+  return m.phys + (off >> PAGE_SHIFT) * 2n * PAGE_SIZE + (off & (PAGE_SIZE - 1n));
+}
+
+/** A resolved user page: which physical page a user address reaches. */
+export interface PageRef {
+  readonly mobj: number;
+  /** Page index inside the memory object. */
+  readonly index: number;
+}
+
+export type Resolve = { ok: true; page: PageRef; vma: Vma } | { ok: false };
+
+/** The VMA containing `va`, if any. */
+export function findVma(mm: Mm, va: bigint): Vma | undefined {
+  const e = mm.vmas.floor(va);
+  if (!e) return undefined;
+  const v = e[1];
+  return va < v.end ? v : undefined;
+}
+
+/**
+ * Which physical page backs `va`, without changing anything (a CPU read or
+ * a non-long-term GUP). MAP_PRIVATE file pages that were never copied still
+ * resolve to the page cache.
+ */
+export function peekPage(mm: Mm, mem: Memory, va: bigint): Resolve {
+  const vma = findVma(mm, va);
+  if (!vma) return { ok: false };
+  const off = vma.offset + (va - vma.start);
+  const index = Number(off >> PAGE_SHIFT);
+  if (vma.cow !== undefined) {
+    const cow = mem.mobjs.get(vma.cow)!;
+    if (cow.data.has(index) || (cowTouched(cow, index))) return { ok: true, page: { mobj: vma.cow, index }, vma };
+  }
+  return { ok: true, page: { mobj: vma.mobj, index }, vma };
+}
+
+/** Copy-on-write objects mark pages they own with an entry (possibly all zero). */
+function cowTouched(cow: Mobj, index: number): boolean {
+  return cow.data.has(index);
+}
+
+/**
+ * A long-term pin of the page at `va` (pin_user_pages(FOLL_LONGTERM)):
+ * fails (EFAULT) when unmapped or not accessible as asked; unshares a
+ * MAP_PRIVATE file page first, so the pinned page is the private copy.
+ */
+export function pinPage(mm: Mm, mem: Memory, va: bigint, write: boolean): { mem: Memory; page: PageRef } | undefined {
+  const r = peekPage(mm, mem, va);
+  if (!r.ok) return undefined;
+  const vma = r.vma;
+  if (write ? !vma.write : !vma.read) return undefined;
+  if (vma.cow !== undefined && r.page.mobj !== vma.cow) {
+    // Unshare: copy the page-cache page into the private object.
+    const src = mem.mobjs.get(vma.mobj)!;
+    const cow = mem.mobjs.get(vma.cow)!;
+    const content = src.data.get(r.page.index) ?? new Uint8Array(Number(PAGE_SIZE));
+    const ncow: Mobj = { ...cow, data: cow.data.set(r.page.index, content) };
+    return { mem: { ...mem, mobjs: mem.mobjs.set(ncow.id, ncow) }, page: { mobj: vma.cow, index: r.page.index } };
+  }
+  return { mem, page: r.page };
+}
+
+/** Insert a VMA after removing whatever overlapped `[start, end)` (MAP_FIXED). */
+export function mapVma(mm: Mm, vma: Vma): Mm {
+  const cleared = unmapRange(mm, vma.start, vma.end);
+  return { vmas: cleared.vmas.set(vma.start, vma) };
+}
+
+/** munmap: remove `[start, end)`, splitting VMAs that stick out. */
+export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
+  let vmas = mm.vmas;
+  const hit: Vma[] = [];
+  const first = vmas.lower(start);
+  if (first && first[1].end > start) hit.push(first[1]);
+  vmas.each((_k, v) => {
+    if (v.start >= end) return false;
+    hit.push(v);
+    return true;
+  }, start);
+  for (const v of hit) {
+    vmas = vmas.delete(v.start);
+    if (v.start < start) vmas = vmas.set(v.start, { ...v, end: start });
+    if (v.end > end) vmas = vmas.set(end, { ...v, start: end, offset: v.offset + (end - v.start) });
+  }
+  return vmas === mm.vmas ? mm : { vmas };
+}
+
+/** mprotect over `[start, end)`: EFAULT-free model, ENOMEM when a hole is met (as the kernel). */
+export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, write: boolean): Mm | undefined {
+  let vmas = mm.vmas;
+  let pos = start;
+  while (pos < end) {
+    const v = findVma({ vmas }, pos);
+    if (!v) return undefined;
+    const segEnd = v.end < end ? v.end : end;
+    vmas = vmas.delete(v.start);
+    if (v.start < pos) vmas = vmas.set(v.start, { ...v, end: pos });
+    vmas = vmas.set(pos, { ...v, start: pos, end: segEnd, offset: v.offset + (pos - v.start), read, write });
+    if (v.end > segEnd) vmas = vmas.set(segEnd, { ...v, start: segEnd, offset: v.offset + (segEnd - v.start) });
+    pos = segEnd;
+  }
+  return { vmas };
+}
+
+/** Read `length` bytes of user memory at `va` (CPU access); undefined on a fault. */
+export function readUser(mm: Mm, mem: Memory, va: bigint, length: number): Uint8Array | undefined {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const cur = va + BigInt(done);
+    const r = peekPage(mm, mem, cur);
+    if (!r.ok || !r.vma.read) return undefined;
+    const inPage = Number(cur & (PAGE_SIZE - 1n));
+    const n = Math.min(length - done, Number(PAGE_SIZE) - inPage);
+    const content = mem.mobjs.get(r.page.mobj)!.data.get(r.page.index);
+    if (content) out.set(content.subarray(inPage, inPage + n), done);
+    done += n;
+  }
+  return out;
+}
+
+/** Write bytes to user memory (CPU access, copy-on-write for private file maps); undefined on a fault. */
+export function writeUser(mm: Mm, mem: Memory, va: bigint, bytes: Uint8Array): Memory | undefined {
+  let done = 0;
+  while (done < bytes.length) {
+    const cur = va + BigInt(done);
+    const pinned = pinPage(mm, mem, cur, true); // a CPU write breaks COW like a write pin
+    if (!pinned) return undefined;
+    mem = pinned.mem;
+    const inPage = Number(cur & (PAGE_SIZE - 1n));
+    const n = Math.min(bytes.length - done, Number(PAGE_SIZE) - inPage);
+    mem = writePage(mem, pinned.page, inPage, bytes.subarray(done, done + n));
+    done += n;
+  }
+  return mem;
+}
+
+/** Write into one physical page (device DMA or CPU after resolution). */
+export function writePage(mem: Memory, page: PageRef, inPage: number, bytes: Uint8Array): Memory {
+  const m = mem.mobjs.get(page.mobj)!;
+  const old = m.data.get(page.index);
+  const next = old ? old.slice() : new Uint8Array(Number(PAGE_SIZE));
+  next.set(bytes, inPage);
+  return { ...mem, mobjs: mem.mobjs.set(m.id, { ...m, data: m.data.set(page.index, next) }) };
+}
+
+export function readPage(mem: Memory, page: PageRef, inPage: number, length: number): Uint8Array {
+  const content = mem.mobjs.get(page.mobj)!.data.get(page.index);
+  return content ? content.slice(inPage, inPage + length) : new Uint8Array(length);
+}
+
+/**
+ * fork(): the child's address space. Shared mappings keep their objects;
+ * private ones get a new object that starts with the parent's contents
+ * (the child's copies are its own physical pages).
+ */
+export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
+  let vmas = PMap.emptyBigint<Vma>();
+  const remap = new Map<number, number>();
+  const privateCopy = (id: number): number => {
+    let nid = remap.get(id);
+    if (nid === undefined) {
+      const src = mem.mobjs.get(id)!;
+      [mem, nid] = newMobj(mem, src.kind, src.size, src.name, src.data);
+      remap.set(id, nid);
+    }
+    return nid;
+  };
+  mm.vmas.each((_k, v) => {
+    let nv = v;
+    if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };
+    else if (v.cow !== undefined) nv = { ...v, cow: privateCopy(v.cow) };
+    vmas = vmas.set(nv.start, nv);
+    return true;
+  });
+  return [{ vmas }, mem];
+}

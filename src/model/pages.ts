@@ -1,0 +1,217 @@
+/**
+ * pages.c: pinned pages and their accounting.
+ *
+ * A pages object P keeps exactly the page indices S(P) pinned (one pin per
+ * page per P): the union of its areas that sit in an IOAS with a domain and
+ * of in-kernel access pins (kernel-semantics §4.1). The model stores S(P) as
+ * runs with a holder count; a page is pinned (and charged) when its count goes
+ * 0 -> 1 and unpinned when it returns to 0. Which physical page a new pin
+ * gets is resolved from the owner process's memory map at that moment.
+ */
+import { PMap } from '../ds/pmap.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, pinPage, type PageRef } from './mm.js';
+import type { Tx } from './object.js';
+import type { AccountMode, Pages, PinRun, World } from './state.js';
+
+export type PinErrno = 'EFAULT' | 'ENOMEM' | 'EINVAL' | 'EPERM';
+
+/** New pages object for a user VA range (pages.c: iopt_alloc_pages). */
+export function newUserPages(tx: Tx, userVa: bigint, length: bigint, writable: boolean): Pages {
+  const base = userVa & ~(PAGE_SIZE - 1n);
+  const npages = Number((userVa + length - base + PAGE_SIZE - 1n) >> PAGE_SHIFT);
+  return {
+    id: tx.newPagesId(),
+    base,
+    npages,
+    writable,
+    account: accountModeFor(tx),
+    ownerPid: tx.pid,
+    ownerUid: tx.proc.uid,
+    pinned: PMap.emptyNumber<PinRun>(),
+    npinned: 0,
+    areaRefs: 0,
+  };
+}
+
+/** New pages object for a file range (IOAS_MAP_FILE, 6.14). */
+export function newFilePages(tx: Tx, mobj: number, start: bigint, length: bigint, writable: boolean): Pages {
+  const base = start & ~(PAGE_SIZE - 1n);
+  const npages = Number((start + length - base + PAGE_SIZE - 1n) >> PAGE_SHIFT);
+  return { ...newUserPages(tx, start, length, writable), base, npages, fileMobj: mobj };
+}
+
+/** NONE with CAP_IPC_LOCK, else USER, upgraded to MM in an MM-mode context (§4.2). */
+function accountModeFor(tx: Tx): AccountMode {
+  if (tx.proc.capIpcLock) return 'none';
+  return tx.ctx.accountMode === 'mm' ? 'mm' : 'user';
+}
+
+/**
+ * Add one holder to indices [first, last] of pages `id`; pins and charges
+ * the pages that were not pinned yet. On error the Tx is left half-done:
+ * callers fail the whole ioctl, which discards it.
+ */
+export function pagesAddRange(tx: Tx, id: number, first: number, last: number): PinErrno | 0 {
+  let p = tx.pages(id);
+  let runs = p.pinned;
+  const gaps: [number, number][] = [];
+  const hit: [number, PinRun][] = [];
+  const before = runs.lower(first);
+  if (before && before[1].last >= first) hit.push(before);
+  runs.each(
+    (k, r) => {
+      hit.push([k, r]);
+      return true;
+    },
+    first,
+    last,
+  );
+  let pos = first;
+  for (const [s, r] of hit) {
+    if (s > pos) gaps.push([pos, s - 1]);
+    runs = runs.delete(s);
+    if (s < first) runs = runs.set(s, { ...r, last: first - 1 });
+    const lo = Math.max(s, first);
+    const hi = Math.min(r.last, last);
+    runs = runs.set(lo, { ...r, last: hi, count: r.count + 1, mobjIndex: r.mobjIndex + (lo - s) });
+    if (r.last > last) runs = runs.set(last + 1, { ...r, mobjIndex: r.mobjIndex + (last + 1 - s) });
+    pos = hi + 1;
+  }
+  if (pos <= last) gaps.push([pos, last]);
+  let added = 0;
+  for (const [a, b] of gaps) {
+    const res = resolveRuns(tx, p, a, b);
+    if (typeof res === 'string') return res;
+    for (const [s, r] of res) runs = runs.set(s, r);
+    added += b - a + 1;
+  }
+  if (added) {
+    const e = charge(tx, p, BigInt(added));
+    if (e) return e;
+  }
+  p = { ...tx.pages(id), pinned: runs, npinned: p.npinned + added };
+  tx.putPages(p);
+  return 0;
+}
+
+/** Drop one holder from indices [first, last]; unpins and uncharges pages left without holders. */
+export function pagesRemoveRange(tx: Tx, id: number, first: number, last: number): void {
+  const p = tx.pages(id);
+  let runs = p.pinned;
+  const hit: [number, PinRun][] = [];
+  const before = runs.lower(first);
+  if (before && before[1].last >= first) hit.push(before);
+  runs.each(
+    (k, r) => {
+      hit.push([k, r]);
+      return true;
+    },
+    first,
+    last,
+  );
+  let removed = 0;
+  let covered = 0;
+  for (const [s, r] of hit) {
+    runs = runs.delete(s);
+    if (s < first) runs = runs.set(s, { ...r, last: first - 1 });
+    const lo = Math.max(s, first);
+    const hi = Math.min(r.last, last);
+    covered += hi - lo + 1;
+    if (r.count > 1) runs = runs.set(lo, { ...r, last: hi, count: r.count - 1, mobjIndex: r.mobjIndex + (lo - s) });
+    else removed += hi - lo + 1;
+    if (r.last > last) runs = runs.set(last + 1, { ...r, mobjIndex: r.mobjIndex + (last + 1 - s) });
+  }
+  if (covered !== last - first + 1) throw new Error(`model bug: unpin of unpinned pages ${first}..${last} of pages ${id}`);
+  tx.putPages({ ...p, pinned: runs, npinned: p.npinned - removed });
+  if (removed) uncharge(tx, p, BigInt(removed));
+}
+
+/** The physical page behind pinned index `idx` of a pages object, if pinned. */
+export function pinnedPage(p: Pages, idx: number): PageRef | undefined {
+  const e = p.pinned.floor(idx);
+  if (!e || e[1].last < idx) return undefined;
+  return { mobj: e[1].mobj, index: e[1].mobjIndex + (idx - e[0]) };
+}
+
+/**
+ * Resolve indices [a, b] to physical pages as GUP (or memfd_pin_folios) would
+ * at this moment: EFAULT when the owner process is gone or a page is not
+ * mapped / not writable for a writable pages object.
+ */
+function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][] | PinErrno {
+  const out: [number, PinRun][] = [];
+  if (p.fileMobj !== undefined) {
+    const m = tx.w.mem.mobjs.get(p.fileMobj)!;
+    // mm/gup.c:memfd_pin_folios: shmem or hugetlbfs only; the range must lie inside i_size.
+    if (m.kind !== 'memfd' && m.kind !== 'hugetlb') return 'EINVAL';
+    const endByte = p.base + BigInt(b + 1) * PAGE_SIZE - 1n;
+    if (endByte >= m.size) return 'EINVAL';
+    out.push([a, { last: b, count: 1, mobj: m.id, mobjIndex: Number(p.base >> PAGE_SHIFT) + a }]);
+    return out;
+  }
+  const owner = tx.w.procs.get(p.ownerPid);
+  if (!owner || !owner.alive) return 'EFAULT';
+  let mm = owner.mm;
+  let mem = tx.w.mem;
+  let idx = a;
+  while (idx <= b) {
+    const va = p.base + BigInt(idx) * PAGE_SIZE;
+    const vma = findVma(mm, va);
+    if (!vma) return 'EFAULT';
+    if (p.writable ? !vma.write : !vma.read) return 'EFAULT';
+    const inVma = Number((vma.end - va) >> PAGE_SHIFT);
+    const end = Math.min(b, idx + inVma - 1);
+    if (vma.cow !== undefined) {
+      // MAP_PRIVATE file: every long-term pin unshares its page (§13.5).
+      for (let i = idx; i <= end; i++) {
+        const r = pinPage(mm, mem, p.base + BigInt(i) * PAGE_SIZE, p.writable);
+        if (!r) return 'EFAULT';
+        mem = r.mem;
+        out.push([i, { last: i, count: 1, mobj: r.page.mobj, mobjIndex: r.page.index }]);
+      }
+    } else {
+      const mobjIndex = Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT);
+      out.push([idx, { last: end, count: 1, mobj: vma.mobj, mobjIndex }]);
+    }
+    idx = end + 1;
+  }
+  if (mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem });
+  return out;
+}
+
+/** Charge `n` newly pinned pages to the pages object's owner (§4.2). */
+function charge(tx: Tx, p: Pages, n: bigint): PinErrno | 0 {
+  let w: World = tx.w;
+  const owner = w.procs.get(p.ownerPid);
+  const limit = owner?.memlockPages ?? null;
+  if (p.account === 'user') {
+    const cur = w.userLockedVm.get(p.ownerUid) ?? 0n;
+    if (limit !== null && cur + n > limit) return 'ENOMEM';
+    w = { ...w, userLockedVm: w.userLockedVm.set(p.ownerUid, cur + n) };
+  } else if (p.account === 'mm' && owner) {
+    if (limit !== null && owner.lockedVm + n > limit) return 'ENOMEM';
+    w = { ...w, procs: w.procs.set(owner.pid, { ...owner, lockedVm: owner.lockedVm + n }) };
+  }
+  const o = w.procs.get(p.ownerPid);
+  if (o) w = { ...w, procs: w.procs.set(o.pid, { ...o, pinnedVm: o.pinnedVm + n }) };
+  tx.setWorld(w);
+  return 0;
+}
+
+function uncharge(tx: Tx, p: Pages, n: bigint): void {
+  let w: World = tx.w;
+  if (p.account === 'user') {
+    const cur = w.userLockedVm.get(p.ownerUid) ?? 0n;
+    w = { ...w, userLockedVm: cur - n ? w.userLockedVm.set(p.ownerUid, cur - n) : w.userLockedVm.delete(p.ownerUid) };
+  }
+  const o = w.procs.get(p.ownerPid);
+  if (o) {
+    const lockedVm = p.account === 'mm' ? o.lockedVm - n : o.lockedVm;
+    w = { ...w, procs: w.procs.set(o.pid, { ...o, lockedVm, pinnedVm: o.pinnedVm - n }) };
+  }
+  tx.setWorld(w);
+}
+
+/** Whether page `idx` of a hugetlb-backed pin is part of a compound page (MD_CHECK_REFS skips those). */
+export const isCompound = (kind: string): boolean => kind === 'hugetlb';
+export { HPAGE_SIZE };

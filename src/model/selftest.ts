@@ -1,0 +1,313 @@
+/**
+ * selftest.c: IOMMU_TEST_CMD, the mock driver's test ops (kernel-semantics
+ * §12). Each op is an event named IOMMU_TEST_OP_*; its args are
+ * `{ id, <union member>: {...} }` as in struct iommu_test_cmd.
+ */
+import type { Event, Fields, Result } from '../events/event.js';
+import { sub, u32, u64, userBuf } from './args.js';
+import { accessCreate, accessChangeIoas, accessItemPages, accessPinPages, accessRw, IOMMUFD_ACCESS_RW_WRITE } from './access.js';
+import { deviceAttach, deviceReplace } from './device.js';
+import { MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_IO_PAGE_SIZE, IOMMU_TEST_DEV_CACHE_DEFAULT } from './drivers/mock.js';
+import { openFile } from './files.js';
+import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
+import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
+import { PAGE_SIZE, peekPage, physOf, readUser } from './mm.js';
+import type { Tx } from './object.js';
+import { pagesRemoveRange, pinnedPage } from './pages.js';
+import type { DeviceObj, SelftestObj } from './state.js';
+import { reportFault, IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID } from './fault.js';
+import { mockDirty } from './dirty.js';
+
+export type TestHandler = (tx: Tx, a: Fields, ev: Event) => Result;
+
+const MOCK_FLAGS_ACCESS_WRITE = 1;
+const MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES = 1;
+const MOCK_ACCESS_RW_WRITE = 1;
+const MOCK_ACCESS_RW_SLOW_PATH = 4;
+
+/** IOMMU_TEST_OP_ADD_RESERVED */
+function addReserved(tx: Tx, a: Fields): Result {
+  const m = sub(a, 'add_reserved');
+  const start = u64(m, 'start');
+  const length = u64(m, 'length');
+  if (tx.kernel === '6.12') {
+    if (length === 0n) return { errno: 'EINVAL' };
+    if (addOverflows(start, length - 1n)) return { errno: 'EOVERFLOW' };
+  }
+  const ioasId = u32(a, 'id');
+  if (!getIoas(tx, ioasId)) return { errno: 'ENOENT' };
+  const e = reserveIova(tx, ioasId, start, (start + length - 1n) & U64_MAX, 'test');
+  return e ? { errno: e } : { errno: 0 };
+}
+
+/** IOMMU_TEST_OP_MOCK_DOMAIN(_FLAGS): stdev, then DEVICE, then maybe an automatic HWPT. */
+function mockDomainOp(member: 'mock_domain' | 'mock_domain_flags'): TestHandler {
+  return (tx, a) => {
+    const m = sub(a, member);
+    const devFlags = member === 'mock_domain_flags' ? u32(m, 'dev_flags') : 0;
+    const st = tx.alloc((id): SelftestObj => ({ type: 'selftest', id, users: 1, idev: 0 }));
+    if (!st) return { errno: 'EBUSY' };
+    if (devFlags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_HUGE_IOVA)) return { errno: 'EINVAL' };
+    const dev = tx.alloc(
+      (id): DeviceObj => ({ type: 'device', id, users: 2, devFlags, stdev: st.id, hwpt: 0, cache: [0, 1, 2, 3].map(() => IOMMU_TEST_DEV_CACHE_DEFAULT), iopfEnabled: false }),
+    );
+    if (!dev) return { errno: 'EBUSY' };
+    tx.put({ ...st, idev: dev.id });
+    const hwpt = deviceAttach(tx, dev.id, u32(a, 'id'));
+    if (typeof hwpt === 'string') return { errno: hwpt };
+    return { errno: 0, out: { [member]: { out_stdev_id: st.id, out_hwpt_id: hwpt, out_idev_id: dev.id } } };
+  };
+}
+
+/** IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE */
+function mockDomainReplace(tx: Tx, a: Fields): Result {
+  const st = tx.get(u32(a, 'id'), 'selftest');
+  if (!st) return { errno: 'ENOENT' };
+  const r = deviceReplace(tx, st.idev, u32(sub(a, 'mock_domain_replace'), 'pt_id'));
+  if (typeof r === 'string') return { errno: r };
+  return { errno: 0, out: { mock_domain_replace: { pt_id: r } } };
+}
+
+/** get_md_pagetable: a mock paging HWPT. */
+function mdPagetable(tx: Tx, id: number) {
+  return tx.get(id, 'hwpt_paging');
+}
+
+/** IOMMU_TEST_OP_MD_CHECK_MAP: the domain maps each 2 KiB of iova to the memory now at uptr. */
+function mdCheckMap(tx: Tx, a: Fields): Result {
+  const m = sub(a, 'check_map');
+  let iova = u64(m, 'iova');
+  let length = u64(m, 'length');
+  let uptr = u64(m, 'uptr');
+  if (iova % MOCK_IO_PAGE_SIZE || length % MOCK_IO_PAGE_SIZE || uptr % MOCK_IO_PAGE_SIZE || addOverflows(uptr, length)) return { errno: 'EINVAL' };
+  const h = mdPagetable(tx, u32(a, 'id'));
+  if (!h) return { errno: 'ENOENT' };
+  const iopt = getIoas(tx, h.ioas)!.iopt;
+  for (; length; length -= MOCK_IO_PAGE_SIZE) {
+    const r = peekPage(tx.proc.mm, tx.w.mem, uptr & ~(PAGE_SIZE - 1n));
+    if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+    const want = physOf(tx.w.mem.mobjs.get(r.page.mobj)!, BigInt(r.page.index) * PAGE_SIZE) + (uptr % PAGE_SIZE);
+    const area = iopt.areas.find(iova);
+    if (!area) return { errno: 'EINVAL' };
+    const byte = area.value.startByte + (iova - area.start);
+    const page = pinnedPage(tx.pages(area.value.pages), Number(byte / PAGE_SIZE));
+    if (!page) return { errno: 'EINVAL' };
+    const have = physOf(tx.w.mem.mobjs.get(page.mobj)!, BigInt(page.index) * PAGE_SIZE) + (byte % PAGE_SIZE);
+    if (have !== want) return { errno: 'EINVAL' };
+    iova += MOCK_IO_PAGE_SIZE;
+    uptr += MOCK_IO_PAGE_SIZE;
+  }
+  return { errno: 0 };
+}
+
+/** Long-term pins held on one physical page, over every context (one per pages object). */
+function pinsOn(tx: Tx, mobj: number, index: number): number {
+  let n = 0;
+  const count = (pages: Tx['ctx']['pages']) =>
+    pages.each((_id, p) => {
+      p.pinned.each((s, r) => {
+        if (r.mobj === mobj && index >= r.mobjIndex && index <= r.mobjIndex + (r.last - s)) n++;
+        return true;
+      });
+      return true;
+    });
+  tx.w.ctxs.each((id, c) => {
+    count(id === tx.ctx.id ? tx.ctx.pages : c.pages);
+    return true;
+  });
+  return n;
+}
+
+/** IOMMU_TEST_OP_MD_CHECK_REFS */
+function mdCheckRefs(tx: Tx, a: Fields): Result {
+  const m = sub(a, 'check_refs');
+  let length = u64(m, 'length');
+  let uptr = u64(m, 'uptr');
+  const refs = u32(m, 'refs');
+  if (length % PAGE_SIZE || uptr % PAGE_SIZE || addOverflows(uptr, length)) return { errno: 'EINVAL' };
+  for (; length; length -= PAGE_SIZE) {
+    const r = peekPage(tx.proc.mm, tx.w.mem, uptr);
+    if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+    const kind = tx.w.mem.mobjs.get(r.page.mobj)!.kind;
+    if (kind !== 'hugetlb' && pinsOn(tx, r.page.mobj, r.page.index) !== refs) return { errno: 'EIO' };
+    uptr += PAGE_SIZE;
+  }
+  return { errno: 0 };
+}
+
+/** IOMMU_TEST_OP_MD_CHECK_IOTLB */
+function mdCheckIotlb(tx: Tx, a: Fields): Result {
+  const h = tx.get(u32(a, 'id'), 'hwpt_nested');
+  if (!h) return { errno: 'ENOENT' };
+  const m = sub(a, 'check_iotlb');
+  const idx = u32(m, 'id');
+  if (idx > 3 || h.iotlb[idx] !== u32(m, 'iotlb')) return { errno: 'EINVAL' };
+  return { errno: 0 };
+}
+
+/** The access object behind an access fd of the calling process (EBADFD otherwise). */
+function accessByFd(tx: Tx, fd: number) {
+  const fileId = tx.proc.fds.get(fd);
+  const f = fileId === undefined ? undefined : tx.w.files.get(fileId);
+  if (!f || f.kind !== 'access' || f.ctx !== tx.ctx.id || f.obj === undefined) return undefined;
+  return tx.get(f.obj, 'access');
+}
+
+/** IOMMU_TEST_OP_CREATE_ACCESS */
+function createAccess(tx: Tx, a: Fields): Result {
+  const flags = u32(sub(a, 'create_access'), 'flags');
+  if (flags & ~MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) return { errno: 'EOPNOTSUPP' };
+  const ioasId = u32(a, 'id');
+  const acc = accessCreate(tx, ioasId, !!(flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES), 0);
+  if (typeof acc === 'string') return { errno: acc };
+  const opened = openFile(tx, { kind: 'access', ctx: tx.ctx.id, obj: acc.id });
+  tx.put({ ...tx.get(acc.id, 'access')!, file: opened.file });
+  return { errno: 0, out: { create_access: { out_access_fd: opened.fd } } };
+}
+
+/** IOMMU_TEST_OP_ACCESS_PAGES */
+function accessPages(tx: Tx, a: Fields, ev: Event): Result {
+  const m = sub(a, 'access_pages');
+  const flags = u32(m, 'flags');
+  let iova = u64(m, 'iova');
+  const length = u64(m, 'length');
+  const uptr = u64(m, 'uptr');
+  if (length > 16n * 1024n * 1024n) return { errno: 'ENOMEM' };
+  if (flags & ~(MOCK_FLAGS_ACCESS_WRITE | MOCK_FLAGS_ACCESS_SYZ)) return { errno: 'EOPNOTSUPP' };
+  const acc = accessByFd(tx, u32(a, 'id'));
+  if (!acc) return { errno: 'EBADFD' };
+  if (!acc.needsPin) return { errno: 'EOPNOTSUPP' };
+  if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(tx, acc.ioas, iova);
+  const item = accessPinPages(tx, acc.id, iova, length, flags & MOCK_FLAGS_ACCESS_WRITE ? IOMMUFD_ACCESS_RW_WRITE : 0);
+  if (typeof item === 'string') return { errno: item };
+  if (uptr) {
+    // Each pinned page must be the page mapped at uptr now (else EBADE).
+    const pages = accessItemPages(tx, item);
+    const base = uptr - (iova % PAGE_SIZE);
+    for (let k = 0; k < pages.length; k++) {
+      const r = peekPage(tx.proc.mm, tx.w.mem, base + BigInt(k) * PAGE_SIZE);
+      if (!r.ok || r.page.mobj !== pages[k]!.mobj || r.page.index !== pages[k]!.index) return { errno: 'EBADE' };
+    }
+  }
+  void ev;
+  const cur = tx.get(acc.id, 'access')!;
+  const itemId = cur.nextItem;
+  tx.put({ ...cur, items: cur.items.set(itemId, item), nextItem: itemId + 1 });
+  return { errno: 0, out: { access_pages: { out_access_pages_id: itemId } } };
+}
+
+/** IOMMU_TEST_OP_DESTROY_ACCESS_PAGES */
+function destroyAccessPages(tx: Tx, a: Fields): Result {
+  const acc = accessByFd(tx, u32(a, 'id'));
+  if (!acc) return { errno: 'EBADFD' };
+  const itemId = u32(sub(a, 'destroy_access_pages'), 'access_pages_id');
+  const it = acc.items.get(itemId);
+  if (!it) return { errno: 'ENOENT' };
+  for (const p of it.pieces) {
+    pagesRemoveRange(tx, p.pages, p.first, p.last);
+    const iopt = getIoas(tx, acc.ioas)!.iopt;
+    const area = iopt.areas.find(p.area);
+    if (area) tx.put({ ...getIoas(tx, acc.ioas)!, iopt: { ...iopt, areas: iopt.areas.replaceValue(p.area, { ...area.value, numAccesses: area.value.numAccesses - 1 }) } });
+  }
+  const cur = tx.get(acc.id, 'access')!;
+  tx.put({ ...cur, items: cur.items.delete(itemId) });
+  return { errno: 0 };
+}
+
+/** IOMMU_TEST_OP_ACCESS_RW */
+function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
+  const m = sub(a, 'access_rw');
+  const flags = u32(m, 'flags');
+  let iova = u64(m, 'iova');
+  const length = u64(m, 'length');
+  if (length > 16n * 1024n * 1024n) return { errno: 'ENOMEM' };
+  if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)) return { errno: 'EOPNOTSUPP' };
+  const acc = accessByFd(tx, u32(a, 'id'));
+  if (!acc) return { errno: 'EBADFD' };
+  const write = !!(flags & MOCK_ACCESS_RW_WRITE);
+  let data = new Uint8Array(Number(length));
+  if (write) {
+    const buf = ev.bufs?.['uptr'] ?? (u64(m, 'uptr') ? readUser(tx.proc.mm, tx.w.mem, u64(m, 'uptr'), Number(length)) : undefined);
+    if (!buf || buf.length < data.length) return { errno: 'EFAULT' };
+    data = buf.slice(0, data.length);
+  }
+  if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(tx, acc.ioas, iova);
+  const r = accessRw(tx, acc.id, iova, data, (write ? IOMMUFD_ACCESS_RW_WRITE : 0) | (flags & MOCK_ACCESS_RW_SLOW_PATH));
+  // Pieces copied before a failure stay copied.
+  tx.keepOnError = write;
+  if (r.errno) return { errno: r.errno };
+  if (!write) {
+    if (!u64(m, 'uptr') || ev.bufs?.['uptr'] === null) return { errno: 'EFAULT' };
+    return { errno: 0, bufs: { uptr: r.read! } };
+  }
+  return { errno: 0 };
+}
+
+/** IOMMU_TEST_OP_ACCESS_REPLACE_IOAS */
+function accessReplaceIoas(tx: Tx, a: Fields): Result {
+  const acc = accessByFd(tx, u32(a, 'id'));
+  if (!acc) return { errno: 'EBADFD' };
+  const ioasId = u32(sub(a, 'access_replace_ioas'), 'ioas_id');
+  if (!acc.ioas) return { errno: 'ENOENT' };
+  if (!getIoas(tx, ioasId)) return { errno: 'ENOENT' };
+  if (ioasId === acc.ioas) return { errno: 0 };
+  const e = accessChangeIoas(tx, acc.id, ioasId);
+  return e ? { errno: e } : { errno: 0 };
+}
+
+/** IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT: global batching knob, no functional effect. */
+function setTempMemoryLimit(tx: Tx, a: Fields): Result {
+  const limit = u32(sub(a, 'memory_limit'), 'limit');
+  if (limit < 12) return { errno: 'EINVAL' };
+  tx.setWorld({ ...tx.w, testMemoryLimit: limit });
+  return { errno: 0 };
+}
+
+/** IOMMU_TEST_OP_TRIGGER_IOPF */
+function triggerIopf(tx: Tx, a: Fields): Result {
+  const m = sub(a, 'trigger_iopf');
+  const devId = u32(m, 'dev_id');
+  if (!tx.get(devId, 'device')) return { errno: 'ENOENT' };
+  const pasid = u32(m, 'pasid');
+  reportFault(tx, devId, {
+    flags: IOMMU_PGFAULT_FLAGS_LAST_PAGE | (pasid ? IOMMU_PGFAULT_FLAGS_PASID_VALID : 0),
+    dev_id: devId,
+    pasid,
+    grpid: u32(m, 'grpid'),
+    perm: u32(m, 'perm'),
+    addr: u64(m, 'addr'),
+  });
+  return { errno: 0 };
+}
+
+/** IOMMU_TEST_OP_DEV_CHECK_CACHE (6.14) */
+function devCheckCache(tx: Tx, a: Fields): Result {
+  const dev = tx.get(u32(a, 'id'), 'device');
+  if (!dev) return { errno: 'ENOENT' };
+  const m = sub(a, 'check_dev_cache');
+  const idx = u32(m, 'id');
+  if (idx > 3 || dev.cache[idx] !== u32(m, 'cache')) return { errno: 'EINVAL' };
+  return { errno: 0 };
+}
+
+/** Test ops by name, with the kernels that have them. */
+export const testOps: Record<string, { handler: TestHandler; since?: '6.14' }> = {
+  IOMMU_TEST_OP_ADD_RESERVED: { handler: addReserved },
+  IOMMU_TEST_OP_MOCK_DOMAIN: { handler: mockDomainOp('mock_domain') },
+  IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS: { handler: mockDomainOp('mock_domain_flags') },
+  IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE: { handler: mockDomainReplace },
+  IOMMU_TEST_OP_MD_CHECK_MAP: { handler: mdCheckMap },
+  IOMMU_TEST_OP_MD_CHECK_REFS: { handler: mdCheckRefs },
+  IOMMU_TEST_OP_MD_CHECK_IOTLB: { handler: mdCheckIotlb },
+  IOMMU_TEST_OP_CREATE_ACCESS: { handler: createAccess },
+  IOMMU_TEST_OP_ACCESS_PAGES: { handler: accessPages },
+  IOMMU_TEST_OP_DESTROY_ACCESS_PAGES: { handler: destroyAccessPages },
+  IOMMU_TEST_OP_ACCESS_RW: { handler: accessRwOp },
+  IOMMU_TEST_OP_ACCESS_REPLACE_IOAS: { handler: accessReplaceIoas },
+  IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT: { handler: setTempMemoryLimit },
+  IOMMU_TEST_OP_DIRTY: { handler: mockDirty },
+  IOMMU_TEST_OP_TRIGGER_IOPF: { handler: triggerIopf },
+  IOMMU_TEST_OP_DEV_CHECK_CACHE: { handler: devCheckCache, since: '6.14' },
+};
+
+export { userBuf };

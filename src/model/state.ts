@@ -1,0 +1,296 @@
+/**
+ * The whole modelled machine: processes and their file descriptors, the
+ * iommufd contexts with their object tables, user memory.
+ *
+ * Everything here is immutable. Large collections are persistent structures
+ * from src/ds (structurally shared, O(log n) updates); the small object graph
+ * around them is updated with spreads. A reducer that fails returns the very
+ * same World object, except where the kernel keeps partial effects
+ * (kernel-semantics §3.7 IOAS_UNMAP, §1.4 write-back failures).
+ */
+import { PMap } from '../ds/pmap.js';
+import type { IntervalMap } from '../ds/interval_map.js';
+import { emptyMemory, type Memory, type Mm } from './mm.js';
+
+export type KernelVersion = '6.12' | '6.14';
+export const KERNEL_VERSIONS: readonly KernelVersion[] = ['6.12', '6.14'];
+
+export interface Proc {
+  readonly pid: number;
+  readonly alive: boolean;
+  readonly mm: Mm;
+  /** fd number -> open file id. */
+  readonly fds: PMap<number, number>;
+  readonly capIpcLock: boolean;
+  readonly capSysResource: boolean;
+  /** RLIMIT_MEMLOCK in pages; null = unlimited. */
+  readonly memlockPages: bigint | null;
+  readonly uid: number;
+  /** mm->locked_vm (pages), charged in MM accounting mode. */
+  readonly lockedVm: bigint;
+  /** mm->pinned_vm (pages), adjusted in every mode. */
+  readonly pinnedVm: bigint;
+}
+
+export type FileKind = 'iommufd' | 'fault' | 'access' | 'memfd' | 'file' | 'vfio';
+
+/** An open file description (shared by dup'ed / inherited fds). */
+export interface OpenFile {
+  readonly id: number;
+  readonly kind: FileKind;
+  /** Number of references: fds in any process, plus kernel holders (access/fault fds hold their iommufd). */
+  readonly refs: number;
+  /** iommufd context this file belongs to (iommufd, fault, access). */
+  readonly ctx?: number;
+  /** Object ID inside the context (fault, access). */
+  readonly obj?: number;
+  /** Memory object (memfd, file). */
+  readonly mobj?: number;
+}
+
+export type AccountMode = 'none' | 'user' | 'mm';
+
+export interface Range {
+  readonly start: bigint;
+  readonly last: bigint;
+}
+
+/** A reserved IOVA interval and who reserved it (kernel-semantics §3.10). */
+export interface Reserved extends Range {
+  /** 'hwpt:<id>' for a domain aperture, 'dev:<id>' for device regions, 'test' for ADD_RESERVED. */
+  readonly owner: string;
+}
+
+/** One IOVA area: `[start, last]` of an IOAS, a slice of a pages object. */
+export interface Area {
+  readonly pages: number;
+  /** Byte offset of the area's first byte from the pages object's (page-aligned) base. */
+  readonly startByte: bigint;
+  /** IOMMU_READ=1 | IOMMU_WRITE=2 | IOMMU_CACHE=4. */
+  readonly prot: number;
+  /** In-kernel access pins on this area. */
+  readonly numAccesses: number;
+}
+
+/** struct io_pagetable. */
+export interface Iopt {
+  readonly areas: IntervalMap<Area>;
+  readonly reserved: readonly Reserved[];
+  readonly allowed: readonly Range[];
+  /** HWPT_PAGING ids whose domains are on this IOAS, in the order they were added. */
+  readonly domains: readonly number[];
+  /** ACCESS ids attached. */
+  readonly accesses: readonly number[];
+  readonly iovaAlignment: bigint;
+  readonly disableLargePages: boolean;
+}
+
+/** A run of pinned pages of a pages object: indices [start, last], `count` holders, backed by consecutive pages of one memory object. */
+export interface PinRun {
+  readonly last: number;
+  readonly count: number;
+  readonly mobj: number;
+  /** Page index inside `mobj` of the run's first page. */
+  readonly mobjIndex: number;
+}
+
+/** struct iopt_pages: the pinnable view of a user VA range or a file range. */
+export interface Pages {
+  readonly id: number;
+  /** Page-aligned user VA (or file offset for file pages) of page index 0. */
+  readonly base: bigint;
+  readonly npages: number;
+  readonly writable: boolean;
+  readonly account: AccountMode;
+  readonly ownerPid: number;
+  readonly ownerUid: number;
+  /** File-backed pages (IOAS_MAP_FILE): the memory object. */
+  readonly fileMobj?: number;
+  /** Pinned index set S(P) with holder counts (kernel-semantics §4.1). */
+  readonly pinned: PMap<number, PinRun>;
+  /** |S(P)|: pages currently pinned (and charged). */
+  readonly npinned: number;
+  /** Areas referring to this pages object; it is freed with the last one. */
+  readonly areaRefs: number;
+}
+
+interface ObjBase {
+  readonly id: number;
+  /** iommufd_object::users, including the table's own reference. */
+  readonly users: number;
+}
+
+export interface IoasObj extends ObjBase {
+  readonly type: 'ioas';
+  readonly iopt: Iopt;
+  /** HWPT_PAGING ids on this IOAS in creation order (ioas->hwpt_list): automatic domain selection walks it. */
+  readonly hwpts: readonly number[];
+}
+
+/** A mock paging domain (the selftest driver; kernel-semantics §12.1). */
+export interface Domain {
+  readonly driver: 'mock';
+  /** Smallest IOPTE size. */
+  readonly pgsize: bigint;
+  /** 1 MiB IOPTEs allowed (MOCK_FLAGS_DEVICE_HUGE_IOVA). */
+  readonly huge: boolean;
+  readonly apertureStart: bigint;
+  readonly apertureLast: bigint;
+  /** Domain has dirty-tracking ops (allocated with DIRTY_TRACKING). */
+  readonly dirtyOps: boolean;
+  readonly dirtyEnabled: boolean;
+  /** Dirty 2 KiB slots (IOVA / 2048). */
+  readonly dirty: PMap<bigint, true>;
+  /** Area starts that were mapped with 1 MiB IOPTEs in this domain -> huge runs. */
+  readonly hugeMapped: PMap<bigint, readonly Range[]>;
+}
+
+export interface HwptPagingObj extends ObjBase {
+  readonly type: 'hwpt_paging';
+  readonly ioas: number;
+  readonly auto: boolean;
+  readonly nestParent: boolean;
+  readonly fault: number;
+  readonly domain: Domain;
+  /** Device ID that allocated it (selects the driver / capabilities). */
+  readonly devFlags: number;
+}
+
+export interface HwptNestedObj extends ObjBase {
+  readonly type: 'hwpt_nested';
+  /** Parent HWPT_PAGING id. */
+  readonly parent: number;
+  /** vIOMMU id when allocated through one (6.14), else 0. */
+  readonly viommu: number;
+  readonly fault: number;
+  readonly iotlb: readonly number[];
+}
+
+export interface DeviceObj extends ObjBase {
+  readonly type: 'device';
+  /** Mock device flags (MOCK_FLAGS_DEVICE_*). */
+  readonly devFlags: number;
+  /** The selftest object that owns this mock device, 0 for VFIO devices. */
+  readonly stdev: number;
+  /** Attached HWPT id, 0 when detached. */
+  readonly hwpt: number;
+  /** Per-device mock cache words (vIOMMU invalidation, 6.14). */
+  readonly cache: readonly number[];
+  /** Pending page-fault partials / groups are kept on the fault objects. */
+  readonly iopfEnabled: boolean;
+}
+
+export interface AccessItem {
+  readonly iova: bigint;
+  readonly length: bigint;
+  /** Pinned pieces: area start, pages id, first and last page index. */
+  readonly pieces: readonly { readonly area: bigint; readonly pages: number; readonly first: number; readonly last: number }[];
+}
+
+export interface AccessObj extends ObjBase {
+  readonly type: 'access';
+  readonly ioas: number;
+  readonly needsPin: boolean;
+  readonly items: PMap<number, AccessItem>;
+  readonly nextItem: number;
+  /** The open file (access fd). */
+  readonly file: number;
+}
+
+export interface FaultRecord {
+  readonly flags: number;
+  readonly dev_id: number;
+  readonly pasid: number;
+  readonly grpid: number;
+  readonly perm: number;
+  readonly addr: bigint;
+}
+
+export interface FaultGroup {
+  readonly dev: number;
+  readonly hwpt: number;
+  readonly faults: readonly FaultRecord[];
+}
+
+export interface FaultObj extends ObjBase {
+  readonly type: 'fault';
+  readonly file: number;
+  readonly fdOpen: boolean;
+  /** Delivery queue (FIFO). */
+  readonly queue: readonly FaultGroup[];
+  /** Read but unanswered groups by cookie. */
+  readonly awaiting: PMap<number, FaultGroup>;
+  /** Partial (non-LAST_PAGE) faults parked per device. */
+  readonly partial: readonly FaultRecord[];
+  /** Groups answered so far (by the user or automatically), for the debugger and invariants. */
+  readonly answered: number;
+}
+
+export interface ViommuObj extends ObjBase {
+  readonly type: 'viommu';
+  readonly hwpt: number;
+  readonly viommuType: number;
+  /** virt_id (as hex string of the u64) -> vdevice id. */
+  readonly vdevs: PMap<bigint, number>;
+}
+
+export interface VdeviceObj extends ObjBase {
+  readonly type: 'vdevice';
+  readonly viommu: number;
+  readonly dev: number;
+  readonly virtId: bigint;
+}
+
+/** The mock driver's "stdev": owns one mock device. */
+export interface SelftestObj extends ObjBase {
+  readonly type: 'selftest';
+  readonly idev: number;
+}
+
+export type Obj = IoasObj | HwptPagingObj | HwptNestedObj | DeviceObj | AccessObj | FaultObj | ViommuObj | VdeviceObj | SelftestObj;
+export type ObjType = Obj['type'];
+
+/** One open of /dev/iommu (struct iommufd_ctx). */
+export interface Ctx {
+  readonly id: number;
+  /** The open file of /dev/iommu. */
+  readonly file: number;
+  readonly objs: PMap<number, Obj>;
+  readonly pages: PMap<number, Pages>;
+  readonly nextPages: number;
+  readonly accountMode: 'user' | 'mm';
+  /** Compat IOAS for the VFIO container ioctls; 0 = none. Holds no reference. */
+  readonly vfioIoas: number;
+}
+
+export interface World {
+  readonly kernel: KernelVersion;
+  readonly procs: PMap<number, Proc>;
+  readonly files: PMap<number, OpenFile>;
+  readonly nextFile: number;
+  readonly ctxs: PMap<number, Ctx>;
+  readonly nextCtx: number;
+  readonly mem: Memory;
+  /** user->locked_vm by uid (USER accounting). */
+  readonly userLockedVm: PMap<number, bigint>;
+  /** Mock driver's global temporary memory limit (IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT). */
+  readonly testMemoryLimit: number;
+}
+
+export interface WorldOptions {
+  kernel?: KernelVersion;
+}
+
+export function emptyWorld(opts: WorldOptions = {}): World {
+  return {
+    kernel: opts.kernel ?? '6.12',
+    procs: PMap.emptyNumber<Proc>(),
+    files: PMap.emptyNumber<OpenFile>(),
+    nextFile: 1,
+    ctxs: PMap.emptyNumber<Ctx>(),
+    nextCtx: 1,
+    mem: emptyMemory(),
+    userLockedVm: PMap.emptyNumber<bigint>(),
+    testMemoryLimit: 65536,
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * `iorewind conform <file|dir>... [--json] [--kernel 6.12|6.14]`: run
+ * iommufd-scenario/1 files; exit 0 iff every scenario passes.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadScenario, runScenario, type Failure } from '../../src/conform/scenario.js';
+import type { KernelVersion } from '../../src/model/state.js';
+
+export const summary = 'run iommufd-scenario/1 conformance scenarios';
+
+export function scenarioFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    if (statSync(p).isDirectory()) {
+      for (const f of readdirSync(p).sort()) if (f.endsWith('.json')) out.push(join(p, f));
+    } else out.push(p);
+  }
+  return out;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const ki = argv.indexOf('--kernel');
+  const kernel = ki >= 0 ? (argv[ki + 1] as KernelVersion) : undefined;
+  const paths = argv.filter((a, i) => !a.startsWith('--') && !(ki >= 0 && i === ki + 1));
+  if (!paths.length) {
+    console.error('usage: iorewind conform <file|dir>... [--json] [--kernel 6.12|6.14]');
+    return 2;
+  }
+  const failures: Failure[] = [];
+  let passed = 0;
+  const files = scenarioFiles(paths);
+  for (const f of files) {
+    let r;
+    try {
+      r = runScenario(loadScenario(f), kernel);
+    } catch (e) {
+      failures.push({ name: f, step: -1, op: '', expected: null, actual: null, reason: (e as Error).message });
+      continue;
+    }
+    if (r.passed) passed++;
+    else failures.push(r.failure!);
+    if (!json) console.log(`${r.passed ? 'PASS' : 'FAIL'} ${r.name}${r.failure ? `  step ${r.failure.step} ${r.failure.op}: ${r.failure.reason}` : ''}`);
+  }
+  if (json) console.log(JSON.stringify({ scenarios: files.length, passed, failed: files.length - passed, failures }));
+  else console.log(`${passed} passed, ${files.length - passed} failed`);
+  return passed === files.length ? 0 : 1;
+}
