@@ -320,6 +320,7 @@ function checkStep(step: Step, exp: NonNullable<Step['expect']>, res: Result, ru
 function matchRanges(exp: Json[], got: Uint8Array | null | undefined, b: Bindings): string | undefined {
   const n = got ? got.length / 16 : 0;
   if (n !== exp.length) return `allowed_iovas: expected ${exp.length} entries, got ${n}`;
+  if (!got || n === 0) return undefined;
   const dv = new DataView(got!.buffer, got!.byteOffset, got!.byteLength);
   for (let i = 0; i < n; i++) {
     const e = exp[i] as { start: Json; last: Json };
@@ -333,6 +334,7 @@ function matchRanges(exp: Json[], got: Uint8Array | null | undefined, b: Binding
 function matchFaults(exp: Json[], got: Uint8Array | null | undefined, b: Bindings): string | undefined {
   const n = got ? got.length / 40 : 0;
   if (n !== exp.length) return `faults: expected ${exp.length}, got ${n}`;
+  if (!got || n === 0) return undefined;
   const dv = new DataView(got!.buffer, got!.byteOffset, got!.byteLength);
   const names: [string, number, 4 | 8][] = [['flags', 0, 4], ['dev_id', 4, 4], ['pasid', 8, 4], ['grpid', 12, 4], ['perm', 16, 4], ['addr', 24, 8], ['length', 32, 4], ['cookie', 36, 4]];
   for (let i = 0; i < n; i++) {

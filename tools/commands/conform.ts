@@ -37,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
       r = runScenario(loadScenario(f), kernel);
     } catch (e) {
       failures.push({ name: f, step: -1, op: '', expected: null, actual: null, reason: (e as Error).message });
+      if (!json) console.log(`FAIL ${f}  ${(e as Error).message}`);
       continue;
     }
     if (r.passed) passed++;
