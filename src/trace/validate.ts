@@ -1,0 +1,227 @@
+/**
+ * Event checks shared by both formats.
+ *
+ * Decoding: the format decoders already restrict every value to the Value
+ * domain (bigint u64, finite number, string, boolean, null, Uint8Array,
+ * arrays, plain objects; no forbidden or `$` keys; within the limits), so
+ * `envelopeProblem` only checks the envelope: which top-level fields exist and
+ * their types. Per-op field contents are deliberately not validated: the
+ * model answers malformed arguments with errnos.
+ *
+ * Encoding: `prepareEvent` checks a caller's event deeply (the encoders would
+ * otherwise silently turn a Date, Set or Map into something else) and drops
+ * properties whose value is `undefined`, as JSON does.
+ */
+import type { Event, Value } from '../events/event.js';
+import type { TraceLimits } from './limits.js';
+
+export const EVENT_FIELDS: ReadonlySet<string> = new Set(['op', 'pid', 'fd', 'args', 'size', 'tail', 'bufs', 'rec', 'src']);
+const REC_FIELDS: ReadonlySet<string> = new Set(['errno', 'ret', 'out', 'bufs']);
+/** Keys that must never become object properties. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+export const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** A problem with a key, or null. `$`-prefixed keys are reserved for the JSONL value tags. */
+export function keyProblem(k: string): string | null {
+  if (FORBIDDEN_KEYS.has(k)) return `forbidden key ${JSON.stringify(k)}`;
+  if (k.charCodeAt(0) === 0x24) return `reserved key ${JSON.stringify(k)} ($-prefixed keys are not allowed)`;
+  return null;
+}
+
+/** A problem with a number value, or null: numbers must be finite, and integers must be safe (u64 values are bigints). */
+export function numberProblem(n: number): string | null {
+  if (!Number.isFinite(n)) return `non-finite number ${n}`;
+  if (Number.isInteger(n) && !Number.isSafeInteger(n)) return `integer ${n} is not exactly representable (u64 values must be bigint)`;
+  return null;
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function isCount(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function buffersProblem(v: unknown, what: string): string | null {
+  if (!isObj(v)) return `${what} must be an object`;
+  for (const k of Object.keys(v)) {
+    const b = v[k];
+    if (b !== null && !(b instanceof Uint8Array)) return `${what}.${k} must be bytes or null`;
+  }
+  return null;
+}
+
+/** Checks the event envelope of a decoded record; returns the problem or null. */
+export function envelopeProblem(ev: unknown): string | null {
+  if (!isObj(ev)) return 'event must be an object';
+  let hasOp = false;
+  for (const k of Object.keys(ev)) {
+    const v = ev[k];
+    switch (k) {
+      case 'op':
+        if (typeof v !== 'string' || v.length === 0) return 'event.op must be a non-empty string';
+        hasOp = true;
+        break;
+      case 'pid':
+      case 'fd':
+      case 'size':
+        if (!isCount(v)) return `event.${k} must be a non-negative safe integer`;
+        break;
+      case 'args':
+        if (v !== null && !isObj(v)) return 'event.args must be an object or null';
+        break;
+      case 'tail':
+        if (!(v instanceof Uint8Array)) return 'event.tail must be bytes';
+        break;
+      case 'bufs': {
+        const p = buffersProblem(v, 'event.bufs');
+        if (p) return p;
+        break;
+      }
+      case 'rec': {
+        const p = recordedProblem(v);
+        if (p) return p;
+        break;
+      }
+      case 'src':
+        if (typeof v !== 'string') return 'event.src must be a string';
+        break;
+      default:
+        return `unknown event field ${JSON.stringify(k)}`;
+    }
+  }
+  if (!hasOp) return 'event.op is missing';
+  if (!('args' in ev)) return 'event.args is missing';
+  return null;
+}
+
+function recordedProblem(v: unknown): string | null {
+  if (!isObj(v)) return 'event.rec must be an object';
+  let hasErrno = false;
+  for (const k of Object.keys(v)) {
+    if (!REC_FIELDS.has(k)) return `unknown event.rec field ${JSON.stringify(k)}`;
+    const x = v[k];
+    if (k === 'errno') {
+      if (x !== 0 && (typeof x !== 'string' || x.length === 0)) return 'event.rec.errno must be 0 or an errno name';
+      hasErrno = true;
+    } else if (k === 'ret') {
+      if (!isCount(x)) return 'event.rec.ret must be a non-negative safe integer';
+    } else if (k === 'out') {
+      if (!isObj(x)) return 'event.rec.out must be an object';
+    } else {
+      const p = buffersProblem(x, 'event.rec.bufs');
+      if (p) return p;
+    }
+  }
+  if (!hasErrno) return 'event.rec.errno is missing';
+  return null;
+}
+
+/** Thrown by prepareEvent; the writers wrap it into a TraceFormatError naming the record. */
+export class EncodeProblem extends Error {}
+
+export interface Prepared {
+  ev: Event;
+  /** Rough encoded size, for block sizing. */
+  approxBytes: number;
+}
+
+/**
+ * Deeply checks an event a caller wants to write; returns it (or a copy
+ * without `undefined`-valued properties) and a rough size.
+ */
+export function prepareEvent(ev: unknown, limits: TraceLimits): Prepared {
+  const st = { bytes: 0, limits };
+  const out = prepValue(ev, 0, st, 'event') as unknown as Event;
+  const p = envelopeProblem(out);
+  if (p) throw new EncodeProblem(p);
+  return { ev: out, approxBytes: st.bytes };
+}
+
+interface PrepState {
+  bytes: number;
+  limits: TraceLimits;
+}
+
+function prepValue(v: unknown, depth: number, st: PrepState, path: string): Value {
+  switch (typeof v) {
+    case 'number': {
+      const p = numberProblem(v);
+      if (p) throw new EncodeProblem(`${path}: ${p}`);
+      st.bytes += 5;
+      return v;
+    }
+    case 'bigint':
+      if (v < 0n || v > U64_MAX) throw new EncodeProblem(`${path}: bigint ${v} is outside the u64 range`);
+      st.bytes += 9;
+      return v;
+    case 'string':
+      if (v.length > st.limits.maxStringBytes || (v.length * 3 > st.limits.maxStringBytes && Buffer.byteLength(v) > st.limits.maxStringBytes))
+        throw new EncodeProblem(`${path}: string longer than ${st.limits.maxStringBytes} bytes`);
+      st.bytes += v.length + 2;
+      return v;
+    case 'boolean':
+      st.bytes += 1;
+      return v;
+    case 'object':
+      break;
+    default:
+      throw new EncodeProblem(`${path}: ${typeof v} is not a trace value`);
+  }
+  if (v === null) {
+    st.bytes += 1;
+    return null;
+  }
+  if (v instanceof Uint8Array) {
+    if (v.length > st.limits.maxBufferBytes) throw new EncodeProblem(`${path}: buffer of ${v.length} bytes exceeds ${st.limits.maxBufferBytes}`);
+    st.bytes += v.length + 5;
+    return v;
+  }
+  if (depth + 1 > st.limits.maxDepth) throw new EncodeProblem(`${path}: nested deeper than ${st.limits.maxDepth}`);
+  if (Array.isArray(v)) {
+    if (v.length > st.limits.maxArrayLength) throw new EncodeProblem(`${path}: array longer than ${st.limits.maxArrayLength}`);
+    let out: Value[] | null = null;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (x === undefined) throw new EncodeProblem(`${path}[${i}]: undefined is not a trace value`);
+      const y = prepValue(x, depth + 1, st, `${path}[${i}]`);
+      if (y !== x && out === null) out = v.slice(0, i);
+      if (out !== null) out.push(y);
+    }
+    st.bytes += 3;
+    return out ?? (v as Value[]);
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null)
+    throw new EncodeProblem(`${path}: ${(v as object).constructor?.name ?? 'exotic'} object is not a trace value (plain objects only)`);
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length > st.limits.maxKeys) throw new EncodeProblem(`${path}: more than ${st.limits.maxKeys} keys`);
+  let out: Record<string, Value> | null = null;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const kp = keyProblem(k);
+    if (kp) throw new EncodeProblem(`${path}: ${kp}`);
+    const x = o[k];
+    if (x === undefined) {
+      if (out === null) out = copyPrefix(o, keys, i);
+      continue;
+    }
+    const y = prepValue(x, depth + 1, st, `${path}.${k}`);
+    if (y !== x && out === null) out = copyPrefix(o, keys, i);
+    if (out !== null) out[k] = y;
+    st.bytes += k.length + 1;
+  }
+  if (proto === null && out === null) out = copyPrefix(o, keys, keys.length);
+  return out ?? (o as Record<string, Value>);
+}
+
+function copyPrefix(o: Record<string, unknown>, keys: string[], n: number): Record<string, Value> {
+  const c: Record<string, Value> = {};
+  for (let j = 0; j < n; j++) {
+    const k = keys[j] as string;
+    if (o[k] !== undefined) c[k] = o[k] as Value;
+  }
+  return c;
+}
