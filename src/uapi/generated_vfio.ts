@@ -92,6 +92,22 @@ export const STRUCTS = {
       },
     ],
   },
+  vfio_iommu_type1_info_dma_avail: {
+    name: 'vfio_iommu_type1_info_dma_avail',
+    size: 12,
+    align: 4,
+    fields: [
+      {
+        name: 'header', type: 'struct', offset: 0, size: 8, struct: 'vfio_info_cap_header',
+        fields: [
+          { name: 'id', type: 'u16', offset: 0, size: 2 },
+          { name: 'version', type: 'u16', offset: 2, size: 2 },
+          { name: 'next', type: 'u32', offset: 4, size: 4 },
+        ],
+      },
+      { name: 'avail', type: 'u32', offset: 8, size: 4 },
+    ],
+  },
   vfio_iommu_type1_dma_map: {
     name: 'vfio_iommu_type1_dma_map',
     size: 32,
@@ -160,6 +176,7 @@ export const CONSTANTS = {
   VFIO_IOMMU_INFO_PGSIZES: 0x1,
   VFIO_IOMMU_INFO_CAPS: 0x2,
   VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: 1,
+  VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: 3,
   VFIO_DMA_MAP_FLAG_READ: 0x1,
   VFIO_DMA_MAP_FLAG_WRITE: 0x2,
   VFIO_DMA_MAP_FLAG_VADDR: 0x4,
