@@ -299,6 +299,11 @@ const SCALARS: { readonly [c: string]: readonly [ScalarType, number] } = {
   __aligned_le64: ['u64', 8],
 };
 
+/** `table[key]` for own keys only: header identifiers must never hit `Object.prototype` (`constructor`...). */
+function own<T>(table: { readonly [k: string]: T }, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 class NotConstant extends Error {}
 
 /**
@@ -359,7 +364,7 @@ function evaluate(tokens: Token[], scope: Scope): { value: bigint; hex: boolean 
       if (!s) throw new NotConstant('unknown struct');
       return s.size;
     }
-    const scalar = SCALARS[t.text];
+    const scalar = own(SCALARS, t.text);
     if (!scalar) throw new NotConstant(`unknown type ${t.text}`);
     return scalar[1];
   };
@@ -376,15 +381,16 @@ function evaluate(tokens: Token[], scope: Scope): { value: bigint; hex: boolean 
       const body = t.text.slice(1, -1);
       const ESC: { readonly [e: string]: number } = { n: 10, t: 9, r: 13, '0': 0, '\\': 92, "'": 39 };
       if (body.length === 1) return BigInt(body.charCodeAt(0));
-      const esc = body.length === 2 && body[0] === '\\' ? ESC[body[1] ?? ''] : undefined;
+      const esc = body.length === 2 && body[0] === '\\' ? own(ESC, body[1] ?? '') : undefined;
       if (esc === undefined) throw new NotConstant(`character ${t.text}`);
       return BigInt(esc);
     }
     if (t.text === '(') {
       // A cast to a scalar type truncates like C does; anything else is grouping.
       const cast = peek();
-      if (cast && SCALARS[cast.text] && tokens[pos + 1]?.text === ')') {
-        const [type, size] = SCALARS[cast.text] ?? ['u64', 8];
+      const castType = cast ? own(SCALARS, cast.text) : undefined;
+      if (castType && tokens[pos + 1]?.text === ')') {
+        const [type, size] = castType;
         pos += 2;
         const v = unary();
         return type.startsWith('s') ? BigInt.asIntN(size * 8, v) : BigInt.asUintN(size * 8, v);
@@ -394,7 +400,7 @@ function evaluate(tokens: Token[], scope: Scope): { value: bigint; hex: boolean 
       return v;
     }
     if (t.kind === 'id') {
-      const dir = IOC_DIR[t.text];
+      const dir = own(IOC_DIR, t.text);
       if (dir !== undefined) {
         // include/uapi/asm-generic/ioctl.h: dir<<30 | size<<16 | type<<8 | nr
         take('(');
@@ -592,7 +598,7 @@ class Parser {
         base = { type: kind, size: named.size, align: named.align, struct: tag, fields: named.fields };
       }
     } else {
-      const scalar = SCALARS[first.text];
+      const scalar = own(SCALARS, first.text);
       if (!scalar) this.fail(`unsupported member type '${first.text}'`, first);
       base = { type: scalar[0], size: scalar[1], align: scalar[1] };
     }

@@ -205,8 +205,7 @@ export function canonicalErrno(name: string): ErrnoName {
  * @example userErrno('ENOIOCTLCMD') // 'ENOTTY'
  */
 export function userErrno(name: string): ErrnoName {
-  const internal = (INTERNAL as Record<string, { user: ErrnoName }>)[name];
-  return internal ? internal.user : canonicalErrno(name);
+  return Object.hasOwn(INTERNAL, name) ? INTERNAL[name as InternalErrnoName].user : canonicalErrno(name);
 }
 
 /**

@@ -29,16 +29,21 @@ export interface Uapi {
 }
 
 function merge(version: KernelVersion, parts: readonly { STRUCTS: object; IOCTLS: object; CONSTANTS: object }[]): Uapi {
-  const structs: Record<string, StructLayout> = {};
-  const ioctls: Record<string, number> = {};
-  const constants: Record<string, number | bigint> = {};
-  for (const p of parts) {
-    for (const [k, v] of Object.entries(p.STRUCTS as Record<string, StructLayout>)) {
-      if (structs[k]) throw new Error(`uapi ${version}: struct ${k} defined twice`);
-      structs[k] = v;
+  // Null-prototype tables: a lookup of 'constructor' must find nothing.
+  const structs: Record<string, StructLayout> = Object.create(null) as Record<string, StructLayout>;
+  const ioctls: Record<string, number> = Object.create(null) as Record<string, number>;
+  const constants: Record<string, number | bigint> = Object.create(null) as Record<string, number | bigint>;
+  const add = <T>(table: Record<string, T>, kind: string, from: object, same: (a: T, b: T) => boolean) => {
+    for (const [k, v] of Object.entries(from as Record<string, T>)) {
+      const prior = table[k];
+      if (prior !== undefined && !same(prior, v)) throw new Error(`uapi ${version}: ${kind} ${k} defined twice, differently`);
+      table[k] = v;
     }
-    Object.assign(ioctls, p.IOCTLS);
-    Object.assign(constants, p.CONSTANTS);
+  };
+  for (const p of parts) {
+    add(structs, 'struct', p.STRUCTS, () => false);
+    add(ioctls, 'ioctl', p.IOCTLS, (a, b) => a === b);
+    add(constants, 'constant', p.CONSTANTS, (a, b) => a === b);
   }
   return Object.freeze({ version, structs: Object.freeze(structs), ioctls: Object.freeze(ioctls), constants: Object.freeze(constants) });
 }

@@ -40,6 +40,7 @@ describe('errno', () => {
     expect(userErrno('ENOIOCTLCMD')).toBe('ENOTTY');
     expect(userErrno('EDEADLK')).toBe('EDEADLOCK');
     expect(errnoNumber('ENOIOCTLCMD')).toBeUndefined();
+    expect(() => userErrno('constructor')).toThrow(/unknown errno name/);
   });
 
   it('round-trips every number it knows', () => {

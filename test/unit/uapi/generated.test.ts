@@ -90,6 +90,9 @@ describe('gen_uapi header parser', () => {
     expect(parse('struct f { __u32 a : 3; };').unparsable.get('f')).toMatch(/bit-field/);
     expect(parse('struct g { __u32 a __attribute__((aligned(8))); };').unparsable.get('g')).toMatch(/attribute/);
     expect(() => renderModule(parse('struct f { __u32 a : 3; };'))).toThrow(/cannot lay out f/);
+    // Identifiers are looked up as C names, never as JavaScript object properties.
+    expect(parse('struct h { constructor x; };').unparsable.get('h')).toMatch(/unsupported member type 'constructor'/);
+    expect(parse('#define A toString(1, 2)').constants).toEqual([]);
   });
 
   it('ignores comments, function-like macros, string macros, and continued lines', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { IOCTLS, IOCTL_TABLE, TEST_OPS, ioctlByCmd, testOpByName, testOpByNumber } from '../../../src/uapi/ioctls.js';
+import { IOCTLS, IOCTL_TABLE, TEST_OPS, ioctlByCmd, isIoctlName, testOpByName, testOpByNumber } from '../../../src/uapi/ioctls.js';
 import { fieldOf } from '../../../src/uapi/layout.js';
-import { KERNEL_VERSIONS, UAPI, structLayout } from '../../../src/uapi/versions.js';
+import { KERNEL_VERSIONS, UAPI, constant, structLayout } from '../../../src/uapi/versions.js';
 
 describe('ioctl table', () => {
   it('is sorted by number, with unique numbers per file and nr = cmd & 0xff', () => {
@@ -51,6 +51,16 @@ describe('ioctl table', () => {
 
   it('names IOMMU_TEST_CMD 0x3ba0 with min size 68', () => {
     expect(IOCTLS.IOMMU_TEST_CMD).toMatchObject({ cmd: 0x3ba0, nr: 0xa0, sizeof: 72, minSize: 68, struct: 'iommu_test_cmd' });
+  });
+});
+
+describe('version tables', () => {
+  it('find only what the headers define (no Object.prototype names)', () => {
+    expect(() => structLayout('constructor')).toThrow(/no struct constructor in the 6.14 uapi/);
+    expect(() => structLayout('iommu_ioas_map_file', '6.12')).toThrow(/6.12/);
+    expect(constant('IOMMU_TEST_OP_DEV_CHECK_CACHE')).toBe(16);
+    expect(() => constant('toString')).toThrow(/no constant toString/);
+    expect(isIoctlName('toString')).toBe(false);
   });
 });
 
