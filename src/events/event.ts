@@ -68,6 +68,12 @@ export interface Event {
  */
 export interface Result extends Recorded {
   unmodelled?: string;
+  /**
+   * Buffers whose bytes came (partly) from memory the trace does not
+   * describe (a real program's CPU stores are not recorded): they cannot be
+   * verified against a recording.
+   */
+  unknown?: string[];
 }
 
 export const OK: Result = Object.freeze({ errno: 0 }) as Result;

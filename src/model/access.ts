@@ -5,7 +5,7 @@
  */
 import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
-import { PAGE_SIZE, findVma, pinPage, readPage, readUser, writePage, writeUser, type PageRef } from './mm.js';
+import { PAGE_SIZE, findVma, pinPage, readPage, readUser, writePage, writeUser, type PageRef, type ReadFlags } from './mm.js';
 import type { Tx } from './object.js';
 import { pagesAddRange, pagesRemoveRange, pinnedPage } from './pages.js';
 import type { AccessItem, AccessObj, Area } from './state.js';
@@ -161,7 +161,7 @@ export function accessItemPages(tx: Tx, it: AccessItem): PageRef[] {
  * range. Pieces before a failure have already been copied (the kernel has
  * no rollback either), so a write's partial effect is kept by the caller.
  */
-export function accessRw(tx: Tx, accId: number, iova: bigint, data: Uint8Array, flags: number): { errno: string | 0; read?: Uint8Array } {
+export function accessRw(tx: Tx, accId: number, iova: bigint, data: Uint8Array, flags: number, seen: ReadFlags = { unknown: false }): { errno: string | 0; read?: Uint8Array } {
   const length = BigInt(data.length);
   if (!length) return { errno: 'EINVAL' };
   if (addOverflows(iova, length - 1n)) return { errno: 'EOVERFLOW' };
@@ -178,7 +178,7 @@ export function accessRw(tx: Tx, accId: number, iova: bigint, data: Uint8Array, 
     const startByte = p.area.startByte + (p.cur - p.start);
     const off = Number(p.cur - iova);
     const n = Number(p.end - p.cur + 1n);
-    const e = pagesRw(tx, p.area.pages, startByte, write ? data.subarray(off, off + n) : undefined, out, off, n, flags);
+    const e = pagesRw(tx, p.area.pages, startByte, write ? data.subarray(off, off + n) : undefined, out, off, n, flags, seen);
     if (e) return { errno: e, read: out };
   }
   if (!done) return { errno: 'ENOENT', read: out };
@@ -186,7 +186,7 @@ export function accessRw(tx: Tx, accId: number, iova: bigint, data: Uint8Array, 
 }
 
 /** iopt_pages_rw_access: through the user VA when in the owner's mm, else through (possibly temporarily pinned) pages. */
-function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | undefined, out: Uint8Array, outOff: number, n: number, flags: number): string | 0 {
+function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | undefined, out: Uint8Array, outOff: number, n: number, flags: number, seen: ReadFlags): string | 0 {
   const pages = tx.pages(pagesId);
   const sameMm = tx.pid === pages.ownerPid && !(flags & MOCK_ACCESS_RW_SLOW_PATH);
   const owner = tx.w.procs.get(pages.ownerPid);
@@ -197,7 +197,7 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
       if (!mem) return 'EFAULT';
       tx.setWorld({ ...tx.w, mem });
     } else {
-      const bytes = readUser(owner.mm, tx.w.mem, va, n);
+      const bytes = readUser(owner.mm, tx.w.mem, va, n, seen);
       if (!bytes) return 'EFAULT';
       out.set(bytes, outOff);
     }
@@ -223,7 +223,7 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
       }
     }
     if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, page, inPage, src.subarray(done, done + k)) });
-    else out.set(readPage(tx.w.mem, page, inPage, k), outOff + done);
+    else out.set(readPage(tx.w.mem, page, inPage, k, seen), outOff + done);
     done += k;
   }
   return 0;

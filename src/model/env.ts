@@ -93,7 +93,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   } else {
     const mk: MobjKind = kind === 'anon_hugetlb' ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';
     shared = kind !== 'private_anon';
-    [mem, mobj] = newMobj(mem, mk, length);
+    [mem, mobj] = newMobj(mem, mk, length, undefined, undefined, a['content'] === 'unknown');
   }
   const mm = mapVma(p.mm, { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}) });
   return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0, ret: 0 }];
@@ -162,14 +162,15 @@ function fillMemory(w: World, pid: number, a: Fields): [World, Result] {
 
 function readMemory(w: World, pid: number, a: Fields): [World, Result] {
   const p = proc(w, pid);
-  const data = readUser(p.mm, w.mem, u64(a, 'va'), Number(u64(a, 'length')));
-  return data ? [w, { errno: 0, bufs: { data } }] : fail(w, 'EFAULT');
+  const flags = { unknown: false };
+  const data = readUser(p.mm, w.mem, u64(a, 'va'), Number(u64(a, 'length')), flags);
+  return data ? [w, { errno: 0, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }] : fail(w, 'EFAULT');
 }
 
 function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
   let mem = w.mem;
   let mobj: number;
-  [mem, mobj] = newMobj(mem, 'memfd', 0n, String(a['name'] ?? ''));
+  [mem, mobj] = newMobj(mem, 'memfd', 0n, String(a['name'] ?? ''), undefined, a['content'] === 'unknown');
   const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'memfd', mobj });
   return [w2, { errno: 0, ret: fd }];
 }
@@ -256,7 +257,76 @@ function exit(w: World, pid: number): [World, Result] {
   return [setProc(w, { ...q, alive: false, mm: emptyMm() }), { errno: 0 }];
 }
 
+/** Files the process had open before the trace began (stdio, harness files): opaque, never closed by the trace. */
+function externalFds(w: World, pid: number, a: Fields): [World, Result] {
+  const fds = (a['fds'] as number[]) ?? [];
+  for (const fd of fds) {
+    const p = proc(w, pid);
+    if (p.fds.has(fd)) continue;
+    const id = w.nextFile;
+    w = { ...w, nextFile: id + 1, files: w.files.set(id, { id, kind: 'file', refs: 1 }), procs: w.procs.set(pid, { ...p, fds: p.fds.set(fd, id) }) };
+  }
+  return [w, { errno: 0 }];
+}
+
+/**
+ * A /proc/self/maps snapshot: the address space is exactly these regions.
+ * Memory the model already knows keeps its identity; regions it has never
+ * seen (heap, stack, glibc's own mappings) get new memory objects; VMAs
+ * outside every region are gone.
+ */
+function maps(w: World, pid: number, a: Fields): [World, Result] {
+  const regions = (a['maps'] as Fields[]) ?? [];
+  const p = proc(w, pid);
+  let mem = w.mem;
+  let vmas = emptyMm().vmas;
+  for (const r of regions) {
+    const start = r['start'] as bigint;
+    const end = r['end'] as bigint;
+    const perms = String(r['perms']);
+    const read = perms[0] === 'r';
+    const write = perms[1] === 'w';
+    const shared = perms[3] === 's';
+    const path = String(r['path']);
+    let pos = start;
+    const fill = (to: bigint) => {
+      if (to <= pos) return;
+      const kind: MobjKind = path.startsWith('/anon_hugepage') ? 'hugetlb' : shared ? 'shmem' : 'anon';
+      let id: number;
+      // A snapshot only comes from real captures: the contents are the program's, unknown here.
+      [mem, id] = newMobj(mem, kind, to - pos, path || undefined, undefined, true);
+      vmas = vmas.set(pos, { start: pos, end: to, read, write, shared, mobj: id, offset: 0n });
+    };
+    const known: import('./mm.js').Vma[] = [];
+    const before = p.mm.vmas.lower(start);
+    if (before && before[1].end > start) known.push(before[1]);
+    p.mm.vmas.each((_k, v) => {
+      if (v.start >= end) return false;
+      known.push(v);
+      return true;
+    }, start);
+    for (const v of known) {
+      const s = v.start > start ? v.start : start;
+      const e = v.end < end ? v.end : end;
+      fill(s);
+      vmas = vmas.set(s, { ...v, start: s, end: e, offset: v.offset + (s - v.start), read, write });
+      pos = e;
+    }
+    fill(end);
+  }
+  return [setProc({ ...w, mem }, { ...p, mm: { vmas } }), { errno: 0 }];
+}
+
+const noop: EnvHandler = (w) => [w, { errno: 0 }];
+const unmodelledRecord: EnvHandler = (w, _pid, a, ev) => [w, { errno: 0, unmodelled: `${ev.op}: ${JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}` }];
+
 export const envOps: Record<string, EnvHandler> = {
+  note: noop,
+  noop,
+  maps,
+  external_fds: externalFds,
+  unknown_record: unmodelledRecord,
+  undecodable: unmodelledRecord,
   open,
   close,
   mmap,

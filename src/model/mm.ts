@@ -41,6 +41,17 @@ export interface Mobj {
   readonly phys: bigint;
   /** Name (memfd name, file path) for reports. */
   readonly name?: string;
+  /**
+   * Contents not described by the trace: a real program's CPU stores are
+   * not recorded, and may happen between any two events, so the model never
+   * claims to know these bytes (reads of them cannot be verified).
+   */
+  readonly unknown?: boolean;
+}
+
+/** Out-parameter of reads: set when a byte read is not known to the model. */
+export interface ReadFlags {
+  unknown: boolean;
 }
 
 export interface Vma {
@@ -77,12 +88,20 @@ export interface Memory {
 export const emptyMemory = (): Memory => ({ mobjs: PMap.emptyNumber<Mobj>(), nextMobj: 1, nextPhys: 0x100000000n });
 
 /** Create a memory object; returns the new memory and its id. */
-export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>): [Memory, number] {
+export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean): [Memory, number] {
   const id = mem.nextMobj;
   // Ordinary pages are spaced two pages apart so no two are ever physically
   // contiguous; hugetlb pages are contiguous inside the object.
   const span = kind === 'hugetlb' ? roundUp(size, HPAGE_SIZE) : roundUp(size, PAGE_SIZE) * 2n;
-  const mobj: Mobj = { id, kind, size, data: data ?? PMap.emptyNumber<Uint8Array>(), phys: mem.nextPhys, ...(name !== undefined ? { name } : {}) };
+  const mobj: Mobj = {
+    id,
+    kind,
+    size,
+    data: data ?? PMap.emptyNumber<Uint8Array>(),
+    phys: mem.nextPhys,
+    ...(name !== undefined ? { name } : {}),
+    ...(unknown ? { unknown: true } : {}),
+  };
   return [{ mobjs: mem.mobjs.set(id, mobj), nextMobj: id + 1, nextPhys: mem.nextPhys + roundUp(span, HPAGE_SIZE) + HPAGE_SIZE }, id];
 }
 
@@ -199,7 +218,7 @@ export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, 
 }
 
 /** Read `length` bytes of user memory at `va` (CPU access); undefined on a fault. */
-export function readUser(mm: Mm, mem: Memory, va: bigint, length: number): Uint8Array | undefined {
+export function readUser(mm: Mm, mem: Memory, va: bigint, length: number, flags?: ReadFlags): Uint8Array | undefined {
   const out = new Uint8Array(length);
   let done = 0;
   while (done < length) {
@@ -208,8 +227,7 @@ export function readUser(mm: Mm, mem: Memory, va: bigint, length: number): Uint8
     if (!r.ok || !r.vma.read) return undefined;
     const inPage = Number(cur & (PAGE_SIZE - 1n));
     const n = Math.min(length - done, Number(PAGE_SIZE) - inPage);
-    const content = mem.mobjs.get(r.page.mobj)!.data.get(r.page.index);
-    if (content) out.set(content.subarray(inPage, inPage + n), done);
+    out.set(readPage(mem, r.page, inPage, n, flags), done);
     done += n;
   }
   return out;
@@ -240,8 +258,10 @@ export function writePage(mem: Memory, page: PageRef, inPage: number, bytes: Uin
   return { ...mem, mobjs: mem.mobjs.set(m.id, { ...m, data: m.data.set(page.index, next) }) };
 }
 
-export function readPage(mem: Memory, page: PageRef, inPage: number, length: number): Uint8Array {
-  const content = mem.mobjs.get(page.mobj)!.data.get(page.index);
+export function readPage(mem: Memory, page: PageRef, inPage: number, length: number, flags?: ReadFlags): Uint8Array {
+  const m = mem.mobjs.get(page.mobj)!;
+  const content = m.data.get(page.index);
+  if (flags && m.unknown) flags.unknown = true;
   return content ? content.slice(inPage, inPage + length) : new Uint8Array(length);
 }
 
@@ -257,7 +277,7 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
     let nid = remap.get(id);
     if (nid === undefined) {
       const src = mem.mobjs.get(id)!;
-      [mem, nid] = newMobj(mem, src.kind, src.size, src.name, src.data);
+      [mem, nid] = newMobj(mem, src.kind, src.size, src.name, src.data, src.unknown);
       remap.set(id, nid);
     }
     return nid;

@@ -232,13 +232,14 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
     data = buf.slice(0, data.length);
   }
   if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(tx, acc.ioas, iova);
-  const r = accessRw(tx, acc.id, iova, data, (write ? IOMMUFD_ACCESS_RW_WRITE : 0) | (flags & MOCK_ACCESS_RW_SLOW_PATH));
+  const seen = { unknown: false };
+  const r = accessRw(tx, acc.id, iova, data, (write ? IOMMUFD_ACCESS_RW_WRITE : 0) | (flags & MOCK_ACCESS_RW_SLOW_PATH), seen);
   // Pieces copied before a failure stay copied.
   tx.keepOnError = write;
   if (r.errno) return { errno: r.errno };
   if (!write) {
     if (!u64(m, 'uptr') || ev.bufs?.['uptr'] === null) return { errno: 'EFAULT' };
-    return { errno: 0, bufs: { uptr: r.read! } };
+    return { errno: 0, bufs: { uptr: r.read! }, ...(seen.unknown ? { unknown: ['uptr'] } : {}) };
   }
   return { errno: 0 };
 }
