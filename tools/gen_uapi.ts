@@ -9,6 +9,9 @@
  *   node dist/tools/gen_uapi.js --all [SHARED] [OUT] every module listed in TARGETS
  *                                                   (defaults: ../shared, src/uapi)
  *
+ * Run both from the repository root (as npm does): `repo` header paths in
+ * TARGETS are relative to it.
+ *
  * Only the C subset the uAPI headers use is understood: comments, `#define`
  * of integer expressions (function-like macros are ignored), enums with
  * explicit and implicit values, structs and unions with `__u8`..`__u64`,
