@@ -440,7 +440,7 @@ class Encoder {
     try {
       prepared = prepareEvent(ev, this.limits);
     } catch (e) {
-      if (e instanceof EncodeProblem) throw new TraceFormatError(`cannot write event: ${e.message}`, { record: this.count });
+      if (e instanceof EncodeProblem) throw new TraceFormatError(`cannot write event: ${e.describe()}`, { record: this.count });
       throw e;
     }
     if (this.format === 'iort') {

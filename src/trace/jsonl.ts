@@ -25,7 +25,7 @@ import { headerProblem, type TraceHeader } from './header.js';
 import type { TraceLimits } from './limits.js';
 import { checkSchema, type DecodeContext } from './binary.js';
 import { EVENT_SCHEMA_VERSION } from '../events/event.js';
-import { envelopeProblem, keyProblem, numberProblem, U64_MAX } from './validate.js';
+import { envelopeProblem, keyProblem, numberProblem, U64_MAX, wellFormed } from './validate.js';
 
 // ---------------------------------------------------------------- encoding
 
@@ -88,6 +88,7 @@ class Untagger {
       case 'string': {
         const max = this.limits.maxStringBytes;
         if (v.length > max || (v.length * 3 > max && Buffer.byteLength(v) > max)) this.fail(`string longer than ${max} bytes`);
+        if (!wellFormed(v)) this.fail('string has a lone surrogate');
         return v;
       }
       case 'number': {
@@ -121,6 +122,7 @@ class Untagger {
       const k = keys[i] as string;
       const kp = keyProblem(k);
       if (kp) this.fail(kp.startsWith('reserved') ? `${kp}; tagged values are {"$u64":"0x..."} and {"$hex":"..."} alone` : kp);
+      if (!wellFormed(k)) this.fail('key has a lone surrogate');
       const x = o[k];
       const y = this.value(x, depth + 1);
       if (y !== x) o[k] = y; // k is checked: not __proto__ or another forbidden key

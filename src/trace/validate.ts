@@ -21,6 +21,11 @@ const REC_FIELDS: ReadonlySet<string> = new Set(['errno', 'ret', 'out', 'bufs'])
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
+/** False for strings with lone surrogates (they cannot be written as UTF-8). */
+export function wellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
 /** A problem with a key, or null. `$`-prefixed keys are reserved for the JSONL value tags. */
 export function keyProblem(k: string): string | null {
   if (FORBIDDEN_KEYS.has(k)) return `forbidden key ${JSON.stringify(k)}`;
@@ -119,7 +124,20 @@ function recordedProblem(v: unknown): string | null {
 }
 
 /** Thrown by prepareEvent; the writers wrap it into a TraceFormatError naming the record. */
-export class EncodeProblem extends Error {}
+export class EncodeProblem extends Error {
+  /** Path of the offending value, innermost last (`args`, `iova`). */
+  readonly path: string[] = [];
+  constructor(readonly problem: string) {
+    super(problem);
+  }
+  /** `event.args.iova: <problem>`. */
+  describe(): string {
+    if (this.path.length === 0) return this.problem;
+    let p = 'event';
+    for (let i = this.path.length - 1; i >= 0; i--) p += this.path[i];
+    return `${p}: ${this.problem}`;
+  }
+}
 
 export interface Prepared {
   ev: Event;
@@ -132,8 +150,8 @@ export interface Prepared {
  * without `undefined`-valued properties) and a rough size.
  */
 export function prepareEvent(ev: unknown, limits: TraceLimits): Prepared {
-  const st = { bytes: 0, limits };
-  const out = prepValue(ev, 0, st, 'event') as unknown as Event;
+  const st: PrepState = { bytes: 0, limits };
+  const out = prepValue(ev, 0, st) as unknown as Event;
   const p = envelopeProblem(out);
   if (p) throw new EncodeProblem(p);
   return { ev: out, approxBytes: st.bytes };
@@ -144,77 +162,98 @@ interface PrepState {
   limits: TraceLimits;
 }
 
-function prepValue(v: unknown, depth: number, st: PrepState, path: string): Value {
+function fastKeyProblem(k: string): string | null {
+  const c = k.charCodeAt(0);
+  return c === 0x24 || ((c === 0x5f || c === 0x63 || c === 0x70) && FORBIDDEN_KEYS.has(k)) ? keyProblem(k) : null;
+}
+
+function prepValue(v: unknown, depth: number, st: PrepState): Value {
   switch (typeof v) {
     case 'number': {
-      const p = numberProblem(v);
-      if (p) throw new EncodeProblem(`${path}: ${p}`);
+      if (!Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v))) throw new EncodeProblem(numberProblem(v) as string);
       st.bytes += 5;
       return v;
     }
     case 'bigint':
-      if (v < 0n || v > U64_MAX) throw new EncodeProblem(`${path}: bigint ${v} is outside the u64 range`);
+      if (v < 0n || v > U64_MAX) throw new EncodeProblem(`bigint ${v} is outside the u64 range`);
       st.bytes += 9;
       return v;
-    case 'string':
-      if (v.length > st.limits.maxStringBytes || (v.length * 3 > st.limits.maxStringBytes && Buffer.byteLength(v) > st.limits.maxStringBytes))
-        throw new EncodeProblem(`${path}: string longer than ${st.limits.maxStringBytes} bytes`);
+    case 'string': {
+      const max = st.limits.maxStringBytes;
+      if (v.length * 3 > max && (v.length > max || Buffer.byteLength(v) > max)) throw new EncodeProblem(`string longer than ${max} bytes`);
+      if (!wellFormed(v)) throw new EncodeProblem('string has a lone surrogate (not representable in UTF-8)');
       st.bytes += v.length + 2;
       return v;
+    }
     case 'boolean':
       st.bytes += 1;
       return v;
     case 'object':
       break;
     default:
-      throw new EncodeProblem(`${path}: ${typeof v} is not a trace value`);
+      throw new EncodeProblem(`${typeof v} is not a trace value`);
   }
   if (v === null) {
     st.bytes += 1;
     return null;
   }
   if (v instanceof Uint8Array) {
-    if (v.length > st.limits.maxBufferBytes) throw new EncodeProblem(`${path}: buffer of ${v.length} bytes exceeds ${st.limits.maxBufferBytes}`);
+    if (v.length > st.limits.maxBufferBytes) throw new EncodeProblem(`buffer of ${v.length} bytes exceeds the limit of ${st.limits.maxBufferBytes}`);
     st.bytes += v.length + 5;
     return v;
   }
-  if (depth + 1 > st.limits.maxDepth) throw new EncodeProblem(`${path}: nested deeper than ${st.limits.maxDepth}`);
-  if (Array.isArray(v)) {
-    if (v.length > st.limits.maxArrayLength) throw new EncodeProblem(`${path}: array longer than ${st.limits.maxArrayLength}`);
-    let out: Value[] | null = null;
-    for (let i = 0; i < v.length; i++) {
-      const x: unknown = v[i];
-      if (x === undefined) throw new EncodeProblem(`${path}[${i}]: undefined is not a trace value`);
-      const y = prepValue(x, depth + 1, st, `${path}[${i}]`);
-      if (y !== x && out === null) out = v.slice(0, i);
-      if (out !== null) out.push(y);
-    }
-    st.bytes += 3;
-    return out ?? (v as Value[]);
-  }
+  if (depth + 1 > st.limits.maxDepth) throw new EncodeProblem(`nested deeper than ${st.limits.maxDepth}`);
+  if (Array.isArray(v)) return prepArray(v, depth, st);
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null)
-    throw new EncodeProblem(`${path}: ${(v as object).constructor?.name ?? 'exotic'} object is not a trace value (plain objects only)`);
+    throw new EncodeProblem(`${(v as object).constructor?.name ?? 'exotic'} object is not a trace value (plain objects only)`);
   const o = v as Record<string, unknown>;
   const keys = Object.keys(o);
-  if (keys.length > st.limits.maxKeys) throw new EncodeProblem(`${path}: more than ${st.limits.maxKeys} keys`);
+  if (keys.length > st.limits.maxKeys) throw new EncodeProblem(`more than ${st.limits.maxKeys} keys`);
   let out: Record<string, Value> | null = null;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
-    const kp = keyProblem(k);
-    if (kp) throw new EncodeProblem(`${path}: ${kp}`);
-    const x = o[k];
-    if (x === undefined) {
-      if (out === null) out = copyPrefix(o, keys, i);
-      continue;
+  let i = 0;
+  try {
+    for (; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const kp = fastKeyProblem(k);
+      if (kp) throw new EncodeProblem(kp);
+      if (!wellFormed(k)) throw new EncodeProblem('key has a lone surrogate (not representable in UTF-8)');
+      const x = o[k];
+      if (x === undefined) {
+        if (out === null) out = copyPrefix(o, keys, i);
+        continue;
+      }
+      const y = prepValue(x, depth + 1, st);
+      if (y !== x && out === null) out = copyPrefix(o, keys, i);
+      if (out !== null) out[k] = y;
+      st.bytes += k.length + 1;
     }
-    const y = prepValue(x, depth + 1, st, `${path}.${k}`);
-    if (y !== x && out === null) out = copyPrefix(o, keys, i);
-    if (out !== null) out[k] = y;
-    st.bytes += k.length + 1;
+  } catch (e) {
+    if (e instanceof EncodeProblem && i < keys.length) e.path.push(/^[A-Za-z_][A-Za-z0-9_]*$/.test(keys[i] as string) ? `.${keys[i]}` : `[${JSON.stringify(keys[i])}]`);
+    throw e;
   }
   if (proto === null && out === null) out = copyPrefix(o, keys, keys.length);
   return out ?? (o as Record<string, Value>);
+}
+
+function prepArray(v: unknown[], depth: number, st: PrepState): Value[] {
+  if (v.length > st.limits.maxArrayLength) throw new EncodeProblem(`array longer than ${st.limits.maxArrayLength}`);
+  let out: Value[] | null = null;
+  let i = 0;
+  try {
+    for (; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (x === undefined) throw new EncodeProblem('undefined is not a trace value');
+      const y = prepValue(x, depth + 1, st);
+      if (y !== x && out === null) out = v.slice(0, i) as Value[];
+      if (out !== null) out.push(y);
+    }
+  } catch (e) {
+    if (e instanceof EncodeProblem) e.path.push(`[${i}]`);
+    throw e;
+  }
+  st.bytes += 3;
+  return out ?? (v as Value[]);
 }
 
 function copyPrefix(o: Record<string, unknown>, keys: string[], n: number): Record<string, Value> {
