@@ -1,0 +1,54 @@
+/**
+ * Opening anything replayable: an iorewind trace (.iort or its JSONL twin)
+ * or a raw real-kernel capture (.jsonl / .jsonl.gz, imported on the fly).
+ */
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import { createReadStream } from 'node:fs';
+import type { Event } from '../events/event.js';
+import { CaptureImporter, importCapture } from '../capture/import.js';
+import { openTrace } from '../trace/index.js';
+import type { KernelVersion } from '../model/state.js';
+
+export interface Source {
+  kind: 'trace' | 'capture';
+  kernel: KernelVersion;
+  events: AsyncIterable<Event>;
+  meta: { [k: string]: unknown };
+}
+
+/** A capture's first line is a JSON record with a `kind` field. */
+async function looksLikeCapture(path: string): Promise<boolean> {
+  if (path.endsWith('.gz')) {
+    const first = await new Promise<string>((resolve, reject) => {
+      const s = createReadStream(path, { end: 64 * 1024 }).pipe(createGunzip());
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('utf8');
+        if (buf.includes('\n')) s.destroy();
+      });
+      s.on('close', () => resolve(buf));
+      s.on('end', () => resolve(buf));
+      s.on('error', (e) => (buf ? resolve(buf) : reject(e)));
+    });
+    return /^\s*\{"seq"|"kind"\s*:/.test(first.split('\n')[0] ?? '');
+  }
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(b, 0, b.length, 0);
+    const line = b.subarray(0, bytesRead).toString('utf8').split('\n')[0] ?? '';
+    return line.startsWith('{') && /"kind"\s*:/.test(line) && !/"format"\s*:\s*"iorewind-trace"/.test(line);
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function openSource(path: string, kernel?: KernelVersion): Promise<Source> {
+  if (await looksLikeCapture(path)) {
+    const importer = new CaptureImporter(kernel ?? '6.12');
+    return { kind: 'capture', kernel: kernel ?? '6.12', events: importCapture(path, importer), meta: { capture: path } };
+  }
+  const r = await openTrace(path);
+  return { kind: 'trace', kernel: kernel ?? r.header.kernel, events: r.events(), meta: { ...r.header.meta } };
+}
