@@ -10,6 +10,7 @@ import { emptyWorld, type KernelVersion, type World } from '../model/state.js';
 import { fieldOf, type FieldLayout, type StructLayout } from '../uapi/layout.js';
 import { structLayout } from '../uapi/versions.js';
 import { ioctlOps } from '../model/main.js';
+import { IOCTLS, isIoctlName } from '../uapi/ioctls.js';
 import { canonicalErrno } from '../uapi/errno.js';
 import { readUser } from '../model/mm.js';
 
@@ -186,9 +187,10 @@ function toEvent(step: Step, run: Run): Event {
     ev.args = { request: Number(b.resolve(a['request'] as Json)), payload };
     return ev;
   }
+  if (step.op.startsWith('VFIO_')) return vfioEvent(step.op, a, run, ev);
   const l = layoutFor(step.op, run.kernel);
   if (!l) {
-    // VFIO integer-argument ioctls and others without an iommufd struct.
+    // Ops without an iommufd struct.
     const args: Fields = {};
     for (const [k, v] of Object.entries(a)) if (typeof v === 'number' || typeof v === 'string') args[k] = b.resolve(v);
     ev.args = args;
@@ -199,6 +201,27 @@ function toEvent(step: Step, run: Run): Event {
   ev.args = fields;
   if (typeof a['size'] === 'number') ev.size = a['size'];
   if (typeof a['_tail_hex'] === 'string') ev.tail = fromHex(a['_tail_hex']);
+  return ev;
+}
+
+/**
+ * A VFIO container ioctl (src/model/vfio_compat.ts describes the event):
+ * integer ioctls carry `arg`; struct ioctls their VFIO struct's fields by
+ * the VFIO layout, `argsz` included; GET_INFO's `caps` ({"hex"}: bytes
+ * 24..argsz before the call) becomes `bufs.caps`.
+ */
+function vfioEvent(op: string, a: { [k: string]: Json }, run: Run, ev: Event): Event {
+  const def = isIoctlName(op) ? IOCTLS[op] : undefined;
+  const args: Fields = {};
+  if (!def?.struct) {
+    for (const [k, v] of Object.entries(a)) if (typeof v === 'number' || typeof v === 'string') args[k] = run.b.resolve(v);
+    ev.args = args;
+    return ev;
+  }
+  const { caps, ...fields } = a;
+  convertFields(structLayout(def.struct, run.kernel).fields, fields, run.b, ev, args);
+  if (caps && typeof caps === 'object' && !Array.isArray(caps) && typeof caps['hex'] === 'string') ev.bufs = { ...(ev.bufs ?? {}), caps: fromHex(caps['hex']) };
+  ev.args = args;
   return ev;
 }
 
