@@ -233,8 +233,15 @@ export class CaptureImporter {
     if (!def.struct) return { ...base, op: def.name, args: {}, rec };
     const layout = structLayout(def.struct, this.kernel === '6.12' && def.versions.includes('6.12') ? '6.12' : '6.14');
     const size = def.convention === 'size' || def.convention === 'argsz' ? inB.length : layout.size;
-    const args = stripSize(decodeStruct(layout, inB.subarray(0, Math.min(size, layout.size))));
-    const ev: Event = { ...base, op: def.name, args, rec: { ...rec, out: stripSize(decodeStruct(layout, outB.subarray(0, Math.min(size, layout.size)))), bufs: recBufs } };
+    // A VFIO struct has no `size` length word: its `size` member is data (MAP_DMA, UNMAP_DMA).
+    const fields = def.convention === 'argsz' ? (f: Fields) => f : stripSize;
+    const args = fields(decodeStruct(layout, inB.subarray(0, Math.min(size, layout.size))));
+    // VFIO_IOMMU_GET_INFO's capability chain: the buffer past the struct, before and after.
+    if (def.name === 'VFIO_IOMMU_GET_INFO' && size > layout.size) {
+      bufs['caps'] = inB.slice(layout.size);
+      recBufs['caps'] = outB.slice(layout.size);
+    }
+    const ev: Event = { ...base, op: def.name, args, rec: { ...rec, out: fields(decodeStruct(layout, outB.subarray(0, Math.min(size, layout.size)))), bufs: recBufs } };
     if (def.convention === 'argsz') ev.args = { ...args, argsz: inB.length };
     if (def.convention === 'size' && size !== layout.size) ev.size = size;
     if (size > layout.size) ev.tail = inB.slice(layout.size);
