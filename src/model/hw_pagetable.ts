@@ -7,7 +7,7 @@ import { PMap } from '../ds/pmap.js';
 import { u32, userBuf, le } from './args.js';
 import { addDomain, getIoas, removeDomain } from './io_pagetable.js';
 import type { Tx } from './object.js';
-import type { Domain, HwptNestedObj, HwptPagingObj } from './state.js';
+import type { Domain, HwptNestedObj, HwptPagingObj, ViommuObj } from './state.js';
 import { mockDomain, mockDomainAllocChecks, MOCK_FLAGS_DEVICE_NO_DIRTY } from './drivers/mock.js';
 import { hwptAttach, hwptDetach } from './device.js';
 
@@ -79,8 +79,10 @@ export function hwptAllocIoctl(tx: Tx, a: Fields, ev: Event): Result {
     const h = hwptNestedAlloc(tx, pt, devId, flags, dataType, dataLen, a, ev);
     if (typeof h === 'string') return { errno: h };
     id = h.id;
-  } else if (pt.type === 'viommu' && tx.kernel === '6.14') {
-    return { errno: 'EOPNOTSUPP', unmodelled: 'IOMMU_HWPT_ALLOC on a vIOMMU' };
+  } else if (pt.type === 'viommu') {
+    const h = hwptViommuNestedAlloc(tx, pt, flags, dataType, dataLen, a, ev);
+    if (typeof h === 'string') return { errno: h };
+    id = h.id;
   } else return { errno: 'EINVAL' };
   if (flags & IOMMU_HWPT_FAULT_ID_VALID) {
     const faultId = u32(a, 'fault_id');
@@ -99,17 +101,41 @@ function hwptNestedAlloc(tx: Tx, parent: HwptPagingObj, devId: number, flags: nu
   const h = tx.alloc((id): HwptNestedObj => ({ type: 'hwpt_nested', id, users: 1, parent: parent.id, viommu: 0, fault: 0, iotlb: [] }));
   if (!h) return 'EBUSY';
   tx.users(parent.id, 1);
-  // Mock driver (__mock_domain_alloc_nested).
+  void devId;
+  const iotlb = mockNestedAlloc(flags, dataType, dataLen, a, ev);
+  if (typeof iotlb === 'string') return iotlb;
+  const nested: HwptNestedObj = { ...h, users: 1, iotlb };
+  tx.put(nested);
+  return nested;
+}
+
+/**
+ * iommufd_viommu_alloc_hwpt_nested [6.14] (§6.3): the parent is the vIOMMU's
+ * HWPT, the reference is taken on the vIOMMU. Every device is behind the
+ * vIOMMU's (single mock) IOMMU instance.
+ */
+function hwptViommuNestedAlloc(tx: Tx, viommu: ViommuObj, flags: number, dataType: number, dataLen: number, a: Fields, ev: Event): HwptNestedObj | string {
+  if (flags & ~IOMMU_HWPT_FAULT_ID_VALID || dataLen === 0) return 'EOPNOTSUPP';
+  const h = tx.alloc((id): HwptNestedObj => ({ type: 'hwpt_nested', id, users: 1, parent: viommu.hwpt, viommu: viommu.id, fault: 0, iotlb: [] }));
+  if (!h) return 'EBUSY';
+  tx.users(viommu.id, 1);
+  // mock_viommu_alloc_domain_nested -> __mock_domain_alloc_nested.
+  const iotlb = mockNestedAlloc(flags, dataType, dataLen, a, ev);
+  if (typeof iotlb === 'string') return iotlb;
+  const nested: HwptNestedObj = { ...h, iotlb };
+  tx.put(nested);
+  return nested;
+}
+
+/** The mock driver's nested domain (__mock_domain_alloc_nested): four IOTLB words from iommu_hwpt_selftest. */
+function mockNestedAlloc(flags: number, dataType: number, dataLen: number, a: Fields, ev: Event): number[] | string {
   if (flags & ~IOMMU_HWPT_FAULT_ID_VALID) return 'EOPNOTSUPP';
   if (dataType !== IOMMU_HWPT_DATA_SELFTEST) return 'EOPNOTSUPP';
   if (dataLen < 4 || dataLen > 4) return 'EINVAL';
   const buf = userBuf(ev, a, 'data_uptr');
   if (!buf || buf.length < 4) return 'EFAULT';
   const iotlb = le.u32(buf, 0);
-  void devId;
-  const nested: HwptNestedObj = { ...h, users: 1, iotlb: [iotlb, iotlb, iotlb, iotlb] };
-  tx.put(nested);
-  return nested;
+  return [iotlb, iotlb, iotlb, iotlb];
 }
 
 /** Destroy of a HWPT once its users reached 1 (hw_pagetable.c destroy functions). */

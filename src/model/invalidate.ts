@@ -6,6 +6,7 @@
 import type { Event, Fields, Result } from '../events/event.js';
 import { le, u32, u64, userBuf } from './args.js';
 import type { Tx } from './object.js';
+import { viommuInvalidate } from './viommu.js';
 
 const IOMMU_HWPT_INVALIDATE_DATA_SELFTEST = 0xdeadbeef;
 const IOMMU_TEST_INVALIDATE_FLAG_ALL = 1;
@@ -22,7 +23,12 @@ export function hwptInvalidate(tx: Tx, a: Fields, ev: Event): Result {
   if (!o) return done('ENOENT', 0);
   if (o.type !== 'hwpt_nested') {
     if (tx.kernel === '6.12') return done('ENOENT', 0);
-    if (o.type === 'viommu') return { errno: 'ENOTTY', unmodelled: 'IOMMU_HWPT_INVALIDATE on a vIOMMU' };
+    if (o.type === 'viommu') {
+      const r = viommuInvalidate(tx, o, a, ev);
+      // Entries processed before a failing one keep their effect.
+      tx.keepOnError = true;
+      return done(r.errno, r.done);
+    }
     return done('EINVAL', 0);
   }
   if (u32(a, 'data_type') !== IOMMU_HWPT_INVALIDATE_DATA_SELFTEST) return done('EINVAL', 0);

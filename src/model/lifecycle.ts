@@ -10,6 +10,7 @@ import { hwptDestroy } from './hw_pagetable.js';
 import { deviceDetach } from './device.js';
 import { accessDestroy } from './access.js';
 import { faultDestroy } from './fault.js';
+import { forgetDevice, vdeviceDestroy, viommuDestroy } from './viommu.js';
 
 /** Run the type's destroy function; the object is removed from the table. */
 export function destroyObject(tx: Tx, id: number): void {
@@ -29,12 +30,14 @@ export function destroyObject(tx: Tx, id: number): void {
       if (tx.get(o.idev, 'device')) {
         deviceDetach(tx, o.idev);
         tx.remove(o.idev);
+        forgetDevice(tx, o.idev);
       }
       return;
     }
     case 'device':
       deviceDetach(tx, id);
       tx.remove(id);
+      forgetDevice(tx, id);
       return;
     case 'access':
       accessDestroy(tx, id);
@@ -43,15 +46,11 @@ export function destroyObject(tx: Tx, id: number): void {
       faultDestroy(tx, id);
       return;
     case 'viommu':
-      tx.remove(id);
-      tx.users(o.hwpt, -1);
+      viommuDestroy(tx, id);
       return;
-    case 'vdevice': {
-      tx.remove(id);
-      const v = tx.get(o.viommu, 'viommu');
-      if (v) tx.put({ ...v, users: v.users - 1, vdevs: v.vdevs.delete(o.virtId) });
+    case 'vdevice':
+      vdeviceDestroy(tx, id);
       return;
-    }
   }
 }
 

@@ -18,6 +18,7 @@ import { getDirtyBitmap, setDirtyTracking } from './dirty.js';
 import { getHwInfo } from './hw_info.js';
 import { hwptInvalidate } from './invalidate.js';
 import { vfioIoas, vfioIoctl, isVfioContainerOp } from './vfio_compat.js';
+import { vdeviceAlloc, viommuAlloc } from './viommu.js';
 
 export type Handler = (tx: Tx, a: Fields, ev: Event) => Result;
 
@@ -48,8 +49,8 @@ export const ioctlOps: Record<string, IoctlOp> = {
   IOMMU_HWPT_INVALIDATE: { nr: 0x8d, struct: 'iommu_hwpt_invalidate', last: '__reserved', handler: hwptInvalidate },
   IOMMU_FAULT_QUEUE_ALLOC: { nr: 0x8e, struct: 'iommu_fault_alloc', last: 'out_fault_fd', handler: faultAlloc },
   IOMMU_IOAS_MAP_FILE: { nr: 0x8f, struct: 'iommu_ioas_map_file', last: 'iova', handler: ioasMapFile, since: '6.14' },
-  IOMMU_VIOMMU_ALLOC: { nr: 0x90, struct: 'iommu_viommu_alloc', last: 'out_viommu_id', handler: unmodelled('IOMMU_VIOMMU_ALLOC'), since: '6.14' },
-  IOMMU_VDEVICE_ALLOC: { nr: 0x91, struct: 'iommu_vdevice_alloc', last: 'virt_id', handler: unmodelled('IOMMU_VDEVICE_ALLOC'), since: '6.14' },
+  IOMMU_VIOMMU_ALLOC: { nr: 0x90, struct: 'iommu_viommu_alloc', last: 'out_viommu_id', handler: viommuAlloc, since: '6.14' },
+  IOMMU_VDEVICE_ALLOC: { nr: 0x91, struct: 'iommu_vdevice_alloc', last: 'virt_id', handler: vdeviceAlloc, since: '6.14' },
   IOMMU_IOAS_CHANGE_PROCESS: { nr: 0x92, struct: 'iommu_ioas_change_process', last: '__reserved', handler: ioasChangeProcess, since: '6.14' },
 };
 
@@ -81,13 +82,13 @@ function option(tx: Tx, a: Fields): Result {
   return { errno: 'EOPNOTSUPP' };
 }
 
-const layoutCache = new Map<string, StructLayout>();
+const layoutCache: Record<string, Map<string, StructLayout>> = { '6.12': new Map(), '6.14': new Map() };
 function layout(struct: string, kernel: string): StructLayout {
-  const key = `${kernel}:${struct}`;
-  let l = layoutCache.get(key);
+  const cache = layoutCache[kernel]!;
+  let l = cache.get(struct);
   if (!l) {
     l = structLayout(struct, kernel as '6.12' | '6.14');
-    layoutCache.set(key, l);
+    cache.set(struct, l);
   }
   return l;
 }

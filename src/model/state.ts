@@ -230,13 +230,14 @@ export interface ViommuObj extends ObjBase {
   readonly type: 'viommu';
   readonly hwpt: number;
   readonly viommuType: number;
-  /** virt_id (as hex string of the u64) -> vdevice id. */
+  /** virt_id -> vdevice id (unique per vIOMMU). */
   readonly vdevs: PMap<bigint, number>;
 }
 
 export interface VdeviceObj extends ObjBase {
   readonly type: 'vdevice';
   readonly viommu: number;
+  /** DEVICE id; 0 once that device was unbound (the vDEVICE holds the struct device, not the object). */
   readonly dev: number;
   readonly virtId: bigint;
 }

@@ -4,13 +4,6 @@
  * suite until it is removed from here.
  */
 export const KNOWN_GAPS: Record<string, string> = {
-  'iommufd.cmd_length_v6_14': 'IOMMU_VIOMMU_ALLOC / IOMMU_VDEVICE_ALLOC not modelled (issue 4)',
-  'iommufd_viommu.mock_viommu.vdevice_alloc': 'vIOMMU not modelled (issue 4)',
-  'iommufd_viommu.mock_viommu.vdevice_cache': 'vIOMMU not modelled (issue 4)',
-  'iommufd_viommu.mock_viommu.viommu_alloc_nested_iopf': 'vIOMMU not modelled (issue 4)',
-  'iommufd_viommu.mock_viommu.viommu_auto_destroy': 'vIOMMU not modelled (issue 4)',
-  'iommufd_viommu.mock_viommu.viommu_negative_tests': 'vIOMMU not modelled (issue 4)',
-  'iommufd_viommu.no_viommu.vdevice_alloc': 'vDEVICE not modelled (issue 4)',
   'iommufd_dirty_tracking.domain_dirty128M_huge.get_dirty_bitmap': '1 MiB mock IOPTE dirty granularity not modelled (issue 4)',
   'iommufd_dirty_tracking.domain_dirty64M_huge.get_dirty_bitmap': '1 MiB mock IOPTE dirty granularity not modelled (issue 4)',
   'iommufd_dirty_tracking.domain_dirty64M_huge.get_dirty_bitmap_no_clear': '1 MiB mock IOPTE dirty granularity not modelled (issue 4)',
