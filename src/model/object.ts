@@ -21,11 +21,26 @@ export class Tx {
   /** Set by handlers whose failure keeps partial effects (kernel-semantics §3.7). */
   keepOnError = false;
 
+  // The context's large collections are held here and the Ctx object is
+  // rebuilt only when asked for (or at commit): a handler touches them many
+  // times and should not copy the Ctx record each time.
+  private base: Ctx;
+  private objs: Ctx['objs'];
+  private pagesMap: Ctx['pages'];
+  private nextPagesId: number;
+  private built: Ctx | undefined;
+
   constructor(
     public w: World,
-    public ctx: Ctx,
+    ctx: Ctx,
     public readonly pid: number,
-  ) {}
+  ) {
+    this.base = ctx;
+    this.objs = ctx.objs;
+    this.pagesMap = ctx.pages;
+    this.nextPagesId = ctx.nextPages;
+    this.built = ctx;
+  }
 
   get kernel() {
     return this.w.kernel;
@@ -35,29 +50,46 @@ export class Tx {
     return this.w.procs.get(this.pid)!;
   }
 
+  /** The context as it stands in this transaction. */
+  get ctx(): Ctx {
+    if (!this.built) this.built = { ...this.base, objs: this.objs, pages: this.pagesMap, nextPages: this.nextPagesId };
+    return this.built;
+  }
+
+  /** Replace the context's small fields (account mode, compat IOAS). */
+  set ctx(c: Ctx) {
+    this.base = c;
+    this.objs = c.objs;
+    this.pagesMap = c.pages;
+    this.nextPagesId = c.nextPages;
+    this.built = c;
+  }
+
   /** The World with this transaction's context written back. */
   commit(): World {
     const w = this.w;
-    return w.ctxs.get(this.ctx.id) === this.ctx ? w : { ...w, ctxs: w.ctxs.set(this.ctx.id, this.ctx) };
+    const ctx = this.ctx;
+    return w.ctxs.get(ctx.id) === ctx ? w : { ...w, ctxs: w.ctxs.set(ctx.id, ctx) };
   }
 
   /** iommufd_get_object(id, type): ENOENT (undefined) when absent or of another type. */
   get<T extends ObjType>(id: number, type: T): ObjOf<T> | undefined {
-    const o = this.ctx.objs.get(id);
+    const o = this.objs.get(id);
     return o && o.type === type ? (o as ObjOf<T>) : undefined;
   }
 
   any(id: number): Obj | undefined {
-    return this.ctx.objs.get(id);
+    return this.objs.get(id);
   }
 
   put(o: Obj): void {
-    this.ctx = { ...this.ctx, objs: this.ctx.objs.set(o.id, o) };
+    this.objs = this.objs.set(o.id, o);
+    this.built = undefined;
   }
 
   /** Allocate the lowest free ID and store the object built for it. */
   alloc<O extends Obj>(make: (id: number) => O): O | undefined {
-    const id = this.ctx.objs.lowestFreeKey(1);
+    const id = this.objs.lowestFreeKey(1);
     if (id > ID_MAX) return undefined;
     const o = make(id);
     this.put(o);
@@ -65,34 +97,37 @@ export class Tx {
   }
 
   remove(id: number): void {
-    const objs = this.ctx.objs.delete(id);
-    this.ctx = { ...this.ctx, objs, vfioIoas: this.ctx.vfioIoas === id ? 0 : this.ctx.vfioIoas };
+    this.objs = this.objs.delete(id);
+    if (this.base.vfioIoas === id) this.base = { ...this.base, vfioIoas: 0 };
+    this.built = undefined;
   }
 
   /** users += delta on an existing object. */
   users(id: number, delta: number): void {
-    const o = this.ctx.objs.get(id);
+    const o = this.objs.get(id);
     if (!o) throw new Error(`model bug: users() on missing object ${id}`);
     this.put({ ...o, users: o.users + delta });
   }
 
   pages(id: number): Pages {
-    const p = this.ctx.pages.get(id);
+    const p = this.pagesMap.get(id);
     if (!p) throw new Error(`model bug: missing pages object ${id}`);
     return p;
   }
 
   putPages(p: Pages): void {
-    this.ctx = { ...this.ctx, pages: this.ctx.pages.set(p.id, p) };
+    this.pagesMap = this.pagesMap.set(p.id, p);
+    this.built = undefined;
   }
 
   dropPages(id: number): void {
-    this.ctx = { ...this.ctx, pages: this.ctx.pages.delete(id) };
+    this.pagesMap = this.pagesMap.delete(id);
+    this.built = undefined;
   }
 
   newPagesId(): number {
-    const id = this.ctx.nextPages;
-    this.ctx = { ...this.ctx, nextPages: id + 1 };
+    const id = this.nextPagesId++;
+    this.built = undefined;
     return id;
   }
 

@@ -181,6 +181,9 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
 
 /** Charge `n` newly pinned pages to the pages object's owner (§4.2). */
 function charge(tx: Tx, p: Pages, n: bigint): PinErrno | 0 {
+  // CAP_IPC_LOCK holders are never charged; mm->pinned_vm is not visible
+  // through iommufd, so the model leaves it alone for them (hot path).
+  if (p.account === 'none') return 0;
   let w: World = tx.w;
   const owner = w.procs.get(p.ownerPid);
   const limit = owner?.memlockPages ?? null;
@@ -199,6 +202,7 @@ function charge(tx: Tx, p: Pages, n: bigint): PinErrno | 0 {
 }
 
 function uncharge(tx: Tx, p: Pages, n: bigint): void {
+  if (p.account === 'none') return;
   let w: World = tx.w;
   if (p.account === 'user') {
     const cur = w.userLockedVm.get(p.ownerUid) ?? 0n;
