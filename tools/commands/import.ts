@@ -12,7 +12,7 @@ export async function run(argv: string[]): Promise<number> {
   const oi = argv.indexOf('-o');
   const ki = argv.indexOf('--kernel');
   const kernel = (ki >= 0 ? argv[ki + 1] : '6.12') as KernelVersion;
-  const input = argv.find((a, i) => !a.startsWith('-') && i !== oi + 1 && i !== ki + 1);
+  const input = argv.find((a, i) => !a.startsWith('-') && !(oi >= 0 && i === oi + 1) && !(ki >= 0 && i === ki + 1));
   if (!input) {
     console.error('usage: iorewind import <capture.jsonl[.gz]> [-o out.iort] [--kernel 6.12|6.14]');
     return 2;

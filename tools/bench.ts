@@ -1,0 +1,108 @@
+/**
+ * `npm run bench [-- --json] [-- --quick]`: replay throughput on a generated
+ * 1M-event VM-style trace, map/unmap cost at 1k vs 1M live areas, plus the
+ * trace codec and persistent-structure figures. Prints one JSON object with
+ * --json (later issues add their keys to the same object).
+ */
+import type { Event } from '../src/events/event.js';
+import { apply } from '../src/engine/apply.js';
+import { vmTrace } from '../src/bench/vm_trace.js';
+import { emptyWorld, type World } from '../src/model/state.js';
+import { benchTrace } from '../src/trace/bench.js';
+
+const json = process.argv.includes('--json');
+const quick = process.argv.includes('--quick');
+const log = (s: string) => {
+  if (!json) console.log(s);
+};
+
+/** Replay rate over a VM-style trace; events are generated ahead of the timed loop, in chunks. */
+function replayRate(total: number): { rate: number; errors: number } {
+  let w = emptyWorld({ kernel: '6.12' });
+  const gen = vmTrace({ events: total, live: 1000 });
+  let ms = 0;
+  let n = 0;
+  let errors = 0;
+  for (;;) {
+    const chunk: Event[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      const r = gen.next();
+      if (r.done) break;
+      chunk.push(r.value);
+    }
+    if (!chunk.length) break;
+    const t0 = performance.now();
+    for (const ev of chunk) {
+      const r = apply(w, ev);
+      w = r.state;
+      if (r.result.errno) errors++;
+    }
+    ms += performance.now() - t0;
+    n += chunk.length;
+  }
+  return { rate: Math.round((n / ms) * 1000), errors };
+}
+
+const GUEST = 0x7f0000000000n;
+
+/** A world with one mock-domain IOAS holding `live` 4 KiB areas at fixed IOVAs. */
+function worldWithAreas(live: number): World {
+  let w = emptyWorld({ kernel: '6.12' });
+  const run = (ev: Event) => {
+    const r = apply(w, ev);
+    if (r.result.errno) throw new Error(`bench setup: ${ev.op} failed with ${r.result.errno}`);
+    w = r.state;
+  };
+  run({ op: 'open', args: { path: '/dev/iommu' } });
+  run({ op: 'mmap', args: { va: GUEST, length: 0x400000n, kind: 'anon_hugetlb' } });
+  run({ op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } });
+  // No domain: with one, the mock aperture (2 GiB) could not hold 1M areas 8 KiB apart.
+  for (let i = 0; i < live; i++)
+    run({ op: 'IOMMU_IOAS_MAP', fd: 0, args: { ioas_id: 1, flags: 7, user_va: GUEST, length: 0x1000n, iova: 0x100000000n + BigInt(i) * 0x2000n, __reserved: 0 } });
+  return w;
+}
+
+/** Mean µs of one MAP + UNMAP pair of a 4 KiB buffer among `live` areas. */
+function mapUnmapCost(w: World, live: number, pairs: number): number {
+  const t0 = performance.now();
+  let s = w;
+  for (let i = 0; i < pairs; i++) {
+    const iova = 0x100000000n + BigInt(i % live) * 0x2000n + 0x1000n;
+    s = apply(s, { op: 'IOMMU_IOAS_MAP', fd: 0, args: { ioas_id: 1, flags: 7, user_va: GUEST, length: 0x1000n, iova, __reserved: 0 } }).state;
+    s = apply(s, { op: 'IOMMU_IOAS_UNMAP', fd: 0, args: { ioas_id: 1, iova, length: 0x1000n } }).state;
+  }
+  return ((performance.now() - t0) * 1000) / pairs;
+}
+
+async function main() {
+  const out: Record<string, number> = {};
+  const events = quick ? 200_000 : 1_000_000;
+  log(`replaying a generated VM-style trace of ${events} events...`);
+  const r = replayRate(events);
+  out['replay_events_per_sec'] = r.rate;
+  out['replay_events'] = events;
+  log(`  ${r.rate} events/s (${r.errors} failed ioctls in the trace)`);
+
+  const big = quick ? 100_000 : 1_000_000;
+  log(`map/unmap cost at 1k and ${big} live areas...`);
+  const w1k = worldWithAreas(1000);
+  mapUnmapCost(w1k, 1000, 5000); // warm-up
+  out['map_unmap_us_at_1k'] = round(mapUnmapCost(w1k, 1000, 20000));
+  const t0 = performance.now();
+  const wBig = worldWithAreas(big);
+  out['setup_maps_per_sec'] = Math.round((big / (performance.now() - t0)) * 1000);
+  out[quick ? 'map_unmap_us_at_100k' : 'map_unmap_us_at_1m'] = round(mapUnmapCost(wBig, big, 20000));
+  log(`  1k: ${out['map_unmap_us_at_1k']} µs   ${big}: ${out[quick ? 'map_unmap_us_at_100k' : 'map_unmap_us_at_1m']} µs per map+unmap pair`);
+
+  log('trace codec...');
+  const t = await benchTrace({ events: quick ? 200_000 : 1_000_000 });
+  for (const [k, v] of Object.entries(t)) out[`trace_${k}`] = v;
+  if (json) console.log(JSON.stringify(out));
+  else for (const [k, v] of Object.entries(t)) console.log(`  ${k}: ${v}`);
+}
+
+const round = (v: number) => Math.round(v * 100) / 100;
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
