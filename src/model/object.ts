@@ -52,7 +52,11 @@ export class Tx {
 
   /** The context as it stands in this transaction. */
   get ctx(): Ctx {
-    if (!this.built) this.built = { ...this.base, objs: this.objs, pages: this.pagesMap, nextPages: this.nextPagesId };
+    if (!this.built) {
+      const b = this.base;
+      // Written out rather than spread: every Ctx keeps one shape (monomorphic property access).
+      this.built = { id: b.id, file: b.file, objs: this.objs, pages: this.pagesMap, nextPages: this.nextPagesId, accountMode: b.accountMode, vfioIoas: b.vfioIoas };
+    }
     return this.built;
   }
 
@@ -69,7 +73,8 @@ export class Tx {
   commit(): World {
     const w = this.w;
     const ctx = this.ctx;
-    return w.ctxs.get(ctx.id) === ctx ? w : { ...w, ctxs: w.ctxs.set(ctx.id, ctx) };
+    if (w.ctxs.get(ctx.id) === ctx) return w;
+    return { kernel: w.kernel, procs: w.procs, files: w.files, nextFile: w.nextFile, ctxs: w.ctxs.set(ctx.id, ctx), nextCtx: w.nextCtx, mem: w.mem, userLockedVm: w.userLockedVm, testMemoryLimit: w.testMemoryLimit };
   }
 
   /** iommufd_get_object(id, type): ENOENT (undefined) when absent or of another type. */
