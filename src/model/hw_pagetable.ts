@@ -10,6 +10,8 @@ import type { Tx } from './object.js';
 import type { Domain, HwptNestedObj, HwptPagingObj, ViommuObj } from './state.js';
 import { mockDomain, mockDomainAllocChecks, MOCK_FLAGS_DEVICE_NO_DIRTY } from './drivers/mock.js';
 import { hwptAttach, hwptDetach } from './device.js';
+// Registers the domain hooks that decide the mock's 1 MiB IOPTEs.
+import './iopte.js';
 
 export const IOMMU_HWPT_ALLOC_NEST_PARENT = 1;
 export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 2;

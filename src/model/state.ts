@@ -141,8 +141,14 @@ export interface Domain {
   readonly dirtyEnabled: boolean;
   /** Dirty 2 KiB slots (IOVA / 2048). */
   readonly dirty: PMap<bigint, true>;
-  /** Area starts that were mapped with 1 MiB IOPTEs in this domain -> huge runs. */
-  readonly hugeMapped: PMap<bigint, readonly Range[]>;
+  /**
+   * Only kept when `huge`: the IOVA ranges this domain has mapped (start ->
+   * last, disjoint), so that an area already in the domain is never
+   * re-decided when another domain joins the IOAS.
+   */
+  readonly mapped: PMap<bigint, bigint>;
+  /** IOVA runs mapped with 1 MiB IOPTEs (start -> last, disjoint, 1 MiB aligned); see iopte.ts. */
+  readonly hugeMapped: PMap<bigint, bigint>;
 }
 
 export interface HwptPagingObj extends ObjBase {

@@ -4,7 +4,7 @@
  * 2 KiB IOPTEs (optionally 1 MiB), aperture [0x1000000, 0x7fffffff].
  */
 import { PMap } from '../../ds/pmap.js';
-import type { Domain, Range } from '../state.js';
+import type { Domain } from '../state.js';
 
 export const MOCK_FLAGS_DEVICE_NO_DIRTY = 1;
 export const MOCK_FLAGS_DEVICE_HUGE_IOVA = 2;
@@ -26,7 +26,8 @@ export function mockDomain(devFlags: number, dirty: boolean): Domain {
     dirtyOps: dirty,
     dirtyEnabled: false,
     dirty: PMap.emptyBigint<true>(),
-    hugeMapped: PMap.emptyBigint<readonly Range[]>(),
+    mapped: PMap.emptyBigint<bigint>(),
+    hugeMapped: PMap.emptyBigint<bigint>(),
   };
 }
 
