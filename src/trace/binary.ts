@@ -245,22 +245,19 @@ export function decodeBlock(f: FrameInfo, payload: Uint8Array, firstRecord: numb
   if (frameCrc(f.head, payload) !== f.crc) throw new TraceFormatError('block checksum mismatch', { offset: f.offset, record: firstRecord });
   const { starts } = scanBlock(payload, f.count, ctx.limits, base, firstRecord);
   const decoded = unpackChecked(payload, base, firstRecord) as unknown[];
-  const up = schema === EVENT_SCHEMA_VERSION ? null : ctx.upcast;
+  // The scan has checked the envelope of every event on the raw bytes; only upcast records need a second look.
+  if (schema === EVENT_SCHEMA_VERSION) return decoded as Event[];
   for (let i = 0; i < decoded.length; i++) {
-    let ev = decoded[i];
-    if (up !== null) {
-      try {
-        ev = up(schema, ev);
-      } catch (e) {
-        throw new TraceFormatError(`upcast from event_schema ${schema} failed: ${e instanceof Error ? e.message : String(e)}`, {
-          offset: base + (starts[i] as number),
-          record: firstRecord + i,
-        });
-      }
-      decoded[i] = ev;
+    const where = { offset: base + (starts[i] as number), record: firstRecord + i };
+    let ev: unknown;
+    try {
+      ev = ctx.upcast(schema, decoded[i]);
+    } catch (e) {
+      throw new TraceFormatError(`upcast from event_schema ${schema} failed: ${e instanceof Error ? e.message : String(e)}`, where);
     }
     const p = envelopeProblem(ev);
-    if (p) throw new TraceFormatError(p, { offset: base + (starts[i] as number), record: firstRecord + i });
+    if (p) throw new TraceFormatError(p, where);
+    decoded[i] = ev;
   }
   return decoded as Event[];
 }

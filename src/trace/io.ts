@@ -238,8 +238,8 @@ abstract class ReaderBase implements TraceReader {
     }
   }
 
-  async *events(opts: EventsOptions = {}): AsyncIterableIterator<Event> {
-    for await (const b of this.batches(opts)) for (let i = 0; i < b.length; i++) yield b[i] as Event;
+  events(opts: EventsOptions = {}): AsyncIterableIterator<Event> {
+    return new EventIterator(this.batches(opts));
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Event> {
@@ -248,6 +248,49 @@ abstract class ReaderBase implements TraceReader {
 
   async close(): Promise<void> {
     await this.fh.close();
+  }
+}
+
+/**
+ * Event-at-a-time view of a batch iterator. Hand-written rather than an async
+ * generator: an event already decoded costs one resolved promise, not a
+ * generator resumption.
+ */
+class EventIterator implements AsyncIterableIterator<Event> {
+  private batch: Event[] = [];
+  private i = 0;
+  private done = false;
+  constructor(private readonly src: AsyncIterator<Event[]>) {}
+
+  next(): Promise<IteratorResult<Event>> {
+    if (this.i < this.batch.length) return Promise.resolve({ done: false, value: this.batch[this.i++] as Event });
+    return this.fill();
+  }
+
+  private async fill(): Promise<IteratorResult<Event>> {
+    while (!this.done) {
+      const r = await this.src.next();
+      if (r.done) {
+        this.done = true;
+        break;
+      }
+      this.batch = r.value;
+      this.i = 0;
+      if (this.batch.length > 0) return { done: false, value: this.batch[this.i++] as Event };
+    }
+    this.batch = [];
+    return { done: true, value: undefined };
+  }
+
+  async return(): Promise<IteratorResult<Event>> {
+    this.done = true;
+    this.batch = [];
+    await this.src.return?.();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Event> {
+    return this;
   }
 }
 

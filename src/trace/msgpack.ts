@@ -95,6 +95,61 @@ export interface BlockScan {
   defs: number;
 }
 
+const F_OP = 1,
+  F_PID = 2,
+  F_FD = 3,
+  F_SIZE = 4,
+  F_ARGS = 5,
+  F_TAIL = 6,
+  F_BUFS = 7,
+  F_REC = 8,
+  F_SRC = 9;
+const EVENT_CODES: ReadonlyMap<string, number> = new Map([
+  ['op', F_OP],
+  ['pid', F_PID],
+  ['fd', F_FD],
+  ['size', F_SIZE],
+  ['args', F_ARGS],
+  ['tail', F_TAIL],
+  ['bufs', F_BUFS],
+  ['rec', F_REC],
+  ['src', F_SRC],
+]);
+const R_ERRNO = 1,
+  R_RET = 2,
+  R_OUT = 3,
+  R_BUFS = 4;
+const REC_CODES: ReadonlyMap<string, number> = new Map([
+  ['errno', R_ERRNO],
+  ['ret', R_RET],
+  ['out', R_OUT],
+  ['bufs', R_BUFS],
+]);
+
+/** Field codes of an event record's keys, or the envelope problem (same wording as validate.ts). */
+function eventPlan(keys: string[]): Uint8Array | string {
+  const codes = new Uint8Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const c = EVENT_CODES.get(keys[i] as string);
+    if (c === undefined) return `unknown event field ${JSON.stringify(keys[i])}`;
+    codes[i] = c;
+  }
+  if (!codes.includes(F_OP)) return 'event.op is missing';
+  if (!codes.includes(F_ARGS)) return 'event.args is missing';
+  return codes;
+}
+
+function recPlan(keys: string[]): Uint8Array | string {
+  const codes = new Uint8Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const c = REC_CODES.get(keys[i] as string);
+    if (c === undefined) return `unknown event.rec field ${JSON.stringify(keys[i])}`;
+    codes[i] = c;
+  }
+  if (!codes.includes(R_ERRNO)) return 'event.rec.errno is missing';
+  return codes;
+}
+
 /**
  * Allocation-free structural check of msgpack bytes against the trace profile.
  * `base` is the absolute file offset of `buf[0]`, used in error messages.
@@ -107,6 +162,11 @@ class Scanner {
   record: number | 'header';
   /** Key count of each live record id (index id & 0x3f), -1 when undefined. */
   private readonly structs = new Int32Array(64).fill(-1);
+  /** Keys of each live record id. */
+  private readonly keys: string[][] = new Array<string[]>(64);
+  /** Field codes (or the problem) of a record id used as an event / as `event.rec`; computed on first such use. */
+  private readonly eventPlans: (Uint8Array | string | undefined)[] = new Array<Uint8Array | string | undefined>(64);
+  private readonly recPlans: (Uint8Array | string | undefined)[] = new Array<Uint8Array | string | undefined>(64);
 
   constructor(
     private readonly buf: Uint8Array,
@@ -241,6 +301,13 @@ class Scanner {
   }
 
   private recordDefinition(depth: number, at: number): void {
+    const id = this.defineRecord(depth, at);
+    // the defined record's values follow immediately
+    for (let i = 0, n = this.structs[id] as number; i < n; i++) this.value(depth + 1);
+  }
+
+  /** Reads a record definition (after its 0xd4 token) up to its values; returns the id slot. */
+  private defineRecord(depth: number, at: number): number {
     if (2 > this.end - this.pos) this.truncated(at);
     if (this.buf[this.pos] !== 0x72) this.fail(`msgpack extension type ${this.buf[this.pos]} is not allowed in a trace`, at);
     const id = this.buf[this.pos + 1] as number;
@@ -259,7 +326,7 @@ class Scanner {
     else this.fail('record definition keys must be an array', kat);
     if (n > this.limits.maxKeys) this.fail(`object with ${n} keys exceeds the limit of ${this.limits.maxKeys}`, kat);
     if (n > this.end - this.pos) this.truncated(kat);
-    const seen = new Set<string>();
+    const keys: string[] = [];
     for (let i = 0; i < n; i++) {
       const sat = this.pos;
       if (sat >= this.end) this.truncated(sat);
@@ -280,13 +347,187 @@ class Scanner {
       }
       const kp = keyProblem(key);
       if (kp) this.fail(kp, sat);
-      if (seen.has(key)) this.fail(`duplicate key ${JSON.stringify(key)}`, sat);
-      seen.add(key);
+      if (keys.includes(key)) this.fail(`duplicate key ${JSON.stringify(key)}`, sat);
+      keys.push(key);
       this.pos += l;
     }
-    this.structs[id & 0x3f] = n;
-    // the defined record's values follow immediately
-    for (let i = 0; i < n; i++) this.value(depth + 1);
+    const slot = id & 0x3f;
+    this.structs[slot] = n;
+    this.keys[slot] = keys;
+    this.eventPlans[slot] = undefined;
+    this.recPlans[slot] = undefined;
+    return slot;
+  }
+
+  // ---- the event envelope, checked on the raw tokens (values are then scanned as usual)
+
+  /**
+   * Consumes the head of a record (a reference, or a definition up to its
+   * values) and returns its id slot, or -1 (nothing consumed) if the next
+   * value is not a record.
+   */
+  private recordHead(depth: number): number {
+    const at = this.pos;
+    if (at >= this.end) this.truncated(at);
+    const t = this.buf[at] as number;
+    if (t >= 0x40 && t < 0x80) {
+      const slot = t & 0x3f;
+      if ((this.structs[slot] as number) < 0) this.fail(`reference to undefined record id 0x${t.toString(16)}`, at);
+      this.container(depth, at);
+      this.pos++;
+      return slot;
+    }
+    if (t === 0xd4 && this.buf[at + 1] === 0x72) {
+      this.pos++;
+      return this.defineRecord(depth, at);
+    }
+    return -1;
+  }
+
+  /** Value of the next number token; null if the next value is not a number; undefined if cut short (value() reports it). */
+  private peekNumber(): number | null | undefined {
+    const b = this.buf;
+    const p = this.pos + 1;
+    if (this.pos >= this.end) return undefined;
+    const t = b[this.pos] as number;
+    if (t < 0x40) return t;
+    if (t >= 0xe0) return t - 0x100;
+    const avail = this.end - p;
+    const dv = this.dv;
+    switch (t) {
+      case 0xcc:
+        return avail >= 1 ? (b[p] as number) : undefined;
+      case 0xcd:
+        return avail >= 2 ? dv.getUint16(p) : undefined;
+      case 0xce:
+        return avail >= 4 ? dv.getUint32(p) : undefined;
+      case 0xd0:
+        return avail >= 1 ? dv.getInt8(p) : undefined;
+      case 0xd1:
+        return avail >= 2 ? dv.getInt16(p) : undefined;
+      case 0xd2:
+        return avail >= 4 ? dv.getInt32(p) : undefined;
+      case 0xcb:
+        return avail >= 8 ? dv.getFloat64(p) : undefined;
+    }
+    return null;
+  }
+
+  private nextIsCount(): boolean {
+    const v = this.peekNumber();
+    return v === undefined || (v !== null && Number.isSafeInteger(v) && v >= 0);
+  }
+
+  /** Byte length of the next string; -1 if the next value is not a string; -2 if cut short (value() reports it). */
+  private peekStrLen(): number {
+    const b = this.buf;
+    const t = b[this.pos] as number;
+    if (t >= 0xa0 && t < 0xc0) return t - 0xa0;
+    const p = this.pos + 1;
+    const avail = this.end - p;
+    if (t === 0xd9) return avail >= 1 ? (b[p] as number) : -2;
+    if (t === 0xda) return avail >= 2 ? this.dv.getUint16(p) : -2;
+    if (t === 0xdb) return avail >= 4 ? this.dv.getUint32(p) : -2;
+    return -1;
+  }
+
+  private nextIsRecord(): boolean {
+    const t = this.buf[this.pos] as number;
+    return (t >= 0x40 && t < 0x80) || (t === 0xd4 && this.buf[this.pos + 1] === 0x72);
+  }
+
+  /** One event (depth 1): a record whose fields satisfy the envelope rules of validate.ts. */
+  event(): void {
+    const at = this.pos;
+    const slot = this.recordHead(1);
+    if (slot < 0) this.fail('event must be an object', at);
+    let plan = this.eventPlans[slot];
+    if (plan === undefined) plan = this.eventPlans[slot] = eventPlan(this.keys[slot] as string[]);
+    if (typeof plan === 'string') this.fail(plan, at);
+    for (let i = 0; i < plan.length; i++) {
+      if (this.pos >= this.end) this.truncated(this.pos);
+      const vat = this.pos;
+      switch (plan[i]) {
+        case F_OP: {
+          const l = this.peekStrLen();
+          if (l === -1 || l === 0) this.fail('event.op must be a non-empty string', vat);
+          break;
+        }
+        case F_PID:
+          if (!this.nextIsCount()) this.fail('event.pid must be a non-negative safe integer', vat);
+          break;
+        case F_FD:
+          if (!this.nextIsCount()) this.fail('event.fd must be a non-negative safe integer', vat);
+          break;
+        case F_SIZE:
+          if (!this.nextIsCount()) this.fail('event.size must be a non-negative safe integer', vat);
+          break;
+        case F_ARGS:
+          if (this.buf[vat] !== 0xc0 && !this.nextIsRecord()) this.fail('event.args must be an object or null', vat);
+          break;
+        case F_TAIL: {
+          const t = this.buf[vat] as number;
+          if (t < 0xc4 || t > 0xc6) this.fail('event.tail must be bytes', vat);
+          break;
+        }
+        case F_BUFS:
+          this.buffers(2, 'event.bufs');
+          continue;
+        case F_REC:
+          this.recorded(2);
+          continue;
+        case F_SRC:
+          if (this.peekStrLen() === -1) this.fail('event.src must be a string', vat);
+          break;
+      }
+      this.value(2);
+    }
+  }
+
+  /** `bufs`: a record of byte buffers or nulls. */
+  private buffers(depth: number, what: string): void {
+    const at = this.pos;
+    const slot = this.recordHead(depth);
+    if (slot < 0) this.fail(`${what} must be an object`, at);
+    const keys = this.keys[slot] as string[];
+    for (let i = 0; i < keys.length; i++) {
+      if (this.pos >= this.end) this.truncated(this.pos);
+      const t = this.buf[this.pos] as number;
+      if (t !== 0xc0 && (t < 0xc4 || t > 0xc6)) this.fail(`${what}.${keys[i]} must be bytes or null`, this.pos);
+      this.value(depth + 1);
+    }
+  }
+
+  /** `event.rec`. */
+  private recorded(depth: number): void {
+    const at = this.pos;
+    const slot = this.recordHead(depth);
+    if (slot < 0) this.fail('event.rec must be an object', at);
+    let plan = this.recPlans[slot];
+    if (plan === undefined) plan = this.recPlans[slot] = recPlan(this.keys[slot] as string[]);
+    if (typeof plan === 'string') this.fail(plan, at);
+    for (let i = 0; i < plan.length; i++) {
+      if (this.pos >= this.end) this.truncated(this.pos);
+      const vat = this.pos;
+      switch (plan[i]) {
+        case R_ERRNO: {
+          const v = this.peekNumber();
+          const l = v === null ? this.peekStrLen() : -2;
+          if (l === -1 || l === 0 || (v !== null && v !== undefined && v !== 0)) this.fail('event.rec.errno must be 0 or an errno name', vat);
+          break;
+        }
+        case R_RET:
+          if (!this.nextIsCount()) this.fail('event.rec.ret must be a non-negative safe integer', vat);
+          break;
+        case R_OUT:
+          if (!this.nextIsRecord()) this.fail('event.rec.out must be an object', vat);
+          break;
+        case R_BUFS:
+          this.buffers(depth + 1, 'event.rec.bufs');
+          continue;
+      }
+      this.value(depth + 1);
+    }
   }
 
   done(what: string): void {
@@ -325,7 +566,7 @@ export function scanBlock(
     s.record = firstRecord + i;
     const start = s.pos;
     starts[i] = start;
-    s.value(1);
+    s.event();
     if (s.pos - start > limits.maxEventBytes) s.fail(`event of ${s.pos - start} bytes exceeds the limit of ${limits.maxEventBytes}`, start);
   }
   starts[count] = s.pos;

@@ -60,66 +60,87 @@ function buffersProblem(v: unknown, what: string): string | null {
 /** Checks the event envelope of a decoded record; returns the problem or null. */
 export function envelopeProblem(ev: unknown): string | null {
   if (!isObj(ev)) return 'event must be an object';
-  let hasOp = false;
-  for (const k of Object.keys(ev)) {
-    const v = ev[k];
-    switch (k) {
-      case 'op':
-        if (typeof v !== 'string' || v.length === 0) return 'event.op must be a non-empty string';
-        hasOp = true;
-        break;
-      case 'pid':
-      case 'fd':
-      case 'size':
-        if (!isCount(v)) return `event.${k} must be a non-negative safe integer`;
-        break;
-      case 'args':
-        if (v !== null && !isObj(v)) return 'event.args must be an object or null';
-        break;
-      case 'tail':
-        if (!(v instanceof Uint8Array)) return 'event.tail must be bytes';
-        break;
-      case 'bufs': {
-        const p = buffersProblem(v, 'event.bufs');
-        if (p) return p;
-        break;
-      }
-      case 'rec': {
-        const p = recordedProblem(v);
-        if (p) return p;
-        break;
-      }
-      case 'src':
-        if (typeof v !== 'string') return 'event.src must be a string';
-        break;
-      default:
-        return `unknown event field ${JSON.stringify(k)}`;
-    }
+  // Fast path, no allocation: check the known fields, then that nothing else is there.
+  let known = 2;
+  const op = ev.op;
+  if (typeof op !== 'string' || op.length === 0) return Object.hasOwn(ev, 'op') ? 'event.op must be a non-empty string' : 'event.op is missing';
+  const args = ev.args;
+  if (args === undefined) return 'event.args is missing';
+  if (args !== null && !isObj(args)) return 'event.args must be an object or null';
+  let v = ev.pid;
+  if (v !== undefined) {
+    if (!isCount(v)) return 'event.pid must be a non-negative safe integer';
+    known++;
   }
-  if (!hasOp) return 'event.op is missing';
-  if (!('args' in ev)) return 'event.args is missing';
+  v = ev.fd;
+  if (v !== undefined) {
+    if (!isCount(v)) return 'event.fd must be a non-negative safe integer';
+    known++;
+  }
+  v = ev.size;
+  if (v !== undefined) {
+    if (!isCount(v)) return 'event.size must be a non-negative safe integer';
+    known++;
+  }
+  v = ev.tail;
+  if (v !== undefined) {
+    if (!(v instanceof Uint8Array)) return 'event.tail must be bytes';
+    known++;
+  }
+  v = ev.bufs;
+  if (v !== undefined) {
+    const p = buffersProblem(v, 'event.bufs');
+    if (p) return p;
+    known++;
+  }
+  v = ev.rec;
+  if (v !== undefined) {
+    const p = recordedProblem(v);
+    if (p) return p;
+    known++;
+  }
+  v = ev.src;
+  if (v !== undefined) {
+    if (typeof v !== 'string') return 'event.src must be a string';
+    known++;
+  }
+  let n = 0;
+  for (const k in ev) n++;
+  if (n !== known) {
+    for (const k of Object.keys(ev)) if (!EVENT_FIELDS.has(k)) return `unknown event field ${JSON.stringify(k)}`;
+    return 'event has inherited fields';
+  }
   return null;
 }
 
 function recordedProblem(v: unknown): string | null {
   if (!isObj(v)) return 'event.rec must be an object';
-  let hasErrno = false;
-  for (const k of Object.keys(v)) {
-    if (!REC_FIELDS.has(k)) return `unknown event.rec field ${JSON.stringify(k)}`;
-    const x = v[k];
-    if (k === 'errno') {
-      if (x !== 0 && (typeof x !== 'string' || x.length === 0)) return 'event.rec.errno must be 0 or an errno name';
-      hasErrno = true;
-    } else if (k === 'ret') {
-      if (!isCount(x)) return 'event.rec.ret must be a non-negative safe integer';
-    } else if (k === 'out') {
-      if (!isObj(x)) return 'event.rec.out must be an object';
-    } else {
-      const p = buffersProblem(x, 'event.rec.bufs');
-      if (p) return p;
-    }
+  let known = 1;
+  const errno = v.errno;
+  if (errno === undefined) return 'event.rec.errno is missing';
+  if (errno !== 0 && (typeof errno !== 'string' || errno.length === 0)) return 'event.rec.errno must be 0 or an errno name';
+  let x = v.ret;
+  if (x !== undefined) {
+    if (!isCount(x)) return 'event.rec.ret must be a non-negative safe integer';
+    known++;
   }
-  if (!hasErrno) return 'event.rec.errno is missing';
+  x = v.out;
+  if (x !== undefined) {
+    if (!isObj(x)) return 'event.rec.out must be an object';
+    known++;
+  }
+  x = v.bufs;
+  if (x !== undefined) {
+    const p = buffersProblem(x, 'event.rec.bufs');
+    if (p) return p;
+    known++;
+  }
+  let n = 0;
+  for (const k in v) n++;
+  if (n !== known) {
+    for (const k of Object.keys(v)) if (!REC_FIELDS.has(k)) return `unknown event.rec field ${JSON.stringify(k)}`;
+    return 'event.rec has inherited fields';
+  }
   return null;
 }
 

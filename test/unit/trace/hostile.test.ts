@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
 import { decodeTrace, encodeTrace, openTrace, readTraceSync, TraceFormatError, type ReadOptions } from '../../../src/trace/index.js';
 import { buildIort, ev, fixCrcs, payloadRanges, protoKeys, rawPackr, SEED, tmp } from './helpers.js';
+import { envelopeProblem } from '../../../src/trace/validate.js';
 
 const t = tmp();
 afterAll(() => t.done());
@@ -76,10 +77,12 @@ function str(s: string): number[] {
 function def(id: number, keys: string[]): number[] {
   return [0xd4, 0x72, id, 0x90 | keys.length, ...keys.flatMap(str)];
 }
-/** Event `{op: 'x', args: <raw>}`. */
-function evWith(argsRaw: number[]): number[] {
-  return [...def(0x40, ['op', 'args']), ...str('x'), ...argsRaw];
+/** Event `{op: 'x', args: {v: <raw>}}`. */
+function evWith(raw: number[]): number[] {
+  return [...def(0x40, ['op', 'args']), ...str('x'), ...def(0x7f, ['v']), ...raw];
 }
+/** Event `{op: 'x', args: null}`. */
+const EV_NULL = [...def(0x40, ['op', 'args']), ...str('x'), 0xc0];
 function block(...events: number[][]): { payload: Uint8Array; count: number } {
   return { payload: Uint8Array.from([0x90 | events.length, ...events.flat()]), count: events.length };
 }
@@ -190,7 +193,7 @@ describe('corruption', () => {
 
   it('binary: trailing bytes after the end frame, wrong end count, frame/array count mismatch', () => {
     expect(fails(() => decodeTrace(Buffer.concat([b, Buffer.from([0])]))).message).toMatch(/after the end frame/);
-    const good = block(evWith([0xc0]));
+    const good = block(EV_NULL);
     expect(decodeTrace(buildIort({ blocks: [good] })).events).toEqual([{ op: 'x', args: null }]);
     expect(fails(() => decodeTrace(buildIort({ blocks: [good], end: 2 }))).message).toMatch(/end frame says 2 events, 1 were read/);
     expect(fails(() => decodeTrace(buildIort({ blocks: [{ payload: good.payload, count: 2 }] }))).message).toMatch(/holds 1 events but its frame says 2/);
@@ -233,7 +236,7 @@ describe('magic, versions, header', () => {
 
   it('the upcaster hook lifts records of another event_schema', () => {
     const up = (v: number, r: unknown): unknown => ({ ...(r as object), src: `from ${v}` });
-    const bin = buildIort({ header: { format: 'iorewind-trace', version: 1, event_schema: 2, kernel: '6.12', meta: {} }, blocks: [block(evWith([0xc0]))] });
+    const bin = buildIort({ header: { format: 'iorewind-trace', version: 1, event_schema: 2, kernel: '6.12', meta: {} }, blocks: [block(EV_NULL)] });
     expect(decodeTrace(bin, { upcast: up }).events).toEqual([{ op: 'x', args: null, src: 'from 2' }]);
     const j = Buffer.from('{"format":"iorewind-trace","version":1,"event_schema":2,"kernel":"6.12","meta":{}}\n{"op":"x","args":null}\n');
     expect(fails(() => decodeTrace(j)).message).toMatch(/unsupported event_schema 2/);
@@ -253,7 +256,7 @@ describe('magic, versions, header', () => {
 
 describe('absurd lengths are refused before allocating', () => {
   it('binary frame and preamble lengths', () => {
-    const b = buildIort({ blocks: [block(evWith([0xc0]))] });
+    const b = buildIort({ blocks: [block(EV_NULL)] });
     const dv = (x: Uint8Array): DataView => new DataView(x.buffer, x.byteOffset, x.byteLength);
     let c = Uint8Array.from(b);
     dv(c).setUint32(12, 0xffffffff, true);
@@ -469,7 +472,7 @@ describe('event envelope', () => {
 
   it('binary', () => {
     for (const [v, re] of bad) {
-      const e = fails(() => decodeTrace(buildIort({ blocks: [block(evWith([0xc0])), packed(v)] })));
+      const e = fails(() => decodeTrace(buildIort({ blocks: [block(EV_NULL), packed(v)] })));
       expect(e.message).toMatch(re);
       expect(e.message).toMatch(/^byte offset \d+, record 1: /);
     }
@@ -486,5 +489,42 @@ describe('event envelope', () => {
   it('per-op field contents are not judged', () => {
     const odd: Event = { op: 'IOMMU_IOAS_MAP', args: { flags: 'not a number', iova: [1, 2], whatever: { x: null } } };
     for (const format of ['iort', 'jsonl'] as const) expect(decodeTrace(encodeTrace({ kernel: '6.12' }, [odd], { format })).events).toStrictEqual([odd]);
+  });
+
+  it('binary: the envelope check on raw tokens agrees with envelopeProblem (and survives odd encodings)', () => {
+    const scalar = fc.oneof(
+      fc.constantFrom<unknown>(0, 1, 63, 64, 255, 65536, 2 ** 32, 2 ** 40, -1, -200, 0.5, '', 'x', 'ENOENT', null, true, 0n, 5n, 2n ** 64n - 1n),
+      fc.uint8Array({ maxLength: 3 }),
+    );
+    const obj = (keys: string[], v: fc.Arbitrary<unknown>): fc.Arbitrary<Record<string, unknown>> => fc.dictionary(fc.constantFrom(...keys), v, { maxKeys: 4, noNullPrototype: true });
+    const bufs = obj(['a', 'b'], fc.oneof(scalar, fc.constant(new Uint8Array(2))));
+    const rec = obj(['errno', 'ret', 'out', 'bufs', 'zz'], fc.oneof(scalar, bufs, fc.constant([])));
+    const field = fc.oneof(scalar, bufs, rec, fc.constant([1]), fc.constant({}));
+    const envelope = obj(['op', 'pid', 'fd', 'args', 'size', 'tail', 'bufs', 'rec', 'src', 'foo'], field);
+    fc.assert(
+      fc.property(envelope, (e) => {
+        const expectOk = envelopeProblem(e) === null;
+        let ok = true;
+        try {
+          decodeTrace(buildIort({ blocks: [packed(e)] }));
+        } catch (err) {
+          if (!(err instanceof TraceFormatError)) throw err;
+          ok = false;
+        }
+        expect(ok).toBe(expectOk);
+      }),
+      { seed: SEED, numRuns: 1500 },
+    );
+    // hand-made encodings msgpackr would not choose
+    const withPid = (raw: number[]): Uint8Array => buildIort({ blocks: [block([...def(0x40, ['op', 'args', 'pid']), ...str('x'), 0xc0, ...raw])] });
+    expect(decodeTrace(withPid([0xd0, 0x05])).events[0]?.pid).toBe(5); // int8
+    expect(decodeTrace(withPid([0xcb, 0x42, 0x70, 0, 0, 0, 0, 0, 0])).events[0]?.pid).toBe(2 ** 40); // float64
+    expect(fails(() => decodeTrace(withPid([0xd0, 0xff]))).message).toMatch(/event.pid/);
+    expect(fails(() => decodeTrace(withPid([0xcf, 0, 0, 0, 0, 0, 0, 0, 5]))).message).toMatch(/event.pid/); // a u64 is a bigint
+    expect(fails(() => decodeTrace(withPid([0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]))).message).toMatch(/event.pid/); // 1.5
+    const op8 = buildIort({ blocks: [block([...def(0x40, ['op', 'args']), 0xd9, 0x01, 0x79, 0xc0])] });
+    expect(decodeTrace(op8).events).toEqual([{ op: 'y', args: null }]);
+    const op0 = buildIort({ blocks: [block([...def(0x40, ['op', 'args']), 0xd9, 0x00, 0xc0])] });
+    expect(fails(() => decodeTrace(op0)).message).toMatch(/event.op must be a non-empty string/);
   });
 });
