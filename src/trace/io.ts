@@ -262,9 +262,18 @@ class EventIterator implements AsyncIterableIterator<Event> {
   private done = false;
   constructor(private readonly src: AsyncIterator<Event[]>) {}
 
+  private filling: Promise<IteratorResult<Event>> | null = null;
+
   next(): Promise<IteratorResult<Event>> {
+    if (this.filling !== null) return this.filling.then(() => this.next()); // a caller that does not await each step
     if (this.i < this.batch.length) return Promise.resolve({ done: false, value: this.batch[this.i++] as Event });
-    return this.fill();
+    const p = this.fill();
+    this.filling = p;
+    const clear = (): void => {
+      if (this.filling === p) this.filling = null;
+    };
+    p.then(clear, clear);
+    return p;
   }
 
   private async fill(): Promise<IteratorResult<Event>> {
@@ -332,6 +341,11 @@ class BinaryReader extends ReaderBase {
         next += f.count;
         off = start + f.length;
         continue;
+      }
+      if (start + f.length > this.size) {
+        // cut short: say so without allocating for a length the file cannot back
+        const have = Math.max(0, this.size - start);
+        throw new TraceFormatError(`truncated file: frame payload needs ${f.length} bytes, ${have} present`, { offset: start + have, record: next });
       }
       if (buf.length < f.length) buf = new Uint8Array(Math.max(f.length, Math.min(buf.length * 2, this.ctx.limits.maxBlockBytes)));
       const payload = buf.subarray(0, f.length);

@@ -160,7 +160,7 @@ describe('corruption', () => {
 
   it('binary: flipped bytes with valid checksums (a forger) never escape as anything but TraceFormatError', () => {
     for (let i = 0; i < b.length; i++) {
-      for (const m of [0x01, 0x10, 0x40, 0x80, 0xff]) {
+      for (const m of [0x01, 0xff]) {
         const c = Uint8Array.from(b);
         c[i] = (c[i] as number) ^ m;
         decodesOrFails(fixCrcs(c), { format: 'iort' });
@@ -513,7 +513,7 @@ describe('event envelope', () => {
         }
         expect(ok).toBe(expectOk);
       }),
-      { seed: SEED, numRuns: 1500 },
+      { seed: SEED, numRuns: 1000 },
     );
     // hand-made encodings msgpackr would not choose
     const withPid = (raw: number[]): Uint8Array => buildIort({ blocks: [block([...def(0x40, ['op', 'args', 'pid']), ...str('x'), 0xc0, ...raw])] });
