@@ -336,16 +336,16 @@ class BinaryReader extends ReaderBase {
       const hn = await readAt(this.fh, head, off);
       const f: FrameInfo = parseFrameHeader(head.subarray(0, hn), off, next, this.ctx.limits);
       const start = off + FRAME_HEADER_BYTES;
-      if (f.kind === 'block' && next + f.count <= from) {
-        // skip without reading; a cut-off payload shows up as a truncated next frame header
-        next += f.count;
-        off = start + f.length;
-        continue;
-      }
       if (start + f.length > this.size) {
         // cut short: say so without allocating for a length the file cannot back
         const have = Math.max(0, this.size - start);
         throw new TraceFormatError(`truncated file: frame payload needs ${f.length} bytes, ${have} present`, { offset: start + have, record: next });
+      }
+      if (f.kind === 'block' && next + f.count <= from) {
+        // skip without reading (so without checking) the payload
+        next += f.count;
+        off = start + f.length;
+        continue;
       }
       if (buf.length < f.length) buf = new Uint8Array(Math.max(f.length, Math.min(buf.length * 2, this.ctx.limits.maxBlockBytes)));
       const payload = buf.subarray(0, f.length);
