@@ -76,6 +76,14 @@ describe('round trips (in memory)', () => {
     expect(e.args).toHaveProperty('a'); // the caller's object is not modified
   });
 
+  it('a block with many more object shapes than record ids (ids are recycled)', () => {
+    const events: Event[] = Array.from({ length: 700 }, (_, i) => ({ op: `op${i % 7}`, args: { [`f${i}`]: i, nested: { [`g${i % 150}`]: BigInt(i) } } }));
+    for (const format of ['iort', 'jsonl'] as const) {
+      const d = decodeTrace(encodeTrace({ kernel: '6.12' }, events, { format, blockEvents: 1000 }));
+      expect(diff(d.events, events)).toBe(null);
+    }
+  });
+
   it('binary output is deterministic and the twin converts back byte-identically', () => {
     const events = Array.from({ length: 5000 }, (_, i) => ev(i));
     const a = encodeTrace({ kernel: '6.12' }, events);
