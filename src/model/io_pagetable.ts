@@ -6,7 +6,7 @@
 import { IntervalMap } from '../ds/interval_map.js';
 import { PAGE_SIZE, HPAGE_SIZE } from './mm.js';
 import type { Tx } from './object.js';
-import { pagesAddRange, pagesRemoveRange } from './pages.js';
+import { dropAllPins, pagesAddRange, pagesRemoveRange } from './pages.js';
 import type { Area, IoasObj, Iopt, Range, Reserved } from './state.js';
 
 export const U64_MAX = 0xffffffffffffffffn;
@@ -220,15 +220,21 @@ export function removeArea(tx: Tx, ioasId: number, start: bigint): void {
   const found = iopt.areas.find(start)!;
   const last = found.last;
   const a = found.value;
+  const sole = tx.pages(a.pages).areaRefs === 1;
   if (iopt.domains.length) {
     onAreaUnmapped?.(tx, ioasId, start, last);
     const [first, lastIdx] = areaIndexRange(start, last, a);
-    pagesRemoveRange(tx, a.pages, first, lastIdx);
+    // The last area of a pages object holds every remaining pin (accesses let go before an
+    // area is removed), so the object goes with all its pins at once.
+    if (sole) dropAllPins(tx, a.pages);
+    else pagesRemoveRange(tx, a.pages, first, lastIdx);
   }
   putIopt(tx, ioasId, { ...getIoas(tx, ioasId)!.iopt, areas: iopt.areas.remove(start) });
   const p = tx.pages(a.pages);
-  if (p.areaRefs <= 1 && p.npinned === 0) tx.dropPages(p.id);
-  else tx.putPages({ ...p, areaRefs: p.areaRefs - 1 });
+  if (sole) {
+    if (p.npinned !== 0) throw new Error(`model bug: pages ${p.id} freed with ${p.npinned} pins`);
+    tx.dropPages(p.id);
+  } else tx.putPages({ ...p, areaRefs: p.areaRefs - 1 });
 }
 
 /** The access hook: ask every access on the IOAS to drop pins over [iova, iova+length). */

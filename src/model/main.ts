@@ -93,6 +93,18 @@ function layout(struct: string, kernel: string): StructLayout {
   return l;
 }
 
+const minSizeCache: Record<string, Map<IoctlOp, number>> = { '6.12': new Map(), '6.14': new Map() };
+/** offsetofend(struct, last mandatory member), computed once per op and kernel. */
+function minSizeOf(o: IoctlOp, kernel: string): number {
+  const cache = minSizeCache[kernel]!;
+  let m = cache.get(o);
+  if (m === undefined) {
+    m = offsetofend(layout(o.struct, kernel), o.last);
+    cache.set(o, m);
+  }
+  return m;
+}
+
 /** Fields the caller's shorter `size` did not cover read as zero (copy_struct_from_user). */
 function truncateFields(l: StructLayout, a: Fields, size: number): Fields {
   const out: Fields = {};
@@ -172,7 +184,7 @@ export function iommufdIoctl(w: World, ctxId: number, pid: number, ev: Event): [
     handler = o.handler;
     if (ev.args === null) return [w, { errno: 'EFAULT' }];
     if (o.since && w.kernel !== o.since) return [w, { errno: 'ENOTTY' }];
-    minSize = offsetofend(layout(struct, w.kernel), o.last);
+    minSize = minSizeOf(o, w.kernel);
   }
   void nr;
   if (ev.args === null) return [w, { errno: 'EFAULT' }];

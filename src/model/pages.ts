@@ -126,6 +126,14 @@ export function pagesRemoveRange(tx: Tx, id: number, first: number, last: number
   if (removed) uncharge(tx, p, BigInt(removed));
 }
 
+/** Unpin and uncharge everything a pages object holds (its last area is going away). */
+export function dropAllPins(tx: Tx, id: number): void {
+  const p = tx.pages(id);
+  if (!p.npinned) return;
+  tx.putPages({ ...p, pinned: PMap.emptyNumber<PinRun>(), npinned: 0 });
+  uncharge(tx, p, BigInt(p.npinned));
+}
+
 /** The physical page behind pinned index `idx` of a pages object, if pinned. */
 export function pinnedPage(p: Pages, idx: number): PageRef | undefined {
   const e = p.pinned.floor(idx);
