@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureImporter, importCapture, parseCaptureLine } from '../../src/capture/import.js';
 import type { Event } from '../../src/events/event.js';
+import { replay } from '../../src/engine/replay.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const haveCc = spawnSync('cc', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -201,6 +202,13 @@ describe.skipIf(!haveCc)('LD_PRELOAD capture shim (tools/capture)', () => {
       // Kinds the importer has no event for yet are reported, not dropped.
       expect(events.filter((e) => e.op === 'unknown_record').map((e) => e.args?.['kind'])).toEqual(['mremap']);
     });
+
+    it('replays: the model also answers ENOTTY for a plain file; only the mremap is unmodelled', async () => {
+      const s = await replay(importCapture(out), { kernel: '6.12' });
+      expect(s.divergences).toBe(1);
+      expect(s.first_divergence).toMatchObject({ op: 'unknown_record', what: 'unmodelled' });
+      expect(s.verified).toBeGreaterThan(30);
+    });
   });
 
   it('keeps lines whole and seq in order with 4 threads racing and a fork among them', async () => {
@@ -220,6 +228,8 @@ describe.skipIf(!haveCc)('LD_PRELOAD capture shim (tools/capture)', () => {
     expect(byPid.get(child)!.filter((r) => r['kind'] === 'ioctl')).toHaveLength(200);
     const { importer } = await collect(out);
     expect(importer.stats.records).toBe(recs.length);
+    const s = await replay(importCapture(out), { kernel: '6.12', stopAtFirst: true });
+    expect(s.first_divergence).toBeNull();
   });
 
   it('continues one session across exec: one file, one seq, the exec\'d image starts with a snapshot', async () => {
@@ -232,5 +242,7 @@ describe.skipIf(!haveCc)('LD_PRELOAD capture shim (tools/capture)', () => {
     expect(new Set(recs.map((r) => r['test']))).toEqual(new Set(['iommufd_prog']));
     const { importer } = await collect(out);
     expect(importer.stats.records).toBe(recs.length);
+    const s = await replay(importCapture(out), { kernel: '6.12', stopAtFirst: true });
+    expect(s.first_divergence).toBeNull();
   });
 });
