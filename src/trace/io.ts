@@ -166,6 +166,7 @@ export interface TraceReader {
   events(opts?: EventsOptions): AsyncIterableIterator<Event>;
   /** The same, a decoded block at a time (binary: a block; JSONL: up to 4096 lines). Faster for bulk work. */
   batches(opts?: EventsOptions): AsyncIterableIterator<Event[]>;
+  /** Ends iterations still running and refuses new ones. Optional: an idle reader holds no file handle. */
   close(): Promise<void>;
   [Symbol.asyncIterator](): AsyncIterableIterator<Event>;
 }
@@ -180,7 +181,12 @@ async function readAt(fh: FileHandle, buf: Uint8Array, pos: number): Promise<num
   return got;
 }
 
-/** Opens a trace file and reads its header; events are read on demand. */
+/**
+ * Opens a trace file and reads its header; events are read on demand. No
+ * file handle is held between iterations: each events()/batches() iteration
+ * opens the file and closes it when it ends (or is broken off), so a reader
+ * that is never closed leaks nothing.
+ */
 export async function openTrace(path: string, opts?: ReadOptions): Promise<TraceReader> {
   const ctx = context(opts);
   const fh = await open(path, 'r');
@@ -189,11 +195,11 @@ export async function openTrace(path: string, opts?: ReadOptions): Promise<Trace
     const first = new Uint8Array(IORT_MAGIC.length);
     const n = await readAt(fh, first, 0);
     const format = opts?.format ?? pickFormat(path, first.subarray(0, n));
-    const r = format === 'iort' ? await BinaryReader.open(path, fh, size, ctx) : await JsonlReader.open(path, fh, size, ctx);
-    return r;
+    return format === 'iort' ? await BinaryReader.open(path, fh, size, ctx) : await JsonlReader.open(path, fh, size, ctx);
   } catch (e) {
-    await fh.close();
     throw e instanceof TraceFormatError ? e.withPath(path) : e;
+  } finally {
+    await fh.close();
   }
 }
 
@@ -209,22 +215,29 @@ export async function* readTrace(path: string, opts?: ReadOptions & EventsOption
 
 abstract class ReaderBase implements TraceReader {
   abstract readonly format: TraceFormat;
+  private readonly handles = new Set<FileHandle>();
+  private closed = false;
+
   constructor(
     readonly path: string,
-    protected readonly fh: FileHandle,
     readonly size: number,
     readonly header: TraceHeader,
     protected readonly ctx: DecodeContext,
   ) {}
 
-  abstract batchesRaw(from: number): AsyncGenerator<Event[]>;
+  /** Decoded batches from event index `from` on, read through `fh` (a file of `size` bytes). */
+  abstract batchesRaw(fh: FileHandle, size: number, from: number): AsyncGenerator<Event[]>;
 
   async *batches(opts: EventsOptions = {}): AsyncIterableIterator<Event[]> {
+    if (this.closed) throw new Error('trace reader is closed');
     const from = Math.max(0, opts.from ?? 0);
     let left = opts.limit ?? Infinity;
     if (left <= 0) return;
+    const fh = await open(this.path, 'r');
+    this.handles.add(fh);
     try {
-      for await (const b of this.batchesRaw(from)) {
+      const size = (await fh.stat()).size;
+      for await (const b of this.batchesRaw(fh, size, from)) {
         if (b.length > left) {
           yield b.slice(0, left);
           return;
@@ -235,6 +248,9 @@ abstract class ReaderBase implements TraceReader {
       }
     } catch (e) {
       throw e instanceof TraceFormatError ? e.withPath(this.path) : e;
+    } finally {
+      this.handles.delete(fh);
+      await fh.close().catch(() => undefined);
     }
   }
 
@@ -246,8 +262,12 @@ abstract class ReaderBase implements TraceReader {
     return this.events();
   }
 
+  /** Ends any iteration still running (its next read fails) and refuses new ones. */
   async close(): Promise<void> {
-    await this.fh.close();
+    this.closed = true;
+    const hs = [...this.handles];
+    this.handles.clear();
+    await Promise.all(hs.map((h) => h.close().catch(() => undefined)));
   }
 }
 
@@ -307,13 +327,12 @@ class BinaryReader extends ReaderBase {
   readonly format = 'iort' as const;
   private constructor(
     path: string,
-    fh: FileHandle,
     size: number,
     header: TraceHeader,
     ctx: DecodeContext,
     private readonly firstFrame: number,
   ) {
-    super(path, fh, size, header, ctx);
+    super(path, size, header, ctx);
   }
 
   static async open(path: string, fh: FileHandle, size: number, ctx: DecodeContext): Promise<BinaryReader> {
@@ -324,21 +343,21 @@ class BinaryReader extends ReaderBase {
     const m = await readAt(fh, rec, PREAMBLE_BYTES);
     if (m < h) throw new TraceFormatError(`truncated file: header record needs ${h} bytes, ${m} present`, { offset: PREAMBLE_BYTES + m, record: 'header' });
     const header = decodeHeader(pre, rec, ctx);
-    return new BinaryReader(path, fh, size, header, ctx, PREAMBLE_BYTES + h);
+    return new BinaryReader(path, size, header, ctx, PREAMBLE_BYTES + h);
   }
 
-  async *batchesRaw(from: number): AsyncGenerator<Event[]> {
+  async *batchesRaw(fh: FileHandle, size: number, from: number): AsyncGenerator<Event[]> {
     let off = this.firstFrame;
     let next = 0; // index of the next event in the file
     const head = new Uint8Array(FRAME_HEADER_BYTES);
     let buf = new Uint8Array(0);
     for (;;) {
-      const hn = await readAt(this.fh, head, off);
+      const hn = await readAt(fh, head, off);
       const f: FrameInfo = parseFrameHeader(head.subarray(0, hn), off, next, this.ctx.limits);
       const start = off + FRAME_HEADER_BYTES;
-      if (start + f.length > this.size) {
+      if (start + f.length > size) {
         // cut short: say so without allocating for a length the file cannot back
-        const have = Math.max(0, this.size - start);
+        const have = Math.max(0, size - start);
         throw new TraceFormatError(`truncated file: frame payload needs ${f.length} bytes, ${have} present`, { offset: start + have, record: next });
       }
       if (f.kind === 'block' && next + f.count <= from) {
@@ -349,11 +368,11 @@ class BinaryReader extends ReaderBase {
       }
       if (buf.length < f.length) buf = new Uint8Array(Math.max(f.length, Math.min(buf.length * 2, this.ctx.limits.maxBlockBytes)));
       const payload = buf.subarray(0, f.length);
-      const got = await readAt(this.fh, payload, start);
+      const got = await readAt(fh, payload, start);
       if (f.kind === 'end') {
         checkEnd(f, payload.subarray(0, got), next);
         off = start + f.length;
-        const tail = await readAt(this.fh, head.subarray(0, 1), off);
+        const tail = await readAt(fh, head.subarray(0, 1), off);
         if (tail !== 0) throw new TraceFormatError('unexpected bytes after the end frame', { offset: off, record: next });
         return;
       }
@@ -373,13 +392,12 @@ class JsonlReader extends ReaderBase {
   readonly format = 'jsonl' as const;
   private constructor(
     path: string,
-    fh: FileHandle,
     size: number,
     header: TraceHeader,
     ctx: DecodeContext,
     private readonly bodyStart: number,
   ) {
-    super(path, fh, size, header, ctx);
+    super(path, size, header, ctx);
   }
 
   static async open(path: string, fh: FileHandle, size: number, ctx: DecodeContext): Promise<JsonlReader> {
@@ -397,10 +415,10 @@ class JsonlReader extends ReaderBase {
     }
     if (nl > cap) throw new TraceFormatError(`line longer than ${cap} bytes`, { line: 1, record: 'header' });
     const header = parseHeaderLine(lineText(chunk.subarray(0, nl), 1, 'header'), ctx);
-    return new JsonlReader(path, fh, size, header, ctx, nl + 1);
+    return new JsonlReader(path, size, header, ctx, nl + 1);
   }
 
-  async *batchesRaw(from: number): AsyncGenerator<Event[]> {
+  async *batchesRaw(fh: FileHandle, _size: number, from: number): AsyncGenerator<Event[]> {
     const cap = this.ctx.limits.maxEventBytes;
     const schema = this.header.event_schema;
     let pos = this.bodyStart;
@@ -417,7 +435,7 @@ class JsonlReader extends ReaderBase {
       line++;
     };
     for (;;) {
-      const n = await readAt(this.fh, chunk, pos);
+      const n = await readAt(fh, chunk, pos);
       if (n === 0) {
         if (carryLen > 0) throw new TraceFormatError('truncated file: last line has no line break', { line, record: line - 2 });
         break;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
@@ -170,6 +170,32 @@ describe('files and streaming', () => {
       }
     });
   }
+
+  it('readers hold no file handle between iterations', async () => {
+    if (!existsSync('/proc/self/fd')) return;
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const p = t.path('fds.iort');
+    await writeTrace(p, { kernel: '6.12' }, events.slice(0, 300), { blockEvents: 50 });
+    const before = fds();
+    const r = await openTrace(p); // never closed
+    for await (const e of r.events({ limit: 120 })) void e;
+    for await (const e of r.events()) {
+      void e;
+      break;
+    }
+    let n = 0;
+    for await (const b of r.batches()) n += b.length;
+    expect(n).toBe(300);
+    expect(fds()).toBe(before);
+    const it2 = r.events();
+    await it2.next(); // mid-iteration
+    expect(fds()).toBe(before + 1);
+    await r.close();
+    expect(fds()).toBe(before);
+    await expect(async () => {
+      for await (const e of r.events()) void e;
+    }).rejects.toThrow(/closed/);
+  });
 
   it('jsonl: lines longer than the read chunk are reassembled', async () => {
     const big: Event[] = [ev(0), { op: 'big', args: { data: new Uint8Array(900_000).fill(0xab) } }, ev(1), { op: 'big2', args: { s: 'é'.repeat(400_000) } }, ev(2)];
