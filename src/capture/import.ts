@@ -11,7 +11,6 @@
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { createInterface } from 'node:readline';
 import type { Buffers, Event, Fields, Recorded } from '../events/event.js';
 import { decodeStruct, decodeTestCmd, hexToBytes } from '../uapi/codec.js';
 import { ioctlByCmd } from '../uapi/ioctls.js';
@@ -31,22 +30,37 @@ export class CaptureFormatError extends Error {
 type Rec = { [k: string]: unknown };
 
 /** Pointer side buffers: capture field -> event buffer name (before the call / after it). */
-const BUF_IN: { [k: string]: string } = {
-  allowed_iovas_in: 'allowed_iovas',
-  data_in: 'data_uptr',
-  bitmap_in: 'data',
-  entries_in: 'data_uptr',
-  rw_buf_in: 'uptr',
-};
-const BUF_OUT: { [k: string]: string } = {
-  allowed_iovas_out: 'allowed_iovas',
-  data_out: 'data_uptr',
-  bitmap_out: 'data',
-  entries_out: 'data_uptr',
-  rw_buf_out: 'uptr',
-};
+const BUF_IN: { readonly [k: string]: string } = Object.freeze(
+  Object.assign(Object.create(null) as { [k: string]: string }, {
+    allowed_iovas_in: 'allowed_iovas',
+    data_in: 'data_uptr',
+    bitmap_in: 'data',
+    entries_in: 'data_uptr',
+    rw_buf_in: 'uptr',
+  }),
+);
+const BUF_OUT: { readonly [k: string]: string } = Object.freeze(
+  Object.assign(Object.create(null) as { [k: string]: string }, {
+    allowed_iovas_out: 'allowed_iovas',
+    data_out: 'data_uptr',
+    bitmap_out: 'data',
+    entries_out: 'data_uptr',
+    rw_buf_out: 'uptr',
+  }),
+);
 
-const MAX_LINE = 64 * 1024 * 1024;
+/** The longest line accepted; a longer one is refused before it is buffered whole. */
+export const MAX_LINE = 64 * 1024 * 1024;
+/** The recorder caps an argument struct at this many bytes (then `"trunc": size`). */
+const MAX_STRUCT = 4096;
+/** Linux never hands out an fd at or above fs.nr_open (1 << 20 by default). */
+const MAX_FD = 1 << 20;
+/** Open fds the importer may have to track across all processes (external ones and fork copies). */
+const MAX_TRACKED_FDS = 1 << 22;
+/** read(2) never transfers more than MAX_RW_COUNT (INT_MAX & PAGE_MASK). */
+const MAX_RW = 0x7ffff000;
+/** What a record's `kind` may look like. */
+const KIND_RE = /^[a-z][a-z0-9_]{0,63}$/;
 
 export interface ImportStats {
   records: number;
@@ -54,47 +68,96 @@ export interface ImportStats {
   byKind: { [k: string]: number };
 }
 
-/** Per-process fd bookkeeping, to tell the model which fds were open before the recording began. */
+/**
+ * Per-process fd bookkeeping, to tell the model which fds were open before
+ * the recording began (or were opened by code the recorder does not see),
+ * and which of those must have been closed unseen when the kernel hands
+ * their number out again. Work is bounded: below the highest fd seen only
+ * the holes that closes left are rescanned, and the total tracked is capped.
+ */
 class FdTracker {
-  private open = new Map<number, Set<number>>();
-  fds(pid: number): Set<number> {
-    let s = this.open.get(pid);
-    if (!s) this.open.set(pid, (s = new Set()));
-    return s;
+  private procs = new Map<number, { open: Map<number, boolean>; seen: number; holes: Set<number> }>();
+  private tracked = 0;
+
+  private proc(pid: number) {
+    let p = this.procs.get(pid);
+    if (!p) this.procs.set(pid, (p = { open: new Map(), seen: 0, holes: new Set() }));
+    return p;
   }
-  fork(parent: number, child: number): void {
-    this.open.set(child, new Set(this.fds(parent)));
+  private budget(n: number, line: number): void {
+    this.tracked += n;
+    if (this.tracked > MAX_TRACKED_FDS) throw new CaptureFormatError(line, `more than ${MAX_TRACKED_FDS} open file descriptors to track: refusing the capture`);
   }
-  /** fds below `fd` that the trace never opened: they belong to files outside it. */
-  external(pid: number, fd: number): number[] {
-    const s = this.fds(pid);
-    const out: number[] = [];
-    for (let i = 0; i < fd; i++) if (!s.has(i)) out.push(i);
-    for (const i of out) s.add(i);
-    s.add(fd);
-    return out;
+  fork(parent: number, child: number, line: number): void {
+    const p = this.proc(parent);
+    this.budget(p.open.size + p.holes.size, line);
+    this.procs.set(child, { open: new Map(p.open), seen: p.seen, holes: new Set(p.holes) });
+  }
+  /**
+   * The kernel gave `fd` to the trace. Returns the fds below it that the
+   * trace never opened (files outside it: the kernel hands out the lowest
+   * free fd, so they were all taken), and whether `fd` itself was still
+   * believed open, i.e. closed without a record.
+   */
+  allocated(pid: number, fd: number, line: number): { external: number[]; reused: boolean } {
+    if (fd >= MAX_FD) throw new CaptureFormatError(line, `fd ${fd} is beyond any fd Linux hands out (${MAX_FD})`);
+    const p = this.proc(pid);
+    const external: number[] = [];
+    for (const h of p.holes) if (h < fd) external.push(h);
+    for (let i = p.seen; i < fd; i++) external.push(i);
+    this.budget(external.length + 1, line);
+    for (const i of external) {
+      p.holes.delete(i);
+      p.open.set(i, false);
+    }
+    p.holes.delete(fd);
+    const reused = p.open.has(fd);
+    p.open.set(fd, true);
+    if (fd >= p.seen) p.seen = fd + 1;
+    return { external: external.sort((a, b) => a - b), reused };
   }
   close(pid: number, fd: number): void {
-    this.fds(pid).delete(fd);
+    const p = this.proc(pid);
+    if (p.open.delete(fd)) this.tracked--;
+    if (fd >= 0 && fd < p.seen) p.holes.add(fd);
   }
 }
 
 export class CaptureImporter {
-  readonly stats: ImportStats = { records: 0, events: 0, byKind: {} };
+  readonly stats: ImportStats = { records: 0, events: 0, byKind: Object.create(null) as { [k: string]: number } };
   private fds = new FdTracker();
+  private lastSeq = -1;
   constructor(readonly kernel: KernelVersion = '6.12') {}
 
-  /** Convert one parsed record to events. */
+  /**
+   * Convert one parsed record to events. Anything wrong with the record is a
+   * CaptureFormatError naming the line, whatever part of the decoding notices.
+   */
   convert(r: Rec, line: number): Event[] {
+    try {
+      return this.convertRecord(r, line);
+    } catch (e) {
+      if (e instanceof CaptureFormatError) throw e;
+      throw new CaptureFormatError(line, `cannot decode the record: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+
+  private convertRecord(r: Rec, line: number): Event[] {
     this.stats.records++;
     const kind = str(r, 'kind', line);
+    if (!KIND_RE.test(kind)) throw new CaptureFormatError(line, `bad kind ${JSON.stringify(kind.slice(0, 40))}`);
     this.stats.byKind[kind] = (this.stats.byKind[kind] ?? 0) + 1;
     const pid = int(r, 'pid', line);
-    const src = `line ${line} seq ${String(r['seq'])}`;
+    const seq = int(r, 'seq', line);
+    if (seq <= this.lastSeq) throw new CaptureFormatError(line, `seq ${seq} does not follow ${this.lastSeq}: lines out of order or repeated`);
+    this.lastSeq = seq;
+    const src = `line ${line} seq ${seq}`;
     const out: Event[] = [];
     const fdAllocated = (fd: number) => {
-      const ext = this.fds.external(pid, fd);
-      if (ext.length) out.push({ op: 'external_fds', pid, args: { fds: ext }, src });
+      const { external, reused } = this.fds.allocated(pid, fd, line);
+      if (external.length) out.push({ op: 'external_fds', pid, args: { fds: external }, src });
+      // The kernel handed out an fd the trace still had open: it was closed unseen (close_range, dup2, exec).
+      if (reused) out.push({ op: 'close', pid, args: { fd }, src: `${src} (closed without a record)` });
     };
     switch (kind) {
       case 'test':
@@ -104,7 +167,7 @@ export class CaptureImporter {
         out.push({ op: 'maps', pid, args: { maps: parseMaps(r, line) }, src });
         break;
       case 'fork':
-        this.fds.fork(int(r, 'parent', line), int(r, 'child', line));
+        this.fds.fork(int(r, 'parent', line), int(r, 'child', line), line);
         out.push({ op: 'fork', pid: int(r, 'parent', line), args: { child: int(r, 'child', line) }, src });
         break;
       case 'exit':
@@ -127,7 +190,7 @@ export class CaptureImporter {
           out.push({ op: 'noop', pid, args: { what: 'failed mmap' }, src });
           break;
         }
-        const names = (r['flag_names'] as string[]) ?? [];
+        const names = strList(r, 'flag_names', line);
         const fd = int(r, 'fd', line);
         const kind2 = names.includes('HUGETLB')
           ? 'anon_hugetlb'
@@ -174,8 +237,11 @@ export class CaptureImporter {
       case 'write': {
         const data = r['data'] ? hex(r, 'data', line) : new Uint8Array(0);
         const ret = int(r, 'ret', line);
+        const len = int(r, 'len', line);
+        if (len < 0 || len > MAX_RW) throw new CaptureFormatError(line, `field 'len' is not a read/write length: ${len}`);
+        if (ret > len) throw new CaptureFormatError(line, `${kind} of ${len} bytes cannot return ${ret}`);
         if (kind === 'read')
-          out.push({ op: 'read_fault_fd', pid, args: { fd: int(r, 'fd', line), count: int(r, 'len', line) }, rec: { ...recOf(r, line, Math.max(ret, 0)), bufs: { data } }, src });
+          out.push({ op: 'read_fault_fd', pid, args: { fd: int(r, 'fd', line), count: len }, rec: { ...recOf(r, line, Math.max(ret, 0)), bufs: { data } }, src });
         else out.push({ op: 'write_fault_fd', pid, args: { fd: int(r, 'fd', line) }, bufs: { data }, rec: recOf(r, line, Math.max(ret, 0)), src });
         break;
       }
@@ -191,30 +257,41 @@ export class CaptureImporter {
 
   private ioctl(r: Rec, line: number, pid: number, src: string, fdAllocated: (fd: number) => void): Event {
     const fd = int(r, 'fd', line);
-    const cmd = parseInt(str(r, 'cmd', line), 16);
-    if (!Number.isFinite(cmd)) throw new CaptureFormatError(line, `bad cmd ${JSON.stringify(r['cmd'])}`);
+    const cmdText = str(r, 'cmd', line);
+    if (!/^0x[0-9a-fA-F]{1,8}$/.test(cmdText)) throw new CaptureFormatError(line, `bad cmd ${JSON.stringify(cmdText.slice(0, 40))}: a request number is a 32-bit hex value`);
+    const cmd = parseInt(cmdText, 16);
     const def = ioctlByCmd(cmd, this.kernel) ?? ioctlByCmd(cmd, '6.14');
     const base = { pid, fd, src };
     if ('arg' in r) {
       // VFIO integer-argument ioctls and numbers without a struct.
+      if ('in' in r) throw new CaptureFormatError(line, `an ioctl record has either 'arg' or 'in', not both`);
+      const arg = r['arg'];
+      // The argument is a register: a number, or a hex string when above 2^53 (a pointer).
+      const value = typeof arg === 'string' ? u64(r, 'arg', line) : int(r, 'arg', line);
       const rec = recOf(r, line, Math.max(int(r, 'ret', line), 0));
       if (!def) return { ...base, op: 'RAW_IOCTL', args: { request: cmd, payload: null }, rec };
-      return { ...base, op: def.name, args: { arg: int(r, 'arg', line) }, rec };
+      return { ...base, op: def.name, args: { arg: value }, rec };
     }
+    if (!('in' in r)) throw new CaptureFormatError(line, `an ioctl record needs 'in' (the struct) or 'arg'`);
     if (r['in'] === null) {
       const rec = recOf(r, line);
       if (!def) return { ...base, op: 'RAW_IOCTL', args: { request: cmd, payload: null }, rec };
       return { ...base, op: def.name === 'IOMMU_TEST_CMD' ? 'IOMMU_TEST_OP_ADD_RESERVED' : def.name, args: null, rec };
     }
     const inB = hex(r, 'in', line);
-    const outB = r['out'] ? hex(r, 'out', line) : inB;
-    if (r['trunc']) return { ...base, op: 'undecodable', args: { cmd, reason: 'argument struct truncated by the recorder' } };
+    const outB = r['out'] === undefined || r['out'] === null ? inB : hex(r, 'out', line);
+    checkStructBytes(r, inB, outB, line);
+    if (r['trunc'] !== undefined) return { ...base, op: 'undecodable', args: { cmd, reason: 'argument struct truncated by the recorder' } };
+    for (const k of [...Object.keys(BUF_IN), ...Object.keys(BUF_OUT)])
+      if (r[`${k}_trunc`] !== undefined) return { ...base, op: 'undecodable', args: { cmd, reason: `buffer ${k} truncated by the recorder` } };
     const bufs: Buffers = {};
     const recBufs: Buffers = {};
     const isTest = def?.name === 'IOMMU_TEST_CMD';
-    for (const [k, name] of Object.entries(BUF_IN)) if (typeof r[k] === 'string') bufs[isTest && k === 'bitmap_in' ? 'uptr' : name] = hex(r, k, line);
-    for (const [k, name] of Object.entries(BUF_OUT)) if (typeof r[k] === 'string') recBufs[name] = hex(r, k, line);
-    for (const k of Object.keys(r)) if (k.endsWith('_fault') && r[k]) bufs[BUF_IN[k.replace(/_fault$/, '_in')] ?? BUF_IN[k.replace(/_fault$/, '')] ?? k.replace(/_fault$/, '')] = null;
+    const inName = (k: string) => (isTest && k === 'bitmap_in' ? 'uptr' : BUF_IN[k]!);
+    for (const k of Object.keys(BUF_IN)) if (r[k] !== undefined && r[k] !== null) bufs[inName(k)] = hex(r, k, line);
+    for (const k of Object.keys(BUF_OUT)) if (r[k] !== undefined && r[k] !== null) recBufs[BUF_OUT[k]!] = hex(r, k, line);
+    // `<buffer>_fault`: the pointer could not be read before the call (after it: nothing to compare).
+    for (const k of Object.keys(BUF_IN)) if (r[`${k}_fault`]) bufs[inName(k)] = null;
     const rec = recOf(r, line);
     if (!def) return { ...base, op: 'RAW_IOCTL', args: { request: cmd, bytes: inB }, rec };
     void isTest;
@@ -251,12 +328,30 @@ export class CaptureImporter {
   }
 }
 
+/**
+ * The recorder dumps as many bytes as the struct's leading u32 `size` (or
+ * `argsz`) announces, at most MAX_STRUCT (then `"trunc": size`), before and
+ * after the call: bytes that disagree with that are a damaged record.
+ */
+function checkStructBytes(r: Rec, inB: Uint8Array, outB: Uint8Array, line: number): void {
+  let lead = 0;
+  for (let i = Math.min(4, inB.length) - 1; i >= 0; i--) lead = lead * 256 + inB[i]!;
+  if (r['trunc'] !== undefined) {
+    const t = int(r, 'trunc', line);
+    if (t <= MAX_STRUCT || t !== lead || inB.length !== MAX_STRUCT) throw new CaptureFormatError(line, `'trunc': ${t} does not match a struct of ${lead} bytes recorded as ${inB.length}`);
+  } else if (lead !== inB.length) {
+    throw new CaptureFormatError(line, `'in' has ${inB.length} bytes but the struct's leading size says ${lead}${lead > MAX_STRUCT ? ' (and there is no \'trunc\')' : ''}`);
+  }
+  if (outB.length !== inB.length) throw new CaptureFormatError(line, `'out' has ${outB.length} bytes, 'in' ${inB.length}: the same struct before and after the call`);
+}
+
 function stripSize(f: Fields): Fields {
   const { size: _s, ...rest } = f;
   return rest;
 }
 
 function recOf(r: Rec, line: number, ret?: number): Recorded {
+  int(r, 'ret', line);
   const e = int(r, 'errno', line);
   const name = e ? errnoName(e) : 0;
   if (name === undefined) throw new CaptureFormatError(line, `unknown errno ${e}`);
@@ -269,6 +364,14 @@ function str(r: Rec, k: string, line: number): string {
   const v = r[k];
   if (typeof v !== 'string') throw new CaptureFormatError(line, `field '${k}' must be a string`);
   return v;
+}
+
+/** An optional array of strings (flag names). */
+function strList(r: Rec, k: string, line: number): string[] {
+  const v = r[k];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new CaptureFormatError(line, `field '${k}' must be an array of strings`);
+  return v as string[];
 }
 
 function int(r: Rec, k: string, line: number): number {
@@ -298,13 +401,23 @@ function hex(r: Rec, k: string, line: number): Uint8Array {
 function parseMaps(r: Rec, line: number): Fields[] {
   const maps = r['maps'];
   if (!Array.isArray(maps)) throw new CaptureFormatError(line, `'maps' must be an array`);
-  return maps.map((m: Rec) => ({
-    start: u64(m, 'start', line),
-    end: u64(m, 'end', line),
+  return maps.map((m: unknown) => {
+    if (!m || typeof m !== 'object' || Array.isArray(m)) throw new CaptureFormatError(line, `'maps' entries must be objects`);
+    return mapEntry(m as Rec, line);
+  });
+}
+
+function mapEntry(m: Rec, line: number): Fields {
+  const start = u64(m, 'start', line);
+  const end = u64(m, 'end', line);
+  if (end <= start) throw new CaptureFormatError(line, `'maps' region ${m['start']}-${m['end']} is empty or reversed`);
+  return {
+    start,
+    end,
     perms: str(m, 'perms', line),
     path: str(m, 'path', line),
     offset: u64(m, 'offset', line),
-  }));
+  };
 }
 
 /** Parse one JSONL line of a capture into a plain record, refusing prototype keys. */
@@ -324,15 +437,78 @@ export function parseCaptureLine(text: string, line: number): Rec {
   return r as Rec;
 }
 
+/**
+ * The lines of a byte stream, without ever holding more than MAX_LINE bytes
+ * of one line: a longer line is refused as soon as it is seen. A last line
+ * without its newline is reported as truncated; stream errors (a damaged
+ * gzip) name the line they stopped at.
+ */
+export async function* captureLines(input: AsyncIterable<Buffer | string>, maxLine = MAX_LINE): AsyncGenerator<{ text: string; line: number }> {
+  let parts: Buffer[] = [];
+  let held = 0;
+  let line = 1;
+  const take = (tail: Buffer): string => {
+    const b = parts.length ? Buffer.concat([...parts, tail]) : tail;
+    parts = [];
+    held = 0;
+    const end = b.length && b[b.length - 1] === 0x0d ? b.length - 1 : b.length;
+    return b.toString('utf8', 0, end);
+  };
+  try {
+    for await (const chunk of input) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      let from = 0;
+      for (let nl = buf.indexOf(0x0a, from); nl >= 0; nl = buf.indexOf(0x0a, from)) {
+        if (held + nl - from > maxLine) throw new CaptureFormatError(line, `line longer than ${maxLine} bytes`);
+        const text = take(buf.subarray(from, nl));
+        yield { text, line };
+        line++;
+        from = nl + 1;
+      }
+      if (from < buf.length) {
+        held += buf.length - from;
+        if (held > maxLine) throw new CaptureFormatError(line, `line longer than ${maxLine} bytes`);
+        parts.push(Buffer.from(buf.subarray(from)));
+      }
+    }
+  } catch (e) {
+    // A damaged gzip stream is a damaged capture; other I/O errors (a missing file) stay what they are.
+    const z = e as { code?: unknown; message?: unknown };
+    if (!(e instanceof CaptureFormatError) && ((typeof z.code === 'string' && z.code.startsWith('Z_')) || /unexpected end of file|incorrect header check/.test(String(z.message))))
+      throw new CaptureFormatError(line, `damaged gzip stream: ${String(z.message)}`);
+    throw e;
+  }
+  if (held) {
+    const text = take(Buffer.alloc(0));
+    if (text.trim()) {
+      try {
+        JSON.parse(text);
+      } catch {
+        throw new CaptureFormatError(line, `truncated line: the file ends in the middle of a record`);
+      }
+      yield { text, line };
+    }
+  }
+}
+
+/** The events of a capture read from a byte stream (blank lines are skipped). */
+export async function* importStream(input: AsyncIterable<Buffer | string>, importer = new CaptureImporter()): AsyncGenerator<Event> {
+  for await (const { text, line } of captureLines(input)) {
+    if (!text.trim()) continue;
+    yield* importer.convert(parseCaptureLine(text, line), line);
+  }
+}
+
 /** Stream the events of a capture file (.jsonl or .jsonl.gz). */
 export async function* importCapture(path: string, importer = new CaptureImporter()): AsyncGenerator<Event> {
   const raw = createReadStream(path);
   const input = path.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  const rl = createInterface({ input, crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of rl) {
-    line++;
-    if (!text.trim()) continue;
-    yield* importer.convert(parseCaptureLine(text, line), line);
+  // pipe() does not forward the source's errors (a missing file): hand them to the gunzip stream.
+  if (input !== raw) raw.on('error', (e) => input.destroy(e));
+  try {
+    yield* importStream(input, importer);
+  } finally {
+    raw.destroy();
+    input.destroy();
   }
 }
