@@ -1,0 +1,7 @@
+/**
+ * The lifecycle machines (xstate v5), for Stately's visualiser and for
+ * tests; the model itself uses the tables derived from them (tables.ts).
+ */
+export { deviceMachine, DEVICE_EVENTS, DEVICE_STATES } from './device.machine.js';
+export { hwptMachine, HWPT_EVENTS, HWPT_STATES } from './hwpt.machine.js';
+export { DEVICE_TABLE, HWPT_TABLE, deriveTable, stateKey } from './tables.js';
