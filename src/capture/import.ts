@@ -175,8 +175,15 @@ export class CaptureImporter {
         break;
       case 'open': {
         const ret = int(r, 'ret', line);
-        if (ret >= 0) fdAllocated(ret);
-        out.push({ op: 'open', pid, args: { path: str(r, 'path', line) }, rec: recOf(r, line, ret >= 0 ? ret : undefined), src });
+        const path = str(r, 'path', line);
+        const rec = recOf(r, line, ret >= 0 ? ret : undefined);
+        // Why an open failed (ENOENT, EACCES, ENXIO) is the file system's business, not the model's.
+        if (ret < 0) {
+          out.push({ op: 'noop', pid, args: { what: 'failed open', path }, src });
+          break;
+        }
+        fdAllocated(ret);
+        out.push({ op: 'open', pid, args: { path }, rec, src });
         break;
       }
       case 'close': {

@@ -105,6 +105,10 @@ describe('the valid base capture', () => {
     );
     expect(evs.some((e) => e.op === 'unknown_record' || e.op === 'undecodable')).toBe(false);
   });
+  it('a failed open is the file system\'s business: no fd, nothing for the model to check', async () => {
+    const evs = await importText(withRecord(2, (r) => Object.assign(r, { path: '/dev/tty', ret: -1, errno: 6 })));
+    expect(evs.find((e) => e.src === 'line 3 seq 2')).toMatchObject({ op: 'noop', args: { what: 'failed open', path: '/dev/tty' } });
+  });
   it('also from a file, plain, gzipped and with CRLF line ends', async () => {
     for (const [name, data] of [
       ['a.jsonl', TEXT],
