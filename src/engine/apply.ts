@@ -6,6 +6,7 @@
 import type { Event, Result } from '../events/event.js';
 import { envOps, newProc } from '../model/env.js';
 import { iommufdIoctl } from '../model/main.js';
+import { vfioDeviceIoctl } from '../model/vfio_device.js';
 import type { World } from '../model/state.js';
 
 export interface Step {
@@ -31,6 +32,10 @@ export function apply(state: World, ev: Event): Step {
   if (!file) {
     if (!isIoctlName(ev.op)) return { state, result: { errno: 'EINVAL', unmodelled: ev.op } };
     return { state, result: { errno: 'EBADF' } };
+  }
+  if (file.kind === 'vfio') {
+    const [s, result] = vfioDeviceIoctl(w, file.id, pid, ev);
+    return { state: s === w && result.errno ? state : s, result };
   }
   if (file.kind !== 'iommufd' || file.ctx === undefined) return { state, result: { errno: 'ENOTTY' } };
   const [s, result] = iommufdIoctl(w, file.ctx, pid, ev);

@@ -22,6 +22,24 @@ export function accessCreate(tx: Tx, ioasId: number, needsPin: boolean, file: nu
   return tx.get(acc.id, 'access')!;
 }
 
+/**
+ * iommufd_access_create without an IOAS, as a VFIO emulated device's bind
+ * makes it (drivers/vfio/iommufd.c: vfio_iommufd_emulated_bind, with
+ * vfio_user_ops.needs_pin_pages): users 2 (the table and the driver).
+ */
+export function accessCreateUnattached(tx: Tx): AccessObj | undefined {
+  return tx.alloc((id): AccessObj => ({ type: 'access', id, users: 2, ioas: 0, needsPin: true, items: PMap.emptyNumber<AccessItem>(), nextItem: 0, file: 0 }));
+}
+
+/** iommufd_access_detach: the driver drops its pins (unmap of everything), the access leaves its IOAS. */
+export function accessDetach(tx: Tx, accId: number): void {
+  const acc = tx.get(accId, 'access')!;
+  if (!acc.ioas) return;
+  accessUnmapItems(tx, accId, 0n, 0xffffffffffffffffn, acc.ioas);
+  accessLeaveIoas(tx, accId, acc.ioas);
+  tx.put({ ...tx.get(accId, 'access')!, ioas: 0 });
+}
+
 /** iommufd_access_change_ioas: join the new IOAS (alignment may refuse), leave the old one. */
 export function accessChangeIoas(tx: Tx, accId: number, ioasId: number): string | 0 {
   const ioas = getIoas(tx, ioasId);

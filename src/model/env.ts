@@ -11,6 +11,8 @@ import { faultRead, faultWrite } from './fault.js';
 import { HPAGE_SIZE, PAGE_SIZE, emptyMm, forkMm, mapVma, newMobj, protectRange, readUser, roundUp, unmapRange, writeUser, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { Proc, World } from './state.js';
+import { hardwareOps } from './hardware.js';
+import { vfioOpen } from './vfio_device.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -42,6 +44,8 @@ function setProc(w: World, p: Proc): World {
 /** open(2): /dev/iommu creates a new context; other paths a plain file. */
 function open(w: World, pid: number, a: Fields): [World, Result] {
   const path = String(a['path'] ?? '');
+  const vfio = path.startsWith('/dev/vfio/') ? vfioOpen(w, pid, path) : undefined;
+  if (vfio) return vfio;
   if (path === '/dev/iommu') {
     const ctxId = w.nextCtx;
     const [w2, fd, fileId] = installFile(w, pid, { kind: 'iommufd', ctx: ctxId });
@@ -321,6 +325,8 @@ const noop: EnvHandler = (w) => [w, { errno: 0 }];
 const unmodelledRecord: EnvHandler = (w, _pid, a, ev) => [w, { errno: 0, unmodelled: `${ev.op}: ${JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}` }];
 
 export const envOps: Record<string, EnvHandler> = {
+  // iommu_add, device_add, device_remove, set_module_param (hardware.ts).
+  ...hardwareOps,
   note: noop,
   noop,
   maps,

@@ -7,6 +7,7 @@ import type { Tx } from './object.js';
 import type { Ctx, OpenFile, World } from './state.js';
 import { destroyObject } from './lifecycle.js';
 import { Tx as TxClass } from './object.js';
+import { vfioRelease } from './vfio_device.js';
 
 /** Open a new file in the caller's process at the lowest free fd. Fault/access files hold their iommufd. */
 export function openFile(tx: Tx, f: Omit<OpenFile, 'id' | 'refs'>): { file: number; fd: number } {
@@ -58,6 +59,8 @@ export function putFile(w: World, fileId: number): World {
 
 function releaseFile(w: World, f: OpenFile): World {
   if (f.kind === 'iommufd' && f.ctx !== undefined) return releaseCtx(w, f.ctx);
+  // A bound VFIO device file unbinds and drops the two context references it held (vfio_device.ts).
+  if (f.kind === 'vfio' || f.kind === 'vfio_group') return vfioRelease(w, f);
   if ((f.kind === 'fault' || f.kind === 'access') && f.ctx !== undefined && f.obj !== undefined) {
     const ctx = w.ctxs.get(f.ctx)!;
     const tx = new TxClass(w, ctx, 0);

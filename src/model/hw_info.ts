@@ -1,12 +1,19 @@
 /**
  * device.c: iommufd_get_hw_info (IOMMU_GET_HW_INFO), kernel-semantics §11.1.
+ * The data and its type come from the device's hardware profile
+ * (drivers/: mock 0xfeedbeef, VT-d 1, SMMUv3 2 [6.14]).
  */
 import type { Event, Fields, Result } from '../events/event.js';
-import { le, u32, userPtrOk } from './args.js';
-import { IOMMU_HW_INFO_TYPE_SELFTEST, MOCK_FLAGS_DEVICE_NO_DIRTY } from './drivers/mock.js';
+import { u32, userPtrOk } from './args.js';
+import { profileOf } from './device.js';
+import { DEV_PASID_EXEC, DEV_PASID_PRIV } from './drivers/index.js';
 import type { Tx } from './object.js';
 
 const IOMMU_HW_CAP_DIRTY_TRACKING = 1n;
+const IOMMU_HW_CAP_PCI_PASID_EXEC = 2n;
+const IOMMU_HW_CAP_PCI_PASID_PRIV = 4n;
+const IOMMU_HW_INFO_TYPE_NONE = 0;
+const NO_DATA = new Uint8Array(0);
 
 export function getHwInfo(tx: Tx, a: Fields, ev: Event): Result {
   if (u32(a, 'flags')) return { errno: 'EOPNOTSUPP' };
@@ -15,23 +22,30 @@ export function getHwInfo(tx: Tx, a: Fields, ev: Event): Result {
   if (reserved instanceof Uint8Array ? reserved.some((b) => b) : Array.isArray(reserved) ? reserved.some((b) => b) : u32(a, '__reserved')) return { errno: 'EOPNOTSUPP' };
   const dev = tx.get(u32(a, 'dev_id'), 'device');
   if (!dev) return { errno: 'ENOENT' };
-  // Mock driver: struct iommu_test_hw_info { u32 flags; u32 test_reg; }.
-  const kernelData = new Uint8Array(8);
-  le.putU32(kernelData, 4, 0xdeadbeef);
+  const [prof, hw] = profileOf(tx, dev);
+  // A driver without a hw_info op reports type NONE and no data.
+  const info = prof.hwInfo(hw, tx.kernel) ?? { type: IOMMU_HW_INFO_TYPE_NONE, data: NO_DATA };
+  const kernelData = info.data;
   const dataLen = u32(a, 'data_len');
   const res: Result = { errno: 0 };
   if (dataLen) {
     if (!userPtrOk(ev, a, 'data_uptr')) return { errno: 'EFAULT' };
+    // min(data_len, kernel length) bytes copied, the rest of the user's buffer cleared.
     const out = new Uint8Array(dataLen);
     out.set(kernelData.subarray(0, Math.min(dataLen, kernelData.length)));
     res.bufs = { data_uptr: out };
   }
-  const out: Fields = {
-    data_len: kernelData.length,
-    out_data_type: IOMMU_HW_INFO_TYPE_SELFTEST,
-    out_capabilities: dev.devFlags & MOCK_FLAGS_DEVICE_NO_DIRTY ? 0n : IOMMU_HW_CAP_DIRTY_TRACKING,
-  };
-  if (tx.kernel === '6.12') out['out_max_pasid_log2'] = 0;
+  let caps = prof.dirtyCapable(hw) ? IOMMU_HW_CAP_DIRTY_TRACKING : 0n;
+  const out: Fields = { data_len: kernelData.length, out_data_type: info.type };
+  if (tx.kernel === '6.12') {
+    // PASID support is reported only when the device has PASIDs enabled (dev->iommu->max_pasids).
+    out['out_max_pasid_log2'] = hw.maxPasidLog2;
+    if (hw.maxPasidLog2) {
+      if (hw.flags & DEV_PASID_EXEC) caps |= IOMMU_HW_CAP_PCI_PASID_EXEC;
+      if (hw.flags & DEV_PASID_PRIV) caps |= IOMMU_HW_CAP_PCI_PASID_PRIV;
+    }
+  }
+  out['out_capabilities'] = caps;
   res.out = out;
   return res;
 }

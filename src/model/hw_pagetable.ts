@@ -4,12 +4,14 @@
  */
 import type { Event, Fields, Result } from '../events/event.js';
 import { PMap } from '../ds/pmap.js';
-import { u32, userBuf, le } from './args.js';
+import { u32, userBuf } from './args.js';
 import { addDomain, getIoas, removeDomain } from './io_pagetable.js';
 import type { Tx } from './object.js';
 import type { Domain, HwptNestedObj, HwptPagingObj, ViommuObj } from './state.js';
-import { mockDomain, mockDomainAllocChecks, MOCK_FLAGS_DEVICE_NO_DIRTY } from './drivers/mock.js';
-import { hwptAttach, hwptDetach } from './device.js';
+import { hwptAttach, hwptDetach, hwptStep, profileOf } from './device.js';
+import { PROFILES, type Profile, type UserData } from './drivers/index.js';
+
+const profileOfDomain = (d: Domain): Profile => PROFILES[d.driver];
 // Registers the domain hooks that decide the mock's 1 MiB IOPTEs.
 import './iopte.js';
 
@@ -17,37 +19,33 @@ export const IOMMU_HWPT_ALLOC_NEST_PARENT = 1;
 export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 2;
 export const IOMMU_HWPT_FAULT_ID_VALID = 4;
 export const IOMMU_HWPT_DATA_NONE = 0;
-export const IOMMU_HWPT_DATA_SELFTEST = 0xdead;
+export { IOMMU_HWPT_DATA_SELFTEST } from './drivers/mock.js';
 export const IOMMU_TEST_IOTLB_DEFAULT = 0xbadbeef;
 
 /**
  * iommufd_hwpt_paging_alloc. With `attachDev` (immediate_attach) the device
  * is attached before the domain joins the IOAS, as the kernel does for
- * automatic domains.
+ * automatic domains. The domain comes from the device's profile.
  */
 export function hwptPagingAlloc(tx: Tx, ioasId: number, devId: number, flags: number, hasData: boolean, auto: boolean, attachDev: boolean): HwptPagingObj | string {
   const valid = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | (tx.kernel === '6.14' ? IOMMU_HWPT_FAULT_ID_VALID : 0);
   const dev = tx.get(devId, 'device')!;
+  const [prof, hw] = profileOf(tx, dev);
   if (flags & ~valid) return 'EOPNOTSUPP';
-  if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING && dev.devFlags & MOCK_FLAGS_DEVICE_NO_DIRTY) return 'EOPNOTSUPP';
+  if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING && !prof.dirtyCapable(hw)) return 'EOPNOTSUPP';
   if (flags & IOMMU_HWPT_FAULT_ID_VALID && flags & IOMMU_HWPT_ALLOC_NEST_PARENT) return 'EOPNOTSUPP';
+  // The object (its ID) comes before the driver's allocation in the kernel; only running out of
+  // IDs (EBUSY) could tell the order apart, and a failure drops the transaction with the ID.
+  const made = prof.allocPaging(hw, flags & ~IOMMU_HWPT_FAULT_ID_VALID, hasData, tx.kernel);
+  if (typeof made === 'string') return made;
+  // Cache-coherency enforcement is set before any map if the device requires it.
+  const domain: Domain = prof.enforceCC(hw) ? { ...made, enforceCC: true } : made;
+  hwptStep(tx, 0, auto ? 'auto_alloc' : 'IOMMU_HWPT_ALLOC', 'unallocated');
   const hwpt = tx.alloc(
-    (id): HwptPagingObj => ({
-      type: 'hwpt_paging',
-      id,
-      users: 1,
-      ioas: ioasId,
-      auto,
-      nestParent: !!(flags & IOMMU_HWPT_ALLOC_NEST_PARENT),
-      fault: 0,
-      domain: mockDomain(dev.devFlags, !!(flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)),
-      devFlags: dev.devFlags,
-    }),
+    (id): HwptPagingObj => ({ type: 'hwpt_paging', id, users: 1, ioas: ioasId, auto, nestParent: !!(flags & IOMMU_HWPT_ALLOC_NEST_PARENT), fault: 0, domain, devFlags: dev.devFlags }),
   );
   if (!hwpt) return 'EBUSY';
   tx.users(ioasId, 1);
-  const e = mockDomainAllocChecks(flags & ~IOMMU_HWPT_FAULT_ID_VALID, hasData, dev.devFlags);
-  if (e) return e;
   if (attachDev) {
     const a = hwptAttach(tx, hwpt.id, devId);
     if (a) return a;
@@ -82,7 +80,7 @@ export function hwptAllocIoctl(tx: Tx, a: Fields, ev: Event): Result {
     if (typeof h === 'string') return { errno: h };
     id = h.id;
   } else if (pt.type === 'viommu') {
-    const h = hwptViommuNestedAlloc(tx, pt, flags, dataType, dataLen, a, ev);
+    const h = hwptViommuNestedAlloc(tx, pt, devId, flags, dataType, dataLen, a, ev);
     if (typeof h === 'string') return { errno: h };
     id = h.id;
   } else return { errno: 'EINVAL' };
@@ -96,48 +94,48 @@ export function hwptAllocIoctl(tx: Tx, a: Fields, ev: Event): Result {
   return { errno: 0, out: { out_hwpt_id: id } };
 }
 
-/** iommufd_hwpt_nested_alloc on a HWPT_PAGING parent (§6.3). */
+/** The driver data of IOMMU_HWPT_ALLOC (iommu_user_data). */
+function userData(a: Fields, ev: Event, dataType: number, dataLen: number): UserData {
+  return { type: dataType, len: dataLen, bytes: userBuf(ev, a, 'data_uptr') };
+}
+
+/** iommufd_hwpt_nested_alloc on a HWPT_PAGING parent (§6.3): the device's driver makes the nested domain. */
 function hwptNestedAlloc(tx: Tx, parent: HwptPagingObj, devId: number, flags: number, dataType: number, dataLen: number, a: Fields, ev: Event): HwptNestedObj | string {
-  if (flags & ~IOMMU_HWPT_FAULT_ID_VALID || dataLen === 0) return 'EOPNOTSUPP';
-  if (parent.auto || !parent.nestParent) return 'EINVAL';
-  const h = tx.alloc((id): HwptNestedObj => ({ type: 'hwpt_nested', id, users: 1, parent: parent.id, viommu: 0, fault: 0, iotlb: [] }));
+  const [prof, hw] = profileOf(tx, tx.get(devId, 'device')!);
+  const alloc = prof.nestedAlloc(tx.kernel);
+  if (flags & ~IOMMU_HWPT_FAULT_ID_VALID || dataLen === 0 || !alloc) return 'EOPNOTSUPP';
+  if (parent.auto || !parent.nestParent || parent.domain.driver !== prof.name) return 'EINVAL';
+  hwptStep(tx, 0, 'IOMMU_HWPT_ALLOC', 'unallocated');
+  const h = tx.alloc((id): HwptNestedObj => ({ type: 'hwpt_nested', id, users: 1, parent: parent.id, viommu: 0, fault: 0, iotlb: [], cfg: [] }));
   if (!h) return 'EBUSY';
   tx.users(parent.id, 1);
-  void devId;
-  const iotlb = mockNestedAlloc(flags, dataType, dataLen, a, ev);
-  if (typeof iotlb === 'string') return iotlb;
-  const nested: HwptNestedObj = { ...h, users: 1, iotlb };
+  const nd = alloc(parent, hw, flags & ~IOMMU_HWPT_FAULT_ID_VALID, userData(a, ev, dataType, dataLen));
+  if (typeof nd === 'string') return nd;
+  const nested: HwptNestedObj = { ...h, iotlb: nd.iotlb, cfg: nd.cfg };
   tx.put(nested);
   return nested;
 }
 
 /**
- * iommufd_viommu_alloc_hwpt_nested [6.14] (§6.3): the parent is the vIOMMU's
- * HWPT, the reference is taken on the vIOMMU. Every device is behind the
- * vIOMMU's (single mock) IOMMU instance.
+ * iommufd_viommu_alloc_hwpt_nested [6.14] (§6.3): the vIOMMU must be on the
+ * device's IOMMU instance (EINVAL); the parent is the vIOMMU's HWPT, the
+ * reference is taken on the vIOMMU; the vIOMMU's driver makes the domain.
  */
-function hwptViommuNestedAlloc(tx: Tx, viommu: ViommuObj, flags: number, dataType: number, dataLen: number, a: Fields, ev: Event): HwptNestedObj | string {
-  if (flags & ~IOMMU_HWPT_FAULT_ID_VALID || dataLen === 0) return 'EOPNOTSUPP';
-  const h = tx.alloc((id): HwptNestedObj => ({ type: 'hwpt_nested', id, users: 1, parent: viommu.hwpt, viommu: viommu.id, fault: 0, iotlb: [] }));
+function hwptViommuNestedAlloc(tx: Tx, viommu: ViommuObj, devId: number, flags: number, dataType: number, dataLen: number, a: Fields, ev: Event): HwptNestedObj | string {
+  const [, hw] = profileOf(tx, tx.get(devId, 'device')!);
+  if (viommu.iommu !== hw.iommu.id) return 'EINVAL';
+  const parent = tx.get(viommu.hwpt, 'hwpt_paging')!;
+  const prof = profileOfDomain(parent.domain);
+  if (flags & ~IOMMU_HWPT_FAULT_ID_VALID || dataLen === 0 || !prof.viommuNestedAlloc) return 'EOPNOTSUPP';
+  hwptStep(tx, 0, 'IOMMU_HWPT_ALLOC', 'unallocated');
+  const h = tx.alloc((id): HwptNestedObj => ({ type: 'hwpt_nested', id, users: 1, parent: viommu.hwpt, viommu: viommu.id, fault: 0, iotlb: [], cfg: [] }));
   if (!h) return 'EBUSY';
   tx.users(viommu.id, 1);
-  // mock_viommu_alloc_domain_nested -> __mock_domain_alloc_nested.
-  const iotlb = mockNestedAlloc(flags, dataType, dataLen, a, ev);
-  if (typeof iotlb === 'string') return iotlb;
-  const nested: HwptNestedObj = { ...h, iotlb };
+  const nd = prof.viommuNestedAlloc(viommu, flags & ~IOMMU_HWPT_FAULT_ID_VALID, userData(a, ev, dataType, dataLen));
+  if (typeof nd === 'string') return nd;
+  const nested: HwptNestedObj = { ...h, iotlb: nd.iotlb, cfg: nd.cfg };
   tx.put(nested);
   return nested;
-}
-
-/** The mock driver's nested domain (__mock_domain_alloc_nested): four IOTLB words from iommu_hwpt_selftest. */
-function mockNestedAlloc(flags: number, dataType: number, dataLen: number, a: Fields, ev: Event): number[] | string {
-  if (flags & ~IOMMU_HWPT_FAULT_ID_VALID) return 'EOPNOTSUPP';
-  if (dataType !== IOMMU_HWPT_DATA_SELFTEST) return 'EOPNOTSUPP';
-  if (dataLen < 4 || dataLen > 4) return 'EINVAL';
-  const buf = userBuf(ev, a, 'data_uptr');
-  if (!buf || buf.length < 4) return 'EFAULT';
-  const iotlb = le.u32(buf, 0);
-  return [iotlb, iotlb, iotlb, iotlb];
 }
 
 /** Destroy of a HWPT once its users reached 1 (hw_pagetable.c destroy functions). */

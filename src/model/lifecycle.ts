@@ -7,7 +7,7 @@ import { u32 } from './args.js';
 import type { Tx } from './object.js';
 import { ioasDestroy } from './ioas.js';
 import { hwptDestroy } from './hw_pagetable.js';
-import { deviceDetach } from './device.js';
+import { deviceDetach, deviceReleaseOwner, hwptStep } from './device.js';
 import { accessDestroy } from './access.js';
 import { faultDestroy } from './fault.js';
 import { forgetDevice, vdeviceDestroy, viommuDestroy } from './viommu.js';
@@ -22,6 +22,7 @@ export function destroyObject(tx: Tx, id: number): void {
       return;
     case 'hwpt_paging':
     case 'hwpt_nested':
+      hwptStep(tx, id, 'IOMMU_DESTROY');
       hwptDestroy(tx, id);
       return;
     case 'selftest': {
@@ -35,9 +36,11 @@ export function destroyObject(tx: Tx, id: number): void {
       return;
     }
     case 'device':
+      // iommufd_device_unbind (the VFIO driver detached first) -> iommufd_device_destroy.
       deviceDetach(tx, id);
       tx.remove(id);
       forgetDevice(tx, id);
+      deviceReleaseOwner(tx, o);
       return;
     case 'access':
       accessDestroy(tx, id);

@@ -49,7 +49,8 @@ function mockDomainOp(member: 'mock_domain' | 'mock_domain_flags'): TestHandler 
     if (!st) return { errno: 'EBUSY' };
     if (devFlags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_HUGE_IOVA)) return { errno: 'EINVAL' };
     const dev = tx.alloc(
-      (id): DeviceObj => ({ type: 'device', id, users: 2, devFlags, stdev: st.id, hwpt: 0, cache: [0, 1, 2, 3].map(() => IOMMU_TEST_DEV_CACHE_DEFAULT), iopfEnabled: false }),
+      // Every mock device is its own iommu group (generic_device_group).
+      (id): DeviceObj => ({ type: 'device', id, users: 2, devFlags, stdev: st.id, pdev: 0, group: -id, hwpt: 0, cache: [0, 1, 2, 3].map(() => IOMMU_TEST_DEV_CACHE_DEFAULT), iopfEnabled: false }),
     );
     if (!dev) return { errno: 'EBUSY' };
     tx.put({ ...st, idev: dev.id });

@@ -10,7 +10,9 @@
  */
 import { PMap } from '../ds/pmap.js';
 import type { IntervalMap } from '../ds/interval_map.js';
+import type { DriverName } from './drivers/profile.js';
 import { emptyMemory, type Memory, type Mm } from './mm.js';
+import { emptyHardware, type Hardware } from './hardware.js';
 
 export type KernelVersion = '6.12' | '6.14';
 export const KERNEL_VERSIONS: readonly KernelVersion[] = ['6.12', '6.14'];
@@ -32,7 +34,7 @@ export interface Proc {
   readonly pinnedVm: bigint;
 }
 
-export type FileKind = 'iommufd' | 'fault' | 'access' | 'memfd' | 'file' | 'vfio';
+export type FileKind = 'iommufd' | 'fault' | 'access' | 'memfd' | 'file' | 'vfio' | 'vfio_group';
 
 /** An open file description (shared by dup'ed / inherited fds). */
 export interface OpenFile {
@@ -46,6 +48,10 @@ export interface OpenFile {
   readonly obj?: number;
   /** Memory object (memfd, file). */
   readonly mobj?: number;
+  /** The device behind a VFIO cdev file ('vfio'): its number in World.hw.devs. */
+  readonly dev?: number;
+  /** The VFIO group of a legacy group file ('vfio_group'). */
+  readonly group?: number;
 }
 
 export type AccountMode = 'none' | 'user' | 'mm';
@@ -127,9 +133,19 @@ export interface IoasObj extends ObjBase {
   readonly hwpts: readonly number[];
 }
 
-/** A mock paging domain (the selftest driver; kernel-semantics §12.1). */
+/**
+ * A paging domain made by an IOMMU driver (a hardware profile,
+ * src/model/drivers/): the mock's (kernel-semantics §12.1), Intel VT-d's or
+ * ARM SMMUv3's.
+ */
 export interface Domain {
-  readonly driver: 'mock';
+  readonly driver: DriverName;
+  /** The IOMMU instance whose device allocated it (World.hw.iommus; the mock's is 0). */
+  readonly iommu: number;
+  /** Input address bits: the aperture is [apertureStart, apertureLast]. VT-d refuses attach through a narrower IOMMU. */
+  readonly addrWidth: number;
+  /** hwpt_paging->enforce_cache_coherency: set at allocation for a device with IOMMU_CAP_ENFORCE_CACHE_COHERENCY. */
+  readonly enforceCC: boolean;
   /** Smallest IOPTE size. */
   readonly pgsize: bigint;
   /** 1 MiB IOPTEs allowed (MOCK_FLAGS_DEVICE_HUGE_IOVA). */
@@ -158,7 +174,7 @@ export interface HwptPagingObj extends ObjBase {
   readonly nestParent: boolean;
   readonly fault: number;
   readonly domain: Domain;
-  /** Device ID that allocated it (selects the driver / capabilities). */
+  /** Mock device flags of the device that allocated it (MOCK_FLAGS_DEVICE_*; 0 for other drivers). */
   readonly devFlags: number;
 }
 
@@ -170,6 +186,12 @@ export interface HwptNestedObj extends ObjBase {
   readonly viommu: number;
   readonly fault: number;
   readonly iotlb: readonly number[];
+  /**
+   * The driver's stage-1 configuration as its nested allocator kept it
+   * (VT-d: flags, pgtbl_addr, addr_width of iommu_hwpt_vtd_s1; SMMUv3: the
+   * two vSTE words); empty for the mock.
+   */
+  readonly cfg: readonly bigint[];
 }
 
 export interface DeviceObj extends ObjBase {
@@ -178,7 +200,14 @@ export interface DeviceObj extends ObjBase {
   readonly devFlags: number;
   /** The selftest object that owns this mock device, 0 for VFIO devices. */
   readonly stdev: number;
-  /** Attached HWPT id, 0 when detached. */
+  /** The physical device (World.hw.devs) bound through its VFIO cdev; 0 for a mock device. */
+  readonly pdev: number;
+  /**
+   * The iommu group (iommufd_group): devices of one group share one
+   * attachment. A mock device is its own group, keyed -(its object ID).
+   */
+  readonly group: number;
+  /** Attached HWPT id (the group's HWPT while this device is on the group's device list), 0 when detached. */
   readonly hwpt: number;
   /** Per-device mock cache words (vIOMMU invalidation, 6.14). */
   readonly cache: readonly number[];
@@ -236,6 +265,8 @@ export interface ViommuObj extends ObjBase {
   readonly type: 'viommu';
   readonly hwpt: number;
   readonly viommuType: number;
+  /** The physical IOMMU instance of the device it was allocated for (vDEVICE and nested HWPT instance checks). */
+  readonly iommu: number;
   /** virt_id -> vdevice id (unique per vIOMMU). */
   readonly vdevs: PMap<bigint, number>;
 }
@@ -282,6 +313,8 @@ export interface World {
   readonly userLockedVm: PMap<number, bigint>;
   /** Mock driver's global temporary memory limit (IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT). */
   readonly testMemoryLimit: number;
+  /** The machine's IOMMUs, devices and iommu groups (environment events; hardware.ts). */
+  readonly hw: Hardware;
 }
 
 export interface WorldOptions {
@@ -299,5 +332,6 @@ export function emptyWorld(opts: WorldOptions = {}): World {
     mem: emptyMemory(),
     userLockedVm: PMap.emptyNumber<bigint>(),
     testMemoryLimit: 65536,
+    hw: emptyHardware(),
   };
 }

@@ -151,15 +151,12 @@ function ccIommu(tx: Tx): Result {
 
 /**
  * hwpt_paging->enforce_cache_coherency: set at allocation only for a device
- * with IOMMU_CAP_ENFORCE_CACHE_COHERENCY. The mock driver reports just
- * IOMMU_CAP_CACHE_COHERENCY (selftest.c:mock_domain_capable), so mock HWPTs
- * never enforce it.
+ * with IOMMU_CAP_ENFORCE_CACHE_COHERENCY (the profile's enforceCC hook). The
+ * mock driver reports just IOMMU_CAP_CACHE_COHERENCY
+ * (selftest.c:mock_domain_capable), so mock HWPTs never enforce it.
  */
 function enforcesCacheCoherency(h: HwptPagingObj): boolean {
-  switch (h.domain.driver) {
-    case 'mock':
-      return false;
-  }
+  return h.domain.enforceCC;
 }
 
 /** iommufd_vfio_set_iommu */

@@ -14,6 +14,7 @@ import { le, u32, u64, userBuf } from './args.js';
 import type { Tx } from './object.js';
 import type { VdeviceObj, ViommuObj } from './state.js';
 import { U64_MAX } from './io_pagetable.js';
+import { profileOf } from './device.js';
 
 export const IOMMU_VIOMMU_TYPE_DEFAULT = 0;
 export const IOMMU_VIOMMU_TYPE_SELFTEST = 0xdeadbeef;
@@ -30,15 +31,18 @@ export function viommuAlloc(tx: Tx, a: Fields): Result {
   const type = u32(a, 'type');
   if (u32(a, 'flags') || type === IOMMU_VIOMMU_TYPE_DEFAULT) return { errno: 'EOPNOTSUPP' };
   const devId = u32(a, 'dev_id');
-  if (!tx.get(devId, 'device')) return { errno: 'ENOENT' };
-  // Every modelled device is behind the mock IOMMU, which has viommu_alloc.
+  const dev = tx.get(devId, 'device');
+  if (!dev) return { errno: 'ENOENT' };
+  const [prof, hw] = profileOf(tx, dev);
+  if (!prof.viommuAlloc) return { errno: 'EOPNOTSUPP' };
   const hwptId = u32(a, 'hwpt_id');
   const hwpt = tx.get(hwptId, 'hwpt_paging');
   if (!hwpt) return { errno: 'ENOENT' };
   if (!hwpt.nestParent) return { errno: 'EINVAL' };
-  // mock_viommu_alloc: only the selftest type, checked before the object is allocated.
-  if (type !== IOMMU_VIOMMU_TYPE_SELFTEST) return { errno: 'EOPNOTSUPP' };
-  const v = tx.alloc((id): ViommuObj => ({ type: 'viommu', id, users: 1, hwpt: hwptId, viommuType: type, vdevs: PMap.emptyBigint<number>() }));
+  // The driver's viommu_alloc (mock: only the selftest type; SMMUv3: arm_vsmmu_alloc), before the object exists.
+  const e = prof.viommuAlloc(hw, hwpt, type);
+  if (e) return { errno: e };
+  const v = tx.alloc((id): ViommuObj => ({ type: 'viommu', id, users: 1, hwpt: hwptId, viommuType: type, iommu: hw.iommu.id, vdevs: PMap.emptyBigint<number>() }));
   if (!v) return { errno: 'EBUSY' };
   tx.users(hwptId, 1);
   return { errno: 0, out: { out_viommu_id: v.id } };
@@ -52,8 +56,10 @@ export function vdeviceAlloc(tx: Tx, a: Fields): Result {
   const viommu = tx.get(viommuId, 'viommu');
   if (!viommu) return { errno: 'ENOENT' };
   const devId = u32(a, 'dev_id');
-  if (!tx.get(devId, 'device')) return { errno: 'ENOENT' };
-  // All devices sit behind the one mock IOMMU instance: the instance check passes.
+  const dev = tx.get(devId, 'device');
+  if (!dev) return { errno: 'ENOENT' };
+  // The device must sit behind the vIOMMU's physical IOMMU instance.
+  if (profileOf(tx, dev)[1].iommu.id !== viommu.iommu) return { errno: 'EINVAL' };
   const vd = tx.alloc((id): VdeviceObj => ({ type: 'vdevice', id, users: 1, viommu: viommuId, dev: devId, virtId }));
   if (!vd) return { errno: 'EBUSY' };
   // xa_cmpxchg on the vIOMMU's vdevs: the virt_id is unique per vIOMMU.

@@ -1,0 +1,218 @@
+/**
+ * A device's VFIO cdev, /dev/vfio/devices/<cdev> (drivers/vfio/device_cdev.c,
+ * drivers/vfio/iommufd.c, vfio_main.c: vfio_device_fops_unl_ioctl;
+ * kernel-semantics §5.1), and the legacy VFIO group file /dev/vfio/<group>
+ * as far as it excludes the cdev (group.c: vfio_device_block_group).
+ *
+ * Events on a cdev fd: VFIO_DEVICE_BIND_IOMMUFD {argsz, flags, iommufd}
+ * -> out_devid; VFIO_DEVICE_ATTACH_IOMMUFD_PT {argsz, flags, pt_id} ->
+ * pt_id; VFIO_DEVICE_DETACH_IOMMUFD_PT {argsz, flags}. VFIO reads only the
+ * first minsz bytes (argsz below minsz: EINVAL; larger: no E2BIG); without
+ * an `argsz` field `ev.size` (then sizeof) stands in for it; `args: null`
+ * is an unreadable argument (EFAULT).
+ *
+ * The device's lifecycle state (machines/device.machine.ts) decides what a
+ * file may do: a missing transition in DEVICE_TABLE is the kernel's refusal
+ * (EINVAL: "not bound", "bound twice"). A physical device binds a DEVICE
+ * object (device.ts: deviceBind), an emulated one (mdev) an ACCESS object.
+ * A bound file holds its iommufd context twice (the file reference the bind
+ * took, and the DEVICE's or ACCESS's iommufd_ctx_get); closing it unbinds:
+ * detach, destroy the object, drop both.
+ */
+import type { Event, Fields, Result } from '../events/event.js';
+import { STRUCTS as VFIO_STRUCTS } from '../uapi/generated_vfio.js';
+import { IOCTLS } from '../uapi/ioctls.js';
+import type { StructLayout } from '../uapi/layout.js';
+import { u32 } from './args.js';
+import { accessChangeIoas, accessCreateUnattached, accessDetach } from './access.js';
+import { deviceAttach, deviceBind, deviceDetach, deviceReplace } from './device.js';
+import { installFile, putFile } from './files.js';
+import { devByCdev, deviceStep, putDev, putGroup, type PhysDev } from './hardware.js';
+import { destroyObject } from './lifecycle.js';
+import { Tx } from './object.js';
+import type { OpenFile, World } from './state.js';
+import type { DeviceState } from '../../machines/tables.js';
+
+const fail = (w: World, errno: string): [World, Result] => [w, { errno }];
+
+/**
+ * The lifecycle state a file of the device sees: the bound file sees the
+ * device's state; any other file sees it unbound (appeared, or closed once
+ * some binding was closed), so that only the bound file passes the
+ * `access_granted` check.
+ */
+export function deviceView(p: PhysDev, fileId: number): DeviceState {
+  if (p.bound?.file === fileId) return p.state;
+  return p.state === 'closed' ? 'closed' : 'appeared';
+}
+
+// ---- open / release ---------------------------------------------------------------
+
+/**
+ * open(2) of a path under /dev/vfio/: a device cdev (vfio_device_fops_cdev_open)
+ * or a legacy group file (vfio_group_fops_open: EBUSY while open, or while a
+ * device of the group is bound through its cdev). Undefined for other paths.
+ */
+export function vfioOpen(w: World, pid: number, path: string): [World, Result] | undefined {
+  const m = /^\/dev\/vfio\/(?:devices\/(.+)|(\d+))$/.exec(path);
+  if (!m) return undefined;
+  if (m[1] !== undefined) {
+    const p = devByCdev(w, m[1]);
+    if (!p) return fail(w, 'ENOENT');
+    const next = deviceStep(p.state, 'open');
+    if (!next) return fail(w, 'ENODEV');
+    const [w2, fd] = installFile(w, pid, { kind: 'vfio', dev: p.id });
+    return [putDev(w2, { ...p, opens: p.opens + 1, state: next }), { errno: 0, ret: fd }];
+  }
+  const g = w.hw.groups.get(Number(m[2]));
+  if (!g) return fail(w, 'ENOENT');
+  if (g.cdevOpenCnt || g.legacyOpen) return fail(w, 'EBUSY');
+  const [w2, fd] = installFile(w, pid, { kind: 'vfio_group', group: g.id });
+  return [putGroup(w2, { ...g, legacyOpen: true }), { errno: 0, ret: fd }];
+}
+
+/** The last reference to a VFIO file went (vfio_device_fops_release, vfio_group_fops_release). */
+export function vfioRelease(w: World, f: OpenFile): World {
+  if (f.kind === 'vfio_group') {
+    const g = w.hw.groups.get(f.group!);
+    return g ? putGroup(w, { ...g, legacyOpen: false }) : w;
+  }
+  let p = w.hw.devs.get(f.dev!)!;
+  p = { ...p, opens: p.opens - 1 };
+  const b = p.bound;
+  if (!b || b.file !== f.id) return putDev(w, p);
+  // vfio_df_unbind_iommufd -> vfio_df_close -> unbind_iommufd (physical: detach, then unbind).
+  const tx = new Tx(w, w.ctxs.get(b.ctx)!, 0);
+  destroyObject(tx, b.obj);
+  w = tx.commit();
+  const g = w.hw.groups.get(p.group)!;
+  w = putGroup(w, { ...g, cdevOpenCnt: g.cdevOpenCnt - 1 });
+  w = putDev(w, { ...p, bound: null, state: deviceStep(p.state, 'close')! });
+  // The DEVICE's (ACCESS's) context reference, then the file's own (iommufd_ctx_put twice).
+  const ctxFile = w.ctxs.get(b.ctx)!.file;
+  return putFile(putFile(w, ctxFile), ctxFile);
+}
+
+// ---- ioctls -----------------------------------------------------------------
+
+const CDEV_OPS: Record<number, string> = {
+  [IOCTLS.VFIO_DEVICE_BIND_IOMMUFD.cmd]: 'VFIO_DEVICE_BIND_IOMMUFD',
+  [IOCTLS.VFIO_DEVICE_ATTACH_IOMMUFD_PT.cmd]: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
+  [IOCTLS.VFIO_DEVICE_DETACH_IOMMUFD_PT.cmd]: 'VFIO_DEVICE_DETACH_IOMMUFD_PT',
+};
+
+function argszOf(ev: Event, l: StructLayout): number {
+  const a = ev.args!;
+  if (a['argsz'] !== undefined) return u32(a, 'argsz');
+  return ev.size ?? l.size;
+}
+
+/** vfio_device_fops_unl_ioctl for one event on a cdev file. */
+export function vfioDeviceIoctl(w: World, fileId: number, pid: number, ev: Event): [World, Result] {
+  const f = w.files.get(fileId)!;
+  const p = w.hw.devs.get(f.dev!);
+  if (!p) throw new Error(`model bug: VFIO file ${fileId} of missing device ${f.dev}`);
+  let op = ev.op;
+  if (op === 'RAW_IOCTL') {
+    op = CDEV_OPS[Number(ev.args?.['request'] ?? 0)] ?? 'RAW_IOCTL';
+    if (op !== 'RAW_IOCTL') ev = { ...ev, op, args: (ev.args?.['payload'] as Fields | null | undefined) ?? null };
+  }
+  const view = deviceView(p, fileId);
+  if (op === 'VFIO_DEVICE_BIND_IOMMUFD') return bind(w, f, p, view, pid, ev);
+  // Paired with the bind's access_granted: nothing else is allowed before it.
+  if (!p.bound || p.bound.file !== fileId) return fail(w, 'EINVAL');
+  if (op === 'VFIO_DEVICE_ATTACH_IOMMUFD_PT') return attach(w, p, view, pid, ev);
+  if (op === 'VFIO_DEVICE_DETACH_IOMMUFD_PT') return detach(w, p, view, pid, ev);
+  // The driver's own ioctls (GET_INFO, regions, irqs, ...) are not modelled; an iommufd ioctl is ENOTTY there.
+  if (op.startsWith('VFIO_') || op === 'RAW_IOCTL') return [w, { errno: 'ENOTTY', unmodelled: op }];
+  return fail(w, 'ENOTTY');
+}
+
+/** vfio_df_ioctl_bind_iommufd (§5.1). */
+function bind(w: World, f: OpenFile, p: PhysDev, view: DeviceState, pid: number, ev: Event): [World, Result] {
+  if (ev.args === null) return fail(w, 'EFAULT');
+  const a = ev.args;
+  const minsz = IOCTLS.VFIO_DEVICE_BIND_IOMMUFD.minSize;
+  const ifd = u32(a, 'iommufd') | 0;
+  if (argszOf(ev, VFIO_STRUCTS.vfio_device_bind_iommufd) < minsz || u32(a, 'flags') || ifd < 0) return fail(w, 'EINVAL');
+  // vfio_device_block_group: not while the group's legacy file is open.
+  const g = w.hw.groups.get(p.group)!;
+  if (g.legacyOpen) return fail(w, 'EBUSY');
+  // df->access_granted: this file is bound already.
+  const next = deviceStep(view, 'VFIO_DEVICE_BIND_IOMMUFD');
+  if (!next) return fail(w, 'EINVAL');
+  // iommufd_ctx_from_fd
+  const ifile = w.procs.get(pid)!.fds.get(ifd);
+  const ictx = ifile === undefined ? undefined : w.files.get(ifile);
+  if (!ictx) return fail(w, 'EBADF');
+  if (ictx.kind !== 'iommufd' || ictx.ctx === undefined) return fail(w, 'EBADFD');
+  // vfio_df_open: only the legacy group path may open a device twice.
+  if (p.bound) return fail(w, 'EINVAL');
+  const tx = new Tx(w, w.ctxs.get(ictx.ctx)!, pid);
+  let obj: number;
+  if (p.kind === 'physical') {
+    const dev = deviceBind(tx, p.id);
+    if (typeof dev === 'string') return fail(w, dev);
+    obj = dev.id;
+  } else {
+    const acc = accessCreateUnattached(tx);
+    if (!acc) return fail(w, 'EBUSY');
+    obj = acc.id;
+  }
+  w = tx.commit();
+  const g2 = w.hw.groups.get(p.group)!;
+  w = putGroup(w, { ...g2, cdevOpenCnt: g2.cdevOpenCnt + 1 });
+  w = putDev(w, { ...w.hw.devs.get(p.id)!, bound: { file: f.id, ctx: ictx.ctx, obj, attached: false }, state: next });
+  // The file's reference (fget in iommufd_ctx_from_fd) and the object's (iommufd_ctx_get).
+  const cf = w.files.get(ictx.id)!;
+  w = { ...w, files: w.files.set(cf.id, { ...cf, refs: cf.refs + 2 }) };
+  return [w, { errno: 0, out: { out_devid: obj } }];
+}
+
+/** vfio_df_ioctl_attach_pt -> vfio_iommufd_physical_attach_ioas / _emulated_attach_ioas (§5.1). */
+function attach(w: World, p: PhysDev, view: DeviceState, pid: number, ev: Event): [World, Result] {
+  if (ev.args === null) return fail(w, 'EFAULT');
+  const a = ev.args;
+  if (argszOf(ev, VFIO_STRUCTS.vfio_device_attach_iommufd_pt) < IOCTLS.VFIO_DEVICE_ATTACH_IOMMUFD_PT.minSize || u32(a, 'flags')) return fail(w, 'EINVAL');
+  const next = deviceStep(view, 'VFIO_DEVICE_ATTACH_IOMMUFD_PT');
+  if (!next) return fail(w, 'EINVAL');
+  const b = p.bound!;
+  const tx = new Tx(w, w.ctxs.get(b.ctx)!, pid);
+  const ptId = u32(a, 'pt_id');
+  let out = ptId;
+  if (p.kind === 'physical') {
+    // Attached already: iommufd_device_replace.
+    const r = b.attached ? deviceReplace(tx, b.obj, ptId) : deviceAttach(tx, b.obj, ptId);
+    if (typeof r === 'string') return fail(w, r);
+    out = r;
+  } else {
+    // iommufd_access_attach / _replace (iommufd_access_change_ioas_id): pt_id must be an IOAS
+    // (ENOENT), the same one changes nothing; it is written back unchanged.
+    if (!tx.get(ptId, 'ioas')) return fail(w, 'ENOENT');
+    if (tx.get(b.obj, 'access')!.ioas !== ptId) {
+      const e = accessChangeIoas(tx, b.obj, ptId);
+      if (e) return fail(w, e);
+    }
+  }
+  w = tx.commit();
+  w = putDev(w, { ...w.hw.devs.get(p.id)!, bound: { ...b, attached: true }, state: next });
+  return [w, { errno: 0, out: { pt_id: out } }];
+}
+
+/** vfio_df_ioctl_detach_pt: detaches if attached; never fails once the arguments pass. */
+function detach(w: World, p: PhysDev, view: DeviceState, pid: number, ev: Event): [World, Result] {
+  if (ev.args === null) return fail(w, 'EFAULT');
+  const a = ev.args;
+  if (argszOf(ev, VFIO_STRUCTS.vfio_device_detach_iommufd_pt) < IOCTLS.VFIO_DEVICE_DETACH_IOMMUFD_PT.minSize || u32(a, 'flags')) return fail(w, 'EINVAL');
+  const next = deviceStep(view, 'VFIO_DEVICE_DETACH_IOMMUFD_PT');
+  if (!next) return fail(w, 'EINVAL');
+  const b = p.bound!;
+  if (b.attached) {
+    const tx = new Tx(w, w.ctxs.get(b.ctx)!, pid);
+    if (p.kind === 'physical') deviceDetach(tx, b.obj);
+    else accessDetach(tx, b.obj);
+    w = tx.commit();
+  }
+  w = putDev(w, { ...w.hw.devs.get(p.id)!, bound: { ...b, attached: false }, state: next });
+  return [w, { errno: 0 }];
+}
