@@ -164,7 +164,9 @@ export class CaptureImporter {
         out.push({ op: 'note', pid, args: { test: String(r['test'] ?? '') }, src });
         break;
       case 'maps':
-        out.push({ op: 'maps', pid, args: { maps: parseMaps(r, line) }, src });
+        // The recorder could not read /proc/self/maps (`"maps": null, "errno"`): no snapshot.
+        if (r['maps'] === null) out.push({ op: 'noop', pid, args: { what: 'maps unreadable' }, src });
+        else out.push({ op: 'maps', pid, args: { maps: parseMaps(r, line) }, src });
         break;
       case 'fork':
         this.fds.fork(int(r, 'parent', line), int(r, 'child', line), line);

@@ -280,6 +280,9 @@ describe('absurd lengths and numbers', () => {
     await fails(withRecord(1, (r) => ((r['maps'] as Record<string, unknown>[])[0]!['end'] = '0x400000')), 2, /region 0x400000-0x400000 is empty or reversed/);
     await fails(withRecord(1, (r) => ((r['maps'] as unknown[])[0] = null)), 2, /'maps' entries must be objects/);
     await fails(withRecord(1, (r) => (r['maps'] = 'all of it')), 2, /'maps' must be an array/);
+    // What a recorder writes when /proc/self/maps cannot be read: no snapshot, not an error.
+    const evs = await importText(withRecord(1, (r) => Object.assign(r, { maps: null, errno: 13 })));
+    expect(evs.find((e) => e.src === 'line 2 seq 1')).toMatchObject({ op: 'noop', args: { what: 'maps unreadable' } });
   });
 });
 
