@@ -34,6 +34,8 @@ export interface ScenarioResult {
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface Step {
   op: string;
+  /** The fd an ioctl goes to when it is not the scenario's iommufd (a VFIO device fd: "$dev_fd"). */
+  fd?: Json;
   args: { [k: string]: Json } | null;
   expect?: { errno?: number | string; ret?: number; out?: { [k: string]: Json }; checks?: { [k: string]: Json }[] };
   expect_by_version?: { [v: string]: Step['expect'] };
@@ -139,6 +141,23 @@ function structBytes(o: { [k: string]: Json }, b: Bindings): Uint8Array {
   return bytes;
 }
 
+/**
+ * Environment ops of ours (README "Describing a device in a trace"): the
+ * hardware events pass their JSON through (`$variables` resolved, 64-bit
+ * strings as bigint), open_device / open_group open a VFIO cdev / legacy
+ * group file and bind `out.fd`.
+ */
+const HW_OPS = new Set(['iommu_add', 'device_add', 'device_remove', 'set_module_param']);
+
+function hwValue(v: Json, b: Bindings): Value {
+  if (v === null || typeof v === 'boolean' || typeof v === 'number') return v;
+  if (typeof v === 'string') return /^(\$|0x[0-9a-f]+$|\d+$)/i.test(v) ? b.resolve(v) : v;
+  if (Array.isArray(v)) return v.map((x) => hwValue(x, b));
+  const o: Fields = {};
+  for (const [k, x] of Object.entries(v)) o[k] = hwValue(x, b);
+  return o;
+}
+
 const ENV_OPS = new Set(['mmap', 'munmap', 'memset', 'fill_memory', 'write_memory', 'read_memory', 'memfd_create', 'ftruncate', 'close_fd', 'close_iommufd', 'open_iommufd', 'read_fault_fd', 'write_fault_fd', 'drop_capability']);
 
 interface Run {
@@ -151,6 +170,12 @@ function toEvent(step: Step, run: Run): Event {
   const b = run.b;
   const a = step.args ?? {};
   const ev: Event = { op: step.op, pid: PID, args: {} };
+  if (HW_OPS.has(step.op)) {
+    ev.args = hwValue(a, b) as Fields;
+    return ev;
+  }
+  if (step.op === 'open_device') return { op: 'open', pid: PID, args: { path: `/dev/vfio/devices/${String(a['cdev'])}` } };
+  if (step.op === 'open_group') return { op: 'open', pid: PID, args: { path: `/dev/vfio/${String(b.resolve(a['group']!))}` } };
   if (ENV_OPS.has(step.op)) {
     const args: Fields = {};
     for (const [k, v] of Object.entries(a)) {
@@ -175,7 +200,7 @@ function toEvent(step: Step, run: Run): Event {
     ev.args = args;
     return ev;
   }
-  ev.fd = run.fd;
+  ev.fd = step.fd === undefined ? run.fd : Number(b.resolve(step.fd));
   if (step.args === null) {
     ev.args = null;
     return ev;
@@ -390,6 +415,8 @@ export function runScenario(s: Scenario, kernel?: KernelVersion): ScenarioResult
   const opened = apply(w, { op: 'open', pid: PID, args: { path: '/dev/iommu' } });
   w = opened.state;
   run.fd = opened.result.ret!;
+  // `$iommufd`: the scenario's iommufd fd, for VFIO_DEVICE_BIND_IOMMUFD.
+  run.b.vars.set('iommufd', BigInt(run.fd));
   for (let i = 0; i < s.steps.length; i++) {
     const step = s.steps[i]!;
     let ev: Event;
@@ -400,8 +427,11 @@ export function runScenario(s: Scenario, kernel?: KernelVersion): ScenarioResult
     }
     const r = apply(w, ev);
     w = r.state;
-    if (step.op === 'open_iommufd' && !r.result.errno) run.fd = r.result.ret!;
-    if (step.op === 'memfd_create' && !r.result.errno) r.result.out = { fd: r.result.ret! };
+    if (step.op === 'open_iommufd' && !r.result.errno) {
+      run.fd = r.result.ret!;
+      run.b.vars.set('iommufd', BigInt(run.fd));
+    }
+    if ((step.op === 'memfd_create' || step.op === 'open_device' || step.op === 'open_group') && !r.result.errno) r.result.out = { fd: r.result.ret! };
     let exp = step.expect ?? { errno: 0 };
     if (k !== native && step.expect_by_version?.[k]) exp = step.expect_by_version[k]!;
     const cur = w;
