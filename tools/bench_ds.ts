@@ -32,8 +32,16 @@ function rng(seed: number): () => number {
   };
 }
 
+/**
+ * Process CPU time in µs (user + system, all threads, so GC helper threads
+ * are included). Used instead of wall time because benchmark machines are
+ * often shared; set BENCH_DS_WALL=1 to use wall-clock time.
+ */
+const USE_WALL = process.env['BENCH_DS_WALL'] === '1';
 function now(): number {
-  return Number(process.hrtime.bigint()) / 1e3; // µs
+  if (USE_WALL) return Number(process.hrtime.bigint()) / 1e3;
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 const KiB = 1024;
