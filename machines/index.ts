@@ -4,4 +4,5 @@
  */
 export { deviceMachine, DEVICE_EVENTS, DEVICE_STATES } from './device.machine.js';
 export { hwptMachine, HWPT_EVENTS, HWPT_STATES } from './hwpt.machine.js';
-export { DEVICE_TABLE, HWPT_TABLE, deriveTable, stateKey } from './tables.js';
+export { DEVICE_TABLE, HWPT_TABLE } from './tables.js';
+export { deriveTable, renderTables, stateKey } from './derive.js';

@@ -1,16 +1,19 @@
 /**
- * Each derived table equals its machine over every reachable (state, event)
- * pair, as xstate/graph enumerates them (aesthetics convention 11): the
- * adjacency map built by xstate itself, not by tables.ts, must list exactly
- * the table's transitions, and every pair the table refuses must be one the
- * machine does not take.
+ * Each table equals its machine over every reachable (state, event) pair, as
+ * xstate/graph enumerates them (aesthetics convention 11): the adjacency map
+ * built by xstate itself, not by derive.ts, must list exactly the table's
+ * transitions, and every pair the table refuses must be one the machine does
+ * not take. And machines/tables.ts is exactly what derive.ts generates.
  */
 import { describe, expect, it } from 'vitest';
 import { getAdjacencyMap } from 'xstate/graph';
 import type { AnyStateMachine } from 'xstate';
 import { DEVICE_EVENTS, DEVICE_STATES, deviceMachine } from '../../machines/device.machine.js';
 import { HWPT_EVENTS, HWPT_STATES, hwptMachine } from '../../machines/hwpt.machine.js';
-import { DEVICE_INITIAL, DEVICE_TABLE, HWPT_INITIAL, HWPT_TABLE, stateKey } from '../../machines/tables.js';
+import { DEVICE_INITIAL, DEVICE_TABLE, HWPT_INITIAL, HWPT_TABLE } from '../../machines/tables.js';
+import { deriveTable, renderTables, stateKey } from '../../machines/derive.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 function machineEdges(machine: AnyStateMachine, events: readonly string[]): Map<string, Map<string, string>> {
   const adj = getAdjacencyMap(machine, { events: events.map((type) => ({ type })) });
@@ -45,6 +48,14 @@ function compare(name: string, machine: AnyStateMachine, events: readonly string
     }
   });
 }
+
+describe('machines/tables.ts', () => {
+  it('is what derive.ts generates from the machines (regenerate after changing a machine)', () => {
+    expect(readFileSync(join(import.meta.dirname, '../../machines/tables.ts'), 'utf8')).toBe(renderTables());
+    expect(deriveTable(deviceMachine, DEVICE_EVENTS).table).toEqual(DEVICE_TABLE);
+    expect(deriveTable(hwptMachine, HWPT_EVENTS).table).toEqual(HWPT_TABLE);
+  });
+});
 
 compare('device', deviceMachine, DEVICE_EVENTS, DEVICE_STATES, DEVICE_TABLE as never, DEVICE_INITIAL);
 compare('hwpt', hwptMachine, HWPT_EVENTS, HWPT_STATES, HWPT_TABLE as never, HWPT_INITIAL);

@@ -34,7 +34,7 @@ import { hwptLifecycleState } from '../../src/model/device.js';
 import { deviceView } from '../../src/model/vfio_device.js';
 import { deviceMachine } from '../../machines/device.machine.js';
 import { HWPT_EVENTS, hwptMachine } from '../../machines/hwpt.machine.js';
-import { stateKey } from '../../machines/tables.js';
+import { stateKey } from '../../machines/derive.js';
 import { PAGE_SIZE } from '../../src/model/mm.js';
 
 const SEED = 0xde71ce;
