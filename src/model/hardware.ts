@@ -124,20 +124,10 @@ export const OWN_GROUP_BASE = 0x100000;
 
 // ---- what the profile hooks see ------------------------------------------------
 
-const mockHw = new Map<number, DevHw>();
-/** DevHw of a selftest mock device (cached per flags: it is immutable). */
-function mockDevHw(flags: number): DevHw {
-  let d = mockHw.get(flags);
-  if (!d) {
-    d = Object.freeze({ iommu: MOCK_IOMMU, mockFlags: flags, flags: 0, maxPasidLog2: 0 });
-    mockHw.set(flags, d);
-  }
-  return d;
-}
-
 /** The hardware facts of a DEVICE object, for the profile hooks. */
 export function devHw(w: World, dev: DeviceObj): DevHw {
-  if (!dev.pdev) return mockDevHw(dev.devFlags);
+  // A selftest mock device: behind the mock IOMMU, described by its MOCK_FLAGS_DEVICE_*.
+  if (!dev.pdev) return { iommu: MOCK_IOMMU, mockFlags: dev.devFlags, flags: 0, maxPasidLog2: 0 };
   const p = w.hw.devs.get(dev.pdev);
   if (!p) throw new Error(`model bug: DEVICE ${dev.id} names missing device ${dev.pdev}`);
   const iommu = w.hw.iommus.get(p.iommu);
