@@ -365,6 +365,29 @@ describe('profiles: HWPT_ALLOC', () => {
   });
 });
 
+describe('IOPF on attach to a HWPT with a fault object', () => {
+  it('a PCI VF is EINVAL; VT-d needs PRI (ENODEV); the mock always accepts', () => {
+    const r = new Rig();
+    r.env('iommu_add', { iommu: 1, driver: 'intel_vtd' });
+    r.env('device_add', { dev: 1, iommu: 1, flags: ['pci', 'vf', 'pri'] });
+    r.env('device_add', { dev: 2, iommu: 1, flags: ['pci'] });
+    r.env('device_add', { dev: 3, iommu: 1, flags: ['pci', 'pri'] });
+    const fds = [1, 2, 3].map((d) => r.open(`vfio${d}`));
+    const devs = fds.map((fd) => Number(r.bind(fd).out!['out_devid']));
+    const ioas = r.ioas();
+    const fault = r.io('IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 });
+    const faultId = Number(fault.out!['out_fault_id']);
+    const parent = Number(r.io('IOMMU_HWPT_ALLOC', { flags: 1, dev_id: devs[0]!, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n }).out!['out_hwpt_id']);
+    const s1 = new Uint8Array(24);
+    new DataView(s1.buffer).setUint32(16, 48, true);
+    const nested = r.io('IOMMU_HWPT_ALLOC', { flags: 4, dev_id: devs[0]!, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: faultId }, r.ictx, { bufs: { data_uptr: s1 } });
+    const h = Number(nested.out!['out_hwpt_id']);
+    expect(r.attach(fds[0]!, h).errno).toBe('EINVAL');
+    expect(r.attach(fds[1]!, h).errno).toBe('ENODEV');
+    expect(r.attach(fds[2]!, h)).toEqual({ errno: 0, out: { pt_id: h } });
+  });
+});
+
 describe('driver invalidation validators (for invalidate.ts)', () => {
   const entry = (addr: bigint, npages: bigint, flags = 0, rsv = 0) => {
     const b = new Uint8Array(24);
