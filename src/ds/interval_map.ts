@@ -6,10 +6,8 @@
  * Shape: a persistent B+tree (deterministic, no randomness).
  *
  *  - Leaves hold, per interval, the approximate coordinates as doubles in
- *    `c` = [start0, last0, start1, last1, ...] and the exact data as one
- *    frozen entry object {start, last, value} per interval in `e`. Entries
- *    are shared between versions (a leaf copy copies one pointer per
- *    interval) and are handed out as-is by find/entries/overlapping.
+ *    `c` = [start0, last0, start1, last1, ...] and the exact data in
+ *    `d` = [start0 (bigint), last0 (bigint), value0, start1, ...].
  *  - Inner nodes hold, per child, the approximate min start / max last of
  *    the child in `c` (same layout) plus the child pointers in `kids`.
  *
@@ -38,7 +36,7 @@
  * IntervalMap instance. Values are opaque (identity is `===`).
  */
 
-import { arrConcat, arrInsert, arrInsert2, arrMerge2, arrRemove, arrRemoveN, arrReplace2, arrSet, arrSet2, arrSplice } from './arr.js';
+import { arrConcat, arrInsert2, arrInsert3, arrMerge2, arrRemoveN, arrReplace2, arrSet, arrSet2, arrSplice } from './arr.js';
 
 /** Largest address: 2^64 - 1. */
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
@@ -83,24 +81,13 @@ export interface Interval<V> {
 /** Callback for the fast `each*` loops; return `false` to stop early. */
 export type IntervalVisitor<V> = (start: bigint, last: bigint, value: V) => boolean | void;
 
-/** @internal Immutable (frozen) interval record stored in leaves and returned by queries. */
-class IEntry<V> implements Interval<V> {
-  constructor(
-    readonly start: bigint,
-    readonly last: bigint,
-    readonly value: V,
-  ) {
-    Object.freeze(this);
-  }
-}
-
 /** @internal B+tree node. Leaf iff `kids === null`. Never mutated. */
 export class INode<V> {
   constructor(
     /** approximate [start, last] pairs (leaf: intervals; inner: child min start / max last) */
     readonly c: readonly number[],
-    /** leaf: exact interval records; inner: null */
-    readonly e: readonly IEntry<V>[] | null,
+    /** leaf: exact [start, last, value] triples; inner: null */
+    readonly d: readonly unknown[] | null,
     /** inner: children; leaf: null */
     readonly kids: readonly INode<V>[] | null,
     /** number of intervals in the subtree */
@@ -174,15 +161,15 @@ function rightLeaf<V>(nd: INode<V>): INode<V> {
 
 /** Exact start of entry / child i of nd. */
 function exactStartAt<V>(nd: INode<V>, i: number): bigint {
-  if (nd.kids === null) return nd.e![i]!.start;
-  return leftLeaf(nd.kids[i]!).e![0]!.start;
+  if (nd.kids === null) return nd.d![3 * i] as bigint;
+  return leftLeaf(nd.kids[i]!).d![0] as bigint;
 }
 
 /** Exact last of entry / child i of nd. */
 function exactLastAt<V>(nd: INode<V>, i: number): bigint {
-  if (nd.kids === null) return nd.e![i]!.last;
-  const e = rightLeaf(nd.kids[i]!).e!;
-  return e[e.length - 1]!.last;
+  if (nd.kids === null) return nd.d![3 * i + 1] as bigint;
+  const d = rightLeaf(nd.kids[i]!).d!;
+  return d[d.length - 2] as bigint;
 }
 
 /** Number of entries / children of nd whose start is <= x (xa = approx(x)). */
@@ -222,16 +209,15 @@ function lbL<V>(nd: INode<V>, xa: number, x: bigint): number {
 // ---------------------------------------------------------------------------
 // node construction
 
-function mkLeaf<V>(c: number[], e: IEntry<V>[]): INode<V> {
+function mkLeaf<V>(c: number[], d: unknown[]): INode<V> {
   let hi = 0;
   let lo = 0;
   for (let i = 0; i < c.length; i += 2) {
-    const en = e[i >> 1]!;
-    hi += lenParts(c[i]!, c[i + 1]!, en.start, en.last);
+    hi += lenParts(c[i]!, c[i + 1]!, d[(3 * i) >> 1] as bigint, d[((3 * i) >> 1) + 1] as bigint);
     lo += lenLoOut;
   }
   hi = tNorm(hi, lo);
-  return new INode<V>(c, e, null, c.length >> 1, hi, tLoOut, pairsHole(c));
+  return new INode<V>(c, d, null, c.length >> 1, hi, tLoOut, pairsHole(c));
 }
 
 function innerHole<V>(c: readonly number[], kids: readonly INode<V>[]): number {
@@ -348,7 +334,7 @@ function insLeaf<V>(
   // with check set, lA < 2^53, so these approximate comparisons are exact
   if (check && (pl >= sA || ns <= lA)) throw overlapError(s, l);
   const nc = arrInsert2(c, 2 * p, sA, lA);
-  const ne = arrInsert(nd.e!, p, new IEntry(s, l, v));
+  const nd2 = arrInsert3(nd.d!, 3 * p, s, l, v as unknown);
   if (n < LEAF_MAX) {
     const old = nd.hole;
     let h: number;
@@ -365,11 +351,11 @@ function insLeaf<V>(
       h = g > old ? g : old;
     }
     const hi = tNorm(nd.tHi + dHi, nd.tLo + dLo);
-    return new INode<V>(nc, ne, null, n + 1, hi, tLoOut, h);
+    return new INode<V>(nc, nd2, null, n + 1, hi, tLoOut, h);
   }
   const m = (n + 1) >> 1;
-  splitRight = mkLeaf(nc.slice(2 * m), ne.slice(m));
-  return mkLeaf(nc.slice(0, 2 * m), ne.slice(0, m));
+  splitRight = mkLeaf(nc.slice(2 * m), nd2.slice(3 * m));
+  return mkLeaf(nc.slice(0, 2 * m), nd2.slice(0, 3 * m));
 }
 
 function insNode<V>(
@@ -428,15 +414,15 @@ let remLo = 0;
 
 function remLeaf<V>(nd: INode<V>, s: bigint, sA: number): INode<V> {
   const c = nd.c;
-  const e = nd.e!;
+  const d = nd.d!;
   const n = c.length >> 1;
   const p = ubS(nd, sA, s) - 1;
-  if (p < 0 || c[2 * p] !== sA || (sA >= SAFE && e[p]!.start !== s)) return nd;
+  if (p < 0 || c[2 * p] !== sA || (sA >= SAFE && d[3 * p] !== s)) return nd;
   const lA = c[2 * p + 1]!;
-  remHi = -lenParts(sA, lA, s, e[p]!.last);
+  remHi = -lenParts(sA, lA, s, d[3 * p + 1] as bigint);
   remLo = -lenLoOut;
   const nc = arrRemoveN(c, 2 * p, 2);
-  const ne = arrRemove(e, p);
+  const nd2 = arrRemoveN(d, 3 * p, 3);
   const old = nd.hole;
   let h: number;
   if (n === 1) {
@@ -451,7 +437,7 @@ function remLeaf<V>(nd: INode<V>, s: bigint, sA: number): INode<V> {
     h = gapU(c[2 * p - 1]!, sA) >= old ? pairsHole(nc) : old;
   }
   const hi = tNorm(nd.tHi + remHi, nd.tLo + remLo);
-  return new INode<V>(nc, ne, null, n - 1, hi, tLoOut, h);
+  return new INode<V>(nc, nd2, null, n - 1, hi, tLoOut, h);
 }
 
 function remNode<V>(nd: INode<V>, s: bigint, sA: number): INode<V> {
@@ -474,17 +460,17 @@ function remNode<V>(nd: INode<V>, s: bigint, sA: number): INode<V> {
   let nKids: INode<V>[];
   if (a.kids === null) {
     const cs = arrConcat(a.c, b.c);
-    const es = arrConcat(a.e!, b.e!);
+    const ds = arrConcat(a.d!, b.d!);
     const cnt = cs.length >> 1;
     if (cnt <= LEAF_MAX) {
-      nKids = arrMerge2(kids, li, mkLeaf<V>(cs, es));
+      nKids = arrMerge2(kids, li, mkLeaf<V>(cs, ds));
     } else {
       const m = cnt >> 1;
       nKids = arrReplace2(
         kids,
         li,
-        mkLeaf<V>(cs.slice(0, 2 * m), es.slice(0, m)),
-        mkLeaf<V>(cs.slice(2 * m), es.slice(m)),
+        mkLeaf<V>(cs.slice(0, 2 * m), ds.slice(0, 3 * m)),
+        mkLeaf<V>(cs.slice(2 * m), ds.slice(3 * m)),
       );
     }
   } else {
@@ -512,13 +498,10 @@ function repNode<V>(nd: INode<V>, s: bigint, sA: number, v: V): INode<V> {
   const i = ubS(nd, sA, s) - 1;
   const kids = nd.kids;
   if (kids === null) {
-    const e = nd.e!;
-    const en = i < 0 ? undefined : e[i]!;
-    if (en === undefined || en.start !== s) {
-      throw new Error(`IntervalMap.replaceValue: no interval starts at 0x${s.toString(16)}`);
-    }
-    if (en.value === v) return nd;
-    return new INode<V>(nd.c, arrSet(e, i, new IEntry(s, en.last, v)), null, nd.size, nd.tHi, nd.tLo, nd.hole);
+    const d = nd.d!;
+    if (i < 0 || d[3 * i] !== s) throw new Error(`IntervalMap.replaceValue: no interval starts at 0x${s.toString(16)}`);
+    if (d[3 * i + 2] === v) return nd;
+    return new INode<V>(nd.c, arrSet(d, 3 * i + 2, v as unknown), null, nd.size, nd.tHi, nd.tLo, nd.hole);
   }
   if (i < 0) throw new Error(`IntervalMap.replaceValue: no interval starts at 0x${s.toString(16)}`);
   const ok = kids[i]!;
@@ -537,12 +520,12 @@ function eachOv<V>(nd: INode<V>, lo: bigint, loA: number, hi: bigint, hiA: numbe
   let i = lbL(nd, loA, lo);
   const kids = nd.kids;
   if (kids === null) {
-    const e = nd.e!;
+    const d = nd.d!;
     for (; i < n; i++) {
       const sa = c[2 * i]!;
-      const en = e[i]!;
-      if (sa > hiA || (sa === hiA && en.start > hi)) return true;
-      if (fn(en.start, en.last, en.value) === false) return true;
+      const s = d[3 * i] as bigint;
+      if (sa > hiA || (sa === hiA && s > hi)) return true;
+      if (fn(s, d[3 * i + 1] as bigint, d[3 * i + 2] as V) === false) return true;
     }
     return false;
   }
@@ -568,13 +551,13 @@ function* iterFrom<V>(root: INode<V>, lo: bigint, loA: number, hi: bigint, hiA: 
   }
   for (;;) {
     const c = nd.c;
-    const e = nd.e!;
+    const d = nd.d!;
     const n = c.length >> 1;
     for (; i < n; i++) {
       const sa = c[2 * i]!;
-      const en = e[i]!;
-      if (sa > hiA || (sa === hiA && en.start > hi)) return;
-      yield en;
+      const s = d[3 * i] as bigint;
+      if (sa > hiA || (sa === hiA && s > hi)) return;
+      yield { start: s, last: d[3 * i + 1] as bigint, value: d[3 * i + 2] as V };
     }
     let up = stackN.length - 1;
     while (up >= 0 && stackI[up]! + 1 >= stackN[up]!.kids!.length) up--;
@@ -686,7 +669,7 @@ export class IntervalMap<V> {
    */
   static fromSorted<V>(items: Iterable<Interval<V> | readonly [bigint, bigint, V]>): IntervalMap<V> {
     const c: number[] = [];
-    const e: IEntry<V>[] = [];
+    const d: unknown[] = [];
     let prev = -1n;
     for (const it of items) {
       let s: bigint;
@@ -706,7 +689,7 @@ export class IntervalMap<V> {
       checkRange('fromSorted', s, l);
       if (s <= prev) throw new Error('IntervalMap.fromSorted: intervals not sorted or overlapping');
       c.push(approx(s), approx(l));
-      e.push(new IEntry(s, l, v));
+      d.push(s, l, v);
       prev = l;
     }
     const n = c.length >> 1;
@@ -718,7 +701,7 @@ export class IntervalMap<V> {
     for (let k = 0; k < count; k++) {
       const a = Math.floor((k * n) / count);
       const b = Math.floor(((k + 1) * n) / count);
-      level.push(mkLeaf<V>(c.slice(2 * a, 2 * b), e.slice(a, b)));
+      level.push(mkLeaf<V>(c.slice(2 * a, 2 * b), d.slice(3 * a, 3 * b)));
     }
     const iper = (INNER_MAX * 3) >> 2;
     while (level.length > 1) {
@@ -754,10 +737,7 @@ export class IntervalMap<V> {
     for (;;) {
       const i: number = ubS(nd, sA, start) - 1;
       if (i < 0) return undefined;
-      if (nd.kids === null) {
-        const en = nd.e![i]!;
-        return en.start === start ? en.value : undefined;
-      }
+      if (nd.kids === null) return nd.d![3 * i] === start ? (nd.d![3 * i + 2] as V) : undefined;
       nd = nd.kids[i]!;
     }
   }
@@ -770,7 +750,7 @@ export class IntervalMap<V> {
     for (;;) {
       const i: number = ubS(nd, sA, start) - 1;
       if (i < 0) return false;
-      if (nd.kids === null) return nd.e![i]!.start === start;
+      if (nd.kids === null) return nd.d![3 * i] === start;
       nd = nd.kids[i]!;
     }
   }
@@ -787,7 +767,7 @@ export class IntervalMap<V> {
     const dHi = lenParts(sA, lA, start, last);
     const dLo = lenLoOut;
     if (root === null) {
-      return new IntervalMap(new INode<V>([sA, lA], [new IEntry(start, last, value)], null, 1, dHi, dLo, 0));
+      return new IntervalMap(new INode<V>([sA, lA], [start, last, value], null, 1, dHi, dLo, 0));
     }
     // Below 2^53 the overlap check is done exactly on approximations during
     // the descent; above, it is done up front with exact tie resolution.
@@ -837,8 +817,9 @@ export class IntervalMap<V> {
       const i: number = lbL(nd, xa, addr);
       if (i === nd.c.length >> 1) return undefined;
       if (nd.kids === null) {
-        const en = nd.e![i]!;
-        return en.start <= addr ? en : undefined;
+        const d = nd.d!;
+        const s = d[3 * i] as bigint;
+        return s <= addr ? { start: s, last: d[3 * i + 1] as bigint, value: d[3 * i + 2] as V } : undefined;
       }
       nd = nd.kids[i]!;
     }
@@ -857,7 +838,7 @@ export class IntervalMap<V> {
       const i: number = lbL(nd, sA, start);
       if (i === nd.c.length >> 1) return false;
       if (nd.c[2 * i]! > lA) return false;
-      if (nd.kids === null) return nd.e![i]!.start <= last;
+      if (nd.kids === null) return (nd.d![3 * i] as bigint) <= last;
       nd = nd.kids[i]!;
     }
   }
@@ -997,20 +978,18 @@ function checkNode<V>(nd: INode<V>, isRoot: boolean, depth: number, st: { leaf: 
     if (i > 0 && !(c[2 * i]! >= c[2 * i - 1]!)) fail('approx not sorted');
   }
   if (nd.kids === null) {
-    const e = nd.e;
-    if (e === null || e.length !== n) fail('entries length mismatch');
+    const d = nd.d;
+    if (d === null || d.length !== 3 * n) fail('d length mismatch');
     if (!isRoot && n < LEAF_MIN) fail(`leaf underflow ${n}`);
     if (n > LEAF_MAX) fail('leaf overflow');
     if (st.leaf === -1) st.leaf = depth;
     else if (st.leaf !== depth) fail('leaves at different depths');
     let total = 0n;
     for (let i = 0; i < n; i++) {
-      const en = e![i]!;
-      const s = en.start;
-      const l = en.last;
-      if (!(en instanceof IEntry) || !Object.isFrozen(en)) fail('entry is not a frozen IEntry');
+      const s = d![3 * i] as bigint;
+      const l = d![3 * i + 1] as bigint;
       if (s > l) fail('start > last');
-      if (i > 0 && s <= e![i - 1]!.last) fail('entries not sorted/disjoint');
+      if (i > 0 && s <= (d![3 * i - 2] as bigint)) fail('entries not sorted/disjoint');
       if (Number(s) !== c[2 * i] || Number(l) !== c[2 * i + 1]) fail('approximation mismatch');
       total += l - s + 1n;
     }
@@ -1020,7 +999,7 @@ function checkNode<V>(nd: INode<V>, isRoot: boolean, depth: number, st: { leaf: 
     if (pairsHole(c) !== nd.hole) fail('leaf hole');
     return;
   }
-  if (nd.e !== null) fail('inner with entries');
+  if (nd.d !== null) fail('inner with data');
   if (nd.kids.length !== n) fail('kids length mismatch');
   if (isRoot ? n < 2 : n < INNER_MIN) fail(`inner underflow ${n}`);
   if (n > INNER_MAX) fail('inner overflow');
