@@ -1,0 +1,863 @@
+/**
+ * The debugger's index over a trace: every step reachable fast, and the
+ * history of the run queryable without replaying it.
+ *
+ * One pass applies every event (the model is the only source of states and
+ * answers) and keeps:
+ *  - checkpoints: the World every ~CHECKPOINT_MS of apply work (worlds are
+ *    persistent, so a checkpoint costs only what changed since the previous
+ *    one); `stateAt(i)` = nearest checkpoint + replay of at most that much
+ *    work, and a window of the states just replayed makes stepping either
+ *    way O(1 apply);
+ *  - the events, msgpack-encoded in chunks (store.ts);
+ *  - per event: op, pid, errno, recorded/diverged flags;
+ *  - logs of what each event did, from structural diffs of the states
+ *    (cost proportional to the change): objects created / changed /
+ *    destroyed with their lifecycle state, IOVA ranges touched per IOAS/HWPT
+ *    (map, unmap, copy, dirty set/clear/read, faults, invalidations, checks,
+ *    access), and pin-count changes per page run of every pages object.
+ * History queries scan those typed-array logs (milliseconds for 1M events).
+ */
+import type { Patch } from 'immer';
+import type { Event, Fields, Result, Value } from '../events/event.js';
+import { apply } from '../engine/apply.js';
+import { compare } from '../engine/replay.js';
+import { PMap } from '../ds/pmap.js';
+import { IntervalMap, U64_MAX } from '../ds/interval_map.js';
+import { emptyWorld, type Area, type Ctx, type KernelVersion, type Obj, type Pages, type PinRun, type World } from '../model/state.js';
+import { canonicalErrno, isErrnoName } from '../uapi/errno.js';
+import { EventStore } from './store.js';
+import { GrowF64, GrowI32, GrowU16, GrowU64, GrowU8, Interner } from './grow.js';
+import { diffIntervals, diffPMap, diffWorlds } from './sdiff.js';
+import { lifecycleState } from './lifecycle.js';
+import { currentInvariantChecker, loadInvariantChecker, type Violation } from './invariants_hook.js';
+
+export const PAGE = 4096n;
+const MOCK_IO_PAGE = 2048n;
+/** Dirty-bit changes of one event logged run by run up to this many runs, then as one hull range. */
+const DIRTY_RUNS = 64;
+
+export const IOVA_KINDS = ['map', 'unmap', 'area', 'copy-src', 'dirty-set', 'dirty-clear', 'dirty-read', 'fault', 'invalidate', 'check', 'access', 'access-rw'] as const;
+export type IovaKind = (typeof IOVA_KINDS)[number];
+const K: Record<IovaKind, number> = Object.fromEntries(IOVA_KINDS.map((k, i) => [k, i])) as Record<IovaKind, number>;
+
+export const OBJ_CHANGES = ['created', 'changed', 'destroyed'] as const;
+export type ObjChangeKind = (typeof OBJ_CHANGES)[number];
+
+/** Flags per event. */
+export const F_RECORDED = 1;
+export const F_DIVERGED = 2;
+export const F_UNMODELLED = 4;
+export const F_CHANGED = 8;
+
+export interface IovaTouch {
+  event: number;
+  ctx: number;
+  /** IOAS or HWPT id the range is in (0 = unknown). */
+  space: number;
+  kind: IovaKind;
+  start: bigint;
+  last: bigint;
+}
+
+export interface ObjChange {
+  event: number;
+  ctx: number;
+  id: number;
+  type: string;
+  change: ObjChangeKind;
+  /** Lifecycle state after the event. */
+  state: string;
+}
+
+export interface PinChange {
+  event: number;
+  ctx: number;
+  pages: number;
+  /** Page indices [first, last] of the pages object. */
+  first: number;
+  last: number;
+  /** Holders before and after (0 = not pinned). */
+  before: number;
+  after: number;
+  /** Physical identity: memory object and its page index of `first`. */
+  mobj: number;
+  mobjIndex: number;
+  /** User VA (file offset for file pages) of page `first`. */
+  va: bigint;
+}
+
+export interface DebugIndexOptions {
+  kernel?: KernelVersion;
+  /** Apply work (ms) between checkpoints: bounds the cost of a seek (default 8). */
+  checkpointMs?: number;
+  /** Never more events than this between checkpoints (default 4096). */
+  maxGap?: number;
+}
+
+export interface StepView {
+  index: number;
+  event: Event;
+  before: World;
+  after: World;
+  result: Result;
+}
+
+const EMPTY_OBJS = PMap.emptyNumber<Obj>();
+const EMPTY_PAGES = PMap.emptyNumber<Pages>();
+const EMPTY_PINS = PMap.emptyNumber<PinRun>();
+const EMPTY_AREAS = IntervalMap.empty<Area>();
+const EMPTY_DIRTY = PMap.emptyBigint<true>();
+
+function big(v: Value | undefined): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return BigInt(Math.trunc(v));
+  return 0n;
+}
+function num(v: Value | undefined): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  return 0;
+}
+function member(a: Fields | null, name: string): Fields {
+  const m = a?.[name];
+  return m && typeof m === 'object' && !Array.isArray(m) && !(m instanceof Uint8Array) ? (m as Fields) : {};
+}
+
+/** Log of IOVA touches (columns). */
+class IovaLog {
+  ev = new GrowI32();
+  ctx = new GrowI32();
+  space = new GrowI32();
+  kind = new GrowU8();
+  start = new GrowU64();
+  last = new GrowU64();
+  get length() {
+    return this.ev.length;
+  }
+  push(ev: number, ctx: number, space: number, kind: number, start: bigint, last: bigint) {
+    if (start < 0n || last < start) return;
+    if (last > U64_MAX) last = U64_MAX;
+    this.ev.push(ev);
+    this.ctx.push(ctx);
+    this.space.push(space);
+    this.kind.push(kind);
+    this.start.push(start);
+    this.last.push(last);
+  }
+  row(i: number): IovaTouch {
+    return { event: this.ev.get(i), ctx: this.ctx.get(i), space: this.space.get(i), kind: IOVA_KINDS[this.kind.get(i)]!, start: this.start.get(i), last: this.last.get(i) };
+  }
+  get bytes() {
+    return this.ev.bytes + this.ctx.bytes + this.space.bytes + this.kind.bytes + this.start.bytes + this.last.bytes;
+  }
+}
+
+class ObjLog {
+  ev = new GrowI32();
+  ctx = new GrowI32();
+  id = new GrowI32();
+  change = new GrowU8();
+  type = new GrowU8();
+  state = new GrowU16();
+  get length() {
+    return this.ev.length;
+  }
+  get bytes() {
+    return this.ev.bytes + this.ctx.bytes + this.id.bytes + this.change.bytes + this.type.bytes + this.state.bytes;
+  }
+}
+
+class PinLog {
+  ev = new GrowI32();
+  ctx = new GrowI32();
+  pages = new GrowI32();
+  first = new GrowI32();
+  last = new GrowI32();
+  before = new GrowI32();
+  after = new GrowI32();
+  mobj = new GrowI32();
+  mobjIndex = new GrowI32();
+  /** Page-aligned VA as a double (exact below 2^53, i.e. for every user VA). */
+  va = new GrowF64();
+  get length() {
+    return this.ev.length;
+  }
+  row(i: number): PinChange {
+    return {
+      event: this.ev.get(i),
+      ctx: this.ctx.get(i),
+      pages: this.pages.get(i),
+      first: this.first.get(i),
+      last: this.last.get(i),
+      before: this.before.get(i),
+      after: this.after.get(i),
+      mobj: this.mobj.get(i),
+      mobjIndex: this.mobjIndex.get(i),
+      va: BigInt(this.va.get(i)),
+    };
+  }
+  get bytes() {
+    return [this.ev, this.ctx, this.pages, this.first, this.last, this.before, this.after, this.mobj, this.mobjIndex, this.va].reduce((s, g) => s + g.bytes, 0);
+  }
+}
+
+/** First index in a sorted (ascending) column view with value >= x. */
+function lowerBound(a: Int32Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (a[m]! < x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+export class DebugIndex {
+  readonly kernel: KernelVersion;
+  readonly store = new EventStore();
+  readonly checkpointMs: number;
+  readonly maxGap: number;
+
+  private readonly ops = new Interner();
+  private readonly errnos = new Interner('0');
+  private readonly types = new Interner();
+  private readonly states = new Interner();
+  private readonly opCol = new GrowU16();
+  private readonly pidCol = new GrowI32();
+  private readonly errnoCol = new GrowU16();
+  private readonly flagCol = new GrowU8();
+
+  private readonly cpAt = new GrowI32(256);
+  private readonly cpState: World[] = [];
+  readonly iova = new IovaLog();
+  readonly objs = new ObjLog();
+  readonly pins = new PinLog();
+
+  private n = 0;
+  private finished = false;
+  private firstDiv = -1;
+  private finalState: World;
+  private initial: World;
+  /** States after events [winFrom, winFrom + win.length): the replay window. */
+  private winFrom = 0;
+  private win: World[] = [];
+  /** Apply time of the whole build (ms), index build wall time. */
+  applyMs = 0;
+  buildMs = 0;
+  error: Error | null = null;
+
+  constructor(opts: DebugIndexOptions = {}) {
+    this.kernel = opts.kernel ?? '6.12';
+    this.checkpointMs = opts.checkpointMs ?? 8;
+    this.maxGap = opts.maxGap ?? 4096;
+    this.initial = emptyWorld({ kernel: this.kernel });
+    this.finalState = this.initial;
+    this.cpAt.push(0);
+    this.cpState.push(this.initial);
+    this.win = [this.initial];
+  }
+
+  /** Builds an index over a whole event sequence. */
+  static async build(events: AsyncIterable<Event> | Iterable<Event>, opts: DebugIndexOptions & { onProgress?: (n: number) => void } = {}): Promise<DebugIndex> {
+    const ix = new DebugIndex(opts);
+    await ix.ingest(events, opts.onProgress);
+    return ix;
+  }
+
+  /**
+   * Applies and indexes events; yields to the event loop every ~30 ms so a
+   * server can answer (the part indexed so far is usable while it runs).
+   */
+  async ingest(events: AsyncIterable<Event> | Iterable<Event>, onProgress?: (n: number) => void): Promise<void> {
+    const t0 = performance.now();
+    let w = this.finalState;
+    let sinceMs = 0;
+    let sinceN = 0;
+    let slice = performance.now();
+    const isAsync = Symbol.asyncIterator in (events as object);
+    const it = isAsync ? (events as AsyncIterable<Event>)[Symbol.asyncIterator]() : null;
+    const sit = isAsync ? null : (events as Iterable<Event>)[Symbol.iterator]();
+    try {
+      for (;;) {
+        const r = it ? await it.next() : sit!.next();
+        if (r.done) break;
+        const ev = r.value;
+        const i = this.n;
+        if (i > 0 && (sinceMs >= this.checkpointMs || sinceN >= this.maxGap)) {
+          this.cpAt.push(i);
+          this.cpState.push(w);
+          sinceMs = 0;
+          sinceN = 0;
+        }
+        const a0 = performance.now();
+        const { state, result } = apply(w, ev);
+        const dt = performance.now() - a0;
+        sinceMs += dt;
+        this.applyMs += dt;
+        sinceN++;
+        this.store.push(ev);
+        this.opCol.push(this.ops.code(ev.op));
+        this.pidCol.push(ev.pid ?? 1);
+        this.errnoCol.push(this.errnos.code(String(result.errno)));
+        let flags = 0;
+        if (ev.rec) flags |= F_RECORDED;
+        if (result.unmodelled) flags |= F_UNMODELLED;
+        if (state !== w) flags |= F_CHANGED;
+        if (ev.rec || result.unmodelled) {
+          if (compare(ev, result)) {
+            flags |= F_DIVERGED;
+            if (this.firstDiv < 0) this.firstDiv = i;
+          }
+        }
+        this.flagCol.push(flags);
+        if (state !== w) this.recordState(i, w, state);
+        this.recordArgs(i, ev, w, result);
+        w = state;
+        this.n++;
+        this.finalState = w;
+        if ((i & 127) === 0 && performance.now() - slice > 30) {
+          if (onProgress) onProgress(this.n);
+          await new Promise((res) => setImmediate(res));
+          slice = performance.now();
+        }
+      }
+      this.store.flush();
+      this.trim();
+    } catch (e) {
+      this.error = e instanceof Error ? e : new Error(String(e));
+      this.store.flush();
+      throw e;
+    } finally {
+      this.finished = true;
+      this.buildMs += performance.now() - t0;
+      if (onProgress) onProgress(this.n);
+    }
+  }
+
+  private trim(): void {
+    for (const g of [this.opCol, this.pidCol, this.errnoCol, this.flagCol, this.cpAt]) g.trim();
+    for (const L of [this.iova, this.objs, this.pins] as unknown as Record<string, unknown>[])
+      for (const g of Object.values(L)) if (g && typeof (g as { trim?: unknown }).trim === 'function') (g as { trim(): void }).trim();
+  }
+
+  /** Events indexed so far. */
+  get length(): number {
+    return this.n;
+  }
+  get done(): boolean {
+    return this.finished;
+  }
+  get checkpoints(): number {
+    return this.cpAt.length;
+  }
+  get firstDivergence(): number {
+    return this.firstDiv;
+  }
+
+  /** Approximate bytes of the index's own columns and logs (not the checkpoint worlds). */
+  get columnBytes(): number {
+    return this.opCol.bytes + this.pidCol.bytes + this.errnoCol.bytes + this.flagCol.bytes + this.iova.bytes + this.objs.bytes + this.pins.bytes + this.store.encodedBytes;
+  }
+
+  // ------------------------------------------------------------ per event
+
+  event(i: number): Event {
+    return this.store.get(i);
+  }
+  op(i: number): string {
+    return this.ops.name(this.opCol.get(i));
+  }
+  pid(i: number): number {
+    return this.pidCol.get(i);
+  }
+  /** The model's errno for event i (0 = success). */
+  errno(i: number): string | 0 {
+    const s = this.errnos.name(this.errnoCol.get(i));
+    return s === '0' ? 0 : s;
+  }
+  flags(i: number): number {
+    return this.flagCol.get(i);
+  }
+  /** Distinct errno names seen (without success). */
+  errnoNames(): string[] {
+    return this.errnos.names.filter((s) => s !== '0');
+  }
+  opNames(): string[] {
+    return [...this.ops.names];
+  }
+
+  // ------------------------------------------------------------ states
+
+  private checkIndex(i: number, max: number, what: string): void {
+    if (!Number.isInteger(i) || i < 0 || i > max) throw new RangeError(`${what}(${i}): index outside 0..${max}`);
+  }
+
+  /** The state after the first `i` events (0 = the initial state). */
+  stateAt(i: number): World {
+    this.checkIndex(i, this.n, 'stateAt');
+    const wEnd = this.winFrom + this.win.length; // exclusive
+    if (i >= this.winFrom && i < wEnd) return this.win[i - this.winFrom]!;
+    if (i === this.n && this.finished) return this.finalState;
+    const cpos = lowerBound(this.cpAt.view(), i + 1) - 1;
+    const cp = this.cpAt.get(cpos);
+    if (!(wEnd - 1 >= cp && i >= wEnd && this.win.length < 8192)) {
+      this.winFrom = cp;
+      this.win = [this.cpState[cpos]!];
+    }
+    let w = this.win[this.win.length - 1]!;
+    for (let k = this.winFrom + this.win.length - 1; k < i; k++) {
+      w = apply(w, this.store.get(k)).state;
+      this.win.push(w);
+    }
+    return w;
+  }
+
+  /** Event i with the states around it and the model's answer. */
+  step(i: number): StepView {
+    this.checkIndex(i, this.n - 1, 'step');
+    const before = this.stateAt(i);
+    const event = this.store.get(i);
+    const r = apply(before, event);
+    // keep the window consistent: the state after i is r.state
+    if (this.winFrom + this.win.length === i + 1) this.win.push(r.state);
+    return { index: i, event, before, after: this.winFrom <= i + 1 && i + 1 < this.winFrom + this.win.length ? this.win[i + 1 - this.winFrom]! : r.state, result: r.result };
+  }
+
+  resultAt(i: number): Result {
+    return this.step(i).result;
+  }
+
+  /**
+   * What event i changed, as immer patches (structural: cost follows the
+   * change). With `limit`, at most that many patches are built; `counted`
+   * receives the total.
+   */
+  patchesAt(i: number, limit = Infinity, counted?: { total: number }): Patch[] {
+    const s = this.step(i);
+    return diffWorlds(s.before, s.after, [], [], limit, counted);
+  }
+
+  /** The divergence of event i from its recorded result, if any. */
+  divergenceAt(i: number): ReturnType<typeof compare> {
+    const s = this.step(i);
+    return compare(s.event, s.result);
+  }
+
+  // ------------------------------------------------------------ logs
+
+  private recordState(i: number, w: World, w2: World): void {
+    diffPMap(w.ctxs, w2.ctxs, (ctxId, c1, c2) => this.recordCtx(i, ctxId, c1, c2));
+  }
+
+  private recordCtx(i: number, ctxId: number, c1: Ctx | undefined, c2: Ctx | undefined): void {
+    const objs1 = c1?.objs ?? EMPTY_OBJS;
+    const objs2 = c2?.objs ?? EMPTY_OBJS;
+    if (objs1 !== objs2)
+      diffPMap(objs1, objs2, (id, o1, o2) => {
+        const o = (o2 ?? o1)!;
+        const L = this.objs;
+        L.ev.push(i);
+        L.ctx.push(ctxId);
+        L.id.push(id);
+        L.change.push(!o1 ? 0 : !o2 ? 2 : 1);
+        L.type.push(this.types.code(o.type));
+        L.state.push(this.states.code(o2 ? lifecycleState(o2, c2) : 'destroyed'));
+        if (o.type === 'ioas') {
+          const a1 = o1?.type === 'ioas' ? o1.iopt.areas : EMPTY_AREAS;
+          const a2 = o2?.type === 'ioas' ? o2.iopt.areas : EMPTY_AREAS;
+          diffIntervals(a1, a2, (s, x, y) => {
+            if (x && y && x.last === y.last) this.iova.push(i, ctxId, id, K.area, s, y.last);
+            else {
+              if (x) this.iova.push(i, ctxId, id, K.unmap, s, x.last);
+              if (y) this.iova.push(i, ctxId, id, K.map, s, y.last);
+            }
+          });
+        } else if (o.type === 'hwpt_paging') {
+          const d1 = o1?.type === 'hwpt_paging' ? o1.domain.dirty : EMPTY_DIRTY;
+          const d2 = o2?.type === 'hwpt_paging' ? o2.domain.dirty : EMPTY_DIRTY;
+          if (d1 !== d2) this.recordDirty(i, ctxId, id, d1, d2);
+        }
+      });
+    const p1 = c1?.pages ?? EMPTY_PAGES;
+    const p2 = c2?.pages ?? EMPTY_PAGES;
+    if (p1 !== p2)
+      diffPMap(p1, p2, (pid, x, y) => {
+        if (x?.pinned !== y?.pinned) this.recordPins(i, ctxId, pid, x, y);
+      });
+  }
+
+  private recordDirty(i: number, ctx: number, hwpt: number, d1: PMap<bigint, true>, d2: PMap<bigint, true>): void {
+    const set: bigint[] = [];
+    const clr: bigint[] = [];
+    diffPMap(d1, d2, (slot, x) => (x ? clr : set).push(slot));
+    for (const [list, kind] of [
+      [set, K['dirty-set']],
+      [clr, K['dirty-clear']],
+    ] as const) {
+      const runs: [bigint, bigint][] = [];
+      for (let a = 0; a < list.length; ) {
+        let b = a;
+        while (b + 1 < list.length && list[b + 1]! === list[b]! + 1n) b++;
+        runs.push([list[a]! * MOCK_IO_PAGE, (list[b]! + 1n) * MOCK_IO_PAGE - 1n]);
+        a = b + 1;
+      }
+      // a scattered bitmap is logged as its hull past DIRTY_RUNS runs (keeps the log small)
+      if (runs.length > DIRTY_RUNS) this.iova.push(i, ctx, hwpt, kind, runs[0]![0], runs[runs.length - 1]![1]);
+      else for (const [a, b] of runs) this.iova.push(i, ctx, hwpt, kind, a, b);
+    }
+  }
+
+  private recordPins(i: number, ctx: number, pagesId: number, x: Pages | undefined, y: Pages | undefined): void {
+    type R = { s: number; last: number; count: number; mobj: number; mobjIndex: number };
+    const before: R[] = [];
+    const after: R[] = [];
+    diffPMap(x?.pinned ?? EMPTY_PINS, y?.pinned ?? EMPTY_PINS, (s, r1, r2) => {
+      if (r1) before.push({ s, ...r1 });
+      if (r2) after.push({ s, ...r2 });
+    });
+    const pts = new Set<number>();
+    for (const r of [...before, ...after]) (pts.add(r.s), pts.add(r.last + 1));
+    const points = [...pts].sort((a, b) => a - b);
+    const cover = (list: R[], p: number): R | undefined => list.find((r) => r.s <= p && p <= r.last);
+    const base = (y ?? x)!.base;
+    let open: PinChange | null = null;
+    const flush = () => {
+      if (!open) return;
+      const L = this.pins;
+      L.ev.push(i);
+      L.ctx.push(ctx);
+      L.pages.push(pagesId);
+      L.first.push(open.first);
+      L.last.push(open.last);
+      L.before.push(open.before);
+      L.after.push(open.after);
+      L.mobj.push(open.mobj);
+      L.mobjIndex.push(open.mobjIndex);
+      L.va.push(Number(base + BigInt(open.first) * PAGE));
+      open = null;
+    };
+    for (let k = 0; k + 1 < points.length; k++) {
+      const p = points[k]!;
+      const q = points[k + 1]! - 1;
+      const rb = cover(before, p);
+      const ra = cover(after, p);
+      const cb = rb?.count ?? 0;
+      const ca = ra?.count ?? 0;
+      if (cb === ca) {
+        flush();
+        continue;
+      }
+      const src = ra ?? rb!;
+      const mobjIndex = src.mobjIndex + (p - src.s);
+      const o = open as PinChange | null;
+      if (o && o.last + 1 === p && o.before === cb && o.after === ca && o.mobj === src.mobj && o.mobjIndex + (p - o.first) === mobjIndex) {
+        o.last = q;
+        continue;
+      }
+      flush();
+      open = { event: i, ctx, pages: pagesId, first: p, last: q, before: cb, after: ca, mobj: src.mobj, mobjIndex, va: 0n };
+    }
+    flush();
+  }
+
+  /** IOVA ranges an event names in its arguments (reads, and attempts that failed). */
+  private recordArgs(i: number, ev: Event, w: World, res: Result): void {
+    const a = ev.args;
+    if (!a) return;
+    const op = ev.op;
+    const failed = res.errno !== 0;
+    const ctx = ctxOf(w, ev);
+    const L = this.iova;
+    const range = (space: number, kind: number, start: bigint, length: bigint) => {
+      if (length > 0n) L.push(i, ctx, space, kind, start, start + length - 1n);
+    };
+    switch (op) {
+      case 'IOMMU_IOAS_MAP':
+      case 'IOMMU_IOAS_MAP_FILE':
+        if (failed && num(a['flags']) & 1) range(num(a['ioas_id']), K.map, big(a['iova']), big(a['length']));
+        return;
+      case 'IOMMU_IOAS_UNMAP':
+        if (failed) range(num(a['ioas_id']), K.unmap, big(a['iova']), big(a['length']));
+        return;
+      case 'IOMMU_IOAS_COPY':
+        range(num(a['src_ioas_id']), K['copy-src'], big(a['src_iova']), big(a['length']));
+        if (failed && num(a['flags']) & 1) range(num(a['dst_ioas_id']), K.map, big(a['dst_iova']), big(a['length']));
+        return;
+      case 'IOMMU_HWPT_GET_DIRTY_BITMAP':
+        range(num(a['hwpt_id']), K['dirty-read'], big(a['iova']), big(a['length']));
+        return;
+      case 'IOMMU_HWPT_INVALIDATE':
+        L.push(i, ctx, num(a['hwpt_id']), K.invalidate, 0n, U64_MAX);
+        return;
+      case 'IOMMU_TEST_OP_DIRTY': {
+        const m = member(a, 'dirty');
+        if (failed) range(num(a['id']), K['dirty-set'], big(m['iova']), big(m['length']));
+        return;
+      }
+      case 'IOMMU_TEST_OP_MD_CHECK_MAP': {
+        const m = member(a, 'check_map');
+        range(num(a['id']), K.check, big(m['iova']), big(m['length']));
+        return;
+      }
+      case 'IOMMU_TEST_OP_ACCESS_PAGES':
+      case 'IOMMU_TEST_OP_ACCESS_RW': {
+        const m = member(a, op === 'IOMMU_TEST_OP_ACCESS_RW' ? 'access_rw' : 'access_pages');
+        range(accessIoas(w, ev, num(a['id'])), op === 'IOMMU_TEST_OP_ACCESS_RW' ? K['access-rw'] : K.access, big(m['iova']), big(m['length']));
+        return;
+      }
+      case 'IOMMU_TEST_OP_TRIGGER_IOPF': {
+        const m = member(a, 'trigger_iopf');
+        const addr = big(m['addr']);
+        const dev = ctx ? w.ctxs.get(ctx)?.objs.get(num(m['dev_id'])) : undefined;
+        L.push(i, ctx, dev?.type === 'device' ? dev.hwpt : 0, K.fault, addr, addr | (PAGE - 1n));
+        return;
+      }
+      case 'VFIO_IOMMU_MAP_DMA':
+      case 'VFIO_IOMMU_UNMAP_DMA': {
+        if (!failed) return;
+        const c = ctx ? w.ctxs.get(ctx) : undefined;
+        range(c?.vfioIoas ?? 0, op === 'VFIO_IOMMU_MAP_DMA' ? K.map : K.unmap, big(a['iova']), big(a['size']));
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ queries
+
+  /** Every change of object `id` (in context `ctx` if given), in event order. */
+  objectHistory(id: number, ctx?: number): ObjChange[] {
+    const L = this.objs;
+    const out: ObjChange[] = [];
+    const ids = L.id.view();
+    for (let k = 0; k < ids.length; k++) {
+      if (ids[k] !== id || (ctx !== undefined && L.ctx.get(k) !== ctx)) continue;
+      out.push({ event: L.ev.get(k), ctx: L.ctx.get(k), id, type: this.types.name(L.type.get(k)), change: OBJ_CHANGES[L.change.get(k)]!, state: this.states.name(L.state.get(k)) });
+    }
+    return out;
+  }
+
+  /** Objects changed by event i. */
+  objectsChangedAt(i: number): ObjChange[] {
+    const L = this.objs;
+    const ev = L.ev.view();
+    const out: ObjChange[] = [];
+    for (let k = lowerBound(ev, i); k < ev.length && ev[k] === i; k++)
+      out.push({ event: i, ctx: L.ctx.get(k), id: L.id.get(k), type: this.types.name(L.type.get(k)), change: OBJ_CHANGES[L.change.get(k)]!, state: this.states.name(L.state.get(k)) });
+    return out;
+  }
+
+  /** Events that touched any byte of [start, last] (optionally in one context / IOAS or HWPT id), in event order. */
+  iovaHistory(start: bigint, last: bigint = start, filter: { ctx?: number; space?: number; kinds?: IovaKind[]; from?: number; to?: number; limit?: number } = {}): IovaTouch[] {
+    const L = this.iova;
+    const s = L.start.view();
+    const l = L.last.view();
+    const ev = L.ev.view();
+    const kinds = filter.kinds ? new Set(filter.kinds.map((k) => K[k])) : null;
+    const out: IovaTouch[] = [];
+    const from = filter.from ?? 0;
+    const to = filter.to ?? Infinity;
+    const limit = filter.limit ?? Infinity;
+    for (let k = from > 0 ? lowerBound(ev, from) : 0; k < ev.length && ev[k]! <= to; k++) {
+      if (s[k]! > last || l[k]! < start) continue;
+      if (filter.ctx !== undefined && L.ctx.get(k) !== filter.ctx) continue;
+      if (filter.space !== undefined && L.space.get(k) !== filter.space) continue;
+      if (kinds && !kinds.has(L.kind.get(k))) continue;
+      out.push(L.row(k));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Last event <= `to` (in reverse) touching [start, last]. */
+  lastIovaTouch(start: bigint, last: bigint, to: number, filter: { ctx?: number; space?: number } = {}): number {
+    const L = this.iova;
+    const s = L.start.view();
+    const l = L.last.view();
+    const ev = L.ev.view();
+    for (let k = lowerBound(ev, to + 1) - 1; k >= 0; k--) {
+      if (s[k]! > last || l[k]! < start) continue;
+      if (filter.ctx !== undefined && L.ctx.get(k) !== filter.ctx) continue;
+      if (filter.space !== undefined && L.space.get(k) !== filter.space) continue;
+      return ev[k]!;
+    }
+    return -1;
+  }
+
+  /** IOVA ranges event i touched. */
+  iovaTouchesAt(i: number): IovaTouch[] {
+    const L = this.iova;
+    const ev = L.ev.view();
+    const out: IovaTouch[] = [];
+    for (let k = lowerBound(ev, i); k < ev.length && ev[k] === i; k++) out.push(L.row(k));
+    return out;
+  }
+
+  /**
+   * Pin-count changes of a page, by user VA (`va`), by pages object and page
+   * index (`pages`, `index`), or by physical identity (`mobj`, `mobjIndex`).
+   */
+  pinHistory(q: { va?: bigint; pages?: number; index?: number; mobj?: number; mobjIndex?: number; ctx?: number }): PinChange[] {
+    const L = this.pins;
+    const out: PinChange[] = [];
+    const n = L.length;
+    const first = L.first.view();
+    const last = L.last.view();
+    const va = L.va.view();
+    const vaQ = q.va === undefined ? -1 : Number(q.va & ~(PAGE - 1n));
+    for (let k = 0; k < n; k++) {
+      if (q.ctx !== undefined && L.ctx.get(k) !== q.ctx) continue;
+      if (q.pages !== undefined) {
+        if (L.pages.get(k) !== q.pages) continue;
+        if (q.index !== undefined && (q.index < first[k]! || q.index > last[k]!)) continue;
+      }
+      if (q.mobj !== undefined) {
+        if (L.mobj.get(k) !== q.mobj) continue;
+        const m0 = L.mobjIndex.get(k);
+        if (q.mobjIndex !== undefined && (q.mobjIndex < m0 || q.mobjIndex > m0 + last[k]! - first[k]!)) continue;
+      }
+      if (vaQ >= 0) {
+        const v0 = va[k]!;
+        if (vaQ < v0 || vaQ >= v0 + (last[k]! - first[k]! + 1) * 4096) continue;
+      }
+      const row = L.row(k);
+      // narrow the reported range to the page asked for
+      if (q.va !== undefined) {
+        const d = Number((q.va - row.va) / PAGE);
+        narrow(row, d);
+      } else if (q.pages !== undefined && q.index !== undefined) narrow(row, q.index - row.first);
+      else if (q.mobj !== undefined && q.mobjIndex !== undefined) narrow(row, q.mobjIndex - row.mobjIndex);
+      out.push(row);
+    }
+    return out;
+  }
+
+  /** Next (dir 1, from+1 on) or previous (dir -1, from-1 down) event whose errno matches ('any' = any failure). */
+  findErrno(errno: string, from: number, dir: 1 | -1 = 1): number {
+    const want = errno === 'any' ? -1 : this.errnoCode(errno);
+    if (want === undefined) return -1;
+    const col = this.errnoCol.view();
+    for (let i = from + dir; i >= 0 && i < this.n; i += dir) {
+      const c = col[i]!;
+      if (want === -1 ? c !== 0 : c === want) return i;
+    }
+    return -1;
+  }
+
+  private errnoCode(errno: string): number | undefined {
+    const direct = this.errnos.find(errno);
+    if (direct !== undefined) return direct;
+    if (!isErrnoName(errno)) return undefined;
+    const canon = canonicalErrno(errno);
+    return this.errnos.find(canon);
+  }
+
+  /** Next / previous event whose recorded result the model contradicts. */
+  findDivergence(from: number, dir: 1 | -1 = 1): number {
+    const col = this.flagCol.view();
+    for (let i = from + dir; i >= 0 && i < this.n; i += dir) if (col[i]! & F_DIVERGED) return i;
+    return -1;
+  }
+
+  /** Next / previous event with this op. */
+  findOp(op: string, from: number, dir: 1 | -1 = 1): number {
+    const code = this.ops.find(op);
+    if (code === undefined) return -1;
+    const col = this.opCol.view();
+    for (let i = from + dir; i >= 0 && i < this.n; i += dir) if (col[i] === code) return i;
+    return -1;
+  }
+
+  /** Next / previous event changing object id. */
+  findObjectChange(id: number, from: number, dir: 1 | -1 = 1, ctx?: number): number {
+    const L = this.objs;
+    const ev = L.ev.view();
+    const ids = L.id.view();
+    if (dir === 1) {
+      for (let k = lowerBound(ev, from + 1); k < ev.length; k++) if (ids[k] === id && (ctx === undefined || L.ctx.get(k) === ctx)) return ev[k]!;
+    } else {
+      for (let k = lowerBound(ev, from) - 1; k >= 0; k--) if (ids[k] === id && (ctx === undefined || L.ctx.get(k) === ctx)) return ev[k]!;
+    }
+    return -1;
+  }
+
+  /** Next / previous event touching [start, last]. */
+  findIovaTouch(start: bigint, last: bigint, from: number, dir: 1 | -1 = 1, filter: { ctx?: number; space?: number } = {}): number {
+    if (dir === -1) return this.lastIovaTouch(start, last, from - 1, filter);
+    const r = this.iovaHistory(start, last, { ...filter, from: from + 1, limit: 1 });
+    return r.length ? r[0]!.event : -1;
+  }
+
+  /**
+   * First state (after event i, searching from `from` in `dir`) that breaks
+   * an invariant. Uses the checker of src/invariants (see
+   * invariants_hook.ts); `null` when no checker exists. Stops after
+   * `budgetMs` with `{ index: -1, searchedTo }`.
+   */
+  async findInvariantViolation(from: number, dir: 1 | -1 = 1, budgetMs = 10_000): Promise<{ index: number; violations: Violation[]; searchedTo: number } | null> {
+    const check = currentInvariantChecker() ?? (await loadInvariantChecker());
+    if (!check) return null;
+    const t0 = performance.now();
+    let i = from + dir;
+    for (; i >= 0 && i < this.n; i += dir) {
+      const v = check(this.step(i).after);
+      if (v.length) return { index: i, violations: v, searchedTo: i };
+      if (performance.now() - t0 > budgetMs) return { index: -1, violations: [], searchedTo: i };
+    }
+    return { index: -1, violations: [], searchedTo: i - dir };
+  }
+
+  /** Per-bucket counts over the whole trace for the scrubber: failures, divergences. */
+  overview(buckets: number): { failures: number[]; divergences: number[]; size: number } {
+    const n = this.n;
+    const b = Math.max(1, Math.min(buckets, n || 1));
+    const failures = new Array<number>(b).fill(0);
+    const divergences = new Array<number>(b).fill(0);
+    const e = this.errnoCol.view();
+    const f = this.flagCol.view();
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor((i * b) / n);
+      if (e[i] !== 0) failures[k]!++;
+      if (f[i]! & F_DIVERGED) divergences[k]!++;
+    }
+    return { failures, divergences, size: n / b };
+  }
+
+  errnoHistogram(): Record<string, number> {
+    const h: Record<string, number> = {};
+    const e = this.errnoCol.view();
+    for (let i = 0; i < this.n; i++) {
+      const s = this.errnos.name(e[i]!);
+      h[s] = (h[s] ?? 0) + 1;
+    }
+    return h;
+  }
+}
+
+function narrow(row: PinChange, d: number): void {
+  if (d < 0 || d > row.last - row.first) return;
+  row.va += BigInt(d) * PAGE;
+  row.mobjIndex += d;
+  row.first += d;
+  row.last = row.first;
+}
+
+/** The iommufd context an event's fd refers to (0 if none). */
+export function ctxOf(w: World, ev: Event): number {
+  const p = w.procs.get(ev.pid ?? 1);
+  if (!p || ev.fd === undefined) return 0;
+  const f = p.fds.get(ev.fd);
+  const file = f === undefined ? undefined : w.files.get(f);
+  return file?.ctx ?? 0;
+}
+
+/** The IOAS of the access object behind an access fd (selftest ACCESS_* ops), 0 if none. */
+function accessIoas(w: World, ev: Event, accessFd: number): number {
+  const p = w.procs.get(ev.pid ?? 1);
+  const f = p?.fds.get(accessFd);
+  const file = f === undefined ? undefined : w.files.get(f);
+  if (!file || file.ctx === undefined || file.obj === undefined) return 0;
+  const o = w.ctxs.get(file.ctx)?.objs.get(file.obj);
+  return o?.type === 'access' ? o.ioas : 0;
+}

@@ -1,0 +1,217 @@
+/**
+ * The debugger's HTTP API payloads: plain JSON, shared (as types only) by
+ * the server (src/debug) and the browser UI (ui/debug). No runtime code and
+ * no Node or model imports here, so the UI can type-check against it.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+export interface FieldRow {
+  /** Dotted path (`mock_domain.out_hwpt_id`). */
+  name: string;
+  depth: number;
+  type: string;
+  offset: number | null;
+  /** As the caller passed it. */
+  value: string | null;
+  /** Written back by the model, when different from the input. */
+  out: string | null;
+  /** Recorded by the kernel, when the trace has it and it differs from the input. */
+  rec: string | null;
+  /** Flag or enum names for the value. */
+  decoded: string | null;
+}
+
+export interface EventView {
+  index: number;
+  op: string;
+  pid: number;
+  fd: number | null;
+  src: string | null;
+  struct: string | null;
+  fields: FieldRow[];
+  bufs: { name: string; length: number | null; hex: string | null }[];
+  result: { errno: string | 0; text: string; ret: number | null; unmodelled: string | null };
+  recorded: { errno: string | 0; text: string } | null;
+  divergence: { what: string; expected: Json; actual: Json } | null;
+  summary: string;
+}
+
+export interface TreeChild {
+  key: string;
+  kind: string;
+  summary: string;
+  expandable: boolean;
+}
+
+export interface TreeNodeView {
+  path: string[];
+  kind: string;
+  summary: string;
+  total: number;
+  offset: number;
+  children: TreeChild[];
+}
+
+export interface DiffRow {
+  op: string;
+  path: string;
+  value: Json;
+}
+
+export interface SpaceInfo {
+  ctx: number;
+  id: number;
+  type: 'ioas' | 'hwpt_paging' | 'hwpt_nested';
+  label: string;
+  areas: number;
+  /** [min start, max last] of the areas (or aperture), hex. */
+  extent: [string, string] | null;
+}
+
+export interface Band {
+  start: string;
+  last: string;
+}
+
+export interface IovaView {
+  ctx: number;
+  id: number;
+  type: string;
+  label: string;
+  lo: string;
+  hi: string;
+  /** Individual areas, when few enough in the window. */
+  areas: (Band & { pages: number; prot: number; startByte: string; accesses: number; pinned: number; npages: number })[];
+  /** Aggregated bands when the window holds too many areas to draw one by one. */
+  clusters: (Band & { count: number })[];
+  totalAreas: number;
+  pins: (Band & { count: number })[];
+  dirty: Band[];
+  hugeMapped: Band[];
+  faults: { addr: string; dev: number; hwpt: number; state: string }[];
+  reserved: (Band & { owner: string })[];
+  allowed: Band[];
+  aperture: Band | null;
+  touches: (Band & { kind: string; event: number })[];
+  extent: Band | null;
+  note: string | null;
+}
+
+export interface GraphNode {
+  key: string;
+  ctx: number;
+  id: number;
+  type: string;
+  label: string;
+  state: string;
+  users: number | null;
+}
+
+export interface GraphEdge {
+  from: string;
+  to: string;
+  label: string;
+}
+
+export interface LifecycleView {
+  ctx: number;
+  id: number;
+  type: string | null;
+  state: string;
+  summary: string;
+  machine: { states: string[]; transitions: [string, string, string][]; source: string } | null;
+  history: { event: number; op: string; change: string; state: string }[];
+}
+
+export interface InfoPayload {
+  file: string;
+  kernel: string;
+  /** Events indexed so far (the whole trace once `done`). */
+  length: number;
+  done: boolean;
+  error: string | null;
+  firstDivergence: number;
+  errnos: string[];
+  ops: string[];
+  checkpoints: number;
+  invariants: string;
+  at: number;
+  breakpoints: BreakpointJson[];
+}
+
+export interface EventRow {
+  i: number;
+  op: string;
+  pid: number;
+  errno: string | 0;
+  diverged: boolean;
+  summary: string;
+}
+
+export interface TouchJson {
+  event: number;
+  ctx: number;
+  space: number;
+  kind: string;
+  start: string;
+  last: string;
+}
+
+export interface ObjChangeJson {
+  event: number;
+  ctx: number;
+  id: number;
+  type: string;
+  change: string;
+  state: string;
+}
+
+export interface StepPayload {
+  at: number;
+  event: EventView;
+  diff: { rows: DiffRow[]; total: number };
+  touches: TouchJson[];
+  objects: ObjChangeJson[];
+  spaces: SpaceInfo[];
+  ms: number;
+}
+
+export interface OverviewPayload {
+  failures: number[];
+  divergences: number[];
+  size: number;
+  length: number;
+}
+
+export interface QueryHitJson {
+  event: number;
+  op: string;
+  errno: string | 0;
+  what: string;
+}
+
+export interface QueryPayload {
+  query: string;
+  title: string;
+  hits: QueryHitJson[];
+  truncated: boolean;
+  note?: string;
+}
+
+export interface BreakpointJson {
+  id: number;
+  text: string;
+  enabled: boolean;
+}
+
+export interface RunPayload {
+  at: number;
+  hit: BreakpointJson | null;
+  reason: string;
+}
+
+export interface GraphPayload {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}

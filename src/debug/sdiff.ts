@@ -1,0 +1,396 @@
+/**
+ * Structural diffs of persistent collections and of whole model states.
+ *
+ * `diffPMap` / `diffIntervals` walk two versions of a B+tree side by side
+ * and skip every subtree the versions share (path copying leaves untouched
+ * subtrees reference-equal), so the cost is proportional to the change, not
+ * to the size of the collection: O(changed entries x B x height).
+ * They use the trees' public (`@internal`-marked) `root` nodes read-only and
+ * fall back to a full walk if a collection does not have the expected shape.
+ *
+ * `diffWorlds` is `engine/diff.ts`'s `diffStates` with those walkers: same
+ * immer-format patches, same paths (bigint keys as `0x..` strings, interval
+ * values as `{ last, ...value }`).
+ */
+import type { Patch } from 'immer';
+import { PMap } from '../ds/pmap.js';
+import { IntervalMap } from '../ds/interval_map.js';
+import { snapshot } from '../engine/diff.js';
+
+type Key = string | number;
+
+interface TreeNode {
+  readonly kids: readonly TreeNode[] | null;
+}
+
+function height(n: TreeNode): number {
+  let h = 0;
+  while (n.kids !== null) {
+    n = n.kids[0]!;
+    h++;
+  }
+  return h;
+}
+
+function expand(level: TreeNode[]): TreeNode[] {
+  const out: TreeNode[] = [];
+  for (const n of level) for (const k of n.kids!) out.push(k);
+  return out;
+}
+
+/** Min key of a node (PMap: exact key; IntervalMap: approximate start) and its order. */
+interface KeyOrder {
+  min(n: TreeNode): unknown;
+  cmp(a: unknown, b: unknown): number;
+}
+
+/**
+ * Removes the nodes present in both lists. Both lists are in key order and
+ * a shared node sits at the same key in both, so a merge by min key finds
+ * every shared node in O(|a| + |b|). Nodes with equal keys that are not the
+ * same object are kept on both sides, which is always safe: the entry
+ * merge that follows drops entries that turn out equal.
+ */
+function dropShared(a: TreeNode[], b: TreeNode[], ko: KeyOrder): [TreeNode[], TreeNode[]] {
+  if (a.length === 0 || b.length === 0) return [a, b];
+  const ra: TreeNode[] = [];
+  const rb: TreeNode[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === y) {
+      i++;
+      j++;
+      continue;
+    }
+    const c = ko.cmp(ko.min(x), ko.min(y));
+    if (c < 0) ra.push(a[i++]!);
+    else if (c > 0) rb.push(b[j++]!);
+    else {
+      ra.push(a[i++]!);
+      rb.push(b[j++]!);
+    }
+  }
+  while (i < a.length) ra.push(a[i++]!);
+  while (j < b.length) rb.push(b[j++]!);
+  return [ra, rb];
+}
+
+/**
+ * Pairwise descent for two same-height nodes: while the shapes agree
+ * (same number of children), children are compared by position, which is
+ * the common case (an update copies one path and keeps the shape). Where
+ * the shapes differ (a split or merge), the children are aligned by key.
+ * Pairing by position can only report a shared node as unique, never the
+ * reverse, which the entry merge that follows tolerates.
+ */
+function walkPair(a: TreeNode, b: TreeNode, h: number, outA: TreeNode[], outB: TreeNode[], ko: KeyOrder): void {
+  if (a === b) return;
+  if (h === 0) {
+    outA.push(a);
+    outB.push(b);
+    return;
+  }
+  const ka = a.kids!;
+  const kb = b.kids!;
+  if (ka.length === kb.length) {
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) walkPair(ka[i]!, kb[i]!, h - 1, outA, outB, ko);
+    return;
+  }
+  const [la, lb] = levels(ka.slice(), kb.slice(), h - 1, h - 1, ko);
+  for (const x of la) outA.push(x);
+  for (const y of lb) outB.push(y);
+}
+
+/**
+ * The leaves of tree `a` that are not in tree `b` and vice versa, each list
+ * in key order. Shared subtrees are never entered.
+ */
+export function uniqueLeaves(ra: TreeNode | null, rb: TreeNode | null, ko: KeyOrder): [TreeNode[], TreeNode[]] {
+  const ha = ra ? height(ra) : 0;
+  const hb = rb ? height(rb) : 0;
+  if (ra && rb && ha === hb) {
+    const outA: TreeNode[] = [];
+    const outB: TreeNode[] = [];
+    walkPair(ra, rb, ha, outA, outB, ko);
+    return [outA, outB];
+  }
+  return levels(ra ? [ra] : [], rb ? [rb] : [], ha, hb, ko);
+}
+
+/** Level-by-level variant for lists of nodes (heights may differ). */
+function levels(a: TreeNode[], b: TreeNode[], ha: number, hb: number, ko: KeyOrder): [TreeNode[], TreeNode[]] {
+  for (;;) {
+    if (ha === hb) [a, b] = dropShared(a, b, ko);
+    const growA = a.length > 0 && ha > 0 && ha >= hb;
+    const growB = b.length > 0 && hb > 0 && hb >= ha;
+    if (!growA && !growB) {
+      // one side is empty (or both are leaves): expand the other fully
+      if (a.length > 0 && ha > 0) {
+        a = expand(a);
+        ha--;
+        continue;
+      }
+      if (b.length > 0 && hb > 0) {
+        b = expand(b);
+        hb--;
+        continue;
+      }
+      return [a, b];
+    }
+    if (growA) {
+      a = expand(a);
+      ha--;
+    }
+    if (growB) {
+      b = expand(b);
+      hb--;
+    }
+  }
+}
+
+interface PLeaf {
+  readonly keys: readonly unknown[];
+  readonly vals: readonly unknown[] | null;
+  readonly kids: null;
+}
+/**
+ * An IntervalMap leaf as [start, last, value] triples. The leaf layout is
+ * the data-structure module's business and has changed (triples in `d`, or
+ * entry records in `e`): both are read; anything else makes the caller fall
+ * back to a full walk.
+ */
+interface ILeaf {
+  readonly d: readonly unknown[];
+  readonly kids: null;
+}
+function ileaf(n: TreeNode): ILeaf | null {
+  const x = n as unknown as { d?: unknown; e?: unknown };
+  if (Array.isArray(x.d)) return n as unknown as ILeaf;
+  if (Array.isArray(x.e)) {
+    const d: unknown[] = [];
+    for (const r of x.e as { start: bigint; last: bigint; value: unknown }[]) d.push(r.start, r.last, r.value);
+    return { d, kids: null };
+  }
+  return null;
+}
+
+const isPLeaf = (n: PLeaf) => Array.isArray(n.keys) && Array.isArray(n.vals);
+
+const hasRoot = (m: unknown): m is { root: TreeNode | null } => typeof m === 'object' && m !== null && 'root' in m;
+
+/** PMap min-key order for uniqueLeaves, per comparator. */
+const pmapOrders = new WeakMap<object, KeyOrder>();
+function pmapOrder(cmp: object): KeyOrder {
+  let o = pmapOrders.get(cmp);
+  if (!o) {
+    o = { min: (n) => (n as unknown as PLeaf).keys[0], cmp: cmp as (x: unknown, y: unknown) => number };
+    pmapOrders.set(cmp, o);
+  }
+  return o;
+}
+
+/**
+ * Calls fn(key, before, after) for every key whose value differs (`===`)
+ * between two versions of a map; `undefined` marks absence. Keys ascend.
+ */
+export function diffPMap<K, V>(a: PMap<K, V>, b: PMap<K, V>, fn: (k: K, before: V | undefined, after: V | undefined) => void): void {
+  if (a === b) return;
+  if (!hasRoot(a) || !hasRoot(b)) return diffPMapSlow(a, b, fn);
+  const cmp = a.cmp;
+  const [la, lb] = uniqueLeaves(a.root, b.root, pmapOrder(cmp)) as unknown as [PLeaf[], PLeaf[]];
+  // the leaf layout belongs to ds/pmap.ts: anything unexpected, walk it all
+  if (!la.every(isPLeaf) || !lb.every(isPLeaf)) return diffPMapSlow(a, b, fn);
+  // merge the entries of the two leaf lists, walking both with (leaf, slot) cursors
+  let li = 0;
+  let ki = 0;
+  let lj = 0;
+  let kj = 0;
+  for (;;) {
+    const A = li < la.length ? la[li]! : null;
+    const B = lj < lb.length ? lb[lj]! : null;
+    if (A === null && B === null) return;
+    const c = A === null ? 1 : B === null ? -1 : A.keys[ki] === B.keys[kj] ? 0 : cmp(A.keys[ki] as K, B.keys[kj] as K);
+    if (c < 0) fn(A!.keys[ki] as K, A!.vals![ki] as V, undefined);
+    else if (c > 0) fn(B!.keys[kj] as K, undefined, B!.vals![kj] as V);
+    else {
+      const x = A!.vals![ki] as V;
+      const y = B!.vals![kj] as V;
+      if (x !== y) fn(A!.keys[ki] as K, x, y);
+    }
+    if (c <= 0 && ++ki >= A!.keys.length) {
+      li++;
+      ki = 0;
+    }
+    if (c >= 0 && ++kj >= B!.keys.length) {
+      lj++;
+      kj = 0;
+    }
+  }
+}
+
+function diffPMapSlow<K, V>(a: PMap<K, V>, b: PMap<K, V>, fn: (k: K, before: V | undefined, after: V | undefined) => void): void {
+  const ea = a.toArray();
+  const eb = b.toArray();
+  let i = 0;
+  let j = 0;
+  while (i < ea.length || j < eb.length) {
+    const c = i >= ea.length ? 1 : j >= eb.length ? -1 : a.cmp(ea[i]![0], eb[j]![0]);
+    if (c < 0) {
+      fn(ea[i]![0], ea[i]![1], undefined);
+      i++;
+    } else if (c > 0) {
+      fn(eb[j]![0], undefined, eb[j]![1]);
+      j++;
+    } else {
+      if (ea[i]![1] !== eb[j]![1]) fn(ea[i]![0], ea[i]![1], eb[j]![1]);
+      i++;
+      j++;
+    }
+  }
+}
+
+export interface IvEntry<V> {
+  readonly last: bigint;
+  readonly value: V;
+}
+
+/** Min start of an IntervalMap node: its approximate coordinate (`c`) when it has one. */
+const IV_ORDER: KeyOrder = {
+  min: (n) => {
+    const c = (n as unknown as { c?: readonly number[] }).c;
+    if (c && c.length) return c[0];
+    let x: TreeNode = n;
+    while (x.kids !== null) x = x.kids[0]!;
+    const l = ileaf(x);
+    return l && l.d.length ? Number(l.d[0] as bigint) : 0;
+  },
+  cmp: (x, y) => (x as number) - (y as number),
+};
+
+/**
+ * Calls fn(start, before, after) for every interval start whose interval
+ * (last or value) differs between two versions; `undefined` marks absence.
+ */
+export function diffIntervals<V>(a: IntervalMap<V>, b: IntervalMap<V>, fn: (start: bigint, before: IvEntry<V> | undefined, after: IvEntry<V> | undefined) => void): void {
+  if (a === b) return;
+  let la: ILeaf[] | null = null;
+  let lb: ILeaf[] | null = null;
+  if (hasRoot(a) && hasRoot(b)) {
+    const [ua, ub] = uniqueLeaves(a.root, b.root, IV_ORDER);
+    const ra = ua.map(ileaf);
+    const rb = ub.map(ileaf);
+    if (!ra.includes(null) && !rb.includes(null)) {
+      la = ra as ILeaf[];
+      lb = rb as ILeaf[];
+    }
+  }
+  if (la === null || lb === null) {
+    // fallback: one pseudo-leaf per side with every interval
+    const flat = (m: IntervalMap<V>): ILeaf[] => [{ d: m.toArray().flatMap((iv) => [iv.start, iv.last, iv.value]), kids: null }];
+    la = flat(a);
+    lb = flat(b);
+  }
+  let li = 0;
+  let ki = 0;
+  let lj = 0;
+  let kj = 0;
+  for (;;) {
+    while (li < la.length && ki >= la[li]!.d.length) {
+      li++;
+      ki = 0;
+    }
+    while (lj < lb.length && kj >= lb[lj]!.d.length) {
+      lj++;
+      kj = 0;
+    }
+    const A = li < la.length ? la[li]!.d : null;
+    const B = lj < lb.length ? lb[lj]!.d : null;
+    if (A === null && B === null) return;
+    const sa = A === null ? 0n : (A[ki] as bigint);
+    const sb = B === null ? 0n : (B[kj] as bigint);
+    const c = A === null ? 1 : B === null ? -1 : sa === sb ? 0 : sa < sb ? -1 : 1;
+    if (c < 0) fn(sa, { last: A![ki + 1] as bigint, value: A![ki + 2] as V }, undefined);
+    else if (c > 0) fn(sb, undefined, { last: B![kj + 1] as bigint, value: B![kj + 2] as V });
+    else if (A![ki + 1] !== B![kj + 1] || A![ki + 2] !== B![kj + 2]) fn(sa, { last: A![ki + 1] as bigint, value: A![ki + 2] as V }, { last: B![kj + 1] as bigint, value: B![kj + 2] as V });
+    if (c <= 0) ki += 3;
+    if (c >= 0) kj += 3;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// whole states
+
+const keyOf = (k: unknown): Key => (typeof k === 'bigint' ? `0x${k.toString(16)}` : (k as Key));
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof PMap) && !(v instanceof IntervalMap);
+}
+
+function sameLeaf(a: unknown, b: unknown): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b;
+}
+
+/**
+ * What changed from `before` to `after` as immer patches, skipping shared
+ * subtrees at every level (including inside persistent collections).
+ * Past `limit` patches, changes are only counted (`counted.total`).
+ */
+export function diffWorlds(before: unknown, after: unknown, path: Key[] = [], out: Patch[] = [], limit = Infinity, counted?: { total: number }): Patch[] {
+  const sink = new Sink(out, limit);
+  walk(before, after, path, sink);
+  if (counted) counted.total = sink.total;
+  return out;
+}
+
+class Sink {
+  total = 0;
+  constructor(
+    readonly out: Patch[],
+    readonly limit: number,
+  ) {}
+  push(p: () => Patch): void {
+    this.total++;
+    if (this.out.length < this.limit) this.out.push(p());
+  }
+}
+
+function walk(before: unknown, after: unknown, path: Key[], sink: Sink): void {
+  if (before === after) return;
+  if (before instanceof PMap && after instanceof PMap) {
+    diffPMap(before as PMap<unknown, unknown>, after as PMap<unknown, unknown>, (k, x, y) => {
+      if (y === undefined) sink.push(() => ({ op: 'remove', path: [...path, keyOf(k)] }));
+      else if (x === undefined) sink.push(() => ({ op: 'add', path: [...path, keyOf(k)], value: snapshot(y) }));
+      else walk(x, y, [...path, keyOf(k)], sink);
+    });
+    return;
+  }
+  if (before instanceof IntervalMap && after instanceof IntervalMap) {
+    diffIntervals(before as IntervalMap<unknown>, after as IntervalMap<unknown>, (s, x, y) => {
+      if (y === undefined) sink.push(() => ({ op: 'remove', path: [...path, keyOf(s)] }));
+      else if (x === undefined) sink.push(() => ({ op: 'add', path: [...path, keyOf(s)], value: snapshot({ last: y.last, ...(y.value as object) }) }));
+      else walk({ last: x.last, ...(x.value as object) }, { last: y.last, ...(y.value as object) }, [...path, keyOf(s)], sink);
+    });
+    return;
+  }
+  if (Array.isArray(before) && Array.isArray(after)) {
+    const n = Math.min(before.length, after.length);
+    for (let i = 0; i < n; i++) walk(before[i], after[i], [...path, i], sink);
+    for (let i = n; i < after.length; i++) sink.push(() => ({ op: 'add', path: [...path, i], value: snapshot(after[i]) }));
+    for (let i = before.length - 1; i >= n; i--) sink.push(() => ({ op: 'remove', path: [...path, i] }));
+    return;
+  }
+  if (isPlain(before) && isPlain(after)) {
+    for (const k of Object.keys(before)) {
+      if (!(k in after)) sink.push(() => ({ op: 'remove', path: [...path, k] }));
+      else walk(before[k], after[k], [...path, k], sink);
+    }
+    for (const k of Object.keys(after)) if (!(k in before)) sink.push(() => ({ op: 'add', path: [...path, k], value: snapshot(after[k]) }));
+    return;
+  }
+  if (!sameLeaf(before, after)) sink.push(() => ({ op: 'replace', path, value: snapshot(after) }));
+  return;
+}

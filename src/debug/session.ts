@@ -1,0 +1,474 @@
+/**
+ * A debugging session over a DebugIndex: the cursor (the selected event),
+ * breakpoints, run forward / backward to them, and the history queries.
+ * The REPL and the web UI both drive it: `exec(line)` runs one text
+ * command and returns its output; the methods under it are what the web
+ * API calls.
+ *
+ * Position: the cursor selects event `at` (0-based). "The state" is the
+ * state after that event, "the diff" is what that event changed.
+ */
+import type { DebugIndex, IovaTouch, PinChange } from './history.js';
+import { F_DIVERGED, IOVA_KINDS } from './history.js';
+import { hex, parseBig, text } from './json.js';
+import { diffView, eventSummary, eventView, parsePath, treeView } from './views.js';
+import { describeErrno, isErrnoName } from '../uapi/errno.js';
+import { invariantSource } from './invariants_hook.js';
+
+export type BreakSpec =
+  | { kind: 'errno'; errno: string }
+  | { kind: 'iova'; start: bigint; last: bigint; space?: number }
+  | { kind: 'invariant' }
+  | { kind: 'divergence' }
+  | { kind: 'obj'; id: number }
+  | { kind: 'op'; op: string };
+
+export interface Breakpoint {
+  id: number;
+  spec: BreakSpec;
+  enabled: boolean;
+}
+
+export interface QueryHit {
+  event: number;
+  op: string;
+  errno: string | 0;
+  what: string;
+}
+
+export interface QueryResult {
+  query: string;
+  title: string;
+  hits: QueryHit[];
+  truncated: boolean;
+  note?: string;
+}
+
+export interface RunResult {
+  /** Where the cursor ended. */
+  at: number;
+  /** The breakpoint hit, or null if the run reached an end of the trace. */
+  hit: Breakpoint | null;
+  reason: string;
+}
+
+export function describeBreak(s: BreakSpec): string {
+  switch (s.kind) {
+    case 'errno':
+      return s.errno === 'any' ? 'any failing event' : `errno ${s.errno}`;
+    case 'iova':
+      return `IOVA ${hex(s.start)}${s.last !== s.start ? `..${hex(s.last)}` : ''}${s.space !== undefined ? ` in ${s.space}` : ''} touched`;
+    case 'invariant':
+      return 'invariant violated';
+    case 'divergence':
+      return 'divergence from the recording';
+    case 'obj':
+      return `object ${s.id} changes`;
+    case 'op':
+      return `op ${s.op}`;
+  }
+}
+
+/** `0x1000`, `0x1000..0x1fff`, `0x1000+0x2000`, `0x1000-0x1fff`. */
+export function parseRange(s: string): { start: bigint; last: bigint } {
+  const m = /^([^.+]+?)(?:(\.\.|-|\+)(.+))?$/.exec(s.trim());
+  if (!m) throw new Error(`not an address or range: '${s}'`);
+  const start = parseBig(m[1]!);
+  if (!m[2]) return { start, last: start };
+  const b = parseBig(m[3]!);
+  const last = m[2] === '+' ? start + b - 1n : b;
+  if (last < start) throw new Error(`empty range '${s}'`);
+  return { start, last };
+}
+
+/** Parses `break ...` arguments (the words after `break`). */
+export function parseBreak(words: string[]): BreakSpec {
+  const [what, ...rest] = words;
+  switch ((what ?? '').toLowerCase()) {
+    case 'errno': {
+      const e = (rest[0] ?? 'any').toUpperCase();
+      if (e !== 'ANY' && !isErrnoName(e)) throw new Error(`unknown errno '${rest[0]}'`);
+      return { kind: 'errno', errno: e === 'ANY' ? 'any' : e };
+    }
+    case 'iova': {
+      if (!rest[0]) throw new Error('break iova ADDR[..LAST] [ioas|hwpt ID]');
+      const r = parseRange(rest[0]);
+      const sp = rest[1] && rest[2] ? Number(rest[2]) : undefined;
+      return { kind: 'iova', ...r, ...(sp !== undefined ? { space: sp } : {}) };
+    }
+    case 'invariant':
+      return { kind: 'invariant' };
+    case 'divergence':
+    case 'div':
+      return { kind: 'divergence' };
+    case 'obj':
+    case 'object':
+      if (!rest[0] || !/^\d+$/.test(rest[0])) throw new Error('break obj ID');
+      return { kind: 'obj', id: Number(rest[0]) };
+    case 'op':
+      if (!rest[0]) throw new Error('break op NAME');
+      return { kind: 'op', op: rest[0] };
+    default:
+      if (what && (isErrnoName(what.toUpperCase()) || /^E[A-Z0-9]+$/.test(what))) return parseBreak(['errno', what]);
+      if (what && /^0x[0-9a-f]/i.test(what)) return parseBreak(['iova', ...words]);
+      throw new Error(`break what? errno E | iova ADDR | invariant | divergence | obj ID | op NAME`);
+  }
+}
+
+export const HELP = `commands (the cursor selects one event; the state shown is the state after it):
+  step [N]            s   forward N events (default 1)
+  back [N]            b   backward N events
+  goto N              g   select event N (also: goto end)
+  where               w   the selected event and what led to it
+  event               e   the selected event decoded (uAPI fields, errno names)
+  print [PATH]        p   the state after the event at PATH (e.g. ctxs.1.objs.2.iopt)
+  diff                d   what the selected event changed
+  when obj ID [ctx C]           events that created / changed / destroyed object ID
+  when iova ADDR[..LAST] [ioas|hwpt ID]  events that touched the range
+  when page VA | pages=ID[:IDX] | mobj=M:IDX   when a page was pinned / unpinned
+  when errno E                  events that failed with E (any = every failure)
+  when divergence               events whose recorded result the model contradicts
+  when invariant                first state that breaks an invariant
+  when op NAME                  events with that op
+  break errno E | iova ADDR[..LAST] | invariant | divergence | obj ID | op NAME
+  delete N | delete all         remove breakpoints        breaks   list them
+  continue            c   run forward to the next breakpoint
+  reverse-continue    rc  run backward to the previous breakpoint
+  help                    this text            quit   leave`;
+
+export class Session {
+  at = 0;
+  private nextBp = 1;
+  readonly breakpoints: Breakpoint[] = [];
+
+  constructor(readonly ix: DebugIndex) {}
+
+  get length(): number {
+    return this.ix.length;
+  }
+
+  goto(i: number): number {
+    if (this.ix.length === 0) throw new Error('the trace has no events');
+    this.at = Math.max(0, Math.min(this.ix.length - 1, Math.trunc(i)));
+    return this.at;
+  }
+
+  step(n = 1): number {
+    return this.goto(this.at + n);
+  }
+
+  addBreak(spec: BreakSpec): Breakpoint {
+    const bp = { id: this.nextBp++, spec, enabled: true };
+    this.breakpoints.push(bp);
+    return bp;
+  }
+
+  deleteBreak(id: number | 'all'): number {
+    const before = this.breakpoints.length;
+    if (id === 'all') this.breakpoints.splice(0);
+    else {
+      const k = this.breakpoints.findIndex((b) => b.id === id);
+      if (k >= 0) this.breakpoints.splice(k, 1);
+    }
+    return before - this.breakpoints.length;
+  }
+
+  /** The next (dir 1) / previous (dir -1) event from `from` that a breakpoint stops at. */
+  private async nextHit(bp: Breakpoint, from: number, dir: 1 | -1, bound: number): Promise<number> {
+    const ix = this.ix;
+    const s = bp.spec;
+    switch (s.kind) {
+      case 'errno':
+        return ix.findErrno(s.errno, from, dir);
+      case 'divergence':
+        return ix.findDivergence(from, dir);
+      case 'op':
+        return ix.findOp(s.op, from, dir);
+      case 'obj':
+        return ix.findObjectChange(s.id, from, dir);
+      case 'iova':
+        return ix.findIovaTouch(s.start, s.last, from, dir, s.space !== undefined ? { space: s.space } : {});
+      case 'invariant': {
+        // search no further than the nearest other hit
+        const r = await ix.findInvariantViolation(from, dir);
+        if (!r) return -1;
+        if (r.index >= 0 && (bound < 0 || (dir === 1 ? r.index < bound : r.index > bound))) return r.index;
+        return -1;
+      }
+    }
+  }
+
+  async run(dir: 1 | -1): Promise<RunResult> {
+    const active = this.breakpoints.filter((b) => b.enabled);
+    let best = -1;
+    let hit: Breakpoint | null = null;
+    const better = (i: number) => i >= 0 && (best < 0 || (dir === 1 ? i < best : i > best));
+    for (const bp of active.filter((b) => b.spec.kind !== 'invariant')) {
+      const i = await this.nextHit(bp, this.at, dir, -1);
+      if (better(i)) {
+        best = i;
+        hit = bp;
+      }
+    }
+    for (const bp of active.filter((b) => b.spec.kind === 'invariant')) {
+      const i = await this.nextHit(bp, this.at, dir, best);
+      if (better(i)) {
+        best = i;
+        hit = bp;
+      }
+    }
+    if (best < 0) {
+      this.goto(dir === 1 ? this.ix.length - 1 : 0);
+      const invNote = active.some((b) => b.spec.kind === 'invariant') && invariantSource() === 'none' ? ' (no invariant checker: src/invariants not present)' : '';
+      return { at: this.at, hit: null, reason: (dir === 1 ? 'end of trace' : 'start of trace') + (active.length ? ', no breakpoint hit' : ', no breakpoints set') + invNote };
+    }
+    this.goto(best);
+    return { at: best, hit, reason: `breakpoint ${hit!.id}: ${describeBreak(hit!.spec)}` };
+  }
+
+  // ------------------------------------------------------------ queries
+
+  async query(q: string, limit = 500): Promise<QueryResult> {
+    const words = q.trim().split(/\s+/).filter(Boolean);
+    if (words[0] === 'when') words.shift();
+    const [what, ...rest] = words;
+    const ix = this.ix;
+    const hit = (event: number, what: string): QueryHit => ({ event, op: ix.op(event), errno: ix.errno(event), what });
+    const done = (title: string, hits: QueryHit[], note?: string): QueryResult => ({ query: q, title, hits: hits.slice(0, limit), truncated: hits.length > limit, ...(note ? { note } : {}) });
+    switch ((what ?? '').toLowerCase()) {
+      case 'obj':
+      case 'object': {
+        const id = Number(rest[0]);
+        if (!Number.isInteger(id)) throw new Error('when obj ID [ctx C]');
+        const ctx = rest[1] === 'ctx' ? Number(rest[2]) : undefined;
+        const h = ix.objectHistory(id, ctx);
+        return done(`object ${id}: ${h.length} changes`, h.map((c) => hit(c.event, `${c.type} ${c.change} → ${c.state}${ctx === undefined ? ` (ctx ${c.ctx})` : ''}`)));
+      }
+      case 'iova': {
+        if (!rest[0]) throw new Error('when iova ADDR[..LAST] [ioas|hwpt ID]');
+        const r = parseRange(rest[0]);
+        const space = rest[1] && rest[2] ? Number(rest[2]) : undefined;
+        const t = ix.iovaHistory(r.start, r.last, { ...(space !== undefined ? { space } : {}), limit: limit + 1 });
+        return done(`IOVA ${rest[0]}: ${t.length > limit ? `more than ${limit}` : t.length} touches`, t.map((x) => hit(x.event, touchText(x))));
+      }
+      case 'page':
+      case 'pin':
+      case 'pins': {
+        const arg = rest[0] ?? '';
+        let pq: Parameters<DebugIndex['pinHistory']>[0];
+        let m: RegExpExecArray | null;
+        if ((m = /^pages=(\d+)(?::(\d+))?$/.exec(arg))) pq = { pages: Number(m[1]), ...(m[2] !== undefined ? { index: Number(m[2]) } : {}) };
+        else if ((m = /^mobj=(\d+)(?::(\d+))?$/.exec(arg))) pq = { mobj: Number(m[1]), ...(m[2] !== undefined ? { mobjIndex: Number(m[2]) } : {}) };
+        else if (arg) pq = { va: parseBig(arg.replace(/^va=/, '')) };
+        else throw new Error('when page VA | pages=ID[:IDX] | mobj=M:IDX');
+        const p = ix.pinHistory(pq);
+        return done(`page ${arg}: ${p.length} pin changes`, p.map((x) => hit(x.event, pinText(x))));
+      }
+      case 'errno': {
+        const e = (rest[0] ?? 'any').toUpperCase();
+        const hits: QueryHit[] = [];
+        for (let i = ix.findErrno(e === 'ANY' ? 'any' : e, -1, 1); i >= 0 && hits.length <= limit; i = ix.findErrno(e === 'ANY' ? 'any' : e, i, 1)) hits.push(hit(i, describeErrno(ix.errno(i) as string)));
+        return done(`errno ${e}: ${hits.length > limit ? `more than ${limit}` : hits.length} events`, hits);
+      }
+      case 'divergence':
+      case 'div':
+      case 'divergences': {
+        const hits: QueryHit[] = [];
+        for (let i = ix.findDivergence(-1, 1); i >= 0 && hits.length <= limit; i = ix.findDivergence(i, 1)) {
+          const d = ix.divergenceAt(i);
+          hits.push(hit(i, d ? `${d.what}: expected ${text(d.expected)}, model ${text(d.actual)}` : 'diverged'));
+        }
+        return done(hits.length ? `first divergence at #${hits[0]!.event}` : 'no divergence from the recording', hits);
+      }
+      case 'invariant':
+      case 'invariants': {
+        const r = await ix.findInvariantViolation(-1, 1);
+        if (!r) return done('no invariant checker available', [], 'src/invariants/ does not exist yet: see src/debug/invariants_hook.ts');
+        if (r.index < 0) return done(`no invariant violated (searched to #${r.searchedTo})`, []);
+        return done(`first invariant violation after #${r.index}`, [hit(r.index, r.violations.map((v) => `${v.name}: ${v.message}`).join('; '))]);
+      }
+      case 'op': {
+        const op = rest[0] ?? '';
+        const hits: QueryHit[] = [];
+        for (let i = ix.findOp(op, -1, 1); i >= 0 && hits.length <= limit; i = ix.findOp(op, i, 1)) hits.push(hit(i, eventSummary(ix.event(i))));
+        return done(`op ${op}: ${hits.length > limit ? `more than ${limit}` : hits.length} events`, hits);
+      }
+      default:
+        throw new Error(`when what? obj ID | iova ADDR | page VA | errno E | divergence | invariant | op NAME`);
+    }
+  }
+
+  // ------------------------------------------------------------ text commands
+
+  /** Runs one command line; returns its output (no trailing newline). `quit` returns null. */
+  async exec(line: string): Promise<string | null> {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (words.length === 0 || words[0]!.startsWith('#')) return '';
+    const [cmd, ...rest] = words;
+    const n = (d: number) => {
+      if (rest[0] === undefined) return d;
+      const v = Number(rest[0]);
+      if (!Number.isInteger(v)) throw new Error(`not a count: '${rest[0]}'`);
+      return v;
+    };
+    try {
+      switch (cmd!.toLowerCase()) {
+        case 'help':
+        case 'h':
+        case '?':
+          return HELP;
+        case 'quit':
+        case 'q':
+        case 'exit':
+          return null;
+        case 'step':
+        case 's':
+        case 'next':
+        case 'n':
+          this.step(n(1));
+          return this.line(this.at);
+        case 'back':
+        case 'b':
+          this.step(-n(1));
+          return this.line(this.at);
+        case 'goto':
+        case 'g':
+          if (rest[0] === 'end') this.goto(this.length - 1);
+          else if (rest[0] === 'start') this.goto(0);
+          else this.goto(Number(rest[0]?.replace(/^#/, '')));
+          return this.line(this.at);
+        case 'where':
+        case 'w':
+          return this.where();
+        case 'event':
+        case 'e':
+          return this.eventText();
+        case 'print':
+        case 'p':
+          return this.printText(rest.join(' '));
+        case 'diff':
+        case 'd':
+          return this.diffText();
+        case 'when':
+        case 'find':
+        case 'query': {
+          const r = await this.query(rest.join(' '), 200);
+          const lines = [r.title + (r.note ? ` (${r.note})` : '')];
+          for (const h of r.hits) lines.push(`  #${h.event} ${h.op} → ${h.errno === 0 ? 'ok' : h.errno}: ${h.what}`);
+          if (r.truncated) lines.push('  …');
+          return lines.join('\n');
+        }
+        case 'break':
+        case 'br': {
+          const bp = this.addBreak(parseBreak(rest));
+          return `breakpoint ${bp.id}: ${describeBreak(bp.spec)}`;
+        }
+        case 'delete':
+        case 'del': {
+          const k = this.deleteBreak(rest[0] === 'all' || rest[0] === undefined ? 'all' : Number(rest[0]));
+          return `deleted ${k} breakpoint${k === 1 ? '' : 's'}`;
+        }
+        case 'breaks':
+        case 'breakpoints':
+        case 'info':
+          return this.breakpoints.length ? this.breakpoints.map((b) => `${b.id}: ${describeBreak(b.spec)}`).join('\n') : 'no breakpoints';
+        case 'continue':
+        case 'c':
+        case 'cont': {
+          const r = await this.run(1);
+          return `${r.reason}\n${this.line(r.at)}`;
+        }
+        case 'reverse-continue':
+        case 'rc':
+        case 'rcontinue': {
+          const r = await this.run(-1);
+          return `${r.reason}\n${this.line(r.at)}`;
+        }
+        default:
+          return `error: unknown command '${cmd}' (try 'help')`;
+      }
+    } catch (e) {
+      return `error: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+
+  /** `#14 pid 274 IOMMU_IOAS_MAP ioas_id=1 ... → ok`. */
+  line(i: number): string {
+    const ix = this.ix;
+    const e = ix.errno(i);
+    const div = ix.flags(i) & F_DIVERGED ? '  [DIVERGES from recording]' : '';
+    return `#${i} pid ${ix.pid(i)} ${ix.op(i)} ${eventSummary(ix.event(i))} → ${e === 0 ? 'ok' : describeErrno(e)}${div}`;
+  }
+
+  where(): string {
+    const ix = this.ix;
+    const i = this.at;
+    const lines = [`at event #${i} of ${ix.length}`, this.line(i)];
+    const pid = ix.pid(i);
+    const prev: number[] = [];
+    for (let k = i - 1; k >= 0 && prev.length < 8 && i - k < 5000; k--) if (ix.pid(k) === pid) prev.push(k);
+    if (prev.length) {
+      lines.push(`preceding events of pid ${pid}:`);
+      for (const k of prev) lines.push(`  ${this.line(k)}`);
+    }
+    const ch = ix.objectsChangedAt(i);
+    if (ch.length) lines.push(`objects changed: ${ch.map((c) => `${c.type} ${c.id} ${c.change} → ${c.state}`).join(', ')}`);
+    const t = ix.iovaTouchesAt(i);
+    if (t.length) lines.push(`IOVA touched: ${t.slice(0, 8).map(touchText).join(', ')}${t.length > 8 ? ', …' : ''}`);
+    return lines.join('\n');
+  }
+
+  eventText(): string {
+    const v = eventView(this.ix, this.at);
+    const lines = [`#${v.index} ${v.op}${v.struct ? ` (struct ${v.struct})` : ''} pid ${v.pid}${v.fd !== null ? ` fd ${v.fd}` : ''}${v.src ? `  [${v.src}]` : ''}`];
+    for (const f of v.fields) {
+      if (f.value === null && f.out === null) {
+        lines.push(`  ${'  '.repeat(f.depth)}${f.name.split('.').pop()}:`);
+        continue;
+      }
+      let s = `  ${'  '.repeat(f.depth)}${f.name.split('.').pop()} = ${f.value ?? '-'}`;
+      if (f.decoded) s += ` (${f.decoded})`;
+      if (f.out !== null) s += `  → ${f.out}`;
+      if (f.rec !== null) s += `  [recorded ${f.rec}]`;
+      lines.push(s);
+    }
+    for (const b of v.bufs) lines.push(`  buf ${b.name}: ${b.length === null ? 'unreadable (EFAULT)' : `${b.length} bytes ${b.hex}`}`);
+    lines.push(`  result: ${v.result.text}${v.result.ret !== null ? ` ret=${v.result.ret}` : ''}${v.result.unmodelled ? ` (unmodelled: ${v.result.unmodelled})` : ''}`);
+    if (v.recorded) lines.push(`  recorded: ${v.recorded.text}`);
+    if (v.divergence) lines.push(`  DIVERGENCE ${v.divergence.what}: expected ${JSON.stringify(v.divergence.expected)}, model ${JSON.stringify(v.divergence.actual)}`);
+    return lines.join('\n');
+  }
+
+  printText(path: string): string {
+    const w = this.ix.step(this.at).after;
+    const t = treeView(w, parsePath(path), 0, 100);
+    const lines = [`${t.path.join('.') || '(state)'}: ${t.summary}`];
+    for (const c of t.children) lines.push(`  ${c.key}: ${c.summary}`);
+    if (t.total > t.children.length) lines.push(`  … ${t.total - t.children.length} more`);
+    return lines.join('\n');
+  }
+
+  diffText(): string {
+    const counted = { total: 0 };
+    const d = diffView(this.ix.patchesAt(this.at, 200, counted), 200, counted.total);
+    if (!d.total) return `#${this.at} changed nothing`;
+    const lines = [`#${this.at} ${this.ix.op(this.at)}: ${d.total} change${d.total === 1 ? '' : 's'}`];
+    for (const r of d.rows) lines.push(`  ${r.op === 'add' ? '+' : r.op === 'remove' ? '-' : '~'} ${r.path}${r.op === 'remove' ? '' : ` = ${clip(JSON.stringify(r.value), 160)}`}`);
+    if (d.total > d.rows.length) lines.push(`  … ${d.total - d.rows.length} more`);
+    return lines.join('\n');
+  }
+}
+
+const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '…' : s);
+
+export function touchText(t: IovaTouch): string {
+  return `${t.kind} ${hex(t.start)}..${hex(t.last)} in ${t.space || '?'}`;
+}
+
+function pinText(p: PinChange): string {
+  const what = p.before === 0 ? 'pinned' : p.after === 0 ? 'unpinned' : `holders ${p.before}→${p.after}`;
+  const n = p.last - p.first + 1;
+  return `${what}: pages ${p.pages} [${p.first}${n > 1 ? `..${p.last}` : ''}] (va ${hex(p.va)}, mobj ${p.mobj}:${p.mobjIndex})${n > 1 ? ` ${n} pages` : ''}`;
+}
+
+export { IOVA_KINDS };

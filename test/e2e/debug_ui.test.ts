@@ -1,0 +1,161 @@
+/**
+ * The debugger's web UI end to end, in real headless Chromium (Debian's
+ * `chromium` package, driven by playwright-core; nothing is downloaded):
+ * load the bundled trace, step with the keyboard, scrub, watch the IOVA
+ * picture change, run a query and a breakpoint.
+ * Skipped, saying so, when /usr/bin/chromium is absent.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { openSource } from '../../src/engine/source.js';
+import { DebugIndex } from '../../src/debug/history.js';
+import { Session } from '../../src/debug/session.js';
+import { startServer, type DebugServer } from '../../src/debug/server.js';
+import { ensureUi } from '../../src/debug/ui_build.js';
+import { SAMPLE } from '../unit/debug/fixtures.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const HAVE = existsSync(CHROMIUM);
+if (!HAVE) console.warn(`SKIP debugger UI end-to-end test: ${CHROMIUM} is absent (apt-get install chromium to run it)`);
+
+describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
+  let srv: DebugServer;
+  let ctx: BrowserContext;
+  let page: Page;
+  const dirs: string[] = [];
+
+  beforeAll(async () => {
+    const uiDir = mkdtempSync(join(tmpdir(), 'iorewind-ui-'));
+    dirs.push(uiDir);
+    await ensureUi({ outDir: uiDir, force: true });
+    const src = await openSource(SAMPLE);
+    const ix = await DebugIndex.build(src.events, { kernel: src.kernel });
+    srv = await startServer({ session: new Session(ix), uiDir, file: SAMPLE, port: 0 });
+    const { chromium } = await import('playwright-core');
+    const profile = mkdtempSync(join(tmpdir(), 'iorewind-chromium-'));
+    dirs.push(profile);
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1500, height: 950 },
+    });
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(srv.url);
+    await page.waitForSelector('.ev.sel');
+  }, 120_000);
+
+  afterAll(async () => {
+    await ctx?.close();
+    await srv?.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  const at = () => page.evaluate(() => Number(document.body.dataset['at']));
+  const waitAt = (i: number) => page.waitForFunction((n) => document.body.dataset['at'] === String(n), i);
+
+  it('opens on event 0 with the trace name and event count', async () => {
+    expect(await at()).toBe(0);
+    expect(await page.textContent('#file')).toContain('selftest-mock-domain.iort');
+    expect(await page.textContent('#len')).toContain('862');
+    expect(await page.textContent('.ev-op')).toBe('note');
+  });
+
+  it('steps with the arrow keys (shift for ten)', async () => {
+    await page.keyboard.press('ArrowRight');
+    await waitAt(1);
+    await page.keyboard.press('Shift+ArrowRight');
+    await waitAt(11);
+    await page.keyboard.press('ArrowLeft');
+    await waitAt(10);
+    expect(await page.textContent('.ev-op')).toBe('IOMMU_TEST_OP_MOCK_DOMAIN');
+  });
+
+  it('the IOVA picture changes as the trace maps and unmaps', async () => {
+    await page.fill('#pos', '13');
+    await page.press('#pos', 'Enter');
+    await waitAt(13);
+    await page.waitForSelector('.iova-svg');
+    expect(await page.locator('.iova-svg rect.area').count()).toBe(0);
+    await page.keyboard.press('ArrowRight'); // #14 IOMMU_IOAS_MAP
+    await waitAt(14);
+    await page.waitForFunction(() => document.querySelectorAll('.iova-svg rect.area').length === 1);
+    expect(await page.locator('.iova-svg rect.touch.k-map').count()).toBe(1);
+    expect(await page.locator('.iova-svg rect.pin').count()).toBe(1);
+    expect(await page.textContent('#event-detail')).toContain('WRITEABLE|READABLE');
+    await page.fill('#pos', '20'); // IOMMU_IOAS_UNMAP
+    await page.press('#pos', 'Enter');
+    await waitAt(20);
+    await page.waitForFunction(() => document.querySelectorAll('.iova-svg rect.area').length === 0);
+    expect(await page.locator('.iova-svg rect.touch.k-unmap').count()).toBe(1);
+  });
+
+  it('zooms from the whole 64-bit space down to pages', async () => {
+    await page.fill('#pos', '14');
+    await page.press('#pos', 'Enter');
+    await waitAt(14);
+    await page.click('#z-all');
+    await page.waitForFunction(() => document.querySelector('.iova-svg')?.getAttribute('data-hi') === '0xffffffffffffffff');
+    await page.click('#z-event');
+    await page.waitForFunction(() => document.querySelector('.iova-svg')?.getAttribute('data-hi') !== '0xffffffffffffffff');
+    expect(await page.textContent('#z-info')).toMatch(/pages\)/);
+  });
+
+  it('scrubbing the strip moves through the trace', async () => {
+    const box = (await page.locator('#scrub').boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.5, box.y + box.height / 2);
+    await page.waitForFunction(() => Math.abs(Number(document.body.dataset['at']) - 431) <= 3);
+    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForFunction(() => Math.abs(Number(document.body.dataset['at']) - 647) <= 3);
+  });
+
+  it('runs a history query and jumps to a hit', async () => {
+    await page.fill('#query', 'when iova 0x1000800');
+    await page.press('#query', 'Enter');
+    await page.waitForSelector('#query-result .hits li');
+    expect(await page.textContent('#query-result .q-title')).toMatch(/IOVA 0x1000800: \d+ touches/);
+    const first = page.locator('#query-result .hits li').first();
+    const i = Number(await first.getAttribute('data-i'));
+    expect(i).toBe(21);
+    await first.click();
+    await waitAt(21);
+  });
+
+  it('breakpoints: continue and reverse-continue', async () => {
+    await page.fill('#pos', '0');
+    await page.press('#pos', 'Enter');
+    await waitAt(0);
+    await page.selectOption('#bp-kind', 'op');
+    await page.fill('#bp-arg', 'IOMMU_DESTROY');
+    await page.click('#bp-form button[type=submit]');
+    await page.waitForSelector('#bp-list li:has-text("op IOMMU_DESTROY")');
+    await page.click('#b-cont');
+    await waitAt(19);
+    await page.keyboard.press('c');
+    await waitAt(26);
+    await page.keyboard.press('Shift+C');
+    await waitAt(19);
+    expect(await page.textContent('#run-result')).toContain('breakpoint 1: op IOMMU_DESTROY');
+  });
+
+  it('object graph and lifecycle', async () => {
+    await page.fill('#pos', '15');
+    await page.press('#pos', 'Enter');
+    await waitAt(15);
+    await page.click('[data-tab=graph]');
+    await page.waitForSelector('.graph-svg .node.t-hwpt_paging');
+    expect(await page.locator('.graph-svg .node.t-device').count()).toBe(3);
+    await page.click('.graph-svg .node.t-hwpt_paging');
+    await page.waitForSelector('#tab-life.on .machine');
+    expect(await page.textContent('#tab-life')).toContain('auto.attached');
+    await page.click('[data-tab=state]');
+    await page.waitForSelector('#tab-state .tree');
+    expect(await page.textContent('#tab-state')).toContain('ctxs');
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * The debugger's index: any seek (in any order) gives the state of a
+ * straight replay, results and errno columns match, and each history query
+ * agrees with a brute-force scan of consecutive states.
+ */
+import fc from 'fast-check';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Event, Result } from '../../../src/events/event.js';
+import { apply } from '../../../src/engine/apply.js';
+import { diffStates } from '../../../src/engine/diff.js';
+import { replay } from '../../../src/engine/replay.js';
+import { emptyWorld, type World } from '../../../src/model/state.js';
+import { readTraceSync } from '../../../src/trace/index.js';
+import { vmTrace } from '../../../src/bench/vm_trace.js';
+import { DebugIndex } from '../../../src/debug/history.js';
+import { setInvariantChecker } from '../../../src/debug/invariants_hook.js';
+import { SAMPLE } from './fixtures.js';
+
+const SEED = 0xdeb9;
+
+interface Straight {
+  states: World[];
+  results: Result[];
+}
+
+function straight(events: Event[], kernel: '6.12' | '6.14'): Straight {
+  const states = [emptyWorld({ kernel })];
+  const results: Result[] = [];
+  for (const ev of events) {
+    const r = apply(states[states.length - 1]!, ev);
+    states.push(r.state);
+    results.push(r.result);
+  }
+  return { states, results };
+}
+
+const sample = readTraceSync(SAMPLE);
+// a VM-style trace: heavy map/unmap churn (checkpoints forced every 37 events)
+const vm = [...vmTrace({ events: 2500, live: 40 })];
+
+describe.each([
+  ['bundled trace', sample.events, sample.header.kernel, { checkpointMs: 1 }],
+  ['VM-style trace', vm, '6.12' as const, { maxGap: 37, checkpointMs: 1e9 }],
+])('DebugIndex over the %s', (_name, events, kernel, opts) => {
+  let ix: DebugIndex;
+  let ref: Straight;
+  beforeAll(async () => {
+    ix = await DebugIndex.build(events, { kernel, ...opts });
+    ref = straight(events, kernel);
+  });
+
+  it('indexes every event, with checkpoints', () => {
+    expect(ix.length).toBe(events.length);
+    expect(ix.done).toBe(true);
+    expect(ix.checkpoints).toBeGreaterThan(2);
+  });
+
+  it('seeks in any order give the state of a straight replay', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: events.length }), { minLength: 1, maxLength: 12 }), (seq) => {
+        for (const i of seq) expect(diffStates(ix.stateAt(i), ref.states[i]!)).toEqual([]);
+      }),
+      { seed: SEED, numRuns: 25 },
+    );
+  });
+
+  it('steps forward and backward agree with straight replay, and the event store round-trips', () => {
+    const start = Math.floor(events.length / 2);
+    for (let k = 0; k < 60; k++) {
+      const i = start + (k < 30 ? k : 30 - k);
+      const s = ix.step(i);
+      expect(diffStates(s.after, ref.states[i + 1]!)).toEqual([]);
+      expect(s.result.errno).toBe(ref.results[i]!.errno);
+      expect(s.event).toEqual(events[i]);
+    }
+  });
+
+  it('per-event columns', () => {
+    for (let i = 0; i < events.length; i++) {
+      expect(ix.op(i)).toBe(events[i]!.op);
+      expect(ix.errno(i)).toBe(ref.results[i]!.errno);
+    }
+  });
+
+  it('object history equals a brute-force scan', () => {
+    const seen = new Map<number, number[]>();
+    for (let i = 0; i < events.length; i++) {
+      const a = ref.states[i]!;
+      const b = ref.states[i + 1]!;
+      const ids = new Set<number>();
+      for (const c of [a, b]) c.ctxs.each((_ci, ctx) => void ctx.objs.each((id) => void ids.add(id)));
+      for (const id of ids) {
+        const before = [...a.ctxs.values()].map((c) => c.objs.get(id));
+        const after = [...b.ctxs.values()].map((c) => c.objs.get(id));
+        if (before.length !== after.length || before.some((o, k) => o !== after[k])) seen.set(id, [...(seen.get(id) ?? []), i]);
+      }
+    }
+    for (const [id, evs] of seen) expect(ix.objectHistory(id).map((c) => c.event)).toEqual(evs);
+  });
+
+  it('IOVA history: every map/unmap of an area is found from any address inside it', () => {
+    for (let i = 0; i < events.length; i += 7) {
+      const a = ref.states[i]!;
+      const b = ref.states[i + 1]!;
+      b.ctxs.each((ci, ctx) =>
+        void ctx.objs.each((id, o) => {
+          if (o.type !== 'ioas') return;
+          const prev = a.ctxs.get(ci)?.objs.get(id);
+          const prevAreas = prev?.type === 'ioas' ? prev.iopt.areas : undefined;
+          o.iopt.areas.each((s, l) => {
+            if (prevAreas?.get(s) !== undefined && prevAreas.find(s)?.last === l) return;
+            const mid = s + (l - s) / 2n;
+            const hits = ix.iovaHistory(mid, mid, { space: id, from: i, to: i });
+            expect(hits.some((t) => t.kind === 'map' && t.start === s && t.last === l)).toBe(true);
+          });
+        }),
+      );
+    }
+  });
+
+  it('pin history: every newly pinned page is reported at its event', () => {
+    let checked = 0;
+    for (let i = 0; i < events.length && checked < 200; i++) {
+      const a = ref.states[i]!;
+      const b = ref.states[i + 1]!;
+      b.ctxs.each((ci, ctx) =>
+        void ctx.pages.each((pid, p) => {
+          const old = a.ctxs.get(ci)?.pages.get(pid);
+          if (old?.pinned === p.pinned) return;
+          p.pinned.each((s, run) => {
+            const before = old?.pinned.floor(s);
+            if (before && before[1].last >= s && before[1].count === run.count) return;
+            const hits = ix.pinHistory({ pages: pid, index: s, ctx: ci }).filter((h) => h.event === i);
+            expect(hits.length).toBe(1);
+            expect(hits[0]!.after).toBe(run.count);
+            checked++;
+          });
+        }),
+      );
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+});
+
+describe('errno, divergence and invariant queries', () => {
+  afterEach(() => setInvariantChecker(null));
+
+  it('findErrno walks failures both ways', async () => {
+    const evs: Event[] = [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_DESTROY', fd: 0, args: { id: 99 } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 1 } },
+      { op: 'IOMMU_DESTROY', fd: 0, args: { id: 77 } },
+    ];
+    const ix = await DebugIndex.build(evs);
+    expect(ix.errno(2)).toBe('ENOENT');
+    expect(ix.findErrno('ENOENT', -1, 1)).toBe(2);
+    expect(ix.findErrno('ENOENT', 2, 1)).toBe(4);
+    expect(ix.findErrno('ENOENT', 4, -1)).toBe(2);
+    expect(ix.findErrno('any', 2, 1)).toBe(3);
+    expect(ix.findErrno('EPERM', -1, 1)).toBe(-1);
+  });
+
+  it('the first divergence is the one replay reports', async () => {
+    const evs = sample.events.map((e) => ({ ...e }));
+    const k = evs.findIndex((e, i) => i > 100 && e.op === 'IOMMU_IOAS_MAP' && e.rec);
+    evs[k] = { ...evs[k]!, rec: { ...evs[k]!.rec!, errno: 'EINVAL' } };
+    const ix = await DebugIndex.build(evs, { kernel: sample.header.kernel });
+    const r = await replay(evs, { kernel: sample.header.kernel });
+    expect(ix.firstDivergence).toBe(k);
+    expect(r.first_divergence?.index).toBe(k);
+    expect(ix.findDivergence(-1, 1)).toBe(k);
+    expect(ix.divergenceAt(k)?.what).toBe('errno');
+  });
+
+  it('first invariant violation uses the plugged checker', async () => {
+    const ix = await DebugIndex.build(sample.events, { kernel: sample.header.kernel });
+    expect(await ix.findInvariantViolation(-1, 1)).toBeNull();
+    setInvariantChecker((w) => {
+      let bad = false;
+      w.ctxs.each((_c, ctx) => void ctx.objs.each((_i, o) => void (bad ||= o.type === 'ioas' && o.iopt.areas.size > 0)));
+      return bad ? [{ name: 'toy', message: 'an IOAS has an area' }] : [];
+    }, 'test');
+    const first = sample.events.findIndex((e) => e.op === 'IOMMU_IOAS_MAP');
+    const r = await ix.findInvariantViolation(-1, 1);
+    expect(r?.index).toBe(first);
+    expect(r?.violations[0]?.name).toBe('toy');
+  });
+});

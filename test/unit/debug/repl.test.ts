@@ -1,0 +1,87 @@
+/**
+ * The debugger's text commands, driven by scripted stdin: in process
+ * through runRepl, and through the real CLI (`iorewind debug --repl`).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readTraceSync } from '../../../src/trace/index.js';
+import { DebugIndex } from '../../../src/debug/history.js';
+import { Session } from '../../../src/debug/session.js';
+import { runRepl } from '../../../src/debug/repl.js';
+import { ROOT, SAMPLE } from './fixtures.js';
+
+async function script(session: Session, lines: string[]): Promise<{ out: string; failures: number }> {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let out = '';
+  output.on('data', (d: Buffer) => (out += d.toString()));
+  input.end(lines.join('\n') + '\n');
+  const failures = await runRepl(session, input, output, { interactive: false });
+  return { out, failures };
+}
+
+describe('REPL', () => {
+  let session: Session;
+  beforeAll(async () => {
+    const t = readTraceSync(SAMPLE);
+    session = new Session(await DebugIndex.build(t.events, { kernel: t.header.kernel }));
+  });
+
+  it('steps, goes to events, prints, diffs, and says where it is', async () => {
+    const { out, failures } = await script(session, ['goto 14', 'event', 'diff', 'step', 'back 2', 'where', 'print ctxs.1.objs', 'quit', 'step']);
+    expect(failures).toBe(0);
+    expect(out).toContain('(iorewind) goto 14\n#14 pid 274 IOMMU_IOAS_MAP');
+    expect(out).toMatch(/iova = 0x0 +→ 0x1000000/); // the IOVA the kernel chose, written back
+    expect(out).toContain('flags = 6 (WRITEABLE|READABLE)');
+    expect(out).toContain('+ ctxs.1.objs.1.iopt.areas.0x1000000');
+    expect(out).toContain('(iorewind) step\n#15 ');
+    expect(out).toContain('(iorewind) back 2\n#13 ');
+    expect(out).toContain('at event #13 of 863');
+    expect(out).toContain('preceding events of pid 274:');
+    expect(out).toMatch(/1: ioas #1: /);
+    expect(out).not.toContain('(iorewind) step\n#14'); // nothing after quit
+  });
+
+  it('history queries', async () => {
+    const { out } = await script(session, ['when obj 1', 'when iova 0x1000000..0x1000fff ioas 1', 'when page 0x7ffff7da9000', 'when errno any', 'when divergence', 'when op IOMMU_DESTROY', 'when invariant']);
+    expect(out).toMatch(/object 1: \d+ changes\n {2}#9 IOMMU_IOAS_ALLOC → ok: ioas created → empty/);
+    expect(out).toContain('#14 IOMMU_IOAS_MAP → ok: map 0x1000000..0x10007ff in 1');
+    expect(out).toContain('#20 IOMMU_IOAS_UNMAP → ok: unmap 0x1000000..0x10007ff in 1');
+    expect(out).toContain('#14 IOMMU_IOAS_MAP → ok: pinned: pages 1 [0] (va 0x7ffff7da9000');
+    expect(out).toContain('errno ANY: 0 events');
+    expect(out).toContain('no divergence from the recording');
+    expect(out).toMatch(/op IOMMU_DESTROY: \d+ events\n {2}#19 IOMMU_DESTROY → ok: id=7/);
+  });
+
+  it('breakpoints: continue and reverse-continue', async () => {
+    const { out } = await script(session, ['goto 0', 'break iova 0x1000800', 'break op IOMMU_DESTROY', 'breaks', 'continue', 'continue', 'reverse-continue', 'delete 2', 'goto 100', 'reverse-continue', 'delete all', 'continue']);
+    expect(out).toContain('breakpoint 1: IOVA 0x1000800 touched');
+    expect(out).toContain('(iorewind) continue\nbreakpoint 2: op IOMMU_DESTROY\n#19 ');
+    expect(out).toContain('(iorewind) continue\nbreakpoint 1: IOVA 0x1000800 touched\n#21 ');
+    expect(out).toContain('(iorewind) reverse-continue\nbreakpoint 2: op IOMMU_DESTROY\n#19 ');
+    expect(out).toMatch(/\(iorewind\) goto 100\n#100 .*\n\(iorewind\) reverse-continue\nbreakpoint 1: IOVA 0x1000800 touched\n#9\d /);
+    expect(out).toContain('end of trace, no breakpoints set\n#862 ');
+  });
+
+  it('errors are reported and counted', async () => {
+    const { out, failures } = await script(session, ['frobnicate', 'goto x', 'break errno ENOTANERRNO', 'when']);
+    expect(failures).toBe(4);
+    expect(out).toContain("error: unknown command 'frobnicate'");
+    expect(out).toContain("error: unknown errno 'ENOTANERRNO'");
+  });
+});
+
+describe('iorewind debug --repl (CLI, scripted stdin)', () => {
+  const cli = join(ROOT, 'dist/tools/cli.js');
+  it.skipIf(!existsSync(cli))('runs a script from stdin', () => {
+    const r = spawnSync(process.execPath, [cli, 'debug', SAMPLE, '--repl'], { input: 'goto 14\nwhen iova 0x1000000 ioas 1\nbreak errno EBUSY\ncontinue\n', encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('863 events (Linux 6.12 profile)');
+    expect(r.stdout).toContain('#14 pid 274 IOMMU_IOAS_MAP');
+    expect(r.stdout).toContain('end of trace, no breakpoint hit');
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * `iorewind debug [trace|capture] [--port P] [--repl] [--kernel 6.12|6.14]`:
+ * the time-travel debugger. Default: a web UI on http://127.0.0.1:P/ (the
+ * trace is indexed in the background; the part indexed so far is usable at
+ * once). `--repl`: text commands from the terminal or from stdin.
+ */
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { openSource } from '../../src/engine/source.js';
+import type { KernelVersion } from '../../src/model/state.js';
+import { DebugIndex } from '../../src/debug/history.js';
+import { Session } from '../../src/debug/session.js';
+import { runRepl } from '../../src/debug/repl.js';
+
+export const summary = 'time-travel debugger: web UI (default) or --repl, over a trace or capture';
+
+const SAMPLE_TRACE = join(fileURLToPath(new URL('.', import.meta.url)), '../../../traces/selftest-mock-domain.iort');
+
+const USAGE = `usage: iorewind debug [trace|capture] [--port P] [--repl] [--kernel 6.12|6.14]
+  (no trace: the bundled sample ${SAMPLE_TRACE})
+  --port P   web UI port on 127.0.0.1 (default 7300; 0 = any free port)
+  --repl     text commands from the terminal / stdin instead of the web UI ('help' lists them)`;
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const valueOf = (flag: string) => {
+    const k = argv.indexOf(flag);
+    return k >= 0 ? argv[k + 1] : undefined;
+  };
+  const kernel = valueOf('--kernel') as KernelVersion | undefined;
+  if (kernel && kernel !== '6.12' && kernel !== '6.14') {
+    console.error(`iorewind debug: --kernel must be 6.12 or 6.14`);
+    return 2;
+  }
+  const portArg = valueOf('--port');
+  const port = portArg === undefined ? 7300 : Number(portArg);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`iorewind debug: bad --port '${portArg}'`);
+    return 2;
+  }
+  const skip = new Set(['--port', '--kernel'].map((f) => argv.indexOf(f) + 1).filter((k) => k > 0));
+  const files = argv.filter((a, k) => !a.startsWith('--') && !skip.has(k));
+  const path = files[0] ?? SAMPLE_TRACE;
+  const src = await openSource(path, kernel);
+  const ix = new DebugIndex({ kernel: src.kernel });
+  const session = new Session(ix);
+
+  if (argv.includes('--repl')) {
+    const tty = Boolean(process.stderr.isTTY);
+    await ix.ingest(src.events, tty ? (n) => process.stderr.write(`\rindexing: ${n} events`) : undefined);
+    if (tty) process.stderr.write('\r');
+    if (ix.length === 0) {
+      console.error('iorewind debug: the trace has no events');
+      return 1;
+    }
+    if (!process.stdin.isTTY) console.log(`${path}: ${ix.length} events (Linux ${ix.kernel} profile)`);
+    const failures = await runRepl(session, process.stdin, process.stdout);
+    return failures ? 1 : 0;
+  }
+
+  const { ensureUi } = await import('../../src/debug/ui_build.js');
+  const { startServer } = await import('../../src/debug/server.js');
+  const uiDir = await ensureUi({ log: (s) => console.error(s) });
+  const srv = await startServer({ session, uiDir, file: path, port });
+  console.log(`iorewind debug: ${path}`);
+  console.log(`  open ${srv.url}   (Ctrl-C to stop)`);
+  const t0 = performance.now();
+  ix.ingest(src.events).then(
+    () => console.log(`  indexed ${ix.length} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (${ix.checkpoints} checkpoints)`),
+    (e: unknown) => console.error(`  indexing stopped at event ${ix.length}: ${e instanceof Error ? e.message : String(e)}`),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      void srv.close().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
