@@ -8,6 +8,7 @@ import { PMap } from '../ds/pmap.js';
 import { u32, u64 } from './args.js';
 import { closeFd, installFile } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
+import { dmaWrite, guestS1Change, iopf } from './dma.js';
 import { HPAGE_SIZE, PAGE_SIZE, emptyMm, forkMm, mapVma, newMobj, protectRange, readUser, roundUp, unmapRange, writeUser, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { Proc, World } from './state.js';
@@ -215,7 +216,8 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
   if (!f) return fail(w, 'EBADF');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
-  const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'));
+  // `count`: the length passed to write(2) when the readable bytes are fewer (default: all of them).
+  const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'), a['count'] === undefined ? undefined : u32(a, 'count'));
   return r.errno ? [w, r] : [tx.commit(), r];
 }
 
@@ -347,6 +349,9 @@ export const envOps: Record<string, EnvHandler> = {
   ftruncate,
   read_fault_fd: readFaultFd,
   write_fault_fd: writeFaultFd,
+  dma_write: dmaWrite,
+  iopf: (w, pid, a) => iopf(w, pid, a),
+  guest_s1_change: (w, pid, a) => guestS1Change(w, pid, a),
   drop_capability: dropCapability,
   set_rlimit_memlock: setRlimitMemlock,
   fork,

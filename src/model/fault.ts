@@ -1,18 +1,54 @@
 /**
  * fault.c and io-pgfault.c: fault queue objects, their fd, delivery of I/O
  * page faults, responses and automatic responses (kernel-semantics §9).
+ *
+ * Each group moves through the lifecycle of machines/fault_group.machine.ts
+ * by its derived table; the end of every group (and every page request
+ * dropped for want of a handler) is written to the journal (journal.ts).
+ *
+ * Checked against 6.12 fault.c / device.c / io-pgfault.c (and the 6.14
+ * eventq-era fault.c where they differ, Appendix A):
+ * - Partial (non-LAST_PAGE) requests live on the *device's* iopf param, not
+ *   on a fault object: they survive a replace between two fault-capable
+ *   HWPTs (IOPF stays enabled; a later LAST_PAGE on the new HWPT collects
+ *   them) and are freed when IOPF is disabled — detach from a fault HWPT,
+ *   replace onto a HWPT without a fault (iopf_queue_remove_device frees the
+ *   partial list). The model parks them on the fault object of the HWPT the
+ *   device is attached to and moves or drops them accordingly.
+ * - Detach / replace away from a fault HWPT answers INVALID every group that
+ *   device raised through that attachment, queued or read; the fault object's
+ *   destroy answers everything left. Closing the fault fd answers nothing.
+ * - Cookies: xa_alloc in an XA_FLAGS_ALLOC1 xarray, xa_limit_32b: the lowest
+ *   integer >= 1 not held by a read-but-unanswered group; an answered cookie
+ *   is reusable at once.
+ * - read: 6.12 returns EINVAL when the first queued group does not fit
+ *   (including count 0 with a queued group); 6.14 returns 0.
+ * - write of an unreadable record: 6.12 EFAULT (the stable fix); 6.14
+ *   returns the positive number of bytes copy_from_user could not copy.
  */
 import type { Fields, Result } from '../events/event.js';
 import { PMap } from '../ds/pmap.js';
 import { le, u32 } from './args.js';
 import type { Tx } from './object.js';
-import type { FaultGroup, FaultObj, FaultRecord } from './state.js';
+import type { FaultGroup, FaultGroupState, FaultObj, FaultRecord } from './state.js';
 import { openFile } from './files.js';
+import { logFault, logGroupEnd, logGroupRaised } from './journal.js';
+import type { FaultGroupEventType } from '../../machines/fault_group.machine.js';
+import { faultGroupNext } from '../../machines/fault_group.table.js';
 
 export const IOMMU_PGFAULT_FLAGS_PASID_VALID = 1;
 export const IOMMU_PGFAULT_FLAGS_LAST_PAGE = 2;
-const PGFAULT_SIZE = 40;
-const RESPONSE_SIZE = 8;
+export const IOMMUFD_PAGE_RESP_SUCCESS = 0;
+export const IOMMUFD_PAGE_RESP_INVALID = 1;
+export const PGFAULT_SIZE = 40;
+export const RESPONSE_SIZE = 8;
+
+/** The lifecycle table's next state; a transition the machine does not allow is a model bug. */
+function next(g: FaultGroup, ev: FaultGroupEventType): FaultGroupState {
+  const s = faultGroupNext(g.state, ev);
+  if (!s) throw new Error(`model bug: fault group ${g.gid} in state ${g.state} cannot take ${ev}`);
+  return s;
+}
 
 /** iommufd_fault_alloc (IOMMU_FAULT_QUEUE_ALLOC) */
 export function faultAlloc(tx: Tx, a: Fields): Result {
@@ -26,24 +62,36 @@ export function faultAlloc(tx: Tx, a: Fields): Result {
   return { errno: 0, out: { out_fault_id: f.id, out_fault_fd: opened.fd } };
 }
 
-/** iommu_report_device_fault for a page request from device `devId` (§9.3). */
-export function reportFault(tx: Tx, devId: number, rec: FaultRecord): void {
+export type ReportOutcome = 'queued' | 'partial' | 'dropped';
+
+/**
+ * iommu_report_device_fault for a page request from device `devId` (§9.3).
+ * A request with no handler is answered INVALID by the core and dropped;
+ * the journal records it.
+ */
+export function reportFault(tx: Tx, devId: number, rec: FaultRecord): ReportOutcome {
   const dev = tx.get(devId, 'device')!;
-  if (!dev.hwpt) return;
-  const h = tx.any(dev.hwpt);
-  if (!h || (h.type !== 'hwpt_nested' && h.type !== 'hwpt_paging')) return;
-  // With PASID_VALID only a nested no-PASID attachment takes it (mock keeps user PASID tables).
-  if (rec.flags & IOMMU_PGFAULT_FLAGS_PASID_VALID && h.type !== 'hwpt_nested') return;
-  if (!h.fault) return; // no handler: answered INVALID to the device and dropped
-  const f = tx.get(h.fault, 'fault')!;
+  const h = dev.hwpt ? tx.any(dev.hwpt) : undefined;
+  const hwpt = h && (h.type === 'hwpt_nested' || h.type === 'hwpt_paging') ? h : undefined;
+  // find_fault_handler: with PASID_VALID only a nested no-PASID attachment takes it
+  // (the mock keeps user PASID tables; iommufd makes no PASID attachments in 6.12/6.14).
+  const handled = hwpt && hwpt.fault && !(rec.flags & IOMMU_PGFAULT_FLAGS_PASID_VALID && hwpt.type !== 'hwpt_nested');
+  if (!hwpt || !handled) {
+    logFault(tx, { dev: devId, hwpt: hwpt?.id ?? 0, kind: 'prq_dropped', iova: rec.addr, last: rec.addr, write: !!(rec.perm & 2), pasid: rec.pasid });
+    return 'dropped';
+  }
+  const f = tx.get(hwpt.fault, 'fault')!;
   if (!(rec.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE)) {
     tx.put({ ...f, partial: [...f.partial, rec] });
-    return;
+    return 'partial';
   }
+  // iopf_group_alloc: the device's partials with this grpid, in the order raised, then this request.
   const mine = f.partial.filter((p) => p.dev_id === rec.dev_id && p.grpid === rec.grpid);
-  const rest = f.partial.filter((p) => !(p.dev_id === rec.dev_id && p.grpid === rec.grpid));
-  const group: FaultGroup = { dev: devId, hwpt: h.id, faults: [...mine, rec] };
+  const rest = mine.length ? f.partial.filter((p) => !(p.dev_id === rec.dev_id && p.grpid === rec.grpid)) : f.partial;
+  const gid = logGroupRaised(tx);
+  const group: FaultGroup = { dev: devId, hwpt: hwpt.id, group: dev.group, faults: [...mine, rec], gid, state: 'raised' };
   tx.put({ ...f, partial: rest, queue: [...f.queue, group] });
+  return 'queued';
 }
 
 /** read(2) on a fault fd (§9.4). */
@@ -58,7 +106,7 @@ export function faultRead(tx: Tx, faultId: number, count: number, pos: number): 
     const cookie = f.awaiting.lowestFreeKey(1);
     for (const r of g.faults) chunks.push(encodePgfault(r, cookie));
     done += g.faults.length * PGFAULT_SIZE;
-    f = { ...f, queue: f.queue.slice(1), awaiting: f.awaiting.set(cookie, g) };
+    f = { ...f, queue: f.queue.slice(1), awaiting: f.awaiting.set(cookie, { ...g, state: next(g, 'READ') }) };
   }
   if (!done && f.queue.length && tx.kernel === '6.12') return { errno: 'EINVAL' };
   tx.put(f);
@@ -71,7 +119,7 @@ export function faultRead(tx: Tx, faultId: number, count: number, pos: number): 
   return { errno: 0, ret: done, bufs: { data } };
 }
 
-function encodePgfault(r: FaultRecord, cookie: number): Uint8Array {
+export function encodePgfault(r: FaultRecord, cookie: number): Uint8Array {
   const b = new Uint8Array(PGFAULT_SIZE);
   le.putU32(b, 0, r.flags);
   le.putU32(b, 4, r.dev_id);
@@ -84,57 +132,107 @@ function encodePgfault(r: FaultRecord, cookie: number): Uint8Array {
   return b;
 }
 
-/** write(2) of struct iommu_hwpt_page_response records (§9.4). */
-export function faultWrite(tx: Tx, faultId: number, data: Uint8Array | undefined, pos: number): Result {
+/**
+ * write(2) of struct iommu_hwpt_page_response records (§9.4). `data` holds
+ * the readable bytes of the caller's buffer (undefined: none readable);
+ * `count` the length passed to write (default: all of `data`).
+ */
+export function faultWrite(tx: Tx, faultId: number, data: Uint8Array | undefined, pos: number, count: number = data?.length ?? 0): Result {
   let f = tx.get(faultId, 'fault')!;
-  const count = data?.length ?? 0;
   if (pos !== 0 || count % RESPONSE_SIZE) return { errno: 'ESPIPE' };
-  if (!data) return { errno: 'EFAULT' };
+  const readable = data?.length ?? 0;
   let done = 0;
   let errno: string | 0 = 0;
-  for (let off = 0; off < count; off += RESPONSE_SIZE) {
-    const cookie = le.u32(data, off);
-    const code = le.u32(data, off + 4);
-    if (code > 1) {
+  let notCopied = 0;
+  while (count > done) {
+    if (readable < done + RESPONSE_SIZE) {
+      // copy_from_user of one record failed.
+      if (tx.kernel === '6.12') errno = 'EFAULT';
+      else notCopied = Math.min(RESPONSE_SIZE, done + RESPONSE_SIZE - readable);
+      break;
+    }
+    const cookie = le.u32(data!, done);
+    const code = le.u32(data!, done + 4);
+    if (code !== IOMMUFD_PAGE_RESP_SUCCESS && code !== IOMMUFD_PAGE_RESP_INVALID) {
       errno = 'EINVAL';
       break;
     }
-    if (!f.awaiting.has(cookie)) {
+    const g = f.awaiting.get(cookie);
+    if (!g) {
       errno = 'EINVAL';
       break;
     }
     f = { ...f, awaiting: f.awaiting.delete(cookie), answered: f.answered + 1 };
+    logGroupEnd(tx, { gid: g.gid, fault: f.id, dev: g.dev, hwpt: g.hwpt, state: next(g, 'RESPOND') as 'responded', code, cookie, nfaults: g.faults.length });
     done += RESPONSE_SIZE;
   }
-  tx.put(f);
-  if (done) return { errno: 0, ret: done };
-  if (errno) tx.keepOnError = false;
-  return { errno: errno || 0, ret: 0 };
+  if (done) {
+    tx.put(f);
+    return { errno: 0, ret: done };
+  }
+  // 6.14: "return done == 0 ? rc : done" with rc the positive count copy_from_user left.
+  if (notCopied) return { errno: 0, ret: notCopied };
+  return { errno, ret: 0 };
 }
 
 /**
- * iommufd_auto_response_faults: every group raised through `hwptId` by
- * `devId` (queued or awaiting a response) is answered INVALID and freed.
+ * iommufd_auto_response_faults: every group raised through the attach
+ * handle of `devId`'s iommu group on `hwptId` (by any device of the group;
+ * queued or awaiting a response) is answered INVALID and freed.
+ * Called on detach (the device still names `hwptId`) and after a replace
+ * (the device names its new HWPT): the device's partial requests follow it
+ * to the new HWPT's fault object when IOPF stays enabled, else they are freed.
  */
 export function autoRespondFaults(tx: Tx, faultId: number, hwptId: number, devId: number): void {
-  const f = tx.get(faultId, 'fault');
+  let f = tx.get(faultId, 'fault');
   if (!f) return;
-  const match = (g: FaultGroup) => g.hwpt === hwptId && g.dev === devId;
+  const igroup = tx.get(devId, 'device')?.group;
+  const match = (g: FaultGroup) => g.hwpt === hwptId && (g.group === igroup || g.dev === devId);
   let awaiting = f.awaiting;
   let n = 0;
+  const end = (g: FaultGroup, cookie: number) => {
+    logGroupEnd(tx, { gid: g.gid, fault: faultId, dev: g.dev, hwpt: g.hwpt, state: next(g, 'AUTO_RESPOND') as 'auto_responded', code: IOMMUFD_PAGE_RESP_INVALID, cookie, nfaults: g.faults.length });
+    n++;
+  };
+  // The kernel answers the delivery list first, then the response xarray in cookie order.
+  const queue = f.queue.filter((g) => {
+    if (!match(g)) return true;
+    end(g, 0);
+    return false;
+  });
   f.awaiting.each((cookie, g) => {
     if (match(g)) {
       awaiting = awaiting.delete(cookie);
-      n++;
+      end(g, cookie);
     }
     return true;
   });
-  const queue = f.queue.filter((g) => !match(g));
-  n += f.queue.length - queue.length;
-  if (n) tx.put({ ...f, queue, awaiting, answered: f.answered + n });
+  if (n) f = { ...f, queue, awaiting, answered: f.answered + n };
+  // The device's parked partial requests.
+  const mine = f.partial.filter((p) => p.dev_id === devId);
+  if (mine.length) {
+    f = { ...f, partial: f.partial.filter((p) => p.dev_id !== devId) };
+    const dev = tx.get(devId, 'device');
+    const now = dev && dev.hwpt && dev.hwpt !== hwptId ? tx.any(dev.hwpt) : undefined;
+    const newFault = now && (now.type === 'hwpt_paging' || now.type === 'hwpt_nested') ? now.fault : 0;
+    if (newFault === faultId) f = { ...f, partial: [...f.partial, ...mine] };
+    else if (newFault) {
+      tx.put(f);
+      const g = tx.get(newFault, 'fault')!;
+      tx.put({ ...g, partial: [...g.partial, ...mine] });
+      return;
+    }
+  }
+  if (f !== tx.get(faultId, 'fault')) tx.put(f);
 }
 
-/** iommufd_fault_destroy: everything pending is answered INVALID. */
+/** iommufd_fault_destroy: everything still queued or awaiting a response is answered INVALID. */
 export function faultDestroy(tx: Tx, id: number): void {
+  const f = tx.get(id, 'fault')!;
+  for (const g of f.queue) logGroupEnd(tx, { gid: g.gid, fault: id, dev: g.dev, hwpt: g.hwpt, state: next(g, 'AUTO_RESPOND') as 'auto_responded', code: IOMMUFD_PAGE_RESP_INVALID, cookie: 0, nfaults: g.faults.length });
+  f.awaiting.each((cookie, g) => {
+    logGroupEnd(tx, { gid: g.gid, fault: id, dev: g.dev, hwpt: g.hwpt, state: next(g, 'AUTO_RESPOND') as 'auto_responded', code: IOMMUFD_PAGE_RESP_INVALID, cookie, nfaults: g.faults.length });
+    return true;
+  });
   tx.remove(id);
 }

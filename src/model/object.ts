@@ -74,7 +74,7 @@ export class Tx {
     const w = this.w;
     const ctx = this.ctx;
     if (w.ctxs.get(ctx.id) === ctx) return w;
-    return { kernel: w.kernel, procs: w.procs, files: w.files, nextFile: w.nextFile, ctxs: w.ctxs.set(ctx.id, ctx), nextCtx: w.nextCtx, mem: w.mem, userLockedVm: w.userLockedVm, testMemoryLimit: w.testMemoryLimit, hw: w.hw };
+    return { kernel: w.kernel, procs: w.procs, files: w.files, nextFile: w.nextFile, ctxs: w.ctxs.set(ctx.id, ctx), nextCtx: w.nextCtx, mem: w.mem, userLockedVm: w.userLockedVm, testMemoryLimit: w.testMemoryLimit, hw: w.hw, journal: w.journal };
   }
 
   /** iommufd_get_object(id, type): ENOENT (undefined) when absent or of another type. */

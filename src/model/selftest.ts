@@ -269,7 +269,10 @@ function setTempMemoryLimit(tx: Tx, a: Fields): Result {
 function triggerIopf(tx: Tx, a: Fields): Result {
   const m = sub(a, 'trigger_iopf');
   const devId = u32(m, 'dev_id');
-  if (!tx.get(devId, 'device')) return { errno: 'ENOENT' };
+  const dev = tx.get(devId, 'device');
+  if (!dev) return { errno: 'ENOENT' };
+  // Appendix A: 6.12 refuses a device that is not a mock device; 6.14 accepts it.
+  if (tx.kernel === '6.12' && !dev.stdev) return { errno: 'EINVAL' };
   const pasid = u32(m, 'pasid');
   reportFault(tx, devId, {
     flags: IOMMU_PGFAULT_FLAGS_LAST_PAGE | (pasid ? IOMMU_PGFAULT_FLAGS_PASID_VALID : 0),

@@ -192,6 +192,8 @@ export interface HwptNestedObj extends ObjBase {
    * two vSTE words); empty for the mock.
    */
   readonly cfg: readonly bigint[];
+  /** What invalidations covered and what the guest changed (tlb.ts); absent until the first of either. */
+  readonly tlb?: TlbLedger;
 }
 
 export interface DeviceObj extends ObjBase {
@@ -241,10 +243,24 @@ export interface FaultRecord {
   readonly addr: bigint;
 }
 
+/**
+ * Lifecycle of one I/O page-fault group (machines/fault_group.machine.ts):
+ * 'raised' while on the delivery queue, 'delivered' once read (awaiting a
+ * response), then 'responded' (the user wrote a response) or
+ * 'auto_responded' (answered INVALID by the kernel on detach, replace or
+ * destroy of the fault object).
+ */
+export type FaultGroupState = 'raised' | 'delivered' | 'responded' | 'auto_responded';
+
 export interface FaultGroup {
   readonly dev: number;
   readonly hwpt: number;
   readonly faults: readonly FaultRecord[];
+  /** The device's iommu group (DeviceObj.group) when raised: the kernel's attach handle is per group and HWPT. */
+  readonly group: number;
+  /** World-wide unique group id: the journal seq at which the group was raised. */
+  readonly gid: number;
+  readonly state: FaultGroupState;
 }
 
 export interface FaultObj extends ObjBase {
@@ -269,6 +285,8 @@ export interface ViommuObj extends ObjBase {
   readonly iommu: number;
   /** virt_id -> vdevice id (unique per vIOMMU). */
   readonly vdevs: PMap<bigint, number>;
+  /** What invalidations through this vIOMMU covered (tlb.ts); absent until the first. */
+  readonly tlb?: TlbLedger;
 }
 
 export interface VdeviceObj extends ObjBase {
@@ -315,7 +333,112 @@ export interface World {
   readonly testMemoryLimit: number;
   /** The machine's IOMMUs, devices and iommu groups (environment events; hardware.ts). */
   readonly hw: Hardware;
+  /** IOMMU faults and page-fault group history (journal.ts). */
+  readonly journal: Journal;
 }
+
+/** A disjoint IOVA span of a TLB ledger: start (the map key) to `last`, stamped with a journal seq. */
+export interface TlbSpan {
+  readonly last: bigint;
+  readonly seq: number;
+}
+
+/** The IOVA spans of one translation scope (a nested HWPT's stage 1, an ASID of a vIOMMU). */
+export interface TlbScope {
+  /** Spans the guest changed, with the seq of the latest change. */
+  readonly changed: PMap<bigint, TlbSpan>;
+  /** Spans with the seq of the latest invalidation that covered them. */
+  readonly invalidated: PMap<bigint, TlbSpan>;
+}
+
+/** One processed invalidation entry: what it covered (kernel-semantics §8). */
+export interface InvRecord {
+  readonly seq: number;
+  /** IOMMU_HWPT_INVALIDATE data_type. */
+  readonly dataType: number;
+  /** Index of the entry in its request array. */
+  readonly index: number;
+  /** Every IOVA of every scope. */
+  readonly all: boolean;
+  /** Scope of `span` ('' = the HWPT's own IOVA space, 'asid:N', '*' = every scope). */
+  readonly scope: string;
+  readonly span?: Range;
+  /** Cache tags invalidated ('iotlb:2', 'vdev:0x99:cache:1', 'cd:5:0', ...). */
+  readonly tags: readonly string[];
+}
+
+/** Persistent record of what a nested HWPT's or a vIOMMU's caches were told (tlb.ts). */
+export interface TlbLedger {
+  readonly scopes: PMap<string, TlbScope>;
+  /** Cache tag -> seq of its latest invalidation. */
+  readonly tags: PMap<string, number>;
+  /** The latest LEDGER_LOG entries, by seq. */
+  readonly log: PMap<number, InvRecord>;
+}
+
+/** A fault of device DMA the IOMMU reported, or a page request nobody handles (kernel-semantics §9.3). */
+export interface IommuFault {
+  readonly seq: number;
+  readonly ctx: number;
+  readonly dev: number;
+  /** HWPT the device was attached to; 0 when it was not attached (DMA blocked). */
+  readonly hwpt: number;
+  /**
+   * 'unmapped': DMA to an IOVA with no mapping; 'readonly': a write to a
+   * read-only mapping; 'blocked': DMA from a device attached to nothing;
+   * 'stale_tlb': DMA through a nested HWPT to an IOVA the guest changed
+   * after the last invalidation covering it (the device may have used a
+   * stale translation); 'prq_dropped': a page request with no fault handler,
+   * answered INVALID by the core and dropped.
+   */
+  readonly kind: 'unmapped' | 'readonly' | 'blocked' | 'stale_tlb' | 'prq_dropped';
+  readonly iova: bigint;
+  readonly last: bigint;
+  readonly write: boolean;
+  readonly pasid?: number;
+}
+
+/** How a page-fault group ended. */
+export interface FaultGroupEnd {
+  readonly gid: number;
+  /** Journal seq of the answer. */
+  readonly seq: number;
+  readonly ctx: number;
+  readonly fault: number;
+  readonly dev: number;
+  readonly hwpt: number;
+  readonly state: 'responded' | 'auto_responded';
+  /** Response code given to the device (0 SUCCESS, 1 INVALID). */
+  readonly code: number;
+  /** Cookie it had while delivered; 0 if it was never read. */
+  readonly cookie: number;
+  readonly nfaults: number;
+}
+
+/**
+ * Bounded, persistent history the debugger shows and properties check:
+ * IOMMU faults and ended page-fault groups (the last JOURNAL_KEEP of each),
+ * totals, and a logical clock. `seq` never decreases, so the event at which
+ * a record was made is found by binary search over a Timeline.
+ */
+export interface Journal {
+  readonly seq: number;
+  readonly faults: PMap<number, IommuFault>;
+  readonly faultCount: number;
+  /** Ended groups by gid. */
+  readonly groupsEnded: PMap<number, FaultGroupEnd>;
+  readonly groupsRaised: number;
+  readonly groupsAnswered: number;
+}
+
+export const emptyJournal = (): Journal => ({
+  seq: 0,
+  faults: PMap.emptyNumber<IommuFault>(),
+  faultCount: 0,
+  groupsEnded: PMap.emptyNumber<FaultGroupEnd>(),
+  groupsRaised: 0,
+  groupsAnswered: 0,
+});
 
 export interface WorldOptions {
   kernel?: KernelVersion;
@@ -333,5 +456,6 @@ export function emptyWorld(opts: WorldOptions = {}): World {
     userLockedVm: PMap.emptyNumber<bigint>(),
     testMemoryLimit: 65536,
     hw: emptyHardware(),
+    journal: emptyJournal(),
   };
 }

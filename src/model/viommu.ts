@@ -15,6 +15,7 @@ import type { Tx } from './object.js';
 import type { VdeviceObj, ViommuObj } from './state.js';
 import { U64_MAX } from './io_pagetable.js';
 import { profileOf } from './device.js';
+import { recordInvalidation } from './tlb.js';
 
 export const IOMMU_VIOMMU_TYPE_DEFAULT = 0;
 export const IOMMU_VIOMMU_TYPE_SELFTEST = 0xdeadbeef;
@@ -114,6 +115,7 @@ export function viommuInvalidate(tx: Tx, viommu: ViommuObj, a: Fields, ev: Event
   const cmds = readFullUserArray(userBuf(ev, a, 'data_uptr'), entryNum, entryLen, VIOMMU_INV_ENTRY_SIZE);
   if (typeof cmds === 'string') return { errno: cmds, done: 0 };
   let n = 0;
+  let v = viommu;
   for (; n < entryNum; n++) {
     const e = cmds[n]!;
     const flags = le.u32(e, 0);
@@ -124,6 +126,9 @@ export function viommuInvalidate(tx: Tx, viommu: ViommuObj, a: Fields, ev: Event
     const vdId = viommu.vdevs.get(vdevId);
     if (vdId === undefined) return { errno: 'EINVAL', done: n };
     const vd = tx.get(vdId, 'vdevice')!;
+    const all = !!(flags & IOMMU_TEST_INVALIDATE_FLAG_ALL);
+    const words = all ? [0, 1, 2, 3] : [cacheId];
+    v = recordInvalidation(tx, v, IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, n, { all: false, scope: '', tags: words.map((w) => `vdev:0x${vdevId.toString(16)}:cache:${w}`) });
     const dev = vd.dev ? tx.get(vd.dev, 'device') : undefined;
     if (!dev) continue; // an unbound device's cache is no longer observable
     const cache = flags & IOMMU_TEST_INVALIDATE_FLAG_ALL ? dev.cache.map(() => 0) : dev.cache.map((w, i) => (i === cacheId ? 0 : w));
