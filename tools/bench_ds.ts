@@ -4,14 +4,14 @@
  *   npx tsc -p tsconfig.json && node dist/tools/bench_ds.js
  *
  * Figures are µs per operation (or per op pair). Deterministic inputs: a
- * fixed-seed xorshift PRNG defined below (no Math.random).
+ * fixed-seed sfc32 PRNG defined below (no Math.random).
  */
 
 import { pathToFileURL } from 'node:url';
 import { IntervalMap } from '../src/ds/interval_map.js';
 import { PMap } from '../src/ds/pmap.js';
 
-/** xorshift128+ style 32-bit PRNG (sfc32), fixed seed. */
+/** sfc32: small fast 32-bit PRNG, fixed seed (deterministic inputs). */
 function rng(seed: number): () => number {
   let a = 0x9e3779b9 ^ seed;
   let b = 0x243f6a88;
@@ -45,7 +45,6 @@ function now(): number {
 }
 
 const KiB = 1024;
-const MiB = 1024 * 1024;
 
 interface Layout {
   starts: bigint[];
@@ -68,195 +67,223 @@ function layout(n: number, seed: number): Layout {
   return { starts, lasts };
 }
 
-/** µs per (remove + re-insert) pair at steady state with n live intervals. */
-function benchIntervalChurn(n: number, ops: number): number {
-  const { starts, lasts } = layout(n, 42);
-  let m = IntervalMap.fromSorted<number>(starts.map((s, i) => [s, lasts[i]!, i] as const));
+/**
+ * A benchmark body: performs `ops` operations on a structure it prepared.
+ * `measure` runs it once to warm up (JIT, GC steady state), then `reps`
+ * times and keeps the best, which filters out noise from other processes.
+ */
+type Body = () => void;
+
+function measure(body: Body, ops: number, reps: number): number {
+  body();
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = now();
+    body();
+    const dt = (now() - t0) / ops;
+    if (dt < best) best = dt;
+  }
+  return best;
+}
+
+function buildIntervals(n: number, seed: number): { m: IntervalMap<number>; starts: bigint[]; lasts: bigint[] } {
+  const { starts, lasts } = layout(n, seed);
+  const m = IntervalMap.fromSorted<number>(starts.map((s, i) => [s, lasts[i]!, i] as const));
+  return { m, starts, lasts };
+}
+
+/** (remove + re-insert) of a random existing interval, n live intervals: µs per pair. */
+function intervalChurn(n: number, ops: number): Body {
+  const b = buildIntervals(n, 42);
+  let m = b.m;
+  const { starts, lasts } = b;
   const r = rng(7);
   const idx: number[] = [];
   for (let i = 0; i < ops; i++) idx.push(Math.floor(r() * n));
-  // warm-up
-  for (let i = 0; i < Math.min(ops, 20000); i++) {
-    const j = idx[i]!;
-    m = m.remove(starts[j]!).insert(starts[j]!, lasts[j]!, j);
-  }
-  const t0 = now();
-  for (let i = 0; i < ops; i++) {
-    const j = idx[i]!;
-    m = m.remove(starts[j]!).insert(starts[j]!, lasts[j]!, j);
-  }
-  const dt = now() - t0;
-  if (m.size !== n) throw new Error('bench: size drift');
-  return dt / ops;
+  return () => {
+    for (let i = 0; i < ops; i++) {
+      const j = idx[i]!;
+      m = m.remove(starts[j]!).insert(starts[j]!, lasts[j]!, j);
+    }
+    if (m.size !== n) throw new Error('bench: size drift');
+  };
 }
 
-/** µs per (insert into a random hole + remove) pair with n live intervals. */
-function benchIntervalInsertFresh(n: number, ops: number): number {
-  const { starts, lasts } = layout(n, 43);
-  const base = IntervalMap.fromSorted<number>(starts.map((s, i) => [s, lasts[i]!, i] as const));
+/** (insert a fresh 4 KiB interval into a random hole + remove it), n live intervals: µs per pair. */
+function intervalInsertFresh(n: number, ops: number): Body {
+  const { m: base, starts, lasts } = buildIntervals(n, 43);
   const r = rng(9);
-  // fresh 4 KiB intervals placed in the hole after a random interval (if any)
   const ins: bigint[] = [];
-  for (let i = 0; i < ops; i++) {
+  const ends: bigint[] = [];
+  while (ins.length < ops) {
     const j = Math.floor(r() * n);
     const s = lasts[j]! + 1n;
-    if (j + 1 < n && starts[j + 1]! <= s) continue;
+    if (j + 1 < n && starts[j + 1]! <= s) continue; // no hole after j
     ins.push(s);
+    ends.push(s + 0xfffn);
   }
   let m = base;
-  let cnt = 0;
-  const t0 = now();
-  for (let i = 0; i < ins.length; i++) {
-    const s = ins[i]!;
-    m = m.insert(s, s + 0xfffn, -1).remove(s);
-    cnt++;
-  }
-  const dt = now() - t0;
-  return dt / cnt;
+  return () => {
+    for (let i = 0; i < ops; i++) {
+      const s = ins[i]!;
+      m = m.insert(s, ends[i]!, -1).remove(s);
+    }
+  };
 }
 
-/** µs per find() at n live intervals. */
-function benchIntervalFind(n: number, ops: number): number {
-  const { starts, lasts } = layout(n, 44);
-  const m = IntervalMap.fromSorted<number>(starts.map((s, i) => [s, lasts[i]!, i] as const));
+/** find() of a random covered address, n live intervals: µs per lookup. */
+function intervalFind(n: number, ops: number): Body {
+  const { m, starts, lasts } = buildIntervals(n, 44);
   const r = rng(11);
   const q: bigint[] = [];
   for (let i = 0; i < ops; i++) {
     const j = Math.floor(r() * n);
     q.push(starts[j]! + (lasts[j]! - starts[j]!) / 2n);
   }
-  let hits = 0;
-  const t0 = now();
-  for (let i = 0; i < ops; i++) if (m.find(q[i]!) !== undefined) hits++;
-  const dt = now() - t0;
-  if (hits !== ops) throw new Error('bench: find miss');
-  return dt / ops;
+  return () => {
+    let hits = 0;
+    for (let i = 0; i < ops; i++) if (m.find(q[i]!) !== undefined) hits++;
+    if (hits !== ops) throw new Error('bench: find miss');
+  };
 }
 
-/** µs per first-fit allocate (firstHole + insert) + free, at n live intervals. */
-function benchFirstFit(n: number, ops: number): number {
-  const { starts, lasts } = layout(n, 45);
-  const m = IntervalMap.fromSorted<number>(starts.map((s, i) => [s, lasts[i]!, i] as const));
+/** first-fit allocation (firstHole over the whole space + insert) then free, n live intervals: µs per op. */
+function intervalFirstFit(n: number, ops: number): Body {
+  const { m } = buildIntervals(n, 45);
   const r = rng(13);
   const sizes: bigint[] = [];
   for (let i = 0; i < ops; i++) sizes.push(BigInt((1 + Math.floor(r() * 512)) * 4 * KiB));
   const accept = (hs: bigint): bigint => hs;
-  const t0 = now();
-  for (let i = 0; i < ops; i++) {
-    const len = sizes[i]!;
-    const s = m.firstHole(0n, 0xffff_ffff_ffffn, len, accept);
-    if (s === undefined) throw new Error('bench: no hole');
-    m.insert(s, s + len - 1n, i).remove(s);
-  }
-  return (now() - t0) / ops;
+  return () => {
+    for (let i = 0; i < ops; i++) {
+      const len = sizes[i]!;
+      const s = m.firstHole(0n, 0xffff_ffff_ffffn, len, accept);
+      if (s === undefined) throw new Error('bench: no hole');
+      m.insert(s, s + len - 1n, i).remove(s);
+    }
+  };
 }
 
-/** µs per PMap.set (fresh key) + delete pair at n live number keys. */
-function benchPMapSetDelete(n: number, ops: number): number {
-  let m = PMap.emptyNumber<number>();
+function numberMap(n: number, step: number, first: number): PMap<number, number> {
   const entries: [number, number][] = [];
-  for (let i = 0; i < n; i++) entries.push([i * 2, i]);
-  m = PMap.fromSorted(entries, PMap.emptyNumber<number>());
+  for (let i = 0; i < n; i++) entries.push([first + i * step, i]);
+  return PMap.fromSorted(entries, PMap.emptyNumber<number>());
+}
+
+/** PMap<number>.set of a fresh key + delete of it, n live keys: µs per pair. */
+function pmapSetDelete(n: number, ops: number): Body {
+  let m = numberMap(n, 2, 0);
   const r = rng(17);
   const ks: number[] = [];
   for (let i = 0; i < ops; i++) ks.push(Math.floor(r() * n) * 2 + 1);
-  const t0 = now();
-  for (let i = 0; i < ops; i++) {
-    const k = ks[i]!;
-    m = m.set(k, i).delete(k);
-  }
-  const dt = now() - t0;
-  if (m.size !== n) throw new Error('bench: pmap size drift');
-  return dt / ops;
+  return () => {
+    for (let i = 0; i < ops; i++) {
+      const k = ks[i]!;
+      m = m.set(k, i).delete(k);
+    }
+    if (m.size !== n) throw new Error('bench: pmap size drift');
+  };
 }
 
-/** µs per PMap.set overwriting an existing key at n live keys. */
-function benchPMapOverwrite(n: number, ops: number): number {
-  const entries: [number, number][] = [];
-  for (let i = 0; i < n; i++) entries.push([i, i]);
-  let m = PMap.fromSorted(entries, PMap.emptyNumber<number>());
+/** PMap<number>.set overwriting an existing key, n live keys: µs per op. */
+function pmapOverwrite(n: number, ops: number): Body {
+  let m = numberMap(n, 1, 0);
   const r = rng(19);
   const ks: number[] = [];
   for (let i = 0; i < ops; i++) ks.push(Math.floor(r() * n));
-  const t0 = now();
-  for (let i = 0; i < ops; i++) m = m.set(ks[i]!, -i - 1);
-  return (now() - t0) / ops;
+  let round = 0;
+  return () => {
+    round++;
+    for (let i = 0; i < ops; i++) m = m.set(ks[i]!, round * ops + i);
+  };
 }
 
-/** µs per PMap.get at n live keys. */
-function benchPMapGet(n: number, ops: number): number {
-  const entries: [number, number][] = [];
-  for (let i = 0; i < n; i++) entries.push([i, i]);
-  const m = PMap.fromSorted(entries, PMap.emptyNumber<number>());
+/** PMap<number>.get of a present key, n live keys: µs per op. */
+function pmapGet(n: number, ops: number): Body {
+  const m = numberMap(n, 1, 0);
   const r = rng(23);
   const ks: number[] = [];
   for (let i = 0; i < ops; i++) ks.push(Math.floor(r() * n));
-  let sum = 0;
-  const t0 = now();
-  for (let i = 0; i < ops; i++) sum += m.get(ks[i]!)!;
-  const dt = now() - t0;
-  if (sum < 0) throw new Error('unreachable');
-  return dt / ops;
+  return () => {
+    let sum = 0;
+    for (let i = 0; i < ops; i++) sum += m.get(ks[i]!)!;
+    if (sum < 0) throw new Error('unreachable');
+  };
 }
 
-/** µs per bigint-keyed PMap.set (fresh) + delete pair at n live keys. */
-function benchPMapBigint(n: number, ops: number): number {
+/** PMap<bigint>.set of a fresh key + delete, n live keys: µs per pair. */
+function pmapBigint(n: number, ops: number): Body {
   const entries: [bigint, number][] = [];
   for (let i = 0; i < n; i++) entries.push([BigInt(i) * 0x2000n, i]);
   let m = PMap.fromSorted(entries, PMap.emptyBigint<number>());
   const r = rng(29);
   const ks: bigint[] = [];
   for (let i = 0; i < ops; i++) ks.push(BigInt(Math.floor(r() * n)) * 0x2000n + 0x1000n);
-  const t0 = now();
-  for (let i = 0; i < ops; i++) {
-    const k = ks[i]!;
-    m = m.set(k, i).delete(k);
-  }
-  return (now() - t0) / ops;
+  return () => {
+    for (let i = 0; i < ops; i++) {
+      const k = ks[i]!;
+      m = m.set(k, i).delete(k);
+    }
+  };
 }
 
-/** µs per lowestFreeKey(1) + set + delete of that id, with n ids allocated. */
-function benchLowestFree(n: number, ops: number): number {
-  const entries: [number, number][] = [];
-  for (let i = 1; i <= n; i++) entries.push([i, i]);
-  let m = PMap.fromSorted(entries, PMap.emptyNumber<number>());
+/** xarray-style ID reuse: delete a random ID, lowestFreeKey(1) finds it, set it again; n IDs: µs per round. */
+function pmapLowestFree(n: number, ops: number): Body {
+  let m = numberMap(n, 1, 1);
   const r = rng(31);
-  // punch one hole at a random place, then allocate / free it repeatedly
   const holes: number[] = [];
   for (let i = 0; i < ops; i++) holes.push(1 + Math.floor(r() * n));
-  const t0 = now();
-  for (let i = 0; i < ops; i++) {
-    const h = holes[i]!;
-    const m2 = m.delete(h);
-    const id = m2.lowestFreeKey(1);
-    if (id !== h) throw new Error('bench: lowestFreeKey');
-    m = m2.set(id, i);
-  }
-  return (now() - t0) / ops;
+  return () => {
+    for (let i = 0; i < ops; i++) {
+      const h = holes[i]!;
+      const m2 = m.delete(h);
+      const id = m2.lowestFreeKey(1);
+      if (id !== h) throw new Error('bench: lowestFreeKey');
+      m = m2.set(id, i);
+    }
+  };
 }
 
-/** Runs all benchmarks; returns figures in µs keyed by name. */
-export async function benchDs(): Promise<Record<string, number>> {
+/**
+ * Runs all benchmarks; returns figures in µs per op (or per op pair) keyed
+ * by name, plus `*.ratio` entries (1M figure / 1k figure). `opts.ops`
+ * scales the iteration counts (default 200k) for quicker runs.
+ */
+export async function benchDs(opts: { ops?: number; reps?: number } = {}): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  const OPS = 200_000;
-  out['interval.churn.1k'] = benchIntervalChurn(1_000, OPS);
-  out['interval.churn.1M'] = benchIntervalChurn(1_000_000, OPS);
-  out['interval.churn.ratio'] = out['interval.churn.1M'] / out['interval.churn.1k'];
-  out['interval.insfresh.1k'] = benchIntervalInsertFresh(1_000, OPS);
-  out['interval.insfresh.1M'] = benchIntervalInsertFresh(1_000_000, OPS);
-  out['interval.insfresh.ratio'] = out['interval.insfresh.1M'] / out['interval.insfresh.1k'];
-  out['interval.find.1k'] = benchIntervalFind(1_000, OPS);
-  out['interval.find.1M'] = benchIntervalFind(1_000_000, OPS);
-  out['interval.firstfit.1k'] = benchFirstFit(1_000, OPS / 4);
-  out['interval.firstfit.1M'] = benchFirstFit(1_000_000, OPS / 4);
-  out['pmap.setdel.1k'] = benchPMapSetDelete(1_000, OPS);
-  out['pmap.setdel.1M'] = benchPMapSetDelete(1_000_000, OPS);
-  out['pmap.overwrite.1k'] = benchPMapOverwrite(1_000, OPS);
-  out['pmap.get.1k'] = benchPMapGet(1_000, OPS);
-  out['pmap.get.1M'] = benchPMapGet(1_000_000, OPS);
-  out['pmap.bigint.setdel.1k'] = benchPMapBigint(1_000, OPS);
-  out['pmap.lowestFree.1k'] = benchLowestFree(1_000, OPS);
-  out['pmap.lowestFree.1M'] = benchLowestFree(1_000_000, OPS / 4);
+  const OPS = opts.ops ?? 200_000;
+  const REPS = opts.reps ?? 3;
+  const K = 1_000;
+  const M = 1_000_000;
+  const run = (name: string, mk: (n: number, ops: number) => Body, n: number, ops = OPS): void => {
+    out[name] = measure(mk(n, ops), ops, REPS);
+  };
+  const ratio = (name: string): void => {
+    out[`${name}.ratio`] = out[`${name}.1M`]! / out[`${name}.1k`]!;
+  };
+  run('interval.churn.1k', intervalChurn, K);
+  run('interval.churn.1M', intervalChurn, M);
+  ratio('interval.churn');
+  run('interval.insfresh.1k', intervalInsertFresh, K);
+  run('interval.insfresh.1M', intervalInsertFresh, M);
+  ratio('interval.insfresh');
+  run('interval.find.1k', intervalFind, K);
+  run('interval.find.1M', intervalFind, M);
+  ratio('interval.find');
+  run('interval.firstfit.1k', intervalFirstFit, K, OPS / 4);
+  run('interval.firstfit.1M', intervalFirstFit, M, OPS / 4);
+  ratio('interval.firstfit');
+  run('pmap.setdel.1k', pmapSetDelete, K);
+  run('pmap.setdel.1M', pmapSetDelete, M);
+  ratio('pmap.setdel');
+  run('pmap.overwrite.1k', pmapOverwrite, K);
+  run('pmap.get.1k', pmapGet, K);
+  run('pmap.get.1M', pmapGet, M);
+  ratio('pmap.get');
+  run('pmap.bigint.setdel.1k', pmapBigint, K);
+  run('pmap.lowestFree.1k', pmapLowestFree, K);
+  run('pmap.lowestFree.1M', pmapLowestFree, M, OPS / 4);
+  ratio('pmap.lowestFree');
   return out;
 }
 
@@ -268,7 +295,8 @@ async function main(): Promise<void> {
     console.log(`${k.padEnd(w)}  ${v.toFixed(3)}${unit}`);
   }
   const ratio = res['interval.churn.ratio']!;
-  console.log(`target interval 1M/1k <= 2x: ${ratio <= 2 ? 'MET' : 'NOT MET'} (${ratio.toFixed(2)}x)`);
+  console.log(`target interval insert+remove 1M/1k <= 2x: ${ratio <= 2 ? 'MET' : 'NOT MET'} (${ratio.toFixed(2)}x)`);
+  console.log(`(${USE_WALL ? 'wall-clock' : 'process CPU'} time; set BENCH_DS_WALL=1 for wall-clock)`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

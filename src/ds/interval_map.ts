@@ -81,7 +81,12 @@ export interface Interval<V> {
 /** Callback for the fast `each*` loops; return `false` to stop early. */
 export type IntervalVisitor<V> = (start: bigint, last: bigint, value: V) => boolean | void;
 
-/** @internal B+tree node. Leaf iff `kids === null`. Never mutated. */
+/**
+ * @internal B+tree node. Leaf iff `kids === null`. Never mutated.
+ * NOTE: src/debug/sdiff.ts walks `IntervalMap.root` and these fields (c, d,
+ * kids) directly to diff versions while skipping shared subtrees; keep the
+ * layout stable or update it together.
+ */
 export class INode<V> {
   constructor(
     /** approximate [start, last] pairs (leaf: intervals; inner: child min start / max last) */

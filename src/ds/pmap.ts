@@ -51,7 +51,12 @@ const K_NUM = 1;
 const K_BIG = 2;
 type Kind = 0 | 1 | 2;
 
-/** @internal B+tree node. Leaf iff `kids === null`. Never mutated. */
+/**
+ * @internal B+tree node. Leaf iff `kids === null`. Never mutated.
+ * NOTE: src/debug/sdiff.ts walks `PMap.root` and these fields (keys, vals,
+ * kids) directly to diff versions while skipping shared subtrees; keep the
+ * layout stable or update it together.
+ */
 export class PNode<K, V> {
   constructor(
     /** leaf: keys; inner: exact min key of each child */
