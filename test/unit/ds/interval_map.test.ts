@@ -419,3 +419,29 @@ describe('IntervalMap', () => {
     expect(cnt).toBe(10);
   });
 });
+
+/** Freezes a version and everything reachable from it (nodes and their arrays). */
+function deepFreeze(x: unknown, seen = new Set<unknown>()): void {
+  if (typeof x !== 'object' || x === null || seen.has(x)) return;
+  seen.add(x);
+  for (const v of Object.values(x)) deepFreeze(v, seen);
+  Object.freeze(x);
+}
+
+describe('IntervalMap never mutates existing versions', () => {
+  it('works on a deep-frozen version (splits, merges, replaceValue)', () => {
+    const items: [bigint, bigint, number][] = [];
+    for (let i = 0; i < 2000; i++) items.push([BigInt(i) * 16n, BigInt(i) * 16n + 7n, i]);
+    const base = IntervalMap.fromSorted(items);
+    const snapshot = base.toArray();
+    deepFreeze(base);
+    let m = base;
+    for (let i = 0; i < 2000; i += 3) m = m.remove(BigInt(i) * 16n);
+    for (let i = 0; i < 2000; i += 2) m = m.insert(BigInt(i) * 16n + 8n, BigInt(i) * 16n + 9n, -i);
+    m = m.replaceValue(16n, 42);
+    m.debugCheck();
+    expect(m.get(16n)).toBe(42);
+    expectSame(base.toArray(), snapshot);
+    base.debugCheck();
+  });
+});

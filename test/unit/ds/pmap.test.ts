@@ -312,3 +312,32 @@ describe('PMap misc', () => {
     expectSame(m.lower(big - 1n), [big - 2n, 2]);
   });
 });
+
+/** Freezes a version and everything reachable from it (nodes and their arrays). */
+function deepFreeze(x: unknown, seen = new Set<unknown>()): void {
+  if (typeof x !== 'object' || x === null || seen.has(x)) return;
+  seen.add(x);
+  for (const v of Object.values(x)) deepFreeze(v, seen);
+  Object.freeze(x);
+}
+
+describe('PMap never mutates existing versions', () => {
+  it('works on a deep-frozen version (splits, merges, overwrites)', () => {
+    const base = PMap.fromSorted(
+      Array.from({ length: 3000 }, (_, i) => [i * 2, i] as const),
+      compareNumbers,
+    );
+    const snapshot = base.toArray();
+    deepFreeze(base);
+    let m = base;
+    for (let i = 0; i < 3000; i += 3) m = m.delete(i * 2);
+    for (let i = 0; i < 3000; i += 2) m = m.set(i * 2 + 1, -i);
+    for (let i = 0; i < 100; i++) m = m.set(i * 2 + 1, i);
+    m = m.update(-5, () => 1);
+    m.debugCheck();
+    expect(m.get(-5)).toBe(1);
+    expect(m.lowestFreeKey(0)).toBe(0);
+    expectSame(base.toArray(), snapshot);
+    base.debugCheck();
+  });
+});
