@@ -9,6 +9,7 @@ import { apply } from '../src/engine/apply.js';
 import { vmTrace } from '../src/bench/vm_trace.js';
 import { emptyWorld, type World } from '../src/model/state.js';
 import { benchTrace } from '../src/trace/bench.js';
+import { benchDebug } from '../src/debug/bench.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -97,6 +98,10 @@ async function main() {
   log('trace codec...');
   const t = await benchTrace({ events: quick ? 200_000 : 1_000_000 });
   for (const [k, v] of Object.entries(t)) out[`trace_${k}`] = v;
+  log('debugger: index build, seek, step, resident memory...');
+  const d = await benchDebug({ events: quick ? 200_000 : 1_000_000, log });
+  for (const k of ['seek_ms_p99', 'step_ms_p99', 'debug_rss_mb', 'index_events_per_sec'] as const) out[k] = d[k];
+  log(`  seek p99 ${d.seek_ms_p99} ms, step p99 ${d.step_ms_p99} ms, ${d.debug_rss_mb} MB resident, index ${d.index_events_per_sec} events/s (${d.events} events, ${d.checkpoints} checkpoints)`);
   if (json) console.log(JSON.stringify(out));
   else for (const [k, v] of Object.entries(t)) console.log(`  ${k}: ${v}`);
 }

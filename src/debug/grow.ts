@@ -1,65 +1,170 @@
 /** Growable typed arrays for the debugger's per-event columns and logs. */
 
-type TA = Int32Array | Uint8Array | Uint16Array | Float64Array | BigUint64Array;
+// One class per element type, written out: a shared generic push would see
+// every typed-array kind at one site and go megamorphic (slow) in V8.
 
-abstract class Grow<T extends TA, E> {
-  protected buf: T;
+export class GrowI32 {
+  private buf: Int32Array;
   length = 0;
-  constructor(protected readonly make: (n: number) => T, initial = 1024) {
-    this.buf = make(initial);
+  constructor(initial = 1024) {
+    this.buf = new Int32Array(initial);
   }
-  protected ensure(): void {
-    if (this.length < this.buf.length) return;
-    const nb = this.make(this.buf.length * 2);
-    (nb as unknown as { set(a: T): void }).set(this.buf);
-    this.buf = nb;
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const nb = new Int32Array(this.buf.length * 2);
+      nb.set(this.buf);
+      this.buf = nb;
+    }
+    this.buf[this.length++] = v;
   }
-  push(v: E): void {
-    this.ensure();
-    (this.buf as unknown as E[])[this.length++] = v;
+  get(i: number): number {
+    return this.buf[i]!;
   }
-  get(i: number): E {
-    return (this.buf as unknown as E[])[i]!;
-  }
-  set(i: number, v: E): void {
-    (this.buf as unknown as E[])[i] = v;
+  set(i: number, v: number): void {
+    this.buf[i] = v;
   }
   /** Drops the spare capacity (call when no more pushes are expected). */
   trim(): void {
-    if (this.buf.length > this.length) this.buf = this.buf.slice(0, Math.max(1, this.length)) as T;
+    if (this.buf.length > this.length) this.buf = this.buf.slice(0, Math.max(1, this.length));
   }
   /** The filled part (a view, valid until the next push). */
-  view(): T {
-    return this.buf.subarray(0, this.length) as T;
+  view(): Int32Array {
+    return this.buf.subarray(0, this.length);
   }
   get bytes(): number {
     return this.buf.byteLength;
   }
 }
 
-export class GrowI32 extends Grow<Int32Array, number> {
-  constructor(initial?: number) {
-    super((n) => new Int32Array(n), initial);
+export class GrowU8 {
+  private buf: Uint8Array;
+  length = 0;
+  constructor(initial = 1024) {
+    this.buf = new Uint8Array(initial);
+  }
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const nb = new Uint8Array(this.buf.length * 2);
+      nb.set(this.buf);
+      this.buf = nb;
+    }
+    this.buf[this.length++] = v;
+  }
+  get(i: number): number {
+    return this.buf[i]!;
+  }
+  set(i: number, v: number): void {
+    this.buf[i] = v;
+  }
+  /** Drops the spare capacity (call when no more pushes are expected). */
+  trim(): void {
+    if (this.buf.length > this.length) this.buf = this.buf.slice(0, Math.max(1, this.length));
+  }
+  /** The filled part (a view, valid until the next push). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+  get bytes(): number {
+    return this.buf.byteLength;
   }
 }
-export class GrowU8 extends Grow<Uint8Array, number> {
-  constructor(initial?: number) {
-    super((n) => new Uint8Array(n), initial);
+
+export class GrowU16 {
+  private buf: Uint16Array;
+  length = 0;
+  constructor(initial = 1024) {
+    this.buf = new Uint16Array(initial);
+  }
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const nb = new Uint16Array(this.buf.length * 2);
+      nb.set(this.buf);
+      this.buf = nb;
+    }
+    this.buf[this.length++] = v;
+  }
+  get(i: number): number {
+    return this.buf[i]!;
+  }
+  set(i: number, v: number): void {
+    this.buf[i] = v;
+  }
+  /** Drops the spare capacity (call when no more pushes are expected). */
+  trim(): void {
+    if (this.buf.length > this.length) this.buf = this.buf.slice(0, Math.max(1, this.length));
+  }
+  /** The filled part (a view, valid until the next push). */
+  view(): Uint16Array {
+    return this.buf.subarray(0, this.length);
+  }
+  get bytes(): number {
+    return this.buf.byteLength;
   }
 }
-export class GrowU16 extends Grow<Uint16Array, number> {
-  constructor(initial?: number) {
-    super((n) => new Uint16Array(n), initial);
+
+export class GrowU64 {
+  private buf: BigUint64Array;
+  length = 0;
+  constructor(initial = 1024) {
+    this.buf = new BigUint64Array(initial);
+  }
+  push(v: bigint): void {
+    if (this.length === this.buf.length) {
+      const nb = new BigUint64Array(this.buf.length * 2);
+      nb.set(this.buf);
+      this.buf = nb;
+    }
+    this.buf[this.length++] = v;
+  }
+  get(i: number): bigint {
+    return this.buf[i]!;
+  }
+  set(i: number, v: bigint): void {
+    this.buf[i] = v;
+  }
+  /** Drops the spare capacity (call when no more pushes are expected). */
+  trim(): void {
+    if (this.buf.length > this.length) this.buf = this.buf.slice(0, Math.max(1, this.length));
+  }
+  /** The filled part (a view, valid until the next push). */
+  view(): BigUint64Array {
+    return this.buf.subarray(0, this.length);
+  }
+  get bytes(): number {
+    return this.buf.byteLength;
   }
 }
-export class GrowU64 extends Grow<BigUint64Array, bigint> {
-  constructor(initial?: number) {
-    super((n) => new BigUint64Array(n), initial);
+
+export class GrowF64 {
+  private buf: Float64Array;
+  length = 0;
+  constructor(initial = 1024) {
+    this.buf = new Float64Array(initial);
   }
-}
-export class GrowF64 extends Grow<Float64Array, number> {
-  constructor(initial?: number) {
-    super((n) => new Float64Array(n), initial);
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const nb = new Float64Array(this.buf.length * 2);
+      nb.set(this.buf);
+      this.buf = nb;
+    }
+    this.buf[this.length++] = v;
+  }
+  get(i: number): number {
+    return this.buf[i]!;
+  }
+  set(i: number, v: number): void {
+    this.buf[i] = v;
+  }
+  /** Drops the spare capacity (call when no more pushes are expected). */
+  trim(): void {
+    if (this.buf.length > this.length) this.buf = this.buf.slice(0, Math.max(1, this.length));
+  }
+  /** The filled part (a view, valid until the next push). */
+  view(): Float64Array {
+    return this.buf.subarray(0, this.length);
+  }
+  get bytes(): number {
+    return this.buf.byteLength;
   }
 }
 

@@ -157,25 +157,22 @@ interface PLeaf {
   readonly kids: null;
 }
 /**
- * An IntervalMap leaf as [start, last, value] triples. The leaf layout is
- * the data-structure module's business and has changed (triples in `d`, or
- * entry records in `e`): both are read; anything else makes the caller fall
- * back to a full walk.
+ * IntervalMap leaves. The leaf layout is the data-structure module's
+ * business and has changed over time: [start, last, value] triples in `d`,
+ * or entry records `{ start, last, value }` in `e`. Both are read in place;
+ * anything else makes the caller fall back to a full walk.
  */
-interface ILeaf {
+interface ILeafD {
   readonly d: readonly unknown[];
-  readonly kids: null;
 }
-function ileaf(n: TreeNode): ILeaf | null {
+interface ILeafE {
+  readonly e: readonly { readonly start: bigint; readonly last: bigint; readonly value: unknown }[];
+}
+type ILeaf = ILeafD | ILeafE;
+const leafKind = (n: TreeNode): 'd' | 'e' | null => {
   const x = n as unknown as { d?: unknown; e?: unknown };
-  if (Array.isArray(x.d)) return n as unknown as ILeaf;
-  if (Array.isArray(x.e)) {
-    const d: unknown[] = [];
-    for (const r of x.e as { start: bigint; last: bigint; value: unknown }[]) d.push(r.start, r.last, r.value);
-    return { d, kids: null };
-  }
-  return null;
-}
+  return Array.isArray(x.d) ? 'd' : Array.isArray(x.e) ? 'e' : null;
+};
 
 const isPLeaf = (n: PLeaf) => Array.isArray(n.keys) && Array.isArray(n.vals);
 
@@ -203,31 +200,43 @@ export function diffPMap<K, V>(a: PMap<K, V>, b: PMap<K, V>, fn: (k: K, before: 
   const [la, lb] = uniqueLeaves(a.root, b.root, pmapOrder(cmp)) as unknown as [PLeaf[], PLeaf[]];
   // the leaf layout belongs to ds/pmap.ts: anything unexpected, walk it all
   if (!la.every(isPLeaf) || !lb.every(isPLeaf)) return diffPMapSlow(a, b, fn);
-  // merge the entries of the two leaf lists, walking both with (leaf, slot) cursors
-  let li = 0;
-  let ki = 0;
-  let lj = 0;
-  let kj = 0;
-  for (;;) {
-    const A = li < la.length ? la[li]! : null;
-    const B = lj < lb.length ? lb[lj]! : null;
-    if (A === null && B === null) return;
-    const c = A === null ? 1 : B === null ? -1 : A.keys[ki] === B.keys[kj] ? 0 : cmp(A.keys[ki] as K, B.keys[kj] as K);
-    if (c < 0) fn(A!.keys[ki] as K, A!.vals![ki] as V, undefined);
-    else if (c > 0) fn(B!.keys[kj] as K, undefined, B!.vals![kj] as V);
-    else {
-      const x = A!.vals![ki] as V;
-      const y = B!.vals![kj] as V;
-      if (x !== y) fn(A!.keys[ki] as K, x, y);
+  // drop each leaf pair's identical prefix and suffix, then merge the rest by key
+  let ka: unknown[];
+  let va: unknown[];
+  let kb: unknown[];
+  let vb: unknown[];
+  if (la.length === lb.length) {
+    ka = [];
+    va = [];
+    kb = [];
+    vb = [];
+    for (let k = 0; k < la.length; k++) {
+      const x = la[k]!;
+      const y = lb[k]!;
+      const nx = x.keys.length;
+      const ny = y.keys.length;
+      let p = 0;
+      while (p < nx && p < ny && x.vals![p] === y.vals![p] && x.keys[p] === y.keys[p]) p++;
+      let q = 0;
+      while (q < nx - p && q < ny - p && x.vals![nx - 1 - q] === y.vals![ny - 1 - q] && x.keys[nx - 1 - q] === y.keys[ny - 1 - q]) q++;
+      for (let t = p; t < nx - q; t++) (ka.push(x.keys[t]), va.push(x.vals![t]));
+      for (let t = p; t < ny - q; t++) (kb.push(y.keys[t]), vb.push(y.vals![t]));
     }
-    if (c <= 0 && ++ki >= A!.keys.length) {
-      li++;
-      ki = 0;
-    }
-    if (c >= 0 && ++kj >= B!.keys.length) {
-      lj++;
-      kj = 0;
-    }
+  } else {
+    ka = la.flatMap((x) => x.keys);
+    va = la.flatMap((x) => x.vals!);
+    kb = lb.flatMap((x) => x.keys);
+    vb = lb.flatMap((x) => x.vals!);
+  }
+  let i = 0;
+  let j = 0;
+  while (i < ka.length || j < kb.length) {
+    const c = i >= ka.length ? 1 : j >= kb.length ? -1 : ka[i] === kb[j] ? 0 : cmp(ka[i] as K, kb[j] as K);
+    if (c < 0) fn(ka[i] as K, va[i] as V, undefined);
+    else if (c > 0) fn(kb[j] as K, undefined, vb[j] as V);
+    else if (va[i] !== vb[j]) fn(ka[i] as K, va[i] as V, vb[j] as V);
+    if (c <= 0) i++;
+    if (c >= 0) j++;
   }
 }
 
@@ -264,8 +273,16 @@ const IV_ORDER: KeyOrder = {
     if (c && c.length) return c[0];
     let x: TreeNode = n;
     while (x.kids !== null) x = x.kids[0]!;
-    const l = ileaf(x);
-    return l && l.d.length ? Number(l.d[0] as bigint) : 0;
+    const k = leafKind(x);
+    if (k === 'd') {
+      const d = (x as unknown as ILeafD).d;
+      return d.length ? Number(d[0] as bigint) : 0;
+    }
+    if (k === 'e') {
+      const e = (x as unknown as ILeafE).e;
+      return e.length ? Number(e[0]!.start) : 0;
+    }
+    return 0;
   },
   cmp: (x, y) => (x as number) - (y as number),
 };
@@ -276,48 +293,95 @@ const IV_ORDER: KeyOrder = {
  */
 export function diffIntervals<V>(a: IntervalMap<V>, b: IntervalMap<V>, fn: (start: bigint, before: IvEntry<V> | undefined, after: IvEntry<V> | undefined) => void): void {
   if (a === b) return;
-  let la: ILeaf[] | null = null;
-  let lb: ILeaf[] | null = null;
+  let ea: Flat | null = null;
+  let eb: Flat | null = null;
   if (hasRoot(a) && hasRoot(b)) {
     const [ua, ub] = uniqueLeaves(a.root, b.root, IV_ORDER);
-    const ra = ua.map(ileaf);
-    const rb = ub.map(ileaf);
-    if (!ra.includes(null) && !rb.includes(null)) {
-      la = ra as ILeaf[];
-      lb = rb as ILeaf[];
-    }
+    const kinds = new Set([...ua, ...ub].map(leafKind));
+    const kind = kinds.size === 1 ? [...kinds][0]! : kinds.size === 0 ? 'd' : null;
+    if (kind !== null) [ea, eb] = middles(ua as unknown as ILeaf[], ub as unknown as ILeaf[], kind);
   }
-  if (la === null || lb === null) {
-    // fallback: one pseudo-leaf per side with every interval
-    const flat = (m: IntervalMap<V>): ILeaf[] => [{ d: m.toArray().flatMap((iv) => [iv.start, iv.last, iv.value]), kids: null }];
-    la = flat(a);
-    lb = flat(b);
+  if (ea === null || eb === null) {
+    const flat = (m: IntervalMap<V>): Flat => {
+      const f: Flat = { s: [], l: [], v: [] };
+      for (const iv of m.toArray()) (f.s.push(iv.start), f.l.push(iv.last), f.v.push(iv.value));
+      return f;
+    };
+    ea = flat(a);
+    eb = flat(b);
   }
-  let li = 0;
-  let ki = 0;
-  let lj = 0;
-  let kj = 0;
-  for (;;) {
-    while (li < la.length && ki >= la[li]!.d.length) {
-      li++;
-      ki = 0;
-    }
-    while (lj < lb.length && kj >= lb[lj]!.d.length) {
-      lj++;
-      kj = 0;
-    }
-    const A = li < la.length ? la[li]!.d : null;
-    const B = lj < lb.length ? lb[lj]!.d : null;
-    if (A === null && B === null) return;
-    const sa = A === null ? 0n : (A[ki] as bigint);
-    const sb = B === null ? 0n : (B[kj] as bigint);
-    const c = A === null ? 1 : B === null ? -1 : sa === sb ? 0 : sa < sb ? -1 : 1;
-    if (c < 0) fn(sa, { last: A![ki + 1] as bigint, value: A![ki + 2] as V }, undefined);
-    else if (c > 0) fn(sb, undefined, { last: B![kj + 1] as bigint, value: B![kj + 2] as V });
-    else if (A![ki + 1] !== B![kj + 1] || A![ki + 2] !== B![kj + 2]) fn(sa, { last: A![ki + 1] as bigint, value: A![ki + 2] as V }, { last: B![kj + 1] as bigint, value: B![kj + 2] as V });
-    if (c <= 0) ki += 3;
-    if (c >= 0) kj += 3;
+  let i = 0;
+  let j = 0;
+  const na = ea.s.length;
+  const nb = eb.s.length;
+  while (i < na || j < nb) {
+    const sa = i < na ? ea.s[i]! : 0n;
+    const sb = j < nb ? eb.s[j]! : 0n;
+    const c = i >= na ? 1 : j >= nb ? -1 : sa === sb ? 0 : sa < sb ? -1 : 1;
+    if (c < 0) fn(sa, { last: ea.l[i]!, value: ea.v[i] as V }, undefined);
+    else if (c > 0) fn(sb, undefined, { last: eb.l[j]!, value: eb.v[j] as V });
+    else if (ea.l[i] !== eb.l[j] || ea.v[i] !== eb.v[j]) fn(sa, { last: ea.l[i]!, value: ea.v[i] as V }, { last: eb.l[j]!, value: eb.v[j] as V });
+    if (c <= 0) i++;
+    if (c >= 0) j++;
   }
+}
+
+interface Flat {
+  s: bigint[];
+  l: bigint[];
+  v: unknown[];
+}
+
+/**
+ * The entries of two lists of unique leaves, less what is plainly the same:
+ * when the lists pair up (same count), each pair's common prefix and suffix
+ * (identical start, last and value at the same position) is dropped, as an
+ * update typically changes one entry of one leaf. What remains is merged by
+ * key, so entries that moved between leaves are still matched.
+ */
+function middles(la: ILeaf[], lb: ILeaf[], kind: 'd' | 'e'): [Flat, Flat] {
+  const fa: Flat = { s: [], l: [], v: [] };
+  const fb: Flat = { s: [], l: [], v: [] };
+  const n = (x: ILeaf) => (kind === 'd' ? (x as ILeafD).d.length / 3 : (x as ILeafE).e.length);
+  const same = (x: ILeaf, i: number, y: ILeaf, j: number) => {
+    if (kind === 'e') return (x as ILeafE).e[i] === (y as ILeafE).e[j];
+    const dx = (x as ILeafD).d;
+    const dy = (y as ILeafD).d;
+    return dx[3 * i + 2] === dy[3 * j + 2] && dx[3 * i] === dy[3 * j] && dx[3 * i + 1] === dy[3 * j + 1];
+  };
+  const push = (f: Flat, x: ILeaf, from: number, to: number) => {
+    for (let k = from; k < to; k++) {
+      if (kind === 'e') {
+        const r = (x as ILeafE).e[k]!;
+        f.s.push(r.start);
+        f.l.push(r.last);
+        f.v.push(r.value);
+      } else {
+        const d = (x as ILeafD).d;
+        f.s.push(d[3 * k] as bigint);
+        f.l.push(d[3 * k + 1] as bigint);
+        f.v.push(d[3 * k + 2]);
+      }
+    }
+  };
+  if (la.length === lb.length) {
+    for (let k = 0; k < la.length; k++) {
+      const x = la[k]!;
+      const y = lb[k]!;
+      const nx = n(x);
+      const ny = n(y);
+      let p = 0;
+      while (p < nx && p < ny && same(x, p, y, p)) p++;
+      let q = 0;
+      while (q < nx - p && q < ny - p && same(x, nx - 1 - q, y, ny - 1 - q)) q++;
+      push(fa, x, p, nx - q);
+      push(fb, y, p, ny - q);
+    }
+  } else {
+    for (const x of la) push(fa, x, 0, n(x));
+    for (const y of lb) push(fb, y, 0, n(y));
+  }
+  return [fa, fb];
 }
 
 // ---------------------------------------------------------------------------

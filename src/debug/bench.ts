@@ -1,0 +1,132 @@
+/**
+ * The debugger's figures on a generated VM-style trace (src/bench/vm_trace):
+ *  - index_events_per_sec: opening the trace file and building the index
+ *    (decode + apply every event + checkpoints + history logs), end to end;
+ *  - seek_ms_p99: reaching a random event from wherever the cursor is
+ *    (state before it + its answer), 99th percentile;
+ *  - step_ms_p99: one step forward or back, state and diff of the step;
+ *  - debug_rss_mb: resident memory of the process holding the index.
+ * The index is built in a child process (`node --expose-gc bench.js
+ * --child`) so the resident-memory figure is the debugger's alone.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { vmTrace } from '../bench/vm_trace.js';
+import { writeTrace } from '../trace/index.js';
+import { openSource } from '../engine/source.js';
+import { DebugIndex } from './history.js';
+
+export interface DebugBench {
+  seek_ms_p99: number;
+  step_ms_p99: number;
+  debug_rss_mb: number;
+  index_events_per_sec: number;
+  /** Details (not in tools/bench.ts's object). */
+  events: number;
+  checkpoints: number;
+  seek_ms_p50: number;
+  step_ms_p50: number;
+  index_ms: number;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? 0;
+};
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+/** xorshift for reproducible seek positions. */
+function rng(seed: number) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+}
+
+/** Runs in the child: index the trace file, then measure seeks and steps. */
+async function child(path: string): Promise<DebugBench> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const t0 = performance.now();
+  const src = await openSource(path);
+  const ix = new DebugIndex({ kernel: src.kernel });
+  await ix.ingest(src.events);
+  const indexMs = performance.now() - t0;
+  const n = ix.length;
+  gc?.();
+  let rss = process.memoryUsage().rss;
+  const rnd = rng(0x5eec);
+  // warm up the code paths once
+  for (let k = 0; k < 20; k++) ix.patchesAt(Math.floor(rnd() * n));
+  const seeks: number[] = [];
+  for (let k = 0; k < 400; k++) {
+    const i = Math.floor(rnd() * n);
+    const a = performance.now();
+    ix.step(i);
+    seeks.push(performance.now() - a);
+  }
+  const steps: number[] = [];
+  for (let k = 0; k < 20; k++) {
+    let i = Math.floor(rnd() * (n - 200)) + 100;
+    ix.patchesAt(i);
+    for (let s = 0; s < 50; s++) {
+      const dir = s < 25 ? 1 : -1;
+      i += dir;
+      const a = performance.now();
+      ix.patchesAt(i);
+      steps.push(performance.now() - a);
+    }
+  }
+  rss = Math.max(rss, process.memoryUsage().rss);
+  return {
+    seek_ms_p99: r2(pct(seeks, 99)),
+    step_ms_p99: r2(pct(steps, 99)),
+    debug_rss_mb: Math.round(rss / 1048576),
+    index_events_per_sec: Math.round((n / indexMs) * 1000),
+    events: n,
+    checkpoints: ix.checkpoints,
+    seek_ms_p50: r2(pct(seeks, 50)),
+    step_ms_p50: r2(pct(steps, 50)),
+    index_ms: Math.round(indexMs),
+  };
+}
+
+/** Generates the trace file, then indexes and measures it in a child process. */
+export async function benchDebug(opts: { events?: number; log?: (s: string) => void } = {}): Promise<DebugBench> {
+  const events = opts.events ?? 1_000_000;
+  const dir = mkdtempSync(join(tmpdir(), 'iorewind-debug-bench-'));
+  const file = join(dir, 'vm.iort');
+  try {
+    opts.log?.(`  writing a ${events}-event VM-style trace...`);
+    await writeTrace(file, { kernel: '6.12', meta: { generator: 'vm_trace' } }, vmTrace({ events }));
+    opts.log?.('  indexing it in a child process...');
+    const me = fileURLToPath(import.meta.url);
+    const out = await new Promise<string>((resolve, reject) => {
+      const p = spawn(process.execPath, ['--expose-gc', me, '--child', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let s = '';
+      p.stdout.on('data', (d: Buffer) => (s += d.toString()));
+      p.on('error', reject);
+      p.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`debug bench child exited with ${code}`))));
+    });
+    return JSON.parse(out.trim().split('\n').pop()!) as DebugBench;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--child') {
+  child(process.argv[3]!).then(
+    (r) => console.log(JSON.stringify(r)),
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}
