@@ -1,0 +1,133 @@
+/**
+ * IOVA areas of an IOAS: disjoint, clear of reserved ranges, aligned, and
+ * (automatic allocation) inside the allowed ranges.
+ */
+import type { IoasObj, World } from '../model/state.js';
+import type { StepDelta } from './delta.js';
+import type { Invariant, Violation } from './types.js';
+import { ctxOfEvent, fieldU32, fieldU64, hex, mergeRanges, objsOf, PAGE_SIZE, U64_MAX } from './util.js';
+
+export const AREAS_DISJOINT = 'areas-disjoint';
+export const AREAS_IN_BOUNDS = 'areas-in-bounds';
+
+function checkDisjoint(ctx: number, ioas: IoasObj, out: Violation[]): void {
+  let prevLast = -1n;
+  ioas.iopt.areas.each((start, last) => {
+    const where = { invariant: AREAS_DISJOINT, ctx, obj: ioas.id };
+    if (start > last || start < 0n || last > U64_MAX) out.push({ ...where, message: `IOAS ${ioas.id}: area [${hex(start)}, ${hex(last)}] is not a valid interval` });
+    else if (start <= prevLast) out.push({ ...where, message: `IOAS ${ioas.id}: area at ${hex(start)} overlaps the previous area ending at ${hex(prevLast)}` });
+    if (last > prevLast) prevLast = last;
+  });
+}
+
+function checkBounds(ctx: number, ioas: IoasObj, out: Violation[]): void {
+  const iopt = ioas.iopt;
+  const reserved = iopt.reserved.length ? mergeRanges(iopt.reserved) : [];
+  const mask = iopt.iovaAlignment - 1n;
+  let r = 0;
+  iopt.areas.each((start, last, value) => {
+    while (r < reserved.length && reserved[r]!.last < start) r++;
+    const res = reserved[r];
+    if (res && res.start <= last) {
+      const owners = iopt.reserved.filter((x) => x.start <= last && start <= x.last).map((x) => x.owner);
+      out.push({ invariant: AREAS_IN_BOUNDS, ctx, obj: ioas.id, message: `IOAS ${ioas.id}: area [${hex(start)}, ${hex(last)}] intersects reserved [${hex(res.start)}, ${hex(res.last)}] (${owners.join(', ')})` });
+    }
+    if (mask && (start & mask || (last - start + 1n) & mask || (value.startByte % PAGE_SIZE) & mask))
+      out.push({ invariant: AREAS_IN_BOUNDS, ctx, obj: ioas.id, message: `IOAS ${ioas.id}: area [${hex(start)}, ${hex(last)}] (page offset ${hex(value.startByte % PAGE_SIZE)}) is not aligned to iova_alignment ${hex(iopt.iovaAlignment)}` });
+  });
+  if (iopt.iovaAlignment < 1n || iopt.iovaAlignment & (iopt.iovaAlignment - 1n)) out.push({ invariant: AREAS_IN_BOUNDS, ctx, obj: ioas.id, message: `IOAS ${ioas.id}: iova_alignment ${hex(iopt.iovaAlignment)} is not a power of two` });
+}
+
+function forEachIoas(w: World, fn: (ctx: number, ioas: IoasObj) => void): void {
+  w.ctxs.each((ctxId, ctx) => {
+    for (const [, o] of objsOf(ctx)) if (o.type === 'ioas') fn(ctxId, o);
+  });
+}
+
+/** IOASes whose io_pagetable changed in this step in a way `changed` cares about (after versions). */
+function changedIoas(d: StepDelta, changed: (b: IoasObj['iopt'], a: IoasObj['iopt']) => boolean, fn: (ctx: number, ioas: IoasObj) => void): void {
+  for (const ctxId of d.ctxs.keys())
+    for (const [, [b, a]] of d.objs(ctxId)) if (a?.type === 'ioas' && (b?.type !== 'ioas' || (b.iopt !== a.iopt && changed(b.iopt, a.iopt)))) fn(ctxId, a);
+}
+
+const areasChanged = (b: IoasObj['iopt'], a: IoasObj['iopt']): boolean => b.areas !== a.areas;
+const boundsChanged = (b: IoasObj['iopt'], a: IoasObj['iopt']): boolean => b.areas !== a.areas || b.reserved !== a.reserved || b.iovaAlignment !== a.iovaAlignment;
+
+export const areasDisjoint: Invariant = {
+  name: AREAS_DISJOINT,
+  kind: 'state',
+  summary: 'the areas of an IOAS never overlap',
+  doc:
+    'Every area of an IOAS is a valid inclusive interval and no two areas share an IOVA (kernel-semantics §3.1: ' +
+    'the area interval tree holds disjoint ranges; MAP/COPY answer EEXIST instead of overlapping). ' +
+    'Incremental: only IOASes whose io_pagetable object changed are walked.',
+  checkState(w) {
+    const out: Violation[] = [];
+    forEachIoas(w, (c, i) => checkDisjoint(c, i, out));
+    return out;
+  },
+  checkStep(d) {
+    const out: Violation[] = [];
+    changedIoas(d, areasChanged, (c, i) => checkDisjoint(c, i, out));
+    return out;
+  },
+};
+
+const FIXED_IOVA = 1;
+
+/** Automatic IOVA allocation: the chosen range lies inside the allowed ranges and [PAGE_SIZE, ULONG_MAX - PAGE_SIZE]. */
+function checkAllocation(d: StepDelta, out: Violation[]): void {
+  const ev = d.event;
+  if (d.result.errno !== 0 || ev.size !== undefined) return;
+  let ioasField: string;
+  let iova: bigint;
+  let hint: bigint | undefined;
+  if (ev.op === 'IOMMU_IOAS_MAP' || ev.op === 'IOMMU_IOAS_MAP_FILE') {
+    ioasField = 'ioas_id';
+    iova = fieldU64(d.result.out ?? {}, 'iova');
+    hint = ev.op === 'IOMMU_IOAS_MAP' ? fieldU64(ev.args, 'user_va') : fieldU64(ev.args, 'start');
+  } else if (ev.op === 'IOMMU_IOAS_COPY') {
+    ioasField = 'dst_ioas_id';
+    iova = fieldU64(d.result.out ?? {}, 'dst_iova');
+  } else return;
+  if (fieldU32(ev.args, 'flags') & FIXED_IOVA) return;
+  const ctxId = ctxOfEvent(d.prev, ev);
+  if (ctxId === undefined) return;
+  const ioasId = fieldU32(ev.args, ioasField);
+  const before = d.prev.ctxs.get(ctxId)?.objs.get(ioasId);
+  if (before?.type !== 'ioas') return;
+  const length = fieldU64(ev.args, 'length');
+  const last = iova + length - 1n;
+  const where = { invariant: AREAS_IN_BOUNDS, ctx: ctxId, obj: ioasId };
+  if (iova < PAGE_SIZE || last > U64_MAX - PAGE_SIZE) out.push({ ...where, message: `${ev.op}: automatically allocated [${hex(iova)}, ${hex(last)}] is outside [PAGE_SIZE, ULONG_MAX - PAGE_SIZE]` });
+  const allowed = before.iopt.allowed;
+  if (allowed.length && !mergeRanges(allowed).some((r) => r.start <= iova && last <= r.last))
+    out.push({ ...where, message: `${ev.op}: automatically allocated [${hex(iova)}, ${hex(last)}] is not inside one allowed range of IOAS ${ioasId}` });
+  if (hint !== undefined && iova % PAGE_SIZE !== hint % PAGE_SIZE)
+    out.push({ ...where, message: `${ev.op}: automatically allocated IOVA ${hex(iova)} does not keep the in-page offset of ${hex(hint)}` });
+}
+
+export const areasInBounds: Invariant = {
+  name: AREAS_IN_BOUNDS,
+  kind: 'state',
+  summary: 'areas avoid reserved ranges, respect iova_alignment, and automatic IOVAs come from the allowed ranges',
+  doc:
+    'No area intersects a reserved range of its IOAS (domain apertures, device regions, ADD_RESERVED: ' +
+    'kernel-semantics §3.10 — reservations fail EADDRINUSE over areas and fixed maps fail EINVAL over reservations); ' +
+    'every area start, length and in-page offset is a multiple of iova_alignment (§3.11: raising it is refused ' +
+    'while areas do not conform). Per step: an IOVA chosen by automatic allocation (MAP, MAP_FILE, COPY without ' +
+    'FIXED_IOVA) lies inside one allowed range when the list is not empty and inside [PAGE_SIZE, ULONG_MAX - PAGE_SIZE], ' +
+    'and keeps the in-page offset of the hint address (§3.5). Fixed IOVAs are not bound by the allowed ranges (§3.3). ' +
+    'Incremental: only IOASes whose io_pagetable changed.',
+  checkState(w) {
+    const out: Violation[] = [];
+    forEachIoas(w, (c, i) => checkBounds(c, i, out));
+    return out;
+  },
+  checkStep(d) {
+    const out: Violation[] = [];
+    changedIoas(d, boundsChanged, (c, i) => checkBounds(c, i, out));
+    checkAllocation(d, out);
+    return out;
+  },
+};

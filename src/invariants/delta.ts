@@ -1,0 +1,194 @@
+/**
+ * What one step changed, found by reference equality: states are persistent,
+ * so an unchanged subtree is the very same object before and after, and a
+ * changed entry of a persistent map is found by walking only the tree nodes
+ * that differ. Everything is computed lazily and at most once per step, and
+ * shared by all invariants.
+ *
+ * Maps are read duck-typed (`root` B+tree nodes with `keys`/`vals`/`kids`,
+ * `cmp`), never with `instanceof`, so states built by a copy of the model
+ * (the mutation test loads one) are read the same way.
+ */
+import type { Event, Result } from '../events/event.js';
+import type { Ctx, Obj, OpenFile, Pages, Proc, World } from '../model/state.js';
+import type { StepInput } from './types.js';
+
+/** [before, after]; undefined on the side where the entry does not exist. */
+export type Change<V> = readonly [V | undefined, V | undefined];
+
+interface MapNode {
+  readonly keys: readonly unknown[];
+  readonly vals: readonly unknown[] | null;
+  readonly kids: readonly MapNode[] | null;
+}
+
+/** The persistent-map surface this module relies on (PMap). */
+export interface MapLike<K, V> {
+  readonly root: unknown;
+  readonly cmp: (a: K, b: K) => number;
+  readonly size: number;
+  get(k: K): V | undefined;
+  each(fn: (k: K, v: V) => boolean | void): void;
+}
+
+function leaves(nodes: readonly MapNode[]): boolean {
+  for (const n of nodes) if (n.kids !== null) return false;
+  return true;
+}
+
+/**
+ * Entries whose value differs (by ===) between two versions of a persistent
+ * map, added and removed ones included, in key order. Subtrees shared by the
+ * two versions are skipped without being walked.
+ */
+export function diffMap<K, V>(a: MapLike<K, V> | undefined, b: MapLike<K, V> | undefined, out: Map<K, Change<V>> = new Map()): Map<K, Change<V>> {
+  if (a === b) return out;
+  const ra = (a?.root ?? null) as MapNode | null;
+  const rb = (b?.root ?? null) as MapNode | null;
+  if (ra === rb) return out;
+  const cmp = (a ?? b)!.cmp;
+  if (ra && rb && ra.kids === null && rb.kids === null) {
+    mergeLeaves(ra.keys as K[], ra.vals as V[], rb.keys as K[], rb.vals as V[], cmp, out);
+    return out;
+  }
+  let la: MapNode[] = ra ? [ra] : [];
+  let lb: MapNode[] = rb ? [rb] : [];
+  for (;;) {
+    // Nodes present on both sides hold the same entries: drop them.
+    if (la.length && lb.length) {
+      const sa = new Set(la);
+      const sb = new Set(lb);
+      la = la.filter((n) => !sb.has(n));
+      lb = lb.filter((n) => !sa.has(n));
+    }
+    if (leaves(la) && leaves(lb)) break;
+    la = la.flatMap((n) => (n.kids ? (n.kids as MapNode[]) : [n]));
+    lb = lb.flatMap((n) => (n.kids ? (n.kids as MapNode[]) : [n]));
+  }
+  const ka: K[] = [];
+  const va: V[] = [];
+  const kb: K[] = [];
+  const vb: V[] = [];
+  for (const n of la) for (let i = 0; i < n.keys.length; i++) (ka.push(n.keys[i] as K), va.push(n.vals![i] as V));
+  for (const n of lb) for (let i = 0; i < n.keys.length; i++) (kb.push(n.keys[i] as K), vb.push(n.vals![i] as V));
+  mergeLeaves(ka, va, kb, vb, cmp, out);
+  return out;
+}
+
+/** Merge two key-ordered entry lists into the changes between them. */
+function mergeLeaves<K, V>(ka: readonly K[], va: readonly V[], kb: readonly K[], vb: readonly V[], cmp: (a: K, b: K) => number, out: Map<K, Change<V>>): void {
+  let i = 0;
+  let j = 0;
+  while (i < ka.length || j < kb.length) {
+    const c = i >= ka.length ? 1 : j >= kb.length ? -1 : cmp(ka[i]!, kb[j]!);
+    if (c < 0) {
+      out.set(ka[i]!, [va[i], undefined]);
+      i++;
+    } else if (c > 0) {
+      out.set(kb[j]!, [undefined, vb[j]]);
+      j++;
+    } else {
+      if (va[i] !== vb[j]) out.set(ka[i]!, [va[i], vb[j]]);
+      i++;
+      j++;
+    }
+  }
+}
+
+const EMPTY = new Map<never, never>();
+
+/** The lazily computed changes of one step. */
+export class StepDelta implements StepInput {
+  readonly prev: World;
+  readonly next: World;
+  readonly event: Event;
+  readonly result: Result;
+  readonly index: number;
+  private _ctxs?: Map<number, Change<Ctx>>;
+  private _objs = new Map<number, Map<number, Change<Obj>>>();
+  private _pages = new Map<number, Map<number, Change<Pages>>>();
+  private _procs?: Map<number, Change<Proc>>;
+  private _files?: Map<number, Change<OpenFile>>;
+  private _locked?: Map<number, Change<bigint>>;
+  private _removed = new Map<number, Set<number>>();
+
+  constructor(s: StepInput) {
+    this.prev = s.prev;
+    this.next = s.next;
+    this.event = s.event;
+    this.result = s.result;
+    this.index = s.index;
+  }
+
+  /** Nothing changed at all (the very same World). */
+  get unchanged(): boolean {
+    return this.prev === this.next;
+  }
+
+  get kernel(): World['kernel'] {
+    return this.next.kernel;
+  }
+
+  /** Contexts added, removed or changed. */
+  get ctxs(): Map<number, Change<Ctx>> {
+    if (!this._ctxs) this._ctxs = this.unchanged ? EMPTY : diffMap(this.prev.ctxs, this.next.ctxs);
+    return this._ctxs;
+  }
+
+  /** Objects of context `id` added, removed or replaced. */
+  objs(id: number): Map<number, Change<Obj>> {
+    let m = this._objs.get(id);
+    if (!m) {
+      const c = this.ctxs.get(id);
+      m = !c || c[0]?.objs === c[1]?.objs ? EMPTY : diffMap<number, Obj>(c[0]?.objs, c[1]?.objs);
+      this._objs.set(id, m);
+    }
+    return m;
+  }
+
+  /** Pages objects of context `id` added, removed or replaced. */
+  pages(id: number): Map<number, Change<Pages>> {
+    let m = this._pages.get(id);
+    if (!m) {
+      const c = this.ctxs.get(id);
+      m = !c || c[0]?.pages === c[1]?.pages ? EMPTY : diffMap<number, Pages>(c[0]?.pages, c[1]?.pages);
+      this._pages.set(id, m);
+    }
+    return m;
+  }
+
+  /** IDs of context `id` whose object is gone or is now of another type. */
+  removedIds(id: number): Set<number> {
+    let s = this._removed.get(id);
+    if (!s) {
+      s = new Set();
+      for (const [oid, [b, a]] of this.objs(id)) if (b && (!a || a.type !== b.type)) s.add(oid);
+      this._removed.set(id, s);
+    }
+    return s;
+  }
+
+  get procs(): Map<number, Change<Proc>> {
+    if (!this._procs) this._procs = this.unchanged ? EMPTY : diffMap(this.prev.procs, this.next.procs);
+    return this._procs;
+  }
+
+  get files(): Map<number, Change<OpenFile>> {
+    if (!this._files) this._files = this.unchanged ? EMPTY : diffMap(this.prev.files, this.next.files);
+    return this._files;
+  }
+
+  get userLockedVm(): Map<number, Change<bigint>> {
+    if (!this._locked) this._locked = this.unchanged ? EMPTY : diffMap(this.prev.userLockedVm, this.next.userLockedVm);
+    return this._locked;
+  }
+}
+
+/** All entries of a persistent map, in key order. */
+export function entries<K, V>(m: MapLike<K, V> | undefined): [K, V][] {
+  const out: [K, V][] = [];
+  m?.each((k, v) => {
+    out.push([k, v]);
+  });
+  return out;
+}

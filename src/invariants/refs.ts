@@ -1,0 +1,173 @@
+/**
+ * Reference counts: every object's `users` and every open file's `refs`
+ * equal the number of their holders (kernel-semantics §2.3, §1.1).
+ */
+import type { Obj, OpenFile, World } from '../model/state.js';
+import { diffMap, type StepDelta } from './delta.js';
+import { emptyHistory, leakKey, type History, type Invariant, type Violation } from './types.js';
+import { objsOf, opOf } from './util.js';
+
+export const REFCOUNTS = 'refcounts';
+
+/**
+ * The object IDs `o` holds a counted reference on (with repeats), besides
+ * the table's own reference to every object:
+ * HWPT_PAGING -> its IOAS and fault; HWPT_NESTED -> its parent (or vIOMMU)
+ * and fault; DEVICE -> itself for the binding driver and, while attached,
+ * itself again and its HWPT; ACCESS -> itself for the creating driver and
+ * its IOAS; FAULT -> itself while its fd is open; vIOMMU -> its HWPT;
+ * vDEVICE -> its vIOMMU.
+ */
+export function holds(o: Obj): number[] {
+  switch (o.type) {
+    case 'hwpt_paging':
+      return o.fault ? [o.ioas, o.fault] : [o.ioas];
+    case 'hwpt_nested': {
+      const up = o.viommu ? o.viommu : o.parent;
+      return o.fault ? [up, o.fault] : [up];
+    }
+    case 'device':
+      return o.hwpt ? [o.id, o.id, o.hwpt] : [o.id];
+    case 'access':
+      return o.ioas ? [o.id, o.ioas] : [o.id];
+    case 'fault':
+      return o.fdOpen ? [o.id] : [];
+    case 'viommu':
+      return [o.hwpt];
+    case 'vdevice':
+      return [o.viommu];
+    default:
+      return [];
+  }
+}
+
+function add(m: Map<number, number>, id: number, w: number): void {
+  m.set(id, (m.get(id) ?? 0) + w);
+}
+
+/** File references: one per fd in any process, plus one on an iommufd file per fault/access file of its context. */
+function fileHolders(w: World): Map<number, number> {
+  const m = new Map<number, number>();
+  w.procs.each((_pid, p) => {
+    p.fds.each((_fd, id) => {
+      add(m, id, 1);
+    });
+  });
+  w.files.each((_id, f) => {
+    if ((f.kind === 'fault' || f.kind === 'access') && f.ctx !== undefined) {
+      const ctx = w.ctxs.get(f.ctx);
+      if (ctx) add(m, ctx.file, 1);
+    }
+  });
+  return m;
+}
+
+function ctxFileHolder(w: World, f: OpenFile | undefined): number | undefined {
+  if (!f || (f.kind !== 'fault' && f.kind !== 'access') || f.ctx === undefined) return undefined;
+  return w.ctxs.get(f.ctx)?.file;
+}
+
+export const refcounts: Invariant = {
+  name: REFCOUNTS,
+  kind: 'state',
+  summary: 'every object users count and every file reference count equals the number of its holders',
+  doc:
+    'users = 1 (the table) + one per holder (kernel-semantics §2.3): IOAS <- each HWPT_PAGING on it and each ACCESS ' +
+    'attached; HWPT_PAGING <- each attached device, each HWPT_NESTED built on it, each vIOMMU; HWPT_NESTED <- each ' +
+    'attached device; FAULT <- its open fd and each HWPT using it; DEVICE <- the binding driver and being attached; ' +
+    'ACCESS <- its creating driver; vIOMMU <- each vDEVICE and each HWPT_NESTED allocated through it; plus the IOAS ' +
+    'references leaked by the 6.14 IOMMU_IOAS_MAP_FILE EBADF bug (§2.3), which the checker learns from the events. ' +
+    "An open file's refs = the fds naming it in every process, plus one on an iommufd file for each fault or access " +
+    'file of its context (§1.1). Incremental: users(X) after - before must equal the change of its holders, summed ' +
+    'over the objects that changed in the step; file refs likewise over the changed fds and files.',
+  checkState(w, history: History = emptyHistory()) {
+    const out: Violation[] = [];
+    w.ctxs.each((ctxId, ctx) => {
+      const want = new Map<number, number>();
+      const objs = objsOf(ctx);
+      for (const [id, o] of objs) {
+        add(want, id, 1 + (history.leaks.get(leakKey(ctxId, id)) ?? 0));
+        for (const h of holds(o)) add(want, h, 1);
+      }
+      for (const [id, o] of objs) {
+        const n = want.get(id)!;
+        if (o.users !== n) out.push({ invariant: REFCOUNTS, ctx: ctxId, obj: id, message: `${o.type} ${id}: users ${o.users} but ${n} holders` });
+        want.delete(id);
+      }
+      for (const [id, n] of want) out.push({ invariant: REFCOUNTS, ctx: ctxId, obj: id, message: `object ${id} is held ${n} time(s) but does not exist` });
+    });
+    const fh = fileHolders(w);
+    w.files.each((id, f) => {
+      const n = fh.get(id) ?? 0;
+      fh.delete(id);
+      if (f.refs !== n) out.push({ invariant: REFCOUNTS, obj: id, message: `file ${id} (${f.kind}): refs ${f.refs} but ${n} holders` });
+    });
+    for (const [id, n] of fh) out.push({ invariant: REFCOUNTS, obj: id, message: `file ${id} is held ${n} time(s) but is not open` });
+    return out;
+  },
+  checkStep(d: StepDelta) {
+    const out: Violation[] = [];
+    if (d.unchanged) return out;
+    for (const [ctxId, [, after]] of d.ctxs) {
+      // A released context is gone with everything in it (objects the kernel leaked included, §2.7).
+      if (!after) continue;
+      const objs = d.objs(ctxId);
+      if (!objs.size) continue;
+      const delta = new Map<number, number>();
+      const touched = new Set<number>();
+      for (const [id, [b, a]] of objs) {
+        touched.add(id);
+        if (b) {
+          add(delta, id, -1);
+          for (const h of holds(b)) (add(delta, h, -1), touched.add(h));
+        }
+        if (a) {
+          add(delta, id, 1);
+          for (const h of holds(a)) (add(delta, h, 1), touched.add(h));
+        }
+      }
+      const before = d.prev.ctxs.get(ctxId);
+      for (const id of touched) {
+        const ch = objs.get(id);
+        const b = ch ? ch[0] : before?.objs.get(id);
+        const a = ch ? ch[1] : after?.objs.get(id);
+        let leak = 0;
+        // 6.14 MAP_FILE with a bad fd: the IOAS lookup's reference is never dropped (§2.3).
+        if (d.kernel === '6.14' && opOf(d.event) === 'IOMMU_IOAS_MAP_FILE' && d.result.errno === 'EBADF' && a?.type === 'ioas' && b?.type === 'ioas') leak = a.users - b.users === 1 ? 1 : 0;
+        const have = (a?.users ?? 0) - (b?.users ?? 0);
+        const want = (delta.get(id) ?? 0) + leak;
+        if (have !== want) {
+          const t = (a ?? b)?.type ?? 'object';
+          out.push({ invariant: REFCOUNTS, ctx: ctxId, obj: id, message: `${d.event.op}: ${t} ${id} users changed by ${have} (${b?.users ?? 0} -> ${a?.users ?? 0}) but its holders by ${want}` });
+        }
+      }
+    }
+    // Files.
+    if (d.files.size || d.procs.size) {
+      const delta = new Map<number, number>();
+      for (const [, [pb, pa]] of d.procs) {
+        const fds = diffMap<number, number>(pb?.fds, pa?.fds);
+        for (const [, [fb, fa]] of fds) {
+          if (fb !== undefined) add(delta, fb, -1);
+          if (fa !== undefined) add(delta, fa, 1);
+        }
+      }
+      for (const [, [fb, fa]] of d.files) {
+        const hb = ctxFileHolder(d.prev, fb);
+        const ha = ctxFileHolder(d.next, fa) ?? (fa ? ctxFileHolder(d.prev, fa) : undefined);
+        if (hb !== undefined) add(delta, hb, -1);
+        if (ha !== undefined) add(delta, ha, 1);
+      }
+      const ids = new Set([...delta.keys(), ...d.files.keys()]);
+      for (const id of ids) {
+        const ch = d.files.get(id);
+        const b = ch ? ch[0] : d.prev.files.get(id);
+        const a = ch ? ch[1] : d.next.files.get(id);
+        const have = (a?.refs ?? 0) - (b?.refs ?? 0);
+        const want = delta.get(id) ?? 0;
+        if (have !== want) out.push({ invariant: REFCOUNTS, obj: id, message: `${d.event.op}: file ${id} (${(a ?? b)?.kind ?? '?'}) refs changed by ${have} but its holders by ${want}` });
+      }
+    }
+    return out;
+  },
+};

@@ -1,0 +1,246 @@
+/**
+ * Properties of single steps: failure changes nothing (except the kernel's
+ * documented partial effects), queries change nothing, and IOAS_UNMAP
+ * removes exactly what it says.
+ */
+import type { Event } from '../events/event.js';
+import type { StepDelta } from './delta.js';
+import type { Invariant, Violation } from './types.js';
+import { areasOf, ctxOfEvent, fieldU32, fieldU64, hex, member, opOf, U64_MAX, type AreaEntry } from './util.js';
+
+export const FAILED_IOCTL_UNCHANGED = 'failed-ioctl-unchanged';
+export const UNMAP_POSTCONDITION = 'unmap-postcondition';
+
+/** Ops that never change anything, whatever they answer. */
+function isQuery(ev: Event): boolean {
+  switch (ev.op) {
+    case 'IOMMU_TEST_OP_MD_CHECK_MAP':
+    case 'IOMMU_TEST_OP_MD_CHECK_REFS':
+    case 'IOMMU_TEST_OP_MD_CHECK_IOTLB':
+    case 'IOMMU_TEST_OP_DEV_CHECK_CACHE':
+    case 'IOMMU_IOAS_IOVA_RANGES':
+    case 'IOMMU_GET_HW_INFO':
+    case 'VFIO_GET_API_VERSION':
+    case 'VFIO_CHECK_EXTENSION':
+    case 'VFIO_IOMMU_GET_INFO':
+    case 'read_memory':
+    case 'note':
+    case 'noop':
+      return true;
+    case 'IOMMU_OPTION':
+      return ev.size === undefined && fieldU32(ev.args, 'op') === 1;
+    case 'IOMMU_VFIO_IOAS':
+      return ev.size === undefined && fieldU32(ev.args, 'op') === 0;
+    default:
+      return false;
+  }
+}
+
+/** Why a failed op may have changed the state (a kernel partial effect), or undefined. */
+function partialEffect(d: StepDelta): string | undefined {
+  const ev = d.event;
+  const op = opOf(ev);
+  switch (op) {
+    case 'IOMMU_IOAS_UNMAP':
+      return 'areas removed before the failing one stay removed (§3.7)';
+    case 'IOMMU_HWPT_INVALIDATE':
+      return 'entries processed before the failing one keep their effect (§8)';
+    case 'VFIO_IOMMU_UNMAP_DMA':
+      return 'cuts and unmaps before the error stay (§11.4)';
+    case 'IOMMU_TEST_OP_ACCESS_RW':
+      return fieldU32(member(ev.args, 'access_rw'), 'flags') & 1 ? 'pieces written before the failure stay written (§4.3)' : undefined;
+    case 'IOMMU_IOAS_MAP_FILE':
+      return d.kernel === '6.14' && d.result.errno === 'EBADF' ? 'leak' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The 6.14 MAP_FILE EBADF leak changes exactly one IOAS's users, by +1 (§2.3). */
+function checkLeak(d: StepDelta, out: Violation[]): void {
+  const bad = (m: string): void => void out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `IOMMU_IOAS_MAP_FILE failed EBADF: ${m}` });
+  // Unchanged: the EBADF came from elsewhere (the ioctl's own fd, the IOAS lookup order) — nothing leaked.
+  if (d.unchanged) return;
+  if (d.prev.procs !== d.next.procs || d.prev.files !== d.next.files || d.prev.mem !== d.next.mem || d.ctxs.size !== 1) return bad('more than one IOAS reference changed');
+  const [ctxId] = d.ctxs.keys();
+  const objs = d.objs(ctxId!);
+  const [b, a] = d.ctxs.get(ctxId!)!;
+  if (objs.size !== 1 || b?.pages !== a?.pages) return bad('more than one IOAS reference changed');
+  const [[id, [ob, oa]]] = [...objs];
+  if (ob?.type !== 'ioas' || oa?.type !== 'ioas' || oa.users !== ob.users + 1 || oa.iopt !== ob.iopt || oa.hwpts !== ob.hwpts) bad(`object ${id} changed otherwise than IOAS users + 1`);
+}
+
+export const failedIoctlUnchanged: Invariant = {
+  name: FAILED_IOCTL_UNCHANGED,
+  kind: 'step',
+  summary: 'a failed call leaves the state unchanged (except the kernel partial effects); queries never change it',
+  doc:
+    'An ioctl or environment call that fails returns the very same state, as the kernel aborts every object it ' +
+    'allocated and undoes every pin and charge (kernel-semantics §2.2, §4.2) — except where the kernel keeps partial ' +
+    'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3), ' +
+    'VFIO_IOMMU_UNMAP_DMA (§11.4) and the 6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one ' +
+    'IOAS gains one user). Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +
+    'VFIO_IOAS get, the VFIO info ioctls, read_memory) change nothing even when they succeed. Cost: one reference ' +
+    'comparison per step.',
+  checkState: () => [],
+  checkStep(d: StepDelta) {
+    const out: Violation[] = [];
+    const ev = d.event;
+    if (d.result.errno !== 0) {
+      const why = partialEffect(d);
+      if (why === 'leak') checkLeak(d, out);
+      else if (!why && !d.unchanged) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} failed with ${d.result.errno} but changed the state` });
+    } else if (isQuery(ev) && !d.unchanged) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} is a query but changed the state` });
+    return out;
+  },
+};
+
+function overlaps(a: AreaEntry, s: bigint, l: bigint): boolean {
+  return a.start <= l && s <= a.last;
+}
+
+export const unmapPostcondition: Invariant = {
+  name: UNMAP_POSTCONDITION,
+  kind: 'step',
+  summary: 'IOAS_UNMAP removes whole areas inside the range in ascending order and reports what it removed',
+  doc:
+    'After IOMMU_IOAS_UNMAP of [iova, iova + length - 1] (or the unmap-all form iova 0, length U64_MAX), kernel-semantics ' +
+    '§3.7: no area is created or resized; every removed area lay wholly inside the range; on success no area ' +
+    'overlaps the range any more and the written-back length is the total length removed; on ENOENT either ' +
+    'nothing overlapped the range and nothing changed, or the first area still overlapping it sticks out of the ' +
+    'range and only areas before it were removed; on EOVERFLOW or EINVAL nothing changed. Cost: the areas of the ' +
+    'one IOAS named.',
+  checkState: () => [],
+  checkStep(d: StepDelta) {
+    const out: Violation[] = [];
+    const ev = d.event;
+    if (ev.op !== 'IOMMU_IOAS_UNMAP' || ev.size !== undefined || !ev.args) return out;
+    const ctxId = ctxOfEvent(d.prev, ev);
+    if (ctxId === undefined) return out;
+    const id = fieldU32(ev.args, 'ioas_id');
+    const before = d.prev.ctxs.get(ctxId)?.objs.get(id);
+    const after = d.next.ctxs.get(ctxId)?.objs.get(id);
+    if (before?.type !== 'ioas') return out;
+    const bad = (m: string): void => void out.push({ invariant: UNMAP_POSTCONDITION, ctx: ctxId, obj: id, message: `IOMMU_IOAS_UNMAP ${m}` });
+    if (after?.type !== 'ioas') return bad(`destroyed IOAS ${id}`), out;
+    if (before.iopt.areas === after.iopt.areas && d.result.errno !== 0 && d.result.errno !== 'ENOENT') return out;
+    const iova = fieldU64(ev.args, 'iova');
+    const length = fieldU64(ev.args, 'length');
+    const all = iova === 0n && length === U64_MAX;
+    if (!all && (length === 0n || iova + length - 1n > U64_MAX || iova === U64_MAX || length === U64_MAX)) {
+      if (before.iopt.areas !== after.iopt.areas) bad(`of an invalid range [${hex(iova)}, +${hex(length)}] failed ${d.result.errno} but removed areas`);
+      return out;
+    }
+    const last = all ? U64_MAX : iova + length - 1n;
+    const b = areasOf(before);
+    const a = areasOf(after);
+    const key = (x: AreaEntry) => `${x.start}:${x.last}`;
+    const kept = new Set(b.map(key));
+    for (const x of a) if (!kept.has(key(x))) return bad(`created or resized an area: [${hex(x.start)}, ${hex(x.last)}]`), out;
+    const left = new Set(a.map(key));
+    const removed = b.filter((x) => !left.has(key(x)));
+    for (const x of removed) if (x.start < iova || x.last > last) bad(`of [${hex(iova)}, ${hex(last)}] removed area [${hex(x.start)}, ${hex(x.last)}], which is not inside it`);
+    const stillIn = a.filter((x) => overlaps(x, iova, last));
+    const bytes = removed.reduce((s, x) => s + (x.last - x.start + 1n), 0n);
+    if (d.result.errno === 0) {
+      if (stillIn.length) bad(`of [${hex(iova)}, ${hex(last)}] succeeded but area [${hex(stillIn[0]!.start)}, ${hex(stillIn[0]!.last)}] still overlaps it`);
+      const reported = fieldU64(d.result.out ?? {}, 'length');
+      if (reported !== bytes) bad(`of [${hex(iova)}, ${hex(last)}] reports ${hex(reported)} bytes unmapped but removed ${hex(bytes)}`);
+      if (!all && bytes === 0n) bad(`of [${hex(iova)}, ${hex(last)}] succeeded without removing anything (must be ENOENT)`);
+    } else if (d.result.errno === 'ENOENT') {
+      const first = stillIn[0];
+      if (!first) {
+        if (removed.length || b.some((x) => overlaps(x, iova, last))) bad(`of [${hex(iova)}, ${hex(last)}] failed ENOENT although every area it met was inside the range`);
+      } else {
+        if (first.start >= iova && first.last <= last) bad(`of [${hex(iova)}, ${hex(last)}] failed ENOENT at area [${hex(first.start)}, ${hex(first.last)}], which lies inside the range`);
+        for (const x of removed) if (x.start > first.start) bad(`of [${hex(iova)}, ${hex(last)}] removed area [${hex(x.start)}, ${hex(x.last)}] after the area it stopped at`);
+      }
+    }
+    return out;
+  },
+};
+
+export const MAP_POSTCONDITION = 'map-postcondition';
+
+export const mapPostcondition: Invariant = {
+  name: MAP_POSTCONDITION,
+  kind: 'step',
+  summary: 'a successful MAP / MAP_FILE / COPY / VFIO MAP_DMA adds areas covering exactly the range it reports, and nothing else',
+  doc:
+    'After a successful IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FILE, IOMMU_IOAS_COPY (destination) or VFIO_IOMMU_MAP_DMA of ' +
+    '[iova, iova + length - 1] (iova as written back, or the fixed one): nothing overlapped that range before; ' +
+    'afterwards back-to-back areas cover exactly it (one per source piece, kernel-semantics §3.3, §3.6), with the ' +
+    'protection the flags ask for (CACHE | WRITE | READ, §3.3 conv_iommu_prot); every other area of the IOAS is ' +
+    'unchanged; a MAP or MAP_FILE area starts at the in-page offset of its user address or file offset and uses a ' +
+    'new pages object, a COPY shares the source pages objects (§3.6). Cost: the areas of the one IOAS named.',
+  checkState: () => [],
+  checkStep(d: StepDelta) {
+    const out: Violation[] = [];
+    const ev = d.event;
+    if (d.result.errno !== 0 || ev.size !== undefined || !ev.args) return out;
+    let ioasId: number;
+    let iova: bigint;
+    let length: bigint;
+    let prot: number;
+    const flags = fieldU32(ev.args, 'flags');
+    switch (ev.op) {
+      case 'IOMMU_IOAS_MAP':
+      case 'IOMMU_IOAS_MAP_FILE':
+        ioasId = fieldU32(ev.args, 'ioas_id');
+        iova = fieldU64(d.result.out ?? {}, 'iova');
+        length = fieldU64(ev.args, 'length');
+        prot = 4 | (flags & 2 ? 2 : 0) | (flags & 4 ? 1 : 0);
+        break;
+      case 'IOMMU_IOAS_COPY':
+        ioasId = fieldU32(ev.args, 'dst_ioas_id');
+        iova = fieldU64(d.result.out ?? {}, 'dst_iova');
+        length = fieldU64(ev.args, 'length');
+        prot = 4 | (flags & 2 ? 2 : 0) | (flags & 4 ? 1 : 0);
+        break;
+      case 'VFIO_IOMMU_MAP_DMA': {
+        const ctx = d.prev.ctxs.get(ctxOfEvent(d.prev, ev) ?? -1);
+        ioasId = ctx?.vfioIoas ?? 0;
+        iova = fieldU64(ev.args, 'iova');
+        length = fieldU64(ev.args, 'size');
+        prot = 4 | (flags & 2 ? 2 : 0) | (flags & 1 ? 1 : 0);
+        break;
+      }
+      default:
+        return out;
+    }
+    const ctxId = ctxOfEvent(d.prev, ev);
+    if (ctxId === undefined) return out;
+    const before = d.prev.ctxs.get(ctxId)?.objs.get(ioasId);
+    const after = d.next.ctxs.get(ctxId)?.objs.get(ioasId);
+    const bad = (m: string): void => void out.push({ invariant: MAP_POSTCONDITION, ctx: ctxId, obj: ioasId, message: `${ev.op} ${m}` });
+    if (before?.type !== 'ioas' || after?.type !== 'ioas') return bad(`succeeded but ${ioasId} is not an IOAS before and after`), out;
+    const last = iova + length - 1n;
+    if (length === 0n || last > U64_MAX) return bad(`succeeded with the impossible range ${hex(iova)} + ${hex(length)}`), out;
+    const b = areasOf(before);
+    const a = areasOf(after);
+    const hit = b.find((x) => overlaps(x, iova, last));
+    if (hit) bad(`of [${hex(iova)}, ${hex(last)}] succeeded over the existing area [${hex(hit.start)}, ${hex(hit.last)}]`);
+    const fresh = a.filter((x) => overlaps(x, iova, last));
+    let cur = iova;
+    for (const x of fresh) {
+      if (x.start !== cur) return bad(`of [${hex(iova)}, ${hex(last)}] left ${x.start > cur ? `a hole at ${hex(cur)}` : `area [${hex(x.start)}, ${hex(x.last)}] sticking out`}`), out;
+      if (x.value.prot !== prot) bad(`of [${hex(iova)}, ${hex(last)}] made area [${hex(x.start)}, ${hex(x.last)}] with prot ${x.value.prot}, not ${prot}`);
+      cur = x.last + 1n;
+    }
+    if (cur !== last + 1n) return bad(`of [${hex(iova)}, ${hex(last)}] covers only up to ${hex(cur - 1n)}`), out;
+    const key = (x: AreaEntry) => `${x.start}:${x.last}:${x.value.pages}:${x.value.startByte}`;
+    const rest = (l: AreaEntry[]) => l.filter((x) => !overlaps(x, iova, last)).map(key).join(',');
+    if (rest(a) !== rest(b)) bad(`of [${hex(iova)}, ${hex(last)}] changed areas outside that range`);
+    const pagesBefore = d.prev.ctxs.get(ctxId)!.pages;
+    if (ev.op === 'IOMMU_IOAS_COPY') {
+      for (const x of fresh) if (!pagesBefore.get(x.value.pages)) bad(`made area [${hex(x.start)}, ${hex(x.last)}] on pages ${x.value.pages}, which the source did not have`);
+    } else {
+      if (fresh.length !== 1) bad(`of [${hex(iova)}, ${hex(last)}] made ${fresh.length} areas instead of one`);
+      const x = fresh[0]!;
+      if (pagesBefore.get(x.value.pages)) bad(`reused the existing pages object ${x.value.pages} instead of making its own`);
+      const src = ev.op === 'IOMMU_IOAS_MAP_FILE' ? fieldU64(ev.args, 'start') : fieldU64(ev.args, ev.op === 'VFIO_IOMMU_MAP_DMA' ? 'vaddr' : 'user_va');
+      if (x.value.startByte % 4096n !== src % 4096n) bad(`made an area at in-page offset ${hex(x.value.startByte % 4096n)} for the address ${hex(src)}`);
+    }
+    return out;
+  },
+};
