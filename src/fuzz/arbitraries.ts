@@ -1,0 +1,643 @@
+/**
+ * fast-check arbitraries for every event kind, biased the way
+ * syzkaller-style fuzzers are: mostly valid calls (IDs that exist, IOVAs
+ * that are mapped, page-aligned lengths, a VM-like memory layout: guest RAM
+ * regions mapped at fixed guest-physical IOVAs inside the mock aperture)
+ * plus a controlled share of hostile ones (wrong IDs and types, destroyed
+ * IDs, ranges near 2^64, non-zero reserved fields, short or oversized
+ * `size` with trailing garbage, stale fault cookies, unreadable arguments).
+ *
+ * Each arbitrary yields a Template (template.ts): symbolic IDs and addresses
+ * resolved against the state when the event is applied, so that commands
+ * keep meaning something when shrinking removes others. They are choice
+ * arbitraries (choice.ts): cheap to generate, and they shrink towards the
+ * first alternative of every choice, which is always the typical one.
+ *
+ * `eventTemplates(kernel)` is the weighted union; `templateArbitraries()`
+ * gives one arbitrary per event kind, for users who fuzz their own VMM logic
+ * with a subset.
+ */
+import type { KernelVersion } from '../model/state.js';
+import { choice, type Builder, type ChoiceArbitrary, type Draw } from './choice.js';
+import type { IdKind, Sym, SymBuf, SymFields, Template } from './template.js';
+
+const U64_MAX = 0xffffffffffffffffn;
+const PAGE = 0x1000n;
+/** Mock aperture start (kernel-semantics §12.1). */
+const APERTURE = 0x1000000n;
+/** Guest RAM regions: VA of the first, stride between them, size of each. */
+export const GUEST_VA = 0x7f0000000000n;
+export const GUEST_STRIDE = 0x1000000n;
+export const GUEST_REGION = 0x400000n;
+const FAKE_PTR = 0x10000n;
+
+/** How hostile: weight of each hostile alternative against ~100 for the valid one (default 4). */
+export interface Bias {
+  hostile: number;
+}
+
+type D = Draw;
+
+/** An object reference: mostly the k-th live object of the type; sometimes any object, a destroyed ID, or a raw number. */
+function id(d: D, t: IdKind, h: number): Sym | number {
+  switch (d.w([100, h, h, h])) {
+    case 0:
+      return { $: 'id', t, k: d.int(7) };
+    case 1:
+      return { $: 'id', t: 'any', k: d.int(7) };
+    case 2:
+      return { $: 'stale', k: d.int(7) };
+    default:
+      return d.of(0, 1, 2, 3, 64, 0x7fffffff, 0xffffffff);
+  }
+}
+
+const fd = (kind: Extract<Sym, { $: 'fd' }>['kind'], k = 0): Sym => ({ $: 'fd', kind, k });
+
+function iommufd(d: D, h: number): Sym | number {
+  switch (d.w([100, h / 2, h / 3, h / 3])) {
+    case 0:
+      return fd('iommufd');
+    case 1:
+      return fd('iommufd', d.int(2));
+    case 2:
+      return fd('any', d.int(7));
+    default:
+      return d.of(77, 1000);
+  }
+}
+
+const reserved = (d: D, h: number): number => (d.w([100, h]) ? d.of(1, 0x8000, 0x80000000) : 0);
+
+const U64_EDGES = [0n, 1n, 0x800n, 0xfffn, 0x1000n, 0x7fffffffn, 0x80000000n, 1n << 63n, U64_MAX - 0xfffn, U64_MAX - 1n, U64_MAX];
+const u64Edge = (d: D): bigint => d.of(...U64_EDGES);
+
+/** A guest-physical address inside the mock aperture (FIXED_IOVA maps, QEMU-style GPA = IOVA). */
+const gpa = (d: D): bigint => APERTURE + BigInt(d.int(7)) * GUEST_STRIDE + BigInt(d.int(255)) * PAGE;
+
+/** Mapping lengths: pages mostly, sometimes huge, sometimes sub-page or absurd. */
+function length(d: D, h: number): bigint {
+  switch (d.w([80, 8, h, h])) {
+    case 0:
+      return BigInt(1 + d.int(15)) * PAGE;
+    case 1:
+      return d.of(0x100000n, 0x200000n, 0x400000n);
+    case 2:
+      return d.of(0x800n, 0x1001n, 1n);
+    default:
+      return d.of(0n, U64_MAX, 1n << 63n, U64_MAX - 0xfffn);
+  }
+}
+
+/** A user address inside one of the process's mappings, page aligned mostly. */
+function userVa(d: D, h: number): Sym | bigint {
+  switch (d.w([90, h, h])) {
+    case 0:
+      return { $: 'va', k: d.int(2), off: BigInt(d.int(255)) * PAGE };
+    case 1:
+      return { $: 'va', k: d.int(2), off: BigInt(d.int(255)) * PAGE + 0x800n };
+    default:
+      return d.of(0n, 0x80000000n, U64_MAX - 0xfffn);
+  }
+}
+
+/** An IOVA for a fixed map: a guest-physical slot, just past an area, on an area (EEXIST), or an edge. */
+function mapIova(d: D, of: string, h: number): Sym | bigint {
+  switch (d.w([70, 10, 5, h, h])) {
+    case 0:
+      return gpa(d);
+    case 1:
+      return { $: 'iova', of, k: d.int(7), off: 0n, end: true };
+    case 2:
+      return { $: 'iova', of, k: d.int(7), off: 0n };
+    case 3:
+      return gpa(d) + 0x800n;
+    default:
+      return u64Edge(d);
+  }
+}
+
+/** An IOVA mapped in the IOAS behind `of`: the start of an area, or inside one. */
+function mappedIova(d: D, of: string, h: number): Sym | bigint {
+  switch (d.w([80, 10, h, h])) {
+    case 0:
+      return { $: 'iova', of, k: d.int(7), off: 0n };
+    case 1:
+      return { $: 'iova', of, k: d.int(7), off: BigInt(d.int(3)) * PAGE };
+    case 2:
+      return gpa(d);
+    default:
+      return u64Edge(d);
+  }
+}
+
+/** A length covering whole areas of the IOAS behind `of` (one or a few), or something else. */
+function areaLength(d: D, of: string, h: number): Sym | bigint {
+  switch (d.w([70, 10, 10, h, h])) {
+    case 0:
+      return { $: 'alen', of, k: d.int(7), n: 1, add: 0n };
+    case 1:
+      return { $: 'alen', of, k: d.int(7), n: 2 + d.int(2), add: 0n };
+    case 2:
+      return BigInt(1 + d.int(3)) * PAGE;
+    case 3:
+      return { $: 'alen', of, k: d.int(7), n: 1, add: PAGE };
+    default:
+      return d.of(0n, 0x800n, U64_MAX, 1n << 63n);
+  }
+}
+
+const pid = (d: D): number => (d.w([95, 5]) ? 1 + d.int(2) : 0);
+
+const AB = Symbol('fields+bufs');
+/** Fields together with the bytes behind their pointers. */
+interface WithBufs {
+  [AB]: true;
+  args: SymFields;
+  bufs?: Template['bufs'];
+}
+const ab = (args: SymFields, bufs?: Template['bufs']): WithBufs => (bufs ? { [AB]: true, args, bufs } : { [AB]: true, args });
+const isAB = (x: object): x is WithBufs => AB in x;
+
+/**
+ * Whether this event is one of the hostile ones: about one in eight. Only then
+ * do its fields draw hostile alternatives (weight `h` each against ~100), so
+ * most events are valid in every field, as syzkaller's are.
+ */
+function hostility(d: D, h: number): void {
+  d.h = h > 0 && d.w([88, 12]) ? h : 0;
+}
+
+/** An ioctl on an iommufd, with the hostile framings (short / long / long with garbage / unreadable). */
+function ioctl(op: string, h: number, body: (d: D) => WithBufs | SymFields): Builder<Template> {
+  return (d) => {
+    hostility(d, h);
+    const p = pid(d);
+    const f = iommufd(d, d.h);
+    const b = body(d);
+    const t: Template = isAB(b) ? { op, pid: p, fd: f, args: b.args, ...(b.bufs ? { bufs: b.bufs } : {}) } : { op, pid: p, fd: f, args: b };
+    const fr = d.w([100, d.h, d.h, d.h, d.h]);
+    if (fr === 4) t.args = null;
+    else if (fr) t.frame = (['short', 'long0', 'longjunk'] as const)[fr - 1]!;
+    if (d.w([75, 25])) t.noConstruct = true;
+    return t;
+  };
+}
+
+/** An IOMMU_TEST_CMD op: `{ id, <member>: {...} }`; `ab(fields, bufs)` when pointers carry bytes. */
+function testOp(op: string, h: number, idOf: (d: D) => Sym | number, mem: string, body: (d: D) => WithBufs | SymFields): Builder<Template> {
+  return ioctl(op, h, (d) => {
+    const i = idOf(d);
+    const b = body(d);
+    return isAB(b) ? ab({ id: i, [mem]: b.args }, b.bufs) : { id: i, [mem]: b };
+  });
+}
+
+function env(op: string, body: (d: D) => SymFields, bufs?: (d: D) => Template['bufs']): Builder<Template> {
+  return (d) => {
+    hostility(d, d.bias);
+    const t: Template = { op, pid: pid(d), args: body(d) };
+    if (d.w([75, 25])) t.noConstruct = true;
+    const b = bufs?.(d);
+    if (b) t.bufs = b;
+    return t;
+  };
+}
+
+const bytes = (d: D, n: number): SymBuf => ({ $: 'bytes', n, seed: d.int(0x7fffffff) });
+
+function le32(...vals: number[]): Uint8Array {
+  const out = new Uint8Array(vals.length * 4);
+  const dv = new DataView(out.buffer);
+  vals.forEach((v, i) => dv.setUint32(i * 4, v >>> 0, true));
+  return out;
+}
+
+function ranges(rs: readonly (readonly [bigint, bigint])[]): Uint8Array {
+  const out = new Uint8Array(rs.length * 16);
+  const dv = new DataView(out.buffer);
+  rs.forEach(([s, l], i) => {
+    dv.setBigUint64(i * 16, s, true);
+    dv.setBigUint64(i * 16 + 8, l, true);
+  });
+  return out;
+}
+
+const ALLOWED_SETS: readonly (readonly (readonly [bigint, bigint])[])[] = [
+  [],
+  [[APERTURE, APERTURE + 0x3ffffffn]],
+  [
+    [APERTURE, APERTURE + 0xffffffn],
+    [0x40000000n, 0x4fffffffn],
+  ],
+  [[0x1000n, 0xffffffffn]],
+  [
+    [APERTURE, APERTURE],
+    [0x20000000n, 0x1fffffffn],
+    [1n, U64_MAX],
+  ],
+  [
+    [APERTURE, 0x3000000n],
+    [0x2000000n, 0x5000000n],
+  ],
+];
+
+const IOTLB = le32(0xbadbeef);
+/** IOAS_MAP / COPY flags: fixed read-write mostly, automatic, read-only or write-only, and invalid ones when hostile. */
+function mapFlags(d: D): number {
+  switch (d.w([50, 25, 10, 10, d.h * 4])) {
+    case 0:
+      return 7;
+    case 1:
+      return 6;
+    case 2:
+      return d.of(5, 3);
+    case 3:
+      return d.of(4, 2);
+    default:
+      return d.of(1, 0, 8, 0x10007);
+  }
+}
+
+export interface OpArbitrary {
+  weight: number;
+  /** Only meaningful on this kernel (generated rarely on the other, where it answers ENOTTY / EOPNOTSUPP). */
+  since?: KernelVersion;
+  build: Builder<Template>;
+  arbitrary: ChoiceArbitrary<Template>;
+}
+
+/** The builders of every event kind with their weight in the default mix. */
+function builders(b: Bias): Record<string, { weight: number; since?: KernelVersion; build: Builder<Template> }> {
+  const h = b.hostile;
+  const ioas = (d: D) => id(d, 'ioas', d.h);
+  const paging = (d: D) => id(d, 'hwpt_paging', d.h);
+  const device = (d: D) => id(d, 'device', d.h);
+  /** A paging HWPT, usually one with dirty tracking (dirty ops on others answer EOPNOTSUPP). */
+  const dirtyHwpt = (d: D) => (d.w([80, 20]) ? paging(d) : id(d, 'hwpt_dirty', d.h));
+  const accessFd = (d: D): Sym | number => (d.w([95, d.h]) ? d.of(0, 77) : fd('access', d.int(2)));
+  const faultFd = (d: D): Sym | number => (d.w([95, d.h]) ? d.of(0, 77) : fd('fault', d.int(2)));
+  const memfd = (d: D): Sym | number => (d.w([90, d.h]) ? d.of(0, 77) : fd('memfd', d.int(2)));
+  return {
+    // ------------------------------------------------------------ objects
+    IOMMU_IOAS_ALLOC: { weight: 3, build: ioctl('IOMMU_IOAS_ALLOC', h, (d) => ({ flags: reserved(d, d.h) })) },
+    IOMMU_DESTROY: {
+      weight: 3,
+      build: ioctl('IOMMU_DESTROY', h, (d) => {
+        const c = d.w([60, 30, d.h]);
+        return { id: c === 0 ? { $: 'id', t: 'free', k: d.int(7) } : c === 1 ? { $: 'id', t: 'any', k: d.int(7) } : id(d, 'any', d.h) };
+      }),
+    },
+    // ------------------------------------------------------------ IOAS
+    IOMMU_IOAS_MAP: {
+      weight: 14,
+      build: ioctl('IOMMU_IOAS_MAP', h, (d) => ({ flags: mapFlags(d), ioas_id: ioas(d), __reserved: reserved(d, d.h), user_va: userVa(d, d.h), length: length(d, d.h), iova: mapIova(d, 'ioas_id', d.h) })),
+    },
+    IOMMU_IOAS_UNMAP: {
+      weight: 9,
+      build: ioctl('IOMMU_IOAS_UNMAP', h, (d) => {
+        const c = d.w([85, 10, d.h]);
+        if (c === 1) return { ioas_id: ioas(d), iova: 0n, length: U64_MAX };
+        if (c === 2) return { ioas_id: ioas(d), iova: u64Edge(d), length: u64Edge(d) };
+        return { ioas_id: ioas(d), iova: mappedIova(d, 'ioas_id', d.h), length: areaLength(d, 'ioas_id', d.h) };
+      }),
+    },
+    IOMMU_IOAS_COPY: {
+      weight: 4,
+      build: ioctl('IOMMU_IOAS_COPY', h, (d) => ({
+        flags: d.w([90, d.h]) ? d.of(0, 8, 0x10006, 0x10007) : d.of(6, 7, 6, 4, 2, 5),
+        dst_ioas_id: ioas(d),
+        src_ioas_id: ioas(d),
+        length: areaLength(d, 'src_ioas_id', d.h),
+        dst_iova: mapIova(d, 'dst_ioas_id', d.h),
+        src_iova: mappedIova(d, 'src_ioas_id', d.h),
+      })),
+    },
+    IOMMU_IOAS_IOVA_RANGES: {
+      weight: 1,
+      build: ioctl('IOMMU_IOAS_IOVA_RANGES', h, (d) => ({ ioas_id: ioas(d), num_iovas: d.int(4), __reserved: reserved(d, d.h), allowed_iovas: d.w([95, d.h]) ? 0n : FAKE_PTR })),
+    },
+    IOMMU_IOAS_ALLOW_IOVAS: {
+      weight: 2,
+      build: ioctl('IOMMU_IOAS_ALLOW_IOVAS', h, (d) => {
+        const list = ALLOWED_SETS[d.int(ALLOWED_SETS.length - 1)]!;
+        const ptr = list.length && !d.w([100, d.h]) ? FAKE_PTR : 0n;
+        const args: SymFields = { ioas_id: ioas(d), num_iovas: list.length, __reserved: reserved(d, d.h), allowed_iovas: ptr };
+        return ptr ? ab(args, { allowed_iovas: ranges(list) }) : args;
+      }),
+    },
+    IOMMU_OPTION: {
+      weight: 2,
+      build: ioctl('IOMMU_OPTION', h, (d) => ({ option_id: d.of(1, 0, 1, 2), op: d.of(0, 1, 0, 2), __reserved: reserved(d, d.h), object_id: ioas(d), val64: d.of(0n, 1n, 0n, 2n, U64_MAX) })),
+    },
+    IOMMU_VFIO_IOAS: { weight: 2, build: ioctl('IOMMU_VFIO_IOAS', h, (d) => ({ ioas_id: ioas(d), op: d.of(1, 0, 2, 3), __reserved: reserved(d, d.h) })) },
+    IOMMU_IOAS_MAP_FILE: {
+      weight: 3,
+      since: '6.14',
+      build: ioctl('IOMMU_IOAS_MAP_FILE', h, (d) => ({
+        flags: mapFlags(d),
+        ioas_id: ioas(d),
+        fd: memfd(d),
+        start: d.w([90, d.h]) ? u64Edge(d) : BigInt(d.int(255)) * PAGE,
+        length: length(d, d.h),
+        iova: mapIova(d, 'ioas_id', d.h),
+      })),
+    },
+    IOMMU_IOAS_CHANGE_PROCESS: { weight: 1, since: '6.14', build: ioctl('IOMMU_IOAS_CHANGE_PROCESS', h, (d) => ({ __reserved: reserved(d, d.h) })) },
+    // ------------------------------------------------------------ HWPT
+    IOMMU_HWPT_ALLOC: {
+      weight: 5,
+      build: ioctl('IOMMU_HWPT_ALLOC', h, (d) => {
+        if (!d.w([60, 40])) {
+          // Paging HWPT on an IOAS: plain, dirty tracking, nesting parent, with a fault queue (6.14).
+          return { flags: d.of(0, 2, 1, 2, 4, 3, 8), dev_id: device(d), pt_id: ioas(d), __reserved: reserved(d, d.h), data_type: 0, data_len: 0, data_uptr: 0n, fault_id: id(d, 'fault', d.h) };
+        }
+        // Nested HWPT on a paging parent or a vIOMMU.
+        const args: SymFields = {
+          flags: d.of(0, 4, 1),
+          dev_id: device(d),
+          pt_id: d.w([70, 30]) ? id(d, 'viommu', d.h) : paging(d),
+          __reserved: 0,
+          data_type: d.of(0xdead, 0xdead, 0, 1),
+          data_len: d.of(4, 4, 4, 0, 8),
+          data_uptr: FAKE_PTR,
+          fault_id: id(d, 'fault', d.h),
+        };
+        return ab(args, { data_uptr: IOTLB });
+      }),
+    },
+    IOMMU_GET_HW_INFO: {
+      weight: 1,
+      build: ioctl('IOMMU_GET_HW_INFO', h, (d) => ({ flags: reserved(d, d.h), dev_id: device(d), data_len: d.of(8, 0, 16, 4), data_uptr: d.w([95, d.h]) ? 0n : FAKE_PTR })),
+    },
+    IOMMU_HWPT_SET_DIRTY_TRACKING: { weight: 3, build: ioctl('IOMMU_HWPT_SET_DIRTY_TRACKING', h, (d) => ({ flags: d.of(1, 0, 1, 2), hwpt_id: dirtyHwpt(d), __reserved: reserved(d, d.h) })) },
+    IOMMU_HWPT_GET_DIRTY_BITMAP: {
+      weight: 3,
+      build: ioctl('IOMMU_HWPT_GET_DIRTY_BITMAP', h, (d) => ({
+        hwpt_id: dirtyHwpt(d),
+        flags: d.of(0, 1, 0, 2),
+        __reserved: reserved(d, d.h),
+        iova: mappedIova(d, 'hwpt_id', d.h),
+        length: areaLength(d, 'hwpt_id', d.h),
+        page_size: d.of(4096n, 2048n, 4096n, 0n, 3n, 0x200000n),
+        data: FAKE_PTR,
+      })),
+    },
+    IOMMU_HWPT_INVALIDATE: {
+      weight: 2,
+      build: ioctl('IOMMU_HWPT_INVALIDATE', h, (d) => {
+        const c = d.w([60, 30, 10]);
+        const t = c === 0 ? 'hwpt_nested' : c === 1 ? 'viommu' : 'hwpt_paging';
+        const n = d.int(3);
+        const entryLen = d.of(0, 0, 4, 16) || (t === 'viommu' ? 12 : 8);
+        const out = new Uint8Array(n * entryLen);
+        const dv = new DataView(out.buffer);
+        for (let i = 0; i < n; i++) {
+          const vals = [d.of(0, 1, 0, 2), d.of(0, 1, 2, 3, 4, 0x99), d.of(0, 1, 3, 4)];
+          for (let j = 0; j < 3 && (j + 1) * 4 <= entryLen; j++) dv.setUint32(i * entryLen + j * 4, vals[j]!, true);
+        }
+        const args: SymFields = { hwpt_id: { $: 'id', t, k: d.int(7) }, data_uptr: n ? FAKE_PTR : 0n, data_type: d.of(0xdeadbeef, 0xdeadbeef, 0), entry_len: entryLen, entry_num: n, __reserved: reserved(d, d.h) };
+        return n ? ab(args, { data_uptr: out }) : args;
+      }),
+    },
+    // ------------------------------------------------------------ faults, vIOMMU
+    IOMMU_FAULT_QUEUE_ALLOC: { weight: 3, build: ioctl('IOMMU_FAULT_QUEUE_ALLOC', h, (d) => ({ flags: reserved(d, d.h) })) },
+    IOMMU_VIOMMU_ALLOC: {
+      weight: 2,
+      since: '6.14',
+      build: ioctl('IOMMU_VIOMMU_ALLOC', h, (d) => ({ flags: reserved(d, d.h), type: d.of(0xdeadbeef, 0xdeadbeef, 0, 1), dev_id: device(d), hwpt_id: paging(d) })),
+    },
+    IOMMU_VDEVICE_ALLOC: {
+      weight: 2,
+      since: '6.14',
+      build: ioctl('IOMMU_VDEVICE_ALLOC', h, (d) => ({ viommu_id: id(d, 'viommu', d.h), dev_id: device(d), virt_id: d.of(0n, 1n, 2n, 3n, 0x99n, U64_MAX) })),
+    },
+    // ------------------------------------------------------------ mock driver test ops
+    IOMMU_TEST_OP_MOCK_DOMAIN: { weight: 6, build: testOp('IOMMU_TEST_OP_MOCK_DOMAIN', h, (d) => (d.w([85, 15]) ? paging(d) : ioas(d)), 'mock_domain', () => ({})) },
+    IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS: {
+      weight: 2,
+      build: testOp('IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS', h, (d) => (d.w([80, 20]) ? paging(d) : ioas(d)), 'mock_domain_flags', (d) => ({ dev_flags: d.of(2, 1, 0, 3, 4) })),
+    },
+    IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE: {
+      weight: 2,
+      build: testOp('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', h, (d) => id(d, 'selftest', d.h), 'mock_domain_replace', (d) => {
+        const c = d.w([40, 40, 20]);
+        return { pt_id: c === 0 ? ioas(d) : c === 1 ? paging(d) : id(d, 'hwpt_nested', d.h) };
+      }),
+    },
+    IOMMU_TEST_OP_ADD_RESERVED: {
+      weight: 1,
+      build: testOp('IOMMU_TEST_OP_ADD_RESERVED', h, ioas, 'add_reserved', (d) => (d.w([80, d.h]) ? { start: u64Edge(d), length: u64Edge(d) } : { start: gpa(d), length: BigInt(1 + d.int(15)) * PAGE })),
+    },
+    IOMMU_TEST_OP_MD_CHECK_MAP: {
+      weight: 1,
+      build: testOp('IOMMU_TEST_OP_MD_CHECK_MAP', h, paging, 'check_map', (d) => ({
+        iova: mappedIova(d, 'id', d.h),
+        length: d.of(0x800n, 0x1000n, 0x2000n, 0x4000n),
+        uptr: d.w([80, 20]) ? userVa(d, d.h) : { $: 'uva', of: 'id', k: d.int(7), off: 0n },
+      })),
+    },
+    IOMMU_TEST_OP_MD_CHECK_REFS: {
+      weight: 1,
+      build: testOp('IOMMU_TEST_OP_MD_CHECK_REFS', h, () => 0, 'check_refs', (d) => ({ length: d.of(0x1000n, 0x2000n, 0x800n), uptr: userVa(d, d.h), refs: d.of(1, 0, 2) })),
+    },
+    IOMMU_TEST_OP_MD_CHECK_IOTLB: {
+      weight: 1,
+      build: testOp('IOMMU_TEST_OP_MD_CHECK_IOTLB', h, (d) => id(d, 'hwpt_nested', d.h), 'check_iotlb', (d) => ({ id: d.int(4), iotlb: d.of(0xbadbeef, 0) })),
+    },
+    IOMMU_TEST_OP_DEV_CHECK_CACHE: {
+      weight: 1,
+      since: '6.14',
+      build: testOp('IOMMU_TEST_OP_DEV_CHECK_CACHE', h, device, 'check_dev_cache', (d) => ({ id: d.int(4), cache: d.of(0xbaddad, 0) })),
+    },
+    IOMMU_TEST_OP_CREATE_ACCESS: {
+      weight: 3,
+      build: testOp('IOMMU_TEST_OP_CREATE_ACCESS', h, ioas, 'create_access', (d) => ({ flags: d.w([100, d.h]) ? 2 : d.of(1, 0) })),
+    },
+    IOMMU_TEST_OP_ACCESS_PAGES: {
+      weight: 4,
+      build: testOp('IOMMU_TEST_OP_ACCESS_PAGES', h, accessFd, 'access_pages', (d) => {
+        const c = d.w([60, 30, d.h]);
+        return {
+          flags: d.of(0, 1, 0x10000),
+          iova: mappedIova(d, 'id@access', d.h),
+          length: c === 0 ? d.of(0x1000n, 0x2000n, 0x4000n) : c === 1 ? { $: 'alen', of: 'id@access', k: d.int(7), n: 1, add: 0n } : d.of(0n, 0x800n, 0x2000000n),
+          uptr: d.w([70, 30]) ? { $: 'uva', of: 'id@access', k: d.int(7), off: 0n } : 0n,
+        };
+      }),
+    },
+    IOMMU_TEST_OP_DESTROY_ACCESS_PAGES: {
+      weight: 2,
+      build: testOp('IOMMU_TEST_OP_DESTROY_ACCESS_PAGES', h, accessFd, 'destroy_access_pages', (d) => ({ access_pages_id: d.int(4) })),
+    },
+    IOMMU_TEST_OP_ACCESS_RW: {
+      weight: 3,
+      build: testOp('IOMMU_TEST_OP_ACCESS_RW', h, accessFd, 'access_rw', (d) => {
+        const iova = mappedIova(d, 'id@access', d.h);
+        const len = d.w([80, d.h]) ? d.of(0n, 0x2000000n) : d.of(0x10n, 0x1000n, 0x1800n, 1n);
+        const uptr = d.w([90, 10]) ? 0n : userVa(d, d.h);
+        const flags = d.of(0, 1, 4, 5, 0x10000, 8);
+        const fields: SymFields = { iova, length: len, uptr, flags };
+        const n = len <= 0x2000n ? Number(len) : 0;
+        return flags & 1 && n ? ab(fields, { uptr: bytes(d, n) }) : fields;
+      }),
+    },
+    IOMMU_TEST_OP_ACCESS_REPLACE_IOAS: {
+      weight: 1,
+      build: testOp('IOMMU_TEST_OP_ACCESS_REPLACE_IOAS', h, accessFd, 'access_replace_ioas', (d) => ({ ioas_id: ioas(d) })),
+    },
+    IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT: {
+      weight: 1,
+      build: testOp('IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT', h, () => 0, 'memory_limit', (d) => ({ limit: d.of(65536, 12, 11, 0) })),
+    },
+    IOMMU_TEST_OP_DIRTY: {
+      weight: 4,
+      build: testOp('IOMMU_TEST_OP_DIRTY', h, (d) => (d.w([80, 20]) ? dirtyHwpt(d) : id(d, 'hwpt_tracking', d.h)), 'dirty', (d) =>
+        ab(
+          {
+            flags: 0,
+            iova: mappedIova(d, 'id', d.h),
+            length: d.w([90, d.h]) ? d.of(0n, 0x801n) : BigInt(2 + 2 * d.int(15)) * 0x800n,
+            page_size: d.w([85, 15, d.h]) ? d.of(4096n, 0n) : 2048n,
+            uptr: FAKE_PTR,
+          },
+          { uptr: bytes(d, 4) },
+        ),
+      ),
+    },
+    IOMMU_TEST_OP_TRIGGER_IOPF: {
+      weight: 5,
+      build: testOp('IOMMU_TEST_OP_TRIGGER_IOPF', h, () => 0, 'trigger_iopf', (d) => ({
+        dev_id: d.w([70, 30]) ? device(d) : id(d, 'dev_fault', d.h),
+        pasid: d.of(0, 0, 1),
+        grpid: d.int(3),
+        perm: d.of(3, 1, 2),
+        addr: d.of(APERTURE, 0x2000000n, 0xdead000n),
+      })),
+    },
+    // ------------------------------------------------------------ VFIO container compat
+    VFIO_GET_API_VERSION: { weight: 0.5, build: ioctl('VFIO_GET_API_VERSION', h, () => ({})) },
+    VFIO_CHECK_EXTENSION: { weight: 0.5, build: ioctl('VFIO_CHECK_EXTENSION', h, (d) => ({ arg: d.of(1n, 3n, 5n, 8n, 9n, 0n) })) },
+    VFIO_SET_IOMMU: { weight: 1, build: ioctl('VFIO_SET_IOMMU', h, (d) => ({ arg: d.of(3n, 1n, 8n) })) },
+    VFIO_IOMMU_GET_INFO: {
+      weight: 0.5,
+      build: ioctl('VFIO_IOMMU_GET_INFO', h, (d) => {
+        const argsz = d.of(16, 24, 64, 120);
+        const args: SymFields = { argsz, flags: 0, iova_pgsizes: 0n, cap_offset: 0 };
+        return argsz > 24 ? ab(args, { caps: new Uint8Array(argsz - 24) }) : args;
+      }),
+    },
+    VFIO_IOMMU_MAP_DMA: {
+      weight: 2,
+      build: ioctl('VFIO_IOMMU_MAP_DMA', h, (d) => ({ argsz: d.of(32, 32, 8), flags: d.of(3, 1, 2, 4), vaddr: userVa(d, d.h), iova: gpa(d), size: length(d, d.h) })),
+    },
+    VFIO_IOMMU_UNMAP_DMA: {
+      weight: 2,
+      build: ioctl('VFIO_IOMMU_UNMAP_DMA', h, (d) => {
+        const c = d.w([80, 10, d.h]);
+        if (c === 1) return { argsz: 24, flags: 2, iova: 0n, size: 0n };
+        if (c === 2) return { argsz: d.of(24, 4), flags: d.of(0, 2, 4), iova: u64Edge(d), size: u64Edge(d) };
+        return { argsz: 24, flags: 0, iova: mappedIova(d, '@vfio', d.h), size: BigInt(1 + d.int(7)) * PAGE };
+      }),
+    },
+    RAW_IOCTL: {
+      weight: 0.5,
+      build: ioctl('RAW_IOCTL', h, (d) =>
+        d.of<SymFields>(
+          { request: 0x3b81, payload: { flags: 0 } },
+          { request: 0x3b7f, payload: {} },
+          { request: 0x3ba1, payload: {} },
+          { request: 0x3c81, payload: { flags: 0 } },
+          { request: 0x3b8f, payload: { flags: 7, ioas_id: 1, fd: 55, start: 0n, length: PAGE, iova: APERTURE } },
+          { request: 0x3b81, payload: null },
+        ),
+      ),
+    },
+    // ------------------------------------------------------------ environment
+    open: { weight: 1, build: env('open', (d) => ({ path: d.of('/dev/iommu', '/dev/iommu', '/tmp/data') })) },
+    close: {
+      weight: 2,
+      build: env('close', (d) => {
+        const c = d.w([40, 40, 10, 3, d.h]);
+        return { fd: c === 4 ? 77 : fd((['access', 'fault', 'memfd', 'any'] as const)[c]!, d.int(7)) };
+      }),
+    },
+    mmap: {
+      weight: 2,
+      build: env('mmap', (d) => {
+        const kind = d.of('anon', 'anon_hugetlb', 'private_anon', 'memfd', 'file_private', 'anon');
+        const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE, length: GUEST_REGION, kind, prot: d.of(3, 3, 1) };
+        if (kind === 'memfd') {
+          a['fd'] = memfd(d);
+          a['offset'] = 0n;
+        }
+        return a;
+      }),
+    },
+    munmap: { weight: 1, build: env('munmap', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, GUEST_REGION) })) },
+    mprotect: { weight: 1, build: env('mprotect', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), prot: d.of(1, 0, 3) })) },
+    madvise: { weight: 0.5, build: env('madvise', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), advice: 'DONTNEED' })) },
+    memset: { weight: 0.5, build: env('memset', (d) => ({ va: userVa(d, d.h), length: d.of(0x10n, PAGE), byte: d.int(255) })) },
+    fill_memory: { weight: 0.3, build: env('fill_memory', (d) => ({ va: userVa(d, d.h), length: d.of(0x40n, 0x100n, 0x1000n), pattern: { seed: d.int(0x7fffffff) } })) },
+    write_memory: {
+      weight: 0.5,
+      build: env('write_memory', (d) => {
+        const data = new Uint8Array(1 + d.int(15));
+        for (let i = 0; i < data.length; i++) data[i] = d.int(255);
+        return { va: userVa(d, d.h), data };
+      }),
+    },
+    read_memory: { weight: 0.5, build: env('read_memory', (d) => ({ va: userVa(d, d.h), length: d.of(0x10n, PAGE) })) },
+    memfd_create: { weight: 1.5, build: env('memfd_create', () => ({ name: 'guest-ram' })) },
+    ftruncate: { weight: 1, build: env('ftruncate', (d) => ({ fd: memfd(d), length: d.of(GUEST_REGION, 0x1000n, 0n) })) },
+    read_fault_fd: { weight: 3, build: env('read_fault_fd', (d) => ({ fd: faultFd(d), count: d.of(40, 80, 160, 0, 17), pos: d.w([100, d.h]) })) },
+    write_fault_fd: {
+      weight: 3,
+      build: (d) => {
+        hostility(d, d.bias);
+        const items = Array.from({ length: 1 + d.int(1) }, () => ({ cookie: d.w([90, d.h]) ? d.of(0, 77) : ({ $: 'cookie', k: d.int(2) } as Sym), code: d.w([100, d.h]) ? 2 : d.of(0, 1) }));
+        return { op: 'write_fault_fd', pid: pid(d), args: { fd: faultFd(d), pos: d.w([100, d.h]) ? 8 : 0 }, bufs: { data: { $: 'resp', items } } };
+      },
+    },
+    drop_capability: { weight: 0.5, build: env('drop_capability', (d) => ({ cap: d.of('CAP_IPC_LOCK', 'CAP_SYS_RESOURCE', 'CAP_NET_ADMIN') })) },
+    set_rlimit_memlock: { weight: 0.5, build: env('set_rlimit_memlock', (d) => ({ pages: d.of<bigint | null>(16n, 0n, 1024n, null) })) },
+    fork: { weight: 1, build: env('fork', () => ({ child: { $: 'newpid' } })) },
+    exit: { weight: 0.5, build: (d) => ({ op: 'exit', pid: -1 - d.int(2), args: {} }) },
+    external_fds: { weight: 0.2, build: env('external_fds', () => ({ fds: [40, 41] })) },
+    maps: { weight: 0.2, build: env('maps', () => ({ maps: [{ start: GUEST_VA, end: GUEST_VA + GUEST_REGION, perms: 'rw-s', path: '/dev/zero (deleted)' }] })) },
+    note: { weight: 0.2, build: env('note', () => ({ text: 'fuzz' })) },
+  };
+}
+
+/** One arbitrary per event kind, with its weight in the default mix. */
+export function templateArbitraries(b: Bias = { hostile: 4 }): Record<string, OpArbitrary> {
+  const out: Record<string, OpArbitrary> = {};
+  for (const [op, x] of Object.entries(builders(b)))
+    out[op] = {
+      ...x,
+      arbitrary: choice((d) => {
+        d.bias = b.hostile;
+        return x.build(d);
+      }),
+    };
+  return out;
+}
+
+/**
+ * The weighted union of the event kinds for a kernel profile (ops of the
+ * other kernel stay, at a tenth of their weight). Shrinking keeps each
+ * command's kind and simplifies its fields.
+ */
+export function eventTemplates(kernel: KernelVersion = '6.12', b: Bias = { hostile: 4 }, only?: readonly string[]): ChoiceArbitrary<Template> {
+  const all = Object.entries(builders(b)).filter(([op]) => !only || only.includes(op));
+  if (!all.length) throw new Error(`no event kind selected (known: ${EVENT_KINDS.join(', ')})`);
+  const weights = all.map(([, o]) => Math.max(1, Math.round((o.since && o.since !== kernel ? o.weight / 10 : o.weight) * 10)));
+  const builds = all.map(([, o]) => o.build);
+  return choice((d) => {
+    d.bias = b.hostile;
+    return builds[d.w(weights)]!(d);
+  }, 1);
+}
+
+/** Names of every event kind the generators cover. */
+export const EVENT_KINDS: readonly string[] = Object.keys(builders({ hostile: 4 }));

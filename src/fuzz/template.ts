@@ -1,0 +1,591 @@
+/**
+ * Event templates: events whose IDs, fds, addresses and cookies are
+ * symbolic ("the 2nd live IOAS", "the start of the 1st area of that IOAS",
+ * "a cookie read earlier") and are resolved against the state at the moment
+ * the event is applied. This is how syzkaller-style resources work with
+ * fast-check's model-based testing: commands are generated before the run,
+ * stay meaningful when shrinking removes others, and mostly name things that
+ * exist.
+ *
+ * A symbol is a plain object with a `$` key (event fields never have `$`
+ * keys: the trace formats reserve them), so templates print and serialise.
+ */
+import type { Event, Fields, Value } from '../events/event.js';
+import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
+import { structLayout } from '../uapi/versions.js';
+
+/**
+ * Object selectors: a type, any live object, one only the table holds
+ * (destroyable), a paging HWPT with dirty tracking (ops, or switched on), a nesting parent, or a
+ * HWPT that delivers faults (or a device attached to one).
+ */
+export type IdKind = ObjType | 'any' | 'free' | 'hwpt_dirty' | 'hwpt_tracking' | 'nest_parent' | 'hwpt_fault' | 'dev_fault';
+
+export type Sym =
+  /** k-th live object of a kind in the event's context (k modulo the count; k + 1 if there is none). */
+  | { $: 'id'; t: IdKind; k: number }
+  /** An ID that was live earlier in this context and is free now (or the next never-used one). */
+  | { $: 'stale'; k: number }
+  /** k-th open fd of the process of that file kind (99 + k if there is none). */
+  | { $: 'fd'; kind: FileKind | 'any'; k: number }
+  /** Start of the process's k-th memory mapping, plus off. */
+  | { $: 'va'; k: number; off: bigint }
+  /** Start (or with `end`, one past the last byte) of the k-th area of the IOAS behind field `of` (an IOAS, HWPT or access fd), plus off. */
+  | { $: 'iova'; of: string; k: number; off: bigint; end?: boolean }
+  /** Bytes from the start of area k to the end of area k + n - 1 of that IOAS (+ add). */
+  | { $: 'alen'; of: string; k: number; n: number; add: bigint }
+  /** The user address behind area k of that IOAS (+ off). */
+  | { $: 'uva'; of: string; k: number; off: bigint }
+  /** A fault cookie read earlier (live or already answered). */
+  | { $: 'cookie'; k: number }
+  /** A pid for a new child process. */
+  | { $: 'newpid' };
+
+/** Symbolic byte buffers. */
+export type SymBuf =
+  | Uint8Array
+  | null
+  /** struct iommu_hwpt_page_response records. */
+  | { $: 'resp'; items: { cookie: Sym | number; code: number }[] }
+  /** n bytes from a small deterministic pattern. */
+  | { $: 'bytes'; n: number; seed: number };
+
+export type SymValue = Value | Sym | SymFields | undefined;
+export interface SymFields {
+  [k: string]: SymValue;
+}
+
+export interface Template {
+  op: string;
+  /** Index of the calling process among the live ones (0: the first, pid 1); negative: among the children only. */
+  pid: number;
+  /** The fd an ioctl is made on (absent for environment events). */
+  fd?: Sym | number;
+  /** null: the argument pointer is unreadable (EFAULT). */
+  args: SymFields | null;
+  bufs?: { [k: string]: SymBuf };
+  /** Hostile framing: a short `size`, a longer one with zero tail, or with trailing garbage (E2BIG). */
+  frame?: 'short' | 'long0' | 'longjunk';
+  /** Do not replace the event by the constructor of a missing resource (see `constructorFor`). */
+  noConstruct?: true;
+}
+
+/** What the run learned that the state does not keep. */
+export interface FuzzModel {
+  /** Fault cookies returned by reads so far. */
+  cookies: number[];
+  /** Highest object ID seen per context. */
+  maxId: Map<number, number>;
+}
+
+export const newModel = (): FuzzModel => ({ cookies: [], maxId: new Map() });
+
+const isSym = (v: unknown): v is Sym => typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && !Array.isArray(v) && '$' in v;
+
+interface Env {
+  w: World;
+  m: FuzzModel;
+  pid: number;
+  ctxId?: number;
+  ctx?: Ctx;
+  args: Fields;
+  cache: Map<string, number[]>;
+}
+
+function liveIds(e: Env, t: IdKind): number[] {
+  const key = `id:${t}`;
+  let l = e.cache.get(key);
+  if (!l) {
+    l = [];
+    const out = l;
+    e.ctx?.objs.each((id, o) => {
+      if (matches(o, t, e.ctx)) out.push(id);
+    });
+    e.cache.set(key, l);
+  }
+  return l;
+}
+
+const BASE_KIND: Partial<Record<IdKind, IdKind>> = { hwpt_dirty: 'hwpt_paging', hwpt_tracking: 'hwpt_dirty', nest_parent: 'hwpt_paging', hwpt_fault: 'hwpt_paging', dev_fault: 'device' };
+
+function matches(o: Obj, t: IdKind, ctx?: Ctx): boolean {
+  switch (t) {
+    case 'any':
+      return true;
+    case 'free':
+      return o.users === 1;
+    case 'hwpt_dirty':
+      return o.type === 'hwpt_paging' && o.domain.dirtyOps;
+    case 'hwpt_tracking':
+      return o.type === 'hwpt_paging' && o.domain.dirtyEnabled;
+    case 'nest_parent':
+      return o.type === 'hwpt_paging' && o.nestParent;
+    case 'hwpt_fault':
+      return (o.type === 'hwpt_paging' || o.type === 'hwpt_nested') && o.fault !== 0;
+    case 'dev_fault': {
+      if (o.type !== 'device' || !o.hwpt) return false;
+      const h = ctx?.objs.get(o.hwpt);
+      return !!h && (h.type === 'hwpt_paging' || h.type === 'hwpt_nested') && h.fault !== 0;
+    }
+    default:
+      return o.type === t;
+  }
+}
+
+function fdsOf(e: Env, kind: FileKind | 'any'): number[] {
+  const out: number[] = [];
+  e.w.procs.get(e.pid)?.fds.each((fd, id) => {
+    if (kind === 'any' || e.w.files.get(id)?.kind === kind) out.push(fd);
+  });
+  return out;
+}
+
+/**
+ * The IOAS an object works on: an IOAS, a HWPT's IOAS, an access's IOAS.
+ * `of` names the field holding the object ID, `<field>@access` for a field
+ * holding an access fd (test ops), or `@vfio` for the compat IOAS.
+ */
+function ioasBehind(e: Env, of: string): Extract<Obj, { type: 'ioas' }> | undefined {
+  const [field, how] = of.split('@') as [string, string | undefined];
+  if (!e.ctx) return undefined;
+  const raw = how === 'vfio' ? e.ctx.vfioIoas : e.args[field];
+  if (raw === undefined) return undefined;
+  let id = Number(raw);
+  if (how === 'access') {
+    const fileId = e.w.procs.get(e.pid)?.fds.get(id);
+    const f = fileId === undefined ? undefined : e.w.files.get(fileId);
+    if (f?.kind !== 'access' || f.obj === undefined) return undefined;
+    id = f.obj;
+  }
+  let o = e.ctx.objs.get(id);
+  if (o?.type === 'access') o = e.ctx.objs.get(o.ioas);
+  if (o?.type === 'hwpt_nested') o = e.ctx.objs.get(o.parent);
+  if (o?.type === 'hwpt_paging') o = e.ctx.objs.get(o.ioas);
+  return o?.type === 'ioas' ? o : undefined;
+}
+
+function areaAt(e: Env, of: string, k: number): { start: bigint; last: bigint; pages: number; startByte: bigint }[] {
+  const ioas = ioasBehind(e, of);
+  const out: { start: bigint; last: bigint; pages: number; startByte: bigint }[] = [];
+  ioas?.iopt.areas.each((start, last, v) => {
+    out.push({ start, last, pages: v.pages, startByte: v.startByte });
+    return out.length < k + 64;
+  });
+  return out;
+}
+
+const GUEST_BASE = 0x7f0000000000n;
+
+function resolveSym(s: Sym, e: Env): Value {
+  switch (s.$) {
+    case 'id': {
+      let l = liveIds(e, s.t);
+      // A refined kind with nothing matching falls back to a plainer one.
+      for (let t = BASE_KIND[s.t]; !l.length && t; t = BASE_KIND[t]) l = liveIds(e, t);
+      return l.length ? l[s.k % l.length]! : s.k + 1;
+    }
+    case 'stale': {
+      const max = e.ctxId === undefined ? 0 : (e.m.maxId.get(e.ctxId) ?? 0);
+      const free: number[] = [];
+      for (let i = 1; i <= max; i++) if (!e.ctx?.objs.get(i)) free.push(i);
+      return free.length ? free[s.k % free.length]! : max + 1;
+    }
+    case 'fd': {
+      const l = fdsOf(e, s.kind);
+      return l.length ? l[s.k % l.length]! : 99 + s.k;
+    }
+    case 'va': {
+      const vmas: bigint[] = [];
+      e.w.procs.get(e.pid)?.mm.vmas.each((start) => {
+        vmas.push(start);
+      });
+      return (vmas.length ? vmas[s.k % vmas.length]! : GUEST_BASE) + s.off;
+    }
+    case 'iova': {
+      const l = areaAt(e, s.of, s.k);
+      if (!l.length) return 0x1000000n + s.off;
+      const a = l[s.k % l.length]!;
+      return (s.end ? a.last + 1n : a.start) + s.off;
+    }
+    case 'alen': {
+      const l = areaAt(e, s.of, s.k + s.n);
+      if (!l.length) return 0x1000n + s.add;
+      const i = s.k % l.length;
+      const j = Math.min(l.length - 1, i + Math.max(1, s.n) - 1);
+      return l[j]!.last - l[i]!.start + 1n + s.add;
+    }
+    case 'uva': {
+      const l = areaAt(e, s.of, s.k);
+      if (!l.length) return GUEST_BASE + s.off;
+      const a = l[s.k % l.length]!;
+      const base = e.ctx?.pages.get(a.pages)?.base ?? GUEST_BASE;
+      return base + a.startByte + s.off;
+    }
+    case 'cookie': {
+      const c = e.m.cookies;
+      return c.length ? c[c.length - 1 - (s.k % c.length)]! : s.k + 1;
+    }
+    case 'newpid': {
+      let max = 1;
+      e.w.procs.each((pid) => {
+        if (pid > max) max = pid;
+      });
+      return max + 1;
+    }
+  }
+}
+
+type Late = [target: Fields, key: string, sym: Sym];
+
+/** Resolve the symbols of a field tree; address symbols that depend on resolved IDs are queued in `late`. */
+function resolveFields(f: SymFields, e: Env, late: Late[]): Fields {
+  const out: Fields = {};
+  for (const k in f) {
+    const v = f[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'object' || v === null || v instanceof Uint8Array || Array.isArray(v)) {
+      out[k] = v as Value;
+      continue;
+    }
+    const sym = (v as { $?: unknown }).$;
+    if (sym === undefined) out[k] = resolveFields(v as SymFields, e, late);
+    else if (sym === 'iova' || sym === 'alen' || sym === 'uva') {
+      out[k] = 0n;
+      late.push([out, k, v as Sym]);
+    } else out[k] = resolveSym(v as Sym, e);
+  }
+  return out;
+}
+
+function pattern(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+function resolveBuf(b: SymBuf, e: Env): Uint8Array | null {
+  if (b === null || b instanceof Uint8Array) return b;
+  if (b.$ === 'bytes') return pattern(b.n, b.seed);
+  const out = new Uint8Array(b.items.length * 8);
+  const dv = new DataView(out.buffer);
+  b.items.forEach((it, i) => {
+    dv.setUint32(i * 8, Number(isSym(it.cookie) ? resolveSym(it.cookie, e) : it.cookie) >>> 0, true);
+    dv.setUint32(i * 8 + 4, it.code >>> 0, true);
+  });
+  return out;
+}
+
+/** The struct an ioctl op reads (for hostile `size` framing). */
+function structOf(op: string): string | undefined {
+  if (op.startsWith('IOMMU_TEST_OP_')) return 'iommu_test_cmd';
+  return STRUCTS[op];
+}
+
+const STRUCTS: Record<string, string> = {
+  IOMMU_DESTROY: 'iommu_destroy',
+  IOMMU_IOAS_ALLOC: 'iommu_ioas_alloc',
+  IOMMU_IOAS_ALLOW_IOVAS: 'iommu_ioas_allow_iovas',
+  IOMMU_IOAS_COPY: 'iommu_ioas_copy',
+  IOMMU_IOAS_IOVA_RANGES: 'iommu_ioas_iova_ranges',
+  IOMMU_IOAS_MAP: 'iommu_ioas_map',
+  IOMMU_IOAS_UNMAP: 'iommu_ioas_unmap',
+  IOMMU_OPTION: 'iommu_option',
+  IOMMU_VFIO_IOAS: 'iommu_vfio_ioas',
+  IOMMU_HWPT_ALLOC: 'iommu_hwpt_alloc',
+  IOMMU_GET_HW_INFO: 'iommu_hw_info',
+  IOMMU_HWPT_SET_DIRTY_TRACKING: 'iommu_hwpt_set_dirty_tracking',
+  IOMMU_HWPT_GET_DIRTY_BITMAP: 'iommu_hwpt_get_dirty_bitmap',
+  IOMMU_HWPT_INVALIDATE: 'iommu_hwpt_invalidate',
+  IOMMU_FAULT_QUEUE_ALLOC: 'iommu_fault_alloc',
+  IOMMU_IOAS_MAP_FILE: 'iommu_ioas_map_file',
+  IOMMU_VIOMMU_ALLOC: 'iommu_viommu_alloc',
+  IOMMU_VDEVICE_ALLOC: 'iommu_vdevice_alloc',
+  IOMMU_IOAS_CHANGE_PROCESS: 'iommu_ioas_change_process',
+};
+
+const sizeCache = new Map<string, number>();
+function structSize(struct: string, kernel: World['kernel']): number | undefined {
+  const key = `${kernel}:${struct}`;
+  let n = sizeCache.get(key);
+  if (n === undefined) {
+    try {
+      n = structLayout(struct, kernel).size;
+    } catch {
+      n = structLayout(struct, '6.14').size;
+    }
+    sizeCache.set(key, n);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------- resources
+
+const IOMMUFD: Sym = { $: 'fd', kind: 'iommufd', k: 0 };
+const id0 = (t: IdKind): Sym => ({ $: 'id', t, k: 0 });
+const make = (t: Template, op: string, args: SymFields, bufs?: Template['bufs']): Template => ({ op, pid: t.pid, fd: t.fd ?? IOMMUFD, args, ...(bufs ? { bufs } : {}) });
+
+const NEED_DEVICE = new Set(['IOMMU_HWPT_ALLOC', 'IOMMU_GET_HW_INFO', 'IOMMU_TEST_OP_TRIGGER_IOPF', 'IOMMU_VIOMMU_ALLOC', 'IOMMU_VDEVICE_ALLOC', 'IOMMU_TEST_OP_DEV_CHECK_CACHE', 'IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', 'IOMMU_TEST_OP_MD_CHECK_MAP']);
+const NEED_DIRTY = new Set(['IOMMU_HWPT_SET_DIRTY_TRACKING', 'IOMMU_HWPT_GET_DIRTY_BITMAP', 'IOMMU_TEST_OP_DIRTY']);
+const NEED_NESTED = new Set(['IOMMU_TEST_OP_MD_CHECK_IOTLB', 'IOMMU_HWPT_INVALIDATE']);
+const NEED_ACCESS = new Set(['IOMMU_TEST_OP_ACCESS_PAGES', 'IOMMU_TEST_OP_ACCESS_RW', 'IOMMU_TEST_OP_DESTROY_ACCESS_PAGES', 'IOMMU_TEST_OP_ACCESS_REPLACE_IOAS']);
+const NEED_FAULT = new Set(['read_fault_fd', 'write_fault_fd']);
+const NEED_VFIO = new Set(['VFIO_IOMMU_MAP_DMA', 'VFIO_IOMMU_UNMAP_DMA', 'VFIO_IOMMU_GET_INFO', 'VFIO_SET_IOMMU']);
+const NEED_AREA = new Set(['IOMMU_IOAS_UNMAP', 'IOMMU_IOAS_COPY']);
+const NEED_MEMFD = new Set(['IOMMU_IOAS_MAP_FILE', 'ftruncate']);
+
+/** Whether a field tree names user memory through a `va` symbol. */
+function usesVa(f: SymFields): boolean {
+  for (const k in f) {
+    const v = f[k];
+    if (typeof v !== 'object' || v === null || v instanceof Uint8Array || Array.isArray(v)) continue;
+    const sym = (v as { $?: unknown }).$;
+    if (sym === 'va') return true;
+    if (sym === undefined && usesVa(v as SymFields)) return true;
+  }
+  return false;
+}
+
+/** Whether any fault object holds a group (queued or read and waiting). */
+function queued(w: World): boolean {
+  let any = false;
+  w.ctxs.each((_c, ctx) => {
+    ctx.objs.each((_id, o) => {
+      any = o.type === 'fault' && (o.queue.length > 0 || o.awaiting.size > 0);
+      return !any;
+    });
+    return !any;
+  });
+  return any;
+}
+
+/**
+ * Syzkaller's resource rule: a call that needs a resource nobody created yet
+ * becomes the call that creates it (a mock device before a HWPT_ALLOC, a
+ * dirty-tracking HWPT before dirty ops, a fault queue before reading one, an
+ * access before access ops, a mapping before an unmap...). Deterministic in
+ * the state, so a command means the same thing whenever it runs from the
+ * same state; `noConstruct` templates are left alone (so missing resources
+ * are exercised too).
+ */
+export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | undefined, m: FuzzModel): Template | undefined {
+  if (t.noConstruct || !t.args) return undefined;
+  const op = t.op;
+  // Guest RAM first: a call naming user memory in a process that has none maps some.
+  if (usesVa(t.args) && !w.procs.get(pid)?.mm.vmas.size) return { op: 'mmap', pid: t.pid, args: { va: GUEST_BASE, length: 0x400000n, kind: 'anon' } };
+  const fdsKind = (kind: FileKind): boolean => {
+    let found = false;
+    w.procs.get(pid)?.fds.each((_fd, id) => {
+      found = w.files.get(id)?.kind === kind;
+      return !found;
+    });
+    return found;
+  };
+  if (NEED_FAULT.has(op)) {
+    if (!fdsKind('fault')) return make(t, 'IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 });
+    // Answers need cookies: read what is queued first.
+    if (op === 'write_fault_fd' && !m.cookies.length && queued(w)) return { op: 'read_fault_fd', pid: t.pid, args: { fd: { $: 'fd', kind: 'fault', k: 0 }, count: 160, pos: 0 } };
+    // Reads and answers need a page request: raise one (6.14 delivers through FAULT_ID_VALID HWPTs).
+    if (w.kernel === '6.14' && !queued(w) && !(op === 'write_fault_fd' && m.cookies.length))
+      return { op: 'IOMMU_TEST_OP_TRIGGER_IOPF', pid: t.pid, fd: IOMMUFD, args: { id: 0, trigger_iopf: { dev_id: id0('dev_fault'), pasid: 0, grpid: 0, perm: 3, addr: 0x1000000n } } };
+    return undefined;
+  }
+  if (NEED_MEMFD.has(op)) {
+    if (!fdsKind('memfd')) return { op: 'memfd_create', pid: t.pid, args: { name: 'guest-ram' } };
+    if (op === 'IOMMU_IOAS_MAP_FILE') {
+      let sized = false;
+      w.procs.get(pid)?.fds.each((_fd, id) => {
+        const f = w.files.get(id);
+        if (f?.kind === 'memfd' && f.mobj !== undefined) sized = (w.mem.mobjs.get(f.mobj)?.size ?? 0n) > 0n;
+        return !sized;
+      });
+      if (!sized) return { op: 'ftruncate', pid: t.pid, args: { fd: { $: 'fd', kind: 'memfd', k: 0 }, length: 0x400000n } };
+    }
+    return undefined;
+  }
+  if (!ctx) return undefined;
+  const has = (k: IdKind): boolean => {
+    let found = false;
+    ctx.objs.each((_id, o) => {
+      found = matches(o, k, ctx);
+      return !found;
+    });
+    return found;
+  };
+  const needsIoas = op.startsWith('IOMMU_') && op !== 'IOMMU_IOAS_ALLOC' && op !== 'IOMMU_FAULT_QUEUE_ALLOC' && op !== 'IOMMU_DESTROY';
+  if (needsIoas && !has('ioas')) return make(t, 'IOMMU_IOAS_ALLOC', { flags: 0 });
+  const device = () => (has('device') ? undefined : make(t, 'IOMMU_TEST_OP_MOCK_DOMAIN', { id: id0('ioas'), mock_domain: {} }));
+  const hwptAlloc = (flags: number) => make(t, 'IOMMU_HWPT_ALLOC', { flags, dev_id: id0('device'), pt_id: id0('ioas'), __reserved: 0, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 });
+  if (NEED_DEVICE.has(op) && !(op === 'IOMMU_TEST_OP_TRIGGER_IOPF' && w.kernel === '6.14')) {
+    const c = device();
+    if (c) return c;
+    if (op === 'IOMMU_VIOMMU_ALLOC' && !has('nest_parent')) return hwptAlloc(1);
+    if (op === 'IOMMU_VDEVICE_ALLOC' && !has('viommu'))
+      return has('nest_parent') ? make(t, 'IOMMU_VIOMMU_ALLOC', { flags: 0, type: 0xdeadbeef, dev_id: id0('device'), hwpt_id: id0('nest_parent') }) : hwptAlloc(1);
+    return undefined;
+  }
+  if (NEED_DIRTY.has(op)) {
+    const c = device() ?? (has('hwpt_dirty') ? undefined : hwptAlloc(2));
+    if (c || op !== 'IOMMU_TEST_OP_DIRTY') return c;
+    let on = false;
+    ctx.objs.each((_id, o) => {
+      on = o.type === 'hwpt_paging' && o.domain.dirtyEnabled;
+      return !on;
+    });
+    return on ? undefined : make(t, 'IOMMU_HWPT_SET_DIRTY_TRACKING', { flags: 1, hwpt_id: id0('hwpt_dirty'), __reserved: 0 });
+  }
+  // A page request needs a device attached to a HWPT with a fault queue (6.14: FAULT_ID_VALID).
+  if (op === 'IOMMU_TEST_OP_TRIGGER_IOPF' && w.kernel === '6.14') {
+    const c = device() ?? (has('fault') ? undefined : make(t, 'IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 }));
+    if (c) return c;
+    if (!has('hwpt_fault')) return make(t, 'IOMMU_HWPT_ALLOC', { flags: 4, dev_id: id0('device'), pt_id: id0('ioas'), __reserved: 0, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: id0('fault') });
+    let attached = false;
+    ctx.objs.each((_id, o) => {
+      if (o.type === 'device' && o.hwpt) {
+        const h = ctx.objs.get(o.hwpt);
+        attached = !!h && matches(h, 'hwpt_fault', ctx);
+      }
+      return !attached;
+    });
+    return attached ? undefined : make(t, 'IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', { id: id0('selftest'), mock_domain_replace: { pt_id: id0('hwpt_fault') } });
+  }
+  if (NEED_NESTED.has(op)) {
+    const c = device() ?? (has('nest_parent') ? undefined : hwptAlloc(1));
+    if (c || has('hwpt_nested')) return c;
+    const iotlb = new Uint8Array([0xef, 0xbe, 0xad, 0x0b]);
+    return make(t, 'IOMMU_HWPT_ALLOC', { flags: 0, dev_id: id0('device'), pt_id: id0('nest_parent'), __reserved: 0, data_type: 0xdead, data_len: 4, data_uptr: 0x10000n, fault_id: 0 }, { data_uptr: iotlb });
+  }
+  if (NEED_ACCESS.has(op)) return fdsKind('access') ? undefined : make(t, 'IOMMU_TEST_OP_CREATE_ACCESS', { id: id0('ioas'), create_access: { flags: 1 } });
+  if (NEED_VFIO.has(op)) return ctx.vfioIoas ? undefined : make(t, 'IOMMU_VFIO_IOAS', { ioas_id: id0('ioas'), op: 1, __reserved: 0 });
+  if (NEED_AREA.has(op)) {
+    const field = op === 'IOMMU_IOAS_COPY' ? 'src_ioas_id' : 'ioas_id';
+    const sym = t.args[field];
+    const e: Env = { w, m: newModel(), pid, ctx, args: {}, cache: new Map() };
+    const ioasId = typeof sym === 'object' && sym !== null && '$' in sym ? resolveSym(sym as Sym, e) : sym;
+    const o = ctx.objs.get(Number(ioasId));
+    if (o?.type !== 'ioas' || o.iopt.areas.size) return undefined;
+    return make(t, 'IOMMU_IOAS_MAP', { flags: 7, ioas_id: sym, __reserved: 0, user_va: { $: 'va', k: 0, off: 0n }, length: 0x4000n, iova: 0x1000000n });
+  }
+  return undefined;
+}
+
+/**
+ * The next event of a template in state `w`: the constructor of the first
+ * missing resource it needs (`constructed`), or the event itself.
+ */
+export function resolveNext(t: Template, w: World, m: FuzzModel): { event: Event; constructed: boolean } {
+  let constructed = false;
+  const event = resolveInner(t, w, m, 0, () => (constructed = true));
+  return { event, constructed };
+}
+
+/** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */
+export function resolve(t: Template, w: World, m: FuzzModel): Event {
+  return resolveInner(t, w, m, 0, () => {});
+}
+
+function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, onConstruct: () => void): Event {
+  const pids: number[] = [];
+  w.procs.each((pid, p) => {
+    if (p.alive) pids.push(pid);
+  });
+  // A negative index names a child (never the first process): exit must not end the whole run.
+  const kids = t.pid < 0 ? pids.filter((p) => p !== pids[0]) : pids;
+  if (t.pid < 0 && !kids.length) return { op: 'note', args: { text: `${t.op}: no child process` } };
+  const pid = kids.length ? kids[Math.abs(t.pid) % kids.length]! : 1;
+  const e: Env = { w, m, pid, args: {}, cache: new Map() };
+  const ev: Event = { op: t.op, args: null };
+  if (pid !== 1) ev.pid = pid;
+  if (t.fd !== undefined) {
+    const fd = Number(isSym(t.fd) ? resolveSym(t.fd, e) : t.fd);
+    ev.fd = fd;
+    const fileId = w.procs.get(pid)?.fds.get(fd);
+    const f = fileId === undefined ? undefined : w.files.get(fileId);
+    if (f?.kind === 'iommufd' && f.ctx !== undefined) {
+      e.ctxId = f.ctx;
+      e.ctx = w.ctxs.get(f.ctx);
+    }
+  }
+  if (depth < 4) {
+    const c = constructorFor(t, w, pid, e.ctx, m);
+    if (c) {
+      onConstruct();
+      return resolveInner({ ...c, noConstruct: undefined }, w, m, depth + 1, onConstruct);
+    }
+  }
+  if (t.args) {
+    const late: Late[] = [];
+    const args = resolveFields(t.args, e, late);
+    e.args = args;
+    for (const [target, key, sym] of late) target[key] = resolveSym(sym, e);
+    ev.args = args;
+  }
+  if (t.bufs) {
+    const bufs: NonNullable<Event['bufs']> = {};
+    for (const [k, b] of Object.entries(t.bufs)) bufs[k] = resolveBuf(b, e);
+    ev.bufs = bufs;
+  }
+  if (t.frame && ev.args) {
+    const st = structOf(t.op);
+    const size = st ? structSize(st, w.kernel) : undefined;
+    if (size !== undefined) {
+      if (t.frame === 'short') ev.size = size > 8 ? size - 4 : 4;
+      else {
+        ev.size = size + 8;
+        ev.tail = new Uint8Array(8);
+        if (t.frame === 'longjunk') ev.tail[5] = 0x5a;
+      }
+    }
+  }
+  return ev;
+}
+
+/** A compact, readable rendering of a template (fast-check prints commands with it). */
+export function showTemplate(t: Template): string {
+  const v = (x: unknown): string => {
+    if (typeof x === 'bigint') return `0x${x.toString(16)}`;
+    if (x instanceof Uint8Array) return `<${x.length}B>`;
+    if (x === null) return 'null';
+    if (isSym(x)) {
+      const s = x as Sym;
+      switch (s.$) {
+        case 'id':
+          return `${s.t}#${s.k}`;
+        case 'stale':
+          return `stale#${s.k}`;
+        case 'fd':
+          return `fd:${s.kind}#${s.k}`;
+        case 'va':
+          return `va#${s.k}+${v(s.off)}`;
+        case 'iova':
+          return `iova${s.end ? 'end' : ''}(${s.of})#${s.k}+${v(s.off)}`;
+        case 'alen':
+          return `alen(${s.of})#${s.k}x${s.n}+${v(s.add)}`;
+        case 'uva':
+          return `uva(${s.of})#${s.k}+${v(s.off)}`;
+        case 'cookie':
+          return `cookie#${s.k}`;
+        case 'newpid':
+          return 'newpid';
+      }
+    }
+    if (typeof x === 'object' && x) {
+      if ('$' in x) return JSON.stringify(x, (_k, y) => (typeof y === 'bigint' ? `0x${y.toString(16)}` : y));
+      return `{${Object.entries(x as object).filter(([, y]) => y !== undefined).map(([k, y]) => `${k}:${v(y)}`).join(',')}}`;
+    }
+    return String(x);
+  };
+  const parts = [t.op];
+  if (t.pid) parts.push(`pid#${t.pid}`);
+  if (t.fd !== undefined) parts.push(`fd=${v(t.fd)}`);
+  parts.push(v(t.args));
+  if (t.bufs) parts.push(`bufs=${v(t.bufs)}`);
+  if (t.frame) parts.push(`frame=${t.frame}`);
+  if (t.noConstruct) parts.push('!construct');
+  return parts.join(' ');
+}
