@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   conform: () => import('./commands/conform.js'),
   trace: () => import('./commands/trace.js'),
   import: () => import('./commands/import.js'),
+  fuzz: () => import('./commands/fuzz.js'),
   debug: () => import('./commands/debug.js'),
 };
 
