@@ -62,8 +62,8 @@ export interface FuzzOptions {
   /** Shrink a failure (default true). */
   shrink?: boolean;
   onProgress?: (p: FuzzProgress) => void;
-  /** Called after every generated event (statistics). */
-  onStep?: (ev: Event, result: Result | undefined) => void;
+  /** Called after every generated event (statistics, extra checks) with the state it led to and the run's checker. */
+  onStep?: (ev: Event, result: Result | undefined, state: World, checker: Checker) => void;
 }
 
 export interface FuzzProgress {
@@ -168,9 +168,9 @@ function step(r: Real, m: FuzzModel, ev: Event): Result {
   r.results.push(next.result);
   r.w = next.state;
   if (r.keepStates) r.states.push(next.state);
-  r.onStep?.(ev, next.result);
   const v = r.checker.step({ prev, next: next.state, event: ev, result: next.result, index });
   if (v.length) throw new RunFailure(v[0]!.invariant, v, index);
+  r.onStep?.(ev, next.result, next.state, r.checker);
   learn(m, ev, next.result, next.state);
   return next.result;
 }
