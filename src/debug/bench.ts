@@ -5,7 +5,9 @@
  *  - seek_ms_p99: reaching a random event from wherever the cursor is
  *    (state before it + its answer), 99th percentile;
  *  - step_ms_p99: one step forward or back, state and diff of the step;
- *  - debug_rss_mb: resident memory of the process holding the index.
+ *  - debug_rss_mb: resident memory of the process holding the index, after
+ *    building it and after the seeks and steps (each after a collection;
+ *    rss_peak_mb is the figure before it).
  * The index is built in a child process (`node --expose-gc bench.js
  * --child`) so the resident-memory figure is the debugger's alone.
  */
@@ -30,6 +32,12 @@ export interface DebugBench {
   seek_ms_p50: number;
   step_ms_p50: number;
   index_ms: number;
+  /** V8 heap in use after the build (checkpoint worlds, mostly). */
+  heap_mb: number;
+  /** Resident memory before a collection, right after the seeks and steps. */
+  rss_peak_mb: number;
+  /** Typed-array columns, logs and encoded events. */
+  columns_mb: number;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -61,7 +69,8 @@ async function child(path: string): Promise<DebugBench> {
   const indexMs = performance.now() - t0;
   const n = ix.length;
   gc?.();
-  let rss = process.memoryUsage().rss;
+  const mem = process.memoryUsage();
+  let rss = mem.rss;
   const rnd = rng(0x5eec);
   // warm up the code paths once
   for (let k = 0; k < 20; k++) ix.patchesAt(Math.floor(rnd() * n));
@@ -84,6 +93,8 @@ async function child(path: string): Promise<DebugBench> {
       steps.push(performance.now() - a);
     }
   }
+  const peak = process.memoryUsage().rss;
+  gc?.();
   rss = Math.max(rss, process.memoryUsage().rss);
   return {
     seek_ms_p99: r2(pct(seeks, 99)),
@@ -95,6 +106,9 @@ async function child(path: string): Promise<DebugBench> {
     seek_ms_p50: r2(pct(seeks, 50)),
     step_ms_p50: r2(pct(steps, 50)),
     index_ms: Math.round(indexMs),
+    heap_mb: Math.round(mem.heapUsed / 1048576),
+    rss_peak_mb: Math.round(Math.max(peak, rss) / 1048576),
+    columns_mb: Math.round(ix.columnBytes / 1048576),
   };
 }
 

@@ -77,7 +77,7 @@ const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '…' : s
 
 /** Lazily expanded state tree; expanded paths survive steps. */
 export class StateTree {
-  private open = new Set<string>(['ctxs']);
+  private open = new Set<string>(['ctxs', 'ctxs.1', 'ctxs.1.objs']);
   private at = 0;
 
   async render(at: number): Promise<void> {
