@@ -10,6 +10,7 @@ import { vmTrace } from '../src/bench/vm_trace.js';
 import { emptyWorld, type World } from '../src/model/state.js';
 import { benchTrace } from '../src/trace/bench.js';
 import { benchDebug } from '../src/debug/bench.js';
+import { benchFuzz } from '../src/fuzz/bench.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -102,6 +103,8 @@ async function main() {
   const d = await benchDebug({ events: quick ? 200_000 : 1_000_000, log });
   for (const k of ['seek_ms_p99', 'step_ms_p99', 'debug_rss_mb', 'index_events_per_sec'] as const) out[k] = d[k];
   log(`  seek p99 ${d.seek_ms_p99} ms, step p99 ${d.step_ms_p99} ms, ${d.debug_rss_mb} MB resident, index ${d.index_events_per_sec} events/s (${d.events} events, ${d.checkpoints} checkpoints)`);
+  log('fuzzing (one thread, every invariant after every event)...');
+  out['fuzz_steps_per_sec'] = benchFuzz({ quick, log }).fuzz_steps_per_sec;
   if (json) console.log(JSON.stringify(out));
   else for (const [k, v] of Object.entries(t)) console.log(`  ${k}: ${v}`);
 }
