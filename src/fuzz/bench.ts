@@ -2,7 +2,7 @@
  * `fuzz_steps_per_sec` for `npm run bench`: model steps per second of the
  * fuzz loop in one thread with every invariant on — generation, resolution,
  * apply, the incremental invariant checks after every event and the
- * replay-from-checkpoint check every 8 runs. Measured after a warm-up (the
+ * replay-from-checkpoint check every 16 runs. Measured after a warm-up (the
  * JIT needs a few thousand runs to reach the steady state).
  */
 import { fuzz } from './run.js';

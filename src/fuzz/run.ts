@@ -57,7 +57,7 @@ export interface FuzzOptions {
   path?: string;
   /** Stop (not a failure) after this long. */
   timeMs?: number;
-  /** Run the replay-from-checkpoint check every N runs (0: never; default 8). */
+  /** Run the replay-from-checkpoint check every N runs (0: never; default 16). */
   replayEvery?: number;
   /** Shrink a failure (default true). */
   shrink?: boolean;
@@ -325,7 +325,7 @@ function property(s: Session) {
   const o = s.opts;
   const arb = eventTemplates(s.kernel, o.bias ?? { hostile: 4 }, o.events);
   const cmdArb = fc.commands([arb.map((t) => new EventCommand(t) as fc.Command<FuzzModel, Real>)], { maxCommands: o.maxSteps ?? 40, size: 'max' });
-  const every = o.replayEvery ?? 8;
+  const every = o.replayEvery ?? 16;
   return fc.property(cmdArb, (cmds) => {
     s.runs++;
     runOnce(s, cmds, every > 0 && s.runs % every === 0);

@@ -106,6 +106,8 @@ function liveIds(e: Env, t: IdKind): number[] {
   return l;
 }
 
+const REFINED: readonly IdKind[] = ['hwpt_dirty', 'hwpt_tracking', 'nest_parent', 'hwpt_fault', 'dev_fault'];
+
 const BASE_KIND: Partial<Record<IdKind, IdKind>> = { hwpt_dirty: 'hwpt_paging', hwpt_tracking: 'hwpt_dirty', nest_parent: 'hwpt_paging', hwpt_fault: 'hwpt_paging', dev_fault: 'device' };
 
 function matches(o: Obj, t: IdKind, ctx?: Ctx): boolean {
@@ -409,13 +411,18 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     return undefined;
   }
   if (!ctx) return undefined;
+  // Which kinds of object exist: one pass over the table, on first use.
+  let kinds: Set<IdKind> | undefined;
   const has = (k: IdKind): boolean => {
-    let found = false;
-    ctx.objs.each((_id, o) => {
-      found = matches(o, k, ctx);
-      return !found;
-    });
-    return found;
+    if (!kinds) {
+      const ks = new Set<IdKind>();
+      ctx.objs.each((_id, o) => {
+        ks.add(o.type);
+        for (const x of REFINED) if (matches(o, x, ctx)) ks.add(x);
+      });
+      kinds = ks;
+    }
+    return kinds.has(k);
   };
   const needsIoas = op.startsWith('IOMMU_') && op !== 'IOMMU_IOAS_ALLOC' && op !== 'IOMMU_FAULT_QUEUE_ALLOC' && op !== 'IOMMU_DESTROY';
   if (needsIoas && !has('ioas')) return make(t, 'IOMMU_IOAS_ALLOC', { flags: 0 });
@@ -490,14 +497,18 @@ export function resolve(t: Template, w: World, m: FuzzModel): Event {
 }
 
 function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, onConstruct: () => void): Event {
-  const pids: number[] = [];
-  w.procs.each((pid, p) => {
-    if (p.alive) pids.push(pid);
-  });
-  // A negative index names a child (never the first process): exit must not end the whole run.
-  const kids = t.pid < 0 ? pids.filter((p) => p !== pids[0]) : pids;
-  if (t.pid < 0 && !kids.length) return { op: 'note', args: { text: `${t.op}: no child process` } };
-  const pid = kids.length ? kids[Math.abs(t.pid) % kids.length]! : 1;
+  let pid: number;
+  if (t.pid === 0 && w.procs.get(1)?.alive) pid = 1;
+  else {
+    const pids: number[] = [];
+    w.procs.each((p, proc) => {
+      if (proc.alive) pids.push(p);
+    });
+    // A negative index names a child (never the first process): exit must not end the whole run.
+    const kids = t.pid < 0 ? pids.filter((p) => p !== pids[0]) : pids;
+    if (t.pid < 0 && !kids.length) return { op: 'note', args: { text: `${t.op}: no child process` } };
+    pid = kids.length ? kids[Math.abs(t.pid) % kids.length]! : 1;
+  }
   const e: Env = { w, m, pid, args: {}, cache: new Map() };
   const ev: Event = { op: t.op, args: null };
   if (pid !== 1) ev.pid = pid;

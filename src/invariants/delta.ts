@@ -105,12 +105,17 @@ export class StepDelta implements StepInput {
   readonly result: Result;
   readonly index: number;
   private _ctxs?: Map<number, Change<Ctx>>;
-  private _objs = new Map<number, Map<number, Change<Obj>>>();
-  private _pages = new Map<number, Map<number, Change<Pages>>>();
+  // Per-context caches; most steps touch one context, kept in the first slot without a Map.
+  private _objsId = -1;
+  private _objs1?: Map<number, Change<Obj>>;
+  private _objs?: Map<number, Map<number, Change<Obj>>>;
+  private _pagesId = -1;
+  private _pages1?: Map<number, Change<Pages>>;
+  private _pages?: Map<number, Map<number, Change<Pages>>>;
   private _procs?: Map<number, Change<Proc>>;
   private _files?: Map<number, Change<OpenFile>>;
   private _locked?: Map<number, Change<bigint>>;
-  private _removed = new Map<number, Set<number>>();
+  private _removed?: Map<number, Set<number>>;
 
   constructor(s: StepInput) {
     this.prev = s.prev;
@@ -137,33 +142,41 @@ export class StepDelta implements StepInput {
 
   /** Objects of context `id` added, removed or replaced. */
   objs(id: number): Map<number, Change<Obj>> {
-    let m = this._objs.get(id);
+    if (id === this._objsId) return this._objs1!;
+    let m = this._objs?.get(id);
     if (!m) {
       const c = this.ctxs.get(id);
       m = !c || c[0]?.objs === c[1]?.objs ? EMPTY : diffMap<number, Obj>(c[0]?.objs, c[1]?.objs);
-      this._objs.set(id, m);
+      if (this._objsId < 0) {
+        this._objsId = id;
+        this._objs1 = m;
+      } else (this._objs ??= new Map()).set(id, m);
     }
     return m;
   }
 
   /** Pages objects of context `id` added, removed or replaced. */
   pages(id: number): Map<number, Change<Pages>> {
-    let m = this._pages.get(id);
+    if (id === this._pagesId) return this._pages1!;
+    let m = this._pages?.get(id);
     if (!m) {
       const c = this.ctxs.get(id);
       m = !c || c[0]?.pages === c[1]?.pages ? EMPTY : diffMap<number, Pages>(c[0]?.pages, c[1]?.pages);
-      this._pages.set(id, m);
+      if (this._pagesId < 0) {
+        this._pagesId = id;
+        this._pages1 = m;
+      } else (this._pages ??= new Map()).set(id, m);
     }
     return m;
   }
 
   /** IDs of context `id` whose object is gone or is now of another type. */
   removedIds(id: number): Set<number> {
-    let s = this._removed.get(id);
+    let s = this._removed?.get(id);
     if (!s) {
       s = new Set();
       for (const [oid, [b, a]] of this.objs(id)) if (b && (!a || a.type !== b.type)) s.add(oid);
-      this._removed.set(id, s);
+      (this._removed ??= new Map()).set(id, s);
     }
     return s;
   }

@@ -30,10 +30,28 @@ function checkIoasLists(ctxId: number, ctx: Ctx, ioas: IoasObj, out: Violation[]
 }
 
 /** One paging HWPT maps exactly its IOAS: aperture reserved, areas inside it, huge domains track every area. */
-function checkHwpt(ctxId: number, ctx: Ctx, h: HwptPagingObj, out: Violation[]): void {
+function checkHwpt(ctxId: number, ctx: Ctx, h: HwptPagingObj, out: Violation[], areasOnly = false): void {
   const where = { invariant: HWPT_MAPS_IOAS, ctx: ctxId, obj: h.id };
   const ioas = ctx.objs.get(h.ioas);
   if (ioas?.type !== 'ioas') return; // reported by no-dangling-ids
+  const d = h.domain;
+  if (!areasOnly) checkAperture(ctxId, ctx, h, ioas, out);
+  // Domains that keep their own mapping record (1 MiB-capable mock domains) map exactly the areas.
+  const mapped = (d as { mapped?: { each(fn: (s: bigint, l: bigint) => void): void } }).mapped;
+  if (d.huge && mapped) {
+    const m: R[] = [];
+    mapped.each((s, l) => {
+      m.push({ start: s, last: l });
+    });
+    const got = mergeRanges(m);
+    const exp = mergeRanges(areasOf(ioas));
+    if (!sameRanges(got, exp)) out.push({ ...where, message: `HWPT ${h.id}: maps ${fmt(got) || 'nothing'} but IOAS ${h.ioas} has ${fmt(exp) || 'no areas'}` });
+  }
+}
+
+/** The aperture is reserved (areas-in-bounds then keeps areas inside it), and an automatic HWPT has a device. */
+function checkAperture(ctxId: number, ctx: Ctx, h: HwptPagingObj, ioas: IoasObj, out: Violation[]): void {
+  const where = { invariant: HWPT_MAPS_IOAS, ctx: ctxId, obj: h.id };
   const d = h.domain;
   const owner = `hwpt:${h.id}`;
   const mine = ioas.iopt.reserved.filter((r) => r.owner === owner);
@@ -56,17 +74,6 @@ function checkHwpt(ctxId: number, ctx: Ctx, h: HwptPagingObj, out: Violation[]):
     });
     if (!attached) out.push({ ...where, message: `automatic HWPT ${h.id} has no attached device (it must be destroyed with its last device)` });
     if (h.nestParent) out.push({ ...where, message: `automatic HWPT ${h.id} is a nesting parent` });
-  }
-  // Domains that keep their own mapping record (1 MiB-capable mock domains) map exactly the areas.
-  const mapped = (d as { mapped?: { each(fn: (s: bigint, l: bigint) => void): void } }).mapped;
-  if (d.huge && mapped) {
-    const m: R[] = [];
-    mapped.each((s, l) => {
-      m.push({ start: s, last: l });
-    });
-    const got = mergeRanges(m);
-    const exp = mergeRanges(areasOf(ioas));
-    if (!sameRanges(got, exp)) out.push({ ...where, message: `HWPT ${h.id}: maps ${fmt(got) || 'nothing'} but IOAS ${h.ioas} has ${fmt(exp) || 'no areas'}` });
   }
 }
 
@@ -101,7 +108,14 @@ export const hwptMapsIoas: Invariant = {
       if (!ctx) continue;
       const hwpts = new Set<number>();
       const ioases = new Set<number>();
+      // HWPTs of IOASes where only the areas changed: only the mapping record needs a look (the aperture
+      // reservation is unchanged and areas-in-bounds keeps the areas out of reserved ranges).
+      const areasOnly = new Set<number>();
       for (const [id, [b, a]] of d.objs(ctxId)) {
+        if (b?.type === 'ioas' && a?.type === 'ioas' && b.hwpts === a.hwpts && b.iopt.domains === a.iopt.domains && b.iopt.reserved === a.iopt.reserved) {
+          for (const h of a.iopt.domains) areasOnly.add(h);
+          continue;
+        }
         for (const o of [b, a]) {
           if (o?.type === 'hwpt_paging') (hwpts.add(id), ioases.add(o.ioas));
           if (o?.type === 'device' && o.hwpt) hwpts.add(o.hwpt);
@@ -119,6 +133,10 @@ export const hwptMapsIoas: Invariant = {
       for (const id of hwpts) {
         const o = ctx.objs.get(id);
         if (o?.type === 'hwpt_paging') checkHwpt(ctxId, ctx, o, out);
+      }
+      for (const id of areasOnly) {
+        const o = ctx.objs.get(id);
+        if (o?.type === 'hwpt_paging' && !hwpts.has(id)) checkHwpt(ctxId, ctx, o, out, true);
       }
     }
     return out;

@@ -119,8 +119,8 @@ export class Checker {
             this.history.leaks.set(k, (this.history.leaks.get(k) ?? 0) + 1);
           }
     }
-    for (const [ctxId, [b, a]] of d.ctxs)
-      if (b && !a) for (const k of [...this.history.leaks.keys()]) if (k.startsWith(`${ctxId}:`)) this.history.leaks.delete(k);
+    if (this.history.leaks.size && d.prev.ctxs !== d.next.ctxs)
+      for (const [ctxId, [b, a]] of d.ctxs) if (b && !a) for (const k of [...this.history.leaks.keys()]) if (k.startsWith(`${ctxId}:`)) this.history.leaks.delete(k);
   }
 }
 
