@@ -4,7 +4,7 @@
  *
  * One pass applies every event (the model is the only source of states and
  * answers) and keeps:
- *  - checkpoints: the World every ~CHECKPOINT_MS of apply work (worlds are
+ *  - checkpoints: the World every few thousand units of work (worlds are
  *    persistent, so a checkpoint costs only what changed since the previous
  *    one); `stateAt(i)` = nearest checkpoint + replay of at most that much
  *    work, and a window of the states just replayed makes stepping either
@@ -89,7 +89,9 @@ export interface PinChange {
 
 export interface DebugIndexOptions {
   kernel?: KernelVersion;
-  /** Apply work (ms of CPU) between checkpoints: bounds the cost of a seek (default 10). */
+  /** Work units (an event + one per entry it changed) between checkpoints (default 4000, ~1000 VM-trace events). */
+  checkpointUnits?: number;
+  /** Backstop: apply work (ms of CPU) between checkpoints (default 25). */
   checkpointMs?: number;
   /** Never more events than this between checkpoints (default 4096). */
   maxGap?: number;
@@ -218,6 +220,7 @@ export class DebugIndex {
   readonly kernel: KernelVersion;
   readonly store = new EventStore();
   readonly checkpointMs: number;
+  readonly checkpointUnits: number;
   readonly maxGap: number;
 
   private readonly ops = new Interner();
@@ -249,7 +252,8 @@ export class DebugIndex {
 
   constructor(opts: DebugIndexOptions = {}) {
     this.kernel = opts.kernel ?? '6.12';
-    this.checkpointMs = opts.checkpointMs ?? 10;
+    this.checkpointMs = opts.checkpointMs ?? 25;
+    this.checkpointUnits = opts.checkpointUnits ?? 4000;
     this.maxGap = opts.maxGap ?? 4096;
     this.initial = emptyWorld({ kernel: this.kernel });
     this.finalState = this.initial;
@@ -274,6 +278,7 @@ export class DebugIndex {
     let w = this.finalState;
     let sinceMs = 0;
     let sinceN = 0;
+    let sinceUnits = 0;
     let slice = performance.now();
     let lastClock = cpuMs();
     const isAsync = Symbol.asyncIterator in (events as object);
@@ -285,21 +290,25 @@ export class DebugIndex {
         if (r.done) break;
         const ev = r.value;
         const i = this.n;
-        // The cost clock is this process's CPU time (not wall time, which
-        // other load on the machine inflates), read every 16 events; about
-        // half of it is apply, the rest this index's bookkeeping, which a
-        // seek does not redo.
+        // Where to checkpoint: every `checkpointUnits` units of work, a unit
+        // being one event plus one per entry it changed (objects, IOVA
+        // ranges, pin runs: what replaying it costs, roughly). Counting work
+        // instead of timing it keeps the spacing, and so memory and seek
+        // cost, the same however loaded the machine is. A CPU-time backstop
+        // catches events that are expensive without changing much.
         if ((i & 15) === 0) {
           const now = cpuMs();
           sinceMs += (now - lastClock) / 2;
           lastClock = now;
         }
-        if (i > 0 && (sinceMs >= this.checkpointMs || sinceN >= this.maxGap)) {
+        if (i > 0 && (sinceUnits >= this.checkpointUnits || sinceMs >= this.checkpointMs || sinceN >= this.maxGap)) {
           this.cpAt.push(i);
           this.cpState.push(w);
           sinceMs = 0;
           sinceN = 0;
+          sinceUnits = 0;
         }
+        const logged = this.iova.length + this.objs.length + this.pins.length;
         const { state, result } = apply(w, ev);
         sinceN++;
         this.store.push(ev);
@@ -319,6 +328,7 @@ export class DebugIndex {
         this.flagCol.push(flags);
         if (state !== w) this.recordState(i, w, state);
         this.recordArgs(i, ev, w, result);
+        sinceUnits += 1 + this.iova.length + this.objs.length + this.pins.length - logged;
         w = state;
         this.n++;
         this.finalState = w;

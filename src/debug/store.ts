@@ -28,7 +28,7 @@ const packr = new Packr({
 });
 
 export class EventStore {
-  private readonly chunks: Buffer[] = [];
+  private readonly chunks: Uint8Array[] = [];
   private pending: Event[] = [];
   private count = 0;
   private readonly cache = new Map<number, Event[]>();
@@ -58,7 +58,8 @@ export class EventStore {
   flush(): void {
     if (this.pending.length === 0) return;
     const c = this.chunks.length;
-    const enc = deflateRawSync(packr.pack(this.pending), { level: constants.Z_BEST_SPEED });
+    // copied out: zlib's result is a view into a larger (16 KiB) buffer
+    const enc = new Uint8Array(deflateRawSync(packr.pack(this.pending), { level: constants.Z_BEST_SPEED }));
     this.chunks.push(enc);
     this.bytes += enc.length;
     this.cache.delete(c);

@@ -15,11 +15,22 @@ import { DebugIndex } from '../../src/debug/history.js';
 import { Session } from '../../src/debug/session.js';
 import { startServer, type DebugServer } from '../../src/debug/server.js';
 import { ensureUi } from '../../src/debug/ui_build.js';
-import { SAMPLE } from '../unit/debug/fixtures.js';
+import { ROOT, SAMPLE } from '../unit/debug/fixtures.js';
+import ts from 'typescript';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE = existsSync(CHROMIUM);
 if (!HAVE) console.warn(`SKIP debugger UI end-to-end test: ${CHROMIUM} is absent (apt-get install chromium to run it)`);
+
+describe('debugger UI sources', () => {
+  it('type-check against the API payload types (ui/debug/tsconfig.json)', () => {
+    const file = join(ROOT, 'ui/debug/tsconfig.json');
+    const cfg = ts.getParsedCommandLineOfConfigFile(file, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(String(d.messageText)); } })!;
+    const program = ts.createProgram(cfg.fileNames, cfg.options);
+    const diags = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    expect(diags).toEqual([]);
+  });
+});
 
 describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
   let srv: DebugServer;

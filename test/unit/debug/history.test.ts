@@ -39,7 +39,7 @@ const sample = readTraceSync(SAMPLE);
 const vm = [...vmTrace({ events: 2500, live: 40 })];
 
 describe.each([
-  ['bundled trace', sample.events, sample.header.kernel, { checkpointMs: 1 }],
+  ['bundled trace', sample.events, sample.header.kernel, { checkpointUnits: 40, checkpointMs: 1e9 }],
   ['VM-style trace', vm, '6.12' as const, { maxGap: 37, checkpointMs: 1e9 }],
 ])('DebugIndex over the %s', (_name, events, kernel, opts) => {
   let ix: DebugIndex;
