@@ -19,6 +19,7 @@ export interface CampaignOptions {
   out: string;
   kernel: KernelVersion;
   path?: string;
+  replayPath?: string;
   invariants?: string[];
   events?: string[];
   hostile?: number;
@@ -68,6 +69,7 @@ export interface WorkerJob {
   out: string;
   kernel: KernelVersion;
   path?: string;
+  replayPath?: string;
   invariants?: string[];
   events?: string[];
   hostile?: number;
@@ -85,6 +87,7 @@ export async function runJob(job: WorkerJob, progress?: (runs: number, steps: nu
     ...(job.timeMs !== undefined ? { timeMs: job.timeMs } : {}),
     kernel: job.kernel,
     ...(job.path ? { path: job.path } : {}),
+    ...(job.replayPath ? { replayPath: job.replayPath } : {}),
     ...(job.invariants ? { invariants: job.invariants } : {}),
     ...(job.events ? { events: job.events } : {}),
     ...(job.hostile !== undefined ? { bias: { hostile: job.hostile } } : {}),
@@ -125,6 +128,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     out: o.out,
     kernel: o.kernel,
     ...(o.path ? { path: o.path } : {}),
+    ...(o.replayPath ? { replayPath: o.replayPath } : {}),
     ...(o.invariants ? { invariants: o.invariants } : {}),
     ...(o.events ? { events: o.events } : {}),
     ...(o.hostile !== undefined ? { hostile: o.hostile } : {}),

@@ -63,7 +63,7 @@ export function reportText(f: FuzzFailure, files?: Partial<WrittenFailure>): str
     L.push(`           (diverges at event #${f.failingIndex}: ${f.invariant === 'model-crash' ? 'the model throws' : 'out.invariant_violated'})`);
     L.push(`           iorewind fuzz --check ${files.trace}   (re-runs the invariants on the events)`);
   }
-  L.push(`           iorewind fuzz --seed ${f.seed} --runs ${f.numRuns} --kernel ${f.kernel}${f.path ? ` --path ${f.path}` : ''} --workers 1`);
+  L.push(`           iorewind fuzz --seed ${f.seed} --runs ${f.numRuns} --kernel ${f.kernel}${f.path ? ` --path ${f.path}` : ''}${f.replayPath ? ` --replay-path ${f.replayPath}` : ''} --workers 1`);
   return L.join('\n');
 }
 

@@ -53,8 +53,10 @@ export interface FuzzOptions {
   /** Generate only these event kinds (default: all). */
   events?: readonly string[];
   bias?: Bias;
-  /** fast-check path of a counterexample to replay (with the seed it was found with). */
+  /** fast-check path of a counterexample to replay (with the seed it was found with)... */
   path?: string;
+  /** ...and the commands' replay path (fc.commands needs both to replay a shrunk sequence). */
+  replayPath?: string;
   /** Stop (not a failure) after this long. */
   timeMs?: number;
   /** Run the replay-from-checkpoint check every N runs (0: never; default 16). */
@@ -324,7 +326,7 @@ function withRecord(ev: Event, res: Result | undefined, fail?: RunFailure): Even
 function property(s: Session) {
   const o = s.opts;
   const arb = eventTemplates(s.kernel, o.bias ?? { hostile: 4 }, o.events);
-  const cmdArb = fc.commands([arb.map((t) => new EventCommand(t) as fc.Command<FuzzModel, Real>)], { maxCommands: o.maxSteps ?? 40, size: 'max' });
+  const cmdArb = fc.commands([arb.map((t) => new EventCommand(t) as fc.Command<FuzzModel, Real>)], { maxCommands: o.maxSteps ?? 40, size: 'max', ...(o.replayPath ? { replayPath: o.replayPath } : {}) });
   const every = o.replayEvery ?? 16;
   return fc.property(cmdArb, (cmds) => {
     s.runs++;

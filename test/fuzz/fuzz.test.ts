@@ -95,6 +95,9 @@ describe('fuzzer machinery', () => {
     expect(f.events.length).toBeLessThanOrEqual(6);
     expect(f.events[f.failingIndex]!.op).toBe('IOMMU_IOAS_MAP');
     expect(f.diff.length).toBeGreaterThan(0);
+    // Reproducible by seed and fast-check path.
+    const again = fuzz({ model: buggy, seed: f.seed, path: f.path!, replayPath: f.replayPath!, runs: 100, maxSteps: 30 });
+    expect(again.failure?.events.map((e) => e.op)).toEqual(f.events.map((e) => e.op));
     const dir = mkdtempSync(join(tmpdir(), 'iorewind-fuzz-'));
     try {
       const files = await writeFailure(dir, 'case', f);

@@ -1,6 +1,6 @@
 /**
  * `iorewind fuzz [--seed S] [--runs N] [--max-steps M] [--time T] [--workers W]
- *                [--out DIR] [--kernel 6.12|6.14] [--path P] [--invariants a,b]
+ *                [--out DIR] [--kernel 6.12|6.14] [--path P --replay-path R] [--invariants a,b]
  *                [--events x,y] [--hostile H] [--json]`
  * `iorewind fuzz --check TRACE [--kernel K]`
  * `iorewind fuzz --list`
@@ -23,7 +23,7 @@ import { formatEvent } from '../../src/trace/index.js';
 export const summary = 'property-based fuzzing with every invariant checked after every event';
 
 const USAGE = `usage: iorewind fuzz [--seed S] [--runs N] [--max-steps M] [--time T] [--workers W] [--out DIR]
-                     [--kernel 6.12|6.14] [--path P] [--invariants a,b] [--events x,y] [--hostile H] [--json]
+                     [--kernel 6.12|6.14] [--path P --replay-path R] [--invariants a,b] [--events x,y] [--hostile H] [--json]
        iorewind fuzz --check TRACE [--kernel 6.12|6.14]
        iorewind fuzz --list`;
 
@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const known = new Set(['--seed', '--runs', '--max-steps', '--time', '--workers', '--out', '--kernel', '--path', '--invariants', '--events', '--hostile', '--check', '--replay-every']);
+  const known = new Set(['--seed', '--runs', '--max-steps', '--time', '--workers', '--out', '--kernel', '--path', '--replay-path', '--invariants', '--events', '--hostile', '--check', '--replay-every']);
   for (const k of opt.keys()) if (!known.has(k)) throw new Error(`unknown option ${k}\n${USAGE}`);
   const kernel = (opt.get('--kernel') ?? '6.12') as KernelVersion;
   if (kernel !== '6.12' && kernel !== '6.14') throw new Error(`--kernel: 6.12 or 6.14, got '${kernel}'`);
@@ -112,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
     out,
     kernel,
     ...(opt.get('--path') ? { path: opt.get('--path')! } : {}),
+    ...(opt.get('--replay-path') ? { replayPath: opt.get('--replay-path')! } : {}),
     ...(invariants ? { invariants } : {}),
     ...(events ? { events } : {}),
     ...(opt.has('--hostile') ? { hostile: Number(opt.get('--hostile')) } : {}),
