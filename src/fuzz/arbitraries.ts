@@ -214,6 +214,17 @@ function testOp(op: string, h: number, idOf: (d: D) => Sym | number, mem: string
   });
 }
 
+/** An ioctl on a VFIO device file (the process's k-th cdev fd). */
+function vfioDev(op: string, body: (d: D) => SymFields): Builder<Template> {
+  return (d) => {
+    hostility(d, d.bias);
+    const t: Template = { op, pid: pid(d), fd: d.w([95, d.h]) ? fd('any', d.int(7)) : fd('vfio', d.int(2)), args: body(d) };
+    if (d.w([100, d.h])) t.args = null;
+    if (d.w([75, 25])) t.noConstruct = true;
+    return t;
+  };
+}
+
 function env(op: string, body: (d: D) => SymFields, bufs?: (d: D) => Template['bufs']): Builder<Template> {
   return (d) => {
     hostility(d, d.bias);
@@ -575,8 +586,86 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         ),
       ),
     },
+    // ------------------------------------------------------------ hardware, VFIO device files, device DMA
+    iommu_add: {
+      weight: 0.5,
+      build: env('iommu_add', (d) => {
+        const k = d.int(1);
+        const a: SymFields = { iommu: 1 + k, driver: k ? 'arm_smmuv3' : 'intel_vtd' };
+        if (d.w([60, 40])) (a['dirty'] = d.of(true, false), (a['nesting'] = d.of(true, false)), (a['msi_isolated'] = d.of(true, false)));
+        if (d.h && d.w([50, 50])) a['driver'] = d.of('mock', 'nope');
+        return a;
+      }),
+    },
+    device_add: {
+      weight: 1,
+      build: env('device_add', (d) => {
+        const k = d.int(1);
+        const a: SymFields = { dev: 1 + d.int(3), iommu: 1 + k, driver: k ? 'arm_smmuv3' : 'intel_vtd' };
+        switch (d.w([60, 15, 10, 10, d.h])) {
+          case 1:
+            a['kind'] = 'emulated';
+            break;
+          case 2:
+            a['group'] = 7;
+            break;
+          case 3:
+            a['flags'] = d.of(['pci'], ['pci', 'pri'], ['noncoherent']);
+            break;
+          case 4:
+            a['resv'] = [{ start: APERTURE, length: 0x10000n, type: d.of('reserved', 'msi', 'bogus') }];
+        }
+        return a;
+      }),
+    },
+    device_remove: { weight: 0.5, build: env('device_remove', (d) => ({ dev: 1 + d.int(3) })) },
+    set_module_param: { weight: 0.3, build: env('set_module_param', (d) => ({ name: d.w([95, d.h]) ? 'bogus' : 'allow_unsafe_interrupts', value: d.of(true, false) })) },
+    VFIO_DEVICE_BIND_IOMMUFD: {
+      weight: 2,
+      build: vfioDev('VFIO_DEVICE_BIND_IOMMUFD', (d) => ({ argsz: d.w([95, d.h]) ? d.of(8, 12, 64) : 16, flags: reserved(d, d.h), iommufd: d.w([95, d.h]) ? d.of(77, 0) : fd('iommufd') })),
+    },
+    VFIO_DEVICE_ATTACH_IOMMUFD_PT: {
+      weight: 2,
+      build: vfioDev('VFIO_DEVICE_ATTACH_IOMMUFD_PT', (d) => {
+        const c = d.w([50, 25, 15, d.h]);
+        return { argsz: 12, flags: reserved(d, d.h), pt_id: c === 0 ? id(d, 'ioas', d.h) : c === 1 ? id(d, 'hwpt_paging', d.h) : c === 2 ? id(d, 'hwpt_nested', d.h) : id(d, 'any', d.h) };
+      }),
+    },
+    VFIO_DEVICE_DETACH_IOMMUFD_PT: { weight: 1, build: vfioDev('VFIO_DEVICE_DETACH_IOMMUFD_PT', (d) => ({ argsz: d.w([95, d.h]) ? 4 : 8, flags: reserved(d, d.h) })) },
+    dma_write: {
+      weight: 2,
+      build: env(
+        'dma_write',
+        (d) => ({ fd: fd('iommufd'), dev_id: id(d, 'device', d.h), iova: mappedIova(d, 'dev_id', d.h), length: d.of(0x10n, 0x1000n, 0x3000n, 0x800n) }),
+        (d) => (d.w([50, 50]) ? { data: bytes(d, 16) } : undefined),
+      ),
+    },
+    iopf: {
+      weight: 1,
+      build: env('iopf', (d) => {
+        const a: SymFields = { fd: fd('iommufd'), dev_id: d.w([60, 40]) ? device(d) : id(d, 'dev_fault', d.h), grpid: d.int(3), perm: d.of(3, 1, 2), addr: d.of(APERTURE, 0x2000000n) };
+        if (d.w([80, 20])) a['pasid'] = d.int(1);
+        if (d.w([85, 15])) a['last_page'] = false;
+        return a;
+      }),
+    },
+    guest_s1_change: {
+      weight: 1,
+      build: env('guest_s1_change', (d) => {
+        const v = d.w([70, 30]);
+        const a: SymFields = { fd: fd('iommufd'), hwpt_id: id(d, v ? 'viommu' : 'hwpt_nested', d.h), iova: d.w([80, 20]) ? gpa(d) : APERTURE, length: d.w([90, d.h]) ? d.of(0n, U64_MAX) : BigInt(1 + d.int(15)) * PAGE };
+        if (v || d.w([90, 10])) a['scope'] = `asid:${d.int(3)}`;
+        return a;
+      }),
+    },
     // ------------------------------------------------------------ environment
-    open: { weight: 1, build: env('open', (d) => ({ path: d.of('/dev/iommu', '/dev/iommu', '/tmp/data') })) },
+    open: {
+      weight: 1.5,
+      build: env('open', (d) => {
+        const c = d.w([40, 40, 10, 10]);
+        return { path: c === 0 ? '/dev/iommu' : c === 1 ? { $: 'vfiopath', k: d.int(3) } : c === 2 ? { $: 'vfiopath', k: d.int(3), group: true } : '/tmp/data' };
+      }),
+    },
     close: {
       weight: 2,
       build: env('close', (d) => {

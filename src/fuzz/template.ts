@@ -39,7 +39,9 @@ export type Sym =
   /** A fault cookie read earlier (live or already answered). */
   | { $: 'cookie'; k: number }
   /** A pid for a new child process. */
-  | { $: 'newpid' };
+  | { $: 'newpid' }
+  /** The VFIO cdev path of the k-th physical device (`/dev/vfio/devices/<cdev>`), or its legacy group file. */
+  | { $: 'vfiopath'; k: number; group?: boolean };
 
 /** Symbolic byte buffers. */
 export type SymBuf =
@@ -160,6 +162,7 @@ function ioasBehind(e: Env, of: string): Extract<Obj, { type: 'ioas' }> | undefi
     id = f.obj;
   }
   let o = e.ctx.objs.get(id);
+  if (o?.type === 'device') o = e.ctx.objs.get(o.hwpt);
   if (o?.type === 'access') o = e.ctx.objs.get(o.ioas);
   if (o?.type === 'hwpt_nested') o = e.ctx.objs.get(o.parent);
   if (o?.type === 'hwpt_paging') o = e.ctx.objs.get(o.ioas);
@@ -226,6 +229,15 @@ function resolveSym(s: Sym, e: Env): Value {
     case 'cookie': {
       const c = e.m.cookies;
       return c.length ? c[c.length - 1 - (s.k % c.length)]! : s.k + 1;
+    }
+    case 'vfiopath': {
+      const devs: { cdev: string; group: number }[] = [];
+      e.w.hw?.devs.each((_id, p) => {
+        devs.push({ cdev: p.cdev, group: p.group });
+      });
+      if (!devs.length) return s.group ? `/dev/vfio/${s.k + 1}` : `/dev/vfio/devices/vfio${s.k + 1}`;
+      const dv = devs[s.k % devs.length]!;
+      return s.group ? `/dev/vfio/${dv.group}` : `/dev/vfio/devices/${dv.cdev}`;
     }
     case 'newpid': {
       let max = 1;
@@ -332,14 +344,15 @@ const IOMMUFD: Sym = { $: 'fd', kind: 'iommufd', k: 0 };
 const id0 = (t: IdKind): Sym => ({ $: 'id', t, k: 0 });
 const make = (t: Template, op: string, args: SymFields, bufs?: Template['bufs']): Template => ({ op, pid: t.pid, fd: t.fd ?? IOMMUFD, args, ...(bufs ? { bufs } : {}) });
 
-const NEED_DEVICE = new Set(['IOMMU_HWPT_ALLOC', 'IOMMU_GET_HW_INFO', 'IOMMU_TEST_OP_TRIGGER_IOPF', 'IOMMU_VIOMMU_ALLOC', 'IOMMU_VDEVICE_ALLOC', 'IOMMU_TEST_OP_DEV_CHECK_CACHE', 'IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', 'IOMMU_TEST_OP_MD_CHECK_MAP']);
+const NEED_DEVICE = new Set(['IOMMU_HWPT_ALLOC', 'IOMMU_GET_HW_INFO', 'IOMMU_TEST_OP_TRIGGER_IOPF', 'IOMMU_VIOMMU_ALLOC', 'IOMMU_VDEVICE_ALLOC', 'IOMMU_TEST_OP_DEV_CHECK_CACHE', 'IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', 'IOMMU_TEST_OP_MD_CHECK_MAP', 'dma_write', 'iopf']);
 const NEED_DIRTY = new Set(['IOMMU_HWPT_SET_DIRTY_TRACKING', 'IOMMU_HWPT_GET_DIRTY_BITMAP', 'IOMMU_TEST_OP_DIRTY']);
-const NEED_NESTED = new Set(['IOMMU_TEST_OP_MD_CHECK_IOTLB', 'IOMMU_HWPT_INVALIDATE']);
+const NEED_NESTED = new Set(['IOMMU_TEST_OP_MD_CHECK_IOTLB', 'IOMMU_HWPT_INVALIDATE', 'guest_s1_change']);
 const NEED_ACCESS = new Set(['IOMMU_TEST_OP_ACCESS_PAGES', 'IOMMU_TEST_OP_ACCESS_RW', 'IOMMU_TEST_OP_DESTROY_ACCESS_PAGES', 'IOMMU_TEST_OP_ACCESS_REPLACE_IOAS']);
 const NEED_FAULT = new Set(['read_fault_fd', 'write_fault_fd']);
 const NEED_VFIO = new Set(['VFIO_IOMMU_MAP_DMA', 'VFIO_IOMMU_UNMAP_DMA', 'VFIO_IOMMU_GET_INFO', 'VFIO_SET_IOMMU']);
 const NEED_AREA = new Set(['IOMMU_IOAS_UNMAP', 'IOMMU_IOAS_COPY']);
 const NEED_MEMFD = new Set(['IOMMU_IOAS_MAP_FILE', 'ftruncate']);
+const VFIO_DEVICE_OPS = new Set(['VFIO_DEVICE_BIND_IOMMUFD', 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', 'VFIO_DEVICE_DETACH_IOMMUFD_PT']);
 
 /** Whether a field tree names user memory through a `va` symbol. */
 function usesVa(f: SymFields): boolean {
@@ -408,6 +421,20 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
       });
       if (!sized) return { op: 'ftruncate', pid: t.pid, args: { fd: { $: 'fd', kind: 'memfd', k: 0 }, length: 0x400000n } };
     }
+    return undefined;
+  }
+  if (VFIO_DEVICE_OPS.has(op)) {
+    // A device to open, its cdev open, bound before attach/detach.
+    if (!w.hw?.devs.size) return { op: 'device_add', pid: t.pid, args: { dev: 1, iommu: 1, driver: 'intel_vtd' } };
+    let file: { fd: number; dev: number } | undefined;
+    w.procs.get(pid)?.fds.each((fd, id) => {
+      const f = w.files.get(id);
+      if (f?.kind === 'vfio' && f.dev !== undefined) file = { fd, dev: f.dev };
+      return !file;
+    });
+    if (!file) return { op: 'open', pid: t.pid, args: { path: { $: 'vfiopath', k: 0 } } };
+    if (op !== 'VFIO_DEVICE_BIND_IOMMUFD' && !w.hw.devs.get(file.dev)?.bound)
+      return { op: 'VFIO_DEVICE_BIND_IOMMUFD', pid: t.pid, fd: { $: 'fd', kind: 'vfio', k: 0 }, args: { argsz: 16, flags: 0, iommufd: IOMMUFD } };
     return undefined;
   }
   if (!ctx) return undefined;
@@ -522,6 +549,23 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, onCons
       e.ctx = w.ctxs.get(f.ctx);
     }
   }
+  if (!e.ctx) {
+    // Environment events and VFIO device files name objects of a context too: the device's binding, else the
+    // process's first /dev/iommu.
+    const fileId = ev.fd === undefined ? undefined : w.procs.get(pid)?.fds.get(ev.fd);
+    const f = fileId === undefined ? undefined : w.files.get(fileId);
+    let ctxId = f?.kind === 'vfio' && f.dev !== undefined ? w.hw?.devs.get(f.dev)?.bound?.ctx : undefined;
+    if (ctxId === undefined)
+      w.procs.get(pid)?.fds.each((_fd, id) => {
+        const g = w.files.get(id);
+        if (g?.kind === 'iommufd') ctxId = g.ctx;
+        return ctxId === undefined;
+      });
+    if (ctxId !== undefined) {
+      e.ctxId = ctxId;
+      e.ctx = w.ctxs.get(ctxId);
+    }
+  }
   if (depth < 4) {
     const c = constructorFor(t, w, pid, e.ctx, m);
     if (c) {
@@ -583,6 +627,8 @@ export function showTemplate(t: Template): string {
           return `cookie#${s.k}`;
         case 'newpid':
           return 'newpid';
+        case 'vfiopath':
+          return `vfio${s.group ? 'group' : 'cdev'}#${s.k}`;
       }
     }
     if (typeof x === 'object' && x) {

@@ -32,6 +32,9 @@ function checkFault(ctxId: number, ctx: Ctx, f: FaultObj, out: Violation[]): voi
   if (f.answered < 0) out.push({ ...where, message: `fault ${f.id}: answered count ${f.answered} is negative` });
 }
 
+/** Events that raise one page request: the mock's TRIGGER_IOPF and the device `iopf` event. */
+const RAISES = new Set(['IOMMU_TEST_OP_TRIGGER_IOPF', 'iopf']);
+
 const total = (f: FaultObj): number => f.queue.length + f.awaiting.size + f.answered;
 
 export const faultAnsweredOnce: Invariant = {
@@ -40,7 +43,7 @@ export const faultAnsweredOnce: Invariant = {
   summary: 'every fault group is answered at most once; only groups of live attachments wait for an answer',
   doc:
     'A fault group is queued, read (waiting under a unique cookie) or answered, never two of these, and never ' +
-    'answered twice: per fault object, queued + awaiting + answered only grows by the one group a TRIGGER_IOPF may ' +
+    'answered twice: per fault object, queued + awaiting + answered only grows by the one group a page request (TRIGGER_IOPF, iopf) may ' +
     'deliver, and the answered count never decreases, so a stale or reused cookie that is accepted a second time, or ' +
     'a group answered both by the user and automatically, shows up as a jump (kernel-semantics §9.3-9.4). A queued or ' +
     'read group belongs to a device still attached to the HWPT it faulted through, whose fault object is this one: ' +
@@ -67,7 +70,7 @@ export const faultAnsweredOnce: Invariant = {
         if (b?.type === 'fault' && a?.type === 'fault') {
           const n0 = total(b);
           const n1 = total(a);
-          const raised = d.event.op === 'IOMMU_TEST_OP_TRIGGER_IOPF' && d.result.errno === 0 ? 1 : 0;
+          const raised = RAISES.has(d.event.op) && d.result.errno === 0 ? 1 : 0;
           if (n1 < n0 || n1 > n0 + raised)
             out.push({ invariant: FAULT_ANSWERED_ONCE, ctx: ctxId, obj: id, message: `${d.event.op}: fault ${id} went from ${b.queue.length} queued + ${b.awaiting.size} awaiting + ${b.answered} answered to ${a.queue.length} + ${a.awaiting.size} + ${a.answered}: a group was ${n1 > n0 ? 'answered twice or made up' : 'lost without an answer'}` });
           if (a.answered < b.answered) out.push({ invariant: FAULT_ANSWERED_ONCE, ctx: ctxId, obj: id, message: `${d.event.op}: fault ${id} answered count went down (${b.answered} -> ${a.answered})` });

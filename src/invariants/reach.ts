@@ -79,8 +79,15 @@ function checkObj(w: World, ctxId: number, ctx: Ctx, o: Obj, out: Violation[]): 
     o.items.each((item, it) => {
       for (const p of it.pieces) if (!ctx.pages.get(p.pages)) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `access ${o.id} item ${item} pins pages ${p.pages}, which does not exist` });
     });
-    const f = w.files.get(o.file);
-    if (!f || f.kind !== 'access' || f.obj !== o.id || f.ctx !== ctxId) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `access ${o.id} names file ${o.file}, which is not its open access file` });
+    // Selftest accesses have their own fd; VFIO emulated-device accesses (file 0) are held by the device's binding.
+    if (o.file) {
+      const f = w.files.get(o.file);
+      if (!f || f.kind !== 'access' || f.obj !== o.id || f.ctx !== ctxId) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `access ${o.id} names file ${o.file}, which is not its open access file` });
+    }
+  }
+  if (o.type === 'device' && o.pdev) {
+    const b = w.hw?.devs.get(o.pdev)?.bound;
+    if (!b || b.ctx !== ctxId || b.obj !== o.id) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `device ${o.id} stands for physical device ${o.pdev}, which is not bound to it` });
   }
   if (o.type === 'fault' && o.fdOpen) {
     const f = w.files.get(o.file);
@@ -111,6 +118,22 @@ function checkFile(w: World, id: number, out: Violation[]): void {
     }
   }
   if (f.mobj !== undefined && !w.mem.mobjs.get(f.mobj)) out.push({ invariant: NO_DANGLING_IDS, obj: id, message: `file ${id} names memory object ${f.mobj}, which does not exist` });
+  if (f.kind === 'vfio' && !w.hw?.devs.get(f.dev ?? -1)) out.push({ invariant: NO_DANGLING_IDS, obj: id, message: `VFIO file ${id} names device ${f.dev}, which is gone` });
+  if (f.kind === 'vfio_group' && !w.hw?.groups.get(f.group ?? -1)) out.push({ invariant: NO_DANGLING_IDS, obj: id, message: `VFIO group file ${id} names group ${f.group}, which is gone` });
+}
+
+/** A bound physical device names a live context, object and VFIO file of its own; its group exists. */
+function checkBindings(w: World, out: Violation[]): void {
+  w.hw?.devs.each((id, p) => {
+    if (!w.hw.groups.get(p.group)) out.push({ invariant: NO_DANGLING_IDS, obj: id, message: `device ${id} (${p.cdev}) is in group ${p.group}, which does not exist` });
+    const b = p.bound;
+    if (!b) return;
+    const o = w.ctxs.get(b.ctx)?.objs.get(b.obj);
+    const want = p.kind === 'physical' ? 'device' : 'access';
+    if (o?.type !== want) out.push({ invariant: NO_DANGLING_IDS, ctx: b.ctx, obj: b.obj, message: `device ${id} (${p.cdev}) is bound to ${want} ${b.obj} of context ${b.ctx}, which is ${o ? `a ${o.type}` : 'gone'}` });
+    const f = w.files.get(b.file);
+    if (f?.kind !== 'vfio' || f.dev !== id) out.push({ invariant: NO_DANGLING_IDS, obj: id, message: `device ${id} (${p.cdev}) is bound through file ${b.file}, which is not its open VFIO file` });
+  });
 }
 
 function checkProcFds(w: World, pid: number, out: Violation[]): void {
@@ -137,6 +160,7 @@ export const noDanglingIds: Invariant = {
     w.ctxs.each((ctxId, ctx) => checkCtx(w, ctxId, ctx, out));
     w.files.each((id) => checkFile(w, id, out));
     w.procs.each((pid) => checkProcFds(w, pid, out));
+    checkBindings(w, out);
     return out;
   },
   checkStep(d: StepDelta) {
@@ -167,6 +191,7 @@ export const noDanglingIds: Invariant = {
         });
       }
     for (const [pid, [, a]] of d.procs) if (a) checkProcFds(d.next, pid, out);
+    if (d.next.hw?.devs.size && (d.prev.hw !== d.next.hw || d.files.size || ctxGone || [...d.ctxs.keys()].some((c) => d.removedIds(c).size))) checkBindings(d.next, out);
     return out;
   },
 };

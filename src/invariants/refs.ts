@@ -45,7 +45,11 @@ function add(m: Map<number, number>, id: number, w: number): void {
   m.set(id, (m.get(id) ?? 0) + w);
 }
 
-/** File references: one per fd in any process, plus one on an iommufd file per fault/access file of its context. */
+/**
+ * File references: one per fd in any process, plus one on an iommufd file per
+ * fault/access file of its context, plus two per VFIO device file bound into
+ * its context (the bind's fget and the DEVICE/ACCESS object's ctx reference).
+ */
 function fileHolders(w: World): Map<number, number> {
   const m = new Map<number, number>();
   w.procs.each((_pid, p) => {
@@ -59,7 +63,50 @@ function fileHolders(w: World): Map<number, number> {
       if (ctx) add(m, ctx.file, 1);
     }
   });
+  w.hw?.devs.each((_id, p) => {
+    const ctx = p.bound ? w.ctxs.get(p.bound.ctx) : undefined;
+    if (ctx) add(m, ctx.file, 2);
+  });
   return m;
+}
+
+/**
+ * Hardware reference counts: a physical device's `opens` is the number of
+ * its open VFIO files; a group's `cdevOpenCnt` the number of its devices
+ * bound through their cdev, `ownerCnt` the number of DEVICE objects of its
+ * devices (all in the owning context), `owner` 0 exactly when nothing owns it.
+ */
+function checkHardware(w: World, out: Violation[], op?: string): void {
+  const hw = w.hw;
+  if (!hw) return;
+  const at = op ? `${op}: ` : '';
+  const opens = new Map<number, number>();
+  w.files.each((_id, f) => {
+    if (f.kind === 'vfio' && f.dev !== undefined) add(opens, f.dev, 1);
+  });
+  const bound = new Map<number, number>();
+  hw.devs.each((id, p) => {
+    if (p.opens !== (opens.get(id) ?? 0)) out.push({ invariant: REFCOUNTS, obj: id, message: `${at}device ${id} (${p.cdev}): opens ${p.opens} but ${opens.get(id) ?? 0} open VFIO files` });
+    if (p.bound) add(bound, p.group, 1);
+  });
+  const owners = new Map<number, { n: number; ctxs: Set<number> }>();
+  w.ctxs.each((ctxId, ctx) => {
+    ctx.objs.each((_id, o) => {
+      if (o.type !== 'device' || !o.pdev) return;
+      const g = hw.devs.get(o.pdev)?.group ?? o.group;
+      const e = owners.get(g) ?? { n: 0, ctxs: new Set<number>() };
+      e.n++;
+      e.ctxs.add(ctxId);
+      owners.set(g, e);
+    });
+  });
+  hw.groups.each((id, g) => {
+    if (g.cdevOpenCnt !== (bound.get(id) ?? 0)) out.push({ invariant: REFCOUNTS, obj: id, message: `${at}iommu group ${id}: cdev_device_open_cnt ${g.cdevOpenCnt} but ${bound.get(id) ?? 0} devices bound through their cdev` });
+    const o = owners.get(id);
+    if (g.ownerCnt !== (o?.n ?? 0)) out.push({ invariant: REFCOUNTS, obj: id, message: `${at}iommu group ${id}: DMA owner count ${g.ownerCnt} but ${o?.n ?? 0} DEVICE objects` });
+    else if (o && (o.ctxs.size !== 1 || !o.ctxs.has(g.owner))) out.push({ invariant: REFCOUNTS, obj: id, message: `${at}iommu group ${id}: owned by context ${g.owner} but its DEVICE objects are in ${[...o.ctxs].join(', ')}` });
+    else if (!o && g.owner) out.push({ invariant: REFCOUNTS, obj: id, message: `${at}iommu group ${id}: no DEVICE object but owner ${g.owner}` });
+  });
 }
 
 function ctxFileHolder(w: World, f: OpenFile | undefined): number | undefined {
@@ -78,8 +125,11 @@ export const refcounts: Invariant = {
     'ACCESS <- its creating driver; vIOMMU <- each vDEVICE and each HWPT_NESTED allocated through it; plus the IOAS ' +
     'references leaked by the 6.14 IOMMU_IOAS_MAP_FILE EBADF bug (§2.3), which the checker learns from the events. ' +
     "An open file's refs = the fds naming it in every process, plus one on an iommufd file for each fault or access " +
-    'file of its context (§1.1). Incremental: users(X) after - before must equal the change of its holders, summed ' +
-    'over the objects that changed in the step; file refs likewise over the changed fds and files.',
+    'file of its context, plus two per VFIO device file bound into the context (§1.1, §5.1). Hardware: a device\'s ' +
+    'open count is its open VFIO files, a group\'s cdev open count its cdev-bound devices, its DMA owner count the ' +
+    'DEVICE objects of its devices, all in the owning context (§5.2, §5.7). Incremental: users(X) after - before ' +
+    'must equal the change of its holders, summed over the objects that changed in the step; file refs likewise ' +
+    'over the changed fds, files and bindings; the hardware counts are recounted when the step touched devices.',
   checkState(w, history: History = emptyHistory()) {
     const out: Violation[] = [];
     w.ctxs.each((ctxId, ctx) => {
@@ -103,6 +153,7 @@ export const refcounts: Invariant = {
       if (f.refs !== n) out.push({ invariant: REFCOUNTS, obj: id, message: `file ${id} (${f.kind}): refs ${f.refs} but ${n} holders` });
     });
     for (const [id, n] of fh) out.push({ invariant: REFCOUNTS, obj: id, message: `file ${id} is held ${n} time(s) but is not open` });
+    checkHardware(w, out);
     return out;
   },
   checkStep(d: StepDelta) {
@@ -143,7 +194,7 @@ export const refcounts: Invariant = {
       }
     }
     // Files.
-    if (d.files.size || d.procs.size) {
+    if (d.files.size || d.procs.size || d.prev.hw !== d.next.hw) {
       const delta = new Map<number, number>();
       for (const [, [pb, pa]] of d.procs) {
         const fds = diffMap<number, number>(pb?.fds, pa?.fds);
@@ -158,6 +209,13 @@ export const refcounts: Invariant = {
         if (hb !== undefined) add(delta, hb, -1);
         if (ha !== undefined) add(delta, ha, 1);
       }
+      if (d.prev.hw !== d.next.hw)
+        for (const [, [pb, pa]] of diffMap(d.prev.hw?.devs, d.next.hw?.devs)) {
+          const hb = pb?.bound ? d.prev.ctxs.get(pb.bound.ctx)?.file : undefined;
+          const ha = pa?.bound ? (d.next.ctxs.get(pa.bound.ctx) ?? d.prev.ctxs.get(pa.bound.ctx))?.file : undefined;
+          if (hb !== undefined) add(delta, hb, -2);
+          if (ha !== undefined) add(delta, ha, 2);
+        }
       const ids = new Set([...delta.keys(), ...d.files.keys()]);
       for (const id of ids) {
         const ch = d.files.get(id);
@@ -168,6 +226,8 @@ export const refcounts: Invariant = {
         if (have !== want) out.push({ invariant: REFCOUNTS, obj: id, message: `${d.event.op}: file ${id} (${(a ?? b)?.kind ?? '?'}) refs changed by ${have} but its holders by ${want}` });
       }
     }
+    if (d.next.hw?.devs.size && (d.prev.hw !== d.next.hw || d.files.size || [...d.ctxs.keys()].some((c) => [...d.objs(c).values()].some(([b, a]) => (b ?? a)!.type === 'device'))))
+      checkHardware(d.next, out, d.event.op);
     return out;
   },
 };
