@@ -210,7 +210,8 @@ export const pinnedAccounting: Invariant = {
           addCharge(charges, pb, -1n);
           addCharge(charges, pa, 1n);
           const key = pa && accountKey(pa);
-          if (pa && key && (pa.npinned > (pb?.npinned ?? 0) || pb?.ownerPid !== pa.ownerPid || pb?.ownerUid !== pa.ownerUid)) {
+          const charged = pa && (pb ? pa.npinned > pb.npinned || pb.ownerPid !== pa.ownerPid || pb.ownerUid !== pa.ownerUid : pa.npinned > 0);
+          if (pa && key && charged) {
             const l = limits.get(key) ?? [];
             l.push(d.next.procs.get(pa.ownerPid)?.memlockPages ?? null);
             limits.set(key, l);

@@ -88,6 +88,31 @@ for (const kernel of ['6.12', '6.14'] as const) {
   });
 }
 
+describe('invariants do not object to legitimate corner cases the fuzzer met', () => {
+  it('an unpinned mapping after RLIMIT_MEMLOCK was lowered below what is charged', () => {
+    let w = emptyWorld({ kernel: '6.12' });
+    const c = new Checker();
+    const evs: Event[] = [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } },
+      { op: 'drop_capability', args: { cap: 'CAP_IPC_LOCK' } },
+      { op: 'mmap', args: { va: VA, length: 0x400000n, kind: 'anon' } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 1, __reserved: 0, user_va: VA, length: 0x1000n, iova: IOVA } },
+      { op: 'set_rlimit_memlock', args: { pages: 0n } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 2, __reserved: 0, user_va: VA, length: 0x1000n, iova: IOVA } },
+    ];
+    evs.forEach((ev, index) => {
+      const r = apply(w, ev);
+      expect(r.result.errno, ev.op).toBe(0);
+      expect(c.step({ prev: w, next: r.state, event: ev, result: r.result, index })).toEqual([]);
+      w = r.state;
+    });
+    expect(checkState(w)).toEqual([]);
+  });
+});
+
 describe('every invariant fails on a hand-made bad state', () => {
   const { w, ids, events, states } = scenario('6.14');
   const tested = new Set<string>();
