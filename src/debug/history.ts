@@ -30,7 +30,7 @@ import { EventStore } from './store.js';
 import { GrowF64, GrowI32, GrowU16, GrowU64, GrowU8, Interner } from './grow.js';
 import { diffIntervals, diffPMap, diffWorlds } from './sdiff.js';
 import { lifecycleState } from './lifecycle.js';
-import { currentInvariantChecker, loadInvariantChecker, type Violation } from './invariants_hook.js';
+import { currentInvariantChecker, currentStepChecker, loadInvariantChecker, type Violation } from './invariants_hook.js';
 
 export const PAGE = 4096n;
 const MOCK_IO_PAGE = 2048n;
@@ -806,17 +806,30 @@ export class DebugIndex {
 
   /**
    * First state (after event i, searching from `from` in `dir`) that breaks
-   * an invariant. Uses the checker of src/invariants (see
-   * invariants_hook.ts); `null` when no checker exists. Stops after
+   * an invariant, with src/invariants (see invariants_hook.ts): forward, the
+   * state at `from` is checked whole and each later step incrementally;
+   * backward, each state whole. `null` when no checker exists. Stops after
    * `budgetMs` with `{ index: -1, searchedTo }`.
    */
   async findInvariantViolation(from: number, dir: 1 | -1 = 1, budgetMs = 10_000): Promise<{ index: number; violations: Violation[]; searchedTo: number } | null> {
-    const check = currentInvariantChecker() ?? (await loadInvariantChecker());
-    if (!check) return null;
+    const whole = currentInvariantChecker() ?? (await loadInvariantChecker());
+    if (!whole) return null;
     const t0 = performance.now();
     let i = from + dir;
+    const stepper = dir === 1 ? currentStepChecker() : null;
+    if (stepper && i < this.n) {
+      const v0 = whole(this.stateAt(i));
+      if (v0.length) return { index: Math.max(from, 0), violations: v0, searchedTo: from };
+      for (; i < this.n; i++) {
+        const s = this.step(i);
+        const v = stepper.step({ prev: s.before, next: s.after, event: s.event, result: s.result, index: i });
+        if (v.length) return { index: i, violations: v, searchedTo: i };
+        if (performance.now() - t0 > budgetMs) return { index: -1, violations: [], searchedTo: i };
+      }
+      return { index: -1, violations: [], searchedTo: this.n - 1 };
+    }
     for (; i >= 0 && i < this.n; i += dir) {
-      const v = check(this.step(i).after);
+      const v = whole(this.step(i).after);
       if (v.length) return { index: i, violations: v, searchedTo: i };
       if (performance.now() - t0 > budgetMs) return { index: -1, violations: [], searchedTo: i };
     }

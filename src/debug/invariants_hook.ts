@@ -2,16 +2,20 @@
  * INVARIANT HOOK for the debugger ("first invariant violation", breakpoints
  * on invariants).
  *
- * The invariant checker lives in `src/invariants/` (built by another
- * change). Until it exists this hook finds nothing and says so. When it
- * does, it is picked up automatically if `src/invariants/index.ts` exports
- * one of:
+ * The invariant catalogue lives in `src/invariants/`; it is loaded lazily
+ * (and this module keeps working without it). It is picked up if
+ * `src/invariants/index.ts` exports one of
  *   - `checkInvariants(world: World): Violation-like[]`
  *   - `checkWorld(world: World): Violation-like[]`
  *   - `check(world: World): Violation-like[]`
- * where a violation is a string or an object with `name`/`invariant` and
- * `message`/`detail`. `setInvariantChecker` plugs any other function in.
+ * (a whole-state check), where a violation is a string or an object with
+ * `name`/`invariant` and `message`/`detail`; if it also exports a `Checker`
+ * class with `step({ prev, next, event, result, index })`, forward searches
+ * use its incremental step checks (cost follows each step's change, and
+ * step invariants are covered too). `setInvariantChecker` plugs any other
+ * whole-state function in.
  */
+import type { Event, Result } from '../events/event.js';
 import type { World } from '../model/state.js';
 
 export interface Violation {
@@ -21,15 +25,22 @@ export interface Violation {
 
 export type InvariantChecker = (w: World) => Violation[];
 
+export interface StepChecker {
+  step(s: { prev: World; next: World; event: Event; result: Result; index: number }): Violation[];
+}
+
 let checker: InvariantChecker | null = null;
+let stepper: (() => StepChecker) | null = null;
 let source = 'none';
 let tried = false;
 
 /** Use this checker from now on (tests, or a future src/invariants API). */
 export function setInvariantChecker(fn: InvariantChecker | null, from = 'custom'): void {
   checker = fn;
+  stepper = null;
   source = fn ? from : 'none';
-  tried = true;
+  // null: back to src/invariants on the next use
+  tried = fn !== null;
 }
 
 function normalise(v: unknown): Violation {
@@ -57,6 +68,15 @@ export async function loadInvariantChecker(): Promise<InvariantChecker | null> {
           return [normalise(r)];
         };
         source = `src/invariants (${name})`;
+        const C = mod['Checker'];
+        if (typeof C === 'function') {
+          const Ctor = C as new () => { step(s: unknown): unknown[] };
+          stepper = () => {
+            const c = new Ctor();
+            return { step: (st) => c.step(st).map(normalise) };
+          };
+          source += ', incremental step checks';
+        }
         return checker;
       }
     }
@@ -73,4 +93,9 @@ export function invariantSource(): string {
 
 export function currentInvariantChecker(): InvariantChecker | null {
   return checker;
+}
+
+/** A fresh incremental step checker, when src/invariants provides one. */
+export function currentStepChecker(): StepChecker | null {
+  return stepper ? stepper() : null;
 }

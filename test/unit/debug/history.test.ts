@@ -13,7 +13,7 @@ import { emptyWorld, type World } from '../../../src/model/state.js';
 import { readTraceSync } from '../../../src/trace/index.js';
 import { vmTrace } from '../../../src/bench/vm_trace.js';
 import { DebugIndex } from '../../../src/debug/history.js';
-import { setInvariantChecker } from '../../../src/debug/invariants_hook.js';
+import { invariantSource, setInvariantChecker } from '../../../src/debug/invariants_hook.js';
 import { SAMPLE } from './fixtures.js';
 
 const SEED = 0xdeb9;
@@ -174,9 +174,18 @@ describe('errno, divergence and invariant queries', () => {
     expect(ix.divergenceAt(k)?.what).toBe('errno');
   });
 
+  it('uses the invariant catalogue of src/invariants (incremental step checks)', async () => {
+    const ix = await DebugIndex.build(sample.events, { kernel: sample.header.kernel });
+    const r = await ix.findInvariantViolation(-1, 1);
+    expect(invariantSource()).toMatch(/^src\/invariants .*incremental/);
+    // whatever the catalogue says about this trace, the answer is well formed
+    expect(r).not.toBeNull();
+    if (r!.index >= 0) expect(r!.violations.length).toBeGreaterThan(0);
+    else expect(r!.searchedTo).toBe(sample.events.length - 1);
+  });
+
   it('first invariant violation uses the plugged checker', async () => {
     const ix = await DebugIndex.build(sample.events, { kernel: sample.header.kernel });
-    expect(await ix.findInvariantViolation(-1, 1)).toBeNull();
     setInvariantChecker((w) => {
       let bad = false;
       w.ctxs.each((_c, ctx) => void ctx.objs.each((_i, o) => void (bad ||= o.type === 'ioas' && o.iopt.areas.size > 0)));
