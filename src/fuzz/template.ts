@@ -91,12 +91,12 @@ interface Env {
   ctxId?: number;
   ctx?: Ctx;
   args: Fields;
-  cache: Map<string, number[]>;
+  cache: Map<string, number[]> | undefined;
 }
 
 function liveIds(e: Env, t: IdKind): number[] {
-  const key = `id:${t}`;
-  let l = e.cache.get(key);
+  const key = t;
+  let l = (e.cache ??= new Map()).get(key);
   if (!l) {
     l = [];
     const out = l;
@@ -107,8 +107,6 @@ function liveIds(e: Env, t: IdKind): number[] {
   }
   return l;
 }
-
-const REFINED: readonly IdKind[] = ['hwpt_dirty', 'hwpt_tracking', 'nest_parent', 'hwpt_fault', 'dev_fault'];
 
 const BASE_KIND: Partial<Record<IdKind, IdKind>> = { hwpt_dirty: 'hwpt_paging', hwpt_tracking: 'hwpt_dirty', nest_parent: 'hwpt_paging', hwpt_fault: 'hwpt_paging', dev_fault: 'device' };
 
@@ -325,7 +323,7 @@ const STRUCTS: Record<string, string> = {
 
 const sizeCache = new Map<string, number>();
 function structSize(struct: string, kernel: World['kernel']): number | undefined {
-  const key = `${kernel}:${struct}`;
+  const key = kernel === '6.14' ? `6.14:${struct}` : `6.12:${struct}`;
   let n = sizeCache.get(key);
   if (n === undefined) {
     try {
@@ -392,7 +390,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   if (t.noConstruct || !t.args) return undefined;
   const op = t.op;
   // Guest RAM first: a call naming user memory in a process that has none maps some.
-  if (usesVa(t.args) && !w.procs.get(pid)?.mm.vmas.size) return { op: 'mmap', pid: t.pid, args: { va: GUEST_BASE, length: 0x400000n, kind: 'anon' } };
+  if (!w.procs.get(pid)?.mm.vmas.size && usesVa(t.args)) return { op: 'mmap', pid: t.pid, args: { va: GUEST_BASE, length: 0x400000n, kind: 'anon' } };
   const fdsKind = (kind: FileKind): boolean => {
     let found = false;
     w.procs.get(pid)?.fds.each((_fd, id) => {
@@ -445,7 +443,13 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
       const ks = new Set<IdKind>();
       ctx.objs.each((_id, o) => {
         ks.add(o.type);
-        for (const x of REFINED) if (matches(o, x, ctx)) ks.add(x);
+        if (o.type === 'hwpt_paging') {
+          if (o.domain.dirtyOps) ks.add('hwpt_dirty');
+          if (o.domain.dirtyEnabled) ks.add('hwpt_tracking');
+          if (o.nestParent) ks.add('nest_parent');
+          if (o.fault) ks.add('hwpt_fault');
+        } else if (o.type === 'hwpt_nested' && o.fault) ks.add('hwpt_fault');
+        else if (o.type === 'device' && o.hwpt && !ks.has('dev_fault') && matches(o, 'dev_fault', ctx)) ks.add('dev_fault');
       });
       kinds = ks;
     }
@@ -499,7 +503,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   if (NEED_AREA.has(op)) {
     const field = op === 'IOMMU_IOAS_COPY' ? 'src_ioas_id' : 'ioas_id';
     const sym = t.args[field];
-    const e: Env = { w, m: newModel(), pid, ctx, args: {}, cache: new Map() };
+    const e: Env = { w, m: newModel(), pid, ctx, args: {}, cache: undefined };
     const ioasId = typeof sym === 'object' && sym !== null && '$' in sym ? resolveSym(sym as Sym, e) : sym;
     const o = ctx.objs.get(Number(ioasId));
     if (o?.type !== 'ioas' || o.iopt.areas.size) return undefined;
@@ -536,7 +540,7 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, onCons
     if (t.pid < 0 && !kids.length) return { op: 'note', args: { text: `${t.op}: no child process` } };
     pid = kids.length ? kids[Math.abs(t.pid) % kids.length]! : 1;
   }
-  const e: Env = { w, m, pid, args: {}, cache: new Map() };
+  const e: Env = { w, m, pid, args: {}, cache: undefined };
   const ev: Event = { op: t.op, args: null };
   if (pid !== 1) ev.pid = pid;
   if (t.fd !== undefined) {
@@ -549,7 +553,7 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, onCons
       e.ctx = w.ctxs.get(f.ctx);
     }
   }
-  if (!e.ctx) {
+  if (!e.ctx && (t.fd !== undefined || (t.args !== null && t.args['fd'] !== undefined))) {
     // Environment events and VFIO device files name objects of a context too: the device's binding, else the
     // process's first /dev/iommu.
     const fileId = ev.fd === undefined ? undefined : w.procs.get(pid)?.fds.get(ev.fd);
