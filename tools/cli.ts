@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   trace: () => import('./commands/trace.js'),
   import: () => import('./commands/import.js'),
   fuzz: () => import('./commands/fuzz.js'),
+  oracle: () => import('./commands/oracle.js'),
   debug: () => import('./commands/debug.js'),
 };
 

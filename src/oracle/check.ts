@@ -1,0 +1,175 @@
+/**
+ * Differential checking: traces run on the real 6.12 kernel (in as few
+ * boots as fit), the kernel's answers imported, and the model replayed
+ * against them — per trace, zero divergence or the first one, exactly as
+ * `replay` reports it.
+ */
+import type { Event } from '../events/event.js';
+import { replay, type Divergence } from '../engine/replay.js';
+import { encodeInput, traceNotCheckable, type TraceInput } from './encode.js';
+import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
+import { bootOnce, type BootResult, type OracleEnv } from './boot.js';
+
+export type TraceVerdict = 'agree' | 'diverge' | 'not-checkable' | 'error';
+
+export interface TraceResult {
+  name: string;
+  verdict: TraceVerdict;
+  /** Why not checkable, or what went wrong (a crash or timeout in the guest). */
+  reason?: string;
+  events: number;
+  /** Ioctls the kernel answered for this trace. */
+  kernelIoctls: number;
+  /** Events whose model answer was compared with the kernel's and agreed. */
+  verified: number;
+  divergences: number;
+  firstDivergence: Divergence | null;
+  /** Events the executor could not run (they carry no answer). */
+  skipped: { index: number; op: string; why: string }[];
+  /** The trace's events with the kernel's answers (for saving). */
+  kernelEvents?: Event[];
+}
+
+export interface OracleSummary {
+  traces: number;
+  agree: number;
+  diverge: number;
+  not_checkable: number;
+  errors: number;
+  kernel_ioctls: number;
+  seconds: number;
+  boots: number;
+  /** Wall-clock seconds spent in boots (build, QEMU, transfer). */
+  boot_seconds: number;
+  first_divergence: Divergence | null;
+  /** Kernel WARNING / BUG / Oops lines seen. */
+  kernel_splats: string[];
+  results: TraceResult[];
+}
+
+export interface CheckOptions extends OracleEnv {
+  /** The most ops one boot runs (default 150,000). */
+  maxOpsPerBoot?: number;
+  /** The most traces one boot runs (default 20,000). */
+  maxTracesPerBoot?: number;
+  /** Seconds one trace may go without progress in the guest (default 60). */
+  traceTimeoutSec?: number;
+  /** Keep the events with the kernel's answers in the results. */
+  keepEvents?: boolean;
+  onBoot?: (b: { boot: number; traces: number; ops: number; seconds: number }) => void;
+}
+
+interface Prepared {
+  index: number;
+  name: string;
+  events: readonly Event[];
+  ops: number;
+}
+
+/** Boot-sized batches of the checkable traces. */
+function batches(traces: Prepared[], maxOps: number, maxTraces: number): Prepared[][] {
+  const out: Prepared[][] = [];
+  let cur: Prepared[] = [];
+  let ops = 0;
+  for (const t of traces) {
+    if (cur.length && (ops + t.ops > maxOps || cur.length >= maxTraces)) {
+      out.push(cur);
+      cur = [];
+      ops = 0;
+    }
+    cur.push(t);
+    ops += t.ops;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** Compares one trace's kernel answers with the model. */
+export async function judge(name: string, events: readonly Event[], recs: TraceRecords | undefined, keepEvents = false): Promise<TraceResult> {
+  const base = { name, events: events.length, kernelIoctls: recs?.ioctls ?? 0, verified: 0, divergences: 0, firstDivergence: null, skipped: [] };
+  if (!recs) return { ...base, verdict: 'error', reason: 'the executor wrote no records for this trace' };
+  const k = withKernelAnswers(events, recs, '6.12');
+  // Only the events the kernel answered before a crash or a timeout count.
+  const upto = recs.status === 'ok' ? k.events : k.events.filter((_e, i) => i < lastIndex(recs) + 1);
+  const s = await replay(upto, { kernel: '6.12' });
+  const res: TraceResult = {
+    ...base,
+    verdict: s.divergences ? 'diverge' : 'agree',
+    verified: s.verified,
+    divergences: s.divergences,
+    firstDivergence: s.first_divergence,
+    skipped: k.skipped,
+    ...(keepEvents ? { kernelEvents: k.events } : {}),
+  };
+  if (recs.status !== 'ok' && !s.divergences) {
+    res.verdict = 'error';
+    res.reason = recs.status === 'timeout' ? `the trace made no progress for ${Math.round((recs.detail ?? 0) / 1000)}s in the guest (after op ${recs.done})` : `a process of the trace died in the guest (${recs.detail !== undefined && recs.detail < 1000 ? `signal ${recs.detail}` : `status ${(recs.detail ?? 1000) - 1000}`}) after op ${recs.done}`;
+  }
+  return res;
+}
+
+function lastIndex(recs: TraceRecords): number {
+  let m = -1;
+  for (const k of recs.byEvent.keys()) if (k > m) m = k;
+  return m;
+}
+
+/**
+ * Runs traces on the real kernel and checks the model against its answers.
+ * Traces the 6.12 oracle cannot run are reported as not checkable.
+ */
+export async function checkTraces(traces: readonly TraceInput[], opts: CheckOptions = {}): Promise<OracleSummary> {
+  const t0 = performance.now();
+  const results: (TraceResult | undefined)[] = new Array(traces.length);
+  const ready: Prepared[] = [];
+  traces.forEach((t, index) => {
+    const nc = traceNotCheckable(t.events);
+    if (nc) {
+      results[index] = notCheckable(t, `event #${nc.index} ${nc.op} ${nc.reason}`);
+      return;
+    }
+    try {
+      const { traces: info } = encodeInput([{ name: `t${index}`, events: t.events }]);
+      ready.push({ index, name: `t${index}`, events: t.events, ops: info[0]!.ops });
+    } catch (e) {
+      results[index] = notCheckable(t, `cannot be encoded: ${(e as Error).message}`);
+    }
+  });
+  let boots = 0;
+  let bootSeconds = 0;
+  const splats: string[] = [];
+  for (const batch of batches(ready, opts.maxOpsPerBoot ?? 150_000, opts.maxTracesPerBoot ?? 20_000)) {
+    const { input } = encodeInput(
+      batch.map((p) => ({ name: p.name, events: p.events })),
+      { timeoutMs: (opts.traceTimeoutSec ?? 60) * 1000 },
+    );
+    const ops = batch.reduce((s, p) => s + p.ops, 0);
+    const boot: BootResult = await bootOnce(input, { ...opts, timeoutSec: 120 + ops / 500 + batch.length * 0.05 });
+    boots++;
+    bootSeconds += boot.seconds;
+    splats.push(...boot.splats);
+    opts.onBoot?.({ boot: boots, traces: batch.length, ops, seconds: boot.seconds });
+    const recs = splitRecords(boot.records);
+    for (const p of batch) results[p.index] = await judge(traces[p.index]!.name, p.events, recs.get(p.name), opts.keepEvents);
+  }
+  const all = results as TraceResult[];
+  const first = all.find((r) => r.firstDivergence)?.firstDivergence ?? null;
+  return {
+    traces: all.length,
+    agree: all.filter((r) => r.verdict === 'agree').length,
+    diverge: all.filter((r) => r.verdict === 'diverge').length,
+    not_checkable: all.filter((r) => r.verdict === 'not-checkable').length,
+    errors: all.filter((r) => r.verdict === 'error').length,
+    kernel_ioctls: all.reduce((s, r) => s + r.kernelIoctls, 0),
+    seconds: Math.round((performance.now() - t0) / 10) / 100,
+    boots,
+    boot_seconds: Math.round(bootSeconds * 100) / 100,
+    first_divergence: first,
+    kernel_splats: splats,
+    results: all,
+  };
+}
+
+function notCheckable(t: TraceInput, reason: string): TraceResult {
+  return { name: t.name, verdict: 'not-checkable', reason, events: t.events.length, kernelIoctls: 0, verified: 0, divergences: 0, firstDivergence: null, skipped: [] };
+}

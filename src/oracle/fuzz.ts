@@ -1,0 +1,363 @@
+/**
+ * Differential fuzzing against the real kernel: the fuzzer's generated
+ * sequences (src/fuzz: event templates, 6.12 profile) are made concrete on
+ * the model, run in batches on the oracle kernel, and the model is checked
+ * against every kernel answer. Each distinct divergence (op, what differs,
+ * the errnos) is shrunk by re-asking the kernel — template deletions,
+ * ddmin-style, every candidate of a round in one boot — and the minimal
+ * sequence is saved as a trace carrying the kernel's answers.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import type { Event, Result } from '../events/event.js';
+import { apply } from '../engine/apply.js';
+import { compare, type Divergence } from '../engine/replay.js';
+import { emptyWorld, type World } from '../model/state.js';
+import { eventTemplates, EVENT_KINDS, newModel, resolve, setupEvents, templateArbitraries, type FuzzModel, type Template } from '../fuzz/index.js';
+import { writeTrace } from '../trace/index.js';
+import { encodeInput, representable } from './encode.js';
+import { bootOnce, type BootResult, type OracleEnv } from './boot.js';
+import { judge, type TraceResult } from './check.js';
+import { splitRecords, withKernelAnswers } from './results.js';
+
+/** Event kinds generated for the 6.12 oracle: every kind but those 6.12 lacks (reported not checkable otherwise). */
+export function oracleKinds(): string[] {
+  const all = templateArbitraries();
+  return EVENT_KINDS.filter((k) => all[k]?.since !== '6.14');
+}
+
+/** What later templates refer to (src/fuzz/run.ts learns the same: fault cookies read, highest IDs). */
+function learn(m: FuzzModel, ev: Event, res: Result, w: World): void {
+  if (res.errno !== 0) return;
+  if (ev.op === 'read_fault_fd') {
+    const data = res.bufs?.['data'];
+    if (data) for (let off = 0; off + 40 <= data.length; off += 40) m.cookies.push(new DataView(data.buffer, data.byteOffset + off + 36, 4).getUint32(0, true));
+    if (m.cookies.length > 64) m.cookies.splice(0, m.cookies.length - 64);
+    return;
+  }
+  if (ev.fd === undefined) return;
+  const p = w.procs.get(ev.pid ?? 1);
+  const fileId = p?.fds.get(ev.fd);
+  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  if (f?.ctx === undefined) return;
+  const max = w.ctxs.get(f.ctx)?.objs.max()?.[0];
+  if (max !== undefined && max > (m.maxId.get(f.ctx) ?? 0)) m.maxId.set(f.ctx, max);
+}
+
+/**
+ * The concrete events of a template sequence (the fuzzer's setup first) and
+ * the model's answers to them, or null if the model throws.
+ */
+export function realize(templates: readonly Template[]): { events: Event[]; results: Result[] } | null {
+  let w = emptyWorld({ kernel: '6.12' });
+  const m = newModel();
+  const events: Event[] = [];
+  const results: Result[] = [];
+  try {
+    for (const ev of setupEvents()) {
+      const r = apply(w, ev);
+      events.push(ev);
+      results.push(r.result);
+      w = r.state;
+    }
+    for (const t of templates) {
+      // Values a C struct member cannot hold are cut to its width, for the model too.
+      const ev = representable(resolve(t, w, m));
+      const r = apply(w, ev);
+      events.push(ev);
+      results.push(r.result);
+      w = r.state;
+      learn(m, ev, r.result, w);
+    }
+  } catch {
+    return null;
+  }
+  return { events, results };
+}
+
+/** A divergence's identity: the op, what differs, and (for errno / ret) the two answers. */
+export function signature(d: Divergence): string {
+  const vals = d.what === 'errno' || d.what === 'ret' || d.what === 'unmodelled' ? ` kernel=${String(d.expected)} model=${String(d.actual)}` : '';
+  return `${d.op} ${d.what}${vals}`;
+}
+
+export interface OracleFuzzOptions extends OracleEnv {
+  seed: number;
+  /** Stop once the kernel answered this many ioctls (default 100,000). */
+  ioctls?: number;
+  /** Sequences per boot (default 2,500). */
+  batch?: number;
+  /** Most commands per sequence (default 40). */
+  maxSteps?: number;
+  /** Where minimal divergent traces go (default: none written). */
+  saveDir?: string;
+  /** Shrink divergences (default true). */
+  shrink?: boolean;
+  /** At most this many boots for the campaign itself (shrinking not counted). */
+  maxBoots?: number;
+  onProgress?: (p: { message: string }) => void;
+}
+
+export interface FoundDivergence {
+  signature: string;
+  /** Generated sequences that showed it first. */
+  count: number;
+  /** Events of the minimal trace (setup included). */
+  events: number;
+  saved?: string;
+  first: unknown;
+}
+
+export interface OracleFuzzSummary {
+  seed: number;
+  sequences: number;
+  kernel_ioctls: number;
+  boots: number;
+  shrink_boots: number;
+  seconds: number;
+  /** Kernel ioctls per second of the whole loop: generation, boots, import, comparison (shrinking excluded). */
+  kernel_ioctls_per_sec: number;
+  divergent_sequences: number;
+  errors: number;
+  model_crashes: number;
+  kernel_splats: string[];
+  divergences: FoundDivergence[];
+  error_examples: string[];
+  /** Where the loop's time went (generation overlaps the boots). */
+  timing: { generate_s: number; boot_s: number; guest_s: number; judge_s: number };
+}
+
+interface Seq {
+  name: string;
+  templates: Template[];
+  events: Event[];
+  /** The model's answers, from the generation. */
+  results: Result[];
+}
+
+export function generate(seed: number, count: number, maxSteps: number, kinds: string[], from: number): { seqs: Seq[]; crashes: number } {
+  const arb = fc.array(eventTemplates('6.12', { hostile: 4 }, kinds), { minLength: 1, maxLength: maxSteps, size: 'max' });
+  const samples = fc.sample(arb, { seed, numRuns: count });
+  const seqs: Seq[] = [];
+  let crashes = 0;
+  samples.forEach((templates, i) => {
+    const r = realize(templates);
+    if (!r) crashes++;
+    else seqs.push({ name: `s${from + i}`, templates, events: r.events, results: r.results });
+  });
+  return { seqs, crashes };
+}
+
+function startBoot(seqs: readonly { name: string; events: Event[] }[], env: OracleEnv): Promise<BootResult> {
+  const { input } = encodeInput(seqs.map((s) => ({ name: s.name, events: s.events })), { timeoutMs: 30_000 });
+  const ops = seqs.reduce((s, q) => s + q.events.length, 0);
+  return bootOnce(input, { ...env, timeoutSec: 120 + ops / 300 + seqs.length * 0.05 });
+}
+
+/**
+ * The verdicts of a batch. With the model's answers from the generation at
+ * hand, a sequence is compared event by event without replaying it; only
+ * one that differs (or did not finish) is replayed, for the report.
+ */
+async function judgeBatch(seqs: readonly { name: string; events: Event[]; results?: Result[] }[], boot: BootResult, keepEvents = false): Promise<{ results: Map<string, TraceResult>; ioctls: number }> {
+  const recs = splitRecords(boot.records);
+  const results = new Map<string, TraceResult>();
+  let ioctls = 0;
+  for (const s of seqs) {
+    const rs = recs.get(s.name);
+    let r: TraceResult | undefined;
+    if (rs && rs.status === 'ok' && s.results) {
+      const k = withKernelAnswers(s.events, rs, '6.12');
+      let verified = 0;
+      let differs = false;
+      for (let i = 0; i < k.events.length && !differs; i++) {
+        const ev = k.events[i]!;
+        if (!ev.rec) continue;
+        if (compare(ev, s.results[i]!)) differs = true;
+        else verified++;
+      }
+      if (!differs)
+        r = { name: s.name, verdict: 'agree', events: s.events.length, kernelIoctls: rs.ioctls, verified, divergences: 0, firstDivergence: null, skipped: k.skipped, ...(keepEvents ? { kernelEvents: k.events } : {}) };
+    }
+    r ??= await judge(s.name, s.events, rs, true);
+    ioctls += r.kernelIoctls;
+    results.set(s.name, r);
+  }
+  return { results, ioctls };
+}
+
+async function runBatch(seqs: readonly { name: string; events: Event[]; results?: Result[] }[], env: OracleEnv, keepEvents = false): Promise<{ results: Map<string, TraceResult>; ioctls: number }> {
+  return judgeBatch(seqs, await startBoot(seqs, env), keepEvents);
+}
+
+/** ddmin candidates: the sequence without one chunk, for chunk sizes n/2, n/4, ..., 1. */
+function candidates(n: number): [number, number][] {
+  const out: [number, number][] = [];
+  const seen = new Set<string>();
+  for (let size = Math.ceil(n / 2); ; size = Math.ceil(size / 2)) {
+    for (let start = 0; start < n; start += size) {
+      const k = `${start}:${Math.min(n, start + size)}`;
+      if (!seen.has(k)) {
+        seen.add(k);
+        out.push([start, Math.min(n, start + size)]);
+      }
+    }
+    if (size === 1) break;
+  }
+  return out;
+}
+
+interface ShrinkJob {
+  signature: string;
+  templates: Template[];
+  best: { events: Event[]; result: TraceResult };
+  done: boolean;
+}
+
+/** Shrinks every job by re-asking the kernel, one boot per round for all of them. */
+async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => void): Promise<number> {
+  let boots = 0;
+  for (let round = 0; round < 60 && jobs.some((j) => !j.done); round++) {
+    const batch: { name: string; events: Event[]; results: Result[]; job: ShrinkJob; templates: Template[] }[] = [];
+    for (const [ji, j] of jobs.entries()) {
+      if (j.done) continue;
+      const n = j.templates.length;
+      if (n <= 1) {
+        j.done = true;
+        continue;
+      }
+      candidates(n).forEach(([s, e], ci) => {
+        const templates = [...j.templates.slice(0, s), ...j.templates.slice(e)];
+        const r = realize(templates);
+        if (r) batch.push({ name: `j${ji}c${ci}`, events: r.events, results: r.results, job: j, templates });
+      });
+    }
+    if (!batch.length) break;
+    const { results } = await runBatch(batch, env, true);
+    boots++;
+    const improved = new Set<ShrinkJob>();
+    for (const c of batch) {
+      const r = results.get(c.name)!;
+      if (r.verdict !== 'diverge' || !r.firstDivergence || signature(r.firstDivergence) !== c.job.signature) continue;
+      if (c.templates.length < c.job.templates.length) {
+        c.job.templates = c.templates;
+        c.job.best = { events: c.events, result: r };
+        improved.add(c.job);
+      }
+    }
+    for (const j of jobs) if (!j.done && !improved.has(j)) j.done = true;
+    log(`shrink round ${round + 1}: ${batch.length} candidates in one boot; ${jobs.filter((j) => !j.done).length} still shrinking`);
+  }
+  return boots;
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const slug = (s: string) => s.replace(/[^A-Za-z0-9_.=-]+/g, '_').replace(/_+/g, '_').slice(0, 120);
+
+/** The differential fuzz campaign. */
+export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSummary> {
+  const t0 = performance.now();
+  const target = opts.ioctls ?? 100_000;
+  const batchSize = opts.batch ?? 2500;
+  const maxSteps = opts.maxSteps ?? 40;
+  const kinds = oracleKinds();
+  const log = (message: string) => opts.onProgress?.({ message });
+  const env: OracleEnv = { ...(opts.kit ? { kit: opts.kit } : {}), ...(opts.kvm ? { kvm: true } : {}), ...(opts.keep ? { keep: true } : {}) };
+  const found = new Map<string, { count: number; example: { templates: Template[]; events: Event[]; result: TraceResult } }>();
+  let sequences = 0;
+  let ioctls = 0;
+  let boots = 0;
+  let divergent = 0;
+  let errors = 0;
+  let crashes = 0;
+  const errorExamples: string[] = [];
+  const splats: string[] = [];
+  const timing = { generate_s: 0, boot_s: 0, guest_s: 0, judge_s: 0 };
+  const gen = (k: number) => {
+    const tg = performance.now();
+    const g = generate(opts.seed + k * 7919, batchSize, maxSteps, kinds, k * batchSize);
+    timing.generate_s += (performance.now() - tg) / 1000;
+    crashes += g.crashes;
+    return g.seqs;
+  };
+  // A pipeline: the guest runs batch k while the host judges batch k - 1 and generates batch k + 1.
+  const ioctlOps = (seqs: Seq[]) => seqs.reduce((n, q) => n + q.events.filter((e) => e.op.startsWith('IOMMU_') || e.op.startsWith('VFIO_') || e.op === 'RAW_IOCTL').length, 0);
+  let k = 0;
+  let cur = gen(k);
+  let expected = ioctlOps(cur);
+  let running: Promise<BootResult> | undefined = startBoot(cur, env);
+  let next = gen(++k);
+  while (running) {
+    const boot = await running;
+    boots++;
+    timing.boot_s += boot.seconds;
+    timing.guest_s += boot.guestSeconds;
+    splats.push(...boot.splats);
+    // The guest takes the next batch at once; the host judges this one meanwhile, then generates the one after.
+    running = undefined;
+    const following = next;
+    if (expected < target && (opts.maxBoots === undefined || boots < opts.maxBoots)) {
+      expected += ioctlOps(following);
+      running = startBoot(following, env);
+    }
+    const tj = performance.now();
+    const { results, ioctls: n } = await judgeBatch(cur, boot, false);
+    timing.judge_s += (performance.now() - tj) / 1000;
+    ioctls += n;
+    sequences += cur.length;
+    for (const s of cur) {
+      const r = results.get(s.name)!;
+      if (r.verdict === 'error') {
+        errors++;
+        if (errorExamples.length < 10) errorExamples.push(`${s.name}: ${r.reason}`);
+      }
+      if (r.verdict !== 'diverge' || !r.firstDivergence) continue;
+      divergent++;
+      const sig = signature(r.firstDivergence);
+      const f = found.get(sig);
+      if (f) {
+        f.count++;
+        if (s.templates.length < f.example.templates.length) f.example = { templates: s.templates, events: s.events, result: r };
+      } else found.set(sig, { count: 1, example: { templates: s.templates, events: s.events, result: r } });
+    }
+    const el = (performance.now() - t0) / 1000;
+    log(`boot ${boots}: ${cur.length} sequences, ${n} kernel ioctls, ${boot.seconds.toFixed(1)} s (guest ${boot.guestSeconds.toFixed(1)} s); total ${ioctls} ioctls, ${Math.round(ioctls / el)}/s, ${divergent} divergent, ${found.size} distinct, ${errors} errors`);
+    cur = following;
+    if (running) next = gen(++k);
+  }
+  const loopSeconds = (performance.now() - t0) / 1000;
+  const jobs: ShrinkJob[] = [...found.entries()].map(([signature, f]) => ({ signature, templates: f.example.templates, best: { events: f.example.events, result: f.example.result }, done: opts.shrink === false }));
+  const shrinkBoots = jobs.length ? await shrinkAll(jobs, env, log) : 0;
+  const divergences: FoundDivergence[] = [];
+  for (const j of jobs) {
+    const f = found.get(j.signature)!;
+    const d = j.best.result.firstDivergence!;
+    const entry: FoundDivergence = { signature: j.signature, count: f.count, events: j.best.events.length, first: { index: d.index, op: d.op, what: d.what, expected: d.expected, actual: d.actual, event: d.event } };
+    if (opts.saveDir) {
+      mkdirSync(opts.saveDir, { recursive: true });
+      const path = join(opts.saveDir, `${slug(j.signature)}.iort.jsonl`);
+      const events = j.best.result.kernelEvents ?? j.best.events;
+      await writeTrace(path, { kernel: '6.12', meta: { source: 'oracle-fuzz', kernel: 'Linux 6.12.117 (oracle kit)', seed: opts.seed, divergence: j.signature, first_divergence_index: d.index } }, events, { format: 'jsonl' });
+      entry.saved = path;
+    }
+    divergences.push(entry);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    seed: opts.seed,
+    sequences,
+    kernel_ioctls: ioctls,
+    boots,
+    shrink_boots: shrinkBoots,
+    seconds: Math.round(seconds * 10) / 10,
+    kernel_ioctls_per_sec: Math.round(ioctls / loopSeconds),
+    divergent_sequences: divergent,
+    errors,
+    model_crashes: crashes,
+    kernel_splats: splats,
+    divergences,
+    error_examples: errorExamples,
+    timing: { generate_s: r2(timing.generate_s), boot_s: r2(timing.boot_s), guest_s: r2(timing.guest_s), judge_s: r2(timing.judge_s) },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * `iorewind oracle <trace|dir>... [--json]`: run traces on the real Linux
+ * 6.12 kernel (the oracle kit under QEMU) and check the model against the
+ * kernel's answers. `iorewind oracle --fuzz`: a differential fuzz campaign.
+ * See docs/oracle.md.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Event } from '../../src/events/event.js';
+import { openSource } from '../../src/engine/source.js';
+import { checkTraces, type OracleSummary, type TraceResult } from '../../src/oracle/check.js';
+import { OracleError } from '../../src/oracle/boot.js';
+import { fuzzOracle, type OracleFuzzSummary } from '../../src/oracle/fuzz.js';
+import type { Divergence } from '../../src/engine/replay.js';
+import { report } from './replay.js';
+
+export const summary = 'run traces on the real 6.12 kernel (QEMU) and check the model against it; --fuzz: differential fuzzing';
+
+const USAGE = `usage:
+  iorewind oracle <trace|dir>... [--json] [--keep] [--kvm] [--trace-timeout SEC]
+      run each trace on the real kernel (fresh processes and contexts per trace, many per boot)
+      and report, per trace, agreement or the first divergence
+  iorewind oracle --fuzz [--seed N] [--ioctls N] [--batch N] [--max-steps N] [--max-boots N] [--save DIR] [--no-shrink] [--json]
+      generated 6.12 sequences on the real kernel in batches; every divergence shrunk by
+      re-asking the kernel and saved (default DIR: test/oracle/regressions)`;
+
+function opt(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+function traceFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p).sort()) walk(join(p, e));
+    } else if (/\.iort(\.jsonl)?$|\.jsonl(\.gz)?$/.test(p)) out.push(p);
+  };
+  for (const p of paths) {
+    const st = statSync(p);
+    if (st.isDirectory()) walk(p);
+    else out.push(p);
+  }
+  return out;
+}
+
+const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v);
+
+function plainDivergence(d: Divergence | null): unknown {
+  return d ? { index: d.index, op: d.op, src: d.src, what: d.what, expected: d.expected, actual: d.actual, event: d.event, context: d.context } : null;
+}
+
+function line(r: TraceResult): string {
+  switch (r.verdict) {
+    case 'agree':
+      return `${r.name}: agrees (${r.events} events, ${r.kernelIoctls} kernel ioctls, ${r.verified} answers compared${r.skipped.length ? `, ${r.skipped.length} not run: ${r.skipped[0]!.why}` : ''})`;
+    case 'not-checkable':
+      return `${r.name}: not checkable: ${r.reason}`;
+    case 'error':
+      return `${r.name}: ERROR: ${r.reason}`;
+    case 'diverge':
+      return `${r.name}: DIVERGES (${r.divergences} divergence(s) in ${r.events} events)\n${report(r.firstDivergence!).replace(/^/gm, '  ')}`;
+  }
+}
+
+function printSummary(s: OracleSummary): void {
+  for (const r of s.results) console.log(line(r));
+  const perBoot = s.boots ? ` (${(s.boot_seconds / s.boots).toFixed(1)} s per boot)` : '';
+  console.log(
+    `${s.traces} trace(s): ${s.agree} agree, ${s.diverge} diverge, ${s.not_checkable} not checkable${s.errors ? `, ${s.errors} error(s)` : ''}; ${s.kernel_ioctls} kernel ioctls in ${s.boots} boot(s), ${s.seconds} s${perBoot}`,
+  );
+  if (s.kernel_splats.length) console.log(`kernel WARNING/BUG lines on the console:\n  ${s.kernel_splats.slice(0, 10).join('\n  ')}`);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const json = argv.includes('--json');
+  const env = { keep: argv.includes('--keep'), kvm: argv.includes('--kvm') };
+  try {
+    if (argv.includes('--fuzz')) return await runFuzz(argv, json, env);
+    const valued = new Set(['--trace-timeout']);
+    const files = traceFiles(argv.filter((a, i) => !a.startsWith('--') && !valued.has(argv[i - 1] ?? '')));
+    if (!files.length) {
+      console.error(USAGE);
+      return 2;
+    }
+    const traces: { name: string; events: Event[] }[] = [];
+    for (const f of files) {
+      const src = await openSource(f);
+      const events: Event[] = [];
+      for await (const ev of src.events) events.push(ev);
+      traces.push({ name: f, events });
+    }
+    const tt = opt(argv, '--trace-timeout');
+    const s = await checkTraces(traces, {
+      ...env,
+      ...(tt ? { traceTimeoutSec: Number(tt) } : {}),
+      onBoot: json ? undefined : (b) => process.stderr.write(`boot ${b.boot}: ${b.traces} trace(s), ${b.ops} ops, ${b.seconds.toFixed(1)} s\n`),
+    });
+    if (json) {
+      const { results, first_divergence, ...rest } = s;
+      console.log(
+        JSON.stringify(
+          {
+            traces: rest.traces,
+            agree: rest.agree,
+            diverge: rest.diverge,
+            kernel_ioctls: rest.kernel_ioctls,
+            seconds: rest.seconds,
+            first_divergence: plainDivergence(first_divergence),
+            not_checkable: rest.not_checkable,
+            errors: rest.errors,
+            boots: rest.boots,
+            boot_seconds: rest.boot_seconds,
+            kernel_splats: rest.kernel_splats,
+            results: results.map((r) => ({ name: r.name, verdict: r.verdict, reason: r.reason, events: r.events, kernel_ioctls: r.kernelIoctls, verified: r.verified, divergences: r.divergences, first_divergence: plainDivergence(r.firstDivergence), skipped: r.skipped })),
+          },
+          jsonReplacer,
+        ),
+      );
+    } else printSummary(s);
+    return s.diverge || s.errors ? 1 : 0;
+  } catch (e) {
+    if (e instanceof OracleError) {
+      console.error(`iorewind oracle: ${e.message}`);
+      return e.kind === 'missing-packages' || e.kind === 'no-kit' ? 3 : 2;
+    }
+    throw e;
+  }
+}
+
+async function runFuzz(argv: string[], json: boolean, env: { keep: boolean; kvm: boolean }): Promise<number> {
+  const n = (k: string, d: number) => (opt(argv, k) === undefined ? d : Number(opt(argv, k)));
+  const s: OracleFuzzSummary = await fuzzOracle({
+    ...env,
+    seed: n('--seed', 1),
+    ioctls: n('--ioctls', 100_000),
+    batch: n('--batch', 2500),
+    maxSteps: n('--max-steps', 40),
+    ...(opt(argv, '--save') ? { saveDir: opt(argv, '--save')! } : {}),
+    ...(argv.includes('--no-shrink') ? { shrink: false } : {}),
+    ...(opt(argv, '--max-boots') ? { maxBoots: Number(opt(argv, '--max-boots')) } : {}),
+    onProgress: json ? undefined : (p) => process.stderr.write(`${p.message}\n`),
+  });
+  if (json) console.log(JSON.stringify(s, jsonReplacer));
+  else {
+    console.log(
+      `oracle fuzz: seed ${s.seed}: ${s.sequences} sequences, ${s.kernel_ioctls} kernel ioctls, ${s.boots} boots, ${(s.seconds / 60).toFixed(1)} min, ${s.kernel_ioctls_per_sec} kernel ioctls/s through the loop`,
+    );
+    console.log(`divergent sequences: ${s.divergent_sequences}; distinct divergences: ${s.divergences.length}; errors: ${s.errors}`);
+    for (const d of s.divergences) console.log(`  ${d.signature}: ${d.count} sequence(s)${d.saved ? `, minimal trace (${d.events} events) saved as ${d.saved}` : ''}`);
+  }
+  return s.divergences.length || s.errors ? 1 : 0;
+}

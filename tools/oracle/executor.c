@@ -1,0 +1,1642 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iorewind oracle executor: performs iorewind traces against the real
+ * /dev/iommu of the oracle kernel (../shared/oracle, Linux 6.12 + the
+ * IOMMUFD_TEST mock driver) and records what the kernel answered, one JSON
+ * object per line, in the record format of the real-kernel captures
+ * (../shared/captures/README.md, the kit's capture.c).
+ *
+ * Input: the binary form written by src/oracle/encode.ts (docs/oracle.md,
+ * "Executor input"), read from the file named by argv[1], or else from the
+ * payload appended to this very binary (trailer: "IORWPAY1", u64 offset,
+ * u64 length). Output: the file named by $IOMMUFD_CAPTURE (the kit's /init
+ * sends it to the host), or stdout.
+ *
+ * Processes. A supervisor (never a trace process itself) runs every trace in
+ * fresh worker processes: one per trace pid, created fresh (no fds, none of
+ * the trace's memory) or by a trace `fork` (clone with CLONE_PARENT, so the
+ * supervisor reaps every worker). Exactly one worker runs at a time; the
+ * turn passes through a futex in shared memory, to the worker of the next
+ * op's pid. At the end of a trace every worker is killed and reaped, so its
+ * iommufd contexts are gone before the next trace starts.
+ *
+ * Memory. The executor's own memory sits at fixed addresses far from the
+ * trace's (0x1000_0000_0000 and up) and is never handed to the kernel as
+ * trace memory: trace mmaps use MAP_FIXED at the trace's own addresses, but
+ * only where the executor has nothing (checked against its own regions,
+ * read once from /proc/self/maps), munmap / mprotect / madvise likewise.
+ * Pointer fields that the model treats as buffers (allowed_iovas, data_uptr,
+ * data, ACCESS_RW / DIRTY uptr) point into private scratch slots, each
+ * followed by a PROT_NONE guard page, a buffer placed so that it ends at the
+ * guard: exactly its bytes are readable, as the model assumes. The records
+ * show the trace's own pointer values, as if the trace's program had run.
+ *
+ * Every op of the input produces exactly one record carrying `"ev"`: the
+ * event's index in its trace. Besides the capture kinds (ioctl, open, close,
+ * mmap, munmap, mprotect, madvise, memfd_create, ftruncate, read, write,
+ * fork, exit) there are three of the executor's own: `memwrite` / `memread`
+ * (CPU stores and loads of the trace's program), `env` (capabilities,
+ * rlimits, external fds, maps snapshots), and per trace `test` (start) and
+ * `oracle_end` (status ok | timeout | crash).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include "iommufd_test.h"
+
+/* The offsets the recorder (and this executor) read struct fields at. */
+_Static_assert(offsetof(struct iommu_ioas_allow_iovas, allowed_iovas) == 16, "allow_iovas");
+_Static_assert(offsetof(struct iommu_ioas_iova_ranges, allowed_iovas) == 16, "iova_ranges");
+_Static_assert(offsetof(struct iommu_hwpt_alloc, data_uptr) == 32, "hwpt_alloc");
+_Static_assert(offsetof(struct iommu_hw_info, data_uptr) == 16, "hw_info");
+_Static_assert(offsetof(struct iommu_hwpt_get_dirty_bitmap, data) == 40, "dirty_bitmap");
+_Static_assert(offsetof(struct iommu_hwpt_invalidate, data_uptr) == 8, "invalidate");
+_Static_assert(offsetof(struct iommu_test_cmd, access_rw.uptr) == 32, "access_rw");
+_Static_assert(offsetof(struct iommu_test_cmd, dirty.uptr) == 48, "dirty");
+_Static_assert(sizeof(struct iommu_test_cmd) == 72, "test_cmd");
+
+#define EXE_BASE 0x100000000000UL  /* the input (mapped from the file) */
+#define CTL_BASE 0x110000000000UL  /* shared control block */
+#define OUT_BASE 0x120000000000UL  /* shared output buffer */
+#define OUT_SIZE (1UL << 30)
+#define SLOT_BASE 0x130000000000UL /* private scratch slots, each + guard page */
+#define SLOT_SIZE (4UL << 20)
+#define SLOT_STRIDE (SLOT_SIZE + 4096)
+#define NSLOTS 8
+#define BAD_PTR (SLOT_BASE + SLOT_SIZE) /* the first guard page: never readable */
+#define TASK_END 0x7ffffffff000UL
+#define MAX_STRUCT 4096
+#define MAX_ARRAY (256 * 1024)
+#define MAXW 64
+#define MAX_OWN 256
+#define LINE_MAX_BYTES (2 * 1024 * 1024)
+
+enum {
+	OP_IOCTL = 1, OP_OPEN, OP_CLOSE, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MADVISE,
+	OP_MEMWRITE, OP_MEMREAD, OP_MEMFD, OP_FTRUNCATE, OP_READFD, OP_WRITEFD,
+	OP_CAPDROP, OP_RLIMIT, OP_FORK, OP_EXIT, OP_EXTFDS, OP_MAPS, OP_NOTE,
+};
+enum { ARG_STRUCT = 0, ARG_INT = 1, ARG_BAD = 2 };
+enum { P_IN = 1, P_OUT = 2, P_INOUT = 3, P_BAD = 4 };
+enum { MK_ANON = 0, MK_PRIVATE = 1, MK_HUGETLB = 2, MK_SHARED_FILE = 3, MK_PRIVATE_FILE = 4 };
+
+struct op {
+	uint32_t len;
+	uint16_t kind, flags;
+	uint32_t pid;
+	int32_t fd;
+	uint32_t ev;
+	uint32_t reserved;
+	/* payload follows */
+};
+
+struct worker {
+	int32_t tpid;	/* trace pid */
+	int32_t rpid;	/* real pid */
+	uint32_t state; /* 0 free, 1 alive, 2 exiting, 3 dead */
+};
+
+struct ctl {
+	uint32_t turn;	/* futex: bumped on every hand-over */
+	int32_t owner;	/* worker index whose turn it is, -1: the supervisor */
+	uint32_t next;	/* index of the next op of the current trace */
+	uint32_t nw;
+	uint64_t seq;	/* record sequence, global */
+	uint64_t out_len;
+	int32_t exiting; /* worker index that just performed `exit` */
+	uint32_t pad;
+	struct worker w[MAXW];
+};
+
+static struct ctl *ctl;
+static char *out_buf;
+static const unsigned char *input;
+static size_t input_len;
+
+/* the current trace */
+static const struct op **ops;
+static uint32_t nops;
+static char trace_name[128];
+static uint32_t trace_timeout_ms = 60000;
+
+/* this process */
+static int me = -1; /* worker index, -1 in the supervisor */
+static struct { uint64_t start, end; } own[MAX_OWN];
+static int nown;
+#define NFD 4096
+static unsigned char fd_kind[NFD]; /* 1 iommufd 2 fault 3 access 4 file 5 memfd */
+static const char *const fd_what[] = { "", "iommufd", "fault", "access", "file", "memfd" };
+
+static char line[LINE_MAX_BYTES];
+static size_t line_len;
+
+static void die(const char *msg)
+{
+	dprintf(2, "executor: %s (errno %d)\n", msg, errno);
+	_exit(3);
+}
+
+/* ------------------------------------------------------------------ records */
+
+static void emit_raw(const char *s, size_t n)
+{
+	if (line_len + n + 2 >= LINE_MAX_BYTES)
+		return;
+	memcpy(line + line_len, s, n);
+	line_len += n;
+}
+
+static void emits(const char *s)
+{
+	emit_raw(s, strlen(s));
+}
+
+static void emitu(uint64_t v)
+{
+	char b[24];
+	int i = 24;
+
+	do {
+		b[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	emit_raw(b + i, 24 - i);
+}
+
+static void emiti(int64_t v)
+{
+	if (v < 0) {
+		emit_raw("-", 1);
+		emitu((uint64_t)(-(v + 1)) + 1);
+	} else {
+		emitu(v);
+	}
+}
+
+static void emitx(uint64_t v) /* "0x.." as a JSON string */
+{
+	static const char hx[] = "0123456789abcdef";
+	char b[20];
+	int i = 20;
+
+	do {
+		b[--i] = hx[v & 15];
+		v >>= 4;
+	} while (v);
+	emit_raw("\"0x", 3);
+	emit_raw(b + i, 20 - i);
+	emit_raw("\"", 1);
+}
+
+static void emit_hex(const unsigned char *p, size_t n)
+{
+	static char tab[512];
+	static int init;
+	size_t i;
+
+	if (!init) {
+		static const char hx[] = "0123456789abcdef";
+
+		for (i = 0; i < 256; i++) {
+			tab[2 * i] = hx[i >> 4];
+			tab[2 * i + 1] = hx[i & 15];
+		}
+		init = 1;
+	}
+	if (line_len + 2 * n + 4 >= LINE_MAX_BYTES)
+		n = 0;
+	line[line_len++] = '"';
+	for (i = 0; i != n; i++) {
+		memcpy(line + line_len, tab + 2 * p[i], 2);
+		line_len += 2;
+	}
+	line[line_len++] = '"';
+}
+
+static void emit_str(const char *s, size_t max)
+{
+	size_t i;
+
+	emit_raw("\"", 1);
+	for (i = 0; i < max && s[i]; i++) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', c };
+
+			emit_raw(e, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			static const char hx[] = "0123456789abcdef";
+			char e[6] = { '\\', 'u', '0', '0', hx[c >> 4], hx[c & 15] };
+
+			emit_raw(e, 6);
+		} else {
+			emit_raw((const char *)&c, 1);
+		}
+	}
+	emit_raw("\"", 1);
+}
+
+/* {"seq":..,"kind":"..","pid":<trace pid>,"test":"<trace>","tseq":<ev>,"ev":<ev> */
+static void begin(const char *kind, uint32_t pid, int64_t ev)
+{
+	uint64_t seq = __atomic_fetch_add(&ctl->seq, 1, __ATOMIC_SEQ_CST);
+
+	line_len = 0;
+	emits("{\"seq\":");
+	emitu(seq);
+	emits(",\"kind\":\"");
+	emits(kind);
+	emits("\",\"pid\":");
+	emitu(pid);
+	emits(",\"test\":\"");
+	emits(trace_name);
+	emits("\",\"tseq\":");
+	emitu(ev < 0 ? 0 : ev + 1);
+	if (ev >= 0) {
+		emits(",\"ev\":");
+		emitu(ev);
+	}
+}
+
+static void finish(void)
+{
+	uint64_t at;
+
+	emit_raw("}\n", 2);
+	at = __atomic_fetch_add(&ctl->out_len, line_len, __ATOMIC_SEQ_CST);
+	if (at + line_len <= OUT_SIZE)
+		memcpy(out_buf + at, line, line_len);
+}
+
+static void emit_ret(long ret, int err)
+{
+	emits(",\"ret\":");
+	emiti(ret);
+	emits(",\"errno\":");
+	emitu(ret < 0 ? err : 0);
+}
+
+/* ------------------------------------------------------------ user memory */
+
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t in_guard;
+
+static void on_fault(int sig)
+{
+	if (in_guard) {
+		in_guard = 0;
+		siglongjmp(fault_jmp, sig);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Safe copy out of our own address space: bytes copied, or -1. */
+static ssize_t safe_read(void *dst, uint64_t src, size_t len)
+{
+	struct iovec l = { .iov_base = dst, .iov_len = len };
+	struct iovec r = { .iov_base = (void *)(uintptr_t)src, .iov_len = len };
+
+	if (!len)
+		return 0;
+	if (!src)
+		return -1;
+	return syscall(SYS_process_vm_readv, getpid(), &l, 1, &r, 1, 0);
+}
+
+/* ,"name":"hex" of len bytes at uptr, or ,"name":null,"name_fault":1 (as the shim) */
+static void emit_user(const char *name, uint64_t uptr, uint64_t len)
+{
+	static unsigned char buf[MAX_ARRAY];
+	size_t n = len > MAX_ARRAY ? MAX_ARRAY : len;
+	ssize_t got;
+
+	emits(",\"");
+	emits(name);
+	emits("\":");
+	got = safe_read(buf, uptr, n);
+	if (got < 0 || (size_t)got != n) {
+		emits("null,\"");
+		emits(name);
+		emits("_fault\":1");
+		return;
+	}
+	emit_hex(buf, n);
+	if (n != len) {
+		emits(",\"");
+		emits(name);
+		emits("_trunc\":");
+		emitu(len);
+	}
+}
+
+static int overlaps_own(uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len;
+	int i;
+
+	if (end < start)
+		end = ~0UL;
+	for (i = 0; i < nown; i++)
+		if (own[i].start < end && start < own[i].end)
+			return 1;
+	return 0;
+}
+
+static void read_own_maps(void)
+{
+	static char buf[65536];
+	ssize_t n, r;
+	char *p;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		die("open /proc/self/maps");
+	n = 0;
+	while ((r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = 0;
+	nown = 0;
+	for (p = buf; *p && nown < MAX_OWN;) {
+		char *eol = strchr(p, '\n');
+
+		own[nown].start = strtoull(p, &p, 16);
+		if (*p == '-')
+			p++;
+		own[nown].end = strtoull(p, &p, 16);
+		/* the stack grows down: keep 16 MiB below it free of trace memory */
+		if (eol && memmem(p, eol - p, "[stack]", 7) && own[nown].start > (16UL << 20))
+			own[nown].start -= 16UL << 20;
+		/* and the heap may grow: keep 256 MiB above it */
+		if (eol && memmem(p, eol - p, "[heap]", 6))
+			own[nown].end += 256UL << 20;
+		nown++;
+		if (!eol)
+			break;
+		p = eol + 1;
+	}
+}
+
+/* ------------------------------------------------------------ input cursor */
+
+struct cur {
+	const unsigned char *p, *end;
+};
+
+static uint32_t g32(struct cur *c)
+{
+	uint32_t v = 0;
+
+	if (c->p + 4 <= c->end)
+		memcpy(&v, c->p, 4);
+	c->p += 4;
+	return v;
+}
+
+static uint64_t g64(struct cur *c)
+{
+	uint64_t v = 0;
+
+	if (c->p + 8 <= c->end)
+		memcpy(&v, c->p, 8);
+	c->p += 8;
+	return v;
+}
+
+/* n bytes, the cursor moves past them and their padding to 4 */
+static const unsigned char *gbytes(struct cur *c, uint32_t n)
+{
+	const unsigned char *b = c->p;
+
+	c->p += (n + 3) & ~3U;
+	if (c->p > c->end)
+		die("truncated input");
+	return b;
+}
+
+static struct cur payload(const struct op *o)
+{
+	struct cur c = { (const unsigned char *)(o + 1), (const unsigned char *)o + o->len };
+
+	return c;
+}
+
+/* ------------------------------------------------------------ ioctl */
+
+static unsigned char *slot(int i)
+{
+	return (unsigned char *)(SLOT_BASE + (uint64_t)i * SLOT_STRIDE);
+}
+
+static uint32_t rd32(const unsigned char *b, size_t n, size_t off)
+{
+	uint32_t v = 0;
+
+	if (off + 4 <= n)
+		memcpy(&v, b + off, 4);
+	return v;
+}
+
+static uint64_t rd64(const unsigned char *b, size_t n, size_t off)
+{
+	uint64_t v = 0;
+
+	if (off + 8 <= n)
+		memcpy(&v, b + off, 8);
+	return v;
+}
+
+static uint64_t bitmap_bytes(uint64_t length, uint64_t page_size)
+{
+	if (!page_size)
+		return 0;
+	return (length / page_size + 7) / 8;
+}
+
+static int vfio_nr_is_struct(unsigned int nr)
+{
+	return nr == 112 || nr == 113 || nr == 114 || nr == 117;
+}
+
+struct patch {
+	uint32_t off;
+	uint64_t orig, addr;
+};
+
+/* The trace's own pointer value back into a struct image (the bytes of it that lie inside). */
+static void restore(unsigned char *img, size_t n, const struct patch *p, int only_if_unchanged)
+{
+	size_t k, len = p->off >= n ? 0 : n - p->off < 8 ? n - p->off : 8;
+
+	if (only_if_unchanged && memcmp(img + p->off, &p->addr, len))
+		return;
+	for (k = 0; k < len; k++)
+		img[p->off + k] = ((const unsigned char *)&p->orig)[k];
+}
+
+static void do_ioctl(const struct op *o)
+{
+	static unsigned char before[MAX_STRUCT], after[MAX_STRUCT];
+	struct cur c = payload(o);
+	uint32_t req = g32(&c), mode = g32(&c);
+	uint64_t iarg = g64(&c);
+	uint32_t blen = g32(&c), npatch = g32(&c);
+	const unsigned char *bytes = gbytes(&c, blen);
+	unsigned int type = (req >> 8) & 0xff, nr = req & 0xff;
+	struct patch patches[NSLOTS];
+	unsigned char *arg = NULL;
+	uint32_t size = 0, i, np = 0;
+	ssize_t nb = -1, na = -1;
+	int ret, err, is_struct;
+
+	(void)type;
+	if (mode == ARG_STRUCT) {
+		if (blen > SLOT_SIZE)
+			blen = SLOT_SIZE;
+		arg = slot(0) + SLOT_SIZE - ((blen + 7) & ~7U);
+		memcpy(arg, bytes, blen);
+		memset(arg + blen, 0, ((blen + 7) & ~7U) - blen);
+	}
+	for (i = 0; i < npatch; i++) {
+		uint32_t off = g32(&c), pm = g32(&c), len = g32(&c), dlen = g32(&c);
+		const unsigned char *data = gbytes(&c, dlen);
+		uint64_t addr;
+
+		if (!arg || off + 8 > blen || np + 1 >= NSLOTS)
+			continue;
+		if (pm == P_BAD) {
+			addr = BAD_PTR;
+		} else {
+			unsigned char *s;
+
+			if (len > SLOT_SIZE)
+				len = SLOT_SIZE;
+			if (dlen > len)
+				dlen = len;
+			s = slot(np + 1) + SLOT_SIZE - len;
+			memcpy(s, data, dlen);
+			memset(s + dlen, 0, len - dlen);
+			addr = (uintptr_t)s;
+		}
+		patches[np].off = off;
+		memcpy(&patches[np].orig, arg + off, 8);
+		patches[np].addr = addr;
+		memcpy(arg + off, &addr, 8);
+		np++;
+	}
+
+	is_struct = nr >= 0x80 || vfio_nr_is_struct(nr);
+	if (mode == ARG_STRUCT && is_struct) {
+		size = rd32(arg, blen, 0);
+		nb = size > MAX_STRUCT ? MAX_STRUCT : size;
+		if ((uint32_t)nb > blen)
+			nb = blen;
+		memcpy(before, arg, nb);
+	}
+
+	begin("ioctl", o->pid, o->ev);
+	emits(",\"fd\":");
+	emiti(o->fd);
+	emits(",\"cmd\":");
+	emitx(req);
+	emits(",\"nr\":");
+	emitx(nr);
+	if (!is_struct) {
+		emits(",\"arg\":");
+		emitu(mode == ARG_INT ? iarg : mode == ARG_BAD ? BAD_PTR : (uintptr_t)arg);
+	} else if (nb < 0) {
+		emits(",\"in\":null,\"fault\":1");
+	} else {
+		/* the trace's pointers, not ours */
+		unsigned char shown[MAX_STRUCT];
+
+		memcpy(shown, before, nb);
+		for (i = 0; i < np; i++)
+			restore(shown, nb, &patches[i], 0);
+		emits(",\"in\":");
+		emit_hex(shown, nb);
+		if (size > MAX_STRUCT) {
+			emits(",\"trunc\":");
+			emitu(size);
+		}
+	}
+	if (nb >= 0) {
+		switch (nr) {
+		case 0x82:
+			emit_user("allowed_iovas_in", rd64(before, nb, 16), (uint64_t)rd32(before, nb, 8) * 16);
+			break;
+		case 0x89:
+			if (rd32(before, nb, 28) || rd64(before, nb, 32))
+				emit_user("data_in", rd64(before, nb, 32), rd32(before, nb, 28));
+			break;
+		case 0x8c:
+			emit_user("bitmap_in", rd64(before, nb, 40), bitmap_bytes(rd64(before, nb, 24), rd64(before, nb, 32)));
+			break;
+		case 0x8d:
+			emit_user("entries_in", rd64(before, nb, 8), (uint64_t)rd32(before, nb, 20) * rd32(before, nb, 24));
+			break;
+		case 0xa0:
+			if (rd32(before, nb, 4) == IOMMU_TEST_OP_ACCESS_RW)
+				emit_user("rw_buf_in", rd64(before, nb, 32), rd64(before, nb, 24));
+			else if (rd32(before, nb, 4) == IOMMU_TEST_OP_DIRTY)
+				emit_user("bitmap_in", rd64(before, nb, 48), bitmap_bytes(rd64(before, nb, 32), rd64(before, nb, 40)));
+			break;
+		}
+	}
+
+	if (mode == ARG_INT)
+		ret = ioctl(o->fd, req, (unsigned long)iarg);
+	else if (mode == ARG_BAD)
+		ret = ioctl(o->fd, req, (void *)BAD_PTR);
+	else
+		ret = ioctl(o->fd, req, arg);
+	err = errno;
+
+	if (nb >= 0) {
+		na = nb;
+		memcpy(after, arg, na);
+		emits(",\"out\":");
+		{
+			unsigned char shown[MAX_STRUCT];
+
+			memcpy(shown, after, na);
+			for (i = 0; i < np; i++)
+				restore(shown, na, &patches[i], 1);
+			emit_hex(shown, na);
+		}
+	}
+	emit_ret(ret, err);
+	if (nb >= 0) {
+		switch (nr) {
+		case 0x84: {
+			uint32_t nin = rd32(before, nb, 8), nout = rd32(after, na, 8);
+			uint32_t n = nin < nout ? nin : nout;
+
+			if (n)
+				emit_user("allowed_iovas_out", rd64(before, nb, 16), (uint64_t)n * 16);
+			break;
+		}
+		case 0x8a:
+			if (rd32(before, nb, 12) && rd64(before, nb, 16))
+				emit_user("data_out", rd64(before, nb, 16), rd32(before, nb, 12));
+			break;
+		case 0x8c:
+			emit_user("bitmap_out", rd64(before, nb, 40), bitmap_bytes(rd64(before, nb, 24), rd64(before, nb, 32)));
+			break;
+		case 0x8d:
+			emit_user("entries_out", rd64(before, nb, 8), (uint64_t)rd32(before, nb, 20) * rd32(before, nb, 24));
+			break;
+		case 0x8e:
+			if (ret == 0 && rd32(after, na, 12) < NFD)
+				fd_kind[rd32(after, na, 12)] = 2;
+			break;
+		case 0xa0:
+			if (rd32(before, nb, 4) == IOMMU_TEST_OP_ACCESS_RW)
+				emit_user("rw_buf_out", rd64(before, nb, 32), rd64(before, nb, 24));
+			else if (ret == 0 && rd32(before, nb, 4) == IOMMU_TEST_OP_CREATE_ACCESS && rd32(after, na, 16) < NFD)
+				fd_kind[rd32(after, na, 16)] = 3;
+			break;
+		}
+	}
+	if (o->fd >= 0 && o->fd < NFD && !fd_kind[o->fd])
+		fd_kind[o->fd] = 1;
+	finish();
+}
+
+/* ------------------------------------------------------------ environment */
+
+static const char *advice_name(int a)
+{
+	static const char *const names[] = { "NORMAL", "RANDOM", "SEQUENTIAL", "WILLNEED", "DONTNEED" };
+
+	if (a >= 0 && a < 5)
+		return names[a];
+	if (a == 14)
+		return "HUGEPAGE";
+	if (a == 15)
+		return "NOHUGEPAGE";
+	return "OTHER";
+}
+
+static void do_mmap(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint64_t va = g64(&c), len = g64(&c);
+	uint32_t kind = g32(&c), prot = g32(&c);
+	uint64_t off = g64(&c);
+	int flags = 0, fd = -1, tmp = -1, err = 0;
+	void *r = MAP_FAILED;
+	uint64_t rlen = kind == MK_HUGETLB ? (len + (2UL << 20) - 1) & ~((2UL << 20) - 1) : (len + 4095) & ~4095UL;
+
+	switch (kind) {
+	case MK_ANON: flags = MAP_SHARED | MAP_ANONYMOUS; break;
+	case MK_PRIVATE: flags = MAP_PRIVATE | MAP_ANONYMOUS; break;
+	case MK_HUGETLB: flags = MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB; break;
+	case MK_SHARED_FILE: flags = MAP_SHARED; fd = o->fd; break;
+	default: flags = MAP_PRIVATE; fd = o->fd; break;
+	}
+	if (kind == MK_PRIVATE_FILE && fd < 0) {
+		/* a private mapping of some regular file the trace does not name */
+		tmp = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+		if (tmp >= 0 && ftruncate(tmp, off + rlen) == 0)
+			fd = tmp;
+	}
+	begin("mmap", o->pid, o->ev);
+	emits(",\"addr\":");
+	emitx(va);
+	emits(",\"len\":");
+	emitu(len);
+	emits(",\"prot\":");
+	emitu(prot);
+	emits(",\"flags\":");
+	emitu(flags | MAP_FIXED);
+	emits(",\"flag_names\":[");
+	emits(flags & MAP_SHARED ? "\"SHARED\"" : "\"PRIVATE\"");
+	emits(",\"FIXED\"");
+	if (flags & MAP_ANONYMOUS)
+		emits(",\"ANONYMOUS\"");
+	if (flags & MAP_HUGETLB)
+		emits(",\"HUGETLB\"");
+	emits("],\"fd\":");
+	emiti(kind >= MK_SHARED_FILE ? o->fd : -1);
+	emits(",\"offset\":");
+	emitu(off);
+	if (va % 4096 || !len) {
+		err = EINVAL;
+	} else if (overlaps_own(va, rlen)) {
+		emits(",\"oracle_skip\":\"the executor's own memory\"");
+		err = EEXIST;
+	} else {
+		r = mmap((void *)va, len, prot, flags | MAP_FIXED, fd, off);
+		if (r == MAP_FAILED)
+			err = errno;
+	}
+	if (tmp >= 0)
+		close(tmp);
+	if (r == MAP_FAILED) {
+		emits(",\"ret\":null,\"errno\":");
+		emitu(err);
+	} else {
+		emits(",\"ret\":");
+		emitx((uintptr_t)r);
+		emits(",\"errno\":0");
+	}
+	finish();
+}
+
+/* munmap, mprotect, madvise: never on the executor's own memory */
+static void do_range(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint64_t va = g64(&c), len = g64(&c);
+	uint32_t x = g32(&c);
+	const char *kind = o->kind == OP_MUNMAP ? "munmap" : o->kind == OP_MPROTECT ? "mprotect" : "madvise";
+	long ret;
+	int err = 0;
+
+	begin(kind, o->pid, o->ev);
+	emits(",\"addr\":");
+	emitx(va);
+	emits(",\"len\":");
+	emitu(len);
+	if (o->kind == OP_MPROTECT) {
+		emits(",\"prot\":");
+		emitu(x);
+	} else if (o->kind == OP_MADVISE) {
+		emits(",\"advice\":");
+		emitu(x);
+		emits(",\"advice_name\":\"");
+		emits(advice_name(x));
+		emits("\"");
+	}
+	if (va < TASK_END && len < TASK_END && overlaps_own(va & ~4095UL, len + (va & 4095))) {
+		emits(",\"oracle_skip\":\"the executor's own memory\"");
+		ret = 0;
+	} else {
+		if (o->kind == OP_MUNMAP)
+			ret = munmap((void *)va, len);
+		else if (o->kind == OP_MPROTECT)
+			ret = mprotect((void *)va, len, x);
+		else
+			ret = madvise((void *)va, len, x);
+		err = errno;
+	}
+	emit_ret(ret, err);
+	finish();
+}
+
+static void do_memwrite(const struct op *o)
+{
+	struct cur c = payload(o);
+	volatile uint64_t va = g64(&c);
+	volatile uint32_t n = g32(&c);
+	const unsigned char *volatile data = gbytes(&c, n);
+	volatile int sig = 0;
+
+	begin("memwrite", o->pid, o->ev);
+	emits(",\"addr\":");
+	emitx(va);
+	emits(",\"len\":");
+	emitu(n);
+	if (va + n < va || overlaps_own(va, n)) {
+		emits(",\"oracle_skip\":\"the executor's own memory\"");
+	} else if (!(sig = sigsetjmp(fault_jmp, 1))) {
+		in_guard = 1;
+		memcpy((void *)va, data, n);
+		in_guard = 0;
+	}
+	emit_ret(sig ? -1 : 0, EFAULT);
+	if (sig) {
+		emits(",\"signal\":");
+		emitu(sig);
+	}
+	finish();
+}
+
+static void do_memread(const struct op *o)
+{
+	static unsigned char buf[MAX_ARRAY];
+	struct cur c = payload(o);
+	uint64_t va = g64(&c);
+	uint32_t n = g32(&c);
+	ssize_t got;
+
+	if (n > MAX_ARRAY)
+		n = MAX_ARRAY;
+	begin("memread", o->pid, o->ev);
+	emits(",\"addr\":");
+	emitx(va);
+	emits(",\"len\":");
+	emitu(n);
+	got = safe_read(buf, va, n);
+	if (got != (ssize_t)n) {
+		emit_ret(-1, EFAULT);
+	} else {
+		emit_ret(0, 0);
+		emits(",\"data\":");
+		emit_hex(buf, n);
+	}
+	finish();
+}
+
+static void do_open(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t n = g32(&c);
+	const unsigned char *p = gbytes(&c, n);
+	char path[256];
+	int fd, flags;
+
+	if (n >= sizeof(path))
+		n = sizeof(path) - 1;
+	memcpy(path, p, n);
+	path[n] = 0;
+	flags = strcmp(path, "/dev/iommu") ? O_RDWR | O_CREAT : O_RDWR;
+	fd = open(path, flags, 0600);
+	begin("open", o->pid, o->ev);
+	emits(",\"path\":");
+	emit_str(path, n);
+	emits(",\"flags\":");
+	emitu(flags);
+	emit_ret(fd, errno);
+	finish();
+	if (fd >= 0 && fd < NFD)
+		fd_kind[fd] = strcmp(path, "/dev/iommu") ? 4 : 1;
+}
+
+static void do_close(const struct op *o)
+{
+	int kind = o->fd >= 0 && o->fd < NFD ? fd_kind[o->fd] : 0;
+	int ret = close(o->fd), err = errno;
+
+	begin("close", o->pid, o->ev);
+	emits(",\"fd\":");
+	emiti(o->fd);
+	emit_ret(ret, err);
+	emits(",\"what\":\"");
+	emits(kind > 0 && kind < 6 ? fd_what[kind] : "file");
+	emits("\"");
+	finish();
+	if (kind)
+		fd_kind[o->fd] = 0;
+}
+
+static void do_memfd(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t n = g32(&c);
+	const unsigned char *p = gbytes(&c, n);
+	char name[200];
+	int fd;
+
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, p, n);
+	name[n] = 0;
+	fd = memfd_create(name, 0);
+	begin("memfd_create", o->pid, o->ev);
+	emits(",\"name\":");
+	emit_str(name, n);
+	emits(",\"flags\":0,\"flag_names\":[]");
+	emit_ret(fd, errno);
+	finish();
+	if (fd >= 0 && fd < NFD)
+		fd_kind[fd] = 5;
+}
+
+static void do_ftruncate(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint64_t len = g64(&c);
+	int ret = ftruncate(o->fd, len);
+
+	begin("ftruncate", o->pid, o->ev);
+	emits(",\"fd\":");
+	emiti(o->fd);
+	emits(",\"len\":");
+	emitu(len);
+	emit_ret(ret, errno);
+	finish();
+}
+
+static void do_readfd(const struct op *o)
+{
+	static unsigned char buf[MAX_ARRAY];
+	struct cur c = payload(o);
+	uint32_t count = g32(&c);
+	uint64_t pos = g64(&c);
+	ssize_t ret;
+	int err;
+
+	if (count > MAX_ARRAY)
+		count = MAX_ARRAY;
+	ret = pos ? pread(o->fd, buf, count, pos) : read(o->fd, buf, count);
+	err = errno;
+	begin("read", o->pid, o->ev);
+	emits(",\"fd\":");
+	emiti(o->fd);
+	emits(",\"len\":");
+	emitu(count);
+	emit_ret(ret, err);
+	if (ret > 0) {
+		emits(",\"data\":");
+		emit_hex(buf, ret);
+	}
+	finish();
+}
+
+static void do_writefd(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t count = g32(&c);
+	uint64_t pos = g64(&c);
+	uint32_t bad = g32(&c), dlen = g32(&c);
+	const unsigned char *data = gbytes(&c, dlen);
+	unsigned char *buf = slot(1) + SLOT_SIZE - dlen;
+	const void *p;
+	ssize_t ret;
+	int err;
+
+	if (dlen > SLOT_SIZE)
+		die("write too long");
+	memcpy(buf, data, dlen);
+	/* `count` beyond the data runs into the guard page */
+	p = bad ? (const void *)BAD_PTR : (const void *)buf;
+	ret = pos ? pwrite(o->fd, p, count, pos) : write(o->fd, p, count);
+	err = errno;
+	begin("write", o->pid, o->ev);
+	emits(",\"fd\":");
+	emiti(o->fd);
+	emits(",\"len\":");
+	emitu(count);
+	emit_ret(ret, err);
+	if (!bad) {
+		emits(",\"data\":");
+		emit_hex(buf, dlen < count ? dlen : count);
+	}
+	finish();
+}
+
+static void do_capdrop(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t cap = g32(&c);
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	long ret = syscall(SYS_capget, &h, d);
+
+	if (ret == 0 && cap < 64) {
+		d[cap / 32].effective &= ~(1U << (cap % 32));
+		d[cap / 32].permitted &= ~(1U << (cap % 32));
+		d[cap / 32].inheritable &= ~(1U << (cap % 32));
+		ret = syscall(SYS_capset, &h, d);
+	}
+	begin("env", o->pid, o->ev);
+	emits(",\"what\":\"capdrop\",\"cap\":");
+	emitu(cap);
+	emit_ret(ret, errno);
+	finish();
+}
+
+static void do_rlimit(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint64_t bytes = g64(&c);
+	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = bytes };
+	struct rlimit old;
+	int ret;
+
+	/* lowering the hard limit is for good; raise only the soft one above it */
+	if (getrlimit(RLIMIT_MEMLOCK, &old) == 0 && old.rlim_max != RLIM_INFINITY && bytes > old.rlim_max)
+		rl.rlim_max = old.rlim_max;
+	ret = setrlimit(RLIMIT_MEMLOCK, &rl);
+	begin("env", o->pid, o->ev);
+	emits(",\"what\":\"rlimit_memlock\",\"bytes\":");
+	emitu(bytes);
+	emit_ret(ret, errno);
+	finish();
+}
+
+static void do_extfds(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t n = g32(&c), i;
+	int ret = 0, err = 0;
+
+	for (i = 0; i < n; i++) {
+		int fd = (int)g32(&c);
+
+		if (fd < 0 || fd >= 1000 || fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int nul = open("/dev/null", O_RDWR);
+
+		if (nul < 0) {
+			ret = -1;
+			err = errno;
+			continue;
+		}
+		if (nul != fd) {
+			if (dup2(nul, fd) < 0) {
+				ret = -1;
+				err = errno;
+			}
+			close(nul);
+		}
+		if (fd < NFD)
+			fd_kind[fd] = 4;
+	}
+	begin("env", o->pid, o->ev);
+	emits(",\"what\":\"external_fds\"");
+	emit_ret(ret, err);
+	finish();
+}
+
+/* insertion sort of [start, end) pairs by start (no qsort: it may malloc) */
+static void sort_ranges(uint64_t *r, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++) {
+		uint64_t s = r[2 * i], e = r[2 * i + 1];
+		uint32_t j = i;
+
+		for (; j > 0 && r[2 * (j - 1)] > s; j--) {
+			r[2 * j] = r[2 * (j - 1)];
+			r[2 * j + 1] = r[2 * (j - 1) + 1];
+		}
+		r[2 * j] = s;
+		r[2 * j + 1] = e;
+	}
+}
+
+/*
+ * A maps snapshot: the process's memory is exactly these regions (the
+ * model's reading). Trace memory outside them goes; what the process lacks
+ * is mapped, where the executor has nothing.
+ */
+static void do_maps(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t n = g32(&c), i, skipped = 0, mapped = 0, failed = 0, unmapped = 0;
+	static uint64_t keep[2 * (MAX_OWN + 4096)];
+	uint32_t nk = 0;
+	uint64_t pos = 0x10000;
+	struct cur c0 = c;
+
+	/* unmap the gaps between the snapshot's regions and the executor's own */
+	for (i = 0; i < n && nk < 4096; i++) {
+		keep[2 * nk] = g64(&c);
+		keep[2 * nk + 1] = g64(&c);
+		g32(&c);
+		g32(&c);
+		nk++;
+	}
+	for (i = 0; i < (uint32_t)nown; i++, nk++) {
+		keep[2 * nk] = own[i].start;
+		keep[2 * nk + 1] = own[i].end;
+	}
+	sort_ranges(keep, nk);
+	for (i = 0; i < nk; i++) {
+		if (keep[2 * i] > pos && keep[2 * i] <= TASK_END) {
+			munmap((void *)pos, keep[2 * i] - pos);
+			unmapped++;
+		}
+		if (keep[2 * i + 1] > pos)
+			pos = keep[2 * i + 1];
+	}
+	if (pos < TASK_END) {
+		munmap((void *)pos, TASK_END - pos);
+		unmapped++;
+	}
+	c = c0;
+	for (i = 0; i < n; i++) {
+		uint64_t start = g64(&c), end = g64(&c);
+		uint32_t kind = g32(&c), prot = g32(&c);
+		int flags = kind == 1 ? MAP_SHARED | MAP_ANONYMOUS : kind == 2 ? MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB : MAP_PRIVATE | MAP_ANONYMOUS;
+		uint64_t step = kind == 2 ? 2UL << 20 : 4096, a;
+
+		/* page by page where the executor is in the way */
+		if (!overlaps_own(start, end - start)) {
+			if (mmap((void *)start, end - start, prot, flags | MAP_FIXED_NOREPLACE, -1, 0) != MAP_FAILED)
+				mapped++;
+			else if (errno == EEXIST)
+				/* (partly) there already: fill the holes page by page */
+				goto pages;
+			else
+				failed++;
+			continue;
+		}
+pages:
+		for (a = start; a < end; a += step) {
+			if (overlaps_own(a, step)) {
+				skipped++;
+				continue;
+			}
+			if (mmap((void *)a, step, prot, flags | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED && errno != EEXIST)
+				failed++;
+		}
+	}
+	(void)mapped;
+	begin("env", o->pid, o->ev);
+	emits(",\"what\":\"maps\",\"regions\":");
+	emitu(n);
+	emits(",\"unmapped_gaps\":");
+	emitu(unmapped);
+	emits(",\"skipped_pages\":");
+	emitu(skipped);
+	emits(",\"failed\":");
+	emitu(failed);
+	emit_ret(0, 0);
+	finish();
+}
+
+static void do_note(const struct op *o)
+{
+	begin("env", o->pid, o->ev);
+	emits(",\"what\":\"note\"");
+	emit_ret(0, 0);
+	finish();
+}
+
+/* ------------------------------------------------------------ turn taking */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *t)
+{
+	return syscall(SYS_futex, uaddr, op, val, t, NULL, 0);
+}
+
+static void hand_over(int to)
+{
+	__atomic_store_n(&ctl->owner, to, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&ctl->turn, 1, __ATOMIC_SEQ_CST);
+	futex(&ctl->turn, FUTEX_WAKE, 0x7fffffff, NULL);
+}
+
+static int worker_of(uint32_t tpid)
+{
+	for (uint32_t i = 0; i < ctl->nw; i++)
+		if (ctl->w[i].tpid == (int32_t)tpid && (ctl->w[i].state == 1))
+			return i;
+	return -1;
+}
+
+static void worker_loop(void) __attribute__((noreturn));
+
+static void worker_setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fault;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NODEFER;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void do_fork(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t child = g32(&c);
+	int k = -1;
+	long pid;
+
+	if (ctl->nw < MAXW) {
+		k = ctl->nw++;
+		ctl->w[k].tpid = child;
+		ctl->w[k].rpid = 0;
+		ctl->w[k].state = 1;
+	}
+	pid = k < 0 ? (errno = EAGAIN, -1) : syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+	if (pid == 0) {
+		me = k;
+		__atomic_store_n(&ctl->w[k].rpid, getpid(), __ATOMIC_SEQ_CST);
+		worker_loop();
+	}
+	if (pid < 0 && k >= 0)
+		ctl->w[k].state = 0;
+	else if (pid > 0)
+		ctl->w[k].rpid = pid;
+	begin("fork", o->pid, o->ev);
+	emits(",\"parent\":");
+	emitu(o->pid);
+	emits(",\"child\":");
+	emiti(pid < 0 ? -1 : (int64_t)child);
+	emit_ret(pid < 0 ? -1 : 0, errno);
+	finish();
+}
+
+static void run_op(const struct op *o)
+{
+	switch (o->kind) {
+	case OP_IOCTL: do_ioctl(o); break;
+	case OP_OPEN: do_open(o); break;
+	case OP_CLOSE: do_close(o); break;
+	case OP_MMAP: do_mmap(o); break;
+	case OP_MUNMAP:
+	case OP_MPROTECT:
+	case OP_MADVISE: do_range(o); break;
+	case OP_MEMWRITE: do_memwrite(o); break;
+	case OP_MEMREAD: do_memread(o); break;
+	case OP_MEMFD: do_memfd(o); break;
+	case OP_FTRUNCATE: do_ftruncate(o); break;
+	case OP_READFD: do_readfd(o); break;
+	case OP_WRITEFD: do_writefd(o); break;
+	case OP_CAPDROP: do_capdrop(o); break;
+	case OP_RLIMIT: do_rlimit(o); break;
+	case OP_FORK: do_fork(o); break;
+	case OP_EXTFDS: do_extfds(o); break;
+	case OP_MAPS: do_maps(o); break;
+	default: do_note(o); break;
+	}
+}
+
+/* time spent per op kind (ioctls by nr, test ops by op), in shared memory */
+static double *prof_op;
+
+static int prof_key(const struct op *o)
+{
+	if (o->kind != OP_IOCTL)
+		return 512 + o->kind;
+	{
+		struct cur c = payload(o);
+		uint32_t req = g32(&c), mode = g32(&c);
+
+		g64(&c);
+		uint32_t blen = g32(&c);
+
+		g32(&c);
+		if ((req & 0xff) == 0xa0 && mode == ARG_STRUCT && blen >= 8)
+			return 256 + (c.p[4] & 0xff);
+		return req & 0xff;
+	}
+}
+
+static void worker_loop(void)
+{
+	for (;;) {
+		uint32_t t = __atomic_load_n(&ctl->turn, __ATOMIC_SEQ_CST);
+
+		if (__atomic_load_n(&ctl->owner, __ATOMIC_SEQ_CST) != me) {
+			futex(&ctl->turn, FUTEX_WAIT, t, NULL);
+			continue;
+		}
+		/* my turn: run my ops until one belongs to another process */
+		while (ctl->next < nops) {
+			const struct op *o = ops[ctl->next];
+
+			if (o->pid != (uint32_t)ctl->w[me].tpid)
+				break;
+			if (o->kind == OP_EXIT) {
+				begin("exit", o->pid, o->ev);
+				emits(",\"fn\":\"_exit\",\"status\":0");
+				finish();
+				ctl->next++;
+				ctl->w[me].state = 2;
+				ctl->exiting = me;
+				hand_over(-1);
+				_exit(0);
+			}
+			{
+				double t1 = now();
+
+				run_op(o);
+				if (prof_op) {
+					int k = prof_key(o);
+
+					prof_op[2 * k] += now() - t1;
+					prof_op[2 * k + 1] += 1;
+				}
+			}
+			ctl->next++;
+		}
+		{
+			int to = ctl->next < nops ? worker_of(ops[ctl->next]->pid) : -1;
+
+			hand_over(to);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ supervisor */
+
+static int out_fd = 1;
+
+static void flush_out(void)
+{
+	uint64_t n = ctl->out_len, off = 0;
+
+	if (n > OUT_SIZE)
+		n = OUT_SIZE;
+	while (off < n) {
+		ssize_t w = write(out_fd, out_buf + off, n - off);
+
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			die("write output");
+		}
+		off += w;
+	}
+	ctl->out_len = 0;
+}
+
+static double prof_spawn, prof_kill, prof_flush;
+
+static int spawn_fresh(uint32_t tpid)
+{
+	int k;
+	pid_t pid;
+
+	if (ctl->nw >= MAXW)
+		return -1;
+	k = ctl->nw++;
+	ctl->w[k].tpid = tpid;
+	ctl->w[k].rpid = 0;
+	ctl->w[k].state = 1;
+	pid = fork();
+	if (pid < 0) {
+		ctl->w[k].state = 0;
+		return -1;
+	}
+	if (pid == 0) {
+		struct rlimit inf = { RLIM_INFINITY, RLIM_INFINITY };
+
+		me = k;
+		ctl->w[k].rpid = getpid();
+		/* a fresh process of the trace: no fds, no memlock limit (the model's default) */
+		syscall(SYS_close_range, 0, ~0U, 0);
+		setrlimit(RLIMIT_MEMLOCK, &inf);
+		worker_setup();
+		worker_loop();
+	}
+	ctl->w[k].rpid = pid;
+	return k;
+}
+
+static void kill_all(void)
+{
+	for (uint32_t i = 0; i < ctl->nw; i++) {
+		if (ctl->w[i].state == 1 || ctl->w[i].state == 2) {
+			pid_t p = ctl->w[i].rpid;
+
+			if (p > 0) {
+				kill(p, SIGKILL);
+				while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+					;
+			}
+			ctl->w[i].state = 3;
+		}
+	}
+	/* anything else left (a worker that had not registered its pid yet) */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void end_record(const char *status, int detail)
+{
+	begin("oracle_end", 0, -1);
+	emits(",\"status\":\"");
+	emits(status);
+	emits("\",\"done\":");
+	emitu(ctl->next);
+	emits(",\"ops\":");
+	emitu(nops);
+	if (detail) {
+		emits(",\"detail\":");
+		emiti(detail);
+	}
+	finish();
+}
+
+static void skip_record(const struct op *o, const char *why)
+{
+	begin("oracle_skip", o->pid, o->ev);
+	emits(",\"why\":\"");
+	emits(why);
+	emits("\"");
+	finish();
+}
+
+/* Runs the current trace; the result is in the records. */
+static void run_trace(void)
+{
+	double deadline;
+	uint32_t last_next = 0;
+
+	memset(ctl->w, 0, sizeof(ctl->w));
+	ctl->nw = 0;
+	ctl->next = 0;
+	ctl->exiting = -1;
+	ctl->owner = -1;
+	begin("test", 0, -1);
+	finish();
+	deadline = now() + trace_timeout_ms / 1000.0;
+	for (;;) {
+		uint32_t t = __atomic_load_n(&ctl->turn, __ATOMIC_SEQ_CST);
+		int status;
+		pid_t p;
+
+		if (__atomic_load_n(&ctl->owner, __ATOMIC_SEQ_CST) == -1) {
+			int e = ctl->exiting;
+
+			if (e >= 0) {
+				while (waitpid(ctl->w[e].rpid, NULL, 0) < 0 && errno == EINTR)
+					;
+				ctl->w[e].state = 3;
+				ctl->exiting = -1;
+			}
+			if (ctl->next >= nops) {
+				end_record("ok", 0);
+				break;
+			}
+			const struct op *o = ops[ctl->next];
+			int k = worker_of(o->pid);
+
+			if (k < 0) {
+				int dead = 0;
+
+				for (uint32_t i = 0; i < ctl->nw; i++)
+					if (ctl->w[i].tpid == (int32_t)o->pid && ctl->w[i].state == 3)
+						dead = 1;
+				if (dead) {
+					skip_record(o, "the process has exited");
+					ctl->next++;
+					continue;
+				}
+				double ts = now();
+
+				k = spawn_fresh(o->pid);
+				prof_spawn += now() - ts;
+				if (k < 0) {
+					end_record("crash", -1);
+					break;
+				}
+			}
+			hand_over(k);
+			continue;
+		}
+		{
+			struct timespec ts = { 0, 200 * 1000 * 1000 };
+
+			futex(&ctl->turn, FUTEX_WAIT, t, &ts);
+		}
+		/* a worker that died without an `exit` op: the trace crashed it */
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			int expected = 0;
+
+			for (uint32_t i = 0; i < ctl->nw; i++)
+				if (ctl->w[i].rpid == p) {
+					expected = ctl->w[i].state == 2;
+					ctl->w[i].state = 3;
+				}
+			if (!expected) {
+				end_record("crash", WIFSIGNALED(status) ? WTERMSIG(status) : 1000 + WEXITSTATUS(status));
+				goto out;
+			}
+		}
+		if (ctl->next != last_next) {
+			last_next = ctl->next;
+			deadline = now() + trace_timeout_ms / 1000.0;
+		} else if (now() > deadline) {
+			end_record("timeout", trace_timeout_ms);
+			break;
+		}
+	}
+out:
+	{
+		double t1 = now();
+
+		kill_all();
+		__atomic_store_n(&ctl->owner, -1, __ATOMIC_SEQ_CST);
+		prof_kill += now() - t1;
+		t1 = now();
+		flush_out();
+		prof_flush += now() - t1;
+	}
+}
+
+static void load_input(const char *path)
+{
+	struct stat st;
+	uint64_t off = 0, len;
+	int fd = open(path ? path : "/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0 || fstat(fd, &st))
+		die("cannot open the input");
+	len = st.st_size;
+	if (!path) {
+		unsigned char tr[24];
+
+		if (pread(fd, tr, 24, st.st_size - 24) != 24 || memcmp(tr, "IORWPAY1", 8))
+			die("no input: pass a file or append one to the binary");
+		memcpy(&off, tr + 8, 8);
+		memcpy(&len, tr + 16, 8);
+		if (off % 4096 || off + len > (uint64_t)st.st_size)
+			die("bad payload trailer");
+	}
+	p = mmap((void *)EXE_BASE, len ? len : 1, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, off);
+	if (p == MAP_FAILED)
+		die("mmap input");
+	close(fd);
+	input = p;
+	input_len = len;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cap = getenv("IOMMUFD_CAPTURE");
+	struct cur c;
+	uint32_t ntraces, version, t;
+	double t0 = now();
+	uint64_t total_ops = 0;
+	int i;
+
+	load_input(argc > 1 ? argv[1] : NULL);
+	if (input_len < 16 || memcmp(input, "IORWEXE1", 8))
+		die("not an executor input (magic IORWEXE1)");
+	c.p = input + 8;
+	c.end = input + input_len;
+	version = g32(&c);
+	ntraces = g32(&c);
+	if (version != 1)
+		die("unsupported input version");
+	trace_timeout_ms = g32(&c);
+	g32(&c);
+
+	if (cap && *cap) {
+		out_fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (out_fd < 0)
+			die("cannot create the capture file");
+	}
+	ctl = mmap((void *)CTL_BASE, sizeof(struct ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	out_buf = mmap((void *)OUT_BASE, OUT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (ctl == MAP_FAILED || out_buf == MAP_FAILED)
+		die("mmap shared areas");
+	if (mmap((void *)SLOT_BASE, NSLOTS * SLOT_STRIDE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED)
+		die("mmap slots");
+	for (i = 0; i < NSLOTS; i++)
+		if (mprotect(slot(i), SLOT_SIZE, PROT_READ | PROT_WRITE))
+			die("mprotect slot");
+	ops = (const struct op **)mmap((void *)(SLOT_BASE + NSLOTS * SLOT_STRIDE + (1UL << 30)), 64UL << 20, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (ops == MAP_FAILED)
+		die("mmap op index");
+	ctl->owner = -1;
+	prof_op = mmap((void *)(CTL_BASE + (1UL << 20)), 1024 * 2 * sizeof(double), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (prof_op == MAP_FAILED)
+		prof_op = NULL;
+	read_own_maps();
+	signal(SIGPIPE, SIG_IGN);
+
+	for (t = 0; t < ntraces; t++) {
+		uint32_t magic = g32(&c), index = g32(&c), n = g32(&c), namelen = g32(&c);
+		const unsigned char *name = gbytes(&c, namelen);
+		uint32_t k;
+
+		if (magic != 0x31435254)
+			die("bad trace magic");
+		if (n > (64UL << 20) / sizeof(void *))
+			die("too many ops in one trace");
+		if (namelen >= sizeof(trace_name))
+			namelen = sizeof(trace_name) - 1;
+		memcpy(trace_name, name, namelen);
+		trace_name[namelen] = 0;
+		for (k = 0; k < strlen(trace_name); k++)
+			if (trace_name[k] == '"' || trace_name[k] == '\\' || trace_name[k] < 0x20)
+				trace_name[k] = '_';
+		(void)index;
+		for (k = 0; k < n; k++) {
+			const struct op *o = (const struct op *)c.p;
+
+			if (c.p + sizeof(struct op) > c.end || o->len < sizeof(struct op) || c.p + o->len > c.end || o->len % 4)
+				die("bad op");
+			ops[k] = o;
+			c.p += o->len;
+		}
+		nops = n;
+		total_ops += n;
+		run_trace();
+	}
+	dprintf(2, "executor: %u traces, %llu ops in %.2fs\n", ntraces, (unsigned long long)total_ops, now() - t0);
+	dprintf(2, "executor: spawning %.2fs, ending traces %.2fs, writing records %.2fs\n", prof_spawn, prof_kill, prof_flush);
+	for (i = 0; prof_op && i < 1024; i++)
+		if (prof_op[2 * i + 1] > 0)
+			dprintf(2, "executor: op %s%x: %.0f in %.3fs (%.0fus each)\n", i >= 512 ? "env " : i >= 256 ? "test op 0x" : "ioctl 0x", i >= 512 ? i - 512 : i >= 256 ? i - 256 : i,
+				prof_op[2 * i + 1], prof_op[2 * i], prof_op[2 * i] / prof_op[2 * i + 1] * 1e6);
+	if (out_fd != 1)
+		close(out_fd);
+	return 0;
+}
