@@ -104,45 +104,95 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0, ret: 0 }];
 }
 
+/** The top of the x86-64 user address space (TASK_SIZE, 4-level paging). */
+const TASK_SIZE = 0x7ffffffff000n;
+const U64 = (1n << 64n) - 1n;
+/** PAGE_ALIGN on an unsigned long: wraps to 0 near 2^64. */
+const pageAlign = (len: bigint) => (len + PAGE_SIZE - 1n) & U64 & ~(PAGE_SIZE - 1n);
+
+/** Whether cutting the VMAs at `addr` would split a hugetlb VMA off a huge-page boundary (hugetlb_vm_op_split: EINVAL). */
+function splitsHugetlb(w: World, pid: number, addr: bigint): boolean {
+  if (addr % HPAGE_SIZE === 0n) return false;
+  const e = proc(w, pid).mm.vmas.floor(addr);
+  const v = e?.[1];
+  return !!v && v.start < addr && addr < v.end && w.mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
+}
+
+/** munmap(2): EINVAL for a range outside TASK_SIZE, an empty one, or one that would split a hugetlb VMA off a huge page. */
 function munmap(w: World, pid: number, a: Fields): [World, Result] {
   const va = u64(a, 'va');
-  const length = roundUp(u64(a, 'length'), PAGE_SIZE);
-  if (va % PAGE_SIZE || length === 0n) return fail(w, 'EINVAL');
+  const raw = u64(a, 'length');
+  if (va % PAGE_SIZE || va > TASK_SIZE || raw > TASK_SIZE - va) return fail(w, 'EINVAL');
+  const length = pageAlign(raw);
+  if (length === 0n) return fail(w, 'EINVAL');
+  if (splitsHugetlb(w, pid, va) || splitsHugetlb(w, pid, va + length)) return fail(w, 'EINVAL');
   const p = proc(w, pid);
   return [setProc(w, { ...p, mm: unmapRange(p.mm, va, va + length) }), { errno: 0 }];
 }
 
+/** mprotect(2): EINVAL unaligned, ENOMEM for a hole (or a wrapping range), EINVAL for a split of a hugetlb VMA off a huge page. */
 function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   const va = u64(a, 'va');
-  const length = roundUp(u64(a, 'length'), PAGE_SIZE);
+  const raw = u64(a, 'length');
   const prot = u32(a, 'prot');
+  if (va % PAGE_SIZE) return fail(w, 'EINVAL');
+  if (raw === 0n) return [w, { errno: 0 }];
+  const length = pageAlign(raw);
+  if (length === 0n || va + length > U64) return fail(w, 'ENOMEM');
   const p = proc(w, pid);
   const mm = protectRange(p.mm, va, va + length, !!(prot & 1), !!(prot & 2));
-  return mm ? [setProc(w, { ...p, mm }), { errno: 0 }] : fail(w, 'ENOMEM');
+  if (!mm) return fail(w, 'ENOMEM');
+  // A VMA is split only where its protection changes (mprotect_fixup keeps an unchanged one whole).
+  const changes = (addr: bigint) => {
+    const v = p.mm.vmas.floor(addr)?.[1];
+    return !!v && (v.read !== !!(prot & 1) || v.write !== !!(prot & 2));
+  };
+  if ((splitsHugetlb(w, pid, va) && changes(va)) || (splitsHugetlb(w, pid, va + length) && changes(va + length - 1n))) return fail(w, 'EINVAL');
+  return [setProc(w, { ...p, mm }), { errno: 0 }];
 }
 
-/** madvise(MADV_DONTNEED) on private anonymous memory: the next touch gets new zero pages. */
+/**
+ * madvise(MADV_DONTNEED) on private anonymous memory: the next touch gets
+ * new zero pages. EINVAL for an unaligned start, a wrapping range, or a
+ * hugetlb VMA entered off a huge page; ENOMEM (after the rest is done) when
+ * part of the range is not mapped.
+ */
 function madvise(w: World, pid: number, a: Fields): [World, Result] {
   const advice = String(a['advice'] ?? '');
   if (advice !== 'DONTNEED') return [w, { errno: 0 }];
   const va = u64(a, 'va');
-  const length = roundUp(u64(a, 'length'), PAGE_SIZE);
+  const raw = u64(a, 'length');
+  if (va % PAGE_SIZE) return fail(w, 'EINVAL');
+  const length = pageAlign(raw);
+  if ((raw && !length) || va + length > U64) return fail(w, 'EINVAL');
+  if (length === 0n) return [w, { errno: 0 }];
+  const end = va + length;
   const p = proc(w, pid);
   let mm = p.mm;
   let mem = w.mem;
-  const vmas: ReturnType<typeof mm.vmas.toArray> = [];
+  const hit: import('./mm.js').Vma[] = [];
+  const first = mm.vmas.lower(va);
+  if (first && first[1].end > va) hit.push(first[1]);
   mm.vmas.each((_k, v) => {
-    if (v.end > va && v.start < va + length && !v.shared && v.cow === undefined) vmas.push([v.start, v]);
+    if (v.start >= end) return false;
+    hit.push(v);
     return true;
-  });
-  for (const [, v] of vmas) {
+  }, va);
+  let covered = 0n;
+  for (const v of hit) {
     const s = v.start > va ? v.start : va;
-    const e = v.end < va + length ? v.end : va + length;
+    if (w.mem.mobjs.get(v.mobj)?.kind === 'hugetlb' && s % HPAGE_SIZE) return fail(w, 'EINVAL');
+    covered += (v.end < end ? v.end : end) - s;
+  }
+  for (const v of hit) {
+    if (v.shared || v.cow !== undefined) continue;
+    const s = v.start > va ? v.start : va;
+    const e = v.end < end ? v.end : end;
     let fresh: number;
     [mem, fresh] = newMobj(mem, 'anon', e - s);
     mm = mapVma(mm, { ...v, start: s, end: e, mobj: fresh, offset: 0n });
   }
-  return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0 }];
+  return [setProc({ ...w, mem }, { ...p, mm }), { errno: covered < length ? 'ENOMEM' : 0 }];
 }
 
 function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {
@@ -183,7 +233,9 @@ function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
 function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
   const fileId = proc(w, pid).fds.get(u32(a, 'fd'));
   const f = fileId === undefined ? undefined : w.files.get(fileId);
-  if (!f || f.mobj === undefined) return fail(w, 'EBADF');
+  if (!f) return fail(w, 'EBADF');
+  // Not a regular file or memfd (the iommufd, a fault or access fd, a device): do_ftruncate's EINVAL.
+  if (f.mobj === undefined) return fail(w, 'EINVAL');
   const m = w.mem.mobjs.get(f.mobj)!;
   const size = u64(a, 'length');
   // Truncation drops the contents beyond the new size.
@@ -203,9 +255,16 @@ function faultByFd(w: World, pid: number, fd: number) {
   return { ctx: f.ctx, obj: f.obj };
 }
 
+/** read(2)/write(2) on an fd that is no fault queue: EINVAL where the file has no such method (the iommufd, an access fd), else EBADF. */
+function notFaultErrno(w: World, pid: number, fd: number): string {
+  const fileId = proc(w, pid).fds.get(fd);
+  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  return f && (f.kind === 'iommufd' || f.kind === 'access') ? 'EINVAL' : 'EBADF';
+}
+
 function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const f = faultByFd(w, pid, u32(a, 'fd'));
-  if (!f) return fail(w, 'EBADF');
+  if (!f) return fail(w, notFaultErrno(w, pid, u32(a, 'fd')));
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
   return r.errno ? [w, r] : [tx.commit(), r];
@@ -213,7 +272,7 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
 
 function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Result] {
   const f = faultByFd(w, pid, u32(a, 'fd'));
-  if (!f) return fail(w, 'EBADF');
+  if (!f) return fail(w, notFaultErrno(w, pid, u32(a, 'fd')));
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
   // `count`: the length passed to write(2) when the readable bytes are fewer (default: all of them).

@@ -133,14 +133,25 @@ function truncateFields(l: StructLayout, a: Fields, size: number): Fields {
   return out;
 }
 
-/** Written-back fields beyond the caller's `size` are not copied out (§1.4). */
-function clipOut(l: StructLayout, out: Fields, size: number): Fields {
+/**
+ * Written-back fields beyond the caller's `size` are not copied out (§1.4).
+ * copy_to_user copies the first `size` bytes: a member that straddles
+ * `size` gets its low bytes from the kernel, the rest stay the caller's.
+ */
+function clipOut(l: StructLayout, out: Fields, size: number, caller: Fields): Fields {
   if (size >= l.size) return out;
   const clipped: Fields = {};
   for (const [k, v] of Object.entries(out)) {
     const f = l.fields.find((x) => x.name === k) ?? l.fields.find((x) => x.name === '')?.fields?.find((x) => x.name === k);
     const off = f ? (l.fields.includes(f) ? f.offset : 16 + f.offset) : 0;
     if (f && off + f.size <= size) clipped[k] = v;
+    else if (f && off < size && f.count === undefined && (typeof v === 'bigint' || typeof v === 'number')) {
+      const mask = (1n << BigInt((size - off) * 8)) - 1n;
+      const was = caller[k];
+      const old = typeof was === 'bigint' || typeof was === 'number' ? BigInt.asUintN(f.size * 8, BigInt(was)) : 0n;
+      const merged = (BigInt.asUintN(f.size * 8, BigInt(v)) & mask) | (old & ~mask);
+      clipped[k] = typeof v === 'bigint' ? merged : Number(merged);
+    }
   }
   return clipped;
 }
@@ -195,7 +206,7 @@ export function iommufdIoctl(w: World, ctxId: number, pid: number, ev: Event): [
   const a = size < l.size ? truncateFields(l, ev.args, size) : ev.args;
   const res = handler(tx, a, ev);
   if (res.unmodelled) return [w, res];
-  if (res.out && size < l.size) res.out = clipOut(l, res.out, size);
+  if (res.out && size < l.size) res.out = clipOut(l, res.out, size, ev.args);
   if (res.errno && !tx.keepOnError) return [w, res];
   return [tx.commit(), res];
 }

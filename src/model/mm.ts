@@ -142,6 +142,9 @@ export function peekPage(mm: Mm, mem: Memory, va: bigint): Resolve {
   if (!vma) return { ok: false };
   const off = vma.offset + (va - vma.start);
   const index = Number(off >> PAGE_SHIFT);
+  // A memfd has no page at or past its size: a CPU access gets SIGBUS, a pin EFAULT.
+  const backing = mem.mobjs.get(vma.mobj);
+  if (backing?.kind === 'memfd' && off >= backing.size) return { ok: false };
   if (vma.cow !== undefined) {
     const cow = mem.mobjs.get(vma.cow)!;
     if (cow.data.has(index) || (cowTouched(cow, index))) return { ok: true, page: { mobj: vma.cow, index }, vma };

@@ -178,6 +178,9 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
         out.push([i, { last: i, count: 1, mobj: r.page.mobj, mobjIndex: r.page.index }]);
       }
     } else {
+      // A memfd has no page at or past its size (GUP fails: EFAULT).
+      const backing = mem.mobjs.get(vma.mobj);
+      if (backing?.kind === 'memfd' && vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE >= backing.size) return 'EFAULT';
       const mobjIndex = Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT);
       out.push([idx, { last: end, count: 1, mobj: vma.mobj, mobjIndex }]);
     }

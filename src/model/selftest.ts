@@ -54,6 +54,8 @@ function mockDomainOp(member: 'mock_domain' | 'mock_domain_flags'): TestHandler 
     );
     if (!dev) return { errno: 'EBUSY' };
     tx.put({ ...st, idev: dev.id });
+    // The selftest object is finalized only once the op succeeds: until then a lookup of its ID finds nothing.
+    if (u32(a, 'id') === st.id) return { errno: 'ENOENT' };
     const hwpt = deviceAttach(tx, dev.id, u32(a, 'id'));
     if (typeof hwpt === 'string') return { errno: hwpt };
     return { errno: 0, out: { [member]: { out_stdev_id: st.id, out_hwpt_id: hwpt, out_idev_id: dev.id } } };
@@ -228,9 +230,11 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
   const write = !!(flags & MOCK_ACCESS_RW_WRITE);
   let data = new Uint8Array(Number(length));
   if (write) {
-    const buf = ev.bufs?.['uptr'] ?? (u64(m, 'uptr') ? readUser(tx.proc.mm, tx.w.mem, u64(m, 'uptr'), Number(length)) : undefined);
-    if (!buf || buf.length < data.length) return { errno: 'EFAULT' };
-    data = buf.slice(0, data.length);
+    // copy_from_user(tmp, uptr, length): a NULL or unreadable uptr faults, whatever bytes the event carries; 0 bytes never fault.
+    const ptr = u64(m, 'uptr');
+    const buf = !ptr || ev.bufs?.['uptr'] === null ? undefined : (ev.bufs?.['uptr'] ?? readUser(tx.proc.mm, tx.w.mem, ptr, Number(length)));
+    if (data.length && (!buf || buf.length < data.length)) return { errno: 'EFAULT' };
+    if (buf) data = buf.slice(0, data.length);
   }
   if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(tx, acc.ioas, iova);
   const seen = { unknown: false };
