@@ -25,7 +25,8 @@ export const summary = 'property-based fuzzing with every invariant checked afte
 const USAGE = `usage: iorewind fuzz [--seed S] [--runs N] [--max-steps M] [--time T] [--workers W] [--out DIR]
                      [--kernel 6.12|6.14] [--path P --replay-path R] [--invariants a,b] [--events x,y] [--hostile H] [--json]
        iorewind fuzz --check TRACE [--kernel 6.12|6.14]
-       iorewind fuzz --list`;
+       iorewind fuzz --list
+       iorewind fuzz --oracle [--seed S] [--ioctls N] [--batch N] [--max-steps M] [--out DIR] [--json]   (on the real 6.12 kernel: iorewind oracle --help)`;
 
 function parseTime(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s);
@@ -41,6 +42,8 @@ function int(s: string | undefined, what: string): number {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // --oracle: the generated sequences run on the real 6.12 kernel (src/oracle, docs/oracle.md).
+  if (argv.includes('--oracle')) return (await import('./oracle.js')).run(['--fuzz', ...argv.filter((a) => a !== '--oracle')]);
   const opt = new Map<string, string>();
   const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
