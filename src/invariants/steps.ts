@@ -51,6 +51,8 @@ function partialEffect(d: StepDelta): string | undefined {
       return fieldU32(member(ev.args, 'access_rw'), 'flags') & 1 ? 'pieces written before the failure stay written (§4.3)' : undefined;
     case 'IOMMU_IOAS_MAP_FILE':
       return d.kernel === '6.14' && d.result.errno === 'EBADF' ? 'leak' : undefined;
+    case 'madvise':
+      return d.result.errno === 'ENOMEM' ? 'the mapped parts of a range with holes are advised (madvise(2) ENOMEM)' : undefined;
     default:
       return undefined;
   }
@@ -78,8 +80,8 @@ export const failedIoctlUnchanged: Invariant = {
     'An ioctl or environment call that fails returns the very same state, as the kernel aborts every object it ' +
     'allocated and undoes every pin and charge (kernel-semantics §2.2, §4.2) — except where the kernel keeps partial ' +
     'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3), ' +
-    'VFIO_IOMMU_UNMAP_DMA (§11.4) and the 6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one ' +
-    'IOAS gains one user). Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +
+    'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts) and the ' +
+    '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user). Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +
     'VFIO_IOAS get, the VFIO info ioctls, read_memory) change nothing even when they succeed. Cost: one reference ' +
     'comparison per step.',
   checkState: () => [],
@@ -89,7 +91,7 @@ export const failedIoctlUnchanged: Invariant = {
     if (d.result.errno !== 0) {
       const why = partialEffect(d);
       if (why === 'leak') checkLeak(d, out);
-      else if (!why && !d.unchanged) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} failed with ${d.result.errno} but changed the state` });
+      else if (!why && !d.unchanged) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} failed with ${d.result.errno} but returned another state (a failure returns the very same state)` });
     } else if (isQuery(ev) && !d.unchanged) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} is a query but changed the state` });
     return out;
   },

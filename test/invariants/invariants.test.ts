@@ -113,6 +113,30 @@ describe('invariants do not object to legitimate corner cases the fuzzer met', (
   });
 });
 
+describe('more corner cases the fuzzer met', () => {
+  const run = (kernel: KernelVersion, evs: Event[]) => {
+    let w = emptyWorld({ kernel });
+    const c = new Checker();
+    evs.forEach((ev, index) => {
+      const r = apply(w, ev);
+      expect(c.step({ prev: w, next: r.state, event: ev, result: r.result, index }), ev.op).toEqual([]);
+      w = r.state;
+    });
+  };
+  it('madvise over a hole: ENOMEM after advising the mapped parts (a partial effect)', () => {
+    run('6.12', [{ op: 'open', args: { path: '/dev/iommu' } }, { op: 'madvise', args: { va: VA, length: 0x1000n, advice: 'DONTNEED' } }]);
+  });
+  it('automatic IOVA with an alignment below a page keeps the offset bits, not the page offset', () => {
+    run('6.14', [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 1, __reserved: 0, user_va: 0n, length: 0x1000n, iova: 1n } },
+      { op: 'mmap', args: { va: VA, length: 0x400000n, kind: 'anon' } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 6, ioas_id: 1, __reserved: 0, user_va: VA, length: 0x800n, iova: 0n } },
+    ]);
+  });
+});
+
 describe('every invariant fails on a hand-made bad state', () => {
   const { w, ids, events, states } = scenario('6.14');
   const tested = new Set<string>();
