@@ -1,5 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 // The `iorewind` executable: a committed, executable entry point in front of
-// the compiled CLI (tsc does not mark its output executable). The larger
-// young generation measured ~20% faster replay: path-copied nodes die young.
+// the compiled CLI (tsc does not mark its output executable).
 import '../dist/tools/cli.js';
