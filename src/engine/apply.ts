@@ -15,12 +15,16 @@ export interface Step {
 }
 
 const DEFAULT_PID = 1;
+const STATELESS = new Set(['note', 'noop', 'unknown_record', 'undecodable']);
 
 export function apply(state: World, ev: Event): Step {
   const pid = ev.pid ?? DEFAULT_PID;
+  const env = envOps[ev.op];
+  // Records that change nothing (notes, no-ops, unmodelled records) do not even
+  // bring their process into being: a process appears with its first real event.
+  if (env && STATELESS.has(ev.op)) return { state, result: env(state, pid, ev.args ?? {}, ev)[1] };
   let w = state;
   if (!w.procs.has(pid)) w = { ...w, procs: w.procs.set(pid, newProc(pid)) };
-  const env = envOps[ev.op];
   if (env) {
     const [s, result] = env(w, pid, ev.args ?? {}, ev);
     return { state: result.errno && s === w ? state : s, result };
