@@ -11,7 +11,7 @@ import { MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_IO_PAGE_S
 import { openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
-import { PAGE_SIZE, peekPage, physOf, readUser } from './mm.js';
+import { PAGE_SIZE, peekPage, physOf, readUser, writeUser } from './mm.js';
 import type { Tx } from './object.js';
 import { pagesRemoveRange, pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
@@ -184,12 +184,13 @@ function accessPages(tx: Tx, a: Fields, ev: Event): Result {
   const item = accessPinPages(tx, acc.id, iova, length, flags & MOCK_FLAGS_ACCESS_WRITE ? IOMMUFD_ACCESS_RW_WRITE : 0);
   if (typeof item === 'string') return { errno: item };
   if (uptr) {
-    // Each pinned page must be the page mapped at uptr now (else EBADE).
+    // Each pinned page must be the page mapped at uptr now (else EBADE); get_user_pages_fast of nothing readable: EFAULT.
     const pages = accessItemPages(tx, item);
     const base = uptr - (iova % PAGE_SIZE);
     for (let k = 0; k < pages.length; k++) {
       const r = peekPage(tx.proc.mm, tx.w.mem, base + BigInt(k) * PAGE_SIZE);
-      if (!r.ok || r.page.mobj !== pages[k]!.mobj || r.page.index !== pages[k]!.index) return { errno: 'EBADE' };
+      if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+      if (r.page.mobj !== pages[k]!.mobj || r.page.index !== pages[k]!.index) return { errno: 'EBADE' };
     }
   }
   void ev;
@@ -244,6 +245,12 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
   if (r.errno) return { errno: r.errno };
   if (!write) {
     if (!u64(m, 'uptr') || ev.bufs?.['uptr'] === null) return { errno: 'EFAULT' };
+    if (!(ev.bufs && 'uptr' in ev.bufs)) {
+      // No buffer with the event: uptr is the caller's memory, and copy_to_user writes it (or faults).
+      const mem = writeUser(tx.proc.mm, tx.w.mem, u64(m, 'uptr'), r.read!);
+      if (!mem) return { errno: 'EFAULT' };
+      tx.setWorld({ ...tx.w, mem });
+    }
     return { errno: 0, bufs: { uptr: r.read! }, ...(seen.unknown ? { unknown: ['uptr'] } : {}) };
   }
   return { errno: 0 };

@@ -10,4 +10,9 @@ export const KNOWN_DIVERGENT: Record<string, { op: string; what: string; why: st
     what: 'errno',
     why: 'an access fd works through any iommufd (selftest.c iommufd_access_get only checks f_op); the model refuses an access of another context with EBADFD',
   },
+  'IOMMU_TEST_OP_ACCESS_PAGES.kernel-EOPNOTSUPP.model-EBADFD.iort.jsonl': {
+    op: 'IOMMU_TEST_OP_ACCESS_PAGES',
+    what: 'errno',
+    why: 'the same: an access fd of a closed context, used through a new one, still reaches its access (EOPNOTSUPP: created without NEEDS_PIN_PAGES); the model says EBADFD',
+  },
 };
