@@ -28,6 +28,8 @@ export interface TraceResult {
   skipped: { index: number; op: string; why: string }[];
   /** The trace's events with the kernel's answers (for saving). */
   kernelEvents?: Event[];
+  /** Not checkable as a whole: the events before the first uncheckable one that were checked. */
+  checkedPrefix?: number;
 }
 
 export interface OracleSummary {
@@ -56,6 +58,8 @@ export interface CheckOptions extends OracleEnv {
   traceTimeoutSec?: number;
   /** Keep the events with the kernel's answers in the results. */
   keepEvents?: boolean;
+  /** Do not check the part of a not-checkable trace before its first uncheckable event. */
+  noPrefix?: boolean;
   onBoot?: (b: { boot: number; traces: number; ops: number; seconds: number }) => void;
 }
 
@@ -122,10 +126,22 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
   const t0 = performance.now();
   const results: (TraceResult | undefined)[] = new Array(traces.length);
   const ready: Prepared[] = [];
+  /** Not-checkable traces whose events before the first uncheckable one are checked. */
+  const prefixes = new Map<number, number>();
   traces.forEach((t, index) => {
     const nc = traceNotCheckable(t.events);
     if (nc) {
       results[index] = notCheckable(t, `event #${nc.index} ${nc.op} ${nc.reason}`);
+      if (nc.index > 0 && !opts.noPrefix) {
+        try {
+          const events = t.events.slice(0, nc.index);
+          const { traces: info } = encodeInput([{ name: `p${index}`, events }]);
+          ready.push({ index, name: `p${index}`, events, ops: info[0]!.ops });
+          prefixes.set(index, nc.index);
+        } catch {
+          // the prefix cannot be encoded either: not checkable as a whole
+        }
+      }
       return;
     }
     try {
@@ -150,7 +166,18 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
     splats.push(...boot.splats);
     opts.onBoot?.({ boot: boots, traces: batch.length, ops, seconds: boot.seconds });
     const recs = splitRecords(boot.records);
-    for (const p of batch) results[p.index] = await judge(traces[p.index]!.name, p.events, recs.get(p.name), opts.keepEvents);
+    for (const p of batch) {
+      const r = await judge(traces[p.index]!.name, p.events, recs.get(p.name), opts.keepEvents);
+      const k = prefixes.get(p.index);
+      if (k === undefined) results[p.index] = r;
+      else {
+        // The part before the first uncheckable event: its divergence is a divergence; its agreement is said.
+        const nc = results[p.index]!;
+        r.events = traces[p.index]!.events.length;
+        if (r.verdict === 'agree') results[p.index] = { ...nc, kernelIoctls: r.kernelIoctls, verified: r.verified, skipped: r.skipped, reason: `${nc.reason}; the ${k} events before it agree with the kernel`, checkedPrefix: k };
+        else results[p.index] = { ...r, reason: `${nc.reason}; diverges before it`, checkedPrefix: k };
+      }
+    }
   }
   const all = results as TraceResult[];
   const first = all.find((r) => r.firstDivergence)?.firstDivergence ?? null;

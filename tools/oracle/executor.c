@@ -855,7 +855,8 @@ static void do_open(const struct op *o)
 		n = sizeof(path) - 1;
 	memcpy(path, p, n);
 	path[n] = 0;
-	flags = strcmp(path, "/dev/iommu") ? O_RDWR | O_CREAT : O_RDWR;
+	/* a scratch file of the trace's program is created; anything else must exist */
+	flags = strncmp(path, "/tmp/", 5) ? O_RDWR : O_RDWR | O_CREAT;
 	fd = open(path, flags, 0600);
 	begin("open", o->pid, o->ev);
 	emits(",\"path\":");
@@ -1119,16 +1120,21 @@ static void do_maps(const struct op *o)
 
 		/* page by page where the executor is in the way */
 		if (!overlaps_own(start, end - start)) {
-			if (mmap((void *)start, end - start, prot, flags | MAP_FIXED_NOREPLACE, -1, 0) != MAP_FAILED)
+			if (mmap((void *)start, end - start, prot, flags | MAP_FIXED_NOREPLACE, -1, 0) != MAP_FAILED) {
 				mapped++;
-			else if (errno == EEXIST)
-				/* (partly) there already: fill the holes page by page */
-				goto pages;
-			else
+				continue;
+			}
+			if (errno != EEXIST) {
 				failed++;
+				continue;
+			}
+			/* (partly) there already: fill the holes page by page, then give it all the snapshot's protection */
+			for (a = start; a < end; a += step)
+				if (mmap((void *)a, step, prot, flags | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED && errno != EEXIST)
+					failed++;
+			mprotect((void *)start, end - start, prot);
 			continue;
 		}
-pages:
 		for (a = start; a < end; a += step) {
 			if (overlaps_own(a, step)) {
 				skipped++;
