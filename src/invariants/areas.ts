@@ -20,9 +20,19 @@ function checkDisjoint(ctx: number, ioas: IoasObj, out: Violation[]): void {
   });
 }
 
+/** Merged reserved ranges, computed once per (immutable, shared) reserved list. */
+const merged = new WeakMap<object, { start: bigint; last: bigint }[]>();
+const NONE: { start: bigint; last: bigint }[] = [];
+function mergedOf(reserved: IoasObj['iopt']['reserved']): { start: bigint; last: bigint }[] {
+  if (!reserved.length) return NONE;
+  let m = merged.get(reserved);
+  if (!m) merged.set(reserved, (m = mergeRanges(reserved)));
+  return m;
+}
+
 function checkBounds(ctx: number, ioas: IoasObj, out: Violation[]): void {
   const iopt = ioas.iopt;
-  const reserved = iopt.reserved.length ? mergeRanges(iopt.reserved) : [];
+  const reserved = mergedOf(iopt.reserved);
   const mask = iopt.iovaAlignment - 1n;
   let r = 0;
   iopt.areas.each((start, last, value) => {

@@ -31,6 +31,8 @@ export interface MapLike<K, V> {
   each(fn: (k: K, v: V) => boolean | void): void;
 }
 
+const EMPTY = new Map<never, never>();
+
 function leaves(nodes: readonly MapNode[]): boolean {
   for (const n of nodes) if (n.kids !== null) return false;
   return true;
@@ -41,11 +43,12 @@ function leaves(nodes: readonly MapNode[]): boolean {
  * map, added and removed ones included, in key order. Subtrees shared by the
  * two versions are skipped without being walked.
  */
-export function diffMap<K, V>(a: MapLike<K, V> | undefined, b: MapLike<K, V> | undefined, out: Map<K, Change<V>> = new Map()): Map<K, Change<V>> {
-  if (a === b) return out;
+export function diffMap<K, V>(a: MapLike<K, V> | undefined, b: MapLike<K, V> | undefined, into?: Map<K, Change<V>>): Map<K, Change<V>> {
   const ra = (a?.root ?? null) as MapNode | null;
   const rb = (b?.root ?? null) as MapNode | null;
-  if (ra === rb) return out;
+  // Nothing changed: a shared empty result (read only), no allocation.
+  if (a === b || ra === rb) return into ?? (EMPTY as Map<K, Change<V>>);
+  const out = into ?? new Map<K, Change<V>>();
   const cmp = (a ?? b)!.cmp;
   if (ra && rb && ra.kids === null && rb.kids === null) {
     mergeLeaves(ra.keys as K[], ra.vals as V[], rb.keys as K[], rb.vals as V[], cmp, out);
@@ -94,8 +97,6 @@ function mergeLeaves<K, V>(ka: readonly K[], va: readonly V[], kb: readonly K[],
     }
   }
 }
-
-const EMPTY = new Map<never, never>();
 
 /** The lazily computed changes of one step. */
 export class StepDelta implements StepInput {

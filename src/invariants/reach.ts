@@ -178,10 +178,12 @@ export const noDanglingIds: Invariant = {
       for (const [, [, a]] of d.objs(ctxId)) if (a) checkObj(d.next, ctxId, ctx, a, out);
       checkCtxRecord(d.next, ctxId, ctx, out);
     }
-    const ctxGone = [...d.ctxs.values()].some(([b, a]) => b && !a);
+    let ctxGone = false;
+    for (const [b, a] of d.ctxs.values()) if (b && !a) ctxGone = true;
+    const files = d.prev.files !== d.next.files ? d.files : undefined;
     if (ctxGone) d.next.files.each((id) => checkFile(d.next, id, out));
-    else for (const [id, [, a]] of d.files) if (a) checkFile(d.next, id, out);
-    for (const [id, [b, a]] of d.files)
+    else if (files) for (const [id, [, a]] of files) if (a) checkFile(d.next, id, out);
+    if (files) for (const [id, [b, a]] of files)
       if (b && !a) {
         // A closed file: no fd may still name it (checked through the changed processes below, and here for the rest).
         d.next.procs.each((pid, p) => {
@@ -190,8 +192,12 @@ export const noDanglingIds: Invariant = {
           });
         });
       }
-    for (const [pid, [, a]] of d.procs) if (a) checkProcFds(d.next, pid, out);
-    if (d.next.hw?.devs.size && (d.prev.hw !== d.next.hw || d.files.size || ctxGone || [...d.ctxs.keys()].some((c) => d.removedIds(c).size))) checkBindings(d.next, out);
+    if (d.prev.procs !== d.next.procs) for (const [pid, [, a]] of d.procs) if (a) checkProcFds(d.next, pid, out);
+    if (d.next.hw?.devs.size) {
+      let touched = d.prev.hw !== d.next.hw || !!files?.size || ctxGone;
+      for (const c of d.ctxs.keys()) if (!touched && d.removedIds(c).size) touched = true;
+      if (touched) checkBindings(d.next, out);
+    }
     return out;
   },
 };

@@ -194,7 +194,7 @@ export const refcounts: Invariant = {
       }
     }
     // Files.
-    if (d.files.size || d.procs.size || d.prev.hw !== d.next.hw) {
+    if (d.prev.files !== d.next.files || d.prev.procs !== d.next.procs || d.prev.hw !== d.next.hw) {
       const delta = new Map<number, number>();
       for (const [, [pb, pa]] of d.procs) {
         const fds = diffMap<number, number>(pb?.fds, pa?.fds);
@@ -226,8 +226,15 @@ export const refcounts: Invariant = {
         if (have !== want) out.push({ invariant: REFCOUNTS, obj: id, message: `${d.event.op}: file ${id} (${(a ?? b)?.kind ?? '?'}) refs changed by ${have} but its holders by ${want}` });
       }
     }
-    if (d.next.hw?.devs.size && (d.prev.hw !== d.next.hw || d.files.size || [...d.ctxs.keys()].some((c) => [...d.objs(c).values()].some(([b, a]) => (b ?? a)!.type === 'device'))))
-      checkHardware(d.next, out, d.event.op);
+    if (d.next.hw?.devs.size) {
+      let touched = d.prev.hw !== d.next.hw || d.prev.files !== d.next.files;
+      if (!touched)
+        for (const c of d.ctxs.keys()) {
+          for (const [b, a] of d.objs(c).values()) if ((b ?? a)!.type === 'device') touched = true;
+          if (touched) break;
+        }
+      if (touched) checkHardware(d.next, out, d.event.op);
+    }
     return out;
   },
 };
