@@ -5,19 +5,19 @@
 import type { IoasObj, World } from '../model/state.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
-import { ctxOfEvent, fieldU32, fieldU64, hex, mergeRanges, objsOf, PAGE_SIZE, U64_MAX } from './util.js';
+import { areasOf, ctxOfEvent, fieldU32, fieldU64, hex, mergeRanges, objsOf, PAGE_SIZE, U64_MAX } from './util.js';
 
 export const AREAS_DISJOINT = 'areas-disjoint';
 export const AREAS_IN_BOUNDS = 'areas-in-bounds';
 
 function checkDisjoint(ctx: number, ioas: IoasObj, out: Violation[]): void {
   let prevLast = -1n;
-  ioas.iopt.areas.each((start, last) => {
+  for (const { start, last } of areasOf(ioas)) {
     const where = { invariant: AREAS_DISJOINT, ctx, obj: ioas.id };
     if (start > last || start < 0n || last > U64_MAX) out.push({ ...where, message: `IOAS ${ioas.id}: area [${hex(start)}, ${hex(last)}] is not a valid interval` });
     else if (start <= prevLast) out.push({ ...where, message: `IOAS ${ioas.id}: area at ${hex(start)} overlaps the previous area ending at ${hex(prevLast)}` });
     if (last > prevLast) prevLast = last;
-  });
+  }
 }
 
 /** Merged reserved ranges, computed once per (immutable, shared) reserved list. */
@@ -35,7 +35,7 @@ function checkBounds(ctx: number, ioas: IoasObj, out: Violation[]): void {
   const reserved = mergedOf(iopt.reserved);
   const mask = iopt.iovaAlignment - 1n;
   let r = 0;
-  iopt.areas.each((start, last, value) => {
+  for (const { start, last, value } of areasOf(ioas)) {
     while (r < reserved.length && reserved[r]!.last < start) r++;
     const res = reserved[r];
     if (res && res.start <= last) {
@@ -44,7 +44,7 @@ function checkBounds(ctx: number, ioas: IoasObj, out: Violation[]): void {
     }
     if (mask && (start & mask || (last - start + 1n) & mask || (value.startByte % PAGE_SIZE) & mask))
       out.push({ invariant: AREAS_IN_BOUNDS, ctx, obj: ioas.id, message: `IOAS ${ioas.id}: area [${hex(start)}, ${hex(last)}] (page offset ${hex(value.startByte % PAGE_SIZE)}) is not aligned to iova_alignment ${hex(iopt.iovaAlignment)}` });
-  });
+  }
   if (iopt.iovaAlignment < 1n || iopt.iovaAlignment & (iopt.iovaAlignment - 1n)) out.push({ invariant: AREAS_IN_BOUNDS, ctx, obj: ioas.id, message: `IOAS ${ioas.id}: iova_alignment ${hex(iopt.iovaAlignment)} is not a power of two` });
 }
 

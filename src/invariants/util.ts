@@ -16,12 +16,24 @@ export interface AreaEntry {
   value: Area;
 }
 
-/** The areas of an IOAS in ascending order (read through `each`, duck-typed). */
-export function areasOf(ioas: IoasObj): AreaEntry[] {
-  const out: AreaEntry[] = [];
-  ioas.iopt.areas.each((start, last, value) => {
-    out.push({ start, last, value });
-  });
+/**
+ * Area lists by interval map: an area map is persistent and shared by every
+ * state that did not change it, so a step's "before" list was usually built
+ * as the previous step's "after" list.
+ */
+const areaLists = new WeakMap<object, readonly AreaEntry[]>();
+
+/** The areas of an IOAS in ascending order (read through `each`, duck-typed; cached, do not modify). */
+export function areasOf(ioas: IoasObj): readonly AreaEntry[] {
+  const key = ioas.iopt.areas as object;
+  let out = areaLists.get(key);
+  if (!out) {
+    const l: AreaEntry[] = [];
+    ioas.iopt.areas.each((start, last, value) => {
+      l.push({ start, last, value });
+    });
+    areaLists.set(key, (out = l));
+  }
   return out;
 }
 
