@@ -91,19 +91,30 @@ interface Env {
   ctxId?: number;
   ctx?: Ctx;
   args: Fields;
-  cache: Map<string, number[]> | undefined;
+  cache: undefined;
 }
 
+/**
+ * Per-table caches: object tables and fd tables are persistent, so a table
+ * that did not change since the last event is the same object, and what was
+ * computed from it still holds (IDs and file IDs are never reused for
+ * another kind within one table version).
+ */
+const idCache = new WeakMap<object, Map<IdKind, number[]>>();
+const fdCache = new WeakMap<object, Map<string, number[]>>();
+
 function liveIds(e: Env, t: IdKind): number[] {
-  const key = t;
-  let l = (e.cache ??= new Map()).get(key);
+  const objs = e.ctx?.objs;
+  if (!objs) return [];
+  let c = idCache.get(objs);
+  if (!c) idCache.set(objs, (c = new Map()));
+  let l = c.get(t);
   if (!l) {
-    l = [];
-    const out = l;
-    e.ctx?.objs.each((id, o) => {
+    const out: number[] = [];
+    objs.each((id, o) => {
       if (matches(o, t, e.ctx)) out.push(id);
     });
-    e.cache.set(key, l);
+    c.set(t, (l = out));
   }
   return l;
 }
@@ -135,11 +146,19 @@ function matches(o: Obj, t: IdKind, ctx?: Ctx): boolean {
 }
 
 function fdsOf(e: Env, kind: FileKind | 'any'): number[] {
-  const out: number[] = [];
-  e.w.procs.get(e.pid)?.fds.each((fd, id) => {
-    if (kind === 'any' || e.w.files.get(id)?.kind === kind) out.push(fd);
-  });
-  return out;
+  const fds = e.w.procs.get(e.pid)?.fds;
+  if (!fds) return [];
+  let c = fdCache.get(fds);
+  if (!c) fdCache.set(fds, (c = new Map()));
+  let l = c.get(kind);
+  if (!l) {
+    const out: number[] = [];
+    fds.each((fd, id) => {
+      if (kind === 'any' || e.w.files.get(id)?.kind === kind) out.push(fd);
+    });
+    c.set(kind, (l = out));
+  }
+  return l;
 }
 
 /**
@@ -352,6 +371,8 @@ const NEED_AREA = new Set(['IOMMU_IOAS_UNMAP', 'IOMMU_IOAS_COPY']);
 const NEED_MEMFD = new Set(['IOMMU_IOAS_MAP_FILE', 'ftruncate']);
 const VFIO_DEVICE_OPS = new Set(['VFIO_DEVICE_BIND_IOMMUFD', 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', 'VFIO_DEVICE_DETACH_IOMMUFD_PT']);
 
+const kindCache = new WeakMap<object, Set<IdKind>>();
+
 /** Whether a field tree names user memory through a `va` symbol. */
 function usesVa(f: SymFields): boolean {
   for (const k in f) {
@@ -391,14 +412,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   const op = t.op;
   // Guest RAM first: a call naming user memory in a process that has none maps some.
   if (!w.procs.get(pid)?.mm.vmas.size && usesVa(t.args)) return { op: 'mmap', pid: t.pid, args: { va: GUEST_BASE, length: 0x400000n, kind: 'anon' } };
-  const fdsKind = (kind: FileKind): boolean => {
-    let found = false;
-    w.procs.get(pid)?.fds.each((_fd, id) => {
-      found = w.files.get(id)?.kind === kind;
-      return !found;
-    });
-    return found;
-  };
+  const fdsKind = (kind: FileKind): boolean => fdsOf({ w, m, pid, args: {}, cache: undefined }, kind).length > 0;
   if (NEED_FAULT.has(op)) {
     if (!fdsKind('fault')) return make(t, 'IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 });
     // Answers need cookies: read what is queued first.
@@ -436,8 +450,8 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     return undefined;
   }
   if (!ctx) return undefined;
-  // Which kinds of object exist: one pass over the table, on first use.
-  let kinds: Set<IdKind> | undefined;
+  // Which kinds of object exist: one pass over the table, on first use (cached per table version).
+  let kinds: Set<IdKind> | undefined = kindCache.get(ctx.objs);
   const has = (k: IdKind): boolean => {
     if (!kinds) {
       const ks = new Set<IdKind>();
@@ -452,11 +466,13 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
         else if (o.type === 'device' && o.hwpt && !ks.has('dev_fault') && matches(o, 'dev_fault', ctx)) ks.add('dev_fault');
       });
       kinds = ks;
+      kindCache.set(ctx.objs, ks);
     }
     return kinds.has(k);
   };
   const needsIoas = op.startsWith('IOMMU_') && op !== 'IOMMU_IOAS_ALLOC' && op !== 'IOMMU_FAULT_QUEUE_ALLOC' && op !== 'IOMMU_DESTROY';
-  if (needsIoas && !has('ioas')) return make(t, 'IOMMU_IOAS_ALLOC', { flags: 0 });
+  // (Fast path: the setup's IOAS 1 usually still exists.)
+  if (needsIoas && ctx.objs.get(1)?.type !== 'ioas' && !has('ioas')) return make(t, 'IOMMU_IOAS_ALLOC', { flags: 0 });
   const device = () => (has('device') ? undefined : make(t, 'IOMMU_TEST_OP_MOCK_DOMAIN', { id: id0('ioas'), mock_domain: {} }));
   const hwptAlloc = (flags: number) => make(t, 'IOMMU_HWPT_ALLOC', { flags, dev_id: id0('device'), pt_id: id0('ioas'), __reserved: 0, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 });
   if (NEED_DEVICE.has(op) && !(op === 'IOMMU_TEST_OP_TRIGGER_IOPF' && w.kernel === '6.14')) {
