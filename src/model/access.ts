@@ -221,6 +221,18 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     }
     return 0;
   }
+  // iopt_pages_rw_page: an access within one page, its owner's mm still there, pins the page at the user VA
+  // anew (pin_user_pages_remote), whatever is pinned already: no page there (unmapped, not writable) is EFAULT.
+  const firstIdx = startByte / PAGE_SIZE;
+  if (n > 0 && firstIdx === (startByte + BigInt(n) - 1n) / PAGE_SIZE && pages.fileMobj === undefined && owner?.alive) {
+    const r = pinPage(owner.mm, tx.w.mem, pages.base + firstIdx * PAGE_SIZE, !!src);
+    if (!r) return 'EFAULT';
+    if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
+    const inPage = Number(startByte % PAGE_SIZE);
+    if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, r.page, inPage, src.subarray(0, n)) });
+    else out.set(readPage(tx.w.mem, r.page, inPage, n, seen), outOff);
+    return 0;
+  }
   let done = 0;
   while (done < n) {
     const byte = startByte + BigInt(done);

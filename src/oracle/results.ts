@@ -125,12 +125,12 @@ function dropUnsaid(out: Fields, args: Fields): Fields {
  * The kernel's answer to one event from its record, or undefined when the
  * record holds nothing to compare (bookkeeping ops, skipped ops).
  */
-export function kernelAnswer(ev: Event, r: Rec, kernel: KernelVersion = '6.12', line = 1): Recorded | undefined {
+export function kernelAnswer(ev: Event, r: Rec, kernel: KernelVersion = '6.12', line = 1, importer = new CaptureImporter(kernel)): Recorded | undefined {
   if (skipped(r)) return undefined;
   const kind = String(r['kind']);
   switch (kind) {
     case 'ioctl': {
-      const imported = new CaptureImporter(kernel).convert(r, line);
+      const imported = importer.convert(r, line);
       const iev = imported[imported.length - 1]!;
       const rec: Recorded = { ...(iev.rec ?? { errno: errnoOf(r) }) };
       // The trace's struct (its own pointer values, fields beyond a short size) under the kernel's bytes.
@@ -152,7 +152,7 @@ export function kernelAnswer(ev: Event, r: Rec, kernel: KernelVersion = '6.12', 
     case 'mprotect':
     case 'madvise':
     case 'ftruncate': {
-      const imported = new CaptureImporter(kernel).convert(r, line);
+      const imported = importer.convert(r, line);
       const iev = imported[imported.length - 1]!;
       return iev.rec ? { ...iev.rec } : { errno: errnoOf(r) };
     }
@@ -181,6 +181,8 @@ export interface KernelTrace {
 export function withKernelAnswers(events: readonly Event[], recs: TraceRecords, kernel: KernelVersion = '6.12'): KernelTrace {
   const out: Event[] = [];
   const skippedList: KernelTrace['skipped'] = [];
+  // One importer per trace, fed its records in order (as it would read the trace's capture).
+  const importer = new CaptureImporter(kernel);
   events.forEach((ev, i) => {
     const { rec: _old, ...bare } = ev;
     const rs = recs.byEvent.get(i);
@@ -190,7 +192,7 @@ export function withKernelAnswers(events: readonly Event[], recs: TraceRecords, 
       const why = skipped(r);
       if (why) skippedList.push({ index: i, op: ev.op, why });
       else {
-        const rec = kernelAnswer(ev, r, kernel, i + 1);
+        const rec = kernelAnswer(ev, r, kernel, i + 1, importer);
         if (rec) e.rec = rec;
       }
     }

@@ -124,6 +124,7 @@ struct ctl {
 	uint32_t next;	/* index of the next op of the current trace */
 	uint32_t nw;
 	uint64_t seq;	/* record sequence, global */
+	uint64_t seq0;	/* seq of the current trace's `test` record */
 	uint64_t out_len;
 	int32_t exiting; /* worker index that just performed `exit` */
 	uint32_t pad;
@@ -274,7 +275,7 @@ static void begin(const char *kind, uint32_t pid, int64_t ev)
 	emits(",\"test\":\"");
 	emits(trace_name);
 	emits("\",\"tseq\":");
-	emitu(ev < 0 ? 0 : ev + 1);
+	emitu(seq - ctl->seq0);
 	if (ev >= 0) {
 		emits(",\"ev\":");
 		emitu(ev);
@@ -1446,6 +1447,7 @@ static void run_trace(void)
 	ctl->next = 0;
 	ctl->exiting = -1;
 	ctl->owner = -1;
+	ctl->seq0 = ctl->seq;
 	begin("test", 0, -1);
 	finish();
 	deadline = now() + trace_timeout_ms / 1000.0;
