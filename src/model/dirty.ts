@@ -50,19 +50,21 @@ export function getDirtyBitmap(tx: Tx, a: Fields, ev: Event): Result {
   if (iova & (pageSize - 1n) || (iova + length) & (pageSize - 1n)) return { errno: 'EINVAL' };
   if (!h.domain.dirtyOps) return { errno: 'EOPNOTSUPP' };
   const nbits = length / pageSize;
-  const nbytes = Number((nbits + 7n) / 8n);
   const before = userBuf(ev, a, 'data');
-  const bitmap = new Uint8Array(nbytes);
-  if (before) bitmap.set(before.subarray(0, nbytes));
   const shift = BigInt(lowestBitIndex(pageSize));
   let dirty = h.domain.dirty;
+  // Bit ranges to set, gathered first: the result is the caller's buffer with
+  // these bits set, so its size follows what is dirty (or the buffer the trace
+  // gave), never the size of the IOVA range (a 2^63-byte range is legal).
+  const set: [bigint, bigint][] = [];
   if (h.domain.dirtyEnabled) {
     const last = iova + length - 1n;
-    const nbitsMax = BigInt(nbytes) * 8n;
     // iova_bitmap_set: bits of [addr, addr + len); the ones past the buffer land in memory the model does not return.
     const record = (addr: bigint, len: bigint) => {
       const lastBit = (addr + len - 1n - iova) >> shift;
-      for (let bit = (addr - iova) >> shift; bit <= lastBit && bit < nbitsMax; bit++) bitmap[Number(bit >> 3n)]! |= 1 << Number(bit & 7n);
+      const first = (addr - iova) >> shift;
+      const maxBit = ((nbits + 7n) / 8n) * 8n - 1n; // the last bit of the caller's buffer
+      if (first <= maxBit) set.push([first, lastBit < maxBit ? lastBit : maxBit]);
     };
     let cur = iova;
     // Walk back-to-back areas only; a gap ends the walk (and the ioctl still succeeds).
@@ -74,6 +76,13 @@ export function getDirtyBitmap(tx: Tx, a: Fields, ev: Event): Result {
       return end !== last;
     });
   }
+  const nbytes = (nbits + 7n) / 8n;
+  let len = before ? BigInt(before.length) : 0n;
+  if (len > nbytes) len = nbytes;
+  for (const [, l] of set) if ((l >> 3n) + 1n > len) len = (l >> 3n) + 1n;
+  const bitmap = new Uint8Array(Number(len));
+  if (before) bitmap.set(before.subarray(0, bitmap.length));
+  for (const [f, l] of set) for (let bit = f; bit <= l; bit++) bitmap[Number(bit >> 3n)]! |= 1 << Number(bit & 7n);
   if (dirty !== h.domain.dirty) tx.put({ ...h, domain: { ...h.domain, dirty } });
   return { errno: 0, bufs: { data: bitmap } };
 }

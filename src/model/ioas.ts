@@ -25,7 +25,7 @@ import {
 import { PAGE_SIZE } from './mm.js';
 import type { Tx } from './object.js';
 import { newFilePages, newUserPages } from './pages.js';
-import type { Range } from './state.js';
+import type { Pages, Range } from './state.js';
 
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1;
 export const IOMMU_IOAS_MAP_WRITEABLE = 2;
@@ -301,29 +301,47 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
     return !nonFile;
   });
   if (nonFile) return { errno: 'EINVAL' };
-  // Move every pages object's charge to the caller, then make it the owner.
+  // Step 4: what must move to the caller, per accounting mode; the caller is
+  // charged first (its RLIMIT_MEMLOCK), so ENOMEM leaves everything unchanged.
   const me = tx.proc;
-  const moved: number[] = [];
-  let need = 0n;
-  tx.ctx.pages.each((id, p) => {
-    moved.push(id);
-    const differs = p.account === 'user' ? p.ownerUid !== me.uid || p.ownerPid !== me.pid : p.account === 'mm' ? p.ownerPid !== me.pid : false;
-    if (differs) need += BigInt(p.npinned);
+  const moves = (p: Pages): boolean =>
+    p.account === 'user' ? p.ownerUid !== me.uid || p.ownerPid !== me.pid : p.account === 'mm' ? p.ownerPid !== me.pid : false;
+  let needUser = 0n;
+  let needMm = 0n;
+  const all: Pages[] = [];
+  tx.ctx.pages.each((_id, p) => {
+    all.push(p);
+    if (moves(p) && p.npinned) {
+      if (p.account === 'user') needUser += BigInt(p.npinned);
+      else needMm += BigInt(p.npinned);
+    }
     return true;
   });
   const limit = me.memlockPages;
   const curUser = tx.w.userLockedVm.get(me.uid) ?? 0n;
-  if (need && limit !== null && curUser + need > limit) return { errno: 'ENOMEM' };
+  if (limit !== null && ((needUser && curUser + needUser > limit) || (needMm && me.lockedVm + needMm > limit))) return { errno: 'ENOMEM' };
+  // Step 5: uncharge the old owners, charge the caller, and make it the owner of every pages object.
   let w = tx.w;
-  for (const id of moved) {
-    const p = tx.pages(id);
-    const differs = p.account !== 'none' && (p.ownerPid !== me.pid || p.ownerUid !== me.uid);
-    if (differs && p.npinned) {
+  const adjustProc = (pid: number, locked: bigint, pinned: bigint) => {
+    const q = w.procs.get(pid);
+    if (q) w = { ...w, procs: w.procs.set(pid, { ...q, lockedVm: q.lockedVm + locked, pinnedVm: q.pinnedVm + pinned }) };
+  };
+  const adjustUser = (uid: number, n: bigint) => {
+    const v = (w.userLockedVm.get(uid) ?? 0n) + n;
+    w = { ...w, userLockedVm: v ? w.userLockedVm.set(uid, v) : w.userLockedVm.delete(uid) };
+  };
+  for (const p of all) {
+    if (moves(p) && p.npinned) {
       const n = BigInt(p.npinned);
-      const old = w.userLockedVm.get(p.ownerUid) ?? 0n;
-      w = { ...w, userLockedVm: w.userLockedVm.set(p.ownerUid, old - n) };
-      const mine = w.userLockedVm.get(me.uid) ?? 0n;
-      w = { ...w, userLockedVm: w.userLockedVm.set(me.uid, mine + n) };
+      if (p.account === 'user') {
+        adjustUser(p.ownerUid, -n);
+        adjustUser(me.uid, n);
+        adjustProc(p.ownerPid, 0n, -n);
+        adjustProc(me.pid, 0n, n);
+      } else {
+        adjustProc(p.ownerPid, -n, -n);
+        adjustProc(me.pid, n, n);
+      }
     }
     tx.putPages({ ...p, ownerPid: me.pid, ownerUid: me.uid });
   }

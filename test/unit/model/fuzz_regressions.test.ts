@@ -1,0 +1,53 @@
+/**
+ * Model bugs the fuzzer found (src/fuzz KNOWN_MODEL_BUGS, now fixed), kept as
+ * minimal event sequences.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Event } from '../../../src/events/event.js';
+import { apply } from '../../../src/engine/apply.js';
+import { emptyWorld, type KernelVersion, type World } from '../../../src/model/state.js';
+
+function run(kernel: KernelVersion, events: Event[]): { w: World; errnos: (string | number)[] } {
+  let w = emptyWorld({ kernel });
+  const errnos: (string | number)[] = [];
+  for (const ev of events) {
+    const r = apply(w, ev);
+    w = r.state;
+    errnos.push(r.result.errno);
+  }
+  return { w, errnos };
+}
+
+describe('fuzzer-found model bugs', () => {
+  it('GET_DIRTY_BITMAP over a 2^63-byte range answers 0 without materialising the bitmap', () => {
+    const { errnos, w } = run('6.12', [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } },
+      { op: 'IOMMU_HWPT_ALLOC', fd: 0, args: { flags: 2, dev_id: 3, pt_id: 1 } },
+    ]);
+    expect(errnos).toEqual([0, 0, 0, 0]);
+    const r = apply(w, { op: 'IOMMU_HWPT_GET_DIRTY_BITMAP', fd: 0, args: { hwpt_id: 5, iova: 0x1000000n, length: 1n << 63n, page_size: 0x1000n, data: 0x10000n } });
+    expect(r.result.errno).toBe(0);
+    expect(r.result.bufs?.['data']?.length ?? 0).toBe(0);
+  });
+
+  it('CHANGE_PROCESS moves MM-accounted charges to the caller', () => {
+    const { w, errnos } = run('6.14', [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_OPTION', fd: 0, args: { option_id: 0, op: 0, val64: 1n } },
+      { op: 'drop_capability', args: { cap: 'CAP_IPC_LOCK' } },
+      { op: 'memfd_create', args: { name: 'm' } },
+      { op: 'ftruncate', args: { fd: 1, length: 0x400000n } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } },
+      { op: 'IOMMU_IOAS_MAP_FILE', fd: 0, args: { flags: 7, ioas_id: 1, fd: 1, start: 0n, length: 0x4000n, iova: 0x1000000n } },
+      { op: 'fork', args: { child: 2 } },
+      { op: 'IOMMU_IOAS_CHANGE_PROCESS', pid: 2, fd: 0, args: {} },
+    ]);
+    expect(errnos.every((e) => e === 0)).toBe(true);
+    expect([w.procs.get(1)!.lockedVm, w.procs.get(2)!.lockedVm]).toEqual([0n, 4n]);
+    const after = apply(w, { op: 'IOMMU_IOAS_UNMAP', pid: 2, fd: 0, args: { ioas_id: 1, iova: 0x1000000n, length: 0x4000n } }).state;
+    expect([after.procs.get(1)!.lockedVm, after.procs.get(2)!.lockedVm]).toEqual([0n, 0n]);
+  });
+});
