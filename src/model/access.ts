@@ -246,7 +246,8 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
         if (!owner?.alive) return 'EFAULT';
         const va = pages.base + BigInt(idx) * PAGE_SIZE;
         if (!findVma(owner.mm, va)) return 'EFAULT';
-        const r = pinPage(owner.mm, tx.w.mem, va, !!src);
+        // The pfn reader pins as the pages object is mapped (FOLL_WRITE when writable), not as this access goes.
+        const r = pinPage(owner.mm, tx.w.mem, va, pages.writable);
         if (!r) return 'EFAULT';
         tx.setWorld({ ...tx.w, mem: r.mem });
         page = r.page;

@@ -87,7 +87,9 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     } else {
       const fileId = p.fds.get(u32(a, 'fd'));
       const f = fileId === undefined ? undefined : w.files.get(fileId);
-      if (!f || f.mobj === undefined) return fail(w, 'EBADF');
+      if (!f) return fail(w, 'EBADF');
+      // A file without an mmap method (the iommufd, a fault or access fd, a device): ENODEV.
+      if (f.mobj === undefined) return fail(w, 'ENODEV');
       mobj = f.mobj;
     }
     offset = u64(a, 'offset');

@@ -15,4 +15,9 @@ export const KNOWN_DIVERGENT: Record<string, { op: string; what: string; why: st
     what: 'errno',
     why: 'the same: an access fd of a closed context, used through a new one, still reaches its access (EOPNOTSUPP: created without NEEDS_PIN_PAGES); the model says EBADFD',
   },
+  'IOMMU_TEST_OP_ACCESS_REPLACE_IOAS.kernel-ENOENT.model-EBADFD.iort.jsonl': {
+    op: 'IOMMU_TEST_OP_ACCESS_REPLACE_IOAS',
+    what: 'errno',
+    why: 'the same: ACCESS_REPLACE_IOAS through a second iommufd reaches the access of the first (then ENOENT: the IOAS ID is looked up in the access context); the model says EBADFD',
+  },
 };
