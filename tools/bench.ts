@@ -105,6 +105,10 @@ async function main() {
   log(`  seek p99 ${d.seek_ms_p99} ms, step p99 ${d.step_ms_p99} ms, ${d.debug_rss_mb} MB resident, index ${d.index_events_per_sec} events/s (${d.events} events, ${d.checkpoints} checkpoints)`);
   log('fuzzing (one thread, every invariant after every event)...');
   out['fuzz_steps_per_sec'] = benchFuzz({ quick, log }).fuzz_steps_per_sec;
+  // The real kernel under QEMU, where it can run (docs/oracle.md); skipped without QEMU, gcc or the kit.
+  const o = await (await import('../src/oracle/bench.js')).benchOracle({ quick });
+  if (o) Object.assign(out, o);
+  if (o) log(`oracle: ${o['oracle_ioctls_per_sec']} kernel ioctls/s through the whole loop, boot included`);
   if (json) console.log(JSON.stringify(out));
   else for (const [k, v] of Object.entries(t)) console.log(`  ${k}: ${v}`);
 }

@@ -277,8 +277,17 @@ function rawStruct(request: number, kernel: KernelVersion): StructLayout | undef
   return def?.struct ? layoutOf(def.struct, kernel) : undefined;
 }
 
-/** The argument of an ioctl event, as bytes and pointer patches. */
+const argCache = new WeakMap<Event, IoctlArg>();
+
+/** The argument of an ioctl event, as bytes and pointer patches (events are immutable: computed once per event). */
 export function ioctlArg(ev: Event, kernel: KernelVersion = '6.12'): IoctlArg {
+  if (kernel !== '6.12') return computeIoctlArg(ev, kernel);
+  let a = argCache.get(ev);
+  if (!a) argCache.set(ev, (a = computeIoctlArg(ev, kernel)));
+  return a;
+}
+
+function computeIoctlArg(ev: Event, kernel: KernelVersion): IoctlArg {
   const a = ev.args;
   const none: IoctlArg = { request: 0, mode: ARG.BAD, intArg: 0n, bytes: new Uint8Array(0), patches: [] };
   if (ev.op === 'RAW_IOCTL') {

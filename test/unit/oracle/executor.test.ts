@@ -19,8 +19,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const gcc = spawnSync('sh', ['-c', 'command -v gcc && test -f "$(gcc -print-file-name=libc.a)"'], { stdio: 'ignore' }).status === 0;
 const bin = join(dir, 'executor');
-const built = gcc && spawnSync('sh', ['tools/oracle/build.sh', bin], { encoding: 'utf8' }).status === 0;
+const build = gcc ? spawnSync('sh', ['tools/oracle/build.sh', bin], { encoding: 'utf8' }) : undefined;
+const built = build?.status === 0;
 if (!gcc) console.warn('executor tests skipped: no gcc / static libc (apt-get install gcc libc6-dev)');
+else if (!built) console.warn(`executor tests skipped: the executor did not build: ${build?.stderr.trim()}`);
 
 function execute(traces: { name: string; events: Event[] }[]): string {
   const { input } = encodeInput(traces, { timeoutMs: 10_000 });
