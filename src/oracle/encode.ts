@@ -435,6 +435,8 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
   switch (ev.op) {
     case 'open':
       at = opHeader(o, OP.OPEN, ev, index, -1);
+      // open(2) flags when the event has them, else the executor's rule (docs/oracle.md).
+      o.u32(typeof a['flags'] === 'number' ? a['flags'] : 0xffffffff);
       o.lbytes(text(String(a['path'] ?? '')));
       break;
     case 'close':

@@ -7,7 +7,7 @@
  * ddmin-style, every candidate of a round in one boot — and the minimal
  * sequence is saved as a trace carrying the kernel's answers.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Event, Result } from '../events/event.js';
@@ -348,7 +348,10 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
     const entry: FoundDivergence = { signature: j.signature, count: f.count, events: j.best.events.length, first: { index: d.index, op: d.op, what: d.what, expected: d.expected, actual: d.actual, event: d.event } };
     if (opts.saveDir) {
       mkdirSync(opts.saveDir, { recursive: true });
-      const path = join(opts.saveDir, `${slug(j.signature)}.iort.jsonl`);
+      // <op>.kernel-<errno>.model-<errno>, or <op>.<what>; a name already taken gets the seed.
+      const base = slug(d.what === 'errno' || d.what === 'ret' ? `${d.op}.kernel-${String(d.expected)}.model-${String(d.actual)}` : `${d.op}.${d.what}`);
+      let path = join(opts.saveDir, `${base}.iort.jsonl`);
+      if (existsSync(path)) path = join(opts.saveDir, `${base}.seed${opts.seed}.iort.jsonl`);
       const events = j.best.result.kernelEvents ?? j.best.events;
       await writeTrace(path, { kernel: '6.12', meta: { source: 'oracle-fuzz', kernel: 'Linux 6.12.117 (oracle kit)', seed: opts.seed, divergence: j.signature, first_divergence_index: d.index } }, events, { format: 'jsonl' });
       entry.saved = path;

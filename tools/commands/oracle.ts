@@ -20,10 +20,11 @@ const USAGE = `usage:
   iorewind oracle <trace|dir>... [--json] [--keep] [--kvm] [--trace-timeout SEC]
       run each trace on the real kernel (fresh processes and contexts per trace, many per boot)
       and report, per trace, agreement or the first divergence
-  iorewind oracle --fuzz [--seed N] [--ioctls N] [--batch N] [--max-steps N] [--max-boots N] [--save DIR] [--no-shrink] [--json]
+  iorewind oracle --fuzz [--seed N] [--ioctls N] [--batch N] [--max-steps N] [--max-boots N] [--save DIR | --no-save] [--no-shrink] [--json]
       (also: iorewind fuzz --oracle ...; --out DIR is --save DIR)
       generated 6.12 sequences on the real kernel in batches; every divergence shrunk by
-      re-asking the kernel and saved with the kernel's answers in DIR`;
+      re-asking the kernel and saved with the kernel's answers in DIR (default test/oracle/regressions,
+      which npm test replays: triage each one, fix or list it in test/oracle/known_divergent.ts)`;
 
 function opt(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -142,7 +143,7 @@ async function runFuzz(argv: string[], json: boolean, env: { keep: boolean; kvm:
     ioctls: n('--ioctls', 100_000),
     batch: n('--batch', 2500),
     maxSteps: n('--max-steps', 40),
-    ...(opt(argv, '--save') ?? opt(argv, '--out') ? { saveDir: (opt(argv, '--save') ?? opt(argv, '--out'))! } : {}),
+    ...(argv.includes('--no-save') ? {} : { saveDir: opt(argv, '--save') ?? opt(argv, '--out') ?? 'test/oracle/regressions' }),
     ...(argv.includes('--no-shrink') ? { shrink: false } : {}),
     ...(opt(argv, '--max-boots') ? { maxBoots: Number(opt(argv, '--max-boots')) } : {}),
     onProgress: json ? undefined : (p) => process.stderr.write(`${p.message}\n`),

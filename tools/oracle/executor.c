@@ -32,7 +32,9 @@
  * show the trace's own pointer values, as if the trace's program had run.
  *
  * Every op of the input produces exactly one record carrying `"ev"`: the
- * event's index in its trace. Besides the capture kinds (ioctl, open, close,
+ * event's index in its trace (`pid` is the trace's pid, `test` the trace's
+ * name, `tseq` the record's seq minus its trace's `test` record's, as in the
+ * captures). Besides the capture kinds (ioctl, open, close,
  * mmap, munmap, mprotect, madvise, memfd_create, ftruncate, read, write,
  * fork, exit) there are three of the executor's own: `memwrite` / `memread`
  * (CPU stores and loads of the trace's program), `env` (capabilities,
@@ -847,7 +849,7 @@ static void do_memread(const struct op *o)
 static void do_open(const struct op *o)
 {
 	struct cur c = payload(o);
-	uint32_t n = g32(&c);
+	uint32_t given = g32(&c), n = g32(&c);
 	const unsigned char *p = gbytes(&c, n);
 	char path[256];
 	int fd, flags;
@@ -856,8 +858,19 @@ static void do_open(const struct op *o)
 		n = sizeof(path) - 1;
 	memcpy(path, p, n);
 	path[n] = 0;
-	/* a scratch file of the trace's program is created; anything else must exist */
-	flags = strncmp(path, "/tmp/", 5) ? O_RDWR : O_RDWR | O_CREAT;
+	/*
+	 * The trace's flags when it has them; else /tmp files are scratch files
+	 * (created), devices are opened read-write, anything else read-only
+	 * (a program's own binary cannot be opened for writing: ETXTBSY).
+	 */
+	if (given != 0xffffffffU)
+		flags = given;
+	else if (!strncmp(path, "/tmp/", 5))
+		flags = O_RDWR | O_CREAT;
+	else if (!strncmp(path, "/dev/", 5))
+		flags = O_RDWR;
+	else
+		flags = O_RDONLY;
 	fd = open(path, flags, 0600);
 	begin("open", o->pid, o->ev);
 	emits(",\"path\":");
