@@ -17,7 +17,8 @@ export interface VmTraceOptions {
 const GUEST_RAM_VA = 0x7f0000000000n;
 const GIB = 1n << 30n;
 
-function xorshift(seed: number): () => number {
+/** A tiny deterministic PRNG (xorshift32): benchmarks and generated traces must be reproducible. */
+export function xorshift(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;

@@ -18,22 +18,11 @@ import { encodeInput } from './encode.js';
 import { bootOnce, oracleUnavailable, type OracleEnv } from './boot.js';
 import { splitRecords, withKernelAnswers } from './results.js';
 import { fuzzOracle } from './fuzz.js';
+import { xorshift } from '../bench/vm_trace.js';
 
 const GUEST = 0x7f0000000000n;
 const RAM = 0x1000000n; // 16 MiB of guest RAM per trace
 const APERTURE = 0x1000000n;
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /** One VMM-style trace: guest RAM, an IOAS with a mock device, DMA-buffer map/unmap churn. */
 export function vmmTrace(seed: number, events: number): Event[] {
