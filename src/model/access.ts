@@ -90,7 +90,8 @@ function accessUnmapItems(tx: Tx, accId: number, iova: bigint, last: bigint, ioa
   tx.put({ ...tx.get(accId, 'access')!, items });
 }
 
-function unpinPieces(tx: Tx, ioasId: number, it: AccessItem): void {
+/** iommufd_access_unpin_pages for one item: drop its pins and the areas' access counts. */
+export function unpinPieces(tx: Tx, ioasId: number, it: AccessItem): void {
   for (const p of it.pieces) {
     pagesRemoveRange(tx, p.pages, p.first, p.last);
     const iopt = getIoas(tx, ioasId)!.iopt;

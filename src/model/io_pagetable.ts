@@ -64,7 +64,12 @@ export function checkIova(iopt: Iopt, iova: bigint, length: bigint): string | 0 
 
 /** The reserved set as sorted, merged, disjoint ranges. */
 export function mergedReserved(iopt: Iopt): Range[] {
-  const sorted = [...iopt.reserved].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  return mergeRanges(iopt.reserved);
+}
+
+/** Sorted, merged, disjoint ranges (overlapping or adjacent ones joined). */
+function mergeRanges(ranges: readonly Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   const out: { start: bigint; last: bigint }[] = [];
   for (const r of sorted) {
     const top = out[out.length - 1];
@@ -132,7 +137,7 @@ export function allocIova(kernel: string, iopt: Iopt, uptr: bigint, length: bigi
 
 /** interval_tree_for_each_span over the allowed tree, clipped: adjacent/overlapping ranges form one used span. */
 function clipAllowed(allowed: readonly Range[], lo: bigint, hi: bigint): Range[] {
-  const merged = mergedReserved({ reserved: allowed.map((r) => ({ ...r, owner: '' })) } as unknown as Iopt);
+  const merged = mergeRanges(allowed);
   const out: Range[] = [];
   for (const r of merged) {
     const s = r.start > lo ? r.start : lo;
@@ -210,7 +215,7 @@ export function mapPages(tx: Tx, ioasId: number, pieces: readonly PagesPiece[], 
   return iova;
 }
 
-/** Hook called when an area becomes mapped in the IOAS's domains (hw_pagetable.ts records huge IOPTEs). */
+/** Hook called when an area becomes mapped in the IOAS's domains (iopte.ts records huge IOPTEs). */
 let onAreaMapped: ((tx: Tx, ioasId: number, start: bigint, last: bigint) => void) | undefined;
 let onAreaUnmapped: ((tx: Tx, ioasId: number, start: bigint, last: bigint) => void) | undefined;
 export function setDomainHooks(mapped: typeof onAreaMapped, unmapped: typeof onAreaUnmapped): void {

@@ -5,7 +5,7 @@
  */
 import type { Event, Fields, Result } from '../events/event.js';
 import { sub, u32, u64, userBuf } from './args.js';
-import { accessCreate, accessChangeIoas, accessItemPages, accessPinPages, accessRw, IOMMUFD_ACCESS_RW_WRITE } from './access.js';
+import { unpinPieces, accessCreate, accessChangeIoas, accessItemPages, accessPinPages, accessRw, IOMMUFD_ACCESS_RW_WRITE } from './access.js';
 import { deviceAttach, deviceReplace } from './device.js';
 import { MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_IO_PAGE_SIZE, IOMMU_TEST_DEV_CACHE_DEFAULT } from './drivers/mock.js';
 import { openFile } from './files.js';
@@ -13,7 +13,7 @@ import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
 import { PAGE_SIZE, peekPage, physOf, readUser, writeUser } from './mm.js';
 import type { Tx } from './object.js';
-import { pagesRemoveRange, pinnedPage } from './pages.js';
+import { pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
 import { reportFault, IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID } from './fault.js';
 import { mockDirty } from './dirty.js';
@@ -207,12 +207,7 @@ function destroyAccessPages(tx: Tx, a: Fields): Result {
   const itemId = u32(sub(a, 'destroy_access_pages'), 'access_pages_id');
   const it = acc.items.get(itemId);
   if (!it) return { errno: 'ENOENT' };
-  for (const p of it.pieces) {
-    pagesRemoveRange(tx, p.pages, p.first, p.last);
-    const iopt = getIoas(tx, acc.ioas)!.iopt;
-    const area = iopt.areas.find(p.area);
-    if (area) tx.put({ ...getIoas(tx, acc.ioas)!, iopt: { ...iopt, areas: iopt.areas.replaceValue(p.area, { ...area.value, numAccesses: area.value.numAccesses - 1 }) } });
-  }
+  unpinPieces(tx, acc.ioas, it);
   const cur = tx.get(acc.id, 'access')!;
   tx.put({ ...cur, items: cur.items.delete(itemId) });
   return { errno: 0 };
