@@ -12,7 +12,7 @@ import { openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
 import { PAGE_SIZE, peekPage, physOf, readUser, writeUser } from './mm.js';
-import type { Tx } from './object.js';
+import { Tx, type ObjOf } from './object.js';
 import { pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
 import { reportFault, IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID } from './fault.js';
@@ -148,14 +148,31 @@ function mdCheckIotlb(tx: Tx, a: Fields): Result {
   return { errno: 0 };
 }
 
-/** The access object behind an access fd of the calling process (EBADFD otherwise). */
-function accessByFd(tx: Tx, fd: number) {
+/**
+ * selftest.c iommufd_access_get: the access fd is looked up in the caller's
+ * fd table and only its file type is checked (EBADFD otherwise), so an
+ * access works through any iommufd, and after its own iommufd fd was closed
+ * (the access holds that context). The op then runs on the access's own
+ * context: its IOAS, its pages. `fn` gets a transaction on that context;
+ * what it changes there is written back into the caller's transaction.
+ */
+function withAccess(tx: Tx, fd: number, fn: (t: Tx, acc: ObjOf<'access'>) => Result): Result {
   const fileId = tx.proc.fds.get(fd);
   const f = fileId === undefined ? undefined : tx.w.files.get(fileId);
-  if (!f || f.kind !== 'access' || f.ctx !== tx.ctx.id || f.obj === undefined) return undefined;
-  return tx.get(f.obj, 'access');
+  if (!f || f.kind !== 'access' || f.ctx === undefined || f.obj === undefined) return { errno: 'EBADFD' };
+  if (f.ctx === tx.ctx.id) {
+    const acc = tx.get(f.obj, 'access');
+    return acc ? fn(tx, acc) : { errno: 'EBADFD' };
+  }
+  const ctx = tx.w.ctxs.get(f.ctx);
+  const t = ctx && new Tx(tx.commit(), ctx, tx.pid);
+  const acc = t?.get(f.obj, 'access');
+  if (!t || !acc) return { errno: 'EBADFD' };
+  const r = fn(t, acc);
+  tx.keepOnError ||= t.keepOnError;
+  tx.setWorld(t.commit());
+  return r;
 }
-
 /** IOMMU_TEST_OP_CREATE_ACCESS */
 function createAccess(tx: Tx, a: Fields): Result {
   const flags = u32(sub(a, 'create_access'), 'flags');
@@ -169,7 +186,7 @@ function createAccess(tx: Tx, a: Fields): Result {
 }
 
 /** IOMMU_TEST_OP_ACCESS_PAGES */
-function accessPages(tx: Tx, a: Fields, ev: Event): Result {
+function accessPages(tx: Tx, a: Fields): Result {
   const m = sub(a, 'access_pages');
   const flags = u32(m, 'flags');
   let iova = u64(m, 'iova');
@@ -177,40 +194,39 @@ function accessPages(tx: Tx, a: Fields, ev: Event): Result {
   const uptr = u64(m, 'uptr');
   if (length > 16n * 1024n * 1024n) return { errno: 'ENOMEM' };
   if (flags & ~(MOCK_FLAGS_ACCESS_WRITE | MOCK_FLAGS_ACCESS_SYZ)) return { errno: 'EOPNOTSUPP' };
-  const acc = accessByFd(tx, u32(a, 'id'));
-  if (!acc) return { errno: 'EBADFD' };
-  if (!acc.needsPin) return { errno: 'EOPNOTSUPP' };
-  if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(tx, acc.ioas, iova);
-  const item = accessPinPages(tx, acc.id, iova, length, flags & MOCK_FLAGS_ACCESS_WRITE ? IOMMUFD_ACCESS_RW_WRITE : 0);
-  if (typeof item === 'string') return { errno: item };
-  if (uptr) {
-    // Each pinned page must be the page mapped at uptr now (else EBADE); get_user_pages_fast of nothing readable: EFAULT.
-    const pages = accessItemPages(tx, item);
-    const base = uptr - (iova % PAGE_SIZE);
-    for (let k = 0; k < pages.length; k++) {
-      const r = peekPage(tx.proc.mm, tx.w.mem, base + BigInt(k) * PAGE_SIZE);
-      if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
-      if (r.page.mobj !== pages[k]!.mobj || r.page.index !== pages[k]!.index) return { errno: 'EBADE' };
+  return withAccess(tx, u32(a, 'id'), (t, acc) => {
+    if (!acc.needsPin) return { errno: 'EOPNOTSUPP' };
+    if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(t, acc.ioas, iova);
+    const item = accessPinPages(t, acc.id, iova, length, flags & MOCK_FLAGS_ACCESS_WRITE ? IOMMUFD_ACCESS_RW_WRITE : 0);
+    if (typeof item === 'string') return { errno: item };
+    if (uptr) {
+      // Each pinned page must be the page mapped at uptr now (else EBADE); get_user_pages_fast of nothing readable: EFAULT.
+      const pages = accessItemPages(t, item);
+      const base = uptr - (iova % PAGE_SIZE);
+      for (let k = 0; k < pages.length; k++) {
+        const r = peekPage(t.proc.mm, t.w.mem, base + BigInt(k) * PAGE_SIZE);
+        if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+        if (r.page.mobj !== pages[k]!.mobj || r.page.index !== pages[k]!.index) return { errno: 'EBADE' };
+      }
     }
-  }
-  void ev;
-  const cur = tx.get(acc.id, 'access')!;
-  const itemId = cur.nextItem;
-  tx.put({ ...cur, items: cur.items.set(itemId, item), nextItem: itemId + 1 });
-  return { errno: 0, out: { access_pages: { out_access_pages_id: itemId } } };
+    const cur = t.get(acc.id, 'access')!;
+    const itemId = cur.nextItem;
+    t.put({ ...cur, items: cur.items.set(itemId, item), nextItem: itemId + 1 });
+    return { errno: 0, out: { access_pages: { out_access_pages_id: itemId } } };
+  });
 }
 
 /** IOMMU_TEST_OP_DESTROY_ACCESS_PAGES */
 function destroyAccessPages(tx: Tx, a: Fields): Result {
-  const acc = accessByFd(tx, u32(a, 'id'));
-  if (!acc) return { errno: 'EBADFD' };
-  const itemId = u32(sub(a, 'destroy_access_pages'), 'access_pages_id');
-  const it = acc.items.get(itemId);
-  if (!it) return { errno: 'ENOENT' };
-  unpinPieces(tx, acc.ioas, it);
-  const cur = tx.get(acc.id, 'access')!;
-  tx.put({ ...cur, items: cur.items.delete(itemId) });
-  return { errno: 0 };
+  return withAccess(tx, u32(a, 'id'), (t, acc) => {
+    const itemId = u32(sub(a, 'destroy_access_pages'), 'access_pages_id');
+    const it = acc.items.get(itemId);
+    if (!it) return { errno: 'ENOENT' };
+    unpinPieces(t, acc.ioas, it);
+    const cur = t.get(acc.id, 'access')!;
+    t.put({ ...cur, items: cur.items.delete(itemId) });
+    return { errno: 0 };
+  });
 }
 
 /** IOMMU_TEST_OP_ACCESS_RW */
@@ -221,46 +237,46 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
   const length = u64(m, 'length');
   if (length > 16n * 1024n * 1024n) return { errno: 'ENOMEM' };
   if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)) return { errno: 'EOPNOTSUPP' };
-  const acc = accessByFd(tx, u32(a, 'id'));
-  if (!acc) return { errno: 'EBADFD' };
-  const write = !!(flags & MOCK_ACCESS_RW_WRITE);
-  let data = new Uint8Array(Number(length));
-  if (write) {
-    // copy_from_user(tmp, uptr, length): a NULL or unreadable uptr faults, whatever bytes the event carries; 0 bytes never fault.
-    const ptr = u64(m, 'uptr');
-    const buf = !ptr || ev.bufs?.['uptr'] === null ? undefined : (ev.bufs?.['uptr'] ?? readUser(tx.proc.mm, tx.w.mem, ptr, Number(length)));
-    if (data.length && (!buf || buf.length < data.length)) return { errno: 'EFAULT' };
-    if (buf) data = buf.slice(0, data.length);
-  }
-  if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(tx, acc.ioas, iova);
-  const seen = { unknown: false };
-  const r = accessRw(tx, acc.id, iova, data, (write ? IOMMUFD_ACCESS_RW_WRITE : 0) | (flags & MOCK_ACCESS_RW_SLOW_PATH), seen);
-  // Pieces copied before a failure stay copied.
-  tx.keepOnError = write;
-  if (r.errno) return { errno: r.errno };
-  if (!write) {
-    if (!u64(m, 'uptr') || ev.bufs?.['uptr'] === null) return { errno: 'EFAULT' };
-    if (!(ev.bufs && 'uptr' in ev.bufs)) {
-      // No buffer with the event: uptr is the caller's memory, and copy_to_user writes it (or faults).
-      const mem = writeUser(tx.proc.mm, tx.w.mem, u64(m, 'uptr'), r.read!);
-      if (!mem) return { errno: 'EFAULT' };
-      tx.setWorld({ ...tx.w, mem });
+  return withAccess(tx, u32(a, 'id'), (t, acc) => {
+    const write = !!(flags & MOCK_ACCESS_RW_WRITE);
+    let data = new Uint8Array(Number(length));
+    if (write) {
+      // copy_from_user(tmp, uptr, length): a NULL or unreadable uptr faults, whatever bytes the event carries; 0 bytes never fault.
+      const ptr = u64(m, 'uptr');
+      const buf = !ptr || ev.bufs?.['uptr'] === null ? undefined : (ev.bufs?.['uptr'] ?? readUser(t.proc.mm, t.w.mem, ptr, Number(length)));
+      if (data.length && (!buf || buf.length < data.length)) return { errno: 'EFAULT' };
+      if (buf) data = buf.slice(0, data.length);
     }
-    return { errno: 0, bufs: { uptr: r.read! }, ...(seen.unknown ? { unknown: ['uptr'] } : {}) };
-  }
-  return { errno: 0 };
+    if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(t, acc.ioas, iova);
+    const seen = { unknown: false };
+    const r = accessRw(t, acc.id, iova, data, (write ? IOMMUFD_ACCESS_RW_WRITE : 0) | (flags & MOCK_ACCESS_RW_SLOW_PATH), seen);
+    // Pieces copied before a failure stay copied.
+    t.keepOnError = write;
+    if (r.errno) return { errno: r.errno };
+    if (!write) {
+      if (!u64(m, 'uptr') || ev.bufs?.['uptr'] === null) return { errno: 'EFAULT' };
+      if (!(ev.bufs && 'uptr' in ev.bufs)) {
+        // No buffer with the event: uptr is the caller's memory, and copy_to_user writes it (or faults).
+        const mem = writeUser(t.proc.mm, t.w.mem, u64(m, 'uptr'), r.read!);
+        if (!mem) return { errno: 'EFAULT' };
+        t.setWorld({ ...t.w, mem });
+      }
+      return { errno: 0, bufs: { uptr: r.read! }, ...(seen.unknown ? { unknown: ['uptr'] } : {}) };
+    }
+    return { errno: 0 };
+  });
 }
 
-/** IOMMU_TEST_OP_ACCESS_REPLACE_IOAS */
+/** IOMMU_TEST_OP_ACCESS_REPLACE_IOAS: the IOAS ID is looked up in the access's context. */
 function accessReplaceIoas(tx: Tx, a: Fields): Result {
-  const acc = accessByFd(tx, u32(a, 'id'));
-  if (!acc) return { errno: 'EBADFD' };
-  const ioasId = u32(sub(a, 'access_replace_ioas'), 'ioas_id');
-  if (!acc.ioas) return { errno: 'ENOENT' };
-  if (!getIoas(tx, ioasId)) return { errno: 'ENOENT' };
-  if (ioasId === acc.ioas) return { errno: 0 };
-  const e = accessChangeIoas(tx, acc.id, ioasId);
-  return e ? { errno: e } : { errno: 0 };
+  return withAccess(tx, u32(a, 'id'), (t, acc) => {
+    const ioasId = u32(sub(a, 'access_replace_ioas'), 'ioas_id');
+    if (!acc.ioas) return { errno: 'ENOENT' };
+    if (!getIoas(t, ioasId)) return { errno: 'ENOENT' };
+    if (ioasId === acc.ioas) return { errno: 0 };
+    const e = accessChangeIoas(t, acc.id, ioasId);
+    return e ? { errno: e } : { errno: 0 };
+  });
 }
 
 /** IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT: global batching knob, no functional effect. */
