@@ -5,7 +5,7 @@
 import type { IoasObj, World } from '../model/state.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
-import { areasOf, ctxOfEvent, fieldU32, fieldU64, hex, mergeRanges, objsOf, PAGE_SIZE, U64_MAX } from './util.js';
+import { areasOf, ctxOfEvent, fieldU32, fieldU64, hex, mergedOf as mergedList, mergeRanges, objsOf, PAGE_SIZE, U64_MAX } from './util.js';
 
 export const AREAS_DISJOINT = 'areas-disjoint';
 export const AREAS_IN_BOUNDS = 'areas-in-bounds';
@@ -111,7 +111,7 @@ function checkAllocation(d: StepDelta, out: Violation[]): void {
   const where = { invariant: AREAS_IN_BOUNDS, ctx: ctxId, obj: ioasId };
   if (iova < PAGE_SIZE || last > U64_MAX - PAGE_SIZE) out.push({ ...where, message: `${ev.op}: automatically allocated [${hex(iova)}, ${hex(last)}] is outside [PAGE_SIZE, ULONG_MAX - PAGE_SIZE]` });
   const allowed = before.iopt.allowed;
-  if (allowed.length && !mergeRanges(allowed).some((r) => r.start <= iova && last <= r.last))
+  if (allowed.length && !mergedList(allowed).some((r) => r.start <= iova && last <= r.last))
     out.push({ ...where, message: `${ev.op}: automatically allocated [${hex(iova)}, ${hex(last)}] is not inside one allowed range of IOAS ${ioasId}` });
   // c = ALIGN_UP(hole, align) | page_offset (§3.5): the offset's bits are set (align may be below a page).
   const offset = hint === undefined ? 0n : hint % PAGE_SIZE;

@@ -32,6 +32,8 @@ export interface MapLike<K, V> {
 }
 
 const EMPTY = new Map<never, never>();
+/** Shared empty set (read only). */
+const EMPTY_SET = new Set<never>() as Set<number>;
 
 function leaves(nodes: readonly MapNode[]): boolean {
   for (const n of nodes) if (n.kids !== null) return false;
@@ -105,30 +107,42 @@ export class StepDelta implements StepInput {
   readonly event: Event;
   readonly result: Result;
   readonly index: number;
-  private _ctxs?: Map<number, Change<Ctx>>;
+  /** Nothing changed at all (the very same World). */
+  readonly unchanged: boolean;
+  // Every cache is a field from the start (one object shape for every step).
+  private _ctxs: Map<number, Change<Ctx>> | undefined = undefined;
   // Per-context caches; most steps touch one context, kept in the first slot without a Map.
   private _objsId = -1;
-  private _objs1?: Map<number, Change<Obj>>;
-  private _objs?: Map<number, Map<number, Change<Obj>>>;
+  private _objs1: Map<number, Change<Obj>> | undefined = undefined;
+  private _objs: Map<number, Map<number, Change<Obj>>> | undefined = undefined;
   private _pagesId = -1;
-  private _pages1?: Map<number, Change<Pages>>;
-  private _pages?: Map<number, Map<number, Change<Pages>>>;
-  private _procs?: Map<number, Change<Proc>>;
-  private _files?: Map<number, Change<OpenFile>>;
-  private _locked?: Map<number, Change<bigint>>;
-  private _removed?: Map<number, Set<number>>;
+  private _pages1: Map<number, Change<Pages>> | undefined = undefined;
+  private _pages: Map<number, Map<number, Change<Pages>>> | undefined = undefined;
+  private _procs: Map<number, Change<Proc>> | undefined = undefined;
+  private _files: Map<number, Change<OpenFile>> | undefined = undefined;
+  private _locked: Map<number, Change<bigint>> | undefined = undefined;
+  private _removedId = -1;
+  private _removed1: Set<number> | undefined = undefined;
+  private _removed: Map<number, Set<number>> | undefined = undefined;
 
-  constructor(s: StepInput) {
-    this.prev = s.prev;
-    this.next = s.next;
-    this.event = s.event;
-    this.result = s.result;
-    this.index = s.index;
-  }
-
-  /** Nothing changed at all (the very same World). */
-  get unchanged(): boolean {
-    return this.prev === this.next;
+  constructor(s: StepInput);
+  constructor(prev: World, next: World, event: Event, result: Result, index: number);
+  constructor(s: StepInput | World, next?: World, event?: Event, result?: Result, index?: number) {
+    if (next === undefined) {
+      const i = s as StepInput;
+      this.prev = i.prev;
+      this.next = i.next;
+      this.event = i.event;
+      this.result = i.result;
+      this.index = i.index;
+    } else {
+      this.prev = s as World;
+      this.next = next;
+      this.event = event!;
+      this.result = result!;
+      this.index = index!;
+    }
+    this.unchanged = this.prev === this.next;
   }
 
   get kernel(): World['kernel'] {
@@ -173,11 +187,15 @@ export class StepDelta implements StepInput {
 
   /** IDs of context `id` whose object is gone or is now of another type. */
   removedIds(id: number): Set<number> {
+    if (id === this._removedId) return this._removed1!;
     let s = this._removed?.get(id);
     if (!s) {
-      s = new Set();
-      for (const [oid, [b, a]] of this.objs(id)) if (b && (!a || a.type !== b.type)) s.add(oid);
-      (this._removed ??= new Map()).set(id, s);
+      s = EMPTY_SET;
+      for (const [oid, [b, a]] of this.objs(id)) if (b && (!a || a.type !== b.type)) (s === EMPTY_SET ? (s = new Set()) : s).add(oid);
+      if (this._removedId < 0) {
+        this._removedId = id;
+        this._removed1 = s;
+      } else (this._removed ??= new Map()).set(id, s);
     }
     return s;
   }

@@ -5,7 +5,7 @@
 import type { Ctx, HwptPagingObj, IoasObj } from '../model/state.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
-import { areasOf, hex, mergeRanges, objsOf, U64_MAX } from './util.js';
+import { areasOf, hex, mergedOf, mergeRanges, objsOf, U64_MAX } from './util.js';
 
 export const HWPT_MAPS_IOAS = 'hwpt-maps-ioas';
 
@@ -29,6 +29,19 @@ function checkIoasLists(ctxId: number, ctx: Ctx, ioas: IoasObj, out: Violation[]
   if (!sameIds(hw, on)) out.push({ ...where, message: `IOAS ${ioas.id}: HWPT list ${s(hw)} but the paging HWPTs on it are ${s(on)}` });
 }
 
+/** Merged mapping records by (persistent) record. */
+const mappedLists = new WeakMap<object, R[]>();
+
+/** Merged reserved ranges of one owner, per (never modified) reserved list. */
+const ownedLists = new WeakMap<object, Map<string, R[]>>();
+function ownedRanges(reserved: IoasObj['iopt']['reserved'], owner: string): R[] {
+  let byOwner = ownedLists.get(reserved);
+  if (!byOwner) ownedLists.set(reserved, (byOwner = new Map()));
+  let m = byOwner.get(owner);
+  if (!m) byOwner.set(owner, (m = mergeRanges(reserved.filter((r) => r.owner === owner))));
+  return m;
+}
+
 /** One paging HWPT maps exactly its IOAS: aperture reserved, areas inside it, huge domains track every area. */
 function checkHwpt(ctxId: number, ctx: Ctx, h: HwptPagingObj, out: Violation[], areasOnly = false): void {
   const where = { invariant: HWPT_MAPS_IOAS, ctx: ctxId, obj: h.id };
@@ -39,12 +52,15 @@ function checkHwpt(ctxId: number, ctx: Ctx, h: HwptPagingObj, out: Violation[], 
   // Domains that keep their own mapping record (1 MiB-capable mock domains) map exactly the areas.
   const mapped = (d as { mapped?: { each(fn: (s: bigint, l: bigint) => void): void } }).mapped;
   if (d.huge && mapped) {
-    const m: R[] = [];
-    mapped.each((s, l) => {
-      m.push({ start: s, last: l });
-    });
-    const got = mergeRanges(m);
-    const exp = mergeRanges(areasOf(ioas));
+    let got = mappedLists.get(mapped);
+    if (!got) {
+      const m: R[] = [];
+      mapped.each((s, l) => {
+        m.push({ start: s, last: l });
+      });
+      mappedLists.set(mapped, (got = mergeRanges(m)));
+    }
+    const exp = mergedOf(areasOf(ioas));
     if (!sameRanges(got, exp)) out.push({ ...where, message: `HWPT ${h.id}: maps ${fmt(got) || 'nothing'} but IOAS ${h.ioas} has ${fmt(exp) || 'no areas'}` });
   }
 }
@@ -53,18 +69,27 @@ function checkHwpt(ctxId: number, ctx: Ctx, h: HwptPagingObj, out: Violation[], 
 function checkAperture(ctxId: number, ctx: Ctx, h: HwptPagingObj, ioas: IoasObj, out: Violation[]): void {
   const where = { invariant: HWPT_MAPS_IOAS, ctx: ctxId, obj: h.id };
   const d = h.domain;
-  const owner = `hwpt:${h.id}`;
-  const mine = ioas.iopt.reserved.filter((r) => r.owner === owner);
-  const want: R[] = [];
-  if (d.apertureStart !== 0n) want.push({ start: 0n, last: d.apertureStart - 1n });
-  if (d.apertureLast !== U64_MAX) want.push({ start: d.apertureLast + 1n, last: U64_MAX });
-  const merged = mergeRanges(mine);
-  if (!sameRanges(merged, want)) out.push({ ...where, message: `HWPT ${h.id}: reserved ranges ${fmt(merged) || 'none'} on IOAS ${h.ioas}, but its aperture excludes ${fmt(want) || 'nothing'}` });
+  const merged = ownedRanges(ioas.iopt.reserved, `hwpt:${h.id}`);
+  // The reservation is the complement of the aperture: [0, start - 1] and [last + 1, U64_MAX], those that exist.
+  const lo = d.apertureStart !== 0n;
+  const hi = d.apertureLast !== U64_MAX;
+  const n = (lo ? 1 : 0) + (hi ? 1 : 0);
+  let ok = merged.length === n;
+  if (ok && lo) ok = merged[0]!.start === 0n && merged[0]!.last === d.apertureStart - 1n;
+  if (ok && hi) ok = merged[n - 1]!.start === d.apertureLast + 1n && merged[n - 1]!.last === U64_MAX;
+  if (!ok) {
+    const want: R[] = [];
+    if (lo) want.push({ start: 0n, last: d.apertureStart - 1n });
+    if (hi) want.push({ start: d.apertureLast + 1n, last: U64_MAX });
+    out.push({ ...where, message: `HWPT ${h.id}: reserved ranges ${fmt(merged) || 'none'} on IOAS ${h.ioas}, but its aperture excludes ${fmt(want) || 'nothing'}` });
+  }
   let outside: R | undefined;
-  ioas.iopt.areas.each((start, last) => {
-    if (start < d.apertureStart || last > d.apertureLast) outside = { start, last };
-    return !outside;
-  });
+  const areas = areasOf(ioas);
+  for (const x of areas)
+    if (x.start < d.apertureStart || x.last > d.apertureLast) {
+      outside = { start: x.start, last: x.last };
+      break;
+    }
   if (outside) out.push({ ...where, message: `HWPT ${h.id}: area [${hex(outside.start)}, ${hex(outside.last)}] of IOAS ${h.ioas} is outside the aperture [${hex(d.apertureStart)}, ${hex(d.apertureLast)}]` });
   if (h.auto) {
     let attached = false;

@@ -4,7 +4,7 @@
 import type { AccessObj, Ctx, IoasObj, Obj, Pages, World } from '../model/state.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
-import { areaIndexRange, areasOf, objsOf } from './util.js';
+import { areaIndexRange, areasOf, objsOf, type AreaEntry } from './util.js';
 
 export const PINNED_ACCOUNTING = 'pinned-accounting';
 
@@ -38,6 +38,44 @@ function ioasContrib(o: Obj | undefined, w: number, holders: Map<number, Ev[]>, 
     if (inDomain) {
       const [f, l] = areaIndexRange(a.start, a.last, a.value);
       push(holders, a.value.pages, f, l, w);
+    }
+  }
+}
+
+/**
+ * ioasContrib(b, -1) + ioasContrib(a, +1) of two versions of an IOAS, leaving out the areas both have unchanged
+ * (same range, same area record) when both or neither have a domain: their contributions cancel.
+ */
+function ioasChangeContrib(b: Obj | undefined, a: Obj | undefined, holders: Map<number, Ev[]>, refs: Map<number, number>): void {
+  if (b?.type !== 'ioas' || a?.type !== 'ioas' || b.iopt.domains.length > 0 !== a.iopt.domains.length > 0) {
+    ioasContrib(b, -1, holders, refs);
+    ioasContrib(a, 1, holders, refs);
+    return;
+  }
+  const inDomain = a.iopt.domains.length > 0;
+  const lb = areasOf(b);
+  const la = areasOf(a);
+  const one = (x: AreaEntry, w: number): void => {
+    refs.set(x.value.pages, (refs.get(x.value.pages) ?? 0) + w);
+    if (inDomain) {
+      const [f, l] = areaIndexRange(x.start, x.last, x.value);
+      push(holders, x.value.pages, f, l, w);
+    }
+  };
+  let i = 0;
+  let j = 0;
+  while (i < lb.length || j < la.length) {
+    const x = lb[i];
+    const y = la[j];
+    if (x && y && x.start === y.start && x.last === y.last && x.value === y.value) {
+      i++;
+      j++;
+    } else if (x && (!y || x.start <= y.start)) {
+      one(x, -1);
+      i++;
+    } else {
+      one(y!, 1);
+      j++;
     }
   }
 }
@@ -177,12 +215,10 @@ export const pinnedAccounting: Invariant = {
       const accessIoas = new Set<number>();
       for (const [id, [b, a]] of objs) {
         if (b?.type === 'ioas' || a?.type === 'ioas') {
-          if (a?.type === 'ioas') accessIoas.add(id);
+          // num_accesses can only change with the areas, the access list or an access (below).
+          if (a?.type === 'ioas' && (b?.type !== 'ioas' || b.iopt.areas !== a.iopt.areas || b.iopt.accesses !== a.iopt.accesses)) accessIoas.add(id);
           const same = b?.type === 'ioas' && a?.type === 'ioas' && b.iopt.areas === a.iopt.areas && b.iopt.domains.length > 0 === a.iopt.domains.length > 0;
-          if (!same) {
-            ioasContrib(b, -1, holders, refs);
-            ioasContrib(a, 1, holders, refs);
-          }
+          if (!same) ioasChangeContrib(b, a, holders, refs);
         }
         if (b?.type === 'access' || a?.type === 'access') {
           const ab = b as AccessObj | undefined;
@@ -196,7 +232,9 @@ export const pinnedAccounting: Invariant = {
         }
       }
       const after = d.next.ctxs.get(ctxId);
-      const ids = new Set([...holders.keys(), ...refs.keys(), ...pages.keys()]);
+      const ids = new Set(holders.keys());
+      for (const id of refs.keys()) ids.add(id);
+      for (const id of pages.keys()) ids.add(id);
       for (const id of ids) {
         const ch = pages.get(id);
         const cur = ch ? undefined : after?.pages.get(id);

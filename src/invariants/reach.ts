@@ -5,76 +5,107 @@
 import type { Ctx, Obj, ObjType, World } from '../model/state.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
-import { objsOf } from './util.js';
+import { areasOf, objsOf } from './util.js';
 
 export const NO_DANGLING_IDS = 'no-dangling-ids';
 
 type Ref = [field: string, id: number, types: readonly ObjType[]];
 const HWPT: readonly ObjType[] = ['hwpt_paging', 'hwpt_nested'];
+const PAGING: readonly ObjType[] = ['hwpt_paging'];
+const ACCESS: readonly ObjType[] = ['access'];
+const IOAS: readonly ObjType[] = ['ioas'];
+const FAULT: readonly ObjType[] = ['fault'];
+const VIOMMU: readonly ObjType[] = ['viommu'];
+const SELFTEST: readonly ObjType[] = ['selftest'];
+const DEVICE: readonly ObjType[] = ['device'];
+const VDEVICE: readonly ObjType[] = ['vdevice'];
+
+/** Calls `visit(c, field, id, types)` for every object ID `o` names (0 = none is skipped); no allocation. */
+function eachRef<C>(o: Obj, c: C, visit: (c: C, field: string, id: number, types: readonly ObjType[]) => void): void {
+  switch (o.type) {
+    case 'ioas':
+      for (const h of o.iopt.domains) if (h) visit(c, 'iopt.domains', h, PAGING);
+      for (const h of o.hwpts) if (h) visit(c, 'hwpts', h, PAGING);
+      for (const a of o.iopt.accesses) if (a) visit(c, 'iopt.accesses', a, ACCESS);
+      break;
+    case 'hwpt_paging':
+      if (o.ioas) visit(c, 'ioas', o.ioas, IOAS);
+      if (o.fault) visit(c, 'fault', o.fault, FAULT);
+      break;
+    case 'hwpt_nested':
+      if (o.parent) visit(c, 'parent', o.parent, PAGING);
+      if (o.viommu) visit(c, 'viommu', o.viommu, VIOMMU);
+      if (o.fault) visit(c, 'fault', o.fault, FAULT);
+      break;
+    case 'device':
+      if (o.hwpt) visit(c, 'hwpt', o.hwpt, HWPT);
+      if (o.stdev) visit(c, 'stdev', o.stdev, SELFTEST);
+      break;
+    case 'access':
+      if (o.ioas) visit(c, 'ioas', o.ioas, IOAS);
+      break;
+    case 'fault':
+      for (const g of o.queue) {
+        if (g.dev) visit(c, 'queue.dev', g.dev, DEVICE);
+        if (g.hwpt) visit(c, 'queue.hwpt', g.hwpt, HWPT);
+      }
+      if (o.awaiting.size)
+        o.awaiting.each((_c, g) => {
+          if (g.dev) visit(c, 'awaiting.dev', g.dev, DEVICE);
+          if (g.hwpt) visit(c, 'awaiting.hwpt', g.hwpt, HWPT);
+        });
+      break;
+    case 'viommu':
+      if (o.hwpt) visit(c, 'hwpt', o.hwpt, PAGING);
+      if (o.vdevs.size)
+        o.vdevs.each((_v, id) => {
+          if (id) visit(c, 'vdevs', id, VDEVICE);
+        });
+      break;
+    case 'vdevice':
+      if (o.viommu) visit(c, 'viommu', o.viommu, VIOMMU);
+      if (o.dev) visit(c, 'dev', o.dev, DEVICE);
+      break;
+    case 'selftest':
+      if (o.idev) visit(c, 'idev', o.idev, DEVICE);
+      break;
+  }
+}
 
 /** Object IDs an object names (0 = none is skipped). */
 export function refsOf(o: Obj): Ref[] {
   const r: Ref[] = [];
-  const ref = (field: string, id: number, types: readonly ObjType[]) => {
-    if (id) r.push([field, id, types]);
-  };
-  switch (o.type) {
-    case 'ioas':
-      for (const h of o.iopt.domains) ref('iopt.domains', h, ['hwpt_paging']);
-      for (const h of o.hwpts) ref('hwpts', h, ['hwpt_paging']);
-      for (const a of o.iopt.accesses) ref('iopt.accesses', a, ['access']);
-      break;
-    case 'hwpt_paging':
-      ref('ioas', o.ioas, ['ioas']);
-      ref('fault', o.fault, ['fault']);
-      break;
-    case 'hwpt_nested':
-      ref('parent', o.parent, ['hwpt_paging']);
-      ref('viommu', o.viommu, ['viommu']);
-      ref('fault', o.fault, ['fault']);
-      break;
-    case 'device':
-      ref('hwpt', o.hwpt, HWPT);
-      ref('stdev', o.stdev, ['selftest']);
-      break;
-    case 'access':
-      ref('ioas', o.ioas, ['ioas']);
-      break;
-    case 'fault':
-      for (const g of o.queue) (ref('queue.dev', g.dev, ['device']), ref('queue.hwpt', g.hwpt, HWPT));
-      o.awaiting.each((_c, g) => {
-        ref('awaiting.dev', g.dev, ['device']);
-        ref('awaiting.hwpt', g.hwpt, HWPT);
-      });
-      break;
-    case 'viommu':
-      ref('hwpt', o.hwpt, ['hwpt_paging']);
-      o.vdevs.each((_v, id) => {
-        ref('vdevs', id, ['vdevice']);
-      });
-      break;
-    case 'vdevice':
-      ref('viommu', o.viommu, ['viommu']);
-      ref('dev', o.dev, ['device']);
-      break;
-    case 'selftest':
-      ref('idev', o.idev, ['device']);
-      break;
-  }
+  eachRef(o, r, (l, field, id, types) => void l.push([field, id, types]));
   return r;
 }
 
-function checkObj(w: World, ctxId: number, ctx: Ctx, o: Obj, out: Violation[]): void {
-  for (const [field, id, types] of refsOf(o)) {
-    const t = ctx.objs.get(id);
-    if (!t || !types.includes(t.type))
-      out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `${o.type} ${o.id}.${field} names ${id}, which is ${t ? `a ${t.type}` : 'not a live object'} (expected ${types.join(' or ')})` });
+/** What checkRef needs (one scratch record: the checks are not reentrant). */
+const scratch: { ctxId: number; ctx: Ctx | null; o: Obj | null; out: Violation[] | null } = { ctxId: 0, ctx: null, o: null, out: null };
+
+function checkRef(c: typeof scratch, field: string, id: number, types: readonly ObjType[]): void {
+  const t = c.ctx!.objs.get(id);
+  if (!t || !types.includes(t.type)) {
+    const o = c.o!;
+    c.out!.push({ invariant: NO_DANGLING_IDS, ctx: c.ctxId, obj: o.id, message: `${o.type} ${o.id}.${field} names ${id}, which is ${t ? `a ${t.type}` : 'not a live object'} (expected ${types.join(' or ')})` });
   }
+}
+
+/**
+ * The references of `o` are live. `before` (step checks): the same object before the step, in a context whose pages
+ * table did not change — then the areas' pages objects are only checked when the areas changed.
+ */
+function checkObj(w: World, ctxId: number, ctx: Ctx, o: Obj, out: Violation[], before?: Obj): void {
+  scratch.ctxId = ctxId;
+  scratch.ctx = ctx;
+  scratch.o = o;
+  scratch.out = out;
+  eachRef(o, scratch, checkRef);
+  scratch.ctx = scratch.o = null;
+  scratch.out = null;
   // Pages objects named by areas and access pins, and the files of fault and access objects.
-  if (o.type === 'ioas')
-    o.iopt.areas.each((s, _l, a) => {
+  if (o.type === 'ioas' && !(before?.type === 'ioas' && before.iopt.areas === o.iopt.areas))
+    for (const { start: s, value: a } of areasOf(o))
       if (!ctx.pages.get(a.pages)) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `IOAS ${o.id}: area at 0x${s.toString(16)} names pages ${a.pages}, which does not exist` });
-    });
   if (o.type === 'access') {
     o.items.each((item, it) => {
       for (const p of it.pieces) if (!ctx.pages.get(p.pages)) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `access ${o.id} item ${item} pins pages ${p.pages}, which does not exist` });
@@ -175,7 +206,9 @@ export const noDanglingIds: Invariant = {
         });
         continue;
       }
-      for (const [, [, a]] of d.objs(ctxId)) if (a) checkObj(d.next, ctxId, ctx, a, out);
+      // Areas of an IOAS whose areas and context pages table are unchanged need no new look.
+      const samePages = d.prev.ctxs.get(ctxId)?.pages === ctx.pages;
+      for (const [, [b, a]] of d.objs(ctxId)) if (a) checkObj(d.next, ctxId, ctx, a, out, samePages ? b : undefined);
       checkCtxRecord(d.next, ctxId, ctx, out);
     }
     let ctxGone = false;

@@ -45,6 +45,41 @@ function add(m: Map<number, number>, id: number, w: number): void {
   m.set(id, (m.get(id) ?? 0) + w);
 }
 
+/** `add(delta, h, w)` and `touched.add(h)` for every h in holds(o), without the array. */
+function addHolds(o: Obj, w: number, delta: Map<number, number>, touched: Set<number>): void {
+  const h = (id: number): void => {
+    add(delta, id, w);
+    touched.add(id);
+  };
+  switch (o.type) {
+    case 'hwpt_paging':
+      h(o.ioas);
+      if (o.fault) h(o.fault);
+      return;
+    case 'hwpt_nested':
+      h(o.viommu ? o.viommu : o.parent);
+      if (o.fault) h(o.fault);
+      return;
+    case 'device':
+      h(o.id);
+      if (o.hwpt) (h(o.id), h(o.hwpt));
+      return;
+    case 'access':
+      h(o.id);
+      if (o.ioas) h(o.ioas);
+      return;
+    case 'fault':
+      if (o.fdOpen) h(o.id);
+      return;
+    case 'viommu':
+      h(o.hwpt);
+      return;
+    case 'vdevice':
+      h(o.viommu);
+      return;
+  }
+}
+
 /**
  * File references: one per fd in any process, plus one on an iommufd file per
  * fault/access file of its context, plus two per VFIO device file bound into
@@ -170,21 +205,22 @@ export const refcounts: Invariant = {
         touched.add(id);
         if (b) {
           add(delta, id, -1);
-          for (const h of holds(b)) (add(delta, h, -1), touched.add(h));
+          addHolds(b, -1, delta, touched);
         }
         if (a) {
           add(delta, id, 1);
-          for (const h of holds(a)) (add(delta, h, 1), touched.add(h));
+          addHolds(a, 1, delta, touched);
         }
       }
       const before = d.prev.ctxs.get(ctxId);
+      const mapFileLeak = d.kernel === '6.14' && d.result.errno === 'EBADF' && opOf(d.event) === 'IOMMU_IOAS_MAP_FILE';
       for (const id of touched) {
         const ch = objs.get(id);
         const b = ch ? ch[0] : before?.objs.get(id);
         const a = ch ? ch[1] : after?.objs.get(id);
         let leak = 0;
         // 6.14 MAP_FILE with a bad fd: the IOAS lookup's reference is never dropped (§2.3).
-        if (d.kernel === '6.14' && opOf(d.event) === 'IOMMU_IOAS_MAP_FILE' && d.result.errno === 'EBADF' && a?.type === 'ioas' && b?.type === 'ioas') leak = a.users - b.users === 1 ? 1 : 0;
+        if (mapFileLeak && a?.type === 'ioas' && b?.type === 'ioas') leak = a.users - b.users === 1 ? 1 : 0;
         const have = (a?.users ?? 0) - (b?.users ?? 0);
         const want = (delta.get(id) ?? 0) + leak;
         if (have !== want) {
@@ -216,7 +252,8 @@ export const refcounts: Invariant = {
           if (hb !== undefined) add(delta, hb, -2);
           if (ha !== undefined) add(delta, ha, 2);
         }
-      const ids = new Set([...delta.keys(), ...d.files.keys()]);
+      const ids = new Set(delta.keys());
+      for (const id of d.files.keys()) ids.add(id);
       for (const id of ids) {
         const ch = d.files.get(id);
         const b = ch ? ch[0] : d.prev.files.get(id);

@@ -92,6 +92,17 @@ export function mergeRanges(rs: readonly { start: bigint; last: bigint }[]): { s
   return out;
 }
 
+/**
+ * mergeRanges of a list that is never modified (state arrays, cached area lists), computed once per list
+ * (read only).
+ */
+const mergedLists = new WeakMap<object, { start: bigint; last: bigint }[]>();
+export function mergedOf(rs: readonly { start: bigint; last: bigint }[]): readonly { start: bigint; last: bigint }[] {
+  let m = mergedLists.get(rs);
+  if (!m) mergedLists.set(rs, (m = mergeRanges(rs)));
+  return m;
+}
+
 /** The changed objects of every changed context of a step, as [ctxId, id, before, after]. */
 export function* changedObjs(d: import('./delta.js').StepDelta): Generator<[number, number, Obj | undefined, Obj | undefined]> {
   for (const ctxId of d.ctxs.keys()) for (const [id, [b, a]] of d.objs(ctxId)) yield [ctxId, id, b, a];
