@@ -41,7 +41,13 @@ export class Draw {
   w(weights: readonly number[]): number {
     let v: number;
     if (this.replayed) v = this.replay(weights.length);
-    else {
+    else if (weights.length >= LONG) {
+      // A long, constant table (the event kinds): running sums computed once, the alternative by bisection.
+      let t = tables.get(weights);
+      if (!t) tables.set(weights, (t = table(weights)));
+      const r = this.rnd!.nextInt(0, Math.max(0, Math.ceil(t.total) - 1));
+      v = pick(t, r, weights.length);
+    } else {
       let total = 0;
       for (let k = 0; k < weights.length; k++) if (weights[k]! > 0) total += weights[k]!;
       let r = this.rnd!.nextInt(0, Math.max(0, Math.ceil(total) - 1));
@@ -64,6 +70,44 @@ export class Draw {
   of<T>(...xs: readonly T[]): T {
     return xs[this.int(xs.length - 1)]!;
   }
+}
+
+/** Weight lists at least this long are tables (module constants, never modified): see `Draw.w`. */
+const LONG = 16;
+
+interface Table {
+  total: number;
+  /** sums[k]: the sum of the positive weights up to k (inclusive). */
+  sums: number[];
+}
+
+const tables = new WeakMap<readonly number[], Table>();
+
+function table(weights: readonly number[]): Table {
+  const sums: number[] = [];
+  let total = 0;
+  for (let k = 0; k < weights.length; k++) {
+    if (weights[k]! > 0) total += weights[k]!;
+    sums.push(total);
+  }
+  return { total, sums };
+}
+
+/**
+ * The first k with r < sums[k] (the same alternative as the linear walk of `Draw.w`: a weight <= 0 does not
+ * raise the sum, so it is never the first), or the last index when there is none.
+ */
+function pick(t: Table, r: number, n: number): number {
+  const sums = t.sums;
+  if (!(r < sums[n - 1]!)) return n - 1;
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (r < sums[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 export type Builder<T> = (d: Draw) => T;

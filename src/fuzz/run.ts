@@ -170,7 +170,7 @@ function step(r: Real, m: FuzzModel, ev: Event): Result {
   r.results.push(next.result);
   r.w = next.state;
   if (r.keepStates) r.states.push(next.state);
-  const v = r.checker.step({ prev, next: next.state, event: ev, result: next.result, index });
+  const v = r.checker.check(prev, next.state, ev, next.result, index);
   if (v.length) throw new RunFailure(v[0]!.invariant, v, index);
   r.onStep?.(ev, next.result, next.state, r.checker);
   learn(m, ev, next.result, next.state);

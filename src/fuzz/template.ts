@@ -95,13 +95,34 @@ interface Env {
 }
 
 /**
- * Per-table caches: object tables and fd tables are persistent, so a table
+ * A cache of what was computed from the last few versions of a persistent
+ * table (cheaper than a WeakMap: a command resolves against one state, or a
+ * few in its constructor chain, and the next command against the next one).
+ */
+class Recent<V> {
+  private readonly keys: (object | null)[] = [null, null, null, null];
+  private readonly vals: (V | undefined)[] = [undefined, undefined, undefined, undefined];
+  private next = 0;
+  get(k: object): V | undefined {
+    const keys = this.keys;
+    for (let i = 0; i < 4; i++) if (keys[i] === k) return this.vals[i];
+    return undefined;
+  }
+  set(k: object, v: V): void {
+    this.keys[this.next] = k;
+    this.vals[this.next] = v;
+    this.next = (this.next + 1) & 3;
+  }
+}
+
+/**
+ * Per-table caches (`Recent`): object tables and fd tables are persistent, so a table
  * that did not change since the last event is the same object, and what was
  * computed from it still holds (IDs and file IDs are never reused for
  * another kind within one table version).
  */
-const idCache = new WeakMap<object, Map<IdKind, number[]>>();
-const fdCache = new WeakMap<object, Map<string, number[]>>();
+const idCache = new Recent<Map<IdKind, number[]>>();
+const fdCache = new Recent<Map<string, number[]>>();
 
 function liveIds(e: Env, t: IdKind): number[] {
   const objs = e.ctx?.objs;
@@ -146,7 +167,11 @@ function matches(o: Obj, t: IdKind, ctx?: Ctx): boolean {
 }
 
 function fdsOf(e: Env, kind: FileKind | 'any'): number[] {
-  const fds = e.w.procs.get(e.pid)?.fds;
+  return fdsIn(e.w, e.pid, kind);
+}
+
+function fdsIn(w: World, pid: number, kind: FileKind | 'any'): number[] {
+  const fds = w.procs.get(pid)?.fds;
   if (!fds) return [];
   let c = fdCache.get(fds);
   if (!c) fdCache.set(fds, (c = new Map()));
@@ -154,7 +179,7 @@ function fdsOf(e: Env, kind: FileKind | 'any'): number[] {
   if (!l) {
     const out: number[] = [];
     fds.each((fd, id) => {
-      if (kind === 'any' || e.w.files.get(id)?.kind === kind) out.push(fd);
+      if (kind === 'any' || w.files.get(id)?.kind === kind) out.push(fd);
     });
     c.set(kind, (l = out));
   }
@@ -166,8 +191,12 @@ function fdsOf(e: Env, kind: FileKind | 'any'): number[] {
  * `of` names the field holding the object ID, `<field>@access` for a field
  * holding an access fd (test ops), or `@vfio` for the compat IOAS.
  */
+const ofParts = new Map<string, readonly [string, string | undefined]>();
+
 function ioasBehind(e: Env, of: string): Extract<Obj, { type: 'ioas' }> | undefined {
-  const [field, how] = of.split('@') as [string, string | undefined];
+  let parts = ofParts.get(of);
+  if (!parts) ofParts.set(of, (parts = of.split('@') as [string, string | undefined]));
+  const [field, how] = parts;
   if (!e.ctx) return undefined;
   const raw = how === 'vfio' ? e.ctx.vfioIoas : e.args[field];
   if (raw === undefined) return undefined;
@@ -186,15 +215,40 @@ function ioasBehind(e: Env, of: string): Extract<Obj, { type: 'ioas' }> | undefi
   return o?.type === 'ioas' ? o : undefined;
 }
 
-function areaAt(e: Env, of: string, k: number): { start: bigint; last: bigint; pages: number; startByte: bigint }[] {
+interface AreaRec {
+  start: bigint;
+  last: bigint;
+  pages: number;
+  startByte: bigint;
+}
+
+/** Area lists by (persistent, shared) interval map: built once per version of an IOAS's areas. */
+const areaLists = new Recent<AreaRec[]>();
+const NO_AREAS: AreaRec[] = [];
+
+/**
+ * The areas of the IOAS behind `of`, in IOVA order; a symbol counts only the
+ * first `k + 64` of them (`areaCount`).
+ */
+function areaAt(e: Env, of: string): readonly AreaRec[] {
   const ioas = ioasBehind(e, of);
-  const out: { start: bigint; last: bigint; pages: number; startByte: bigint }[] = [];
-  ioas?.iopt.areas.each((start, last, v) => {
-    out.push({ start, last, pages: v.pages, startByte: v.startByte });
-    return out.length < k + 64;
-  });
+  if (!ioas) return NO_AREAS;
+  const key = ioas.iopt.areas as object;
+  let out = areaLists.get(key);
+  if (!out) {
+    const l: AreaRec[] = [];
+    ioas.iopt.areas.each((start, last, v) => {
+      l.push({ start, last, pages: v.pages, startByte: v.startByte });
+    });
+    areaLists.set(key, (out = l));
+  }
   return out;
 }
+
+const areaCount = (l: readonly AreaRec[], k: number): number => Math.min(l.length, Math.max(1, k + 64));
+
+const vmaStarts = new Recent<bigint[]>();
+const NO_VMAS: bigint[] = [];
 
 const GUEST_BASE = 0x7f0000000000n;
 
@@ -217,29 +271,37 @@ function resolveSym(s: Sym, e: Env): Value {
       return l.length ? l[s.k % l.length]! : 99 + s.k;
     }
     case 'va': {
-      const vmas: bigint[] = [];
-      e.w.procs.get(e.pid)?.mm.vmas.each((start) => {
-        vmas.push(start);
-      });
+      const map = e.w.procs.get(e.pid)?.mm.vmas;
+      let vmas = map ? vmaStarts.get(map) : NO_VMAS;
+      if (!vmas) {
+        const l: bigint[] = [];
+        map!.each((start) => {
+          l.push(start);
+        });
+        vmaStarts.set(map!, (vmas = l));
+      }
       return (vmas.length ? vmas[s.k % vmas.length]! : GUEST_BASE) + s.off;
     }
     case 'iova': {
-      const l = areaAt(e, s.of, s.k);
-      if (!l.length) return 0x1000000n + s.off;
-      const a = l[s.k % l.length]!;
+      const l = areaAt(e, s.of);
+      const n = areaCount(l, s.k);
+      if (!n) return 0x1000000n + s.off;
+      const a = l[s.k % n]!;
       return (s.end ? a.last + 1n : a.start) + s.off;
     }
     case 'alen': {
-      const l = areaAt(e, s.of, s.k + s.n);
-      if (!l.length) return 0x1000n + s.add;
-      const i = s.k % l.length;
-      const j = Math.min(l.length - 1, i + Math.max(1, s.n) - 1);
+      const l = areaAt(e, s.of);
+      const n = areaCount(l, s.k + s.n);
+      if (!n) return 0x1000n + s.add;
+      const i = s.k % n;
+      const j = Math.min(n - 1, i + Math.max(1, s.n) - 1);
       return l[j]!.last - l[i]!.start + 1n + s.add;
     }
     case 'uva': {
-      const l = areaAt(e, s.of, s.k);
-      if (!l.length) return GUEST_BASE + s.off;
-      const a = l[s.k % l.length]!;
+      const l = areaAt(e, s.of);
+      const n = areaCount(l, s.k);
+      if (!n) return GUEST_BASE + s.off;
+      const a = l[s.k % n]!;
       const base = e.ctx?.pages.get(a.pages)?.base ?? GUEST_BASE;
       return base + a.startByte + s.off;
     }
@@ -371,7 +433,7 @@ const NEED_AREA = new Set(['IOMMU_IOAS_UNMAP', 'IOMMU_IOAS_COPY']);
 const NEED_MEMFD = new Set(['IOMMU_IOAS_MAP_FILE', 'ftruncate']);
 const VFIO_DEVICE_OPS = new Set(['VFIO_DEVICE_BIND_IOMMUFD', 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', 'VFIO_DEVICE_DETACH_IOMMUFD_PT']);
 
-const kindCache = new WeakMap<object, Set<IdKind>>();
+const kindCache = new Recent<Set<IdKind>>();
 
 /** Whether a field tree names user memory through a `va` symbol. */
 function usesVa(f: SymFields): boolean {
@@ -412,7 +474,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   const op = t.op;
   // Guest RAM first: a call naming user memory in a process that has none maps some.
   if (!w.procs.get(pid)?.mm.vmas.size && usesVa(t.args)) return { op: 'mmap', pid: t.pid, args: { va: GUEST_BASE, length: 0x400000n, kind: 'anon' } };
-  const fdsKind = (kind: FileKind): boolean => fdsOf({ w, m, pid, args: {}, cache: undefined }, kind).length > 0;
+  const fdsKind = (kind: FileKind): boolean => fdsIn(w, pid, kind).length > 0;
   if (NEED_FAULT.has(op)) {
     if (!fdsKind('fault')) return make(t, 'IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 });
     // Answers need cookies: read what is queued first.
@@ -533,17 +595,28 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
  * missing resource it needs (`constructed`), or the event itself.
  */
 export function resolveNext(t: Template, w: World, m: FuzzModel): { event: Event; constructed: boolean } {
-  let constructed = false;
-  const event = resolveInner(t, w, m, 0, () => (constructed = true));
-  return { event, constructed };
+  const out = { event: NO_EVENT, constructed: false };
+  out.event = resolveInner(t, w, m, 0, out);
+  return out;
 }
+
+const NO_EVENT: Event = { op: 'note', args: null };
 
 /** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */
 export function resolve(t: Template, w: World, m: FuzzModel): Event {
-  return resolveInner(t, w, m, 0, () => {});
+  return resolveInner(t, w, m, 0, null);
 }
 
-function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, onConstruct: () => void): Event {
+/** A constructor template as resolveInner expects it: `noConstruct` cleared (built field by field: object spread is slow). */
+function asConstructor(c: Template): Template {
+  const t: Template = { op: c.op, pid: c.pid, args: c.args };
+  if (c.fd !== undefined) t.fd = c.fd;
+  if (c.bufs !== undefined) t.bufs = c.bufs;
+  if (c.frame !== undefined) t.frame = c.frame;
+  return t;
+}
+
+function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: { constructed: boolean } | null): Event {
   let pid: number;
   if (t.pid === 0 && w.procs.get(1)?.alive) pid = 1;
   else {
@@ -589,8 +662,8 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, onCons
   if (depth < 4) {
     const c = constructorFor(t, w, pid, e.ctx, m);
     if (c) {
-      onConstruct();
-      return resolveInner({ ...c, noConstruct: undefined }, w, m, depth + 1, onConstruct);
+      if (note) note.constructed = true;
+      return resolveInner(c.noConstruct ? asConstructor(c) : c, w, m, depth + 1, note);
     }
   }
   if (t.args) {
@@ -602,7 +675,7 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, onCons
   }
   if (t.bufs) {
     const bufs: NonNullable<Event['bufs']> = {};
-    for (const [k, b] of Object.entries(t.bufs)) bufs[k] = resolveBuf(b, e);
+    for (const k in t.bufs) bufs[k] = resolveBuf(t.bufs[k]!, e);
     ev.bufs = bufs;
   }
   if (t.frame && ev.args) {
