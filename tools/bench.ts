@@ -1,8 +1,14 @@
 /**
- * `npm run bench [-- --json] [-- --quick]`: replay throughput on a generated
- * 1M-event VM-style trace, map/unmap cost at 1k vs 1M live areas, plus the
- * trace codec and persistent-structure figures. Prints one JSON object with
- * --json (later issues add their keys to the same object).
+ * `npm run bench [-- --json] [-- --quick] [-- --only SECTION[,SECTION]]`:
+ * replay throughput on a generated 1M-event VM-style trace, map/unmap cost
+ * at 1k vs 1M live areas, plus the trace codec and persistent-structure
+ * figures. Prints one JSON object with --json (later issues add their keys
+ * to the same object).
+ *
+ * `--only` (or $IOREWIND_BENCH_ONLY) runs just the named sections: replay,
+ * maps, trace, debug, fuzz, oracle. `npm run bench -- --json --only oracle`
+ * measures the real-kernel oracle alone (`oracle_ioctls_per_sec`, about a
+ * minute) without the several minutes of the others.
  */
 import type { Event } from '../src/events/event.js';
 import { apply } from '../src/engine/apply.js';
@@ -14,6 +20,11 @@ import { benchFuzz } from '../src/fuzz/bench.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
+const SECTIONS = ['replay', 'maps', 'trace', 'debug', 'fuzz', 'oracle'];
+const onlyArg = process.argv.find((a, i) => a.startsWith('--only=') || process.argv[i - 1] === '--only');
+const only = (onlyArg?.replace(/^--only=/, '') ?? process.env['IOREWIND_BENCH_ONLY'] ?? '').split(',').filter(Boolean);
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`bench: unknown section ${s} (sections: ${SECTIONS.join(', ')})`);
+const run = (section: string) => !only.length || only.includes(section);
 const log = (s: string) => {
   if (!json) console.log(s);
 };
@@ -78,37 +89,52 @@ function mapUnmapCost(w: World, live: number, pairs: number): number {
 
 async function main() {
   const out: Record<string, number> = {};
-  const events = quick ? 200_000 : 1_000_000;
-  log(`replaying a generated VM-style trace of ${events} events...`);
-  const r = replayRate(events);
-  out['replay_events_per_sec'] = r.rate;
-  out['replay_events'] = events;
-  log(`  ${r.rate} events/s (${r.errors} failed ioctls in the trace)`);
+  if (run('replay')) {
+    const events = quick ? 200_000 : 1_000_000;
+    log(`replaying a generated VM-style trace of ${events} events...`);
+    const r = replayRate(events);
+    out['replay_events_per_sec'] = r.rate;
+    out['replay_events'] = events;
+    log(`  ${r.rate} events/s (${r.errors} failed ioctls in the trace)`);
+  }
 
-  const big = quick ? 100_000 : 1_000_000;
-  log(`map/unmap cost at 1k and ${big} live areas...`);
-  const w1k = worldWithAreas(1000);
-  mapUnmapCost(w1k, 1000, 5000); // warm-up
-  out['map_unmap_us_at_1k'] = round(mapUnmapCost(w1k, 1000, 20000));
-  const t0 = performance.now();
-  const wBig = worldWithAreas(big);
-  out['setup_maps_per_sec'] = Math.round((big / (performance.now() - t0)) * 1000);
-  out[quick ? 'map_unmap_us_at_100k' : 'map_unmap_us_at_1m'] = round(mapUnmapCost(wBig, big, 20000));
-  log(`  1k: ${out['map_unmap_us_at_1k']} µs   ${big}: ${out[quick ? 'map_unmap_us_at_100k' : 'map_unmap_us_at_1m']} µs per map+unmap pair`);
+  if (run('maps')) {
+    const big = quick ? 100_000 : 1_000_000;
+    log(`map/unmap cost at 1k and ${big} live areas...`);
+    const w1k = worldWithAreas(1000);
+    mapUnmapCost(w1k, 1000, 5000); // warm-up
+    out['map_unmap_us_at_1k'] = round(mapUnmapCost(w1k, 1000, 20000));
+    const t0 = performance.now();
+    const wBig = worldWithAreas(big);
+    out['setup_maps_per_sec'] = Math.round((big / (performance.now() - t0)) * 1000);
+    out[quick ? 'map_unmap_us_at_100k' : 'map_unmap_us_at_1m'] = round(mapUnmapCost(wBig, big, 20000));
+    log(`  1k: ${out['map_unmap_us_at_1k']} µs   ${big}: ${out[quick ? 'map_unmap_us_at_100k' : 'map_unmap_us_at_1m']} µs per map+unmap pair`);
+  }
 
-  log('trace codec...');
-  const t = await benchTrace({ events: quick ? 200_000 : 1_000_000 });
-  for (const [k, v] of Object.entries(t)) out[`trace_${k}`] = v;
-  log('debugger: index build, seek, step, resident memory...');
-  const d = await benchDebug({ events: quick ? 200_000 : 1_000_000, log });
-  for (const k of ['seek_ms_p99', 'step_ms_p99', 'debug_rss_mb', 'index_events_per_sec'] as const) out[k] = d[k];
-  log(`  seek p99 ${d.seek_ms_p99} ms, step p99 ${d.step_ms_p99} ms, ${d.debug_rss_mb} MB resident, index ${d.index_events_per_sec} events/s (${d.events} events, ${d.checkpoints} checkpoints)`);
-  log('fuzzing (one thread, every invariant after every event)...');
-  out['fuzz_steps_per_sec'] = benchFuzz({ quick, log }).fuzz_steps_per_sec;
-  // The real kernel under QEMU, where it can run (docs/oracle.md); skipped without QEMU, gcc or the kit.
-  const o = await (await import('../src/oracle/bench.js')).benchOracle({ quick });
-  if (o) Object.assign(out, o);
-  if (o) log(`oracle: ${o['oracle_ioctls_per_sec']} kernel ioctls/s through the whole loop, boot included`);
+  let t: Record<string, number> = {};
+  if (run('trace')) {
+    log('trace codec...');
+    t = await benchTrace({ events: quick ? 200_000 : 1_000_000 });
+    for (const [k, v] of Object.entries(t)) out[`trace_${k}`] = v;
+  }
+  if (run('debug')) {
+    log('debugger: index build, seek, step, resident memory...');
+    const d = await benchDebug({ events: quick ? 200_000 : 1_000_000, log });
+    for (const k of ['seek_ms_p99', 'step_ms_p99', 'debug_rss_mb', 'index_events_per_sec'] as const) out[k] = d[k];
+    log(`  seek p99 ${d.seek_ms_p99} ms, step p99 ${d.step_ms_p99} ms, ${d.debug_rss_mb} MB resident, index ${d.index_events_per_sec} events/s (${d.events} events, ${d.checkpoints} checkpoints)`);
+  }
+  if (run('fuzz')) {
+    log('fuzzing (one thread, every invariant after every event)...');
+    out['fuzz_steps_per_sec'] = benchFuzz({ quick, log }).fuzz_steps_per_sec;
+  }
+  if (run('oracle')) {
+    // The real kernel under QEMU, where it can run (docs/oracle.md); skipped without QEMU, gcc or the kit.
+    log('the real kernel (oracle): the vmm workload, boots included...');
+    const o = await (await import('../src/oracle/bench.js')).benchOracle({ quick });
+    if (o) Object.assign(out, o);
+    if (o) log(`oracle: ${o['oracle_ioctls_per_sec']} kernel ioctls/s through the whole loop, boot included (${o['oracle_guests']} guest(s), ${o['oracle_divergences']} divergences)`);
+    else log('oracle: skipped (no QEMU, gcc or oracle kit)');
+  }
   if (json) console.log(JSON.stringify(out));
   else for (const [k, v] of Object.entries(t)) console.log(`  ${k}: ${v}`);
 }

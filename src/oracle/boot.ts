@@ -1,15 +1,20 @@
 /**
  * Booting the oracle: the kit's `run` script (../shared/oracle/run: Linux
- * 6.12 + IOMMUFD_TEST under QEMU) with the executor as its one program, the
- * input appended to the executor binary, and `--capture` so that the
- * executor's records come back over the second serial port.
+ * 6.12 + IOMMUFD_TEST under QEMU) with the prebuilt executor as its one
+ * program. The input and the records travel through shared memory: a file
+ * in /dev/shm that QEMU maps as an ivshmem PCI device (added by the small
+ * `qemu-system-x86_64` wrapper this module puts first on PATH), holding the
+ * input and a ring the executor streams its binary records into while the
+ * traces run; the host reads the ring as it fills (docs/oracle.md,
+ * "Throughput"). Nothing goes through the emulated serial port but the
+ * console.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { appendPayload } from './encode.js';
+
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file is src/oracle/boot.ts, or dist/src/oracle/boot.js once built). */
@@ -91,9 +96,11 @@ export function executorPath(env: OracleEnv = {}): string {
 }
 
 export interface BootResult {
-  /** The executor's records (JSONL). */
-  records: string;
-  /** Wall-clock seconds of the whole boot (build of the initramfs, QEMU, transfer). */
+  /** The executor's binary records (results.ts decodeRecords reads them against the input). */
+  records: Uint8Array;
+  /** The input they answer. */
+  input: Uint8Array;
+  /** Wall-clock seconds of the whole boot (the kit's build of /init and the initramfs, QEMU). */
   seconds: number;
   /** The executor's own seconds inside the guest. */
   guestSeconds: number;
@@ -102,56 +109,168 @@ export interface BootResult {
   dir?: string;
 }
 
-/** A QEMU wrapper that turns `accel=kvm` into `accel=tcg` (the kit picks KVM when /dev/kvm is writable). */
-function tcgWrapper(dir: string): string {
+export interface BootOptions extends OracleEnv {
+  timeoutSec?: number;
+  hugepages?: number;
+  /** Called with the records as they stream out of the guest (whole records not guaranteed: RecordDecoder.push copes). */
+  onRecords?: (chunk: Uint8Array) => void;
+}
+
+/**
+ * The CPU QEMU emulates under TCG. The kit asks for `max`; with it the
+ * guest kernel zeroes and copies pages with `rep stosb`/`rep movsb`
+ * (ERMS/FSRM), which TCG runs one byte per loop turn: a pinned page costs
+ * several times what it does on a CPU without them. Nothing iommufd does
+ * depends on the CPU model. $IOREWIND_ORACLE_CPU overrides it.
+ */
+export const TCG_CPU = 'max,-erms,-fsrm';
+
+/** Record ring size in the shared memory (the guest waits when the host has not read it yet). */
+const RING_BYTES = 32 << 20;
+const SHM_HEAD = 0x40;
+const SHM_TAIL = 0x80;
+const SHM_DONE = 0xc0;
+
+/**
+ * A QEMU wrapper: TCG whatever /dev/kvm says (the kit picks KVM when it is
+ * writable; here it aborts or hangs), a CPU without byte-at-a-time string
+ * instructions, no default devices, and the shared memory as an ivshmem
+ * PCI device.
+ */
+function qemuWrapper(dir: string, shmPath: string, shmSize: number, kvm: boolean): string {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
   const real = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64'], { encoding: 'utf8' }).stdout.trim();
+  const cpu = process.env['IOREWIND_ORACLE_CPU'] ?? TCG_CPU;
   const w = join(bin, 'qemu-system-x86_64');
+  const rewrite = kvm ? '' : `case $a in *accel=kvm*) a=$(printf '%s' "$a" | sed 's/accel=kvm/accel=tcg/');; max) [ "$prev" = -cpu ] && a='${cpu}';; esac; `;
   writeFileSync(
     w,
-    `#!/bin/sh\n# iorewind oracle: TCG, whatever /dev/kvm says\nfor a; do shift; case $a in *accel=kvm*) a=$(printf '%s' "$a" | sed 's/accel=kvm/accel=tcg/');; esac; set -- "$@" "$a"; done\nexec ${real} "$@"\n`,
+    `#!/bin/sh\n# iorewind oracle: ${kvm ? 'KVM allowed' : `TCG whatever /dev/kvm says, -cpu ${cpu}`}; no default devices; the host's shared memory as ivshmem\n` +
+      `prev=\nfor a; do shift; ${rewrite}set -- "$@" "$a"; prev=$a; done\n` +
+      `exec ${real} "$@" -nodefaults -object memory-backend-file,id=iorwshm,share=on,mem-path=${shmPath},size=${shmSize} -device ivshmem-plain,memdev=iorwshm\n`,
   );
   chmodSync(w, 0o755);
   return bin;
 }
 
-function kvmWritable(): boolean {
+const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(n));
+
+/** The shared memory: header (IORWSHM1, input and ring placement), the input, the ring. */
+function makeShm(path: string, input: Uint8Array): number {
+  const inputOff = 4096;
+  const ringOff = inputOff + Math.ceil(input.length / 4096) * 4096;
+  const size = pow2(ringOff + RING_BYTES);
+  const hdr = Buffer.alloc(4096);
+  hdr.write('IORWSHM1', 0, 'latin1');
+  hdr.writeBigUInt64LE(BigInt(inputOff), 8);
+  hdr.writeBigUInt64LE(BigInt(input.length), 16);
+  hdr.writeBigUInt64LE(BigInt(ringOff), 24);
+  hdr.writeBigUInt64LE(BigInt(size - ringOff), 32);
+  const fd = openSync(path, 'w+', 0o600);
   try {
-    accessSync('/dev/kvm', constants.W_OK);
-    return true;
-  } catch {
-    return false;
+    writeSync(fd, hdr, 0, hdr.length, 0);
+    writeSync(fd, input, 0, input.length, inputOff);
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+  return size;
+}
+
+/** Reads what the guest added to the ring since the last call. */
+class RingReader {
+  private tail = 0n;
+  private readonly ringOff: number;
+  private readonly ringSize: bigint;
+  private readonly word = Buffer.alloc(8);
+  constructor(private readonly fd: number) {
+    const h = Buffer.alloc(40);
+    readSync(fd, h, 0, 40, 0);
+    this.ringOff = Number(h.readBigUInt64LE(24));
+    this.ringSize = h.readBigUInt64LE(32);
+  }
+  private u64(at: number): bigint {
+    readSync(this.fd, this.word, 0, 8, at);
+    return this.word.readBigUInt64LE(0);
+  }
+  get done(): boolean {
+    return this.u64(SHM_DONE) === 1n;
+  }
+  /** The new bytes, or undefined. */
+  poll(): Uint8Array | undefined {
+    const head = this.u64(SHM_HEAD);
+    if (head <= this.tail) return undefined;
+    const n = Number(head - this.tail);
+    const out = Buffer.alloc(n);
+    const pos = Number(this.tail % this.ringSize);
+    const first = Math.min(n, Number(this.ringSize) - pos);
+    readSync(this.fd, out, 0, first, this.ringOff + pos);
+    if (first < n) readSync(this.fd, out, first, n - first, this.ringOff);
+    this.tail = head;
+    this.word.writeBigUInt64LE(head, 0);
+    writeSync(this.fd, this.word, 0, 8, SHM_TAIL);
+    return out;
   }
 }
 
 /**
  * One boot: the executor runs `input` (encodeInput) and its records come
- * back. Throws OracleError when the packages are missing, the kernel does
- * not boot, the run times out or the executor fails.
+ * back (and to `onRecords` as they stream out). Throws OracleError when the
+ * packages are missing, the kernel does not boot, the run times out or the
+ * executor fails.
  */
-export async function bootOnce(input: Uint8Array, opts: OracleEnv & { timeoutSec?: number; hugepages?: number } = {}): Promise<BootResult> {
+export async function bootOnce(input: Uint8Array, opts: BootOptions = {}): Promise<BootResult> {
   const kit = requireOracle(opts);
-  const exe = readFileSync(executorPath(opts));
+  const exe = executorPath(opts);
   const dir = mkdtempSync(join(tmpdir(), 'iorewind-oracle-'));
+  const shmDir = existsSync('/dev/shm') ? '/dev/shm' : dir;
+  const shmPath = join(shmDir, `iorewind-oracle-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const t0 = performance.now();
+  let shmFd: number | undefined;
   try {
     const prog = join(dir, 'iorewind-oracle');
-    writeFileSync(prog, appendPayload(exe, input), { mode: 0o755 });
+    symlinkSync(exe, prog);
+    const shmSize = makeShm(shmPath, input);
+    shmFd = openSync(shmPath, 'r+');
+    const ring = new RingReader(shmFd);
+    const chunks: Uint8Array[] = [];
+    const drain = () => {
+      for (let c = ring.poll(); c; c = ring.poll()) {
+        chunks.push(c);
+        opts.onRecords?.(c);
+      }
+    };
     const out = join(dir, 'out');
     const timeout = Math.max(30, Math.round(opts.timeoutSec ?? 600));
-    const env = { ...process.env };
-    if (!opts.kvm && kvmWritable()) env['PATH'] = `${tcgWrapper(dir)}:${env['PATH'] ?? ''}`;
-    const args = ['--capture', '--out', out, '--timeout', String(timeout), '--hugepages', String(opts.hugepages ?? 256), prog];
+    const env = { ...process.env, PATH: `${qemuWrapper(dir, shmPath, shmSize, !!opts.kvm)}:${process.env['PATH'] ?? ''}` };
+    const args = ['--out', out, '--timeout', String(timeout), '--hugepages', String(opts.hugepages ?? 256), prog, '--shm'];
     const { code, stderr, stdout } = await new Promise<{ code: number; stderr: string; stdout: string }>((res, rej) => {
       const p = spawn(join(kit, 'run'), args, { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let se = '';
       let so = '';
+      const timer = setInterval(() => {
+        try {
+          drain();
+        } catch (e) {
+          clearInterval(timer);
+          p.kill('SIGKILL');
+          rej(e);
+        }
+      }, 20);
       p.stdout.on('data', (d: Buffer) => (so += d.toString()));
       p.stderr.on('data', (d: Buffer) => (se += d.toString()));
-      p.on('error', rej);
-      p.on('close', (c) => res({ code: c ?? 2, stderr: se, stdout: so }));
+      p.on('error', (e) => {
+        clearInterval(timer);
+        rej(e);
+      });
+      p.on('close', (c) => {
+        clearInterval(timer);
+        res({ code: c ?? 2, stderr: se, stdout: so });
+      });
     });
+    drain();
+    const finished = ring.done;
     const seconds = (performance.now() - t0) / 1000;
     const consolePath = join(out, 'console.log');
     const consoleText = existsSync(consolePath) ? readFileSync(consolePath, 'utf8').replace(/\r/g, '') : '';
@@ -172,13 +291,14 @@ export async function bootOnce(input: Uint8Array, opts: OracleEnv & { timeoutSec
     }
     const log = existsSync(join(out, 'iorewind-oracle.log')) ? readFileSync(join(out, 'iorewind-oracle.log'), 'utf8') : '';
     if (code === 1) throw new OracleError(`the executor failed in the guest:\n${log.slice(-4000)}\n${stderr}`, 'executor', log);
-    const capPath = join(out, 'iorewind-oracle.jsonl');
-    if (!existsSync(capPath)) throw new OracleError(`the executor's records did not come back (${stdout.trim()} ${stderr.trim()})`, 'executor', log);
-    const records = readFileSync(capPath, 'utf8');
+    if (!finished) throw new OracleError(`the executor did not finish its records (${stdout.trim()} ${stderr.trim()})\n${log.slice(-2000)}`, 'executor', log);
+    const records = Buffer.concat(chunks);
     const splats = consoleText.split('\n').filter((l) => /WARNING:|BUG:|Oops|Call Trace/.test(l));
     const g = /executor: \d+ traces, \d+ ops in ([0-9.]+)s/.exec(log);
-    return { records, seconds, guestSeconds: g ? Number(g[1]) : 0, splats, ...(opts.keep ? { dir } : {}) };
+    return { records, input, seconds, guestSeconds: g ? Number(g[1]) : 0, splats, ...(opts.keep ? { dir } : {}) };
   } finally {
+    if (shmFd !== undefined) closeSync(shmFd);
+    if (existsSync(shmPath)) unlinkSync(shmPath);
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   }
 }

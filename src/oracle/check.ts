@@ -165,7 +165,7 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
     bootSeconds += boot.seconds;
     splats.push(...boot.splats);
     opts.onBoot?.({ boot: boots, traces: batch.length, ops, seconds: boot.seconds });
-    const recs = splitRecords(boot.records);
+    const recs = splitRecords(boot.records, boot.input);
     for (const p of batch) {
       const r = await judge(traces[p.index]!.name, p.events, recs.get(p.name), opts.keepEvents);
       const k = prefixes.get(p.index);

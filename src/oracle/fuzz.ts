@@ -171,7 +171,7 @@ function startBoot(seqs: readonly { name: string; events: Event[] }[], env: Orac
  * one that differs (or did not finish) is replayed, for the report.
  */
 async function judgeBatch(seqs: readonly { name: string; events: Event[]; results?: Result[] }[], boot: BootResult, keepEvents = false): Promise<{ results: Map<string, TraceResult>; ioctls: number }> {
-  const recs = splitRecords(boot.records);
+  const recs = splitRecords(boot.records, boot.input);
   const results = new Map<string, TraceResult>();
   let ioctls = 0;
   for (const s of seqs) {

@@ -10,8 +10,11 @@ import { describe, expect, it } from 'vitest';
 import type { Event } from '../../src/events/event.js';
 import { openSource } from '../../src/engine/source.js';
 import { checkTraces } from '../../src/oracle/check.js';
-import { oracleUnavailable } from '../../src/oracle/boot.js';
+import { bootOnce, oracleUnavailable } from '../../src/oracle/boot.js';
+import { encodeInput } from '../../src/oracle/encode.js';
 import { fuzzOracle } from '../../src/oracle/fuzz.js';
+import { benchOracleVmm } from '../../src/oracle/bench.js';
+import { decodeRecords, kernelAnswer, RecordDecoder, type Rec } from '../../src/oracle/results.js';
 import { KNOWN_DIVERGENT } from './known_divergent.js';
 
 const why = oracleUnavailable();
@@ -71,5 +74,30 @@ describe.skipIf(!!why)('the real 6.12 kernel', () => {
     expect(s.sequences).toBeGreaterThan(50);
     expect(s.kernel_ioctls).toBeGreaterThan(200);
     expect(s.errors).toBe(0);
+  });
+
+  it('binary records: streamed as they come, and the ioctl shortcut answers as the capture importer does on every real answer', async () => {
+    const events = await load('traces/selftest-mock-domain.iort');
+    const { input } = encodeInput([{ name: 'm', events }]);
+    const streamed = new RecordDecoder(input);
+    const done: string[] = [];
+    const b = await bootOnce(input, { onRecords: (c) => done.push(...streamed.push(c).map((t) => t.name)) });
+    expect(done).toEqual(['m']);
+    const recs = decodeRecords(b.records, input).get('m')!;
+    expect(recs.status).toBe('ok');
+    let compared = 0;
+    for (const [i, rs] of recs.byEvent) {
+      const r = rs[rs.length - 1]!;
+      if (r['kind'] !== 'ioctl') continue;
+      expect(kernelAnswer(events[i]!, r), `event ${i} ${events[i]!.op}`).toEqual(kernelAnswer(events[i]!, JSON.parse(JSON.stringify(r)) as Rec));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(800);
+  });
+
+  it('the vmm bench workload, two guests at once, agrees with the model', async () => {
+    const r = await benchOracleVmm({ traces: 4, events: 500, guests: 2 });
+    expect(r).toMatchObject({ oracle_divergences: 0, oracle_guests: 2 });
+    expect(r.oracle_kernel_ioctls).toBeGreaterThan(1900);
   });
 });

@@ -2,15 +2,19 @@
 /*
  * iorewind oracle executor: performs iorewind traces against the real
  * /dev/iommu of the oracle kernel (../shared/oracle, Linux 6.12 + the
- * IOMMUFD_TEST mock driver) and records what the kernel answered, one JSON
- * object per line, in the record format of the real-kernel captures
- * (../shared/captures/README.md, the kit's capture.c).
+ * IOMMUFD_TEST mock driver) and records what the kernel answered, in a
+ * compact binary form: only what the kernel decided (return value, errno,
+ * the bytes of the argument struct it changed, the buffers it wrote), since
+ * the host knows every input byte (docs/oracle.md, "Records";
+ * src/oracle/results.ts turns them back into capture-format records).
  *
  * Input: the binary form written by src/oracle/encode.ts (docs/oracle.md,
- * "Executor input"), read from the file named by argv[1], or else from the
- * payload appended to this very binary (trailer: "IORWPAY1", u64 offset,
- * u64 length). Output: the file named by $IOMMUFD_CAPTURE (the kit's /init
- * sends it to the host), or stdout.
+ * "Executor input"), read from the file named by the last argument, or from
+ * the payload appended to this very binary (trailer: "IORWPAY1", u64 offset,
+ * u64 length), or with `--shm` from the host's shared memory (an ivshmem PCI
+ * device: header "IORWSHM1", the input, a ring the records stream into while
+ * the traces run). Output without --shm: the file named by $IOMMUFD_CAPTURE,
+ * or stdout.
  *
  * Processes. A supervisor (never a trace process itself) runs every trace in
  * fresh worker processes: one per trace pid, created fresh (no fds, none of
@@ -31,15 +35,11 @@
  * guard: exactly its bytes are readable, as the model assumes. The records
  * show the trace's own pointer values, as if the trace's program had run.
  *
- * Every op of the input produces exactly one record carrying `"ev"`: the
- * event's index in its trace (`pid` is the trace's pid, `test` the trace's
- * name, `tseq` the record's seq minus its trace's `test` record's, as in the
- * captures). Besides the capture kinds (ioctl, open, close,
- * mmap, munmap, mprotect, madvise, memfd_create, ftruncate, read, write,
- * fork, exit) there are three of the executor's own: `memwrite` / `memread`
- * (CPU stores and loads of the trace's program), `env` (capabilities,
- * rlimits, external fds, maps snapshots), and per trace `test` (start) and
- * `oracle_end` (status ok | timeout | crash).
+ * Every op of the input produces exactly one record carrying the event's
+ * index in its trace: an ioctl record, a result record (every other op:
+ * return value, errno, bytes read) or a skip record (an op not run, and
+ * why); per trace a start record (its position in the input) and an end
+ * record (status ok | timeout | crash, ops done).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -95,6 +96,28 @@ _Static_assert(sizeof(struct iommu_test_cmd) == 72, "test_cmd");
 #define MAX_OWN 256
 #define LINE_MAX_BYTES (2 * 1024 * 1024)
 
+/* record tags (docs/oracle.md, "Records") */
+enum { R_TRACE = 1, R_END = 2, R_SKIP = 3, R_RESULT = 4, R_IOCTL = 5 };
+/* ioctl record flags */
+enum { F_IN_FAULT = 1, F_TRUNC = 2, F_ARG = 4 };
+/* buffer ids: the capture's *_in / *_out fields */
+enum { B_ALLOWED_IOVAS = 1, B_DATA, B_BITMAP, B_ENTRIES, B_RW_BUF, B_OUT = 8, B_FAULT = 0x40, B_TRUNC = 0x80 };
+
+/* the shared memory of --shm (ivshmem BAR 2), laid out by src/oracle/boot.ts */
+struct shm_hdr {
+	char magic[8];	     /* "IORWSHM1" */
+	uint64_t input_off;  /* the executor input */
+	uint64_t input_len;
+	uint64_t ring_off;   /* the record ring */
+	uint64_t ring_size;
+	uint64_t pad0[3];
+	uint64_t head;	     /* 0x40: bytes of records written (the guest) */
+	uint64_t pad1[7];
+	uint64_t tail;	     /* 0x80: bytes consumed (the host) */
+	uint64_t pad2[7];
+	uint64_t done;	     /* 0xc0: 1 when the executor has finished */
+};
+
 enum {
 	OP_IOCTL = 1, OP_OPEN, OP_CLOSE, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MADVISE,
 	OP_MEMWRITE, OP_MEMREAD, OP_MEMFD, OP_FTRUNCATE, OP_READFD, OP_WRITEFD,
@@ -125,8 +148,6 @@ struct ctl {
 	int32_t owner;	/* worker index whose turn it is, -1: the supervisor */
 	uint32_t next;	/* index of the next op of the current trace */
 	uint32_t nw;
-	uint64_t seq;	/* record sequence, global */
-	uint64_t seq0;	/* seq of the current trace's `test` record */
 	uint64_t out_len;
 	int32_t exiting; /* worker index that just performed `exit` */
 	uint32_t pad;
@@ -141,7 +162,7 @@ static size_t input_len;
 /* the current trace */
 static const struct op **ops;
 static uint32_t nops;
-static char trace_name[128];
+static uint32_t trace_pos; /* the trace's position in the input */
 static uint32_t trace_timeout_ms = 60000;
 
 /* this process */
@@ -150,9 +171,8 @@ static struct { uint64_t start, end; } own[MAX_OWN];
 static int nown;
 #define NFD 4096
 static unsigned char fd_kind[NFD]; /* 1 iommufd 2 fault 3 access 4 file 5 memfd */
-static const char *const fd_what[] = { "", "iommufd", "fault", "access", "file", "memfd" };
 
-static char line[LINE_MAX_BYTES];
+static unsigned char line[LINE_MAX_BYTES];
 static size_t line_len;
 
 static void die(const char *msg)
@@ -163,143 +183,79 @@ static void die(const char *msg)
 
 /* ------------------------------------------------------------------ records */
 
-static void emit_raw(const char *s, size_t n)
+static int overflow;
+
+static void put(const void *s, size_t n)
 {
-	if (line_len + n + 2 >= LINE_MAX_BYTES)
+	if (line_len + n > LINE_MAX_BYTES) {
+		overflow = 1;
 		return;
+	}
 	memcpy(line + line_len, s, n);
 	line_len += n;
 }
 
-static void emits(const char *s)
+static void put8(unsigned v)
 {
-	emit_raw(s, strlen(s));
+	unsigned char b = v;
+
+	put(&b, 1);
 }
 
-static void emitu(uint64_t v)
+static void putv(uint64_t v) /* LEB128 */
 {
-	char b[24];
-	int i = 24;
+	unsigned char b[10];
+	int n = 0;
 
 	do {
-		b[--i] = '0' + v % 10;
-		v /= 10;
+		b[n++] = (v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+		v >>= 7;
 	} while (v);
-	emit_raw(b + i, 24 - i);
+	put(b, n);
 }
 
-static void emiti(int64_t v)
+static void putz(int64_t v) /* zigzag LEB128 */
 {
-	if (v < 0) {
-		emit_raw("-", 1);
-		emitu((uint64_t)(-(v + 1)) + 1);
-	} else {
-		emitu(v);
-	}
+	putv(((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
-static void emitx(uint64_t v) /* "0x.." as a JSON string */
+static void begin(unsigned tag, int64_t ev)
 {
-	static const char hx[] = "0123456789abcdef";
-	char b[20];
-	int i = 20;
-
-	do {
-		b[--i] = hx[v & 15];
-		v >>= 4;
-	} while (v);
-	emit_raw("\"0x", 3);
-	emit_raw(b + i, 20 - i);
-	emit_raw("\"", 1);
-}
-
-static void emit_hex(const unsigned char *p, size_t n)
-{
-	static char tab[512];
-	static int init;
-	size_t i;
-
-	if (!init) {
-		static const char hx[] = "0123456789abcdef";
-
-		for (i = 0; i < 256; i++) {
-			tab[2 * i] = hx[i >> 4];
-			tab[2 * i + 1] = hx[i & 15];
-		}
-		init = 1;
-	}
-	if (line_len + 2 * n + 4 >= LINE_MAX_BYTES)
-		n = 0;
-	line[line_len++] = '"';
-	for (i = 0; i != n; i++) {
-		memcpy(line + line_len, tab + 2 * p[i], 2);
-		line_len += 2;
-	}
-	line[line_len++] = '"';
-}
-
-static void emit_str(const char *s, size_t max)
-{
-	size_t i;
-
-	emit_raw("\"", 1);
-	for (i = 0; i < max && s[i]; i++) {
-		unsigned char c = s[i];
-
-		if (c == '"' || c == '\\') {
-			char e[2] = { '\\', c };
-
-			emit_raw(e, 2);
-		} else if (c < 0x20 || c == 0x7f) {
-			static const char hx[] = "0123456789abcdef";
-			char e[6] = { '\\', 'u', '0', '0', hx[c >> 4], hx[c & 15] };
-
-			emit_raw(e, 6);
-		} else {
-			emit_raw((const char *)&c, 1);
-		}
-	}
-	emit_raw("\"", 1);
-}
-
-/* {"seq":..,"kind":"..","pid":<trace pid>,"test":"<trace>","tseq":<ev>,"ev":<ev> */
-static void begin(const char *kind, uint32_t pid, int64_t ev)
-{
-	uint64_t seq = __atomic_fetch_add(&ctl->seq, 1, __ATOMIC_SEQ_CST);
-
 	line_len = 0;
-	emits("{\"seq\":");
-	emitu(seq);
-	emits(",\"kind\":\"");
-	emits(kind);
-	emits("\",\"pid\":");
-	emitu(pid);
-	emits(",\"test\":\"");
-	emits(trace_name);
-	emits("\",\"tseq\":");
-	emitu(seq - ctl->seq0);
-	if (ev >= 0) {
-		emits(",\"ev\":");
-		emitu(ev);
-	}
+	put8(tag);
+	if (ev >= 0)
+		putv(ev);
 }
 
 static void finish(void)
 {
 	uint64_t at;
 
-	emit_raw("}\n", 2);
+	if (overflow)
+		die("a record larger than the record buffer");
 	at = __atomic_fetch_add(&ctl->out_len, line_len, __ATOMIC_SEQ_CST);
-	if (at + line_len <= OUT_SIZE)
-		memcpy(out_buf + at, line, line_len);
+	if (at + line_len > OUT_SIZE)
+		die("the records of one trace overflow the output buffer");
+	memcpy(out_buf + at, line, line_len);
 }
 
-static void emit_ret(long ret, int err)
+/* Every op but an ioctl: return value, errno, bytes read (if any). */
+static void result(const struct op *o, int64_t ret, int err, const void *data, size_t n)
 {
-	emits(",\"ret\":");
-	emiti(ret);
-	emits(",\"errno\":");
-	emitu(ret < 0 ? err : 0);
+	begin(R_RESULT, o->ev);
+	putz(ret);
+	putv(ret < 0 ? err : 0);
+	putv(n);
+	put(data, n);
+	finish();
+}
+
+static void skip_record(const struct op *o, const char *why)
+{
+	begin(R_SKIP, o->ev);
+	putv(strlen(why));
+	put(why, strlen(why));
+	finish();
 }
 
 /* ------------------------------------------------------------ user memory */
@@ -330,30 +286,24 @@ static ssize_t safe_read(void *dst, uint64_t src, size_t len)
 	return syscall(SYS_process_vm_readv, getpid(), &l, 1, &r, 1, 0);
 }
 
-/* ,"name":"hex" of len bytes at uptr, or ,"name":null,"name_fault":1 (as the shim) */
-static void emit_user(const char *name, uint64_t uptr, uint64_t len)
+/*
+ * A buffer the struct points to, as the capture shim reads it: `len` bytes
+ * at `uptr`. Buffers read before the call are the host's own bytes: only a
+ * fault or a truncation is said; those read after it go with their bytes.
+ */
+static void put_user(unsigned id, uint64_t uptr, uint64_t len)
 {
 	static unsigned char buf[MAX_ARRAY];
 	size_t n = len > MAX_ARRAY ? MAX_ARRAY : len;
-	ssize_t got;
+	ssize_t got = safe_read(buf, uptr, n);
+	unsigned flags = (got < 0 || (size_t)got != n ? B_FAULT : 0) | (n != len ? B_TRUNC : 0);
 
-	emits(",\"");
-	emits(name);
-	emits("\":");
-	got = safe_read(buf, uptr, n);
-	if (got < 0 || (size_t)got != n) {
-		emits("null,\"");
-		emits(name);
-		emits("_fault\":1");
+	if (!(id & B_OUT) && !flags)
 		return;
-	}
-	emit_hex(buf, n);
-	if (n != len) {
-		emits(",\"");
-		emits(name);
-		emits("_trunc\":");
-		emitu(len);
-	}
+	put8(id | flags);
+	putv(len);
+	if ((id & B_OUT) && !(flags & B_FAULT))
+		put(buf, n);
 }
 
 static int overlaps_own(uint64_t start, uint64_t len)
@@ -561,55 +511,36 @@ static void do_ioctl(const struct op *o)
 		memcpy(before, arg, nb);
 	}
 
-	begin("ioctl", o->pid, o->ev);
-	emits(",\"fd\":");
-	emiti(o->fd);
-	emits(",\"cmd\":");
-	emitx(req);
-	emits(",\"nr\":");
-	emitx(nr);
-	if (!is_struct) {
-		emits(",\"arg\":");
-		emitu(mode == ARG_INT ? iarg : mode == ARG_BAD ? BAD_PTR : (uintptr_t)arg);
-	} else if (nb < 0) {
-		emits(",\"in\":null,\"fault\":1");
-	} else {
-		/* the trace's pointers, not ours */
-		unsigned char shown[MAX_STRUCT];
+	/* buffers read before the call: only their faults and truncations are recorded */
+	static unsigned char pre[64];
+	size_t npre = 0;
 
-		memcpy(shown, before, nb);
-		for (i = 0; i < np; i++)
-			restore(shown, nb, &patches[i], 0);
-		emits(",\"in\":");
-		emit_hex(shown, nb);
-		if (size > MAX_STRUCT) {
-			emits(",\"trunc\":");
-			emitu(size);
-		}
-	}
+	line_len = 0;
 	if (nb >= 0) {
 		switch (nr) {
 		case 0x82:
-			emit_user("allowed_iovas_in", rd64(before, nb, 16), (uint64_t)rd32(before, nb, 8) * 16);
+			put_user(B_ALLOWED_IOVAS, rd64(before, nb, 16), (uint64_t)rd32(before, nb, 8) * 16);
 			break;
 		case 0x89:
 			if (rd32(before, nb, 28) || rd64(before, nb, 32))
-				emit_user("data_in", rd64(before, nb, 32), rd32(before, nb, 28));
+				put_user(B_DATA, rd64(before, nb, 32), rd32(before, nb, 28));
 			break;
 		case 0x8c:
-			emit_user("bitmap_in", rd64(before, nb, 40), bitmap_bytes(rd64(before, nb, 24), rd64(before, nb, 32)));
+			put_user(B_BITMAP, rd64(before, nb, 40), bitmap_bytes(rd64(before, nb, 24), rd64(before, nb, 32)));
 			break;
 		case 0x8d:
-			emit_user("entries_in", rd64(before, nb, 8), (uint64_t)rd32(before, nb, 20) * rd32(before, nb, 24));
+			put_user(B_ENTRIES, rd64(before, nb, 8), (uint64_t)rd32(before, nb, 20) * rd32(before, nb, 24));
 			break;
 		case 0xa0:
 			if (rd32(before, nb, 4) == IOMMU_TEST_OP_ACCESS_RW)
-				emit_user("rw_buf_in", rd64(before, nb, 32), rd64(before, nb, 24));
+				put_user(B_RW_BUF, rd64(before, nb, 32), rd64(before, nb, 24));
 			else if (rd32(before, nb, 4) == IOMMU_TEST_OP_DIRTY)
-				emit_user("bitmap_in", rd64(before, nb, 48), bitmap_bytes(rd64(before, nb, 32), rd64(before, nb, 40)));
+				put_user(B_BITMAP, rd64(before, nb, 48), bitmap_bytes(rd64(before, nb, 32), rd64(before, nb, 40)));
 			break;
 		}
 	}
+	npre = line_len;
+	memcpy(pre, line, npre);
 
 	if (mode == ARG_INT)
 		ret = ioctl(o->fd, req, (unsigned long)iarg);
@@ -619,20 +550,45 @@ static void do_ioctl(const struct op *o)
 		ret = ioctl(o->fd, req, arg);
 	err = errno;
 
+	begin(R_IOCTL, o->ev);
+	putz(ret);
+	putv(ret < 0 ? err : 0);
+	put8(!is_struct ? F_ARG : nb < 0 ? F_IN_FAULT : size > MAX_STRUCT ? F_TRUNC : 0);
 	if (nb >= 0) {
+		/* the struct after the call, as runs of the bytes that differ from before (the trace's pointers shown) */
+		unsigned char shown_in[MAX_STRUCT], shown[MAX_STRUCT];
+		uint32_t k, nruns = 0, last;
+
 		na = nb;
 		memcpy(after, arg, na);
-		emits(",\"out\":");
-		{
-			unsigned char shown[MAX_STRUCT];
+		memcpy(shown_in, before, nb);
+		memcpy(shown, after, na);
+		for (i = 0; i < np; i++) {
+			restore(shown_in, nb, &patches[i], 0);
+			restore(shown, na, &patches[i], 1);
+		}
+		for (k = 0; k < (uint32_t)na; k++)
+			if (shown[k] != shown_in[k] && (k == 0 || shown[k - 1] == shown_in[k - 1]))
+				nruns++;
+		putv(nruns);
+		last = 0;
+		for (k = 0; k < (uint32_t)na;) {
+			uint32_t e;
 
-			memcpy(shown, after, na);
-			for (i = 0; i < np; i++)
-				restore(shown, na, &patches[i], 1);
-			emit_hex(shown, na);
+			if (shown[k] == shown_in[k]) {
+				k++;
+				continue;
+			}
+			for (e = k; e < (uint32_t)na && shown[e] != shown_in[e]; e++)
+				;
+			putv(k - last);
+			putv(e - k);
+			put(shown + k, e - k);
+			last = e;
+			k = e;
 		}
 	}
-	emit_ret(ret, err);
+	put(pre, npre);
 	if (nb >= 0) {
 		switch (nr) {
 		case 0x84: {
@@ -640,18 +596,18 @@ static void do_ioctl(const struct op *o)
 			uint32_t n = nin < nout ? nin : nout;
 
 			if (n)
-				emit_user("allowed_iovas_out", rd64(before, nb, 16), (uint64_t)n * 16);
+				put_user(B_OUT | B_ALLOWED_IOVAS, rd64(before, nb, 16), (uint64_t)n * 16);
 			break;
 		}
 		case 0x8a:
 			if (rd32(before, nb, 12) && rd64(before, nb, 16))
-				emit_user("data_out", rd64(before, nb, 16), rd32(before, nb, 12));
+				put_user(B_OUT | B_DATA, rd64(before, nb, 16), rd32(before, nb, 12));
 			break;
 		case 0x8c:
-			emit_user("bitmap_out", rd64(before, nb, 40), bitmap_bytes(rd64(before, nb, 24), rd64(before, nb, 32)));
+			put_user(B_OUT | B_BITMAP, rd64(before, nb, 40), bitmap_bytes(rd64(before, nb, 24), rd64(before, nb, 32)));
 			break;
 		case 0x8d:
-			emit_user("entries_out", rd64(before, nb, 8), (uint64_t)rd32(before, nb, 20) * rd32(before, nb, 24));
+			put_user(B_OUT | B_ENTRIES, rd64(before, nb, 8), (uint64_t)rd32(before, nb, 20) * rd32(before, nb, 24));
 			break;
 		case 0x8e:
 			if (ret == 0 && rd32(after, na, 12) < NFD)
@@ -659,31 +615,19 @@ static void do_ioctl(const struct op *o)
 			break;
 		case 0xa0:
 			if (rd32(before, nb, 4) == IOMMU_TEST_OP_ACCESS_RW)
-				emit_user("rw_buf_out", rd64(before, nb, 32), rd64(before, nb, 24));
+				put_user(B_OUT | B_RW_BUF, rd64(before, nb, 32), rd64(before, nb, 24));
 			else if (ret == 0 && rd32(before, nb, 4) == IOMMU_TEST_OP_CREATE_ACCESS && rd32(after, na, 16) < NFD)
 				fd_kind[rd32(after, na, 16)] = 3;
 			break;
 		}
 	}
+	put8(0);
 	if (o->fd >= 0 && o->fd < NFD && !fd_kind[o->fd])
 		fd_kind[o->fd] = 1;
 	finish();
 }
 
 /* ------------------------------------------------------------ environment */
-
-static const char *advice_name(int a)
-{
-	static const char *const names[] = { "NORMAL", "RANDOM", "SEQUENTIAL", "WILLNEED", "DONTNEED" };
-
-	if (a >= 0 && a < 5)
-		return names[a];
-	if (a == 14)
-		return "HUGEPAGE";
-	if (a == 15)
-		return "NOHUGEPAGE";
-	return "OTHER";
-}
 
 static void do_mmap(const struct op *o)
 {
@@ -708,31 +652,13 @@ static void do_mmap(const struct op *o)
 		if (tmp >= 0 && ftruncate(tmp, off + rlen) == 0)
 			fd = tmp;
 	}
-	begin("mmap", o->pid, o->ev);
-	emits(",\"addr\":");
-	emitx(va);
-	emits(",\"len\":");
-	emitu(len);
-	emits(",\"prot\":");
-	emitu(prot);
-	emits(",\"flags\":");
-	emitu(flags | MAP_FIXED);
-	emits(",\"flag_names\":[");
-	emits(flags & MAP_SHARED ? "\"SHARED\"" : "\"PRIVATE\"");
-	emits(",\"FIXED\"");
-	if (flags & MAP_ANONYMOUS)
-		emits(",\"ANONYMOUS\"");
-	if (flags & MAP_HUGETLB)
-		emits(",\"HUGETLB\"");
-	emits("],\"fd\":");
-	emiti(kind >= MK_SHARED_FILE ? o->fd : -1);
-	emits(",\"offset\":");
-	emitu(off);
 	if (va % 4096 || !len) {
 		err = EINVAL;
 	} else if (overlaps_own(va, rlen)) {
-		emits(",\"oracle_skip\":\"the executor's own memory\"");
-		err = EEXIST;
+		if (tmp >= 0)
+			close(tmp);
+		skip_record(o, "the executor's own memory");
+		return;
 	} else {
 		r = mmap((void *)va, len, prot, flags | MAP_FIXED, fd, off);
 		if (r == MAP_FAILED)
@@ -740,15 +666,7 @@ static void do_mmap(const struct op *o)
 	}
 	if (tmp >= 0)
 		close(tmp);
-	if (r == MAP_FAILED) {
-		emits(",\"ret\":null,\"errno\":");
-		emitu(err);
-	} else {
-		emits(",\"ret\":");
-		emitx((uintptr_t)r);
-		emits(",\"errno\":0");
-	}
-	finish();
+	result(o, r == MAP_FAILED ? -1 : (int64_t)(uintptr_t)r, err, NULL, 0);
 }
 
 /* munmap, mprotect, madvise: never on the executor's own memory */
@@ -757,39 +675,21 @@ static void do_range(const struct op *o)
 	struct cur c = payload(o);
 	uint64_t va = g64(&c), len = g64(&c);
 	uint32_t x = g32(&c);
-	const char *kind = o->kind == OP_MUNMAP ? "munmap" : o->kind == OP_MPROTECT ? "mprotect" : "madvise";
 	long ret;
-	int err = 0;
+	int err;
 
-	begin(kind, o->pid, o->ev);
-	emits(",\"addr\":");
-	emitx(va);
-	emits(",\"len\":");
-	emitu(len);
-	if (o->kind == OP_MPROTECT) {
-		emits(",\"prot\":");
-		emitu(x);
-	} else if (o->kind == OP_MADVISE) {
-		emits(",\"advice\":");
-		emitu(x);
-		emits(",\"advice_name\":\"");
-		emits(advice_name(x));
-		emits("\"");
-	}
 	if (va < TASK_END && len < TASK_END && overlaps_own(va & ~4095UL, len + (va & 4095))) {
-		emits(",\"oracle_skip\":\"the executor's own memory\"");
-		ret = 0;
-	} else {
-		if (o->kind == OP_MUNMAP)
-			ret = munmap((void *)va, len);
-		else if (o->kind == OP_MPROTECT)
-			ret = mprotect((void *)va, len, x);
-		else
-			ret = madvise((void *)va, len, x);
-		err = errno;
+		skip_record(o, "the executor's own memory");
+		return;
 	}
-	emit_ret(ret, err);
-	finish();
+	if (o->kind == OP_MUNMAP)
+		ret = munmap((void *)va, len);
+	else if (o->kind == OP_MPROTECT)
+		ret = mprotect((void *)va, len, x);
+	else
+		ret = madvise((void *)va, len, x);
+	err = errno;
+	result(o, ret, err, NULL, 0);
 }
 
 static void do_memwrite(const struct op *o)
@@ -800,24 +700,16 @@ static void do_memwrite(const struct op *o)
 	const unsigned char *volatile data = gbytes(&c, n);
 	volatile int sig = 0;
 
-	begin("memwrite", o->pid, o->ev);
-	emits(",\"addr\":");
-	emitx(va);
-	emits(",\"len\":");
-	emitu(n);
 	if (va + n < va || overlaps_own(va, n)) {
-		emits(",\"oracle_skip\":\"the executor's own memory\"");
-	} else if (!(sig = sigsetjmp(fault_jmp, 1))) {
+		skip_record(o, "the executor's own memory");
+		return;
+	}
+	if (!(sig = sigsetjmp(fault_jmp, 1))) {
 		in_guard = 1;
 		memcpy((void *)va, data, n);
 		in_guard = 0;
 	}
-	emit_ret(sig ? -1 : 0, EFAULT);
-	if (sig) {
-		emits(",\"signal\":");
-		emitu(sig);
-	}
-	finish();
+	result(o, sig ? -1 : 0, EFAULT, NULL, 0);
 }
 
 static void do_memread(const struct op *o)
@@ -830,20 +722,11 @@ static void do_memread(const struct op *o)
 
 	if (n > MAX_ARRAY)
 		n = MAX_ARRAY;
-	begin("memread", o->pid, o->ev);
-	emits(",\"addr\":");
-	emitx(va);
-	emits(",\"len\":");
-	emitu(n);
 	got = safe_read(buf, va, n);
-	if (got != (ssize_t)n) {
-		emit_ret(-1, EFAULT);
-	} else {
-		emit_ret(0, 0);
-		emits(",\"data\":");
-		emit_hex(buf, n);
-	}
-	finish();
+	if (got != (ssize_t)n)
+		result(o, -1, EFAULT, NULL, 0);
+	else
+		result(o, 0, 0, buf, n);
 }
 
 static void do_open(const struct op *o)
@@ -872,13 +755,7 @@ static void do_open(const struct op *o)
 	else
 		flags = O_RDONLY;
 	fd = open(path, flags, 0600);
-	begin("open", o->pid, o->ev);
-	emits(",\"path\":");
-	emit_str(path, n);
-	emits(",\"flags\":");
-	emitu(flags);
-	emit_ret(fd, errno);
-	finish();
+	result(o, fd, errno, NULL, 0);
 	if (fd >= 0 && fd < NFD)
 		fd_kind[fd] = strcmp(path, "/dev/iommu") ? 4 : 1;
 }
@@ -888,14 +765,7 @@ static void do_close(const struct op *o)
 	int kind = o->fd >= 0 && o->fd < NFD ? fd_kind[o->fd] : 0;
 	int ret = close(o->fd), err = errno;
 
-	begin("close", o->pid, o->ev);
-	emits(",\"fd\":");
-	emiti(o->fd);
-	emit_ret(ret, err);
-	emits(",\"what\":\"");
-	emits(kind > 0 && kind < 6 ? fd_what[kind] : "file");
-	emits("\"");
-	finish();
+	result(o, ret, err, NULL, 0);
 	if (kind)
 		fd_kind[o->fd] = 0;
 }
@@ -913,12 +783,7 @@ static void do_memfd(const struct op *o)
 	memcpy(name, p, n);
 	name[n] = 0;
 	fd = memfd_create(name, 0);
-	begin("memfd_create", o->pid, o->ev);
-	emits(",\"name\":");
-	emit_str(name, n);
-	emits(",\"flags\":0,\"flag_names\":[]");
-	emit_ret(fd, errno);
-	finish();
+	result(o, fd, errno, NULL, 0);
 	if (fd >= 0 && fd < NFD)
 		fd_kind[fd] = 5;
 }
@@ -929,13 +794,7 @@ static void do_ftruncate(const struct op *o)
 	uint64_t len = g64(&c);
 	int ret = ftruncate(o->fd, len);
 
-	begin("ftruncate", o->pid, o->ev);
-	emits(",\"fd\":");
-	emiti(o->fd);
-	emits(",\"len\":");
-	emitu(len);
-	emit_ret(ret, errno);
-	finish();
+	result(o, ret, errno, NULL, 0);
 }
 
 static void do_readfd(const struct op *o)
@@ -951,17 +810,7 @@ static void do_readfd(const struct op *o)
 		count = MAX_ARRAY;
 	ret = pos ? pread(o->fd, buf, count, pos) : read(o->fd, buf, count);
 	err = errno;
-	begin("read", o->pid, o->ev);
-	emits(",\"fd\":");
-	emiti(o->fd);
-	emits(",\"len\":");
-	emitu(count);
-	emit_ret(ret, err);
-	if (ret > 0) {
-		emits(",\"data\":");
-		emit_hex(buf, ret);
-	}
-	finish();
+	result(o, ret, err, buf, ret > 0 ? ret : 0);
 }
 
 static void do_writefd(const struct op *o)
@@ -983,17 +832,7 @@ static void do_writefd(const struct op *o)
 	p = bad ? (const void *)BAD_PTR : (const void *)buf;
 	ret = pos ? pwrite(o->fd, p, count, pos) : write(o->fd, p, count);
 	err = errno;
-	begin("write", o->pid, o->ev);
-	emits(",\"fd\":");
-	emiti(o->fd);
-	emits(",\"len\":");
-	emitu(count);
-	emit_ret(ret, err);
-	if (!bad) {
-		emits(",\"data\":");
-		emit_hex(buf, dlen < count ? dlen : count);
-	}
-	finish();
+	result(o, ret, err, NULL, 0);
 }
 
 static void do_capdrop(const struct op *o)
@@ -1010,11 +849,7 @@ static void do_capdrop(const struct op *o)
 		d[cap / 32].inheritable &= ~(1U << (cap % 32));
 		ret = syscall(SYS_capset, &h, d);
 	}
-	begin("env", o->pid, o->ev);
-	emits(",\"what\":\"capdrop\",\"cap\":");
-	emitu(cap);
-	emit_ret(ret, errno);
-	finish();
+	result(o, ret, errno, NULL, 0);
 }
 
 static void do_rlimit(const struct op *o)
@@ -1029,11 +864,7 @@ static void do_rlimit(const struct op *o)
 	if (getrlimit(RLIMIT_MEMLOCK, &old) == 0 && old.rlim_max != RLIM_INFINITY && bytes > old.rlim_max)
 		rl.rlim_max = old.rlim_max;
 	ret = setrlimit(RLIMIT_MEMLOCK, &rl);
-	begin("env", o->pid, o->ev);
-	emits(",\"what\":\"rlimit_memlock\",\"bytes\":");
-	emitu(bytes);
-	emit_ret(ret, errno);
-	finish();
+	result(o, ret, errno, NULL, 0);
 }
 
 static void do_extfds(const struct op *o)
@@ -1064,10 +895,7 @@ static void do_extfds(const struct op *o)
 		if (fd < NFD)
 			fd_kind[fd] = 4;
 	}
-	begin("env", o->pid, o->ev);
-	emits(",\"what\":\"external_fds\"");
-	emit_ret(ret, err);
-	finish();
+	result(o, ret, err, NULL, 0);
 }
 
 /* insertion sort of [start, end) pairs by start (no qsort: it may malloc) */
@@ -1159,25 +987,16 @@ static void do_maps(const struct op *o)
 		}
 	}
 	(void)mapped;
-	begin("env", o->pid, o->ev);
-	emits(",\"what\":\"maps\",\"regions\":");
-	emitu(n);
-	emits(",\"unmapped_gaps\":");
-	emitu(unmapped);
-	emits(",\"skipped_pages\":");
-	emitu(skipped);
-	emits(",\"failed\":");
-	emitu(failed);
-	emit_ret(0, 0);
-	finish();
+	{
+		uint32_t stats[4] = { n, unmapped, skipped, failed };
+
+		result(o, 0, 0, stats, sizeof(stats));
+	}
 }
 
 static void do_note(const struct op *o)
 {
-	begin("env", o->pid, o->ev);
-	emits(",\"what\":\"note\"");
-	emit_ret(0, 0);
-	finish();
+	result(o, 0, 0, NULL, 0);
 }
 
 /* ------------------------------------------------------------ turn taking */
@@ -1248,13 +1067,7 @@ static void do_fork(const struct op *o)
 		ctl->w[k].state = 0;
 	else if (pid > 0)
 		ctl->w[k].rpid = pid;
-	begin("fork", o->pid, o->ev);
-	emits(",\"parent\":");
-	emitu(o->pid);
-	emits(",\"child\":");
-	emiti(pid < 0 ? -1 : (int64_t)child);
-	emit_ret(pid < 0 ? -1 : 0, errno);
-	finish();
+	result(o, pid < 0 ? -1 : 0, errno, NULL, 0);
 }
 
 static void run_op(const struct op *o)
@@ -1319,9 +1132,7 @@ static void worker_loop(void)
 			if (o->pid != (uint32_t)ctl->w[me].tpid)
 				break;
 			if (o->kind == OP_EXIT) {
-				begin("exit", o->pid, o->ev);
-				emits(",\"fn\":\"_exit\",\"status\":0");
-				finish();
+				result(o, 0, 0, NULL, 0);
 				ctl->next++;
 				ctl->w[me].state = 2;
 				ctl->exiting = me;
@@ -1352,6 +1163,34 @@ static void worker_loop(void)
 /* ------------------------------------------------------------ supervisor */
 
 static int out_fd = 1;
+static volatile struct shm_hdr *shm; /* --shm: the host's shared memory */
+static unsigned char *ring;
+
+static void ring_write(const char *p, uint64_t n)
+{
+	uint64_t size = shm->ring_size;
+
+	while (n) {
+		uint64_t head = shm->head, tail = __atomic_load_n(&shm->tail, __ATOMIC_ACQUIRE);
+		uint64_t pos = head % size, k = size - (head - tail);
+
+		if (!k) {
+			/* the host has not read the ring yet */
+			struct timespec ts = { 0, 500 * 1000 };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (k > size - pos)
+			k = size - pos;
+		if (k > n)
+			k = n;
+		memcpy(ring + pos, p, k);
+		__atomic_store_n(&shm->head, head + k, __ATOMIC_RELEASE);
+		p += k;
+		n -= k;
+	}
+}
 
 static void flush_out(void)
 {
@@ -1359,6 +1198,11 @@ static void flush_out(void)
 
 	if (n > OUT_SIZE)
 		n = OUT_SIZE;
+	if (shm) {
+		ring_write(out_buf, n);
+		ctl->out_len = 0;
+		return;
+	}
 	while (off < n) {
 		ssize_t w = write(out_fd, out_buf + off, n - off);
 
@@ -1424,28 +1268,12 @@ static void kill_all(void)
 		;
 }
 
-static void end_record(const char *status, int detail)
+static void end_record(int status, int detail)
 {
-	begin("oracle_end", 0, -1);
-	emits(",\"status\":\"");
-	emits(status);
-	emits("\",\"done\":");
-	emitu(ctl->next);
-	emits(",\"ops\":");
-	emitu(nops);
-	if (detail) {
-		emits(",\"detail\":");
-		emiti(detail);
-	}
-	finish();
-}
-
-static void skip_record(const struct op *o, const char *why)
-{
-	begin("oracle_skip", o->pid, o->ev);
-	emits(",\"why\":\"");
-	emits(why);
-	emits("\"");
+	begin(R_END, -1);
+	put8(status);
+	putv(ctl->next);
+	putz(detail);
 	finish();
 }
 
@@ -1460,8 +1288,8 @@ static void run_trace(void)
 	ctl->next = 0;
 	ctl->exiting = -1;
 	ctl->owner = -1;
-	ctl->seq0 = ctl->seq;
-	begin("test", 0, -1);
+	begin(R_TRACE, -1);
+	putv(trace_pos);
 	finish();
 	deadline = now() + trace_timeout_ms / 1000.0;
 	for (;;) {
@@ -1479,7 +1307,7 @@ static void run_trace(void)
 				ctl->exiting = -1;
 			}
 			if (ctl->next >= nops) {
-				end_record("ok", 0);
+				end_record(0, 0);
 				break;
 			}
 			const struct op *o = ops[ctl->next];
@@ -1501,7 +1329,7 @@ static void run_trace(void)
 				k = spawn_fresh(o->pid);
 				prof_spawn += now() - ts;
 				if (k < 0) {
-					end_record("crash", -1);
+					end_record(2, -1);
 					break;
 				}
 			}
@@ -1523,7 +1351,7 @@ static void run_trace(void)
 					ctl->w[i].state = 3;
 				}
 			if (!expected) {
-				end_record("crash", WIFSIGNALED(status) ? WTERMSIG(status) : 1000 + WEXITSTATUS(status));
+				end_record(2, WIFSIGNALED(status) ? WTERMSIG(status) : 1000 + WEXITSTATUS(status));
 				goto out;
 			}
 		}
@@ -1531,7 +1359,7 @@ static void run_trace(void)
 			last_next = ctl->next;
 			deadline = now() + trace_timeout_ms / 1000.0;
 		} else if (now() > deadline) {
-			end_record("timeout", trace_timeout_ms);
+			end_record(1, trace_timeout_ms);
 			break;
 		}
 	}
@@ -1545,6 +1373,58 @@ out:
 		t1 = now();
 		flush_out();
 		prof_flush += now() - t1;
+	}
+}
+
+/* The ivshmem device (1af4:1110) the host put the input in: its BAR 2 at EXE_BASE. */
+static void load_shm(void)
+{
+	static const char dir[] = "/sys/bus/pci/devices";
+	char path[512], buf[32];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int fd = -1;
+
+	if (!d)
+		die("--shm: no /sys/bus/pci/devices");
+	while (fd < 0 && (e = readdir(d))) {
+		int f, ok = 1;
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		for (int i = 0; i < 2 && ok; i++) {
+			snprintf(path, sizeof(path), "%s/%s/%s", dir, e->d_name, i ? "device" : "vendor");
+			f = open(path, O_RDONLY | O_CLOEXEC);
+			n = f < 0 ? -1 : read(f, buf, sizeof(buf) - 1);
+			if (f >= 0)
+				close(f);
+			buf[n > 0 ? n : 0] = 0;
+			ok = !strncmp(buf, i ? "0x1110" : "0x1af4", 6);
+		}
+		if (!ok)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/resource2", dir, e->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	}
+	closedir(d);
+	{
+		struct stat st;
+		void *p;
+
+		if (fd < 0 || fstat(fd, &st))
+			die("--shm: no ivshmem device (1af4:1110) with a BAR 2");
+		p = mmap((void *)EXE_BASE, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+		if (p == MAP_FAILED)
+			die("--shm: mmap of BAR 2");
+		close(fd);
+		shm = p;
+		if (memcmp((const void *)shm->magic, "IORWSHM1", 8) || shm->input_off + shm->input_len > (uint64_t)st.st_size ||
+		    shm->ring_off + shm->ring_size > (uint64_t)st.st_size || !shm->ring_size)
+			die("--shm: not an iorewind shared memory (magic IORWSHM1)");
+		input = (const unsigned char *)p + shm->input_off;
+		input_len = shm->input_len;
+		ring = (unsigned char *)p + shm->ring_off;
 	}
 }
 
@@ -1583,9 +1463,12 @@ int main(int argc, char **argv)
 	uint32_t ntraces, version, t;
 	double t0 = now();
 	uint64_t total_ops = 0;
-	int i;
+	int i, use_shm = argc > 1 && !strcmp(argv[1], "--shm");
 
-	load_input(argc > 1 ? argv[1] : NULL);
+	if (use_shm)
+		load_shm();
+	else
+		load_input(argc > 1 ? argv[argc - 1] : NULL);
 	if (input_len < 16 || memcmp(input, "IORWEXE1", 8))
 		die("not an executor input (magic IORWEXE1)");
 	c.p = input + 8;
@@ -1597,7 +1480,7 @@ int main(int argc, char **argv)
 	trace_timeout_ms = g32(&c);
 	g32(&c);
 
-	if (cap && *cap) {
+	if (!use_shm && cap && *cap) {
 		out_fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (out_fd < 0)
 			die("cannot create the capture file");
@@ -1624,21 +1507,16 @@ int main(int argc, char **argv)
 
 	for (t = 0; t < ntraces; t++) {
 		uint32_t magic = g32(&c), index = g32(&c), n = g32(&c), namelen = g32(&c);
-		const unsigned char *name = gbytes(&c, namelen);
 		uint32_t k;
+
+		gbytes(&c, namelen);
 
 		if (magic != 0x31435254)
 			die("bad trace magic");
 		if (n > (64UL << 20) / sizeof(void *))
 			die("too many ops in one trace");
-		if (namelen >= sizeof(trace_name))
-			namelen = sizeof(trace_name) - 1;
-		memcpy(trace_name, name, namelen);
-		trace_name[namelen] = 0;
-		for (k = 0; k < strlen(trace_name); k++)
-			if (trace_name[k] == '"' || trace_name[k] == '\\' || trace_name[k] < 0x20)
-				trace_name[k] = '_';
 		(void)index;
+		trace_pos = t;
 		for (k = 0; k < n; k++) {
 			const struct op *o = (const struct op *)c.p;
 
@@ -1657,6 +1535,8 @@ int main(int argc, char **argv)
 		if (prof_op[2 * i + 1] > 0)
 			dprintf(2, "executor: op %s%x: %.0f in %.3fs (%.0fus each)\n", i >= 512 ? "env " : i >= 256 ? "test op 0x" : "ioctl 0x", i >= 512 ? i - 512 : i >= 256 ? i - 256 : i,
 				prof_op[2 * i + 1], prof_op[2 * i], prof_op[2 * i] / prof_op[2 * i + 1] * 1e6);
+	if (shm)
+		__atomic_store_n(&shm->done, 1, __ATOMIC_RELEASE);
 	if (out_fd != 1)
 		close(out_fd);
 	return 0;

@@ -1,13 +1,14 @@
 /**
- * Importing the executor's records (capture format + "ev"): they split per
- * trace, become the kernel's answers on the trace's own events, and the
- * model is judged against them exactly as `replay` judges a capture.
+ * Importing the executor's records (binary, or capture format + "ev"):
+ * they split per trace, become the kernel's answers on the trace's own
+ * events, and the model is judged against them exactly as `replay` judges
+ * a capture.
  */
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
 import { judge } from '../../../src/oracle/check.js';
-import { ioctlArg } from '../../../src/oracle/encode.js';
-import { kernelAnswer, splitRecords, withKernelAnswers } from '../../../src/oracle/results.js';
+import { encodeInput, ioctlArg } from '../../../src/oracle/encode.js';
+import { decodeRecords, kernelAnswer, RecordDecoder, splitRecords, withKernelAnswers, type Rec } from '../../../src/oracle/results.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -121,5 +122,170 @@ describe('judging the model', () => {
     expect(r.verdict).toBe('error');
     expect(r.reason).toMatch(/signal 11/);
     expect((await judge('x', trace, undefined)).verdict).toBe('error');
+  });
+});
+
+/** Binary records as executor.c writes them (docs/oracle.md, "Records"). */
+class Bin {
+  readonly b: number[] = [];
+  u8(v: number): this {
+    this.b.push(v & 0xff);
+    return this;
+  }
+  v(x: number | bigint): this {
+    let n = BigInt(x);
+    do {
+      const c = Number(n & 0x7fn);
+      n >>= 7n;
+      this.u8(c | (n ? 0x80 : 0));
+    } while (n);
+    return this;
+  }
+  z(x: number): this {
+    return this.v(x < 0 ? -2 * x - 1 : 2 * x);
+  }
+  bytes(d: ArrayLike<number>): this {
+    for (let i = 0; i < d.length; i++) this.u8(d[i]!);
+    return this;
+  }
+  trace(pos: number): this {
+    return this.u8(1).v(pos);
+  }
+  end(status: number, done: number, detail = 0): this {
+    return this.u8(2).u8(status).v(done).z(detail);
+  }
+  skip(ev: number, why: string): this {
+    return this.u8(3).v(ev).v(why.length).bytes(Buffer.from(why));
+  }
+  result(ev: number, ret: number, errno = 0, data: ArrayLike<number> = []): this {
+    return this.u8(4).v(ev).z(ret).v(errno).v(data.length).bytes(data);
+  }
+  /** runs: [offset, bytes]; bufs: [id, len, bytes | null (fault)] */
+  ioctl(ev: number, ret: number, errno: number, flags: number, runs: [number, number[]][] = [], bufs: [number, number, number[] | null][] = []): this {
+    this.u8(5).v(ev).z(ret).v(errno).u8(flags);
+    if (!(flags & 5)) {
+      this.v(runs.length);
+      let at = 0;
+      for (const [off, d] of runs) {
+        this.v(off - at).v(d.length).bytes(d);
+        at = off + d.length;
+      }
+    }
+    for (const [id, len, d] of bufs) {
+      this.u8(id | (d === null ? 0x40 : 0)).v(len);
+      if (d) this.bytes(d);
+    }
+    return this.u8(0);
+  }
+  get buf(): Uint8Array {
+    return Uint8Array.from(this.b);
+  }
+}
+
+/** An answer imported without the shortcut: the same record, a plain copy (no binary bytes attached). */
+const viaImporter = (ev: Event, r: Rec) => kernelAnswer(ev, JSON.parse(JSON.stringify(r)) as Rec);
+
+describe('binary records', () => {
+  const { input } = encodeInput([{ name: 't0', events: trace }]);
+  const kernel = (destroyErrno: number, allocId = 1) =>
+    new Bin()
+      .trace(0)
+      .result(0, 0)
+      .result(1, 0x7f0000000000)
+      .ioctl(2, 0, 0, 0, [[8, [allocId, 0, 0, 0]]])
+      .ioctl(3, 0, 0, 0)
+      .ioctl(4, -1, destroyErrno, 0)
+      .end(0, 5).buf;
+
+  it('give the same answers as the capture-format records', () => {
+    const bin = withKernelAnswers(trace, decodeRecords(kernel(2, 7), input).get('t0')!);
+    const json = withKernelAnswers(trace, splitRecords(kernelSays(2, 7)).get('t0')!);
+    expect(bin.events.map((e) => e.rec)).toEqual(json.events.map((e) => e.rec));
+    expect(bin.events[2]!.rec).toMatchObject({ errno: 0, out: { out_ioas_id: 7 } });
+    const recs = decodeRecords(kernel(2), input).get('t0')!;
+    expect(recs).toMatchObject({ status: 'ok', done: 5, ioctls: 3 });
+    expect(recs.byEvent.get(1)![0]).toMatchObject({ kind: 'mmap', ret: '0x7f0000000000', errno: 0, pid: 1, test: 't0', ev: 1 });
+    expect(recs.byEvent.get(4)![0]).toMatchObject({ kind: 'ioctl', fd: 0, cmd: '0x3b80', ret: -1, errno: 2 });
+    expect(splitRecords(kernel(2), input).get('t0')!.ioctls).toBe(3);
+  });
+
+  it('stream in any pieces: each trace comes out complete at its end record', () => {
+    const all = kernel(2);
+    const d = new RecordDecoder(input);
+    const got: string[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const done = d.push(all.subarray(i, i + 1));
+      got.push(...done.map((t) => t.name));
+      if (i < all.length - 1) expect(done).toEqual([]);
+    }
+    expect(got).toEqual(['t0']);
+    expect(d.leftover).toBe(0);
+    expect(withKernelAnswers(trace, d.all.get('t0')!).events.map((e) => e.rec)).toEqual(withKernelAnswers(trace, decodeRecords(all, input).get('t0')!).events.map((e) => e.rec));
+    // cut short: the trace is there, unfinished
+    expect(decodeRecords(all.subarray(0, all.length - 4), input).get('t0')!.status).toBe('missing');
+  });
+
+  it('the ioctl shortcut answers exactly as the capture importer does', () => {
+    const evs: Event[] = [
+      ...trace.slice(0, 4),
+      { op: 'IOMMU_IOAS_IOVA_RANGES', fd: 0, args: { ioas_id: 1, num_iovas: 2, allowed_iovas: 0x10000n } },
+      { op: 'IOMMU_IOAS_IOVA_RANGES', fd: 0, args: { ioas_id: 1, num_iovas: 2, allowed_iovas: 0x10000n } },
+      { op: 'IOMMU_IOAS_UNMAP', fd: 0, args: { ioas_id: 1, iova: 0x1000000n, length: 0x100000n } },
+      { op: 'IOMMU_TEST_OP_MD_CHECK_MAP', fd: 0, args: { id: 4, check_map: { iova: 0x1000000n, length: 0x1000n, uptr: 0x7f0000000000n } } },
+    ];
+    const { input: inp } = encodeInput([{ name: 't0', events: evs }]);
+    const range = [0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0];
+    const recs = decodeRecords(
+      new Bin()
+        .trace(0)
+        .result(0, 3)
+        .result(1, 0x7f0000000000)
+        .ioctl(2, 0, 0, 0, [[8, [1]]])
+        .ioctl(3, 0, 0, 0)
+        .ioctl(4, 0, 0, 0, [[8, [1]], [24, [0, 0x10]]], [[8 | 1, 16, range]])
+        // the buffer unreadable after the call: nothing of it to compare
+        .ioctl(5, -1, 14, 0, [], [[8 | 1, 32, null]])
+        .ioctl(6, 0, 0, 0, [[16, [0, 0x30, 0]]])
+        .ioctl(7, -1, 22, 0)
+        .end(0, 8).buf,
+      inp,
+    ).get('t0')!;
+    for (const i of [2, 3, 4, 5, 6, 7]) {
+      const r = recs.byEvent.get(i)![0]!;
+      expect(kernelAnswer(evs[i]!, r), `event ${i}`).toEqual(viaImporter(evs[i]!, r));
+    }
+    expect(kernelAnswer(evs[4]!, recs.byEvent.get(4)![0]!)).toEqual({ errno: 0, out: expect.objectContaining({ num_iovas: 1, out_iova_alignment: 0x1000n }), bufs: { allowed_iovas: Uint8Array.from(range) } });
+    expect(kernelAnswer(evs[6]!, recs.byEvent.get(6)![0]!)!.out).toMatchObject({ length: 0x3000n });
+    expect(kernelAnswer(evs[7]!, recs.byEvent.get(7)![0]!)).toMatchObject({ errno: 'EINVAL' });
+  });
+
+  it('an unreadable struct, an integer argument, a cut buffer, a skipped op, a crash', () => {
+    const evs: Event[] = [
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: null },
+      { op: 'IOMMU_IOAS_IOVA_RANGES', fd: 0, args: { ioas_id: 1, num_iovas: 2, allowed_iovas: 0x10000n } },
+      { op: 'munmap', args: { va: 0x400000n, length: 4096n } },
+      { op: 'IOMMU_DESTROY', fd: 0, args: { id: 1 } },
+    ];
+    const { input: inp } = encodeInput([{ name: 'x', events: evs }]);
+    const recs = decodeRecords(
+      new Bin()
+        .trace(0)
+        .ioctl(0, -1, 14, 1)
+        .ioctl(1, 0, 0, 0, [], [[8 | 1 | 0x80, 1 << 20, Array(256 * 1024).fill(0)]])
+        .skip(2, "the executor's own memory")
+        .end(2, 3, 11).buf,
+      inp,
+    ).get('x')!;
+    expect(recs).toMatchObject({ status: 'crash', detail: 11, done: 3, ioctls: 2 });
+    expect(recs.byEvent.get(0)![0]).toMatchObject({ in: null, fault: 1, errno: 14 });
+    expect(kernelAnswer(evs[0]!, recs.byEvent.get(0)![0]!)).toEqual({ errno: 'EFAULT' });
+    // a buffer longer than the recorder keeps: the record is undecodable, as in a capture (errno only)
+    const cut = recs.byEvent.get(1)![0]!;
+    expect(cut).toMatchObject({ allowed_iovas_out_trunc: 1 << 20 });
+    expect(kernelAnswer(evs[1]!, cut)).toEqual(viaImporter(evs[1]!, cut));
+    expect(kernelAnswer(evs[1]!, cut)!.bufs).toBeUndefined();
+    const k = withKernelAnswers(evs, recs);
+    expect(k.skipped).toEqual([{ index: 2, op: 'munmap', why: "the executor's own memory" }]);
+    expect(k.events[3]!.rec).toBeUndefined();
   });
 });
