@@ -53,10 +53,13 @@ const NO_NEXT_A = 18446744073709551616;
  */
 const BIG_SLACK = 8192;
 
-const LEAF_MAX = 32;
-const LEAF_MIN = 8;
-const INNER_MAX = 32;
-const INNER_MIN = 8;
+// Fanout 16: every update copies one node per level, and with 32 the copying
+// cost more than the extra level saves (instructions per event of the VM
+// trace, counted under cachegrind: 18.4k at 32, 16.0k at 16, 19.0k at 8).
+const LEAF_MAX = 16;
+const LEAF_MIN = 4;
+const INNER_MAX = 16;
+const INNER_MIN = 4;
 
 // Correctly rounded bigint -> double for 0 <= x < 2^64. Number(bigint) is a
 // slow runtime call in V8 11; writing through a BigUint64Array and reading

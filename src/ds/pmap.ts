@@ -40,10 +40,13 @@ export function compareBigints(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const LEAF_MAX = 32;
-const LEAF_MIN = 8;
-const INNER_MAX = 32;
-const INNER_MIN = 8;
+// Fanout 16: every update copies one node per level, and with 32 the copying
+// cost more than the extra level saves (instructions per event of the VM
+// trace, counted under cachegrind: 18.4k at 32, 16.0k at 16, 19.0k at 8).
+const LEAF_MAX = 16;
+const LEAF_MIN = 4;
+const INNER_MAX = 16;
+const INNER_MIN = 4;
 
 /** Key kinds: generic comparator, number `<`, bigint `<`. */
 const K_CMP = 0;

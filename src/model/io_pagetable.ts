@@ -6,7 +6,7 @@
 import { IntervalMap } from '../ds/interval_map.js';
 import { PAGE_SIZE, HPAGE_SIZE } from './mm.js';
 import type { Tx } from './object.js';
-import { dropAllPins, pagesAddRange, pagesRemoveRange } from './pages.js';
+import { dropAllPins, pagesAddRange, pagesRemoveRange, pagesWith } from './pages.js';
 import type { Area, IoasObj, Iopt, Range, Reserved } from './state.js';
 
 export const U64_MAX = 0xffffffffffffffffn;
@@ -200,7 +200,7 @@ export function mapPages(tx: Tx, ioasId: number, pieces: readonly PagesPiece[], 
     const area: Area = { pages: piece.pages, startByte: piece.startByte, prot, numAccesses: 0 };
     iopt = withAreas(iopt, iopt.areas.insert(cur, cur + piece.length - 1n, area));
     inserted.push([cur, cur + piece.length - 1n, area]);
-    tx.putPages({ ...pages, areaRefs: pages.areaRefs + 1 });
+    tx.putPages(pagesWith(pages, pages.pinned, pages.npinned, pages.areaRefs + 1));
     cur += piece.length;
   }
   putIopt(tx, ioasId, iopt);
@@ -246,7 +246,7 @@ export function removeArea(tx: Tx, ioasId: number, start: bigint): void {
   if (sole) {
     if (p.npinned !== 0) throw new Error(`model bug: pages ${p.id} freed with ${p.npinned} pins`);
     tx.dropPages(p.id);
-  } else tx.putPages({ ...p, areaRefs: p.areaRefs - 1 });
+  } else tx.putPages(pagesWith(p, p.pinned, p.npinned, p.areaRefs - 1));
 }
 
 /** The access hook: ask every access on the IOAS to drop pins over [iova, iova+length). */
@@ -323,7 +323,7 @@ export function splitArea(tx: Tx, ioasId: number, iova: bigint): string | 0 {
   const areas = iopt.areas.remove(start).insert(start, iova, a).insert(newStart, last, rhs);
   putIopt(tx, ioasId, { ...iopt, areas });
   const p = tx.pages(a.pages);
-  tx.putPages({ ...p, areaRefs: p.areaRefs + 1 });
+  tx.putPages(pagesWith(p, p.pinned, p.npinned, p.areaRefs + 1));
   if (inDomain && rhsByte % PAGE_SIZE !== 0n) {
     const shared = Number(rhsByte / PAGE_SIZE);
     const e = pagesAddRange(tx, a.pages, shared, shared);

@@ -23,10 +23,16 @@ export class Tx {
 
   // The context's large collections are held here and the Ctx object is
   // rebuilt only when asked for (or at commit): a handler touches them many
-  // times and should not copy the Ctx record each time.
+  // times and should not copy the Ctx record each time. Writes to objects and
+  // pages objects go to small overlays first (null = removed) and reach the
+  // persistent maps once per key when the Ctx is built: a MAP rewrites its
+  // pages object three times and the IOAS twice, and each write-through
+  // would copy a B-tree path.
   private base: Ctx;
   private objs: Ctx['objs'];
   private pagesMap: Ctx['pages'];
+  private objsDirty: Map<number, Obj | null> | null = null;
+  private pagesDirty: Map<number, Pages | null> | null = null;
   private nextPagesId: number;
   private built: Ctx | undefined;
 
@@ -50,9 +56,27 @@ export class Tx {
     return this.w.procs.get(this.pid)!;
   }
 
+  private flush(): void {
+    const od = this.objsDirty;
+    if (od !== null) {
+      let m = this.objs;
+      for (const [k, v] of od) m = v === null ? m.delete(k) : m.set(k, v);
+      this.objs = m;
+      this.objsDirty = null;
+    }
+    const pd = this.pagesDirty;
+    if (pd !== null) {
+      let m = this.pagesMap;
+      for (const [k, v] of pd) m = v === null ? m.delete(k) : m.set(k, v);
+      this.pagesMap = m;
+      this.pagesDirty = null;
+    }
+  }
+
   /** The context as it stands in this transaction. */
   get ctx(): Ctx {
     if (!this.built) {
+      this.flush();
       const b = this.base;
       // Written out rather than spread: every Ctx keeps one shape (monomorphic property access).
       this.built = { id: b.id, file: b.file, objs: this.objs, pages: this.pagesMap, nextPages: this.nextPagesId, accountMode: b.accountMode, vfioIoas: b.vfioIoas };
@@ -60,8 +84,9 @@ export class Tx {
     return this.built;
   }
 
-  /** Replace the context's small fields (account mode, compat IOAS). */
+  /** Replace the context's small fields (account mode, compat IOAS); `c` is built from `this.ctx`. */
   set ctx(c: Ctx) {
+    this.flush();
     this.base = c;
     this.objs = c.objs;
     this.pagesMap = c.pages;
@@ -79,21 +104,27 @@ export class Tx {
 
   /** iommufd_get_object(id, type): ENOENT (undefined) when absent or of another type. */
   get<T extends ObjType>(id: number, type: T): ObjOf<T> | undefined {
-    const o = this.objs.get(id);
+    const o = this.any(id);
     return o && o.type === type ? (o as ObjOf<T>) : undefined;
   }
 
   any(id: number): Obj | undefined {
+    const d = this.objsDirty;
+    if (d !== null) {
+      const o = d.get(id);
+      if (o !== undefined) return o === null ? undefined : o;
+    }
     return this.objs.get(id);
   }
 
   put(o: Obj): void {
-    this.objs = this.objs.set(o.id, o);
+    (this.objsDirty ??= new Map()).set(o.id, o);
     this.built = undefined;
   }
 
   /** Allocate the lowest free ID and store the object built for it. */
   alloc<O extends Obj>(make: (id: number) => O): O | undefined {
+    this.flush();
     const id = this.objs.lowestFreeKey(1);
     if (id > ID_MAX) return undefined;
     const o = make(id);
@@ -102,31 +133,32 @@ export class Tx {
   }
 
   remove(id: number): void {
-    this.objs = this.objs.delete(id);
+    (this.objsDirty ??= new Map()).set(id, null);
     if (this.base.vfioIoas === id) this.base = { ...this.base, vfioIoas: 0 };
     this.built = undefined;
   }
 
   /** users += delta on an existing object. */
   users(id: number, delta: number): void {
-    const o = this.objs.get(id);
+    const o = this.any(id);
     if (!o) throw new Error(`model bug: users() on missing object ${id}`);
     this.put({ ...o, users: o.users + delta });
   }
 
   pages(id: number): Pages {
-    const p = this.pagesMap.get(id);
+    const d = this.pagesDirty;
+    const p = d !== null && d.has(id) ? d.get(id) : this.pagesMap.get(id);
     if (!p) throw new Error(`model bug: missing pages object ${id}`);
     return p;
   }
 
   putPages(p: Pages): void {
-    this.pagesMap = this.pagesMap.set(p.id, p);
+    (this.pagesDirty ??= new Map()).set(p.id, p);
     this.built = undefined;
   }
 
   dropPages(id: number): void {
-    this.pagesMap = this.pagesMap.delete(id);
+    (this.pagesDirty ??= new Map()).set(id, null);
     this.built = undefined;
   }
 

@@ -33,6 +33,21 @@ export function newUserPages(tx: Tx, userVa: bigint, length: bigint, writable: b
   };
 }
 
+/** A pin run, built in one shape (hot path). */
+const run = (last: number, count: number, mobj: number, mobjIndex: number): PinRun => ({ last, count, mobj, mobjIndex });
+
+/**
+ * The same pages object with other pin state and area count. Built field by
+ * field, not spread: MAP and UNMAP rebuild their pages object several times
+ * and object spread is several times slower in V8. File pages keep their
+ * memory object as the last field, as newFilePages makes them.
+ */
+export function pagesWith(p: Pages, pinned: Pages['pinned'], npinned: number, areaRefs: number): Pages {
+  if (p.fileMobj === undefined)
+    return { id: p.id, base: p.base, npages: p.npages, writable: p.writable, account: p.account, ownerPid: p.ownerPid, ownerUid: p.ownerUid, pinned, npinned, areaRefs };
+  return { id: p.id, base: p.base, npages: p.npages, writable: p.writable, account: p.account, ownerPid: p.ownerPid, ownerUid: p.ownerUid, pinned, npinned, areaRefs, fileMobj: p.fileMobj };
+}
+
 /** New pages object for a file range (IOAS_MAP_FILE, 6.14). */
 export function newFilePages(tx: Tx, mobj: number, start: bigint, length: bigint, writable: boolean): Pages {
   const base = start & ~(PAGE_SIZE - 1n);
@@ -70,11 +85,11 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number): 
   for (const [s, r] of hit) {
     if (s > pos) gaps.push([pos, s - 1]);
     runs = runs.delete(s);
-    if (s < first) runs = runs.set(s, { ...r, last: first - 1 });
+    if (s < first) runs = runs.set(s, run(first - 1, r.count, r.mobj, r.mobjIndex));
     const lo = Math.max(s, first);
     const hi = Math.min(r.last, last);
-    runs = runs.set(lo, { ...r, last: hi, count: r.count + 1, mobjIndex: r.mobjIndex + (lo - s) });
-    if (r.last > last) runs = runs.set(last + 1, { ...r, mobjIndex: r.mobjIndex + (last + 1 - s) });
+    runs = runs.set(lo, run(hi, r.count + 1, r.mobj, r.mobjIndex + (lo - s)));
+    if (r.last > last) runs = runs.set(last + 1, run(r.last, r.count, r.mobj, r.mobjIndex + (last + 1 - s)));
     pos = hi + 1;
   }
   if (pos <= last) gaps.push([pos, last]);
@@ -89,8 +104,8 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number): 
     const e = charge(tx, p, BigInt(added));
     if (e) return e;
   }
-  p = { ...tx.pages(id), pinned: runs, npinned: p.npinned + added };
-  tx.putPages(p);
+  const cur = tx.pages(id);
+  tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
   return 0;
 }
 
@@ -113,16 +128,16 @@ export function pagesRemoveRange(tx: Tx, id: number, first: number, last: number
   let covered = 0;
   for (const [s, r] of hit) {
     runs = runs.delete(s);
-    if (s < first) runs = runs.set(s, { ...r, last: first - 1 });
+    if (s < first) runs = runs.set(s, run(first - 1, r.count, r.mobj, r.mobjIndex));
     const lo = Math.max(s, first);
     const hi = Math.min(r.last, last);
     covered += hi - lo + 1;
-    if (r.count > 1) runs = runs.set(lo, { ...r, last: hi, count: r.count - 1, mobjIndex: r.mobjIndex + (lo - s) });
+    if (r.count > 1) runs = runs.set(lo, run(hi, r.count - 1, r.mobj, r.mobjIndex + (lo - s)));
     else removed += hi - lo + 1;
-    if (r.last > last) runs = runs.set(last + 1, { ...r, mobjIndex: r.mobjIndex + (last + 1 - s) });
+    if (r.last > last) runs = runs.set(last + 1, run(r.last, r.count, r.mobj, r.mobjIndex + (last + 1 - s)));
   }
   if (covered !== last - first + 1) throw new Error(`model bug: unpin of unpinned pages ${first}..${last} of pages ${id}`);
-  tx.putPages({ ...p, pinned: runs, npinned: p.npinned - removed });
+  tx.putPages(pagesWith(p, runs, p.npinned - removed, p.areaRefs));
   if (removed) uncharge(tx, p, BigInt(removed));
 }
 
@@ -130,7 +145,7 @@ export function pagesRemoveRange(tx: Tx, id: number, first: number, last: number
 export function dropAllPins(tx: Tx, id: number): void {
   const p = tx.pages(id);
   if (!p.npinned) return;
-  tx.putPages({ ...p, pinned: PMap.emptyNumber<PinRun>(), npinned: 0 });
+  tx.putPages(pagesWith(p, PMap.emptyNumber<PinRun>(), 0, p.areaRefs));
   uncharge(tx, p, BigInt(p.npinned));
 }
 
