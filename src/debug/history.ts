@@ -281,6 +281,7 @@ export class DebugIndex {
     let sinceUnits = 0;
     let slice = performance.now();
     let lastClock = cpuMs();
+    let lastWall = performance.now();
     const isAsync = Symbol.asyncIterator in (events as object);
     const it = isAsync ? (events as AsyncIterable<Event>)[Symbol.asyncIterator]() : null;
     const sit = isAsync ? null : (events as Iterable<Event>)[Symbol.iterator]();
@@ -296,10 +297,15 @@ export class DebugIndex {
         // instead of timing it keeps the spacing, and so memory and seek
         // cost, the same however loaded the machine is. A CPU-time backstop
         // catches events that are expensive without changing much.
+        // (getrusage is a system call, and slow under the profiler: asked at most every 5 ms of wall time.)
         if ((i & 15) === 0) {
-          const now = cpuMs();
-          sinceMs += (now - lastClock) / 2;
-          lastClock = now;
+          const wall = performance.now();
+          if (wall - lastWall >= 5) {
+            const now = cpuMs();
+            sinceMs += (now - lastClock) / 2;
+            lastClock = now;
+            lastWall = wall;
+          }
         }
         if (i > 0 && (sinceUnits >= this.checkpointUnits || sinceMs >= this.checkpointMs || sinceN >= this.maxGap)) {
           this.cpAt.push(i);
@@ -529,28 +535,36 @@ export class DebugIndex {
     const before: R[] = [];
     const after: R[] = [];
     diffPMap(x?.pinned ?? EMPTY_PINS, y?.pinned ?? EMPTY_PINS, (s, r1, r2) => {
-      if (r1) before.push({ s, ...r1 });
-      if (r2) after.push({ s, ...r2 });
+      if (r1) before.push({ s, last: r1.last, count: r1.count, mobj: r1.mobj, mobjIndex: r1.mobjIndex });
+      if (r2) after.push({ s, last: r2.last, count: r2.count, mobj: r2.mobj, mobjIndex: r2.mobjIndex });
     });
+    const base = (y ?? x)!.base;
+    if (before.length === 0 || after.length === 0) {
+      // The common case (a pages object's first pins, or its last going): the
+      // runs of one side are the changed ranges, merged as the general walk below would.
+      const gone = before.length > 0;
+      let o: PinChange | null = null;
+      for (const r of gone ? before : after) {
+        const cb = gone ? r.count : 0;
+        const ca = gone ? 0 : r.count;
+        if (o && o.last + 1 === r.s && o.before === cb && o.after === ca && o.mobj === r.mobj && o.mobjIndex + (r.s - o.first) === r.mobjIndex) {
+          o.last = r.last;
+          continue;
+        }
+        if (o) this.pushPin(o, base);
+        o = { event: i, ctx, pages: pagesId, first: r.s, last: r.last, before: cb, after: ca, mobj: r.mobj, mobjIndex: r.mobjIndex, va: 0n };
+      }
+      if (o) this.pushPin(o, base);
+      return;
+    }
     const pts = new Set<number>();
     for (const r of [...before, ...after]) (pts.add(r.s), pts.add(r.last + 1));
     const points = [...pts].sort((a, b) => a - b);
     const cover = (list: R[], p: number): R | undefined => list.find((r) => r.s <= p && p <= r.last);
-    const base = (y ?? x)!.base;
     let open: PinChange | null = null;
     const flush = () => {
       if (!open) return;
-      const L = this.pins;
-      L.ev.push(i);
-      L.ctx.push(ctx);
-      L.pages.push(pagesId);
-      L.first.push(open.first);
-      L.last.push(open.last);
-      L.before.push(open.before);
-      L.after.push(open.after);
-      L.mobj.push(open.mobj);
-      L.mobjIndex.push(open.mobjIndex);
-      L.va.push(Number(base + BigInt(open.first) * PAGE));
+      this.pushPin(open, base);
       open = null;
     };
     for (let k = 0; k + 1 < points.length; k++) {
@@ -575,6 +589,20 @@ export class DebugIndex {
       open = { event: i, ctx, pages: pagesId, first: p, last: q, before: cb, after: ca, mobj: src.mobj, mobjIndex, va: 0n };
     }
     flush();
+  }
+
+  private pushPin(o: PinChange, base: bigint): void {
+    const L = this.pins;
+    L.ev.push(o.event);
+    L.ctx.push(o.ctx);
+    L.pages.push(o.pages);
+    L.first.push(o.first);
+    L.last.push(o.last);
+    L.before.push(o.before);
+    L.after.push(o.after);
+    L.mobj.push(o.mobj);
+    L.mobjIndex.push(o.mobjIndex);
+    L.va.push(Number(base + BigInt(o.first) * PAGE));
   }
 
   /** IOVA ranges an event names in its arguments (reads, and attempts that failed). */

@@ -223,10 +223,13 @@ export function diffPMap<K, V>(a: PMap<K, V>, b: PMap<K, V>, fn: (k: K, before: 
       for (let t = p; t < ny - q; t++) (kb.push(y.keys[t]), vb.push(y.vals![t]));
     }
   } else {
-    ka = la.flatMap((x) => x.keys);
-    va = la.flatMap((x) => x.vals!);
-    kb = lb.flatMap((x) => x.keys);
-    vb = lb.flatMap((x) => x.vals!);
+    // a leaf split or merged (or one side is empty): merge every entry (loops, not flatMap: this runs per event)
+    ka = [];
+    va = [];
+    kb = [];
+    vb = [];
+    for (const x of la) for (let t = 0; t < x.keys.length; t++) (ka.push(x.keys[t]), va.push(x.vals![t]));
+    for (const y of lb) for (let t = 0; t < y.keys.length; t++) (kb.push(y.keys[t]), vb.push(y.vals![t]));
   }
   let i = 0;
   let j = 0;
