@@ -15,8 +15,7 @@ import { apply } from '../engine/apply.js';
 import { compare } from '../engine/replay.js';
 import { emptyWorld } from '../model/state.js';
 import { encodeInput } from './encode.js';
-import { availableParallelism } from 'node:os';
-import { bootOnce, oracleUnavailable, type OracleEnv } from './boot.js';
+import { bootOnce, oracleGuests, oracleUnavailable, type OracleEnv } from './boot.js';
 import { RecordDecoder, withKernelAnswers, type TraceRecords } from './results.js';
 import { fuzzOracle } from './fuzz.js';
 import { xorshift } from '../bench/vm_trace.js';
@@ -66,17 +65,6 @@ export interface OracleBench {
 }
 
 /**
- * How many guests run at once: one per host core, at most two (each QEMU
- * under TCG keeps one core busy; the host's own work fits beside them).
- * $IOREWIND_ORACLE_GUESTS overrides it.
- */
-export function oracleGuests(): number {
-  const env = Number(process.env['IOREWIND_ORACLE_GUESTS']);
-  if (Number.isInteger(env) && env > 0) return env;
-  return Math.max(1, Math.min(2, availableParallelism()));
-}
-
-/**
  * The `vmm` workload: `traces` traces of `events` events, timed end to end:
  * split between `guests` guests booted at once, each trace judged as soon
  * as its records stream out of its guest.
@@ -121,12 +109,25 @@ export async function benchOracleVmm(opts: OracleEnv & { traces?: number; events
     judged.add(r.name);
     host += performance.now() - h0;
   };
-  const boots = groups.map((g) => {
-    const { input } = encodeInput(g);
-    const dec = new RecordDecoder(input);
-    return bootOnce(input, { ...opts, onRecords: (c) => dec.push(c).forEach(judge) });
+  // The guests boot while the host encodes their inputs (the executor waits for its input) and computes the model's answers.
+  const decoders: RecordDecoder[] = [];
+  const inputs: ((input: Uint8Array | Error) => void)[] = [];
+  const boots = groups.map((_g, i) =>
+    bootOnce(() => new Promise<Uint8Array>((res, rej) => (inputs[i] = (v) => (v instanceof Error ? rej(v) : res(v)))), {
+      ...opts,
+      onRecords: (c) => decoders[i]!.push(c).forEach(judge),
+    }),
+  );
+  groups.forEach((g, i) => {
+    try {
+      const { input } = encodeInput(g);
+      decoders[i] = new RecordDecoder(input);
+      inputs[i]?.(input);
+    } catch (e) {
+      inputs[i]?.(e as Error);
+    }
   });
-  // The model's answers while the guests boot (yielding, so the records keep streaming in).
+  // (yielding between traces, so the records keep streaming in)
   for (const t of traces) {
     model(t);
     await new Promise((res) => setImmediate(res));

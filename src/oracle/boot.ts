@@ -11,7 +11,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,6 +95,17 @@ export function executorPath(env: OracleEnv = {}): string {
   return bin;
 }
 
+/**
+ * How many guests run at once: one per host core, at most two (each QEMU
+ * under TCG keeps one core busy; the host's own work fits beside them).
+ * $IOREWIND_ORACLE_GUESTS overrides it.
+ */
+export function oracleGuests(): number {
+  const env = Number(process.env['IOREWIND_ORACLE_GUESTS']);
+  if (Number.isInteger(env) && env > 0) return env;
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
 export interface BootResult {
   /** The executor's binary records (results.ts decodeRecords reads them against the input). */
   records: Uint8Array;
@@ -148,6 +159,7 @@ function qemuWrapper(dir: string, shmPath: string, shmSize: number, kvm: boolean
     w,
     `#!/bin/sh\n# iorewind oracle: ${kvm ? 'KVM allowed' : `TCG whatever /dev/kvm says, -cpu ${cpu}`}; no default devices; the host's shared memory as ivshmem\n` +
       `prev=\nfor a; do shift; ${rewrite}set -- "$@" "$a"; prev=$a; done\n` +
+      `echo $$ > ${join(dir, 'qemu.pid')}\n` +
       `exec ${real} "$@" -nodefaults -object memory-backend-file,id=iorwshm,share=on,mem-path=${shmPath},size=${shmSize} -device ivshmem-plain,memdev=iorwshm\n`,
   );
   chmodSync(w, 0o755);
@@ -156,37 +168,51 @@ function qemuWrapper(dir: string, shmPath: string, shmSize: number, kvm: boolean
 
 const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(n));
 
-/** The shared memory: header (IORWSHM1, input and ring placement), the input, the ring. */
-function makeShm(path: string, input: Uint8Array): number {
-  const inputOff = 4096;
-  const ringOff = inputOff + Math.ceil(input.length / 4096) * 4096;
-  const size = pow2(ringOff + RING_BYTES);
-  const hdr = Buffer.alloc(4096);
-  hdr.write('IORWSHM1', 0, 'latin1');
-  hdr.writeBigUInt64LE(BigInt(inputOff), 8);
-  hdr.writeBigUInt64LE(BigInt(input.length), 16);
-  hdr.writeBigUInt64LE(BigInt(ringOff), 24);
-  hdr.writeBigUInt64LE(BigInt(size - ringOff), 32);
+/** Shared memory for an input not known yet (the guest boots while the host encodes it): at most this many bytes of input. */
+const LATE_INPUT_BYTES = 224 << 20;
+
+/** The shared memory's size for an input of `n` bytes: header page, the input, the ring, as a power of two (a PCI BAR). */
+const shmSizeFor = (n: number): number => pow2(4096 + Math.ceil(n / 4096) * 4096 + RING_BYTES);
+
+/** An empty shared memory file of `size` bytes (sparse: only what is written takes memory). */
+function makeShm(path: string, size: number): void {
   const fd = openSync(path, 'w+', 0o600);
   try {
-    writeSync(fd, hdr, 0, hdr.length, 0);
-    writeSync(fd, input, 0, input.length, inputOff);
     ftruncateSync(fd, size);
   } finally {
     closeSync(fd);
   }
-  return size;
+}
+
+/**
+ * The input and the header (input and ring placement), magic last: the
+ * executor waits for the magic, so the guest may boot before this is written.
+ */
+function writeShm(fd: number, size: number, input: Uint8Array): void {
+  const inputOff = 4096;
+  const ringOff = inputOff + Math.ceil(input.length / 4096) * 4096;
+  if (ringOff + RING_BYTES > size) throw new OracleError(`the executor input (${input.length} bytes) does not fit the shared memory (${size} bytes)`, 'build');
+  const hdr = Buffer.alloc(40);
+  hdr.writeBigUInt64LE(BigInt(inputOff), 8);
+  hdr.writeBigUInt64LE(BigInt(input.length), 16);
+  hdr.writeBigUInt64LE(BigInt(ringOff), 24);
+  hdr.writeBigUInt64LE(BigInt(size - ringOff), 32);
+  writeSync(fd, input, 0, input.length, inputOff);
+  writeSync(fd, hdr, 8, 32, 8);
+  writeSync(fd, Buffer.from('IORWSHM1', 'latin1'), 0, 8, 0);
 }
 
 /** Reads what the guest added to the ring since the last call. */
 class RingReader {
   private tail = 0n;
-  private readonly ringOff: number;
-  private readonly ringSize: bigint;
+  private ringOff = 0;
+  private ringSize = 0n;
   private readonly word = Buffer.alloc(8);
-  constructor(private readonly fd: number) {
+  constructor(private readonly fd: number) {}
+  /** Reads the ring's placement (once the header is written). */
+  start(): void {
     const h = Buffer.alloc(40);
-    readSync(fd, h, 0, 40, 0);
+    readSync(this.fd, h, 0, 40, 0);
     this.ringOff = Number(h.readBigUInt64LE(24));
     this.ringSize = h.readBigUInt64LE(32);
   }
@@ -199,6 +225,7 @@ class RingReader {
   }
   /** The new bytes, or undefined. */
   poll(): Uint8Array | undefined {
+    if (!this.ringSize) return undefined;
     const head = this.u64(SHM_HEAD);
     if (head <= this.tail) return undefined;
     const n = Number(head - this.tail);
@@ -216,11 +243,13 @@ class RingReader {
 
 /**
  * One boot: the executor runs `input` (encodeInput) and its records come
- * back (and to `onRecords` as they stream out). Throws OracleError when the
- * packages are missing, the kernel does not boot, the run times out or the
- * executor fails.
+ * back (and to `onRecords` as they stream out). `input` may be a function
+ * giving it later: the guest boots meanwhile (the executor waits for it;
+ * at most LATE_INPUT_BYTES). Throws OracleError when the packages are
+ * missing, the kernel does not boot, the run times out or the executor
+ * fails.
  */
-export async function bootOnce(input: Uint8Array, opts: BootOptions = {}): Promise<BootResult> {
+export async function bootOnce(input: Uint8Array | (() => Uint8Array | Promise<Uint8Array>), opts: BootOptions = {}): Promise<BootResult> {
   const kit = requireOracle(opts);
   const exe = executorPath(opts);
   const dir = mkdtempSync(join(tmpdir(), 'iorewind-oracle-'));
@@ -231,9 +260,17 @@ export async function bootOnce(input: Uint8Array, opts: BootOptions = {}): Promi
   try {
     const prog = join(dir, 'iorewind-oracle');
     symlinkSync(exe, prog);
-    const shmSize = makeShm(shmPath, input);
+    const shmSize = typeof input === 'function' ? shmSizeFor(LATE_INPUT_BYTES) : shmSizeFor(input.length);
+    makeShm(shmPath, shmSize);
     shmFd = openSync(shmPath, 'r+');
-    const ring = new RingReader(shmFd);
+    const fd = shmFd;
+    const ring = new RingReader(fd);
+    let bytes: Uint8Array | undefined;
+    if (typeof input !== 'function') {
+      writeShm(fd, shmSize, input);
+      ring.start();
+      bytes = input;
+    }
     const chunks: Uint8Array[] = [];
     const drain = () => {
       for (let c = ring.poll(); c; c = ring.poll()) {
@@ -249,24 +286,42 @@ export async function bootOnce(input: Uint8Array, opts: BootOptions = {}): Promi
       const p = spawn(join(kit, 'run'), args, { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let se = '';
       let so = '';
+      let failed = false;
+      const fail = (e: unknown) => {
+        if (failed) return;
+        failed = true;
+        clearInterval(timer);
+        // QEMU is the script's grandchild (timeout runs it): end it by its pid, which the wrapper wrote.
+        try {
+          process.kill(Number(readFileSync(join(dir, 'qemu.pid'), 'utf8')), 'SIGKILL');
+        } catch {
+          // not started yet, or gone
+        }
+        p.kill('SIGTERM');
+        rej(e);
+      };
       const timer = setInterval(() => {
         try {
           drain();
         } catch (e) {
-          clearInterval(timer);
-          p.kill('SIGKILL');
-          rej(e);
+          fail(e);
         }
       }, 20);
+      if (typeof input === 'function') {
+        // The input while the guest boots.
+        (async () => {
+          const b = await input();
+          writeShm(fd, shmSize, b);
+          ring.start();
+          bytes = b;
+        })().catch(fail);
+      }
       p.stdout.on('data', (d: Buffer) => (so += d.toString()));
       p.stderr.on('data', (d: Buffer) => (se += d.toString()));
-      p.on('error', (e) => {
-        clearInterval(timer);
-        rej(e);
-      });
+      p.on('error', fail);
       p.on('close', (c) => {
         clearInterval(timer);
-        res({ code: c ?? 2, stderr: se, stdout: so });
+        if (!failed) res({ code: c ?? 2, stderr: se, stdout: so });
       });
     });
     drain();
@@ -291,11 +346,11 @@ export async function bootOnce(input: Uint8Array, opts: BootOptions = {}): Promi
     }
     const log = existsSync(join(out, 'iorewind-oracle.log')) ? readFileSync(join(out, 'iorewind-oracle.log'), 'utf8') : '';
     if (code === 1) throw new OracleError(`the executor failed in the guest:\n${log.slice(-4000)}\n${stderr}`, 'executor', log);
-    if (!finished) throw new OracleError(`the executor did not finish its records (${stdout.trim()} ${stderr.trim()})\n${log.slice(-2000)}`, 'executor', log);
+    if (!finished || !bytes) throw new OracleError(`the executor did not finish its records (${stdout.trim()} ${stderr.trim()})\n${log.slice(-2000)}`, 'executor', log);
     const records = Buffer.concat(chunks);
     const splats = consoleText.split('\n').filter((l) => /WARNING:|BUG:|Oops|Call Trace/.test(l));
     const g = /executor: \d+ traces, \d+ ops in ([0-9.]+)s/.exec(log);
-    return { records, input, seconds, guestSeconds: g ? Number(g[1]) : 0, splats, ...(opts.keep ? { dir } : {}) };
+    return { records, input: bytes!, seconds, guestSeconds: g ? Number(g[1]) : 0, splats, ...(opts.keep ? { dir } : {}) };
   } finally {
     if (shmFd !== undefined) closeSync(shmFd);
     if (existsSync(shmPath)) unlinkSync(shmPath);

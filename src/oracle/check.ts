@@ -8,7 +8,7 @@ import type { Event } from '../events/event.js';
 import { replay, type Divergence } from '../engine/replay.js';
 import { encodeInput, traceNotCheckable, type TraceInput } from './encode.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
-import { bootOnce, type BootResult, type OracleEnv } from './boot.js';
+import { bootOnce, oracleGuests, type BootResult, type OracleEnv } from './boot.js';
 
 export type TraceVerdict = 'agree' | 'diverge' | 'not-checkable' | 'error';
 
@@ -54,6 +54,8 @@ export interface CheckOptions extends OracleEnv {
   maxOpsPerBoot?: number;
   /** The most traces one boot runs (default 20,000). */
   maxTracesPerBoot?: number;
+  /** Guests booted at once (default oracleGuests(): one per core, at most two); a run of fewer than 20,000 ops uses one. */
+  guests?: number;
   /** Seconds one trace may go without progress in the guest (default 60). */
   traceTimeoutSec?: number;
   /** Keep the events with the kernel's answers in the results. */
@@ -62,6 +64,9 @@ export interface CheckOptions extends OracleEnv {
   noPrefix?: boolean;
   onBoot?: (b: { boot: number; traces: number; ops: number; seconds: number }) => void;
 }
+
+/** Below this many ops in all, one guest does it (a second one's boot would cost more than it saves). */
+const PARALLEL_MIN_OPS = 20_000;
 
 interface Prepared {
   index: number;
@@ -154,7 +159,13 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
   let boots = 0;
   let bootSeconds = 0;
   const splats: string[] = [];
-  for (const batch of batches(ready, opts.maxOpsPerBoot ?? 150_000, opts.maxTracesPerBoot ?? 20_000)) {
+  // Enough work for more than one guest: split it evenly between them (a boot costs a few seconds of a core).
+  const total = ready.reduce((s, p) => s + p.ops, 0);
+  const guests = Math.max(1, opts.guests ?? oracleGuests());
+  const parallel = total >= PARALLEL_MIN_OPS ? Math.min(guests, ready.length) : 1;
+  const maxOps = Math.min(opts.maxOpsPerBoot ?? 150_000, Math.ceil(total / parallel));
+  const list = batches(ready, maxOps, opts.maxTracesPerBoot ?? 20_000);
+  const runBatch = async (batch: Prepared[]) => {
     const { input } = encodeInput(
       batch.map((p) => ({ name: p.name, events: p.events })),
       { timeoutMs: (opts.traceTimeoutSec ?? 60) * 1000 },
@@ -178,7 +189,13 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
         else results[p.index] = { ...r, reason: `${nc.reason}; diverges before it`, checkedPrefix: k };
       }
     }
-  }
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(guests, list.length) }, async () => {
+      while (next < list.length) await runBatch(list[next++]!);
+    }),
+  );
   const all = results as TraceResult[];
   const first = all.find((r) => r.firstDivergence)?.firstDivergence ?? null;
   return {

@@ -1419,6 +1419,13 @@ static void load_shm(void)
 			die("--shm: mmap of BAR 2");
 		close(fd);
 		shm = p;
+		/* the host may still be writing the input (it boots the guest first): its magic comes last */
+		for (int waited = 0; memcmp((const void *)shm->magic, "IORWSHM1", 8) && waited < 600 * 1000; waited++) {
+			struct timespec ts = { 0, 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (memcmp((const void *)shm->magic, "IORWSHM1", 8) || shm->input_off + shm->input_len > (uint64_t)st.st_size ||
 		    shm->ring_off + shm->ring_size > (uint64_t)st.st_size || !shm->ring_size)
 			die("--shm: not an iorewind shared memory (magic IORWSHM1)");
