@@ -100,6 +100,9 @@ export function executorPath(env: OracleEnv = {}): string {
  * under TCG keeps one core busy; the host's own work fits beside them).
  * $IOREWIND_ORACLE_GUESTS overrides it.
  */
+/** Below this many ops in all, one guest does the work (a second one's boot would cost more than it saves). */
+export const PARALLEL_MIN_OPS = 20_000;
+
 export function oracleGuests(): number {
   const env = Number(process.env['IOREWIND_ORACLE_GUESTS']);
   if (Number.isInteger(env) && env > 0) return env;

@@ -8,7 +8,7 @@ import type { Event } from '../events/event.js';
 import { replay, type Divergence } from '../engine/replay.js';
 import { encodeInput, traceNotCheckable, type TraceInput } from './encode.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
-import { bootOnce, oracleGuests, type BootResult, type OracleEnv } from './boot.js';
+import { bootOnce, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
 
 export type TraceVerdict = 'agree' | 'diverge' | 'not-checkable' | 'error';
 
@@ -64,9 +64,6 @@ export interface CheckOptions extends OracleEnv {
   noPrefix?: boolean;
   onBoot?: (b: { boot: number; traces: number; ops: number; seconds: number }) => void;
 }
-
-/** Below this many ops in all, one guest does it (a second one's boot would cost more than it saves). */
-const PARALLEL_MIN_OPS = 20_000;
 
 interface Prepared {
   index: number;

@@ -17,9 +17,9 @@ import { emptyWorld, type World } from '../model/state.js';
 import { eventTemplates, EVENT_KINDS, newModel, resolve, setupEvents, templateArbitraries, type FuzzModel, type Template } from '../fuzz/index.js';
 import { writeTrace } from '../trace/index.js';
 import { encodeInput, notCheckable, representable, traceNotCheckable } from './encode.js';
-import { bootOnce, type BootResult, type OracleEnv } from './boot.js';
+import { bootOnce, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
 import { judge, type TraceResult } from './check.js';
-import { splitRecords, withKernelAnswers } from './results.js';
+import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
 
 /**
  * Event kinds generated for the 6.12 oracle: every kind but those 6.12
@@ -159,10 +159,32 @@ export function generate(seed: number, count: number, maxSteps: number, kinds: s
   return { seqs, crashes, unfit };
 }
 
-function startBoot(seqs: readonly { name: string; events: Event[] }[], env: OracleEnv): Promise<BootResult> {
-  const { input } = encodeInput(seqs.map((s) => ({ name: s.name, events: s.events })), { timeoutMs: 30_000 });
+/** A batch's records, from one guest or several booted at once. */
+interface BatchRun {
+  recs: Map<string, TraceRecords>;
+  /** Wall-clock seconds of the longest boot, the guest seconds of the longest executor run. */
+  seconds: number;
+  guestSeconds: number;
+  splats: string[];
+  boots: number;
+}
+
+/** Runs a batch: split between oracleGuests() guests at once when it is big enough (PARALLEL_MIN_OPS). */
+async function startBoot(seqs: readonly { name: string; events: Event[] }[], env: OracleEnv): Promise<BatchRun> {
   const ops = seqs.reduce((s, q) => s + q.events.length, 0);
-  return bootOnce(input, { ...env, timeoutSec: 120 + ops / 300 + seqs.length * 0.05 });
+  const n = ops >= PARALLEL_MIN_OPS ? Math.max(1, Math.min(oracleGuests(), seqs.length)) : 1;
+  const groups: (typeof seqs)[number][][] = Array.from({ length: n }, () => []);
+  seqs.forEach((q, i) => groups[i % n]!.push(q));
+  const runs = await Promise.all(
+    groups.map((g) => {
+      const { input } = encodeInput(g.map((s) => ({ name: s.name, events: s.events })), { timeoutMs: 30_000 });
+      const gops = g.reduce((s, q) => s + q.events.length, 0);
+      return bootOnce(input, { ...env, timeoutSec: 120 + gops / 300 + g.length * 0.05 });
+    }),
+  );
+  const recs = new Map<string, TraceRecords>();
+  for (const b of runs) for (const [k, v] of splitRecords(b.records, b.input)) recs.set(k, v);
+  return { recs, seconds: Math.max(...runs.map((b) => b.seconds)), guestSeconds: Math.max(...runs.map((b) => b.guestSeconds)), splats: runs.flatMap((b) => b.splats), boots: runs.length };
 }
 
 /**
@@ -170,8 +192,8 @@ function startBoot(seqs: readonly { name: string; events: Event[] }[], env: Orac
  * hand, a sequence is compared event by event without replaying it; only
  * one that differs (or did not finish) is replayed, for the report.
  */
-async function judgeBatch(seqs: readonly { name: string; events: Event[]; results?: Result[] }[], boot: BootResult, keepEvents = false): Promise<{ results: Map<string, TraceResult>; ioctls: number }> {
-  const recs = splitRecords(boot.records, boot.input);
+async function judgeBatch(seqs: readonly { name: string; events: Event[]; results?: Result[] }[], boot: BatchRun, keepEvents = false): Promise<{ results: Map<string, TraceResult>; ioctls: number }> {
+  const recs = boot.recs;
   const results = new Map<string, TraceResult>();
   let ioctls = 0;
   for (const s of seqs) {
@@ -245,7 +267,7 @@ async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => 
     }
     if (!batch.length) break;
     const { results } = await runBatch(batch, env, true);
-    boots++;
+    boots++; // (rounds: a round may use several guests at once)
     const improved = new Set<ShrinkJob>();
     for (const c of batch) {
       const r = results.get(c.name)!;
@@ -298,11 +320,11 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   let k = 0;
   let cur = gen(k);
   let expected = ioctlOps(cur);
-  let running: Promise<BootResult> | undefined = startBoot(cur, env);
+  let running: Promise<BatchRun> | undefined = startBoot(cur, env);
   let next = gen(++k);
   while (running) {
     const boot = await running;
-    boots++;
+    boots += boot.boots;
     timing.boot_s += boot.seconds;
     timing.guest_s += boot.guestSeconds;
     splats.push(...boot.splats);
