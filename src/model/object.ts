@@ -17,6 +17,21 @@ export const ID_MAX = 0x7fffffff; // xa_limit_31b
 /** Object of a given type, narrowed. */
 export type ObjOf<T extends ObjType> = Extract<Obj, { type: T }>;
 
+const OVERLAY_MAX = 32;
+
+/** Set key `k` in a flat overlay (replacing its slot if present, else appending). */
+function overlaySet<V>(d: (number | V)[] | null, k: number, v: V): (number | V)[] {
+  // (Tx flushes an overlay past OVERLAY_MAX slots, so scans stay short when an op touches many objects.)
+  if (d === null) return [k, v];
+  for (let i = 0; i < d.length; i += 2)
+    if (d[i] === k) {
+      d[i + 1] = v;
+      return d;
+    }
+  d.push(k, v);
+  return d;
+}
+
 export class Tx {
   /** Set by handlers whose failure keeps partial effects (kernel-semantics §3.7). */
   keepOnError = false;
@@ -31,8 +46,10 @@ export class Tx {
   private base: Ctx;
   private objs: Ctx['objs'];
   private pagesMap: Ctx['pages'];
-  private objsDirty: Map<number, Obj | null> | null = null;
-  private pagesDirty: Map<number, Pages | null> | null = null;
+  // Overlays as flat [key, value, key, value...] arrays: an event touches a
+  // handful of keys, and a scan of a few slots is cheaper than a Map.
+  private objsDirty: (number | Obj | null)[] | null = null;
+  private pagesDirty: (number | Pages | null)[] | null = null;
   private nextPagesId: number;
   private built: Ctx | undefined;
 
@@ -60,14 +77,22 @@ export class Tx {
     const od = this.objsDirty;
     if (od !== null) {
       let m = this.objs;
-      for (const [k, v] of od) m = v === null ? m.delete(k) : m.set(k, v);
+      for (let i = 0; i < od.length; i += 2) {
+        const k = od[i] as number;
+        const v = od[i + 1] as Obj | null;
+        m = v === null ? m.delete(k) : m.set(k, v);
+      }
       this.objs = m;
       this.objsDirty = null;
     }
     const pd = this.pagesDirty;
     if (pd !== null) {
       let m = this.pagesMap;
-      for (const [k, v] of pd) m = v === null ? m.delete(k) : m.set(k, v);
+      for (let i = 0; i < pd.length; i += 2) {
+        const k = pd[i] as number;
+        const v = pd[i + 1] as Pages | null;
+        m = v === null ? m.delete(k) : m.set(k, v);
+      }
       this.pagesMap = m;
       this.pagesDirty = null;
     }
@@ -110,15 +135,13 @@ export class Tx {
 
   any(id: number): Obj | undefined {
     const d = this.objsDirty;
-    if (d !== null) {
-      const o = d.get(id);
-      if (o !== undefined) return o === null ? undefined : o;
-    }
+    if (d !== null) for (let i = 0; i < d.length; i += 2) if (d[i] === id) return (d[i + 1] as Obj | null) ?? undefined;
     return this.objs.get(id);
   }
 
   put(o: Obj): void {
-    (this.objsDirty ??= new Map()).set(o.id, o);
+    this.objsDirty = overlaySet(this.objsDirty, o.id, o);
+    if (this.objsDirty.length > OVERLAY_MAX) this.flush();
     this.built = undefined;
   }
 
@@ -133,7 +156,8 @@ export class Tx {
   }
 
   remove(id: number): void {
-    (this.objsDirty ??= new Map()).set(id, null);
+    this.objsDirty = overlaySet(this.objsDirty, id, null);
+    if (this.objsDirty.length > OVERLAY_MAX) this.flush();
     if (this.base.vfioIoas === id) this.base = { ...this.base, vfioIoas: 0 };
     this.built = undefined;
   }
@@ -146,19 +170,26 @@ export class Tx {
   }
 
   pages(id: number): Pages {
-    const d = this.pagesDirty;
-    const p = d !== null && d.has(id) ? d.get(id) : this.pagesMap.get(id);
+    const p = this.findPages(id);
     if (!p) throw new Error(`model bug: missing pages object ${id}`);
     return p;
   }
 
+  private findPages(id: number): Pages | null | undefined {
+    const d = this.pagesDirty;
+    if (d !== null) for (let i = 0; i < d.length; i += 2) if (d[i] === id) return d[i + 1] as Pages | null;
+    return this.pagesMap.get(id);
+  }
+
   putPages(p: Pages): void {
-    (this.pagesDirty ??= new Map()).set(p.id, p);
+    this.pagesDirty = overlaySet(this.pagesDirty, p.id, p);
+    if (this.pagesDirty.length > OVERLAY_MAX) this.flush();
     this.built = undefined;
   }
 
   dropPages(id: number): void {
-    (this.pagesDirty ??= new Map()).set(id, null);
+    this.pagesDirty = overlaySet(this.pagesDirty, id, null);
+    if (this.pagesDirty.length > OVERLAY_MAX) this.flush();
     this.built = undefined;
   }
 
