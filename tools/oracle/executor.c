@@ -80,12 +80,13 @@ _Static_assert(offsetof(struct iommu_test_cmd, access_rw.uptr) == 32, "access_rw
 _Static_assert(offsetof(struct iommu_test_cmd, dirty.uptr) == 48, "dirty");
 _Static_assert(sizeof(struct iommu_test_cmd) == 72, "test_cmd");
 
-#define EXE_BASE 0x100000000000UL  /* the input (mapped from the file) */
+#define EXE_BASE 0x100000000000UL  /* the input (mapped from the file, or a memfd copy of the shared memory's) */
 #define CTL_BASE 0x110000000000UL  /* shared control block */
 #define OUT_BASE 0x120000000000UL  /* shared output buffer */
 #define OUT_SIZE (1UL << 30)
 #define SLOT_BASE 0x130000000000UL /* private scratch slots, each + guard page */
 #define SLOT_SIZE (4UL << 20)
+#define SHM_BASE 0x140000000000UL /* --shm: the host's shared memory (the supervisor's only) */
 #define SLOT_STRIDE (SLOT_SIZE + 4096)
 #define NSLOTS 8
 #define BAD_PTR (SLOT_BASE + SLOT_SIZE) /* the first guard page: never readable */
@@ -1376,7 +1377,13 @@ out:
 	}
 }
 
-/* The ivshmem device (1af4:1110) the host put the input in: its BAR 2 at EXE_BASE. */
+/*
+ * The ivshmem device (1af4:1110) the host put the input in: its BAR 2 at
+ * SHM_BASE, for the supervisor alone (MADV_DONTFORK: a fork would copy
+ * every page table entry of this PFN mapping, milliseconds under TCG). The
+ * input is copied into a memfd mapped at EXE_BASE, which workers share
+ * without copying anything.
+ */
 static void load_shm(void)
 {
 	static const char dir[] = "/sys/bus/pci/devices";
@@ -1414,10 +1421,12 @@ static void load_shm(void)
 
 		if (fd < 0 || fstat(fd, &st))
 			die("--shm: no ivshmem device (1af4:1110) with a BAR 2");
-		p = mmap((void *)EXE_BASE, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+		p = mmap((void *)SHM_BASE, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
 		if (p == MAP_FAILED)
 			die("--shm: mmap of BAR 2");
 		close(fd);
+		if (madvise(p, st.st_size, MADV_DONTFORK))
+			die("--shm: madvise(MADV_DONTFORK)");
 		shm = p;
 		/* the host may still be writing the input (it boots the guest first): its magic comes last */
 		for (int waited = 0; memcmp((const void *)shm->magic, "IORWSHM1", 8) && waited < 600 * 1000; waited++) {
@@ -1429,9 +1438,29 @@ static void load_shm(void)
 		if (memcmp((const void *)shm->magic, "IORWSHM1", 8) || shm->input_off + shm->input_len > (uint64_t)st.st_size ||
 		    shm->ring_off + shm->ring_size > (uint64_t)st.st_size || !shm->ring_size)
 			die("--shm: not an iorewind shared memory (magic IORWSHM1)");
-		input = (const unsigned char *)p + shm->input_off;
-		input_len = shm->input_len;
 		ring = (unsigned char *)p + shm->ring_off;
+		input_len = shm->input_len;
+		{
+			const unsigned char *src = (const unsigned char *)p + shm->input_off;
+			int mfd = memfd_create("iorewind-input", MFD_CLOEXEC);
+			uint64_t off = 0;
+			void *m;
+
+			if (mfd < 0)
+				die("--shm: memfd_create");
+			while (off < input_len) {
+				ssize_t w = write(mfd, src + off, input_len - off);
+
+				if (w <= 0)
+					die("--shm: copying the input");
+				off += w;
+			}
+			m = mmap((void *)EXE_BASE, input_len ? input_len : 1, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, mfd, 0);
+			if (m == MAP_FAILED)
+				die("--shm: mmap of the input");
+			close(mfd);
+			input = m;
+		}
 	}
 }
 
