@@ -89,7 +89,7 @@ export interface PinChange {
 
 export interface DebugIndexOptions {
   kernel?: KernelVersion;
-  /** Work units (an event + one per entry it changed) between checkpoints (default 4000, ~1000 VM-trace events). */
+  /** Work units (an event + one per entry it changed) between checkpoints (default 5000, ~1300 VM-trace events). */
   checkpointUnits?: number;
   /** Backstop: apply work (ms of CPU) between checkpoints (default 25). */
   checkpointMs?: number;
@@ -253,7 +253,7 @@ export class DebugIndex {
   constructor(opts: DebugIndexOptions = {}) {
     this.kernel = opts.kernel ?? '6.12';
     this.checkpointMs = opts.checkpointMs ?? 25;
-    this.checkpointUnits = opts.checkpointUnits ?? 4000;
+    this.checkpointUnits = opts.checkpointUnits ?? 5000;
     this.maxGap = opts.maxGap ?? 4096;
     this.initial = emptyWorld({ kernel: this.kernel });
     this.finalState = this.initial;
