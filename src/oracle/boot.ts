@@ -133,9 +133,10 @@ export interface BootOptions extends OracleEnv {
 /**
  * The CPU QEMU emulates under TCG. The kit asks for `max`; with it the
  * guest kernel zeroes and copies pages with `rep stosb`/`rep movsb`
- * (ERMS/FSRM), which TCG runs one byte per loop turn: a pinned page costs
- * several times what it does on a CPU without them. Nothing iommufd does
- * depends on the CPU model. $IOREWIND_ORACLE_CPU overrides it.
+ * (ERMS/FSRM), which TCG runs one byte per loop turn: a faulted page costs
+ * 34 us against 17 us without them (docs/oracle.md, "Throughput"). No
+ * answer iommufd gives depends on the CPU model. $IOREWIND_ORACLE_CPU
+ * overrides it.
  */
 export const TCG_CPU = 'max,-erms,-fsrm';
 
