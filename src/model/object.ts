@@ -17,11 +17,11 @@ export const ID_MAX = 0x7fffffff; // xa_limit_31b
 /** Object of a given type, narrowed. */
 export type ObjOf<T extends ObjType> = Extract<Obj, { type: T }>;
 
+/** Slots (two per key) an overlay holds before the Tx writes it through: scans stay short when an op touches many objects. */
 const OVERLAY_MAX = 32;
 
 /** Set key `k` in a flat overlay (replacing its slot if present, else appending). */
 function overlaySet<V>(d: (number | V)[] | null, k: number, v: V): (number | V)[] {
-  // (Tx flushes an overlay past OVERLAY_MAX slots, so scans stay short when an op touches many objects.)
   if (d === null) return [k, v];
   for (let i = 0; i < d.length; i += 2)
     if (d[i] === k) {
