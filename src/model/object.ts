@@ -10,6 +10,7 @@
  * from the kernel's xarray rule: lowest free ID >= 1 (XA_FLAGS_ALLOC1), so IDs
  * of destroyed objects are reused and a failed ioctl never consumes one.
  */
+import type { PMap } from '../ds/pmap.js';
 import type { Ctx, Obj, ObjType, Pages, Proc, World } from './state.js';
 
 export const ID_MAX = 0x7fffffff; // xa_limit_31b
@@ -30,6 +31,16 @@ function overlaySet<V>(d: (number | V)[] | null, k: number, v: V): (number | V)[
     }
   d.push(k, v);
   return d;
+}
+
+/** A persistent map with an overlay's writes applied (null = removed). */
+function writeThrough<V>(m: PMap<number, V>, d: (number | V | null)[]): PMap<number, V> {
+  for (let i = 0; i < d.length; i += 2) {
+    const k = d[i] as number;
+    const v = d[i + 1] as V | null;
+    m = v === null ? m.delete(k) : m.set(k, v);
+  }
+  return m;
 }
 
 export class Tx {
@@ -74,26 +85,12 @@ export class Tx {
   }
 
   private flush(): void {
-    const od = this.objsDirty;
-    if (od !== null) {
-      let m = this.objs;
-      for (let i = 0; i < od.length; i += 2) {
-        const k = od[i] as number;
-        const v = od[i + 1] as Obj | null;
-        m = v === null ? m.delete(k) : m.set(k, v);
-      }
-      this.objs = m;
+    if (this.objsDirty !== null) {
+      this.objs = writeThrough(this.objs, this.objsDirty);
       this.objsDirty = null;
     }
-    const pd = this.pagesDirty;
-    if (pd !== null) {
-      let m = this.pagesMap;
-      for (let i = 0; i < pd.length; i += 2) {
-        const k = pd[i] as number;
-        const v = pd[i + 1] as Pages | null;
-        m = v === null ? m.delete(k) : m.set(k, v);
-      }
-      this.pagesMap = m;
+    if (this.pagesDirty !== null) {
+      this.pagesMap = writeThrough(this.pagesMap, this.pagesDirty);
       this.pagesDirty = null;
     }
   }
