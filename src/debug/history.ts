@@ -34,6 +34,8 @@ import { currentInvariantChecker, currentStepChecker, loadInvariantChecker, type
 
 export const PAGE = 4096n;
 const MOCK_IO_PAGE = 2048n;
+/** States kept behind the target of a long replay (cheap steps back). */
+const WIN_BACK = 256;
 /** Dirty-bit changes of one event logged run by run up to this many runs, then as one hull range. */
 const DIRTY_RUNS = 64;
 
@@ -428,7 +430,16 @@ export class DebugIndex {
       this.win = [this.cpState[cpos]!];
     }
     let w = this.win[this.win.length - 1]!;
-    for (let k = this.winFrom + this.win.length - 1; k < i; k++) {
+    let k = this.winFrom + this.win.length - 1;
+    if (i - k > WIN_BACK) {
+      // A long replay keeps only the last WIN_BACK states (stepping back further is another seek):
+      // every state kept survives the young generation, and keeping a whole checkpoint interval's
+      // worth made each seek promote megabytes and the collections that follow slow the next seeks.
+      for (; k < i - WIN_BACK; k++) w = apply(w, this.store.get(k)).state;
+      this.winFrom = k;
+      this.win = [w];
+    }
+    for (; k < i; k++) {
       w = apply(w, this.store.get(k)).state;
       this.win.push(w);
     }

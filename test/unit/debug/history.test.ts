@@ -41,6 +41,8 @@ const vm = [...vmTrace({ events: 2500, live: 40 })];
 describe.each([
   ['bundled trace', sample.events, sample.header.kernel, { checkpointUnits: 40, checkpointMs: 1e9 }],
   ['VM-style trace', vm, '6.12' as const, { maxGap: 37, checkpointMs: 1e9 }],
+  // sparse checkpoints: a seek replays past the window it keeps (WIN_BACK states behind the target)
+  ['VM-style trace, checkpoints 1,100 events apart', vm, '6.12' as const, { maxGap: 1100, checkpointUnits: 1e9, checkpointMs: 1e9 }],
 ])('DebugIndex over the %s', (_name, events, kernel, opts) => {
   let ix: DebugIndex;
   let ref: Straight;
