@@ -15,7 +15,7 @@ import { diffStates as realDiff } from '../engine/diff.js';
 import { emptyWorld as realEmptyWorld, type KernelVersion, type World } from '../model/state.js';
 import { Checker, checkReplayFromCheckpoints, type Violation } from '../invariants/index.js';
 import { eventTemplates, type Bias } from './arbitraries.js';
-import { newModel, resolveNext, showTemplate, type FuzzModel, type Template } from './template.js';
+import { learn, newModel, resolveNext, showTemplate, type FuzzModel, type Template } from './template.js';
 
 export interface ModelApi {
   apply(w: World, ev: Event): { state: World; result: Result };
@@ -175,24 +175,6 @@ function step(r: Real, m: FuzzModel, ev: Event): Result {
   r.onStep?.(ev, next.result, next.state, r.checker);
   learn(m, ev, next.result, next.state);
   return next.result;
-}
-
-/** What later templates may refer to: cookies read, the highest ID seen. */
-function learn(m: FuzzModel, ev: Event, res: Result, w: World): void {
-  if (res.errno !== 0) return;
-  if (ev.op === 'read_fault_fd') {
-    const data = res.bufs?.['data'];
-    if (data) for (let off = 0; off + 40 <= data.length; off += 40) m.cookies.push(new DataView(data.buffer, data.byteOffset + off + 36, 4).getUint32(0, true));
-    if (m.cookies.length > 64) m.cookies.splice(0, m.cookies.length - 64);
-    return;
-  }
-  if (ev.fd === undefined) return;
-  const p = w.procs.get(ev.pid ?? 1);
-  const fileId = p?.fds.get(ev.fd);
-  const f = fileId === undefined ? undefined : w.files.get(fileId);
-  if (f?.ctx === undefined) return;
-  const max = w.ctxs.get(f.ctx)?.objs.max()?.[0];
-  if (max !== undefined && max > (m.maxId.get(f.ctx) ?? 0)) m.maxId.set(f.ctx, max);
 }
 
 interface Session {

@@ -10,7 +10,7 @@
  * A symbol is a plain object with a `$` key (event fields never have `$`
  * keys: the trace formats reserve them), so templates print and serialise.
  */
-import type { Event, Fields, Value } from '../events/event.js';
+import type { Event, Fields, Result, Value } from '../events/event.js';
 import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 
@@ -81,6 +81,24 @@ export interface FuzzModel {
 }
 
 export const newModel = (): FuzzModel => ({ cookies: [], maxId: new Map() });
+
+/** After each event (the model's fuzz loop and the oracle's): what later templates may refer to, fault cookies read and the highest ID seen. */
+export function learn(m: FuzzModel, ev: Event, res: Result, w: World): void {
+  if (res.errno !== 0) return;
+  if (ev.op === 'read_fault_fd') {
+    const data = res.bufs?.['data'];
+    if (data) for (let off = 0; off + 40 <= data.length; off += 40) m.cookies.push(new DataView(data.buffer, data.byteOffset + off + 36, 4).getUint32(0, true));
+    if (m.cookies.length > 64) m.cookies.splice(0, m.cookies.length - 64);
+    return;
+  }
+  if (ev.fd === undefined) return;
+  const p = w.procs.get(ev.pid ?? 1);
+  const fileId = p?.fds.get(ev.fd);
+  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  if (f?.ctx === undefined) return;
+  const max = w.ctxs.get(f.ctx)?.objs.max()?.[0];
+  if (max !== undefined && max > (m.maxId.get(f.ctx) ?? 0)) m.maxId.set(f.ctx, max);
+}
 
 const isSym = (v: unknown): v is Sym => typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && !Array.isArray(v) && '$' in v;
 

@@ -13,8 +13,8 @@ import fc from 'fast-check';
 import type { Event, Result } from '../events/event.js';
 import { apply } from '../engine/apply.js';
 import { compare, type Divergence } from '../engine/replay.js';
-import { emptyWorld, type World } from '../model/state.js';
-import { eventTemplates, EVENT_KINDS, newModel, resolve, setupEvents, templateArbitraries, type FuzzModel, type Template } from '../fuzz/index.js';
+import { emptyWorld } from '../model/state.js';
+import { eventTemplates, EVENT_KINDS, learn, newModel, resolve, setupEvents, templateArbitraries, type Template } from '../fuzz/index.js';
 import { writeTrace } from '../trace/index.js';
 import { encodeInput, notCheckable, representable, traceNotCheckable } from './encode.js';
 import { bootOnce, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
@@ -30,24 +30,6 @@ import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js
 export function oracleKinds(): string[] {
   const all = templateArbitraries();
   return EVENT_KINDS.filter((k) => all[k]?.since !== '6.14' && !notCheckable({ op: k, args: {} }));
-}
-
-/** What later templates refer to (src/fuzz/run.ts learns the same: fault cookies read, highest IDs). */
-function learn(m: FuzzModel, ev: Event, res: Result, w: World): void {
-  if (res.errno !== 0) return;
-  if (ev.op === 'read_fault_fd') {
-    const data = res.bufs?.['data'];
-    if (data) for (let off = 0; off + 40 <= data.length; off += 40) m.cookies.push(new DataView(data.buffer, data.byteOffset + off + 36, 4).getUint32(0, true));
-    if (m.cookies.length > 64) m.cookies.splice(0, m.cookies.length - 64);
-    return;
-  }
-  if (ev.fd === undefined) return;
-  const p = w.procs.get(ev.pid ?? 1);
-  const fileId = p?.fds.get(ev.fd);
-  const f = fileId === undefined ? undefined : w.files.get(fileId);
-  if (f?.ctx === undefined) return;
-  const max = w.ctxs.get(f.ctx)?.objs.max()?.[0];
-  if (max !== undefined && max > (m.maxId.get(f.ctx) ?? 0)) m.maxId.set(f.ctx, max);
 }
 
 /**
