@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { vmTrace } from '../bench/vm_trace.js';
+import { vmTrace, xorshift } from '../bench/vm_trace.js';
 import { writeTrace } from '../trace/index.js';
 import { openSource } from '../engine/source.js';
 import { DebugIndex } from './history.js';
@@ -46,19 +46,6 @@ const pct = (xs: number[], p: number) => {
 };
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
-/** xorshift for reproducible seek positions. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
-
 /** Runs in the child: index the trace file, then measure seeks and steps. */
 async function child(path: string): Promise<DebugBench> {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -71,7 +58,9 @@ async function child(path: string): Promise<DebugBench> {
   gc?.();
   const mem = process.memoryUsage();
   let rss = mem.rss;
-  const rnd = rng(0x5eec);
+  // reproducible seek positions in [0, 1)
+  const next = xorshift(0x5eec);
+  const rnd = () => next() / 4294967296;
   // warm up the code paths once
   for (let k = 0; k < 20; k++) ix.patchesAt(Math.floor(rnd() * n));
   const seeks: number[] = [];

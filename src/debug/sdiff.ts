@@ -15,7 +15,7 @@
 import type { Patch } from 'immer';
 import { PMap } from '../ds/pmap.js';
 import { IntervalMap } from '../ds/interval_map.js';
-import { snapshot } from '../engine/diff.js';
+import { isPlain, keyOf, sameLeaf, snapshot } from '../engine/diff.js';
 
 type Key = string | number;
 
@@ -389,17 +389,6 @@ function middles(la: ILeaf[], lb: ILeaf[], kind: 'd' | 'e'): [Flat, Flat] {
 
 // ---------------------------------------------------------------------------
 // whole states
-
-const keyOf = (k: unknown): Key => (typeof k === 'bigint' ? `0x${k.toString(16)}` : (k as Key));
-
-function isPlain(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof PMap) && !(v instanceof IntervalMap);
-}
-
-function sameLeaf(a: unknown, b: unknown): boolean {
-  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
-  return a === b;
-}
 
 /**
  * What changed from `before` to `after` as immer patches, skipping shared

@@ -17,13 +17,16 @@ function entriesOf(c: PMap<unknown, unknown> | IntervalMap<unknown>): [unknown, 
   return c.toArray().map((iv) => [iv.start, { last: iv.last, ...(iv.value as object) }]);
 }
 
-const keyOf = (k: unknown): Key => (typeof k === 'bigint' ? `0x${k.toString(16)}` : (k as Key));
+/** A map key as a patch path element (bigints as `0x..` strings). */
+export const keyOf = (k: unknown): Key => (typeof k === 'bigint' ? `0x${k.toString(16)}` : (k as Key));
 
-function isPlain(v: unknown): v is Record<string, unknown> {
+/** A plain record (not an array, a byte buffer or a persistent collection). */
+export function isPlain(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof PMap) && !(v instanceof IntervalMap);
 }
 
-function sameLeaf(a: unknown, b: unknown): boolean {
+/** Equal leaves: the same value, or byte buffers with the same bytes. */
+export function sameLeaf(a: unknown, b: unknown): boolean {
   if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
   return a === b;
 }
