@@ -52,7 +52,7 @@ async function child(path: string): Promise<DebugBench> {
   const t0 = performance.now();
   const src = await openSource(path);
   const ix = new DebugIndex({ kernel: src.kernel });
-  await ix.ingest(src.events);
+  await ix.ingestSource(src);
   const indexMs = performance.now() - t0;
   const n = ix.length;
   gc?.();

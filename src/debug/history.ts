@@ -22,13 +22,16 @@ import type { Patch } from 'immer';
 import type { Event, Fields, Result, Value } from '../events/event.js';
 import { apply } from '../engine/apply.js';
 import { compare } from '../engine/replay.js';
+import type { Source } from '../engine/source.js';
 import { PMap } from '../ds/pmap.js';
 import { IntervalMap, U64_MAX } from '../ds/interval_map.js';
 import { emptyWorld, type Area, type Ctx, type KernelVersion, type Obj, type Pages, type PinRun, type World } from '../model/state.js';
+import { setTouchRecorder, type TouchRecorder } from '../model/object.js';
+import { setIntervalTouchRecorder } from '../ds/interval_map.js';
 import { canonicalErrno, isErrnoName } from '../uapi/errno.js';
 import { EventStore } from './store.js';
 import { GrowF64, GrowI32, GrowU16, GrowU64, GrowU8, Interner } from './grow.js';
-import { diffIntervals, diffPMap, diffWorlds } from './sdiff.js';
+import { diffIntervals, diffPMap, diffWorlds, type IvEntry } from './sdiff.js';
 import { lifecycleState } from './lifecycle.js';
 import { currentInvariantChecker, currentStepChecker, loadInvariantChecker, type Violation } from './invariants_hook.js';
 
@@ -97,6 +100,13 @@ export interface DebugIndexOptions {
   checkpointMs?: number;
   /** Never more events than this between checkpoints (default 4096). */
   maxGap?: number;
+  /**
+   * How the change logs are found: 'touch' (default) compares before and
+   * after at the keys the model's transactions wrote (Tx and IntervalMap
+   * touch recorders), 'diff' walks the two states structurally. Both give
+   * the same logs (test/unit/debug/logs.test.ts); 'diff' is the reference.
+   */
+  logs?: 'touch' | 'diff';
 }
 
 export interface StepView {
@@ -126,6 +136,84 @@ function num(v: Value | undefined): number {
 function member(a: Fields | null, name: string): Fields {
   const m = a?.[name];
   return m && typeof m === 'object' && !Array.isArray(m) && !(m instanceof Uint8Array) ? (m as Fields) : {};
+}
+
+/** Events in arrays of up to 1024 (an async source still costs a promise per event, once). */
+function batched(events: AsyncIterable<Event> | Iterable<Event>): AsyncIterable<Event[]> | Iterable<Event[]> {
+  return Symbol.asyncIterator in (events as object) ? batchedAsync(events as AsyncIterable<Event>) : batchedSync(events as Iterable<Event>);
+}
+function* batchedSync(events: Iterable<Event>): Generator<Event[]> {
+  let b: Event[] = [];
+  try {
+    for (const ev of events) {
+      b.push(ev);
+      if (b.length === 1024) {
+        yield b;
+        b = [];
+      }
+    }
+  } catch (e) {
+    // what came before a bad record is indexed first
+    if (b.length) yield b;
+    throw e;
+  }
+  if (b.length) yield b;
+}
+async function* batchedAsync(events: AsyncIterable<Event>): AsyncGenerator<Event[]> {
+  let b: Event[] = [];
+  try {
+    for await (const ev of events) {
+      b.push(ev);
+      if (b.length === 1024) {
+        yield b;
+        b = [];
+      }
+    }
+  } catch (e) {
+    // what came before a bad record is indexed first
+    if (b.length) yield b;
+    throw e;
+  }
+  if (b.length) yield b;
+}
+
+type AreaDiff = (a: IntervalMap<Area>, b: IntervalMap<Area>, fn: (start: bigint, before: IvEntry<Area> | undefined, after: IvEntry<Area> | undefined) => void) => void;
+
+/** The distinct keys recorded for context `ctx` in a flat [ctx, key, ...] list, ascending. */
+function keysOf(flat: readonly number[], ctx: number): number[] {
+  const out: number[] = [];
+  let sorted = true;
+  for (let k = 0; k < flat.length; k += 2)
+    if (flat[k] === ctx) {
+      const key = flat[k + 1]!;
+      if (out.length) {
+        const prev = out[out.length - 1]!;
+        if (key === prev) continue; // the same key written twice in a row: the usual repeat
+        if (key < prev) sorted = false;
+      }
+      out.push(key);
+    }
+  if (sorted || out.length < 2) return out;
+  out.sort((a, b) => a - b);
+  let n = 1;
+  for (let k = 1; k < out.length; k++) if (out[k] !== out[n - 1]) out[n++] = out[k]!;
+  out.length = n;
+  return out;
+}
+
+/** Distinct recorded interval starts, ascending. */
+function sortedStarts(starts: readonly bigint[]): bigint[] {
+  const out = [...starts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let n = out.length ? 1 : 0;
+  for (let k = 1; k < out.length; k++) if (out[k] !== out[n - 1]) out[n++] = out[k]!;
+  out.length = n;
+  return out;
+}
+
+/** The interval starting exactly at `s` (an Interval is a diff entry: it has `last` and `value`). */
+function entryAt(m: IntervalMap<Area>, s: bigint): IvEntry<Area> | undefined {
+  const f = m.find(s);
+  return f && f.start === s ? f : undefined;
 }
 
 /** Log of IOVA touches (columns). */
@@ -224,6 +312,10 @@ export class DebugIndex {
   readonly checkpointMs: number;
   readonly checkpointUnits: number;
   readonly maxGap: number;
+  readonly logMode: 'touch' | 'diff';
+  /** What the event being indexed wrote (reset before each apply). */
+  private readonly touch: TouchRecorder = { objs: [], pages: [], whole: [] };
+  private starts: bigint[] = [];
 
   private readonly ops = new Interner();
   private readonly errnos = new Interner('0');
@@ -257,6 +349,7 @@ export class DebugIndex {
     this.checkpointMs = opts.checkpointMs ?? 25;
     this.checkpointUnits = opts.checkpointUnits ?? 5000;
     this.maxGap = opts.maxGap ?? 4096;
+    this.logMode = opts.logs ?? 'touch';
     this.initial = emptyWorld({ kernel: this.kernel });
     this.finalState = this.initial;
     this.cpAt.push(0);
@@ -276,6 +369,16 @@ export class DebugIndex {
    * server can answer (the part indexed so far is usable while it runs).
    */
   async ingest(events: AsyncIterable<Event> | Iterable<Event>, onProgress?: (n: number) => void): Promise<void> {
+    return this.ingestBatches(batched(events), onProgress);
+  }
+
+  /** Indexes an opened source, by blocks when it has them. */
+  ingestSource(src: Pick<Source, 'events' | 'batches'>, onProgress?: (n: number) => void): Promise<void> {
+    return src.batches ? this.ingestBatches(src.batches, onProgress) : this.ingest(src.events, onProgress);
+  }
+
+  /** The same, from events in batches (a trace reader's decoded blocks): no promise per event. */
+  async ingestBatches(batches: AsyncIterable<readonly Event[]> | Iterable<readonly Event[]>, onProgress?: (n: number) => void): Promise<void> {
     const t0 = performance.now();
     let w = this.finalState;
     let sinceMs = 0;
@@ -284,66 +387,72 @@ export class DebugIndex {
     let slice = performance.now();
     let lastClock = cpuMs();
     let lastWall = performance.now();
-    const isAsync = Symbol.asyncIterator in (events as object);
-    const it = isAsync ? (events as AsyncIterable<Event>)[Symbol.asyncIterator]() : null;
-    const sit = isAsync ? null : (events as Iterable<Event>)[Symbol.iterator]();
+    const isAsync = Symbol.asyncIterator in (batches as object);
+    const it = isAsync ? (batches as AsyncIterable<readonly Event[]>)[Symbol.asyncIterator]() : null;
+    const sit = isAsync ? null : (batches as Iterable<readonly Event[]>)[Symbol.iterator]();
     try {
       for (;;) {
         const r = it ? await it.next() : sit!.next();
         if (r.done) break;
-        const ev = r.value;
-        const i = this.n;
-        // Where to checkpoint: every `checkpointUnits` units of work, a unit
-        // being one event plus one per entry it changed (objects, IOVA
-        // ranges, pin runs: what replaying it costs, roughly). Counting work
-        // instead of timing it keeps the spacing, and so memory and seek
-        // cost, the same however loaded the machine is. A CPU-time backstop
-        // catches events that are expensive without changing much.
-        // (getrusage is a system call, and slow under the profiler: asked at most every 5 ms of wall time.)
-        if ((i & 15) === 0) {
-          const wall = performance.now();
-          if (wall - lastWall >= 5) {
-            const now = cpuMs();
-            sinceMs += (now - lastClock) / 2;
-            lastClock = now;
-            lastWall = wall;
+        const batch = r.value;
+        for (let b = 0; b < batch.length; b++) {
+          const ev = batch[b]!;
+          const i = this.n;
+          // Where to checkpoint: every `checkpointUnits` units of work, a unit
+          // being one event plus one per entry it changed (objects, IOVA
+          // ranges, pin runs: what replaying it costs, roughly). Counting work
+          // instead of timing it keeps the spacing, and so memory and seek
+          // cost, the same however loaded the machine is. A CPU-time backstop
+          // catches events that are expensive without changing much.
+          // (getrusage is a system call, and slow under the profiler: asked at most every 5 ms of wall time.)
+          if ((i & 15) === 0) {
+            const wall = performance.now();
+            if (wall - lastWall >= 5) {
+              const now = cpuMs();
+              sinceMs += (now - lastClock) / 2;
+              lastClock = now;
+              lastWall = wall;
+            }
           }
-        }
-        if (i > 0 && (sinceUnits >= this.checkpointUnits || sinceMs >= this.checkpointMs || sinceN >= this.maxGap)) {
-          this.cpAt.push(i);
-          this.cpState.push(w);
-          sinceMs = 0;
-          sinceN = 0;
-          sinceUnits = 0;
-        }
-        const logged = this.iova.length + this.objs.length + this.pins.length;
-        const { state, result } = apply(w, ev);
-        sinceN++;
-        this.store.push(ev);
-        this.opCol.push(this.ops.code(ev.op));
-        this.pidCol.push(ev.pid ?? 1);
-        this.errnoCol.push(this.errnos.code(String(result.errno)));
-        let flags = 0;
-        if (ev.rec) flags |= F_RECORDED;
-        if (result.unmodelled) flags |= F_UNMODELLED;
-        if (state !== w) flags |= F_CHANGED;
-        if (ev.rec || result.unmodelled) {
-          if (compare(ev, result)) {
-            flags |= F_DIVERGED;
-            if (this.firstDiv < 0) this.firstDiv = i;
+          if (i > 0 && (sinceUnits >= this.checkpointUnits || sinceMs >= this.checkpointMs || sinceN >= this.maxGap)) {
+            this.cpAt.push(i);
+            this.cpState.push(w);
+            sinceMs = 0;
+            sinceN = 0;
+            sinceUnits = 0;
           }
-        }
-        this.flagCol.push(flags);
-        if (state !== w) this.recordState(i, w, state);
-        this.recordArgs(i, ev, w, result);
-        sinceUnits += 1 + this.iova.length + this.objs.length + this.pins.length - logged;
-        w = state;
-        this.n++;
-        this.finalState = w;
-        if ((i & 127) === 0 && performance.now() - slice > 30) {
-          if (onProgress) onProgress(this.n);
-          await new Promise((res) => setImmediate(res));
-          slice = performance.now();
+          const logged = this.iova.length + this.objs.length + this.pins.length;
+          const { state, result } = this.logMode === 'touch' ? this.applyTouched(w, ev) : apply(w, ev);
+          sinceN++;
+          this.store.push(ev);
+          this.opCol.push(this.ops.code(ev.op));
+          this.pidCol.push(ev.pid ?? 1);
+          this.errnoCol.push(this.errnos.code(String(result.errno)));
+          let flags = 0;
+          if (ev.rec) flags |= F_RECORDED;
+          if (result.unmodelled) flags |= F_UNMODELLED;
+          if (state !== w) flags |= F_CHANGED;
+          if (ev.rec || result.unmodelled) {
+            if (compare(ev, result)) {
+              flags |= F_DIVERGED;
+              if (this.firstDiv < 0) this.firstDiv = i;
+            }
+          }
+          this.flagCol.push(flags);
+          if (state !== w) {
+            if (this.logMode === 'touch') this.recordTouched(i, w, state);
+            else this.recordState(i, w, state);
+          }
+          this.recordArgs(i, ev, w, result);
+          sinceUnits += 1 + this.iova.length + this.objs.length + this.pins.length - logged;
+          w = state;
+          this.n++;
+          this.finalState = w;
+          if ((i & 127) === 0 && performance.now() - slice > 30) {
+            if (onProgress) onProgress(this.n);
+            await new Promise((res) => setImmediate(res));
+            slice = performance.now();
+          }
         }
       }
       this.store.flush();
@@ -479,6 +588,63 @@ export class DebugIndex {
 
   // ------------------------------------------------------------ logs
 
+  /** apply() with the touch recorders installed (only around the call: a seek meanwhile records nothing). */
+  private applyTouched(w: World, ev: Event): ReturnType<typeof apply> {
+    // fresh lists (cheaper than truncating the old ones)
+    const t = this.touch;
+    t.objs = [];
+    t.pages = [];
+    t.whole = [];
+    this.starts = [];
+    const prevT = setTouchRecorder(t);
+    const prevS = setIntervalTouchRecorder(this.starts);
+    try {
+      return apply(w, ev);
+    } finally {
+      setTouchRecorder(prevT);
+      setIntervalTouchRecorder(prevS);
+    }
+  }
+
+  /**
+   * The logs of one event from what it wrote: the same rows as recordState,
+   * found by comparing before and after at the written keys instead of
+   * walking both states. A context created, destroyed or replaced whole,
+   * or an interval map built whole, takes the structural path.
+   */
+  private recordTouched(i: number, w: World, w2: World): void {
+    const t = this.touch;
+    const starts = this.starts;
+    let sorted: bigint[] | null = null;
+    diffPMap(w.ctxs, w2.ctxs, (ctxId, c1, c2) => {
+      if (!c1 || !c2 || t.whole.includes(ctxId) || starts.includes(-1n)) return this.recordCtx(i, ctxId, c1, c2);
+      if (c1.objs !== c2.objs)
+        for (const id of keysOf(t.objs, ctxId)) {
+          const o1 = c1.objs.get(id);
+          const o2 = c2.objs.get(id);
+          if (o1 === o2) continue;
+          this.logObj(i, ctxId, id, o1, o2, c2, (a1, a2, fn) => {
+            // a new IOAS has no areas yet, a destroyed one none left: only changed maps use the starts
+            if (a1 === EMPTY_AREAS || a2 === EMPTY_AREAS) return diffIntervals(a1, a2, fn);
+            sorted ??= sortedStarts(starts);
+            for (const s of sorted) {
+              const x = entryAt(a1, s);
+              const y = entryAt(a2, s);
+              if (x === y) continue;
+              if (x && y && x.last === y.last && x.value === y.value) continue;
+              fn(s, x, y);
+            }
+          });
+        }
+      if (c1.pages !== c2.pages)
+        for (const pid of keysOf(t.pages, ctxId)) {
+          const x = c1.pages.get(pid);
+          const y = c2.pages.get(pid);
+          if (x !== y && x?.pinned !== y?.pinned) this.recordPins(i, ctxId, pid, x, y);
+        }
+    });
+  }
+
   private recordState(i: number, w: World, w2: World): void {
     diffPMap(w.ctxs, w2.ctxs, (ctxId, c1, c2) => this.recordCtx(i, ctxId, c1, c2));
   }
@@ -486,38 +652,41 @@ export class DebugIndex {
   private recordCtx(i: number, ctxId: number, c1: Ctx | undefined, c2: Ctx | undefined): void {
     const objs1 = c1?.objs ?? EMPTY_OBJS;
     const objs2 = c2?.objs ?? EMPTY_OBJS;
-    if (objs1 !== objs2)
-      diffPMap(objs1, objs2, (id, o1, o2) => {
-        const o = (o2 ?? o1)!;
-        const L = this.objs;
-        L.ev.push(i);
-        L.ctx.push(ctxId);
-        L.id.push(id);
-        L.change.push(!o1 ? 0 : !o2 ? 2 : 1);
-        L.type.push(this.types.code(o.type));
-        L.state.push(this.states.code(o2 ? lifecycleState(o2, c2) : 'destroyed'));
-        if (o.type === 'ioas') {
-          const a1 = o1?.type === 'ioas' ? o1.iopt.areas : EMPTY_AREAS;
-          const a2 = o2?.type === 'ioas' ? o2.iopt.areas : EMPTY_AREAS;
-          diffIntervals(a1, a2, (s, x, y) => {
-            if (x && y && x.last === y.last) this.iova.push(i, ctxId, id, K.area, s, y.last);
-            else {
-              if (x) this.iova.push(i, ctxId, id, K.unmap, s, x.last);
-              if (y) this.iova.push(i, ctxId, id, K.map, s, y.last);
-            }
-          });
-        } else if (o.type === 'hwpt_paging') {
-          const d1 = o1?.type === 'hwpt_paging' ? o1.domain.dirty : EMPTY_DIRTY;
-          const d2 = o2?.type === 'hwpt_paging' ? o2.domain.dirty : EMPTY_DIRTY;
-          if (d1 !== d2) this.recordDirty(i, ctxId, id, d1, d2);
-        }
-      });
+    if (objs1 !== objs2) diffPMap(objs1, objs2, (id, o1, o2) => this.logObj(i, ctxId, id, o1, o2, c2, diffIntervals));
     const p1 = c1?.pages ?? EMPTY_PAGES;
     const p2 = c2?.pages ?? EMPTY_PAGES;
     if (p1 !== p2)
       diffPMap(p1, p2, (pid, x, y) => {
         if (x?.pinned !== y?.pinned) this.recordPins(i, ctxId, pid, x, y);
       });
+  }
+
+  /** The rows of one changed object: its change and lifecycle state, and for an IOAS its area changes (found by `areaDiff`). */
+  private logObj(i: number, ctxId: number, id: number, o1: Obj | undefined, o2: Obj | undefined, c2: Ctx | undefined, areaDiff: AreaDiff): void {
+    const o = (o2 ?? o1)!;
+    const L = this.objs;
+    L.ev.push(i);
+    L.ctx.push(ctxId);
+    L.id.push(id);
+    L.change.push(!o1 ? 0 : !o2 ? 2 : 1);
+    L.type.push(this.types.code(o.type));
+    L.state.push(this.states.code(o2 ? lifecycleState(o2, c2) : 'destroyed'));
+    if (o.type === 'ioas') {
+      const a1 = o1?.type === 'ioas' ? o1.iopt.areas : EMPTY_AREAS;
+      const a2 = o2?.type === 'ioas' ? o2.iopt.areas : EMPTY_AREAS;
+      if (a1 !== a2)
+        areaDiff(a1, a2, (s, x, y) => {
+          if (x && y && x.last === y.last) this.iova.push(i, ctxId, id, K.area, s, y.last);
+          else {
+            if (x) this.iova.push(i, ctxId, id, K.unmap, s, x.last);
+            if (y) this.iova.push(i, ctxId, id, K.map, s, y.last);
+          }
+        });
+    } else if (o.type === 'hwpt_paging') {
+      const d1 = o1?.type === 'hwpt_paging' ? o1.domain.dirty : EMPTY_DIRTY;
+      const d2 = o2?.type === 'hwpt_paging' ? o2.domain.dirty : EMPTY_DIRTY;
+      if (d1 !== d2) this.recordDirty(i, ctxId, id, d1, d2);
+    }
   }
 
   private recordDirty(i: number, ctx: number, hwpt: number, d1: PMap<bigint, true>, d2: PMap<bigint, true>): void {
@@ -545,10 +714,21 @@ export class DebugIndex {
     type R = { s: number; last: number; count: number; mobj: number; mobjIndex: number };
     const before: R[] = [];
     const after: R[] = [];
-    diffPMap(x?.pinned ?? EMPTY_PINS, y?.pinned ?? EMPTY_PINS, (s, r1, r2) => {
-      if (r1) before.push({ s, last: r1.last, count: r1.count, mobj: r1.mobj, mobjIndex: r1.mobjIndex });
-      if (r2) after.push({ s, last: r2.last, count: r2.count, mobj: r2.mobj, mobjIndex: r2.mobjIndex });
-    });
+    const p1 = x?.pinned ?? EMPTY_PINS;
+    const p2 = y?.pinned ?? EMPTY_PINS;
+    const all = (m: PMap<number, PinRun>, out: R[]) =>
+      m.each((s, r) => {
+        out.push({ s, last: r.last, count: r.count, mobj: r.mobj, mobjIndex: r.mobjIndex });
+        return true;
+      });
+    // one side empty (first pins, or the last going: most changes) needs no diff
+    if (p1.size === 0) all(p2, after);
+    else if (p2.size === 0) all(p1, before);
+    else
+      diffPMap(p1, p2, (s, r1, r2) => {
+        if (r1) before.push({ s, last: r1.last, count: r1.count, mobj: r1.mobj, mobjIndex: r1.mobjIndex });
+        if (r2) after.push({ s, last: r2.last, count: r2.count, mobj: r2.mobj, mobjIndex: r2.mobjIndex });
+      });
     const base = (y ?? x)!.base;
     if (before.length === 0 || after.length === 0) {
       // The common case (a pages object's first pins, or its last going): the
@@ -613,7 +793,8 @@ export class DebugIndex {
     L.after.push(o.after);
     L.mobj.push(o.mobj);
     L.mobjIndex.push(o.mobjIndex);
-    L.va.push(Number(base + BigInt(o.first) * PAGE));
+    // Below 2^53 both terms are exact doubles and the one rounding of the sum is Number()'s of the exact sum.
+    L.va.push(base < 9007199254740992n ? Number(base) + o.first * 4096 : Number(base + BigInt(o.first) * PAGE));
   }
 
   /** IOVA ranges an event names in its arguments (reads, and attempts that failed). */

@@ -655,6 +655,20 @@ function holeWalk<V>(nd: INode<V>, w: HoleWalk, skip0: boolean): boolean {
 // the map
 
 /** Persistent map of disjoint closed 64-bit intervals, keyed by start. */
+/**
+ * Starts of the intervals inserted, removed or given a new value, while a
+ * recorder is installed (the debugger's change logs): a map built whole
+ * (fromSorted) records -1n, "compare everything". A superset across every
+ * IntervalMap in use; the reader compares before and after at each start.
+ */
+let touched: bigint[] | null = null;
+/** Install (or remove, with null) the start recorder; returns the previous one. */
+export function setIntervalTouchRecorder(r: bigint[] | null): bigint[] | null {
+  const prev = touched;
+  touched = r;
+  return prev;
+}
+
 export class IntervalMap<V> {
   /** @internal */
   readonly root: INode<V> | null;
@@ -676,6 +690,7 @@ export class IntervalMap<V> {
    * Validated: in range, sorted and disjoint (throws otherwise).
    */
   static fromSorted<V>(items: Iterable<Interval<V> | readonly [bigint, bigint, V]>): IntervalMap<V> {
+    if (touched !== null) touched.push(-1n);
     const c: number[] = [];
     const d: unknown[] = [];
     let prev = -1n;
@@ -769,6 +784,7 @@ export class IntervalMap<V> {
    */
   insert(start: bigint, last: bigint, value: V): IntervalMap<V> {
     checkRange('insert', start, last);
+    if (touched !== null) touched.push(start);
     const root = this.root;
     const sA = approx(start);
     const lA = approx(last);
@@ -794,6 +810,7 @@ export class IntervalMap<V> {
 
   /** Removes the interval starting exactly at `start` (same instance if absent). */
   remove(start: bigint): IntervalMap<V> {
+    if (touched !== null) touched.push(start);
     const root = this.root;
     if (root === null || start < 0n || start > U64_MAX) return this;
     let nr = remNode(root, start, approx(start));
@@ -808,6 +825,7 @@ export class IntervalMap<V> {
    * instance if the value is `===` the current one; throws if absent.
    */
   replaceValue(start: bigint, value: V): IntervalMap<V> {
+    if (touched !== null) touched.push(start);
     const root = this.root;
     if (root === null || start < 0n || start > U64_MAX) {
       throw new Error(`IntervalMap.replaceValue: no interval starts at 0x${start.toString(16)}`);

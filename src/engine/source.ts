@@ -14,6 +14,8 @@ export interface Source {
   kind: 'trace' | 'capture';
   kernel: KernelVersion;
   events: AsyncIterable<Event>;
+  /** The same events a decoded block at a time, when the source has blocks (a trace file): cheaper for bulk work. */
+  batches?: AsyncIterable<Event[]>;
   meta: { [k: string]: unknown };
 }
 
@@ -50,5 +52,15 @@ export async function openSource(path: string, kernel?: KernelVersion): Promise<
     return { kind: 'capture', kernel: kernel ?? '6.12', events: importCapture(path, importer), meta: { capture: path } };
   }
   const r = await openTrace(path);
-  return { kind: 'trace', kernel: kernel ?? r.header.kernel, events: r.events(), meta: { ...r.header.meta } };
+  return {
+    kind: 'trace',
+    kernel: kernel ?? r.header.kernel,
+    get events() {
+      return r.events();
+    },
+    get batches() {
+      return r.batches();
+    },
+    meta: { ...r.header.meta },
+  };
 }

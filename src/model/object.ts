@@ -43,6 +43,29 @@ function writeThrough<V>(m: PMap<number, V>, d: (number | V | null)[]): PMap<num
   return m;
 }
 
+/**
+ * What transactions wrote, for the debugger's change logs (debug/history.ts):
+ * while a recorder is installed, every write of an object or pages object
+ * through a Tx appends (ctx id, key) to `objs` / `pages`, and a Tx whose
+ * context is replaced wholesale appends its ctx id to `whole`. The lists are
+ * a superset of what changed (a failed ioctl's writes are recorded too, as
+ * are rewrites with equal values): the index compares before and after for
+ * each key. What they must be is complete, which is why the recording sits
+ * here, in the only place objects and pages objects are written.
+ */
+export interface TouchRecorder {
+  objs: number[];
+  pages: number[];
+  whole: number[];
+}
+let touch: TouchRecorder | null = null;
+/** Install (or remove, with null) the recorder; returns the previous one. */
+export function setTouchRecorder(r: TouchRecorder | null): TouchRecorder | null {
+  const prev = touch;
+  touch = r;
+  return prev;
+}
+
 export class Tx {
   /** Set by handlers whose failure keeps partial effects (kernel-semantics §3.7). */
   keepOnError = false;
@@ -109,6 +132,7 @@ export class Tx {
   /** Replace the context's small fields (account mode, compat IOAS); `c` is built from `this.ctx`. */
   set ctx(c: Ctx) {
     this.flush();
+    if (touch !== null && (c.objs !== this.objs || c.pages !== this.pagesMap)) touch.whole.push(c.id);
     this.base = c;
     this.objs = c.objs;
     this.pagesMap = c.pages;
@@ -137,6 +161,7 @@ export class Tx {
   }
 
   put(o: Obj): void {
+    if (touch !== null) touch.objs.push(this.base.id, o.id);
     this.objsDirty = overlaySet(this.objsDirty, o.id, o);
     if (this.objsDirty.length > OVERLAY_MAX) this.flush();
     this.built = undefined;
@@ -153,6 +178,7 @@ export class Tx {
   }
 
   remove(id: number): void {
+    if (touch !== null) touch.objs.push(this.base.id, id);
     this.objsDirty = overlaySet(this.objsDirty, id, null);
     if (this.objsDirty.length > OVERLAY_MAX) this.flush();
     if (this.base.vfioIoas === id) this.base = { ...this.base, vfioIoas: 0 };
@@ -179,12 +205,14 @@ export class Tx {
   }
 
   putPages(p: Pages): void {
+    if (touch !== null) touch.pages.push(this.base.id, p.id);
     this.pagesDirty = overlaySet(this.pagesDirty, p.id, p);
     if (this.pagesDirty.length > OVERLAY_MAX) this.flush();
     this.built = undefined;
   }
 
   dropPages(id: number): void {
+    if (touch !== null) touch.pages.push(this.base.id, id);
     this.pagesDirty = overlaySet(this.pagesDirty, id, null);
     if (this.pagesDirty.length > OVERLAY_MAX) this.flush();
     this.built = undefined;

@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
 
   if (argv.includes('--repl')) {
     const tty = Boolean(process.stderr.isTTY);
-    await ix.ingest(src.events, tty ? (n) => process.stderr.write(`\rindexing: ${n} events`) : undefined);
+    await ix.ingestSource(src, tty ? (n) => process.stderr.write(`\rindexing: ${n} events`) : undefined);
     if (tty) process.stderr.write('\r');
     if (ix.length === 0) {
       console.error('iorewind debug: the trace has no events');
@@ -68,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`iorewind debug: ${path}`);
   console.log(`  open ${srv.url}   (Ctrl-C to stop)`);
   const t0 = performance.now();
-  ix.ingest(src.events).then(
+  ix.ingestSource(src).then(
     () => console.log(`  indexed ${ix.length} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (${ix.checkpoints} checkpoints)`),
     (e: unknown) => console.error(`  indexing stopped at event ${ix.length}: ${e instanceof Error ? e.message : String(e)}`),
   );

@@ -13,6 +13,7 @@ import { emptyWorld, type World } from '../../../src/model/state.js';
 import { readTraceSync } from '../../../src/trace/index.js';
 import { vmTrace } from '../../../src/bench/vm_trace.js';
 import { DebugIndex } from '../../../src/debug/history.js';
+import { openSource } from '../../../src/engine/source.js';
 import { invariantSource, setInvariantChecker } from '../../../src/debug/invariants_hook.js';
 import { SAMPLE } from './fixtures.js';
 
@@ -197,5 +198,29 @@ describe('errno, divergence and invariant queries', () => {
     const r = await ix.findInvariantViolation(-1, 1);
     expect(r?.index).toBe(first);
     expect(r?.violations[0]?.name).toBe('toy');
+  });
+
+  it('a source that fails part-way leaves the events before the bad one indexed', async () => {
+    function* upTo(n: number): Generator<Event> {
+      for (let k = 0; k < n; k++) yield sample.events[k]!;
+      throw new Error('bad record');
+    }
+    for (const n of [10, 1500]) {
+      const ix = new DebugIndex({ kernel: sample.header.kernel });
+      await expect(ix.ingest(upTo(Math.min(n, sample.events.length)))).rejects.toThrow('bad record');
+      expect(ix.length).toBe(Math.min(n, sample.events.length));
+      expect(ix.error?.message).toBe('bad record');
+    }
+  });
+
+  it('indexes a trace file by blocks the same as event by event', async () => {
+    const src = await openSource(SAMPLE);
+    expect(src.batches).toBeDefined();
+    const a = new DebugIndex({ kernel: src.kernel });
+    await a.ingestSource(src);
+    const b = await DebugIndex.build(sample.events, { kernel: sample.header.kernel });
+    expect(a.length).toBe(b.length);
+    for (let i = 0; i < a.length; i++) expect([a.op(i), a.errno(i), a.flags(i)]).toEqual([b.op(i), b.errno(i), b.flags(i)]);
+    expect(a.objectsChangedAt(a.length - 1)).toEqual(b.objectsChangedAt(b.length - 1));
   });
 });
