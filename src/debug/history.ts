@@ -11,8 +11,11 @@
  *    way O(1 apply);
  *  - the events, msgpack-encoded in chunks (store.ts);
  *  - per event: op, pid, errno, recorded/diverged flags;
- *  - logs of what each event did, from structural diffs of the states
- *    (cost proportional to the change): objects created / changed /
+ *  - logs of what each event did, found by comparing the states before
+ *    and after at the keys its transactions wrote (model/object.ts and
+ *    ds/interval_map.ts record them while an event is indexed; a
+ *    structural diff of the two states is the reference and the fallback),
+ *    so the cost follows the change: objects created / changed /
  *    destroyed with their lifecycle state, IOVA ranges touched per IOAS/HWPT
  *    (map, unmap, copy, dirty set/clear/read, faults, invalidations, checks,
  *    access), and pin-count changes per page run of every pages object.
