@@ -141,28 +141,11 @@ function member(a: Fields | null, name: string): Fields {
   return m && typeof m === 'object' && !Array.isArray(m) && !(m instanceof Uint8Array) ? (m as Fields) : {};
 }
 
-/** Events in arrays of up to 1024 (an async source still costs a promise per event, once). */
-function batched(events: AsyncIterable<Event> | Iterable<Event>): AsyncIterable<Event[]> | Iterable<Event[]> {
-  return Symbol.asyncIterator in (events as object) ? batchedAsync(events as AsyncIterable<Event>) : batchedSync(events as Iterable<Event>);
-}
-function* batchedSync(events: Iterable<Event>): Generator<Event[]> {
-  let b: Event[] = [];
-  try {
-    for (const ev of events) {
-      b.push(ev);
-      if (b.length === 1024) {
-        yield b;
-        b = [];
-      }
-    }
-  } catch (e) {
-    // what came before a bad record is indexed first
-    if (b.length) yield b;
-    throw e;
-  }
-  if (b.length) yield b;
-}
-async function* batchedAsync(events: AsyncIterable<Event>): AsyncGenerator<Event[]> {
+/**
+ * Events in arrays of up to 1024, for ingestBatches. A source that fails
+ * part-way has the events before the bad one indexed first.
+ */
+async function* batched(events: AsyncIterable<Event> | Iterable<Event>): AsyncGenerator<Event[]> {
   let b: Event[] = [];
   try {
     for await (const ev of events) {
@@ -173,7 +156,6 @@ async function* batchedAsync(events: AsyncIterable<Event>): AsyncGenerator<Event
       }
     }
   } catch (e) {
-    // what came before a bad record is indexed first
     if (b.length) yield b;
     throw e;
   }
