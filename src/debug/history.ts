@@ -186,8 +186,17 @@ function keysOf(flat: readonly number[], ctx: number): number[] {
   return out;
 }
 
+/** The contexts a transaction wrote in (ascending, distinct). */
+function ctxsOf(t: TouchRecorder): number[] {
+  const out: number[] = [];
+  for (const flat of [t.objs, t.pages]) for (let k = 0; k < flat.length; k += 2) if (!out.includes(flat[k]!)) out.push(flat[k]!);
+  for (const c of t.whole) if (!out.includes(c)) out.push(c);
+  return out.length > 1 ? out.sort((a, b) => a - b) : out;
+}
+
 /** Distinct recorded interval starts, ascending. */
-function sortedStarts(starts: readonly bigint[]): bigint[] {
+function sortedStarts(starts: readonly bigint[]): readonly bigint[] {
+  if (starts.length < 2) return starts;
   const out = [...starts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let n = out.length ? 1 : 0;
   for (let k = 1; k < out.length; k++) if (out[k] !== out[n - 1]) out[n++] = out[k]!;
@@ -599,35 +608,47 @@ export class DebugIndex {
    */
   private recordTouched(i: number, w: World, w2: World): void {
     const t = this.touch;
+    // Contexts come and go outside transactions (open, close, exit): then
+    // the context table is walked. Otherwise only the contexts a
+    // transaction wrote in can have changed objects or pages objects.
+    if (w.nextCtx !== w2.nextCtx || w.ctxs.size !== w2.ctxs.size) {
+      diffPMap(w.ctxs, w2.ctxs, (ctxId, c1, c2) => this.recordTouchedCtx(i, ctxId, c1, c2));
+      return;
+    }
+    for (const ctxId of ctxsOf(t)) {
+      const c1 = w.ctxs.get(ctxId);
+      const c2 = w2.ctxs.get(ctxId);
+      if (c1 !== c2) this.recordTouchedCtx(i, ctxId, c1, c2);
+    }
+  }
+
+  private recordTouchedCtx(i: number, ctxId: number, c1: Ctx | undefined, c2: Ctx | undefined): void {
+    const t = this.touch;
     const starts = this.starts;
-    let sorted: bigint[] | null = null;
-    diffPMap(w.ctxs, w2.ctxs, (ctxId, c1, c2) => {
-      if (!c1 || !c2 || t.whole.includes(ctxId) || starts.includes(-1n)) return this.recordCtx(i, ctxId, c1, c2);
-      if (c1.objs !== c2.objs)
-        for (const id of keysOf(t.objs, ctxId)) {
-          const o1 = c1.objs.get(id);
-          const o2 = c2.objs.get(id);
-          if (o1 === o2) continue;
-          this.logObj(i, ctxId, id, o1, o2, c2, (a1, a2, fn) => {
-            // a new IOAS has no areas yet, a destroyed one none left: only changed maps use the starts
-            if (a1 === EMPTY_AREAS || a2 === EMPTY_AREAS) return diffIntervals(a1, a2, fn);
-            sorted ??= sortedStarts(starts);
-            for (const s of sorted) {
-              const x = entryAt(a1, s);
-              const y = entryAt(a2, s);
-              if (x === y) continue;
-              if (x && y && x.last === y.last && x.value === y.value) continue;
-              fn(s, x, y);
-            }
-          });
-        }
-      if (c1.pages !== c2.pages)
-        for (const pid of keysOf(t.pages, ctxId)) {
-          const x = c1.pages.get(pid);
-          const y = c2.pages.get(pid);
-          if (x !== y && x?.pinned !== y?.pinned) this.recordPins(i, ctxId, pid, x, y);
-        }
-    });
+    if (!c1 || !c2 || t.whole.includes(ctxId) || starts.includes(-1n)) return this.recordCtx(i, ctxId, c1, c2);
+    if (c1.objs !== c2.objs)
+      for (const id of keysOf(t.objs, ctxId)) {
+        const o1 = c1.objs.get(id);
+        const o2 = c2.objs.get(id);
+        if (o1 === o2) continue;
+        this.logObj(i, ctxId, id, o1, o2, c2, (a1, a2, fn) => {
+          // a new IOAS has no areas yet, a destroyed one none left: only changed maps use the starts
+          if (a1 === EMPTY_AREAS || a2 === EMPTY_AREAS) return diffIntervals(a1, a2, fn);
+          for (const s of sortedStarts(starts)) {
+            const x = entryAt(a1, s);
+            const y = entryAt(a2, s);
+            if (x === y) continue;
+            if (x && y && x.last === y.last && x.value === y.value) continue;
+            fn(s, x, y);
+          }
+        });
+      }
+    if (c1.pages !== c2.pages)
+      for (const pid of keysOf(t.pages, ctxId)) {
+        const x = c1.pages.get(pid);
+        const y = c2.pages.get(pid);
+        if (x !== y && x?.pinned !== y?.pinned) this.recordPins(i, ctxId, pid, x, y);
+      }
   }
 
   private recordState(i: number, w: World, w2: World): void {
