@@ -654,7 +654,6 @@ function holeWalk<V>(nd: INode<V>, w: HoleWalk, skip0: boolean): boolean {
 // ---------------------------------------------------------------------------
 // the map
 
-/** Persistent map of disjoint closed 64-bit intervals, keyed by start. */
 /**
  * Starts of the intervals inserted, removed or given a new value, while a
  * recorder is installed (the debugger's change logs): a map built whole
@@ -669,6 +668,7 @@ export function setIntervalTouchRecorder(r: bigint[] | null): bigint[] | null {
   return prev;
 }
 
+/** Persistent map of disjoint closed 64-bit intervals, keyed by start. */
 export class IntervalMap<V> {
   /** @internal */
   readonly root: INode<V> | null;

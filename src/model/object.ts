@@ -51,7 +51,9 @@ function writeThrough<V>(m: PMap<number, V>, d: (number | V | null)[]): PMap<num
  * a superset of what changed (a failed ioctl's writes are recorded too, as
  * are rewrites with equal values): the index compares before and after for
  * each key. What they must be is complete, which is why the recording sits
- * here, in the only place objects and pages objects are written.
+ * here, in the only place the objects and pages objects of an existing
+ * context are written (a context created or destroyed changes the context
+ * table, which the index checks for itself).
  */
 export interface TouchRecorder {
   objs: number[];
