@@ -718,42 +718,40 @@ export class DebugIndex {
 
   private recordPins(i: number, ctx: number, pagesId: number, x: Pages | undefined, y: Pages | undefined): void {
     type R = { s: number; last: number; count: number; mobj: number; mobjIndex: number };
-    const before: R[] = [];
-    const after: R[] = [];
     const p1 = x?.pinned ?? EMPTY_PINS;
     const p2 = y?.pinned ?? EMPTY_PINS;
-    const all = (m: PMap<number, PinRun>, out: R[]) =>
-      m.each((s, r) => {
-        out.push({ s, last: r.last, count: r.count, mobj: r.mobj, mobjIndex: r.mobjIndex });
-        return true;
-      });
-    // one side empty (first pins, or the last going: most changes) needs no diff
-    if (p1.size === 0) all(p2, after);
-    else if (p2.size === 0) all(p1, before);
-    else
-      diffPMap(p1, p2, (s, r1, r2) => {
-        if (r1) before.push({ s, last: r1.last, count: r1.count, mobj: r1.mobj, mobjIndex: r1.mobjIndex });
-        if (r2) after.push({ s, last: r2.last, count: r2.count, mobj: r2.mobj, mobjIndex: r2.mobjIndex });
-      });
     const base = (y ?? x)!.base;
-    if (before.length === 0 || after.length === 0) {
+    if (p1.size === 0 || p2.size === 0) {
       // The common case (a pages object's first pins, or its last going): the
       // runs of one side are the changed ranges, merged as the general walk below would.
-      const gone = before.length > 0;
-      let o: PinChange | null = null;
-      for (const r of gone ? before : after) {
-        const cb = gone ? r.count : 0;
-        const ca = gone ? 0 : r.count;
-        if (o && o.last + 1 === r.s && o.before === cb && o.after === ca && o.mobj === r.mobj && o.mobjIndex + (r.s - o.first) === r.mobjIndex) {
-          o.last = r.last;
-          continue;
+      const gone = p1.size !== 0;
+      let first = -1;
+      let last = 0;
+      let count = 0;
+      let mobj = 0;
+      let mobjIndex = 0;
+      (gone ? p1 : p2).each((s, r) => {
+        if (first >= 0 && last + 1 === s && count === r.count && mobj === r.mobj && mobjIndex + (s - first) === r.mobjIndex) {
+          last = r.last;
+          return true;
         }
-        if (o) this.pushPin(o, base);
-        o = { event: i, ctx, pages: pagesId, first: r.s, last: r.last, before: cb, after: ca, mobj: r.mobj, mobjIndex: r.mobjIndex, va: 0n };
-      }
-      if (o) this.pushPin(o, base);
+        if (first >= 0) this.pushPinRow(i, ctx, pagesId, first, last, gone ? count : 0, gone ? 0 : count, mobj, mobjIndex, base);
+        first = s;
+        last = r.last;
+        count = r.count;
+        mobj = r.mobj;
+        mobjIndex = r.mobjIndex;
+        return true;
+      });
+      if (first >= 0) this.pushPinRow(i, ctx, pagesId, first, last, gone ? count : 0, gone ? 0 : count, mobj, mobjIndex, base);
       return;
     }
+    const before: R[] = [];
+    const after: R[] = [];
+    diffPMap(p1, p2, (s, r1, r2) => {
+      if (r1) before.push({ s, last: r1.last, count: r1.count, mobj: r1.mobj, mobjIndex: r1.mobjIndex });
+      if (r2) after.push({ s, last: r2.last, count: r2.count, mobj: r2.mobj, mobjIndex: r2.mobjIndex });
+    });
     const pts = new Set<number>();
     for (const r of [...before, ...after]) (pts.add(r.s), pts.add(r.last + 1));
     const points = [...pts].sort((a, b) => a - b);
@@ -789,18 +787,22 @@ export class DebugIndex {
   }
 
   private pushPin(o: PinChange, base: bigint): void {
+    this.pushPinRow(o.event, o.ctx, o.pages, o.first, o.last, o.before, o.after, o.mobj, o.mobjIndex, base);
+  }
+
+  private pushPinRow(ev: number, ctx: number, pages: number, first: number, last: number, before: number, after: number, mobj: number, mobjIndex: number, base: bigint): void {
     const L = this.pins;
-    L.ev.push(o.event);
-    L.ctx.push(o.ctx);
-    L.pages.push(o.pages);
-    L.first.push(o.first);
-    L.last.push(o.last);
-    L.before.push(o.before);
-    L.after.push(o.after);
-    L.mobj.push(o.mobj);
-    L.mobjIndex.push(o.mobjIndex);
+    L.ev.push(ev);
+    L.ctx.push(ctx);
+    L.pages.push(pages);
+    L.first.push(first);
+    L.last.push(last);
+    L.before.push(before);
+    L.after.push(after);
+    L.mobj.push(mobj);
+    L.mobjIndex.push(mobjIndex);
     // Below 2^53 both terms are exact doubles and the one rounding of the sum is Number()'s of the exact sum.
-    L.va.push(base < 9007199254740992n ? Number(base) + o.first * 4096 : Number(base + BigInt(o.first) * PAGE));
+    L.va.push(base < 9007199254740992n ? Number(base) + first * 4096 : Number(base + BigInt(first) * PAGE));
   }
 
   /** IOVA ranges an event names in its arguments (reads, and attempts that failed). */

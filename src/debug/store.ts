@@ -74,7 +74,10 @@ export class EventStore {
       return hit;
     }
     if (c === this.chunks.length) return this.pending;
-    const evs = packr.unpack(inflateRawSync(this.chunks[c]!)) as Event[];
+    // msgpackr copies bins with the source's own slice(): from a Buffer they would come back as
+    // Buffers, so it reads a plain Uint8Array view and the events' buffers are Uint8Arrays again.
+    const raw = inflateRawSync(this.chunks[c]!);
+    const evs = packr.unpack(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)) as Event[];
     this.cache.set(c, evs);
     if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
     return evs;

@@ -9,13 +9,13 @@ import type { Event, Result } from '../../../src/events/event.js';
 import { apply } from '../../../src/engine/apply.js';
 import { diffStates } from '../../../src/engine/diff.js';
 import { replay } from '../../../src/engine/replay.js';
-import { emptyWorld, type World } from '../../../src/model/state.js';
+import { emptyWorld, type Pages, type World } from '../../../src/model/state.js';
 import { readTraceSync } from '../../../src/trace/index.js';
 import { vmTrace } from '../../../src/bench/vm_trace.js';
-import { DebugIndex } from '../../../src/debug/history.js';
+import { DebugIndex, type PinChange } from '../../../src/debug/history.js';
 import { openSource } from '../../../src/engine/source.js';
 import { invariantSource, setInvariantChecker } from '../../../src/debug/invariants_hook.js';
-import { SAMPLE } from './fixtures.js';
+import { fuzzEvents, SAMPLE } from './fixtures.js';
 
 const SEED = 0xdeb9;
 
@@ -38,12 +38,15 @@ function straight(events: Event[], kernel: '6.12' | '6.14'): Straight {
 const sample = readTraceSync(SAMPLE);
 // a VM-style trace: heavy map/unmap churn (checkpoints forced every 37 events)
 const vm = [...vmTrace({ events: 2500, live: 40 })];
+const fuzz = fuzzEvents(0x5eed7, '6.14', 2000);
 
 describe.each([
   ['bundled trace', sample.events, sample.header.kernel, { checkpointUnits: 40, checkpointMs: 1e9 }],
   ['VM-style trace', vm, '6.12' as const, { maxGap: 37, checkpointMs: 1e9 }],
   // sparse checkpoints: a seek replays past the window it keeps (WIN_BACK states behind the target)
   ['VM-style trace, checkpoints 1,100 events apart', vm, '6.12' as const, { maxGap: 1100, checkpointUnits: 1e9, checkpointMs: 1e9 }],
+  // generated sequences: failures, partial failures, accesses, copies, dirty tracking, faults
+  ['fuzz-generated sequence', fuzz, '6.14' as const, { checkpointUnits: 60, checkpointMs: 1e9 }],
 ])('DebugIndex over the %s', (_name, events, kernel, opts) => {
   let ix: DebugIndex;
   let ref: Straight;
@@ -86,16 +89,19 @@ describe.each([
   });
 
   it('object history equals a brute-force scan', () => {
+    // per context (contexts come and go in the generated sequence), ascending, as the index logs them
     const seen = new Map<number, number[]>();
     for (let i = 0; i < events.length; i++) {
       const a = ref.states[i]!;
       const b = ref.states[i + 1]!;
-      const ids = new Set<number>();
-      for (const c of [a, b]) c.ctxs.each((_ci, ctx) => void ctx.objs.each((id) => void ids.add(id)));
-      for (const id of ids) {
-        const before = [...a.ctxs.values()].map((c) => c.objs.get(id));
-        const after = [...b.ctxs.values()].map((c) => c.objs.get(id));
-        if (before.length !== after.length || before.some((o, k) => o !== after[k])) seen.set(id, [...(seen.get(id) ?? []), i]);
+      const ctxIds = new Set<number>();
+      for (const w of [a, b]) w.ctxs.each((ci) => void ctxIds.add(ci));
+      for (const ci of [...ctxIds].sort((x, y) => x - y)) {
+        const ca = a.ctxs.get(ci);
+        const cb = b.ctxs.get(ci);
+        const ids = new Set<number>();
+        for (const c of [ca, cb]) c?.objs.each((id) => void ids.add(id));
+        for (const id of ids) if (ca?.objs.get(id) !== cb?.objs.get(id)) seen.set(id, [...(seen.get(id) ?? []), i]);
       }
     }
     for (const [id, evs] of seen) expect(ix.objectHistory(id).map((c) => c.event)).toEqual(evs);
@@ -119,6 +125,50 @@ describe.each([
         }),
       );
     }
+  });
+
+  it('pin log: the rows of each event cover exactly the pages whose holder count changed, with both counts, the physical page and the VA', () => {
+    const rowsOf = new Map<number, PinChange[]>();
+    for (let k = 0; k < ix.pins.length; k++) {
+      const r = ix.pins.row(k);
+      const list = rowsOf.get(r.event) ?? [];
+      list.push(r);
+      rowsOf.set(r.event, list);
+    }
+    const runAt = (p: Pages | undefined, idx: number) => {
+      const e = p?.pinned.floor(idx);
+      return e && e[1].last >= idx ? e : undefined;
+    };
+    let pages = 0;
+    for (let i = 0; i < events.length; i++) {
+      const a = ref.states[i]!;
+      const b = ref.states[i + 1]!;
+      const keys = new Set<string>();
+      for (const w of [a, b]) w.ctxs.each((ci, c) => void c.pages.each((pid) => void keys.add(`${ci}:${pid}`)));
+      const expected: string[] = [];
+      for (const key of keys) {
+        const [ci, pid] = key.split(':').map(Number) as [number, number];
+        const x = a.ctxs.get(ci)?.pages.get(pid);
+        const y = b.ctxs.get(ci)?.pages.get(pid);
+        if (x?.pinned === y?.pinned) continue;
+        const p = (y ?? x)!;
+        for (let idx = 0; idx < p.npages; idx++) {
+          const e1 = runAt(x, idx);
+          const e2 = runAt(y, idx);
+          const c1 = e1?.[1].count ?? 0;
+          const c2 = e2?.[1].count ?? 0;
+          if (c1 === c2) continue;
+          const [s, run] = (e2 ?? e1)!;
+          expected.push(`${ci}:${pid}:${idx}:${c1}:${c2}:${run.mobj}:${run.mobjIndex + idx - s}:${p.base + BigInt(idx) * 4096n}`);
+        }
+      }
+      const got: string[] = [];
+      for (const r of rowsOf.get(i) ?? [])
+        for (let idx = r.first; idx <= r.last; idx++) got.push(`${r.ctx}:${r.pages}:${idx}:${r.before}:${r.after}:${r.mobj}:${r.mobjIndex + idx - r.first}:${r.va + BigInt(idx - r.first) * 4096n}`);
+      expect(got.sort(), `event ${i}`).toEqual(expected.sort());
+      pages += expected.length;
+    }
+    expect(pages).toBeGreaterThan(100);
   });
 
   it('pin history: every newly pinned page is reported at its event', () => {

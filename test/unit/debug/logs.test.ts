@@ -7,17 +7,14 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
-import { apply } from '../../../src/engine/apply.js';
 import { importCapture } from '../../../src/capture/import.js';
 import { DebugIndex } from '../../../src/debug/history.js';
-import { emptyWorld, type KernelVersion, type World } from '../../../src/model/state.js';
+import type { KernelVersion, World } from '../../../src/model/state.js';
 import { readTraceSync } from '../../../src/trace/index.js';
 import { vmTrace } from '../../../src/bench/vm_trace.js';
-import { eventTemplates, learn, newModel, resolve, setupEvents } from '../../../src/fuzz/index.js';
-import { ROOT } from './fixtures.js';
+import { fuzzEvents, ROOT } from './fixtures.js';
 
 /** Every log row of an index, in order, as text. */
 function rows(ix: DebugIndex): string[] {
@@ -42,22 +39,6 @@ async function sameLogs(events: Event[], kernel: KernelVersion): Promise<number>
   const k = a.findIndex((r, j) => r !== b[j]);
   expect(k === -1 ? null : { row: k, touch: a[k], diff: b[k] }).toBeNull();
   return a.length;
-}
-
-/** A fuzz-style sequence: generated templates resolved against the state so far, every result kept. */
-function fuzzEvents(seed: number, kernel: KernelVersion, n: number): Event[] {
-  const events = [...setupEvents(), { op: 'mmap', args: { va: 0x7f0000000000n, length: 0x4000000n, kind: 'anon' } } as Event];
-  let w: World = emptyWorld({ kernel });
-  for (const ev of events) w = apply(w, ev).state;
-  const m = newModel();
-  for (const t of fc.sample(eventTemplates(kernel), { numRuns: n, seed })) {
-    const ev = resolve(t, w, m);
-    const r = apply(w, ev);
-    learn(m, ev, r.result, r.state);
-    events.push(ev);
-    w = r.state;
-  }
-  return events;
 }
 
 const CAPTURES = join(ROOT, '../shared/captures/selftest');
