@@ -1,0 +1,119 @@
+/**
+ * Every view the debugger serves (event, state tree, diff, IOVA picture,
+ * object graph, lifecycle) is built for the steps of a fuzz-generated
+ * sequence and of a real-kernel capture (every one of the first 300, then a
+ * sample), is plain JSON, and is consistent
+ * with the state it shows: graph edges join nodes that exist, IOVA bands
+ * lie inside the window asked for, and a window around one IOAS's areas
+ * shows each of them.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Event } from '../../../src/events/event.js';
+import { importCapture } from '../../../src/capture/import.js';
+import { DebugIndex } from '../../../src/debug/history.js';
+import { diffView, eventView, graphView, iovaView, lifecycleView, spacesView, treeView } from '../../../src/debug/views.js';
+import { U64_MAX } from '../../../src/ds/interval_map.js';
+import type { KernelVersion } from '../../../src/model/state.js';
+import { fuzzEvents, ROOT } from './fixtures.js';
+
+const CAPTURE = join(ROOT, '../shared/captures/selftest/iommufd_ioas.mock_domain.access_rw_unaligned.jsonl.gz');
+
+async function captureEvents(): Promise<Event[]> {
+  const out: Event[] = [];
+  if (existsSync(CAPTURE)) for await (const ev of importCapture(CAPTURE)) out.push(ev);
+  return out;
+}
+
+/** The first place in `v` that is not plain JSON (a bigint, undefined, a function, NaN, a class instance...), or null. */
+function notJson(v: unknown, path = '$'): string | null {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return null;
+  if (typeof v === 'number') return Number.isFinite(v) ? null : path;
+  if (Array.isArray(v)) {
+    for (let k = 0; k < v.length; k++) {
+      const bad = notJson(v[k], `${path}[${k}]`);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const [k, x] of Object.entries(v)) {
+      const bad = notJson(x, `${path}.${k}`);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  return `${path} (${typeof v})`;
+}
+const plain = (v: unknown) => {
+  const bad = notJson(v);
+  if (bad) expect.fail(`not plain JSON at ${bad}`);
+};
+
+const inWindow = (b: { start: string; last: string }, lo: bigint, hi: bigint) => {
+  const s = BigInt(b.start);
+  const l = BigInt(b.last);
+  return lo <= s && s <= l && l <= hi;
+};
+
+describe.each([
+  ['fuzz-generated sequence', () => Promise.resolve(fuzzEvents(0x71e5, '6.14', 1200)), '6.14' as KernelVersion],
+  ['real-kernel capture (iommufd_ioas.mock_domain.access_rw_unaligned)', captureEvents, '6.12' as KernelVersion],
+])('debugger views over a %s', (_name, load, kernel) => {
+  let events: Event[];
+  let ix: DebugIndex;
+  beforeAll(async () => {
+    events = await load();
+    ix = await DebugIndex.build(events, { kernel, checkpointUnits: 80, checkpointMs: 1e9 });
+  });
+
+  it('event, tree, diff, spaces, IOVA pictures, graph and lifecycles at each step', () => {
+    expect(events.length).toBeGreaterThan(100);
+    let pictures = 0;
+    let areasSeen = 0;
+    // every step of the first 300, then a sample (the suite's time)
+    for (let i = 0; i < events.length; i += i < 300 ? 1 : 7) {
+      const ev = eventView(ix, i);
+      expect(ev.index).toBe(i);
+      expect(ev.op).toBe(events[i]!.op);
+      plain(ev);
+      plain(diffView(ix.patchesAt(i)));
+      if (i >= 300 && i % 4 !== 0) continue;
+      const w = ix.stateAt(i + 1);
+      const root = treeView(w, []);
+      plain(root);
+      if (i % 10 === 0) for (const c of root.children) if (c.expandable) plain(treeView(w, [c.key]));
+
+      const g = graphView(w);
+      plain(g);
+      const keys = new Set(g.nodes.map((n) => n.key));
+      expect(keys.size).toBe(g.nodes.length);
+      for (const e of g.edges) {
+        expect(keys.has(e.from), `edge from ${e.from} at event ${i}`).toBe(true);
+        expect(keys.has(e.to), `edge to ${e.to} at event ${i}`).toBe(true);
+      }
+      if (i % 10 === 0) for (const n of g.nodes) plain(lifecycleView(ix, w, n.ctx, n.id, i));
+
+      const spaces = spacesView(w);
+      plain(spaces);
+      for (const sp of spaces) {
+        const whole = iovaView(w, sp.ctx, sp.id, 0n, U64_MAX, 800, ix.iovaTouchesAt(i));
+        plain(whole);
+        pictures++;
+        for (const b of [...whole.areas, ...whole.clusters, ...whole.pins, ...whole.dirty, ...whole.reserved, ...whole.allowed]) expect(inWindow(b, 0n, U64_MAX)).toBe(true);
+        if (sp.type !== 'ioas' || !sp.extent) continue;
+        // zoomed to the areas: each area of the IOAS is drawn (or counted in a cluster), inside the window
+        const lo = BigInt(sp.extent[0]);
+        const hi = BigInt(sp.extent[1]);
+        const zoom = iovaView(w, sp.ctx, sp.id, lo, hi, 800);
+        for (const b of [...zoom.areas, ...zoom.clusters]) expect(inWindow(b, lo, hi), `band ${b.start}..${b.last} at event ${i}`).toBe(true);
+        const drawn = zoom.areas.length + zoom.clusters.reduce((s, c) => s + c.count, 0);
+        expect(drawn, `areas of IOAS ${sp.id} at event ${i}`).toBe(sp.areas);
+        areasSeen += sp.areas;
+      }
+    }
+    expect(pictures).toBeGreaterThan(50);
+    expect(areasSeen).toBeGreaterThan(0);
+  }, 120_000);
+});
