@@ -11,7 +11,7 @@ import { readTraceSync } from '../../../src/trace/index.js';
 import { DebugIndex } from '../../../src/debug/history.js';
 import { Session } from '../../../src/debug/session.js';
 import { runRepl } from '../../../src/debug/repl.js';
-import { ROOT, SAMPLE } from './fixtures.js';
+import { fuzzEvents, ROOT, SAMPLE } from './fixtures.js';
 
 async function script(session: Session, lines: string[]): Promise<{ out: string; failures: number }> {
   const input = new PassThrough();
@@ -85,3 +85,20 @@ describe('iorewind debug --repl (CLI, scripted stdin)', () => {
     expect(r.stdout).toContain('end of trace, no breakpoint hit');
   });
 });
+
+describe('REPL over a fuzz-generated sequence (failures, accesses, faults, vIOMMUs, several contexts)', () => {
+  it('every command answers at positions all over the trace, without an error', async () => {
+    const events = fuzzEvents(0x4e91, '6.14', 1000);
+    const session = new Session(await DebugIndex.build(events, { kernel: '6.14' }));
+    const lines: string[] = [];
+    for (let p = 0; p < events.length; p += 37) lines.push(`goto ${p}`, 'event', 'diff', 'where', 'print', 'step', 'back');
+    for (let id = 1; id <= 16; id++) lines.push(`when obj ${id}`);
+    lines.push('when errno any', 'when op IOMMU_IOAS_MAP', 'when iova 0x0..0xffffffffffffffff', 'when page 0x7f0000000000', 'when divergence');
+    lines.push('goto 0', 'break errno any', 'break op IOMMU_DESTROY', 'breaks', 'continue', 'continue', 'continue', 'reverse-continue', 'delete all', 'break invariant', 'continue');
+    const { out, failures } = await script(session, lines);
+    expect(out.split('\n').filter((l) => l.startsWith('error:'))).toEqual([]);
+    expect(failures).toBe(0);
+    expect(out).toMatch(/object 1: \d+ changes/);
+  }, 60_000);
+});
+
