@@ -50,8 +50,20 @@ export async function run(argv: string[]): Promise<number> {
 
   if (argv.includes('--repl')) {
     const tty = Boolean(process.stderr.isTTY);
-    await ix.ingestSource(src, tty ? (n) => process.stderr.write(`\rindexing: ${n} events`) : undefined);
+    let stopped: unknown = null;
+    try {
+      await ix.ingestSource(src, tty ? (n) => process.stderr.write(`\rindexing: ${n} events`) : undefined);
+    } catch (e) {
+      // A trace cut short (a capture of a crashed run, a file still being written) is still worth
+      // debugging up to the bad record, as the web UI does: say where indexing stopped and go on.
+      stopped = e;
+    }
     if (tty) process.stderr.write('\r');
+    if (stopped !== null) {
+      const why = stopped instanceof Error ? stopped.message : String(stopped);
+      if (ix.length === 0) throw stopped;
+      console.error(`iorewind debug: indexing stopped at event ${ix.length}: ${why}`);
+    }
     if (ix.length === 0) {
       console.error('iorewind debug: the trace has no events');
       return 1;

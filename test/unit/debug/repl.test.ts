@@ -3,11 +3,12 @@
  * through runRepl, and through the real CLI (`iorewind debug --repl`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readTraceSync } from '../../../src/trace/index.js';
+import { encodeTrace, readTraceSync } from '../../../src/trace/index.js';
 import { DebugIndex } from '../../../src/debug/history.js';
 import { Session } from '../../../src/debug/session.js';
 import { runRepl } from '../../../src/debug/repl.js';
@@ -83,6 +84,29 @@ describe('iorewind debug --repl (CLI, scripted stdin)', () => {
     expect(r.stdout).toContain('863 events (Linux 6.12 profile)');
     expect(r.stdout).toContain('#14 pid 274 IOMMU_IOAS_MAP');
     expect(r.stdout).toContain('end of trace, no breakpoint hit');
+  });
+
+  it.skipIf(!existsSync(cli))('debugs a trace cut short up to its bad block, and says where indexing stopped', () => {
+    const t = readTraceSync(SAMPLE);
+    const bytes = encodeTrace(t.header, t.events, { blockEvents: 100 });
+    const dir = mkdtempSync(join(tmpdir(), 'iorewind-repl-'));
+    try {
+      const cut = join(dir, 'cut.iort');
+      writeFileSync(cut, bytes.subarray(0, bytes.length - 200)); // inside the last block
+      const r = spawnSync(process.execPath, [cli, 'debug', cut, '--repl'], { input: 'goto 14\nwhere\n', encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).toMatch(/indexing stopped at event 800: .*truncated file/);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('800 events (Linux 6.12 profile)');
+      expect(r.stdout).toContain('#14 pid 274 IOMMU_IOAS_MAP');
+      // nothing at all indexed: the error is the answer
+      const head = join(dir, 'head.iort');
+      writeFileSync(head, bytes.subarray(0, 300));
+      const h = spawnSync(process.execPath, [cli, 'debug', head, '--repl'], { input: 'where\n', encoding: 'utf8', timeout: 60_000 });
+      expect(h.status).toBe(2);
+      expect(h.stderr).toMatch(/truncated file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
