@@ -46,6 +46,21 @@ class App {
       this.info = await api.info();
     }
     $('len').textContent = ` / ${this.info.length - 1}`;
+    if (this.info.done) this.indexed();
+  }
+
+  /**
+   * Where indexing ended: the whole trace, or the bad record it stopped at
+   * (the events before it stay usable). The stop is shown beside the event
+   * count, which stays on screen; the status line changes with every seek.
+   */
+  private indexed(): void {
+    const e = this.info.error;
+    this.status(e ? `indexing stopped at event ${this.info.length}` : `indexed ${this.info.length} events`);
+    if (e) {
+      $('len').textContent = ` / ${this.info.length - 1} · indexing stopped at event ${this.info.length}: ${e}`;
+      $('len').classList.add('stopped');
+    }
   }
 
   private pollIndexing(): void {
@@ -56,7 +71,7 @@ class App {
       await this.scrub.load(this.info.length);
       this.scrub.setAt(this.at);
       if (!this.info.done) setTimeout(tick, 1000);
-      else this.status(`indexed ${this.info.length} events`);
+      else this.indexed();
     };
     setTimeout(tick, 1000);
   }
