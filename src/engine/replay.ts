@@ -31,6 +31,8 @@ export interface ReplaySummary {
   by_op: Record<string, { events: number; divergences: number }>;
   events_per_sec: number;
   state: World;
+  /** With `keepGoing`: the input failed after `events` events (a trace cut short, a bad record); the rest is about those. */
+  stopped?: { error: Error };
 }
 
 const norm = (v: Value | undefined): unknown => {
@@ -97,6 +99,12 @@ export interface ReplayOptions {
   /** Stop at the first divergence (default: go on, counting them). */
   stopAtFirst?: boolean;
   onProgress?: (events: number) => void;
+  /**
+   * When reading the input fails part-way, return the summary of the events
+   * before the bad one with `stopped` set, instead of throwing. Only the
+   * input's errors: an exception from the model still propagates.
+   */
+  keepGoing?: boolean;
 }
 
 export async function replay(events: AsyncIterable<Event> | Iterable<Event>, opts: ReplayOptions = {}): Promise<ReplaySummary> {
@@ -109,32 +117,55 @@ export async function replay(events: AsyncIterable<Event> | Iterable<Event>, opt
   let divergences = 0;
   let first: Divergence | null = null;
   const t0 = performance.now();
-  for await (const ev of events as AsyncIterable<Event>) {
-    const { state, result } = apply(w, ev);
-    w = state;
-    const key = String(result.errno);
-    histogram[key] = (histogram[key] ?? 0) + 1;
-    const o = (byOp[ev.op] ??= { events: 0, divergences: 0 });
-    o.events++;
-    const d = compare(ev, result);
-    if (ev.rec && !d) verified++;
-    if (d) {
-      divergences++;
-      o.divergences++;
-      if (!first) {
-        const pid = ev.pid ?? 1;
-        first = { index: n, op: ev.op, ...(ev.src ? { src: ev.src } : {}), ...d, event: ev, context: recent.filter((r) => r.pid === pid).slice(-12).map(({ pid: _p, ...r }) => r) };
-        if (opts.stopAtFirst) {
-          n++;
-          break;
+  let stopped: { error: Error } | undefined;
+  const it = Symbol.asyncIterator in (events as object) ? (events as AsyncIterable<Event>)[Symbol.asyncIterator]() : (events as Iterable<Event>)[Symbol.iterator]();
+  // Iterated by hand so that only the input's own errors are caught; whatever ends the loop early
+  // (the first divergence, an exception from the model) closes the input as `for await` would.
+  let finished = false;
+  try {
+    for (;;) {
+      let next: IteratorResult<Event>;
+      try {
+        next = await it.next();
+      } catch (e) {
+        if (!opts.keepGoing) throw e;
+        stopped = { error: e instanceof Error ? e : new Error(String(e)) };
+        finished = true;
+        break;
+      }
+      if (next.done) {
+        finished = true;
+        break;
+      }
+      const ev = next.value;
+      const { state, result } = apply(w, ev);
+      w = state;
+      const key = String(result.errno);
+      histogram[key] = (histogram[key] ?? 0) + 1;
+      const o = (byOp[ev.op] ??= { events: 0, divergences: 0 });
+      o.events++;
+      const d = compare(ev, result);
+      if (ev.rec && !d) verified++;
+      if (d) {
+        divergences++;
+        o.divergences++;
+        if (!first) {
+          const pid = ev.pid ?? 1;
+          first = { index: n, op: ev.op, ...(ev.src ? { src: ev.src } : {}), ...d, event: ev, context: recent.filter((r) => r.pid === pid).slice(-12).map(({ pid: _p, ...r }) => r) };
+          if (opts.stopAtFirst) {
+            n++;
+            break;
+          }
         }
       }
+      recent.push({ index: n, op: ev.op, errno: result.errno, pid: ev.pid ?? 1 });
+      if (recent.length > 256) recent.splice(0, 128);
+      n++;
+      if (opts.onProgress && n % 100000 === 0) opts.onProgress(n);
     }
-    recent.push({ index: n, op: ev.op, errno: result.errno, pid: ev.pid ?? 1 });
-    if (recent.length > 256) recent.splice(0, 128);
-    n++;
-    if (opts.onProgress && n % 100000 === 0) opts.onProgress(n);
+  } finally {
+    if (!finished) await it.return?.();
   }
   const secs = (performance.now() - t0) / 1000;
-  return { events: n, verified, divergences, first_divergence: first, errno_histogram: histogram, by_op: byOp, events_per_sec: secs > 0 ? Math.round(n / secs) : 0, state: w };
+  return { events: n, verified, divergences, first_divergence: first, errno_histogram: histogram, by_op: byOp, events_per_sec: secs > 0 ? Math.round(n / secs) : 0, state: w, ...(stopped ? { stopped } : {}) };
 }

@@ -1,7 +1,9 @@
 /**
  * `iorewind replay [trace|capture] [--json] [--kernel 6.12|6.14] [--all]`:
  * apply every event, check it against the recorded results, report the
- * first divergence. With no argument: the bundled sample trace.
+ * first divergence. With no argument: the bundled sample trace. An input
+ * that fails part-way is reported up to the bad record, then the error
+ * (exit status 2).
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -24,6 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   const src = await openSource(path, kernel);
   const s = await replay(src.events, {
     kernel: src.kernel,
+    keepGoing: true,
     onProgress: json || !process.stderr.isTTY ? undefined : (n) => process.stderr.write(`\r${n} events`),
   });
   if (!json && process.stderr.isTTY) process.stderr.write('\r');
@@ -31,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     const d = s.first_divergence;
     console.log(
       JSON.stringify(
-        { file: path, kernel: src.kernel, events: s.events, verified: s.verified, divergences: s.divergences, first_divergence: d ? plain(d) : null, events_per_sec: s.events_per_sec, errno_histogram: s.errno_histogram },
+        { file: path, kernel: src.kernel, events: s.events, verified: s.verified, divergences: s.divergences, first_divergence: d ? plain(d) : null, events_per_sec: s.events_per_sec, errno_histogram: s.errno_histogram, stopped: s.stopped ? s.stopped.error.message : null },
         (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v),
       ),
     );
@@ -43,6 +46,11 @@ export async function run(argv: string[]): Promise<number> {
     const bad = Object.entries(s.by_op).filter(([, o]) => o.divergences);
     if (bad.length) console.log(`divergences by op: ${bad.map(([op, o]) => `${op}=${o.divergences}`).join(' ')}`);
     if (s.first_divergence) console.log(report(s.first_divergence));
+  }
+  // a trace cut short: what came before the bad record is reported above, the input error decides the status
+  if (s.stopped) {
+    console.error(`iorewind replay: stopped after ${s.events} events: ${s.stopped.error.message}`);
+    return 2;
   }
   return s.divergences ? 1 : 0;
 }
