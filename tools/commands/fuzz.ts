@@ -83,13 +83,24 @@ export async function run(argv: string[]): Promise<number> {
   if (check !== undefined) {
     const src = await openSource(check, opt.has('--kernel') ? kernel : undefined);
     const events: Event[] = [];
-    for await (const ev of src.events) events.push(ev);
+    // a trace cut short is checked up to its bad record, then the error decides the status (as replay does)
+    let stopped: Error | null = null;
+    try {
+      for await (const ev of src.events) events.push(ev);
+    } catch (e) {
+      stopped = e instanceof Error ? e : new Error(String(e));
+      if (events.length === 0) throw stopped;
+    }
     const r = checkEvents(events, src.kernel, invariants ? { invariants } : {});
-    if (json) console.log(JSON.stringify({ file: check, kernel: src.kernel, events: events.length, violation: r ? { index: r.index, violations: r.violations } : null }));
+    if (json) console.log(JSON.stringify({ file: check, kernel: src.kernel, events: events.length, violation: r ? { index: r.index, violations: r.violations } : null, stopped: stopped ? stopped.message : null }));
     else if (!r) console.log(`${check}: ${events.length} events, every invariant holds (Linux ${src.kernel} profile)`);
     else {
       console.log(`${check}: invariant ${r.violations[0]!.invariant} violated at event #${r.index}: ${formatEvent(events[r.index]!, r.index)}`);
       for (const v of r.violations) console.log(`  ${v.invariant}: ${v.message}`);
+    }
+    if (stopped) {
+      console.error(`iorewind fuzz --check: stopped after ${events.length} events: ${stopped.message}`);
+      return 2;
     }
     return r ? 1 : 0;
   }

@@ -59,7 +59,7 @@ describe('replay of an input that fails part-way', () => {
   });
 
   const cli = join(ROOT, 'dist/tools/cli.js');
-  it.skipIf(!existsSync(cli))('iorewind replay on a trace cut short: the report up to the bad block, then the error (exit 2)', () => {
+  it.skipIf(!existsSync(cli))('iorewind replay and fuzz --check on a trace cut short: the report up to the bad block, then the error (exit 2)', () => {
     const bytes = encodeTrace(sample.header, sample.events, { blockEvents: 100 });
     const dir = mkdtempSync(join(tmpdir(), 'iorewind-cut-'));
     try {
@@ -72,6 +72,11 @@ describe('replay of an input that fails part-way', () => {
       const j = spawnSync(process.execPath, [cli, 'replay', '--json', cut], { encoding: 'utf8', timeout: 60_000 });
       expect(j.status).toBe(2);
       expect(JSON.parse(j.stdout)).toMatchObject({ events: 800, divergences: 0, stopped: expect.stringMatching(/truncated file/) });
+      // the invariant check of a trace does the same
+      const f = spawnSync(process.execPath, [cli, 'fuzz', '--check', cut], { encoding: 'utf8', timeout: 60_000 });
+      expect(f.status).toBe(2);
+      expect(f.stdout).toContain('800 events, every invariant holds');
+      expect(f.stderr).toMatch(/stopped after 800 events: .*truncated file/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
