@@ -269,6 +269,20 @@ class PinLog {
   get length() {
     return this.ev.length;
   }
+  /** One row: pages `first..last` of pages object `pages`, whose base VA (or file offset) is `base`. */
+  push(ev: number, ctx: number, pages: number, first: number, last: number, before: number, after: number, mobj: number, mobjIndex: number, base: bigint): void {
+    this.ev.push(ev);
+    this.ctx.push(ctx);
+    this.pages.push(pages);
+    this.first.push(first);
+    this.last.push(last);
+    this.before.push(before);
+    this.after.push(after);
+    this.mobj.push(mobj);
+    this.mobjIndex.push(mobjIndex);
+    // Below 2^53 both terms are exact doubles and the one rounding of the sum is Number()'s of the exact sum.
+    this.va.push(base < 9007199254740992n ? Number(base) + first * 4096 : Number(base + BigInt(first) * PAGE));
+  }
   row(i: number): PinChange {
     return {
       event: this.ev.get(i),
@@ -735,7 +749,7 @@ export class DebugIndex {
           last = r.last;
           return true;
         }
-        if (first >= 0) this.pushPinRow(i, ctx, pagesId, first, last, gone ? count : 0, gone ? 0 : count, mobj, mobjIndex, base);
+        if (first >= 0) this.pins.push(i, ctx, pagesId, first, last, gone ? count : 0, gone ? 0 : count, mobj, mobjIndex, base);
         first = s;
         last = r.last;
         count = r.count;
@@ -743,7 +757,7 @@ export class DebugIndex {
         mobjIndex = r.mobjIndex;
         return true;
       });
-      if (first >= 0) this.pushPinRow(i, ctx, pagesId, first, last, gone ? count : 0, gone ? 0 : count, mobj, mobjIndex, base);
+      if (first >= 0) this.pins.push(i, ctx, pagesId, first, last, gone ? count : 0, gone ? 0 : count, mobj, mobjIndex, base);
       return;
     }
     const before: R[] = [];
@@ -787,22 +801,7 @@ export class DebugIndex {
   }
 
   private pushPin(o: PinChange, base: bigint): void {
-    this.pushPinRow(o.event, o.ctx, o.pages, o.first, o.last, o.before, o.after, o.mobj, o.mobjIndex, base);
-  }
-
-  private pushPinRow(ev: number, ctx: number, pages: number, first: number, last: number, before: number, after: number, mobj: number, mobjIndex: number, base: bigint): void {
-    const L = this.pins;
-    L.ev.push(ev);
-    L.ctx.push(ctx);
-    L.pages.push(pages);
-    L.first.push(first);
-    L.last.push(last);
-    L.before.push(before);
-    L.after.push(after);
-    L.mobj.push(mobj);
-    L.mobjIndex.push(mobjIndex);
-    // Below 2^53 both terms are exact doubles and the one rounding of the sum is Number()'s of the exact sum.
-    L.va.push(base < 9007199254740992n ? Number(base) + first * 4096 : Number(base + BigInt(first) * PAGE));
+    this.pins.push(o.event, o.ctx, o.pages, o.first, o.last, o.before, o.after, o.mobj, o.mobjIndex, base);
   }
 
   /** IOVA ranges an event names in its arguments (reads, and attempts that failed). */
