@@ -164,6 +164,17 @@ async function* batched(events: AsyncIterable<Event> | Iterable<Event>): AsyncGe
 
 type AreaDiff = (a: IntervalMap<Area>, b: IntervalMap<Area>, fn: (start: bigint, before: IvEntry<Area> | undefined, after: IvEntry<Area> | undefined) => void) => void;
 
+/** `xs` sorted by `cmp` with repeats removed, in place. */
+function sortDistinct<T>(xs: T[], cmp: (a: T, b: T) => number): T[] {
+  xs.sort(cmp);
+  let n = xs.length ? 1 : 0;
+  for (let k = 1; k < xs.length; k++) if (xs[k] !== xs[n - 1]) xs[n++] = xs[k]!;
+  xs.length = n;
+  return xs;
+}
+const byNumber = (a: number, b: number) => a - b;
+const byBigint = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** The distinct keys recorded for context `ctx` in a flat [ctx, key, ...] list, ascending. */
 function keysOf(flat: readonly number[], ctx: number): number[] {
   const out: number[] = [];
@@ -178,30 +189,20 @@ function keysOf(flat: readonly number[], ctx: number): number[] {
       }
       out.push(key);
     }
-  if (sorted || out.length < 2) return out;
-  out.sort((a, b) => a - b);
-  let n = 1;
-  for (let k = 1; k < out.length; k++) if (out[k] !== out[n - 1]) out[n++] = out[k]!;
-  out.length = n;
-  return out;
+  return sorted ? out : sortDistinct(out, byNumber);
 }
 
-/** The contexts a transaction wrote in (ascending, distinct). */
+/** The contexts a transaction wrote in (ascending, distinct): nearly always one, so repeats are skipped as they come. */
 function ctxsOf(t: TouchRecorder): number[] {
   const out: number[] = [];
   for (const flat of [t.objs, t.pages]) for (let k = 0; k < flat.length; k += 2) if (!out.includes(flat[k]!)) out.push(flat[k]!);
   for (const c of t.whole) if (!out.includes(c)) out.push(c);
-  return out.length > 1 ? out.sort((a, b) => a - b) : out;
+  return out.length > 1 ? out.sort(byNumber) : out;
 }
 
 /** Distinct recorded interval starts, ascending. */
 function sortedStarts(starts: readonly bigint[]): readonly bigint[] {
-  if (starts.length < 2) return starts;
-  const out = [...starts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  let n = out.length ? 1 : 0;
-  for (let k = 1; k < out.length; k++) if (out[k] !== out[n - 1]) out[n++] = out[k]!;
-  out.length = n;
-  return out;
+  return starts.length < 2 ? starts : sortDistinct([...starts], byBigint);
 }
 
 /** The interval starting exactly at `s` (an Interval is a diff entry: it has `last` and `value`). */
