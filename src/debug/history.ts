@@ -774,7 +774,7 @@ export class DebugIndex {
     let open: PinChange | null = null;
     const flush = () => {
       if (!open) return;
-      this.pushPin(open, base);
+      this.pins.push(i, ctx, pagesId, open.first, open.last, open.before, open.after, open.mobj, open.mobjIndex, base);
       open = null;
     };
     for (let k = 0; k + 1 < points.length; k++) {
@@ -799,10 +799,6 @@ export class DebugIndex {
       open = { event: i, ctx, pages: pagesId, first: p, last: q, before: cb, after: ca, mobj: src.mobj, mobjIndex, va: 0n };
     }
     flush();
-  }
-
-  private pushPin(o: PinChange, base: bigint): void {
-    this.pins.push(o.event, o.ctx, o.pages, o.first, o.last, o.before, o.after, o.mobj, o.mobjIndex, base);
   }
 
   /** IOVA ranges an event names in its arguments (reads, and attempts that failed). */

@@ -5,7 +5,7 @@
  * picture change, run a query and a breakpoint.
  * Skipped, saying so, when /usr/bin/chromium is absent.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,7 @@ import { DebugIndex } from '../../src/debug/history.js';
 import { Session } from '../../src/debug/session.js';
 import { startServer, type DebugServer } from '../../src/debug/server.js';
 import { ensureUi } from '../../src/debug/ui_build.js';
-import { encodeTrace, readTraceSync } from '../../src/trace/index.js';
-import { ROOT, SAMPLE } from '../unit/debug/fixtures.js';
+import { ROOT, SAMPLE, writeCutSample } from '../unit/debug/fixtures.js';
 import ts from 'typescript';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -172,12 +171,9 @@ describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
   });
 
   it('a trace cut short: the events before the bad record, and where indexing stopped', async () => {
-    const t = readTraceSync(SAMPLE);
-    const bytes = encodeTrace(t.header, t.events, { blockEvents: 100 });
     const dir = mkdtempSync(join(tmpdir(), 'iorewind-cut-'));
     dirs.push(dir);
-    const cut = join(dir, 'cut.iort');
-    writeFileSync(cut, bytes.subarray(0, bytes.length - 200)); // inside the last block
+    const cut = writeCutSample(dir);
     const src = await openSource(cut);
     const ix = new DebugIndex({ kernel: src.kernel });
     await expect(ix.ingestSource(src)).rejects.toThrow(/truncated file/);

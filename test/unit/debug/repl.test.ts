@@ -3,16 +3,16 @@
  * through runRepl, and through the real CLI (`iorewind debug --repl`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeTrace, readTraceSync } from '../../../src/trace/index.js';
+import { readTraceSync } from '../../../src/trace/index.js';
 import { DebugIndex } from '../../../src/debug/history.js';
 import { Session } from '../../../src/debug/session.js';
 import { runRepl } from '../../../src/debug/repl.js';
-import { fuzzEvents, ROOT, SAMPLE } from './fixtures.js';
+import { fuzzEvents, ROOT, SAMPLE, writeCutSample } from './fixtures.js';
 
 async function script(session: Session, lines: string[]): Promise<{ out: string; failures: number }> {
   const input = new PassThrough();
@@ -87,12 +87,9 @@ describe('iorewind debug --repl (CLI, scripted stdin)', () => {
   });
 
   it.skipIf(!existsSync(cli))('debugs a trace cut short up to its bad block, and says where indexing stopped', () => {
-    const t = readTraceSync(SAMPLE);
-    const bytes = encodeTrace(t.header, t.events, { blockEvents: 100 });
     const dir = mkdtempSync(join(tmpdir(), 'iorewind-repl-'));
     try {
-      const cut = join(dir, 'cut.iort');
-      writeFileSync(cut, bytes.subarray(0, bytes.length - 200)); // inside the last block
+      const cut = writeCutSample(dir);
       const r = spawnSync(process.execPath, [cli, 'debug', cut, '--repl'], { input: 'goto 14\nwhere\n', encoding: 'utf8', timeout: 60_000 });
       expect(r.stderr).toMatch(/indexing stopped at event 800: .*truncated file/);
       expect(r.status).toBe(0);
@@ -100,7 +97,7 @@ describe('iorewind debug --repl (CLI, scripted stdin)', () => {
       expect(r.stdout).toContain('#14 pid 274 IOMMU_IOAS_MAP');
       // nothing at all indexed: the error is the answer
       const head = join(dir, 'head.iort');
-      writeFileSync(head, bytes.subarray(0, 300));
+      writeFileSync(head, readFileSync(cut).subarray(0, 300));
       const h = spawnSync(process.execPath, [cli, 'debug', head, '--repl'], { input: 'where\n', encoding: 'utf8', timeout: 60_000 });
       expect(h.status).toBe(2);
       expect(h.stderr).toMatch(/truncated file/);

@@ -5,14 +5,14 @@
  * early stop closes the input either way.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
 import { replay } from '../../../src/engine/replay.js';
-import { encodeTrace, readTraceSync } from '../../../src/trace/index.js';
-import { ROOT, SAMPLE } from '../debug/fixtures.js';
+import { readTraceSync } from '../../../src/trace/index.js';
+import { ROOT, SAMPLE, writeCutSample } from '../debug/fixtures.js';
 
 const sample = readTraceSync(SAMPLE);
 
@@ -60,11 +60,9 @@ describe('replay of an input that fails part-way', () => {
 
   const cli = join(ROOT, 'dist/tools/cli.js');
   it.skipIf(!existsSync(cli))('iorewind replay and fuzz --check on a trace cut short: the report up to the bad block, then the error (exit 2)', () => {
-    const bytes = encodeTrace(sample.header, sample.events, { blockEvents: 100 });
     const dir = mkdtempSync(join(tmpdir(), 'iorewind-cut-'));
     try {
-      const cut = join(dir, 'cut.iort');
-      writeFileSync(cut, bytes.subarray(0, bytes.length - 200)); // inside the last block
+      const cut = writeCutSample(dir);
       const r = spawnSync(process.execPath, [cli, 'replay', cut], { encoding: 'utf8', timeout: 60_000 });
       expect(r.status).toBe(2);
       expect(r.stdout).toMatch(/events: 800 +verified: \d+ +divergences: 0/);
