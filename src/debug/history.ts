@@ -36,7 +36,7 @@ import { EventStore } from './store.js';
 import { GrowF64, GrowI32, GrowU16, GrowU64, GrowU8, Interner } from './grow.js';
 import { diffIntervals, diffPMap, diffWorlds, type IvEntry } from './sdiff.js';
 import { lifecycleState } from './lifecycle.js';
-import { currentInvariantChecker, currentStepChecker, loadInvariantChecker, type Violation } from './invariants_hook.js';
+import { currentInvariantChecker, currentStepChecker, type Violation } from './invariants_hook.js';
 
 export const PAGE = 4096n;
 const MOCK_IO_PAGE = 2048n;
@@ -1030,14 +1030,13 @@ export class DebugIndex {
 
   /**
    * First state (after event i, searching from `from` in `dir`) that breaks
-   * an invariant, with src/invariants (see invariants_hook.ts): forward, the
-   * state at `from` is checked whole and each later step incrementally;
-   * backward, each state whole. `null` when no checker exists. Stops after
-   * `budgetMs` with `{ index: -1, searchedTo }`.
+   * an invariant (invariants_hook.ts: the catalogue of src/invariants):
+   * forward, the state at `from` is checked whole and each later step
+   * incrementally; backward, each state whole. Stops after `budgetMs` with
+   * `{ index: -1, searchedTo }`.
    */
-  async findInvariantViolation(from: number, dir: 1 | -1 = 1, budgetMs = 10_000): Promise<{ index: number; violations: Violation[]; searchedTo: number } | null> {
-    const whole = currentInvariantChecker() ?? (await loadInvariantChecker());
-    if (!whole) return null;
+  async findInvariantViolation(from: number, dir: 1 | -1 = 1, budgetMs = 10_000): Promise<{ index: number; violations: Violation[]; searchedTo: number }> {
+    const whole = currentInvariantChecker();
     const t0 = performance.now();
     let i = from + dir;
     const stepper = dir === 1 ? currentStepChecker() : null;

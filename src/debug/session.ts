@@ -13,7 +13,6 @@ import { F_DIVERGED, IOVA_KINDS } from './history.js';
 import { hex, parseBig, text } from './json.js';
 import { diffView, eventSummary, eventView, parsePath, treeView } from './views.js';
 import { describeErrno, isErrnoName } from '../uapi/errno.js';
-import { invariantSource } from './invariants_hook.js';
 
 export type BreakSpec =
   | { kind: 'errno'; errno: string }
@@ -191,7 +190,6 @@ export class Session {
       case 'invariant': {
         // search no further than the nearest other hit
         const r = await ix.findInvariantViolation(from, dir);
-        if (!r) return -1;
         if (r.index >= 0 && (bound < 0 || (dir === 1 ? r.index < bound : r.index > bound))) return r.index;
         return -1;
       }
@@ -219,8 +217,7 @@ export class Session {
     }
     if (best < 0) {
       this.goto(dir === 1 ? this.ix.length - 1 : 0);
-      const invNote = active.some((b) => b.spec.kind === 'invariant') && invariantSource() === 'none' ? ' (no invariant checker: src/invariants not present)' : '';
-      return { at: this.at, hit: null, reason: (dir === 1 ? 'end of trace' : 'start of trace') + (active.length ? ', no breakpoint hit' : ', no breakpoints set') + invNote };
+      return { at: this.at, hit: null, reason: (dir === 1 ? 'end of trace' : 'start of trace') + (active.length ? ', no breakpoint hit' : ', no breakpoints set') };
     }
     this.goto(best);
     return { at: best, hit, reason: `breakpoint ${hit!.id}: ${describeBreak(hit!.spec)}` };
@@ -283,7 +280,6 @@ export class Session {
       case 'invariant':
       case 'invariants': {
         const r = await ix.findInvariantViolation(-1, 1);
-        if (!r) return done('no invariant checker available', [], 'src/invariants/ does not exist yet: see src/debug/invariants_hook.ts');
         if (r.index < 0) return done(`no invariant violated (searched to #${r.searchedTo})`, []);
         return done(`first invariant violation after #${r.index}`, [hit(r.index, r.violations.map((v) => `${v.name}: ${v.message}`).join('; '))]);
       }

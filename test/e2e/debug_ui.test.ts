@@ -138,6 +138,14 @@ describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
     await waitAt(21);
   });
 
+  it('checks invariants with the catalogue of src/invariants, and says so', async () => {
+    expect(await page.textContent('#status')).toMatch(/invariants: src\/invariants \(\d+ state and step invariants, checked incrementally\)/);
+    await page.fill('#query', 'when invariant');
+    await page.press('#query', 'Enter');
+    await page.waitForSelector('#query-result .q-title:has-text("invariant")');
+    expect(await page.textContent('#query-result .q-title')).toMatch(/^no invariant violated \(searched to #862\)$/);
+  });
+
   it('breakpoints: continue and reverse-continue', async () => {
     await page.fill('#pos', '0');
     await page.press('#pos', 'Enter');

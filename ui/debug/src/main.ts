@@ -77,7 +77,7 @@ class App {
   }
 
   status(text: string): void {
-    const inv = this.info ? ` · invariants: ${this.info.invariants === 'none' ? 'no checker (src/invariants not present)' : this.info.invariants}` : '';
+    const inv = this.info ? ` · invariants: ${this.info.invariants}` : '';
     $('status').textContent = text + inv;
   }
 
