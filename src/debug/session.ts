@@ -428,7 +428,11 @@ export class Session {
       if (f.rec !== null) s += `  [recorded ${f.rec}]`;
       lines.push(s);
     }
-    for (const b of v.bufs) lines.push(`  buf ${b.name}: ${b.length === null ? 'unreadable (EFAULT)' : `${b.length} bytes ${b.hex}`}`);
+    for (const b of v.bufs) {
+      const more = b.length !== null && b.hex !== null && b.length * 2 > b.hex.length ? ` … ${b.length - b.hex.length / 2} more bytes` : '';
+      lines.push(`  buf ${b.name}: ${b.length === null ? 'unreadable (EFAULT)' : `${b.length} bytes ${b.hex}${more}`}`);
+      if (b.meaning) lines.push(`    ${b.meaning}`);
+    }
     lines.push(`  result: ${v.result.text}${v.result.ret !== null ? ` ret=${v.result.ret}` : ''}${v.result.unmodelled ? ` (unmodelled: ${v.result.unmodelled})` : ''}`);
     if (v.recorded) lines.push(`  recorded: ${v.recorded.text}`);
     if (v.divergence) lines.push(`  DIVERGENCE ${v.divergence.what}: expected ${JSON.stringify(v.divergence.expected)}, model ${JSON.stringify(v.divergence.actual)}`);

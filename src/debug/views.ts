@@ -135,7 +135,12 @@ export function eventView(ix: DebugIndex, i: number): EventView {
     if (layout && layout.fields.some((f) => f.name === '' && f.fields?.some((m) => m.name === k))) continue;
     rows.push({ name: k, depth: 0, type: typeof v === 'bigint' ? 'u64' : typeof v, offset: null, value: fmt(v), out: fmt(out[k]) !== fmt(v) ? fmt(out[k]) : null, rec: null, decoded: null });
   }
-  const bufs = Object.entries({ ...(ev.bufs ?? {}), ...(res.bufs ?? {}) }).map(([name, b]) => ({ name, length: b ? b.length : null, hex: b ? Buffer.from(b.subarray(0, 64)).toString('hex') : null }));
+  const bufs = Object.entries({ ...(ev.bufs ?? {}), ...(res.bufs ?? {}) }).map(([name, b]) => ({
+    name,
+    length: b ? b.length : null,
+    hex: b ? Buffer.from(b.subarray(0, BUF_HEX_BYTES)).toString('hex') : null,
+    meaning: b && ev.op === 'IOMMU_HWPT_GET_DIRTY_BITMAP' && name === 'data' ? dirtyBitmapMeaning(b, args['iova'], args['page_size']) : null,
+  }));
   const d = ix.flags(i) & F_DIVERGED ? compare(ev, res) : undefined;
   const errText = (e: string | 0) => (e === 0 ? 'success' : describeErrno(e));
   return {
@@ -152,6 +157,43 @@ export function eventView(ix: DebugIndex, i: number): EventView {
     divergence: d ? { what: d.what, expected: jsonify(d.expected), actual: jsonify(d.actual) } : null,
     summary: eventSummary(ev),
   };
+}
+
+/** Bytes of a buffer shown in hex (the view says how many more there are). */
+export const BUF_HEX_BYTES = 64;
+
+/** Dirty runs a bitmap's meaning lists before it gives only the count of the rest. */
+const DIRTY_RUNS_SHOWN = 8;
+
+/**
+ * A GET_DIRTY_BITMAP result in IOVAs: bit i (little-endian u64 words, so
+ * byte i/8, bit i%8) covers [iova + i * page_size, + page_size). Read as
+ * runs of set bits, which is what a migration loop copies.
+ */
+export function dirtyBitmapMeaning(b: Uint8Array, iova: unknown, pageSize: unknown): string | null {
+  if (typeof iova !== 'bigint' && typeof iova !== 'number') return null;
+  if (typeof pageSize !== 'bigint' && typeof pageSize !== 'number') return null;
+  const base = BigInt(iova);
+  const ps = BigInt(pageSize);
+  if (ps <= 0n) return null;
+  const runs: string[] = [];
+  let nruns = 0;
+  let pages = 0;
+  let runStart = -1;
+  const nbits = b.length * 8;
+  for (let i = 0; i <= nbits; i++) {
+    const set = i < nbits && (b[i >> 3]! >> (i & 7)) & 1;
+    if (set) {
+      pages++;
+      if (runStart < 0) runStart = i;
+    } else if (runStart >= 0) {
+      if (nruns++ < DIRTY_RUNS_SHOWN) runs.push(`${hex(base + BigInt(runStart) * ps)}..${hex(base + BigInt(i) * ps - 1n)}`);
+      runStart = -1;
+    }
+  }
+  if (pages === 0) return 'no page dirty';
+  const more = nruns > DIRTY_RUNS_SHOWN ? `, ${nruns - DIRTY_RUNS_SHOWN} more runs` : '';
+  return `${pages} dirty page${pages === 1 ? '' : 's'} of ${hex(ps)} in ${nruns} run${nruns === 1 ? '' : 's'}: ${runs.join(' ')}${more}`;
 }
 
 /** Short text of an event for lists: the fields that identify the call. */

@@ -13,7 +13,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
 import { importCapture } from '../../../src/capture/import.js';
 import { DebugIndex } from '../../../src/debug/history.js';
-import { diffView, eventView, graphView, iovaView, lifecycleView, spacesView, treeView } from '../../../src/debug/views.js';
+import { BUF_HEX_BYTES, diffView, dirtyBitmapMeaning, eventView, graphView, iovaView, lifecycleView, spacesView, treeView } from '../../../src/debug/views.js';
+import { readTraceSync } from '../../../src/trace/index.js';
 import { U64_MAX } from '../../../src/ds/interval_map.js';
 import type { KernelVersion } from '../../../src/model/state.js';
 import { fuzzEvents, ROOT } from './fixtures.js';
@@ -116,4 +117,43 @@ describe.each([
     expect(pictures).toBeGreaterThan(50);
     expect(areasSeen).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe('buffers in the event view', () => {
+  it('a dirty bitmap reads as runs of dirty IOVAs, exact up to the top of the u64 space', () => {
+    const b = new Uint8Array(4);
+    // bits 0..2, 7..8 (across a byte boundary), 31 (the last)
+    b[0] = 0b1000_0111;
+    b[1] = 0b0000_0001;
+    b[3] = 0b1000_0000;
+    expect(dirtyBitmapMeaning(b, 0x1000000n, 0x1000n)).toBe('6 dirty pages of 0x1000 in 3 runs: 0x1000000..0x1002fff 0x1007000..0x1008fff 0x101f000..0x101ffff');
+    const top = U64_MAX - 32n * 0x1000n + 1n; // the bitmap's last page ends at 2^64 - 1
+    expect(dirtyBitmapMeaning(b, top, 0x1000n)).toMatch(/ 0xfffffffffffff000\.\.0xffffffffffffffff$/);
+    expect(dirtyBitmapMeaning(new Uint8Array(8), 0n, 0x1000n)).toBe('no page dirty');
+    expect(dirtyBitmapMeaning(new Uint8Array(8).fill(0x55), 0n, 0x1000n)).toMatch(/^32 dirty pages of 0x1000 in 32 runs: (0x[0-9a-f]+\.\.0x[0-9a-f]+ ){7}0x[0-9a-f]+\.\.0x[0-9a-f]+, 24 more runs$/);
+    expect(dirtyBitmapMeaning(b, undefined, 0x1000n)).toBeNull();
+  });
+
+  it('the bundled migration trace: each dirty bitmap read names as many pages as it has bits set', async () => {
+    const t = readTraceSync(join(ROOT, 'traces/live-migration-dirty.iort'));
+    const ix = await DebugIndex.build(t.events, { kernel: t.header.kernel });
+    let reads = 0;
+    let dirty = 0;
+    for (let i = 0; i < ix.length; i++) {
+      const v = eventView(ix, i);
+      for (const b of v.bufs) {
+        expect(b.hex!.length).toBe(2 * Math.min(b.length!, BUF_HEX_BYTES));
+        if (v.op !== 'IOMMU_HWPT_GET_DIRTY_BITMAP') {
+          expect(b.meaning).toBeNull();
+          continue;
+        }
+        reads++;
+        const bits = [...ix.resultAt(i).bufs!['data']!].reduce((s, x) => s + x.toString(2).replaceAll('0', '').length, 0);
+        expect(b.meaning).toEqual(bits ? expect.stringMatching(new RegExp(`^${bits} dirty pages? of 0x1000 in \\d+ runs?: `)) : 'no page dirty');
+        dirty += bits;
+      }
+    }
+    expect(reads).toBe(11);
+    expect(dirty).toBeGreaterThan(0);
+  });
 });

@@ -30,7 +30,23 @@ export function renderEvent(p: StepPayload, length: number): void {
   const table = v.fields.length
     ? h('table', { class: 'fields' }, h('thead', {}, h('tr', {}, h('th', {}, 'field'), h('th', {}, 'type'), h('th', {}, 'value passed'), h('th', {}, 'meaning'), h('th', {}, 'written back'), h('th', {}, 'kernel recorded'))), h('tbody', {}, ...rows))
     : h('div', { class: 'hint' }, 'no arguments');
-  const bufs = v.bufs.length ? h('div', { class: 'bufs' }, ...v.bufs.map((b) => h('div', {}, h('b', {}, b.name), b.length === null ? ' unreadable (EFAULT)' : ` ${b.length} bytes `, b.hex ? h('code', {}, b.hex) : null))) : null;
+  const bufs = v.bufs.length
+    ? h(
+        'div',
+        { class: 'bufs' },
+        ...v.bufs.map((b) =>
+          h(
+            'div',
+            {},
+            h('b', {}, b.name),
+            b.length === null ? ' unreadable (EFAULT)' : ` ${b.length} bytes `,
+            b.meaning ? h('div', { class: 'buf-meaning' }, b.meaning) : null,
+            b.hex ? h('code', {}, b.hex) : null,
+            b.length !== null && b.hex !== null && b.length * 2 > b.hex.length ? h('span', { class: 'hint' }, ` … ${b.length - b.hex.length / 2} more bytes`) : null,
+          ),
+        ),
+      )
+    : null;
   const result = h(
     'div',
     { class: 'result' },
