@@ -262,10 +262,13 @@ export class Session {
         return done(`page ${arg}: ${p.length} pin changes`, p.map((x) => hit(x.event, pinText(x))));
       }
       case 'errno': {
-        const e = (rest[0] ?? 'any').toUpperCase();
+        // the same words as `break errno`: a name, or any
+        const spec = parseBreak(['errno', ...rest.slice(0, 1)]);
+        const e = spec.kind === 'errno' ? spec.errno : 'any';
         const hits: QueryHit[] = [];
-        for (let i = ix.findErrno(e === 'ANY' ? 'any' : e, -1, 1); i >= 0 && hits.length <= limit; i = ix.findErrno(e === 'ANY' ? 'any' : e, i, 1)) hits.push(hit(i, describeErrno(ix.errno(i) as string)));
-        return done(`errno ${e}: ${hits.length > limit ? `more than ${limit}` : hits.length} events`, hits);
+        // the hit line already names the errno: the text is the call
+        for (let i = ix.findErrno(e, -1, 1); i >= 0 && hits.length <= limit; i = ix.findErrno(e, i, 1)) hits.push(hit(i, eventSummary(ix.event(i))));
+        return done(`${e === 'any' ? 'failing events' : `errno ${describeErrno(e)}`}: ${hits.length > limit ? `more than ${limit}` : hits.length}`, hits);
       }
       case 'divergence':
       case 'div':

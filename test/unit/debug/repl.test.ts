@@ -52,7 +52,7 @@ describe('REPL', () => {
     expect(out).toContain('#14 IOMMU_IOAS_MAP → ok: map 0x1000000..0x10007ff in 1');
     expect(out).toContain('#20 IOMMU_IOAS_UNMAP → ok: unmap 0x1000000..0x10007ff in 1');
     expect(out).toContain('#14 IOMMU_IOAS_MAP → ok: pinned: pages 1 [0] (va 0x7ffff7da9000');
-    expect(out).toContain('errno ANY: 0 events');
+    expect(out).toContain('failing events: 0');
     expect(out).toContain('no divergence from the recording');
     expect(out).toMatch(/op IOMMU_DESTROY: \d+ events\n {2}#19 IOMMU_DESTROY → ok: id=7/);
   });
@@ -65,6 +65,16 @@ describe('REPL', () => {
     expect(out).toContain('(iorewind) reverse-continue\nbreakpoint 2: op IOMMU_DESTROY\n#19 ');
     expect(out).toMatch(/\(iorewind\) goto 100\n#100 .*\n\(iorewind\) reverse-continue\nbreakpoint 1: IOVA 0x1000800 touched\n#9\d /);
     expect(out).toContain('end of trace, no breakpoints set\n#862 ');
+  });
+
+  it('failures by errno, each hit naming the call', async () => {
+    const t = readTraceSync(join(ROOT, 'traces/nested-mock-viommu-invalidate.iort'));
+    const s = new Session(await DebugIndex.build(t.events, { kernel: t.header.kernel }));
+    const { out, failures } = await script(s, ['when errno any', 'when errno eopnotsupp', 'when errno ENOTANERRNO']);
+    expect(failures).toBe(1);
+    expect(out).toContain('failing events: 12\n  #9 IOMMU_VDEVICE_ALLOC → EEXIST: ');
+    expect(out).toContain('errno EOPNOTSUPP (95, Operation not supported): 2\n  #30 IOMMU_HWPT_INVALIDATE → EOPNOTSUPP: hwpt_id=8');
+    expect(out).toContain("error: unknown errno 'ENOTANERRNO'");
   });
 
   it('errors are reported and counted', async () => {
