@@ -1,7 +1,8 @@
 /**
  * The debugger's HTTP server: the built web UI (static files) and a JSON
- * API over one Session. Listens on 127.0.0.1 only and refuses requests
- * whose Host header is not a loopback name (no DNS rebinding).
+ * API over one Session. Listens on 127.0.0.1 only, refuses requests whose
+ * Host header is not a loopback name (no DNS rebinding) and writes whose
+ * Origin is not the page's own (no cross-site requests).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -80,6 +81,11 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   } catch {
     throw new HttpError(400, 'body is not JSON');
   }
+}
+
+/** The page's own origin: http, the host (and port) it was served from. */
+function isOwnOrigin(origin: string, host: string): boolean {
+  return origin === `http://${host}`;
 }
 
 export function startServer(opts: ServerOptions): Promise<DebugServer> {
@@ -213,6 +219,15 @@ export function startServer(opts: ServerOptions): Promise<DebugServer> {
     if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
       res.writeHead(403, { 'content-type': 'text/plain' });
       res.end('forbidden host');
+      return;
+    }
+    // A page from elsewhere may still send simple cross-origin POSTs here (no
+    // preflight for text/plain); they would move the cursor and breakpoints
+    // or run commands. Browsers name their origin on those: only our own passes.
+    const origin = req.headers.origin;
+    if (req.method !== 'GET' && req.method !== 'HEAD' && origin !== undefined && !isOwnOrigin(origin, req.headers.host ?? '')) {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end('forbidden origin');
       return;
     }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
