@@ -11,6 +11,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import type { Buffers, Event, Fields, Recorded } from '../events/event.js';
 import { decodeStruct, decodeTestCmd, hexToBytes } from '../uapi/codec.js';
 import { ioctlByCmd } from '../uapi/ioctls.js';
@@ -508,16 +509,26 @@ export async function* importStream(input: AsyncIterable<Buffer | string>, impor
   }
 }
 
+/**
+ * A file's bytes, gunzipped when its name ends in .gz. pipe() does not
+ * forward the file stream's errors (a missing file) and they would be
+ * thrown as unhandled: they are handed to the gunzip stream.
+ */
+export function readMaybeGzip(path: string, opts: { end?: number } = {}): Readable {
+  const raw = createReadStream(path, opts);
+  if (!path.endsWith('.gz')) return raw;
+  const gunzip = createGunzip();
+  raw.on('error', (e) => gunzip.destroy(e));
+  gunzip.on('close', () => raw.destroy());
+  return raw.pipe(gunzip);
+}
+
 /** Stream the events of a capture file (.jsonl or .jsonl.gz). */
 export async function* importCapture(path: string, importer = new CaptureImporter()): AsyncGenerator<Event> {
-  const raw = createReadStream(path);
-  const input = path.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  // pipe() does not forward the source's errors (a missing file): hand them to the gunzip stream.
-  if (input !== raw) raw.on('error', (e) => input.destroy(e));
+  const input = readMaybeGzip(path);
   try {
     yield* importStream(input, importer);
   } finally {
-    raw.destroy();
     input.destroy();
   }
 }

@@ -3,10 +3,8 @@
  * or a raw real-kernel capture (.jsonl / .jsonl.gz, imported on the fly).
  */
 import { open } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
-import { createReadStream } from 'node:fs';
 import type { Event } from '../events/event.js';
-import { CaptureImporter, importCapture } from '../capture/import.js';
+import { CaptureImporter, importCapture, readMaybeGzip } from '../capture/import.js';
 import { openTrace } from '../trace/index.js';
 import type { KernelVersion } from '../model/state.js';
 
@@ -23,7 +21,7 @@ export interface Source {
 async function looksLikeCapture(path: string): Promise<boolean> {
   if (path.endsWith('.gz')) {
     const first = await new Promise<string>((resolve, reject) => {
-      const s = createReadStream(path, { end: 64 * 1024 }).pipe(createGunzip());
+      const s = readMaybeGzip(path, { end: 64 * 1024 });
       let buf = '';
       s.on('data', (d: Buffer) => {
         buf += d.toString('utf8');
@@ -31,7 +29,8 @@ async function looksLikeCapture(path: string): Promise<boolean> {
       });
       s.on('close', () => resolve(buf));
       s.on('end', () => resolve(buf));
-      s.on('error', (e) => (buf ? resolve(buf) : reject(e)));
+      // zlib's own words ("incorrect header check") do not say which file
+      s.on('error', (e: NodeJS.ErrnoException) => (buf ? resolve(buf) : reject(e.code?.startsWith('Z_') ? new Error(`${path}: not a gzip file (${e.message})`) : e)));
     });
     return /^\s*\{"seq"|"kind"\s*:/.test(first.split('\n')[0] ?? '');
   }
