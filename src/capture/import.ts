@@ -21,9 +21,11 @@ import { structLayout, type KernelVersion } from '../uapi/versions.js';
 export class CaptureFormatError extends Error {
   constructor(
     readonly line: number,
-    message: string,
+    readonly reason: string,
+    /** The capture file, when the error comes from reading one (importCapture). */
+    readonly file?: string,
   ) {
-    super(`capture line ${line}: ${message}`);
+    super(`${file ? `${file}: ` : ''}capture line ${line}: ${reason}`);
     this.name = 'CaptureFormatError';
   }
 }
@@ -528,6 +530,8 @@ export async function* importCapture(path: string, importer = new CaptureImporte
   const input = readMaybeGzip(path);
   try {
     yield* importStream(input, importer);
+  } catch (e) {
+    throw e instanceof CaptureFormatError && !e.file ? new CaptureFormatError(e.line, e.reason, path) : e;
   } finally {
     input.destroy();
   }

@@ -153,13 +153,14 @@ describe('truncated lines', () => {
       return undefined;
     })();
     expect(e).toBeInstanceOf(CaptureFormatError);
-    expect((e as CaptureFormatError).message).toMatch(/^capture line \d+: (damaged gzip stream: unexpected end of file|truncated line)/);
+    expect((e as CaptureFormatError).message).toMatch(/^\/.*cut\.jsonl\.gz: capture line \d+: (damaged gzip stream: unexpected end of file|truncated line)/);
+    expect((e as CaptureFormatError).file).toBe(join(dir, 'cut.jsonl.gz'));
   });
   it('a file that is not gzip at all', async () => {
     writeFileSync(join(dir, 'bad.jsonl.gz'), TEXT);
     await expect(async () => {
       for await (const _e of importCapture(join(dir, 'bad.jsonl.gz')));
-    }).rejects.toThrow(/^capture line 1: damaged gzip stream: incorrect header check/);
+    }).rejects.toThrow(`${join(dir, 'bad.jsonl.gz')}: capture line 1: damaged gzip stream: incorrect header check`);
   });
   it('a missing file is an I/O error, not a format error', async () => {
     await expect(async () => {
