@@ -151,7 +151,7 @@ export function startServer(opts: ServerOptions): Promise<DebugServer> {
       }
       case 'GET tree': {
         const i = checkIndex(int(q, 'i'));
-        return treeView(ix.step(i).after, parsePath(q.get('path') ?? ''), int(q, 'offset', 0), Math.min(1000, int(q, 'limit', 200)));
+        return treeView(ix.step(i).after, parsePath(q.get('path') ?? ''), Math.max(0, int(q, 'offset', 0)), Math.max(0, Math.min(1000, int(q, 'limit', 200))));
       }
       case 'GET iova': {
         const i = checkIndex(int(q, 'i'));

@@ -13,6 +13,7 @@ import { F_DIVERGED, IOVA_KINDS } from './history.js';
 import { hex, parseBig, text } from './json.js';
 import { diffView, eventSummary, eventView, parsePath, treeView } from './views.js';
 import { describeErrno, isErrnoName } from '../uapi/errno.js';
+import { U64_MAX } from '../ds/interval_map.js';
 
 export type BreakSpec =
   | { kind: 'errno'; errno: string }
@@ -77,6 +78,7 @@ export function parseRange(s: string): { start: bigint; last: bigint } {
   const b = parseBig(m[3]!);
   const last = m[2] === '+' ? start + b - 1n : b;
   if (last < start) throw new Error(`empty range '${s}'`);
+  if (last > U64_MAX) throw new Error(`'${s}' goes past the 64-bit IOVA space (last address 0xffffffffffffffff)`);
   return { start, last };
 }
 

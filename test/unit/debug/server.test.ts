@@ -104,6 +104,16 @@ describe('debugger HTTP server', () => {
     await err('POST', '/api/run', 400, /body is not JSON/, '{');
     await err('POST', '/api/run', 413, /request too large/, JSON.stringify({ pad: 'x'.repeat(70_000) }));
     await err('POST', '/api/break', 400, /unknown errno/, JSON.stringify({ spec: 'errno EFOO' }));
+    await err('GET', '/api/query?q=' + encodeURIComponent('when iova 0x0..0x10000000000000000'), 400, /goes past the 64-bit IOVA space/);
+    await err('POST', '/api/break', 400, /goes past the 64-bit IOVA space/, JSON.stringify({ spec: 'iova 0xffffffffffffffff+2' }));
+  });
+
+  it('a state-tree page out of range is clamped, not empty', async () => {
+    const p = JSON.parse((await send('GET', '/api/tree?i=28&offset=-5&limit=-1')).body);
+    expect(p.offset).toBe(0);
+    const q = JSON.parse((await send('GET', '/api/tree?i=28&offset=-5')).body);
+    expect(q.offset).toBe(0);
+    expect(q.children.map((c: { key: string }) => c.key)).toContain('ctxs');
   });
 
   it('steps, with the event decoded and its diff', async () => {
