@@ -14,6 +14,9 @@ import { hex, parseBig, text } from './json.js';
 import { diffView, eventSummary, eventView, parsePath, treeView } from './views.js';
 import { describeErrno, isErrnoName } from '../uapi/errno.js';
 import { U64_MAX } from '../ds/interval_map.js';
+import { IOCTLS } from '../uapi/ioctls.js';
+import { testOps } from '../model/selftest.js';
+import { envOps } from '../model/env.js';
 
 export type BreakSpec =
   | { kind: 'errno'; errno: string }
@@ -67,6 +70,25 @@ export function describeBreak(s: BreakSpec): string {
     case 'op':
       return `op ${s.op}`;
   }
+}
+
+/** Every op name the model handles (ioctls, selftest commands, outside happenings). */
+const KNOWN_OPS: ReadonlySet<string> = new Set([...Object.keys(IOCTLS), ...Object.keys(testOps), ...Object.keys(envOps)]);
+
+/**
+ * An op name as typed: the full name, or the short one the event list shows
+ * (IOAS_MAP for IOMMU_IOAS_MAP, TEST_MOCK_DOMAIN for
+ * IOMMU_TEST_OP_MOCK_DOMAIN), in any case. A name neither in the trace nor
+ * known to the model is an error: a typo should not read as "0 events".
+ */
+export function resolveOp(name: string, inTrace: readonly string[]): string {
+  const u = name.toUpperCase();
+  const cands = [name, u, name.toLowerCase(), `IOMMU_${u}`, u.startsWith('TEST_') ? `IOMMU_TEST_OP_${u.slice(5)}` : `IOMMU_TEST_OP_${u}`];
+  for (const c of cands) if (inTrace.includes(c)) return c;
+  for (const c of cands) if (KNOWN_OPS.has(c)) return c;
+  const words = u.split('_').filter((x) => x.length >= 3);
+  const near = inTrace.filter((o) => words.some((x) => o.toUpperCase().includes(x))).slice(0, 6);
+  throw new Error(`unknown op '${name}'${near.length ? ` (in this trace: ${near.join(', ')})` : ''}`);
 }
 
 /** `0x1000`, `0x1000..0x1fff`, `0x1000+0x2000`, `0x1000-0x1fff`. */
@@ -150,6 +172,7 @@ export class Session {
 
   goto(i: number): number {
     if (this.ix.length === 0) throw new Error('the trace has no events');
+    if (Number.isNaN(i)) throw new Error('not an event number');
     this.at = Math.max(0, Math.min(this.ix.length - 1, Math.trunc(i)));
     return this.at;
   }
@@ -159,6 +182,7 @@ export class Session {
   }
 
   addBreak(spec: BreakSpec): Breakpoint {
+    if (spec.kind === 'op') spec = { kind: 'op', op: resolveOp(spec.op, this.ix.opNames()) };
     const bp = { id: this.nextBp++, spec, enabled: true };
     this.breakpoints.push(bp);
     return bp;
@@ -289,7 +313,8 @@ export class Session {
         return done(`first invariant violation after #${r.index}`, [hit(r.index, r.violations.map((v) => `${v.name}: ${v.message}`).join('; '))]);
       }
       case 'op': {
-        const op = rest[0] ?? '';
+        if (!rest[0]) throw new Error('when op NAME');
+        const op = resolveOp(rest[0], ix.opNames());
         const hits: QueryHit[] = [];
         for (let i = ix.findOp(op, -1, 1); i >= 0 && hits.length <= limit; i = ix.findOp(op, i, 1)) hits.push(hit(i, eventSummary(ix.event(i))));
         return done(`op ${op}: ${hits.length > limit ? `more than ${limit}` : hits.length} events`, hits);
@@ -336,7 +361,12 @@ export class Session {
         case 'g':
           if (rest[0] === 'end') this.goto(this.length - 1);
           else if (rest[0] === 'start') this.goto(0);
-          else this.goto(Number(rest[0]?.replace(/^#/, '')));
+          else {
+            const w = rest[0]?.replace(/^#/, '') ?? '';
+            if (!/^\d+$/.test(w)) throw new Error('goto N | start | end');
+            if (Number(w) >= this.length) throw new Error(`no event #${w}: the trace has events #0..#${this.length - 1}`);
+            this.goto(Number(w));
+          }
           return this.line(this.at);
         case 'where':
         case 'w':
@@ -366,7 +396,10 @@ export class Session {
         }
         case 'delete':
         case 'del': {
-          const k = this.deleteBreak(rest[0] === 'all' || rest[0] === undefined ? 'all' : Number(rest[0]));
+          const w = rest[0] ?? 'all';
+          if (w !== 'all' && !/^\d+$/.test(w)) throw new Error('delete N | delete all');
+          const k = this.deleteBreak(w === 'all' ? 'all' : Number(w));
+          if (w !== 'all' && k === 0) throw new Error(`no breakpoint ${w}`);
           return `deleted ${k} breakpoint${k === 1 ? '' : 's'}`;
         }
         case 'breaks':

@@ -77,6 +77,29 @@ describe('REPL', () => {
     expect(out).toContain("error: unknown errno 'ENOTANERRNO'");
   });
 
+  it('op names: the short names of the event list, any case; a typo is an error, not an empty answer', async () => {
+    const { out, failures } = await script(session, ['when op IOAS_MAP', 'when op test_mock_domain', 'when op IOMMU_HWPT_INVALIDATE', 'when op IOAS_MAPP', 'when op', 'break op DESTROY', 'break op FROB', 'breaks', 'delete all']);
+    expect(out).toMatch(/op IOMMU_IOAS_MAP: \d+ events\n {2}#14 IOMMU_IOAS_MAP/);
+    expect(out).toMatch(/op IOMMU_TEST_OP_MOCK_DOMAIN: \d+ events/);
+    expect(out).toContain('op IOMMU_HWPT_INVALIDATE: 0 events'); // known to the model, absent from the trace
+    expect(out).toContain("error: unknown op 'IOAS_MAPP' (in this trace: IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP)");
+    expect(out).toContain('error: when op NAME');
+    expect(out).toMatch(/breakpoint \d+: op IOMMU_DESTROY/);
+    expect(out).toContain("error: unknown op 'FROB'");
+    expect(failures).toBe(3);
+  });
+
+  it('goto and delete refuse what is not there', async () => {
+    const { out, failures } = await script(session, ['goto 99999', 'goto -1', 'goto 12', 'break errno any', 'delete 99', 'delete x', 'delete all']);
+    expect(out).toContain('error: no event #99999: the trace has events #0..#862');
+    expect(out).toContain('error: goto N | start | end');
+    expect(out).toContain('(iorewind) goto 12\n#12 ');
+    expect(out).toContain('error: no breakpoint 99');
+    expect(out).toContain('error: delete N | delete all');
+    expect(out).toContain('deleted 1 breakpoint');
+    expect(failures).toBe(4);
+  });
+
   it('errors are reported and counted', async () => {
     const { out, failures } = await script(session, ['frobnicate', 'goto x', 'break errno ENOTANERRNO', 'when']);
     expect(failures).toBe(4);
