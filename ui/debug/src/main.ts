@@ -45,8 +45,16 @@ class App {
       await new Promise((r) => setTimeout(r, 300));
       this.info = await api.info();
     }
-    $('len').textContent = ` / ${this.info.length - 1}`;
+    this.showLength();
     if (this.info.done) this.indexed();
+  }
+
+  /** The last event's number beside the position box, saying so while the index is still growing. */
+  private showLength(): void {
+    // the list's number column fits the largest number (12px monospace digits are ~7.3px wide)
+    const digits = String(Math.max(0, this.info.length - 1)).length;
+    document.documentElement.style.setProperty('--ev-idx', `${Math.max(40, Math.ceil(digits * 7.3) + 6)}px`);
+    $('len').textContent = ` / ${this.info.length - 1}${this.info.done ? '' : ' (indexing…)'}`;
   }
 
   /**
@@ -67,7 +75,7 @@ class App {
     if (this.info.done) return;
     const tick = async () => {
       this.info = await api.info();
-      $('len').textContent = ` / ${this.info.length - 1}${this.info.done ? '' : ' (indexing…)'}`;
+      this.showLength();
       await this.scrub.load(this.info.length);
       this.scrub.setAt(this.at);
       if (!this.info.done) setTimeout(tick, 1000);
