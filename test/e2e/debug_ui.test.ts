@@ -16,6 +16,7 @@ import { Session } from '../../src/debug/session.js';
 import { startServer, type DebugServer } from '../../src/debug/server.js';
 import { ensureUi } from '../../src/debug/ui_build.js';
 import { ROOT, SAMPLE, writeCutSample } from '../unit/debug/fixtures.js';
+import { vmTrace } from '../../src/bench/vm_trace.js';
 import ts from 'typescript';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -192,6 +193,25 @@ describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
       await p2.waitForSelector('.ev.sel');
       await p2.waitForSelector('#len.stopped');
       expect(await p2.textContent('#len')).toMatch(/ \/ 799 · indexing stopped at event 800: .*truncated file/);
+    } finally {
+      await p2.close();
+      await srv2.close();
+    }
+  });
+
+  it('a long trace: event numbers of six digits show whole in the list', async () => {
+    const ix = await DebugIndex.build(vmTrace({ events: 150_000 }), { kernel: '6.12' });
+    const srv2 = await startServer({ session: new Session(ix), uiDir: dirs[0]!, file: 'vm.iort', port: 0 });
+    const p2 = await ctx.newPage();
+    try {
+      await p2.goto(srv2.url);
+      await p2.waitForSelector('.ev.sel');
+      await p2.keyboard.press('End');
+      await p2.waitForFunction(() => document.body.dataset['at'] === '149999');
+      const cells = await p2.$$eval('.ev .i', (xs) => xs.map((x) => ({ text: x.textContent, clipped: x.scrollWidth > x.clientWidth })));
+      expect(cells.length).toBeGreaterThan(10);
+      expect(cells.find((c) => c.text === '149999')).toEqual({ text: '149999', clipped: false });
+      expect(cells.filter((c) => c.clipped)).toEqual([]);
     } finally {
       await p2.close();
       await srv2.close();
