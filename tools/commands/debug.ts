@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { openSource } from '../../src/engine/source.js';
-import type { KernelVersion } from '../../src/model/state.js';
+import { kernelOption, parseOptions } from './options.js';
 import { DebugIndex } from '../../src/debug/history.js';
 import { Session } from '../../src/debug/session.js';
 import { runRepl } from '../../src/debug/repl.js';
@@ -22,33 +22,25 @@ const USAGE = `usage: iorewind debug [trace|capture] [--port P] [--repl] [--kern
   --repl     text commands from the terminal / stdin instead of the web UI ('help' lists them)`;
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const { values, positionals } = parseOptions('debug', argv, { port: { type: 'string' }, repl: { type: 'boolean' }, kernel: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, USAGE);
+  if (values['help']) {
     console.log(USAGE);
     return 0;
   }
-  const valueOf = (flag: string) => {
-    const k = argv.indexOf(flag);
-    return k >= 0 ? argv[k + 1] : undefined;
-  };
-  const kernel = valueOf('--kernel') as KernelVersion | undefined;
-  if (kernel && kernel !== '6.12' && kernel !== '6.14') {
-    console.error(`iorewind debug: --kernel must be 6.12 or 6.14`);
-    return 2;
-  }
-  const portArg = valueOf('--port');
+  if (positionals.length > 1) throw new Error(`debug: one trace at a time, got ${positionals.length}\n${USAGE}`);
+  const kernel = kernelOption('debug', values['kernel']);
+  const portArg = values['port'] as string | undefined;
   const port = portArg === undefined ? 7300 : Number(portArg);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (portArg === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`iorewind debug: bad --port '${portArg}'`);
     return 2;
   }
-  const skip = new Set(['--port', '--kernel'].map((f) => argv.indexOf(f) + 1).filter((k) => k > 0));
-  const files = argv.filter((a, k) => !a.startsWith('--') && !skip.has(k));
-  const path = files[0] ?? SAMPLE_TRACE;
+  const path = positionals[0] ?? SAMPLE_TRACE;
   const src = await openSource(path, kernel);
   const ix = new DebugIndex({ kernel: src.kernel });
   const session = new Session(ix);
 
-  if (argv.includes('--repl')) {
+  if (values['repl']) {
     const tty = Boolean(process.stderr.isTTY);
     let stopped: unknown = null;
     try {

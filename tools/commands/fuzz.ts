@@ -12,6 +12,7 @@
  * with `iorewind replay`: the divergence is at the failing event),
  * `<name>.txt` and `<name>.json`. Exit 1 when something failed.
  */
+import { availableParallelism } from 'node:os';
 import { openSource } from '../../src/engine/source.js';
 import type { Event } from '../../src/events/event.js';
 import { runCampaign, workerSeed } from '../../src/fuzz/campaign.js';
@@ -108,7 +109,10 @@ export async function run(argv: string[]): Promise<number> {
   const events = opt.get('--events')?.split(',').filter(Boolean);
   for (const n of events ?? []) if (!EVENT_KINDS.includes(n)) throw new Error(`unknown event kind '${n}' (iorewind fuzz --list)`);
   const seed = opt.has('--seed') ? int(opt.get('--seed'), '--seed') >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
-  const workers = opt.has('--workers') ? Math.max(1, int(opt.get('--workers'), '--workers')) : 1;
+  const workers = opt.has('--workers') ? int(opt.get('--workers'), '--workers') : 1;
+  // Each worker is a thread with its own V8 heap (tens of MB): more than a few per core only costs memory.
+  const maxWorkers = 4 * availableParallelism();
+  if (workers < 1 || workers > maxWorkers) throw new Error(`--workers: 1..${maxWorkers} on this machine (${availableParallelism()} cores), got ${workers}`);
   const timeMs = opt.has('--time') ? parseTime(opt.get('--time')!) : undefined;
   const out = opt.get('--out') ?? 'fuzz-out';
   const tty = process.stderr.isTTY && !json;

@@ -1,5 +1,5 @@
 /**
- * `iorewind replay [trace|capture] [--json] [--kernel 6.12|6.14] [--all]`:
+ * `iorewind replay [trace|capture] [--json] [--kernel 6.12|6.14]`:
  * apply every event, check it against the recorded results, report the
  * first divergence. With no argument: the bundled sample trace. An input
  * that fails part-way is reported up to the bad record, then the error
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { openSource } from '../../src/engine/source.js';
 import { replay, type Divergence } from '../../src/engine/replay.js';
-import type { KernelVersion } from '../../src/model/state.js';
+import { kernelOption, parseOptions } from './options.js';
 import { formatValue } from '../../src/trace/index.js';
 import { describeErrno } from '../../src/uapi/errno.js';
 
@@ -17,12 +17,18 @@ export const summary = 'replay a trace or capture, verifying recorded results';
 
 export const SAMPLE_TRACE = join(fileURLToPath(new URL('.', import.meta.url)), '../../../traces/selftest-mock-domain.iort');
 
+const USAGE = 'usage: iorewind replay [trace|capture] [--json] [--kernel 6.12|6.14]';
+
 export async function run(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
-  const ki = argv.indexOf('--kernel');
-  const kernel = ki >= 0 ? (argv[ki + 1] as KernelVersion) : undefined;
-  const files = argv.filter((a, i) => !a.startsWith('--') && !(ki >= 0 && i === ki + 1));
-  const path = files[0] ?? SAMPLE_TRACE;
+  const { values, positionals } = parseOptions('replay', argv, { json: { type: 'boolean' }, kernel: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, USAGE);
+  if (values['help']) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length > 1) throw new Error(`replay: one trace at a time, got ${positionals.length}\n${USAGE}`);
+  const json = values['json'] === true;
+  const kernel = kernelOption('replay', values['kernel']);
+  const path = positionals[0] ?? SAMPLE_TRACE;
   const src = await openSource(path, kernel);
   const s = await replay(src.events, {
     kernel: src.kernel,

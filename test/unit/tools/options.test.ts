@@ -1,0 +1,53 @@
+/**
+ * Command-line mistakes are usage errors (exit 2, one message, the usage),
+ * never ignored and never an internal error: an unknown option used to be
+ * skipped by `debug`, and `replay --kernel 6.13` failed inside the model with
+ * "Cannot read properties of undefined".
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { kernelOption, parseOptions } from '../../../tools/commands/options.js';
+import { ROOT, SAMPLE } from '../debug/fixtures.js';
+
+describe('parseOptions / kernelOption', () => {
+  const spec = { json: { type: 'boolean' as const }, kernel: { type: 'string' as const } };
+  it('reads flags, values and positionals', () => {
+    expect(parseOptions('x', ['a.iort', '--json', '--kernel', '6.14'], spec, 'usage: x')).toEqual({ values: { json: true, kernel: '6.14' }, positionals: ['a.iort'] });
+    expect(parseOptions('x', ['--kernel=6.12'], spec, 'usage: x').values['kernel']).toBe('6.12');
+  });
+  it('an unknown option or a missing value names the command and gives the usage', () => {
+    expect(() => parseOptions('x', ['--bogus'], spec, 'usage: x')).toThrow("x: Unknown option '--bogus'\nusage: x");
+    expect(() => parseOptions('x', ['--kernel'], spec, 'usage: x')).toThrow(/^x: Option '--kernel <value>' argument missing\nusage: x$/);
+  });
+  it('--kernel is a modelled version', () => {
+    expect(kernelOption('x', undefined)).toBeUndefined();
+    expect(kernelOption('x', '6.14')).toBe('6.14');
+    expect(() => kernelOption('x', '6.13')).toThrow("x: --kernel must be 6.12 or 6.14, got '6.13'");
+  });
+});
+
+describe('the commands', () => {
+  const cli = join(ROOT, 'dist/tools/cli.js');
+  const run = (...argv: string[]) => spawnSync(process.execPath, [cli, ...argv], { input: '', encoding: 'utf8', timeout: 60_000 });
+  it.skipIf(!existsSync(cli))('refuse what they do not understand, exit 2', () => {
+    for (const [argv, msg] of [
+      [['replay', '--kernel', '6.13', SAMPLE], "iorewind: replay: --kernel must be 6.12 or 6.14, got '6.13'"],
+      [['replay', SAMPLE, SAMPLE], 'iorewind: replay: one trace at a time, got 2'],
+      [['debug', SAMPLE, '--repl', '--bogus'], "iorewind: debug: Unknown option '--bogus'"],
+      [['debug', '--kernel', '5', '--repl'], "iorewind: debug: --kernel must be 6.12 or 6.14, got '5'"],
+      [['fuzz', '--workers', '0'], 'iorewind: --workers: 1..'],
+      [['fuzz', '--workers', '100000'], 'iorewind: --workers: 1..'],
+    ] as const) {
+      const r = run(...argv);
+      expect(r.status, argv.join(' ')).toBe(2);
+      expect(r.stderr.startsWith(msg), `${argv.join(' ')}: ${r.stderr}`).toBe(true);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+  it.skipIf(!existsSync(cli))('--kernel 6.14 replays the sample under the other profile', () => {
+    const r = run('replay', '--json', '--kernel', '6.14', SAMPLE);
+    expect(JSON.parse(r.stdout)).toMatchObject({ kernel: '6.14', events: 863 });
+  });
+});
