@@ -5,7 +5,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadScenario, runScenario, type Failure } from '../../src/conform/scenario.js';
-import type { KernelVersion } from '../../src/model/state.js';
+
+import { kernelOption, parseOptions } from './options.js';
 
 export const summary = 'run iommufd-scenario/1 conformance scenarios';
 
@@ -19,13 +20,14 @@ export function scenarioFiles(paths: string[]): string[] {
   return out;
 }
 
+const USAGE = 'usage: iorewind conform <file|dir>... [--json] [--kernel 6.12|6.14]';
+
 export async function run(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
-  const ki = argv.indexOf('--kernel');
-  const kernel = ki >= 0 ? (argv[ki + 1] as KernelVersion) : undefined;
-  const paths = argv.filter((a, i) => !a.startsWith('--') && !(ki >= 0 && i === ki + 1));
+  const { values, positionals: paths } = parseOptions('conform', argv, { json: { type: 'boolean' }, kernel: { type: 'string' } }, USAGE);
+  const json = values['json'] === true;
+  const kernel = kernelOption('conform', values['kernel']);
   if (!paths.length) {
-    console.error('usage: iorewind conform <file|dir>... [--json] [--kernel 6.12|6.14]');
+    console.error(USAGE);
     return 2;
   }
   const failures: Failure[] = [];

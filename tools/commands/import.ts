@@ -1,23 +1,24 @@
 /**
- * `iorewind import <capture.jsonl[.gz]> [-o trace.iort] [--kernel 6.12]`:
+ * `iorewind import <capture.jsonl[.gz]> [-o|--out trace.iort] [--kernel 6.12|6.14]`:
  * decode a real-kernel capture into an iorewind trace with the recorded results.
  */
 import { CaptureImporter, importCapture } from '../../src/capture/import.js';
 import { writeTrace } from '../../src/trace/index.js';
-import type { KernelVersion } from '../../src/model/state.js';
+import { kernelOption, parseOptions } from './options.js';
 
 export const summary = 'import a real-kernel capture (.jsonl/.jsonl.gz) as a trace';
 
+const USAGE = 'usage: iorewind import <capture.jsonl[.gz]> [-o|--out out.iort] [--kernel 6.12|6.14]';
+
 export async function run(argv: string[]): Promise<number> {
-  const oi = argv.indexOf('-o');
-  const ki = argv.indexOf('--kernel');
-  const kernel = (ki >= 0 ? argv[ki + 1] : '6.12') as KernelVersion;
-  const input = argv.find((a, i) => !a.startsWith('-') && !(oi >= 0 && i === oi + 1) && !(ki >= 0 && i === ki + 1));
-  if (!input) {
-    console.error('usage: iorewind import <capture.jsonl[.gz]> [-o out.iort] [--kernel 6.12|6.14]');
+  const { values, positionals } = parseOptions('import', argv, { out: { type: 'string', short: 'o' }, kernel: { type: 'string' } }, USAGE);
+  const kernel = kernelOption('import', values['kernel']) ?? '6.12';
+  if (positionals.length !== 1) {
+    console.error(USAGE);
     return 2;
   }
-  const out = oi >= 0 ? argv[oi + 1]! : input.replace(/\.jsonl(\.gz)?$/, '') + '.iort';
+  const input = positionals[0]!;
+  const out = (values['out'] as string | undefined) ?? input.replace(/\.jsonl(\.gz)?$/, '') + '.iort';
   const importer = new CaptureImporter(kernel);
   const tty = process.stderr.isTTY;
   let n = 0;

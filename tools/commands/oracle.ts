@@ -12,6 +12,7 @@ import { checkTraces, type OracleSummary, type TraceResult } from '../../src/ora
 import { OracleError } from '../../src/oracle/boot.js';
 import { fuzzOracle, type OracleFuzzSummary } from '../../src/oracle/fuzz.js';
 import type { Divergence } from '../../src/engine/replay.js';
+import { parseOptions, type Parsed } from './options.js';
 import { report } from './replay.js';
 
 export const summary = 'run traces on the real 6.12 kernel (QEMU) and check the model against it; --fuzz: differential fuzzing';
@@ -26,9 +27,31 @@ const USAGE = `usage:
       re-asking the kernel and saved with the kernel's answers in DIR (default test/oracle/regressions,
       which npm test replays: triage each one, fix or list it in test/oracle/known_divergent.ts)`;
 
-function opt(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
+const OPTIONS = {
+  json: { type: 'boolean' },
+  keep: { type: 'boolean' },
+  kvm: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  'trace-timeout': { type: 'string' },
+  fuzz: { type: 'boolean' },
+  seed: { type: 'string' },
+  ioctls: { type: 'string' },
+  batch: { type: 'string' },
+  'max-steps': { type: 'string' },
+  'max-boots': { type: 'string' },
+  save: { type: 'string' },
+  out: { type: 'string' },
+  'no-save': { type: 'boolean' },
+  'no-shrink': { type: 'boolean' },
+} as const;
+
+/** A numeric option: a positive integer (0 allowed where `min` is 0), or `def` when absent. */
+function count(values: Parsed['values'], name: string, def: number, min = 1): number {
+  const v = values[name];
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || n < min) throw new Error(`oracle: --${name}: expected an integer >= ${min}, got '${String(v)}'`);
+  return n;
 }
 
 function traceFiles(paths: string[]): string[] {
@@ -76,16 +99,19 @@ function printSummary(s: OracleSummary): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const { values, positionals } = parseOptions('oracle', argv, OPTIONS, USAGE);
+  if (values['help']) {
     console.log(USAGE);
     return 0;
   }
-  const json = argv.includes('--json');
-  const env = { keep: argv.includes('--keep'), kvm: argv.includes('--kvm') };
+  const json = values['json'] === true;
+  const env = { keep: values['keep'] === true, kvm: values['kvm'] === true };
   try {
-    if (argv.includes('--fuzz')) return await runFuzz(argv, json, env);
-    const valued = new Set(['--trace-timeout']);
-    const files = traceFiles(argv.filter((a, i) => !a.startsWith('--') && !valued.has(argv[i - 1] ?? '')));
+    if (values['fuzz']) {
+      if (positionals.length) throw new Error(`oracle: --fuzz takes no traces (got ${positionals.join(' ')})\n${USAGE}`);
+      return await runFuzz(values, json, env);
+    }
+    const files = traceFiles(positionals);
     if (!files.length) {
       console.error(USAGE);
       return 2;
@@ -97,10 +123,10 @@ export async function run(argv: string[]): Promise<number> {
       for await (const ev of src.events) events.push(ev);
       traces.push({ name: f, events });
     }
-    const tt = opt(argv, '--trace-timeout');
+    const tt = values['trace-timeout'] === undefined ? undefined : count(values, 'trace-timeout', 0);
     const s = await checkTraces(traces, {
       ...env,
-      ...(tt ? { traceTimeoutSec: Number(tt) } : {}),
+      ...(tt ? { traceTimeoutSec: tt } : {}),
       onBoot: json ? undefined : (b) => process.stderr.write(`boot ${b.boot}: ${b.traces} trace(s), ${b.ops} ops, ${b.seconds.toFixed(1)} s\n`),
     });
     if (json) {
@@ -135,17 +161,16 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function runFuzz(argv: string[], json: boolean, env: { keep: boolean; kvm: boolean }): Promise<number> {
-  const n = (k: string, d: number) => (opt(argv, k) === undefined ? d : Number(opt(argv, k)));
+async function runFuzz(values: Parsed['values'], json: boolean, env: { keep: boolean; kvm: boolean }): Promise<number> {
   const s: OracleFuzzSummary = await fuzzOracle({
     ...env,
-    seed: n('--seed', 1),
-    ioctls: n('--ioctls', 100_000),
-    batch: n('--batch', 2500),
-    maxSteps: n('--max-steps', 40),
-    ...(argv.includes('--no-save') ? {} : { saveDir: opt(argv, '--save') ?? opt(argv, '--out') ?? 'test/oracle/regressions' }),
-    ...(argv.includes('--no-shrink') ? { shrink: false } : {}),
-    ...(opt(argv, '--max-boots') ? { maxBoots: Number(opt(argv, '--max-boots')) } : {}),
+    seed: count(values, 'seed', 1, 0),
+    ioctls: count(values, 'ioctls', 100_000),
+    batch: count(values, 'batch', 2500),
+    maxSteps: count(values, 'max-steps', 40),
+    ...(values['no-save'] ? {} : { saveDir: (values['save'] ?? values['out'] ?? 'test/oracle/regressions') as string }),
+    ...(values['no-shrink'] ? { shrink: false } : {}),
+    ...(values['max-boots'] !== undefined ? { maxBoots: count(values, 'max-boots', 0) } : {}),
     onProgress: json ? undefined : (p) => process.stderr.write(`${p.message}\n`),
   });
   if (json) console.log(JSON.stringify(s, jsonReplacer));

@@ -39,6 +39,14 @@ describe('the commands', () => {
       [['debug', '--kernel', '5', '--repl'], "iorewind: debug: --kernel must be 6.12 or 6.14, got '5'"],
       [['fuzz', '--workers', '0'], 'iorewind: --workers: 1..'],
       [['fuzz', '--workers', '100000'], 'iorewind: --workers: 1..'],
+      [['conform', '--kernel', '6.13', SAMPLE], "iorewind: conform: --kernel must be 6.12 or 6.14, got '6.13'"],
+      [['conform', '--bogus', SAMPLE], "iorewind: conform: Unknown option '--bogus'"],
+      // import once took an unknown option's neighbour for the capture and wrote a trace beside it
+      [['import', '--bogus', SAMPLE], "iorewind: import: Unknown option '--bogus'"],
+      [['import', SAMPLE, '-o'], "iorewind: import: Option '-o, --out <value>' argument missing"],
+      [['oracle', '--bogus'], "iorewind: oracle: Unknown option '--bogus'"],
+      [['oracle', '--fuzz', '--seed', 'x'], "iorewind: oracle: --seed: expected an integer >= 0, got 'x'"],
+      [['fuzz', '--oracle', '--time', '5'], "iorewind: oracle: Unknown option '--time'"],
     ] as const) {
       const r = run(...argv);
       expect(r.status, argv.join(' ')).toBe(2);
