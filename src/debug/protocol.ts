@@ -66,7 +66,7 @@ export interface SpaceInfo {
   type: 'ioas' | 'hwpt_paging' | 'hwpt_nested';
   label: string;
   areas: number;
-  /** [min start, max last] of the areas (or aperture), hex. */
+  /** [min start, max last] of the areas (a paging HWPT without areas: its aperture; an IOAS without areas: the pages of its pending faults), hex. */
   extent: [string, string] | null;
 }
 

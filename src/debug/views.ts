@@ -335,7 +335,8 @@ export function spacesView(w: World): SpaceInfo[] {
     c.objs.each((id, o) => {
       if (o.type === 'ioas') {
         const a = o.iopt.areas;
-        out.push({ ctx: ctxId, id, type: 'ioas', label: `IOAS ${id}`, areas: a.size, extent: a.size ? [hex(firstStart(a)), hex(lastLast(a))] : null });
+        // no areas: frame the faults, if any (a PRI storm on an empty IOAS)
+        out.push({ ctx: ctxId, id, type: 'ioas', label: `IOAS ${id}`, areas: a.size, extent: a.size ? [hex(firstStart(a)), hex(lastLast(a))] : faultExtent(c, id) });
       } else if (o.type === 'hwpt_paging') {
         const ioas = c.objs.get(o.ioas);
         const n = ioas?.type === 'ioas' ? ioas.iopt.areas.size : 0;
@@ -349,6 +350,37 @@ export function spacesView(w: World): SpaceInfo[] {
     return true;
   });
   return out;
+}
+
+/** Every fault record a context's fault objects hold (queued, awaiting a response, a partial group), with the HWPT it came through. */
+function eachFault(c: Ctx, fn: (r: FaultRecord, hwpt: number, state: string) => void): void {
+  c.objs.each((_fid, f) => {
+    if (f.type !== 'fault') return true;
+    for (const g of f.queue) for (const r of g.faults) fn(r, g.hwpt, 'queued');
+    f.awaiting.each((_k, g) => {
+      for (const r of g.faults) fn(r, g.hwpt, 'awaiting response');
+      return true;
+    });
+    for (const r of f.partial) {
+      const dev = c.objs.get(r.dev_id);
+      fn(r, dev?.type === 'device' ? dev.hwpt : 0, 'partial');
+    }
+    return true;
+  });
+}
+
+/** The pages holding the faults that came through HWPTs on IOAS `ioasId`, or null: where to look in an IOAS with no areas. */
+function faultExtent(c: Ctx, ioasId: number): [string, string] | null {
+  let lo = U64_MAX;
+  let hi = -1n;
+  eachFault(c, (r, hwptId) => {
+    let h = c.objs.get(hwptId);
+    if (h?.type === 'hwpt_nested') h = c.objs.get(h.parent);
+    if (h?.type !== 'hwpt_paging' || h.ioas !== ioasId) return;
+    if (r.addr < lo) lo = r.addr;
+    if (r.addr > hi) hi = r.addr;
+  });
+  return hi < 0n ? null : [hex(lo & ~0xfffn), hex(hi | 0xfffn)];
 }
 
 function firstStart(a: IntervalMap<Area>): bigint {
@@ -508,21 +540,8 @@ export function iovaView(w: World, ctxId: number, id: number, lo: bigint, hi: bi
     }
     return false;
   };
-  c.objs.each((_fid, f) => {
-    if (f.type !== 'fault') return true;
-    const add = (r: FaultRecord, hwpt: number, state: string) => {
-      if (onThis(hwpt) && r.addr >= lo && r.addr <= hi) view.faults.push({ addr: hex(r.addr), dev: r.dev_id, hwpt, state });
-    };
-    for (const g of f.queue) for (const r of g.faults) add(r, g.hwpt, 'queued');
-    f.awaiting.each((_k, g) => {
-      for (const r of g.faults) add(r, g.hwpt, 'awaiting response');
-      return true;
-    });
-    for (const r of f.partial) {
-      const dev = c.objs.get(r.dev_id);
-      add(r, dev?.type === 'device' ? dev.hwpt : 0, 'partial');
-    }
-    return true;
+  eachFault(c, (r, hwpt, state) => {
+    if (onThis(hwpt) && r.addr >= lo && r.addr <= hi) view.faults.push({ addr: hex(r.addr), dev: r.dev_id, hwpt, state });
   });
   for (const r of ioas.iopt.reserved) if (r.last >= lo && r.start <= hi) view.reserved.push({ start: hex(r.start), last: hex(r.last), owner: r.owner });
   for (const r of ioas.iopt.allowed) if (r.last >= lo && r.start <= hi) view.allowed.push({ start: hex(r.start), last: hex(r.last) });

@@ -157,3 +157,27 @@ describe('buffers in the event view', () => {
     expect(dirty).toBeGreaterThan(0);
   });
 });
+
+describe('IOVA spaces without areas', () => {
+  it('an IOAS with no areas but pending faults is framed on its faults (the PRI trace)', async () => {
+    const t = readTraceSync(join(ROOT, 'traces/pri-fault-storm.iort'));
+    const ix = await DebugIndex.build(t.events, { kernel: t.header.kernel });
+    let framed = 0;
+    for (let i = 0; i < ix.length; i++) {
+      const w = ix.step(i).after;
+      for (const sp of spacesView(w)) {
+        if (sp.type !== 'ioas' || sp.areas) continue;
+        const faults = iovaView(w, sp.ctx, sp.id, 0n, U64_MAX, 800).faults;
+        if (!faults.length) {
+          expect(sp.extent, `IOAS ${sp.id} at #${i}`).toBeNull();
+          continue;
+        }
+        const [lo, hi] = sp.extent!.map(BigInt) as [bigint, bigint];
+        expect(iovaView(w, sp.ctx, sp.id, lo, hi, 800).faults, `IOAS ${sp.id} at #${i}`).toEqual(faults);
+        expect(hi - lo).toBeLessThan(1n << 40n);
+        framed++;
+      }
+    }
+    expect(framed).toBeGreaterThan(50);
+  });
+});
