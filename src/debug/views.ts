@@ -23,8 +23,12 @@ import { lifecycleState, machineFor, objSummary } from './lifecycle.js';
 
 // ---------------------------------------------------------------- events
 
-/** Flags / enum fields decoded with the uAPI constants: (struct, field) -> constant prefix. */
-const FLAG_PREFIX: Record<string, [string, 'flags' | 'enum']> = {
+/**
+ * Flags / enum fields decoded with the uAPI constants (the selftest ones
+ * included): (struct, field) -> constant prefix(es). With several prefixes
+ * (a field whose enum depends on the object it names) every match is shown.
+ */
+const FLAG_PREFIX: Record<string, [string | readonly string[], 'flags' | 'enum']> = {
   'iommu_ioas_map.flags': ['IOMMU_IOAS_MAP_', 'flags'],
   'iommu_ioas_map_file.flags': ['IOMMU_IOAS_MAP_', 'flags'],
   'iommu_ioas_copy.flags': ['IOMMU_IOAS_MAP_', 'flags'],
@@ -36,20 +40,29 @@ const FLAG_PREFIX: Record<string, [string, 'flags' | 'enum']> = {
   'iommu_option.op': ['IOMMU_OPTION_OP_', 'enum'],
   'iommu_hw_info.out_data_type': ['IOMMU_HW_INFO_TYPE_', 'enum'],
   'iommu_viommu_alloc.type': ['IOMMU_VIOMMU_TYPE_', 'enum'],
+  'iommu_hw_info.out_capabilities': ['IOMMU_HW_CAP_', 'flags'],
+  // a HWPT's or a vIOMMU's invalidation format, by what hwpt_id names
+  'iommu_hwpt_invalidate.data_type': [['IOMMU_HWPT_INVALIDATE_DATA_', 'IOMMU_VIOMMU_INVALIDATE_DATA_'], 'enum'],
 };
 
 function decodeConst(kernel: KernelVersion, key: string, v: Value | undefined): string | null {
   const spec = FLAG_PREFIX[key];
   if (!spec || (typeof v !== 'number' && typeof v !== 'bigint')) return null;
-  const [prefix, kind] = spec;
+  const [prefixes, kind] = spec;
+  const one = typeof prefixes === 'string';
   const n = BigInt(v);
   const names: [string, bigint][] = [];
   for (const [name, val] of Object.entries(UAPI[kernel].constants)) {
-    if (!name.startsWith(prefix) || isIoctlName(name)) continue;
+    const prefix = one ? (name.startsWith(prefixes) ? prefixes : undefined) : prefixes.find((p) => name.startsWith(p));
+    if (prefix === undefined || isIoctlName(name)) continue;
     if (prefix === 'IOMMU_OPTION_' && name.startsWith('IOMMU_OPTION_OP_')) continue;
-    names.push([name.slice(prefix.length), BigInt(val)]);
+    // one prefix: the rest of the name says it; several: keep what tells them apart
+    names.push([one ? name.slice(prefix.length) : name.slice('IOMMU_'.length), BigInt(val)]);
   }
-  if (kind === 'enum') return names.find(([, x]) => x === n)?.[0] ?? null;
+  if (kind === 'enum') {
+    const hits = names.filter(([, x]) => x === n).map(([name]) => name);
+    return hits.length ? hits.join(' / ') : null;
+  }
   if (n === 0n) return '0';
   const parts: string[] = [];
   let rest = n;

@@ -181,3 +181,15 @@ describe('IOVA spaces without areas', () => {
     expect(framed).toBeGreaterThan(50);
   });
 });
+
+describe('constants in the event view', () => {
+  it('selftest data types, and an invalidation format that depends on what hwpt_id names', async () => {
+    const t = readTraceSync(join(ROOT, 'traces/nested-mock-viommu-invalidate.iort'));
+    const ix = await DebugIndex.build(t.events, { kernel: t.header.kernel });
+    const decoded = (i: number, field: string) => eventView(ix, i).fields.find((f) => f.name === field)?.decoded;
+    const first = (op: string) => t.events.findIndex((e) => e.op === op);
+    expect(decoded(first('IOMMU_VIOMMU_ALLOC'), 'type')).toBe('SELFTEST');
+    expect(decoded(t.events.findIndex((e) => e.op === 'IOMMU_HWPT_ALLOC' && Number(e.args?.['data_type'] ?? 0) !== 0), 'data_type')).toBe('SELFTEST');
+    expect(decoded(first('IOMMU_HWPT_INVALIDATE'), 'data_type')).toBe('HWPT_INVALIDATE_DATA_SELFTEST / VIOMMU_INVALIDATE_DATA_SELFTEST');
+  });
+});
