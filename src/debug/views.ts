@@ -41,6 +41,9 @@ const FLAG_PREFIX: Record<string, [string | readonly string[], 'flags' | 'enum']
   'iommu_hw_info.out_data_type': ['IOMMU_HW_INFO_TYPE_', 'enum'],
   'iommu_viommu_alloc.type': ['IOMMU_VIOMMU_TYPE_', 'enum'],
   'iommu_hw_info.out_capabilities': ['IOMMU_HW_CAP_', 'flags'],
+  'vfio_iommu_type1_dma_map.flags': ['VFIO_DMA_MAP_FLAG_', 'flags'],
+  'vfio_iommu_type1_dma_unmap.flags': ['VFIO_DMA_UNMAP_FLAG_', 'flags'],
+  'vfio_iommu_type1_info.flags': ['VFIO_IOMMU_INFO_', 'flags'],
   // a HWPT's or a vIOMMU's invalidation format, by what hwpt_id names
   'iommu_hwpt_invalidate.data_type': [['IOMMU_HWPT_INVALIDATE_DATA_', 'IOMMU_VIOMMU_INVALIDATE_DATA_'], 'enum'],
 };

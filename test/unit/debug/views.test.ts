@@ -192,4 +192,13 @@ describe('constants in the event view', () => {
     expect(decoded(t.events.findIndex((e) => e.op === 'IOMMU_HWPT_ALLOC' && Number(e.args?.['data_type'] ?? 0) !== 0), 'data_type')).toBe('SELFTEST');
     expect(decoded(first('IOMMU_HWPT_INVALIDATE'), 'data_type')).toBe('HWPT_INVALIDATE_DATA_SELFTEST / VIOMMU_INVALIDATE_DATA_SELFTEST');
   });
+
+  const VFIO = join(ROOT, '../shared/captures/selftest/vfio_compat_mock_domain.Ver1v0.map.jsonl.gz');
+  it.skipIf(!existsSync(VFIO))('VFIO type1 map flags (a real capture)', async () => {
+    const evs: Event[] = [];
+    for await (const ev of importCapture(VFIO)) evs.push(ev);
+    const ix = await DebugIndex.build(evs, { kernel: '6.12' });
+    const i = evs.findIndex((e) => e.op === 'VFIO_IOMMU_MAP_DMA' && Number(e.args?.['flags']) === 3);
+    expect(eventView(ix, i).fields.find((f) => f.name === 'flags')?.decoded).toBe('READ|WRITE');
+  });
 });
