@@ -199,7 +199,7 @@ describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
     }
   });
 
-  it('a long trace: event numbers of six digits show whole in the list', async () => {
+  it('a long trace: six-digit event numbers show whole, and the state tree pages through hundreds of areas', async () => {
     const ix = await DebugIndex.build(vmTrace({ events: 150_000 }), { kernel: '6.12' });
     const srv2 = await startServer({ session: new Session(ix), uiDir: dirs[0]!, file: 'vm.iort', port: 0 });
     const p2 = await ctx.newPage();
@@ -212,6 +212,27 @@ describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
       expect(cells.length).toBeGreaterThan(10);
       expect(cells.find((c) => c.text === '149999')).toEqual({ text: '149999', clipped: false });
       expect(cells.filter((c) => c.clipped)).toEqual([]);
+
+      // the state tree pages through a collection of hundreds of areas
+      await p2.click('[data-tab=state]');
+      const twisty = (key: string) => `#tab-state li:has(> .tk:text-is("${key}")) > .tw`;
+      await p2.click(twisty('2'));
+      await p2.click(twisty('iopt'));
+      await p2.click(twisty('areas'));
+      const areas = '#tab-state li:has(> .tk:text-is("areas")) > ul > li:not(.more)';
+      await p2.waitForSelector(areas);
+      expect(await p2.locator(areas).count()).toBe(200);
+      const more = p2.locator('#tab-state li:has(> .tk:text-is("areas")) > ul > li.more');
+      const total = 200 + Number((await more.textContent())!.match(/… (\d+) more/)![1]);
+      expect(total).toBeGreaterThan(400);
+      await more.click();
+      await p2.locator(areas).nth(Math.min(400, total) - 1).waitFor();
+      expect(await p2.locator(areas).count()).toBe(Math.min(400, total));
+      // paged-in entries stay as the cursor moves
+      await p2.keyboard.press('ArrowLeft');
+      await p2.waitForFunction(() => document.body.dataset['at'] === '149998');
+      await p2.waitForFunction(() => document.querySelector('#status')?.textContent?.startsWith('#149998'));
+      await p2.locator(areas).nth(399).waitFor();
     } finally {
       await p2.close();
       await srv2.close();

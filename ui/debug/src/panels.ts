@@ -92,8 +92,13 @@ export function renderDiff(p: StepPayload): void {
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '…' : s);
 
 /** Lazily expanded state tree; expanded paths survive steps. */
+/** Entries of a collection the state tree asks for at a time (the server's limit is 1000). */
+const PAGE = 200;
+
 export class StateTree {
   private open = new Set<string>(['ctxs', 'ctxs.1', 'ctxs.1.objs']);
+  /** Entries shown of each collection that was paged further than the first page. */
+  private shown = new Map<string, number>();
   private at = 0;
 
   async render(at: number): Promise<void> {
@@ -104,37 +109,71 @@ export class StateTree {
   }
 
   private async node(path: string[], depth: number): Promise<HTMLElement> {
+    const pathKey = path.join('.');
+    // a collection shows a page of entries at a time; pages asked for stay shown as the cursor moves
+    const want = this.shown.get(pathKey) ?? PAGE;
     let t: TreeNodeView;
     try {
-      t = await api.tree(this.at, path.join('.'));
+      t = await api.tree(this.at, pathKey);
     } catch (e) {
       return h('div', { class: 'hint' }, `(${e instanceof Error ? e.message : e})`);
     }
     const ul = h('ul', { class: 'tree' });
-    for (const c of t.children) {
-      const p = [...path, c.key];
-      const key = p.join('.');
-      const isOpen = this.open.has(key);
-      const li = h('li', {});
-      const toggle = h(
-        'span',
+    const add = async (children: TreeNodeView['children']) => {
+      for (const c of children) ul.append(await this.child(path, c, depth));
+    };
+    await add(t.children);
+    let count = t.children.length;
+    while (count < want && count < t.total) {
+      const more = await api.tree(this.at, pathKey, count);
+      if (!more.children.length) break;
+      await add(more.children);
+      count += more.children.length;
+    }
+    if (t.total > count) {
+      const rest = () => t.total - count;
+      const li: HTMLElement = h(
+        'li',
         {
-          class: `tw ${c.expandable ? '' : 'leaf'}`,
+          class: 'hint link more',
+          title: 'show the next entries',
           onclick: async () => {
-            if (!c.expandable) return;
-            if (this.open.has(key)) this.open.delete(key);
-            else this.open.add(key);
-            li.replaceWith(await this.item(p, c.key, c.summary, c.expandable, depth));
+            const more = await api.tree(this.at, pathKey, count);
+            for (const c of more.children) li.before(await this.child(path, c, depth));
+            count += more.children.length;
+            this.shown.set(pathKey, count);
+            if (rest() > 0 && more.children.length) li.textContent = `… ${rest()} more (show ${Math.min(PAGE, rest())})`;
+            else li.remove();
           },
         },
-        c.expandable ? (isOpen ? '▾' : '▸') : '·',
+        `… ${rest()} more (show ${Math.min(PAGE, rest())})`,
       );
-      li.append(toggle, h('span', { class: 'tk' }, c.key), h('span', { class: 'ts' }, c.summary));
-      if (isOpen && c.expandable && depth < 12) li.append(await this.node(p, depth + 1));
       ul.append(li);
     }
-    if (t.total > t.children.length) ul.append(h('li', { class: 'hint' }, `… ${t.total - t.children.length} more`));
     return ul;
+  }
+
+  private async child(path: string[], c: TreeNodeView['children'][number], depth: number): Promise<HTMLElement> {
+    const p = [...path, c.key];
+    const key = p.join('.');
+    const isOpen = this.open.has(key);
+    const li = h('li', {});
+    const toggle = h(
+      'span',
+      {
+        class: `tw ${c.expandable ? '' : 'leaf'}`,
+        onclick: async () => {
+          if (!c.expandable) return;
+          if (this.open.has(key)) this.open.delete(key);
+          else this.open.add(key);
+          li.replaceWith(await this.item(p, c.key, c.summary, c.expandable, depth));
+        },
+      },
+      c.expandable ? (isOpen ? '▾' : '▸') : '·',
+    );
+    li.append(toggle, h('span', { class: 'tk' }, c.key), h('span', { class: 'ts' }, c.summary));
+    if (isOpen && c.expandable && depth < 12) li.append(await this.node(p, depth + 1));
+    return li;
   }
 
   private async item(p: string[], k: string, summary: string, expandable: boolean, depth: number): Promise<HTMLElement> {
