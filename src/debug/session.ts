@@ -144,7 +144,7 @@ export const HELP = `commands (the cursor selects one event; the state shown is 
   goto N              g   select event N (also: goto end)
   where               w   the selected event and what led to it
   event               e   the selected event decoded (uAPI fields, errno names)
-  print [PATH]        p   the state after the event at PATH (e.g. ctxs.1.objs.2.iopt)
+  print [PATH [FROM]] p   the state after the event at PATH (e.g. ctxs.1.objs.2.iopt), 100 entries from FROM
   diff                d   what the selected event changed
   when obj ID [ctx C]           events that created / changed / destroyed object ID
   when iova ADDR[..LAST] [ioas|hwpt ID]  events that touched the range
@@ -376,7 +376,8 @@ export class Session {
           return this.eventText();
         case 'print':
         case 'p':
-          return this.printText(rest.join(' '));
+          if (rest.length > 2 || (rest[1] !== undefined && !/^\d+$/.test(rest[1]))) throw new Error('print [PATH [FROM]]');
+          return this.printText(rest[0] ?? '', rest[1] === undefined ? 0 : Number(rest[1]));
         case 'diff':
         case 'd':
           return this.diffText();
@@ -477,12 +478,15 @@ export class Session {
     return lines.join('\n');
   }
 
-  printText(path: string): string {
+  /** The state after the selected event at `path`: its first 100 entries from `from`. */
+  printText(path: string, from = 0): string {
     const w = this.ix.step(this.at).after;
-    const t = treeView(w, parsePath(path), 0, 100);
+    const t = treeView(w, parsePath(path), from, PRINT_ENTRIES);
     const lines = [`${t.path.join('.') || '(state)'}: ${t.summary}`];
+    if (from > 0) lines.push(`  (entries ${Math.min(from, t.total)}.. of ${t.total})`);
     for (const c of t.children) lines.push(`  ${c.key}: ${c.summary}`);
-    if (t.total > t.children.length) lines.push(`  … ${t.total - t.children.length} more`);
+    const next = from + t.children.length;
+    if (t.total > next) lines.push(`  … ${t.total - next} more: print ${t.path.join('.') || '.'} ${next}`);
     return lines.join('\n');
   }
 
@@ -496,6 +500,9 @@ export class Session {
     return lines.join('\n');
   }
 }
+
+/** Entries `print` shows at a time. */
+const PRINT_ENTRIES = 100;
 
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '…' : s);
 

@@ -13,6 +13,7 @@ import { DebugIndex } from '../../../src/debug/history.js';
 import { Session } from '../../../src/debug/session.js';
 import { runRepl } from '../../../src/debug/repl.js';
 import { fuzzEvents, ROOT, SAMPLE, writeCutSample } from './fixtures.js';
+import { vmTrace } from '../../../src/bench/vm_trace.js';
 
 async function script(session: Session, lines: string[]): Promise<{ out: string; failures: number }> {
   const input = new PassThrough();
@@ -87,6 +88,21 @@ describe('REPL', () => {
     expect(out).toMatch(/breakpoint \d+: op IOMMU_DESTROY/);
     expect(out).toContain("error: unknown op 'FROB'");
     expect(failures).toBe(3);
+  });
+
+  it('print pages through a large collection', async () => {
+    const s = new Session(await DebugIndex.build(vmTrace({ events: 20_000 }), { kernel: '6.12' }));
+    const { out, failures } = await script(s, ['goto end', 'print ctxs.1.objs.2.iopt.areas', 'print ctxs.1.objs.2.iopt.areas 100', 'print ctxs x']);
+    const total = Number(out.match(/ctxs\.1\.objs\.2\.iopt\.areas: (\d+) intervals/)![1]);
+    expect(total).toBeGreaterThan(200);
+    expect(out).toContain(`  … ${total - 100} more: print ctxs.1.objs.2.iopt.areas 100\n`);
+    expect(out).toContain(`  (entries 100.. of ${total})`);
+    expect(out).toContain(`  … ${total - 200} more: print ctxs.1.objs.2.iopt.areas 200\n`);
+    // the two pages are 200 distinct areas
+    const keys = [...out.matchAll(/^ {2}(0x[0-9a-f]+): \.\./gm)].map((m) => m[1]);
+    expect(new Set(keys).size).toBe(200);
+    expect(out).toContain('error: print [PATH [FROM]]');
+    expect(failures).toBe(1);
   });
 
   it('goto and delete refuse what is not there', async () => {
