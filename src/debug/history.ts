@@ -867,14 +867,36 @@ export class DebugIndex {
 
   /** Every change of object `id` (in context `ctx` if given), in event order. */
   objectHistory(id: number, ctx?: number): ObjChange[] {
+    return [...this.objectChangeRows(id, ctx)].map((k) => this.objectChangeAt(k));
+  }
+
+  /**
+   * The log rows of object `id`'s changes (in context `ctx` if given) up to
+   * event `to`, ascending: an object a VM maps through changes at nearly
+   * every event, so views count and fold rows and build only the ones they show.
+   */
+  objectChangeRows(id: number, ctx?: number, to = Infinity): Int32Array {
     const L = this.objs;
-    const out: ObjChange[] = [];
     const ids = L.id.view();
-    for (let k = 0; k < ids.length; k++) {
-      if (ids[k] !== id || (ctx !== undefined && L.ctx.get(k) !== ctx)) continue;
-      out.push({ event: L.ev.get(k), ctx: L.ctx.get(k), id, type: this.types.name(L.type.get(k)), change: OBJ_CHANGES[L.change.get(k)]!, state: this.states.name(L.state.get(k)) });
-    }
-    return out;
+    const ev = L.ev.view();
+    const end = to === Infinity ? ids.length : lowerBound(ev, to + 1);
+    let n = 0;
+    for (let k = 0; k < end; k++) if (ids[k] === id && (ctx === undefined || L.ctx.get(k) === ctx)) n++;
+    const rows = new Int32Array(n);
+    n = 0;
+    for (let k = 0; k < end; k++) if (ids[k] === id && (ctx === undefined || L.ctx.get(k) === ctx)) rows[n++] = k;
+    return rows;
+  }
+
+  /** One row of the object log. */
+  objectChangeAt(row: number): ObjChange {
+    const L = this.objs;
+    return { event: L.ev.get(row), ctx: L.ctx.get(row), id: L.id.get(row), type: this.types.name(L.type.get(row)), change: OBJ_CHANGES[L.change.get(row)]!, state: this.objectStateAt(row) };
+  }
+
+  /** The lifecycle state after the change in log row `row`. */
+  objectStateAt(row: number): string {
+    return this.states.name(this.objs.state.get(row));
   }
 
   /** Objects changed by event i. */

@@ -122,6 +122,14 @@ export interface LifecycleView {
   state: string;
   summary: string;
   machine: { states: string[]; transitions: [string, string, string][]; source: string } | null;
+  /** Changes of the object up to the selected event. */
+  changes: number;
+  /** Lifecycle states it has been in up to the selected event. */
+  seen: string[];
+  /** Its path so far with repeats folded: the latest segments (from event `event`, `n` changes each), after `pathBefore` earlier ones. */
+  path: { state: string; event: number; n: number }[];
+  pathBefore: number;
+  /** The latest changes (at most 200). */
   history: { event: number; op: string; change: string; state: string }[];
 }
 

@@ -264,8 +264,9 @@ export class Session {
         const id = Number(rest[0]);
         if (!Number.isInteger(id)) throw new Error('when obj ID [ctx C]');
         const ctx = rest[1] === 'ctx' ? Number(rest[2]) : undefined;
-        const h = ix.objectHistory(id, ctx);
-        return done(`object ${id}: ${h.length} changes`, h.map((c) => hit(c.event, `${c.type} ${c.change} → ${c.state}${ctx === undefined ? ` (ctx ${c.ctx})` : ''}`)));
+        const rows = ix.objectChangeRows(id, ctx);
+        const h = [...rows.subarray(0, limit + 1)].map((k) => ix.objectChangeAt(k));
+        return done(`object ${id}: ${rows.length} changes`, h.map((c) => hit(c.event, `${c.type} ${c.change} → ${c.state}${ctx === undefined ? ` (ctx ${c.ctx})` : ''}`)));
       }
       case 'iova': {
         if (!rest[0]) throw new Error('when iova ADDR[..LAST] [ioas|hwpt ID]');

@@ -654,19 +654,49 @@ function safeState(o: Obj, c?: Ctx): string {
 
 // ---------------------------------------------------------------- lifecycle
 
+/** History rows and folded path segments a lifecycle view carries (the latest ones). */
+const LIFE_ROWS = 200;
+const LIFE_RUNS = 24;
+
 export function lifecycleView(ix: DebugIndex, w: World, ctx: number, id: number, upTo: number): LifecycleView {
   const o = w.ctxs.get(ctx)?.objs.get(id);
-  const all = ix.objectHistory(id, ctx);
-  const history = all.filter((h) => h.event <= upTo).map((h) => ({ event: h.event, op: ix.op(h.event), change: h.change, state: h.state }));
-  const type = o?.type ?? (all.length ? (all[all.length - 1]!.type as Obj['type']) : null);
+  const rows = ix.objectChangeRows(id, ctx, upTo);
+  // gone (or not yet made) at this event: the type its log names last
+  const all = o ? null : ix.objectChangeRows(id, ctx);
+  const type = o?.type ?? (all?.length ? ix.objectChangeAt(all[all.length - 1]!).type : null);
   const m = type ? machineFor(type as Obj['type']) : null;
+  // Every state visited, and the path with repeats folded, from all the rows; the rows themselves only the latest.
+  const seen = new Set<string>();
+  const runs: { state: string; event: number; n: number }[] = [];
+  let folded = 0;
+  for (const k of rows) {
+    const st = ix.objectStateAt(k);
+    seen.add(st);
+    const last = runs[runs.length - 1];
+    if (last && last.state === st) last.n++;
+    else {
+      runs.push({ state: st, event: ix.objectChangeAt(k).event, n: 1 });
+      if (runs.length > LIFE_RUNS) {
+        runs.shift();
+        folded++;
+      }
+    }
+  }
+  const history = [...rows.subarray(Math.max(0, rows.length - LIFE_ROWS))].map((k) => {
+    const c = ix.objectChangeAt(k);
+    return { event: c.event, op: ix.op(c.event), change: c.change, state: c.state };
+  });
   return {
     ctx,
     id,
     type,
-    state: o ? safeState(o, w.ctxs.get(ctx)) : history.length ? 'destroyed' : '(none)',
+    state: o ? safeState(o, w.ctxs.get(ctx)) : rows.length ? 'destroyed' : '(none)',
     summary: o ? objSummary(o) : '',
     machine: m ? { states: m.states, transitions: m.transitions, source: m.source } : null,
+    changes: rows.length,
+    seen: [...seen],
+    path: runs,
+    pathBefore: folded,
     history,
   };
 }

@@ -15,6 +15,7 @@ import { importCapture } from '../../../src/capture/import.js';
 import { DebugIndex } from '../../../src/debug/history.js';
 import { BUF_HEX_BYTES, diffView, dirtyBitmapMeaning, eventView, graphView, iovaView, lifecycleView, spacesView, treeView } from '../../../src/debug/views.js';
 import { readTraceSync } from '../../../src/trace/index.js';
+import { vmTrace } from '../../../src/bench/vm_trace.js';
 import { U64_MAX } from '../../../src/ds/interval_map.js';
 import type { KernelVersion } from '../../../src/model/state.js';
 import { fuzzEvents, ROOT } from './fixtures.js';
@@ -200,5 +201,28 @@ describe('constants in the event view', () => {
     const ix = await DebugIndex.build(evs, { kernel: '6.12' });
     const i = evs.findIndex((e) => e.op === 'VFIO_IOMMU_MAP_DMA' && Number(e.args?.['flags']) === 3);
     expect(eventView(ix, i).fields.find((f) => f.name === 'flags')?.decoded).toBe('READ|WRITE');
+  });
+});
+
+describe('lifecycle of an object changed at nearly every event', () => {
+  it('carries the count, the states seen, the latest path segments and rows, as a fold of the whole history would', async () => {
+    const ix = await DebugIndex.build(vmTrace({ events: 20_000 }), { kernel: '6.12' });
+    for (const upTo of [5, 7_777, 19_999]) {
+      const w = ix.step(upTo).after;
+      const v = lifecycleView(ix, w, 1, 2, upTo);
+      const all = ix.objectHistory(2, 1).filter((c) => c.event <= upTo);
+      expect(v.changes).toBe(all.length);
+      expect(v.history).toEqual(all.slice(-200).map((c) => ({ event: c.event, op: ix.op(c.event), change: c.change, state: c.state })));
+      expect(new Set(v.seen)).toEqual(new Set(all.map((c) => c.state)));
+      const runs: { state: string; event: number; n: number }[] = [];
+      for (const c of all) {
+        const last = runs[runs.length - 1];
+        if (last && last.state === c.state) last.n++;
+        else runs.push({ state: c.state, event: c.event, n: 1 });
+      }
+      expect(v.path).toEqual(runs.slice(-24));
+      expect(v.pathBefore).toBe(Math.max(0, runs.length - 24));
+      expect(JSON.stringify(v).length).toBeLessThan(40_000);
+    }
   });
 });

@@ -217,23 +217,18 @@ export function renderLifecycle(v: LifecycleView | null, seek: (i: number) => vo
     host.replaceChildren(h('div', { class: 'hint' }, 'Pick an object (or click one in the object graph) to see its lifecycle.'), picker);
     return;
   }
-  const seen = new Set(v.history.map((x) => x.state));
+  const seen = new Set(v.seen);
   const states = v.machine
     ? h('div', { class: 'machine' }, h('span', { class: 'hint' }, 'states: '), ...v.machine.states.map((st) => h('span', { class: `st${st === v.state ? ' cur' : ''}${seen.has(st) ? ' seen' : ''}`, title: st === v.state ? 'current state' : seen.has(st) ? 'visited' : 'not visited yet' }, st)))
     : null;
-  // the path taken so far: consecutive repeats folded
-  const path: { state: string; event: number; n: number }[] = [];
-  for (const x of v.history) {
-    const last = path[path.length - 1];
-    if (last && last.state === x.state) last.n++;
-    else path.push({ state: x.state, event: x.event, n: 1 });
-  }
+  // the path taken so far, consecutive repeats folded (the server sends the latest segments)
+  const path = v.path;
   const pathEl = path.length
     ? h(
         'div',
         { class: 'machine' },
-        h('span', { class: 'hint' }, 'path: '),
-        ...path.slice(-24).flatMap((p, k) => [k ? h('span', { class: 'arrow' }, '→') : null, h('span', { class: 'st link', title: `from event #${p.event}`, onclick: () => seek(p.event) }, `${p.state}${p.n > 1 ? ` ×${p.n}` : ''}`, h('sub', {}, ` #${p.event}`))]),
+        h('span', { class: 'hint' }, v.pathBefore ? `path (${v.pathBefore} earlier segments): ` : 'path: '),
+        ...path.flatMap((p, k) => [k ? h('span', { class: 'arrow' }, '→') : null, h('span', { class: 'st link', title: `from event #${p.event}`, onclick: () => seek(p.event) }, `${p.state}${p.n > 1 ? ` ×${p.n}` : ''}`, h('sub', {}, ` #${p.event}`))]),
       )
     : null;
   const trans = v.machine
@@ -243,14 +238,14 @@ export function renderLifecycle(v: LifecycleView | null, seek: (i: number) => vo
     'table',
     { class: 'hist' },
     h('thead', {}, h('tr', {}, h('th', {}, 'event'), h('th', {}, 'op'), h('th', {}, 'change'), h('th', {}, 'state after'))),
-    h('tbody', {}, ...v.history.slice(-200).map((x) => h('tr', { class: 'link', onclick: () => seek(x.event) }, h('td', {}, `#${x.event}`), h('td', {}, x.op), h('td', {}, x.change), h('td', {}, x.state)))),
+    h('tbody', {}, ...v.history.map((x) => h('tr', { class: 'link', onclick: () => seek(x.event) }, h('td', {}, `#${x.event}`), h('td', {}, x.op), h('td', {}, x.change), h('td', {}, x.state)))),
   );
   host.replaceChildren(
     h('div', { class: 'life-head' }, picker, h('b', {}, ` ${v.type ?? 'object'} ${v.id}`), ' is ', h('span', { class: 'st cur' }, v.state), v.summary ? h('span', { class: 'hint' }, ` — ${v.summary}`) : null),
     states ?? '',
     pathEl ?? '',
     trans ?? '',
-    h('div', { class: 'hint' }, `${v.history.length} changes up to this event${v.history.length > 200 ? ' (last 200 shown)' : ''}; click one to go there`),
+    h('div', { class: 'hint' }, `${v.changes} changes up to this event${v.changes > v.history.length ? ` (last ${v.history.length} shown)` : ''}; click one to go there`),
     hist,
   );
 }
