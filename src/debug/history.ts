@@ -34,7 +34,8 @@ import { setIntervalTouchRecorder } from '../ds/interval_map.js';
 import { canonicalErrno, isErrnoName } from '../uapi/errno.js';
 import { EventStore } from './store.js';
 import { GrowF64, GrowI32, GrowU16, GrowU64, GrowU8, Interner } from './grow.js';
-import { diffIntervals, diffPMap, diffWorlds, type IvEntry } from './sdiff.js';
+import { diffIntervals, diffPMap, type IvEntry } from '../ds/diff.js';
+import { diffWorlds } from './sdiff.js';
 import { lifecycleState } from './lifecycle.js';
 import { currentInvariantChecker, currentStepChecker, type Violation } from './invariants_hook.js';
 

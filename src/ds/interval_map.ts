@@ -86,7 +86,7 @@ export type IntervalVisitor<V> = (start: bigint, last: bigint, value: V) => bool
 
 /**
  * @internal B+tree node. Leaf iff `kids === null`. Never mutated.
- * NOTE: src/debug/sdiff.ts walks `IntervalMap.root` and these fields (c, d,
+ * NOTE: src/ds/diff.ts walks `IntervalMap.root` and these fields (c, d,
  * kids) directly to diff versions while skipping shared subtrees; keep the
  * layout stable or update it together.
  */

@@ -56,7 +56,7 @@ type Kind = 0 | 1 | 2;
 
 /**
  * @internal B+tree node. Leaf iff `kids === null`. Never mutated.
- * NOTE: src/debug/sdiff.ts walks `PMap.root` and these fields (keys, vals,
+ * NOTE: src/ds/diff.ts walks `PMap.root` and these fields (keys, vals,
  * kids) directly to diff versions while skipping shared subtrees; keep the
  * layout stable or update it together.
  */
