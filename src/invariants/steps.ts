@@ -6,7 +6,8 @@
 import type { Event } from '../events/event.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
-import { areasOf, ctxOfEvent, fieldU32, fieldU64, hex, member, opOf, U64_MAX, type AreaEntry } from './util.js';
+import { diffIntervals } from '../ds/diff.js';
+import { ctxOfEvent, fieldU32, fieldU64, hex, member, opOf, U64_MAX, type AreaEntry } from './util.js';
 
 export const FAILED_IOCTL_UNCHANGED = 'failed-ioctl-unchanged';
 export const UNMAP_POSTCONDITION = 'unmap-postcondition';
@@ -97,8 +98,9 @@ export const failedIoctlUnchanged: Invariant = {
   },
 };
 
-function overlaps(a: AreaEntry, s: bigint, l: bigint): boolean {
-  return a.start <= l && s <= a.last;
+interface Span {
+  start: bigint;
+  last: bigint;
 }
 
 export const unmapPostcondition: Invariant = {
@@ -134,28 +136,33 @@ export const unmapPostcondition: Invariant = {
       return out;
     }
     const last = all ? U64_MAX : iova + length - 1n;
-    const b = areasOf(before);
-    const a = areasOf(after);
-    const key = (x: AreaEntry) => `${x.start}:${x.last}`;
-    const kept = new Set(b.map(key));
-    for (const x of a) if (!kept.has(key(x))) return bad(`created or resized an area: [${hex(x.start)}, ${hex(x.last)}]`), out;
-    const left = new Set(a.map(key));
-    const removed = b.filter((x) => !left.has(key(x)));
+    // What changed, from the two versions of the area tree (cost follows the change, not the IOAS).
+    const removed: Span[] = [];
+    let grown: Span | undefined;
+    diffIntervals(before.iopt.areas, after.iopt.areas, (start, x, y) => {
+      if (x && !y) removed.push({ start, last: x.last });
+      else if (y && (!x || x.last !== y.last)) grown ??= { start, last: y.last };
+    });
+    if (grown) return bad(`created or resized an area: [${hex(grown.start)}, ${hex(grown.last)}]`), out;
     for (const x of removed) if (x.start < iova || x.last > last) bad(`of [${hex(iova)}, ${hex(last)}] removed area [${hex(x.start)}, ${hex(x.last)}], which is not inside it`);
-    const stillIn = a.filter((x) => overlaps(x, iova, last));
+    let first: Span | undefined;
+    after.iopt.areas.eachOverlapping(iova, last, (start, l) => {
+      first = { start, last: l };
+      return false;
+    });
     const bytes = removed.reduce((s, x) => s + (x.last - x.start + 1n), 0n);
     if (d.result.errno === 0) {
-      if (stillIn.length) bad(`of [${hex(iova)}, ${hex(last)}] succeeded but area [${hex(stillIn[0]!.start)}, ${hex(stillIn[0]!.last)}] still overlaps it`);
+      if (first) bad(`of [${hex(iova)}, ${hex(last)}] succeeded but area [${hex(first.start)}, ${hex(first.last)}] still overlaps it`);
       const reported = fieldU64(d.result.out ?? {}, 'length');
       if (reported !== bytes) bad(`of [${hex(iova)}, ${hex(last)}] reports ${hex(reported)} bytes unmapped but removed ${hex(bytes)}`);
       if (!all && bytes === 0n) bad(`of [${hex(iova)}, ${hex(last)}] succeeded without removing anything (must be ENOENT)`);
     } else if (d.result.errno === 'ENOENT') {
-      const first = stillIn[0];
       if (!first) {
-        if (removed.length || b.some((x) => overlaps(x, iova, last))) bad(`of [${hex(iova)}, ${hex(last)}] failed ENOENT although every area it met was inside the range`);
+        if (removed.length || before.iopt.areas.anyOverlap(iova, last)) bad(`of [${hex(iova)}, ${hex(last)}] failed ENOENT although every area it met was inside the range`);
       } else {
-        if (first.start >= iova && first.last <= last) bad(`of [${hex(iova)}, ${hex(last)}] failed ENOENT at area [${hex(first.start)}, ${hex(first.last)}], which lies inside the range`);
-        for (const x of removed) if (x.start > first.start) bad(`of [${hex(iova)}, ${hex(last)}] removed area [${hex(x.start)}, ${hex(x.last)}] after the area it stopped at`);
+        const f: Span = first;
+        if (f.start >= iova && f.last <= last) bad(`of [${hex(iova)}, ${hex(last)}] failed ENOENT at area [${hex(f.start)}, ${hex(f.last)}], which lies inside the range`);
+        for (const x of removed) if (x.start > f.start) bad(`of [${hex(iova)}, ${hex(last)}] removed area [${hex(x.start)}, ${hex(x.last)}] after the area it stopped at`);
       }
     }
     return out;
@@ -174,7 +181,8 @@ export const mapPostcondition: Invariant = {
     'afterwards back-to-back areas cover exactly it (one per source piece, kernel-semantics §3.3, §3.6), with the ' +
     'protection the flags ask for (CACHE | WRITE | READ, §3.3 conv_iommu_prot); every other area of the IOAS is ' +
     'unchanged; a MAP or MAP_FILE area starts at the in-page offset of its user address or file offset and uses a ' +
-    'new pages object, a COPY shares the source pages objects (§3.6). Cost: the areas of the one IOAS named.',
+    'new pages object, a COPY shares the source pages objects (§3.6). Cost: the areas in the range and those the ' +
+    'step changed (the two versions of the area tree walked past their shared subtrees).',
   checkState: () => [],
   checkStep(d: StepDelta) {
     const out: Violation[] = [];
@@ -218,11 +226,15 @@ export const mapPostcondition: Invariant = {
     if (before?.type !== 'ioas' || after?.type !== 'ioas') return bad(`succeeded but ${ioasId} is not an IOAS before and after`), out;
     const last = iova + length - 1n;
     if (length === 0n || last > U64_MAX) return bad(`succeeded with the impossible range ${hex(iova)} + ${hex(length)}`), out;
-    const b = areasOf(before);
-    const a = areasOf(after);
-    const hit = b.find((x) => overlaps(x, iova, last));
+    // The range in both versions, and what else changed (cost follows the change, not the IOAS).
+    let hit: Span | undefined;
+    before.iopt.areas.eachOverlapping(iova, last, (start, l) => {
+      hit = { start, last: l };
+      return false;
+    });
     if (hit) bad(`of [${hex(iova)}, ${hex(last)}] succeeded over the existing area [${hex(hit.start)}, ${hex(hit.last)}]`);
-    const fresh = a.filter((x) => overlaps(x, iova, last));
+    const fresh: AreaEntry[] = [];
+    after.iopt.areas.eachOverlapping(iova, last, (start, l, value) => void fresh.push({ start, last: l, value }));
     let cur = iova;
     for (const x of fresh) {
       if (x.start !== cur) return bad(`of [${hex(iova)}, ${hex(last)}] left ${x.start > cur ? `a hole at ${hex(cur)}` : `area [${hex(x.start)}, ${hex(x.last)}] sticking out`}`), out;
@@ -230,10 +242,16 @@ export const mapPostcondition: Invariant = {
       cur = x.last + 1n;
     }
     if (cur !== last + 1n) return bad(`of [${hex(iova)}, ${hex(last)}] covers only up to ${hex(cur - 1n)}`), out;
-    const ra = a.filter((x) => !overlaps(x, iova, last));
-    const rb = b.filter((x) => !overlaps(x, iova, last));
-    const same = (x: AreaEntry, y: AreaEntry) => x.start === y.start && x.last === y.last && x.value.pages === y.value.pages && x.value.startByte === y.value.startByte;
-    if (ra.length !== rb.length || ra.some((x, i) => !same(x, rb[i]!))) bad(`of [${hex(iova)}, ${hex(last)}] changed areas outside that range`);
+    let outside = false;
+    diffIntervals(before.iopt.areas, after.iopt.areas, (start, x, y) => {
+      // only areas clear of the range count (the new ones, and any old one there reported above, do not)
+      const xo = x && !(start <= last && iova <= x.last) ? x : undefined;
+      const yo = y && !(start <= last && iova <= y.last) ? y : undefined;
+      if (!xo && !yo) return;
+      if (xo && yo && xo.last === yo.last && xo.value.pages === yo.value.pages && xo.value.startByte === yo.value.startByte) return;
+      outside = true;
+    });
+    if (outside) bad(`of [${hex(iova)}, ${hex(last)}] changed areas outside that range`);
     const pagesBefore = d.prev.ctxs.get(ctxId)!.pages;
     if (ev.op === 'IOMMU_IOAS_COPY') {
       for (const x of fresh) if (!pagesBefore.get(x.value.pages)) bad(`made area [${hex(x.start)}, ${hex(x.last)}] on pages ${x.value.pages}, which the source did not have`);
