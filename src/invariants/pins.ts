@@ -1,7 +1,8 @@
 /**
  * Pinned pages and their accounting (kernel-semantics §4.1, §4.2).
  */
-import type { AccessObj, Ctx, IoasObj, Obj, Pages, World } from '../model/state.js';
+import type { AccessObj, Area, Ctx, IoasObj, Obj, Pages, World } from '../model/state.js';
+import { diffIntervals } from '../ds/diff.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
 import { areaIndexRange, areasOf, objsOf, type AreaEntry } from './util.js';
@@ -53,31 +54,18 @@ function ioasChangeContrib(b: Obj | undefined, a: Obj | undefined, holders: Map<
     return;
   }
   const inDomain = a.iopt.domains.length > 0;
-  const lb = areasOf(b);
-  const la = areasOf(a);
-  const one = (x: AreaEntry, w: number): void => {
+  const one = (start: bigint, x: { last: bigint; value: Area }, w: number): void => {
     refs.set(x.value.pages, (refs.get(x.value.pages) ?? 0) + w);
     if (inDomain) {
-      const [f, l] = areaIndexRange(x.start, x.last, x.value);
+      const [f, l] = areaIndexRange(start, x.last, x.value);
       push(holders, x.value.pages, f, l, w);
     }
   };
-  let i = 0;
-  let j = 0;
-  while (i < lb.length || j < la.length) {
-    const x = lb[i];
-    const y = la[j];
-    if (x && y && x.start === y.start && x.last === y.last && x.value === y.value) {
-      i++;
-      j++;
-    } else if (x && (!y || x.start <= y.start)) {
-      one(x, -1);
-      i++;
-    } else {
-      one(y!, 1);
-      j++;
-    }
-  }
+  // the areas the two versions do not share (walked past their common subtrees)
+  diffIntervals(b.iopt.areas, a.iopt.areas, (start, x, y) => {
+    if (x) one(start, x, -1);
+    if (y) one(start, y, 1);
+  });
 }
 
 function accessContrib(o: Obj | undefined, w: number, holders: Map<number, Ev[]>): void {
@@ -109,8 +97,12 @@ function checkPages(ctx: number, p: Pages, out: Violation[]): void {
   if (p.areaRefs === 0 && p.npinned === 0) out.push({ ...where, message: `pages ${p.id}: no area refers to it and nothing is pinned, yet it was not freed` });
 }
 
-/** Area num_accesses equals the access pieces pinned on it. */
-function checkNumAccesses(ctxId: number, ctx: Ctx, ioas: IoasObj, out: Violation[]): void {
+/**
+ * Area num_accesses equals the access pieces pinned on it. With `only`, just
+ * the areas at those starts and the ones pins name (a step's check: the
+ * areas it changed and the pieces of the accesses it changed); else all.
+ */
+function checkNumAccesses(ctxId: number, ctx: Ctx, ioas: IoasObj, out: Violation[], only?: Set<bigint>): void {
   const n = new Map<bigint, number>();
   for (const accId of ioas.iopt.accesses) {
     const acc = ctx.objs.get(accId);
@@ -119,13 +111,28 @@ function checkNumAccesses(ctxId: number, ctx: Ctx, ioas: IoasObj, out: Violation
       for (const p of it.pieces) n.set(p.area, (n.get(p.area) ?? 0) + 1);
     });
   }
-  for (const a of areasOf(ioas)) {
-    const want = n.get(a.start) ?? 0;
-    n.delete(a.start);
-    if (a.value.numAccesses !== want)
-      out.push({ invariant: PINNED_ACCOUNTING, ctx: ctxId, obj: ioas.id, message: `IOAS ${ioas.id}: area at 0x${a.start.toString(16)} has num_accesses ${a.value.numAccesses} but ${want} access pins` });
-  }
+  const check = (start: bigint, numAccesses: number) => {
+    const want = n.get(start) ?? 0;
+    n.delete(start);
+    if (numAccesses !== want)
+      out.push({ invariant: PINNED_ACCOUNTING, ctx: ctxId, obj: ioas.id, message: `IOAS ${ioas.id}: area at 0x${start.toString(16)} has num_accesses ${numAccesses} but ${want} access pins` });
+  };
+  if (only) {
+    const starts = [...new Set([...only, ...n.keys()])].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    for (const start of starts) {
+      const a = ioas.iopt.areas.get(start);
+      if (a) check(start, a.numAccesses);
+    }
+  } else for (const a of areasOf(ioas)) check(a.start, a.value.numAccesses);
   for (const [start] of n) out.push({ invariant: PINNED_ACCOUNTING, ctx: ctxId, obj: ioas.id, message: `IOAS ${ioas.id}: an access pin names area 0x${start.toString(16)}, which does not exist` });
+}
+
+/** Area starts an access's pins name. */
+function pinnedStarts(o: Obj | undefined, into: Set<bigint>): void {
+  if (o?.type !== 'access') return;
+  o.items.each((_id, it) => {
+    for (const p of it.pieces) into.add(p.area);
+  });
 }
 
 function accountKey(p: Pages): string | undefined {
@@ -212,19 +219,36 @@ export const pinnedAccounting: Invariant = {
       if (!objs.size && !pages.size) continue;
       const holders = new Map<number, Ev[]>();
       const refs = new Map<number, number>();
-      const accessIoas = new Set<number>();
+      // IOASes whose num_accesses need a look, and the area starts to look at (all of them: null)
+      const accessIoas = new Map<number, Set<bigint> | null>();
+      const startsOf = (ioasId: number): Set<bigint> | null => {
+        if (!accessIoas.has(ioasId)) accessIoas.set(ioasId, new Set());
+        return accessIoas.get(ioasId)!;
+      };
       for (const [id, [b, a]] of objs) {
         if (b?.type === 'ioas' || a?.type === 'ioas') {
           // num_accesses can only change with the areas, the access list or an access (below).
-          if (a?.type === 'ioas' && (b?.type !== 'ioas' || b.iopt.areas !== a.iopt.areas || b.iopt.accesses !== a.iopt.accesses)) accessIoas.add(id);
+          if (a?.type === 'ioas' && (b?.type !== 'ioas' || b.iopt.areas !== a.iopt.areas || b.iopt.accesses !== a.iopt.accesses)) {
+            if (b?.type !== 'ioas') accessIoas.set(id, null);
+            else {
+              const starts = startsOf(id);
+              if (starts) diffIntervals(b.iopt.areas, a.iopt.areas, (start, _x, y) => void (y && starts.add(start)));
+            }
+          }
           const same = b?.type === 'ioas' && a?.type === 'ioas' && b.iopt.areas === a.iopt.areas && b.iopt.domains.length > 0 === a.iopt.domains.length > 0;
           if (!same) ioasChangeContrib(b, a, holders, refs);
         }
         if (b?.type === 'access' || a?.type === 'access') {
           const ab = b as AccessObj | undefined;
           const aa = a as AccessObj | undefined;
-          if (ab?.type === 'access' && ab.ioas) accessIoas.add(ab.ioas);
-          if (aa?.type === 'access' && aa.ioas) accessIoas.add(aa.ioas);
+          if (ab?.type === 'access' && ab.ioas) {
+            const starts = startsOf(ab.ioas);
+            if (starts) pinnedStarts(ab, starts);
+          }
+          if (aa?.type === 'access' && aa.ioas) {
+            const starts = startsOf(aa.ioas);
+            if (starts) pinnedStarts(aa, starts);
+          }
           if (ab?.type !== 'access' || aa?.type !== 'access' || ab.items !== aa.items) {
             accessContrib(b, -1, holders);
             accessContrib(a, 1, holders);
@@ -262,10 +286,11 @@ export const pinnedAccounting: Invariant = {
         const have = (pa?.areaRefs ?? 0) - (pb?.areaRefs ?? 0);
         if (want !== have) out.push({ invariant: PINNED_ACCOUNTING, ctx: ctxId, obj: id, message: `${d.event.op}: pages ${id}: area_refs changed by ${have} but areas using it by ${want}` });
       }
-      if (after) for (const ioasId of accessIoas) {
-        const o = after.objs.get(ioasId);
-        if (o?.type === 'ioas') checkNumAccesses(ctxId, after, o, out);
-      }
+      if (after)
+        for (const [ioasId, starts] of accessIoas) {
+          const o = after.objs.get(ioasId);
+          if (o?.type === 'ioas') checkNumAccesses(ctxId, after, o, out, starts ?? undefined);
+        }
     }
     // locked_vm counters move exactly with the charges.
     const keys = new Set(charges.keys());

@@ -174,6 +174,26 @@ describe('every invariant fails on a hand-made bad state', () => {
     expectCaught(invariant('pinned-accounting'), w, withCtx(w, (x) => ({ ...x, pages: x.pages.set(pid, { ...p, pinned: p.pinned.set(s, { ...r, count: r.count + 1 }) }) })));
   });
 
+  it('pinned-accounting: num_accesses the access pins do not explain (step check: only the areas and pins that changed)', () => {
+    const inv = invariant('pinned-accounting');
+    const stepMessages = (bad: World) => inv.checkStep(new StepDelta({ prev: w, next: bad, event: { op: 'note', args: {} }, result: OK, index: 0 })).map((v) => v.message).join('\n');
+    const ioas = obj(w, 1, 'ioas');
+    const pinned = ioas.iopt.areas.find(IOVA)!;
+    expect(pinned.value.numAccesses).toBe(1);
+    const setAreas = (areas: typeof ioas.iopt.areas) => withObj(w, 1, () => ({ ...ioas, iopt: { ...ioas.iopt, areas } }));
+    // the area counts a pin nobody holds
+    const counted = setAreas(ioas.iopt.areas.replaceValue(IOVA, { ...pinned.value, numAccesses: 2 }));
+    caught('pinned-accounting', counted);
+    expect(stepMessages(counted)).toMatch(/area at 0x1000000 has num_accesses 2 but 1 access pins/);
+    // an access pin moved to an area that is not there (the area itself unchanged)
+    const [accId, acc] = ctxOf(w).objs.toArray().find(([, o]) => o.type === 'access') as [number, Extract<Obj, { type: 'access' }>];
+    const [itemId, item] = acc.items.toArray()[0]!;
+    const moved = withObj(w, accId, () => ({ ...acc, items: acc.items.set(itemId, { ...item, pieces: item.pieces.map((p) => ({ ...p, area: 0x5000000n })) }) }));
+    const msgs = stepMessages(moved);
+    expect(msgs).toMatch(/an access pin names area 0x5000000, which does not exist/);
+    expect(msgs).toMatch(/area at 0x1000000 has num_accesses 1 but 0 access pins/);
+  });
+
   it('pinned-accounting: locked_vm that does not match the charged pins', () => {
     caught('pinned-accounting', { ...w, userLockedVm: w.userLockedVm.set(0, 5n) });
   });
