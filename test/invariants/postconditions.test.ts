@@ -238,3 +238,36 @@ describe('map / unmap postconditions: the diff-based checks agree with the defin
     check(prev, before.insert(iova, iova + 0x3fffn, area(7, 1)), /reused the existing pages object 1/);
   });
 });
+
+describe('areas-in-bounds and areas-disjoint: the step check (changed areas only) agrees with the whole-state check', () => {
+  it('random valid before-states, random edits, reserved ranges and alignments', () => {
+    const arbReserved = fc.array(fc.record({ slot: fc.integer({ min: 0, max: 42 }), pages: fc.integer({ min: 1, max: 20 }) }), { maxLength: 3 });
+    fc.assert(
+      fc.property(arbAreas, arbEdit, arbReserved, fc.constantFrom(1n, 0x1000n, 0x2000n), (xs, e, rs, align) => {
+        const reserved = rs.map((r) => ({ start: BigInt(r.slot) * SLOT + 0x800n, last: BigInt(r.slot) * SLOT + BigInt(r.pages) * 0x1000n, owner: 'test' }));
+        // a before-state that holds: no area under a reserved range
+        let before = build(xs);
+        for (const x of before.toArray()) if (reserved.some((r) => r.start <= x.last && x.start <= r.last)) before = before.remove(x.start);
+        const setIopt = (areas: IntervalMap<Area>, alignment: bigint) => {
+          const c = W0.ctxs.get(1)!;
+          const o = c.objs.get(1) as IoasObj;
+          return { ...W0, ctxs: W0.ctxs.set(1, { ...c, objs: c.objs.set(1, { ...o, iopt: { ...o.iopt, areas, reserved, iovaAlignment: alignment } }) }) };
+        };
+        const prev = setIopt(before, 1n);
+        const next = setIopt(edit(before, e), 1n);
+        for (const name of ['areas-in-bounds', 'areas-disjoint']) {
+          const inv = invariant(name);
+          expect(inv.checkState(prev)).toEqual([]);
+          const step = inv.checkStep(new StepDelta({ prev, next, event: { op: 'note', args: {} }, result: { errno: 0 }, index: 0 }));
+          expect(step.map((v) => v.message).sort()).toEqual(inv.checkState(next).map((v) => v.message).sort());
+        }
+        // a changed alignment: the step check walks every area
+        const realigned = setIopt(edit(before, e), align);
+        const inv = invariant('areas-in-bounds');
+        const step = inv.checkStep(new StepDelta({ prev, next: realigned, event: { op: 'note', args: {} }, result: { errno: 0 }, index: 0 }));
+        expect(step.map((v) => v.message).sort()).toEqual(inv.checkState(realigned).map((v) => v.message).sort());
+      }),
+      { numRuns: 2000, seed: 0x5eed },
+    );
+  });
+});
