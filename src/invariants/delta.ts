@@ -6,21 +6,17 @@
  * shared by all invariants.
  *
  * Maps are read duck-typed (`root` B+tree nodes with `keys`/`vals`/`kids`,
- * `cmp`), never with `instanceof`, so states built by a copy of the model
- * (the mutation test loads one) are read the same way.
+ * `cmp`; ds/diff.ts), never with `instanceof`, so states built by a copy of
+ * the model (the mutation test loads one) are read the same way.
  */
 import type { Event, Result } from '../events/event.js';
 import type { Ctx, Obj, OpenFile, Pages, Proc, World } from '../model/state.js';
 import type { StepInput } from './types.js';
+import { diffPMap } from '../ds/diff.js';
+import type { PMap } from '../ds/pmap.js';
 
 /** [before, after]; undefined on the side where the entry does not exist. */
 export type Change<V> = readonly [V | undefined, V | undefined];
-
-interface MapNode {
-  readonly keys: readonly unknown[];
-  readonly vals: readonly unknown[] | null;
-  readonly kids: readonly MapNode[] | null;
-}
 
 /** The persistent-map surface this module relies on (PMap). */
 export interface MapLike<K, V> {
@@ -35,49 +31,34 @@ const EMPTY = new Map<never, never>();
 /** Shared empty set (read only). */
 const EMPTY_SET = new Set<never>() as Set<number>;
 
-function leaves(nodes: readonly MapNode[]): boolean {
-  for (const n of nodes) if (n.kids !== null) return false;
-  return true;
-}
-
 /**
  * Entries whose value differs (by ===) between two versions of a persistent
  * map, added and removed ones included, in key order. Subtrees shared by the
- * two versions are skipped without being walked.
+ * two versions are skipped without being walked (ds/diff.ts, which reads the
+ * trees duck-typed too).
  */
 export function diffMap<K, V>(a: MapLike<K, V> | undefined, b: MapLike<K, V> | undefined, into?: Map<K, Change<V>>): Map<K, Change<V>> {
-  const ra = (a?.root ?? null) as MapNode | null;
-  const rb = (b?.root ?? null) as MapNode | null;
   // Nothing changed: a shared empty result (read only), no allocation.
-  if (a === b || ra === rb) return into ?? (EMPTY as Map<K, Change<V>>);
+  if (a === b || (a && b && a.root === b.root)) return into ?? (EMPTY as Map<K, Change<V>>);
   const out = into ?? new Map<K, Change<V>>();
-  const cmp = (a ?? b)!.cmp;
-  if (ra && rb && ra.kids === null && rb.kids === null) {
-    mergeLeaves(ra.keys as K[], ra.vals as V[], rb.keys as K[], rb.vals as V[], cmp, out);
+  // Small maps (each a single leaf, the usual case): merge the two entry lists directly.
+  const ra = (a?.root ?? null) as Leaf | null;
+  const rb = (b?.root ?? null) as Leaf | null;
+  if (ra && rb && ra.kids === null && rb.kids === null && ra.vals && rb.vals) {
+    mergeLeaves(ra.keys as K[], ra.vals as V[], rb.keys as K[], rb.vals as V[], a!.cmp, out);
     return out;
   }
-  let la: MapNode[] = ra ? [ra] : [];
-  let lb: MapNode[] = rb ? [rb] : [];
-  for (;;) {
-    // Nodes present on both sides hold the same entries: drop them.
-    if (la.length && lb.length) {
-      const sa = new Set(la);
-      const sb = new Set(lb);
-      la = la.filter((n) => !sb.has(n));
-      lb = lb.filter((n) => !sa.has(n));
-    }
-    if (leaves(la) && leaves(lb)) break;
-    la = la.flatMap((n) => (n.kids ? (n.kids as MapNode[]) : [n]));
-    lb = lb.flatMap((n) => (n.kids ? (n.kids as MapNode[]) : [n]));
-  }
-  const ka: K[] = [];
-  const va: V[] = [];
-  const kb: K[] = [];
-  const vb: V[] = [];
-  for (const n of la) for (let i = 0; i < n.keys.length; i++) (ka.push(n.keys[i] as K), va.push(n.vals![i] as V));
-  for (const n of lb) for (let i = 0; i < n.keys.length; i++) (kb.push(n.keys[i] as K), vb.push(n.vals![i] as V));
-  mergeLeaves(ka, va, kb, vb, cmp, out);
+  const add = (k: K, x: V | undefined, y: V | undefined) => void out.set(k, [x, y]);
+  if (a && b) diffPMap(a as unknown as PMap<K, V>, b as unknown as PMap<K, V>, add);
+  else (a ?? b)!.each((k, v) => add(k, a ? v : undefined, a ? undefined : v));
   return out;
+}
+
+/** A B+tree node of a PMap, as far as the single-leaf case reads it. */
+interface Leaf {
+  readonly keys: readonly unknown[];
+  readonly vals: readonly unknown[] | null;
+  readonly kids: readonly unknown[] | null;
 }
 
 /** Merge two key-ordered entry lists into the changes between them. */

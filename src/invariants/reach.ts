@@ -2,7 +2,8 @@
  * Destroyed IDs are unreachable: every ID stored anywhere in the state names
  * a live object of the right type (kernel-semantics §2.2, §2.6).
  */
-import type { Ctx, Obj, ObjType, World } from '../model/state.js';
+import type { Ctx, IoasObj, Obj, ObjType, World } from '../model/state.js';
+import { diffIntervals } from '../ds/diff.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
 import { areasOf, objsOf } from './util.js';
@@ -94,7 +95,13 @@ function checkRef(c: typeof scratch, field: string, id: number, types: readonly 
  * The references of `o` are live. `before` (step checks): the same object before the step, in a context whose pages
  * table did not change — then the areas' pages objects are only checked when the areas changed.
  */
-function checkObj(w: World, ctxId: number, ctx: Ctx, o: Obj, out: Violation[], before?: Obj): void {
+/**
+ * One object's references. With `before` (its previous version) and
+ * `gonePages` (pages objects the step removed), an IOAS's areas are looked at
+ * incrementally: the areas the step added or changed, and any area naming a
+ * removed pages object; without, all of them.
+ */
+function checkObj(w: World, ctxId: number, ctx: Ctx, o: Obj, out: Violation[], before?: Obj, gonePages?: ReadonlySet<number>): void {
   scratch.ctxId = ctxId;
   scratch.ctx = ctx;
   scratch.o = o;
@@ -103,9 +110,17 @@ function checkObj(w: World, ctxId: number, ctx: Ctx, o: Obj, out: Violation[], b
   scratch.ctx = scratch.o = null;
   scratch.out = null;
   // Pages objects named by areas and access pins, and the files of fault and access objects.
-  if (o.type === 'ioas' && !(before?.type === 'ioas' && before.iopt.areas === o.iopt.areas))
-    for (const { start: s, value: a } of areasOf(o))
-      if (!ctx.pages.get(a.pages)) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `IOAS ${o.id}: area at 0x${s.toString(16)} names pages ${a.pages}, which does not exist` });
+  if (o.type === 'ioas') {
+    const dangling = (s: bigint, pages: number) => void out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `IOAS ${o.id}: area at 0x${s.toString(16)} names pages ${pages}, which does not exist` });
+    if (before?.type === 'ioas' && gonePages) {
+      const reported = new Set<bigint>();
+      if (before.iopt.areas !== o.iopt.areas)
+        diffIntervals(before.iopt.areas, o.iopt.areas, (s, _x, y) => {
+          if (y && !ctx.pages.get(y.value.pages)) (dangling(s, y.value.pages), reported.add(s));
+        });
+      if (gonePages.size) areasNaming(o, gonePages, (s, pages) => void (reported.has(s) || dangling(s, pages)));
+    } else for (const { start: s, value: a } of areasOf(o)) if (!ctx.pages.get(a.pages)) dangling(s, a.pages);
+  }
   if (o.type === 'access') {
     o.items.each((item, it) => {
       for (const p of it.pieces) if (!ctx.pages.get(p.pages)) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `access ${o.id} item ${item} pins pages ${p.pages}, which does not exist` });
@@ -124,6 +139,11 @@ function checkObj(w: World, ctxId: number, ctx: Ctx, o: Obj, out: Violation[], b
     const f = w.files.get(o.file);
     if (!f || f.kind !== 'fault' || f.obj !== o.id || f.ctx !== ctxId) out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: o.id, message: `fault ${o.id} has an open fd but names file ${o.file}, which is not its fault file` });
   }
+}
+
+/** The areas of an IOAS that name one of `pages`. */
+function areasNaming(o: IoasObj, pages: ReadonlySet<number>, fn: (start: bigint, pages: number) => void): void {
+  o.iopt.areas.each((s, _l, a) => void (pages.has(a.pages) && fn(s, a.pages)));
 }
 
 function checkCtx(w: World, ctxId: number, ctx: Ctx, out: Violation[]): void {
@@ -206,9 +226,17 @@ export const noDanglingIds: Invariant = {
         });
         continue;
       }
-      // Areas of an IOAS whose areas and context pages table are unchanged need no new look.
-      const samePages = d.prev.ctxs.get(ctxId)?.pages === ctx.pages;
-      for (const [, [b, a]] of d.objs(ctxId)) if (a) checkObj(d.next, ctxId, ctx, a, out, samePages ? b : undefined);
+      // An IOAS's areas need a look where they changed, and wherever they name a pages object the step removed.
+      const gone = new Set<number>();
+      if (d.prev.ctxs.get(ctxId)?.pages !== ctx.pages) for (const [pid, [b, a]] of d.pages(ctxId)) if (b && !a) gone.add(pid);
+      const objs = d.objs(ctxId);
+      for (const [, [b, a]] of objs) if (a) checkObj(d.next, ctxId, ctx, a, out, b, gone);
+      // IOASes the step did not change may name a removed pages object too (COPY shares them)
+      if (gone.size)
+        ctx.objs.each((id, o) => {
+          if (o.type === 'ioas' && !objs.has(id)) areasNaming(o, gone, (s, pages) => void out.push({ invariant: NO_DANGLING_IDS, ctx: ctxId, obj: id, message: `IOAS ${id}: area at 0x${s.toString(16)} names pages ${pages}, which does not exist` }));
+          return true;
+        });
       checkCtxRecord(d.next, ctxId, ctx, out);
     }
     let ctxGone = false;
