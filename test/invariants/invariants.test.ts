@@ -215,6 +215,15 @@ describe('every invariant fails on a hand-made bad state', () => {
     expectCaught(invariant('refcounts'), w, { ...w, files: w.files.set(1, { ...f, refs: f.refs + 1 }) });
   });
 
+  it('no-dangling-ids: a pages object freed while an IOAS the step did not touch still maps it', () => {
+    const ioas = obj(w, 1, 'ioas');
+    const pagesId = ioas.iopt.areas.find(IOVA)!.value.pages;
+    const freed = withCtx(w, (c) => ({ ...c, pages: c.pages.delete(pagesId) }));
+    caught('no-dangling-ids', freed);
+    const d = new StepDelta({ prev: w, next: freed, event: { op: 'note', args: {} }, result: OK, index: 0 });
+    expect(invariant('no-dangling-ids').checkStep(d).map((v) => v.message)).toEqual([`IOAS 1: area at 0x1000000 names pages ${pagesId}, which does not exist`]);
+  });
+
   it('no-dangling-ids: a device attached to a destroyed HWPT', () => {
     caught('no-dangling-ids', withObj(w, ids['dev']!, (o) => ({ ...o, hwpt: 99 })));
   });
