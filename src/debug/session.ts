@@ -151,7 +151,7 @@ export const HELP = `commands (the cursor selects one event; the state shown is 
   when page VA | pages=ID[:IDX] | mobj=M:IDX   when a page was pinned / unpinned
   when errno E                  events that failed with E (any = every failure)
   when divergence               events whose recorded result the model contradicts
-  when invariant                first state that breaks an invariant
+  when invariant [from N]       first state that breaks an invariant (after event N)
   when op NAME                  events with that op
   break errno E | iova ADDR[..LAST] | invariant | divergence | obj ID | op NAME
   delete N | delete all         remove breakpoints        breaks   list them
@@ -163,6 +163,9 @@ export class Session {
   at = 0;
   private nextBp = 1;
   readonly breakpoints: Breakpoint[] = [];
+
+  /** How long one invariant search may run before it says where it stopped. */
+  invariantBudgetMs = 10_000;
 
   constructor(readonly ix: DebugIndex) {}
 
@@ -215,7 +218,7 @@ export class Session {
         return ix.findIovaTouch(s.start, s.last, from, dir, s.space !== undefined ? { space: s.space } : {});
       case 'invariant': {
         // search no further than the nearest other hit
-        const r = await ix.findInvariantViolation(from, dir);
+        const r = await ix.findInvariantViolation(from, dir, this.invariantBudgetMs);
         if (r.index >= 0 && (bound < 0 || (dir === 1 ? r.index < bound : r.index > bound))) return r.index;
         return -1;
       }
@@ -309,8 +312,12 @@ export class Session {
       }
       case 'invariant':
       case 'invariants': {
-        const r = await ix.findInvariantViolation(-1, 1);
-        if (r.index < 0) return done(`no invariant violated (searched to #${r.searchedTo})`, []);
+        // a long trace is searched in slices of the time budget: 'from N' goes on where one stopped
+        if (rest.length && (rest[0] !== 'from' || !/^\d+$/.test(rest[1] ?? '') || rest.length > 2)) throw new Error('when invariant [from N]');
+        const from = rest.length ? Math.min(Number(rest[1]), ix.length - 1) : -1;
+        const r = await ix.findInvariantViolation(from, 1, this.invariantBudgetMs);
+        if (r.index < 0 && r.searchedTo < ix.length - 1) return done(`no invariant violated from #${Math.max(from, 0)} to #${r.searchedTo}`, [], `the search stops after ${this.invariantBudgetMs / 1000} s: 'when invariant from ${r.searchedTo}' goes on`);
+        if (r.index < 0) return done(`no invariant violated${from > 0 ? ` from #${from}` : ''} (searched to #${r.searchedTo})`, []);
         return done(`first invariant violation after #${r.index}`, [hit(r.index, r.violations.map((v) => `${v.name}: ${v.message}`).join('; '))]);
       }
       case 'op': {

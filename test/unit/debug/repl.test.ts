@@ -105,6 +105,21 @@ describe('REPL', () => {
     expect(failures).toBe(1);
   });
 
+  it('an invariant search that runs out of time says where it stopped, and goes on from there', async () => {
+    const s = new Session(await DebugIndex.build(vmTrace({ events: 20_000 }), { kernel: '6.12' }));
+    s.invariantBudgetMs = 30;
+    const { out } = await script(s, ['when invariant']);
+    const m = out.match(/no invariant violated from #0 to #(\d+) \(the search stops after 0\.03 s: 'when invariant from (\d+)' goes on\)/);
+    expect(m, out).not.toBeNull();
+    expect(m![1]).toBe(m![2]);
+    const to = Number(m![1]);
+    expect(to).toBeGreaterThan(0);
+    s.invariantBudgetMs = 600_000;
+    const next = await script(s, [`when invariant from ${to}`, 'when invariant from x']);
+    expect(next.out).toContain(`no invariant violated from #${to} (searched to #19999)`);
+    expect(next.out).toContain('error: when invariant [from N]');
+  });
+
   it('goto and delete refuse what is not there', async () => {
     const { out, failures } = await script(session, ['goto 99999', 'goto -1', 'goto 12', 'break errno any', 'delete 99', 'delete x', 'delete all']);
     expect(out).toContain('error: no event #99999: the trace has events #0..#862');
