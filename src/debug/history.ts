@@ -1055,31 +1055,36 @@ export class DebugIndex {
    * First state (after event i, searching from `from` in `dir`) that breaks
    * an invariant (invariants_hook.ts: the catalogue of src/invariants):
    * forward, the state at `from` is checked whole and each later step
-   * incrementally; backward, each state whole. Stops after `budgetMs` with
-   * `{ index: -1, searchedTo }`.
+   * incrementally; backward, each state whole. Searches up to `until`
+   * (exclusive) when given; stops after `budgetMs` with
+   * `{ index: -1, searchedTo, outOfTime: true }`.
    */
-  async findInvariantViolation(from: number, dir: 1 | -1 = 1, budgetMs = 10_000): Promise<{ index: number; violations: Violation[]; searchedTo: number }> {
+  async findInvariantViolation(from: number, dir: 1 | -1 = 1, budgetMs = 10_000, until?: number): Promise<{ index: number; violations: Violation[]; searchedTo: number; outOfTime: boolean }> {
     const whole = currentInvariantChecker();
     const t0 = performance.now();
     let i = from + dir;
+    // search no further than `until` (exclusive): a breakpoint hit there already
+    const end = dir === 1 ? Math.min(this.n, until ?? this.n) : Math.max(-1, until ?? -1);
+    const found = (index: number, violations: Violation[], searchedTo: number) => ({ index, violations, searchedTo, outOfTime: false });
+    const outOfTime = (searchedTo: number) => ({ index: -1, violations: [], searchedTo, outOfTime: true });
     const stepper = dir === 1 ? currentStepChecker() : null;
-    if (stepper && i < this.n) {
+    if (stepper && i < end) {
       const v0 = whole(this.stateAt(i));
-      if (v0.length) return { index: Math.max(from, 0), violations: v0, searchedTo: from };
-      for (; i < this.n; i++) {
+      if (v0.length) return found(Math.max(from, 0), v0, from);
+      for (; i < end; i++) {
         const s = this.step(i);
         const v = stepper.step({ prev: s.before, next: s.after, event: s.event, result: s.result, index: i });
-        if (v.length) return { index: i, violations: v, searchedTo: i };
-        if (performance.now() - t0 > budgetMs) return { index: -1, violations: [], searchedTo: i };
+        if (v.length) return found(i, v, i);
+        if (performance.now() - t0 > budgetMs && i + 1 < end) return outOfTime(i);
       }
-      return { index: -1, violations: [], searchedTo: this.n - 1 };
+      return found(-1, [], end - 1);
     }
-    for (; i >= 0 && i < this.n; i += dir) {
+    for (; dir === 1 ? i < end : i > end; i += dir) {
       const v = whole(this.step(i).after);
-      if (v.length) return { index: i, violations: v, searchedTo: i };
-      if (performance.now() - t0 > budgetMs) return { index: -1, violations: [], searchedTo: i };
+      if (v.length) return found(i, v, i);
+      if (performance.now() - t0 > budgetMs && i + dir !== end) return outOfTime(i);
     }
-    return { index: -1, violations: [], searchedTo: i - dir };
+    return found(-1, [], i - dir);
   }
 
   /** Per-bucket counts over the whole trace for the scrubber: failures, divergences. */

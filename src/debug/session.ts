@@ -217,13 +217,16 @@ export class Session {
       case 'iova':
         return ix.findIovaTouch(s.start, s.last, from, dir, s.space !== undefined ? { space: s.space } : {});
       case 'invariant': {
-        // search no further than the nearest other hit
-        const r = await ix.findInvariantViolation(from, dir, this.invariantBudgetMs);
-        if (r.index >= 0 && (bound < 0 || (dir === 1 ? r.index < bound : r.index > bound))) return r.index;
-        return -1;
+        // search no further than the nearest other hit; out of time, say where the search got to
+        const r = await ix.findInvariantViolation(from, dir, this.invariantBudgetMs, bound < 0 ? undefined : bound);
+        if (r.outOfTime) this.searchStopped = r.searchedTo;
+        return r.index;
       }
     }
   }
+
+  /** Where the last run's invariant search ran out of time (no violation up to there), or -1. */
+  private searchStopped = -1;
 
   async run(dir: 1 | -1): Promise<RunResult> {
     const active = this.breakpoints.filter((b) => b.enabled);
@@ -237,12 +240,19 @@ export class Session {
         hit = bp;
       }
     }
+    this.searchStopped = -1;
     for (const bp of active.filter((b) => b.spec.kind === 'invariant')) {
       const i = await this.nextHit(bp, this.at, dir, best);
       if (better(i)) {
         best = i;
         hit = bp;
       }
+    }
+    // The invariant search ran out of time before any hit: stop where it got to, not at a later hit or the end.
+    const stopped = this.searchStopped;
+    if (stopped >= 0 && (best < 0 || (dir === 1 ? stopped < best : stopped > best))) {
+      this.goto(stopped);
+      return { at: stopped, hit: null, reason: `the invariant search ran ${this.invariantBudgetMs / 1000} s and got to #${stopped} with every invariant holding; ${dir === 1 ? 'continue' : 'reverse-continue'} goes on` };
     }
     if (best < 0) {
       this.goto(dir === 1 ? this.ix.length - 1 : 0);
@@ -316,7 +326,7 @@ export class Session {
         if (rest.length && (rest[0] !== 'from' || !/^\d+$/.test(rest[1] ?? '') || rest.length > 2)) throw new Error('when invariant [from N]');
         const from = rest.length ? Math.min(Number(rest[1]), ix.length - 1) : -1;
         const r = await ix.findInvariantViolation(from, 1, this.invariantBudgetMs);
-        if (r.index < 0 && r.searchedTo < ix.length - 1) return done(`no invariant violated from #${Math.max(from, 0)} to #${r.searchedTo}`, [], `the search stops after ${this.invariantBudgetMs / 1000} s: 'when invariant from ${r.searchedTo}' goes on`);
+        if (r.outOfTime) return done(`no invariant violated from #${Math.max(from, 0)} to #${r.searchedTo}`, [], `the search stops after ${this.invariantBudgetMs / 1000} s: 'when invariant from ${r.searchedTo}' goes on`);
         if (r.index < 0) return done(`no invariant violated${from > 0 ? ` from #${from}` : ''} (searched to #${r.searchedTo})`, []);
         return done(`first invariant violation after #${r.index}`, [hit(r.index, r.violations.map((v) => `${v.name}: ${v.message}`).join('; '))]);
       }

@@ -120,6 +120,26 @@ describe('REPL', () => {
     expect(next.out).toContain('error: when invariant [from N]');
   });
 
+  it('continue to an invariant breakpoint that runs out of time stops where the search got to, and goes on from there', async () => {
+    const s = new Session(await DebugIndex.build(vmTrace({ events: 20_000 }), { kernel: '6.12' }));
+    s.invariantBudgetMs = 30;
+    const { out } = await script(s, ['break invariant', 'continue']);
+    const m = out.match(/the invariant search ran 0\.03 s and got to #(\d+) with every invariant holding; continue goes on\n#(\d+) /);
+    expect(m, out).not.toBeNull();
+    expect(m![1]).toBe(m![2]);
+    const first = Number(m![1]);
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(19_999);
+    const again = await script(s, ['continue']);
+    const m2 = again.out.match(/got to #(\d+)/);
+    if (m2) expect(Number(m2[1])).toBeGreaterThan(first);
+    // with time enough: to the end, no hit; another breakpoint bounds the search
+    s.invariantBudgetMs = 600_000;
+    const end = await script(s, ['continue', 'goto 0', 'break op IOAS_UNMAP', 'continue']);
+    expect(end.out).toContain('end of trace, no breakpoint hit\n#19999 ');
+    expect(end.out).toMatch(/\(iorewind\) continue\nbreakpoint 2: op IOMMU_IOAS_UNMAP\n#\d+ /);
+  });
+
   it('goto and delete refuse what is not there', async () => {
     const { out, failures } = await script(session, ['goto 99999', 'goto -1', 'goto 12', 'break errno any', 'delete 99', 'delete x', 'delete all']);
     expect(out).toContain('error: no event #99999: the trace has events #0..#862');
