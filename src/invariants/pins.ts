@@ -5,7 +5,7 @@ import type { AccessObj, Area, Ctx, IoasObj, Obj, Pages, World } from '../model/
 import { diffIntervals } from '../ds/diff.js';
 import type { StepDelta } from './delta.js';
 import type { Invariant, Violation } from './types.js';
-import { areaIndexRange, areasOf, objsOf, type AreaEntry } from './util.js';
+import { areaIndexRange, areasOf, objsOf } from './util.js';
 
 export const PINNED_ACCOUNTING = 'pinned-accounting';
 
