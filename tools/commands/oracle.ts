@@ -45,7 +45,7 @@ const OPTIONS = {
   'no-shrink': { type: 'boolean' },
 } as const;
 
-/** A numeric option: a positive integer (0 allowed where `min` is 0), or `def` when absent. */
+/** A numeric option: an integer of at least `min`, or `def` when absent. */
 function count(values: Parsed['values'], name: string, def: number, min = 1): number {
   const v = values[name];
   if (v === undefined) return def;
@@ -123,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
       for await (const ev of src.events) events.push(ev);
       traces.push({ name: f, events });
     }
-    const tt = values['trace-timeout'] === undefined ? undefined : count(values, 'trace-timeout', 0);
+    const tt = count(values, 'trace-timeout', 0); // 0: the checker's own default
     const s = await checkTraces(traces, {
       ...env,
       ...(tt ? { traceTimeoutSec: tt } : {}),
