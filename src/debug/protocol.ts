@@ -58,6 +58,8 @@ export interface DiffRow {
   op: string;
   path: string;
   value: Json;
+  /** What the path means where its key is not an IOVA or an ID (a dirty IOPTE slot), else null. */
+  note: string | null;
 }
 
 export interface SpaceInfo {

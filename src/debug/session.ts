@@ -513,7 +513,7 @@ export class Session {
     const d = diffView(this.ix.patchesAt(this.at, 200, counted), 200, counted.total);
     if (!d.total) return `#${this.at} changed nothing`;
     const lines = [`#${this.at} ${this.ix.op(this.at)}: ${d.total} change${d.total === 1 ? '' : 's'}`];
-    for (const r of d.rows) lines.push(`  ${r.op === 'add' ? '+' : r.op === 'remove' ? '-' : '~'} ${r.path}${r.op === 'remove' ? '' : ` = ${clip(JSON.stringify(r.value), 160)}`}`);
+    for (const r of d.rows) lines.push(`  ${r.op === 'add' ? '+' : r.op === 'remove' ? '-' : '~'} ${r.path}${r.op === 'remove' ? '' : ` = ${clip(JSON.stringify(r.value), 160)}`}${r.note ? `  (${r.note})` : ''}`);
     if (d.total > d.rows.length) lines.push(`  … ${d.total - d.rows.length} more`);
     return lines.join('\n');
   }

@@ -16,6 +16,7 @@ import { describeErrno } from '../uapi/errno.js';
 import { compare } from '../engine/replay.js';
 import type { DebugIndex, IovaTouch } from './history.js';
 import { F_DIVERGED, PAGE } from './history.js';
+import { MOCK_IO_PAGE_SIZE } from '../model/drivers/mock.js';
 import { hex, jsonify } from './json.js';
 import type { Band, DiffRow, EventView, FieldRow, GraphEdge, GraphNode, IovaView, LifecycleView, SpaceInfo, TreeChild, TreeNodeView } from './protocol.js';
 export type { Band, DiffRow, EventView, FieldRow, GraphEdge, GraphNode, IovaView, LifecycleView, SpaceInfo, TreeChild, TreeNodeView } from './protocol.js';
@@ -339,8 +340,24 @@ export function parsePath(s: string): string[] {
 export function diffView(patches: Patch[], limit = 400, total = patches.length): { rows: DiffRow[]; total: number } {
   return {
     total: Math.max(total, patches.length),
-    rows: patches.slice(0, limit).map((p) => ({ op: p.op, path: p.path.join('.'), value: p.op === 'remove' ? null : jsonify(p.value, 3) })),
+    rows: patches.slice(0, limit).map((p) => ({ op: p.op, path: p.path.join('.'), value: p.op === 'remove' ? null : jsonify(p.value, 3), note: pathNote(p.path) })),
   };
+}
+
+/**
+ * A state path's meaning where its key is not plain: a domain's dirty set is
+ * keyed by 2 KiB IOPTE slot (IOVA / 2048), which reads as the IOVA it covers.
+ */
+export function pathNote(path: readonly (string | number)[]): string | null {
+  const n = path.length;
+  if (n >= 3 && path[n - 3] === 'domain' && path[n - 2] === 'dirty') {
+    const slot = path[n - 1];
+    if (typeof slot === 'string' && /^0x[0-9a-f]+$/.test(slot)) {
+      const iova = BigInt(slot) * MOCK_IO_PAGE_SIZE;
+      return `dirty IOPTE slot: IOVA ${hex(iova)}..${hex(iova + MOCK_IO_PAGE_SIZE - 1n)}`;
+    }
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------- IOVA spaces

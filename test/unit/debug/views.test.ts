@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
 import { importCapture } from '../../../src/capture/import.js';
 import { DebugIndex } from '../../../src/debug/history.js';
-import { BUF_HEX_BYTES, diffView, dirtyBitmapMeaning, eventView, graphView, iovaView, lifecycleView, spacesView, treeView } from '../../../src/debug/views.js';
+import { BUF_HEX_BYTES, diffView, dirtyBitmapMeaning, eventView, graphView, iovaView, lifecycleView, pathNote, spacesView, treeView } from '../../../src/debug/views.js';
 import { readTraceSync } from '../../../src/trace/index.js';
 import { vmTrace } from '../../../src/bench/vm_trace.js';
 import { U64_MAX } from '../../../src/ds/interval_map.js';
@@ -224,5 +224,26 @@ describe('lifecycle of an object changed at nearly every event', () => {
       expect(v.pathBefore).toBe(Math.max(0, runs.length - 24));
       expect(JSON.stringify(v).length).toBeLessThan(40_000);
     }
+  });
+});
+
+describe('diff rows', () => {
+  it("a dirty IOPTE slot's path reads as the IOVA it covers; other paths carry no note", async () => {
+    expect(pathNote(['ctxs', '1', 'objs', '5', 'domain', 'dirty', '0x21e0'])).toBe('dirty IOPTE slot: IOVA 0x10f0000..0x10f07ff');
+    expect(pathNote(['ctxs', '1', 'objs', '1', 'iopt', 'areas', '0x1000000'])).toBeNull();
+    const t = readTraceSync(join(ROOT, 'traces/live-migration-dirty.iort'));
+    const ix = await DebugIndex.build(t.events, { kernel: t.header.kernel });
+    let noted = 0;
+    for (let i = 0; i < ix.length; i++)
+      for (const r of diffView(ix.patchesAt(i)).rows) {
+        const m = /\.domain\.dirty\.(0x[0-9a-f]+)$/.exec(r.path);
+        if (!m) {
+          expect(r.note, r.path).toBeNull();
+          continue;
+        }
+        expect(r.note).toBe(`dirty IOPTE slot: IOVA 0x${(BigInt(m[1]!) * 2048n).toString(16)}..0x${(BigInt(m[1]!) * 2048n + 2047n).toString(16)}`);
+        noted++;
+      }
+    expect(noted).toBeGreaterThan(50);
   });
 });

@@ -82,7 +82,13 @@ export function renderDiff(p: StepPayload): void {
         'tbody',
         {},
         ...d.rows.map((r) =>
-          h('tr', { class: `d-${r.op}` }, h('td', { class: 'dop' }, r.op === 'add' ? '+' : r.op === 'remove' ? '−' : '~'), h('td', { class: 'dpath' }, r.path), h('td', { class: 'dval' }, r.op === 'remove' ? '' : clip(JSON.stringify(r.value), 300))),
+          h(
+            'tr',
+            { class: `d-${r.op}` },
+            h('td', { class: 'dop' }, r.op === 'add' ? '+' : r.op === 'remove' ? '−' : '~'),
+            h('td', { class: 'dpath' }, r.path, r.note ? h('div', { class: 'hint' }, r.note) : null),
+            h('td', { class: 'dval' }, r.op === 'remove' ? '' : clip(JSON.stringify(r.value), 300)),
+          ),
         ),
       ),
     ),
@@ -91,10 +97,10 @@ export function renderDiff(p: StepPayload): void {
 
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '…' : s);
 
-/** Lazily expanded state tree; expanded paths survive steps. */
 /** Entries of a collection the state tree asks for at a time (the server's limit is 1000). */
 const PAGE = 200;
 
+/** Lazily expanded state tree; expanded paths survive steps. */
 export class StateTree {
   private open = new Set<string>(['ctxs', 'ctxs.1', 'ctxs.1.objs']);
   /** Entries shown of each collection that was paged further than the first page. */
