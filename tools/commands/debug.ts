@@ -68,7 +68,11 @@ export async function run(argv: string[]): Promise<number> {
   const { ensureUi } = await import('../../src/debug/ui_build.js');
   const { startServer } = await import('../../src/debug/server.js');
   const uiDir = await ensureUi({ log: (s) => console.error(s) });
-  const srv = await startServer({ session, uiDir, file: path, port });
+  const srv = await startServer({ session, uiDir, file: path, port }).catch((e: NodeJS.ErrnoException) => {
+    // a second debugger on the default port is the usual cause: say what to do
+    if (e.code === 'EADDRINUSE') throw new Error(`debug: port ${port} on 127.0.0.1 is in use (another iorewind debug?): choose one with --port P, or --port 0 for any free port`);
+    throw e;
+  });
   console.log(`iorewind debug: ${path}`);
   console.log(`  open ${srv.url}   (Ctrl-C to stop)`);
   const t0 = performance.now();

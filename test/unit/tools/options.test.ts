@@ -4,7 +4,8 @@
  * skipped by `debug`, and `replay --kernel 6.13` failed inside the model with
  * "Cannot read properties of undefined".
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -54,6 +55,24 @@ describe('the commands', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   });
+  it.skipIf(!existsSync(cli))('debug on a port already in use says what to do', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [cli, 'debug', SAMPLE, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('close', (status) => resolve({ status, stderr }));
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`iorewind: debug: port ${port} on 127.0.0.1 is in use (another iorewind debug?): choose one with --port P, or --port 0 for any free port`);
+    } finally {
+      busy.close();
+    }
+  }, 120_000);
+
   it.skipIf(!existsSync(cli))('--kernel 6.14 replays the sample under the other profile', () => {
     const r = run('replay', '--json', '--kernel', '6.14', SAMPLE);
     expect(JSON.parse(r.stdout)).toMatchObject({ kernel: '6.14', events: 863 });
