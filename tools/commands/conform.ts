@@ -5,7 +5,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadScenario, runScenario, type Failure } from '../../src/conform/scenario.js';
-
 import { kernelOption, parseOptions } from './options.js';
 
 export const summary = 'run iommufd-scenario/1 conformance scenarios';
