@@ -201,10 +201,9 @@ export class Session {
     return before - this.breakpoints.length;
   }
 
-  /** The next (dir 1) / previous (dir -1) event from `from` that a breakpoint stops at. */
-  private async nextHit(bp: Breakpoint, from: number, dir: 1 | -1, bound: number): Promise<number> {
+  /** The next (dir 1) / previous (dir -1) event from `from` that a breakpoint on the index's logs stops at. */
+  private nextHit(s: Exclude<BreakSpec, { kind: 'invariant' }>, from: number, dir: 1 | -1): number {
     const ix = this.ix;
-    const s = bp.spec;
     switch (s.kind) {
       case 'errno':
         return ix.findErrno(s.errno, from, dir);
@@ -216,40 +215,35 @@ export class Session {
         return ix.findObjectChange(s.id, from, dir);
       case 'iova':
         return ix.findIovaTouch(s.start, s.last, from, dir, s.space !== undefined ? { space: s.space } : {});
-      case 'invariant': {
-        // search no further than the nearest other hit; out of time, say where the search got to
-        const r = await ix.findInvariantViolation(from, dir, this.invariantBudgetMs, bound < 0 ? undefined : bound);
-        if (r.outOfTime) this.searchStopped = r.searchedTo;
-        return r.index;
-      }
     }
   }
-
-  /** Where the last run's invariant search ran out of time (no violation up to there), or -1. */
-  private searchStopped = -1;
 
   async run(dir: 1 | -1): Promise<RunResult> {
     const active = this.breakpoints.filter((b) => b.enabled);
     let best = -1;
     let hit: Breakpoint | null = null;
     const better = (i: number) => i >= 0 && (best < 0 || (dir === 1 ? i < best : i > best));
-    for (const bp of active.filter((b) => b.spec.kind !== 'invariant')) {
-      const i = await this.nextHit(bp, this.at, dir, -1);
+    for (const bp of active) {
+      if (bp.spec.kind === 'invariant') continue;
+      const i = this.nextHit(bp.spec, this.at, dir);
       if (better(i)) {
         best = i;
         hit = bp;
       }
     }
-    this.searchStopped = -1;
-    for (const bp of active.filter((b) => b.spec.kind === 'invariant')) {
-      const i = await this.nextHit(bp, this.at, dir, best);
-      if (better(i)) {
-        best = i;
+    // Invariants last, searched no further than the nearest other hit; a search that runs out of
+    // time says where it got to (no violation up to there).
+    let stopped = -1;
+    for (const bp of active) {
+      if (bp.spec.kind !== 'invariant') continue;
+      const r = await this.ix.findInvariantViolation(this.at, dir, this.invariantBudgetMs, best < 0 ? undefined : best);
+      if (r.outOfTime) stopped = r.searchedTo;
+      if (better(r.index)) {
+        best = r.index;
         hit = bp;
       }
     }
-    // The invariant search ran out of time before any hit: stop where it got to, not at a later hit or the end.
-    const stopped = this.searchStopped;
+    // Out of time before any hit: stop where the search got to, not at a later hit or the end.
     if (stopped >= 0 && (best < 0 || (dir === 1 ? stopped < best : stopped > best))) {
       this.goto(stopped);
       return { at: stopped, hit: null, reason: `the invariant search ran ${this.invariantBudgetMs / 1000} s and got to #${stopped} with every invariant holding; ${dir === 1 ? 'continue' : 'reverse-continue'} goes on` };
