@@ -30,8 +30,8 @@ export interface EventView {
   src: string | null;
   struct: string | null;
   fields: FieldRow[];
-  /** Buffers passed or written back: their first BUF_HEX_BYTES bytes in hex, and what they mean where the view knows (a dirty bitmap's IOVA runs). */
-  bufs: { name: string; length: number | null; hex: string | null; meaning: string | null }[];
+  /** Buffers passed or written back: their first BUF_HEX_BYTES bytes in hex, how many bytes that leaves out, and what they mean where the view knows (a dirty bitmap's IOVA runs). */
+  bufs: { name: string; length: number | null; hex: string | null; omitted: number; meaning: string | null }[];
   result: { errno: string | 0; text: string; ret: number | null; unmodelled: string | null };
   recorded: { errno: string | 0; text: string } | null;
   divergence: { what: string; expected: Json; actual: Json } | null;

@@ -480,7 +480,7 @@ export class Session {
       lines.push(s);
     }
     for (const b of v.bufs) {
-      const more = b.length !== null && b.hex !== null && b.length * 2 > b.hex.length ? ` … ${b.length - b.hex.length / 2} more bytes` : '';
+      const more = b.omitted ? ` … ${b.omitted} more bytes` : '';
       lines.push(`  buf ${b.name}: ${b.length === null ? 'unreadable (EFAULT)' : `${b.length} bytes ${b.hex}${more}`}`);
       if (b.meaning) lines.push(`    ${b.meaning}`);
     }

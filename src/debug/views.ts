@@ -156,6 +156,7 @@ export function eventView(ix: DebugIndex, i: number): EventView {
     name,
     length: b ? b.length : null,
     hex: b ? Buffer.from(b.subarray(0, BUF_HEX_BYTES)).toString('hex') : null,
+    omitted: b ? Math.max(0, b.length - BUF_HEX_BYTES) : 0,
     meaning: b && ev.op === 'IOMMU_HWPT_GET_DIRTY_BITMAP' && name === 'data' ? dirtyBitmapMeaning(b, args['iova'], args['page_size']) : null,
   }));
   const d = ix.flags(i) & F_DIVERGED ? compare(ev, res) : undefined;

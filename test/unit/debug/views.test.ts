@@ -144,6 +144,7 @@ describe('buffers in the event view', () => {
       const v = eventView(ix, i);
       for (const b of v.bufs) {
         expect(b.hex!.length).toBe(2 * Math.min(b.length!, BUF_HEX_BYTES));
+        expect(b.omitted).toBe(Math.max(0, b.length! - BUF_HEX_BYTES));
         if (v.op !== 'IOMMU_HWPT_GET_DIRTY_BITMAP') {
           expect(b.meaning).toBeNull();
           continue;

@@ -42,7 +42,7 @@ export function renderEvent(p: StepPayload, length: number): void {
             b.length === null ? ' unreadable (EFAULT)' : ` ${b.length} bytes `,
             b.meaning ? h('div', { class: 'buf-meaning' }, b.meaning) : null,
             b.hex ? h('code', {}, b.hex) : null,
-            b.length !== null && b.hex !== null && b.length * 2 > b.hex.length ? h('span', { class: 'hint' }, ` … ${b.length - b.hex.length / 2} more bytes`) : null,
+            b.omitted ? h('span', { class: 'hint' }, ` … ${b.omitted} more bytes`) : null,
           ),
         ),
       )
