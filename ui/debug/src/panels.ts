@@ -159,7 +159,12 @@ export class StateTree {
     return ul;
   }
 
-  private async child(path: string[], c: TreeNodeView['children'][number], depth: number): Promise<HTMLElement> {
+  /**
+   * One entry of a collection: its twisty, key and summary, and its entries
+   * when open. Entries open from an earlier step unfold to a depth of 12; one
+   * the user just clicked always does.
+   */
+  private async child(path: string[], c: TreeNodeView['children'][number], depth: number, clicked = false): Promise<HTMLElement> {
     const p = [...path, c.key];
     const key = p.join('.');
     const isOpen = this.open.has(key);
@@ -172,37 +177,13 @@ export class StateTree {
           if (!c.expandable) return;
           if (this.open.has(key)) this.open.delete(key);
           else this.open.add(key);
-          li.replaceWith(await this.item(p, c.key, c.summary, c.expandable, depth));
+          li.replaceWith(await this.child(path, c, depth, true));
         },
       },
       c.expandable ? (isOpen ? '▾' : '▸') : '·',
     );
     li.append(toggle, h('span', { class: 'tk' }, c.key), h('span', { class: 'ts' }, c.summary));
-    if (isOpen && c.expandable && depth < 12) li.append(await this.node(p, depth + 1));
-    return li;
-  }
-
-  private async item(p: string[], k: string, summary: string, expandable: boolean, depth: number): Promise<HTMLElement> {
-    const key = p.join('.');
-    const li = h('li', {});
-    const isOpen = this.open.has(key);
-    li.append(
-      h(
-        'span',
-        {
-          class: 'tw',
-          onclick: async () => {
-            if (this.open.has(key)) this.open.delete(key);
-            else this.open.add(key);
-            li.replaceWith(await this.item(p, k, summary, expandable, depth));
-          },
-        },
-        isOpen ? '▾' : '▸',
-      ),
-      h('span', { class: 'tk' }, k),
-      h('span', { class: 'ts' }, summary),
-    );
-    if (isOpen) li.append(await this.node(p, depth + 1));
+    if (isOpen && c.expandable && (clicked || depth < 12)) li.append(await this.node(p, depth + 1));
     return li;
   }
 }
