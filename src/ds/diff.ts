@@ -191,6 +191,10 @@ export function diffPMap<K, V>(a: PMap<K, V>, b: PMap<K, V>, fn: (k: K, before: 
   if (a === b) return;
   if (!hasRoot(a) || !hasRoot(b)) return diffPMapSlow(a, b, fn);
   const cmp = a.cmp;
+  // Small maps (each one leaf, the usual case for the object table, files, processes): merge the two leaves.
+  const ra = a.root as unknown as PLeaf | null;
+  const rb = b.root as unknown as PLeaf | null;
+  if (ra && rb && ra.kids === null && rb.kids === null && isPLeaf(ra) && isPLeaf(rb)) return mergeEntries(ra.keys, ra.vals!, rb.keys, rb.vals!, cmp, fn);
   const [la, lb] = uniqueLeaves(a.root, b.root, pmapOrder(cmp)) as unknown as [PLeaf[], PLeaf[]];
   // the leaf layout belongs to ds/pmap.ts: anything unexpected, walk it all
   if (!la.every(isPLeaf) || !lb.every(isPLeaf)) return diffPMapSlow(a, b, fn);
@@ -225,6 +229,11 @@ export function diffPMap<K, V>(a: PMap<K, V>, b: PMap<K, V>, fn: (k: K, before: 
     for (const x of la) for (let t = 0; t < x.keys.length; t++) (ka.push(x.keys[t]), va.push(x.vals![t]));
     for (const y of lb) for (let t = 0; t < y.keys.length; t++) (kb.push(y.keys[t]), vb.push(y.vals![t]));
   }
+  mergeEntries(ka, va, kb, vb, cmp, fn);
+}
+
+/** Merge two key-ordered entry lists into fn calls for the keys whose values differ. */
+function mergeEntries<K, V>(ka: readonly unknown[], va: readonly unknown[], kb: readonly unknown[], vb: readonly unknown[], cmp: (x: K, y: K) => number, fn: (k: K, before: V | undefined, after: V | undefined) => void): void {
   let i = 0;
   let j = 0;
   while (i < ka.length || j < kb.length) {

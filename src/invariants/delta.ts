@@ -41,44 +41,10 @@ export function diffMap<K, V>(a: MapLike<K, V> | undefined, b: MapLike<K, V> | u
   // Nothing changed: a shared empty result (read only), no allocation.
   if (a === b || (a && b && a.root === b.root)) return into ?? (EMPTY as Map<K, Change<V>>);
   const out = into ?? new Map<K, Change<V>>();
-  // Small maps (each a single leaf, the usual case): merge the two entry lists directly.
-  const ra = (a?.root ?? null) as Leaf | null;
-  const rb = (b?.root ?? null) as Leaf | null;
-  if (ra && rb && ra.kids === null && rb.kids === null && ra.vals && rb.vals) {
-    mergeLeaves(ra.keys as K[], ra.vals as V[], rb.keys as K[], rb.vals as V[], a!.cmp, out);
-    return out;
-  }
   const add = (k: K, x: V | undefined, y: V | undefined) => void out.set(k, [x, y]);
   if (a && b) diffPMap(a as unknown as PMap<K, V>, b as unknown as PMap<K, V>, add);
   else (a ?? b)!.each((k, v) => add(k, a ? v : undefined, a ? undefined : v));
   return out;
-}
-
-/** A B+tree node of a PMap, as far as the single-leaf case reads it. */
-interface Leaf {
-  readonly keys: readonly unknown[];
-  readonly vals: readonly unknown[] | null;
-  readonly kids: readonly unknown[] | null;
-}
-
-/** Merge two key-ordered entry lists into the changes between them. */
-function mergeLeaves<K, V>(ka: readonly K[], va: readonly V[], kb: readonly K[], vb: readonly V[], cmp: (a: K, b: K) => number, out: Map<K, Change<V>>): void {
-  let i = 0;
-  let j = 0;
-  while (i < ka.length || j < kb.length) {
-    const c = i >= ka.length ? 1 : j >= kb.length ? -1 : cmp(ka[i]!, kb[j]!);
-    if (c < 0) {
-      out.set(ka[i]!, [va[i], undefined]);
-      i++;
-    } else if (c > 0) {
-      out.set(kb[j]!, [undefined, vb[j]]);
-      j++;
-    } else {
-      if (va[i] !== vb[j]) out.set(ka[i]!, [va[i], vb[j]]);
-      i++;
-      j++;
-    }
-  }
 }
 
 /** The lazily computed changes of one step. */
