@@ -857,12 +857,20 @@ static void do_rlimit(const struct op *o)
 {
 	struct cur c = payload(o);
 	uint64_t bytes = g64(&c);
-	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = bytes };
+	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = RLIM_INFINITY };
 	struct rlimit old;
 	int ret;
 
-	/* lowering the hard limit is for good; raise only the soft one above it */
-	if (getrlimit(RLIMIT_MEMLOCK, &old) == 0 && old.rlim_max != RLIM_INFINITY && bytes > old.rlim_max)
+	/*
+	 * Only the soft limit moves: iommufd charges against rlimit(RLIMIT_MEMLOCK),
+	 * the soft one, and that is what the model's set_rlimit_memlock sets. The
+	 * hard limit stays where the process started (RLIM_INFINITY): lowering it
+	 * would be for good without CAP_SYS_RESOURCE, and a later raise of the
+	 * soft limit above it fails (EINVAL), leaving the process below the limit
+	 * the trace says it has (oracle fuzz seed 6: memlock 0, then unlimited,
+	 * then IOAS_MAP: ENOMEM from the kernel, success from the model).
+	 */
+	if (getrlimit(RLIMIT_MEMLOCK, &old) == 0)
 		rl.rlim_max = old.rlim_max;
 	ret = setrlimit(RLIMIT_MEMLOCK, &rl);
 	result(o, ret, errno, NULL, 0);

@@ -68,6 +68,21 @@ describe.skipIf(!built)('executor (native, no kernel iommufd)', () => {
     expect(k.skipped).toEqual([{ index: 8, op: 'mmap', why: "the executor's own memory" }]);
   });
 
+  it('set_rlimit_memlock moves the soft limit only: lowered, it can be raised again (oracle fuzz seed 6)', () => {
+    // The hard limit stays where the process started, so 16 pages and then 1024 both take
+    // (this host's hard limit is at least 4 MiB: 8 MiB by default). Lowering the hard limit
+    // with the soft one made the raise fail EINVAL and left the process at 16 pages.
+    const events: Event[] = [
+      { op: 'set_rlimit_memlock', args: { pages: 16n } },
+      { op: 'set_rlimit_memlock', args: { pages: 1024n } },
+      { op: 'set_rlimit_memlock', args: { pages: 0n } },
+      { op: 'set_rlimit_memlock', args: { pages: 16n } },
+    ];
+    const recs = execute([{ name: 't0', events }]).get('t0')!;
+    for (let i = 0; i < events.length; i++) expect(recs.byEvent.get(i)![0]).toMatchObject({ kind: 'env', what: 'rlimit_memlock', errno: 0 });
+    expect(withKernelAnswers(events, recs).skipped).toEqual([]);
+  });
+
   it('fresh processes: fds from 0 per trace; fork shares memory by copy; exit ends a process; its later events are skipped', () => {
     const t = (name: string): { name: string; events: Event[] } => ({
       name,

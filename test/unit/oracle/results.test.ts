@@ -99,6 +99,22 @@ describe('records -> kernel answers', () => {
     expect(k.events.every((e) => e.rec === undefined)).toBe(true);
     expect(k.skipped.map((s) => s.why)).toEqual(["the executor's own memory", 'the process has exited']);
   });
+
+  it('an environment op that failed in the guest is listed: the process is not in the state the trace says', () => {
+    const text = [
+      JSON.stringify({ seq: 1, kind: 'test', pid: 0, test: 't0', tseq: 0 }),
+      rec('env', 0, { what: 'rlimit_memlock', ret: 0, errno: 0 }),
+      rec('env', 1, { what: 'rlimit_memlock', ret: -1, errno: 22 }),
+      JSON.stringify({ seq: 9, kind: 'oracle_end', pid: 0, test: 't0', tseq: 0, status: 'ok', done: 2, ops: 2 }),
+    ].join('\n');
+    const evs: Event[] = [
+      { op: 'set_rlimit_memlock', args: { pages: 0n } },
+      { op: 'set_rlimit_memlock', args: { pages: null } },
+    ];
+    const k = withKernelAnswers(evs, splitRecords(text).get('t0')!);
+    expect(k.events.every((e) => e.rec === undefined)).toBe(true);
+    expect(k.skipped).toEqual([{ index: 1, op: 'set_rlimit_memlock', why: 'rlimit_memlock failed in the guest (EINVAL)' }]);
+  });
 });
 
 describe('judging the model', () => {
