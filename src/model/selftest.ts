@@ -87,7 +87,12 @@ function mdCheckMap(tx: Tx, a: Fields): Result {
   if (!h) return { errno: 'ENOENT' };
   const iopt = getIoas(tx, h.ioas)!.iopt;
   for (; length; length -= MOCK_IO_PAGE_SIZE) {
-    const r = peekPage(tx.proc.mm, tx.w.mem, uptr & ~(PAGE_SIZE - 1n));
+    // get_user_pages_fast of the page: its end past 2^64 is EOVERFLOW (gup_fast_fallback's
+    // check_add_overflow, before the TASK_SIZE and mapping checks that give EFAULT). Only the
+    // last page of the u64 range gets there: the uptr + length check above catches the rest.
+    const pageVa = uptr & ~(PAGE_SIZE - 1n);
+    if (addOverflows(pageVa, PAGE_SIZE)) return { errno: 'EOVERFLOW' };
+    const r = peekPage(tx.proc.mm, tx.w.mem, pageVa);
     if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
     const want = physOf(tx.w.mem.mobjs.get(r.page.mobj)!, BigInt(r.page.index) * PAGE_SIZE) + (uptr % PAGE_SIZE);
     const area = iopt.areas.find(iova);
