@@ -54,6 +54,9 @@ function partialEffect(d: StepDelta): string | undefined {
       return d.kernel === '6.14' && d.result.errno === 'EBADF' ? 'leak' : undefined;
     case 'madvise':
       return d.result.errno === 'ENOMEM' ? 'the mapped parts of a range with holes are advised (madvise(2) ENOMEM)' : undefined;
+    case 'mprotect':
+      // do_mprotect_pkey changes VMA by VMA: a hole (ENOMEM) or a hugetlb VMA split at the end off a huge page (EINVAL) stops it after the VMAs before.
+      return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' ? 'the VMAs before a hole or a refused hugetlb split keep their new protection (mprotect(2))' : undefined;
     default:
       return undefined;
   }
@@ -81,7 +84,8 @@ export const failedIoctlUnchanged: Invariant = {
     'An ioctl or environment call that fails returns the very same state, as the kernel aborts every object it ' +
     'allocated and undoes every pin and charge (kernel-semantics §2.2, §4.2) — except where the kernel keeps partial ' +
     'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3), ' +
-    'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts) and the ' +
+    'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts), mprotect ' +
+    'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, and the ' +
     '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user). Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +
     'VFIO_IOAS get, the VFIO info ioctls, read_memory) change nothing even when they succeed. Cost: one reference ' +
     'comparison per step.',

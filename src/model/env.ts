@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, installFile } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, emptyMm, forkMm, mapVma, newMobj, protectRange, readUser, roundUp, unmapRange, writeUser, type MobjKind } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readUser, roundUp, unmapRange, writeUser, type Mm, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -142,15 +142,33 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   const length = pageAlign(raw);
   if (length === 0n || va + length > U64) return fail(w, 'ENOMEM');
   const p = proc(w, pid);
-  const mm = protectRange(p.mm, va, va + length, !!(prot & 1), !!(prot & 2));
-  if (!mm) return fail(w, 'ENOMEM');
+  const end = va + length;
+  const read = !!(prot & 1);
+  const write = !!(prot & 2);
+  // do_mprotect_pkey: the start must lie in a VMA (else ENOMEM, nothing done).
+  if (!findVma(p.mm, va)) return fail(w, 'ENOMEM');
   // A VMA is split only where its protection changes (mprotect_fixup keeps an unchanged one whole).
   const changes = (addr: bigint) => {
     const v = p.mm.vmas.floor(addr)?.[1];
-    return !!v && (v.read !== !!(prot & 1) || v.write !== !!(prot & 2));
+    return !!v && (v.read !== read || v.write !== write);
   };
-  if ((splitsHugetlb(w, pid, va) && changes(va)) || (splitsHugetlb(w, pid, va + length) && changes(va + length - 1n))) return fail(w, 'EINVAL');
-  return [setProc(w, { ...p, mm }), { errno: 0 }];
+  if (splitsHugetlb(w, pid, va) && changes(va)) return fail(w, 'EINVAL');
+  // Then VMA by VMA, each changed as it comes: a hole (or the range running past the last VMA)
+  // stops it with ENOMEM, and a hugetlb VMA split at `end` off a huge page with EINVAL, both
+  // keeping what the VMAs before got (kernel partial effects).
+  let reached = va;
+  for (let v = findVma(p.mm, va); v && reached < end; v = findVma(p.mm, reached)) reached = v.end < end ? v.end : end;
+  if (reached < end) return partial(w, p, protectRange(p.mm, va, reached, read, write)!, 'ENOMEM');
+  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) {
+    const last = p.mm.vmas.floor(end - 1n)![1];
+    return last.start > va ? partial(w, p, protectRange(p.mm, va, last.start, read, write)!, 'EINVAL') : fail(w, 'EINVAL');
+  }
+  return [setProc(w, { ...p, mm: protectRange(p.mm, va, end, read, write)! }), { errno: 0 }];
+}
+
+/** A failed call that keeps what it did before failing. */
+function partial(w: World, p: Proc, mm: Mm, errno: string): [World, Result] {
+  return [setProc(w, { ...p, mm }), { errno }];
 }
 
 /**

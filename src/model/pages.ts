@@ -13,7 +13,9 @@ import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, pinPage, type PageRef } fro
 import type { Tx } from './object.js';
 import type { AccountMode, Pages, PinRun, World } from './state.js';
 
-export type PinErrno = 'EFAULT' | 'ENOMEM' | 'EINVAL' | 'EPERM';
+const U64_MAX = (1n << 64n) - 1n;
+
+export type PinErrno = 'EFAULT' | 'ENOMEM' | 'EINVAL' | 'EPERM' | 'EOVERFLOW';
 
 /** New pages object for a user VA range (pages.c: iopt_alloc_pages). */
 export function newUserPages(tx: Tx, userVa: bigint, length: bigint, writable: boolean): Pages {
@@ -174,6 +176,15 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   }
   const owner = tx.w.procs.get(p.ownerPid);
   if (!owner || !owner.alive) return 'EFAULT';
+  // pfn_reader_user_pin: the owner itself pins with pin_user_pages_fast, in chunks of as many
+  // pages as its buffer holds (the span, at most TEMP_MEMORY_LIMIT / 8). gup_fast_fallback
+  // refuses a chunk whose end passes 2^64 with EOVERFLOW before its TASK_SIZE check (EFAULT).
+  // Another process pins remotely (pin_user_pages_remote), which has no such check: EFAULT on
+  // the missing VMA. Only a pages object ending at 2^64 gets here, its chunk in the first one.
+  if (tx.pid === p.ownerPid) {
+    const chunk = Math.min(b - a + 1, Math.max(1, Math.floor(tx.w.testMemoryLimit / 8)));
+    if (p.base + BigInt(a + chunk) * PAGE_SIZE > U64_MAX) return 'EOVERFLOW';
+  }
   let mm = owner.mm;
   let mem = tx.w.mem;
   let idx = a;
