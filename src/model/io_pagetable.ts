@@ -52,6 +52,18 @@ export const reservedIntersects = (iopt: Iopt, start: bigint, last: bigint): boo
 const allowedIntersects = (iopt: Iopt, start: bigint, last: bigint): boolean =>
   iopt.allowed.some((r) => r.start <= last && start <= r.last);
 
+/**
+ * iopt_area_iter_first(iopt, start, last) as the interval tree answers it:
+ * the nodes with node.start <= last && node.last >= start. A query with
+ * start > last (ADD_RESERVED of length 0 asks for [start, start - 1]) is not
+ * empty there: it finds the area that runs from `last` on to `start`.
+ */
+function areasIntersect(iopt: Iopt, start: bigint, last: bigint): boolean {
+  if (start <= last) return iopt.areas.anyOverlap(start, last);
+  const a = iopt.areas.find(last);
+  return a !== undefined && a.last >= start;
+}
+
 /** iopt_check_iova: a fixed IOVA range. */
 export function checkIova(iopt: Iopt, iova: bigint, length: bigint): string | 0 {
   if (iova & (iopt.iovaAlignment - 1n)) return 'EINVAL';
@@ -344,7 +356,7 @@ export function cutIova(tx: Tx, ioasId: number, iovas: readonly bigint[]): strin
 /** iopt_reserve_iova */
 export function reserveIova(tx: Tx, ioasId: number, start: bigint, last: bigint, owner: string): string | 0 {
   const iopt = getIoas(tx, ioasId)!.iopt;
-  if (iopt.areas.anyOverlap(start, last) || allowedIntersects(iopt, start, last)) return 'EADDRINUSE';
+  if (areasIntersect(iopt, start, last) || allowedIntersects(iopt, start, last)) return 'EADDRINUSE';
   const r: Reserved = { start, last, owner };
   putIopt(tx, ioasId, { ...iopt, reserved: [...iopt.reserved, r] });
   return 0;
