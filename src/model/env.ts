@@ -9,9 +9,9 @@ import { u32, u64 } from './args.js';
 import { closeFd, installFile } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readUser, roundUp, unmapRange, writeUser, type Mm, type MobjKind } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readPage, readUser, roundUp, unmapRange, writePage, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
-import type { Proc, World } from './state.js';
+import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
 import { vfioOpen } from './vfio_device.js';
 
@@ -163,12 +163,13 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
     const last = p.mm.vmas.floor(end - 1n)![1];
     return last.start > va ? partial(w, p, protectRange(p.mm, va, last.start, read, write)!, 'EINVAL') : fail(w, 'EINVAL');
   }
-  return [setProc(w, { ...p, mm: protectRange(p.mm, va, end, read, write)! }), { errno: 0 }];
+  const mm = protectRange(p.mm, va, end, read, write)!;
+  return [mm === p.mm ? w : setProc(w, { ...p, mm }), { errno: 0 }];
 }
 
 /** A failed call that keeps what it did before failing. */
 function partial(w: World, p: Proc, mm: Mm, errno: string): [World, Result] {
-  return [setProc(w, { ...p, mm }), { errno }];
+  return mm === p.mm ? fail(w, errno) : [setProc(w, { ...p, mm }), { errno }];
 }
 
 /**
@@ -282,8 +283,57 @@ function notFaultErrno(w: World, pid: number, fd: number): string {
   return f && (f.kind === 'iommufd' || f.kind === 'access') ? 'EINVAL' : 'EBADF';
 }
 
+/** The memfd behind an fd, if it is one (shmem, not hugetlbfs). */
+function memfdByFd(w: World, pid: number, fd: number): { file: OpenFile; m: Mobj } | undefined {
+  const fileId = proc(w, pid).fds.get(fd);
+  const file = fileId === undefined ? undefined : w.files.get(fileId);
+  const m = file?.kind === 'memfd' && file.mobj !== undefined ? w.mem.mobjs.get(file.mobj) : undefined;
+  return file && m?.kind === 'memfd' ? { file, m } : undefined;
+}
+
+/**
+ * read(2) (pos 0: at the file offset, which moves on) or pread(2) (at pos) of
+ * a memfd, which is what the fault-fd events do on one: shmem_file_read_iter,
+ * nothing at or past i_size.
+ */
+function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: number): [World, Result] {
+  const at = pos ? BigInt(pos) : (file.pos ?? 0n);
+  const n = at >= m.size ? 0 : Number(m.size - at < BigInt(count) ? m.size - at : BigInt(count));
+  const data = new Uint8Array(n);
+  const flags = { unknown: false };
+  for (let done = 0; done < n; ) {
+    const off = at + BigInt(done);
+    const inPage = Number(off % PAGE_SIZE);
+    const k = Math.min(n - done, Number(PAGE_SIZE) - inPage);
+    data.set(readPage(w.mem, { mobj: m.id, index: Number(off / PAGE_SIZE) }, inPage, k, flags), done);
+    done += k;
+  }
+  const w2 = pos || n === 0 ? w : { ...w, files: w.files.set(file.id, { ...file, pos: at + BigInt(n) }) };
+  return [w2, { errno: 0, ret: n, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }];
+}
+
+/** write(2) / pwrite(2) of a memfd: shmem_file_write_iter; i_size grows to cover what was written. */
+function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: number): [World, Result] {
+  const at = pos ? BigInt(pos) : (file.pos ?? 0n);
+  let mem = w.mem;
+  for (let done = 0; done < bytes.length; ) {
+    const off = at + BigInt(done);
+    const inPage = Number(off % PAGE_SIZE);
+    const k = Math.min(bytes.length - done, Number(PAGE_SIZE) - inPage);
+    mem = writePage(mem, { mobj: m.id, index: Number(off / PAGE_SIZE) }, inPage, bytes.subarray(done, done + k));
+    done += k;
+  }
+  const end = at + BigInt(bytes.length);
+  const cur = mem.mobjs.get(m.id)!;
+  if (end > cur.size) mem = { ...mem, mobjs: mem.mobjs.set(m.id, { ...cur, size: end }) };
+  const files = pos || bytes.length === 0 ? w.files : w.files.set(file.id, { ...file, pos: end });
+  return [{ ...w, mem, files }, { errno: 0, ret: bytes.length }];
+}
+
 function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const f = faultByFd(w, pid, u32(a, 'fd'));
+  const memfd = f ? undefined : memfdByFd(w, pid, u32(a, 'fd'));
+  if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), u32(a, 'pos'));
   if (!f) return fail(w, notFaultErrno(w, pid, u32(a, 'fd')));
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
@@ -292,9 +342,17 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
 
 function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Result] {
   const f = faultByFd(w, pid, u32(a, 'fd'));
+  const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
+  const memfd = f ? undefined : memfdByFd(w, pid, u32(a, 'fd'));
+  if (memfd) {
+    const bytes = data ?? new Uint8Array(0);
+    // A `count` past the bytes given makes the kernel copy from unreadable memory (a short write or
+    // EFAULT, by where the page boundaries fall): not modelled, and said so.
+    if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a memfd with count past the bytes given' }];
+    return memfdWrite(w, memfd.file, memfd.m, bytes, u32(a, 'pos'));
+  }
   if (!f) return fail(w, notFaultErrno(w, pid, u32(a, 'fd')));
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
-  const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
   // `count`: the length passed to write(2) when the readable bytes are fewer (default: all of them).
   const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'), a['count'] === undefined ? undefined : u32(a, 'count'));
   return r.errno ? [w, r] : [tx.commit(), r];

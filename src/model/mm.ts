@@ -211,13 +211,19 @@ export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, 
     const v = findVma({ vmas }, pos);
     if (!v) return undefined;
     const segEnd = v.end < end ? v.end : end;
+    // mprotect_fixup leaves a VMA whose flags do not change alone: no split (a split of a
+    // hugetlb VMA off a huge page would make a later munmap there look like a clean cut).
+    if (v.read === read && v.write === write) {
+      pos = segEnd;
+      continue;
+    }
     vmas = vmas.delete(v.start);
     if (v.start < pos) vmas = vmas.set(v.start, { ...v, end: pos });
     vmas = vmas.set(pos, { ...v, start: pos, end: segEnd, offset: v.offset + (pos - v.start), read, write });
     if (v.end > segEnd) vmas = vmas.set(segEnd, { ...v, start: segEnd, offset: v.offset + (segEnd - v.start) });
     pos = segEnd;
   }
-  return { vmas };
+  return vmas === mm.vmas ? mm : { vmas };
 }
 
 /** Read `length` bytes of user memory at `va` (CPU access); undefined on a fault. */

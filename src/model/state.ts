@@ -52,6 +52,8 @@ export interface OpenFile {
   readonly dev?: number;
   /** The VFIO group of a legacy group file ('vfio_group'). */
   readonly group?: number;
+  /** The file offset read(2) and write(2) use and advance (memfd); absent = 0. */
+  readonly pos?: bigint;
 }
 
 export type AccountMode = 'none' | 'user' | 'mm';

@@ -1,5 +1,5 @@
 /**
- * Two memory-side answers the oracle taught (docs/oracle.md, divergences 16–18):
+ * Two memory-side answers the oracle taught (docs/oracle.md, divergences 16–19):
  *
  * - mprotect(2) changes VMA by VMA (do_mprotect_pkey): a hole, the range
  *   running past the last VMA, or a hugetlb VMA split at the end off a huge
@@ -88,6 +88,17 @@ describe('mprotect stops VMA by VMA and keeps what it changed', () => {
     expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, 'EINVAL', 'EFAULT', 0, 0]);
     expect(writable(w, H - 0x1000n)).toBe(false);
     expect(writable(w, H)).toBe(true);
+  });
+
+  it('an mprotect that changes nothing splits nothing: a later munmap off a huge page is still EINVAL (oracle fuzz seed 15)', () => {
+    const H = 0x7f0002000000n;
+    const { results } = run([
+      open,
+      { op: 'mmap', args: { va: H, length: 0x400000n, kind: 'anon_hugetlb', prot: 3 } },
+      { op: 'mprotect', args: { va: H + 0xf3000n, length: 0x10000n, prot: 3 } },
+      { op: 'munmap', args: { va: H + 0xf3000n, length: 0x10000n } },
+    ]);
+    expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 'EINVAL']);
   });
 
   it('the same split inside one hugetlb VMA: EINVAL, nothing changed', () => {
