@@ -14,6 +14,12 @@ import type { Tx } from './object.js';
 import type { AccountMode, Pages, PinRun, World } from './state.js';
 
 const U64_MAX = (1n << 64n) - 1n;
+/**
+ * Only a pages object based at or past 2^63 can meet the EOVERFLOW below: one based lower that
+ * reaches 2^64 spans more than a chunk (at most TEMP_MEMORY_LIMIT / 8 pages), and a chunk between
+ * TASK_SIZE and the last one fails first with EFAULT. A cheap test on the MAP hot path.
+ */
+const HIGH_HALF = 1n << 63n;
 
 export type PinErrno = 'EFAULT' | 'ENOMEM' | 'EINVAL' | 'EPERM' | 'EOVERFLOW';
 
@@ -181,7 +187,7 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   // refuses a chunk whose end passes 2^64 with EOVERFLOW before its TASK_SIZE check (EFAULT).
   // Another process pins remotely (pin_user_pages_remote), which has no such check: EFAULT on
   // the missing VMA. Only a pages object ending at 2^64 gets here, its chunk in the first one.
-  if (tx.pid === p.ownerPid) {
+  if (p.base >= HIGH_HALF && tx.pid === p.ownerPid) {
     const chunk = Math.min(b - a + 1, Math.max(1, Math.floor(tx.w.testMemoryLimit / 8)));
     if (p.base + BigInt(a + chunk) * PAGE_SIZE > U64_MAX) return 'EOVERFLOW';
   }
