@@ -227,12 +227,44 @@ interface ShrinkJob {
   templates: Template[];
   best: { events: Event[]; result: TraceResult };
   done: boolean;
+  /** Where in the current sequence's candidate list the next round goes on (rounds are budgeted). */
+  from?: number;
+}
+
+/**
+ * Templates of the candidates one job sends to one round. A sequence of n
+ * templates has about 2n candidates of up to n events each: all of them in
+ * one round is quadratic (a 2,000-step divergence made ~4,000 candidates of
+ * ~2,000 events, hours of guest time and gigabytes on the host). A round takes
+ * them coarsest first up to this many events and the next round goes on from
+ * there, so a long sequence is halved first, as ddmin does; a short one still
+ * sends every candidate at once.
+ */
+const ROUND_TEMPLATES_PER_JOB = 60_000;
+
+/**
+ * The candidates of a sequence of n templates that one round tries, from
+ * index `from` of `candidates(n)`: coarsest first, while their templates add
+ * up to less than the budget (at least one). `next` is where the following
+ * round goes on (`all` when the list is through).
+ */
+export function roundCandidates(n: number, from: number, budget = ROUND_TEMPLATES_PER_JOB): { cands: [number, number][]; next: number; all: number } {
+  const list = candidates(n);
+  const cands: [number, number][] = [];
+  let ci = from;
+  for (let used = 0; ci < list.length && (cands.length === 0 || used < budget); ci++) {
+    const [s, e] = list[ci]!;
+    used += n - (e - s);
+    cands.push([s, e]);
+  }
+  return { cands, next: ci, all: list.length };
 }
 
 /** Shrinks every job by re-asking the kernel, one boot per round for all of them. */
 async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => void): Promise<number> {
   let boots = 0;
-  for (let round = 0; round < 60 && jobs.some((j) => !j.done); round++) {
+  const reach = new Map<ShrinkJob, number>();
+  for (let round = 0; round < 400 && jobs.some((j) => !j.done); round++) {
     const batch: { name: string; events: Event[]; results: Result[]; job: ShrinkJob; templates: Template[] }[] = [];
     for (const [ji, j] of jobs.entries()) {
       if (j.done) continue;
@@ -241,13 +273,24 @@ async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => 
         j.done = true;
         continue;
       }
-      candidates(n).forEach(([s, e], ci) => {
+      const plan = roundCandidates(n, j.from ?? 0);
+      plan.cands.forEach(([s, e], k) => {
         const templates = [...j.templates.slice(0, s), ...j.templates.slice(e)];
         const r = realize(templates);
-        if (r) batch.push({ name: `j${ji}c${ci}`, events: r.events, results: r.results, job: j, templates });
+        if (r) batch.push({ name: `j${ji}c${(j.from ?? 0) + k}`, events: r.events, results: r.results, job: j, templates });
       });
+      reach.set(j, plan.next < plan.all ? plan.next : -1);
     }
-    if (!batch.length) break;
+    if (!batch.length) {
+      // nothing of this round's share could be made concrete: go on to the finer candidates, or stop
+      for (const j of jobs) {
+        if (j.done) continue;
+        const next = reach.get(j) ?? -1;
+        if (next >= 0) j.from = next;
+        else j.done = true;
+      }
+      continue;
+    }
     const { results } = await runBatch(batch, env, true);
     boots++; // (rounds: a round may use several guests at once)
     const improved = new Set<ShrinkJob>();
@@ -260,7 +303,13 @@ async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => 
         improved.add(c.job);
       }
     }
-    for (const j of jobs) if (!j.done && !improved.has(j)) j.done = true;
+    for (const j of jobs) {
+      if (j.done) continue;
+      const next = reach.get(j) ?? -1;
+      if (improved.has(j)) j.from = 0; // a shorter sequence: its candidates from the coarsest again
+      else if (next >= 0) j.from = next; // this sequence's finer candidates are still to come
+      else j.done = true;
+    }
     log(`shrink round ${round + 1}: ${batch.length} candidates in one boot; ${jobs.filter((j) => !j.done).length} still shrinking`);
   }
   return boots;
