@@ -233,12 +233,12 @@ interface ShrinkJob {
 
 /**
  * Templates of the candidates one job sends to one round. A sequence of n
- * templates has about 2n candidates of up to n events each: all of them in
+ * templates has about 2n candidates of up to n templates each: all of them in
  * one round is quadratic (a 2,000-step divergence made ~4,000 candidates of
- * ~2,000 events, hours of guest time and gigabytes on the host). A round takes
- * them coarsest first up to this many events and the next round goes on from
- * there, so a long sequence is halved first, as ddmin does; a short one still
- * sends every candidate at once.
+ * ~2,000 templates: gigabytes on the host and no boot after 15 minutes). A
+ * round takes them coarsest first up to this many templates and the next round
+ * goes on from there, so a long sequence is halved first, as ddmin does; one of
+ * up to ~170 steps still sends every candidate at once.
  */
 const ROUND_TEMPLATES_PER_JOB = 60_000;
 
