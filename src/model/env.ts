@@ -206,10 +206,17 @@ function madvise(w: World, pid: number, a: Fields): [World, Result] {
     covered += (v.end < end ? v.end : end) - s;
   }
   for (const v of hit) {
-    if (v.shared || v.cow !== undefined) continue;
+    if (v.shared) continue;
     const s = v.start > va ? v.start : va;
     const e = v.end < end ? v.end : end;
     let fresh: number;
+    if (v.cow !== undefined) {
+      // A private file mapping drops its private copies: the next access sees the file's page
+      // again, and a later write copies it anew (another physical page than a pinned old copy).
+      [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size);
+      mm = mapVma(mm, { ...v, start: s, end: e, offset: v.offset + (s - v.start), cow: fresh });
+      continue;
+    }
     [mem, fresh] = newMobj(mem, 'anon', e - s);
     mm = mapVma(mm, { ...v, start: s, end: e, mobj: fresh, offset: 0n });
   }
