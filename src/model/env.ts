@@ -173,8 +173,9 @@ function partial(w: World, p: Proc, mm: Mm, errno: string): [World, Result] {
 }
 
 /**
- * madvise(MADV_DONTNEED) on private anonymous memory: the next touch gets
- * new zero pages. EINVAL for an unaligned start, a wrapping range, or a
+ * madvise(MADV_DONTNEED) on private memory: the next touch of anonymous
+ * memory gets new zero pages, of a private file mapping the file's page (its
+ * private copies are dropped); shared memory keeps its pages. EINVAL for an unaligned start, a wrapping range, or a
  * hugetlb VMA entered off a huge page; ENOMEM (after the rest is done) when
  * part of the range is not mapped.
  */
