@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, installFile } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readPage, readUser, roundUp, unmapRange, writePage, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -156,20 +156,15 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   // Then VMA by VMA, each changed as it comes: a hole (or the range running past the last VMA)
   // stops it with ENOMEM, and a hugetlb VMA split at `end` off a huge page with EINVAL, both
   // keeping what the VMAs before got (kernel partial effects).
-  let reached = va;
-  for (let v = findVma(p.mm, va); v && reached < end; v = findVma(p.mm, reached)) reached = v.end < end ? v.end : end;
-  if (reached < end) return partial(w, p, protectRange(p.mm, va, reached, read, write)!, 'ENOMEM');
-  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) {
-    const last = p.mm.vmas.floor(end - 1n)![1];
-    return last.start > va ? partial(w, p, protectRange(p.mm, va, last.start, read, write)!, 'EINVAL') : fail(w, 'EINVAL');
-  }
-  const mm = protectRange(p.mm, va, end, read, write)!;
-  return [mm === p.mm ? w : setProc(w, { ...p, mm }), { errno: 0 }];
+  const whole = protectRange(p.mm, va, end, read, write);
+  if (whole.reached < end) return withMm(w, p, whole.mm, 'ENOMEM');
+  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) return withMm(w, p, protectRange(p.mm, va, p.mm.vmas.floor(end - 1n)![1].start, read, write).mm, 'EINVAL');
+  return withMm(w, p, whole.mm, 0);
 }
 
-/** A failed call that keeps what it did before failing. */
-function partial(w: World, p: Proc, mm: Mm, errno: string): [World, Result] {
-  return mm === p.mm ? fail(w, errno) : [setProc(w, { ...p, mm }), { errno }];
+/** The call's answer with the process's new memory map (the very same World when the map did not change). */
+function withMm(w: World, p: Proc, mm: Mm, errno: string | 0): [World, Result] {
+  return [mm === p.mm ? w : setProc(w, { ...p, mm }), { errno }];
 }
 
 /**
@@ -307,15 +302,8 @@ function memfdByFd(w: World, pid: number, fd: number): { file: OpenFile; m: Mobj
 function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: number): [World, Result] {
   const at = pos ? BigInt(pos) : (file.pos ?? 0n);
   const n = at >= m.size ? 0 : Number(m.size - at < BigInt(count) ? m.size - at : BigInt(count));
-  const data = new Uint8Array(n);
   const flags = { unknown: false };
-  for (let done = 0; done < n; ) {
-    const off = at + BigInt(done);
-    const inPage = Number(off % PAGE_SIZE);
-    const k = Math.min(n - done, Number(PAGE_SIZE) - inPage);
-    data.set(readPage(w.mem, { mobj: m.id, index: Number(off / PAGE_SIZE) }, inPage, k, flags), done);
-    done += k;
-  }
+  const data = readMobj(w.mem, m.id, at, n, flags);
   const w2 = pos || n === 0 ? w : { ...w, files: w.files.set(file.id, { ...file, pos: at + BigInt(n) }) };
   return [w2, { errno: 0, ret: n, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }];
 }
@@ -323,14 +311,7 @@ function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: number
 /** write(2) / pwrite(2) of a memfd: shmem_file_write_iter; i_size grows to cover what was written. */
 function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: number): [World, Result] {
   const at = pos ? BigInt(pos) : (file.pos ?? 0n);
-  let mem = w.mem;
-  for (let done = 0; done < bytes.length; ) {
-    const off = at + BigInt(done);
-    const inPage = Number(off % PAGE_SIZE);
-    const k = Math.min(bytes.length - done, Number(PAGE_SIZE) - inPage);
-    mem = writePage(mem, { mobj: m.id, index: Number(off / PAGE_SIZE) }, inPage, bytes.subarray(done, done + k));
-    done += k;
-  }
+  let mem = writeMobj(w.mem, m.id, at, bytes);
   const end = at + BigInt(bytes.length);
   const cur = mem.mobjs.get(m.id)!;
   if (end > cur.size) mem = { ...mem, mobjs: mem.mobjs.set(m.id, { ...cur, size: end }) };

@@ -16,6 +16,7 @@
  * mock driver maps 1 MiB IOPTEs only over physically contiguous, aligned
  * runs); ordinary 4 KiB pages are never contiguous with their neighbours.
  */
+import { U64_MAX } from '../ds/interval_map.js';
 import { PMap } from '../ds/pmap.js';
 
 export const PAGE_SIZE = 4096n;
@@ -203,13 +204,17 @@ export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
   return vmas === mm.vmas ? mm : { vmas };
 }
 
-/** mprotect over `[start, end)`: EFAULT-free model, ENOMEM when a hole is met (as the kernel). */
-export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, write: boolean): Mm | undefined {
+/**
+ * mprotect over `[start, end)`, VMA by VMA as do_mprotect_pkey goes, up to the
+ * first hole: the new map (the same object when nothing changed) and where it
+ * stopped (`end` when it met no hole; `start` when there is no VMA at start).
+ */
+export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, write: boolean): { mm: Mm; reached: bigint } {
   let vmas = mm.vmas;
   let pos = start;
   while (pos < end) {
     const v = findVma({ vmas }, pos);
-    if (!v) return undefined;
+    if (!v) break;
     const segEnd = v.end < end ? v.end : end;
     // mprotect_fixup leaves a VMA whose flags do not change alone: no split (a split of a
     // hugetlb VMA off a huge page would make a later munmap there look like a clean cut).
@@ -223,7 +228,16 @@ export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, 
     if (v.end > segEnd) vmas = vmas.set(segEnd, { ...v, start: segEnd, offset: v.offset + (segEnd - v.start) });
     pos = segEnd;
   }
-  return vmas === mm.vmas ? mm : { vmas };
+  return { mm: vmas === mm.vmas ? mm : { vmas }, reached: pos < end ? pos : end };
+}
+
+/**
+ * gup_fast_fallback's first check (get_user_pages_fast, pin_user_pages_fast):
+ * `npages` pages from `start` whose end passes 2^64 are EOVERFLOW, before the
+ * TASK_SIZE check and the page walk that give EFAULT.
+ */
+export function gupFastOverflows(start: bigint, npages: number): boolean {
+  return start + BigInt(npages) * PAGE_SIZE > U64_MAX;
 }
 
 /** Read `length` bytes of user memory at `va` (CPU access); undefined on a fault. */
@@ -272,6 +286,30 @@ export function readPage(mem: Memory, page: PageRef, inPage: number, length: num
   const content = m.data.get(page.index);
   if (flags && m.unknown) flags.unknown = true;
   return content ? content.slice(inPage, inPage + length) : new Uint8Array(length);
+}
+
+/** `length` bytes of memory object `mobj` from byte `off` (a file read: no mapping involved). */
+export function readMobj(mem: Memory, mobj: number, off: bigint, length: number, flags?: ReadFlags): Uint8Array {
+  const out = new Uint8Array(length);
+  eachPagePiece(off, length, (index, inPage, done, k) => out.set(readPage(mem, { mobj, index }, inPage, k, flags), done));
+  return out;
+}
+
+/** Memory object `mobj` with `bytes` written from byte `off` (its size is the caller's business). */
+export function writeMobj(mem: Memory, mobj: number, off: bigint, bytes: Uint8Array): Memory {
+  eachPagePiece(off, bytes.length, (index, inPage, done, k) => (mem = writePage(mem, { mobj, index }, inPage, bytes.subarray(done, done + k))));
+  return mem;
+}
+
+/** `[off, off + length)` cut at page boundaries: page index, offset in it, bytes before, bytes in it. */
+function eachPagePiece(off: bigint, length: number, fn: (index: number, inPage: number, done: number, k: number) => void): void {
+  for (let done = 0; done < length; ) {
+    const at = off + BigInt(done);
+    const inPage = Number(at % PAGE_SIZE);
+    const k = Math.min(length - done, Number(PAGE_SIZE) - inPage);
+    fn(Number(at / PAGE_SIZE), inPage, done, k);
+    done += k;
+  }
 }
 
 /**

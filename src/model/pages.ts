@@ -9,11 +9,10 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, pinPage, type PageRef } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, pinPage, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Pages, PinRun, World } from './state.js';
 
-const U64_MAX = (1n << 64n) - 1n;
 /**
  * Only a pages object based at or past 2^63 can meet the EOVERFLOW below: one based lower that
  * reaches 2^64 spans more than a chunk (at most TEMP_MEMORY_LIMIT / 8 pages), and a chunk between
@@ -189,7 +188,7 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   // the missing VMA. Only a pages object ending at 2^64 gets here, its chunk in the first one.
   if (p.base >= HIGH_HALF && tx.pid === p.ownerPid) {
     const chunk = Math.min(b - a + 1, Math.max(1, Math.floor(tx.w.testMemoryLimit / 8)));
-    if (p.base + BigInt(a + chunk) * PAGE_SIZE > U64_MAX) return 'EOVERFLOW';
+    if (gupFastOverflows(p.base + BigInt(a) * PAGE_SIZE, chunk)) return 'EOVERFLOW';
   }
   let mm = owner.mm;
   let mem = tx.w.mem;

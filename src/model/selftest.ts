@@ -11,7 +11,7 @@ import { MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_IO_PAGE_S
 import { openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
-import { PAGE_SIZE, peekPage, physOf, readUser, writeUser } from './mm.js';
+import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, writeUser } from './mm.js';
 import { Tx, type ObjOf } from './object.js';
 import { pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
@@ -87,11 +87,10 @@ function mdCheckMap(tx: Tx, a: Fields): Result {
   if (!h) return { errno: 'ENOENT' };
   const iopt = getIoas(tx, h.ioas)!.iopt;
   for (; length; length -= MOCK_IO_PAGE_SIZE) {
-    // get_user_pages_fast of the page: its end past 2^64 is EOVERFLOW (gup_fast_fallback's
-    // check_add_overflow, before the TASK_SIZE and mapping checks that give EFAULT). Only the
-    // last page of the u64 range gets there: the uptr + length check above catches the rest.
+    // get_user_pages_fast of the one page: only the last page of the u64 range overflows
+    // (the uptr + length check above catches the rest).
     const pageVa = uptr & ~(PAGE_SIZE - 1n);
-    if (addOverflows(pageVa, PAGE_SIZE)) return { errno: 'EOVERFLOW' };
+    if (gupFastOverflows(pageVa, 1)) return { errno: 'EOVERFLOW' };
     const r = peekPage(tx.proc.mm, tx.w.mem, pageVa);
     if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
     const want = physOf(tx.w.mem.mobjs.get(r.page.mobj)!, BigInt(r.page.index) * PAGE_SIZE) + (uptr % PAGE_SIZE);
