@@ -281,26 +281,19 @@ async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => 
       });
       reach.set(j, plan.next < plan.all ? plan.next : -1);
     }
-    if (!batch.length) {
-      // nothing of this round's share could be made concrete: go on to the finer candidates, or stop
-      for (const j of jobs) {
-        if (j.done) continue;
-        const next = reach.get(j) ?? -1;
-        if (next >= 0) j.from = next;
-        else j.done = true;
-      }
-      continue;
-    }
-    const { results } = await runBatch(batch, env, true);
-    boots++; // (rounds: a round may use several guests at once)
+    // (A round whose share could not be made concrete at all boots nothing and goes on to the finer candidates.)
     const improved = new Set<ShrinkJob>();
-    for (const c of batch) {
-      const r = results.get(c.name)!;
-      if (r.verdict !== 'diverge' || !r.firstDivergence || signature(r.firstDivergence) !== c.job.signature) continue;
-      if (c.templates.length < c.job.templates.length) {
-        c.job.templates = c.templates;
-        c.job.best = { events: c.events, result: r };
-        improved.add(c.job);
+    if (batch.length) {
+      const { results } = await runBatch(batch, env, true);
+      boots++; // (rounds: a round may use several guests at once)
+      for (const c of batch) {
+        const r = results.get(c.name)!;
+        if (r.verdict !== 'diverge' || !r.firstDivergence || signature(r.firstDivergence) !== c.job.signature) continue;
+        if (c.templates.length < c.job.templates.length) {
+          c.job.templates = c.templates;
+          c.job.best = { events: c.events, result: r };
+          improved.add(c.job);
+        }
       }
     }
     for (const j of jobs) {
@@ -310,7 +303,7 @@ async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => 
       else if (next >= 0) j.from = next; // this sequence's finer candidates are still to come
       else j.done = true;
     }
-    log(`shrink round ${round + 1}: ${batch.length} candidates in one boot; ${jobs.filter((j) => !j.done).length} still shrinking`);
+    if (batch.length) log(`shrink round ${round + 1}: ${batch.length} candidates in one boot; ${jobs.filter((j) => !j.done).length} still shrinking`);
   }
   return boots;
 }
