@@ -26,6 +26,7 @@ import type { Event, Fields, Result, Value } from '../events/event.js';
 import { apply } from '../engine/apply.js';
 import { compare } from '../engine/replay.js';
 import type { Source } from '../engine/source.js';
+import type { EncodedBatch } from '../trace/index.js';
 import { PMap } from '../ds/pmap.js';
 import { IntervalMap, U64_MAX } from '../ds/interval_map.js';
 import { emptyWorld, type Area, type Ctx, type KernelVersion, type Obj, type Pages, type PinRun, type World } from '../model/state.js';
@@ -382,13 +383,21 @@ export class DebugIndex {
     return this.ingestBatches(batched(events), onProgress);
   }
 
-  /** Indexes an opened source, by blocks when it has them. */
-  ingestSource(src: Pick<Source, 'events' | 'batches'>, onProgress?: (n: number) => void): Promise<void> {
-    return src.batches ? this.ingestBatches(src.batches, onProgress) : this.ingest(src.events, onProgress);
+  /** Indexes an opened source, by blocks when it has them (with their bytes, for the event store, when it has those). */
+  ingestSource(src: Pick<Source, 'events' | 'batches' | 'encodedBatches'>, onProgress?: (n: number) => void): Promise<void> {
+    const batches = src.encodedBatches ?? src.batches;
+    return batches ? this.ingestBatches(batches, onProgress) : this.ingest(src.events, onProgress);
   }
 
-  /** The same, from events in batches (a trace reader's decoded blocks): no promise per event. */
-  async ingestBatches(batches: AsyncIterable<readonly Event[]> | Iterable<readonly Event[]>, onProgress?: (n: number) => void): Promise<void> {
+  /**
+   * The same, from events in batches (a trace reader's decoded blocks): no
+   * promise per event. A batch that comes with its encoded bytes hands them
+   * to the event store, which then need not encode its events again.
+   */
+  async ingestBatches(
+    batches: AsyncIterable<readonly Event[] | EncodedBatch> | Iterable<readonly Event[] | EncodedBatch>,
+    onProgress?: (n: number) => void,
+  ): Promise<void> {
     const t0 = performance.now();
     let w = this.finalState;
     let sinceMs = 0;
@@ -397,14 +406,20 @@ export class DebugIndex {
     let slice = performance.now();
     let lastClock = cpuMs();
     let lastWall = performance.now();
+    type Batch = readonly Event[] | EncodedBatch;
     const isAsync = Symbol.asyncIterator in (batches as object);
-    const it = isAsync ? (batches as AsyncIterable<readonly Event[]>)[Symbol.asyncIterator]() : null;
-    const sit = isAsync ? null : (batches as Iterable<readonly Event[]>)[Symbol.iterator]();
+    const it = isAsync ? (batches as AsyncIterable<Batch>)[Symbol.asyncIterator]() : null;
+    const sit = isAsync ? null : (batches as Iterable<Batch>)[Symbol.iterator]();
     try {
       for (;;) {
         const r = it ? await it.next() : sit!.next();
         if (r.done) break;
-        const batch = r.value;
+        const batch = 'events' in r.value ? r.value.events : r.value;
+        const encoded = 'events' in r.value ? r.value.encoded : null;
+        if (encoded) {
+          await this.store.settle();
+          this.store.pushEncoded(batch, encoded);
+        }
         for (let b = 0; b < batch.length; b++) {
           const ev = batch[b]!;
           const i = this.n;
@@ -434,7 +449,7 @@ export class DebugIndex {
           const logged = this.iova.length + this.objs.length + this.pins.length;
           const { state, result } = this.logMode === 'touch' ? this.applyTouched(w, ev) : apply(w, ev);
           sinceN++;
-          this.store.push(ev);
+          if (!encoded) this.store.push(ev);
           this.opCol.push(this.ops.code(ev.op));
           this.pidCol.push(ev.pid ?? 1);
           this.errnoCol.push(this.errnos.code(String(result.errno)));
@@ -465,11 +480,11 @@ export class DebugIndex {
           }
         }
       }
-      this.store.flush();
+      await this.store.finish();
       this.trim();
     } catch (e) {
       this.error = e instanceof Error ? e : new Error(String(e));
-      this.store.flush();
+      await this.store.finish().catch(() => undefined);
       throw e;
     } finally {
       this.finished = true;

@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises';
 import type { Event } from '../events/event.js';
 import { CaptureImporter, importCapture, readMaybeGzip } from '../capture/import.js';
-import { openTrace } from '../trace/index.js';
+import { openTrace, type EncodedBatch } from '../trace/index.js';
 import type { KernelVersion } from '../model/state.js';
 
 export interface Source {
@@ -14,6 +14,8 @@ export interface Source {
   events: AsyncIterable<Event>;
   /** The same events a decoded block at a time, when the source has blocks (a trace file): cheaper for bulk work. */
   batches?: AsyncIterable<Event[]>;
+  /** The same blocks with their encoded bytes (a binary trace file; see EncodedBatch). */
+  encodedBatches?: AsyncIterable<EncodedBatch>;
   meta: { [k: string]: unknown };
 }
 
@@ -59,6 +61,9 @@ export async function openSource(path: string, kernel?: KernelVersion): Promise<
     },
     get batches() {
       return r.batches();
+    },
+    get encodedBatches() {
+      return r.encodedBatches();
     },
     meta: { ...r.header.meta },
   };

@@ -26,5 +26,6 @@ export {
   type WriteOptions,
   type EventsOptions,
   type DecodedTrace,
+  type EncodedBatch,
 } from './io.js';
 export { formatEvent, formatValue } from './pretty.js';

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import type { Event } from '../events/event.js';
+import { EVENT_SCHEMA_VERSION, type Event } from '../events/event.js';
 import {
   checkEnd,
   decodeBinary,
@@ -166,9 +166,25 @@ export interface TraceReader {
   events(opts?: EventsOptions): AsyncIterableIterator<Event>;
   /** The same, a decoded block at a time (binary: a block; JSONL: up to 4096 lines). Faster for bulk work. */
   batches(opts?: EventsOptions): AsyncIterableIterator<Event[]>;
+  /** The same batches, each with the bytes it was decoded from where there are such bytes (see EncodedBatch). */
+  encodedBatches(opts?: EventsOptions): AsyncIterableIterator<EncodedBatch>;
   /** Ends iterations still running and refuses new ones. Optional: an idle reader holds no file handle. */
   close(): Promise<void>;
   [Symbol.asyncIterator](): AsyncIterableIterator<Event>;
+}
+
+/**
+ * A batch of events and, for a whole block of a binary trace whose events
+ * needed no upcast, a copy of the block's payload: one msgpack array of
+ * exactly these events, already checked (msgpack.ts) and decodable on its
+ * own. A consumer that keeps the events encoded (the debugger's store) can
+ * take these bytes instead of encoding the events again. `encoded` is its
+ * own ArrayBuffer, so it can be transferred to a worker. null for JSONL
+ * batches and for partial or upcast blocks.
+ */
+export interface EncodedBatch {
+  events: Event[];
+  encoded: Uint8Array | null;
 }
 
 async function readAt(fh: FileHandle, buf: Uint8Array, pos: number): Promise<number> {
@@ -225,10 +241,21 @@ abstract class ReaderBase implements TraceReader {
     protected readonly ctx: DecodeContext,
   ) {}
 
-  /** Decoded batches from event index `from` on, read through `fh` (a file of `size` bytes). */
-  abstract batchesRaw(fh: FileHandle, size: number, from: number): AsyncGenerator<Event[]>;
+  /**
+   * Decoded batches from event index `from` on, read through `fh` (a file of
+   * `size` bytes); with `keep`, whole blocks come with a copy of their bytes.
+   */
+  abstract batchesRaw(fh: FileHandle, size: number, from: number, keep: boolean): AsyncGenerator<EncodedBatch>;
 
   async *batches(opts: EventsOptions = {}): AsyncIterableIterator<Event[]> {
+    for await (const b of this.read(opts, false)) yield b.events;
+  }
+
+  encodedBatches(opts: EventsOptions = {}): AsyncIterableIterator<EncodedBatch> {
+    return this.read(opts, true);
+  }
+
+  private async *read(opts: EventsOptions, keep: boolean): AsyncIterableIterator<EncodedBatch> {
     if (this.closed) throw new Error('trace reader is closed');
     const from = Math.max(0, opts.from ?? 0);
     let left = opts.limit ?? Infinity;
@@ -237,12 +264,12 @@ abstract class ReaderBase implements TraceReader {
     this.handles.add(fh);
     try {
       const size = (await fh.stat()).size;
-      for await (const b of this.batchesRaw(fh, size, from)) {
-        if (b.length > left) {
-          yield b.slice(0, left);
+      for await (const b of this.batchesRaw(fh, size, from, keep)) {
+        if (b.events.length > left) {
+          yield { events: b.events.slice(0, left), encoded: null };
           return;
         }
-        left -= b.length;
+        left -= b.events.length;
         yield b;
         if (left === 0) return;
       }
@@ -346,7 +373,7 @@ class BinaryReader extends ReaderBase {
     return new BinaryReader(path, size, header, ctx, PREAMBLE_BYTES + h);
   }
 
-  async *batchesRaw(fh: FileHandle, size: number, from: number): AsyncGenerator<Event[]> {
+  async *batchesRaw(fh: FileHandle, size: number, from: number, keep: boolean): AsyncGenerator<EncodedBatch> {
     let off = this.firstFrame;
     let next = 0; // index of the next event in the file
     const head = new Uint8Array(FRAME_HEADER_BYTES);
@@ -380,7 +407,9 @@ class BinaryReader extends ReaderBase {
       const skip = from > next ? from - next : 0;
       next += f.count;
       off = start + f.length;
-      yield skip > 0 ? evs.slice(skip) : evs;
+      // The bytes stand for these events only when no upcast rewrote them.
+      const whole = keep && skip === 0 && this.header.event_schema === EVENT_SCHEMA_VERSION;
+      yield { events: skip > 0 ? evs.slice(skip) : evs, encoded: whole ? payload.slice(0, got) : null };
     }
   }
 }
@@ -418,7 +447,7 @@ class JsonlReader extends ReaderBase {
     return new JsonlReader(path, size, header, ctx, nl + 1);
   }
 
-  async *batchesRaw(fh: FileHandle, _size: number, from: number): AsyncGenerator<Event[]> {
+  async *batchesRaw(fh: FileHandle, _size: number, from: number): AsyncGenerator<EncodedBatch> {
     const cap = this.ctx.limits.maxEventBytes;
     const schema = this.header.event_schema;
     let pos = this.bodyStart;
@@ -465,12 +494,12 @@ class JsonlReader extends ReaderBase {
         }
         start = nl + 1;
         if (batch.length >= JSONL_BATCH) {
-          yield batch;
+          yield { events: batch, encoded: null };
           batch = [];
         }
       }
     }
-    if (batch.length > 0) yield batch;
+    if (batch.length > 0) yield { events: batch, encoded: null };
   }
 }
 
