@@ -279,11 +279,21 @@ function faultByFd(w: World, pid: number, fd: number) {
   return { ctx: f.ctx, obj: f.obj };
 }
 
-/** read(2)/write(2) on an fd that is no fault queue: EINVAL where the file has no such method (the iommufd, an access fd), else EBADF. */
-function notFaultErrno(w: World, pid: number, fd: number): string {
+/**
+ * read(2)/write(2) on an fd that is neither a fault queue nor a memfd:
+ * EBADF when nothing is open there; EINVAL (vfs_read/vfs_write: no
+ * FMODE_CAN_READ/WRITE) where the file has no such method: the iommufd, an
+ * access fd, a VFIO group. A regular file's answer depends on its size and
+ * contents before the trace began, and a VFIO device's on its regions: not
+ * modelled, and said so rather than guessed.
+ */
+function notFaultResult(w: World, pid: number, fd: number, what: 'read' | 'write'): [World, Result] {
   const fileId = proc(w, pid).fds.get(fd);
   const f = fileId === undefined ? undefined : w.files.get(fileId);
-  return f && (f.kind === 'iommufd' || f.kind === 'access') ? 'EINVAL' : 'EBADF';
+  if (!f) return fail(w, 'EBADF');
+  if (f.kind === 'iommufd' || f.kind === 'access' || f.kind === 'vfio_group') return fail(w, 'EINVAL');
+  const file = f.kind === 'vfio' ? 'a VFIO device file (its regions are not modelled)' : 'a regular file (its size and contents before the trace are not known)';
+  return [w, { errno: 'EOPNOTSUPP', unmodelled: `${what} of ${file}` }];
 }
 
 /** The memfd behind an fd, if it is one (shmem, not hugetlbfs). */
@@ -323,7 +333,7 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const f = faultByFd(w, pid, u32(a, 'fd'));
   const memfd = f ? undefined : memfdByFd(w, pid, u32(a, 'fd'));
   if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), u32(a, 'pos'));
-  if (!f) return fail(w, notFaultErrno(w, pid, u32(a, 'fd')));
+  if (!f) return notFaultResult(w, pid, u32(a, 'fd'), 'read');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
   return r.errno ? [w, r] : [tx.commit(), r];
@@ -340,7 +350,7 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
     if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a memfd with count past the bytes given' }];
     return memfdWrite(w, memfd.file, memfd.m, bytes, u32(a, 'pos'));
   }
-  if (!f) return fail(w, notFaultErrno(w, pid, u32(a, 'fd')));
+  if (!f) return notFaultResult(w, pid, u32(a, 'fd'), 'write');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   // `count`: the length passed to write(2) when the readable bytes are fewer (default: all of them).
   const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'), a['count'] === undefined ? undefined : u32(a, 'count'));

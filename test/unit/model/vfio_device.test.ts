@@ -130,6 +130,17 @@ describe('VFIO_DEVICE_BIND_IOMMUFD', () => {
     expect(r.bind(fd).errno).toBe(0);
     expect(r.env('open', { path: '/dev/vfio/5' }).errno).toBe('EBUSY');
   });
+
+  it('read/write: the group file has no such methods (EINVAL); a device file is not modelled (its regions)', () => {
+    const r = new Rig();
+    const fd = vtd(r, 1, { group: 5 });
+    const g = r.env('open', { path: '/dev/vfio/5' }).ret!;
+    expect(r.env('read_fault_fd', { fd: g, count: 16, pos: 0 }).errno).toBe('EINVAL');
+    expect(r.env('write_fault_fd', { fd: g, pos: 0, data: Uint8Array.of(1) }).errno).toBe('EINVAL');
+    const dev = r.env('read_fault_fd', { fd, count: 16, pos: 0 });
+    expect(dev.unmodelled).toMatch(/read of a VFIO device file/);
+    expect(r.env('write_fault_fd', { fd, pos: 0, data: Uint8Array.of(1) }).unmodelled).toMatch(/write of a VFIO device file/);
+  });
 });
 
 describe('VFIO_DEVICE_ATTACH_IOMMUFD_PT / DETACH', () => {
