@@ -10,9 +10,9 @@
  * events come from a binary trace file, the blocks' own bytes already encode
  * them: those go to a worker thread (store_worker.ts) that cuts them into the
  * same chunks on the other core, while the decoded events wait here until
- * their chunks are back. Without a worker (none can be started, or the
- * events come one by one) the chunks are encoded here. Either way the
- * chunks are the same bytes.
+ * their chunks are back. Without a worker (none can be started, the events
+ * come one by one, or the trace's first block) the chunks are encoded here.
+ * Either way the chunks are the same bytes.
  */
 import { Packr } from 'msgpackr';
 import { existsSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Event } from '../events/event.js';
+import { packValue } from '../trace/msgpack.js';
 
 export const CHUNK = 256;
 
@@ -101,6 +102,7 @@ export class EventStore {
 
   /** Appends one event (encoded here). */
   push(ev: Event): void {
+    if (this.failure) throw this.failure;
     if (this.worker) throw new Error('EventStore.push while blocks are with the worker: call finish() first');
     this.pending.push(ev);
     this.count++;
@@ -118,14 +120,28 @@ export class EventStore {
     if (events.length === 0) return;
     // (a transferred-away buffer reads as empty, and postMessage would drop the message without a word)
     if (bytes.byteLength === 0) throw new Error('EventStore.pushEncoded: no bytes for a block of events (a buffer already transferred?)');
-    if (!this.worker && !this.startWorker()) {
-      for (const ev of events) this.push(ev);
-      return;
+    // The first block is encoded here: starting a worker costs about 100 ms, more than a
+    // trace of one block (a few thousand events) takes to encode.
+    if (!this.worker) {
+      if (this.count === 0 || !this.startWorker()) {
+        for (const ev of events) this.push(ev);
+        return;
+      }
+      // Events still short of a chunk here go to the worker first, so that it cuts the
+      // chunks where this store would have (at multiples of CHUNK from where it began).
+      if (this.pending.length) {
+        const lead = this.pending;
+        this.pending = [];
+        this.send(this.encoded, lead, Uint8Array.prototype.slice.call(packValue(lead))); // (packValue's bytes are msgpackr's own buffer)
+      }
     }
-    // Events encoded here go first, as a chunk of their own: chunks stay in event order.
-    this.encodePending();
-    this.inflight.push({ first: this.count, events });
+    this.send(this.count, events, bytes);
     this.count += events.length;
+  }
+
+  /** Hands events [first, first + events.length) to the worker. */
+  private send(first: number, events: readonly Event[], bytes: Uint8Array): void {
+    this.inflight.push({ first, events });
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
     this.worker!.postMessage({ type: 'block', bytes: own, count: events.length } satisfies EncoderRequest, [own.buffer as ArrayBuffer]);
   }
@@ -136,7 +152,11 @@ export class EventStore {
     if (this.failure) throw this.failure;
   }
 
-  /** Encodes everything still pending and stops the worker (called when the input ends). */
+  /**
+   * Encodes everything still pending and stops the worker (called when the
+   * input ends). Throws if the worker failed; the events it did not encode
+   * are still held (as objects), but the store takes no more.
+   */
   async finish(): Promise<void> {
     if (this.worker) {
       this.flushed = false;
@@ -148,6 +168,7 @@ export class EventStore {
         this.worker = null;
       }
     }
+    if (this.failure) throw this.failure;
     this.encodePending();
   }
 
@@ -184,6 +205,7 @@ export class EventStore {
 
   private fail(e: Error): void {
     this.failure ??= e;
+    void this.worker?.terminate();
     this.worker = null;
     const w = this.waiting;
     this.waiting = null;

@@ -65,10 +65,11 @@ describe('EventStore', () => {
     const here = new DistStore({ worker: false });
     const bs = blocks(events, [700, 13, 256, 1024, 1]);
     let n = 0;
-    for (const b of bs) {
+    for (const [k, b] of bs.entries()) {
       await s.settle();
       s.pushEncoded(b.events, b.bytes);
-      expect(b.bytes.length).toBe(0); // transferred, not copied
+      // the first block is encoded here; the others' bytes go to the worker, transferred, not copied
+      expect(b.bytes.length === 0).toBe(k > 0);
       n += b.events.length;
       expectAll(s, events.slice(0, n)); // some of them still with the worker
     }
@@ -90,29 +91,36 @@ describe('EventStore', () => {
     expect(() => s.push(events[0]!)).toThrow(/finish/);
     await s.finish();
     expectAll(s, events);
+    const here = new DistStore({ worker: false });
+    for (const ev of events) here.push(ev);
+    await here.finish();
+    expect(s.encodedBytes).toBe(here.encodedBytes); // the chunks were cut at the same places
   });
 
   it('bytes that are a view into a larger buffer are copied, not transferred; no bytes at all are refused', async () => {
     const s = new DistStore();
-    const [a, b] = blocks(events.slice(0, 20), [10]);
-    const big = new Uint8Array(a!.bytes.length + b!.bytes.length);
-    big.set(a!.bytes);
-    big.set(b!.bytes, a!.bytes.length);
-    s.pushEncoded(a!.events, big.subarray(0, a!.bytes.length));
-    s.pushEncoded(b!.events, big.subarray(a!.bytes.length));
-    expect(big.length).toBe(a!.bytes.length + b!.bytes.length); // still ours
+    const [a, b, c] = blocks(events.slice(0, 30), [10]);
+    const big = new Uint8Array(b!.bytes.length + c!.bytes.length);
+    big.set(b!.bytes);
+    big.set(c!.bytes, b!.bytes.length);
+    s.pushEncoded(a!.events, a!.bytes);
+    s.pushEncoded(b!.events, big.subarray(0, b!.bytes.length));
+    s.pushEncoded(c!.events, big.subarray(b!.bytes.length));
+    expect(big.length).toBe(b!.bytes.length + c!.bytes.length); // still ours
     expect(() => s.pushEncoded(events.slice(0, 1), new Uint8Array(0))).toThrow(/no bytes/);
     await s.finish();
-    expectAll(s, events.slice(0, 20));
+    expectAll(s, events.slice(0, 30));
   });
 
   it('a block whose bytes do not hold its events fails the store with a clear error', async () => {
     const s = new DistStore();
-    const [b] = blocks(events.slice(0, 10), [10]);
-    s.pushEncoded(events.slice(0, 11), b!.bytes);
+    const [a, b] = blocks(events.slice(0, 20), [10]);
+    s.pushEncoded(a!.events, a!.bytes);
+    s.pushEncoded(events.slice(10, 21), b!.bytes);
     await expect(s.finish()).rejects.toThrow(/event store worker: a block of 11 events decoded to 10/);
-    // the events themselves are still there
-    expectAll(s, events.slice(0, 11));
+    // the events themselves are still there, and the store takes no more
+    expectAll(s, events.slice(0, 21));
+    expect(() => s.push(events[0]!)).toThrow(/decoded to 10/);
   });
 
   it('the debugger index over a trace file gets the blocks’ bytes and gives back every event', async () => {
