@@ -8,6 +8,7 @@ import type { Event, Fields, Recorded, Result, Value } from '../events/event.js'
 import { emptyWorld, type KernelVersion, type World } from '../model/state.js';
 import { canonicalErrno } from '../uapi/errno.js';
 import { apply } from './apply.js';
+import { table } from '../ds/table.js';
 
 export interface Divergence {
   index: number;
@@ -110,7 +111,7 @@ export interface ReplayOptions {
 export async function replay(events: AsyncIterable<Event> | Iterable<Event>, opts: ReplayOptions = {}): Promise<ReplaySummary> {
   let w = emptyWorld({ kernel: opts.kernel ?? '6.12' });
   const histogram: Record<string, number> = {};
-  const byOp: Record<string, { events: number; divergences: number }> = {};
+  const byOp: Record<string, { events: number; divergences: number }> = table({});
   const recent: { index: number; op: string; errno: string | number; pid: number }[] = [];
   let n = 0;
   let verified = 0;

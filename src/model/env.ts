@@ -14,6 +14,7 @@ import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
 import { vfioOpen } from './vfio_device.js';
+import { table } from '../ds/table.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -462,7 +463,7 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
 const noop: EnvHandler = (w) => [w, { errno: 0 }];
 const unmodelledRecord: EnvHandler = (w, _pid, a, ev) => [w, { errno: 0, unmodelled: `${ev.op}: ${JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}` }];
 
-export const envOps: Record<string, EnvHandler> = {
+export const envOps: Record<string, EnvHandler> = table({
   // iommu_add, device_add, device_remove, set_module_param (hardware.ts).
   ...hardwareOps,
   note: noop,
@@ -492,4 +493,4 @@ export const envOps: Record<string, EnvHandler> = {
   set_rlimit_memlock: setRlimitMemlock,
   fork,
   exit: (w, pid) => exit(w, pid),
-};
+});

@@ -19,6 +19,7 @@ import { getHwInfo } from './hw_info.js';
 import { hwptInvalidate } from './invalidate.js';
 import { vfioIoas, vfioIoctl, isVfioContainerOp } from './vfio_compat.js';
 import { vdeviceAlloc, viommuAlloc } from './viommu.js';
+import { table } from '../ds/table.js';
 
 export type Handler = (tx: Tx, a: Fields, ev: Event) => Result;
 
@@ -32,7 +33,7 @@ interface IoctlOp {
 }
 
 /** iommufd_ioctl_ops[] */
-export const ioctlOps: Record<string, IoctlOp> = {
+export const ioctlOps: Record<string, IoctlOp> = table({
   IOMMU_DESTROY: { nr: 0x80, struct: 'iommu_destroy', last: 'id', handler: destroyIoctl },
   IOMMU_IOAS_ALLOC: { nr: 0x81, struct: 'iommu_ioas_alloc', last: 'out_ioas_id', handler: ioasAlloc },
   IOMMU_IOAS_ALLOW_IOVAS: { nr: 0x82, struct: 'iommu_ioas_allow_iovas', last: 'allowed_iovas', handler: ioasAllowIovas },
@@ -52,7 +53,7 @@ export const ioctlOps: Record<string, IoctlOp> = {
   IOMMU_VIOMMU_ALLOC: { nr: 0x90, struct: 'iommu_viommu_alloc', last: 'out_viommu_id', handler: viommuAlloc, since: '6.14' },
   IOMMU_VDEVICE_ALLOC: { nr: 0x91, struct: 'iommu_vdevice_alloc', last: 'virt_id', handler: vdeviceAlloc, since: '6.14' },
   IOMMU_IOAS_CHANGE_PROCESS: { nr: 0x92, struct: 'iommu_ioas_change_process', last: '__reserved', handler: ioasChangeProcess, since: '6.14' },
-};
+});
 
 const IOMMU_TEST_CMD_NR = 0xa0;
 /** Table size of a test kernel: numbers 0x80..0xa0 are inside it (§1.3). */

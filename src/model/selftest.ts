@@ -17,6 +17,7 @@ import { pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
 import { reportFault, IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID } from './fault.js';
 import { mockDirty } from './dirty.js';
+import { table } from '../ds/table.js';
 
 export type TestHandler = (tx: Tx, a: Fields, ev: Event) => Result;
 
@@ -322,7 +323,7 @@ function devCheckCache(tx: Tx, a: Fields): Result {
 }
 
 /** Test ops by name, with the kernels that have them. */
-export const testOps: Record<string, { handler: TestHandler; since?: '6.14' }> = {
+export const testOps: Record<string, { handler: TestHandler; since?: '6.14' }> = table({
   IOMMU_TEST_OP_ADD_RESERVED: { handler: addReserved },
   IOMMU_TEST_OP_MOCK_DOMAIN: { handler: mockDomainOp('mock_domain') },
   IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS: { handler: mockDomainOp('mock_domain_flags') },
@@ -339,6 +340,6 @@ export const testOps: Record<string, { handler: TestHandler; since?: '6.14' }> =
   IOMMU_TEST_OP_DIRTY: { handler: mockDirty },
   IOMMU_TEST_OP_TRIGGER_IOPF: { handler: triggerIopf },
   IOMMU_TEST_OP_DEV_CHECK_CACHE: { handler: devCheckCache, since: '6.14' },
-};
+});
 
 export { userBuf };

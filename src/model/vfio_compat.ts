@@ -41,6 +41,7 @@ import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRIT
 import { PAGE_SIZE } from './mm.js';
 import type { Tx } from './object.js';
 import type { HwptPagingObj, World } from './state.js';
+import { table } from '../ds/table.js';
 
 /** iommufd_vfio_ioas (IOMMU_VFIO_IOAS) */
 export function vfioIoas(tx: Tx, a: Fields): Result {
@@ -103,14 +104,14 @@ export function vfioIoctl(tx: Tx, ev: Event): [World, Result] {
   return [tx.commit(), res];
 }
 
-const handlers: Record<string, VfioHandler> = {
+const handlers: Record<string, VfioHandler> = table({
   VFIO_GET_API_VERSION: () => ({ errno: 0, ret: VFIO.VFIO_API_VERSION }),
   VFIO_CHECK_EXTENSION: (tx, ev) => checkExtension(tx, intArg(ev)),
   VFIO_SET_IOMMU: (tx, ev) => setIommu(tx, intArg(ev)),
   VFIO_IOMMU_GET_INFO: getInfo,
   VFIO_IOMMU_MAP_DMA: mapDma,
   VFIO_IOMMU_UNMAP_DMA: unmapDma,
-};
+});
 
 /** The unsigned long argument of an integer-argument ioctl. */
 const intArg = (ev: Event): bigint => (ev.args ? u64(ev.args, 'arg') & U64_MAX : 0n);

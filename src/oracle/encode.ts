@@ -21,6 +21,7 @@ import { encodeStruct, encodeTestCmd, RAW_TEST_CMD } from '../uapi/codec.js';
 import { IOCTL_TABLE, IOCTLS, isIoctlName, isTestOpName, testOpByName } from '../uapi/ioctls.js';
 import { structLayout, type KernelVersion } from '../uapi/versions.js';
 import type { StructLayout } from '../uapi/layout.js';
+import { table } from '../ds/table.js';
 
 export const INPUT_MAGIC = 'IORWEXE1';
 export const INPUT_VERSION = 1;
@@ -64,20 +65,20 @@ export const MAX_MEMOP = 256 * 1024;
 const DEFAULT_PID = 1;
 const U64_MAX = 0xffffffffffffffffn;
 const CAP = { CAP_IPC_LOCK: 14, CAP_SYS_RESOURCE: 24 } as const;
-const ADVICE: Record<string, number> = {
+const ADVICE: Record<string, number> = table({
   NORMAL: 0, RANDOM: 1, SEQUENTIAL: 2, WILLNEED: 3, DONTNEED: 4, FREE: 8, REMOVE: 9, DONTFORK: 10, DOFORK: 11, MERGEABLE: 12,
   UNMERGEABLE: 13, HUGEPAGE: 14, NOHUGEPAGE: 15, DONTDUMP: 16, DODUMP: 17, WIPEONFORK: 18, KEEPONFORK: 19, COLD: 20, PAGEOUT: 21,
-};
+});
 
 /** What the 6.12 oracle kernel lacks, by event op. */
-const MISSING_612: Record<string, string> = {
+const MISSING_612: Record<string, string> = table({
   IOMMU_IOAS_MAP_FILE: 'IOMMU_IOAS_MAP_FILE (6.14)',
   IOMMU_VIOMMU_ALLOC: 'vIOMMU (IOMMU_VIOMMU_ALLOC, 6.13)',
   IOMMU_VDEVICE_ALLOC: 'vDEVICE (IOMMU_VDEVICE_ALLOC, 6.13)',
   IOMMU_IOAS_CHANGE_PROCESS: 'IOMMU_IOAS_CHANGE_PROCESS (6.14)',
-};
+});
 /** Events that stand for hardware or files the oracle has no equivalent of. */
-const NO_EQUIVALENT: Record<string, string> = {
+const NO_EQUIVALENT: Record<string, string> = table({
   dma_write: 'device DMA of a hardware model (the mock driver has no such device)',
   iopf: 'a hardware page fault (the mock driver triggers them with IOMMU_TEST_OP_TRIGGER_IOPF)',
   guest_s1_change: 'a guest stage-1 table change of a hardware model',
@@ -86,7 +87,7 @@ const NO_EQUIVALENT: Record<string, string> = {
   VFIO_DEVICE_BIND_IOMMUFD: 'a VFIO device cdev (the oracle has no VFIO device)',
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: 'a VFIO device cdev (the oracle has no VFIO device)',
   VFIO_DEVICE_DETACH_IOMMUFD_PT: 'a VFIO device cdev (the oracle has no VFIO device)',
-};
+});
 /** Events of the model's own bookkeeping: nothing to run. */
 const NOTHING_TO_RUN = new Set(['note', 'noop']);
 
@@ -444,7 +445,7 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
       break;
     case 'mmap': {
       const kind = String(a['kind'] ?? 'anon') as keyof typeof MMAP_KIND;
-      const k = MMAP_KIND[kind] ?? MMAP_KIND.anon;
+      const k = Object.hasOwn(MMAP_KIND, kind) ? MMAP_KIND[kind] : MMAP_KIND.anon;
       const fd = k >= MMAP_KIND.memfd ? (a['fd'] === undefined ? (kind === 'file_private' ? -1 : 0) : num(a['fd'])) : -1;
       at = opHeader(o, OP.MMAP, ev, index, fd);
       o.u64(big(a['va']));
@@ -506,7 +507,8 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
       break;
     }
     case 'drop_capability': {
-      const cap = CAP[String(a['cap'] ?? '') as keyof typeof CAP];
+      const name = String(a['cap'] ?? '');
+      const cap = Object.hasOwn(CAP, name) ? CAP[name as keyof typeof CAP] : undefined;
       // The model refuses other capabilities (EINVAL) without any effect: nothing to run.
       if (cap === undefined) return false;
       at = opHeader(o, OP.CAPDROP, ev, index, -1);
