@@ -15,6 +15,7 @@ import { addOverflows, getIoas } from './io_pagetable.js';
 import { MOCK_IO_PAGE_SIZE } from './drivers/mock.js';
 import type { Tx } from './object.js';
 import { mockReadAndClearDirty } from './iopte.js';
+import { MAX_EVENT_BYTES, overLimit } from './limits.js';
 
 const IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1;
 const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1;
@@ -80,11 +81,25 @@ export function getDirtyBitmap(tx: Tx, a: Fields, ev: Event): Result {
   let len = before ? BigInt(before.length) : 0n;
   if (len > nbytes) len = nbytes;
   for (const [, l] of set) if ((l >> 3n) + 1n > len) len = (l >> 3n) + 1n;
+  const big = overLimit('IOMMU_HWPT_GET_DIRTY_BITMAP bitmap', len, MAX_EVENT_BYTES, 'bytes');
+  if (big) return big;
   const bitmap = new Uint8Array(Number(len));
   if (before) bitmap.set(before.subarray(0, bitmap.length));
-  for (const [f, l] of set) for (let bit = f; bit <= l; bit++) bitmap[Number(bit >> 3n)]! |= 1 << Number(bit & 7n);
+  for (const [f, l] of set) setBits(bitmap, f, l);
   if (dirty !== h.domain.dirty) tx.put({ ...h, domain: { ...h.domain, dirty } });
   return { errno: 0, bufs: { data: bitmap } };
+}
+
+/** Sets bits [first, last] of `bitmap`: whole bytes at once (a 1 MiB slot read with a 1-byte page_size is 2^20 bits). */
+function setBits(bitmap: Uint8Array, first: bigint, last: bigint): void {
+  let bit = first;
+  for (; bit <= last && bit & 7n; bit++) bitmap[Number(bit >> 3n)]! |= 1 << Number(bit & 7n);
+  const fullEnd = ((last + 1n) >> 3n) << 3n; // first bit past the last whole byte
+  if (bit < fullEnd) {
+    bitmap.fill(0xff, Number(bit >> 3n), Number(fullEnd >> 3n));
+    bit = fullEnd;
+  }
+  for (; bit <= last; bit++) bitmap[Number(bit >> 3n)]! |= 1 << Number(bit & 7n);
 }
 
 function lowestBitIndex(v: bigint): number {

@@ -40,6 +40,7 @@ import { IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID, reportF
 import { MOCK_IO_PAGE_SIZE } from './drivers/mock.js';
 import { recordGuestChange, staleSpans } from './tlb.js';
 import type { Area, HwptPagingObj, World } from './state.js';
+import { MAX_EVENT_STEPS, overLimit } from './limits.js';
 
 const IOMMU_WRITE = 2;
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
@@ -75,6 +76,9 @@ export function dmaWrite(w: World, pid: number, a: Fields, ev: Event): [World, R
     for (const s of staleSpans(h.tlb, { scope: '', start: iova, last })) logFault(tx, { dev: devId, hwpt: h.id, kind: 'stale_tlb', iova: s.start, last: s.last, write: true });
   }
   const paging: HwptPagingObj = h.type === 'hwpt_paging' ? h : tx.get(h.parent, 'hwpt_paging')!;
+  // Each written 2 KiB slot is marked dirty one by one.
+  const big = paging.domain.dirtyEnabled ? overLimit('dma_write with dirty tracking', length / MOCK_IO_PAGE_SIZE, MAX_EVENT_STEPS, '2 KiB slots') : undefined;
+  if (big) return [w, big];
   const iopt = getIoas(tx, paging.ioas)!.iopt;
   let dirty = paging.domain.dirty;
   let written = 0n;

@@ -15,6 +15,7 @@ import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
 import { vfioOpen } from './vfio_device.js';
 import { table } from '../ds/table.js';
+import { MAX_EVENT_BYTES, overLimit } from './limits.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -227,11 +228,15 @@ function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [Wor
 }
 
 function memset(w: World, pid: number, a: Fields): [World, Result] {
+  const big = overLimit('memset', u64(a, 'length'), MAX_EVENT_BYTES, 'bytes');
+  if (big) return [w, big];
   return writeMemory(w, pid, u64(a, 'va'), new Uint8Array(Number(u64(a, 'length'))).fill(u32(a, 'byte')));
 }
 
 /** fill_memory with the scenario format's mix32 pattern. */
 function fillMemory(w: World, pid: number, a: Fields): [World, Result] {
+  const big = overLimit('fill_memory', u64(a, 'length'), MAX_EVENT_BYTES, 'bytes');
+  if (big) return [w, big];
   const n = Number(u64(a, 'length'));
   const pat = a['pattern'] as Fields;
   const seed = BigInt(u32(pat, 'seed'));
@@ -241,6 +246,8 @@ function fillMemory(w: World, pid: number, a: Fields): [World, Result] {
 }
 
 function readMemory(w: World, pid: number, a: Fields): [World, Result] {
+  const big = overLimit('read_memory', u64(a, 'length'), MAX_EVENT_BYTES, 'bytes');
+  if (big) return [w, big];
   const p = proc(w, pid);
   const flags = { unknown: false };
   const data = readUser(p.mm, w.mem, u64(a, 'va'), Number(u64(a, 'length')), flags);
@@ -313,6 +320,8 @@ function memfdByFd(w: World, pid: number, fd: number): { file: OpenFile; m: Mobj
 function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: number): [World, Result] {
   const at = pos ? BigInt(pos) : (file.pos ?? 0n);
   const n = at >= m.size ? 0 : Number(m.size - at < BigInt(count) ? m.size - at : BigInt(count));
+  const big = overLimit('read of a memfd', n, MAX_EVENT_BYTES, 'bytes');
+  if (big) return [w, big];
   const flags = { unknown: false };
   const data = readMobj(w.mem, m.id, at, n, flags);
   const w2 = pos || n === 0 ? w : { ...w, files: w.files.set(file.id, { ...file, pos: at + BigInt(n) }) };

@@ -8,6 +8,7 @@ import { u32, userPtrOk } from './args.js';
 import { profileOf } from './device.js';
 import { DEV_PASID_EXEC, DEV_PASID_PRIV } from './drivers/index.js';
 import type { Tx } from './object.js';
+import { MAX_EVENT_BYTES, overLimit } from './limits.js';
 
 const IOMMU_HW_CAP_DIRTY_TRACKING = 1n;
 const IOMMU_HW_CAP_PCI_PASID_EXEC = 2n;
@@ -30,6 +31,9 @@ export function getHwInfo(tx: Tx, a: Fields, ev: Event): Result {
   const res: Result = { errno: 0 };
   if (dataLen) {
     if (!userPtrOk(ev, a, 'data_uptr')) return { errno: 'EFAULT' };
+    // (the model returns the caller's whole buffer: the kernel data, then the cleared rest)
+    const big = overLimit('IOMMU_GET_HW_INFO data_len', dataLen, MAX_EVENT_BYTES, 'bytes');
+    if (big) return big;
     // min(data_len, kernel length) bytes copied, the rest of the user's buffer cleared.
     const out = new Uint8Array(dataLen);
     out.set(kernelData.subarray(0, Math.min(dataLen, kernelData.length)));

@@ -18,6 +18,7 @@ import type { DeviceObj, SelftestObj } from './state.js';
 import { reportFault, IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID } from './fault.js';
 import { mockDirty } from './dirty.js';
 import { table } from '../ds/table.js';
+import { MAX_EVENT_STEPS, overLimit } from './limits.js';
 
 export type TestHandler = (tx: Tx, a: Fields, ev: Event) => Result;
 
@@ -86,6 +87,8 @@ function mdCheckMap(tx: Tx, a: Fields): Result {
   if (iova % MOCK_IO_PAGE_SIZE || length % MOCK_IO_PAGE_SIZE || uptr % MOCK_IO_PAGE_SIZE || addOverflows(uptr, length)) return { errno: 'EINVAL' };
   const h = mdPagetable(tx, u32(a, 'id'));
   if (!h) return { errno: 'ENOENT' };
+  const big = overLimit('IOMMU_TEST_OP_MD_CHECK_MAP', length / MOCK_IO_PAGE_SIZE, MAX_EVENT_STEPS, '2 KiB slots');
+  if (big) return big;
   const iopt = getIoas(tx, h.ioas)!.iopt;
   for (; length; length -= MOCK_IO_PAGE_SIZE) {
     // get_user_pages_fast of the one page: only the last page of the u64 range overflows
@@ -133,6 +136,8 @@ function mdCheckRefs(tx: Tx, a: Fields): Result {
   let uptr = u64(m, 'uptr');
   const refs = u32(m, 'refs');
   if (length % PAGE_SIZE || uptr % PAGE_SIZE || addOverflows(uptr, length)) return { errno: 'EINVAL' };
+  const big = overLimit('IOMMU_TEST_OP_MD_CHECK_REFS', length / PAGE_SIZE, MAX_EVENT_STEPS, 'pages');
+  if (big) return big;
   for (; length; length -= PAGE_SIZE) {
     const r = peekPage(tx.proc.mm, tx.w.mem, uptr);
     if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };

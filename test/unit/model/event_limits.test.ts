@@ -1,0 +1,101 @@
+/**
+ * One event may not make the model materialise or walk more than
+ * src/model/limits.ts allows: trace files are untrusted, and a memset of
+ * 64 GiB, a read of 2 GiB or a page walk over 16 GiB used to take the
+ * process's memory or end replay with a RangeError. Past a limit the event
+ * is reported as not modelled, at once and with nothing changed; within it
+ * every answer is as before.
+ */
+import { describe, expect, it } from 'vitest';
+import { apply } from '../../../src/engine/apply.js';
+import type { Event, Fields, Result } from '../../../src/events/event.js';
+import { emptyWorld, type World } from '../../../src/model/state.js';
+import { MAX_EVENT_BYTES, MAX_EVENT_STEPS } from '../../../src/model/limits.js';
+
+const VA = 0x10000000n;
+const M = 1n << 20n;
+
+class Rig {
+  w: World = emptyWorld({ kernel: '6.12' });
+  do(op: string, args: Fields, extra: Partial<Event> = {}): Result {
+    const t = performance.now();
+    const r = apply(this.w, { op, pid: 1, args, ...extra });
+    // each refusal is immediate (no walk, no allocation first)
+    if (r.result.unmodelled) expect(performance.now() - t).toBeLessThan(500);
+    if (r.result.unmodelled) expect(r.state).toBe(this.w);
+    this.w = r.state;
+    return r.result;
+  }
+  ok(op: string, args: Fields, extra: Partial<Event> = {}): Fields {
+    const r = this.do(op, args, extra);
+    expect(r.errno, `${op} ${r.unmodelled ?? ''}`).toBe(0);
+    return r.out ?? {};
+  }
+}
+
+const past = (r: Result, what: RegExp) => {
+  expect(r.errno).toBe('EOPNOTSUPP');
+  expect(r.unmodelled).toMatch(what);
+  expect(r.unmodelled).toMatch(/past the model's limit/);
+};
+
+describe('limits of one event', () => {
+  it('memset, fill_memory and read_memory of more than MAX_EVENT_BYTES', () => {
+    const r = new Rig();
+    r.ok('mmap', { va: VA, length: 1n << 40n, kind: 'anon' });
+    const big = BigInt(MAX_EVENT_BYTES) + 1n;
+    past(r.do('memset', { va: VA, length: 1n << 36n, byte: 1 }), /^memset of 68719476736 bytes/);
+    past(r.do('fill_memory', { va: VA, length: big, pattern: { seed: 1 } }), /^fill_memory/);
+    past(r.do('read_memory', { va: VA, length: 1n << 34n }), /^read_memory/);
+    // within the limit: as before
+    r.ok('memset', { va: VA, length: 4096n, byte: 7 });
+    expect(r.do('read_memory', { va: VA + 4094n, length: 4n }).bufs!['data']).toEqual(Uint8Array.of(7, 7, 0, 0));
+  });
+
+  it('a read of a memfd past MAX_EVENT_BYTES (what would be read, not the count asked)', () => {
+    const r = new Rig();
+    r.ok('memfd_create', { name: 'm' });
+    r.ok('ftruncate', { fd: 0, length: 1n << 40n });
+    past(r.do('read_fault_fd', { fd: 0, count: 0x7ffff000, pos: 0 }), /^read of a memfd of 2147479552 bytes/);
+    r.ok('ftruncate', { fd: 0, length: 64n });
+    expect(r.do('read_fault_fd', { fd: 0, count: 0x7ffff000, pos: 0 }).ret).toBe(64);
+  });
+
+  it('IOMMU_GET_HW_INFO with a data_len past MAX_EVENT_BYTES; the page walks of MD_CHECK_MAP and MD_CHECK_REFS past MAX_EVENT_STEPS', () => {
+    const r = new Rig();
+    const fd = { fd: 0 };
+    r.ok('open', { path: '/dev/iommu' });
+    r.ok('mmap', { va: VA, length: 16n * M, kind: 'anon' });
+    const ioas = Number(r.ok('IOMMU_IOAS_ALLOC', { flags: 0 }, fd)['out_ioas_id']);
+    const md = r.ok('IOMMU_TEST_OP_MOCK_DOMAIN', { id: ioas, mock_domain: {} }, fd)['mock_domain'] as Fields;
+    const hwinfo = (len: number) => r.do('IOMMU_GET_HW_INFO', { flags: 0, dev_id: md['out_idev_id']!, data_len: len, data_uptr: 0x10000n, __reserved: new Uint8Array(3) }, { ...fd, bufs: { data_uptr: new Uint8Array(64) } });
+    past(hwinfo(0xffffffff), /^IOMMU_GET_HW_INFO data_len of 4294967295 bytes/);
+    expect(hwinfo(64).errno).toBe(0);
+    r.ok('IOMMU_IOAS_MAP', { ioas_id: ioas, flags: 7, user_va: VA, length: 16n * M, iova: 0x1000000n, __reserved: 0 }, fd);
+    const steps = BigInt(MAX_EVENT_STEPS);
+    const check = (length: bigint) => r.do('IOMMU_TEST_OP_MD_CHECK_MAP', { id: md['out_hwpt_id']!, check_map: { iova: 0x1000000n, length, uptr: VA } }, fd);
+    past(check((steps + 1n) * 2048n), /^IOMMU_TEST_OP_MD_CHECK_MAP of 1048577 2 KiB slots/);
+    expect(check(16n * M).errno).toBe(0);
+    const refs = (length: bigint) => r.do('IOMMU_TEST_OP_MD_CHECK_REFS', { id: 0, check_refs: { length, uptr: VA, refs: 1 } }, fd);
+    past(refs((steps + 1n) * 4096n), /^IOMMU_TEST_OP_MD_CHECK_REFS of 1048577 pages/);
+    expect(refs(16n * M).errno).toBe(0);
+  });
+
+  it('a dma_write under dirty tracking whose 2 KiB slots are past MAX_EVENT_STEPS', () => {
+    const r = new Rig();
+    const fd = { fd: 0 };
+    r.ok('open', { path: '/dev/iommu' });
+    r.ok('mmap', { va: VA, length: 16n * M, kind: 'anon' });
+    const ioas = Number(r.ok('IOMMU_IOAS_ALLOC', { flags: 0 }, fd)['out_ioas_id']);
+    const md = r.ok('IOMMU_TEST_OP_MOCK_DOMAIN', { id: ioas, mock_domain: {} }, fd)['mock_domain'] as Fields;
+    const hwpt = Number(r.ok('IOMMU_HWPT_ALLOC', { flags: 2, dev_id: md['out_idev_id']!, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 }, fd)['out_hwpt_id']);
+    r.ok('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', { id: md['out_stdev_id']!, mock_domain_replace: { pt_id: hwpt } }, fd);
+    r.ok('IOMMU_IOAS_MAP', { ioas_id: ioas, flags: 7, user_va: VA, length: 16n * M, iova: 0x1000000n, __reserved: 0 }, fd);
+    const dma = (length: bigint) => r.do('dma_write', { fd: 0, dev_id: Number(md['out_idev_id']), iova: 0x1000000n, length });
+    // without dirty tracking nothing is walked slot by slot
+    expect(dma(1n << 40n).errno).toBe(0);
+    r.ok('IOMMU_HWPT_SET_DIRTY_TRACKING', { flags: 1, hwpt_id: hwpt }, fd);
+    past(dma((BigInt(MAX_EVENT_STEPS) + 1n) * 2048n), /^dma_write with dirty tracking of 1048577 2 KiB slots/);
+    expect(dma(16n * M).out).toEqual({ written: 16n * M, faulted: 0n });
+  });
+});
