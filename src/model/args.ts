@@ -11,9 +11,10 @@ export function u64(a: Fields, k: string): bigint {
   return 0n;
 }
 
+/** A u32 member: a wider value (an untrusted trace can name one) is cut to its low 32 bits, as a C struct would hold it. */
 export function u32(a: Fields, k: string): number {
   const v = a[k];
-  if (typeof v === 'number') return v;
+  if (typeof v === 'number') return v >>> 0;
   if (typeof v === 'bigint') return Number(v & 0xffffffffn);
   return 0;
 }

@@ -317,8 +317,8 @@ function memfdByFd(w: World, pid: number, fd: number): { file: OpenFile; m: Mobj
  * a memfd, which is what the fault-fd events do on one: shmem_file_read_iter,
  * nothing at or past i_size.
  */
-function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: number): [World, Result] {
-  const at = pos ? BigInt(pos) : (file.pos ?? 0n);
+function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: bigint): [World, Result] {
+  const at = pos ? pos : (file.pos ?? 0n);
   const n = at >= m.size ? 0 : Number(m.size - at < BigInt(count) ? m.size - at : BigInt(count));
   const big = overLimit('read of a memfd', n, MAX_EVENT_BYTES, 'bytes');
   if (big) return [w, big];
@@ -329,8 +329,8 @@ function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: number
 }
 
 /** write(2) / pwrite(2) of a memfd: shmem_file_write_iter; i_size grows to cover what was written. */
-function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: number): [World, Result] {
-  const at = pos ? BigInt(pos) : (file.pos ?? 0n);
+function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: bigint): [World, Result] {
+  const at = pos ? pos : (file.pos ?? 0n);
   let mem = writeMobj(w.mem, m.id, at, bytes);
   const end = at + BigInt(bytes.length);
   const cur = mem.mobjs.get(m.id)!;
@@ -342,7 +342,7 @@ function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: n
 function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const f = faultByFd(w, pid, u32(a, 'fd'));
   const memfd = f ? undefined : memfdByFd(w, pid, u32(a, 'fd'));
-  if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), u32(a, 'pos'));
+  if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), u64(a, 'pos'));
   if (!f) return notFaultResult(w, pid, u32(a, 'fd'), 'read');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
@@ -358,7 +358,7 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
     // A `count` past the bytes given makes the kernel copy from unreadable memory (a short write or
     // EFAULT, by where the page boundaries fall): not modelled, and said so.
     if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a memfd with count past the bytes given' }];
-    return memfdWrite(w, memfd.file, memfd.m, bytes, u32(a, 'pos'));
+    return memfdWrite(w, memfd.file, memfd.m, bytes, u64(a, 'pos'));
   }
   if (!f) return notFaultResult(w, pid, u32(a, 'fd'), 'write');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);

@@ -33,7 +33,7 @@ import type { Event, Fields, Result } from '../events/event.js';
 import { CONSTANTS as VFIO, STRUCTS as VFIO_STRUCTS } from '../uapi/generated_vfio.js';
 import { IOCTLS, isIoctlName } from '../uapi/ioctls.js';
 import type { StructLayout } from '../uapi/layout.js';
-import { decodeStruct, encodeStruct } from '../uapi/struct.js';
+import { decodeStruct, encodeStruct, fitToMembers } from '../uapi/struct.js';
 import { le, u32, u64 } from './args.js';
 import { MOCK_HUGE_PAGE_SIZE } from './drivers/mock.js';
 import { ULONG_MAX, U64_MAX, addOverflows, cutIova, emptyIopt, getIoas, maxB, unmapIovaRange } from './io_pagetable.js';
@@ -369,7 +369,8 @@ function getInfo(tx: Tx, ev: Event): Result {
  */
 function writtenFields(l: StructLayout, callerFields: Fields, kernelFields: Fields, n: number): Fields {
   const known = new Set(l.fields.map((f) => f.name));
-  const callerOwn = Object.fromEntries(Object.entries(callerFields).filter(([k]) => known.has(k)));
+  // (cut to their members' widths first: an untrusted trace may name values no struct holds)
+  const callerOwn = fitToMembers(l.fields, Object.fromEntries(Object.entries(callerFields).filter(([k]) => known.has(k))));
   const bytes = encodeStruct(l, callerOwn, l.size);
   bytes.set(encodeStruct(l, kernelFields, l.size).subarray(0, n));
   const all = decodeStruct(l, bytes);

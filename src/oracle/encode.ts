@@ -18,6 +18,7 @@
  */
 import type { Event, Fields, Value } from '../events/event.js';
 import { encodeStruct, encodeTestCmd, RAW_TEST_CMD } from '../uapi/codec.js';
+import { fitToMembers } from '../uapi/struct.js';
 import { IOCTL_TABLE, IOCTLS, isIoctlName, isTestOpName, testOpByName } from '../uapi/ioctls.js';
 import { structLayout, type KernelVersion } from '../uapi/versions.js';
 import type { StructLayout } from '../uapi/layout.js';
@@ -653,40 +654,6 @@ export function decodeInput(buf: Buffer): { timeoutMs: number; traces: { name: s
 
 // --------------------------------------------------------------- representable events
 
-const WIDTH: Record<string, number> = { u8: 8, s8: 8, u16: 16, s16: 16, u32: 32, s32: 32, u64: 64, s64: 64, ptr: 64 };
-
-function fitFields(fields: readonly import('../uapi/layout.js').FieldLayout[], a: Fields): Fields {
-  let out: Fields | undefined;
-  const set = (k: string, v: Value) => {
-    out ??= { ...a };
-    out[k] = v;
-  };
-  for (const f of fields) {
-    if (f.name === '' && f.fields) {
-      const inner = fitFields(f.fields, out ?? a);
-      if (inner !== (out ?? a)) out = inner;
-      continue;
-    }
-    const v = (out ?? a)[f.name];
-    if (v === undefined) continue;
-    if ((f.type === 'struct' || f.type === 'union') && f.fields && v && typeof v === 'object' && !(v instanceof Uint8Array) && !Array.isArray(v)) {
-      const inner = fitFields(f.fields, v as Fields);
-      if (inner !== v) set(f.name, inner);
-      continue;
-    }
-    const w = WIDTH[f.type];
-    if (!w || f.count !== undefined) continue;
-    if (typeof v === 'bigint') {
-      const signed = f.type.startsWith('s');
-      const ok = signed ? v >= -(1n << BigInt(w - 1)) && v < 1n << BigInt(w) : v >= 0n && v < 1n << BigInt(w);
-      if (!ok) set(f.name, BigInt.asUintN(w, v));
-    } else if (typeof v === 'number') {
-      const b = BigInt(Math.trunc(v));
-      if (b < -(1n << BigInt(w - 1)) || b >= 1n << BigInt(w)) set(f.name, w === 64 ? BigInt.asUintN(64, b) : Number(BigInt.asUintN(w, b)));
-    }
-  }
-  return out ?? a;
-}
 
 /**
  * The event as a C program can express it: integer values that do not fit
@@ -703,10 +670,10 @@ export function representable(ev: Event, kernel: KernelVersion = '6.12'): Event 
     const payload = a['payload'];
     const rl = payload && typeof payload === 'object' && !(payload instanceof Uint8Array) && !Array.isArray(payload) ? rawStruct(num(a['request']), kernel) : undefined;
     if (!rl) return ev;
-    const fitted = fitFields(rl.fields, payload as Fields);
+    const fitted = fitToMembers(rl.fields, payload as Fields);
     return fitted === payload ? ev : { ...ev, args: { ...a, payload: fitted } };
   } else if (isIoctlName(ev.op) && IOCTLS[ev.op].struct) l = layoutOf(IOCTLS[ev.op].struct!, kernel);
   if (!l) return ev;
-  const fitted = fitFields(l.fields, a);
+  const fitted = fitToMembers(l.fields, a);
   return fitted === a ? ev : { ...ev, args: fitted };
 }

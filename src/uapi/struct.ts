@@ -181,3 +181,44 @@ function kindOf(v: Value): string {
   if (Array.isArray(v)) return 'array';
   return typeof v === 'number' && !Number.isSafeInteger(v) ? `non-integer ${v}` : typeof v;
 }
+
+/**
+ * `a` with every integer cut to the width of its member (the same object
+ * when nothing needed cutting): what a C struct holding those values would
+ * hold. A trace can name values no struct can (the fuzzer's hostile values,
+ * an untrusted file); the oracle sends the cut values to both sides, and
+ * the model cuts the caller's own fields before encoding them.
+ */
+export function fitToMembers(fields: readonly FieldLayout[], a: Fields): Fields {
+  let out: Fields | undefined;
+  const set = (k: string, v: Value) => {
+    out ??= { ...a };
+    out[k] = v;
+  };
+  for (const f of fields) {
+    if (f.name === '' && f.fields) {
+      const inner = fitToMembers(f.fields, out ?? a);
+      if (inner !== (out ?? a)) out = inner;
+      continue;
+    }
+    const v = (out ?? a)[f.name];
+    if (v === undefined) continue;
+    if ((f.type === 'struct' || f.type === 'union') && f.fields && v && typeof v === 'object' && !(v instanceof Uint8Array) && !Array.isArray(v)) {
+      const inner = fitToMembers(f.fields, v as Fields);
+      if (inner !== v) set(f.name, inner);
+      continue;
+    }
+    const bytes = (WIDTH as { readonly [t: string]: number | undefined })[f.type];
+    if (!bytes || f.count !== undefined) continue;
+    const w = bytes * 8;
+    if (typeof v === 'bigint') {
+      const signed = f.type.startsWith('s');
+      const ok = signed ? v >= -(1n << BigInt(w - 1)) && v < 1n << BigInt(w) : v >= 0n && v < 1n << BigInt(w);
+      if (!ok) set(f.name, BigInt.asUintN(w, v));
+    } else if (typeof v === 'number') {
+      const b = BigInt(Math.trunc(v));
+      if (b < -(1n << BigInt(w - 1)) || b >= 1n << BigInt(w)) set(f.name, w === 64 ? BigInt.asUintN(64, b) : Number(BigInt.asUintN(w, b)));
+    }
+  }
+  return out ?? a;
+}

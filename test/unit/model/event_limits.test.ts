@@ -81,6 +81,17 @@ describe('limits of one event', () => {
     expect(refs(16n * M).errno).toBe(0);
   });
 
+  it('a u32 member given a wider number is cut to 32 bits, as the same value given as a bigint always was', () => {
+    const r = new Rig();
+    r.ok('open', { path: '/dev/iommu' });
+    r.ok('mmap', { va: VA, length: 16n * M, kind: 'anon' });
+    r.ok('IOMMU_IOAS_ALLOC', { flags: 0 }, { fd: 0 });
+    const map = (ioasId: number | bigint, iova: bigint) => r.do('IOMMU_IOAS_MAP', { ioas_id: ioasId, flags: 7, user_va: VA, length: 4096n, iova, __reserved: 0 }, { fd: 0 });
+    expect(map(2 ** 32 + 1, 0x1000000n).errno).toBe(0);
+    expect(map((1n << 32n) + 1n, 0x2000000n).errno).toBe(0);
+    expect(map(2 ** 32 + 2, 0x3000000n).errno).toBe('ENOENT');
+  });
+
   it('a dma_write under dirty tracking whose 2 KiB slots are past MAX_EVENT_STEPS', () => {
     const r = new Rig();
     const fd = { fd: 0 };

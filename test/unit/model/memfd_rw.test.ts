@@ -58,6 +58,16 @@ describe('memfd read and write', () => {
     ]);
   });
 
+  it('pread/pwrite at a position past 4 GiB (a loff_t, not a u32)', () => {
+    const at = 5n << 30n;
+    const r = run([{ op: 'memfd_create', args: { name: 'm' } }, { op: 'write_fault_fd', args: { fd: 0, pos: at }, bufs: { data: hex('abcd') } }, { op: 'read_fault_fd', args: { fd: 0, count: 8, pos: at - 2n } }, read(8, 2)]);
+    expect(r.slice(1).map(got)).toEqual([
+      [0, 2, undefined],
+      [0, 4, '0000abcd'],
+      [0, 8, '00'.repeat(8)],
+    ]);
+  });
+
   it('the iommufd itself still has no read method (EINVAL); nothing open there is EBADF', () => {
     const r = run([{ op: 'open', args: { path: '/dev/iommu' } }, read(40), write('00'), { op: 'close', args: { fd: 0 } }, read(40), write('00')]);
     expect(r.map((x) => x.errno)).toEqual([0, 'EINVAL', 'EINVAL', 0, 'EBADF', 'EBADF']);

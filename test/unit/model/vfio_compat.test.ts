@@ -142,6 +142,14 @@ describe('VFIO_IOMMU_GET_INFO', () => {
     );
   });
 
+  it('caller fields wider than their members (an untrusted trace) are cut, not thrown on', () => {
+    // argsz 20 keeps the caller's cap_offset and pad above byte 20: the cut values come back there
+    const wide = new Rig().compat(1).run('VFIO_IOMMU_GET_INFO', { argsz: 20, flags: 0, iova_pgsizes: 0n, cap_offset: 0xffffffffffffffffn, pad: 2 ** 53 + 5 });
+    const cut = new Rig().compat(1).run('VFIO_IOMMU_GET_INFO', { argsz: 20, flags: 0, iova_pgsizes: 0n, cap_offset: 0xffffffff, pad: 5 });
+    expect(wide.errno).toBe(0);
+    expect(wide).toEqual(cut);
+  });
+
   it('without a domain: every page size above PAGE_SIZE, one range over the whole space', () => {
     const r = new Rig().compat(0, false);
     const res = info(r, 72, new Uint8Array(48));
