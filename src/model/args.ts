@@ -4,10 +4,13 @@
  */
 import type { Event, Fields, Value } from '../events/event.js';
 
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** A u64 member: a value outside [0, 2^64) (an untrusted trace can name one) is cut to 64 bits, -1 to 2^64 - 1, as a C struct would hold it. */
 export function u64(a: Fields, k: string): bigint {
   const v = a[k];
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number') return BigInt(v);
+  if (typeof v === 'bigint') return v >= 0n && v <= U64_MAX ? v : BigInt.asUintN(64, v);
+  if (typeof v === 'number') return v >= 0 && Number.isSafeInteger(v) ? BigInt(v) : Number.isFinite(v) ? BigInt.asUintN(64, BigInt(Math.trunc(v))) : 0n;
   return 0n;
 }
 

@@ -304,6 +304,9 @@ function notFaultResult(w: World, pid: number, fd: number, what: 'read' | 'write
   return [w, { errno: 'EOPNOTSUPP', unmodelled: `${what} of ${file}` }];
 }
 
+/** The largest loff_t (and shmem's s_maxbytes, MAX_LFS_FILESIZE). */
+const LOFF_MAX = (1n << 63n) - 1n;
+
 /** The memfd behind an fd, if it is one (shmem, not hugetlbfs). */
 function memfdByFd(w: World, pid: number, fd: number): { file: OpenFile; m: Mobj } | undefined {
   const fileId = proc(w, pid).fds.get(fd);
@@ -319,6 +322,8 @@ function memfdByFd(w: World, pid: number, fd: number): { file: OpenFile; m: Mobj
  */
 function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: bigint): [World, Result] {
   const at = pos ? pos : (file.pos ?? 0n);
+  // rw_verify_area: a negative loff_t, or one that the count would carry past LLONG_MAX
+  if (at + BigInt(count) > LOFF_MAX) return fail(w, 'EINVAL');
   const n = at >= m.size ? 0 : Number(m.size - at < BigInt(count) ? m.size - at : BigInt(count));
   const big = overLimit('read of a memfd', n, MAX_EVENT_BYTES, 'bytes');
   if (big) return [w, big];
@@ -331,6 +336,7 @@ function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: bigint
 /** write(2) / pwrite(2) of a memfd: shmem_file_write_iter; i_size grows to cover what was written. */
 function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: bigint): [World, Result] {
   const at = pos ? pos : (file.pos ?? 0n);
+  if (at + BigInt(bytes.length) > LOFF_MAX) return fail(w, 'EINVAL'); // rw_verify_area, as for a read
   let mem = writeMobj(w.mem, m.id, at, bytes);
   const end = at + BigInt(bytes.length);
   const cur = mem.mobjs.get(m.id)!;

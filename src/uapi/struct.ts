@@ -216,8 +216,13 @@ export function fitToMembers(fields: readonly FieldLayout[], a: Fields): Fields 
       const ok = signed ? v >= -(1n << BigInt(w - 1)) && v < 1n << BigInt(w) : v >= 0n && v < 1n << BigInt(w);
       if (!ok) set(f.name, BigInt.asUintN(w, v));
     } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) {
+        set(f.name, 0);
+        continue;
+      }
       const b = BigInt(Math.trunc(v));
-      if (b < -(1n << BigInt(w - 1)) || b >= 1n << BigInt(w)) set(f.name, w === 64 ? BigInt.asUintN(64, b) : Number(BigInt.asUintN(w, b)));
+      // (past 2^53 a number is no exact integer to encode: a 64-bit member takes it as a bigint)
+      if (b < -(1n << BigInt(w - 1)) || b >= 1n << BigInt(w) || !Number.isSafeInteger(v)) set(f.name, w === 64 ? BigInt.asUintN(64, b) : Number(BigInt.asUintN(w, b)));
     }
   }
   return out ?? a;

@@ -12,8 +12,8 @@ import type { Event, Result } from '../../../src/events/event.js';
 import { emptyWorld } from '../../../src/model/state.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
-const write = (data: string, pos = 0): Event => ({ op: 'write_fault_fd', args: { fd: 0, pos }, bufs: { data: hex(data) } });
-const read = (count: number, pos = 0): Event => ({ op: 'read_fault_fd', args: { fd: 0, count, pos } });
+const write = (data: string, pos: number | bigint = 0): Event => ({ op: 'write_fault_fd', args: { fd: 0, pos }, bufs: { data: hex(data) } });
+const read = (count: number, pos: number | bigint = 0): Event => ({ op: 'read_fault_fd', args: { fd: 0, count, pos } });
 
 function run(events: Event[]): Result[] {
   let w = emptyWorld({ kernel: '6.12' });
@@ -65,6 +65,41 @@ describe('memfd read and write', () => {
       [0, 2, undefined],
       [0, 4, '0000abcd'],
       [0, 8, '00'.repeat(8)],
+    ]);
+  });
+
+  it('positions as loff_t: negative, or carried past LLONG_MAX by the count, is EINVAL (rw_verify_area)', () => {
+    const L = (1n << 63n) - 1n;
+    const r = run([
+      { op: 'memfd_create', args: { name: 'm' } },
+      write('abcd', (1n << 64n) - 1n), // -1
+      write('abcd', 1n << 63n),
+      write('abcd', L - 1n), // ends past LLONG_MAX
+      write('ab', L - 1n), // one byte: ends at it
+      write('abcd', L - 2n), // two bytes
+      write('', L),
+      read(8, (1n << 64n) - 1n),
+      read(8, 1n << 63n),
+      read(8, L),
+      read(1, L - 1n),
+      read(2, L - 1n),
+      read(2, L - 3n),
+      read(0, L),
+    ]);
+    expect(r.slice(1).map(got)).toEqual([
+      ['EINVAL', undefined, undefined],
+      ['EINVAL', undefined, undefined],
+      ['EINVAL', undefined, undefined],
+      [0, 1, undefined],
+      [0, 2, undefined],
+      [0, 0, undefined],
+      ['EINVAL', undefined, undefined],
+      ['EINVAL', undefined, undefined],
+      ['EINVAL', undefined, undefined],
+      [0, 1, 'cd'],
+      ['EINVAL', undefined, undefined],
+      [0, 2, '00ab'],
+      [0, 0, ''],
     ]);
   });
 
