@@ -417,8 +417,10 @@ function exit(w: World, pid: number): [World, Result] {
 
 /** Files the process had open before the trace began (stdio, harness files): opaque, never closed by the trace. */
 function externalFds(w: World, pid: number, a: Fields): [World, Result] {
-  const fds = (a['fds'] as number[]) ?? [];
-  for (const fd of fds) {
+  const fds = a['fds'] ?? [];
+  if (!Array.isArray(fds) || !fds.every((fd) => typeof fd === 'number' && Number.isSafeInteger(fd) && fd >= 0))
+    return [w, { errno: 'EINVAL', unmodelled: 'external_fds: fds must be an array of file descriptor numbers' }];
+  for (const fd of fds as number[]) {
     const p = proc(w, pid);
     if (p.fds.has(fd)) continue;
     const id = w.nextFile;
@@ -433,8 +435,26 @@ function externalFds(w: World, pid: number, a: Fields): [World, Result] {
  * seen (heap, stack, glibc's own mappings) get new memory objects; VMAs
  * outside every region are gone.
  */
+/** What is wrong with a maps snapshot's regions, if anything: /proc/self/maps lists page-aligned, ascending, disjoint regions. */
+function mapsProblem(regions: unknown): string | undefined {
+  if (!Array.isArray(regions)) return 'maps must be an array of regions';
+  let prev = 0n;
+  for (const [i, r] of regions.entries()) {
+    if (!r || typeof r !== 'object' || Array.isArray(r) || r instanceof Uint8Array) return `region ${i} must be an object`;
+    const { start, end, perms, path } = r as Fields;
+    if (typeof start !== 'bigint' || typeof end !== 'bigint') return `region ${i}: start and end must be u64 values`;
+    if (start % PAGE_SIZE || end % PAGE_SIZE || end <= start || end > 1n << 64n) return `region ${i}: [${start}, ${end}) is not a page-aligned, non-empty range`;
+    if (start < prev) return `region ${i} overlaps or precedes the one before`;
+    if (typeof perms !== 'string' || perms.length < 4 || (path !== undefined && typeof path !== 'string')) return `region ${i}: perms (rwxp/s) and path must be strings`;
+    prev = end;
+  }
+  return undefined;
+}
+
 function maps(w: World, pid: number, a: Fields): [World, Result] {
-  const regions = (a['maps'] as Fields[]) ?? [];
+  const bad = mapsProblem(a['maps'] ?? []);
+  if (bad) return [w, { errno: 'EINVAL', unmodelled: `a malformed maps snapshot: ${bad}` }];
+  const regions = (a['maps'] as Fields[] | undefined) ?? [];
   const p = proc(w, pid);
   let mem = w.mem;
   let vmas = emptyMm().vmas;
@@ -445,7 +465,7 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
     const read = perms[0] === 'r';
     const write = perms[1] === 'w';
     const shared = perms[3] === 's';
-    const path = String(r['path']);
+    const path = String(r['path'] ?? '');
     let pos = start;
     const fill = (to: bigint) => {
       if (to <= pos) return;

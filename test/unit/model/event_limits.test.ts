@@ -110,3 +110,26 @@ describe('limits of one event', () => {
     expect(dma(16n * M).out).toEqual({ written: 16n * M, faulted: 0n });
   });
 });
+
+describe('malformed outside events', () => {
+  it('a maps snapshot must list page-aligned, ascending, disjoint regions; external_fds an array of fds', () => {
+    const r = new Rig();
+    const region = (start: bigint, end: bigint) => ({ start, end, perms: 'rw-p', path: '', offset: 0n });
+    const bad = (maps: unknown, what: RegExp) => {
+      const res = r.do('maps', { maps: maps as Fields[] });
+      expect(res.errno).toBe('EINVAL');
+      expect(res.unmodelled).toMatch(/^a malformed maps snapshot: /);
+      expect(res.unmodelled).toMatch(what);
+    };
+    bad({}, /must be an array/);
+    bad([region(0x2000n, 0x3000n), region(0x1000n, 0x2000n)], /region 1 overlaps or precedes/);
+    bad([region(0x1000n, 0x3000n), region(0x2000n, 0x4000n)], /region 1 overlaps/);
+    bad([region(0x1000n, 0x1800n)], /region 0: .* not a page-aligned/);
+    bad([region(0x2000n, 0x1000n)], /not a page-aligned, non-empty range/);
+    bad([{ start: 4096, end: 8192, perms: 'rw-p' }], /must be u64 values/);
+    bad([{ start: 0x1000n, end: 0x2000n, perms: 7 }], /perms/);
+    expect(r.do('maps', { maps: [region(0x1000n, 0x2000n), region(0x2000n, 0x4000n)] }).errno).toBe(0);
+    for (const fds of [3, {}, [1, -1], ['x']]) expect(r.do('external_fds', { fds: fds as number[] }).unmodelled).toMatch(/^external_fds: fds must be an array/);
+    expect(r.do('external_fds', { fds: [3, 4] }).errno).toBe(0);
+  });
+});
