@@ -5,7 +5,7 @@
  * the object graph, and an object's lifecycle.
  */
 import type { Patch } from 'immer';
-import type { Event, Value } from '../events/event.js';
+import { intOf, type Event, type Value } from '../events/event.js';
 import { PMap, compareBigints } from '../ds/pmap.js';
 import { IntervalMap, U64_MAX } from '../ds/interval_map.js';
 import type { Area, Ctx, FaultRecord, Obj, World } from '../model/state.js';
@@ -54,7 +54,7 @@ function decodeConst(kernel: KernelVersion, key: string, v: Value | undefined): 
   if (!spec || (typeof v !== 'number' && typeof v !== 'bigint')) return null;
   const [prefixes, kind] = spec;
   const one = typeof prefixes === 'string';
-  const n = BigInt(v);
+  const n = intOf(v);
   const names: [string, bigint][] = [];
   for (const [name, val] of Object.entries(UAPI[kernel].constants)) {
     const prefix = one ? (name.startsWith(prefixes) ? prefixes : undefined) : prefixes.find((p) => name.startsWith(p));
@@ -191,8 +191,8 @@ const DIRTY_RUNS_SHOWN = 8;
 export function dirtyBitmapMeaning(b: Uint8Array, iova: unknown, pageSize: unknown): string | null {
   if (typeof iova !== 'bigint' && typeof iova !== 'number') return null;
   if (typeof pageSize !== 'bigint' && typeof pageSize !== 'number') return null;
-  const base = BigInt(iova);
-  const ps = BigInt(pageSize);
+  const base = intOf(iova);
+  const ps = intOf(pageSize);
   if (ps <= 0n) return null;
   const runs: string[] = [];
   let nruns = 0;

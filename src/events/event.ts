@@ -80,3 +80,13 @@ export const OK: Result = Object.freeze({ errno: 0 }) as Result;
 export function err(errno: string, out?: Fields): Result {
   return out ? { errno, out } : { errno };
 }
+
+/**
+ * The integer a number or bigint member stands for, as a bigint: a number's
+ * integer part (an untrusted trace may give 1.5; BigInt() would throw), 0
+ * for NaN or an infinity.
+ */
+export function intOf(v: number | bigint): bigint {
+  if (typeof v === 'bigint') return v;
+  return Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+}

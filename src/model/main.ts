@@ -3,7 +3,7 @@
  * (iommufd_fops_ioctl), IOMMU_OPTION, and the entry point that turns an
  * ioctl event into a handler call inside a transaction.
  */
-import type { Event, Fields, Result } from '../events/event.js';
+import { intOf, type Event, type Fields, type Result } from '../events/event.js';
 import { offsetofend, type FieldLayout, type StructLayout } from '../uapi/layout.js';
 import { structLayout } from '../uapi/versions.js';
 import { u32, u64 } from './args.js';
@@ -125,7 +125,7 @@ function truncateFields(l: StructLayout, a: Fields, size: number): Fields {
         dst[f.name] = inner;
       } else if (off < size && (typeof v === 'bigint' || typeof v === 'number')) {
         const bits = BigInt((size - off) * 8);
-        const masked = intBig(v) & ((1n << bits) - 1n);
+        const masked = intOf(v) & ((1n << bits) - 1n);
         dst[f.name] = typeof v === 'bigint' ? masked : Number(masked);
       }
     }
@@ -133,9 +133,6 @@ function truncateFields(l: StructLayout, a: Fields, size: number): Fields {
   visit(l.fields, 0, a, out);
   return out;
 }
-
-/** An integer member's value as a bigint (a trace may give a number with a fraction: its integer part). */
-const intBig = (v: number | bigint): bigint => (typeof v === 'bigint' ? v : Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n);
 
 /**
  * Written-back fields beyond the caller's `size` are not copied out (§1.4).
@@ -152,8 +149,8 @@ function clipOut(l: StructLayout, out: Fields, size: number, caller: Fields): Fi
     else if (f && off < size && f.count === undefined && (typeof v === 'bigint' || typeof v === 'number')) {
       const mask = (1n << BigInt((size - off) * 8)) - 1n;
       const was = caller[k];
-      const old = typeof was === 'bigint' || typeof was === 'number' ? BigInt.asUintN(f.size * 8, intBig(was)) : 0n;
-      const merged = (BigInt.asUintN(f.size * 8, intBig(v)) & mask) | (old & ~mask);
+      const old = typeof was === 'bigint' || typeof was === 'number' ? BigInt.asUintN(f.size * 8, intOf(was)) : 0n;
+      const merged = (BigInt.asUintN(f.size * 8, intOf(v)) & mask) | (old & ~mask);
       clipped[k] = typeof v === 'bigint' ? merged : Number(merged);
     }
   }

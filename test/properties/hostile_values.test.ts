@@ -8,7 +8,7 @@
  * reaching the interval tree, malformed maps and external_fds events, and
  * (with limits.ts) memsets and reads that took gigabytes. The events are
  * the bundled traces', the oracle regressions' and one capture per selftest
- * file family.
+ * file family; the debugger indexes and shows such events too.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ import type { Event, Fields, Value } from '../../src/events/event.js';
 import { apply } from '../../src/engine/apply.js';
 import { openSource } from '../../src/engine/source.js';
 import { emptyWorld } from '../../src/model/state.js';
+import { DebugIndex } from '../../src/debug/history.js';
+import { eventView } from '../../src/debug/views.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CAPTURES = join(ROOT, '../shared/captures/selftest');
@@ -99,4 +101,21 @@ describe('hostile values in any event', () => {
       expect(tried).toBeGreaterThan(0);
     });
   }
+
+  it('the debugger indexes a trace of such events and shows each one', async () => {
+    const src = await openSource(join(ROOT, 'traces/selftest-mock-domain.iort'));
+    const evs: Event[] = [];
+    const seen = new Set<string>();
+    for await (const ev of src.events) {
+      if (ev.args && !seen.has(ev.op)) {
+        seen.add(ev.op);
+        for (const [, m] of mutants(ev)) evs.push(m);
+      }
+      evs.push(ev);
+    }
+    const ix = new DebugIndex({ kernel: src.kernel });
+    await ix.ingest(evs);
+    expect(ix.length).toBe(evs.length);
+    for (let i = 0; i < evs.length; i++) expect(() => eventView(ix, i), `event ${i} ${evs[i]!.op}`).not.toThrow();
+  });
 });
