@@ -31,6 +31,14 @@ class Rig {
     expect(r.errno, `${op} ${r.unmodelled ?? ''}`).toBe(0);
     return r.out ?? {};
   }
+  /** An iommufd (fd 0), 16 MiB of memory at VA, an IOAS and a mock domain on it: their IDs. */
+  mockDomain(): { ioas: number; md: Fields } {
+    this.ok('open', { path: '/dev/iommu' });
+    this.ok('mmap', { va: VA, length: 16n * M, kind: 'anon' });
+    const ioas = Number(this.ok('IOMMU_IOAS_ALLOC', { flags: 0 }, { fd: 0 })['out_ioas_id']);
+    const md = this.ok('IOMMU_TEST_OP_MOCK_DOMAIN', { id: ioas, mock_domain: {} }, { fd: 0 })['mock_domain'] as Fields;
+    return { ioas, md };
+  }
 }
 
 const past = (r: Result, what: RegExp) => {
@@ -64,10 +72,7 @@ describe('limits of one event', () => {
   it('IOMMU_GET_HW_INFO with a data_len past MAX_EVENT_BYTES; the page walks of MD_CHECK_MAP and MD_CHECK_REFS past MAX_EVENT_STEPS', () => {
     const r = new Rig();
     const fd = { fd: 0 };
-    r.ok('open', { path: '/dev/iommu' });
-    r.ok('mmap', { va: VA, length: 16n * M, kind: 'anon' });
-    const ioas = Number(r.ok('IOMMU_IOAS_ALLOC', { flags: 0 }, fd)['out_ioas_id']);
-    const md = r.ok('IOMMU_TEST_OP_MOCK_DOMAIN', { id: ioas, mock_domain: {} }, fd)['mock_domain'] as Fields;
+    const { ioas, md } = r.mockDomain();
     const hwinfo = (len: number) => r.do('IOMMU_GET_HW_INFO', { flags: 0, dev_id: md['out_idev_id']!, data_len: len, data_uptr: 0x10000n, __reserved: new Uint8Array(3) }, { ...fd, bufs: { data_uptr: new Uint8Array(64) } });
     past(hwinfo(0xffffffff), /^IOMMU_GET_HW_INFO data_len of 4294967295 bytes/);
     expect(hwinfo(64).errno).toBe(0);
@@ -95,10 +100,7 @@ describe('limits of one event', () => {
   it('a dma_write under dirty tracking whose 2 KiB slots are past MAX_EVENT_STEPS', () => {
     const r = new Rig();
     const fd = { fd: 0 };
-    r.ok('open', { path: '/dev/iommu' });
-    r.ok('mmap', { va: VA, length: 16n * M, kind: 'anon' });
-    const ioas = Number(r.ok('IOMMU_IOAS_ALLOC', { flags: 0 }, fd)['out_ioas_id']);
-    const md = r.ok('IOMMU_TEST_OP_MOCK_DOMAIN', { id: ioas, mock_domain: {} }, fd)['mock_domain'] as Fields;
+    const { ioas, md } = r.mockDomain();
     const hwpt = Number(r.ok('IOMMU_HWPT_ALLOC', { flags: 2, dev_id: md['out_idev_id']!, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 }, fd)['out_hwpt_id']);
     r.ok('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', { id: md['out_stdev_id']!, mock_domain_replace: { pt_id: hwpt } }, fd);
     r.ok('IOMMU_IOAS_MAP', { ioas_id: ioas, flags: 7, user_va: VA, length: 16n * M, iova: 0x1000000n, __reserved: 0 }, fd);
