@@ -16,6 +16,7 @@ import { hardwareOps } from './hardware.js';
 import { vfioOpen } from './vfio_device.js';
 import { table } from '../ds/table.js';
 import { MAX_EVENT_BYTES, overLimit } from './limits.js';
+import { takeOutPages } from './pages.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -270,13 +271,28 @@ function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
   if (f.mobj === undefined) return fail(w, 'EINVAL');
   const m = w.mem.mobjs.get(f.mobj)!;
   const size = u64(a, 'length');
-  // Truncation drops the contents beyond the new size.
-  let data = m.data;
-  m.data.each((idx) => {
-    if (BigInt(idx) * PAGE_SIZE >= size) data = data.delete(idx);
-    return true;
-  });
-  return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...m, size, data }) } }, { errno: 0 }];
+  if (size < m.size) {
+    // Shrinking (truncate_pagecache): the pages wholly past the new size leave the file, and
+    // every mapping's private copies of them go too; pinned ones live on (takeOutPages).
+    // The page the new size cuts stays, its tail zeroed.
+    const keep = Number((size + PAGE_SIZE - 1n) / PAGE_SIZE);
+    const cows = new Set<number>();
+    w.procs.each((_pid, p) => {
+      p.mm.vmas.each((_s, v) => {
+        if (v.mobj === m.id && v.cow !== undefined) cows.add(v.cow);
+        return true;
+      });
+      return true;
+    });
+    w = takeOutPages(w, m.id, keep);
+    for (const cow of [...cows].sort((x, y) => x - y)) w = takeOutPages(w, cow, keep);
+    const cut = Number(size % PAGE_SIZE);
+    const m2 = w.mem.mobjs.get(m.id)!;
+    const partial = cut ? m2.data.get(keep - 1) : undefined;
+    const data = partial ? m2.data.set(keep - 1, Uint8Array.prototype.slice.call(partial).fill(0, cut)) : m2.data;
+    return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...m2, size, data }) } }, { errno: 0 }];
+  }
+  return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...m, size }) } }, { errno: 0 }];
 }
 
 /** The fault object behind a fault fd. */

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, pinPage, type PageRef } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, newMobj, pinPage, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Pages, PinRun, World } from './state.js';
 
@@ -261,3 +261,47 @@ function uncharge(tx: Tx, p: Pages, n: bigint): void {
 /** Whether page `idx` of a hugetlb-backed pin is part of a compound page (MD_CHECK_REFS skips those). */
 export const isCompound = (kind: string): boolean => kind === 'hugetlb';
 export { HPAGE_SIZE };
+
+/**
+ * Pages `from` onwards of memory object `mobjId` leave it (a truncation:
+ * truncate_inode_pages_range takes them out of the page cache, and
+ * unmap_mapping_range zaps them, private copies included, from every
+ * mapping). A page still pinned stays alive, and what is pinned is that old
+ * page: the pins move to a new memory object holding the old pages (same
+ * indices, their bytes, other physical addresses), so that the object's own
+ * pages there, met again after it grows, are new ones. Returns the World
+ * with the pins moved and the pages gone from `mobjId`.
+ */
+export function takeOutPages(w: World, mobjId: number, from: number): World {
+  const m = w.mem.mobjs.get(mobjId)!;
+  let mem = w.mem;
+  let orphan: number | undefined;
+  let ctxs = w.ctxs;
+  w.ctxs.each((ctxId, c) => {
+    let pagesMap = c.pages;
+    c.pages.each((pid, p) => {
+      let pinned = p.pinned;
+      p.pinned.each((s, r) => {
+        if (r.mobj !== mobjId || r.mobjIndex + (r.last - s) < from) return true;
+        if (orphan === undefined) [mem, orphan] = newMobj(mem, m.kind, m.size, `${m.name ?? 'pages'} (taken out, still pinned)`, m.data, m.unknown);
+        if (r.mobjIndex >= from) pinned = pinned.set(s, { ...r, mobj: orphan });
+        else {
+          // the run's pages below `from` stay in the object
+          const k = from - r.mobjIndex;
+          pinned = pinned.set(s, { ...r, last: s + k - 1 }).set(s + k, { last: r.last, count: r.count, mobj: orphan, mobjIndex: from });
+        }
+        return true;
+      });
+      if (pinned !== p.pinned) pagesMap = pagesMap.set(pid, pagesWith(p, pinned, p.npinned, p.areaRefs));
+      return true;
+    });
+    if (pagesMap !== c.pages) ctxs = ctxs.set(ctxId, { ...c, pages: pagesMap });
+    return true;
+  });
+  let data = m.data;
+  m.data.each((idx) => {
+    if (idx >= from) data = data.delete(idx);
+    return true;
+  });
+  return { ...w, ctxs, mem: { ...mem, mobjs: mem.mobjs.set(mobjId, { ...m, data }) } };
+}
