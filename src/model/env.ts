@@ -445,12 +445,6 @@ function externalFds(w: World, pid: number, a: Fields): [World, Result] {
   return [w, { errno: 0 }];
 }
 
-/**
- * A /proc/self/maps snapshot: the address space is exactly these regions.
- * Memory the model already knows keeps its identity; regions it has never
- * seen (heap, stack, glibc's own mappings) get new memory objects; VMAs
- * outside every region are gone.
- */
 /** What is wrong with a maps snapshot's regions, if anything: /proc/self/maps lists page-aligned, ascending, disjoint regions. */
 function mapsProblem(regions: unknown): string | undefined {
   if (!Array.isArray(regions)) return 'maps must be an array of regions';
@@ -467,6 +461,12 @@ function mapsProblem(regions: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A /proc/self/maps snapshot: the address space is exactly these regions.
+ * Memory the model already knows keeps its identity; regions it has never
+ * seen (heap, stack, glibc's own mappings) get new memory objects; VMAs
+ * outside every region are gone.
+ */
 function maps(w: World, pid: number, a: Fields): [World, Result] {
   const bad = mapsProblem(a['maps'] ?? []);
   if (bad) return [w, { errno: 'EINVAL', unmodelled: `a malformed maps snapshot: ${bad}` }];
