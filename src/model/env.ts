@@ -85,8 +85,8 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   let cow: number | undefined;
   if (kind === 'memfd' || kind === 'file_private' || kind === 'file_shared') {
     if (a['fd'] === undefined && kind === 'file_private') {
-      // A private mapping of some regular file that the trace does not name.
-      [mem, mobj] = newMobj(mem, 'file', length, 'file');
+      // A private mapping of some regular file that the trace does not name (as long as the mapping reaches).
+      [mem, mobj] = newMobj(mem, 'file', u64(a, 'offset') + length, 'file');
     } else {
       const fileId = p.fds.get(u32(a, 'fd'));
       const f = fileId === undefined ? undefined : w.files.get(fileId);

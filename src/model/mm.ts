@@ -116,6 +116,18 @@ export function physOf(m: Mobj, off: bigint): bigint {
   return m.phys + (off >> PAGE_SHIFT) * 2n * PAGE_SIZE + (off & (PAGE_SIZE - 1n));
 }
 
+/**
+ * Whether byte `off` of a VMA's object lies at or past the end of its file:
+ * a file (a memfd, a regular file) has no page there, so a CPU access gets
+ * SIGBUS and a pin EFAULT. (A regular file the trace opened but never
+ * truncated has an unknown size, held as a large one: it is taken to have
+ * the pages.)
+ */
+export function pastEof(mem: Memory, vma: Vma, off: bigint): boolean {
+  const backing = mem.mobjs.get(vma.mobj);
+  return (backing?.kind === 'memfd' || backing?.kind === 'file') && off >= backing.size;
+}
+
 /** A resolved user page: which physical page a user address reaches. */
 export interface PageRef {
   readonly mobj: number;
@@ -143,9 +155,7 @@ export function peekPage(mm: Mm, mem: Memory, va: bigint): Resolve {
   if (!vma) return { ok: false };
   const off = vma.offset + (va - vma.start);
   const index = Number(off >> PAGE_SHIFT);
-  // A memfd has no page at or past its size: a CPU access gets SIGBUS, a pin EFAULT.
-  const backing = mem.mobjs.get(vma.mobj);
-  if (backing?.kind === 'memfd' && off >= backing.size) return { ok: false };
+  if (pastEof(mem, vma, off)) return { ok: false };
   if (vma.cow !== undefined) {
     const cow = mem.mobjs.get(vma.cow)!;
     if (cow.data.has(index) || (cowTouched(cow, index))) return { ok: true, page: { mobj: vma.cow, index }, vma };

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, newMobj, pinPage, type PageRef } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, newMobj, pastEof, pinPage, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Pages, PinRun, World } from './state.js';
 
@@ -209,9 +209,8 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
         out.push([i, { last: i, count: 1, mobj: r.page.mobj, mobjIndex: r.page.index }]);
       }
     } else {
-      // A memfd has no page at or past its size (GUP fails: EFAULT).
-      const backing = mem.mobjs.get(vma.mobj);
-      if (backing?.kind === 'memfd' && vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE >= backing.size) return 'EFAULT';
+      // No page at or past the file's end (GUP fails: EFAULT).
+      if (pastEof(mem, vma, vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE)) return 'EFAULT';
       const mobjIndex = Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT);
       out.push([idx, { last: end, count: 1, mobj: vma.mobj, mobjIndex }]);
     }
