@@ -361,7 +361,25 @@ function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: b
   return [{ ...w, mem, files }, { errno: 0, ret: bytes.length }];
 }
 
+/**
+ * What pread64/pwrite64 check before the file's own method (ksys_pread64,
+ * ksys_pwrite64); `pos` 0 is a plain read/write, which checks neither. A
+ * negative position is EINVAL whatever the fd, even a closed one; then a
+ * closed fd is EBADF; a file without FMODE_PREAD/PWRITE is ESPIPE: an anon
+ * inode's (an access or a fault fd). /dev/iommu, VFIO files and memfds have them.
+ */
+function positionedErrno(w: World, pid: number, fd: number, pos: bigint): string | undefined {
+  if (pos === 0n) return undefined;
+  if (pos > LOFF_MAX) return 'EINVAL';
+  const fileId = proc(w, pid).fds.get(fd);
+  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  if (!f) return 'EBADF';
+  return f.kind === 'access' || f.kind === 'fault' ? 'ESPIPE' : undefined;
+}
+
 function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
+  const e = positionedErrno(w, pid, u32(a, 'fd'), u64(a, 'pos'));
+  if (e) return fail(w, e);
   const f = faultByFd(w, pid, u32(a, 'fd'));
   const memfd = f ? undefined : memfdByFd(w, pid, u32(a, 'fd'));
   if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), u64(a, 'pos'));
@@ -372,6 +390,8 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
 }
 
 function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Result] {
+  const e = positionedErrno(w, pid, u32(a, 'fd'), u64(a, 'pos'));
+  if (e) return fail(w, e);
   const f = faultByFd(w, pid, u32(a, 'fd'));
   const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
   const memfd = f ? undefined : memfdByFd(w, pid, u32(a, 'fd'));

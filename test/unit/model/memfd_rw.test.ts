@@ -103,6 +103,28 @@ describe('memfd read and write', () => {
     ]);
   });
 
+  it('pread/pwrite checks before the file: a negative position is EINVAL on any fd, an anon inode (access or fault fd) is ESPIPE (oracle fuzz seed 26)', () => {
+    const NEG = (1n << 64n) - 1n;
+    const rd = (fd: number, pos: bigint, count = 48): Event => ({ op: 'read_fault_fd', args: { fd, count, pos } });
+    const wr = (fd: number, pos: bigint): Event => ({ op: 'write_fault_fd', args: { fd, pos }, bufs: { data: new Uint8Array(16) } });
+    const r = run([
+      { op: 'open', args: { path: '/dev/iommu' } }, // fd 0
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_TEST_OP_CREATE_ACCESS', fd: 0, args: { id: 1, create_access: { flags: 0 } } }, // access fd 1
+      { op: 'IOMMU_FAULT_QUEUE_ALLOC', fd: 0, args: { flags: 0 } }, // fault fd 2
+      ...[rd(1, 0n), rd(1, 1n), wr(1, 0n), wr(1, 8n), rd(1, NEG)],
+      ...[rd(2, 0n), rd(2, 1n), rd(2, 1n << 32n), wr(2, 1n << 32n), rd(2, NEG), wr(2, NEG)],
+      ...[rd(0, 1n), wr(0, 1n), rd(0, NEG)],
+      ...[rd(9, 1n), rd(9, NEG), wr(9, NEG), rd(9, 0n)],
+    ]);
+    expect(r.slice(4).map((x) => x.errno)).toEqual([
+      ...['EINVAL', 'ESPIPE', 'EINVAL', 'ESPIPE', 'EINVAL'], // access fd: no read/write method; no pread
+      ...['ESPIPE', 'ESPIPE', 'ESPIPE', 'ESPIPE', 'EINVAL', 'EINVAL'], // fault fd (48 is no whole record either)
+      ...['EINVAL', 'EINVAL', 'EINVAL'], // the iommufd has pread, but no read method
+      ...['EBADF', 'EINVAL', 'EINVAL', 'EBADF'], // nothing open: the negative position is refused first
+    ]);
+  });
+
   it('the iommufd itself still has no read method (EINVAL); nothing open there is EBADF', () => {
     const r = run([{ op: 'open', args: { path: '/dev/iommu' } }, read(40), write('00'), { op: 'close', args: { fd: 0 } }, read(40), write('00')]);
     expect(r.map((x) => x.errno)).toEqual([0, 'EINVAL', 'EINVAL', 0, 'EBADF', 'EBADF']);
