@@ -13,25 +13,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { apply } from '../../../src/engine/apply.js';
-import type { Event, Result } from '../../../src/events/event.js';
-import { Checker } from '../../../src/invariants/index.js';
+import type { Event } from '../../../src/events/event.js';
 import { findVma } from '../../../src/model/mm.js';
-import { emptyWorld, type World } from '../../../src/model/state.js';
+import type { World } from '../../../src/model/state.js';
+import { runChecked } from './checked_run.js';
 
 const VA = 0x7f0000000000n;
 
-/** Applies events, holding every step to the invariants (failed-ioctl-unchanged among them); returns the results and the last state. */
-function run(events: Event[]): { results: Result[]; w: World } {
-  let w = emptyWorld({ kernel: '6.12' });
-  const checker = new Checker();
-  const results = events.map((ev, index) => {
-    const r = apply(w, ev);
-    expect(checker.step({ prev: w, next: r.state, event: ev, result: r.result, index }), ev.op).toEqual([]);
-    w = r.state;
-    return r.result;
-  });
-  return { results, w };
-}
+const run = (events: Event[]) => runChecked(events);
 
 const open: Event = { op: 'open', args: { path: '/dev/iommu' } };
 const ioasAlloc: Event = { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } };

@@ -9,23 +9,13 @@
  * the model had inserted the node over such an area).
  */
 import { describe, expect, it } from 'vitest';
-import { apply } from '../../../src/engine/apply.js';
 import type { Event, Result } from '../../../src/events/event.js';
-import { Checker } from '../../../src/invariants/index.js';
-import { emptyWorld, type KernelVersion } from '../../../src/model/state.js';
+import type { KernelVersion } from '../../../src/model/state.js';
+import { runChecked } from './checked_run.js';
 
 const VA = 0x7f0000000000n;
 
-function run(kernel: KernelVersion, events: Event[]): Result[] {
-  let w = emptyWorld({ kernel });
-  const checker = new Checker();
-  return events.map((ev, index) => {
-    const r = apply(w, ev);
-    expect(checker.step({ prev: w, next: r.state, event: ev, result: r.result, index }), ev.op).toEqual([]);
-    w = r.state;
-    return r.result;
-  });
-}
+const run = (kernel: KernelVersion, events: Event[]) => runChecked(events, kernel).results;
 
 const setup: Event[] = [
   { op: 'open', args: { path: '/dev/iommu' } },

@@ -10,10 +10,8 @@
  * the same events (the oracle: 29 of 29 and 17 of 17 agree).
  */
 import { describe, expect, it } from 'vitest';
-import { apply } from '../../../src/engine/apply.js';
-import type { Event, Fields, Result } from '../../../src/events/event.js';
-import { Checker } from '../../../src/invariants/index.js';
-import { emptyWorld } from '../../../src/model/state.js';
+import type { Event, Fields } from '../../../src/events/event.js';
+import { runChecked } from './checked_run.js';
 
 const VA = 0x7f0000000000n;
 const PV = 0x7f0000100000n;
@@ -24,16 +22,7 @@ const checkMap = (iova: bigint, length: bigint, uptr: bigint) => fd0('IOMMU_TEST
 const checkRefs = (length: bigint, uptr: bigint, refs: number) => fd0('IOMMU_TEST_OP_MD_CHECK_REFS', { id: 0, check_refs: { length, uptr, refs } });
 const read = (va: bigint, length: bigint) => env('read_memory', { va, length });
 
-function run(events: Event[]): Result[] {
-  let w = emptyWorld({ kernel: '6.12' });
-  const checker = new Checker();
-  return events.map((ev, index) => {
-    const r = apply(w, ev);
-    expect(checker.step({ prev: w, next: r.state, event: ev, result: r.result, index }), ev.op).toEqual([]);
-    w = r.state;
-    return r.result;
-  });
-}
+const run = (events: Event[]) => runChecked(events).results;
 
 describe('ftruncate of pinned memfd pages', () => {
   it('pinned pages past the new size stay pinned as the old pages; the file gets new ones; the cut page is zeroed past the size', () => {
