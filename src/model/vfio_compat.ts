@@ -369,8 +369,8 @@ function getInfo(tx: Tx, ev: Event): Result {
  */
 function writtenFields(l: StructLayout, callerFields: Fields, kernelFields: Fields, n: number): Fields {
   const known = new Set(l.fields.map((f) => f.name));
-  // (cut to their members' widths first: an untrusted trace may name values no struct holds)
-  // (a member given no integer reads as zero, as everywhere in the model)
+  // An untrusted trace may name values no struct holds: a member given no integer reads as zero
+  // (as everywhere in the model), a wider one is cut to its width.
   const callerOwn = fitToMembers(l.fields, Object.fromEntries(Object.entries(callerFields).filter(([k, v]) => known.has(k) && (typeof v === 'number' || typeof v === 'bigint'))));
   const bytes = encodeStruct(l, callerOwn, l.size);
   bytes.set(encodeStruct(l, kernelFields, l.size).subarray(0, n));
