@@ -88,8 +88,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       // A private mapping of some regular file that the trace does not name (as long as the mapping reaches).
       [mem, mobj] = newMobj(mem, 'file', u64(a, 'offset') + length, 'file');
     } else {
-      const fileId = p.fds.get(u32(a, 'fd'));
-      const f = fileId === undefined ? undefined : w.files.get(fileId);
+      const f = fileAt(w, pid, u32(a, 'fd'));
       if (!f) return fail(w, 'EBADF');
       // A file without an mmap method (the iommufd, a fault or access fd, a device): ENODEV.
       if (f.mobj === undefined) return fail(w, 'ENODEV');
@@ -264,8 +263,7 @@ function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
 }
 
 function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
-  const fileId = proc(w, pid).fds.get(u32(a, 'fd'));
-  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  const f = fileAt(w, pid, u32(a, 'fd'));
   if (!f) return fail(w, 'EBADF');
   // Not a regular file or memfd (the iommufd, a fault or access fd, a device): do_ftruncate's EINVAL.
   if (f.mobj === undefined) return fail(w, 'EINVAL');
@@ -295,10 +293,14 @@ function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
   return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...m, size }) } }, { errno: 0 }];
 }
 
-/** The fault object behind a fault fd. */
-function faultByFd(w: World, pid: number, fd: number) {
+/** The open file behind fd `fd` of process `pid`, if any. */
+function fileAt(w: World, pid: number, fd: number): OpenFile | undefined {
   const fileId = proc(w, pid).fds.get(fd);
-  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  return fileId === undefined ? undefined : w.files.get(fileId);
+}
+
+/** The fault object behind a fault fd's file. */
+function faultOf(f: OpenFile | undefined) {
   if (!f || f.kind !== 'fault' || f.ctx === undefined || f.obj === undefined) return undefined;
   return { ctx: f.ctx, obj: f.obj };
 }
@@ -311,9 +313,7 @@ function faultByFd(w: World, pid: number, fd: number) {
  * contents before the trace began, and a VFIO device's on its regions: not
  * modelled, and said so rather than guessed.
  */
-function notFaultResult(w: World, pid: number, fd: number, what: 'read' | 'write'): [World, Result] {
-  const fileId = proc(w, pid).fds.get(fd);
-  const f = fileId === undefined ? undefined : w.files.get(fileId);
+function notFaultResult(w: World, f: OpenFile | undefined, what: 'read' | 'write'): [World, Result] {
   if (!f) return fail(w, 'EBADF');
   if (f.kind === 'iommufd' || f.kind === 'access' || f.kind === 'vfio_group') return fail(w, 'EINVAL');
   const file = f.kind === 'vfio' ? 'a VFIO device file (its regions are not modelled)' : 'a regular file (its size and contents before the trace are not known)';
@@ -323,10 +323,8 @@ function notFaultResult(w: World, pid: number, fd: number, what: 'read' | 'write
 /** The largest loff_t (and shmem's s_maxbytes, MAX_LFS_FILESIZE). */
 const LOFF_MAX = (1n << 63n) - 1n;
 
-/** The memfd behind an fd, if it is one (shmem, not hugetlbfs). */
-function memfdByFd(w: World, pid: number, fd: number): { file: OpenFile; m: Mobj } | undefined {
-  const fileId = proc(w, pid).fds.get(fd);
-  const file = fileId === undefined ? undefined : w.files.get(fileId);
+/** The memfd a file is, if it is one (shmem, not hugetlbfs). */
+function memfdOf(w: World, file: OpenFile | undefined): { file: OpenFile; m: Mobj } | undefined {
   const m = file?.kind === 'memfd' && file.mobj !== undefined ? w.mem.mobjs.get(file.mobj) : undefined;
   return file && m?.kind === 'memfd' ? { file, m } : undefined;
 }
@@ -368,33 +366,33 @@ function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: b
  * closed fd is EBADF; a file without FMODE_PREAD/PWRITE is ESPIPE: an anon
  * inode's (an access or a fault fd). /dev/iommu, VFIO files and memfds have them.
  */
-function positionedErrno(w: World, pid: number, fd: number, pos: bigint): string | undefined {
+function positionedErrno(f: OpenFile | undefined, pos: bigint): string | undefined {
   if (pos === 0n) return undefined;
   if (pos > LOFF_MAX) return 'EINVAL';
-  const fileId = proc(w, pid).fds.get(fd);
-  const f = fileId === undefined ? undefined : w.files.get(fileId);
   if (!f) return 'EBADF';
   return f.kind === 'access' || f.kind === 'fault' ? 'ESPIPE' : undefined;
 }
 
 function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
-  const e = positionedErrno(w, pid, u32(a, 'fd'), u64(a, 'pos'));
+  const file = fileAt(w, pid, u32(a, 'fd'));
+  const e = positionedErrno(file, u64(a, 'pos'));
   if (e) return fail(w, e);
-  const f = faultByFd(w, pid, u32(a, 'fd'));
-  const memfd = f ? undefined : memfdByFd(w, pid, u32(a, 'fd'));
+  const f = faultOf(file);
+  const memfd = f ? undefined : memfdOf(w, file);
   if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), u64(a, 'pos'));
-  if (!f) return notFaultResult(w, pid, u32(a, 'fd'), 'read');
+  if (!f) return notFaultResult(w, file, 'read');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
   return r.errno ? [w, r] : [tx.commit(), r];
 }
 
 function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Result] {
-  const e = positionedErrno(w, pid, u32(a, 'fd'), u64(a, 'pos'));
+  const file = fileAt(w, pid, u32(a, 'fd'));
+  const e = positionedErrno(file, u64(a, 'pos'));
   if (e) return fail(w, e);
-  const f = faultByFd(w, pid, u32(a, 'fd'));
+  const f = faultOf(file);
   const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
-  const memfd = f ? undefined : memfdByFd(w, pid, u32(a, 'fd'));
+  const memfd = f ? undefined : memfdOf(w, file);
   if (memfd) {
     const bytes = data ?? new Uint8Array(0);
     // A `count` past the bytes given makes the kernel copy from unreadable memory (a short write or
@@ -402,7 +400,7 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
     if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a memfd with count past the bytes given' }];
     return memfdWrite(w, memfd.file, memfd.m, bytes, u64(a, 'pos'));
   }
-  if (!f) return notFaultResult(w, pid, u32(a, 'fd'), 'write');
+  if (!f) return notFaultResult(w, file, 'write');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   // `count`: the length passed to write(2) when the readable bytes are fewer (default: all of them).
   const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'), a['count'] === undefined ? undefined : u32(a, 'count'));
