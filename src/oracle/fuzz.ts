@@ -205,30 +205,51 @@ async function runBatch(seqs: readonly { name: string; events: Event[]; results?
   return judgeBatch(seqs, await startBoot(seqs, env), keepEvents);
 }
 
-/** ddmin candidates: the sequence without one chunk, for chunk sizes n/2, n/4, ..., 1. */
-function candidates(n: number): [number, number][] {
-  const out: [number, number][] = [];
+/**
+ * ddmin candidates: the sequence without one chunk, for chunk sizes n/2, n/4,
+ * ..., 1; `level[i]` is the chunk size of the pass candidate i belongs to (a
+ * pass's last chunk may be shorter).
+ */
+function candidates(n: number): { list: [number, number][]; level: number[] } {
+  const list: [number, number][] = [];
+  const level: number[] = [];
   const seen = new Set<string>();
   for (let size = Math.ceil(n / 2); ; size = Math.ceil(size / 2)) {
     for (let start = 0; start < n; start += size) {
       const k = `${start}:${Math.min(n, start + size)}`;
       if (!seen.has(k)) {
         seen.add(k);
-        out.push([start, Math.min(n, start + size)]);
+        list.push([start, Math.min(n, start + size)]);
+        level.push(size);
       }
     }
     if (size === 1) break;
   }
-  return out;
+  return { list, level };
 }
 
-interface ShrinkJob {
+/**
+ * Where a sequence of n templates goes on after a shrink at chunk size
+ * `size`: the first candidate of the first pass whose chunks are no larger.
+ * ddmin keeps its granularity after a success; starting again from the
+ * halves made a 1,900-step divergence take 75+ rounds (each a boot), most of
+ * them re-trying halves and quarters that had failed before.
+ */
+export function resumeAt(n: number, size: number): number {
+  const { level } = candidates(n);
+  const i = level.findIndex((l) => l <= size);
+  return i < 0 ? 0 : i;
+}
+
+export interface ShrinkJob {
   signature: string;
   templates: Template[];
   best: { events: Event[]; result: TraceResult };
   done: boolean;
   /** Where in the current sequence's candidate list the next round goes on (rounds are budgeted). */
   from?: number;
+  /** The best sequence whose tail past its divergence was last offered (offered once per sequence). */
+  tailTried?: Template[];
 }
 
 /**
@@ -246,26 +267,59 @@ const ROUND_TEMPLATES_PER_JOB = 60_000;
  * The candidates of a sequence of n templates that one round tries, from
  * index `from` of `candidates(n)`: coarsest first, while their templates add
  * up to less than the budget (at least one). `next` is where the following
- * round goes on (`all` when the list is through).
+ * round goes on (`all` when the list is through); `level` is each one's pass
+ * (its nominal chunk size).
  */
-export function roundCandidates(n: number, from: number, budget = ROUND_TEMPLATES_PER_JOB): { cands: [number, number][]; next: number; all: number } {
-  const list = candidates(n);
+export function roundCandidates(n: number, from: number, budget = ROUND_TEMPLATES_PER_JOB): { cands: [number, number][]; level: number[]; next: number; all: number } {
+  const { list, level } = candidates(n);
   const cands: [number, number][] = [];
+  const levels: number[] = [];
   let ci = from;
   for (let used = 0; ci < list.length && (cands.length === 0 || used < budget); ci++) {
     const [s, e] = list[ci]!;
     used += n - (e - s);
     cands.push([s, e]);
+    levels.push(level[ci]!);
   }
-  return { cands, next: ci, all: list.length };
+  return { cands, level: levels, next: ci, all: list.length };
 }
 
-/** Shrinks every job by re-asking the kernel, one boot per round for all of them. */
-async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => void): Promise<number> {
+/**
+ * The templates after the one that diverged: the kernel answers a prefix as
+ * it answered it inside the whole sequence, so the first divergence stays
+ * where it was without them. [start, n) of the job's templates, or null when
+ * the divergence is at the last template already (or in the setup).
+ */
+export function tailPastDivergence(job: Pick<ShrinkJob, 'templates' | 'best'>): [number, number] | null {
+  const d = job.best.result.firstDivergence;
+  const n = job.templates.length;
+  if (!d) return null;
+  const t = d.index - (job.best.events.length - n); // the setup events come first, one event per template after them
+  return t >= 0 && t + 1 < n ? [t + 1, n] : null;
+}
+
+/** One round's sequences to the kernel and its verdicts by name (a boot; tests put a stand-in here). */
+export type ShrinkRunner = (seqs: { name: string; events: Event[]; results: Result[]; templates: readonly Template[] }[]) => Promise<Map<string, TraceResult>>;
+
+/**
+ * Shrinks every job by re-asking the kernel, one boot per round for all of
+ * them; returns the rounds that booted. A round is the expensive unit (a boot
+ * and the guest's run of every candidate), so each round is made to count:
+ * - the tail past the divergence is offered once per sequence (nothing after
+ *   the first divergence can matter);
+ * - after a success the job goes on at the granularity it reached, as ddmin
+ *   does, instead of from the halves again;
+ * - when several candidates of a round diverged as wanted, the next round also
+ *   offers the sequence without every chunk they removed: each alone was not
+ *   needed, and together they usually are not either (the kernel says).
+ */
+export async function shrinkAll(jobs: ShrinkJob[], run: ShrinkRunner, log: (m: string) => void): Promise<number> {
   let boots = 0;
   const reach = new Map<ShrinkJob, number>();
+  /** Per job, the templates the last round's successful candidates left out, and the granularity of its best. */
+  const unions = new Map<ShrinkJob, { removed: Set<Template>; level: number }>();
   for (let round = 0; round < 400 && jobs.some((j) => !j.done); round++) {
-    const batch: { name: string; events: Event[]; results: Result[]; job: ShrinkJob; templates: Template[] }[] = [];
+    const batch: { name: string; events: Event[]; results: Result[]; job: ShrinkJob; templates: Template[]; removed: readonly Template[]; level: number }[] = [];
     for (const [ji, j] of jobs.entries()) {
       if (j.done) continue;
       const n = j.templates.length;
@@ -273,33 +327,55 @@ async function shrinkAll(jobs: ShrinkJob[], env: OracleEnv, log: (m: string) => 
         j.done = true;
         continue;
       }
-      const plan = roundCandidates(n, j.from ?? 0);
-      plan.cands.forEach(([s, e], k) => {
-        const templates = [...j.templates.slice(0, s), ...j.templates.slice(e)];
+      const offer = (name: string, templates: Template[], removed: readonly Template[], level: number) => {
         const r = realize(templates);
-        if (r) batch.push({ name: `j${ji}c${(j.from ?? 0) + k}`, events: r.events, results: r.results, job: j, templates });
-      });
+        if (r) batch.push({ name, events: r.events, results: r.results, job: j, templates, removed, level });
+      };
+      const offerCut = (name: string, s: number, e: number, level: number) => offer(name, [...j.templates.slice(0, s), ...j.templates.slice(e)], j.templates.slice(s, e), level);
+      const union = unions.get(j);
+      if (union) {
+        const rest = j.templates.filter((t) => !union.removed.has(t));
+        if (rest.length && rest.length < n) offer(`j${ji}union`, rest, j.templates.filter((t) => union.removed.has(t)), union.level);
+      }
+      // The tail past the divergence, once per sequence (level -1: taken, the
+      // job goes on at the granularity it had reached).
+      const tail = j.tailTried === j.templates ? null : tailPastDivergence(j);
+      j.tailTried = j.templates;
+      if (tail) offerCut(`j${ji}tail`, tail[0], tail[1], -1);
+      const plan = roundCandidates(n, j.from ?? 0);
+      plan.cands.forEach(([s, e], k) => offerCut(`j${ji}c${(j.from ?? 0) + k}`, s, e, plan.level[k]!));
       reach.set(j, plan.next < plan.all ? plan.next : -1);
     }
+    unions.clear();
     // (A round whose share could not be made concrete at all boots nothing and goes on to the finer candidates.)
-    const improved = new Set<ShrinkJob>();
+    const improved = new Map<ShrinkJob, number>();
     if (batch.length) {
-      const { results } = await runBatch(batch, env, true);
+      const results = await run(batch);
       boots++; // (rounds: a round may use several guests at once)
+      const base = new Map(jobs.map((j) => [j, { n: j.templates.length, from: j.from ?? 0 }]));
+      const wins = new Map<ShrinkJob, number>();
       for (const c of batch) {
         const r = results.get(c.name)!;
         if (r.verdict !== 'diverge' || !r.firstDivergence || signature(r.firstDivergence) !== c.job.signature) continue;
+        wins.set(c.job, (wins.get(c.job) ?? 0) + 1);
+        const u = unions.get(c.job) ?? { removed: new Set<Template>(), level: 1 };
+        for (const t of c.removed) u.removed.add(t);
+        unions.set(c.job, u);
         if (c.templates.length < c.job.templates.length) {
+          const was = base.get(c.job)!;
           c.job.templates = c.templates;
           c.job.best = { events: c.events, result: r };
-          improved.add(c.job);
+          u.level = c.level >= 0 ? c.level : (roundCandidates(was.n, was.from).level[0] ?? 1);
+          improved.set(c.job, u.level);
         }
       }
+      for (const [j, count] of wins) if (count < 2) unions.delete(j); // one success: the best has it already
     }
     for (const j of jobs) {
       if (j.done) continue;
       const next = reach.get(j) ?? -1;
-      if (improved.has(j)) j.from = 0; // a shorter sequence: its candidates from the coarsest again
+      const level = improved.get(j);
+      if (level !== undefined) j.from = resumeAt(j.templates.length, level); // a shorter sequence: on at the granularity reached
       else if (next >= 0) j.from = next; // this sequence's finer candidates are still to come
       else j.done = true;
     }
@@ -386,7 +462,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   }
   const loopSeconds = (performance.now() - t0) / 1000;
   const jobs: ShrinkJob[] = [...found.entries()].map(([signature, f]) => ({ signature, templates: f.example.templates, best: { events: f.example.events, result: f.example.result }, done: opts.shrink === false }));
-  const shrinkBoots = jobs.length ? await shrinkAll(jobs, env, log) : 0;
+  const shrinkBoots = jobs.length ? await shrinkAll(jobs, async (seqs) => (await runBatch(seqs, env, true)).results, log) : 0;
   const divergences: FoundDivergence[] = [];
   for (const j of jobs) {
     const f = found.get(j.signature)!;
