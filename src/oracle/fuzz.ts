@@ -83,6 +83,10 @@ export interface OracleFuzzOptions extends OracleEnv {
   shrink?: boolean;
   /** At most this many boots for the campaign itself (shrinking not counted). */
   maxBoots?: number;
+  /** Generate only these event kinds (default: every kind the oracle can run, `oracleKinds()`). */
+  events?: readonly string[];
+  /** Weight of each hostile alternative against ~100 for a valid one (default 4, as `iorewind fuzz`). */
+  hostile?: number;
   onProgress?: (p: { message: string }) => void;
 }
 
@@ -125,8 +129,8 @@ interface Seq {
   results: Result[];
 }
 
-export function generate(seed: number, count: number, maxSteps: number, kinds: string[], from: number): { seqs: Seq[]; crashes: number; unfit: number } {
-  const arb = fc.array(eventTemplates('6.12', { hostile: 4 }, kinds), { minLength: 1, maxLength: maxSteps, size: 'max' });
+export function generate(seed: number, count: number, maxSteps: number, kinds: readonly string[], from: number, hostile = 4): { seqs: Seq[]; crashes: number; unfit: number } {
+  const arb = fc.array(eventTemplates('6.12', { hostile }, [...kinds]), { minLength: 1, maxLength: maxSteps, size: 'max' });
   const samples = fc.sample(arb, { seed, numRuns: count });
   const seqs: Seq[] = [];
   let crashes = 0;
@@ -393,7 +397,10 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   const target = opts.ioctls ?? 100_000;
   const batchSize = opts.batch ?? 2500;
   const maxSteps = opts.maxSteps ?? 40;
-  const kinds = oracleKinds();
+  const kinds = opts.events ?? oracleKinds();
+  const runnable = new Set(oracleKinds());
+  for (const k of kinds) if (!runnable.has(k)) throw new Error(`oracle fuzz: event kind '${k}' cannot run on the 6.12 oracle (it runs: ${[...runnable].join(' ')})`);
+  if (!kinds.length) throw new Error('oracle fuzz: no event kinds to generate');
   const log = (message: string) => opts.onProgress?.({ message });
   const env: OracleEnv = { ...(opts.kit ? { kit: opts.kit } : {}), ...(opts.kvm ? { kvm: true } : {}), ...(opts.keep ? { keep: true } : {}) };
   const found = new Map<string, { count: number; example: { templates: Template[]; events: Event[]; result: TraceResult } }>();
@@ -409,7 +416,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   const timing = { generate_s: 0, boot_s: 0, guest_s: 0, judge_s: 0 };
   const gen = (k: number) => {
     const tg = performance.now();
-    const g = generate(opts.seed + k * 7919, batchSize, maxSteps, kinds, k * batchSize);
+    const g = generate(opts.seed + k * 7919, batchSize, maxSteps, kinds, k * batchSize, opts.hostile);
     timing.generate_s += (performance.now() - tg) / 1000;
     crashes += g.crashes;
     unfit += g.unfit;

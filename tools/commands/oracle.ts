@@ -21,8 +21,11 @@ const USAGE = `usage:
   iorewind oracle <trace|dir>... [--json] [--keep] [--kvm] [--trace-timeout SEC]
       run each trace on the real kernel (fresh processes and contexts per trace, many per boot)
       and report, per trace, agreement or the first divergence
-  iorewind oracle --fuzz [--seed N] [--ioctls N] [--batch N] [--max-steps N] [--max-boots N] [--save DIR | --no-save] [--no-shrink] [--json]
+  iorewind oracle --fuzz [--seed N] [--ioctls N] [--batch N] [--max-steps N] [--max-boots N] [--save DIR | --no-save] [--no-shrink]
+                        [--events x,y] [--hostile H] [--json]
       (also: iorewind fuzz --oracle ...; --out DIR is --save DIR)
+      --events: generate only these kinds (a campaign aimed at one part; iorewind fuzz --list names them,
+      and kinds the 6.12 oracle cannot run are refused); --hostile: weight of hostile values (default 4)
       generated 6.12 sequences on the real kernel in batches; every divergence shrunk by
       re-asking the kernel and saved with the kernel's answers in DIR (default test/oracle/regressions,
       which npm test replays: triage each one, fix or list it in test/oracle/known_divergent.ts)`;
@@ -43,6 +46,8 @@ const OPTIONS = {
   out: { type: 'string' },
   'no-save': { type: 'boolean' },
   'no-shrink': { type: 'boolean' },
+  events: { type: 'string' },
+  hostile: { type: 'string' },
 } as const;
 
 /** A numeric option: an integer of at least `min`, or `def` when absent. */
@@ -171,6 +176,8 @@ async function runFuzz(values: Parsed['values'], json: boolean, env: { keep: boo
     ...(values['no-save'] ? {} : { saveDir: (values['save'] ?? values['out'] ?? 'test/oracle/regressions') as string }),
     ...(values['no-shrink'] ? { shrink: false } : {}),
     ...(values['max-boots'] !== undefined ? { maxBoots: count(values, 'max-boots', 0) } : {}),
+    ...(values['events'] !== undefined ? { events: String(values['events']).split(',').filter(Boolean) } : {}),
+    ...(values['hostile'] !== undefined ? { hostile: count(values, 'hostile', 4, 0) } : {}),
     onProgress: json ? undefined : (p) => process.stderr.write(`${p.message}\n`),
   });
   if (json) console.log(JSON.stringify(s, jsonReplacer));

@@ -48,6 +48,10 @@ describe('the commands', () => {
       [['oracle', '--bogus'], "iorewind: oracle: Unknown option '--bogus'"],
       [['oracle', '--fuzz', '--seed', 'x'], "iorewind: oracle: --seed: expected an integer >= 0, got 'x'"],
       [['fuzz', '--oracle', '--time', '5'], "iorewind: oracle: Unknown option '--time'"],
+      // refused before any boot: a VFIO device cdev or a 6.14 ioctl has no equivalent on the 6.12 oracle
+      [['oracle', '--fuzz', '--events', 'mmap,IOMMU_VIOMMU_ALLOC'], "iorewind: oracle fuzz: event kind 'IOMMU_VIOMMU_ALLOC' cannot run on the 6.12 oracle"],
+      [['oracle', '--fuzz', '--events', ','], 'iorewind: oracle fuzz: no event kinds to generate'],
+      [['oracle', '--fuzz', '--hostile', 'many'], "iorewind: oracle: --hostile: expected an integer >= 0, got 'many'"],
     ] as const) {
       const r = run(...argv);
       expect(r.status, argv.join(' ')).toBe(2);
