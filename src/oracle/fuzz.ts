@@ -236,8 +236,8 @@ function candidates(n: number): { list: [number, number][]; level: number[] } {
  * Where a sequence of n templates goes on after a shrink at chunk size
  * `size`: the first candidate of the first pass whose chunks are no larger.
  * ddmin keeps its granularity after a success; starting again from the
- * halves made a 1,900-step divergence take 75+ rounds (each a boot), most of
- * them re-trying halves and quarters that had failed before.
+ * halves made seed 26's divergence (2,000-step sequences) go 75+ rounds, each
+ * a boot, without finishing.
  */
 export function resumeAt(n: number, size: number): number {
   const { level } = candidates(n);
