@@ -117,7 +117,11 @@ export function ioasMapFile(tx: Tx, a: Fields): Result {
   return { errno: 0, out: { iova: r } };
 }
 
-/** __iommufd_test_syz_conv_iova: {u32 nth_area; u32 offset} -> start of the nth area + offset. */
+/**
+ * __iommufd_test_syz_conv_iova: {u32 nth_area; u32 offset} -> start of the
+ * nth area + offset (0 past the last area). The access path
+ * (iommufd_test_syz_conv_iova) also answers 0 for an access without an IOAS.
+ */
 export function syzConvIova(tx: Tx, ioasId: number, iova: bigint): bigint {
   const ioas = getIoas(tx, ioasId);
   if (!ioas) return 0n;
@@ -127,7 +131,7 @@ export function syzConvIova(tx: Tx, ioasId: number, iova: bigint): bigint {
   let res = 0n;
   ioas.iopt.areas.eachOverlapping(0n, U64_MAX, (s) => {
     if (i++ === nth) {
-      res = s + offset;
+      res = (s + offset) & U64_MAX; // unsigned long: an area at the top wraps
       return false;
     }
     return true;
@@ -142,8 +146,10 @@ export function ioasCopy(tx: Tx, a: Fields): Result {
   const srcId = u32(a, 'src_ioas_id');
   const echo: Fields = {};
   if (flags & MOCK_FLAGS_ACCESS_SYZ) {
+    // iommufd_test_syz_conv_iova_id: no such IOAS leaves the IOVA as it was
+    // (the copy then fails on it: EOVERFLOW for a u64 past ULONG_MAX, else ENOENT).
     flags &= ~MOCK_FLAGS_ACCESS_SYZ;
-    srcIova = syzConvIova(tx, srcId, srcIova);
+    if (getIoas(tx, srcId)) srcIova = syzConvIova(tx, srcId, srcIova);
     echo['flags'] = flags;
     echo['src_iova'] = srcIova;
   }
