@@ -141,6 +141,19 @@ function mappedIova(d: D, of: string, h: number): Sym | bigint {
   }
 }
 
+/** The selftest's syzkaller flag: the IOVA is read as {u32 nth_area; u32 offset} (selftest.c). */
+const SYZ_FLAG = 0x10000;
+
+/**
+ * The IOVA of an op that may carry the syzkaller flag: with it, half the time
+ * the {nth area, offset} form that the kernel turns into an area's IOVA (a
+ * real IOVA read that way names an area far past the last one).
+ */
+function syzOrMappedIova(d: D, flags: number, of: string, h: number): Sym | bigint {
+  if (flags & SYZ_FLAG && d.w([50, 50])) return (BigInt(d.int(3)) * PAGE) << 32n | BigInt(d.int(3));
+  return mappedIova(d, of, h);
+}
+
 /** A length covering whole areas of the IOAS behind `of` (one or a few), or something else. */
 function areaLength(d: D, of: string, h: number): Sym | bigint {
   switch (d.w([70, 10, 10, h, h])) {
@@ -325,14 +338,17 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     },
     IOMMU_IOAS_COPY: {
       weight: 4,
-      build: ioctl('IOMMU_IOAS_COPY', h, (d) => ({
-        flags: d.w([90, d.h]) ? d.of(0, 8, 0x10006, 0x10007) : d.of(6, 7, 6, 4, 2, 5),
-        dst_ioas_id: ioas(d),
-        src_ioas_id: ioas(d),
-        length: areaLength(d, 'src_ioas_id', d.h),
-        dst_iova: mapIova(d, 'dst_ioas_id', d.h),
-        src_iova: mappedIova(d, 'src_ioas_id', d.h),
-      })),
+      build: ioctl('IOMMU_IOAS_COPY', h, (d) => {
+        const flags = d.w([90, d.h]) ? d.of(0, 8, 0x10006, 0x10007) : d.of(6, 7, 6, 4, 2, 5);
+        return {
+          flags,
+          dst_ioas_id: ioas(d),
+          src_ioas_id: ioas(d),
+          length: areaLength(d, 'src_ioas_id', d.h),
+          dst_iova: mapIova(d, 'dst_ioas_id', d.h),
+          src_iova: syzOrMappedIova(d, flags, 'src_ioas_id', d.h),
+        };
+      }),
     },
     IOMMU_IOAS_IOVA_RANGES: {
       weight: 1,
@@ -479,9 +495,10 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       weight: 4,
       build: testOp('IOMMU_TEST_OP_ACCESS_PAGES', h, accessFd, 'access_pages', (d) => {
         const c = d.w([60, 30, d.h]);
+        const flags = d.of(0, 1, SYZ_FLAG);
         return {
-          flags: d.of(0, 1, 0x10000),
-          iova: mappedIova(d, 'id@access', d.h),
+          flags,
+          iova: syzOrMappedIova(d, flags, 'id@access', d.h),
           length: c === 0 ? d.of(0x1000n, 0x2000n, 0x4000n) : c === 1 ? { $: 'alen', of: 'id@access', k: d.int(7), n: 1, add: 0n } : d.of(0n, 0x800n, 0x2000000n),
           uptr: d.w([70, 30]) ? { $: 'uva', of: 'id@access', k: d.int(7), off: 0n } : 0n,
         };
@@ -494,10 +511,10 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     IOMMU_TEST_OP_ACCESS_RW: {
       weight: 3,
       build: testOp('IOMMU_TEST_OP_ACCESS_RW', h, accessFd, 'access_rw', (d) => {
-        const iova = mappedIova(d, 'id@access', d.h);
+        const flags = d.of(0, 1, 4, 5, SYZ_FLAG, 8);
+        const iova = syzOrMappedIova(d, flags, 'id@access', d.h);
         const len = d.w([80, d.h]) ? d.of(0n, 0x2000000n) : d.of(0x10n, 0x1000n, 0x1800n, 1n);
         const uptr = d.w([90, 10]) ? 0n : userVa(d, d.h);
-        const flags = d.of(0, 1, 4, 5, 0x10000, 8);
         const fields: SymFields = { iova, length: len, uptr, flags };
         const n = len <= 0x2000n ? Number(len) : 0;
         return flags & 1 && n ? ab(fields, { uptr: bytes(d, n) }) : fields;
