@@ -65,7 +65,9 @@ export function realize(templates: readonly Template[]): { events: Event[]; resu
 
 /** A divergence's identity: the op, what differs, and (for errno / ret) the two answers. */
 export function signature(d: Divergence): string {
-  const vals = d.what === 'errno' || d.what === 'ret' || d.what === 'unmodelled' ? ` kernel=${String(d.expected)} model=${String(d.actual)}` : '';
+  // For 'unmodelled' the kernel's side is its whole recorded answer: its errno names it.
+  const kernel = d.what === 'unmodelled' ? (d.expected as { errno?: unknown } | null)?.errno : d.expected;
+  const vals = d.what === 'errno' || d.what === 'ret' || d.what === 'unmodelled' ? ` kernel=${String(kernel)} model=${String(d.actual)}` : '';
   return `${d.op} ${d.what}${vals}`;
 }
 

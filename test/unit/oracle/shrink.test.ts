@@ -111,6 +111,16 @@ describe('shrinkAll', () => {
   });
 });
 
+describe('signature', () => {
+  it('names both answers; for an unmodelled event the kernel errno, not its whole record', () => {
+    const ev: Event = { op: 'read_fault_fd', args: { fd: 0, count: 40, pos: 0 } };
+    const d = (what: string, expected: unknown, actual: unknown): Divergence => ({ index: 5, op: ev.op, what, expected, actual, event: ev, context: [] });
+    expect(signature(d('errno', 'ESPIPE', 'EINVAL'))).toBe('read_fault_fd errno kernel=ESPIPE model=EINVAL');
+    expect(signature(d('unmodelled', { errno: 0, bufs: {} }, 'read of a regular file'))).toBe('read_fault_fd unmodelled kernel=0 model=read of a regular file');
+    expect(signature(d('out.length', 0x1000n, 0n))).toBe('read_fault_fd out.length');
+  });
+});
+
 describe('resumeAt', () => {
   it('the first candidate of the first pass with chunks no larger', () => {
     const all = roundCandidates(100, 0, Infinity);
