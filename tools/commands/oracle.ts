@@ -24,11 +24,11 @@ const USAGE = `usage:
   iorewind oracle --fuzz [--seed N] [--ioctls N] [--batch N] [--max-steps N] [--max-boots N] [--save DIR | --no-save] [--no-shrink]
                         [--events x,y] [--hostile H] [--json]
       (also: iorewind fuzz --oracle ...; --out DIR is --save DIR)
-      --events: generate only these kinds (a campaign aimed at one part; iorewind fuzz --list names them,
-      and kinds the 6.12 oracle cannot run are refused); --hostile: weight of hostile values (default 4)
       generated 6.12 sequences on the real kernel in batches; every divergence shrunk by
       re-asking the kernel and saved with the kernel's answers in DIR (default test/oracle/regressions,
-      which npm test replays: triage each one, fix or list it in test/oracle/known_divergent.ts)`;
+      which npm test replays: triage each one, fix or list it in test/oracle/known_divergent.ts)
+      --events: generate only these kinds (a campaign aimed at one part; iorewind fuzz --list names them,
+      and kinds the 6.12 oracle cannot run are refused); --hostile: weight of hostile values (default 4)`;
 
 const OPTIONS = {
   json: { type: 'boolean' },
