@@ -41,14 +41,14 @@ import { MOCK_IO_PAGE_SIZE } from './drivers/mock.js';
 import { recordGuestChange, staleSpans } from './tlb.js';
 import type { Area, HwptPagingObj, World } from './state.js';
 import { MAX_EVENT_STEPS, overLimit } from './limits.js';
+import { fileAt } from './files.js';
 
 const IOMMU_WRITE = 2;
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
 /** The transaction on the iommufd context behind fd `a.fd` of process `pid`. */
 function ctxTx(w: World, pid: number, a: Fields): Tx | undefined {
-  const fileId = w.procs.get(pid)!.fds.get(u32(a, 'fd'));
-  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  const f = fileAt(w, pid, u32(a, 'fd'));
   const ctx = f?.ctx === undefined ? undefined : w.ctxs.get(f.ctx);
   return ctx ? new Tx(w, ctx, pid) : undefined;
 }

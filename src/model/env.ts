@@ -6,7 +6,7 @@
 import type { Event, Fields, Result } from '../events/event.js';
 import { PMap } from '../ds/pmap.js';
 import { u32, u64 } from './args.js';
-import { closeFd, installFile } from './files.js';
+import { closeFd, fileAt, installFile } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
 import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
@@ -293,12 +293,6 @@ function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
   return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...m, size }) } }, { errno: 0 }];
 }
 
-/** The open file behind fd `fd` of process `pid`, if any. */
-function fileAt(w: World, pid: number, fd: number): OpenFile | undefined {
-  const fileId = proc(w, pid).fds.get(fd);
-  return fileId === undefined ? undefined : w.files.get(fileId);
-}
-
 /** The fault object behind a fault fd's file. */
 function faultOf(f: OpenFile | undefined) {
   if (!f || f.kind !== 'fault' || f.ctx === undefined || f.obj === undefined) return undefined;
@@ -375,11 +369,12 @@ function positionedErrno(f: OpenFile | undefined, pos: bigint): string | undefin
 
 function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const file = fileAt(w, pid, u32(a, 'fd'));
-  const e = positionedErrno(file, u64(a, 'pos'));
+  const pos = u64(a, 'pos');
+  const e = positionedErrno(file, pos);
   if (e) return fail(w, e);
   const f = faultOf(file);
   const memfd = f ? undefined : memfdOf(w, file);
-  if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), u64(a, 'pos'));
+  if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), pos);
   if (!f) return notFaultResult(w, file, 'read');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
@@ -388,7 +383,8 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
 
 function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Result] {
   const file = fileAt(w, pid, u32(a, 'fd'));
-  const e = positionedErrno(file, u64(a, 'pos'));
+  const pos = u64(a, 'pos');
+  const e = positionedErrno(file, pos);
   if (e) return fail(w, e);
   const f = faultOf(file);
   const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
@@ -398,7 +394,7 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
     // A `count` past the bytes given makes the kernel copy from unreadable memory (a short write or
     // EFAULT, by where the page boundaries fall): not modelled, and said so.
     if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a memfd with count past the bytes given' }];
-    return memfdWrite(w, memfd.file, memfd.m, bytes, u64(a, 'pos'));
+    return memfdWrite(w, memfd.file, memfd.m, bytes, pos);
   }
   if (!f) return notFaultResult(w, file, 'write');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);

@@ -40,6 +40,12 @@ export function installFile(w: World, pid: number, f: Omit<OpenFile, 'id' | 'ref
   return [w, fd, id];
 }
 
+/** The open file behind fd `fd` of process `pid`, if any. */
+export function fileAt(w: World, pid: number, fd: number): OpenFile | undefined {
+  const fileId = w.procs.get(pid)?.fds.get(fd);
+  return fileId === undefined ? undefined : w.files.get(fileId);
+}
+
 /** close(2): drop the fd, then the file reference. */
 export function closeFd(w: World, pid: number, fd: number): World | undefined {
   const proc = w.procs.get(pid);

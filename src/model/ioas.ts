@@ -23,6 +23,7 @@ import {
   type PagesPiece,
 } from './io_pagetable.js';
 import { PAGE_SIZE } from './mm.js';
+import { fileAt } from './files.js';
 import type { Tx } from './object.js';
 import { newFilePages, newUserPages } from './pages.js';
 import type { Pages, Range } from './state.js';
@@ -97,8 +98,7 @@ export function ioasMapFile(tx: Tx, a: Fields): Result {
   const ioas = getIoas(tx, ioasId);
   if (!ioas) return { errno: 'ENOENT' };
   const fd = a['fd'] as number;
-  const fileId = tx.proc.fds.get(fd);
-  const file = fileId === undefined ? undefined : tx.w.files.get(fileId);
+  const file = fileAt(tx.w, tx.pid, fd);
   if (!file) {
     // 6.14 bug (§2.3): the IOAS reference taken by the lookup is never dropped.
     tx.keepOnError = true;

@@ -8,7 +8,7 @@ import { sub, u32, u64, userBuf } from './args.js';
 import { unpinPieces, accessCreate, accessChangeIoas, accessItemPages, accessPinPages, accessRw, IOMMUFD_ACCESS_RW_WRITE } from './access.js';
 import { deviceAttach, deviceReplace } from './device.js';
 import { MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_IO_PAGE_SIZE, IOMMU_TEST_DEV_CACHE_DEFAULT } from './drivers/mock.js';
-import { openFile } from './files.js';
+import { fileAt, openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
 import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, writeUser } from './mm.js';
@@ -167,8 +167,7 @@ function mdCheckIotlb(tx: Tx, a: Fields): Result {
  * what it changes there is written back into the caller's transaction.
  */
 function withAccess(tx: Tx, fd: number, fn: (t: Tx, acc: ObjOf<'access'>) => Result): Result {
-  const fileId = tx.proc.fds.get(fd);
-  const f = fileId === undefined ? undefined : tx.w.files.get(fileId);
+  const f = fileAt(tx.w, tx.pid, fd);
   if (!f || f.kind !== 'access' || f.ctx === undefined || f.obj === undefined) return { errno: 'EBADFD' };
   if (f.ctx === tx.ctx.id) {
     const acc = tx.get(f.obj, 'access');

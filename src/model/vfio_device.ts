@@ -26,7 +26,7 @@ import type { StructLayout } from '../uapi/layout.js';
 import { u32 } from './args.js';
 import { accessChangeIoas, accessCreateUnattached, accessDetach } from './access.js';
 import { deviceAttach, deviceBind, deviceDetach, deviceReplace } from './device.js';
-import { installFile, putFile } from './files.js';
+import { fileAt, installFile, putFile } from './files.js';
 import { devByCdev, deviceStep, putDev, putGroup, type PhysDev } from './hardware.js';
 import { destroyObject } from './lifecycle.js';
 import { Tx } from './object.js';
@@ -142,8 +142,7 @@ function bind(w: World, f: OpenFile, p: PhysDev, view: DeviceState, pid: number,
   const next = deviceStep(view, 'VFIO_DEVICE_BIND_IOMMUFD');
   if (!next) return fail(w, 'EINVAL');
   // iommufd_ctx_from_fd
-  const ifile = w.procs.get(pid)!.fds.get(ifd);
-  const ictx = ifile === undefined ? undefined : w.files.get(ifile);
+  const ictx = fileAt(w, pid, ifd);
   if (!ictx) return fail(w, 'EBADF');
   if (ictx.kind !== 'iommufd' || ictx.ctx === undefined) return fail(w, 'EBADFD');
   // vfio_df_open: only the legacy group path may open a device twice.
