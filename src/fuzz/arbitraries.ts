@@ -55,11 +55,14 @@ function id(d: D, t: IdKind, h: number): Sym | number {
 const fd = (kind: Extract<Sym, { $: 'fd' }>['kind'], k = 0): Sym => ({ $: 'fd', kind, k });
 
 function iommufd(d: D, h: number): Sym | number {
-  switch (d.w([100, h / 2, h / 3, h / 3])) {
+  switch (d.w([85, 15 + h / 2, h / 3, h / 3])) {
     case 0:
       return fd('iommufd');
     case 1:
-      return fd('iommufd', d.int(2));
+      // Another context when the process has opened one (objects, pins and accounting in two
+      // contexts at once: the user's locked_vm is shared between them, MM mode is per context):
+      // the second or the newest (where RLIMIT_MODE is set).
+      return fd('iommufd', d.of(1, -1));
     case 2:
       return fd('any', d.int(7));
     default:
@@ -203,6 +206,18 @@ function ioctl(op: string, h: number, body: (d: D) => WithBufs | SymFields): Bui
     if (fr === 4) t.args = null;
     else if (fr) t.frame = (['short', 'long0', 'longjunk'] as const)[fr - 1]!;
     if (d.w([75, 25])) t.noConstruct = true;
+    return t;
+  };
+}
+
+/**
+ * Setting RLIMIT_MODE goes mostly to the newest context: the setup's has IOAS 1
+ * already (EBUSY), and the constructor opens a new one when the newest has objects.
+ */
+function onContext(b: Builder<Template>): Builder<Template> {
+  return (d) => {
+    const t = b(d);
+    if (t.args?.['option_id'] === 0 && t.args['op'] === 0 && !d.h && d.w([80, 20])) t.fd = fd('iommufd', -1);
     return t;
   };
 }
@@ -364,8 +379,15 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       }),
     },
     IOMMU_OPTION: {
-      weight: 2,
-      build: ioctl('IOMMU_OPTION', h, (d) => ({ option_id: d.of(1, 0, 1, 2), op: d.of(0, 1, 0, 2), __reserved: reserved(d, d.h), object_id: ioas(d), val64: d.of(0n, 1n, 0n, 2n, U64_MAX) })),
+      weight: 3,
+      build: onContext(ioctl('IOMMU_OPTION', h, (d) => {
+        const option = d.of(1, 0, 1, 0, 2);
+        const op = d.of(0, 1, 0, 2);
+        // RLIMIT_MODE is a context option (object_id 0), set while the context has no objects:
+        // mostly the value that turns MM accounting on (the constructor gives it a fresh context).
+        if (option === 0) return { option_id: 0, op, __reserved: reserved(d, d.h), object_id: d.w([100, d.h]) ? ioas(d) : 0, val64: d.h ? d.of(0n, 1n, 2n, U64_MAX) : d.of(1n, 1n, 0n) };
+        return { option_id: option, op, __reserved: reserved(d, d.h), object_id: ioas(d), val64: d.of(0n, 1n, 0n, 2n, U64_MAX) };
+      })),
     },
     IOMMU_VFIO_IOAS: { weight: 2, build: ioctl('IOMMU_VFIO_IOAS', h, (d) => ({ ioas_id: ioas(d), op: d.of(1, 0, 2, 3), __reserved: reserved(d, d.h) })) },
     IOMMU_IOAS_MAP_FILE: {
@@ -555,7 +577,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     },
     // ------------------------------------------------------------ VFIO container compat
     VFIO_GET_API_VERSION: { weight: 0.5, build: ioctl('VFIO_GET_API_VERSION', h, () => ({})) },
-    VFIO_CHECK_EXTENSION: { weight: 0.5, build: ioctl('VFIO_CHECK_EXTENSION', h, (d) => ({ arg: d.of(1n, 3n, 5n, 8n, 9n, 0n) })) },
+    VFIO_CHECK_EXTENSION: { weight: 0.5, build: ioctl('VFIO_CHECK_EXTENSION', h, (d) => ({ arg: d.of(1n, 3n, 4n, 5n, 8n, 9n, 10n, 0n) })) },
     VFIO_SET_IOMMU: { weight: 1, build: ioctl('VFIO_SET_IOMMU', h, (d) => ({ arg: d.of(3n, 1n, 8n) })) },
     VFIO_IOMMU_GET_INFO: {
       weight: 0.5,
@@ -715,7 +737,8 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         return { op: 'write_fault_fd', pid: pid(d), args: { fd: faultFd(d), pos: d.w([100, d.h]) ? 8 : 0 }, bufs: { data: { $: 'resp', items } } };
       },
     },
-    drop_capability: { weight: 0.5, build: env('drop_capability', (d) => ({ cap: d.of('CAP_IPC_LOCK', 'CAP_SYS_RESOURCE', 'CAP_NET_ADMIN') })) },
+    // (CAP_IPC_LOCK the most: a VMM usually runs without it, and only then are pins charged)
+    drop_capability: { weight: 1, build: env('drop_capability', (d) => ({ cap: d.of('CAP_IPC_LOCK', 'CAP_IPC_LOCK', 'CAP_SYS_RESOURCE', 'CAP_NET_ADMIN') })) },
     set_rlimit_memlock: { weight: 0.5, build: env('set_rlimit_memlock', (d) => ({ pages: d.of<bigint | null>(16n, 0n, 1024n, null) })) },
     fork: { weight: 1, build: env('fork', () => ({ child: { $: 'newpid' } })) },
     exit: { weight: 0.5, build: (d) => ({ op: 'exit', pid: -1 - d.int(2), args: {} }) },

@@ -153,7 +153,7 @@ class EventCommand implements fc.Command<FuzzModel, Real> {
 }
 
 /** Most events one command expands to (its resource constructors, then itself). */
-const MAX_CHAIN = 8;
+export const MAX_CHAIN = 8;
 
 function step(r: Real, m: FuzzModel, ev: Event): Result {
   const index = r.events.length;

@@ -285,8 +285,9 @@ function resolveSym(s: Sym, e: Env): Value {
       return free.length ? free[s.k % free.length]! : max + 1;
     }
     case 'fd': {
+      // k < 0 counts from the last fd of the kind (-1: the newest, as fds are mostly handed out in order)
       const l = fdsOf(e, s.kind);
-      return l.length ? l[s.k % l.length]! : 99 + s.k;
+      return l.length ? l[s.k < 0 ? l.length - 1 - ((-1 - s.k) % l.length) : s.k % l.length]! : 99 + Math.abs(s.k);
     }
     case 'va': {
       const map = e.w.procs.get(e.pid)?.mm.vmas;
@@ -527,6 +528,12 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     if (!file) return { op: 'open', pid: t.pid, args: { path: { $: 'vfiopath', k: 0 } } };
     if (op !== 'VFIO_DEVICE_BIND_IOMMUFD' && !w.hw.devs.get(file.dev)?.bound)
       return { op: 'VFIO_DEVICE_BIND_IOMMUFD', pid: t.pid, fd: { $: 'fd', kind: 'vfio', k: 0 }, args: { argsz: 16, flags: 0, iommufd: IOMMUFD } };
+    return undefined;
+  }
+  if (op === 'IOMMU_OPTION' && t.args['option_id'] === 0) {
+    // RLIMIT_MODE names no IOAS. It is set on a context without objects: a new /dev/iommu when the
+    // one named has some (the setup's has IOAS 1); the template names the newest (onContext).
+    if (t.args['op'] === 0 && ctx?.objs.size) return { op: 'open', pid: t.pid, args: { path: '/dev/iommu' } };
     return undefined;
   }
   if (!ctx) return undefined;

@@ -14,7 +14,7 @@ import type { Event, Result } from '../events/event.js';
 import { apply } from '../engine/apply.js';
 import { compare, type Divergence } from '../engine/replay.js';
 import { emptyWorld } from '../model/state.js';
-import { eventTemplates, EVENT_KINDS, learn, newModel, resolve, setupEvents, templateArbitraries, type Template } from '../fuzz/index.js';
+import { eventTemplates, EVENT_KINDS, learn, MAX_CHAIN, newModel, resolveNext, setupEvents, templateArbitraries, type Template } from '../fuzz/index.js';
 import { writeTrace } from '../trace/index.js';
 import { encodeInput, notCheckable, representable, traceNotCheckable } from './encode.js';
 import { bootOnce, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
@@ -32,35 +32,51 @@ export function oracleKinds(): string[] {
   return EVENT_KINDS.filter((k) => all[k]?.since !== '6.14' && !notCheckable({ op: k, args: {} }));
 }
 
+/** A template sequence made concrete on the model. */
+export interface Realized {
+  events: Event[];
+  /** The model's answers. */
+  results: Result[];
+  /** Per event, the index of the template it came from (-1: the fuzzer's setup). */
+  owner: number[];
+}
+
 /**
  * The concrete events of a template sequence (the fuzzer's setup first) and
- * the model's answers to them, or null if the model throws.
+ * the model's answers to them, or null if the model throws. As in the
+ * fuzzer's own commands, a template that needs a resource first gets the
+ * calls that create it (its constructors), then is resolved again until it
+ * resolves to itself: the kernel sees what the template meant to test.
  */
-export function realize(templates: readonly Template[]): { events: Event[]; results: Result[] } | null {
+export function realize(templates: readonly Template[]): Realized | null {
   let w = emptyWorld({ kernel: '6.12' });
   const m = newModel();
-  const events: Event[] = [];
-  const results: Result[] = [];
+  const out: Realized = { events: [], results: [], owner: [] };
+  const run = (ev: Event, owner: number) => {
+    const r = apply(w, ev);
+    out.events.push(ev);
+    out.results.push(r.result);
+    out.owner.push(owner);
+    w = r.state;
+    return r.result;
+  };
   try {
-    for (const ev of setupEvents()) {
-      const r = apply(w, ev);
-      events.push(ev);
-      results.push(r.result);
-      w = r.state;
-    }
-    for (const t of templates) {
-      // Values a C struct member cannot hold are cut to its width, for the model too.
-      const ev = representable(resolve(t, w, m));
-      const r = apply(w, ev);
-      events.push(ev);
-      results.push(r.result);
-      w = r.state;
-      learn(m, ev, r.result, w);
-    }
+    for (const ev of setupEvents()) run(ev, -1);
+    templates.forEach((t, ti) => {
+      for (let k = 0; k < MAX_CHAIN; k++) {
+        const { event, constructed } = resolveNext(t, w, m);
+        // Values a C struct member cannot hold are cut to its width, for the model too.
+        const ev = representable(event);
+        const before = w;
+        const result = run(ev, ti);
+        learn(m, ev, result, w);
+        if (!constructed || result.errno || w === before) break;
+      }
+    });
   } catch {
     return null;
   }
-  return { events, results };
+  return out;
 }
 
 /** A divergence's identity: the op, what differs, and (for errno / ret) the two answers. */
@@ -129,6 +145,8 @@ interface Seq {
   events: Event[];
   /** The model's answers, from the generation. */
   results: Result[];
+  /** Per event, its template (`Realized.owner`). */
+  owner: number[];
 }
 
 export function generate(seed: number, count: number, maxSteps: number, kinds: readonly string[], from: number, hostile = 4): { seqs: Seq[]; crashes: number; unfit: number } {
@@ -142,7 +160,7 @@ export function generate(seed: number, count: number, maxSteps: number, kinds: r
     if (!r) crashes++;
     // A template can still resolve to an event the oracle cannot run (the fuzzer's own constructors): leave that sequence out.
     else if (traceNotCheckable(r.events)) unfit++;
-    else seqs.push({ name: `s${from + i}`, templates, events: r.events, results: r.results });
+    else seqs.push({ name: `s${from + i}`, templates, events: r.events, results: r.results, owner: r.owner });
   });
   return { seqs, crashes, unfit };
 }
@@ -250,7 +268,7 @@ export function resumeAt(n: number, size: number): number {
 export interface ShrinkJob {
   signature: string;
   templates: Template[];
-  best: { events: Event[]; result: TraceResult };
+  best: { events: Event[]; owner: number[]; result: TraceResult };
   done: boolean;
   /** Where in the current sequence's candidate list the next round goes on (rounds are budgeted). */
   from?: number;
@@ -300,7 +318,7 @@ export function tailPastDivergence(job: Pick<ShrinkJob, 'templates' | 'best'>): 
   const d = job.best.result.firstDivergence;
   const n = job.templates.length;
   if (!d) return null;
-  const t = d.index - (job.best.events.length - n); // the setup events come first, one event per template after them
+  const t = job.best.owner[d.index] ?? -1; // (-1: the setup)
   return t >= 0 && t + 1 < n ? [t + 1, n] : null;
 }
 
@@ -325,7 +343,7 @@ export async function shrinkAll(jobs: ShrinkJob[], run: ShrinkRunner, log: (m: s
   /** Per job, the templates the last round's successful candidates left out, and the granularity of its best. */
   const unions = new Map<ShrinkJob, { removed: Set<Template>; level: number }>();
   for (let round = 0; round < 400 && jobs.some((j) => !j.done); round++) {
-    const batch: { name: string; events: Event[]; results: Result[]; job: ShrinkJob; templates: Template[]; removed: readonly Template[]; level: number }[] = [];
+    const batch: { name: string; events: Event[]; results: Result[]; owner: number[]; job: ShrinkJob; templates: Template[]; removed: readonly Template[]; level: number }[] = [];
     for (const [ji, j] of jobs.entries()) {
       if (j.done) continue;
       const n = j.templates.length;
@@ -335,7 +353,7 @@ export async function shrinkAll(jobs: ShrinkJob[], run: ShrinkRunner, log: (m: s
       }
       const offer = (name: string, templates: Template[], removed: readonly Template[], level: number) => {
         const r = realize(templates);
-        if (r) batch.push({ name, events: r.events, results: r.results, job: j, templates, removed, level });
+        if (r) batch.push({ name, events: r.events, results: r.results, owner: r.owner, job: j, templates, removed, level });
       };
       const offerCut = (name: string, s: number, e: number, level: number) => offer(name, [...j.templates.slice(0, s), ...j.templates.slice(e)], j.templates.slice(s, e), level);
       const union = unions.get(j);
@@ -370,7 +388,7 @@ export async function shrinkAll(jobs: ShrinkJob[], run: ShrinkRunner, log: (m: s
         if (c.templates.length < c.job.templates.length) {
           const was = base.get(c.job)!;
           c.job.templates = c.templates;
-          c.job.best = { events: c.events, result: r };
+          c.job.best = { events: c.events, owner: c.owner, result: r };
           u.level = c.level >= 0 ? c.level : (roundCandidates(was.n, was.from).level[0] ?? 1);
           improved.set(c.job, u.level);
         }
@@ -405,7 +423,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   if (!kinds.length) throw new Error('oracle fuzz: no event kinds to generate');
   const log = (message: string) => opts.onProgress?.({ message });
   const env: OracleEnv = { ...(opts.kit ? { kit: opts.kit } : {}), ...(opts.kvm ? { kvm: true } : {}), ...(opts.keep ? { keep: true } : {}) };
-  const found = new Map<string, { count: number; example: { templates: Template[]; events: Event[]; result: TraceResult } }>();
+  const found = new Map<string, { count: number; example: { templates: Template[]; events: Event[]; owner: number[]; result: TraceResult } }>();
   let sequences = 0;
   let ioctls = 0;
   let boots = 0;
@@ -461,8 +479,8 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
       const f = found.get(sig);
       if (f) {
         f.count++;
-        if (s.templates.length < f.example.templates.length) f.example = { templates: s.templates, events: s.events, result: r };
-      } else found.set(sig, { count: 1, example: { templates: s.templates, events: s.events, result: r } });
+        if (s.templates.length < f.example.templates.length) f.example = { templates: s.templates, events: s.events, owner: s.owner, result: r };
+      } else found.set(sig, { count: 1, example: { templates: s.templates, events: s.events, owner: s.owner, result: r } });
     }
     const el = (performance.now() - t0) / 1000;
     log(`boot ${boots}: ${cur.length} sequences, ${n} kernel ioctls, ${boot.seconds.toFixed(1)} s (guest ${boot.guestSeconds.toFixed(1)} s); total ${ioctls} ioctls, ${Math.round(ioctls / el)}/s, ${divergent} divergent, ${found.size} distinct, ${errors} errors`);
@@ -470,7 +488,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
     if (running) next = gen(++k);
   }
   const loopSeconds = (performance.now() - t0) / 1000;
-  const jobs: ShrinkJob[] = [...found.entries()].map(([signature, f]) => ({ signature, templates: f.example.templates, best: { events: f.example.events, result: f.example.result }, done: opts.shrink === false }));
+  const jobs: ShrinkJob[] = [...found.entries()].map(([signature, f]) => ({ signature, templates: f.example.templates, best: { events: f.example.events, owner: f.example.owner, result: f.example.result }, done: opts.shrink === false }));
   const shrinkBoots = jobs.length ? await shrinkAll(jobs, async (seqs) => (await runBatch(seqs, env, true)).results, log) : 0;
   const divergences: FoundDivergence[] = [];
   for (const j of jobs) {

@@ -71,8 +71,8 @@ describe('shrinkAll', () => {
       const out = new Map<string, TraceResult>();
       for (const s of seqs) {
         const at = needed.map((t) => s.templates.indexOf(t));
-        const setup = s.events.length - s.templates.length;
-        const index = setup + Math.max(...at);
+        // (the later template's own event: the last of those it expanded to)
+        const index = s.owner.lastIndexOf(Math.max(...at));
         const diverges = at.every((i) => i >= 0);
         out.set(s.name, { name: s.name, verdict: diverges ? 'diverge' : 'agree', events: s.events.length, kernelIoctls: 0, verified: 0, divergences: diverges ? 1 : 0, firstDivergence: diverges ? divergence(index, s.events[index]!) : null, skipped: [] });
       }
@@ -81,7 +81,7 @@ describe('shrinkAll', () => {
     const r = realize(seq.templates)!;
     const first = (await run([{ name: 'whole', ...r, templates: seq.templates }])).get('whole')!;
     rounds.length = 0;
-    const job: ShrinkJob = { signature: signature(first.firstDivergence!), templates: seq.templates, best: { events: r.events, result: first }, done: false };
+    const job: ShrinkJob = { signature: signature(first.firstDivergence!), templates: seq.templates, best: { events: r.events, owner: r.owner, result: first }, done: false };
     await shrinkAll([job], run, () => {});
     return { job, rounds };
   }
@@ -103,9 +103,10 @@ describe('shrinkAll', () => {
   it('the tail past the divergence: the templates after the one that diverged', () => {
     const r = realize(seq.templates)!;
     const n = seq.templates.length;
-    const at = (index: number) => ({ templates: seq.templates, best: { events: r.events, result: { firstDivergence: divergence(index, r.events[index]!) } as TraceResult } });
-    const setup = r.events.length - n;
-    expect(tailPastDivergence(at(setup + 5))).toEqual([6, n]);
+    const at = (index: number) => ({ templates: seq.templates, best: { events: r.events, owner: r.owner, result: { firstDivergence: divergence(index, r.events[index]!) } as TraceResult } });
+    const setup = r.owner.lastIndexOf(-1) + 1;
+    expect(tailPastDivergence(at(r.owner.indexOf(5)))).toEqual([6, n]);
+    expect(tailPastDivergence(at(r.owner.lastIndexOf(5)))).toEqual([6, n]); // at a constructor of template 5, or at it
     expect(tailPastDivergence(at(r.events.length - 1))).toBeNull(); // at the last template
     expect(tailPastDivergence(at(setup - 1))).toBeNull(); // in the setup
   });
