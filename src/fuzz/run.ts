@@ -258,6 +258,9 @@ function recordFailure(s: Session, cmds: fc.Command<FuzzModel, Real>[], details:
     const err = details.errorInstance;
     throw new Error(`fuzz: the shrunk counterexample did not fail again when replayed (${err instanceof Error ? err.message : String(err)})`);
   }
+  // Below the commands: events one by one (a command's constructors go or stay with it in fast-check's shrink).
+  const fewer = shrinkEvents(s, real.events.slice(0, failure.index + 1), failure.invariant);
+  if (fewer) ({ real, failure } = fewer);
   const i = failure.index;
   const before = real.states[i] ?? s.base.w;
   const after = real.states[i + 1];
@@ -281,6 +284,47 @@ function recordFailure(s: Session, cmds: fc.Command<FuzzModel, Real>[], details:
     numShrinks: details.numShrinks,
     commands: cmds.map((c) => c.toString()),
   };
+}
+
+/**
+ * Drops single generated events from a failing event list while the same
+ * invariant still fails (last first, until none can go). fast-check removes
+ * whole commands, and a command brings the calls that create what it needs
+ * (its constructors): a fault queue, a nested HWPT and an attach for a page
+ * request, say, which the failure may not need. Returns null if none could go.
+ */
+function shrinkEvents(s: Session, events: readonly Event[], invariant: string): { real: Real; failure: RunFailure } | null {
+  let best: { real: Real; failure: RunFailure } | null = null;
+  let cur = [...events];
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let k = cur.length - 2; k >= s.setup.length; k--) {
+      const cand = [...cur.slice(0, k), ...cur.slice(k + 1)];
+      const r = runConcrete(s, cand);
+      if (r.failure?.invariant === invariant) {
+        best = { real: r.real, failure: r.failure };
+        cur = cand;
+        changed = true;
+      }
+    }
+  }
+  return best;
+}
+
+/** A concrete event list (setup first) run as a fuzz run is: its states, answers and first violation, if any. */
+function runConcrete(s: Session, events: readonly Event[]): { real: Real; failure: RunFailure | null } {
+  const r: Real = { w: s.base.w, events: [...s.setup], results: [...s.base.results], states: [...s.base.states], checker: new Checker(s.opts.invariants ? { only: s.opts.invariants } : {}), keepStates: true, api: s.api, steps: 0 };
+  const model = newModel();
+  try {
+    for (const ev of events.slice(s.setup.length)) step(r, model, ev);
+    const n = r.events.length;
+    const v = checkReplayFromCheckpoints(s.api, { kernel: s.kernel, events: r.events, states: r.states, picks: [Math.floor((s.setup.length + n) / 2), n] });
+    if (v.length) throw new RunFailure(v[0]!.invariant, v, n - 1);
+  } catch (e) {
+    if (e instanceof RunFailure) return { real: r, failure: e };
+    throw e;
+  }
+  return { real: r, failure: null };
 }
 
 /**

@@ -442,6 +442,9 @@ const IOMMUFD: Sym = { $: 'fd', kind: 'iommufd', k: 0 };
 const id0 = (t: IdKind): Sym => ({ $: 'id', t, k: 0 });
 const make = (t: Template, op: string, args: SymFields, bufs?: Template['bufs']): Template => ({ op, pid: t.pid, fd: t.fd ?? IOMMUFD, args, ...(bufs ? { bufs } : {}) });
 
+/** The selftest's nested HWPT data (struct iommu_hwpt_selftest: iotlb 0x0badbeef). */
+const IOTLB_BYTES = new Uint8Array([0xef, 0xbe, 0xad, 0x0b]);
+
 const NEED_DEVICE = new Set(['IOMMU_HWPT_ALLOC', 'IOMMU_GET_HW_INFO', 'IOMMU_TEST_OP_TRIGGER_IOPF', 'IOMMU_VIOMMU_ALLOC', 'IOMMU_VDEVICE_ALLOC', 'IOMMU_TEST_OP_DEV_CHECK_CACHE', 'IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', 'IOMMU_TEST_OP_MD_CHECK_MAP', 'dma_write', 'iopf']);
 const NEED_DIRTY = new Set(['IOMMU_HWPT_SET_DIRTY_TRACKING', 'IOMMU_HWPT_GET_DIRTY_BITMAP', 'IOMMU_TEST_OP_DIRTY']);
 const NEED_NESTED = new Set(['IOMMU_TEST_OP_MD_CHECK_IOTLB', 'IOMMU_HWPT_INVALIDATE', 'guest_s1_change']);
@@ -498,8 +501,9 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     if (!fdsKind('fault')) return make(t, 'IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 });
     // Answers need cookies: read what is queued first.
     if (op === 'write_fault_fd' && !m.cookies.length && queued(w)) return { op: 'read_fault_fd', pid: t.pid, args: { fd: { $: 'fd', kind: 'fault', k: 0 }, count: 160, pos: 0 } };
-    // Reads and answers need a page request: raise one (6.14 delivers through FAULT_ID_VALID HWPTs).
-    if (w.kernel === '6.14' && !queued(w) && !(op === 'write_fault_fd' && m.cookies.length))
+    // Reads and answers need a page request: raise one (through a HWPT with a fault queue, which the
+    // trigger's own constructors make).
+    if (!queued(w) && !(op === 'write_fault_fd' && m.cookies.length))
       return { op: 'IOMMU_TEST_OP_TRIGGER_IOPF', pid: t.pid, fd: IOMMUFD, args: { id: 0, trigger_iopf: { dev_id: id0('dev_fault'), pasid: 0, grpid: 0, perm: 3, addr: 0x1000000n } } };
     return undefined;
   }
@@ -562,7 +566,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   if (needsIoas && ctx.objs.get(1)?.type !== 'ioas' && !has('ioas')) return make(t, 'IOMMU_IOAS_ALLOC', { flags: 0 });
   const device = () => (has('device') ? undefined : make(t, 'IOMMU_TEST_OP_MOCK_DOMAIN', { id: id0('ioas'), mock_domain: {} }));
   const hwptAlloc = (flags: number) => make(t, 'IOMMU_HWPT_ALLOC', { flags, dev_id: id0('device'), pt_id: id0('ioas'), __reserved: 0, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 });
-  if (NEED_DEVICE.has(op) && !(op === 'IOMMU_TEST_OP_TRIGGER_IOPF' && w.kernel === '6.14')) {
+  if (NEED_DEVICE.has(op) && op !== 'IOMMU_TEST_OP_TRIGGER_IOPF') {
     const c = device();
     if (c) return c;
     if (op === 'IOMMU_VIOMMU_ALLOC' && !has('nest_parent')) return hwptAlloc(1);
@@ -580,11 +584,16 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     });
     return on ? undefined : make(t, 'IOMMU_HWPT_SET_DIRTY_TRACKING', { flags: 1, hwpt_id: id0('hwpt_dirty'), __reserved: 0 });
   }
-  // A page request needs a device attached to a HWPT with a fault queue (6.14: FAULT_ID_VALID).
-  if (op === 'IOMMU_TEST_OP_TRIGGER_IOPF' && w.kernel === '6.14') {
+  // A page request needs a device attached to a HWPT with a fault queue (FAULT_ID_VALID): in 6.14 a
+  // paging one will do, 6.12 takes a fault queue only for a nested HWPT (on a nesting parent).
+  if (op === 'IOMMU_TEST_OP_TRIGGER_IOPF') {
     const c = device() ?? (has('fault') ? undefined : make(t, 'IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 }));
     if (c) return c;
-    if (!has('hwpt_fault')) return make(t, 'IOMMU_HWPT_ALLOC', { flags: 4, dev_id: id0('device'), pt_id: id0('ioas'), __reserved: 0, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: id0('fault') });
+    if (!has('hwpt_fault')) {
+      if (w.kernel === '6.14') return make(t, 'IOMMU_HWPT_ALLOC', { flags: 4, dev_id: id0('device'), pt_id: id0('ioas'), __reserved: 0, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: id0('fault') });
+      if (!has('nest_parent')) return hwptAlloc(1);
+      return make(t, 'IOMMU_HWPT_ALLOC', { flags: 4, dev_id: id0('device'), pt_id: id0('nest_parent'), __reserved: 0, data_type: 0xdead, data_len: 4, data_uptr: 0x10000n, fault_id: id0('fault') }, { data_uptr: IOTLB_BYTES });
+    }
     let attached = false;
     ctx.objs.each((_id, o) => {
       if (o.type === 'device' && o.hwpt) {
@@ -598,8 +607,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   if (NEED_NESTED.has(op)) {
     const c = device() ?? (has('nest_parent') ? undefined : hwptAlloc(1));
     if (c || has('hwpt_nested')) return c;
-    const iotlb = new Uint8Array([0xef, 0xbe, 0xad, 0x0b]);
-    return make(t, 'IOMMU_HWPT_ALLOC', { flags: 0, dev_id: id0('device'), pt_id: id0('nest_parent'), __reserved: 0, data_type: 0xdead, data_len: 4, data_uptr: 0x10000n, fault_id: 0 }, { data_uptr: iotlb });
+    return make(t, 'IOMMU_HWPT_ALLOC', { flags: 0, dev_id: id0('device'), pt_id: id0('nest_parent'), __reserved: 0, data_type: 0xdead, data_len: 4, data_uptr: 0x10000n, fault_id: 0 }, { data_uptr: IOTLB_BYTES });
   }
   if (NEED_ACCESS.has(op)) return fdsKind('access') ? undefined : make(t, 'IOMMU_TEST_OP_CREATE_ACCESS', { id: id0('ioas'), create_access: { flags: 1 } });
   if (NEED_VFIO.has(op)) return ctx.vfioIoas ? undefined : make(t, 'IOMMU_VFIO_IOAS', { ioas_id: id0('ioas'), op: 1, __reserved: 0 });
