@@ -332,7 +332,11 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
   /** A paging HWPT, usually one with dirty tracking (dirty ops on others answer EOPNOTSUPP). */
   const dirtyHwpt = (d: D) => (d.w([80, 20]) ? paging(d) : id(d, 'hwpt_dirty', d.h));
   const accessFd = (d: D): Sym | number => (d.w([95, d.h]) ? d.of(0, 77) : fd('access', d.int(2)));
-  const faultFd = (d: D): Sym | number => (d.w([95, d.h]) ? d.of(0, 77) : fd('fault', d.int(2)));
+  // (sometimes a memfd: read(2)/write(2) of its page cache, which mappings, pins and DMA share)
+  const faultFd = (d: D): Sym | number => {
+    const c = d.w([90, 6, d.h]);
+    return c === 0 ? fd('fault', d.int(2)) : c === 1 ? fd('memfd', d.int(1)) : d.of(0, 77);
+  };
   const memfd = (d: D): Sym | number => (d.w([90, d.h]) ? d.of(0, 77) : fd('memfd', d.int(2)));
   return {
     // ------------------------------------------------------------ objects
