@@ -20,7 +20,9 @@ function checkFault(ctxId: number, ctx: Ctx, f: FaultObj, out: Violation[]): voi
   };
   for (const g of f.queue) live(g, 'queued');
   f.awaiting.each((cookie, g) => {
-    if (cookie < 1 || cookie > 0xffffffff) out.push({ ...where, message: `fault ${f.id}: cookie ${cookie} is outside 1..2^32-1` });
+    // (0 only once an answer naming 0 freed the xarray's reserved index: FaultObj.zeroFree)
+    const min = f.zeroFree ? 0 : 1;
+    if (cookie < min || cookie > 0xffffffff) out.push({ ...where, message: `fault ${f.id}: cookie ${cookie} is outside ${min}..2^32-1` });
     live(g, 'read', cookie);
   });
   const seen = new Set<unknown>();

@@ -5,6 +5,7 @@
  */
 import type { Event } from '../events/event.js';
 import type { StepDelta } from './delta.js';
+import type { Obj } from '../model/state.js';
 import type { Invariant, Violation } from './types.js';
 import { diffIntervals } from '../ds/diff.js';
 import { ctxOfEvent, fieldU32, fieldU64, hex, member, opOf, U64_MAX, type AreaEntry } from './util.js';
@@ -54,6 +55,9 @@ function partialEffect(d: StepDelta): string | undefined {
       return d.kernel === '6.14' && d.result.errno === 'EBADF' ? 'leak' : undefined;
     case 'madvise':
       return d.result.errno === 'ENOMEM' ? 'the mapped parts of a range with holes are advised (madvise(2) ENOMEM)' : undefined;
+    case 'write_fault_fd':
+      // an answer naming cookie 0 while other cookies are out frees index 0 of the cookie xarray (fault.ts)
+      return d.result.errno === 'EINVAL' ? 'cookie0' : undefined;
     case 'mprotect':
       // do_mprotect_pkey changes VMA by VMA: a hole (ENOMEM) or a hugetlb VMA split at the end off a huge page (EINVAL) stops it after the VMAs before.
       return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' ? 'the VMAs before a hole or a refused hugetlb split keep their new protection (mprotect(2))' : undefined;
@@ -62,18 +66,43 @@ function partialEffect(d: StepDelta): string | undefined {
   }
 }
 
-/** The 6.14 MAP_FILE EBADF leak changes exactly one IOAS's users, by +1 (§2.3). */
-function checkLeak(d: StepDelta, out: Violation[]): void {
-  const bad = (m: string): void => void out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `IOMMU_IOAS_MAP_FILE failed EBADF: ${m}` });
-  // Unchanged: the EBADF came from elsewhere (the ioctl's own fd, the IOAS lookup order) — nothing leaked.
-  if (d.unchanged) return;
-  if (d.prev.procs !== d.next.procs || d.prev.files !== d.next.files || d.prev.mem !== d.next.mem || d.ctxs.size !== 1) return bad('more than one IOAS reference changed');
+/** The one object a step changed, if it changed exactly one object of one context and nothing else. */
+function soleObjectChange(d: StepDelta): [number, Obj | undefined, Obj | undefined] | undefined {
+  if (d.prev.procs !== d.next.procs || d.prev.files !== d.next.files || d.prev.mem !== d.next.mem || d.ctxs.size !== 1) return undefined;
   const [ctxId] = d.ctxs.keys();
   const objs = d.objs(ctxId!);
   const [b, a] = d.ctxs.get(ctxId!)!;
-  if (objs.size !== 1 || b?.pages !== a?.pages) return bad('more than one IOAS reference changed');
+  if (objs.size !== 1 || b?.pages !== a?.pages) return undefined;
   const [[id, [ob, oa]]] = [...objs];
+  return [id, ob, oa];
+}
+
+/** The 6.14 MAP_FILE EBADF leak changes exactly one IOAS's users, by +1 (§2.3). */
+function checkLeak(d: StepDelta, out: Violation[]): void {
+  // Unchanged: the EBADF came from elsewhere (the ioctl's own fd, the IOAS lookup order) — nothing leaked.
+  if (d.unchanged) return;
+  const bad = (m: string): void => void out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `IOMMU_IOAS_MAP_FILE failed EBADF: ${m}` });
+  const c = soleObjectChange(d);
+  if (!c) return bad('more than one IOAS reference changed');
+  const [id, ob, oa] = c;
   if (ob?.type !== 'ioas' || oa?.type !== 'ioas' || oa.users !== ob.users + 1 || oa.iopt !== ob.iopt || oa.hwpts !== ob.hwpts) bad(`object ${id} changed otherwise than IOAS users + 1`);
+}
+
+/** A failed fault-fd write changes at most one fault object, and only to make cookie 0 free. */
+function checkCookieZero(d: StepDelta, out: Violation[]): void {
+  if (d.unchanged) return;
+  const bad = (m: string): void => void out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `write_fault_fd failed EINVAL: ${m}` });
+  const c = soleObjectChange(d);
+  if (!c) return bad('changed more than one fault object');
+  const [id, ob, oa] = c;
+  const fields = (o: object): Record<string, unknown> => o as Record<string, unknown>;
+  const onlyZeroFree =
+    ob?.type === 'fault' &&
+    oa?.type === 'fault' &&
+    !ob.zeroFree &&
+    oa.zeroFree === true &&
+    [...new Set([...Object.keys(ob), ...Object.keys(oa)])].every((k) => k === 'zeroFree' || fields(ob)[k] === fields(oa)[k]);
+  if (!onlyZeroFree) bad(`object ${id} changed otherwise than cookie 0 becoming free`);
 }
 
 export const failedIoctlUnchanged: Invariant = {
@@ -85,7 +114,8 @@ export const failedIoctlUnchanged: Invariant = {
     'allocated and undoes every pin and charge (kernel-semantics §2.2, §4.2) — except where the kernel keeps partial ' +
     'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3), ' +
     'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts), mprotect ' +
-    'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, and the ' +
+    'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a fault-fd ' +
+    'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +
     '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user). Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +
     'VFIO_IOAS get, the VFIO info ioctls, read_memory) change nothing even when they succeed. Cost: one reference ' +
     'comparison per step.',
@@ -96,6 +126,7 @@ export const failedIoctlUnchanged: Invariant = {
     if (d.result.errno !== 0) {
       const why = partialEffect(d);
       if (why === 'leak') checkLeak(d, out);
+      else if (why === 'cookie0') checkCookieZero(d, out);
       else if (!why && !d.unchanged) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} failed with ${d.result.errno} but returned another state (a failure returns the very same state)` });
     } else if (isQuery(ev) && !d.unchanged) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} is a query but changed the state` });
     return out;

@@ -400,7 +400,7 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   // `count`: the length passed to write(2) when the readable bytes are fewer (default: all of them).
   const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'), a['count'] === undefined ? undefined : u32(a, 'count'));
-  return r.errno ? [w, r] : [tx.commit(), r];
+  return r.errno && !tx.keepOnError ? [w, r] : [tx.commit(), r];
 }
 
 function dropCapability(w: World, pid: number, a: Fields): [World, Result] {

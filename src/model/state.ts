@@ -273,6 +273,12 @@ export interface FaultObj extends ObjBase {
   readonly queue: readonly FaultGroup[];
   /** Read but unanswered groups by cookie. */
   readonly awaiting: PMap<number, FaultGroup>;
+  /**
+   * Whether cookie 0 can be handed out. The kernel's cookie xarray is ALLOC1
+   * (0 reserved), but an answer naming cookie 0 while other cookies are out
+   * erases the reservation itself; from then on 0 is a free index (fault.ts).
+   */
+  readonly zeroFree?: boolean;
   /** Partial (non-LAST_PAGE) faults parked per device. */
   readonly partial: readonly FaultRecord[];
   /** Groups answered so far (by the user or automatically), for the debugger and invariants. */
