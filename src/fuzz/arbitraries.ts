@@ -222,7 +222,7 @@ function ioctl(op: string, h: number, body: (d: D) => WithBufs | SymFields): Bui
  * Setting RLIMIT_MODE goes mostly to the newest context: the setup's has IOAS 1
  * already (EBUSY), and the constructor opens a new one when the newest has objects.
  */
-function onContext(b: Builder<Template>): Builder<Template> {
+function rlimitModeOnNewest(b: Builder<Template>): Builder<Template> {
   return (d) => {
     const t = b(d);
     if (t.args?.['option_id'] === 0 && t.args['op'] === 0 && !d.h && d.w([80, 20])) t.fd = fd('iommufd', -1);
@@ -392,7 +392,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     },
     IOMMU_OPTION: {
       weight: 3,
-      build: onContext(ioctl('IOMMU_OPTION', h, (d) => {
+      build: rlimitModeOnNewest(ioctl('IOMMU_OPTION', h, (d) => {
         const option = d.of(1, 0, 1, 0, 2);
         const op = d.of(0, 1, 0, 2);
         // RLIMIT_MODE is a context option (object_id 0), set while the context has no objects:

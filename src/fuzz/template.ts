@@ -536,7 +536,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   }
   if (op === 'IOMMU_OPTION' && t.args['option_id'] === 0) {
     // RLIMIT_MODE names no IOAS. It is set on a context without objects: a new /dev/iommu when the
-    // one named has some (the setup's has IOAS 1); the template names the newest (onContext).
+    // one named has some (the setup's has IOAS 1); the template names the newest (rlimitModeOnNewest).
     if (t.args['op'] === 0 && ctx?.objs.size) return { op: 'open', pid: t.pid, args: { path: '/dev/iommu' } };
     return undefined;
   }
