@@ -50,7 +50,9 @@ function partialEffect(d: StepDelta): string | undefined {
     case 'VFIO_IOMMU_UNMAP_DMA':
       return 'cuts and unmaps before the error stay (§11.4)';
     case 'IOMMU_TEST_OP_ACCESS_RW':
-      return fieldU32(member(ev.args, 'access_rw'), 'flags') & 1 ? 'pieces written before the failure stay written (§4.3)' : undefined;
+      if (fieldU32(member(ev.args, 'access_rw'), 'flags') & 1) return 'pieces written before the failure stay written (§4.3)';
+      // a read copies out to the caller's memory with copy_to_user, which keeps what it wrote before a fault
+      return d.result.errno === 'EFAULT' ? 'bytes copied out to the caller before the fault stay written' : undefined;
     case 'IOMMU_IOAS_MAP_FILE':
       return d.kernel === '6.14' && d.result.errno === 'EBADF' ? 'leak' : undefined;
     case 'madvise':
@@ -112,7 +114,8 @@ export const failedIoctlUnchanged: Invariant = {
   doc:
     'An ioctl or environment call that fails returns the very same state, as the kernel aborts every object it ' +
     'allocated and undoes every pin and charge (kernel-semantics §2.2, §4.2) — except where the kernel keeps partial ' +
-    'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3), ' +
+    'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3) ' +
+    'or a read of it whose copy out to the caller faulted, ' +
     'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts), mprotect ' +
     'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a fault-fd ' +
     'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +

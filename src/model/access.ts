@@ -5,7 +5,7 @@
  */
 import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
-import { PAGE_SIZE, findVma, pinPage, readPage, readUser, writePage, writeUser, type PageRef, type ReadFlags } from './mm.js';
+import { PAGE_SIZE, findVma, pinPage, readPage, readUser, copyToUser, writePage, type PageRef, type ReadFlags } from './mm.js';
 import type { Tx } from './object.js';
 import { pagesAddRange, pagesRemoveRange, pinnedPage } from './pages.js';
 import type { AccessItem, AccessObj, Area } from './state.js';
@@ -212,9 +212,10 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
   if (sameMm && owner?.alive && pages.fileMobj === undefined) {
     const va = pages.base + startByte;
     if (src) {
-      const mem = writeUser(owner.mm, tx.w.mem, va, src);
-      if (!mem) return 'EFAULT';
-      tx.setWorld({ ...tx.w, mem });
+      // copy_to_user at the owner's VA: the bytes before a page it cannot write stay written.
+      const r = copyToUser(owner.mm, tx.w.mem, va, src);
+      if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
+      if (r.done < src.length) return 'EFAULT';
     } else {
       const bytes = readUser(owner.mm, tx.w.mem, va, n, seen);
       if (!bytes) return 'EFAULT';

@@ -268,18 +268,29 @@ export function readUser(mm: Mm, mem: Memory, va: bigint, length: number, flags?
 
 /** Write bytes to user memory (CPU access, copy-on-write for private file maps); undefined on a fault. */
 export function writeUser(mm: Mm, mem: Memory, va: bigint, bytes: Uint8Array): Memory | undefined {
+  const r = copyToUser(mm, mem, va, bytes);
+  return r.done === bytes.length ? r.mem : undefined;
+}
+
+/**
+ * copy_to_user: writes page by page and stops at the first page it cannot
+ * write (none there, or not writable), keeping what it wrote before; `done`
+ * is how many bytes went in (the kernel's x86 copy stops at the faulting
+ * byte, which is the start of that page).
+ */
+export function copyToUser(mm: Mm, mem: Memory, va: bigint, bytes: Uint8Array): { mem: Memory; done: number } {
   let done = 0;
   while (done < bytes.length) {
     const cur = va + BigInt(done);
     const pinned = pinPage(mm, mem, cur, true); // a CPU write breaks COW like a write pin
-    if (!pinned) return undefined;
+    if (!pinned) break;
     mem = pinned.mem;
     const inPage = Number(cur & (PAGE_SIZE - 1n));
     const n = Math.min(bytes.length - done, Number(PAGE_SIZE) - inPage);
     mem = writePage(mem, pinned.page, inPage, bytes.subarray(done, done + n));
     done += n;
   }
-  return mem;
+  return { mem, done };
 }
 
 /** Write into one physical page (device DMA or CPU after resolution). */

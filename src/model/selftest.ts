@@ -11,7 +11,7 @@ import { MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_IO_PAGE_S
 import { fileAt, openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
-import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, writeUser } from './mm.js';
+import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, copyToUser } from './mm.js';
 import { Tx, type ObjOf } from './object.js';
 import { pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
@@ -265,10 +265,14 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
     if (!write) {
       if (!u64(m, 'uptr') || ev.bufs?.['uptr'] === null) return { errno: 'EFAULT' };
       if (!(ev.bufs && 'uptr' in ev.bufs)) {
-        // No buffer with the event: uptr is the caller's memory, and copy_to_user writes it (or faults).
-        const mem = writeUser(t.proc.mm, t.w.mem, u64(m, 'uptr'), r.read!);
-        if (!mem) return { errno: 'EFAULT' };
-        t.setWorld({ ...t.w, mem });
+        // No buffer with the event: uptr is the caller's memory, and copy_to_user writes it, up to
+        // a page it cannot write (what it wrote before stays: EFAULT with a partial effect).
+        const c = copyToUser(t.proc.mm, t.w.mem, u64(m, 'uptr'), r.read!);
+        if (c.mem !== t.w.mem) t.setWorld({ ...t.w, mem: c.mem });
+        if (c.done < r.read!.length) {
+          t.keepOnError = true;
+          return { errno: 'EFAULT' };
+        }
       }
       return { errno: 0, bufs: { uptr: r.read! }, ...(seen.unknown ? { unknown: ['uptr'] } : {}) };
     }
