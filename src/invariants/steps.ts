@@ -79,33 +79,33 @@ function soleObjectChange(d: StepDelta): [number, Obj | undefined, Obj | undefin
   return [id, ob, oa];
 }
 
-/** The 6.14 MAP_FILE EBADF leak changes exactly one IOAS's users, by +1 (§2.3). */
-function checkLeak(d: StepDelta, out: Violation[]): void {
-  // Unchanged: the EBADF came from elsewhere (the ioctl's own fd, the IOAS lookup order) — nothing leaked.
+/**
+ * A failed op whose kernel partial effect is a change to one object: nothing
+ * else may change, and that object only as `ok` allows (`expected` says how).
+ */
+function checkSoleChange(d: StepDelta, out: Violation[], what: string, ok: (before: Obj | undefined, after: Obj | undefined) => boolean, expected: string): void {
   if (d.unchanged) return;
-  const bad = (m: string): void => void out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `IOMMU_IOAS_MAP_FILE failed EBADF: ${m}` });
   const c = soleObjectChange(d);
-  if (!c) return bad('more than one IOAS reference changed');
-  const [id, ob, oa] = c;
-  if (ob?.type !== 'ioas' || oa?.type !== 'ioas' || oa.users !== ob.users + 1 || oa.iopt !== ob.iopt || oa.hwpts !== ob.hwpts) bad(`object ${id} changed otherwise than IOAS users + 1`);
+  const wrong = !c ? 'changed more than one object' : ok(c[1], c[2]) ? undefined : `object ${c[0]} changed otherwise than ${expected}`;
+  if (wrong) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${what}: ${wrong}` });
 }
 
-/** A failed fault-fd write changes at most one fault object, and only to make cookie 0 free. */
-function checkCookieZero(d: StepDelta, out: Violation[]): void {
-  if (d.unchanged) return;
-  const bad = (m: string): void => void out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `write_fault_fd failed EINVAL: ${m}` });
-  const c = soleObjectChange(d);
-  if (!c) return bad('changed more than one fault object');
-  const [id, ob, oa] = c;
-  const fields = (o: object): Record<string, unknown> => o as Record<string, unknown>;
-  const onlyZeroFree =
-    ob?.type === 'fault' &&
-    oa?.type === 'fault' &&
-    !ob.zeroFree &&
-    oa.zeroFree === true &&
-    [...new Set([...Object.keys(ob), ...Object.keys(oa)])].every((k) => k === 'zeroFree' || fields(ob)[k] === fields(oa)[k]);
-  if (!onlyZeroFree) bad(`object ${id} changed otherwise than cookie 0 becoming free`);
-}
+/** The 6.14 MAP_FILE EBADF leak changes exactly one IOAS's users, by +1 (§2.3). Unchanged: the EBADF came from elsewhere (the ioctl's own fd, the IOAS lookup order). */
+const checkLeak = (d: StepDelta, out: Violation[]): void =>
+  checkSoleChange(d, out, 'IOMMU_IOAS_MAP_FILE failed EBADF', (ob, oa) => ob?.type === 'ioas' && oa?.type === 'ioas' && oa.users === ob.users + 1 && oa.iopt === ob.iopt && oa.hwpts === ob.hwpts, 'IOAS users + 1');
+
+/** A failed fault-fd write may make cookie 0 free in one fault object, and change nothing else. */
+const checkCookieZero = (d: StepDelta, out: Violation[]): void =>
+  checkSoleChange(
+    d,
+    out,
+    'write_fault_fd failed EINVAL',
+    (ob, oa) => {
+      const f = (o: object): Record<string, unknown> => o as Record<string, unknown>;
+      return ob?.type === 'fault' && oa?.type === 'fault' && !ob.zeroFree && oa.zeroFree === true && [...new Set([...Object.keys(ob), ...Object.keys(oa)])].every((k) => k === 'zeroFree' || f(ob)[k] === f(oa)[k]);
+    },
+    'cookie 0 becoming free',
+  );
 
 export const failedIoctlUnchanged: Invariant = {
   name: FAILED_IOCTL_UNCHANGED,

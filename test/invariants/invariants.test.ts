@@ -277,6 +277,15 @@ describe('every invariant fails on a hand-made bad state', () => {
     expect(invariant('failed-ioctl-unchanged').checkStep(partial)).toEqual([]);
   });
 
+  it('failed-ioctl-unchanged: a failed fault-fd answer may free cookie 0, and do nothing else', () => {
+    const f = obj(w, ids['fault']!, 'fault');
+    const answer = { op: 'write_fault_fd', args: { fd: ids['faultFd']!, pos: 0 } };
+    const step = (next: World) => invariant('failed-ioctl-unchanged').checkStep(new StepDelta({ prev: w, next, event: answer, result: { errno: 'EINVAL' }, index: 0 }));
+    expect(step(withObj(w, f.id, () => ({ ...f, zeroFree: true })))).toEqual([]);
+    expect(names(step(withObj(w, f.id, () => ({ ...f, zeroFree: true, answered: f.answered + 1 }))))).toContain('failed-ioctl-unchanged');
+    expect(names(step(withObj(w, 1, (o) => ({ ...o }))))).toContain('failed-ioctl-unchanged');
+  });
+
   it('map-postcondition: a MAP that reports success but maps nothing', () => {
     const ev: Event = { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 1, __reserved: 0, user_va: VA, length: 0x1000n, iova: 0x3000000n } };
     caught('map-postcondition', withObj(w, 1, (o) => ({ ...o })), ev, { errno: 0, out: { iova: 0x3000000n } });

@@ -33,15 +33,7 @@ const SETUP: Event[] = [
   env('ftruncate', { fd: 1, length: 0x1000n }), // one page in the file
 ];
 
-const cat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-};
+const cat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
 describe('copy_to_user stops at the page it cannot write, keeping the pages before (Linux 6.12.117 answers)', () => {
   it('ACCESS_RW writes through the owner VA: up to the memfd end, then EFAULT', () => {
