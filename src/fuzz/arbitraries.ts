@@ -702,7 +702,10 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       weight: 1.5,
       build: env('open', (d) => {
         const c = d.w([40, 40, 10, 10]);
-        return { path: c === 0 ? '/dev/iommu' : c === 1 ? { $: 'vfiopath', k: d.int(3) } : c === 2 ? { $: 'vfiopath', k: d.int(3), group: true } : '/tmp/data' };
+        // A scratch file opened O_RDWR|O_CREAT|O_TRUNC: its size and contents are the trace's from
+        // then on (the kernel keeps /tmp files between the traces of a boot).
+        if (c === 3) return { path: '/tmp/data', flags: 0o1102 };
+        return { path: c === 0 ? '/dev/iommu' : c === 1 ? { $: 'vfiopath', k: d.int(3) } : { $: 'vfiopath', k: d.int(3), group: true } };
       }),
     },
     close: {

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Memory, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -56,11 +56,29 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     const ctx = { id: ctxId, file: fileId, objs: PMap.emptyNumber<never>(), pages: PMap.emptyNumber<never>(), nextPages: 1, accountMode: 'user' as const, vfioIoas: 0 };
     return [{ ...w2, nextCtx: ctxId + 1, ctxs: w2.ctxs.set(ctxId, ctx) }, { errno: 0, ret: fd }];
   }
+  // A regular file: the one every earlier open of the path found, else one whose size and
+  // contents are those it had before the trace (unknown) — unless O_TRUNC empties it.
   let mem = w.mem;
-  let mobj: number;
-  [mem, mobj] = newMobj(mem, 'file', 1n << 40n, path);
-  const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj });
+  let mobj = fileByPath(mem, path);
+  if (mobj === undefined) {
+    [mem, mobj] = newMobj(mem, 'file', UNKNOWN_FILE_SIZE, path, undefined, true);
+    mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, path }) };
+  }
+  let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj });
+  if (a['flags'] !== undefined && u32(a, 'flags') & O_TRUNC) w2 = truncateFile(w2, mobj, 0n);
   return [w2, { errno: 0, ret: fd }];
+}
+
+const O_TRUNC = 0o1000;
+
+/** The regular file the trace opened at `path` before, if any (a scan: opens of regular files are rare). */
+function fileByPath(mem: Memory, path: string): number | undefined {
+  let id: number | undefined;
+  mem.mobjs.each((k, m) => {
+    if (m.kind === 'file' && m.path === path) id = k;
+    return id === undefined;
+  });
+  return id;
 }
 
 function close(w: World, pid: number, a: Fields): [World, Result] {
@@ -267,8 +285,16 @@ function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
   if (!f) return fail(w, 'EBADF');
   // Not a regular file or memfd (the iommufd, a fault or access fd, a device): do_ftruncate's EINVAL.
   if (f.mobj === undefined) return fail(w, 'EINVAL');
-  const m = w.mem.mobjs.get(f.mobj)!;
-  const size = u64(a, 'length');
+  return [truncateFile(w, f.mobj, u64(a, 'length')), { errno: 0 }];
+}
+
+/**
+ * A file's new size (ftruncate, open with O_TRUNC). Truncated to 0, a regular
+ * file's contents are known from then on: nothing, then what the trace writes.
+ */
+function truncateFile(w: World, mobjId: number, size: bigint): World {
+  const m = w.mem.mobjs.get(mobjId)!;
+  let data = m.data;
   if (size < m.size) {
     // Shrinking (truncate_pagecache): the pages wholly past the new size leave the file, and
     // every mapping's private copies of them go too; pinned ones live on (takeOutPages).
@@ -285,12 +311,13 @@ function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
     w = takeOutPages(w, m.id, keep);
     for (const cow of [...cows].sort((x, y) => x - y)) w = takeOutPages(w, cow, keep);
     const cut = Number(size % PAGE_SIZE);
-    const m2 = w.mem.mobjs.get(m.id)!;
-    const partial = cut ? m2.data.get(keep - 1) : undefined;
-    const data = partial ? m2.data.set(keep - 1, Uint8Array.prototype.slice.call(partial).fill(0, cut)) : m2.data;
-    return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...m2, size, data }) } }, { errno: 0 }];
+    data = w.mem.mobjs.get(m.id)!.data;
+    const partial = cut ? data.get(keep - 1) : undefined;
+    if (partial) data = data.set(keep - 1, Uint8Array.prototype.slice.call(partial).fill(0, cut));
   }
-  return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...m, size }) } }, { errno: 0 }];
+  const { unknown, ...rest } = w.mem.mobjs.get(m.id)!;
+  const next = { ...rest, size, data, ...(unknown && size !== 0n ? { unknown } : {}) };
+  return { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, next) } };
 }
 
 /** The fault object behind a fault fd's file. */
@@ -300,12 +327,12 @@ function faultOf(f: OpenFile | undefined) {
 }
 
 /**
- * read(2)/write(2) on an fd that is neither a fault queue nor a memfd:
- * EBADF when nothing is open there; EINVAL (vfs_read/vfs_write: no
+ * read(2)/write(2) on an fd that is neither a fault queue nor a file of known
+ * size: EBADF when nothing is open there; EINVAL (vfs_read/vfs_write: no
  * FMODE_CAN_READ/WRITE) where the file has no such method: the iommufd, an
- * access fd, a VFIO group. A regular file's answer depends on its size and
- * contents before the trace began, and a VFIO device's on its regions: not
- * modelled, and said so rather than guessed.
+ * access fd, a VFIO group. A regular file whose size the trace never set
+ * answers by its size and contents before the trace began, and a VFIO device
+ * by its regions: not modelled, and said so rather than guessed.
  */
 function notFaultResult(w: World, f: OpenFile | undefined, what: 'read' | 'write'): [World, Result] {
   if (!f) return fail(w, 'EBADF');
@@ -317,23 +344,28 @@ function notFaultResult(w: World, f: OpenFile | undefined, what: 'read' | 'write
 /** The largest loff_t (and shmem's s_maxbytes, MAX_LFS_FILESIZE). */
 const LOFF_MAX = (1n << 63n) - 1n;
 
-/** The memfd a file is, if it is one (shmem, not hugetlbfs). */
-function memfdOf(w: World, file: OpenFile | undefined): { file: OpenFile; m: Mobj } | undefined {
-  const m = file?.kind === 'memfd' && file.mobj !== undefined ? w.mem.mobjs.get(file.mobj) : undefined;
-  return file && m?.kind === 'memfd' ? { file, m } : undefined;
+/**
+ * The page-cache file an fd is, if its size is known: a memfd (shmem, not
+ * hugetlbfs), or a regular file the trace truncated (ftruncate, open with
+ * O_TRUNC). Bytes from before the trace read back as unknown.
+ */
+function sizedFileOf(w: World, file: OpenFile | undefined): { file: OpenFile; m: Mobj } | undefined {
+  const m = (file?.kind === 'memfd' || file?.kind === 'file') && file.mobj !== undefined ? w.mem.mobjs.get(file.mobj) : undefined;
+  if (!file || !m) return undefined;
+  return m.kind === 'memfd' || (m.kind === 'file' && m.size !== UNKNOWN_FILE_SIZE) ? { file, m } : undefined;
 }
 
 /**
  * read(2) (pos 0: at the file offset, which moves on) or pread(2) (at pos) of
- * a memfd, which is what the fault-fd events do on one: shmem_file_read_iter,
- * nothing at or past i_size.
+ * a memfd or a regular file, which is what the fault-fd events do on one:
+ * shmem_file_read_iter (generic_file_read_iter), nothing at or past i_size.
  */
-function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: bigint): [World, Result] {
+function fileRead(w: World, file: OpenFile, m: Mobj, count: number, pos: bigint): [World, Result] {
   const at = pos ? pos : (file.pos ?? 0n);
   // rw_verify_area: a negative loff_t, or one that the count would carry past LLONG_MAX
   if (at + BigInt(count) > LOFF_MAX) return fail(w, 'EINVAL');
   const n = at >= m.size ? 0 : Number(m.size - at < BigInt(count) ? m.size - at : BigInt(count));
-  const big = overLimit('read of a memfd', n, MAX_EVENT_BYTES, 'bytes');
+  const big = overLimit('read of a file', n, MAX_EVENT_BYTES, 'bytes');
   if (big) return [w, big];
   const flags = { unknown: false };
   const data = readMobj(w.mem, m.id, at, n, flags);
@@ -341,8 +373,8 @@ function memfdRead(w: World, file: OpenFile, m: Mobj, count: number, pos: bigint
   return [w2, { errno: 0, ret: n, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }];
 }
 
-/** write(2) / pwrite(2) of a memfd: shmem_file_write_iter; i_size grows to cover what was written. */
-function memfdWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: bigint): [World, Result] {
+/** write(2) / pwrite(2) of a memfd or a regular file: i_size grows to cover what was written. */
+function fileWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: bigint): [World, Result] {
   const at = pos ? pos : (file.pos ?? 0n);
   if (at + BigInt(bytes.length) > LOFF_MAX) return fail(w, 'EINVAL'); // rw_verify_area, as for a read
   let mem = writeMobj(w.mem, m.id, at, bytes);
@@ -373,8 +405,8 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const e = positionedErrno(file, pos);
   if (e) return fail(w, e);
   const f = faultOf(file);
-  const memfd = f ? undefined : memfdOf(w, file);
-  if (memfd) return memfdRead(w, memfd.file, memfd.m, u32(a, 'count'), pos);
+  const sized = f ? undefined : sizedFileOf(w, file);
+  if (sized) return fileRead(w, sized.file, sized.m, u32(a, 'count'), pos);
   if (!f) return notFaultResult(w, file, 'read');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
   const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
@@ -388,13 +420,13 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
   if (e) return fail(w, e);
   const f = faultOf(file);
   const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
-  const memfd = f ? undefined : memfdOf(w, file);
-  if (memfd) {
+  const sized = f ? undefined : sizedFileOf(w, file);
+  if (sized) {
     const bytes = data ?? new Uint8Array(0);
     // A `count` past the bytes given makes the kernel copy from unreadable memory (a short write or
     // EFAULT, by where the page boundaries fall): not modelled, and said so.
-    if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a memfd with count past the bytes given' }];
-    return memfdWrite(w, memfd.file, memfd.m, bytes, pos);
+    if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a file with count past the bytes given' }];
+    return fileWrite(w, sized.file, sized.m, bytes, pos);
   }
   if (!f) return notFaultResult(w, file, 'write');
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);

@@ -42,6 +42,8 @@ export interface Mobj {
   readonly phys: bigint;
   /** Name (memfd name, file path) for reports. */
   readonly name?: string;
+  /** A regular file opened by path: every open of the path (any process) is this object. */
+  readonly path?: string;
   /**
    * Contents not described by the trace: a real program's CPU stores are
    * not recorded, and may happen between any two events, so the model never
@@ -87,6 +89,12 @@ export interface Memory {
 }
 
 export const emptyMemory = (): Memory => ({ mobjs: PMap.emptyNumber<Mobj>(), nextMobj: 1, nextPhys: 0x100000000n });
+
+/**
+ * The size a regular file is taken to have while the trace has not set it (it
+ * had one before the trace began): large enough for every mapping of it.
+ */
+export const UNKNOWN_FILE_SIZE = 1n << 40n;
 
 /** Create a memory object; returns the new memory and its id. */
 export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean): [Memory, number] {

@@ -60,11 +60,11 @@ describe('limits of one event', () => {
     expect(r.do('read_memory', { va: VA + 4094n, length: 4n }).bufs!['data']).toEqual(Uint8Array.of(7, 7, 0, 0));
   });
 
-  it('a read of a memfd past MAX_EVENT_BYTES (what would be read, not the count asked)', () => {
+  it('a read of a memfd (a file) past MAX_EVENT_BYTES (what would be read, not the count asked)', () => {
     const r = new Rig();
     r.ok('memfd_create', { name: 'm' });
     r.ok('ftruncate', { fd: 0, length: 1n << 40n });
-    past(r.do('read_fault_fd', { fd: 0, count: 0x7ffff000, pos: 0 }), /^read of a memfd of 2147479552 bytes/);
+    past(r.do('read_fault_fd', { fd: 0, count: 0x7ffff000, pos: 0 }), /^read of a file of 2147479552 bytes/);
     r.ok('ftruncate', { fd: 0, length: 64n });
     expect(r.do('read_fault_fd', { fd: 0, count: 0x7ffff000, pos: 0 }).ret).toBe(64);
   });
