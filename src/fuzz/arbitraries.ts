@@ -20,6 +20,7 @@
 import type { KernelVersion } from '../model/state.js';
 import { choice, type Builder, type ChoiceArbitrary, type Draw } from './choice.js';
 import type { IdKind, Sym, SymBuf, SymFields, Template } from './template.js';
+import { O_TRUNC_RW, SCRATCH_FILE } from './template.js';
 
 const U64_MAX = 0xffffffffffffffffn;
 const PAGE = 0x1000n;
@@ -702,9 +703,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       weight: 1.5,
       build: env('open', (d) => {
         const c = d.w([40, 40, 10, 10]);
-        // A scratch file opened O_RDWR|O_CREAT|O_TRUNC: its size and contents are the trace's from
-        // then on (the kernel keeps /tmp files between the traces of a boot).
-        if (c === 3) return { path: '/tmp/data', flags: 0o1102 };
+        if (c === 3) return { path: SCRATCH_FILE, flags: O_TRUNC_RW };
         return { path: c === 0 ? '/dev/iommu' : c === 1 ? { $: 'vfiopath', k: d.int(3) } : { $: 'vfiopath', k: d.int(3), group: true } };
       }),
     },
@@ -718,10 +717,11 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     mmap: {
       weight: 2,
       build: env('mmap', (d) => {
-        const kind = d.of('anon', 'anon_hugetlb', 'private_anon', 'memfd', 'file_private', 'anon');
+        // (file_shared: guest RAM in a shared mapping of a file, as a VMM's memory-backend-file)
+        const kind = d.of('anon', 'anon_hugetlb', 'private_anon', 'memfd', 'file_private', 'anon', 'file_shared');
         const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE, length: GUEST_REGION, kind, prot: d.of(3, 3, 1) };
-        if (kind === 'memfd') {
-          a['fd'] = memfd(d);
+        if (kind === 'memfd' || kind === 'file_shared') {
+          a['fd'] = kind === 'memfd' ? memfd(d) : fd('file');
           a['offset'] = 0n;
         }
         return a;

@@ -442,6 +442,14 @@ const IOMMUFD: Sym = { $: 'fd', kind: 'iommufd', k: 0 };
 const id0 = (t: IdKind): Sym => ({ $: 'id', t, k: 0 });
 const make = (t: Template, op: string, args: SymFields, bufs?: Template['bufs']): Template => ({ op, pid: t.pid, fd: t.fd ?? IOMMUFD, args, ...(bufs ? { bufs } : {}) });
 
+/**
+ * The scratch regular file of generated sequences, opened O_RDWR|O_CREAT|O_TRUNC:
+ * its size and contents are the sequence's from then on (the oracle's kernel
+ * keeps /tmp files between the traces of a boot).
+ */
+export const SCRATCH_FILE = '/tmp/data';
+export const O_TRUNC_RW = 0o1102;
+
 /** The selftest's nested HWPT data (struct iommu_hwpt_selftest: iotlb 0x0badbeef). */
 const IOTLB_BYTES = new Uint8Array([0xef, 0xbe, 0xad, 0x0b]);
 
@@ -507,7 +515,16 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
       return { op: 'IOMMU_TEST_OP_TRIGGER_IOPF', pid: t.pid, fd: IOMMUFD, args: { id: 0, trigger_iopf: { dev_id: id0('dev_fault'), pasid: 0, grpid: 0, perm: 3, addr: 0x1000000n } } };
     return undefined;
   }
-  if (NEED_MEMFD.has(op)) {
+  if (op === 'mmap' && t.args['kind'] === 'file_shared') {
+    // The scratch file first, then a size for the mapping (mapped pages past its end fault).
+    const files = fdsIn(w, pid, 'file');
+    if (!files.length) return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
+    const f = w.files.get(w.procs.get(pid)!.fds.get(files[0]!)!);
+    const size = f?.mobj === undefined ? undefined : w.mem.mobjs.get(f.mobj)?.size;
+    if (size === 0n) return { op: 'ftruncate', pid: t.pid, args: { fd: { $: 'fd', kind: 'file', k: 0 }, length: 0x400000n } };
+    return undefined;
+  }
+  if (NEED_MEMFD.has(op) && !(op === 'ftruncate' && isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file')) {
     if (!fdsKind('memfd')) return { op: 'memfd_create', pid: t.pid, args: { name: 'guest-ram' } };
     if (op === 'IOMMU_IOAS_MAP_FILE') {
       let sized = false;
