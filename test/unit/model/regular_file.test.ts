@@ -7,7 +7,7 @@
  * campaigns (seeds 20, 34, 39, 50) kept meeting reads and writes of the
  * executor's /tmp/data, which carries over between the traces of a boot; the
  * generator now opens it O_TRUNC. Every answer below is what Linux 6.12.117
- * gave to the same calls (24 answers, the memory read back included).
+ * gave to the same calls (24 + 23 answers, the memory read back included).
  */
 import { describe, expect, it } from 'vitest';
 import type { Event, Fields } from '../../../src/events/event.js';
@@ -83,5 +83,42 @@ describe('regular files by path, emptied by O_TRUNC (Linux 6.12.117 answers)', (
       [0, 0, ''],
       ['EFAULT', undefined, undefined],
     ]);
+  });
+
+  it('a shared mapping of the file as guest RAM: pinned by a domain, written through an access, cut by ftruncate and O_TRUNC', () => {
+    const fd0 = (op: string, args: Fields, bufs?: Event['bufs']): Event => ({ op, pid: 1, fd: 0, args, ...(bufs ? { bufs } : {}) });
+    const check = (iova: bigint, length: bigint) => fd0('IOMMU_TEST_OP_MD_CHECK_MAP', { id: 4, check_map: { iova, length, uptr: VA } });
+    const map = (iova: bigint, length: bigint) => fd0('IOMMU_IOAS_MAP', { flags: 7, ioas_id: 1, __reserved: 0, user_va: VA, length, iova });
+    const p1 = pat(64, 1);
+    const p2 = pat(0x20, 2);
+    const events: Event[] = [
+      env('open', { path: '/dev/iommu' }), // fd 0
+      env('open', { path: '/tmp/data', flags: TRUNC }), // fd 1
+      env('ftruncate', { fd: 1, length: 0x400000n }),
+      env('mmap', { va: VA, length: 0x400000n, kind: 'file_shared', prot: 3, fd: 1, offset: 0n }),
+      fd0('IOMMU_IOAS_ALLOC', { flags: 0 }), // 1
+      fd0('IOMMU_TEST_OP_MOCK_DOMAIN', { id: 1, mock_domain: {} }), // stdev 2, idev 3, hwpt 4
+      env('write_memory', { va: VA + 0x1000n, data: p1 }),
+      map(0x1000000n, 0x10000n),
+      check(0x1000000n, 0x10000n),
+      rd(1, 0x1000n, 64),
+      fd0('IOMMU_TEST_OP_CREATE_ACCESS', { id: 1, create_access: { flags: 0 } }), // access fd 2
+      fd0('IOMMU_TEST_OP_ACCESS_RW', { id: 2, access_rw: { iova: 0x1002000n, length: 0x20n, uptr: VA + 0x200000n, flags: 1 } }, { uptr: p2 }),
+      rd(1, 0x2000n, 0x20),
+      env('ftruncate', { fd: 1, length: 0x8000n }), // cuts pinned pages out of the file
+      check(0x1000000n, 0x10000n),
+      check(0x1000000n, 0x8000n),
+      env('read_memory', { va: VA + 0x9000n, length: 0x10n }),
+      env('open', { path: '/tmp/data', flags: TRUNC }), // fd 3 empties it, pinned pages and all
+      check(0x1000000n, 0x1000n),
+      map(0x2000000n, 0x1000n),
+      env('ftruncate', { fd: 1, length: 0x10000n }),
+      map(0x2000000n, 0x10000n),
+      check(0x2000000n, 0x10000n),
+    ];
+    const { results } = runChecked(events);
+    expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'EFAULT', 0, 'EFAULT', 0, 'EFAULT', 'EFAULT', 0, 0, 0]);
+    expect(results[9]!.bufs!['data']).toEqual(p1);
+    expect(results[12]!.bufs!['data']).toEqual(p2);
   });
 });
