@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Memory, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -59,10 +59,10 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   // A regular file: the one every earlier open of the path found, else one whose size and
   // contents are those it had before the trace (unknown) — unless O_TRUNC empties it.
   let mem = w.mem;
-  let mobj = fileByPath(mem, path);
+  let mobj = mem.paths?.get(path);
   if (mobj === undefined) {
     [mem, mobj] = newMobj(mem, 'file', UNKNOWN_FILE_SIZE, path, undefined, true);
-    mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, path }) };
+    mem = { ...mem, paths: (mem.paths ?? NO_PATHS).set(path, mobj) };
   }
   let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj });
   if (a['flags'] !== undefined && u32(a, 'flags') & O_TRUNC) w2 = truncateFile(w2, mobj, 0n);
@@ -70,16 +70,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
 }
 
 const O_TRUNC = 0o1000;
-
-/** The regular file the trace opened at `path` before, if any (a scan: opens of regular files are rare). */
-function fileByPath(mem: Memory, path: string): number | undefined {
-  let id: number | undefined;
-  mem.mobjs.each((k, m) => {
-    if (m.kind === 'file' && m.path === path) id = k;
-    return id === undefined;
-  });
-  return id;
-}
+const NO_PATHS = PMap.empty<string, number>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
 function close(w: World, pid: number, a: Fields): [World, Result] {
   const w2 = closeFd(w, pid, u32(a, 'fd'));

@@ -42,8 +42,6 @@ export interface Mobj {
   readonly phys: bigint;
   /** Name (memfd name, file path) for reports. */
   readonly name?: string;
-  /** A regular file opened by path: every open of the path (any process) is this object. */
-  readonly path?: string;
   /**
    * Contents not described by the trace: a real program's CPU stores are
    * not recorded, and may happen between any two events, so the model never
@@ -86,6 +84,8 @@ export interface Memory {
   readonly nextMobj: number;
   /** Next free synthetic physical address (always 2 MiB aligned). */
   readonly nextPhys: bigint;
+  /** Regular files by path (absent until the trace opens one): every open of a path finds its object. */
+  readonly paths?: PMap<string, number>;
 }
 
 export const emptyMemory = (): Memory => ({ mobjs: PMap.emptyNumber<Mobj>(), nextMobj: 1, nextPhys: 0x100000000n });
@@ -111,7 +111,7 @@ export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string
     ...(name !== undefined ? { name } : {}),
     ...(unknown ? { unknown: true } : {}),
   };
-  return [{ mobjs: mem.mobjs.set(id, mobj), nextMobj: id + 1, nextPhys: mem.nextPhys + roundUp(span, HPAGE_SIZE) + HPAGE_SIZE }, id];
+  return [{ ...mem, mobjs: mem.mobjs.set(id, mobj), nextMobj: id + 1, nextPhys: mem.nextPhys + roundUp(span, HPAGE_SIZE) + HPAGE_SIZE }, id];
 }
 
 export function roundUp(v: bigint, a: bigint): bigint {
