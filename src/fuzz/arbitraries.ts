@@ -19,8 +19,8 @@
  */
 import type { KernelVersion } from '../model/state.js';
 import { choice, type Builder, type ChoiceArbitrary, type Draw } from './choice.js';
-import type { IdKind, Sym, SymBuf, SymFields, Template } from './template.js';
-import { O_TRUNC_RW, SCRATCH_FILE } from './template.js';
+import { O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type Template } from './template.js';
+import { MOCK_FLAGS_ACCESS_SYZ } from '../model/ioas.js';
 
 const U64_MAX = 0xffffffffffffffffn;
 const PAGE = 0x1000n;
@@ -147,7 +147,7 @@ function mappedIova(d: D, of: string, h: number): Sym | bigint {
 }
 
 /** The selftest's syzkaller flag: the IOVA is read as {u32 nth_area; u32 offset} (selftest.c). */
-const SYZ_FLAG = 0x10000;
+const SYZ_FLAG = MOCK_FLAGS_ACCESS_SYZ;
 
 /**
  * The IOVA of an op that may carry the syzkaller flag: with it, half the time

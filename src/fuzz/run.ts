@@ -236,25 +236,10 @@ function runOnce(s: Session, cmds: Iterable<fc.Command<FuzzModel, Real>>, replay
 
 /** The concrete events of a failing run, with the model's answers recorded so that `iorewind replay` verifies them. */
 function recordFailure(s: Session, cmds: fc.Command<FuzzModel, Real>[], details: fc.RunDetails<[Iterable<fc.Command<FuzzModel, Real>>]>): FuzzFailure {
-  let real: Real | undefined;
-  let failure: RunFailure | undefined;
-  const realRef: { r?: Real } = {};
-  const keep = new Checker(s.opts.invariants ? { only: s.opts.invariants } : {});
-  try {
-    const r: Real = { w: s.base.w, events: [...s.setup], results: [...s.base.results], states: [...s.base.states], checker: keep, keepStates: true, api: s.api, steps: 0 };
-    realRef.r = r;
-    const model = newModel();
+  let { real, failure } = runRecorded(s, (r, model) => {
     for (const c of cmds) c.run(model, r);
-    real = r;
-    const n = r.events.length;
-    const v = checkReplayFromCheckpoints(s.api, { kernel: s.kernel, events: r.events, states: r.states, picks: [Math.floor((s.setup.length + n) / 2), n] });
-    if (v.length) throw new RunFailure(v[0]!.invariant, v, n - 1);
-  } catch (e) {
-    if (!(e instanceof RunFailure)) throw e;
-    failure = e;
-    real = realRef.r;
-  }
-  if (!real || !failure) {
+  });
+  if (!failure) {
     const err = details.errorInstance;
     throw new Error(`fuzz: the shrunk counterexample did not fail again when replayed (${err instanceof Error ? err.message : String(err)})`);
   }
@@ -265,7 +250,7 @@ function recordFailure(s: Session, cmds: fc.Command<FuzzModel, Real>[], details:
   const before = real.states[i] ?? s.base.w;
   const after = real.states[i + 1];
   const diff = after ? s.api.diffStates(before, after) : [];
-  const events = real.events.map((ev, k) => withRecord(ev, real!.results[k], k === i ? failure! : undefined));
+  const events = real.events.map((ev, k) => withRecord(ev, real.results[k], k === i ? failure : undefined));
   const text = String(details.counterexample?.[0] ?? '');
   const m = /replayPath="([^"]*)"/.exec(text);
   return {
@@ -313,10 +298,20 @@ function shrinkEvents(s: Session, events: readonly Event[], invariant: string): 
 
 /** A concrete event list (setup first) run as a fuzz run is: its states, answers and first violation, if any. */
 function runConcrete(s: Session, events: readonly Event[]): { real: Real; failure: RunFailure | null } {
-  const r: Real = { w: s.base.w, events: [...s.setup], results: [...s.base.results], states: [...s.base.states], checker: new Checker(s.opts.invariants ? { only: s.opts.invariants } : {}), keepStates: true, api: s.api, steps: 0 };
-  const model = newModel();
-  try {
+  return runRecorded(s, (r, model) => {
     for (const ev of events.slice(s.setup.length)) step(r, model, ev);
+  });
+}
+
+/**
+ * A run from the setup with every state kept (`run` steps it: commands, or
+ * events), then the replay-from-checkpoint check: the run and its first
+ * violation, if any.
+ */
+function runRecorded(s: Session, run: (r: Real, model: FuzzModel) => void): { real: Real; failure: RunFailure | null } {
+  const r: Real = { w: s.base.w, events: [...s.setup], results: [...s.base.results], states: [...s.base.states], checker: new Checker(s.opts.invariants ? { only: s.opts.invariants } : {}), keepStates: true, api: s.api, steps: 0 };
+  try {
+    run(r, newModel());
     const n = r.events.length;
     const v = checkReplayFromCheckpoints(s.api, { kernel: s.kernel, events: r.events, states: r.states, picks: [Math.floor((s.setup.length + n) / 2), n] });
     if (v.length) throw new RunFailure(v[0]!.invariant, v, n - 1);

@@ -13,6 +13,7 @@
 import type { Event, Fields, Result, Value } from '../events/event.js';
 import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
+import { fileAt } from '../model/files.js';
 
 /**
  * Object selectors: a type, any live object, one only the table holds
@@ -519,7 +520,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     // The scratch file first, then a size for the mapping (mapped pages past its end fault).
     const files = fdsIn(w, pid, 'file');
     if (!files.length) return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
-    const f = w.files.get(w.procs.get(pid)!.fds.get(files[0]!)!);
+    const f = fileAt(w, pid, files[0]!);
     const size = f?.mobj === undefined ? undefined : w.mem.mobjs.get(f.mobj)?.size;
     if (size === 0n) return { op: 'ftruncate', pid: t.pid, args: { fd: { $: 'fd', kind: 'file', k: 0 }, length: 0x400000n } };
     return undefined;
