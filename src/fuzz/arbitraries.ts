@@ -724,6 +724,15 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
           a['fd'] = kind === 'memfd' ? memfd(d) : fd('file');
           a['offset'] = 0n;
         }
+        // A private mapping of a file the trace holds (copy-on-write over a memfd or the scratch
+        // file, which ftruncate can then cut under it), else of one it does not name.
+        if (kind === 'file_private') {
+          const c = d.w([50, 30, 20]);
+          if (c > 0) {
+            a['fd'] = c === 1 ? memfd(d) : fd('file');
+            a['offset'] = 0n;
+          }
+        }
         return a;
       }),
     },
@@ -742,7 +751,10 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     },
     read_memory: { weight: 0.5, build: env('read_memory', (d) => ({ va: userVa(d, d.h), length: d.of(0x10n, PAGE) })) },
     memfd_create: { weight: 1.5, build: env('memfd_create', () => ({ name: 'guest-ram' })) },
-    ftruncate: { weight: 1, build: env('ftruncate', (d) => ({ fd: memfd(d), length: d.of(GUEST_REGION, 0x1000n, 0n) })) },
+    ftruncate: {
+      weight: 1,
+      build: env('ftruncate', (d) => ({ fd: d.w([80, 20]) ? fd('file') : memfd(d), length: d.of(GUEST_REGION, 0x1000n, 0n, 0x1800n) })),
+    },
     read_fault_fd: { weight: 3, build: env('read_fault_fd', (d) => ({ fd: faultFd(d), count: d.of(40, 80, 160, 0, 17), pos: d.w([100, d.h]) })) },
     write_fault_fd: {
       weight: 3,

@@ -516,7 +516,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
       return { op: 'IOMMU_TEST_OP_TRIGGER_IOPF', pid: t.pid, fd: IOMMUFD, args: { id: 0, trigger_iopf: { dev_id: id0('dev_fault'), pasid: 0, grpid: 0, perm: 3, addr: 0x1000000n } } };
     return undefined;
   }
-  if (op === 'mmap' && t.args['kind'] === 'file_shared') {
+  if (op === 'mmap' && (t.args['kind'] === 'file_shared' || (t.args['kind'] === 'file_private' && isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file'))) {
     // The scratch file first, then a size for the mapping (mapped pages past its end fault).
     const files = fdsIn(w, pid, 'file');
     if (!files.length) return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
@@ -525,6 +525,8 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     if (size === 0n) return { op: 'ftruncate', pid: t.pid, args: { fd: { $: 'fd', kind: 'file', k: 0 }, length: 0x400000n } };
     return undefined;
   }
+  if (op === 'ftruncate' && isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file' && !fdsKind('file'))
+    return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
   if (NEED_MEMFD.has(op) && !(op === 'ftruncate' && isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file')) {
     if (!fdsKind('memfd')) return { op: 'memfd_create', pid: t.pid, args: { name: 'guest-ram' } };
     if (op === 'IOMMU_IOAS_MAP_FILE') {
