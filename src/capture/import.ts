@@ -229,7 +229,7 @@ export class CaptureImporter {
         out.push({ op: 'mprotect', pid, args: { va: u64(r, 'addr', line), length: u64(r, 'len', line), prot: int(r, 'prot', line) }, rec: recOf(r, line), src });
         break;
       case 'madvise':
-        out.push({ op: 'madvise', pid, args: { va: u64(r, 'addr', line), length: u64(r, 'len', line), advice: String(r['advice_name'] ?? '') }, rec: recOf(r, line), src });
+        out.push({ op: 'madvise', pid, args: { va: u64(r, 'addr', line), length: u64(r, 'len', line), advice: typeof r['advice_name'] === 'string' ? r['advice_name'] : int(r, 'advice', line) }, rec: recOf(r, line), src });
         break;
       case 'memfd_create': {
         const ret = int(r, 'ret', line);

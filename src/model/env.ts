@@ -17,6 +17,7 @@ import { vfioOpen } from './vfio_device.js';
 import { table } from '../ds/table.js';
 import { MAX_EVENT_BYTES, overLimit } from './limits.js';
 import { takeOutPages } from './pages.js';
+import { madvise } from './madvise.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -176,58 +177,6 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
 /** The call's answer with the process's new memory map (the very same World when the map did not change). */
 function withMm(w: World, p: Proc, mm: Mm, errno: string | 0): [World, Result] {
   return [mm === p.mm ? w : setProc(w, { ...p, mm }), { errno }];
-}
-
-/**
- * madvise(MADV_DONTNEED) on private memory: the next touch of anonymous
- * memory gets new zero pages, of a private file mapping the file's page (its
- * private copies are dropped); shared memory keeps its pages. EINVAL for an unaligned start, a wrapping range, or a
- * hugetlb VMA entered off a huge page; ENOMEM (after the rest is done) when
- * part of the range is not mapped.
- */
-function madvise(w: World, pid: number, a: Fields): [World, Result] {
-  const advice = String(a['advice'] ?? '');
-  if (advice !== 'DONTNEED') return [w, { errno: 0 }];
-  const va = u64(a, 'va');
-  const raw = u64(a, 'length');
-  if (va % PAGE_SIZE) return fail(w, 'EINVAL');
-  const length = pageAlign(raw);
-  if ((raw && !length) || va + length > U64) return fail(w, 'EINVAL');
-  if (length === 0n) return [w, { errno: 0 }];
-  const end = va + length;
-  const p = proc(w, pid);
-  let mm = p.mm;
-  let mem = w.mem;
-  const hit: import('./mm.js').Vma[] = [];
-  const first = mm.vmas.lower(va);
-  if (first && first[1].end > va) hit.push(first[1]);
-  mm.vmas.each((_k, v) => {
-    if (v.start >= end) return false;
-    hit.push(v);
-    return true;
-  }, va);
-  let covered = 0n;
-  for (const v of hit) {
-    const s = v.start > va ? v.start : va;
-    if (w.mem.mobjs.get(v.mobj)?.kind === 'hugetlb' && s % HPAGE_SIZE) return fail(w, 'EINVAL');
-    covered += (v.end < end ? v.end : end) - s;
-  }
-  for (const v of hit) {
-    if (v.shared) continue;
-    const s = v.start > va ? v.start : va;
-    const e = v.end < end ? v.end : end;
-    let fresh: number;
-    if (v.cow !== undefined) {
-      // A private file mapping drops its private copies: the next access sees the file's page
-      // again, and a later write copies it anew (another physical page than a pinned old copy).
-      [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size);
-      mm = mapVma(mm, { ...v, start: s, end: e, offset: v.offset + (s - v.start), cow: fresh });
-      continue;
-    }
-    [mem, fresh] = newMobj(mem, 'anon', e - s);
-    mm = mapVma(mm, { ...v, start: s, end: e, mobj: fresh, offset: 0n });
-  }
-  return [setProc({ ...w, mem }, { ...p, mm }), { errno: covered < length ? 'ENOMEM' : 0 }];
 }
 
 function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {

@@ -70,7 +70,18 @@ export interface Vma {
    * into this private anonymous object (copy-on-write / unshare), same offsets.
    */
   readonly cow?: number;
+  /** vm_flags that madvise sets (madvise.ts: VM_DONTCOPY, VM_WIPEONFORK...); absent when none is. */
+  readonly flags?: number;
 }
+
+/** The vm_flags bits madvise sets and clears (include/linux/mm.h); fork reads two of them. */
+export const VM_SEQ_READ = 0x8000;
+export const VM_RAND_READ = 0x10000;
+export const VM_DONTCOPY = 0x20000;
+export const VM_WIPEONFORK = 0x2000000;
+export const VM_DONTDUMP = 0x4000000;
+export const VM_HUGEPAGE = 0x20000000;
+export const VM_NOHUGEPAGE = 0x40000000;
 
 export interface Mm {
   readonly vmas: PMap<bigint, Vma>;
@@ -344,7 +355,9 @@ function eachPagePiece(off: bigint, length: number, fn: (index: number, inPage: 
 /**
  * fork(): the child's address space. Shared mappings keep their objects;
  * private ones get a new object that starts with the parent's contents
- * (the child's copies are its own physical pages).
+ * (the child's copies are its own physical pages). A VMA marked
+ * MADV_DONTFORK is not copied (dup_mmap skips VM_DONTCOPY), and one marked
+ * MADV_WIPEONFORK starts out as zeros in the child.
  */
 export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
   let vmas = PMap.emptyBigint<Vma>();
@@ -360,7 +373,13 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
   };
   mm.vmas.each((_k, v) => {
     let nv = v;
-    if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };
+    const flags = v.flags ?? 0;
+    if (flags & VM_DONTCOPY) return true;
+    if (flags & VM_WIPEONFORK) {
+      let fresh: number;
+      [mem, fresh] = newMobj(mem, 'anon', v.end - v.start);
+      nv = { ...v, mobj: fresh, offset: 0n };
+    } else if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };
     else if (v.cow !== undefined) nv = { ...v, cow: privateCopy(v.cow) };
     vmas = vmas.set(nv.start, nv);
     return true;

@@ -262,16 +262,17 @@ export const isCompound = (kind: string): boolean => kind === 'hugetlb';
 export { HPAGE_SIZE };
 
 /**
- * Pages `from` onwards of memory object `mobjId` leave it (a truncation:
- * truncate_inode_pages_range takes them out of the page cache, and
- * unmap_mapping_range zaps them, private copies included, from every
- * mapping). A page still pinned stays alive, and what is pinned is that old
- * page: the pins move to a new memory object holding the old pages (same
- * indices, their bytes, other physical addresses), so that the object's own
- * pages there, met again after it grows, are new ones. Returns the World
- * with the pins moved and the pages gone from `mobjId`.
+ * Pages `from` up to (not including) `to` of memory object `mobjId` leave it
+ * (a truncation: truncate_inode_pages_range takes them out of the page
+ * cache, and unmap_mapping_range zaps them, private copies included, from
+ * every mapping; a punched hole: the same over a range). A page still pinned
+ * stays alive, and what is pinned is that old page: the pins move to a new
+ * memory object holding the old pages (same indices, their bytes, other
+ * physical addresses), so that the object's own pages there, met again
+ * later, are new ones. Returns the World with the pins moved and the pages
+ * gone from `mobjId`.
  */
-export function takeOutPages(w: World, mobjId: number, from: number): World {
+export function takeOutPages(w: World, mobjId: number, from: number, to = Infinity): World {
   const m = w.mem.mobjs.get(mobjId)!;
   let mem = w.mem;
   let orphan: number | undefined;
@@ -281,14 +282,17 @@ export function takeOutPages(w: World, mobjId: number, from: number): World {
     c.pages.each((pid, p) => {
       let pinned = p.pinned;
       p.pinned.each((s, r) => {
-        if (r.mobj !== mobjId || r.mobjIndex + (r.last - s) < from) return true;
+        const lastIndex = r.mobjIndex + (r.last - s);
+        if (r.mobj !== mobjId || lastIndex < from || r.mobjIndex >= to) return true;
         if (orphan === undefined) [mem, orphan] = newMobj(mem, m.kind, m.size, `${m.name ?? 'pages'} (taken out, still pinned)`, m.data, m.unknown);
-        if (r.mobjIndex >= from) pinned = pinned.set(s, { ...r, mobj: orphan });
-        else {
-          // the run's pages below `from` stay in the object
-          const k = from - r.mobjIndex;
-          pinned = pinned.set(s, { ...r, last: s + k - 1 }).set(s + k, { last: r.last, count: r.count, mobj: orphan, mobjIndex: from });
-        }
+        // The run in up to three pieces: below `from` and from `to` on, its pages stay in the object.
+        const a = Math.max(from, r.mobjIndex);
+        const b = Math.min(to - 1, lastIndex);
+        const sa = s + (a - r.mobjIndex);
+        const sb = s + (b - r.mobjIndex);
+        if (sa > s) pinned = pinned.set(s, { ...r, last: sa - 1 });
+        pinned = pinned.set(sa, { last: sb, count: r.count, mobj: orphan, mobjIndex: a });
+        if (sb < r.last) pinned = pinned.set(sb + 1, { last: r.last, count: r.count, mobj: r.mobj, mobjIndex: b + 1 });
         return true;
       });
       if (pinned !== p.pinned) pagesMap = pagesMap.set(pid, pagesWith(p, pinned, p.npinned, p.areaRefs));
@@ -299,8 +303,9 @@ export function takeOutPages(w: World, mobjId: number, from: number): World {
   });
   let data = m.data;
   m.data.each((idx) => {
-    if (idx >= from) data = data.delete(idx);
+    if (idx >= to) return false;
+    data = data.delete(idx);
     return true;
-  });
+  }, from);
   return { ...w, ctxs, mem: { ...mem, mobjs: mem.mobjs.set(mobjId, { ...m, data }) } };
 }

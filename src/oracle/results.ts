@@ -23,6 +23,7 @@ import { errnoName } from '../uapi/errno.js';
 import { ioctlByCmd } from '../uapi/ioctls.js';
 import { ARG, decodeInput, OP, ioctlArg, type DecodedOp } from './encode.js';
 import type { KernelVersion } from '../uapi/versions.js';
+import { adviceName } from '../model/madvise.js';
 
 export type Rec = { [k: string]: unknown };
 
@@ -246,7 +247,6 @@ const SLOT_BASE = 0x130000000000n;
 const SLOT_SIZE = 4 << 20;
 const BAD_PTR = SLOT_BASE + BigInt(SLOT_SIZE);
 const STATUS: TraceStatus[] = ['ok', 'timeout', 'crash'];
-const ADVICE: { [k: number]: string } = { 0: 'NORMAL', 1: 'RANDOM', 2: 'SEQUENTIAL', 3: 'WILLNEED', 4: 'DONTNEED', 14: 'HUGEPAGE', 15: 'NOHUGEPAGE' };
 
 /** What a decoded ioctl record holds beyond its capture-format fields, for fastIoctlAnswer. */
 interface BinIoctl {
@@ -450,7 +450,7 @@ function resultRecord(rec: Rec, op: DecodedOp, ret: number, errno: number, data:
       set({ kind: 'mprotect', addr: hexAddr(u64(0)), len: u64Field(u64(8)), prot: u32(16), ret, errno });
       return;
     case OP.MADVISE:
-      set({ kind: 'madvise', addr: hexAddr(u64(0)), len: u64Field(u64(8)), advice: u32(16), advice_name: ADVICE[u32(16)] ?? 'OTHER', ret, errno });
+      set({ kind: 'madvise', addr: hexAddr(u64(0)), len: u64Field(u64(8)), advice: u32(16), advice_name: adviceName(u32(16)) ?? 'OTHER', ret, errno });
       return;
     case OP.MEMWRITE:
       set({ kind: 'memwrite', addr: hexAddr(u64(0)), len: u32(8), ret, errno });

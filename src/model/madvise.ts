@@ -1,0 +1,295 @@
+/**
+ * madvise(2) (mm/madvise.c, 6.12): what a VMM does to its guest RAM besides
+ * mapping it. QEMU marks guest RAM MADV_DONTFORK (a child must not share
+ * pages a device DMAs into) and MADV_HUGEPAGE; virtio-mem and the balloon
+ * give memory back with MADV_REMOVE (shared) or MADV_DONTNEED (private).
+ *
+ * The order of do_madvise: an advice the kernel does not know, an unaligned
+ * start, a wrapping range: EINVAL; an empty range: 0; then
+ * madvise_walk_vmas visits each VMA the range meets, in address order,
+ * stopping at the first error (what the VMAs before it got stays done) and
+ * answering ENOMEM at the end when part of the range is not mapped.
+ */
+import type { Fields, Result } from '../events/event.js';
+import { table } from '../ds/table.js';
+import { u64 } from './args.js';
+import { HPAGE_SIZE, PAGE_SIZE, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, mapVma, newMobj, writeMobj, type Memory, type Vma } from './mm.js';
+import { takeOutPages } from './pages.js';
+import type { Proc, World } from './state.js';
+
+/** The advice values (include/uapi/asm-generic/mman-common.h). */
+export const MADV: Readonly<Record<string, number>> = table({
+  NORMAL: 0, RANDOM: 1, SEQUENTIAL: 2, WILLNEED: 3, DONTNEED: 4, FREE: 8, REMOVE: 9, DONTFORK: 10, DOFORK: 11,
+  MERGEABLE: 12, UNMERGEABLE: 13, HUGEPAGE: 14, NOHUGEPAGE: 15, DONTDUMP: 16, DODUMP: 17, WIPEONFORK: 18,
+  KEEPONFORK: 19, COLD: 20, PAGEOUT: 21, POPULATE_READ: 22, POPULATE_WRITE: 23, DONTNEED_LOCKED: 24, COLLAPSE: 25,
+  HWPOISON: 100, SOFT_OFFLINE: 101, GUARD_INSTALL: 102, GUARD_REMOVE: 103,
+});
+
+/**
+ * Advice whose answer depends on how the kernel was configured, which a
+ * trace does not say: the model answers them as not modelled rather than
+ * guess (CONFIG_KSM, CONFIG_MEMORY_FAILURE: without them, EINVAL).
+ */
+const BY_CONFIG: Readonly<Record<number, string>> = table({
+  12: 'MADV_MERGEABLE (CONFIG_KSM)',
+  13: 'MADV_UNMERGEABLE (CONFIG_KSM)',
+  100: 'MADV_HWPOISON (CONFIG_MEMORY_FAILURE)',
+  101: 'MADV_SOFT_OFFLINE (CONFIG_MEMORY_FAILURE)',
+});
+
+/** Advice the kernel knows and the model does not carry out, with why. */
+const NOT_MODELLED: Readonly<Record<number, string>> = table({
+  22: 'MADV_POPULATE_READ (faulting the range in) is not modelled',
+  23: 'MADV_POPULATE_WRITE (faulting the range in, breaking copy-on-write) is not modelled',
+  25: 'MADV_COLLAPSE (transparent huge pages) is not modelled',
+  102: 'MADV_GUARD_INSTALL (guard regions) is not modelled',
+  103: 'MADV_GUARD_REMOVE (guard regions) is not modelled',
+});
+
+/** madvise_behavior_valid, for the advice the model answers itself (6.12 knows no guard regions). */
+function known(behavior: number, kernel: string): boolean {
+  if (behavior === MADV.GUARD_INSTALL || behavior === MADV.GUARD_REMOVE) return kernel !== '6.12';
+  return (behavior >= 0 && behavior <= 4) || (behavior >= 8 && behavior <= 25);
+}
+
+const U64 = (1n << 64n) - 1n;
+const pageAlign = (len: bigint) => (len + PAGE_SIZE - 1n) & U64 & ~(PAGE_SIZE - 1n);
+
+/** The name of an advice value (MADV_ left off), if it has one. */
+export function adviceName(n: number): string | undefined {
+  return Object.keys(MADV).find((k) => MADV[k] === n);
+}
+
+/** The advice an event names, a name (a capture's advice_name) or the number: its value, or why there is none. */
+export function adviceOf(a: Fields): number | string {
+  const v = a['advice'];
+  if (typeof v === 'number' || typeof v === 'bigint') return Number(v);
+  const name = String(v ?? '').replace(/^MADV_/, '');
+  return Object.hasOwn(MADV, name) ? MADV[name]! : `madvise: unknown advice ${JSON.stringify(v)}`;
+}
+
+interface Walk {
+  w: World;
+  pid: number;
+  /** Set by a VMA's visit that the kernel carries out in a way the model does not know: why. */
+  unmodelled?: string;
+}
+
+export function madvise(w: World, pid: number, a: Fields): [World, Result] {
+  const behavior = adviceOf(a);
+  if (typeof behavior === 'string') return [w, { errno: 'EINVAL', unmodelled: behavior }];
+  if (Object.hasOwn(BY_CONFIG, behavior)) return [w, { errno: 'EINVAL', unmodelled: `${BY_CONFIG[behavior]}: the answer depends on the kernel's configuration` }];
+  if (!known(behavior, w.kernel)) return [w, { errno: 'EINVAL' }];
+  const start = u64(a, 'va');
+  const raw = u64(a, 'length');
+  if (start % PAGE_SIZE) return [w, { errno: 'EINVAL' }];
+  const len = pageAlign(raw);
+  // len rounded up from a huge value to 0, or start + len past 2^64
+  if ((raw && !len) || start + len > U64) return [w, { errno: 'EINVAL' }];
+  if (len === 0n) return [w, { errno: 0 }];
+  const why = NOT_MODELLED[behavior];
+  if (why) return [w, { errno: 0, unmodelled: why }];
+  const s: Walk = { w, pid };
+  const errno = walkVmas(s, start, start + len, behavior);
+  return [s.w, s.unmodelled ? { errno, unmodelled: s.unmodelled } : { errno }];
+}
+
+/** madvise_walk_vmas: each VMA's part of [start, end) in turn; holes make ENOMEM once the rest is done. */
+function walkVmas(s: Walk, start: bigint, end: bigint, behavior: number): string | 0 {
+  let unmapped: string | 0 = 0;
+  for (;;) {
+    // find_vma: the first VMA ending above `start`, in the map as the visits before left it
+    const mm = s.w.procs.get(s.pid)!.mm;
+    const below = mm.vmas.floor(start);
+    const v = below && below[1].end > start ? below[1] : mm.vmas.ceil(start)?.[1];
+    if (!v) return 'ENOMEM';
+    if (start < v.start) {
+      unmapped = 'ENOMEM';
+      start = v.start;
+      if (start >= end) break;
+    }
+    const tmp = v.end < end ? v.end : end;
+    const e = visit(s, v, start, tmp, behavior);
+    if (e) return e;
+    start = tmp;
+    if (start >= end) break;
+  }
+  return unmapped;
+}
+
+const isHugetlb = (w: World, v: Vma) => w.mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
+
+/**
+ * vma->vm_file: every VMA but private anonymous memory has a file (shared
+ * anonymous memory is a shmem file; hugetlb memory a hugetlbfs file). A VMA
+ * from a /proc/self/maps snapshot is a file mapping when the snapshot named a
+ * path for it.
+ */
+function hasFile(w: World, v: Vma): boolean {
+  if (v.shared || v.cow !== undefined) return true;
+  const m = w.mem.mobjs.get(v.mobj);
+  return m?.kind !== 'anon' || (m.name?.startsWith('/') ?? false);
+}
+
+function setMm(s: Walk, p: Proc, vmas: Proc['mm']): void {
+  s.w = { ...s.w, procs: s.w.procs.set(p.pid, { ...p, mm: vmas }) };
+}
+
+/** madvise_vma_behavior for one VMA's part [start, end) of the range. */
+function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): string | 0 {
+  const w = s.w;
+  const flags = v.flags ?? 0;
+  let next = flags;
+  switch (behavior) {
+    case MADV.REMOVE:
+      return remove(s, v, start, end);
+    case MADV.WILLNEED:
+      // Read-ahead, or swap-in; nothing the model sees. Without a file, the answer is the kernel's configuration's.
+      if (!hasFile(w, v)) s.unmodelled = 'MADV_WILLNEED on anonymous memory: 0 with CONFIG_SWAP, EBADF without';
+      return 0;
+    case MADV.FREE:
+      // madvise_dontneed_free_valid_vma, madvise_free_single_vma: anonymous private memory only.
+      if (isHugetlb(w, v) || hasFile(w, v)) return 'EINVAL';
+      s.unmodelled = 'MADV_FREE: the pages may be freed whenever memory runs short, or kept';
+      return 0;
+    case MADV.COLD:
+    case MADV.PAGEOUT:
+      // can_madv_lru_vma; past it, pages may be deactivated or reclaimed, which changes no
+      // contents, and a pinned page is never reclaimed.
+      return isHugetlb(w, v) ? 'EINVAL' : 0;
+    case MADV.DONTNEED:
+    case MADV.DONTNEED_LOCKED:
+      return dontneed(s, v, start, end);
+    case MADV.NORMAL:
+      next = flags & ~VM_RAND_READ & ~VM_SEQ_READ;
+      break;
+    case MADV.SEQUENTIAL:
+      next = (flags & ~VM_RAND_READ) | VM_SEQ_READ;
+      break;
+    case MADV.RANDOM:
+      next = (flags & ~VM_SEQ_READ) | VM_RAND_READ;
+      break;
+    case MADV.DONTFORK:
+      next = flags | VM_DONTCOPY;
+      break;
+    case MADV.DOFORK:
+      next = flags & ~VM_DONTCOPY;
+      break;
+    case MADV.WIPEONFORK:
+      // only anonymous private memory
+      if (hasFile(w, v) || v.shared) return 'EINVAL';
+      next = flags | VM_WIPEONFORK;
+      break;
+    case MADV.KEEPONFORK:
+      next = flags & ~VM_WIPEONFORK;
+      break;
+    case MADV.DONTDUMP:
+      next = flags | VM_DONTDUMP;
+      break;
+    case MADV.DODUMP:
+      next = flags & ~VM_DONTDUMP;
+      break;
+    case MADV.HUGEPAGE:
+      next = (flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
+      break;
+    case MADV.NOHUGEPAGE:
+      next = (flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+      break;
+    default:
+      throw new Error(`model bug: madvise ${behavior} reached the VMA walk`);
+  }
+  // madvise_update_vma: nothing to do when the flags stay; else the VMA is split at the
+  // range's ends, and a hugetlb VMA splits only at a huge-page boundary (hugetlb_vm_op_split).
+  if (next === flags) return 0;
+  if (isHugetlb(w, v) && ((start > v.start && start % HPAGE_SIZE) || (end < v.end && end % HPAGE_SIZE))) return 'EINVAL';
+  const p = w.procs.get(s.pid)!;
+  const nv: Vma = { ...v, start, end, offset: v.offset + (start - v.start), flags: next };
+  setMm(s, p, mapVma(p.mm, next ? nv : withoutFlags(nv)));
+  return 0;
+}
+
+function withoutFlags(v: Vma): Vma {
+  const { flags: _drop, ...rest } = v;
+  return rest;
+}
+
+/**
+ * MADV_DONTNEED: the next touch of anonymous private memory gets new zero
+ * pages, of a private file mapping the file's page (its private copies are
+ * dropped); shared memory keeps its pages. A hugetlb VMA takes it only from
+ * a huge-page boundary, and only whole huge pages (the end rounds down).
+ */
+function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
+  if (isHugetlb(s.w, v)) {
+    if (start % HPAGE_SIZE) return 'EINVAL';
+    return 0;
+  }
+  if (v.shared) return 0;
+  const p = s.w.procs.get(s.pid)!;
+  let mem: Memory = s.w.mem;
+  let fresh: number;
+  let nv: Vma;
+  if (v.cow !== undefined) {
+    // A later write copies the file's page anew (another physical page than a pinned old copy).
+    [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size);
+    nv = { ...v, start, end, offset: v.offset + (start - v.start), cow: fresh };
+  } else {
+    [mem, fresh] = newMobj(mem, 'anon', end - start);
+    nv = { ...v, start, end, mobj: fresh, offset: 0n };
+  }
+  s.w = { ...s.w, mem };
+  setMm(s, p, mapVma(p.mm, nv));
+  return 0;
+}
+
+/**
+ * MADV_REMOVE (madvise_remove): a hole punched in the file behind a shared
+ * mapping, vfs_fallocate(PUNCH_HOLE | KEEP_SIZE). No file: EINVAL; a private
+ * mapping of one: EACCES.
+ */
+function remove(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
+  if (!hasFile(s.w, v)) return 'EINVAL';
+  if (!v.shared) return 'EACCES';
+  s.w = punchHole(s.w, v.mobj, v.offset + (start - v.start), end - start);
+  return 0;
+}
+
+/**
+ * fallocate(PUNCH_HOLE | KEEP_SIZE) on a memory object: its pages in the hole
+ * leave it (zeros from then on; a pinned one lives on, still pinned; the
+ * private copies of a MAP_PRIVATE mapping stay, unlike a truncation's). A
+ * hugetlbfs file (hugetlbfs_punch_hole) loses only the huge pages wholly
+ * inside, and the bytes of the hole in a huge page it cuts become zeros in
+ * that same page. Page-aligned here (madvise), so shmem has no partial page.
+ */
+export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint): World {
+  const m = w.mem.mobjs.get(mobjId)!;
+  if (m.kind !== 'hugetlb') return takeOutPages(w, mobjId, Number(offset / PAGE_SIZE), Number((offset + len) / PAGE_SIZE));
+  const holeStart = ((offset + HPAGE_SIZE - 1n) / HPAGE_SIZE) * HPAGE_SIZE;
+  const holeEnd = ((offset + len) / HPAGE_SIZE) * HPAGE_SIZE;
+  const zero = (from: bigint, to: bigint) => {
+    if (to > from) w = { ...w, mem: zeroMobj(w.mem, mobjId, from, to) };
+  };
+  zero(offset, offset + len < holeStart ? offset + len : holeStart);
+  if (offset + len > holeEnd && offset + len > holeStart) zero(holeEnd, offset + len);
+  if (holeEnd > holeStart) w = takeOutPages(w, mobjId, Number(holeStart / PAGE_SIZE), Number(holeEnd / PAGE_SIZE));
+  return w;
+}
+
+/** Zeros over [from, to) of an object, page by page where it has contents (other pages are zeros already). */
+function zeroMobj(mem: Memory, mobjId: number, from: bigint, to: bigint): Memory {
+  const m = mem.mobjs.get(mobjId)!;
+  const pages: number[] = [];
+  m.data.each((idx) => {
+    if (BigInt(idx) * PAGE_SIZE >= to) return false;
+    pages.push(idx);
+    return true;
+  }, Number(from / PAGE_SIZE));
+  for (const idx of pages) {
+    const ps = BigInt(idx) * PAGE_SIZE;
+    const a = from > ps ? from : ps;
+    const b = to < ps + PAGE_SIZE ? to : ps + PAGE_SIZE;
+    mem = writeMobj(mem, mobjId, a, new Uint8Array(Number(b - a)));
+  }
+  return mem;
+}
