@@ -238,7 +238,10 @@ export class CaptureImporter {
         break;
       }
       case 'ftruncate':
-        out.push({ op: 'ftruncate', pid, args: { fd: int(r, 'fd', line), length: u64(r, 'len', line) }, rec: recOf(r, line), src });
+        out.push({ op: 'ftruncate', pid, args: { fd: int(r, 'fd', line), length: s64(r, 'len', line) }, rec: recOf(r, line), src });
+        break;
+      case 'fallocate':
+        out.push({ op: 'fallocate', pid, args: { fd: int(r, 'fd', line), mode: int(r, 'mode', line), offset: s64(r, 'offset', line), length: s64(r, 'len', line) }, rec: recOf(r, line), src });
         break;
       case 'alloc':
       case 'free':
@@ -397,6 +400,13 @@ function u64(r: Rec, k: string, line: number): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
   if (typeof v === 'string' && /^0x[0-9a-fA-F]{1,16}$/.test(v)) return BigInt(v);
   throw new CaptureFormatError(line, `field '${k}' must be a 64-bit unsigned value, got ${JSON.stringify(v)?.slice(0, 40)}`);
+}
+
+/** An off_t / loff_t (the shim prints it signed): as the 64 bits the event carries. */
+function s64(r: Rec, k: string, line: number): bigint {
+  const v = r[k];
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt.asUintN(64, BigInt(v));
+  return u64(r, k, line);
 }
 
 function hex(r: Rec, k: string, line: number): Uint8Array {

@@ -6,7 +6,7 @@
 import type { Event, Fields, Result } from '../events/event.js';
 import { PMap } from '../ds/pmap.js';
 import { u32, u64 } from './args.js';
-import { closeFd, fileAt, installFile } from './files.js';
+import { closeFd, fileAt, installFile, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
 import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
@@ -18,6 +18,7 @@ import { table } from '../ds/table.js';
 import { MAX_EVENT_BYTES, overLimit } from './limits.js';
 import { takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
+import { fallocate } from './fallocate.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -65,7 +66,10 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     [mem, mobj] = newMobj(mem, 'file', UNKNOWN_FILE_SIZE, path, undefined, true);
     mem = { ...mem, paths: (mem.paths ?? NO_PATHS).set(path, mobj) };
   }
-  let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj });
+  // O_ACCMODE; a trace that gives no flags opens as the oracle's executor does: /tmp and /dev
+  // read-write, anything else read-only.
+  const acc = a['flags'] !== undefined ? u32(a, 'flags') & 3 : path.startsWith('/tmp/') || path.startsWith('/dev/') ? 2 : 0;
+  let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...(acc === 0 ? { readOnly: true as const } : acc === 1 ? { writeOnly: true as const } : {}) });
   if (a['flags'] !== undefined && u32(a, 'flags') & O_TRUNC) w2 = truncateFile(w2, mobj, 0n);
   return [w2, { errno: 0, ret: fd }];
 }
@@ -100,6 +104,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     } else {
       const f = fileAt(w, pid, u32(a, 'fd'));
       if (!f) return fail(w, 'EBADF');
+      if (opaque(f)) return [w, { errno: 'ENODEV', unmodelled: 'mmap of a file the process had before the trace (what it is is not known)' }];
       // A file without an mmap method (the iommufd, a fault or access fd, a device): ENODEV.
       if (f.mobj === undefined) return fail(w, 'ENODEV');
       mobj = f.mobj;
@@ -220,12 +225,16 @@ function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
   return [w2, { errno: 0, ret: fd }];
 }
 
+/** ftruncate(2): do_sys_ftruncate (a negative length, then the fd) and do_ftruncate. */
 function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
+  const length = u64(a, 'length');
+  if (length > LOFF_MAX) return fail(w, 'EINVAL');
   const f = fileAt(w, pid, u32(a, 'fd'));
   if (!f) return fail(w, 'EBADF');
-  // Not a regular file or memfd (the iommufd, a fault or access fd, a device): do_ftruncate's EINVAL.
-  if (f.mobj === undefined) return fail(w, 'EINVAL');
-  return [truncateFile(w, f.mobj, u64(a, 'length')), { errno: 0 }];
+  if (opaque(f)) return [w, { errno: 'EINVAL', unmodelled: 'ftruncate of a file the process had before the trace (what it is is not known)' }];
+  // Not a regular file or memfd (the iommufd, a fault or access fd, a device), or not open for writing: EINVAL.
+  if (f.mobj === undefined || f.readOnly) return fail(w, 'EINVAL');
+  return [truncateFile(w, f.mobj, length), { errno: 0 }];
 }
 
 /**
@@ -344,6 +353,7 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const pos = u64(a, 'pos');
   const e = positionedErrno(file, pos);
   if (e) return fail(w, e);
+  if (file?.writeOnly) return fail(w, 'EBADF'); // vfs_read: no FMODE_READ
   const f = faultOf(file);
   const sized = f ? undefined : sizedFileOf(w, file);
   if (sized) return fileRead(w, sized.file, sized.m, u32(a, 'count'), pos);
@@ -358,6 +368,7 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
   const pos = u64(a, 'pos');
   const e = positionedErrno(file, pos);
   if (e) return fail(w, e);
+  if (file?.readOnly) return fail(w, 'EBADF'); // vfs_write: no FMODE_WRITE
   const f = faultOf(file);
   const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
   const sized = f ? undefined : sizedFileOf(w, file);
@@ -521,6 +532,7 @@ export const envOps: Record<string, EnvHandler> = table({
   read_memory: readMemory,
   memfd_create: memfdCreate,
   ftruncate,
+  fallocate,
   read_fault_fd: readFaultFd,
   write_fault_fd: writeFaultFd,
   dma_write: dmaWrite,

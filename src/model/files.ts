@@ -109,3 +109,6 @@ export function releaseCtx(w: World, ctxId: number): World {
   w = tx.commit();
   return { ...w, ctxs: w.ctxs.delete(ctxId) };
 }
+
+/** One of the fds a process had before the trace (external_fds): a file, a pipe, a device, the model cannot tell. */
+export const opaque = (f: OpenFile): boolean => f.kind === 'file' && f.mobj === undefined;

@@ -13,8 +13,8 @@
 import type { Fields, Result } from '../events/event.js';
 import { table } from '../ds/table.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, mapVma, newMobj, writeMobj, type Memory, type Vma } from './mm.js';
-import { takeOutPages } from './pages.js';
+import { HPAGE_SIZE, PAGE_SIZE, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, mapVma, newMobj, type Memory, type Vma } from './mm.js';
+import { punchHole } from './fallocate.js';
 import type { Proc, World } from './state.js';
 
 /** The advice values (include/uapi/asm-generic/mman-common.h). */
@@ -244,52 +244,13 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
 
 /**
  * MADV_REMOVE (madvise_remove): a hole punched in the file behind a shared
- * mapping, vfs_fallocate(PUNCH_HOLE | KEEP_SIZE). No file: EINVAL; a private
- * mapping of one: EACCES.
+ * mapping, vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) (fallocate.ts; a shared
+ * mapping is of a file open for writing, and the range is page-aligned).
+ * No file: EINVAL; a private mapping of one: EACCES.
  */
 function remove(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
   if (!hasFile(s.w, v)) return 'EINVAL';
   if (!v.shared) return 'EACCES';
   s.w = punchHole(s.w, v.mobj, v.offset + (start - v.start), end - start);
   return 0;
-}
-
-/**
- * fallocate(PUNCH_HOLE | KEEP_SIZE) on a memory object: its pages in the hole
- * leave it (zeros from then on; a pinned one lives on, still pinned; the
- * private copies of a MAP_PRIVATE mapping stay, unlike a truncation's). A
- * hugetlbfs file (hugetlbfs_punch_hole) loses only the huge pages wholly
- * inside, and the bytes of the hole in a huge page it cuts become zeros in
- * that same page. Page-aligned here (madvise), so shmem has no partial page.
- */
-export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint): World {
-  const m = w.mem.mobjs.get(mobjId)!;
-  if (m.kind !== 'hugetlb') return takeOutPages(w, mobjId, Number(offset / PAGE_SIZE), Number((offset + len) / PAGE_SIZE));
-  const holeStart = ((offset + HPAGE_SIZE - 1n) / HPAGE_SIZE) * HPAGE_SIZE;
-  const holeEnd = ((offset + len) / HPAGE_SIZE) * HPAGE_SIZE;
-  const zero = (from: bigint, to: bigint) => {
-    if (to > from) w = { ...w, mem: zeroMobj(w.mem, mobjId, from, to) };
-  };
-  zero(offset, offset + len < holeStart ? offset + len : holeStart);
-  if (offset + len > holeEnd && offset + len > holeStart) zero(holeEnd, offset + len);
-  if (holeEnd > holeStart) w = takeOutPages(w, mobjId, Number(holeStart / PAGE_SIZE), Number(holeEnd / PAGE_SIZE));
-  return w;
-}
-
-/** Zeros over [from, to) of an object, page by page where it has contents (other pages are zeros already). */
-function zeroMobj(mem: Memory, mobjId: number, from: bigint, to: bigint): Memory {
-  const m = mem.mobjs.get(mobjId)!;
-  const pages: number[] = [];
-  m.data.each((idx) => {
-    if (BigInt(idx) * PAGE_SIZE >= to) return false;
-    pages.push(idx);
-    return true;
-  }, Number(from / PAGE_SIZE));
-  for (const idx of pages) {
-    const ps = BigInt(idx) * PAGE_SIZE;
-    const a = from > ps ? from : ps;
-    const b = to < ps + PAGE_SIZE ? to : ps + PAGE_SIZE;
-    mem = writeMobj(mem, mobjId, a, new Uint8Array(Number(b - a)));
-  }
-  return mem;
 }

@@ -52,6 +52,7 @@ export const OP = {
   EXTFDS: 18,
   MAPS: 19,
   NOTE: 20,
+  FALLOCATE: 21,
 } as const;
 
 export const ARG = { STRUCT: 0, INT: 1, BAD: 2 } as const;
@@ -114,7 +115,7 @@ export function notCheckable(ev: Event): string | undefined {
 
 const ENV_OPS = new Set([
   'maps', 'external_fds', 'open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'memset', 'fill_memory', 'write_memory', 'read_memory',
-  'memfd_create', 'ftruncate', 'read_fault_fd', 'write_fault_fd', 'drop_capability', 'set_rlimit_memlock', 'fork', 'exit',
+  'memfd_create', 'ftruncate', 'fallocate', 'read_fault_fd', 'write_fault_fd', 'drop_capability', 'set_rlimit_memlock', 'fork', 'exit',
 ]);
 
 /** The first event the oracle cannot check, with the reason. */
@@ -495,6 +496,12 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
       break;
     case 'ftruncate':
       at = opHeader(o, OP.FTRUNCATE, ev, index, num(a['fd']));
+      o.u64(big(a['length']));
+      break;
+    case 'fallocate':
+      at = opHeader(o, OP.FALLOCATE, ev, index, num(a['fd']));
+      o.u32(num(a['mode']));
+      o.u64(big(a['offset']));
       o.u64(big(a['length']));
       break;
     case 'read_fault_fd':

@@ -174,7 +174,8 @@ export function kernelAnswer(ev: Event, r: Rec, kernel: KernelVersion = '6.12', 
     case 'munmap':
     case 'mprotect':
     case 'madvise':
-    case 'ftruncate': {
+    case 'ftruncate':
+    case 'fallocate': {
       const imported = importer.convert(r, line);
       const iev = imported[imported.length - 1]!;
       return iev.rec ? { ...iev.rec } : { errno: errnoOf(r) };
@@ -464,6 +465,9 @@ function resultRecord(rec: Rec, op: DecodedOp, ret: number, errno: number, data:
       return;
     case OP.FTRUNCATE:
       set({ kind: 'ftruncate', fd: op.fd, len: u64Field(u64(0)), ret, errno });
+      return;
+    case OP.FALLOCATE:
+      set({ kind: 'fallocate', fd: op.fd, mode: u32(0), offset: u64Field(u64(4)), len: u64Field(u64(12)), ret, errno });
       return;
     case OP.READFD:
       set({ kind: 'read', fd: op.fd, len: Math.min(u32(0), MAX_ARRAY), ret, errno });

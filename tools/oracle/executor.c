@@ -123,6 +123,7 @@ enum {
 	OP_IOCTL = 1, OP_OPEN, OP_CLOSE, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MADVISE,
 	OP_MEMWRITE, OP_MEMREAD, OP_MEMFD, OP_FTRUNCATE, OP_READFD, OP_WRITEFD,
 	OP_CAPDROP, OP_RLIMIT, OP_FORK, OP_EXIT, OP_EXTFDS, OP_MAPS, OP_NOTE,
+	OP_FALLOCATE,
 };
 enum { ARG_STRUCT = 0, ARG_INT = 1, ARG_BAD = 2 };
 enum { P_IN = 1, P_OUT = 2, P_INOUT = 3, P_BAD = 4 };
@@ -798,6 +799,16 @@ static void do_ftruncate(const struct op *o)
 	result(o, ret, errno, NULL, 0);
 }
 
+static void do_fallocate(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t mode = g32(&c);
+	uint64_t off = g64(&c), len = g64(&c);
+	int ret = fallocate(o->fd, mode, (off_t)off, (off_t)len);
+
+	result(o, ret, errno, NULL, 0);
+}
+
 static void do_readfd(const struct op *o)
 {
 	static unsigned char buf[MAX_ARRAY];
@@ -1093,6 +1104,7 @@ static void run_op(const struct op *o)
 	case OP_MEMREAD: do_memread(o); break;
 	case OP_MEMFD: do_memfd(o); break;
 	case OP_FTRUNCATE: do_ftruncate(o); break;
+	case OP_FALLOCATE: do_fallocate(o); break;
 	case OP_READFD: do_readfd(o); break;
 	case OP_WRITEFD: do_writefd(o); break;
 	case OP_CAPDROP: do_capdrop(o); break;

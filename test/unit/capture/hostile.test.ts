@@ -62,7 +62,8 @@ const VALID: object[] = [
   { ...H(14, 'exit', 101), fn: '_exit', status: 0 },
   { ...H(15, 'munmap'), addr: '0x7f0000000000', len: 8192, ret: 0, errno: 0 },
   { ...H(16, 'close'), fd: 3, ret: 0, errno: 0, what: 'iommufd' },
-  { ...H(17, 'exit'), fn: 'exit', status: 0 },
+  { ...H(17, 'fallocate'), fd: 4, mode: 3, offset: 0, len: -1, ret: -1, errno: 22 },
+  { ...H(18, 'exit'), fn: 'exit', status: 0 },
 ];
 const lines = () => VALID.map((r) => JSON.stringify(r));
 const TEXT = lines().join('\n') + '\n';
@@ -101,8 +102,10 @@ describe('the valid base capture', () => {
   it('imports, every kind decoded', async () => {
     const evs = await importText(TEXT);
     expect(evs.map((e) => e.op)).toEqual(
-      expect.arrayContaining(['note', 'maps', 'open', 'IOMMU_IOAS_ALLOC', 'mmap', 'IOMMU_IOAS_MAP', 'IOMMU_HWPT_GET_DIRTY_BITMAP', 'VFIO_CHECK_EXTENSION', 'memfd_create', 'ftruncate', 'madvise', 'mprotect', 'fork', 'read_fault_fd', 'exit', 'munmap', 'close']),
+      expect.arrayContaining(['note', 'maps', 'open', 'IOMMU_IOAS_ALLOC', 'mmap', 'IOMMU_IOAS_MAP', 'IOMMU_HWPT_GET_DIRTY_BITMAP', 'VFIO_CHECK_EXTENSION', 'memfd_create', 'ftruncate', 'madvise', 'mprotect', 'fork', 'read_fault_fd', 'exit', 'munmap', 'close', 'fallocate']),
     );
+    // an off_t is signed: -1 is the u64 the model reads as a negative loff_t
+    expect(evs.find((e) => e.op === 'fallocate')?.args).toEqual({ fd: 4, mode: 3, offset: 0n, length: 0xffffffffffffffffn });
     expect(evs.some((e) => e.op === 'unknown_record' || e.op === 'undecodable')).toBe(false);
   });
   it('a failed open is the file system\'s business: no fd, nothing for the model to check', async () => {

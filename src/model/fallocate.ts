@@ -1,0 +1,119 @@
+/**
+ * fallocate(2) (fs/open.c vfs_fallocate; mm/shmem.c shmem_fallocate;
+ * fs/hugetlbfs/inode.c hugetlbfs_punch_hole), and MADV_REMOVE, which is a
+ * PUNCH_HOLE | KEEP_SIZE of the file behind a shared mapping. QEMU gives guest
+ * RAM back this way when it is a memfd or a file (virtio-mem, the balloon,
+ * `ram_block_discard_range`): the pages leave the file, a page a domain still
+ * pins lives on with its bytes, and the mapping meets a new zero page.
+ */
+import type { Fields, Result } from '../events/event.js';
+import { u32, u64 } from './args.js';
+import { fileAt, opaque } from './files.js';
+import { MAX_EVENT_BYTES } from './limits.js';
+import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, writeMobj, type Memory } from './mm.js';
+import { takeOutPages } from './pages.js';
+import type { World } from './state.js';
+
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
+const FALLOC_FL_COLLAPSE_RANGE = 0x08;
+const FALLOC_FL_ZERO_RANGE = 0x10;
+const FALLOC_FL_INSERT_RANGE = 0x20;
+const FALLOC_FL_UNSHARE_RANGE = 0x40;
+const FALLOC_FL_MODE_MASK = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE | FALLOC_FL_UNSHARE_RANGE;
+
+const LOFF_MAX = (1n << 63n) - 1n;
+/** loff_t, from the u64 an event carries. */
+const signed = (v: bigint): bigint => BigInt.asIntN(64, v);
+
+/** fallocate(fd, mode, offset, length): ksys_fallocate, then vfs_fallocate's checks in its order. */
+export function fallocate(w: World, pid: number, a: Fields): [World, Result] {
+  const f = fileAt(w, pid, u32(a, 'fd'));
+  if (!f) return [w, { errno: 'EBADF' }];
+  const mode = u32(a, 'mode');
+  const offset = signed(u64(a, 'offset'));
+  const len = signed(u64(a, 'length'));
+  if (offset < 0n || len <= 0n) return [w, { errno: 'EINVAL' }];
+  if (mode & ~(FALLOC_FL_MODE_MASK | FALLOC_FL_KEEP_SIZE)) return [w, { errno: 'EOPNOTSUPP' }];
+  // The modes exclude each other; ALLOCATE is no bit at all.
+  switch (mode & FALLOC_FL_MODE_MASK) {
+    case 0:
+    case FALLOC_FL_UNSHARE_RANGE:
+    case FALLOC_FL_ZERO_RANGE:
+      break;
+    case FALLOC_FL_PUNCH_HOLE:
+      if (!(mode & FALLOC_FL_KEEP_SIZE)) return [w, { errno: 'EOPNOTSUPP' }];
+      break;
+    case FALLOC_FL_COLLAPSE_RANGE:
+    case FALLOC_FL_INSERT_RANGE:
+      if (mode & FALLOC_FL_KEEP_SIZE) return [w, { errno: 'EOPNOTSUPP' }];
+      break;
+    default:
+      return [w, { errno: 'EOPNOTSUPP' }];
+  }
+  if (opaque(f)) return [w, { errno: 'EBADF', unmodelled: 'fallocate of a file the process had before the trace (what it is is not known)' }];
+  if (f.readOnly) return [w, { errno: 'EBADF' }];
+  // Not a regular file: the iommufd and the fault and access fds (anonymous inodes), VFIO devices and groups.
+  if (f.mobj === undefined) return [w, { errno: 'ENODEV' }];
+  if (offset + len > LOFF_MAX) return [w, { errno: 'EFBIG' }];
+  const m = w.mem.mobjs.get(f.mobj)!;
+  if (m.kind === 'file' && mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+    return [w, { errno: 'EOPNOTSUPP', unmodelled: 'fallocate modes besides allocation and PUNCH_HOLE depend on the filesystem (tmpfs: EOPNOTSUPP)' }];
+  return fileFallocate(w, f.mobj, mode, offset, len);
+}
+
+/**
+ * The filesystem's part (shmem_fallocate, as for a memfd; a regular file
+ * as on tmpfs, where allocating and punching holes are what every Linux
+ * filesystem does): a hole's pages leave the file, the bytes of the hole in
+ * a page it cuts become zeros in that page; an allocation changes no bytes
+ * and, without KEEP_SIZE, can grow the file.
+ */
+function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, len: bigint): [World, Result] {
+  const m = w.mem.mobjs.get(mobjId)!;
+  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return [w, { errno: 'EOPNOTSUPP' }];
+  if (mode & FALLOC_FL_PUNCH_HOLE) return [punchHole(w, mobjId, offset, len), { errno: 0 }];
+  // Whether that many pages can be had depends on the machine's memory and the mount's size.
+  if (len > BigInt(MAX_EVENT_BYTES)) return [w, { errno: 'ENOSPC', unmodelled: `fallocate of ${len} bytes: whether the memory is there depends on the machine` }];
+  const end = offset + len;
+  if (mode & FALLOC_FL_KEEP_SIZE || end <= m.size || m.size === UNKNOWN_FILE_SIZE) return [w, { errno: 0 }];
+  return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, { ...m, size: end }) } }, { errno: 0 }];
+}
+
+/**
+ * A hole in a memory object: its pages wholly inside leave it (zeros from
+ * then on; a pinned one lives on, still pinned; unlike a truncation, a
+ * MAP_PRIVATE mapping keeps its private copies), and the bytes of the hole in
+ * a page it cuts become zeros in that same page. For hugetlbfs the pages are
+ * the 2 MiB ones (hugetlbfs_punch_hole).
+ */
+export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint): World {
+  const unit = w.mem.mobjs.get(mobjId)!.kind === 'hugetlb' ? HPAGE_SIZE : PAGE_SIZE;
+  const holeStart = ((offset + unit - 1n) / unit) * unit;
+  const holeEnd = ((offset + len) / unit) * unit;
+  const zero = (from: bigint, to: bigint) => {
+    if (to > from) w = { ...w, mem: zeroMobj(w.mem, mobjId, from, to) };
+  };
+  zero(offset, offset + len < holeStart ? offset + len : holeStart);
+  if (offset + len > holeEnd && offset + len > holeStart) zero(holeEnd, offset + len);
+  if (holeEnd > holeStart) w = takeOutPages(w, mobjId, Number(holeStart / PAGE_SIZE), Number(holeEnd / PAGE_SIZE));
+  return w;
+}
+
+/** Zeros over [from, to) of an object, page by page where it has contents (other pages are zeros already). */
+function zeroMobj(mem: Memory, mobjId: number, from: bigint, to: bigint): Memory {
+  const m = mem.mobjs.get(mobjId)!;
+  const pages: number[] = [];
+  m.data.each((idx) => {
+    if (BigInt(idx) * PAGE_SIZE >= to) return false;
+    pages.push(idx);
+    return true;
+  }, Number(from / PAGE_SIZE));
+  for (const idx of pages) {
+    const ps = BigInt(idx) * PAGE_SIZE;
+    const a = from > ps ? from : ps;
+    const b = to < ps + PAGE_SIZE ? to : ps + PAGE_SIZE;
+    mem = writeMobj(mem, mobjId, a, new Uint8Array(Number(b - a)));
+  }
+  return mem;
+}
