@@ -761,6 +761,20 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     },
     read_memory: { weight: 0.5, build: env('read_memory', (d) => ({ va: userVa(d, d.h), length: d.of(0x10n, PAGE) })) },
     memfd_create: { weight: 1.5, build: env('memfd_create', () => ({ name: 'guest-ram' })) },
+    // (a hole punched in guest RAM, as QEMU discards memory of a memfd or file backend; allocation;
+    // modes tmpfs refuses, on a memfd only: on a regular file they hang on the filesystem)
+    fallocate: {
+      weight: 0.7,
+      build: env('fallocate', (d) => {
+        const file = d.w([75, 25]) === 1;
+        return {
+          fd: file ? fd('file') : memfd(d),
+          mode: file ? d.of(3, 3, 0, 1, 2) : d.of(3, 3, 0, 1, 2, 0x10, 0x20),
+          offset: d.w([100, d.h]) ? 0xffffffffffff0000n : d.of(0n, 0x1000n, 0x1800n, 0x200000n),
+          length: d.of(0x1000n, 0x2000n, 0x10n, GUEST_REGION),
+        };
+      }),
+    },
     ftruncate: {
       weight: 1,
       build: env('ftruncate', (d) => ({ fd: d.w([80, 20]) ? fd('file') : memfd(d), length: d.of(GUEST_REGION, 0x1000n, 0n, 0x1800n) })),

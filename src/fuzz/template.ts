@@ -198,7 +198,11 @@ function fdsIn(w: World, pid: number, kind: FileKind | 'any'): number[] {
   if (!l) {
     const out: number[] = [];
     fds.each((fd, id) => {
-      if (kind === 'any' || w.files.get(id)?.kind === kind) out.push(fd);
+      const f = w.files.get(id);
+      // Kind 'file' is a file opened by path (the scratch file), not one of the opaque fds the
+      // process had before the trace (external_fds), which a real trace's model cannot know.
+      if (kind === 'file' && f?.mobj === undefined) return;
+      if (kind === 'any' || f?.kind === kind) out.push(fd);
     });
     c.set(kind, (l = out));
   }
@@ -461,7 +465,7 @@ const NEED_ACCESS = new Set(['IOMMU_TEST_OP_ACCESS_PAGES', 'IOMMU_TEST_OP_ACCESS
 const NEED_FAULT = new Set(['read_fault_fd', 'write_fault_fd']);
 const NEED_VFIO = new Set(['VFIO_IOMMU_MAP_DMA', 'VFIO_IOMMU_UNMAP_DMA', 'VFIO_IOMMU_GET_INFO', 'VFIO_SET_IOMMU']);
 const NEED_AREA = new Set(['IOMMU_IOAS_UNMAP', 'IOMMU_IOAS_COPY']);
-const NEED_MEMFD = new Set(['IOMMU_IOAS_MAP_FILE', 'ftruncate']);
+const NEED_MEMFD = new Set(['IOMMU_IOAS_MAP_FILE', 'ftruncate', 'fallocate']);
 const VFIO_DEVICE_OPS = new Set(['VFIO_DEVICE_BIND_IOMMUFD', 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', 'VFIO_DEVICE_DETACH_IOMMUFD_PT']);
 
 const kindCache = new Recent<Set<IdKind>>();
@@ -519,15 +523,15 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   if (op === 'mmap' && (t.args['kind'] === 'file_shared' || (t.args['kind'] === 'file_private' && isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file'))) {
     // The scratch file first, then a size for the mapping (mapped pages past its end fault).
     const files = fdsIn(w, pid, 'file');
-    if (!files.length) return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
+    if (!fdsKind('file')) return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
     const f = fileAt(w, pid, files[0]!);
     const size = f?.mobj === undefined ? undefined : w.mem.mobjs.get(f.mobj)?.size;
     if (size === 0n) return { op: 'ftruncate', pid: t.pid, args: { fd: { $: 'fd', kind: 'file', k: 0 }, length: 0x400000n } };
     return undefined;
   }
-  if (op === 'ftruncate' && isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file' && !fdsKind('file'))
-    return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
-  if (NEED_MEMFD.has(op) && !(op === 'ftruncate' && isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file')) {
+  const ofFile = isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file';
+  if ((op === 'ftruncate' || op === 'fallocate') && ofFile && !fdsKind('file')) return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
+  if (NEED_MEMFD.has(op) && !ofFile) {
     if (!fdsKind('memfd')) return { op: 'memfd_create', pid: t.pid, args: { name: 'guest-ram' } };
     if (op === 'IOMMU_IOAS_MAP_FILE') {
       let sized = false;
