@@ -225,6 +225,19 @@ export class CaptureImporter {
       case 'munmap':
         out.push({ op: 'munmap', pid, args: { va: u64(r, 'addr', line), length: u64(r, 'len', line) }, rec: recOf(r, line), src });
         break;
+      case 'mremap': {
+        // Where the kernel moved the mapping (its answer) goes with the event: the model does not choose addresses.
+        const failed = r['ret'] === null;
+        const args: Fields = { va: u64(r, 'old_addr', line), old_length: u64(r, 'old_len', line), new_length: u64(r, 'new_len', line), flags: int(r, 'flags', line) };
+        if (r['new_addr'] !== undefined) args['new_va'] = u64(r, 'new_addr', line);
+        if (!failed) args['placed'] = u64(r, 'ret', line);
+        const e = int(r, 'errno', line);
+        const name = e ? errnoName(e) : 0;
+        if (name === undefined) throw new CaptureFormatError(line, `unknown errno ${e}`);
+        if (failed === !name) throw new CaptureFormatError(line, 'mremap: a null ret goes with an errno, an address without one');
+        out.push({ op: 'mremap', pid, args, rec: name ? { errno: name } : { errno: 0, ret: Number(args['placed']) }, src });
+        break;
+      }
       case 'mprotect':
         out.push({ op: 'mprotect', pid, args: { va: u64(r, 'addr', line), length: u64(r, 'len', line), prot: int(r, 'prot', line) }, rec: recOf(r, line), src });
         break;

@@ -59,6 +59,9 @@ function partialEffect(d: StepDelta): string | undefined {
       // madvise_walk_vmas advises VMA by VMA: a hole (ENOMEM, at the end) or a VMA that refuses the advice
       // (EINVAL, EACCES) leaves the VMAs before it advised.
       return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' || d.result.errno === 'EACCES' ? 'the VMAs before a hole or a refusing VMA keep the advice (madvise(2))' : undefined;
+    case 'mremap':
+      // mremap_to unmaps a FIXED target, and the tail of a shrinking move, before it checks the old range
+      return d.result.errno && fieldU32(ev.args, 'flags') & (2 | 4) ? 'a FIXED target and a shrinking tail stay unmapped (mremap(2))' : undefined;
     case 'write_fault_fd':
       // an answer naming cookie 0 while other cookies are out frees index 0 of the cookie xarray (fault.ts)
       return d.result.errno === 'EINVAL' ? 'cookie0' : undefined;
@@ -119,7 +122,8 @@ export const failedIoctlUnchanged: Invariant = {
     'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3) ' +
     'or a read of it whose copy out to the caller faulted, ' +
     'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts) or stopped ' +
-    'by a VMA that refuses the advice (EINVAL, EACCES) after the VMAs before, mprotect ' +
+    'by a VMA that refuses the advice (EINVAL, EACCES) after the VMAs before, a failed FIXED or DONTUNMAP mremap ' +
+    '(its target and a shrinking tail unmapped first), mprotect ' +
     'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a fault-fd ' +
     'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +
     '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user). Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -19,6 +19,7 @@ import { MAX_EVENT_BYTES, overLimit } from './limits.js';
 import { takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
+import { mremap } from './mremap.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -123,30 +124,16 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0, ret: 0 }];
 }
 
-/** The top of the x86-64 user address space (TASK_SIZE, 4-level paging). */
-const TASK_SIZE = 0x7ffffffff000n;
-const U64 = (1n << 64n) - 1n;
-/** PAGE_ALIGN on an unsigned long: wraps to 0 near 2^64. */
-const pageAlign = (len: bigint) => (len + PAGE_SIZE - 1n) & U64 & ~(PAGE_SIZE - 1n);
-
 /** Whether cutting the VMAs at `addr` would split a hugetlb VMA off a huge-page boundary (hugetlb_vm_op_split: EINVAL). */
 function splitsHugetlb(w: World, pid: number, addr: bigint): boolean {
-  if (addr % HPAGE_SIZE === 0n) return false;
-  const e = proc(w, pid).mm.vmas.floor(addr);
-  const v = e?.[1];
-  return !!v && v.start < addr && addr < v.end && w.mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
+  return cutsHugetlb(proc(w, pid).mm, w.mem, addr);
 }
 
-/** munmap(2): EINVAL for a range outside TASK_SIZE, an empty one, or one that would split a hugetlb VMA off a huge page. */
+/** munmap(2) (mm.ts munmapRange). */
 function munmap(w: World, pid: number, a: Fields): [World, Result] {
-  const va = u64(a, 'va');
-  const raw = u64(a, 'length');
-  if (va % PAGE_SIZE || va > TASK_SIZE || raw > TASK_SIZE - va) return fail(w, 'EINVAL');
-  const length = pageAlign(raw);
-  if (length === 0n) return fail(w, 'EINVAL');
-  if (splitsHugetlb(w, pid, va) || splitsHugetlb(w, pid, va + length)) return fail(w, 'EINVAL');
   const p = proc(w, pid);
-  return [setProc(w, { ...p, mm: unmapRange(p.mm, va, va + length) }), { errno: 0 }];
+  const mm = munmapRange(p.mm, w.mem, u64(a, 'va'), u64(a, 'length'));
+  return typeof mm === 'string' ? fail(w, mm) : [setProc(w, { ...p, mm }), { errno: 0 }];
 }
 
 /** mprotect(2): EINVAL unaligned, ENOMEM for a hole (or a wrapping range), EINVAL for a split of a hugetlb VMA off a huge page. */
@@ -157,7 +144,7 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   if (va % PAGE_SIZE) return fail(w, 'EINVAL');
   if (raw === 0n) return [w, { errno: 0 }];
   const length = pageAlign(raw);
-  if (length === 0n || va + length > U64) return fail(w, 'ENOMEM');
+  if (length === 0n || va + length > U64_MAX) return fail(w, 'ENOMEM');
   const p = proc(w, pid);
   const end = va + length;
   const read = !!(prot & 1);
@@ -524,6 +511,7 @@ export const envOps: Record<string, EnvHandler> = table({
   close,
   mmap,
   munmap,
+  mremap,
   mprotect,
   madvise,
   memset,

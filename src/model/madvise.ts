@@ -13,7 +13,7 @@
 import type { Fields, Result } from '../events/event.js';
 import { table } from '../ds/table.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, mapVma, newMobj, type Memory, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, pageAlign, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, mapVma, newMobj, type Memory, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
 import type { Proc, World } from './state.js';
 
@@ -52,8 +52,6 @@ function known(behavior: number, kernel: string): boolean {
   return (behavior >= 0 && behavior <= 4) || (behavior >= 8 && behavior <= 25);
 }
 
-const U64 = (1n << 64n) - 1n;
-const pageAlign = (len: bigint) => (len + PAGE_SIZE - 1n) & U64 & ~(PAGE_SIZE - 1n);
 
 /** The name of an advice value (MADV_ left off), if it has one. */
 export function adviceName(n: number): string | undefined {
@@ -85,7 +83,7 @@ export function madvise(w: World, pid: number, a: Fields): [World, Result] {
   if (start % PAGE_SIZE) return [w, { errno: 'EINVAL' }];
   const len = pageAlign(raw);
   // len rounded up from a huge value to 0, or start + len past 2^64
-  if ((raw && !len) || start + len > U64) return [w, { errno: 'EINVAL' }];
+  if ((raw && !len) || start + len > U64_MAX) return [w, { errno: 'EINVAL' }];
   if (len === 0n) return [w, { errno: 0 }];
   const why = NOT_MODELLED[behavior];
   if (why) return [w, { errno: 0, unmodelled: why }];
@@ -135,11 +133,25 @@ function setMm(s: Walk, p: Proc, vmas: Proc['mm']): void {
   s.w = { ...s.w, procs: s.w.procs.set(p.pid, { ...p, mm: vmas }) };
 }
 
+/** The advice that only sets vm_flags: the bits it clears, then the bits it sets. */
+const FLAG_ADVICE: ReadonlyMap<number, readonly [clear: number, set: number]> = new Map([
+  [MADV.NORMAL!, [VM_RAND_READ | VM_SEQ_READ, 0]],
+  [MADV.SEQUENTIAL!, [VM_RAND_READ, VM_SEQ_READ]],
+  [MADV.RANDOM!, [VM_SEQ_READ, VM_RAND_READ]],
+  [MADV.DONTFORK!, [0, VM_DONTCOPY]],
+  [MADV.DOFORK!, [VM_DONTCOPY, 0]],
+  [MADV.WIPEONFORK!, [0, VM_WIPEONFORK]],
+  [MADV.KEEPONFORK!, [VM_WIPEONFORK, 0]],
+  [MADV.DONTDUMP!, [0, VM_DONTDUMP]],
+  [MADV.DODUMP!, [VM_DONTDUMP, 0]],
+  [MADV.HUGEPAGE!, [VM_NOHUGEPAGE, VM_HUGEPAGE]],
+  [MADV.NOHUGEPAGE!, [VM_HUGEPAGE, VM_NOHUGEPAGE]],
+]);
+
 /** madvise_vma_behavior for one VMA's part [start, end) of the range. */
 function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): string | 0 {
   const w = s.w;
   const flags = v.flags ?? 0;
-  let next = flags;
   switch (behavior) {
     case MADV.REMOVE:
       return remove(s, v, start, end);
@@ -160,44 +172,14 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
     case MADV.DONTNEED:
     case MADV.DONTNEED_LOCKED:
       return dontneed(s, v, start, end);
-    case MADV.NORMAL:
-      next = flags & ~VM_RAND_READ & ~VM_SEQ_READ;
-      break;
-    case MADV.SEQUENTIAL:
-      next = (flags & ~VM_RAND_READ) | VM_SEQ_READ;
-      break;
-    case MADV.RANDOM:
-      next = (flags & ~VM_SEQ_READ) | VM_RAND_READ;
-      break;
-    case MADV.DONTFORK:
-      next = flags | VM_DONTCOPY;
-      break;
-    case MADV.DOFORK:
-      next = flags & ~VM_DONTCOPY;
-      break;
     case MADV.WIPEONFORK:
       // only anonymous private memory
-      if (hasFile(w, v) || v.shared) return 'EINVAL';
-      next = flags | VM_WIPEONFORK;
+      if (hasFile(w, v)) return 'EINVAL';
       break;
-    case MADV.KEEPONFORK:
-      next = flags & ~VM_WIPEONFORK;
-      break;
-    case MADV.DONTDUMP:
-      next = flags | VM_DONTDUMP;
-      break;
-    case MADV.DODUMP:
-      next = flags & ~VM_DONTDUMP;
-      break;
-    case MADV.HUGEPAGE:
-      next = (flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
-      break;
-    case MADV.NOHUGEPAGE:
-      next = (flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
-      break;
-    default:
-      throw new Error(`model bug: madvise ${behavior} reached the VMA walk`);
   }
+  const change = FLAG_ADVICE.get(behavior);
+  if (!change) throw new Error(`model bug: madvise ${behavior} reached the VMA walk`);
+  const next = (flags & ~change[0]) | change[1];
   // madvise_update_vma: nothing to do when the flags stay; else the VMA is split at the
   // range's ends, and a hugetlb VMA splits only at a huge-page boundary (hugetlb_vm_op_split).
   if (next === flags) return 0;

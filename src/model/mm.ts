@@ -17,6 +17,7 @@
  * runs); ordinary 4 KiB pages are never contiguous with their neighbours.
  */
 import { U64_MAX } from '../ds/interval_map.js';
+export { U64_MAX };
 import { PMap } from '../ds/pmap.js';
 
 export const PAGE_SIZE = 4096n;
@@ -144,7 +145,8 @@ export function physOf(m: Mobj, off: bigint): bigint {
  */
 export function pastEof(mem: Memory, vma: Vma, off: bigint): boolean {
   const backing = mem.mobjs.get(vma.mobj);
-  return (backing?.kind === 'memfd' || backing?.kind === 'file') && off >= backing.size;
+  // (shared anonymous memory is a shmem file as long as the mapping was made: grown by mremap, the rest faults)
+  return (backing?.kind === 'memfd' || backing?.kind === 'file' || backing?.kind === 'shmem') && off >= backing.size;
 }
 
 /** A resolved user page: which physical page a user address reaches. */
@@ -212,6 +214,31 @@ export function pinPage(mm: Mm, mem: Memory, va: bigint, write: boolean): { mem:
 export function mapVma(mm: Mm, vma: Vma): Mm {
   const cleared = unmapRange(mm, vma.start, vma.end);
   return { vmas: cleared.vmas.set(vma.start, vma) };
+}
+
+/** The top of the x86-64 user address space (TASK_SIZE, 4-level paging). */
+export const TASK_SIZE = 0x7ffffffff000n;
+/** PAGE_ALIGN on an unsigned long: wraps to 0 near 2^64. */
+export const pageAlign = (len: bigint): bigint => (len + PAGE_SIZE - 1n) & U64_MAX & ~(PAGE_SIZE - 1n);
+
+/** Whether cutting the VMAs at `addr` would split a hugetlb VMA off a huge-page boundary (hugetlb_vm_op_split: EINVAL). */
+export function cutsHugetlb(mm: Mm, mem: Memory, addr: bigint): boolean {
+  if (addr % HPAGE_SIZE === 0n) return false;
+  const v = mm.vmas.floor(addr)?.[1];
+  return !!v && v.start < addr && addr < v.end && mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
+}
+
+/**
+ * do_vmi_munmap (munmap(2), and mremap's unmapping): EINVAL for a range
+ * outside TASK_SIZE, an empty one, or one that would split a hugetlb VMA off
+ * a huge page; else the map without `[va, va + PAGE_ALIGN(length))`.
+ */
+export function munmapRange(mm: Mm, mem: Memory, va: bigint, length: bigint): Mm | 'EINVAL' {
+  if (va % PAGE_SIZE || va > TASK_SIZE || length > TASK_SIZE - va) return 'EINVAL';
+  const len = pageAlign(length);
+  if (len === 0n) return 'EINVAL';
+  if (cutsHugetlb(mm, mem, va) || cutsHugetlb(mm, mem, va + len)) return 'EINVAL';
+  return unmapRange(mm, va, va + len);
 }
 
 /** munmap: remove `[start, end)`, splitting VMAs that stick out. */

@@ -53,6 +53,7 @@ export const OP = {
   MAPS: 19,
   NOTE: 20,
   FALLOCATE: 21,
+  MREMAP: 22,
 } as const;
 
 export const ARG = { STRUCT: 0, INT: 1, BAD: 2 } as const;
@@ -114,7 +115,7 @@ export function notCheckable(ev: Event): string | undefined {
 }
 
 const ENV_OPS = new Set([
-  'maps', 'external_fds', 'open', 'close', 'mmap', 'munmap', 'mprotect', 'madvise', 'memset', 'fill_memory', 'write_memory', 'read_memory',
+  'maps', 'external_fds', 'open', 'close', 'mmap', 'munmap', 'mremap', 'mprotect', 'madvise', 'memset', 'fill_memory', 'write_memory', 'read_memory',
   'memfd_create', 'ftruncate', 'fallocate', 'read_fault_fd', 'write_fault_fd', 'drop_capability', 'set_rlimit_memlock', 'fork', 'exit',
 ]);
 
@@ -497,6 +498,16 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
     case 'ftruncate':
       at = opHeader(o, OP.FTRUNCATE, ev, index, num(a['fd']));
       o.u64(big(a['length']));
+      break;
+    case 'mremap':
+      // (where the kernel places a mapping it moves on its own is its choice: the model answers that
+      // as not modelled, so the executor just makes the call)
+      at = opHeader(o, OP.MREMAP, ev, index, -1);
+      o.u64(big(a['va']));
+      o.u64(big(a['old_length']));
+      o.u64(big(a['new_length']));
+      o.u32(num(a['flags']));
+      o.u64(a['new_va'] === undefined ? 0n : big(a['new_va']));
       break;
     case 'fallocate':
       at = opHeader(o, OP.FALLOCATE, ev, index, num(a['fd']));

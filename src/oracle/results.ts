@@ -175,7 +175,8 @@ export function kernelAnswer(ev: Event, r: Rec, kernel: KernelVersion = '6.12', 
     case 'mprotect':
     case 'madvise':
     case 'ftruncate':
-    case 'fallocate': {
+    case 'fallocate':
+    case 'mremap': {
       const imported = importer.convert(r, line);
       const iev = imported[imported.length - 1]!;
       return iev.rec ? { ...iev.rec } : { errno: errnoOf(r) };
@@ -465,6 +466,9 @@ function resultRecord(rec: Rec, op: DecodedOp, ret: number, errno: number, data:
       return;
     case OP.FTRUNCATE:
       set({ kind: 'ftruncate', fd: op.fd, len: u64Field(u64(0)), ret, errno });
+      return;
+    case OP.MREMAP:
+      set({ kind: 'mremap', old_addr: hexAddr(u64(0)), old_len: u64Field(u64(8)), new_len: u64Field(u64(16)), flags: u32(24), new_addr: hexAddr(u64(28)), ret: ret < 0 ? null : hexAddr(ret), errno });
       return;
     case OP.FALLOCATE:
       set({ kind: 'fallocate', fd: op.fd, mode: u32(0), offset: u64Field(u64(4)), len: u64Field(u64(12)), ret, errno });

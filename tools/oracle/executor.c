@@ -123,7 +123,7 @@ enum {
 	OP_IOCTL = 1, OP_OPEN, OP_CLOSE, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MADVISE,
 	OP_MEMWRITE, OP_MEMREAD, OP_MEMFD, OP_FTRUNCATE, OP_READFD, OP_WRITEFD,
 	OP_CAPDROP, OP_RLIMIT, OP_FORK, OP_EXIT, OP_EXTFDS, OP_MAPS, OP_NOTE,
-	OP_FALLOCATE,
+	OP_FALLOCATE, OP_MREMAP,
 };
 enum { ARG_STRUCT = 0, ARG_INT = 1, ARG_BAD = 2 };
 enum { P_IN = 1, P_OUT = 2, P_INOUT = 3, P_BAD = 4 };
@@ -799,6 +799,24 @@ static void do_ftruncate(const struct op *o)
 	result(o, ret, errno, NULL, 0);
 }
 
+/* mremap: never of, or onto, the executor's own memory */
+static void do_mremap(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint64_t va = g64(&c), olen = g64(&c), nlen = g64(&c);
+	uint32_t flags = g32(&c);
+	uint64_t naddr = g64(&c);
+	void *r;
+
+	if ((va < TASK_END && olen < TASK_END && overlaps_own(va & ~4095UL, olen + (va & 4095))) ||
+	    ((flags & MREMAP_FIXED) && naddr < TASK_END && nlen < TASK_END && overlaps_own(naddr & ~4095UL, nlen + (naddr & 4095)))) {
+		skip_record(o, "the executor's own memory");
+		return;
+	}
+	r = mremap((void *)va, olen, nlen, flags, (void *)naddr);
+	result(o, r == MAP_FAILED ? -1 : (int64_t)(uintptr_t)r, r == MAP_FAILED ? errno : 0, NULL, 0);
+}
+
 static void do_fallocate(const struct op *o)
 {
 	struct cur c = payload(o);
@@ -1105,6 +1123,7 @@ static void run_op(const struct op *o)
 	case OP_MEMFD: do_memfd(o); break;
 	case OP_FTRUNCATE: do_ftruncate(o); break;
 	case OP_FALLOCATE: do_fallocate(o); break;
+	case OP_MREMAP: do_mremap(o); break;
 	case OP_READFD: do_readfd(o); break;
 	case OP_WRITEFD: do_writefd(o); break;
 	case OP_CAPDROP: do_capdrop(o); break;

@@ -1,0 +1,209 @@
+/**
+ * mremap(2) (mm/mremap.c, 6.12): shrink, grow in place, or move a mapping.
+ * glibc's realloc of a large block is an mremap, so a buffer a program maps
+ * for DMA can move under it: a pinned page moves with its mapping (the pin is
+ * on the page, not the address), and the old address then holds nothing.
+ *
+ * Where the kernel puts a mapping it moves on its own (MREMAP_MAYMOVE without
+ * MREMAP_FIXED) is get_unmapped_area's choice, which the model does not make:
+ * a capture says where (`placed`, the call's answer); without it the call is
+ * answered as not modelled.
+ */
+import type { Fields, Result } from '../events/event.js';
+import { u64 } from './args.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, mapVma, munmapRange, newMobj, pageAlign, unmapRange, type Memory, type Mm, type Vma } from './mm.js';
+import type { World } from './state.js';
+
+export const MREMAP_MAYMOVE = 1;
+export const MREMAP_FIXED = 2;
+export const MREMAP_DONTUNMAP = 4;
+
+const isHugetlb = (mem: Memory, v: Vma) => mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
+
+/** Neighbours the kernel keeps as one VMA: the same object at contiguous offsets, the same protection and flags. */
+const sameVma = (a: Vma, b: Vma): boolean =>
+  a.end === b.start && a.mobj === b.mobj && a.cow === b.cow && a.read === b.read && a.write === b.write && a.shared === b.shared && (a.flags ?? 0) === (b.flags ?? 0) && a.offset + (a.end - a.start) === b.offset;
+
+/**
+ * The VMA containing `va` (vma_lookup) as the kernel has it. The model leaves
+ * a VMA split where the kernel merges the pieces back (an mprotect undone, a
+ * madvise flag cleared), and mremap is where the boundaries show (it does not
+ * cross one): pieces of one object at contiguous offsets with the same
+ * attributes are one VMA here.
+ */
+function vmaAt(mm: Mm, va: bigint): Vma | undefined {
+  const at = mm.vmas.floor(va)?.[1];
+  if (!at || va >= at.end) return undefined;
+  let v = at;
+  for (let prev = mm.vmas.lower(v.start)?.[1]; prev && sameVma(prev, v); prev = mm.vmas.lower(prev.start)?.[1]) v = { ...prev, end: v.end };
+  for (let next = mm.vmas.ceil(v.end)?.[1]; next && sameVma(v, next); next = mm.vmas.ceil(next.end)?.[1]) v = { ...v, end: next.end };
+  return v;
+}
+
+/**
+ * Adjacent private anonymous mappings of different memory objects (two
+ * mmaps, or a DONTNEED's new pages in the model) are one VMA in the kernel or
+ * two, by whether their pages were ever touched (anon_vma): the model cannot
+ * tell.
+ */
+function mergeUnknown(mm: Mm, mem: Memory, v: Vma): boolean {
+  const next = mm.vmas.ceil(v.end)?.[1];
+  const anon = (x: Vma) => !x.shared && x.cow === undefined && mem.mobjs.get(x.mobj)?.kind === 'anon' && !mem.mobjs.get(x.mobj)?.name;
+  return !!next && next.start === v.end && anon(v) && anon(next) && v.read === next.read && v.write === next.write && (v.flags ?? 0) === (next.flags ?? 0);
+}
+
+/** An answer the model cannot give exactly: the kernel's likeliest errno, and why. */
+interface NotModelled {
+  errno: string;
+  unmodelled: string;
+}
+const PLACED: NotModelled = { errno: 'ENOMEM', unmodelled: 'mremap moving a mapping where the kernel chooses (get_unmapped_area), and the trace does not say where' };
+const MERGED: NotModelled = { errno: 'EFAULT', unmodelled: 'mremap across two private anonymous mappings the kernel may have merged into one VMA' };
+
+interface Call {
+  w: World;
+  pid: number;
+  mm: Mm;
+  addr: bigint;
+  flags: number;
+  /** Where the kernel placed a mapping it moved on its own, when the trace says. */
+  placed: bigint | undefined;
+}
+
+/** mremap(addr, old_len, new_len, flags, new_addr): the answer is the mapping's (new) address. */
+export function mremap(w: World, pid: number, a: Fields): [World, Result] {
+  const rawFlags = u64(a, 'flags');
+  if (rawFlags & ~BigInt(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) return [w, { errno: 'EINVAL' }];
+  const flags = Number(rawFlags);
+  const addr = u64(a, 'va');
+  const rawOld = u64(a, 'old_length');
+  const rawNew = u64(a, 'new_length');
+  let newAddr = a['new_va'] === undefined ? 0n : u64(a, 'new_va');
+  if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) return [w, { errno: 'EINVAL' }];
+  // DONTUNMAP is always a move, and never a resize.
+  if (flags & MREMAP_DONTUNMAP && (!(flags & MREMAP_MAYMOVE) || rawOld !== rawNew)) return [w, { errno: 'EINVAL' }];
+  if (addr % PAGE_SIZE) return [w, { errno: 'EINVAL' }];
+  let oldLen = pageAlign(rawOld);
+  let newLen = pageAlign(rawNew);
+  if (!newLen) return [w, { errno: 'EINVAL' }];
+  const p = w.procs.get(pid)!;
+  const vma = vmaAt(p.mm, addr);
+  if (!vma) return [w, { errno: 'EFAULT' }];
+  if (isHugetlb(w.mem, vma)) {
+    oldLen = ((oldLen + HPAGE_SIZE - 1n) / HPAGE_SIZE) * HPAGE_SIZE;
+    newLen = ((newLen + HPAGE_SIZE - 1n) / HPAGE_SIZE) * HPAGE_SIZE;
+    // both addresses on a huge page, and no growing (the reservation cannot be split)
+    if (addr % HPAGE_SIZE || newAddr % HPAGE_SIZE || newLen > oldLen) return [w, { errno: 'EINVAL' }];
+  }
+  const c: Call = { w, pid, mm: p.mm, addr, flags, placed: a['placed'] === undefined ? undefined : u64(a, 'placed') };
+  let r: bigint | string | NotModelled;
+  if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) r = mremapTo(c, oldLen, newAddr, newLen);
+  else if (oldLen >= newLen) {
+    // Shrinking always works: the tail is unmapped (wherever it lies).
+    const mm = oldLen === newLen ? c.mm : munmapRange(c.mm, w.mem, addr + newLen, oldLen - newLen);
+    if (typeof mm === 'string') r = mm;
+    else {
+      c.mm = mm;
+      r = addr;
+    }
+  } else r = grow(c, oldLen, newLen);
+  if (typeof r !== 'bigint') {
+    // An error after an unmapping keeps it (mremap_to unmaps the target and the tail first).
+    return [c.mm === p.mm ? w : { ...c.w, procs: c.w.procs.set(pid, { ...p, mm: c.mm }) }, typeof r === 'string' ? { errno: r } : { ...r }];
+  }
+  newAddr = r;
+  return [{ ...c.w, procs: c.w.procs.set(pid, { ...p, mm: c.mm }) }, { errno: 0, ret: Number(newAddr) }];
+}
+
+/** Growing without FIXED: in place when the VMA ends there and nothing follows, else a move if MAYMOVE. */
+function grow(c: Call, oldLen: bigint, newLen: bigint): bigint | string | NotModelled {
+  const vma = vmaToResize(c, oldLen, newLen);
+  if (typeof vma === 'string' || !('start' in vma)) return vma;
+  if (oldLen === vma.end - c.addr) {
+    const end = vma.end + (newLen - oldLen);
+    // vma_expandable: no VMA in the way, and the end inside the address space
+    const next = c.mm.vmas.ceil(vma.end)?.[1];
+    if (end <= TASK_SIZE && (!next || next.start >= end)) {
+      c.mm = mapVma(c.mm, { ...vma, end });
+      return c.addr;
+    }
+  }
+  if (!(c.flags & MREMAP_MAYMOVE)) return 'ENOMEM';
+  if (c.placed === undefined) return PLACED;
+  return moveVma(c, vma, oldLen, newLen, c.placed);
+}
+
+/** mremap_to: FIXED (the target unmapped first) or DONTUNMAP. */
+function mremapTo(c: Call, oldLen: bigint, newAddr: bigint, newLen: bigint): bigint | string | NotModelled {
+  const addr = c.addr;
+  if (newAddr % PAGE_SIZE) return 'EINVAL';
+  if (newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) return 'EINVAL';
+  // the old and new ranges must not overlap
+  if (addr + oldLen > newAddr && newAddr + newLen > addr) return 'EINVAL';
+  if (c.flags & MREMAP_FIXED) {
+    const mm = munmapRange(c.mm, c.w.mem, newAddr, newLen);
+    if (typeof mm === 'string') return mm;
+    c.mm = mm;
+  }
+  if (oldLen > newLen) {
+    const mm = munmapRange(c.mm, c.w.mem, addr + newLen, oldLen - newLen);
+    if (typeof mm === 'string') return mm;
+    c.mm = mm;
+    oldLen = newLen;
+  }
+  const vma = vmaToResize(c, oldLen, newLen);
+  if (typeof vma === 'string' || !('start' in vma)) return vma;
+  if (!(c.flags & MREMAP_FIXED)) {
+    if (c.placed === undefined) return PLACED;
+    newAddr = c.placed;
+  }
+  return moveVma(c, vma, oldLen, newLen, newAddr);
+}
+
+/** vma_to_resize: the VMA at `addr`, if [addr, addr + oldLen) can become newLen bytes. */
+function vmaToResize(c: Call, oldLen: bigint, newLen: bigint): Vma | string | NotModelled {
+  const vma = vmaAt(c.mm, c.addr);
+  if (!vma) return 'EFAULT';
+  // old_len 0 duplicates a shared mapping; of a private one it would make an unrelated one
+  if (!oldLen && !vma.shared) return 'EINVAL';
+  // a hugetlb VMA is VM_DONTEXPAND
+  const dontExpand = isHugetlb(c.w.mem, vma);
+  if (c.flags & MREMAP_DONTUNMAP && dontExpand) return 'EINVAL';
+  // no remapping across VMAs
+  if (oldLen > vma.end - c.addr) return mergeUnknown(c.mm, c.w.mem, vma) ? MERGED : 'EFAULT';
+  if (newLen === oldLen) return vma;
+  if (dontExpand) return 'EFAULT';
+  return vma;
+}
+
+/**
+ * move_vma: [addr, addr + oldLen) of `vma` is mapped at newAddr, newLen long,
+ * with the same pages (same object and offsets: pins and contents follow).
+ * The old range is unmapped; with DONTUNMAP it stays mapped, empty: private
+ * memory gets new zero pages there, a shared mapping shows the file again.
+ */
+function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: bigint): bigint {
+  const addr = c.addr;
+  const moved: Vma = { ...vma, start: newAddr, end: newAddr + newLen, offset: vma.offset + (addr - vma.start) };
+  let mm = c.mm;
+  if (oldLen) {
+    if (c.flags & MREMAP_DONTUNMAP) {
+      if (!vma.shared) {
+        let mem = c.w.mem;
+        let fresh: number;
+        let left: Vma;
+        if (vma.cow !== undefined) {
+          [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(vma.cow)!.size);
+          left = { ...vma, start: addr, end: addr + oldLen, offset: vma.offset + (addr - vma.start), cow: fresh };
+        } else {
+          [mem, fresh] = newMobj(mem, 'anon', oldLen);
+          left = { ...vma, start: addr, end: addr + oldLen, mobj: fresh, offset: 0n };
+        }
+        c.w = { ...c.w, mem };
+        mm = mapVma(mm, left);
+      }
+    } else mm = unmapRange(mm, addr, addr + oldLen);
+  }
+  c.mm = mapVma(mm, moved);
+  return newAddr;
+}

@@ -1,0 +1,136 @@
+/**
+ * mremap(2) (src/model/mremap.ts). Until 2026-11-26 a capture's mremap line
+ * was an unknown record. Every answer below (the addresses returned and the
+ * memory read back included) is what Linux 6.12.117 gave to the same 83
+ * calls through the oracle: growing in place and not, shrinking, FIXED and
+ * DONTUNMAP moves with a pinned page moving along, old length 0 of a shared
+ * mapping, hugetlb limits, a memfd mapping grown past the file's end, shared
+ * anonymous memory past its shmem size, and VMAs the kernel merged back.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Event, Fields, Result } from '../../../src/events/event.js';
+import { runChecked } from './checked_run.js';
+
+const VA = 0x7f0000000000n; // private anonymous, 4 pages
+const VS = 0x7f0000100000n; // shared anonymous, 4 pages
+const VM = 0x7f0000200000n; // a memfd, shared, 2 pages (the file 3)
+const VH = 0x7f0000400000n; // hugetlb, 4 MiB
+const VT = 0x7f0001000000n; // targets
+const env = (op: string, args: Fields): Event => ({ op, pid: 1, args });
+const io = (op: string, args: Fields): Event => ({ op, pid: 1, fd: 0, args });
+const pat = (n: number, s: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + s) & 0xff);
+const rd = (va: bigint, length: bigint) => env('read_memory', { va, length });
+const wr = (va: bigint, data: Uint8Array) => env('write_memory', { va, data });
+const mr = (va: bigint, old_length: bigint, new_length: bigint, flags: number, new_va?: bigint) =>
+  env('mremap', { va, old_length, new_length, flags, ...(new_va !== undefined ? { new_va } : {}) });
+const map = (user_va: bigint, length: bigint, iova: bigint) => io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: 1, __reserved: 0, user_va, length, iova });
+const check = (iova: bigint, length: bigint, uptr: bigint) => io('IOMMU_TEST_OP_MD_CHECK_MAP', { id: 4, check_map: { iova, length, uptr } });
+const data = (r: Result) => r.bufs?.['data'];
+const hex = (r: Result) => Buffer.from(data(r) ?? []).toString('hex');
+
+describe('mremap (Linux 6.12.117 answers)', () => {
+  it('grows, shrinks and moves mappings; pages, pins and contents go with them', () => {
+    const events: Event[] = [
+      env('open', { path: '/dev/iommu' }), // fd 0
+      io('IOMMU_IOAS_ALLOC', { flags: 0 }),
+      io('IOMMU_TEST_OP_MOCK_DOMAIN', { id: 1, mock_domain: {} }), // hwpt 4
+      env('mmap', { va: VA, length: 0x4000n, kind: 'private_anon', prot: 3 }),
+      env('mmap', { va: VS, length: 0x4000n, kind: 'anon', prot: 3 }),
+      wr(VA, pat(0x4000, 1)),
+      wr(VS, pat(0x4000, 2)),
+      map(VA + 0x1000n, 0x1000n, 0x1000000n), // page 1 pinned
+      mr(VA, 0x4000n, 0x4000n, 0), // same size: the address
+      mr(VA, 0x4000n, 0x6000n, 0), // grow in place
+      rd(VA + 0x4ff8n, 0x10n),
+      mr(VA, 0x6000n, 0x3000n, 0), // shrink
+      rd(VA + 0x2ff8n, 0x10n), // then EFAULT
+      rd(VA + 0x2ff8n, 0x8n),
+      mr(VA, 0x3000n, 0x3000n, 3, VT), // FIXED move
+      rd(VA, 0x10n), // gone
+      rd(VT + 0x1ff8n, 0x10n),
+      check(0x1000000n, 0x1000n, VT + 0x1000n), // the pinned page moved with it
+      mr(VT, 0x3000n, 0x5000n, 3, VT + 0x100000n), // move and grow
+      rd(VT + 0x100000n + 0x4ff8n, 0x10n),
+      mr(VT + 0x100000n, 0x5000n, 0x5000n, 7, VT + 0x200000n), // DONTUNMAP
+      rd(VT + 0x100000n + 0x1000n, 0x10n), // private: zeros now
+      rd(VT + 0x200000n + 0x1000n, 0x10n),
+      check(0x1000000n, 0x1000n, VT + 0x200000n + 0x1000n),
+      mr(VS, 0x4000n, 0x4000n, 7, VT + 0x300000n), // DONTUNMAP of shared: both see the file
+      rd(VS + 0xff8n, 0x10n),
+      wr(VT + 0x300000n, pat(8, 3)),
+      rd(VS, 0x10n),
+      mr(VS, 0x2000n, 0x6000n, 0), // not to the VMA's end, no MAYMOVE: ENOMEM
+      mr(VS, 0x4000n, 0x6000n, 0), // grow shared anon in place
+      rd(VS + 0x4ff8n, 0x10n), // past the shmem size: EFAULT
+      rd(VS + 0x3ff8n, 0x8n),
+      mr(VS, 0x1000n, 0x2000n, 0), // not at the VMA end, no MAYMOVE: ENOMEM
+      mr(VS, 0x8000n, 0x9000n, 1), // across the VMA end: EFAULT
+      mr(VS + 0x800n, 0x1000n, 0x1000n, 0), // unaligned
+      mr(VS, 0x1000n, 0n, 0), // new length 0
+      mr(VS, 0x1000n, 0x1000n, 2, VT), // FIXED without MAYMOVE
+      mr(VS, 0x1000n, 0x2000n, 5, VT), // DONTUNMAP resizing
+      mr(VS, 0x1000n, 0x1000n, 8), // unknown flag
+      mr(0x7f0000800000n, 0x1000n, 0x1000n, 0), // nothing mapped: EFAULT
+      mr(VS, 0x2000n, 0x2000n, 3, VS + 0x1000n), // overlapping: EINVAL
+      mr(VS, 0x2000n, 0x2000n, 3, VT + 0x801n), // unaligned target
+      mr(VS, 0x2000n, 0x2000n, 3, 0x7ffffffff000n), // past TASK_SIZE
+      mr(VS, 0n, 0x2000n, 3, VT + 0x400000n), // old length 0 of shared: a duplicate
+      wr(VT + 0x400000n, pat(8, 4)),
+      rd(VS, 0x10n),
+      mr(VT + 0x100000n, 0n, 0x1000n, 3, VT + 0x500000n), // old length 0 of private: EINVAL
+      env('mmap', { va: VH, length: 0x400000n, kind: 'anon_hugetlb', prot: 3 }),
+      wr(VH, pat(0x10, 5)),
+      mr(VH, 0x400000n, 0x600000n, 0), // hugetlb grows: EINVAL
+      mr(VH, 0x200000n, 0x200000n, 7, VT + 0xa00000n), // DONTUNMAP of hugetlb: EINVAL
+      mr(VH, 0x400000n, 0x200000n, 0), // shrinks to one huge page
+      mr(VH + 0x1000n, 0x1000n, 0x1000n, 0), // off a huge page: EINVAL
+      mr(VH, 0x1000n, 0x1000n, 3, VT + 0x600000n), // target off a huge page... lengths round up
+      mr(VH, 0x200000n, 0x200000n, 3, VT + 0x800000n), // a huge page moved
+      rd(VT + 0x800000n, 0x10n),
+      mr(VT + 0x800000n, 0x200000n, 0x200000n, 7, VT + 0xa00000n), // DONTUNMAP of hugetlb: EINVAL
+      env('memfd_create', { name: 'ram' }), // fd 1
+      env('ftruncate', { fd: 1, length: 0x3000n }),
+      env('mmap', { va: VM, length: 0x2000n, kind: 'memfd', prot: 3, fd: 1, offset: 0n }),
+      wr(VM, pat(0x2000, 6)),
+      mr(VM, 0x2000n, 0x5000n, 0), // grow past the file's end
+      rd(VM + 0x2ff8n, 0x8n),
+      rd(VM + 0x3000n, 0x8n), // past EOF: EFAULT
+      mr(VM, 0x1000n, 0x1000n, 3, VT + 0xc00000n), // move part of a VMA
+      rd(VM, 0x8n),
+      rd(VM + 0x1000n, 0x8n),
+      rd(VT + 0xc00000n, 0x8n),
+      mr(VS + 0x1000n, 0x1000n, 0x1000n, 3, VT + 0x100000n), // FIXED onto an existing mapping
+      rd(VT + 0x100000n, 0x8n),
+      rd(VT + 0x101000n, 0x8n),
+      env('mmap', { va: 0x7f0002000000n, length: 0x4000n, kind: 'private_anon', prot: 3 }),
+      wr(0x7f0002000000n, pat(0x4000, 7)),
+      env('mprotect', { va: 0x7f0002001000n, length: 0x1000n, prot: 1 }),
+      env('mprotect', { va: 0x7f0002001000n, length: 0x1000n, prot: 3 }), // merged back into one VMA
+      mr(0x7f0002000000n, 0x4000n, 0x8000n, 3, 0x7f0002100000n), // so it moves whole
+      rd(0x7f0002101ff8n, 0x10n),
+      env('mprotect', { va: 0x7f0002101000n, length: 0x1000n, prot: 1 }), // two VMAs now
+      mr(0x7f0002100000n, 0x4000n, 0x4000n, 3, 0x7f0002200000n), // across them: EFAULT
+      env('madvise', { va: 0x7f0002102000n, length: 0x2000n, advice: 'DONTFORK' }),
+      env('madvise', { va: 0x7f0002102000n, length: 0x2000n, advice: 'DOFORK' }), // merged back
+      mr(0x7f0002102000n, 0x6000n, 0x6000n, 3, 0x7f0002300000n),
+      rd(0x7f0002301ff8n, 0x10n),
+    ];
+    const { results: r } = runChecked(events);
+    expect(r.map((x) => x.errno)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'EFAULT', 0, 0, 'EFAULT', 0, 0, 0, 'EFAULT', 0, 0, 0, 0, 0, 0, 0, 0, 'ENOMEM', 0, 'EFAULT', 0, 'ENOMEM', 'EFAULT', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EFAULT', 'EINVAL', 'EINVAL', 'EINVAL', 0, 0, 0, 'EINVAL', 0, 0, 'EINVAL', 'EINVAL', 0, 'EINVAL', 0, 'EFAULT', 'EFAULT', 'EFAULT', 0, 0, 0, 0, 0, 0, 'EFAULT', 0, 'EFAULT', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'EFAULT', 0, 0, 0, 0]);
+    // where each successful mremap left the mapping
+    const at = r.flatMap((x, i) => (events[i]!.op === 'mremap' && x.errno === 0 ? [`${i}:${x.ret!.toString(16)}`] : []));
+    expect(at).toEqual(['8:7f0000000000', '9:7f0000000000', '11:7f0000000000', '14:7f0001000000', '18:7f0001100000', '20:7f0001200000', '24:7f0001300000', '29:7f0000100000', '43:7f0001400000', '51:7f0000400000', '53:7f0001600000', '61:7f0000200000', '64:7f0001c00000', '68:7f0001100000', '75:7f0002100000', '81:7f0002300000']);
+    expect(hex(r[10]!)).toBe('00000000000000000000000000000000'); // grown in place: zeros
+    expect(data(r[16]!)).toEqual(pat(0x4000, 1).slice(0x1ff8, 0x2008)); // moved, contents along
+    expect(hex(r[21]!)).toBe('00000000000000000000000000000000'); // DONTUNMAP: the old private range is empty
+    expect(data(r[22]!)).toEqual(pat(0x4000, 1).slice(0x1000, 0x1010));
+    expect(hex(r[27]!)).toBe('030a11181f262d343a41484f565d646b'); // DONTUNMAP of shared memory: both ranges see it
+    expect(hex(r[45]!)).toBe('040b121920272e353a41484f565d646b'); // old length 0: a second mapping of the same memory
+    expect(hex(r[62]!)).toBe('0000000000000000');
+    expect(data(r[66]!)).toEqual(pat(0x2000, 6).slice(0x1000, 0x1008));
+    expect(hex(r[70]!)).toBe('0000000000000000'); // FIXED onto a mapping replaces it
+    // an mprotect undone leaves one VMA (the model's two pieces count as one), so it moves whole
+    expect(data(r[76]!)).toEqual(pat(0x4000, 7).slice(0x1ff8, 0x2008));
+    expect(data(r[82]!)).toEqual(new Uint8Array([...pat(0x4000, 7).slice(0x3ff8, 0x4000), ...new Uint8Array(8)]));
+  });
+});
