@@ -736,6 +736,19 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         return a;
       }),
     },
+    // (a buffer grown or moved under its pins, as glibc's realloc does; not MAYMOVE alone, whose
+    // target the kernel chooses and the model does not)
+    mremap: {
+      weight: 0.7,
+      build: env('mremap', (d) => {
+        const flags = d.w([100, d.h]) ? d.of(8, 2, 6) : d.of(0, 0, 3, 3, 7);
+        const oldLength = d.of(PAGE, 0x10000n, GUEST_REGION);
+        const newLength = flags === 7 ? oldLength : d.of(PAGE, 0x10000n, GUEST_REGION, 2n * GUEST_REGION);
+        const a: SymFields = { va: userVa(d, d.h), old_length: oldLength, new_length: newLength, flags };
+        if (flags & 2 || flags === 7) a['new_va'] = GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + d.of(0n, GUEST_REGION);
+        return a;
+      }),
+    },
     munmap: { weight: 1, build: env('munmap', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, GUEST_REGION) })) },
     mprotect: { weight: 1, build: env('mprotect', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), prot: d.of(1, 0, 3) })) },
     madvise: {
