@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -120,7 +120,9 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     shared = kind !== 'private_anon';
     [mem, mobj] = newMobj(mem, mk, length, undefined, undefined, a['content'] === 'unknown');
   }
-  const mm = mapVma(p.mm, { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}) });
+  // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT)
+  const account = !shared && !!(prot & 2);
+  const mm = mapVma(p.mm, { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(account ? { flags: VM_ACCOUNT } : {}) });
   return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0, ret: 0 }];
 }
 
@@ -473,7 +475,7 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
       let id: number;
       // A snapshot only comes from real captures: the contents are the program's, unknown here.
       [mem, id] = newMobj(mem, kind, to - pos, path || undefined, undefined, true);
-      vmas = vmas.set(pos, { start: pos, end: to, read, write, shared, mobj: id, offset: 0n });
+      vmas = vmas.set(pos, { start: pos, end: to, read, write, shared, mobj: id, offset: 0n, ...(write && !shared ? { flags: VM_ACCOUNT } : {}) });
     };
     const known: import('./mm.js').Vma[] = [];
     const before = p.mm.vmas.lower(start);

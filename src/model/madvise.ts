@@ -220,7 +220,9 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
     nv = { ...v, start, end, mobj: fresh, offset: 0n };
   }
   s.w = { ...s.w, mem };
-  setMm(s, p, mapVma(p.mm, nv));
+  // The kernel zaps pages and keeps the VMA whole: its pieces here are tagged as one (mm.ts `link`).
+  const tag = v.link ?? fresh;
+  setMm(s, p, mapVma(v.link === undefined ? mapVma(p.mm, { ...v, link: tag }) : p.mm, { ...nv, link: tag }));
   return 0;
 }
 

@@ -73,6 +73,12 @@ export interface Vma {
   readonly cow?: number;
   /** vm_flags that madvise sets (madvise.ts: VM_DONTCOPY, VM_WIPEONFORK...); absent when none is. */
   readonly flags?: number;
+  /**
+   * Pieces of one kernel VMA the model keeps as several because their pages
+   * are in different objects (a private mapping grown by mremap: the growth
+   * has new pages) share this tag (mremap.ts).
+   */
+  readonly link?: number;
 }
 
 /** The vm_flags bits madvise sets and clears (include/linux/mm.h); fork reads two of them. */
@@ -83,6 +89,12 @@ export const VM_WIPEONFORK = 0x2000000;
 export const VM_DONTDUMP = 0x4000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
+/**
+ * Set on a private mapping made writable (mmap, mprotect: its pages are
+ * committed) and never cleared: a piece mprotected writable and back does
+ * not merge with its never-writable neighbours, which mremap shows.
+ */
+export const VM_ACCOUNT = 0x100000;
 
 export interface Mm {
   readonly vmas: PMap<bigint, Vma>;
@@ -280,7 +292,8 @@ export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, 
     }
     vmas = vmas.delete(v.start);
     if (v.start < pos) vmas = vmas.set(v.start, { ...v, end: pos });
-    vmas = vmas.set(pos, { ...v, start: pos, end: segEnd, offset: v.offset + (pos - v.start), read, write });
+    const account = write && !v.write && !v.shared && !((v.flags ?? 0) & VM_ACCOUNT);
+    vmas = vmas.set(pos, { ...v, start: pos, end: segEnd, offset: v.offset + (pos - v.start), read, write, ...(account ? { flags: (v.flags ?? 0) | VM_ACCOUNT } : {}) });
     if (v.end > segEnd) vmas = vmas.set(segEnd, { ...v, start: segEnd, offset: v.offset + (segEnd - v.start) });
     pos = segEnd;
   }

@@ -20,9 +20,23 @@ export const MREMAP_DONTUNMAP = 4;
 
 const isHugetlb = (mem: Memory, v: Vma) => mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
 
-/** Neighbours the kernel keeps as one VMA: the same object at contiguous offsets, the same protection and flags. */
+/** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
+const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
+
+/**
+ * Neighbours the kernel keeps as one VMA: the same protection and flags, the
+ * same object at contiguous offsets, and the same private pages, or pieces
+ * the model split that the kernel has as one (`link`).
+ */
 const sameVma = (a: Vma, b: Vma): boolean =>
-  a.end === b.start && a.mobj === b.mobj && a.cow === b.cow && a.read === b.read && a.write === b.write && a.shared === b.shared && (a.flags ?? 0) === (b.flags ?? 0) && a.offset + (a.end - a.start) === b.offset;
+  a.end === b.start &&
+  a.read === b.read &&
+  a.write === b.write &&
+  a.shared === b.shared &&
+  (a.flags ?? 0) === (b.flags ?? 0) &&
+  (a.cow === undefined) === (b.cow === undefined) &&
+  (a.mobj === b.mobj ? a.offset + (a.end - a.start) === b.offset : a.cow === undefined) &&
+  (a.shared ? a.mobj === b.mobj : group(a) === group(b));
 
 /**
  * The VMA containing `va` (vma_lookup) as the kernel has it. The model leaves
@@ -41,15 +55,24 @@ function vmaAt(mm: Mm, va: bigint): Vma | undefined {
 }
 
 /**
- * Adjacent private anonymous mappings of different memory objects (two
- * mmaps, or a DONTNEED's new pages in the model) are one VMA in the kernel or
- * two, by whether their pages were ever touched (anon_vma): the model cannot
- * tell.
+ * Adjacent private mappings the model keeps apart by their memory objects:
+ * anonymous memory of different objects (two mmaps, a DONTNEED's or a
+ * growth's new pages), or one file with different private-copy objects. The
+ * kernel has them as one VMA or two by whether their pages were ever touched
+ * (anon_vma), which the model cannot tell.
  */
-function mergeUnknown(mm: Mm, mem: Memory, v: Vma): boolean {
-  const next = mm.vmas.ceil(v.end)?.[1];
-  const anon = (x: Vma) => !x.shared && x.cow === undefined && mem.mobjs.get(x.mobj)?.kind === 'anon' && !mem.mobjs.get(x.mobj)?.name;
-  return !!next && next.start === v.end && anon(v) && anon(next) && v.read === next.read && v.write === next.write && (v.flags ?? 0) === (next.flags ?? 0);
+function mayBeOneVma(mem: Memory, a: Vma, b: Vma): boolean {
+  if (a.end !== b.start || a.shared || b.shared || a.read !== b.read || a.write !== b.write || (a.flags ?? 0) !== (b.flags ?? 0)) return false;
+  const anon = (x: Vma) => x.cow === undefined && mem.mobjs.get(x.mobj)?.kind === 'anon' && !mem.mobjs.get(x.mobj)?.name?.startsWith('/');
+  if (anon(a) && anon(b)) return true;
+  return a.cow !== undefined && b.cow !== undefined && a.mobj === b.mobj && a.offset + (a.end - a.start) === b.offset;
+}
+
+/** How far [addr, ...) may reach inside what could be one kernel VMA (vmaAt's VMA and neighbours it may be one with). */
+function mayReach(mm: Mm, mem: Memory, v: Vma): bigint {
+  let end = v.end;
+  for (let cur: Vma = v, next = mm.vmas.ceil(end)?.[1]; next && mayBeOneVma(mem, cur, next); cur = next, next = mm.vmas.ceil(end)?.[1]) end = next.end;
+  return end;
 }
 
 /** An answer the model cannot give exactly: the kernel's likeliest errno, and why. */
@@ -124,7 +147,7 @@ function grow(c: Call, oldLen: bigint, newLen: bigint): bigint | string | NotMod
     // vma_expandable: no VMA in the way, and the end inside the address space
     const next = c.mm.vmas.ceil(vma.end)?.[1];
     if (end <= TASK_SIZE && (!next || next.start >= end)) {
-      c.mm = mapVma(c.mm, { ...vma, end });
+      grownTo(c, vma, end);
       return c.addr;
     }
   }
@@ -170,40 +193,91 @@ function vmaToResize(c: Call, oldLen: bigint, newLen: bigint): Vma | string | No
   const dontExpand = isHugetlb(c.w.mem, vma);
   if (c.flags & MREMAP_DONTUNMAP && dontExpand) return 'EINVAL';
   // no remapping across VMAs
-  if (oldLen > vma.end - c.addr) return mergeUnknown(c.mm, c.w.mem, vma) ? MERGED : 'EFAULT';
+  if (oldLen > vma.end - c.addr) return oldLen > mayReach(c.mm, c.w.mem, vma) - c.addr ? 'EFAULT' : MERGED;
   if (newLen === oldLen) return vma;
   if (dontExpand) return 'EFAULT';
   return vma;
 }
 
+/** The model's pieces of [start, end), clipped to it. */
+function piecesOf(mm: Mm, start: bigint, end: bigint): Vma[] {
+  const out: Vma[] = [];
+  const first = mm.vmas.floor(start)?.[1];
+  const clip = (v: Vma) => {
+    const s = v.start > start ? v.start : start;
+    const e = v.end < end ? v.end : end;
+    if (s < e) out.push({ ...v, start: s, end: e, offset: v.offset + (s - v.start) });
+  };
+  if (first && first.end > start && first.start < start) clip(first);
+  mm.vmas.each((_k, v) => {
+    if (v.start >= end) return false;
+    clip(v);
+    return true;
+  }, start);
+  return out;
+}
+
 /**
- * move_vma: [addr, addr + oldLen) of `vma` is mapped at newAddr, newLen long,
- * with the same pages (same object and offsets: pins and contents follow).
- * The old range is unmapped; with DONTUNMAP it stays mapped, empty: private
- * memory gets new zero pages there, a shared mapping shows the file again.
+ * move_vma: [addr, addr + oldLen) is mapped at newAddr with the same pages
+ * (each piece its object and offsets: pins and contents follow), then grown
+ * to newLen. The old range is unmapped; with DONTUNMAP it stays mapped,
+ * empty: private memory gets new zero pages there (and is a VMA of its own),
+ * a shared mapping shows the file again.
  */
 function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: bigint): bigint {
   const addr = c.addr;
-  const moved: Vma = { ...vma, start: newAddr, end: newAddr + newLen, offset: vma.offset + (addr - vma.start) };
+  const pieces = piecesOf(c.mm, addr, addr + oldLen);
   let mm = c.mm;
   if (oldLen) {
-    if (c.flags & MREMAP_DONTUNMAP) {
-      if (!vma.shared) {
+    if (!(c.flags & MREMAP_DONTUNMAP)) mm = unmapRange(mm, addr, addr + oldLen);
+    else if (!vma.shared)
+      for (const p of pieces) {
         let mem = c.w.mem;
         let fresh: number;
-        let left: Vma;
-        if (vma.cow !== undefined) {
-          [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(vma.cow)!.size);
-          left = { ...vma, start: addr, end: addr + oldLen, offset: vma.offset + (addr - vma.start), cow: fresh };
-        } else {
-          [mem, fresh] = newMobj(mem, 'anon', oldLen);
-          left = { ...vma, start: addr, end: addr + oldLen, mobj: fresh, offset: 0n };
-        }
+        const { link: _drop, ...v } = p;
+        if (v.cow !== undefined) [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size);
+        else [mem, fresh] = newMobj(mem, 'anon', v.end - v.start);
         c.w = { ...c.w, mem };
-        mm = mapVma(mm, left);
+        mm = mapVma(mm, v.cow !== undefined ? { ...v, cow: fresh } : { ...v, mobj: fresh, offset: 0n });
       }
-    } else mm = unmapRange(mm, addr, addr + oldLen);
   }
-  c.mm = mapVma(mm, moved);
+  for (const p of pieces) mm = mapVma(mm, { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr });
+  c.mm = mm;
+  if (newLen > oldLen) {
+    const p = pieces[pieces.length - 1];
+    const last = p ? { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr } : { ...vma, start: newAddr, end: newAddr, offset: vma.offset + (addr - vma.start) };
+    grownTo(c, last, newAddr + newLen);
+  }
   return newAddr;
+}
+
+/**
+ * What a mapping grown to `end` has past `from` (its old end): the same
+ * object at the next offsets. Private memory there has no pages of its own
+ * yet, and the model names private pages by their object and offset, so the
+ * growth gets a new object (anonymous memory) or a new private-copy object (a
+ * private file mapping): the offsets past the old end may be another piece's
+ * of the same object, since moved or shrunk.
+ */
+function grownTo(c: Call, v: Vma, end: bigint): void {
+  const from = v.end;
+  const ext: Vma = { ...v, start: from, end, offset: v.offset + (from - v.start) };
+  if (v.shared) {
+    c.mm = mapVma(c.mm, ext);
+    return;
+  }
+  let mem = c.w.mem;
+  let fresh: number;
+  if (v.cow !== undefined) [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size + (end - from));
+  else [mem, fresh] = newMobj(mem, 'anon', end - from);
+  c.w = { ...c.w, mem };
+  // One kernel VMA: every piece of the grown mapping gets one tag (the new object's id, unique).
+  let mm = c.mm;
+  for (const p of piecesOf(mm, vmaStartOf(mm, v), from)) mm = mapVma(mm, { ...p, link: fresh });
+  c.mm = mapVma(mm, v.cow !== undefined ? { ...ext, cow: fresh, link: fresh } : { ...ext, mobj: fresh, offset: 0n, link: fresh });
+}
+
+/** Where the kernel VMA that ends at v.end starts (v may be the last piece of several). */
+function vmaStartOf(mm: Mm, v: Vma): bigint {
+  return v.end > v.start ? (vmaAt(mm, v.end - 1n)?.start ?? v.start) : v.start;
 }

@@ -133,4 +133,60 @@ describe('mremap (Linux 6.12.117 answers)', () => {
     expect(data(r[76]!)).toEqual(pat(0x4000, 7).slice(0x1ff8, 0x2008));
     expect(data(r[82]!)).toEqual(new Uint8Array([...pat(0x4000, 7).slice(0x3ff8, 0x4000), ...new Uint8Array(8)]));
   });
+
+  it('a private mapping grown by mremap has new pages past its old end, and stays one VMA; so does one after DONTNEED', () => {
+    const P = 0x7f0000000000n;
+    const Q = 0x7f0000100000n;
+    const F = 0x7f0000200000n;
+    const T = (k: number) => 0x7f0001000000n + BigInt(k) * 0x100000n;
+    const events: Event[] = [
+      env('mmap', { va: P, length: 0x4000n, kind: 'private_anon', prot: 3 }),
+      wr(P, pat(0x4000, 1)),
+      mr(P + 0x1000n, 0x1000n, 0x3000n, 3, T(1)), // page 1 moved, grown to 3 pages
+      rd(T(1) + 0xff8n, 0x10n), // page 1, then new zeros
+      rd(P + 0x2000n, 0x10n), // P's page 2 stays P's
+      wr(T(1) + 0x1000n, pat(8, 9)),
+      rd(P + 0x2000n, 0x10n),
+      mr(T(1), 0x3000n, 0x3000n, 3, T(2)), // one VMA: moves whole
+      rd(T(2) + 0xff8n, 0x10n),
+      mr(T(2), 0x1000n, 0x5000n, 0), // not to the VMA's end, no MAYMOVE: ENOMEM
+      mr(T(2), 0x5000n, 0x5000n, 3, T(3)), // past the VMA: EFAULT
+      rd(T(3) + 0x4ff8n, 0x8n), // nothing there
+      env('mmap', { va: Q, length: 0x4000n, kind: 'private_anon', prot: 3 }),
+      wr(Q, pat(0x4000, 2)),
+      env('madvise', { va: Q + 0x1000n, length: 0x1000n, advice: 'DONTNEED' }),
+      mr(Q, 0x4000n, 0x4000n, 3, T(4)), // still one VMA
+      rd(T(4) + 0xff8n, 0x10n),
+      rd(T(4) + 0x1ff8n, 0x10n),
+      env('open', { path: '/tmp/data', flags: 0o1102 }), // fd 0
+      env('ftruncate', { fd: 0, length: 0x10000n }),
+      env('mmap', { va: F, length: 0x4000n, kind: 'file_private', prot: 3, fd: 0, offset: 0n }),
+      wr(F + 0x1000n, pat(8, 3)), // a private copy of page 1
+      mr(F + 0x1000n, 0x1000n, 0x3000n, 3, T(5)),
+      rd(T(5), 0x8n),
+      env('write_fault_fd', { fd: 0, pos: 0x2000n }),
+      { op: 'write_fault_fd', pid: 1, args: { fd: 0, pos: 0x2000n }, bufs: { data: pat(8, 4) } },
+      rd(T(5) + 0x1000n, 0x8n), // the file's page 2
+      rd(F + 0x2000n, 0x8n),
+      wr(T(5) + 0x1000n, pat(8, 5)), // a copy in the moved mapping only
+      rd(F + 0x2000n, 0x8n),
+      mr(T(5), 0x3000n, 0x3000n, 3, T(6)),
+      rd(T(6) + 0x1000n, 0x8n),
+      env('fork', { child: 2 }),
+      { op: 'mremap', pid: 2, args: { va: T(6), old_length: 0x3000n, new_length: 0x3000n, flags: 3, new_va: T(7) } },
+      { op: 'read_memory', pid: 2, args: { va: T(7) + 0x1000n, length: 0x8n } },
+    ];
+    const { results: r } = runChecked(events);
+    expect(r.map((x) => x.errno)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 'ENOMEM', 'EFAULT', 'EFAULT', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const p1 = pat(0x4000, 1);
+    expect(data(r[3]!)).toEqual(new Uint8Array([...p1.slice(0x1ff8, 0x2000), ...new Uint8Array(8)])); // the growth is new zeros, not P's page 2
+    expect(data(r[4]!)).toEqual(p1.slice(0x2000, 0x2010));
+    expect(data(r[6]!)).toEqual(p1.slice(0x2000, 0x2010)); // a write to the growth is not P's
+    expect(data(r[17]!)).toEqual(new Uint8Array([...new Uint8Array(8), ...pat(0x4000, 2).slice(0x2000, 0x2008)]));
+    expect(data(r[23]!)).toEqual(pat(8, 3)); // the private copy moved
+    expect(data(r[26]!)).toEqual(pat(8, 4)); // the growth shows the file
+    expect(data(r[29]!)).toEqual(pat(8, 4)); // a copy made in the moved mapping is not the original's
+    expect(data(r[31]!)).toEqual(pat(8, 5));
+    expect(data(r[34]!)).toEqual(pat(8, 5)); // the child's own copy, moved again
+  });
 });
