@@ -41,8 +41,9 @@ const sameVma = (a: Vma, b: Vma): boolean =>
 /**
  * The VMA containing `va` (vma_lookup) as the kernel has it. The model leaves
  * a VMA split where the kernel merges the pieces back (an mprotect undone, a
- * madvise flag cleared), and mremap is where the boundaries show (it does not
- * cross one): pieces of one object at contiguous offsets with the same
+ * madvise flag cleared) or keeps one (a growth's or a DONTNEED's new pages),
+ * and mremap is where the boundaries show (it does not cross one): pieces of
+ * one object at contiguous offsets, or tagged as one (`link`), with the same
  * attributes are one VMA here.
  */
 function vmaAt(mm: Mm, va: bigint): Vma | undefined {
@@ -81,7 +82,8 @@ interface NotModelled {
   unmodelled: string;
 }
 const PLACED: NotModelled = { errno: 'ENOMEM', unmodelled: 'mremap moving a mapping where the kernel chooses (get_unmapped_area), and the trace does not say where' };
-const MERGED: NotModelled = { errno: 'EFAULT', unmodelled: 'mremap across two private anonymous mappings the kernel may have merged into one VMA' };
+const MERGED: NotModelled = { errno: 'EFAULT', unmodelled: 'mremap across two private mappings the kernel may have merged into one VMA' };
+const BAD_PLACE: NotModelled = { errno: 'EINVAL', unmodelled: "mremap: the trace's new address is not one the kernel could have chosen (unaligned, past TASK_SIZE, or over the old range)" };
 
 interface Call {
   w: World;
@@ -152,8 +154,8 @@ function grow(c: Call, oldLen: bigint, newLen: bigint): bigint | string | NotMod
     }
   }
   if (!(c.flags & MREMAP_MAYMOVE)) return 'ENOMEM';
-  if (c.placed === undefined) return PLACED;
-  return moveVma(c, vma, oldLen, newLen, c.placed);
+  const at = placement(c, oldLen, newLen);
+  return typeof at === 'bigint' ? moveVma(c, vma, oldLen, newLen, at) : at;
 }
 
 /** mremap_to: FIXED (the target unmapped first) or DONTUNMAP. */
@@ -177,8 +179,9 @@ function mremapTo(c: Call, oldLen: bigint, newAddr: bigint, newLen: bigint): big
   const vma = vmaToResize(c, oldLen, newLen);
   if (typeof vma === 'string' || !('start' in vma)) return vma;
   if (!(c.flags & MREMAP_FIXED)) {
-    if (c.placed === undefined) return PLACED;
-    newAddr = c.placed;
+    const at = placement(c, oldLen, newLen);
+    if (typeof at !== 'bigint') return at;
+    newAddr = at;
   }
   return moveVma(c, vma, oldLen, newLen, newAddr);
 }
@@ -215,6 +218,14 @@ function piecesOf(mm: Mm, start: bigint, end: bigint): Vma[] {
     return true;
   }, start);
   return out;
+}
+
+/** The trace's word for where the kernel moved a mapping on its own, if it is a place the kernel could have chosen. */
+function placement(c: Call, oldLen: bigint, newLen: bigint): bigint | NotModelled {
+  const at = c.placed;
+  if (at === undefined) return PLACED;
+  if (at % PAGE_SIZE || newLen > TASK_SIZE || at > TASK_SIZE - newLen || (c.addr + oldLen > at && at + newLen > c.addr)) return BAD_PLACE;
+  return at;
 }
 
 /**

@@ -189,4 +189,15 @@ describe('mremap (Linux 6.12.117 answers)', () => {
     expect(data(r[31]!)).toEqual(pat(8, 5));
     expect(data(r[34]!)).toEqual(pat(8, 5)); // the child's own copy, moved again
   });
+
+  it("a move the kernel places itself follows the trace's answer, or is answered not modelled", () => {
+    const setup = [env('mmap', { va: VA, length: 0x2000n, kind: 'private_anon', prot: 3 }), env('mmap', { va: VA + 0x2000n, length: 0x1000n, kind: 'anon', prot: 3 }), wr(VA, pat(0x10, 1))];
+    const grow = (extra: Fields) => runChecked([...setup, env('mremap', { va: VA, old_length: 0x2000n, new_length: 0x4000n, flags: 1, ...extra }), rd(VT, 0x10n)]).results.slice(3);
+    // a capture's mremap carries where the kernel put it
+    expect(grow({ placed: VT }).map((x) => [x.errno, x.ret])).toEqual([[0, Number(VT)], [0, undefined]]);
+    expect(data(grow({ placed: VT })[1]!)).toEqual(pat(0x10, 1));
+    expect(grow({})[0]).toMatchObject({ unmodelled: expect.stringContaining('the kernel chooses') });
+    expect(grow({ placed: VT + 0x800n })[0]).toMatchObject({ unmodelled: expect.stringContaining('could have chosen') });
+    expect(grow({ placed: VA + 0x1000n })[0]).toMatchObject({ unmodelled: expect.stringContaining('could have chosen') });
+  });
 });
