@@ -1008,10 +1008,26 @@ static void do_maps(const struct op *o)
 				failed++;
 				continue;
 			}
-			/* (partly) there already: fill the holes page by page, then give it all the snapshot's protection */
-			for (a = start; a < end; a += step)
-				if (mmap((void *)a, step, prot, flags | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED && errno != EEXIST)
+			/*
+			 * (partly) there already: fill each hole with one mapping, as the model does
+			 * (page by page, every page would be a VMA of its own, and a shared one its own
+			 * shmem file), then give it all the snapshot's protection
+			 */
+			for (a = start; a < end;) {
+				unsigned char vec;
+				uint64_t b = a;
+
+				/* mincore: ENOMEM where nothing is mapped */
+				while (b < end && mincore((void *)b, 4096, &vec) && errno == ENOMEM)
+					b += step;
+				if (b == a) {
+					a += step;
+					continue;
+				}
+				if (mmap((void *)a, b - a, prot, flags | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED)
 					failed++;
+				a = b;
+			}
 			mprotect((void *)start, end - start, prot);
 			continue;
 		}
