@@ -71,7 +71,7 @@ export interface Vma {
    * into this private anonymous object (copy-on-write / unshare), same offsets.
    */
   readonly cow?: number;
-  /** vm_flags that madvise sets (madvise.ts: VM_DONTCOPY, VM_WIPEONFORK...); absent when none is. */
+  /** The vm_flags the model tracks (madvise's VM_DONTCOPY, VM_WIPEONFORK...; VM_ACCOUNT); absent when none is set. */
   readonly flags?: number;
   /**
    * Pieces of one kernel VMA the model keeps as several because their pages
@@ -81,7 +81,7 @@ export interface Vma {
   readonly link?: number;
 }
 
-/** The vm_flags bits madvise sets and clears (include/linux/mm.h); fork reads two of them. */
+/** The vm_flags bits madvise sets and clears (include/linux/mm.h); fork reads two of them, mremap's VMA merging all. */
 export const VM_SEQ_READ = 0x8000;
 export const VM_RAND_READ = 0x10000;
 export const VM_DONTCOPY = 0x20000;
