@@ -219,13 +219,17 @@ export function mapPages(tx: Tx, ioasId: number, pieces: readonly PagesPiece[], 
   if (iopt.domains.length) {
     // batch_to_domain maps each area's pinned pages in runs at its IOVAs, and iommu_map refuses a run
     // off a domain's page size: only IOAS_COPY brings such an area (pieces of a source without that
-    // alignment), and it fails there, after pinning that area's pages.
-    const pg = iopt.domains.reduce((m, h) => maxB(m, tx.get(h, 'hwpt_paging')!.domain.pgsize), 1n);
+    // alignment), and it fails there, after pinning that area's pages. The IOAS's alignment is at
+    // least every domain's page size, so only a piece off it needs the domains looked at (not a MAP).
+    const mask = iopt.iovaAlignment - 1n;
     for (const [s, l, a] of inserted) {
       const [first, last] = areaIndexRange(s, l, a);
       const e = pagesAddRange(tx, a.pages, first, last);
       if (e) return e;
-      if (s % pg || (l + 1n) % pg) return 'EINVAL';
+      if ((s | (l + 1n)) & mask) {
+        const pg = iopt.domains.reduce((m, h) => maxB(m, tx.get(h, 'hwpt_paging')!.domain.pgsize), 1n);
+        if (s % pg || (l + 1n) % pg) return 'EINVAL';
+      }
     }
     for (const [s, l] of inserted) domainsMapped(tx, ioasId, s, l);
   }
