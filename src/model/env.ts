@@ -6,10 +6,10 @@
 import type { Event, Fields, Result } from '../events/event.js';
 import { PMap } from '../ds/pmap.js';
 import { u32, u64 } from './args.js';
-import { closeFd, fileAt, installFile, opaque } from './files.js';
+import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -279,9 +279,6 @@ function notFaultResult(w: World, f: OpenFile | undefined, what: 'read' | 'write
   return [w, { errno: 'EOPNOTSUPP', unmodelled: `${what} of ${file}` }];
 }
 
-/** The largest loff_t (and shmem's s_maxbytes, MAX_LFS_FILESIZE). */
-const LOFF_MAX = (1n << 63n) - 1n;
-
 /**
  * The page-cache file an fd is, if its size is known: a memfd (shmem, not
  * hugetlbfs), or a regular file the trace truncated (ftruncate, open with
@@ -477,15 +474,7 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
       [mem, id] = newMobj(mem, kind, to - pos, path || undefined, undefined, true);
       vmas = vmas.set(pos, { start: pos, end: to, read, write, shared, mobj: id, offset: 0n, ...(write && !shared ? { flags: VM_ACCOUNT } : {}) });
     };
-    const known: import('./mm.js').Vma[] = [];
-    const before = p.mm.vmas.lower(start);
-    if (before && before[1].end > start) known.push(before[1]);
-    p.mm.vmas.each((_k, v) => {
-      if (v.start >= end) return false;
-      known.push(v);
-      return true;
-    }, start);
-    for (const v of known) {
+    for (const v of vmasIn(p.mm, start, end)) {
       const s = v.start > start ? v.start : start;
       const e = v.end < end ? v.end : end;
       fill(s);

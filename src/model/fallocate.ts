@@ -8,7 +8,7 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u32, u64 } from './args.js';
-import { fileAt, opaque } from './files.js';
+import { fileAt, LOFF_MAX, opaque } from './files.js';
 import { MAX_EVENT_BYTES } from './limits.js';
 import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, writeMobj, type Memory } from './mm.js';
 import { takeOutPages } from './pages.js';
@@ -22,7 +22,6 @@ const FALLOC_FL_INSERT_RANGE = 0x20;
 const FALLOC_FL_UNSHARE_RANGE = 0x40;
 const FALLOC_FL_MODE_MASK = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE | FALLOC_FL_UNSHARE_RANGE;
 
-const LOFF_MAX = (1n << 63n) - 1n;
 /** loff_t, from the u64 an event carries. */
 const signed = (v: bigint): bigint => BigInt.asIntN(64, v);
 

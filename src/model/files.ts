@@ -112,3 +112,6 @@ export function releaseCtx(w: World, ctxId: number): World {
 
 /** One of the fds a process had before the trace (external_fds): a file, a pipe, a device, the model cannot tell. */
 export const opaque = (f: OpenFile): boolean => f.kind === 'file' && f.mobj === undefined;
+
+/** The largest loff_t (and shmem's s_maxbytes, MAX_LFS_FILESIZE). */
+export const LOFF_MAX = (1n << 63n) - 1n;

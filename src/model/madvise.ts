@@ -13,7 +13,7 @@
 import type { Fields, Result } from '../events/event.js';
 import { table } from '../ds/table.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, pageAlign, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, mapVma, newMobj, type Memory, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, pageAlign, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
 import type { Proc, World } from './state.js';
 
@@ -115,20 +115,6 @@ function walkVmas(s: Walk, start: bigint, end: bigint, behavior: number): string
   return unmapped;
 }
 
-const isHugetlb = (w: World, v: Vma) => w.mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
-
-/**
- * vma->vm_file: every VMA but private anonymous memory has a file (shared
- * anonymous memory is a shmem file; hugetlb memory a hugetlbfs file). A VMA
- * from a /proc/self/maps snapshot is a file mapping when the snapshot named a
- * path for it.
- */
-function hasFile(w: World, v: Vma): boolean {
-  if (v.shared || v.cow !== undefined) return true;
-  const m = w.mem.mobjs.get(v.mobj);
-  return m?.kind !== 'anon' || (m.name?.startsWith('/') ?? false);
-}
-
 function setMm(s: Walk, p: Proc, vmas: Proc['mm']): void {
   s.w = { ...s.w, procs: s.w.procs.set(p.pid, { ...p, mm: vmas }) };
 }
@@ -157,24 +143,24 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
       return remove(s, v, start, end);
     case MADV.WILLNEED:
       // Read-ahead, or swap-in; nothing the model sees. Without a file, the answer is the kernel's configuration's.
-      if (!hasFile(w, v)) s.unmodelled = 'MADV_WILLNEED on anonymous memory: 0 with CONFIG_SWAP, EBADF without';
+      if (!vmaHasFile(w.mem, v)) s.unmodelled = 'MADV_WILLNEED on anonymous memory: 0 with CONFIG_SWAP, EBADF without';
       return 0;
     case MADV.FREE:
       // madvise_dontneed_free_valid_vma, madvise_free_single_vma: anonymous private memory only.
-      if (isHugetlb(w, v) || hasFile(w, v)) return 'EINVAL';
+      if (isHugetlbVma(w.mem, v) || vmaHasFile(w.mem, v)) return 'EINVAL';
       s.unmodelled = 'MADV_FREE: the pages may be freed whenever memory runs short, or kept';
       return 0;
     case MADV.COLD:
     case MADV.PAGEOUT:
       // can_madv_lru_vma; past it, pages may be deactivated or reclaimed, which changes no
       // contents, and a pinned page is never reclaimed.
-      return isHugetlb(w, v) ? 'EINVAL' : 0;
+      return isHugetlbVma(w.mem, v) ? 'EINVAL' : 0;
     case MADV.DONTNEED:
     case MADV.DONTNEED_LOCKED:
       return dontneed(s, v, start, end);
     case MADV.WIPEONFORK:
       // only anonymous private memory
-      if (hasFile(w, v)) return 'EINVAL';
+      if (vmaHasFile(w.mem, v)) return 'EINVAL';
       break;
   }
   const change = FLAG_ADVICE.get(behavior);
@@ -183,7 +169,7 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
   // madvise_update_vma: nothing to do when the flags stay; else the VMA is split at the
   // range's ends, and a hugetlb VMA splits only at a huge-page boundary (hugetlb_vm_op_split).
   if (next === flags) return 0;
-  if (isHugetlb(w, v) && ((start > v.start && start % HPAGE_SIZE) || (end < v.end && end % HPAGE_SIZE))) return 'EINVAL';
+  if (isHugetlbVma(w.mem, v) && ((start > v.start && start % HPAGE_SIZE) || (end < v.end && end % HPAGE_SIZE))) return 'EINVAL';
   const p = w.procs.get(s.pid)!;
   const nv: Vma = { ...v, start, end, offset: v.offset + (start - v.start), flags: next };
   setMm(s, p, mapVma(p.mm, next ? nv : withoutFlags(nv)));
@@ -202,26 +188,17 @@ function withoutFlags(v: Vma): Vma {
  * a huge-page boundary, and only whole huge pages (the end rounds down).
  */
 function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
-  if (isHugetlb(s.w, v)) {
+  if (isHugetlbVma(s.w.mem, v)) {
     if (start % HPAGE_SIZE) return 'EINVAL';
     return 0;
   }
   if (v.shared) return 0;
   const p = s.w.procs.get(s.pid)!;
-  let mem: Memory = s.w.mem;
-  let fresh: number;
-  let nv: Vma;
-  if (v.cow !== undefined) {
-    // A later write copies the file's page anew (another physical page than a pinned old copy).
-    [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size);
-    nv = { ...v, start, end, offset: v.offset + (start - v.start), cow: fresh };
-  } else {
-    [mem, fresh] = newMobj(mem, 'anon', end - start);
-    nv = { ...v, start, end, mobj: fresh, offset: 0n };
-  }
+  // (a private file mapping's next write copies the file's page anew: another physical page than a pinned old copy)
+  const [mem, nv] = withNewPages(s.w.mem, { ...v, start, end, offset: v.offset + (start - v.start) });
   s.w = { ...s.w, mem };
   // The kernel zaps pages and keeps the VMA whole: its pieces here are tagged as one (mm.ts `link`).
-  const tag = v.link ?? fresh;
+  const tag = v.link ?? nv.cow ?? nv.mobj;
   setMm(s, p, mapVma(v.link === undefined ? mapVma(p.mm, { ...v, link: tag }) : p.mm, { ...nv, link: tag }));
   return 0;
 }
@@ -233,7 +210,7 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
  * No file: EINVAL; a private mapping of one: EACCES.
  */
 function remove(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
-  if (!hasFile(s.w, v)) return 'EINVAL';
+  if (!vmaHasFile(s.w.mem, v)) return 'EINVAL';
   if (!v.shared) return 'EACCES';
   s.w = punchHole(s.w, v.mobj, v.offset + (start - v.start), end - start);
   return 0;

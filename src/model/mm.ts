@@ -237,7 +237,7 @@ export const pageAlign = (len: bigint): bigint => (len + PAGE_SIZE - 1n) & U64_M
 export function cutsHugetlb(mm: Mm, mem: Memory, addr: bigint): boolean {
   if (addr % HPAGE_SIZE === 0n) return false;
   const v = mm.vmas.floor(addr)?.[1];
-  return !!v && v.start < addr && addr < v.end && mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
+  return !!v && v.start < addr && addr < v.end && isHugetlbVma(mem, v);
 }
 
 /**
@@ -253,18 +253,54 @@ export function munmapRange(mm: Mm, mem: Memory, va: bigint, length: bigint): Mm
   return unmapRange(mm, va, va + len);
 }
 
-/** munmap: remove `[start, end)`, splitting VMAs that stick out. */
-export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
-  let vmas = mm.vmas;
+/** The VMAs `[start, end)` meets, in address order, whole. */
+export function vmasIn(mm: Mm, start: bigint, end: bigint): Vma[] {
   const hit: Vma[] = [];
-  const first = vmas.lower(start);
+  const first = mm.vmas.lower(start);
   if (first && first[1].end > start) hit.push(first[1]);
-  vmas.each((_k, v) => {
+  mm.vmas.each((_k, v) => {
     if (v.start >= end) return false;
     hit.push(v);
     return true;
   }, start);
-  for (const v of hit) {
+  return hit;
+}
+
+/** A VMA of hugetlb memory. */
+export const isHugetlbVma = (mem: Memory, v: Vma): boolean => mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
+
+/**
+ * vma->vm_file: every VMA but private anonymous memory has a file (shared
+ * anonymous memory is a shmem file; hugetlb memory a hugetlbfs file). A VMA
+ * from a /proc/self/maps snapshot is a file mapping when the snapshot named a
+ * path for it.
+ */
+export function vmaHasFile(mem: Memory, v: Vma): boolean {
+  if (v.shared || v.cow !== undefined) return true;
+  const m = mem.mobjs.get(v.mobj);
+  return m?.kind !== 'anon' || (m.name?.startsWith('/') ?? false);
+}
+
+/**
+ * Private memory with new pages, none touched yet (DONTNEED, a DONTUNMAP
+ * move's old range, a growth, WIPEONFORK's child): anonymous memory gets a new
+ * object, a private file mapping a new private-copy object (it shows the
+ * file's pages again). `cowGrowth`: how much the copies' object grows with it.
+ */
+export function withNewPages(mem: Memory, v: Vma, cowGrowth = 0n): [Memory, Vma] {
+  let fresh: number;
+  if (v.cow !== undefined) {
+    [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size + cowGrowth);
+    return [mem, { ...v, cow: fresh }];
+  }
+  [mem, fresh] = newMobj(mem, 'anon', v.end - v.start);
+  return [mem, { ...v, mobj: fresh, offset: 0n }];
+}
+
+/** munmap: remove `[start, end)`, splitting VMAs that stick out. */
+export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
+  let vmas = mm.vmas;
+  for (const v of vmasIn(mm, start, end)) {
     vmas = vmas.delete(v.start);
     if (v.start < start) vmas = vmas.set(v.start, { ...v, end: start });
     if (v.end > end) vmas = vmas.set(end, { ...v, start: end, offset: v.offset + (end - v.start) });
@@ -415,11 +451,9 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
     let nv = v;
     const flags = v.flags ?? 0;
     if (flags & VM_DONTCOPY) return true;
-    if (flags & VM_WIPEONFORK) {
-      let fresh: number;
-      [mem, fresh] = newMobj(mem, 'anon', v.end - v.start);
-      nv = { ...v, mobj: fresh, offset: 0n };
-    } else if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };
+    // (WIPEONFORK is only ever on private anonymous memory)
+    if (flags & VM_WIPEONFORK) [mem, nv] = withNewPages(mem, v);
+    else if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };
     else if (v.cow !== undefined) nv = { ...v, cow: privateCopy(v.cow) };
     vmas = vmas.set(nv.start, nv);
     return true;

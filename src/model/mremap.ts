@@ -11,14 +11,12 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, mapVma, munmapRange, newMobj, pageAlign, unmapRange, type Memory, type Mm, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, findVma, isHugetlbVma, mapVma, munmapRange, pageAlign, unmapRange, vmaHasFile, vmasIn, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
 import type { World } from './state.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
 export const MREMAP_DONTUNMAP = 4;
-
-const isHugetlb = (mem: Memory, v: Vma) => mem.mobjs.get(v.mobj)?.kind === 'hugetlb';
 
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
@@ -47,8 +45,8 @@ const sameVma = (a: Vma, b: Vma): boolean =>
  * attributes are one VMA here.
  */
 function vmaAt(mm: Mm, va: bigint): Vma | undefined {
-  const at = mm.vmas.floor(va)?.[1];
-  if (!at || va >= at.end) return undefined;
+  const at = findVma(mm, va);
+  if (!at) return undefined;
   let v = at;
   for (let prev = mm.vmas.lower(v.start)?.[1]; prev && sameVma(prev, v); prev = mm.vmas.lower(prev.start)?.[1]) v = { ...prev, end: v.end };
   for (let next = mm.vmas.ceil(v.end)?.[1]; next && sameVma(v, next); next = mm.vmas.ceil(next.end)?.[1]) v = { ...v, end: next.end };
@@ -64,8 +62,7 @@ function vmaAt(mm: Mm, va: bigint): Vma | undefined {
  */
 function mayBeOneVma(mem: Memory, a: Vma, b: Vma): boolean {
   if (a.end !== b.start || a.shared || b.shared || a.read !== b.read || a.write !== b.write || (a.flags ?? 0) !== (b.flags ?? 0)) return false;
-  const anon = (x: Vma) => x.cow === undefined && mem.mobjs.get(x.mobj)?.kind === 'anon' && !mem.mobjs.get(x.mobj)?.name?.startsWith('/');
-  if (anon(a) && anon(b)) return true;
+  if (!vmaHasFile(mem, a) && !vmaHasFile(mem, b)) return true;
   return a.cow !== undefined && b.cow !== undefined && a.mobj === b.mobj && a.offset + (a.end - a.start) === b.offset;
 }
 
@@ -114,7 +111,7 @@ export function mremap(w: World, pid: number, a: Fields): [World, Result] {
   const p = w.procs.get(pid)!;
   const vma = vmaAt(p.mm, addr);
   if (!vma) return [w, { errno: 'EFAULT' }];
-  if (isHugetlb(w.mem, vma)) {
+  if (isHugetlbVma(w.mem, vma)) {
     oldLen = ((oldLen + HPAGE_SIZE - 1n) / HPAGE_SIZE) * HPAGE_SIZE;
     newLen = ((newLen + HPAGE_SIZE - 1n) / HPAGE_SIZE) * HPAGE_SIZE;
     // both addresses on a huge page, and no growing (the reservation cannot be split)
@@ -193,7 +190,7 @@ function vmaToResize(c: Call, oldLen: bigint, newLen: bigint): Vma | string | No
   // old_len 0 duplicates a shared mapping; of a private one it would make an unrelated one
   if (!oldLen && !vma.shared) return 'EINVAL';
   // a hugetlb VMA is VM_DONTEXPAND
-  const dontExpand = isHugetlb(c.w.mem, vma);
+  const dontExpand = isHugetlbVma(c.w.mem, vma);
   if (c.flags & MREMAP_DONTUNMAP && dontExpand) return 'EINVAL';
   // no remapping across VMAs
   if (oldLen > vma.end - c.addr) return oldLen > mayReach(c.mm, c.w.mem, vma) - c.addr ? 'EFAULT' : MERGED;
@@ -204,20 +201,10 @@ function vmaToResize(c: Call, oldLen: bigint, newLen: bigint): Vma | string | No
 
 /** The model's pieces of [start, end), clipped to it. */
 function piecesOf(mm: Mm, start: bigint, end: bigint): Vma[] {
-  const out: Vma[] = [];
-  const first = mm.vmas.floor(start)?.[1];
-  const clip = (v: Vma) => {
+  return vmasIn(mm, start, end).map((v) => {
     const s = v.start > start ? v.start : start;
-    const e = v.end < end ? v.end : end;
-    if (s < e) out.push({ ...v, start: s, end: e, offset: v.offset + (s - v.start) });
-  };
-  if (first && first.end > start && first.start < start) clip(first);
-  mm.vmas.each((_k, v) => {
-    if (v.start >= end) return false;
-    clip(v);
-    return true;
-  }, start);
-  return out;
+    return { ...v, start: s, end: v.end < end ? v.end : end, offset: v.offset + (s - v.start) };
+  });
 }
 
 /** The trace's word for where the kernel moved a mapping on its own, if it is a place the kernel could have chosen. */
@@ -243,13 +230,10 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
     if (!(c.flags & MREMAP_DONTUNMAP)) mm = unmapRange(mm, addr, addr + oldLen);
     else if (!vma.shared)
       for (const p of pieces) {
-        let mem = c.w.mem;
-        let fresh: number;
         const { link: _drop, ...v } = p;
-        if (v.cow !== undefined) [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size);
-        else [mem, fresh] = newMobj(mem, 'anon', v.end - v.start);
+        const [mem, left] = withNewPages(c.w.mem, v);
         c.w = { ...c.w, mem };
-        mm = mapVma(mm, v.cow !== undefined ? { ...v, cow: fresh } : { ...v, mobj: fresh, offset: 0n });
+        mm = mapVma(mm, left);
       }
   }
   for (const p of pieces) mm = mapVma(mm, { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr });
@@ -277,15 +261,13 @@ function grownTo(c: Call, v: Vma, end: bigint): void {
     c.mm = mapVma(c.mm, ext);
     return;
   }
-  let mem = c.w.mem;
-  let fresh: number;
-  if (v.cow !== undefined) [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size + (end - from));
-  else [mem, fresh] = newMobj(mem, 'anon', end - from);
+  const [mem, grown] = withNewPages(c.w.mem, ext, end - from);
   c.w = { ...c.w, mem };
   // One kernel VMA: every piece of the grown mapping gets one tag (the new object's id, unique).
+  const tag = grown.cow ?? grown.mobj;
   let mm = c.mm;
-  for (const p of piecesOf(mm, vmaStartOf(mm, v), from)) mm = mapVma(mm, { ...p, link: fresh });
-  c.mm = mapVma(mm, v.cow !== undefined ? { ...ext, cow: fresh, link: fresh } : { ...ext, mobj: fresh, offset: 0n, link: fresh });
+  for (const p of piecesOf(mm, vmaStartOf(mm, v), from)) mm = mapVma(mm, { ...p, link: tag });
+  c.mm = mapVma(mm, { ...grown, link: tag });
 }
 
 /** Where the kernel VMA that ends at v.end starts (v may be the last piece of several). */
