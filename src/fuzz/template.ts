@@ -520,7 +520,8 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
       return { op: 'IOMMU_TEST_OP_TRIGGER_IOPF', pid: t.pid, fd: IOMMUFD, args: { id: 0, trigger_iopf: { dev_id: id0('dev_fault'), pasid: 0, grpid: 0, perm: 3, addr: 0x1000000n } } };
     return undefined;
   }
-  if (op === 'mmap' && (t.args['kind'] === 'file_shared' || (t.args['kind'] === 'file_private' && isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file'))) {
+  const ofFile = isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file';
+  if (op === 'mmap' && (t.args['kind'] === 'file_shared' || (t.args['kind'] === 'file_private' && ofFile))) {
     // The scratch file first, then a size for the mapping (mapped pages past its end fault).
     const files = fdsIn(w, pid, 'file');
     if (!fdsKind('file')) return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
@@ -529,7 +530,6 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     if (size === 0n) return { op: 'ftruncate', pid: t.pid, args: { fd: { $: 'fd', kind: 'file', k: 0 }, length: 0x400000n } };
     return undefined;
   }
-  const ofFile = isSym(t.args['fd']) && (t.args['fd'] as { kind?: string }).kind === 'file';
   if ((op === 'ftruncate' || op === 'fallocate') && ofFile && !fdsKind('file')) return { op: 'open', pid: t.pid, args: { path: SCRATCH_FILE, flags: O_TRUNC_RW } };
   if (NEED_MEMFD.has(op) && !ofFile) {
     if (!fdsKind('memfd')) return { op: 'memfd_create', pid: t.pid, args: { name: 'guest-ram' } };
