@@ -6,6 +6,7 @@
 import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
 import { PAGE_SIZE, findVma, pinPage, readPage, readUser, copyToUser, writePage, type PageRef, type ReadFlags } from './mm.js';
+import { faultIn } from './huge_memory.js';
 import type { Tx } from './object.js';
 import { pagesAddRange, pagesRemoveRange, pinnedPage } from './pages.js';
 import type { AccessItem, AccessObj, Area } from './state.js';
@@ -215,10 +216,12 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
       // copy_to_user at the owner's VA: the bytes before a page it cannot write stay written.
       const r = copyToUser(owner.mm, tx.w.mem, va, src);
       if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
+      tx.setWorld(faultIn(tx.w, owner.pid, va, va + BigInt(r.done), 'write'));
       if (r.done < src.length) return 'EFAULT';
     } else {
       const bytes = readUser(owner.mm, tx.w.mem, va, n, seen);
       if (!bytes) return 'EFAULT';
+      tx.setWorld(faultIn(tx.w, owner.pid, va, va + BigInt(n), 'read'));
       out.set(bytes, outOff);
     }
     return 0;
@@ -230,6 +233,8 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     const r = pinPage(owner.mm, tx.w.mem, pages.base + firstIdx * PAGE_SIZE, !!src);
     if (!r) return 'EFAULT';
     if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
+    const pva = pages.base + firstIdx * PAGE_SIZE;
+    tx.setWorld(faultIn(tx.w, owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'pin-read'));
     const inPage = Number(startByte % PAGE_SIZE);
     if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, r.page, inPage, src.subarray(0, n)) });
     else out.set(readPage(tx.w.mem, r.page, inPage, n, seen), outOff);

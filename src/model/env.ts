@@ -9,14 +9,15 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { fault, forkPmds, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
 import { vfioOpen } from './vfio_device.js';
 import { table } from '../ds/table.js';
 import { MAX_EVENT_BYTES, overLimit } from './limits.js';
-import { takeOutPages } from './pages.js';
+import { anyPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
@@ -122,7 +123,8 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   }
   // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT)
   const account = !shared && !!(prot & 2);
-  const mm = mapVma(p.mm, { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(account ? { flags: VM_ACCOUNT } : {}) });
+  // (the old mappings go first, and with them the page tables nothing else overlaps)
+  const mm = mapVma(settle(unmapRange(p.mm, va, va + length), va, va + length), { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(account ? { flags: VM_ACCOUNT } : {}) });
   return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0, ret: 0 }];
 }
 
@@ -134,8 +136,9 @@ function splitsHugetlb(w: World, pid: number, addr: bigint): boolean {
 /** munmap(2) (mm.ts munmapRange). */
 function munmap(w: World, pid: number, a: Fields): [World, Result] {
   const p = proc(w, pid);
-  const mm = munmapRange(p.mm, w.mem, u64(a, 'va'), u64(a, 'length'));
-  return typeof mm === 'string' ? fail(w, mm) : [setProc(w, { ...p, mm }), { errno: 0 }];
+  const va = u64(a, 'va');
+  const mm = munmapRange(p.mm, w.mem, va, u64(a, 'length'));
+  return typeof mm === 'string' ? fail(w, mm) : [setProc(w, { ...p, mm: settle(mm, va, va + pageAlign(u64(a, 'length'))) }), { errno: 0 }];
 }
 
 /** mprotect(2): EINVAL unaligned, ENOMEM for a hole (or a wrapping range), EINVAL for a split of a hugetlb VMA off a huge page. */
@@ -162,10 +165,11 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   // Then VMA by VMA, each changed as it comes: a hole (or the range running past the last VMA)
   // stops it with ENOMEM, and a hugetlb VMA split at `end` off a huge page with EINVAL, both
   // keeping what the VMAs before got (kernel partial effects).
+  // (a VMA split inside a transparent huge page splits the page's mapping: settle)
   const whole = protectRange(p.mm, va, end, read, write);
-  if (whole.reached < end) return withMm(w, p, whole.mm, 'ENOMEM');
-  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) return withMm(w, p, protectRange(p.mm, va, p.mm.vmas.floor(end - 1n)![1].start, read, write).mm, 'EINVAL');
-  return withMm(w, p, whole.mm, 0);
+  if (whole.reached < end) return withMm(w, p, settle(whole.mm, va, end), 'ENOMEM');
+  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) return withMm(w, p, settle(protectRange(p.mm, va, p.mm.vmas.floor(end - 1n)![1].start, read, write).mm, va, end), 'EINVAL');
+  return withMm(w, p, settle(whole.mm, va, end), 0);
 }
 
 /** The call's answer with the process's new memory map (the very same World when the map did not change). */
@@ -175,8 +179,10 @@ function withMm(w: World, p: Proc, mm: Mm, errno: string | 0): [World, Result] {
 
 function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {
   const p = proc(w, pid);
-  const mem = writeUser(p.mm, w.mem, va, bytes);
-  return mem ? [{ ...w, mem }, { errno: 0 }] : fail(w, 'EFAULT');
+  // The stores fault the pages in first (maybe as transparent huge pages: huge_memory.ts).
+  const [mm, faulted] = fault(p.mm, w.mem, va, va + BigInt(bytes.length), 'write');
+  const mem = writeUser(mm, faulted, va, bytes);
+  return mem ? [setProc({ ...w, mem }, { ...p, mm }), { errno: 0 }] : fail(w, 'EFAULT');
 }
 
 function memset(w: World, pid: number, a: Fields): [World, Result] {
@@ -202,8 +208,13 @@ function readMemory(w: World, pid: number, a: Fields): [World, Result] {
   if (big) return [w, big];
   const p = proc(w, pid);
   const flags = { unknown: false };
-  const data = readUser(p.mm, w.mem, u64(a, 'va'), Number(u64(a, 'length')), flags);
-  return data ? [w, { errno: 0, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }] : fail(w, 'EFAULT');
+  const va = u64(a, 'va');
+  const length = Number(u64(a, 'length'));
+  const data = readUser(p.mm, w.mem, va, length, flags);
+  if (!data) return fail(w, 'EFAULT');
+  // The loads fault the pages in (the huge zero page, where a huge page could come: huge_memory.ts).
+  const [mm] = fault(p.mm, w.mem, va, va + BigInt(length), 'read');
+  return [mm === p.mm ? w : setProc(w, { ...p, mm }), { errno: 0, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }];
 }
 
 function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
@@ -390,7 +401,10 @@ function setRlimitMemlock(w: World, pid: number, a: Fields): [World, Result] {
 function fork(w: World, pid: number, a: Fields): [World, Result] {
   const child = u32(a, 'child');
   const p = proc(w, pid);
-  const [mm, mem] = forkMm(p.mm, w.mem);
+  const [copy, copied] = forkMm(p.mm, w.mem);
+  // The page tables go along, and a transparent huge page is shared or copied (huge_memory.ts).
+  const { parent, child: mm, mem } = forkPmds(p.mm, copy, copied, (mobj, first) => anyPinned(w, mobj, first, HPAGE_NR));
+  if (parent !== p.mm) w = setProc(w, { ...p, mm: parent });
   let files = w.files;
   p.fds.each((_fd, id) => {
     const f = files.get(id)!;
@@ -483,7 +497,7 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
     }
     fill(end);
   }
-  return [setProc({ ...w, mem }, { ...p, mm: { vmas } }), { errno: 0 }];
+  return [setProc({ ...w, mem }, { ...p, mm: withVmas(p.mm, vmas) }), { errno: 0 }];
 }
 
 const noop: EnvHandler = (w) => [w, { errno: 0 }];

@@ -20,7 +20,7 @@
 import { PMap } from '../ds/pmap.js';
 import { MOCK_HUGE_PAGE_SIZE, MOCK_IO_PAGE_SIZE } from './drivers/mock.js';
 import { getIoas, setDomainHooks } from './io_pagetable.js';
-import { PAGE_SIZE, physOf } from './mm.js';
+import { HPAGE_NR, PAGE_SIZE, physOf } from './mm.js';
 import type { Tx } from './object.js';
 import type { Area, Domain, Pages, Range } from './state.js';
 
@@ -91,13 +91,33 @@ export function areaPhysRuns(tx: Tx, start: bigint, last: bigint, area: Area): P
   const visit = (k0: number, r: { last: number; mobj: number; mobjIndex: number }) => {
     const m = tx.w.mem.mobjs.get(r.mobj);
     if (!m) return;
-    const base = physOf(m, 0n);
-    if (physOf(m, PAGE_SIZE) - base !== PAGE_SIZE) return; // not linear: 4 KiB runs only
     const b0 = BigInt(k0) * PAGE_SIZE;
     const s = b0 > lo ? b0 : lo;
     const e = BigInt(r.last + 1) * PAGE_SIZE < hi ? BigInt(r.last + 1) * PAGE_SIZE : hi;
     if (s >= e) return;
-    runs.push({ iova: start + (s - lo), phys: physOf(m, BigInt(r.mobjIndex) * PAGE_SIZE + (s - b0)), length: e - s });
+    if (m.kind === 'hugetlb') {
+      runs.push({ iova: start + (s - lo), phys: physOf(m, BigInt(r.mobjIndex) * PAGE_SIZE + (s - b0)), length: e - s });
+      return;
+    }
+    // Anonymous memory is contiguous only inside its transparent huge pages (mm.ts physOf, huge_memory.ts).
+    if (m.thp === undefined) return;
+    const first = r.mobjIndex + Number((s - b0) / PAGE_SIZE); // object page of byte s
+    const last = r.mobjIndex + Number((e - 1n - b0) / PAGE_SIZE);
+    const f0 = m.thp.floor(first);
+    const visitFolio = (f: number) => {
+      const a = Math.max(f, first);
+      const z = Math.min(f + HPAGE_NR - 1, last);
+      if (a > z) return;
+      const from = a === first ? s : b0 + BigInt(a - r.mobjIndex) * PAGE_SIZE;
+      const to = z === last ? e : b0 + BigInt(z + 1 - r.mobjIndex) * PAGE_SIZE;
+      runs.push({ iova: start + (from - lo), phys: physOf(m, BigInt(r.mobjIndex) * PAGE_SIZE + (from - b0)), length: to - from });
+    };
+    if (f0 && f0[0] < first) visitFolio(f0[0]);
+    m.thp.each((f) => {
+      if (f > last) return false;
+      visitFolio(f);
+      return true;
+    }, first);
   };
   const before = pages.pinned.lower(firstIdx);
   if (before && before[1].last >= firstIdx) visit(before[0], before[1]);

@@ -15,6 +15,7 @@ import { table } from '../ds/table.js';
 import { u64 } from './args.js';
 import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, pageAlign, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
+import { settle, zap } from './huge_memory.js';
 import type { Proc, World } from './state.js';
 
 /** The advice values (include/uapi/asm-generic/mman-common.h). */
@@ -89,6 +90,12 @@ export function madvise(w: World, pid: number, a: Fields): [World, Result] {
   if (why) return [w, { errno: 0, unmodelled: why }];
   const s: Walk = { w, pid };
   const errno = walkVmas(s, start, start + len, behavior);
+  // (VMAs split inside a transparent huge page split its mapping: huge_memory.ts)
+  const p = s.w.procs.get(pid);
+  if (p && s.w !== w) {
+    const mm = settle(p.mm, start, start + len);
+    if (mm !== p.mm) setMm(s, p, mm);
+  }
   return [s.w, s.unmodelled ? { errno, unmodelled: s.unmodelled } : { errno }];
 }
 
@@ -199,7 +206,8 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
   s.w = { ...s.w, mem };
   // The kernel zaps pages and keeps the VMA whole: its pieces here are tagged as one (mm.ts `link`).
   const tag = v.link ?? nv.cow ?? nv.mobj;
-  setMm(s, p, mapVma(v.link === undefined ? mapVma(p.mm, { ...v, link: tag }) : p.mm, { ...nv, link: tag }));
+  // A transparent huge page covered whole goes (its entry is empty again), one cut is split.
+  setMm(s, p, zap(mapVma(v.link === undefined ? mapVma(p.mm, { ...v, link: tag }) : p.mm, { ...nv, link: tag }), start, end));
   return 0;
 }
 

@@ -23,6 +23,8 @@ import { PMap } from '../ds/pmap.js';
 export const PAGE_SIZE = 4096n;
 export const PAGE_SHIFT = 12n;
 export const HPAGE_SIZE = 0x200000n;
+/** Pages in a 2 MiB huge page. */
+export const HPAGE_NR = 512;
 
 export type MobjKind =
   | 'anon' // private anonymous memory (heap, stack, MAP_PRIVATE|MAP_ANONYMOUS)
@@ -49,6 +51,12 @@ export interface Mobj {
    * claims to know these bytes (reads of them cannot be verified).
    */
   readonly unknown?: boolean;
+  /**
+   * Transparent huge pages of private anonymous memory (huge_memory.ts): the
+   * first page index of each 2 MiB folio -> its physical address. Those 512
+   * pages are physically contiguous; every other page stands alone.
+   */
+  readonly thp?: PMap<number, bigint>;
 }
 
 /** Out-parameter of reads: set when a byte read is not known to the model. */
@@ -98,7 +106,17 @@ export const VM_ACCOUNT = 0x100000;
 
 export interface Mm {
   readonly vmas: PMap<bigint, Vma>;
+  /**
+   * The page-middle-directory entries of private anonymous memory that are
+   * not empty, by the 2 MiB-aligned address they cover (huge_memory.ts): a
+   * page table, a huge page or the huge zero page. Absent: pmd_none, where
+   * a fault may get a transparent huge page.
+   */
+  readonly pmds?: PMap<bigint, number>;
 }
+
+/** The same address space with other VMAs (its page-table state kept). */
+export const withVmas = (mm: Mm, vmas: PMap<bigint, Vma>): Mm => (vmas === mm.vmas ? mm : mm.pmds === undefined ? { vmas } : { vmas, pmds: mm.pmds });
 
 export const emptyMm = (): Mm => ({ vmas: PMap.emptyBigint<Vma>() });
 
@@ -145,6 +163,11 @@ export function roundUp(v: bigint, a: bigint): bigint {
 /** Physical address of byte `off` of a memory object. */
 export function physOf(m: Mobj, off: bigint): bigint {
   if (m.kind === 'hugetlb') return m.phys + off;
+  if (m.thp !== undefined) {
+    const idx = Number(off >> PAGE_SHIFT);
+    const f = m.thp.floor(idx);
+    if (f && idx < f[0] + HPAGE_NR) return f[1] + BigInt(idx - f[0]) * PAGE_SIZE + (off & (PAGE_SIZE - 1n));
+  }
   return m.phys + (off >> PAGE_SHIFT) * 2n * PAGE_SIZE + (off & (PAGE_SIZE - 1n));
 }
 
@@ -225,7 +248,7 @@ export function pinPage(mm: Mm, mem: Memory, va: bigint, write: boolean): { mem:
 /** Insert a VMA after removing whatever overlapped `[start, end)` (MAP_FIXED). */
 export function mapVma(mm: Mm, vma: Vma): Mm {
   const cleared = unmapRange(mm, vma.start, vma.end);
-  return { vmas: cleared.vmas.set(vma.start, vma) };
+  return withVmas(cleared, cleared.vmas.set(vma.start, vma));
 }
 
 /** The top of the x86-64 user address space (TASK_SIZE, 4-level paging). */
@@ -305,7 +328,7 @@ export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
     if (v.start < start) vmas = vmas.set(v.start, { ...v, end: start });
     if (v.end > end) vmas = vmas.set(end, { ...v, start: end, offset: v.offset + (end - v.start) });
   }
-  return vmas === mm.vmas ? mm : { vmas };
+  return withVmas(mm, vmas);
 }
 
 /**
@@ -333,7 +356,7 @@ export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, 
     if (v.end > segEnd) vmas = vmas.set(segEnd, { ...v, start: segEnd, offset: v.offset + (segEnd - v.start) });
     pos = segEnd;
   }
-  return { mm: vmas === mm.vmas ? mm : { vmas }, reached: pos < end ? pos : end };
+  return { mm: withVmas(mm, vmas), reached: pos < end ? pos : end };
 }
 
 /**

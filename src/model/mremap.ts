@@ -13,6 +13,7 @@ import type { Fields, Result } from '../events/event.js';
 import { u64 } from './args.js';
 import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, findVma, isHugetlbVma, mapVma, munmapRange, pageAlign, unmapRange, vmaHasFile, vmasIn, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
 import type { World } from './state.js';
+import { move as movePmds, settle } from './huge_memory.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -122,7 +123,7 @@ export function mremap(w: World, pid: number, a: Fields): [World, Result] {
   if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) r = mremapTo(c, oldLen, newAddr, newLen);
   else if (oldLen >= newLen) {
     // Shrinking always works: the tail is unmapped (wherever it lies).
-    const mm = oldLen === newLen ? c.mm : munmapRange(c.mm, w.mem, addr + newLen, oldLen - newLen);
+    const mm = oldLen === newLen ? c.mm : unmapped(c, addr + newLen, oldLen - newLen);
     if (typeof mm === 'string') r = mm;
     else {
       c.mm = mm;
@@ -163,12 +164,12 @@ function mremapTo(c: Call, oldLen: bigint, newAddr: bigint, newLen: bigint): big
   // the old and new ranges must not overlap
   if (addr + oldLen > newAddr && newAddr + newLen > addr) return 'EINVAL';
   if (c.flags & MREMAP_FIXED) {
-    const mm = munmapRange(c.mm, c.w.mem, newAddr, newLen);
+    const mm = unmapped(c, newAddr, newLen);
     if (typeof mm === 'string') return mm;
     c.mm = mm;
   }
   if (oldLen > newLen) {
-    const mm = munmapRange(c.mm, c.w.mem, addr + newLen, oldLen - newLen);
+    const mm = unmapped(c, addr + newLen, oldLen - newLen);
     if (typeof mm === 'string') return mm;
     c.mm = mm;
     oldLen = newLen;
@@ -197,6 +198,12 @@ function vmaToResize(c: Call, oldLen: bigint, newLen: bigint): Vma | string | No
   if (newLen === oldLen) return vma;
   if (dontExpand) return 'EFAULT';
   return vma;
+}
+
+/** munmapRange, and the page tables it frees (huge_memory.ts). */
+function unmapped(c: Call, va: bigint, len: bigint): Mm | 'EINVAL' {
+  const mm = munmapRange(c.mm, c.w.mem, va, len);
+  return typeof mm === 'string' ? mm : settle(mm, va, va + len);
 }
 
 /** The model's pieces of [start, end), clipped to it. */
@@ -237,7 +244,8 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
       }
   }
   for (const p of pieces) mm = mapVma(mm, { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr });
-  c.mm = mm;
+  // The page tables move too (huge_memory.ts); the old range's go where no VMA is left.
+  c.mm = settle(movePmds(mm, addr, oldLen, newAddr, !!(c.flags & MREMAP_DONTUNMAP)), addr, addr + oldLen);
   if (newLen > oldLen) {
     const p = pieces[pieces.length - 1];
     const last = p ? { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr } : { ...vma, start: newAddr, end: newAddr, offset: vma.offset + (addr - vma.start) };

@@ -12,6 +12,7 @@ import { PMap } from '../ds/pmap.js';
 import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, newMobj, pastEof, pinPage, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Pages, PinRun, World } from './state.js';
+import { fault } from './huge_memory.js';
 
 /**
  * Only a pages object based at or past 2^63 can meet the EOVERFLOW below: one based lower that
@@ -211,12 +212,15 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
     } else {
       // No page at or past the file's end (GUP fails: EFAULT).
       if (pastEof(mem, vma, vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE)) return 'EFAULT';
+      // Private anonymous memory faults in here, maybe as transparent huge pages (huge_memory.ts).
+      if (!vma.shared) [mm, mem] = fault(mm, mem, va, p.base + BigInt(end + 1) * PAGE_SIZE, p.writable ? 'write' : 'pin-read');
       const mobjIndex = Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT);
       out.push([idx, { last: end, count: 1, mobj: vma.mobj, mobjIndex }]);
     }
     idx = end + 1;
   }
-  if (mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem });
+  if (mm !== owner.mm) tx.setWorld({ ...tx.w, mem, procs: tx.w.procs.set(owner.pid, { ...owner, mm }) });
+  else if (mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem });
   return out;
 }
 
@@ -255,6 +259,22 @@ function uncharge(tx: Tx, p: Pages, n: bigint): void {
     w = { ...w, procs: w.procs.set(o.pid, { ...o, lockedVm, pinnedVm: o.pinnedVm - n }) };
   }
   tx.setWorld(w);
+}
+
+/** Whether a page of memory object `mobj`'s pages [first, first + n) is pinned by any pages object (a folio's pin count). */
+export function anyPinned(w: World, mobj: number, first: number, n: number): boolean {
+  let hit = false;
+  w.ctxs.each((_c, c) => {
+    c.pages.each((_id, p) => {
+      p.pinned.each((_s, r) => {
+        if (r.mobj === mobj && r.mobjIndex <= first + n - 1 && r.mobjIndex + (r.last - _s) >= first) hit = true;
+        return !hit;
+      });
+      return !hit;
+    });
+    return !hit;
+  });
+  return hit;
 }
 
 /** Whether page `idx` of a hugetlb-backed pin is part of a compound page (MD_CHECK_REFS skips those). */

@@ -12,6 +12,7 @@ import { fileAt, openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
 import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, copyToUser } from './mm.js';
+import { faultIn } from './huge_memory.js';
 import { Tx, type ObjOf } from './object.js';
 import { pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
@@ -254,6 +255,7 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
       const ptr = u64(m, 'uptr');
       const buf = !ptr || ev.bufs?.['uptr'] === null ? undefined : (ev.bufs?.['uptr'] ?? readUser(t.proc.mm, t.w.mem, ptr, Number(length)));
       if (data.length && (!buf || buf.length < data.length)) return { errno: 'EFAULT' };
+      if (ptr && !ev.bufs?.['uptr']) t.setWorld(faultIn(t.w, t.pid, ptr, ptr + length, 'read'));
       if (buf) data = buf.slice(0, data.length);
     }
     if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(t, acc.ioas, iova);
@@ -269,6 +271,7 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
         // a page it cannot write (what it wrote before stays: EFAULT with a partial effect).
         const c = copyToUser(t.proc.mm, t.w.mem, u64(m, 'uptr'), r.read!);
         if (c.mem !== t.w.mem) t.setWorld({ ...t.w, mem: c.mem });
+        t.setWorld(faultIn(t.w, t.pid, u64(m, 'uptr'), u64(m, 'uptr') + BigInt(c.done), 'write'));
         if (c.done < r.read!.length) {
           t.keepOnError = true;
           return { errno: 'EFAULT' };
