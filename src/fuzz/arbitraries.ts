@@ -753,14 +753,14 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     mprotect: { weight: 1, build: env('mprotect', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), prot: d.of(1, 0, 3) })) },
     madvise: {
       weight: 0.5,
-      // (what a VMM does to guest RAM: DONTFORK it, give it back with DONTNEED or REMOVE; not the advice
-      // whose answer hangs on the kernel's configuration or on memory pressure, or HUGEPAGE, whose
-      // transparent huge pages the model does not have)
-      build: env('madvise', (d) => ({
-        va: userVa(d, d.h),
-        length: d.of(PAGE, 0x10000n, 0x200000n),
-        advice: d.w([100, d.h]) ? 5 : d.of('DONTNEED', 'DONTNEED', 'REMOVE', 'REMOVE', 'DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'NORMAL', 'NOHUGEPAGE', 'COLD', 'PAGEOUT', 'DONTDUMP'),
-      })),
+      // (what a VMM does to guest RAM: DONTFORK it, give it back with DONTNEED or REMOVE, ask for
+      // transparent huge pages with HUGEPAGE over the whole region, as QEMU does; not the advice whose
+      // answer hangs on the kernel's configuration or on memory pressure)
+      build: env('madvise', (d) => {
+        const advice = d.w([100, d.h]) ? 5 : d.of('DONTNEED', 'DONTNEED', 'REMOVE', 'REMOVE', 'DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'NORMAL', 'NOHUGEPAGE', 'COLD', 'PAGEOUT', 'DONTDUMP', 'HUGEPAGE', 'HUGEPAGE');
+        if (advice === 'HUGEPAGE' && d.w([60, 40]) === 0) return { va: { $: 'va', k: d.int(2), off: 0n }, length: GUEST_REGION, advice };
+        return { va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, 0x200000n), advice };
+      }),
     },
     memset: { weight: 0.5, build: env('memset', (d) => ({ va: userVa(d, d.h), length: d.of(0x10n, PAGE), byte: d.int(255) })) },
     fill_memory: { weight: 0.3, build: env('fill_memory', (d) => ({ va: userVa(d, d.h), length: d.of(0x40n, 0x100n, 0x1000n), pattern: { seed: d.int(0x7fffffff) } })) },
