@@ -10,7 +10,7 @@ import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
 import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
-import { fault, forkPmds, settle } from './huge_memory.js';
+import { fault, forkPmds, mappedElsewhere, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -180,7 +180,7 @@ function withMm(w: World, p: Proc, mm: Mm, errno: string | 0): [World, Result] {
 function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {
   const p = proc(w, pid);
   // The stores fault the pages in first (maybe as transparent huge pages: huge_memory.ts).
-  const [mm, faulted] = fault(p.mm, w.mem, va, va + BigInt(bytes.length), 'write');
+  const [mm, faulted] = fault(p.mm, w.mem, va, va + BigInt(bytes.length), 'write', (phys) => mappedElsewhere(w, pid, phys));
   const mem = writeUser(mm, faulted, va, bytes);
   return mem ? [setProc({ ...w, mem }, { ...p, mm }), { errno: 0 }] : fail(w, 'EFAULT');
 }

@@ -41,7 +41,7 @@
  */
 import { PMap } from '../ds/pmap.js';
 import type { World } from './state.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, findVma, vmasIn, type Memory, type Mm, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, findVma, vmasIn, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
 export const PMD_TABLE = 1;
 export const PMD_HUGE = 2;
@@ -74,7 +74,7 @@ const withPmds = (mm: Mm, pmds: PMap<bigint, number>): Mm => (pmds === mm.pmds ?
  * Faults over `[start, end)` (clipped to the VMAs there, stopping at a hole):
  * the PMD entries they fill, and the huge pages they allocate.
  */
-export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: FaultKind): [Mm, Memory] {
+export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: FaultKind, elsewhere?: (phys: bigint) => boolean): [Mm, Memory] {
   if (start >= end) return [mm, mem];
   let pmds = pmdsOf(mm);
   let pos = start;
@@ -87,7 +87,10 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
     const e = v.end < end ? v.end : end;
     for (let h = down(s); h < e; h += HPAGE_SIZE) {
       const cur = pmds.get(h);
-      if (cur === PMD_HUGE || cur === PMD_TABLE) continue;
+      if (cur === PMD_HUGE || cur === PMD_TABLE) {
+        if (kind !== 'read' && mem.forkedFolios !== undefined) [pmds, mem] = cow(pmds, mem, v, h, s > h ? s : h, e < h + HPAGE_SIZE ? e : h + HPAGE_SIZE, cur, elsewhere);
+        continue;
+      }
       if (cur === PMD_ZERO) {
         if (kind !== 'read') pmds = pmds.set(h, PMD_TABLE); // split, then a 4 KiB copy
         continue;
@@ -108,6 +111,72 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
     }
   }
   return [withPmds(mm, pmds), mem];
+}
+
+/**
+ * A write or pin of pages [s, e) in the 2 MiB at `h` where a huge page fork
+ * shared may be. Mapped whole (do_huge_pmd_wp_page): the only mapper left
+ * takes it back (reuse), else the entry is split and the page copied. Through
+ * 4 KiB entries: copied, always (a large folio's page is never reused).
+ * A copied page is a 4 KiB one: the folio leaves this process's object.
+ */
+function cow(pmds: PMap<bigint, number>, mem: Memory, v: Vma, h: bigint, s: bigint, e: bigint, cur: number, elsewhere: ((phys: bigint) => boolean) | undefined): [PMap<bigint, number>, Memory] {
+  const m = mem.mobjs.get(v.mobj)!;
+  if (m.thp === undefined) return [pmds, mem];
+  const idx = (va: bigint) => Number((v.offset + (va - v.start)) >> PAGE_SHIFT);
+  const forked = mem.forkedFolios!;
+  const a = idx(s);
+  const z = idx(e - 1n);
+  for (const [first, phys] of foliosIn(m.thp, a, z + 1)) {
+    if (!forked.has(phys)) continue;
+    if (cur === PMD_HUGE && !elsewhere?.(phys)) {
+      mem = { ...mem, forkedFolios: forked.delete(phys) };
+      continue;
+    }
+    if (cur === PMD_HUGE) pmds = pmds.set(h, PMD_TABLE);
+    mem = copyOut(mem, m.id, first, Math.max(a, first), Math.min(z, first + HPAGE_NR - 1));
+  }
+  return [pmds, mem];
+}
+
+/** Pages [a, z] of object `id`'s folio at `first` copied out of it; the folio leaves the object once none of its pages is left. */
+function copyOut(mem: Memory, id: number, first: number, a: number, z: number): Memory {
+  const m = mem.mobjs.get(id)!;
+  let copied = m.thpCopied ?? PMap.emptyNumber<number>();
+  // merge with the runs it touches or meets (they are disjoint and sorted)
+  const below = copied.floor(a);
+  if (below && below[1] + 1 >= a) {
+    a = below[0];
+    if (below[1] > z) z = below[1];
+    copied = copied.delete(below[0]);
+  }
+  const meets: [number, number][] = [];
+  copied.each((s, l) => {
+    if (s > z + 1) return false;
+    meets.push([s, l]);
+    return true;
+  }, a);
+  for (const [s, l] of meets) {
+    copied = copied.delete(s);
+    if (l > z) z = l;
+  }
+  copied = copied.set(a, z);
+  mem = { ...mem, mobjs: mem.mobjs.set(id, { ...m, thpCopied: copied }) };
+  // none of it left: the folio goes
+  return folioPieces(mem.mobjs.get(id)!, first, first + HPAGE_NR - 1).length ? mem : dropFolio(mem, id, first);
+}
+
+/** Object `id` without its folio at `first` (and the runs copied out of it): its pages there are 4 KiB pages. */
+function dropFolio(mem: Memory, id: number, first: number): Memory {
+  const m = mem.mobjs.get(id)!;
+  let copied = m.thpCopied;
+  copied?.each((s) => {
+    if (s >= first + HPAGE_NR) return false;
+    copied = copied!.delete(s);
+    return true;
+  }, first);
+  const next: Mobj = { ...m, thp: m.thp!.delete(first) };
+  return { ...mem, mobjs: mem.mobjs.set(id, copied === m.thpCopied ? next : { ...next, thpCopied: copied }) };
 }
 
 /** A huge page for the 2 MiB at `h` of VMA `v`: its 512 pages of the VMA's object become contiguous. */
@@ -191,12 +260,17 @@ export function move(mm: Mm, from: bigint, len: bigint, to: bigint, keepSource: 
 }
 
 /**
- * fork: the child's entries are the parent's over what it copies. A huge
- * page with a pinned page is copied to the child page by page and the
- * parent's entry split (copy_huge_pmd: the folio may be DMA-pinned); an
- * unpinned one is shared copy-on-write, so the next write or pin in the
- * parent copies the page it touches: 4 KiB pages again (as long as the child
- * has it; the model does not follow the child's exit there).
+ * fork (dup_mmap, copy_page_range): the child's entries are the parent's
+ * over what it copies, and each huge page of the parent's goes one of three
+ * ways. With a page of it pinned (folio_maybe_dma_pinned), the child gets
+ * copies of every page and the parent keeps it (copy_huge_pmd splits the
+ * parent's entry first). Else, mapped whole, it is shared: both map it
+ * copy-on-write (the same physical pages: the child's object gets the same
+ * folio), and `fault` decides at the next write or pin. Else (split before),
+ * its pages are shared through 4 KiB entries, and a write or pin of a page of
+ * a large folio through one always copies it (wp_can_reuse_anon_folio): the
+ * parent's stay contiguous only as long as nothing touches them, so the model
+ * drops the folio from the parent's object; the child's copies are 4 KiB pages.
  * `pinned(mobj, first)`: whether a page of that folio is pinned.
  */
 export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: number, first: number) => boolean): { parent: Mm; child: Mm; mem: Memory } {
@@ -205,29 +279,71 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
   let mine = pp;
   let theirs = PMap.emptyBigint<number>();
   pp.each((h, st) => {
-    if (!copied(parent, h)) return true;
-    if (st !== PMD_HUGE) {
-      theirs = theirs.set(h, st);
-      return true;
-    }
-    const v = findVma(parent, h)!;
-    const m = mem.mobjs.get(v.mobj)!;
-    const first = Number((v.offset + (h - v.start)) >> PAGE_SHIFT);
-    const f = m.thp?.floor(first);
-    if (f === undefined || f[0] !== first) {
-      theirs = theirs.set(h, PMD_TABLE);
-      return true;
-    }
-    if (pinned(m.id, first)) {
-      mine = mine.set(h, PMD_TABLE);
-      theirs = theirs.set(h, PMD_TABLE);
-    } else {
-      theirs = theirs.set(h, PMD_HUGE);
-      mem = { ...mem, mobjs: mem.mobjs.set(m.id, { ...m, thp: m.thp!.delete(first) }) };
+    if (copied(parent, h)) theirs = theirs.set(h, st);
+    return true;
+  });
+  const seen = new Set<string>();
+  parent.vmas.each((_s, v) => {
+    const m = mem.mobjs.get(v.mobj);
+    if (m?.thp === undefined || v.shared || v.cow !== undefined || ((v.flags ?? 0) & (VM_DONTCOPY | VM_WIPEONFORK)) !== 0) return true;
+    const lo = Number(v.offset >> PAGE_SHIFT);
+    const hi = lo + Number((v.end - v.start) >> PAGE_SHIFT); // exclusive
+    const c = findVma(child, v.start);
+    for (const [first, phys] of foliosIn(m.thp, lo, hi)) {
+      const key = `${m.id}:${first}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const va = v.start + BigInt(first - lo) * PAGE_SIZE;
+      const whole = (va & HMASK) === 0n && pp.get(va) === PMD_HUGE;
+      if (pinned(m.id, first)) {
+        if (whole) {
+          mine = mine.set(va, PMD_TABLE);
+          theirs = theirs.set(va, PMD_TABLE);
+        }
+      } else if (whole && c) {
+        const cm = mem.mobjs.get(c.mobj)!;
+        mem = { ...mem, mobjs: mem.mobjs.set(cm.id, { ...cm, thp: (cm.thp ?? PMap.emptyNumber<bigint>()).set(first, phys) }), forkedFolios: (mem.forkedFolios ?? PMap.emptyBigint<true>()).set(phys, true) };
+      } else {
+        mem = dropFolio(mem, m.id, first);
+      }
     }
     return true;
   });
   return { parent: withPmds(parent, mine), child: withPmds(child, theirs), mem };
+}
+
+/** The folios of a `thp` map with a page in object pages [lo, hi). */
+function foliosIn(thp: PMap<number, bigint>, lo: number, hi: number): [number, bigint][] {
+  const out: [number, bigint][] = [];
+  const below = thp.floor(lo);
+  if (below && below[0] < lo && below[0] + HPAGE_NR > lo) out.push(below);
+  thp.each((f, phys) => {
+    if (f >= hi) return false;
+    out.push([f, phys]);
+    return true;
+  }, lo);
+  return out;
+}
+
+/**
+ * Whether another live process maps huge page `phys` (a folio fork shared):
+ * a VMA of its whose object has that folio, over a page of it.
+ */
+export function mappedElsewhere(w: World, pid: number, phys: bigint): boolean {
+  let hit = false;
+  w.procs.each((qid, q) => {
+    if (qid === pid || !q.alive) return true;
+    q.mm.vmas.each((_s, v) => {
+      const m = w.mem.mobjs.get(v.mobj);
+      if (m?.thp === undefined || v.shared || v.cow !== undefined) return true;
+      const lo = Number(v.offset >> PAGE_SHIFT);
+      const hi = lo + Number((v.end - v.start) >> PAGE_SHIFT) - 1;
+      for (const [first, f] of foliosIn(m.thp, lo, hi + 1)) if (f === phys && folioPieces(m, Math.max(lo, first), Math.min(hi, first + HPAGE_NR - 1)).length) hit = true;
+      return !hit;
+    });
+    return !hit;
+  });
+  return hit;
 }
 
 /** Whether fork copies page tables over the 2 MiB at `h`: a VMA there that is copied and not wiped (dup_mmap, copy_page_range). */
@@ -237,6 +353,6 @@ const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).som
 export function faultIn(w: World, pid: number, start: bigint, end: bigint, kind: FaultKind): World {
   const p = w.procs.get(pid);
   if (!p || !p.alive) return w;
-  const [mm, mem] = fault(p.mm, w.mem, start, end, kind);
+  const [mm, mem] = fault(p.mm, w.mem, start, end, kind, (phys) => mappedElsewhere(w, pid, phys));
   return mm === p.mm && mem === w.mem ? w : { ...w, mem, procs: w.procs.set(pid, { ...p, mm }) };
 }

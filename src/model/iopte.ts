@@ -20,7 +20,7 @@
 import { PMap } from '../ds/pmap.js';
 import { MOCK_HUGE_PAGE_SIZE, MOCK_IO_PAGE_SIZE } from './drivers/mock.js';
 import { getIoas, setDomainHooks } from './io_pagetable.js';
-import { HPAGE_NR, PAGE_SIZE, physOf } from './mm.js';
+import { HPAGE_NR, PAGE_SIZE, folioPieces, physOf } from './mm.js';
 import type { Tx } from './object.js';
 import type { Area, Domain, Pages, Range } from './state.js';
 
@@ -105,12 +105,12 @@ export function areaPhysRuns(tx: Tx, start: bigint, last: bigint, area: Area): P
     const last = r.mobjIndex + Number((e - 1n - b0) / PAGE_SIZE);
     const f0 = m.thp.floor(first);
     const visitFolio = (f: number) => {
-      const a = Math.max(f, first);
-      const z = Math.min(f + HPAGE_NR - 1, last);
-      if (a > z) return;
-      const from = a === first ? s : b0 + BigInt(a - r.mobjIndex) * PAGE_SIZE;
-      const to = z === last ? e : b0 + BigInt(z + 1 - r.mobjIndex) * PAGE_SIZE;
-      runs.push({ iova: start + (from - lo), phys: physOf(m, BigInt(r.mobjIndex) * PAGE_SIZE + (from - b0)), length: to - from });
+      // (pages copied out of the folio since fork are 4 KiB pages of their own)
+      for (const [a, z] of folioPieces(m, Math.max(f, first), Math.min(f + HPAGE_NR - 1, last))) {
+        const from = a === first ? s : b0 + BigInt(a - r.mobjIndex) * PAGE_SIZE;
+        const to = z === last ? e : b0 + BigInt(z + 1 - r.mobjIndex) * PAGE_SIZE;
+        runs.push({ iova: start + (from - lo), phys: physOf(m, BigInt(r.mobjIndex) * PAGE_SIZE + (from - b0)), length: to - from });
+      }
     };
     if (f0 && f0[0] < first) visitFolio(f0[0]);
     m.thp.each((f) => {

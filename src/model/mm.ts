@@ -57,6 +57,12 @@ export interface Mobj {
    * pages are physically contiguous; every other page stands alone.
    */
   readonly thp?: PMap<number, bigint>;
+  /**
+   * Pages of those folios copied out of them (first -> last page index,
+   * disjoint): a write or pin of a page fork left shared copies it to a
+   * 4 KiB page of its own, while the folio's other pages stay where they are.
+   */
+  readonly thpCopied?: PMap<number, number>;
 }
 
 /** Out-parameter of reads: set when a byte read is not known to the model. */
@@ -128,6 +134,8 @@ export interface Memory {
   readonly nextPhys: bigint;
   /** Regular files by path (absent until the trace opens one): every open of a path finds its object. */
   readonly paths?: PMap<string, number>;
+  /** Transparent huge pages fork left mapped by two processes, by physical address (huge_memory.ts). */
+  readonly forkedFolios?: PMap<bigint, true>;
 }
 
 export const emptyMemory = (): Memory => ({ mobjs: PMap.emptyNumber<Mobj>(), nextMobj: 1, nextPhys: 0x100000000n });
@@ -166,9 +174,34 @@ export function physOf(m: Mobj, off: bigint): bigint {
   if (m.thp !== undefined) {
     const idx = Number(off >> PAGE_SHIFT);
     const f = m.thp.floor(idx);
-    if (f && idx < f[0] + HPAGE_NR) return f[1] + BigInt(idx - f[0]) * PAGE_SIZE + (off & (PAGE_SIZE - 1n));
+    if (f && idx < f[0] + HPAGE_NR && !copiedOut(m, idx)) return f[1] + BigInt(idx - f[0]) * PAGE_SIZE + (off & (PAGE_SIZE - 1n));
   }
   return m.phys + (off >> PAGE_SHIFT) * 2n * PAGE_SIZE + (off & (PAGE_SIZE - 1n));
+}
+
+/** Whether page `idx` of `m` was copied out of its transparent huge page. */
+function copiedOut(m: Mobj, idx: number): boolean {
+  const c = m.thpCopied?.floor(idx);
+  return c !== undefined && c[1] >= idx;
+}
+
+/** The runs of pages [a, z] of `m` that are still its huge page's (not copied out), in order. */
+export function folioPieces(m: Mobj, a: number, z: number): [number, number][] {
+  const out: [number, number][] = [];
+  let pos = a;
+  const c = m.thpCopied;
+  if (c !== undefined) {
+    const below = c.floor(a);
+    if (below && below[1] >= a) pos = below[1] + 1;
+    c.each((s, l) => {
+      if (s > z) return false;
+      if (s > pos) out.push([pos, s - 1]);
+      if (l + 1 > pos) pos = l + 1;
+      return true;
+    }, a + 1);
+  }
+  if (pos <= z) out.push([pos, z]);
+  return out;
 }
 
 /**

@@ -12,7 +12,7 @@ import { PMap } from '../ds/pmap.js';
 import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, newMobj, pastEof, pinPage, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Pages, PinRun, World } from './state.js';
-import { fault } from './huge_memory.js';
+import { fault, mappedElsewhere } from './huge_memory.js';
 
 /**
  * Only a pages object based at or past 2^63 can meet the EOVERFLOW below: one based lower that
@@ -213,7 +213,7 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
       // No page at or past the file's end (GUP fails: EFAULT).
       if (pastEof(mem, vma, vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE)) return 'EFAULT';
       // Private anonymous memory faults in here, maybe as transparent huge pages (huge_memory.ts).
-      if (!vma.shared) [mm, mem] = fault(mm, mem, va, p.base + BigInt(end + 1) * PAGE_SIZE, p.writable ? 'write' : 'pin-read');
+      if (!vma.shared) [mm, mem] = fault(mm, mem, va, p.base + BigInt(end + 1) * PAGE_SIZE, p.writable ? 'write' : 'pin-read', (phys) => mappedElsewhere(tx.w, owner.pid, phys));
       const mobjIndex = Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT);
       out.push([idx, { last: end, count: 1, mobj: vma.mobj, mobjIndex }]);
     }

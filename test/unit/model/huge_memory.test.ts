@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (seven traces, 145 answers, all agreeing with the model).
+ * whole (ten traces, 205 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -174,6 +174,52 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
       map(V + 8n * M + 0x1000n, 4n * M - 0x1000n, 0x1601000n), // only the whole 2 MiB inside the VMA is huge
     ]);
     expect(s).toBe('HH 11 11 11 HH 00 00 00');
+  });
+
+  it('DONTUNMAP moves a huge page whole and empties the old entry; growth in place and munmap of part of one', () => {
+    const s = dirtyMap([
+      madv(V, 4n * M, 'HUGEPAGE'),
+      wr(V),
+      env('mremap', { va: V, old_length: H, new_length: H, flags: 7, new_va: V + 16n * M }),
+      wr(V + 0x2000n), // the old range is empty again: a new huge page
+      env('mremap', { va: V + 16n * M, old_length: H, new_length: 2n * H, flags: 0 }), // grown in place, still advised
+      wr(V + 16n * M + H), // a huge page in the growth too
+      wr(V + H),
+      env('munmap', { va: V + H + M, length: 0x1000n }), // the rest of the huge page stays contiguous
+      map(V, H, 0x1000000n),
+      map(V + 16n * M, 2n * H, 0x1200000n),
+      map(V + H, M, 0x1600000n),
+    ]);
+    expect(s).toBe('HH HH HH H0 00 00 00 00');
+  });
+
+  it('fork, then the child exits: the parent is the only mapper left and takes its huge page back', () => {
+    const s = dirtyMap([madv(V, 4n * M, 'HUGEPAGE'), wr(V), env('fork', { child: 2 }), env('exit', {}, 2), map(V, H, 0x1000000n)]);
+    expect(s).toBe('HH 00 00 00 00 00 00 00');
+  });
+
+  it("fork: a huge page the child still maps part of is copied at the parent's pin; one the child let go of is the parent's again", () => {
+    const s = dirtyMap([
+      madv(V, 12n * M, 'HUGEPAGE'),
+      wr(V),
+      wr(V + H),
+      wr(V + 2n * H),
+      wr(V + 3n * H),
+      wr(V + 4n * H),
+      env('fork', { child: 2 }),
+      map(V, M, 0x1a00000n, 7, 2), // the child copies half of it: it still maps the other half
+      map(V + H, H, 0x1c00000n, 7, 2), // the child copies all of it
+      env('munmap', { va: V + 2n * H, length: H }, 2),
+      env('mprotect', { va: V + 3n * H, length: 0x1000n, prot: 1 }), // the parent's entry split while shared: its pages copy from now on
+      env('madvise', { va: V + 4n * H, length: H, advice: 'DONTNEED' }, 2),
+      map(V, H, 0x1000000n),
+      map(V + H, H, 0x1200000n),
+      map(V + 2n * H, H, 0x1400000n),
+      map(V + 3n * H + M, M, 0x1600000n),
+      map(V + 3n * H + M, M, 0x1700000n),
+      map(V + 4n * H, H, 0x1800000n),
+    ]);
+    expect(s).toBe('11 HH HH 11 HH 10 00 00');
   });
 
   it('never without MADV_HUGEPAGE', () => {
