@@ -19,7 +19,7 @@
  */
 import type { KernelVersion } from '../model/state.js';
 import { choice, type Builder, type ChoiceArbitrary, type Draw } from './choice.js';
-import { O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type Template } from './template.js';
+import { GUEST_REGION, GUEST_VA, O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type Template } from './template.js';
 import { MOCK_FLAGS_ACCESS_SYZ } from '../model/ioas.js';
 
 const U64_MAX = 0xffffffffffffffffn;
@@ -27,9 +27,8 @@ const PAGE = 0x1000n;
 /** Mock aperture start (kernel-semantics §12.1). */
 const APERTURE = 0x1000000n;
 /** Guest RAM regions: VA of the first, stride between them, size of each. */
-export const GUEST_VA = 0x7f0000000000n;
+export { GUEST_VA, GUEST_REGION } from './template.js';
 export const GUEST_STRIDE = 0x1000000n;
-export const GUEST_REGION = 0x400000n;
 const FAKE_PTR = 0x10000n;
 
 /** How hostile: weight of each hostile alternative against ~100 for the valid one (default 4). */
@@ -758,7 +757,9 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       // answer hangs on the kernel's configuration or on memory pressure)
       build: env('madvise', (d) => {
         const advice = d.w([100, d.h]) ? 5 : d.of('DONTNEED', 'DONTNEED', 'REMOVE', 'REMOVE', 'DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'NORMAL', 'NOHUGEPAGE', 'COLD', 'PAGEOUT', 'DONTDUMP', 'HUGEPAGE', 'HUGEPAGE');
-        if (advice === 'HUGEPAGE' && d.w([60, 40]) === 0) return { va: { $: 'va', k: d.int(2), off: 0n }, length: GUEST_REGION, advice };
+        // (the whole of one of mmap's low regions, where userVa's pick of a VMA lands most; mapped
+        // private first if it is not there: template.ts constructorFor)
+        if (advice === 'HUGEPAGE' && d.w([60, 40]) === 0) return { va: GUEST_VA + BigInt(1 + d.int(1)) * GUEST_STRIDE, length: GUEST_REGION, advice };
         return { va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, 0x200000n), advice };
       }),
     },

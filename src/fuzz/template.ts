@@ -14,6 +14,7 @@ import type { Event, Fields, Result, Value } from '../events/event.js';
 import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
+import { findVma } from '../model/mm.js';
 
 /**
  * Object selectors: a type, any live object, one only the table holds
@@ -273,7 +274,10 @@ const areaCount = (l: readonly AreaRec[], k: number): number => Math.min(l.lengt
 const vmaStarts = new Recent<bigint[]>();
 const NO_VMAS: bigint[] = [];
 
-const GUEST_BASE = 0x7f0000000000n;
+/** Where the generator's mmap regions begin (arbitraries.ts), and each region's length. */
+export const GUEST_VA = 0x7f0000000000n;
+export const GUEST_REGION = 0x400000n;
+const GUEST_BASE = GUEST_VA;
 
 function resolveSym(s: Sym, e: Env): Value {
   switch (s.$) {
@@ -508,7 +512,13 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   if (t.noConstruct || !t.args) return undefined;
   const op = t.op;
   // Guest RAM first: a call naming user memory in a process that has none maps some.
-  if (!w.procs.get(pid)?.mm.vmas.size && usesVa(t.args)) return { op: 'mmap', pid: t.pid, args: { va: GUEST_BASE, length: 0x400000n, kind: 'anon' } };
+  if (!w.procs.get(pid)?.mm.vmas.size && usesVa(t.args)) return { op: 'mmap', pid: t.pid, args: { va: GUEST_BASE, length: GUEST_REGION, kind: 'anon' } };
+  // QEMU's guest RAM: a private anonymous region advised HUGEPAGE before anything touches it (the
+  // advice over a whole region that has no mapping maps it first), so that huge pages can come.
+  if (op === 'madvise' && t.args['advice'] === 'HUGEPAGE' && t.args['length'] === GUEST_REGION && typeof t.args['va'] === 'bigint') {
+    const mm = w.procs.get(pid)?.mm;
+    if (mm && !findVma(mm, t.args['va'])) return { op: 'mmap', pid: t.pid, args: { va: t.args['va'], length: GUEST_REGION, kind: 'private_anon', prot: 3 } };
+  }
   const fdsKind = (kind: FileKind): boolean => fdsIn(w, pid, kind).length > 0;
   if (NEED_FAULT.has(op)) {
     if (!fdsKind('fault')) return make(t, 'IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 });
