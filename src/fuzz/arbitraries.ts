@@ -352,7 +352,12 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     // ------------------------------------------------------------ IOAS
     IOMMU_IOAS_MAP: {
       weight: 14,
-      build: ioctl('IOMMU_IOAS_MAP', h, (d) => ({ flags: mapFlags(d), ioas_id: ioas(d), __reserved: reserved(d, d.h), user_va: userVa(d, d.h), length: length(d, d.h), iova: mapIova(d, 'ioas_id', d.h) })),
+      build: ioctl('IOMMU_IOAS_MAP', h, (d) => {
+        // (now and then a VMM's map of guest RAM: 2 MiB of a region at a 2 MiB-aligned IOVA, where
+        // transparent or hugetlb huge pages meet the domain's large IOPTEs)
+        if (d.w([92, 8])) return { flags: 7, ioas_id: ioas(d), __reserved: 0, user_va: GUEST_VA + BigInt(d.int(2)) * GUEST_STRIDE + BigInt(d.int(1)) * 0x200000n, length: 0x200000n, iova: APERTURE + BigInt(d.int(7)) * GUEST_STRIDE + BigInt(d.int(3)) * 0x200000n };
+        return { flags: mapFlags(d), ioas_id: ioas(d), __reserved: reserved(d, d.h), user_va: userVa(d, d.h), length: length(d, d.h), iova: mapIova(d, 'ioas_id', d.h) };
+      }),
     },
     IOMMU_IOAS_UNMAP: {
       weight: 9,
