@@ -28,16 +28,19 @@
  * The entries change with the address space: munmap frees the page tables no
  * VMA overlaps any more (free_pgtables), MADV_DONTNEED empties a huge entry
  * it covers whole (zap_huge_pmd) and splits one it cuts, a VMA boundary inside
- * a huge entry splits it (vma_adjust_trans_huge), fork copies the entries, and
- * mremap moves them. A huge page keeps its physical pages when it is split
- * (the folio stays), so its pages stay contiguous.
+ * a huge entry splits it (vma_adjust_trans_huge), fork copies the entries
+ * (and shares huge pages copy-on-write: forkPmds), and mremap moves them. A
+ * huge page keeps its physical pages when it is split (the folio stays), so
+ * its pages stay contiguous.
  *
- * Not modelled: khugepaged, which collapses 4 KiB pages into huge pages in
- * the background at a time the trace does not show; memory whose contents
- * the trace does not describe (a capture's: the program's own loads and
- * stores, not recorded, may have faulted it in any way), which gets 4 KiB
- * pages; a 2 MiB range across pieces the model keeps as separate VMAs
- * (mremap growth, DONTNEED), which gets 4 KiB pages.
+ * Not modelled, each answered with 4 KiB pages: khugepaged, which collapses
+ * 4 KiB pages into huge pages in the background at a time the trace does not
+ * show; memory whose contents the trace does not describe (a capture's: the
+ * program's own loads and stores, not recorded, may have faulted it in any
+ * way); a 2 MiB range across pieces the model keeps as separate VMAs (mremap
+ * growth, DONTNEED). And the faults of an ioctl that fails are dropped with
+ * the rest of its effects, where the kernel keeps the pages it faulted in
+ * (their kind decides what a later fault there gets).
  */
 import { PMap } from '../ds/pmap.js';
 import type { World } from './state.js';
@@ -118,7 +121,8 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
  * shared may be. Mapped whole (do_huge_pmd_wp_page): the only mapper left
  * takes it back (reuse), else the entry is split and the page copied. Through
  * 4 KiB entries: copied, always (a large folio's page is never reused).
- * A copied page is a 4 KiB one: the folio leaves this process's object.
+ * A copied page is a 4 KiB one of this process's (copyOut); the folio's
+ * other pages stay where they are.
  */
 function cow(pmds: PMap<bigint, number>, mem: Memory, v: Vma, h: bigint, s: bigint, e: bigint, cur: number, elsewhere: ((phys: bigint) => boolean) | undefined): [PMap<bigint, number>, Memory] {
   const m = mem.mobjs.get(v.mobj)!;

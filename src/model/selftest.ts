@@ -98,6 +98,7 @@ function mdCheckMap(tx: Tx, a: Fields): Result {
     if (gupFastOverflows(pageVa, 1)) return { errno: 'EOVERFLOW' };
     const r = peekPage(tx.proc.mm, tx.w.mem, pageVa);
     if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+    lookupFault(tx, pageVa);
     const want = physOf(tx.w.mem.mobjs.get(r.page.mobj)!, BigInt(r.page.index) * PAGE_SIZE) + (uptr % PAGE_SIZE);
     const area = iopt.areas.find(iova);
     if (!area) return { errno: 'EINVAL' };
@@ -110,6 +111,18 @@ function mdCheckMap(tx: Tx, a: Fields): Result {
     uptr += MOCK_IO_PAGE_SIZE;
   }
   return { errno: 0 };
+}
+
+/**
+ * The check ops look a page up with get_user_pages_fast (not long-term, not
+ * for writing): a read fault, which may map the huge zero page
+ * (huge_memory.ts). The kernel keeps it whatever the check then answers.
+ */
+function lookupFault(tx: Tx, va: bigint): void {
+  const w = faultIn(tx.w, tx.pid, va, va + PAGE_SIZE, 'read');
+  if (w === tx.w) return;
+  tx.setWorld(w);
+  tx.keepOnError = true;
 }
 
 /** Long-term pins held on one physical page, over every context (one per pages object). */
@@ -142,6 +155,7 @@ function mdCheckRefs(tx: Tx, a: Fields): Result {
   for (; length; length -= PAGE_SIZE) {
     const r = peekPage(tx.proc.mm, tx.w.mem, uptr);
     if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+    lookupFault(tx, uptr);
     const kind = tx.w.mem.mobjs.get(r.page.mobj)!.kind;
     if (kind !== 'hugetlb' && pinsOn(tx, r.page.mobj, r.page.index) !== refs) return { errno: 'EIO' };
     uptr += PAGE_SIZE;
@@ -269,6 +283,8 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
       if (!(ev.bufs && 'uptr' in ev.bufs)) {
         // No buffer with the event: uptr is the caller's memory, and copy_to_user writes it, up to
         // a page it cannot write (what it wrote before stays: EFAULT with a partial effect).
+        // (the recorder, the capture shim or the oracle's executor, read the buffer before the call: rw_buf_in)
+        t.setWorld(faultIn(t.w, t.pid, u64(m, 'uptr'), u64(m, 'uptr') + length, 'read'));
         const c = copyToUser(t.proc.mm, t.w.mem, u64(m, 'uptr'), r.read!);
         if (c.mem !== t.w.mem) t.setWorld({ ...t.w, mem: c.mem });
         t.setWorld(faultIn(t.w, t.pid, u64(m, 'uptr'), u64(m, 'uptr') + BigInt(c.done), 'write'));
