@@ -233,8 +233,9 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     const r = pinPage(owner.mm, tx.w.mem, pages.base + firstIdx * PAGE_SIZE, !!src);
     if (!r) return 'EFAULT';
     if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
+    // (pin_user_pages_remote without FOLL_LONGTERM: a read needs no unshare, the huge zero page will do)
     const pva = pages.base + firstIdx * PAGE_SIZE;
-    tx.setWorld(faultIn(tx.w, owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'pin-read'));
+    tx.setWorld(faultIn(tx.w, owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'read'));
     const inPage = Number(startByte % PAGE_SIZE);
     if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, r.page, inPage, src.subarray(0, n)) });
     else out.set(readPage(tx.w.mem, r.page, inPage, n, seen), outOff);

@@ -238,11 +238,11 @@ export function zap(mm: Mm, start: bigint, end: bigint): Mm {
 /**
  * mremap moved `[from, from + len)` to `to`: the entries go along
  * (move_page_tables). A huge one moves whole only between equally aligned
- * addresses and when all of it moves (move_huge_pmd); otherwise it is split
- * and its page table goes. `keepSource`: MREMAP_DONTUNMAP, whose old range
- * keeps its (now empty) page tables.
+ * addresses and when all of it moves (move_huge_pmd), leaving the old entry
+ * empty; otherwise it is split and its page table goes, the old one staying
+ * (emptied) until `settle` frees it: MREMAP_DONTUNMAP's old range keeps it.
  */
-export function move(mm: Mm, from: bigint, len: bigint, to: bigint, keepSource: boolean): Mm {
+export function move(mm: Mm, from: bigint, len: bigint, to: bigint): Mm {
   const old = mm.pmds;
   if (old === undefined || len === 0n) return mm;
   let pmds = old;
@@ -304,11 +304,10 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
           mine = mine.set(va, PMD_TABLE);
           theirs = theirs.set(va, PMD_TABLE);
         }
-      } else if (whole && c) {
+      } else if (!whole) mem = dropFolio(mem, m.id, first);
+      else if (c) {
         const cm = mem.mobjs.get(c.mobj)!;
         mem = { ...mem, mobjs: mem.mobjs.set(cm.id, { ...cm, thp: (cm.thp ?? PMap.emptyNumber<bigint>()).set(first, phys) }), forkedFolios: (mem.forkedFolios ?? PMap.emptyBigint<true>()).set(phys, true) };
-      } else {
-        mem = dropFolio(mem, m.id, first);
       }
     }
     return true;

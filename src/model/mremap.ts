@@ -245,7 +245,7 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
   }
   for (const p of pieces) mm = mapVma(mm, { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr });
   // The page tables move too (huge_memory.ts); the old range's go where no VMA is left.
-  c.mm = settle(movePmds(mm, addr, oldLen, newAddr, !!(c.flags & MREMAP_DONTUNMAP)), addr, addr + oldLen);
+  c.mm = settle(movePmds(mm, addr, oldLen, newAddr), addr, addr + oldLen);
   if (newLen > oldLen) {
     const p = pieces[pieces.length - 1];
     const last = p ? { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr } : { ...vma, start: newAddr, end: newAddr, offset: vma.offset + (addr - vma.start) };

@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (twelve traces, 239 answers, all agreeing with the model).
+ * whole (thirteen traces, 256 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -246,6 +246,20 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
       map(V + 2n * H, H, 0x1400000n),
     ], ['EINVAL']);
     expect(c).toBe('11 11 HH 00 00 00 00 00');
+  });
+
+  it("ACCESS_RW's slow path pins its page with pin_user_pages_remote, not long-term: a read maps the huge zero page, which DONTNEED empties", () => {
+    const s = dirtyMap([
+      madv(V, 8n * M, 'HUGEPAGE'),
+      io('IOMMU_IOAS_ALLOC', { flags: 0 }), // 6, no domain: the map pins nothing
+      io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: 6, __reserved: 0, user_va: V + H, length: H, iova: 0x1000000n }),
+      io('IOMMU_TEST_OP_CREATE_ACCESS', { id: 6, create_access: { flags: 0 } }), // fd 1
+      io('IOMMU_TEST_OP_ACCESS_RW', { id: 1, access_rw: { iova: 0x1000000n, length: 0x100n, uptr: B + 0x10000n, flags: 4 } }),
+      madv(V + H, H, 'DONTNEED'), // the huge zero page's entry is empty again (a page table would stay)
+      wr(V + H),
+      map(V + H, H, 0x1000000n),
+    ]);
+    expect(s).toBe('HH 00 00 00 00 00 00 00');
   });
 
   it('never without MADV_HUGEPAGE', () => {
