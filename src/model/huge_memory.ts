@@ -352,6 +352,22 @@ export function mappedElsewhere(w: World, pid: number, phys: bigint): boolean {
 /** Whether fork copies page tables over the 2 MiB at `h`: a VMA there that is copied and not wiped (dup_mmap, copy_page_range). */
 const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).some((v) => ((v.flags ?? 0) & (VM_DONTCOPY | VM_WIPEONFORK)) === 0);
 
+/**
+ * Whether the page at `va` (resolved to `page`) is part of a compound page:
+ * a hugetlb page, a transparent huge page (split or not, so long as the page
+ * was not copied out of it), or the huge zero page. MD_CHECK_REFS counts no
+ * references on those (PageCompound).
+ */
+export function isCompoundPage(mm: Mm, mem: Memory, va: bigint, page: { mobj: number; index: number }): boolean {
+  const m = mem.mobjs.get(page.mobj);
+  if (!m) return false;
+  if (m.kind === 'hugetlb') return true;
+  if (mm.pmds?.get(down(va)) === PMD_ZERO) return true;
+  if (m.thp === undefined) return false;
+  const f = m.thp.floor(page.index);
+  return f !== undefined && page.index < f[0] + HPAGE_NR && folioPieces(m, page.index, page.index).length > 0;
+}
+
 /** `fault` in process `pid`'s address space, the World around it. */
 export function faultIn(w: World, pid: number, start: bigint, end: bigint, kind: FaultKind): World {
   const p = w.procs.get(pid);

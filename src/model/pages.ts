@@ -277,8 +277,6 @@ export function anyPinned(w: World, mobj: number, first: number, n: number): boo
   return hit;
 }
 
-/** Whether page `idx` of a hugetlb-backed pin is part of a compound page (MD_CHECK_REFS skips those). */
-export const isCompound = (kind: string): boolean => kind === 'hugetlb';
 export { HPAGE_SIZE };
 
 /**

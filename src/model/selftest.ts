@@ -12,7 +12,7 @@ import { fileAt, openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
 import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, copyToUser } from './mm.js';
-import { faultIn } from './huge_memory.js';
+import { faultIn, isCompoundPage } from './huge_memory.js';
 import { Tx, type ObjOf } from './object.js';
 import { pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
@@ -156,8 +156,8 @@ function mdCheckRefs(tx: Tx, a: Fields): Result {
     const r = peekPage(tx.proc.mm, tx.w.mem, uptr);
     if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
     lookupFault(tx, uptr);
-    const kind = tx.w.mem.mobjs.get(r.page.mobj)!.kind;
-    if (kind !== 'hugetlb' && pinsOn(tx, r.page.mobj, r.page.index) !== refs) return { errno: 'EIO' };
+    // (a compound page, hugetlb or transparent or the huge zero page, is not counted: PageCompound)
+    if (!isCompoundPage(tx.proc.mm, tx.w.mem, uptr, r.page) && pinsOn(tx, r.page.mobj, r.page.index) !== refs) return { errno: 'EIO' };
     uptr += PAGE_SIZE;
   }
   return { errno: 0 };

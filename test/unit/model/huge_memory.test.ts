@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (thirteen traces, 256 answers, all agreeing with the model).
+ * whole (fourteen traces, 281 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -260,6 +260,32 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
       map(V + H, H, 0x1000000n),
     ]);
     expect(s).toBe('HH 00 00 00 00 00 00 00');
+  });
+
+  it('MD_CHECK_REFS counts no references on a compound page: a huge page, whole or split, and the huge zero page', () => {
+    const refs = (uptr: bigint, n: number) => io('IOMMU_TEST_OP_MD_CHECK_REFS', { id: 0, check_refs: { length: 0x1000n, uptr, refs: n } });
+    const { results } = runChecked([
+      ...setup,
+      madv(V, 8n * M, 'HUGEPAGE'),
+      refs(V + 0x79000n, 1), // the huge zero page
+      wr(V + H),
+      map(V + H, M, 0x1000000n),
+      refs(V + H, 0), // pinned once, but a huge page
+      refs(V + H + M, 3),
+      env('mprotect', { va: V + H + 0x1000n, length: 0x1000n, prot: 1 }),
+      refs(V + H, 0), // split: still a compound page
+      wr(V + 2n * H),
+      env('fork', { child: 2 }),
+      map(V + 2n * H, 0x1000n, 0x1100000n), // copied out of the shared huge page: a 4 KiB page of its own, counted
+      refs(V + 2n * H, 1),
+      refs(V + 2n * H, 0),
+      wr(V + 3n * H + 0x5000n, 16, 2),
+      wr(V + 4n * H),
+      madv(V + 4n * H, 0x1000n, 'NOHUGEPAGE'),
+      wr(V + 5n * H + 0x3000n), // past the advised 8 MiB: 4 KiB pages
+      refs(V + 5n * H + 0x3000n, 2),
+    ]);
+    expect(results.slice(setup.length).map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'EIO', 0, 0, 0, 0, 'EIO']);
   });
 
   it('never without MADV_HUGEPAGE', () => {
