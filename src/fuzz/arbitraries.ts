@@ -19,7 +19,7 @@
  */
 import type { KernelVersion } from '../model/state.js';
 import { choice, type Builder, type ChoiceArbitrary, type Draw } from './choice.js';
-import { GUEST_REGION, GUEST_VA, O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type Template } from './template.js';
+import { GUEST_REGION, GUEST_STRIDE, GUEST_VA, O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type Template } from './template.js';
 import { MOCK_FLAGS_ACCESS_SYZ } from '../model/ioas.js';
 
 const U64_MAX = 0xffffffffffffffffn;
@@ -27,8 +27,7 @@ const PAGE = 0x1000n;
 /** Mock aperture start (kernel-semantics §12.1). */
 const APERTURE = 0x1000000n;
 /** Guest RAM regions: VA of the first, stride between them, size of each. */
-export { GUEST_VA, GUEST_REGION } from './template.js';
-export const GUEST_STRIDE = 0x1000000n;
+export { GUEST_VA, GUEST_STRIDE, GUEST_REGION } from './template.js';
 const FAKE_PTR = 0x10000n;
 
 /** How hostile: weight of each hostile alternative against ~100 for the valid one (default 4). */

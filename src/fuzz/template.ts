@@ -14,7 +14,7 @@ import type { Event, Fields, Result, Value } from '../events/event.js';
 import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
-import { findVma } from '../model/mm.js';
+import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, findVma } from '../model/mm.js';
 
 /**
  * Object selectors: a type, any live object, one only the table holds
@@ -274,8 +274,9 @@ const areaCount = (l: readonly AreaRec[], k: number): number => Math.min(l.lengt
 const vmaStarts = new Recent<bigint[]>();
 const NO_VMAS: bigint[] = [];
 
-/** Where the generator's mmap regions begin (arbitraries.ts), and each region's length. */
+/** Where the generator's mmap regions begin (arbitraries.ts), the stride between them, and each one's length. */
 export const GUEST_VA = 0x7f0000000000n;
+export const GUEST_STRIDE = 0x1000000n;
 export const GUEST_REGION = 0x400000n;
 const GUEST_BASE = GUEST_VA;
 
@@ -518,6 +519,16 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   if (op === 'madvise' && t.args['advice'] === 'HUGEPAGE' && t.args['length'] === GUEST_REGION && typeof t.args['va'] === 'bigint') {
     const mm = w.procs.get(pid)?.mm;
     if (mm && !findVma(mm, t.args['va'])) return { op: 'mmap', pid: t.pid, args: { va: t.args['va'], length: GUEST_REGION, kind: 'private_anon', prot: 3 } };
+  }
+  // A VMM maps guest RAM it advised HUGEPAGE: the generator's 2 MiB map of a region (arbitraries.ts)
+  // maps a missing region private and advises a private one first.
+  if (op === 'IOMMU_IOAS_MAP' && t.args['length'] === HPAGE && t.args['flags'] === 7 && typeof t.args['user_va'] === 'bigint' && t.args['user_va'] >= GUEST_VA) {
+    const base = GUEST_VA + ((t.args['user_va'] - GUEST_VA) / GUEST_STRIDE) * GUEST_STRIDE;
+    const mm = w.procs.get(pid)?.mm;
+    const v = mm && findVma(mm, base);
+    if (mm && !v) return { op: 'mmap', pid: t.pid, args: { va: base, length: GUEST_REGION, kind: 'private_anon', prot: 3 } };
+    if (v && v.start === base && v.end >= base + GUEST_REGION && !v.shared && v.cow === undefined && w.mem.mobjs.get(v.mobj)?.kind === 'anon' && !((v.flags ?? 0) & VM_HUGEPAGE))
+      return { op: 'madvise', pid: t.pid, args: { va: base, length: GUEST_REGION, advice: 'HUGEPAGE' } };
   }
   const fdsKind = (kind: FileKind): boolean => fdsIn(w, pid, kind).length > 0;
   if (NEED_FAULT.has(op)) {
