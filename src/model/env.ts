@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -93,19 +93,25 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   const p = proc(w, pid);
   if (kind === 'anon_hugetlb') length = roundUp(length, HPAGE_SIZE);
   length = roundUp(length, PAGE_SIZE);
-  if (va % PAGE_SIZE || length === 0n) return fail(w, 'EINVAL');
+  // do_mmap and __get_unmapped_area, after the fd lookup (EBADF) of a file mapping: a length of 0 is
+  // EINVAL; one that wraps or reaches past TASK_SIZE, or an address that does, ENOMEM; then an
+  // unaligned address EINVAL.
+  const rangeErr = length === 0n ? 'EINVAL' : length > TASK_SIZE || va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
+  const fileKind = kind === 'memfd' || kind === 'file_private' || kind === 'file_shared';
+  if (rangeErr && !(fileKind && a['fd'] !== undefined)) return fail(w, rangeErr);
   let mem = w.mem;
   let mobj: number;
   let offset = 0n;
   let shared = true;
   let cow: number | undefined;
-  if (kind === 'memfd' || kind === 'file_private' || kind === 'file_shared') {
+  if (fileKind) {
     if (a['fd'] === undefined && kind === 'file_private') {
       // A private mapping of some regular file that the trace does not name (as long as the mapping reaches).
       [mem, mobj] = newMobj(mem, 'file', u64(a, 'offset') + length, 'file');
     } else {
       const f = fileAt(w, pid, u32(a, 'fd'));
       if (!f) return fail(w, 'EBADF');
+      if (rangeErr) return fail(w, rangeErr);
       if (opaque(f)) return [w, { errno: 'ENODEV', unmodelled: 'mmap of a file the process had before the trace (what it is is not known)' }];
       // A file without an mmap method (the iommufd, a fault or access fd, a device): ENODEV.
       if (f.mobj === undefined) return fail(w, 'ENODEV');

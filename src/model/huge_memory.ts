@@ -30,12 +30,15 @@
  * it covers whole (zap_huge_pmd) and splits one it cuts, a VMA boundary inside
  * a huge entry splits it (vma_adjust_trans_huge), fork copies the entries
  * (and shares huge pages copy-on-write: forkPmds), and mremap moves them. A
- * huge page keeps its physical pages when it is split (the folio stays), so
- * its pages stay contiguous.
+ * huge page keeps its physical pages when its entry is split (the folio
+ * stays), so its pages stay contiguous. MADV_COLD / PAGEOUT split the folio
+ * itself (coldSplit): its pages are no longer one compound page, and 6.12's
+ * split gives each all-zero page back for the shared zero page.
  *
  * Not modelled, each answered with 4 KiB pages: khugepaged, which collapses
  * 4 KiB pages into huge pages in the background at a time the trace does not
- * show; memory whose contents the trace does not describe (a capture's: the
+ * show (and the deferred split of a partly unmapped huge page, which happens
+ * under memory pressure: the model keeps it whole); memory whose contents the trace does not describe (a capture's: the
  * program's own loads and stores, not recorded, may have faulted it in any
  * way); a 2 MiB range across pieces the model keeps as separate VMAs (mremap
  * growth, DONTNEED). And the faults of an ioctl that fails are dropped with
@@ -179,7 +182,7 @@ function dropFolio(mem: Memory, id: number, first: number): Memory {
     copied = copied!.delete(s);
     return true;
   }, first);
-  const next: Mobj = { ...m, thp: m.thp!.delete(first) };
+  const next: Mobj = { ...m, thp: m.thp!.delete(first), ...(m.thpSmall?.has(first) ? { thpSmall: m.thpSmall.delete(first) } : {}) };
   return { ...mem, mobjs: mem.mobjs.set(id, copied === m.thpCopied ? next : { ...next, thpCopied: copied }) };
 }
 
@@ -295,7 +298,8 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
     const c = findVma(child, v.start);
     for (const [first, phys] of foliosIn(m.thp, lo, hi)) {
       const key = `${m.id}:${first}`;
-      if (seen.has(key)) continue;
+      // (a folio split into small pages: each page forks as an ordinary one)
+      if (seen.has(key) || m.thpSmall?.has(first)) continue;
       seen.add(key);
       const va = v.start + BigInt(first - lo) * PAGE_SIZE;
       const whole = (va & HMASK) === 0n && pp.get(va) === PMD_HUGE;
@@ -353,6 +357,55 @@ export function mappedElsewhere(w: World, pid: number, phys: bigint): boolean {
 const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).some((v) => ((v.flags ?? 0) & (VM_DONTCOPY | VM_WIPEONFORK)) === 0);
 
 /**
+ * MADV_COLD / MADV_PAGEOUT over `[start, end)` of VMA `v`
+ * (madvise_cold_or_pageout_pte_range): a huge page the range only partly
+ * covers is split into small pages (split_folio), unless another process
+ * maps it or a page of it is pinned (the split fails and it stays). Its
+ * pages stay where they are, contiguous, but are no longer one compound page
+ * (Mobj.thpSmall), and its entry becomes a page table. A huge page the range
+ * covers whole is only aged; the huge zero page is left alone.
+ */
+export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, pinned: (mobj: number, first: number) => boolean, elsewhere: (phys: bigint) => boolean): [Mm, Memory] {
+  const m = mem.mobjs.get(v.mobj);
+  if (!tracked(mem, v) || m?.thp === undefined) return [mm, mem];
+  let pmds = pmdsOf(mm);
+  const idx = (va: bigint) => Number((v.offset + (va - v.start)) >> PAGE_SHIFT);
+  const lo = idx(start);
+  const hi = idx(end - 1n);
+  for (const [first, phys] of foliosIn(m.thp, lo, hi + 1)) {
+    if (m.thpSmall?.has(first)) continue;
+    const va = v.start + (BigInt(first) << PAGE_SHIFT) - v.offset;
+    const st = pmds.get(down(va > v.start ? va : v.start));
+    if (st === PMD_ZERO) continue;
+    // the folio's pages mapped here, and those the range holds: all of them only when it covers the folio
+    const mapped = folioPieces(m, Math.max(first, idx(v.start)), Math.min(first + HPAGE_NR - 1, idx(v.end - 1n)));
+    const whole = mapped.length === 1 && mapped[0]![0] === first && mapped[0]![1] === first + HPAGE_NR - 1 && lo <= first && hi >= first + HPAGE_NR - 1;
+    if (whole) continue;
+    if ((mem.forkedFolios?.has(phys) && elsewhere(phys)) || pinned(m.id, first)) continue;
+    const now = mem.mobjs.get(m.id)!;
+    mem = { ...mem, mobjs: mem.mobjs.set(m.id, { ...now, thpSmall: (now.thpSmall ?? PMap.emptyNumber<true>()).set(first, true) }), ...(mem.forkedFolios?.has(phys) ? { forkedFolios: mem.forkedFolios.delete(phys) } : {}) };
+    if ((va & HMASK) === 0n && pmds.get(va) === PMD_HUGE) pmds = pmds.set(va, PMD_TABLE);
+    // The split maps each all-zero page to the shared zero page and frees it (6.12 remap_page,
+    // RMP_USE_SHARED_ZEROPAGE): its next write or pin gets a 4 KiB page of its own.
+    for (const [a, z] of zeroRuns(now, first)) mem = copyOut(mem, m.id, first, a, z);
+  }
+  return [withPmds(mm, pmds), mem];
+}
+
+/** The runs of pages of folio `first` of `m` whose bytes are all zero (no data, or zeros). */
+function zeroRuns(m: Mobj, first: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = first; i < first + HPAGE_NR; i++) {
+    const d = m.data.get(i);
+    if (d !== undefined && d.some((b) => b !== 0)) continue;
+    const top = out[out.length - 1];
+    if (top && top[1] === i - 1) top[1] = i;
+    else out.push([i, i]);
+  }
+  return out;
+}
+
+/**
  * Whether the page at `va` (resolved to `page`) is part of a compound page:
  * a hugetlb page, a transparent huge page (split or not, so long as the page
  * was not copied out of it), or the huge zero page. MD_CHECK_REFS counts no
@@ -365,7 +418,7 @@ export function isCompoundPage(mm: Mm, mem: Memory, va: bigint, page: { mobj: nu
   if (mm.pmds?.get(down(va)) === PMD_ZERO) return true;
   if (m.thp === undefined) return false;
   const f = m.thp.floor(page.index);
-  return f !== undefined && page.index < f[0] + HPAGE_NR && folioPieces(m, page.index, page.index).length > 0;
+  return f !== undefined && page.index < f[0] + HPAGE_NR && !m.thpSmall?.has(f[0]) && folioPieces(m, page.index, page.index).length > 0;
 }
 
 /** `fault` in process `pid`'s address space, the World around it. */

@@ -13,9 +13,10 @@
 import type { Fields, Result } from '../events/event.js';
 import { table } from '../ds/table.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, pageAlign, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, pageAlign, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
-import { settle, zap } from './huge_memory.js';
+import { coldSplit, mappedElsewhere, settle, zap } from './huge_memory.js';
+import { anyPinned } from './pages.js';
 import type { Proc, World } from './state.js';
 
 /** The advice values (include/uapi/asm-generic/mman-common.h). */
@@ -158,10 +159,15 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
       s.unmodelled = 'MADV_FREE: the pages may be freed whenever memory runs short, or kept';
       return 0;
     case MADV.COLD:
-    case MADV.PAGEOUT:
+    case MADV.PAGEOUT: {
       // can_madv_lru_vma; past it, pages may be deactivated or reclaimed, which changes no
-      // contents, and a pinned page is never reclaimed.
-      return isHugetlbVma(w.mem, v) ? 'EINVAL' : 0;
+      // contents, and a pinned page is never reclaimed. A huge page cut by the range is split.
+      if (isHugetlbVma(w.mem, v)) return 'EINVAL';
+      const p = w.procs.get(s.pid)!;
+      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, (mobj, first) => anyPinned(w, mobj, first, HPAGE_NR), (phys) => mappedElsewhere(w, s.pid, phys));
+      if (mm !== p.mm || mem !== w.mem) s.w = { ...w, mem, procs: w.procs.set(p.pid, { ...p, mm }) };
+      return 0;
+    }
     case MADV.DONTNEED:
     case MADV.DONTNEED_LOCKED:
       return dontneed(s, v, start, end);

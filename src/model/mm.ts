@@ -63,6 +63,8 @@ export interface Mobj {
    * 4 KiB page of its own, while the folio's other pages stay where they are.
    */
   readonly thpCopied?: PMap<number, number>;
+  /** Those folios split into small pages (MADV_COLD / PAGEOUT: huge_memory.ts coldSplit): contiguous still, no longer compound. */
+  readonly thpSmall?: PMap<number, true>;
 }
 
 /** Out-parameter of reads: set when a byte read is not known to the model. */

@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (fourteen traces, 281 answers, all agreeing with the model).
+ * whole (fifteen traces, 314 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -286,6 +286,39 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
       refs(V + 5n * H + 0x3000n, 2),
     ]);
     expect(results.slice(setup.length).map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'EIO', 0, 0, 0, 0, 'EIO']);
+  });
+
+  it('MADV_COLD and PAGEOUT split a huge page they cut, unless pinned; the split maps its all-zero pages to the zero page', () => {
+    const refs = (uptr: bigint) => io('IOMMU_TEST_OP_MD_CHECK_REFS', { id: 0, check_refs: { length: 0x1000n, uptr, refs: 1 } });
+    const all = [
+      madv(V, 12n * M, 'HUGEPAGE'),
+      wr(V),
+      wr(V + H),
+      wr(V + 2n * H),
+      wr(V + 3n * H),
+      wr(V + 4n * H),
+      map(V + 2n * H + 0x10000n, 0x1000n, 0x1f00000n), // a pin: the split fails
+      madv(V + 0x8000n, 0x1000n, 'COLD'),
+      madv(V + H, H, 'COLD'), // whole: aged only
+      madv(V + 2n * H + 0x3000n, 0x1000n, 'PAGEOUT'),
+      madv(V + 3n * H, 0x1000n, 'PAGEOUT'),
+      io('IOMMU_TEST_OP_MD_CHECK_REFS', { id: 0, check_refs: { length: 0x1000n, uptr: V + 0x20000n, refs: 0 } }), // the zero page now
+      refs(V + 0x20000n),
+      refs(V + H + 0x20000n), // compound: not counted
+      refs(V + 2n * H + 0x20000n),
+      refs(V + 3n * H + 0x20000n),
+      refs(V + 4n * H + 0x20000n),
+      madv(V + 3n * H, H, 'DONTNEED'),
+      wr(V + 3n * H), // the split entry is a page table: 4 KiB
+      map(V, H, 0x1000000n), // only page 0 was written: the rest comes back as 4 KiB pages
+      map(V + H, H, 0x1200000n),
+      map(V + 2n * H, H, 0x1400000n),
+      map(V + 3n * H, H, 0x1600000n),
+      map(V + 4n * H, H, 0x1800000n),
+    ];
+    const { results } = runChecked([...setup, ...all]);
+    expect(results.slice(setup.length).map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'EIO', 0, 0, 'EIO', 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(dirtyMap(all, ['EIO', 'EIO'])).toBe('11 HH HH 11 HH 00 00 00');
   });
 
   it('never without MADV_HUGEPAGE', () => {
