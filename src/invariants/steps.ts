@@ -71,8 +71,9 @@ function partialEffect(d: StepDelta): string | undefined {
       return 'cuts and unmaps before the error stay (§11.4)';
     case 'IOMMU_TEST_OP_ACCESS_RW':
       if (fieldU32(member(ev.args, 'access_rw'), 'flags') & 1) return 'pieces written before the failure stay written (§4.3)';
-      // a read copies out to the caller's memory with copy_to_user, which keeps what it wrote before a fault
-      return d.result.errno === 'EFAULT' ? 'bytes copied out to the caller before the fault stay written' : undefined;
+      // a read copies out to the caller's memory with copy_to_user, which keeps what it wrote before a fault;
+      // and the recorder's read of the buffer before the call may have faulted the caller's page tables
+      return d.result.errno === 'EFAULT' ? 'bytes copied out to the caller before the fault stay written' : 'page-tables';
     case 'IOMMU_IOAS_MAP_FILE':
       return d.kernel === '6.14' && d.result.errno === 'EBADF' ? 'leak' : undefined;
     case 'IOMMU_TEST_OP_MD_CHECK_MAP':
@@ -143,7 +144,7 @@ export const failedIoctlUnchanged: Invariant = {
     'An ioctl or environment call that fails returns the very same state, as the kernel aborts every object it ' +
     'allocated and undoes every pin and charge (kernel-semantics §2.2, §4.2) — except where the kernel keeps partial ' +
     'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3) ' +
-    'or a read of it whose copy out to the caller faulted, ' +
+    'or a read of it whose copy out to the caller faulted (and any ACCESS_RW the caller\'s page-table entries, which the recorder\'s read of the buffer before the call fills), ' +
     'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts) or stopped ' +
     'by a VMA that refuses the advice (EINVAL, EACCES) after the VMAs before, a failed FIXED or DONTUNMAP mremap ' +
     '(its target and a shrinking tail unmapped first), mprotect ' +

@@ -253,12 +253,25 @@ function destroyAccessPages(tx: Tx, a: Fields): Result {
   });
 }
 
+/** How much of a buffer the recorder reads around a call (MAX_ARRAY in tools/oracle/executor.c). */
+const RECORDER_READ = 256n * 1024n;
+
 /** IOMMU_TEST_OP_ACCESS_RW */
 function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
   const m = sub(a, 'access_rw');
   const flags = u32(m, 'flags');
   let iova = u64(m, 'iova');
   const length = u64(m, 'length');
+  // The recorder (the capture shim, the oracle's executor) reads the caller's buffer before the
+  // call (rw_buf_in, at most RECORDER_READ bytes): read faults, whatever the call then answers.
+  const uptr = u64(m, 'uptr');
+  if (uptr && !(ev.bufs && 'uptr' in ev.bufs)) {
+    const w = faultIn(tx.w, tx.pid, uptr, uptr + (length < RECORDER_READ ? length : RECORDER_READ), 'read');
+    if (w !== tx.w) {
+      tx.setWorld(w);
+      tx.keepOnError = true;
+    }
+  }
   if (length > 16n * 1024n * 1024n) return { errno: 'ENOMEM' };
   if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)) return { errno: 'EOPNOTSUPP' };
   return withAccess(tx, u32(a, 'id'), (t, acc) => {
@@ -276,15 +289,13 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
     const seen = { unknown: false };
     const r = accessRw(t, acc.id, iova, data, (write ? IOMMUFD_ACCESS_RW_WRITE : 0) | (flags & MOCK_ACCESS_RW_SLOW_PATH), seen);
     // Pieces copied before a failure stay copied.
-    t.keepOnError = write;
+    if (write) t.keepOnError = true;
     if (r.errno) return { errno: r.errno };
     if (!write) {
       if (!u64(m, 'uptr') || ev.bufs?.['uptr'] === null) return { errno: 'EFAULT' };
       if (!(ev.bufs && 'uptr' in ev.bufs)) {
         // No buffer with the event: uptr is the caller's memory, and copy_to_user writes it, up to
         // a page it cannot write (what it wrote before stays: EFAULT with a partial effect).
-        // (the recorder, the capture shim or the oracle's executor, read the buffer before the call: rw_buf_in)
-        t.setWorld(faultIn(t.w, t.pid, u64(m, 'uptr'), u64(m, 'uptr') + length, 'read'));
         const c = copyToUser(t.proc.mm, t.w.mem, u64(m, 'uptr'), r.read!);
         if (c.mem !== t.w.mem) t.setWorld({ ...t.w, mem: c.mem });
         t.setWorld(faultIn(t.w, t.pid, u64(m, 'uptr'), u64(m, 'uptr') + BigInt(c.done), 'write'));
