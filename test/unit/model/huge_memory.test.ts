@@ -27,6 +27,9 @@ const rd = (va: bigint, pid = 1) => env('read_memory', { va, length: 16n }, pid)
 const madv = (va: bigint, length: bigint, advice: string) => env('madvise', { va, length, advice });
 const map = (va: bigint, length: bigint, iova: bigint, flags = 7, pid = 1) => io('IOMMU_IOAS_MAP', { flags, ioas_id: 1, __reserved: 0, user_va: va, length, iova }, pid);
 
+/** MADV_HUGEPAGE over `length` at V, then a write into each of the first `units` 2 MiB: that many huge pages. */
+const advised = (units: number, length = 16n * M): Event[] => [madv(V, length, 'HUGEPAGE'), ...Array.from({ length: units }, (_, k) => wr(V + BigInt(k) * H))];
+
 const setup: Event[] = [
   env('open', { path: '/dev/iommu' }),
   env('mmap', { va: V, length: 16n * M, kind: 'private_anon', prot: 3 }),
@@ -80,10 +83,7 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
 
   it('MADV_DONTNEED empties a huge page it covers (the next write gets another) and splits one it cuts', () => {
     const s = dirtyMap([
-      madv(V, 16n * M, 'HUGEPAGE'),
-      wr(V),
-      wr(V + H),
-      wr(V + 2n * H),
+      ...advised(3),
       madv(V, H, 'DONTNEED'),
       wr(V + 0x10000n), // a new huge page
       madv(V + H, 0x1000n, 'DONTNEED'), // split: the page zapped is a new 4 KiB one, the rest stays contiguous
@@ -99,10 +99,7 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
 
   it('a VMA boundary inside a huge page splits it; munmap frees a page table only where no VMA is left', () => {
     const s = dirtyMap([
-      madv(V, 16n * M, 'HUGEPAGE'),
-      wr(V),
-      wr(V + H),
-      wr(V + 2n * H),
+      ...advised(3),
       env('mprotect', { va: V + 0x1000n, length: 0x1000n, prot: 1 }),
       env('mprotect', { va: V + 0x1000n, length: 0x1000n, prot: 3 }),
       madv(V, H, 'DONTNEED'),
@@ -126,9 +123,7 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
 
   it("fork: a pinned huge page stays the parent's; an unpinned one is shared, and pins after it copy 4 KiB pages", () => {
     const s = dirtyMap([
-      madv(V, 16n * M, 'HUGEPAGE'),
-      wr(V),
-      wr(V + H),
+      ...advised(2),
       map(V, M, 0x1000000n), // half of the first huge page pinned
       env('fork', { child: 2 }),
       map(V + M, M, 0x1100000n), // the rest of it: contiguous still
@@ -140,9 +135,7 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
 
   it('mremap: an aligned move keeps a huge page whole; an unaligned one splits it, its pages contiguous still', () => {
     const s = dirtyMap([
-      madv(V, 8n * M, 'HUGEPAGE'),
-      wr(V),
-      wr(V + H),
+      ...advised(2, 8n * M),
       env('mremap', { va: V, old_length: H, new_length: H, flags: 3, new_va: V + 8n * M }),
       env('mremap', { va: V + H, old_length: H, new_length: H, flags: 3, new_va: V + 12n * M + 0x1000n }),
       madv(V + 8n * M, H, 'DONTNEED'), // empties the moved entry: the next write gets a new huge page
@@ -200,12 +193,7 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
 
   it("fork: a huge page the child still maps part of is copied at the parent's pin; one the child let go of is the parent's again", () => {
     const s = dirtyMap([
-      madv(V, 12n * M, 'HUGEPAGE'),
-      wr(V),
-      wr(V + H),
-      wr(V + 2n * H),
-      wr(V + 3n * H),
-      wr(V + 4n * H),
+      ...advised(5, 12n * M),
       env('fork', { child: 2 }),
       map(V, M, 0x1a00000n, 7, 2), // the child copies half of it: it still maps the other half
       map(V + H, H, 0x1c00000n, 7, 2), // the child copies all of it
@@ -291,12 +279,7 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
   it('MADV_COLD and PAGEOUT split a huge page they cut, unless pinned; the split maps its all-zero pages to the zero page', () => {
     const refs = (uptr: bigint) => io('IOMMU_TEST_OP_MD_CHECK_REFS', { id: 0, check_refs: { length: 0x1000n, uptr, refs: 1 } });
     const all = [
-      madv(V, 12n * M, 'HUGEPAGE'),
-      wr(V),
-      wr(V + H),
-      wr(V + 2n * H),
-      wr(V + 3n * H),
-      wr(V + 4n * H),
+      ...advised(5, 12n * M),
       map(V + 2n * H + 0x10000n, 0x1000n, 0x1f00000n), // a pin: the split fails
       madv(V + 0x8000n, 0x1000n, 'COLD'),
       madv(V + H, H, 'COLD'), // whole: aged only
