@@ -9,8 +9,8 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, munmapRange, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
-import { fault, forkPmds, mappedElsewhere, settle } from './huge_memory.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { fault, forkPmds, mappedElsewhere, munmapFreeing, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -139,12 +139,11 @@ function splitsHugetlb(w: World, pid: number, addr: bigint): boolean {
   return cutsHugetlb(proc(w, pid).mm, w.mem, addr);
 }
 
-/** munmap(2) (mm.ts munmapRange). */
+/** munmap(2) (huge_memory.ts munmapFreeing). */
 function munmap(w: World, pid: number, a: Fields): [World, Result] {
   const p = proc(w, pid);
-  const va = u64(a, 'va');
-  const mm = munmapRange(p.mm, w.mem, va, u64(a, 'length'));
-  return typeof mm === 'string' ? fail(w, mm) : [setProc(w, { ...p, mm: settle(mm, va, va + pageAlign(u64(a, 'length'))) }), { errno: 0 }];
+  const mm = munmapFreeing(p.mm, w.mem, u64(a, 'va'), u64(a, 'length'));
+  return typeof mm === 'string' ? fail(w, mm) : [setProc(w, { ...p, mm }), { errno: 0 }];
 }
 
 /** mprotect(2): EINVAL unaligned, ENOMEM for a hole (or a wrapping range), EINVAL for a split of a hugetlb VMA off a huge page. */

@@ -47,7 +47,7 @@
  */
 import { PMap } from '../ds/pmap.js';
 import type { World } from './state.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, findVma, vmasIn, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, findVma, munmapRange, pageAlign, vmasIn, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
 export const PMD_TABLE = 1;
 export const PMD_HUGE = 2;
@@ -223,6 +223,12 @@ function oneVma(hit: readonly Vma[], h: bigint): boolean {
   if (a.start > h || z.end < h + HPAGE_SIZE) return false;
   for (let i = 1; i < hit.length; i++) if (hit[i]!.link === undefined || hit[i]!.link !== a.link || hit[i]!.start !== hit[i - 1]!.end) return false;
   return true;
+}
+
+/** munmap(2) of `[va, va + length)` (mm.ts munmapRange), and the page tables it frees. */
+export function munmapFreeing(mm: Mm, mem: Memory, va: bigint, length: bigint): Mm | 'EINVAL' {
+  const left = munmapRange(mm, mem, va, length);
+  return typeof left === 'string' ? left : settle(left, va, va + pageAlign(length));
 }
 
 /** MADV_DONTNEED over `[start, end)`: a huge entry covered whole is emptied, one cut is split; page tables stay. */

@@ -11,9 +11,9 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, findVma, isHugetlbVma, mapVma, munmapRange, pageAlign, unmapRange, vmaHasFile, vmasIn, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
 import type { World } from './state.js';
-import { move as movePmds, settle } from './huge_memory.js';
+import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -123,7 +123,7 @@ export function mremap(w: World, pid: number, a: Fields): [World, Result] {
   if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) r = mremapTo(c, oldLen, newAddr, newLen);
   else if (oldLen >= newLen) {
     // Shrinking always works: the tail is unmapped (wherever it lies).
-    const mm = oldLen === newLen ? c.mm : unmapped(c, addr + newLen, oldLen - newLen);
+    const mm = oldLen === newLen ? c.mm : munmapFreeing(c.mm, w.mem, addr + newLen, oldLen - newLen);
     if (typeof mm === 'string') r = mm;
     else {
       c.mm = mm;
@@ -164,12 +164,12 @@ function mremapTo(c: Call, oldLen: bigint, newAddr: bigint, newLen: bigint): big
   // the old and new ranges must not overlap
   if (addr + oldLen > newAddr && newAddr + newLen > addr) return 'EINVAL';
   if (c.flags & MREMAP_FIXED) {
-    const mm = unmapped(c, newAddr, newLen);
+    const mm = munmapFreeing(c.mm, c.w.mem, newAddr, newLen);
     if (typeof mm === 'string') return mm;
     c.mm = mm;
   }
   if (oldLen > newLen) {
-    const mm = unmapped(c, addr + newLen, oldLen - newLen);
+    const mm = munmapFreeing(c.mm, c.w.mem, addr + newLen, oldLen - newLen);
     if (typeof mm === 'string') return mm;
     c.mm = mm;
     oldLen = newLen;
@@ -198,12 +198,6 @@ function vmaToResize(c: Call, oldLen: bigint, newLen: bigint): Vma | string | No
   if (newLen === oldLen) return vma;
   if (dontExpand) return 'EFAULT';
   return vma;
-}
-
-/** munmapRange, and the page tables it frees (huge_memory.ts). */
-function unmapped(c: Call, va: bigint, len: bigint): Mm | 'EINVAL' {
-  const mm = munmapRange(c.mm, c.w.mem, va, len);
-  return typeof mm === 'string' ? mm : settle(mm, va, va + len);
 }
 
 /** The model's pieces of [start, end), clipped to it. */

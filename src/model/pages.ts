@@ -11,7 +11,7 @@
 import { PMap } from '../ds/pmap.js';
 import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, newMobj, pastEof, pinPage, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
-import type { AccountMode, Pages, PinRun, World } from './state.js';
+import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, mappedElsewhere } from './huge_memory.js';
 
 /**
@@ -261,19 +261,26 @@ function uncharge(tx: Tx, p: Pages, n: bigint): void {
   tx.setWorld(w);
 }
 
+/**
+ * Every pin run (its first index in its pages object, the run) of every
+ * pages object of contexts `ctxs`, until `fn` returns false. `pagesOf`: a
+ * context's pages objects as the caller sees them (a transaction's own).
+ */
+export function eachPinRun(ctxs: World['ctxs'], fn: (start: number, r: PinRun) => boolean, pagesOf: (c: Ctx) => Ctx['pages'] = (c) => c.pages): void {
+  let go = true;
+  ctxs.each((_id, c) => {
+    pagesOf(c).each((_p, p) => {
+      p.pinned.each((s, r) => (go = fn(s, r)));
+      return go;
+    });
+    return go;
+  });
+}
+
 /** Whether a page of memory object `mobj`'s pages [first, first + n) is pinned by any pages object (a folio's pin count). */
 export function anyPinned(w: World, mobj: number, first: number, n: number): boolean {
   let hit = false;
-  w.ctxs.each((_c, c) => {
-    c.pages.each((_id, p) => {
-      p.pinned.each((_s, r) => {
-        if (r.mobj === mobj && r.mobjIndex <= first + n - 1 && r.mobjIndex + (r.last - _s) >= first) hit = true;
-        return !hit;
-      });
-      return !hit;
-    });
-    return !hit;
-  });
+  eachPinRun(w.ctxs, (s, r) => !(hit = r.mobj === mobj && r.mobjIndex <= first + n - 1 && r.mobjIndex + (r.last - s) >= first));
   return hit;
 }
 

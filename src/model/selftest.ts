@@ -14,7 +14,7 @@ import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
 import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, copyToUser } from './mm.js';
 import { faultIn, isCompoundPage } from './huge_memory.js';
 import { Tx, type ObjOf } from './object.js';
-import { pinnedPage } from './pages.js';
+import { eachPinRun, pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
 import { reportFault, IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID } from './fault.js';
 import { mockDirty } from './dirty.js';
@@ -128,18 +128,15 @@ function lookupFault(tx: Tx, va: bigint): void {
 /** Long-term pins held on one physical page, over every context (one per pages object). */
 function pinsOn(tx: Tx, mobj: number, index: number): number {
   let n = 0;
-  const count = (pages: Tx['ctx']['pages']) =>
-    pages.each((_id, p) => {
-      p.pinned.each((s, r) => {
-        if (r.mobj === mobj && index >= r.mobjIndex && index <= r.mobjIndex + (r.last - s)) n++;
-        return true;
-      });
+  const own = tx.ctx;
+  eachPinRun(
+    tx.w.ctxs,
+    (s, r) => {
+      if (r.mobj === mobj && index >= r.mobjIndex && index <= r.mobjIndex + (r.last - s)) n++;
       return true;
-    });
-  tx.w.ctxs.each((id, c) => {
-    count(id === tx.ctx.id ? tx.ctx.pages : c.pages);
-    return true;
-  });
+    },
+    (c) => (c.id === own.id ? own.pages : c.pages),
+  );
   return n;
 }
 
