@@ -6,20 +6,13 @@
  * 6.12.117 gave to the same 53 calls through the oracle.
  */
 import { describe, expect, it } from 'vitest';
-import type { Event, Fields, Result } from '../../../src/events/event.js';
 import { runChecked } from './checked_run.js';
+import { data, env, io, memfdMapped, mockDomain, pat, rd, wr, zeros } from './trace_events.js';
 
 const VM = 0x7f0000200000n; // a memfd, shared
 const VP = 0x7f0000300000n; // the same memfd, private
-const env = (op: string, args: Fields): Event => ({ op, pid: 1, args });
-const io = (op: string, args: Fields): Event => ({ op, pid: 1, fd: 0, args });
-const pat = (n: number, s: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + s) & 0xff);
-const zeros = (n: number) => new Uint8Array(n);
-const rd = (va: bigint, length: bigint) => env('read_memory', { va, length });
-const wr = (va: bigint, data: Uint8Array) => env('write_memory', { va, data });
 const fa = (fd: number, mode: number, offset: bigint, length: bigint) => env('fallocate', { fd, mode, offset, length });
 const pread = (fd: number, pos: bigint, count: number) => env('read_fault_fd', { fd, count, pos });
-const data = (r: Result) => r.bufs?.['data'];
 const PUNCH = 3; // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
 const KEEP = 1;
 
@@ -28,13 +21,8 @@ describe('fallocate (Linux 6.12.117 answers)', () => {
     const p1 = pat(0x8000, 1);
     const p2 = pat(0x10, 2);
     const { results: r } = runChecked([
-      env('open', { path: '/dev/iommu' }), // fd 0
-      io('IOMMU_IOAS_ALLOC', { flags: 0 }),
-      io('IOMMU_TEST_OP_MOCK_DOMAIN', { id: 1, mock_domain: {} }), // HWPT 4
-      env('memfd_create', { name: 'ram' }), // fd 1
-      env('ftruncate', { fd: 1, length: 0x8000n }),
-      env('mmap', { va: VM, length: 0x8000n, kind: 'memfd', prot: 3, fd: 1, offset: 0n }),
-      env('mmap', { va: VP, length: 0x8000n, kind: 'file_private', prot: 3, fd: 1, offset: 0n }),
+      ...mockDomain(), // fd 0, HWPT 4
+      ...memfdMapped(VM, VP, 0x8000n), // fd 1
       wr(VM, p1),
       wr(VP + 0x2000n, p2), // a private copy of page 2
       io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: 1, __reserved: 0, user_va: VM + 0x1000n, length: 0x2000n, iova: 0x1000000n }), // pages 1-2 pinned

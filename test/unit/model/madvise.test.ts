@@ -9,9 +9,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { apply } from '../../../src/engine/apply.js';
-import type { Event, Fields, Result } from '../../../src/events/event.js';
+import type { Event } from '../../../src/events/event.js';
 import { emptyWorld } from '../../../src/model/state.js';
 import { runChecked } from './checked_run.js';
+import { data, env, io, memfdMapped, mockDomain, pat, rd, wr, zeros } from './trace_events.js';
 
 const VA = 0x7f0000000000n; // private anonymous
 const VS = 0x7f0000100000n; // shared anonymous
@@ -19,24 +20,15 @@ const VM = 0x7f0000200000n; // a memfd, shared
 const VP = 0x7f0000300000n; // the same memfd, private
 const VH = 0x7f0000400000n; // hugetlb, shared, 2 huge pages
 const VB = 0x7f0000a00000n; // a buffer for ACCESS_RW
-const env = (op: string, args: Fields, pid = 1): Event => ({ op, pid, args });
-const io = (op: string, args: Fields, pid = 1): Event => ({ op, pid, fd: 0, args });
-const pat = (n: number, s: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + s) & 0xff);
-const zeros = (n: number) => new Uint8Array(n);
 const madv = (va: bigint, length: bigint, advice: string | number, pid = 1) => env('madvise', { va, length, advice }, pid);
-const rd = (va: bigint, length: bigint, pid = 1) => env('read_memory', { va, length }, pid);
-const wr = (va: bigint, data: Uint8Array, pid = 1) => env('write_memory', { va, data }, pid);
 const map = (userVa: bigint, length: bigint, iova: bigint, pid = 1) => io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: 1, __reserved: 0, user_va: userVa, length, iova }, pid);
-const data = (r: Result) => r.bufs?.['data'];
 
 describe('madvise (Linux 6.12.117 answers)', () => {
   it('DONTFORK / DOFORK, WIPEONFORK / KEEPONFORK: what a child gets', () => {
     const pa = pat(0x10000, 1);
     const ps = pat(0x4000, 2);
     const { results: r } = runChecked([
-      env('open', { path: '/dev/iommu' }),
-      io('IOMMU_IOAS_ALLOC', { flags: 0 }),
-      io('IOMMU_TEST_OP_MOCK_DOMAIN', { id: 1, mock_domain: {} }), // maps pin at once
+      ...mockDomain(),
       env('mmap', { va: VA, length: 0x10000n, kind: 'private_anon', prot: 3 }),
       env('mmap', { va: VS, length: 0x4000n, kind: 'anon', prot: 3 }),
       wr(VA, pa),
@@ -90,13 +82,8 @@ describe('madvise (Linux 6.12.117 answers)', () => {
     const pm = pat(0x8000, 3);
     const pp = pat(0x10, 4);
     const { results: r } = runChecked([
-      env('open', { path: '/dev/iommu' }),
-      io('IOMMU_IOAS_ALLOC', { flags: 0 }),
-      io('IOMMU_TEST_OP_MOCK_DOMAIN', { id: 1, mock_domain: {} }), // HWPT 4
-      env('memfd_create', { name: 'ram' }), // fd 1
-      env('ftruncate', { fd: 1, length: 0x8000n }),
-      env('mmap', { va: VM, length: 0x8000n, kind: 'memfd', prot: 3, fd: 1, offset: 0n }),
-      env('mmap', { va: VP, length: 0x8000n, kind: 'file_private', prot: 3, fd: 1, offset: 0n }),
+      ...mockDomain(),
+      ...memfdMapped(VM, VP, 0x8000n),
       env('mmap', { va: VA, length: 0x4000n, kind: 'private_anon', prot: 3 }),
       env('mmap', { va: VB, length: 0x4000n, kind: 'anon', prot: 3 }),
       wr(VM, pm),

@@ -10,30 +10,23 @@
 import { describe, expect, it } from 'vitest';
 import type { Event, Fields, Result } from '../../../src/events/event.js';
 import { runChecked } from './checked_run.js';
+import { data, env, io, mockDomain, pat, rd, wr } from './trace_events.js';
 
 const VA = 0x7f0000000000n; // private anonymous, 4 pages
 const VS = 0x7f0000100000n; // shared anonymous, 4 pages
 const VM = 0x7f0000200000n; // a memfd, shared, 2 pages (the file 3)
 const VH = 0x7f0000400000n; // hugetlb, 4 MiB
 const VT = 0x7f0001000000n; // targets
-const env = (op: string, args: Fields): Event => ({ op, pid: 1, args });
-const io = (op: string, args: Fields): Event => ({ op, pid: 1, fd: 0, args });
-const pat = (n: number, s: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + s) & 0xff);
-const rd = (va: bigint, length: bigint) => env('read_memory', { va, length });
-const wr = (va: bigint, data: Uint8Array) => env('write_memory', { va, data });
 const mr = (va: bigint, old_length: bigint, new_length: bigint, flags: number, new_va?: bigint) =>
   env('mremap', { va, old_length, new_length, flags, ...(new_va !== undefined ? { new_va } : {}) });
 const map = (user_va: bigint, length: bigint, iova: bigint) => io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: 1, __reserved: 0, user_va, length, iova });
 const check = (iova: bigint, length: bigint, uptr: bigint) => io('IOMMU_TEST_OP_MD_CHECK_MAP', { id: 4, check_map: { iova, length, uptr } });
-const data = (r: Result) => r.bufs?.['data'];
 const hex = (r: Result) => Buffer.from(data(r) ?? []).toString('hex');
 
 describe('mremap (Linux 6.12.117 answers)', () => {
   it('grows, shrinks and moves mappings; pages, pins and contents go with them', () => {
     const events: Event[] = [
-      env('open', { path: '/dev/iommu' }), // fd 0
-      io('IOMMU_IOAS_ALLOC', { flags: 0 }),
-      io('IOMMU_TEST_OP_MOCK_DOMAIN', { id: 1, mock_domain: {} }), // hwpt 4
+      ...mockDomain(), // fd 0, HWPT 4
       env('mmap', { va: VA, length: 0x4000n, kind: 'private_anon', prot: 3 }),
       env('mmap', { va: VS, length: 0x4000n, kind: 'anon', prot: 3 }),
       wr(VA, pat(0x4000, 1)),
