@@ -757,13 +757,14 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     madvise: {
       weight: 0.5,
       // (what a VMM does to guest RAM: DONTFORK it, give it back with DONTNEED or REMOVE, ask for
-      // transparent huge pages with HUGEPAGE over the whole region, as QEMU does; not the advice whose
-      // answer hangs on the kernel's configuration or on memory pressure)
+      // transparent huge pages with HUGEPAGE over the whole region and preallocate it with
+      // POPULATE_WRITE, as QEMU does; not the advice whose answer hangs on the kernel's configuration
+      // or on memory pressure)
       build: env('madvise', (d) => {
-        const advice = d.w([100, d.h]) ? 5 : d.of('DONTNEED', 'DONTNEED', 'REMOVE', 'REMOVE', 'DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'NORMAL', 'NOHUGEPAGE', 'COLD', 'PAGEOUT', 'DONTDUMP', 'HUGEPAGE', 'HUGEPAGE');
+        const advice = d.w([100, d.h]) ? 5 : d.of('DONTNEED', 'DONTNEED', 'REMOVE', 'REMOVE', 'DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'NORMAL', 'NOHUGEPAGE', 'COLD', 'PAGEOUT', 'DONTDUMP', 'HUGEPAGE', 'HUGEPAGE', 'POPULATE_READ', 'POPULATE_WRITE');
         // (the whole of one of mmap's low regions, where userVa's pick of a VMA lands most; mapped
         // private first if it is not there: template.ts constructorFor)
-        if (advice === 'HUGEPAGE' && d.w([60, 40]) === 0) return { va: GUEST_VA + BigInt(1 + d.int(1)) * GUEST_STRIDE, length: GUEST_REGION, advice };
+        if ((advice === 'HUGEPAGE' || advice === 'POPULATE_WRITE') && d.w([60, 40]) === 0) return { va: GUEST_VA + BigInt(1 + d.int(1)) * GUEST_STRIDE, length: GUEST_REGION, advice };
         return { va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, 0x200000n), advice };
       }),
     },

@@ -81,8 +81,9 @@ function partialEffect(d: StepDelta): string | undefined {
       return 'page-tables';
     case 'madvise':
       // madvise_walk_vmas advises VMA by VMA: a hole (ENOMEM, at the end) or a VMA that refuses the advice
-      // (EINVAL, EACCES) leaves the VMAs before it advised.
-      return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' || d.result.errno === 'EACCES' ? 'the VMAs before a hole or a refusing VMA keep the advice (madvise(2))' : undefined;
+      // (EINVAL, EACCES) leaves the VMAs before it advised; MADV_POPULATE_* stopped by a hole, a VMA that
+      // refuses the access or a page past the end of a file (EFAULT) keeps the pages it faulted in before.
+      return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' || d.result.errno === 'EACCES' || d.result.errno === 'EFAULT' ? 'the VMAs before a hole or a refusing VMA keep the advice, and the pages faulted in before it stay (madvise(2))' : undefined;
     case 'mremap':
       // mremap_to unmaps a FIXED target, and the tail of a shrinking move, before it checks the old range
       return d.result.errno && fieldU32(ev.args, 'flags') & (2 | 4) ? 'a FIXED target and a shrinking tail stay unmapped (mremap(2))' : undefined;
@@ -146,7 +147,7 @@ export const failedIoctlUnchanged: Invariant = {
     'effects: IOMMU_IOAS_UNMAP (§3.7), IOMMU_HWPT_INVALIDATE (§8), a failed write of IOMMU_TEST_OP_ACCESS_RW (§4.3) ' +
     'or a read of it whose copy out to the caller faulted (and any ACCESS_RW the caller\'s page-table entries, which the recorder\'s read of the buffer before the call fills), ' +
     'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts) or stopped ' +
-    'by a VMA that refuses the advice (EINVAL, EACCES) after the VMAs before, a failed FIXED or DONTUNMAP mremap ' +
+    'by a VMA that refuses the advice (EINVAL, EACCES) after the VMAs before (MADV_POPULATE_*: also a page past the end of a file, EFAULT, after faulting in the pages before), a failed FIXED or DONTUNMAP mremap ' +
     '(its target and a shrinking tail unmapped first), mprotect ' +
     'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a fault-fd ' +
     'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +

@@ -13,9 +13,10 @@
 import type { Fields, Result } from '../events/event.js';
 import { table } from '../ds/table.js';
 import { u64 } from './args.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, pageAlign, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, eofVa, findVma, pageAlign, pinPage, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
-import { coldSplit, mappedElsewhere, settle, zap } from './huge_memory.js';
+import { coldSplit, fault, mappedElsewhere, settle, zap } from './huge_memory.js';
+import { MAX_EVENT_STEPS, overLimit } from './limits.js';
 import { anyPinned } from './pages.js';
 import type { Proc, World } from './state.js';
 
@@ -41,8 +42,6 @@ const BY_CONFIG: Readonly<Record<number, string>> = table({
 
 /** Advice the kernel knows and the model does not carry out, with why. */
 const NOT_MODELLED: Readonly<Record<number, string>> = table({
-  22: 'MADV_POPULATE_READ (faulting the range in) is not modelled',
-  23: 'MADV_POPULATE_WRITE (faulting the range in, breaking copy-on-write) is not modelled',
   25: 'MADV_COLLAPSE (transparent huge pages) is not modelled',
   102: 'MADV_GUARD_INSTALL (guard regions) is not modelled',
   103: 'MADV_GUARD_REMOVE (guard regions) is not modelled',
@@ -87,6 +86,7 @@ export function madvise(w: World, pid: number, a: Fields): [World, Result] {
   // len rounded up from a huge value to 0, or start + len past 2^64
   if ((raw && !len) || start + len > U64_MAX) return [w, { errno: 'EINVAL' }];
   if (len === 0n) return [w, { errno: 0 }];
+  if (behavior === MADV.POPULATE_READ || behavior === MADV.POPULATE_WRITE) return populate(w, pid, start, start + len, behavior === MADV.POPULATE_WRITE);
   const why = NOT_MODELLED[behavior];
   if (why) return [w, { errno: 0, unmodelled: why }];
   const s: Walk = { w, pid };
@@ -98,6 +98,41 @@ export function madvise(w: World, pid: number, a: Fields): [World, Result] {
     if (mm !== p.mm) setMm(s, p, mm);
   }
   return [s.w, s.unmodelled ? { errno, unmodelled: s.unmodelled } : { errno }];
+}
+
+/**
+ * MADV_POPULATE_READ / _WRITE (madvise_populate, faultin_page_range): the
+ * range faulted in as GUP does it, page by page the way a CPU access would
+ * (read: the huge zero page where a transparent huge page may go; write: a
+ * huge page there, and a private file mapping's pages copied, as a store
+ * copies them, with their contents of now). QEMU preallocates guest RAM
+ * with it. It stops at the first page it cannot fault and keeps what it
+ * faulted before: no VMA there is ENOMEM, a VMA that refuses the access
+ * EINVAL (check_vma_flags' EFAULT, answered as "incompatible mapping"), a
+ * page past the end of its file EFAULT (the fault's SIGBUS).
+ */
+function populate(w: World, pid: number, start: bigint, end: bigint, write: boolean): [World, Result] {
+  const before = w;
+  for (let pos = start; pos < end; ) {
+    const p = w.procs.get(pid)!;
+    const v = findVma(p.mm, pos);
+    if (!v) return [w, { errno: 'ENOMEM' }];
+    if (write ? !v.write : !v.read) return [w, { errno: 'EINVAL' }];
+    const stop = v.end < end ? v.end : end;
+    const eof = eofVa(w.mem, v, pos, stop);
+    const lim = eof ?? stop;
+    let mem = w.mem;
+    if (write && v.cow !== undefined) {
+      const big = overLimit('MADV_POPULATE_WRITE of a private file mapping', (lim - pos) / PAGE_SIZE, MAX_EVENT_STEPS, 'pages');
+      if (big) return [before, big];
+      for (let va = pos; va < lim; va += PAGE_SIZE) mem = pinPage(p.mm, mem, va, true)!.mem;
+    }
+    const [mm, faulted] = fault(p.mm, mem, pos, lim, write ? 'write' : 'read', (phys) => mappedElsewhere(w, pid, phys));
+    if (mm !== p.mm || faulted !== w.mem) w = { ...w, mem: faulted, procs: w.procs.set(pid, { ...p, mm }) };
+    if (eof !== undefined) return [w, { errno: 'EFAULT' }];
+    pos = stop;
+  }
+  return [w, { errno: 0 }];
 }
 
 /** madvise_walk_vmas: each VMA's part of [start, end) in turn; holes make ENOMEM once the rest is done. */

@@ -219,6 +219,18 @@ export function pastEof(mem: Memory, vma: Vma, off: bigint): boolean {
   return (backing?.kind === 'memfd' || backing?.kind === 'file' || backing?.kind === 'shmem') && off >= backing.size;
 }
 
+/**
+ * The first page of `[from, to)` (inside VMA `vma`) that lies past the end
+ * of the VMA's file (`pastEof`), if the range reaches one.
+ */
+export function eofVa(mem: Memory, vma: Vma, from: bigint, to: bigint): bigint | undefined {
+  const at = (va: bigint) => vma.offset + (va - vma.start);
+  if (!pastEof(mem, vma, at(to - PAGE_SIZE))) return undefined;
+  if (pastEof(mem, vma, at(from))) return from;
+  // (the page holding the file's last byte is there; the one after it is not)
+  return vma.start + roundUp(mem.mobjs.get(vma.mobj)!.size, PAGE_SIZE) - vma.offset;
+}
+
 /** A resolved user page: which physical page a user address reaches. */
 export interface PageRef {
   readonly mobj: number;

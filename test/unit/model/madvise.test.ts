@@ -5,7 +5,8 @@
  * the kernel's EINVAL/EACCES/ENOMEM answers were missed. Every answer below
  * (memory read back included) is what Linux 6.12.117 gave to the same calls
  * through the oracle (39 + 30 + 44 + 16 answers); the model before the
- * change diverged on 12, 12, 17 and 5 of them.
+ * change diverged on 12, 12, 17 and 5 of them. MADV_POPULATE_READ / _WRITE
+ * came later the same day (24 answers here; until then not modelled).
  */
 import { describe, expect, it } from 'vitest';
 import { apply } from '../../../src/engine/apply.js';
@@ -177,6 +178,42 @@ describe('madvise (Linux 6.12.117 answers)', () => {
     expect(data(r[14]!)).toEqual(new Uint8Array([...p5.slice(0xff8, 0x1000), ...zeros(8)]));
     expect(data(r[43]!)).toEqual(zeros(0x10));
   });
+
+  it('POPULATE_WRITE copies a private file mapping\'s pages as they are then, POPULATE_READ does not; shared and hugetlb memory take both', () => {
+    const F = 0x7f0006000000n; // a memfd, shared at F and private at F + 1 MiB
+    const P = F + 0x100000n;
+    const { results: r } = runChecked([
+      env('open', { path: '/dev/iommu' }),
+      env('memfd_create', { name: 'ram' }),
+      env('ftruncate', { fd: 1, length: 0x10000n }),
+      env('mmap', { va: F, length: 0x10000n, kind: 'memfd', prot: 3, fd: 1, offset: 0n }),
+      env('mmap', { va: P, length: 0x10000n, kind: 'file_private', prot: 3, fd: 1, offset: 0n }),
+      wr(F, pat(16, 1)),
+      madv(P, 0x2000n, 'POPULATE_WRITE'), // private copies of pages 0 and 1, as they are now
+      madv(P + 0x3000n, 0x1000n, 'POPULATE_READ'), // page 3 stays the file's
+      wr(F, pat(16, 2)),
+      wr(F + 0x1000n, pat(16, 3)),
+      wr(F + 0x2000n, pat(16, 4)),
+      wr(F + 0x3000n, pat(16, 5)),
+      rd(P, 0x10n), // 12
+      rd(P + 0x1000n, 0x10n),
+      rd(P + 0x2000n, 0x10n),
+      rd(P + 0x3000n, 0x10n),
+      env('mprotect', { va: P + 0x4000n, length: 0x1000n, prot: 1 }),
+      madv(P + 0x4000n, 0x1000n, 'POPULATE_WRITE'), // 17: read-only: EINVAL
+      env('mmap', { va: F + 0x200000n, length: 0x4000n, kind: 'anon', prot: 3 }),
+      madv(F + 0x200000n, 0x4000n, 'POPULATE_WRITE'),
+      madv(F + 0x200000n, 0x8000n, 'POPULATE_READ'), // 20: past the mapping: ENOMEM
+      env('mmap', { va: 0x7f0040000000n, length: 0x200000n, kind: 'anon_hugetlb', prot: 3 }),
+      madv(0x7f0040000000n + 0x1000n, 0x1000n, 'POPULATE_WRITE'),
+      madv(0x7f0040000000n, 0x200000n, 'POPULATE_READ'),
+    ]);
+    expect(r.map((x) => x.errno)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'EINVAL', 0, 0, 'ENOMEM', 0, 0, 0]);
+    expect(data(r[12]!)).toEqual(pat(16, 1));
+    expect(data(r[13]!)).toEqual(zeros(16));
+    expect(data(r[14]!)).toEqual(pat(16, 4));
+    expect(data(r[15]!)).toEqual(pat(16, 5));
+  });
 });
 
 describe('madvise stops at the first VMA that refuses, the VMAs before keep the advice (Linux 6.12.117 answers)', () => {
@@ -223,7 +260,7 @@ describe('madvise: what the model does not claim to know', () => {
     expect(last(madv(VA, 0x1000n, 'MERGEABLE'))).toMatchObject({ errno: 'EINVAL', unmodelled: expect.stringContaining('CONFIG_KSM') });
     expect(last(madv(VA, 0x1000n, 'WILLNEED'))).toMatchObject({ unmodelled: expect.stringContaining('CONFIG_SWAP') });
     expect(last(madv(VA, 0x1000n, 'FREE'))).toMatchObject({ errno: 0, unmodelled: expect.stringContaining('MADV_FREE') });
-    expect(last(madv(VA, 0x1000n, 'POPULATE_WRITE'))).toMatchObject({ unmodelled: expect.stringContaining('POPULATE_WRITE') });
+    expect(last(madv(VA, 0x1000n, 'COLLAPSE'))).toMatchObject({ unmodelled: expect.stringContaining('COLLAPSE') });
     expect(last(madv(VA, 0x1000n, 102), '6.14')).toMatchObject({ unmodelled: expect.stringContaining('GUARD_INSTALL') });
     expect(last(madv(VA, 0x1000n, 'NO_SUCH_ADVICE'))).toMatchObject({ unmodelled: expect.stringContaining('unknown advice') });
   });
@@ -232,6 +269,7 @@ describe('madvise: what the model does not claim to know', () => {
     expect(last(madv(VS, 0x1000n, 'WILLNEED'))).toEqual({ errno: 0 });
     expect(last(madv(VS, 0x1000n, 'FREE'))).toEqual({ errno: 'EINVAL' });
     expect(last(madv(VA + 1n, 0x1000n, 'POPULATE_WRITE'))).toEqual({ errno: 'EINVAL' });
+    expect(last(madv(VA, 0x1000n, 'POPULATE_WRITE'))).toEqual({ errno: 0 });
     expect(last(madv(VA, 0x1000n, 'MADV_DONTFORK'))).toEqual({ errno: 0 });
     expect(last(madv(VA, 0x1000n, 102))).toEqual({ errno: 'EINVAL' });
   });
