@@ -6,7 +6,6 @@
 import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
 import { PAGE_SIZE, findVma, pinPage, readPage, readUser, copyToUser, writePage, type PageRef, type ReadFlags } from './mm.js';
-import { faultIn } from './huge_memory.js';
 import type { Tx } from './object.js';
 import { pagesAddRange, pagesRemoveRange, pinnedPage } from './pages.js';
 import type { AccessItem, AccessObj, Area } from './state.js';
@@ -216,12 +215,12 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
       // copy_to_user at the owner's VA: the bytes before a page it cannot write stay written.
       const r = copyToUser(owner.mm, tx.w.mem, va, src);
       if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
-      tx.setWorld(faultIn(tx.w, owner.pid, va, va + BigInt(r.done), 'write'));
+      tx.fault(owner.pid, va, va + BigInt(r.done), 'write');
       if (r.done < src.length) return 'EFAULT';
     } else {
       const bytes = readUser(owner.mm, tx.w.mem, va, n, seen);
       if (!bytes) return 'EFAULT';
-      tx.setWorld(faultIn(tx.w, owner.pid, va, va + BigInt(n), 'read'));
+      tx.fault(owner.pid, va, va + BigInt(n), 'read');
       out.set(bytes, outOff);
     }
     return 0;
@@ -235,7 +234,7 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
     // (pin_user_pages_remote without FOLL_LONGTERM: a read needs no unshare, the huge zero page will do)
     const pva = pages.base + firstIdx * PAGE_SIZE;
-    tx.setWorld(faultIn(tx.w, owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'read'));
+    tx.fault(owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'read');
     const inPage = Number(startByte % PAGE_SIZE);
     if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, r.page, inPage, src.subarray(0, n)) });
     else out.set(readPage(tx.w.mem, r.page, inPage, n, seen), outOff);

@@ -41,9 +41,11 @@
  * under memory pressure: the model keeps it whole); memory whose contents the trace does not describe (a capture's: the
  * program's own loads and stores, not recorded, may have faulted it in any
  * way); a 2 MiB range across pieces the model keeps as separate VMAs (mremap
- * growth, DONTNEED). And the faults of an ioctl that fails are dropped with
- * the rest of its effects, where the kernel keeps the pages it faulted in
- * (their kind decides what a later fault there gets).
+ * growth, DONTNEED).
+ *
+ * An ioctl that fails drops its pins, but not what their faults filled in:
+ * the kernel keeps those entries (and what a later pin there gets depends on
+ * them), and so does the model (object.ts Tx.failed).
  */
 import { PMap } from '../ds/pmap.js';
 import type { World } from './state.js';

@@ -208,6 +208,6 @@ export function iommufdIoctl(w: World, ctxId: number, pid: number, ev: Event): [
   const res = handler(tx, a, ev);
   if (res.unmodelled) return [w, res];
   if (res.out && size < l.size) res.out = clipOut(l, res.out, size, ev.args);
-  if (res.errno && !tx.keepOnError) return [w, res];
+  if (res.errno && !tx.keepOnError) return [tx.failed(w), res];
   return [tx.commit(), res];
 }

@@ -6,11 +6,14 @@
  * The kernel allocates an ID, does everything that can fail, then publishes
  * (iommufd_object_finalize) or aborts. The model gets the same effect for
  * free: a handler works on a Tx whose fields it replaces freely; on failure
- * the dispatcher simply drops the Tx and returns the untouched World. IDs come
+ * the dispatcher drops the Tx and returns the untouched World (but for the
+ * faults its accesses of user memory took, which the kernel keeps too:
+ * `failed`). IDs come
  * from the kernel's xarray rule: lowest free ID >= 1 (XA_FLAGS_ALLOC1), so IDs
  * of destroyed objects are reused and a failed ioctl never consumes one.
  */
 import type { PMap } from '../ds/pmap.js';
+import { faultIn, type FaultKind } from './huge_memory.js';
 import type { Ctx, Obj, ObjType, Pages, Proc, World } from './state.js';
 
 export const ID_MAX = 0x7fffffff; // xa_limit_31b
@@ -71,6 +74,13 @@ export function setTouchRecorder(r: TouchRecorder | null): TouchRecorder | null 
 export class Tx {
   /** Set by handlers whose failure keeps partial effects (kernel-semantics §3.7). */
   keepOnError = false;
+  /**
+   * The faults the kernel's own accesses of user memory took in this
+   * transaction (its pins, its copies), in order. An ioctl that fails drops
+   * its pins, but the page-table entries those faults filled, and the huge
+   * pages they allocated, stay: `failed` replays them on the World before.
+   */
+  private faults: ((w: World) => World)[] | null = null;
 
   // The context's large collections are held here and the Ctx object is
   // rebuilt only when asked for (or at commit): a handler touches them many
@@ -140,6 +150,30 @@ export class Tx {
     this.pagesMap = c.pages;
     this.nextPagesId = c.nextPages;
     this.built = c;
+  }
+
+  /**
+   * Note a fault already applied to this transaction's World (pages.ts works
+   * on its own copy of the memory map), as the function that takes it again.
+   */
+  noteFault(redo: (w: World) => World): void {
+    (this.faults ??= []).push(redo);
+  }
+
+  /** A fault in process `pid`'s memory (huge_memory.ts), kept even when the ioctl then fails. */
+  fault(pid: number, start: bigint, end: bigint, kind: FaultKind): void {
+    const redo = (w: World) => faultIn(w, pid, start, end, kind);
+    const w = redo(this.w);
+    if (w === this.w) return;
+    this.setWorld(w);
+    this.noteFault(redo);
+  }
+
+  /** What a failed ioctl leaves of this transaction: `before` with its faults taken again (unless keepOnError, its only effect). */
+  failed(before: World): World {
+    let w = before;
+    if (this.faults !== null) for (const redo of this.faults) w = redo(w);
+    return w;
   }
 
   /** The World with this transaction's context written back. */

@@ -12,7 +12,7 @@ import { PMap } from '../ds/pmap.js';
 import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, newMobj, pastEof, pinPage, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
-import { fault, mappedElsewhere } from './huge_memory.js';
+import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
 
 /**
  * Only a pages object based at or past 2^63 can meet the EOVERFLOW below: one based lower that
@@ -193,35 +193,55 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   }
   let mm = owner.mm;
   let mem = tx.w.mem;
+  // The faults taken stay in the Tx's World even when a later page fails (and the ioctl with it: Tx.failed).
+  const done = <R>(r: R): R => {
+    if (mm !== owner.mm) tx.setWorld({ ...tx.w, mem, procs: tx.w.procs.set(owner.pid, { ...owner, mm }) });
+    else if (mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem });
+    return r;
+  };
   let idx = a;
   while (idx <= b) {
     const va = p.base + BigInt(idx) * PAGE_SIZE;
     const vma = findVma(mm, va);
-    if (!vma) return 'EFAULT';
-    if (p.writable ? !vma.write : !vma.read) return 'EFAULT';
+    if (!vma) return done('EFAULT');
+    if (p.writable ? !vma.write : !vma.read) return done('EFAULT');
     const inVma = Number((vma.end - va) >> PAGE_SHIFT);
     const end = Math.min(b, idx + inVma - 1);
     if (vma.cow !== undefined) {
       // MAP_PRIVATE file: every long-term pin unshares its page (§13.5).
       for (let i = idx; i <= end; i++) {
         const r = pinPage(mm, mem, p.base + BigInt(i) * PAGE_SIZE, p.writable);
-        if (!r) return 'EFAULT';
+        if (!r) return done('EFAULT');
+        if (r.mem !== mem) tx.noteFault(unshareAgain(owner.pid, p.base + BigInt(i) * PAGE_SIZE, p.writable));
         mem = r.mem;
         out.push([i, { last: i, count: 1, mobj: r.page.mobj, mobjIndex: r.page.index }]);
       }
     } else {
       // No page at or past the file's end (GUP fails: EFAULT).
-      if (pastEof(mem, vma, vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE)) return 'EFAULT';
+      if (pastEof(mem, vma, vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE)) return done('EFAULT');
       // Private anonymous memory faults in here, maybe as transparent huge pages (huge_memory.ts).
-      if (!vma.shared) [mm, mem] = fault(mm, mem, va, p.base + BigInt(end + 1) * PAGE_SIZE, p.writable ? 'write' : 'pin-read', (phys) => mappedElsewhere(tx.w, owner.pid, phys));
+      if (!vma.shared) {
+        const kind = p.writable ? 'write' : 'pin-read';
+        const endVa = p.base + BigInt(end + 1) * PAGE_SIZE;
+        const was = [mm, mem];
+        [mm, mem] = fault(mm, mem, va, endVa, kind, (phys) => mappedElsewhere(tx.w, owner.pid, phys));
+        if (mm !== was[0] || mem !== was[1]) tx.noteFault((w) => faultIn(w, owner.pid, va, endVa, kind));
+      }
       const mobjIndex = Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT);
       out.push([idx, { last: end, count: 1, mobj: vma.mobj, mobjIndex }]);
     }
     idx = end + 1;
   }
-  if (mm !== owner.mm) tx.setWorld({ ...tx.w, mem, procs: tx.w.procs.set(owner.pid, { ...owner, mm }) });
-  else if (mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem });
-  return out;
+  return done(out);
+}
+
+/** The unshare fault of a pin of a private file mapping's page (pinPage), taken again on another World: its private copy. */
+function unshareAgain(pid: number, va: bigint, write: boolean): (w: World) => World {
+  return (w) => {
+    const owner = w.procs.get(pid)!;
+    const r = pinPage(owner.mm, w.mem, va, write);
+    return r && r.mem !== w.mem ? { ...w, mem: r.mem } : w;
+  };
 }
 
 /** Charge `n` newly pinned pages to the pages object's owner (§4.2). */

@@ -78,8 +78,8 @@ const MUTANTS: Mutant[] = [
     name: 'failed-ioctl-commits',
     what: 'a failing ioctl commits what its handler did before failing',
     file: 'src/model/main.ts',
-    find: '  if (res.errno && !tx.keepOnError) return [w, res];',
-    replace: `  if (res.errno && !tx.keepOnError && !(${on('failed-ioctl-commits')})) return [w, res];`,
+    find: '  if (res.errno && !tx.keepOnError) return [tx.failed(w), res];',
+    replace: `  if (res.errno && !tx.keepOnError && !(${on('failed-ioctl-commits')})) return [tx.failed(w), res];`,
     caughtBy: ['failed-ioctl-unchanged'],
   },
   {
