@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (twenty traces, 449 answers, all agreeing with the model).
+ * whole (twenty-one traces, 479 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -314,7 +314,7 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
  * MADV_POPULATE_READ / _WRITE (madvise.ts populate), as QEMU preallocates
  * guest RAM: faulted in the way a CPU access faults, so a write gets huge
  * pages and a read the huge zero page. Not modelled until 2026-11-26; the
- * three traces are Linux 6.12.117's answers (77, all agreeing).
+ * four traces are Linux 6.12.117's answers (107, all agreeing).
  */
 describe('MADV_POPULATE_READ / _WRITE (Linux 6.12.117 answers)', () => {
   const errnosOf = (events: Event[]) => runChecked([...setup, ...events]).results.slice(setup.length).map((r) => r.errno);
@@ -355,6 +355,24 @@ describe('MADV_POPULATE_READ / _WRITE (Linux 6.12.117 answers)', () => {
     ];
     expect(errnosOf(all).slice(0, 12)).toEqual([0, 'ENOMEM', 'ENOMEM', 0, 'EINVAL', 'EINVAL', 0, 0, 0, 'EINVAL', 'EINVAL', 0]);
     expect(dirtyMap(all, ['ENOMEM', 'ENOMEM', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL'])).toBe('HH HH HH 11 HH HH 11 HH');
+  });
+
+  it('after fork: a populating write copies out of a huge page the other process maps, and the last mapper takes it back whole', () => {
+    const all = [
+      madv(V, 16n * M, 'HUGEPAGE'),
+      ...[0, 1, 2, 3, 4].map((k) => wr(V + BigInt(k) * H, 4)),
+      env('fork', { child: 2 }),
+      env('madvise', { va: V, length: 0x1000n, advice: 'POPULATE_WRITE' }, 2), // the child copies one page
+      env('madvise', { va: V + H, length: H, advice: 'POPULATE_READ' }, 2), // nothing
+      env('madvise', { va: V + 2n * H, length: H, advice: 'POPULATE_WRITE' }, 2), // the child copies every page
+      madv(V + 3n * H, H, 'POPULATE_WRITE'), // the parent copies every page of its own
+      env('madvise', { va: V + 5n * H, length: H, advice: 'POPULATE_READ' }, 2), // the child's huge zero page
+      env('madvise', { va: V + 6n * H, length: H, advice: 'POPULATE_WRITE' }, 2), // the child's own huge page
+      ...[0, 1, 2, 3, 4, 5, 6, 7].map(unit),
+    ];
+    // the parent's pins: a copy where the child still maps the huge page (units 0, 1, 4) or where it
+    // copied itself (3); the huge page back whole where the child copied all of it out (2)
+    expect(dirtyMap(all)).toBe('11 11 HH 11 11 HH HH HH');
   });
 
   it('a page past the end of a file is EFAULT (SIGBUS), after the pages before it, of this VMA and of the ones before', () => {
