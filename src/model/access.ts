@@ -5,7 +5,7 @@
  */
 import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
-import { PAGE_SIZE, findVma, pinPage, readPage, readUser, copyToUser, writePage, type PageRef, type ReadFlags } from './mm.js';
+import { PAGE_SIZE, findVma, peekPage, pinPage, readPage, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
 import type { Tx } from './object.js';
 import { pagesAddRange, pagesRemoveRange, pinnedPage } from './pages.js';
 import type { AccessItem, AccessObj, Area } from './state.js';
@@ -204,6 +204,12 @@ export function accessRw(tx: Tx, accId: number, iova: bigint, data: Uint8Array, 
   return { errno: 0, read: out };
 }
 
+/** The page at `va` as a read finds it, without unsharing anything; undefined when unmapped or not readable. */
+function readablePage(mm: Mm, mem: Memory, va: bigint): { mem: Memory; page: PageRef } | undefined {
+  const r = peekPage(mm, mem, va);
+  return r.ok && r.vma.read ? { mem, page: r.page } : undefined;
+}
+
 /** iopt_pages_rw_access: through the user VA when in the owner's mm, else through (possibly temporarily pinned) pages. */
 function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | undefined, out: Uint8Array, outOff: number, n: number, flags: number, seen: ReadFlags): string | 0 {
   const pages = tx.pages(pagesId);
@@ -229,11 +235,12 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
   // anew (pin_user_pages_remote), whatever is pinned already: no page there (unmapped, not writable) is EFAULT.
   const firstIdx = startByte / PAGE_SIZE;
   if (n > 0 && firstIdx === (startByte + BigInt(n) - 1n) / PAGE_SIZE && pages.fileMobj === undefined && owner?.alive) {
-    const r = pinPage(owner.mm, tx.w.mem, pages.base + firstIdx * PAGE_SIZE, !!src);
+    // (pin_user_pages_remote without FOLL_LONGTERM: a write breaks copy-on-write, a read takes the page
+    // as it is, a private file mapping's page-cache page or the huge zero page, and unshares nothing)
+    const pva = pages.base + firstIdx * PAGE_SIZE;
+    const r = src ? pinPage(owner.mm, tx.w.mem, pva, true) : readablePage(owner.mm, tx.w.mem, pva);
     if (!r) return 'EFAULT';
     if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
-    // (pin_user_pages_remote without FOLL_LONGTERM: a read needs no unshare, the huge zero page will do)
-    const pva = pages.base + firstIdx * PAGE_SIZE;
     tx.fault(owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'read');
     const inPage = Number(startByte % PAGE_SIZE);
     if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, r.page, inPage, src.subarray(0, n)) });
