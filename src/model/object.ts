@@ -169,6 +169,11 @@ export class Tx {
     this.noteFault(redo);
   }
 
+  /** Take over the faults of a transaction on another context that this one wrote back (selftest.ts withAccess). */
+  adoptFaults(t: Tx): void {
+    if (t.faults !== null) (this.faults ??= []).push(...t.faults);
+  }
+
   /** What a failed ioctl leaves of this transaction: `before` with its faults taken again (unless keepOnError, its only effect). */
   failed(before: World): World {
     let w = before;

@@ -193,46 +193,53 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   }
   let mm = owner.mm;
   let mem = tx.w.mem;
-  // The faults taken stay in the Tx's World even when a later page fails (and the ioctl with it: Tx.failed).
-  const done = <R>(r: R): R => {
-    if (mm !== owner.mm) tx.setWorld({ ...tx.w, mem, procs: tx.w.procs.set(owner.pid, { ...owner, mm }) });
-    else if (mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem });
-    return r;
-  };
+  let err: PinErrno | undefined;
   let idx = a;
-  while (idx <= b) {
+  pages: while (idx <= b) {
     const va = p.base + BigInt(idx) * PAGE_SIZE;
     const vma = findVma(mm, va);
-    if (!vma) return done('EFAULT');
-    if (p.writable ? !vma.write : !vma.read) return done('EFAULT');
+    if (!vma || (p.writable ? !vma.write : !vma.read)) {
+      err = 'EFAULT';
+      break;
+    }
     const inVma = Number((vma.end - va) >> PAGE_SHIFT);
     const end = Math.min(b, idx + inVma - 1);
     if (vma.cow !== undefined) {
       // MAP_PRIVATE file: every long-term pin unshares its page (§13.5).
       for (let i = idx; i <= end; i++) {
         const r = pinPage(mm, mem, p.base + BigInt(i) * PAGE_SIZE, p.writable);
-        if (!r) return done('EFAULT');
+        if (!r) {
+          err = 'EFAULT';
+          break pages;
+        }
         if (r.mem !== mem) tx.noteFault(unshareAgain(owner.pid, p.base + BigInt(i) * PAGE_SIZE, p.writable));
         mem = r.mem;
         out.push([i, { last: i, count: 1, mobj: r.page.mobj, mobjIndex: r.page.index }]);
       }
     } else {
       // No page at or past the file's end (GUP fails: EFAULT).
-      if (pastEof(mem, vma, vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE)) return done('EFAULT');
+      if (pastEof(mem, vma, vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE)) {
+        err = 'EFAULT';
+        break;
+      }
       // Private anonymous memory faults in here, maybe as transparent huge pages (huge_memory.ts).
       if (!vma.shared) {
         const kind = p.writable ? 'write' : 'pin-read';
         const endVa = p.base + BigInt(end + 1) * PAGE_SIZE;
-        const was = [mm, mem];
+        const mm0 = mm;
+        const mem0 = mem;
         [mm, mem] = fault(mm, mem, va, endVa, kind, (phys) => mappedElsewhere(tx.w, owner.pid, phys));
-        if (mm !== was[0] || mem !== was[1]) tx.noteFault((w) => faultIn(w, owner.pid, va, endVa, kind));
+        if (mm !== mm0 || mem !== mem0) tx.noteFault((w) => faultIn(w, owner.pid, va, endVa, kind));
       }
       const mobjIndex = Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT);
       out.push([idx, { last: end, count: 1, mobj: vma.mobj, mobjIndex }]);
     }
     idx = end + 1;
   }
-  return done(out);
+  // The faults taken stay in the Tx's World even when a later page failed (and the ioctl fails with it: Tx.failed).
+  if (mm !== owner.mm) tx.setWorld({ ...tx.w, mem, procs: tx.w.procs.set(owner.pid, { ...owner, mm }) });
+  else if (mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem });
+  return err ?? out;
 }
 
 /** The unshare fault of a pin of a private file mapping's page (pinPage), taken again on another World: its private copy. */

@@ -12,7 +12,7 @@ import { fileAt, openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
 import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, copyToUser } from './mm.js';
-import { faultIn, isCompoundPage } from './huge_memory.js';
+import { isCompoundPage } from './huge_memory.js';
 import { Tx, type ObjOf } from './object.js';
 import { eachPinRun, pinnedPage } from './pages.js';
 import type { DeviceObj, SelftestObj } from './state.js';
@@ -119,10 +119,7 @@ function mdCheckMap(tx: Tx, a: Fields): Result {
  * (huge_memory.ts). The kernel keeps it whatever the check then answers.
  */
 function lookupFault(tx: Tx, va: bigint): void {
-  const w = faultIn(tx.w, tx.pid, va, va + PAGE_SIZE, 'read');
-  if (w === tx.w) return;
-  tx.setWorld(w);
-  tx.keepOnError = true;
+  tx.fault(tx.pid, va, va + PAGE_SIZE, 'read');
 }
 
 /** Long-term pins held on one physical page, over every context (one per pages object). */
@@ -191,6 +188,7 @@ function withAccess(tx: Tx, fd: number, fn: (t: Tx, acc: ObjOf<'access'>) => Res
   if (!t || !acc) return { errno: 'EBADFD' };
   const r = fn(t, acc);
   tx.keepOnError ||= t.keepOnError;
+  tx.adoptFaults(t);
   tx.setWorld(t.commit());
   return r;
 }
@@ -262,13 +260,7 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
   // The recorder (the capture shim, the oracle's executor) reads the caller's buffer before the
   // call (rw_buf_in, at most RECORDER_READ bytes): read faults, whatever the call then answers.
   const uptr = u64(m, 'uptr');
-  if (uptr && !(ev.bufs && 'uptr' in ev.bufs)) {
-    const w = faultIn(tx.w, tx.pid, uptr, uptr + (length < RECORDER_READ ? length : RECORDER_READ), 'read');
-    if (w !== tx.w) {
-      tx.setWorld(w);
-      tx.keepOnError = true;
-    }
-  }
+  if (uptr && !(ev.bufs && 'uptr' in ev.bufs)) tx.fault(tx.pid, uptr, uptr + (length < RECORDER_READ ? length : RECORDER_READ), 'read');
   if (length > 16n * 1024n * 1024n) return { errno: 'ENOMEM' };
   if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)) return { errno: 'EOPNOTSUPP' };
   return withAccess(tx, u32(a, 'id'), (t, acc) => {
@@ -279,7 +271,7 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
       const ptr = u64(m, 'uptr');
       const buf = !ptr || ev.bufs?.['uptr'] === null ? undefined : (ev.bufs?.['uptr'] ?? readUser(t.proc.mm, t.w.mem, ptr, Number(length)));
       if (data.length && (!buf || buf.length < data.length)) return { errno: 'EFAULT' };
-      if (ptr && !ev.bufs?.['uptr']) t.setWorld(faultIn(t.w, t.pid, ptr, ptr + length, 'read'));
+      if (ptr && !ev.bufs?.['uptr']) t.fault(t.pid, ptr, ptr + length, 'read');
       if (buf) data = buf.slice(0, data.length);
     }
     if (flags & MOCK_FLAGS_ACCESS_SYZ) iova = syzConvIova(t, acc.ioas, iova);
@@ -295,7 +287,7 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
         // a page it cannot write (what it wrote before stays: EFAULT with a partial effect).
         const c = copyToUser(t.proc.mm, t.w.mem, u64(m, 'uptr'), r.read!);
         if (c.mem !== t.w.mem) t.setWorld({ ...t.w, mem: c.mem });
-        t.setWorld(faultIn(t.w, t.pid, u64(m, 'uptr'), u64(m, 'uptr') + BigInt(c.done), 'write'));
+        t.fault(t.pid, u64(m, 'uptr'), u64(m, 'uptr') + BigInt(c.done), 'write');
         if (c.done < r.read!.length) {
           t.keepOnError = true;
           return { errno: 'EFAULT' };
