@@ -281,11 +281,11 @@ export function move(mm: Mm, from: bigint, len: bigint, to: bigint): Mm {
  * copies of every page and the parent keeps it (copy_huge_pmd splits the
  * parent's entry first). Else, mapped whole, it is shared: both map it
  * copy-on-write (the same physical pages: the child's object gets the same
- * folio), and `fault` decides at the next write or pin. Else (split before),
- * its pages are shared through 4 KiB entries, and a write or pin of a page of
- * a large folio through one always copies it (wp_can_reuse_anon_folio): the
- * parent's stay contiguous only as long as nothing touches them, so the model
- * drops the folio from the parent's object; the child's copies are 4 KiB pages.
+ * folio), and `fault` decides at the next write or pin. Split before (mapped
+ * through 4 KiB entries), it is shared all the same, and stays one compound
+ * page; a write or pin of a page of it through such an entry, in either
+ * process, always copies that page (wp_can_reuse_anon_folio never reuses a
+ * large folio's page), even once the other has let go of it.
  * `pinned(mobj, first)`: whether a page of that folio is pinned.
  */
 export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: number, first: number) => boolean): { parent: Mm; child: Mm; mem: Memory } {
@@ -316,8 +316,7 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
           mine = mine.set(va, PMD_TABLE);
           theirs = theirs.set(va, PMD_TABLE);
         }
-      } else if (!whole) mem = dropFolio(mem, m.id, first);
-      else if (c) {
+      } else if (c) {
         const cm = mem.mobjs.get(c.mobj)!;
         mem = { ...mem, mobjs: mem.mobjs.set(cm.id, { ...cm, thp: (cm.thp ?? PMap.emptyNumber<bigint>()).set(first, phys) }), forkedFolios: (mem.forkedFolios ?? PMap.emptyBigint<true>()).set(phys, true) };
       }

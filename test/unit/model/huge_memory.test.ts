@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (twenty-one traces, 479 answers, all agreeing with the model).
+ * whole (twenty-two traces, 510 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -208,6 +208,32 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
       map(V + 4n * H, H, 0x1800000n),
     ]);
     expect(s).toBe('11 HH HH 11 HH 10 00 00');
+  });
+
+  it('fork shares a split huge page too: it stays compound, and a write or pin through a 4 KiB entry copies, the child gone or not', () => {
+    const refs = (uptr: bigint, pid = 1) => io('IOMMU_TEST_OP_MD_CHECK_REFS', { id: 0, check_refs: { length: 0x1000n, uptr, refs: 1 } }, pid);
+    const all = [
+      ...advised(4),
+      env('munmap', { va: V + 0x28000n, length: 0x10000n }), // unit 0: split, with a hole in it
+      env('mprotect', { va: V + H + 0x10000n, length: 0x1000n, prot: 1 }), // unit 1: split by a VMA boundary...
+      env('mprotect', { va: V + H + 0x10000n, length: 0x1000n, prot: 3 }), // ...which goes again; the entry stays split
+      env('fork', { child: 2 }),
+      refs(V + 0x6d000n), // compound, shared: not counted (0)
+      refs(V + H + 0x30000n, 2),
+      wr(V + H + 0x20000n, 4, 2), // the child copies one page
+      refs(V + H + 0x20000n, 2), // a 4 KiB page of its own, not pinned: EIO
+      map(V + H, H, 0x1000000n), // the parent's pins copy every page: 4 KiB
+      map(V, 0x28000n, 0x1600000n),
+      refs(V + H + 0x30000n), // the parent's copy, pinned once
+      refs(V + 0x100000n), // untouched, still in the folio: compound
+      refs(V + 3n * H + 0x1000n, 2), // unit 3, whole and shared: compound
+      env('exit', {}, 2),
+      map(V + 2n * H, H, 0x1200000n), // whole, the child gone: taken back whole
+      wr(V + 3n * H + 0x5000n, 4),
+      map(V + 3n * H, H, 0x1400000n),
+      refs(V + 0x100000n),
+    ];
+    expect(dirtyMap(all, ['EIO'])).toBe('11 HH HH 10 00 00 00 00');
   });
 
   it("the kernel's own reads of user memory are read faults: ACCESS_RW (and the recorder's read of its buffer), the check ops' lookups", () => {
