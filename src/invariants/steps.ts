@@ -106,6 +106,11 @@ function partialEffect(d: StepDelta): string | undefined {
     case 'write_fault_fd':
       // an answer naming cookie 0 while other cookies are out frees index 0 of the cookie xarray (fault.ts)
       return d.result.errno === 'EINVAL' ? 'cookie0' : undefined;
+    case 'write_memory':
+    case 'memset':
+    case 'fill_memory':
+      // the stores go in address order: a page they cannot write stops them, after the bytes before
+      return d.result.errno === 'EFAULT' ? 'bytes stored before the unwritable page stay (and their pages faulted in)' : undefined;
     case 'mprotect':
       // do_mprotect_pkey changes VMA by VMA: a hole (ENOMEM) or a hugetlb VMA split at the end off a huge page (EINVAL) stops it after the VMAs before.
       return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' ? 'the VMAs before a hole or a refused hugetlb split keep their new protection (mprotect(2))' : undefined;
@@ -167,7 +172,8 @@ export const failedIoctlUnchanged: Invariant = {
     '(its target and a shrinking tail unmapped first), mprotect ' +
     'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a fault-fd ' +
     'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +
-    '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user). Any failed ioctl keeps ' +
+    '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user), stores to user memory ' +
+    '(write_memory, memset, fill_memory) stopped by a page they cannot write after the bytes before. Any failed ioctl keeps ' +
     'what the faults of its own accesses of user memory (its pins, its copies) filled in: page-table entries, huge pages, ' +
     'a private file mapping\'s unshared copies. Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +
     'VFIO_IOAS get, the VFIO info ioctls, read_memory) change nothing even when they succeed, but for a read fault ' +

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, writeMobj, writeUser, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -182,12 +182,18 @@ function withMm(w: World, p: Proc, mm: Mm, errno: string | 0): [World, Result] {
   return [mm === p.mm ? w : setProc(w, { ...p, mm }), { errno }];
 }
 
+/**
+ * A program's stores, in address order (the oracle's executor copies byte by
+ * byte): a page it cannot write stops them (EFAULT), the bytes before stay
+ * written and their pages faulted in (maybe as transparent huge pages:
+ * huge_memory.ts).
+ */
 function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {
   const p = proc(w, pid);
-  // The stores fault the pages in first (maybe as transparent huge pages: huge_memory.ts).
-  const [mm, faulted] = fault(p.mm, w.mem, va, va + BigInt(bytes.length), 'write', (phys) => mappedElsewhere(w, pid, phys));
-  const mem = writeUser(mm, faulted, va, bytes);
-  return mem ? [setProc({ ...w, mem }, { ...p, mm }), { errno: 0 }] : fail(w, 'EFAULT');
+  const r = copyToUser(p.mm, w.mem, va, bytes);
+  const [mm, mem] = fault(p.mm, r.mem, va, va + BigInt(r.done), 'write', (phys) => mappedElsewhere(w, pid, phys));
+  const errno = r.done === bytes.length ? 0 : 'EFAULT';
+  return [mm === p.mm && mem === w.mem ? w : setProc({ ...w, mem }, { ...p, mm }), { errno }];
 }
 
 function memset(w: World, pid: number, a: Fields): [World, Result] {

@@ -431,12 +431,6 @@ export function readUser(mm: Mm, mem: Memory, va: bigint, length: number, flags?
   return out;
 }
 
-/** Write bytes to user memory (CPU access, copy-on-write for private file maps); undefined on a fault. */
-export function writeUser(mm: Mm, mem: Memory, va: bigint, bytes: Uint8Array): Memory | undefined {
-  const r = copyToUser(mm, mem, va, bytes);
-  return r.done === bytes.length ? r.mem : undefined;
-}
-
 /**
  * copy_to_user: writes page by page and stops at the first page it cannot
  * write (none there, or not writable), keeping what it wrote before; `done`

@@ -706,9 +706,17 @@ static void do_memwrite(const struct op *o)
 		skip_record(o, "the executor's own memory");
 		return;
 	}
+	/*
+	 * Byte by byte, forward, as copy_to_user goes: a store to a page it
+	 * cannot write stops it there, with the bytes before written and
+	 * their pages faulted in (memcpy's order of stores is the library's).
+	 */
 	if (!(sig = sigsetjmp(fault_jmp, 1))) {
+		volatile unsigned char *dst = (volatile unsigned char *)(uintptr_t)va;
+
 		in_guard = 1;
-		memcpy((void *)va, data, n);
+		for (uint32_t i = 0; i < n; i++)
+			dst[i] = data[i];
 		in_guard = 0;
 	}
 	result(o, sig ? -1 : 0, EFAULT, NULL, 0);

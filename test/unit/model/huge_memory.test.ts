@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (twenty-two traces, 510 answers, all agreeing with the model).
+ * whole (twenty-three traces, 535 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -454,6 +454,35 @@ describe('a failed ioctl keeps what its faults filled in (Linux 6.12.117 answers
       unit(7),
     ];
     expect(dirtyMap(all, ['EFAULT', 'EFAULT'])).toBe('11 11 11 HH HH 11 HH HH');
+  });
+
+  it("a program's stores stopped by a page they cannot write (EFAULT) keep the bytes before, and their faults", () => {
+    const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+    const all = [
+      madv(V, 16n * M, 'HUGEPAGE'),
+      env('munmap', { va: V + 2n * H, length: H }),
+      env('write_memory', { va: V + 2n * H - 16n, data: bytes(32, 1) }), // 16 bytes in, then the hole
+      env('read_memory', { va: V + 2n * H - 16n, length: 16n }),
+      env('munmap', { va: V + 5n * H, length: H }),
+      env('memset', { va: V + 5n * H - 0x800n, length: 0x1000n, byte: 0x5a }),
+      env('read_memory', { va: V + 5n * H - 0x800n, length: 0x800n }),
+      env('mprotect', { va: V + 7n * H, length: 0x1000n, prot: 1 }),
+      env('fill_memory', { va: V + 7n * H - 0x100n, length: 0x200n, pattern: { seed: 7 } }), // up to the read-only page
+      env('read_memory', { va: V + 7n * H - 0x100n, length: 0x100n }),
+      env('write_memory', { va: V + 4n * H - 8n, data: bytes(16, 2) }),
+      map(V, H, 0x1000000n),
+      map(V + H, H, 0x1200000n, 5), // read-only pins of the huge pages the stores before the holes faulted in
+      map(V + 3n * H, H, 0x1400000n, 5),
+      map(V + 4n * H, H, 0x1600000n, 5),
+      map(V + 6n * H, H, 0x1800000n, 5),
+    ];
+    const results = runChecked([...setup, ...all]).results.slice(setup.length);
+    expect(results.map((r) => r.errno).filter((e) => e !== 0)).toEqual(['EFAULT', 'EFAULT', 'EFAULT']);
+    expect(results[3]!.bufs?.['data']).toEqual(bytes(16, 1));
+    expect(results[6]!.bufs?.['data']).toEqual(new Uint8Array(0x800).fill(0x5a));
+    // (the scenario format's mix32 pattern: byte k is the top byte of (seed + k) * 0x9e3779b1 mod 2^32)
+    expect(results[9]!.bufs?.['data']).toEqual(Uint8Array.from({ length: 0x100 }, (_, k) => Number((BigInt(Math.imul(7 + k, 0x9e3779b1) >>> 0) >> 24n) & 0xffn)));
+    expect(dirtyMap(all, ['EFAULT', 'EFAULT', 'EFAULT'])).toBe('HH HH HH HH HH 00 00 00');
   });
 
   it('over the rlimit (ENOMEM), a domain attach that cannot pin (EFAULT), a private file mapping unshared before a hole', () => {
