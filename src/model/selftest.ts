@@ -220,10 +220,13 @@ function accessPages(tx: Tx, a: Fields): Result {
     if (typeof item === 'string') return { errno: item };
     if (uptr) {
       // Each pinned page must be the page mapped at uptr now (else EBADE); get_user_pages_fast of nothing readable: EFAULT.
+      // (its lookup, page by page, is a read fault: it may map the huge zero page, which stays whatever the check answers)
       const pages = accessItemPages(t, item);
       const base = uptr - (iova % PAGE_SIZE);
       for (let k = 0; k < pages.length; k++) {
-        const r = peekPage(t.proc.mm, t.w.mem, base + BigInt(k) * PAGE_SIZE);
+        const va = base + BigInt(k) * PAGE_SIZE;
+        t.fault(t.pid, va, va + PAGE_SIZE, 'read');
+        const r = peekPage(t.proc.mm, t.w.mem, va);
         if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
         if (r.page.mobj !== pages[k]!.mobj || r.page.index !== pages[k]!.index) return { errno: 'EBADE' };
       }

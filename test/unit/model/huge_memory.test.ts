@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (twenty-three traces, 535 answers, all agreeing with the model).
+ * whole (twenty-four traces, 553 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -260,6 +260,22 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
       map(V + 2n * H, H, 0x1400000n),
     ], ['EINVAL']);
     expect(c).toBe('11 11 HH 00 00 00 00 00');
+  });
+
+  it("ACCESS_PAGES's check of its pages against uptr looks each page up with a read fault, which stays whatever the check answers", () => {
+    const ap = (iova: bigint, length: bigint, uptr: bigint) => io('IOMMU_TEST_OP_ACCESS_PAGES', { id: 1, access_pages: { flags: 0, iova, length, uptr } });
+    const all = [
+      madv(V, 16n * M, 'HUGEPAGE'),
+      io('IOMMU_TEST_OP_CREATE_ACCESS', { id: 1, create_access: { flags: 1 } }), // access fd 1, pinning pages
+      map(V, H, 0x1000000n),
+      ap(0x1000000n, 0x2000n, V), // the pinned pages themselves: 0
+      ap(0x1000000n, 0x1000n, V + 2n * H), // unit 2, untouched: the lookup maps the huge zero page; another page: EBADE
+      ap(0x1001000n, 0x2000n, V + 3n * H - 0x1000n),
+      ap(0x1000000n, 0x1000n, V + 16n * M), // nothing there: EFAULT
+      map(V + H, H, 0x1200000n),
+      map(V + 2n * H, H, 0x1400000n), // the huge zero page split: 4 KiB
+    ];
+    expect(dirtyMap(all, ['EBADE', 'EBADE', 'EFAULT'])).toBe('HH HH 11 00 00 00 00 00');
   });
 
   it("ACCESS_RW's slow path pins its page with pin_user_pages_remote, not long-term: a read maps the huge zero page, which DONTNEED empties", () => {
