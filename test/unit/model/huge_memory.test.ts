@@ -6,7 +6,7 @@
  * the oracle showed a MADV_HUGEPAGE buffer written before IOAS_MAP reported
  * its first 2 MiB dirty whole. Every bitmap below is what Linux 6.12.117
  * (THP in `madvise` mode) answered to the same calls, each trace run there
- * whole (twenty-four traces, 553 answers, all agreeing with the model).
+ * whole (twenty-five traces, 577 answers, all agreeing with the model).
  *
  * A bitmap is summarised per MiB of IOVA: 'H' every bit set (one 1 MiB
  * IOPTE over the dirty page), '1' some bits (2 KiB IOPTEs), '0' none.
@@ -445,7 +445,7 @@ describe('MADV_POPULATE_READ / _WRITE (Linux 6.12.117 answers)', () => {
  * but the page-table entries (and huge pages, and a private file mapping's
  * unshared copies) those faults made stay, and decide what a later pin
  * there gets (Tx.failed). Until 2026-11-26 the model dropped them with the
- * rest; both traces are Linux 6.12.117's answers (58 compared, all agreeing).
+ * rest; the traces are Linux 6.12.117's answers (107 compared, all agreeing).
  */
 describe('a failed ioctl keeps what its faults filled in (Linux 6.12.117 answers)', () => {
   const errnosOf = (events: Event[]) => runChecked([...setup, ...events]).results.slice(setup.length).map((r) => r.errno);
@@ -470,6 +470,29 @@ describe('a failed ioctl keeps what its faults filled in (Linux 6.12.117 answers
       unit(7),
     ];
     expect(dirtyMap(all, ['EFAULT', 'EFAULT'])).toBe('11 11 11 HH HH 11 HH HH');
+  });
+
+  it("IOAS_COPY into a domain and VFIO's MAP_DMA, each stopped by a hole (EFAULT), keep their pins' faults", () => {
+    const all = [
+      madv(V, 16n * M, 'HUGEPAGE'),
+      io('IOMMU_IOAS_ALLOC', { flags: 0 }), // 6: no domain, so its maps pin nothing
+      io('IOMMU_IOAS_MAP', { flags: 5, ioas_id: 6, __reserved: 0, user_va: V, length: 3n * H, iova: 0x1000000n }),
+      env('munmap', { va: V + 2n * H, length: H }),
+      // into IOAS 1's domains: read-only pins of units 0 and 1, then the hole
+      io('IOMMU_IOAS_COPY', { flags: 5, dst_ioas_id: 1, src_ioas_id: 6, length: 3n * H, dst_iova: 0x3000000n, src_iova: 0x1000000n }),
+      io('IOMMU_VFIO_IOAS', { ioas_id: 1, op: 1, __reserved: 0 }),
+      io('VFIO_SET_IOMMU', { arg: 3n }), // type1v2: large pages stay allowed
+      env('munmap', { va: V + 5n * H, length: H }),
+      // writable pins of units 3 and 4, then the hole
+      io('VFIO_IOMMU_MAP_DMA', { argsz: 32, flags: 3, vaddr: V + 3n * H, iova: 0x4000000n, size: 3n * H }),
+      env('mmap', { va: V + 2n * H, length: H, kind: 'private_anon', prot: 3 }),
+      map(V, H, 0x1000000n),
+      map(V + H, H, 0x1200000n),
+      map(V + 3n * H, H, 0x1400000n, 5),
+      map(V + 4n * H, H, 0x1600000n, 5),
+      map(V + 6n * H, H, 0x1800000n),
+    ];
+    expect(dirtyMap(all, ['EFAULT', 'EFAULT'])).toBe('11 11 HH HH HH 00 00 00');
   });
 
   it("a program's stores stopped by a page they cannot write (EFAULT) keep the bytes before, and their faults", () => {
