@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Event, Fields } from '../../../src/events/event.js';
 import { runChecked } from './checked_run.js';
-import { data, env, io, pat, rd, wr } from './trace_events.js';
+import { data, env, io, memfdMapped, pat, rd, wr } from './trace_events.js';
 
 const F = 0x7f0006000000n; // a memfd, shared
 const P = F + 0x100000n; // the same memfd, private
@@ -24,10 +24,7 @@ describe('ACCESS_RW of a private file mapping (Linux 6.12.117 answers)', () => {
   it("the slow path's read takes the file's page, its write a private copy; the fast path's read copies nothing", () => {
     const { results: r } = runChecked([
       env('open', { path: '/dev/iommu' }),
-      env('memfd_create', { name: 'ram' }),
-      env('ftruncate', { fd: 1, length: 0x4000n }),
-      env('mmap', { va: F, length: 0x4000n, kind: 'memfd', prot: 3, fd: 1, offset: 0n }),
-      env('mmap', { va: P, length: 0x4000n, kind: 'file_private', prot: 3, fd: 1, offset: 0n }),
+      ...memfdMapped(F, P, 0x4000n),
       env('mmap', { va: B, length: 0x1000n, kind: 'private_anon', prot: 3 }),
       io('IOMMU_IOAS_ALLOC', { flags: 0 }),
       io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: 1, __reserved: 0, user_va: P, length: 0x4000n, iova: 0x1000000n }),

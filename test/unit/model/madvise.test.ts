@@ -184,10 +184,7 @@ describe('madvise (Linux 6.12.117 answers)', () => {
     const P = F + 0x100000n;
     const { results: r } = runChecked([
       env('open', { path: '/dev/iommu' }),
-      env('memfd_create', { name: 'ram' }),
-      env('ftruncate', { fd: 1, length: 0x10000n }),
-      env('mmap', { va: F, length: 0x10000n, kind: 'memfd', prot: 3, fd: 1, offset: 0n }),
-      env('mmap', { va: P, length: 0x10000n, kind: 'file_private', prot: 3, fd: 1, offset: 0n }),
+      ...memfdMapped(F, P, 0x10000n),
       wr(F, pat(16, 1)),
       madv(P, 0x2000n, 'POPULATE_WRITE'), // private copies of pages 0 and 1, as they are now
       madv(P + 0x3000n, 0x1000n, 'POPULATE_READ'), // page 3 stays the file's
