@@ -195,7 +195,7 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   let mem = tx.w.mem;
   let err: PinErrno | undefined;
   let idx = a;
-  pages: while (idx <= b) {
+  while (idx <= b) {
     const va = p.base + BigInt(idx) * PAGE_SIZE;
     const vma = findVma(mm, va);
     if (!vma || (p.writable ? !vma.write : !vma.read)) {
@@ -206,15 +206,18 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
     const end = Math.min(b, idx + inVma - 1);
     if (vma.cow !== undefined) {
       // MAP_PRIVATE file: every long-term pin unshares its page (§13.5).
-      for (let i = idx; i <= end; i++) {
+      const mem0 = mem;
+      let i = idx;
+      for (; i <= end; i++) {
         const r = pinPage(mm, mem, p.base + BigInt(i) * PAGE_SIZE, p.writable);
-        if (!r) {
-          err = 'EFAULT';
-          break pages;
-        }
-        if (r.mem !== mem) tx.noteFault(unshareAgain(owner.pid, p.base + BigInt(i) * PAGE_SIZE, p.writable));
+        if (!r) break;
         mem = r.mem;
         out.push([i, { last: i, count: 1, mobj: r.page.mobj, mobjIndex: r.page.index }]);
+      }
+      if (mem !== mem0) tx.noteFault(unshareAgain(owner.pid, va, p.base + BigInt(i) * PAGE_SIZE, p.writable));
+      if (i <= end) {
+        err = 'EFAULT';
+        break;
       }
     } else {
       // No page at or past the file's end (GUP fails: EFAULT).
@@ -242,12 +245,13 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   return err ?? out;
 }
 
-/** The unshare fault of a pin of a private file mapping's page (pinPage), taken again on another World: its private copy. */
-function unshareAgain(pid: number, va: bigint, write: boolean): (w: World) => World {
+/** The unshare faults of pins of a private file mapping's pages [from, to) (pinPage), taken again on another World: their private copies. */
+function unshareAgain(pid: number, from: bigint, to: bigint, write: boolean): (w: World) => World {
   return (w) => {
     const owner = w.procs.get(pid)!;
-    const r = pinPage(owner.mm, w.mem, va, write);
-    return r && r.mem !== w.mem ? { ...w, mem: r.mem } : w;
+    let mem = w.mem;
+    for (let va = from; va < to; va += PAGE_SIZE) mem = pinPage(owner.mm, mem, va, write)?.mem ?? mem;
+    return mem === w.mem ? w : { ...w, mem };
   };
 }
 
