@@ -7,7 +7,7 @@ import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
 import { PAGE_SIZE, findVma, peekPage, pinPage, readPage, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
 import type { Tx } from './object.js';
-import { pagesAddRange, pagesRemoveRange, pinnedPage } from './pages.js';
+import { pagesAddRange, pagesRemoveRange, pinnedPage, unshareAgain } from './pages.js';
 import type { AccessItem, AccessObj, Area } from './state.js';
 
 export const IOMMUFD_ACCESS_RW_WRITE = 1;
@@ -260,10 +260,16 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
         if (!owner?.alive) return 'EFAULT';
         const va = pages.base + BigInt(idx) * PAGE_SIZE;
         if (!findVma(owner.mm, va)) return 'EFAULT';
-        // The pfn reader pins as the pages object is mapped (FOLL_WRITE when writable), not as this access goes.
+        // The pfn reader pins as the pages object is mapped (FOLL_WRITE when writable), not as this access
+        // goes, and long-term: it unshares a private file mapping's page, and faults the page in as a pin
+        // of the area would (maybe a transparent huge page: huge_memory.ts).
         const r = pinPage(owner.mm, tx.w.mem, va, pages.writable);
         if (!r) return 'EFAULT';
-        tx.setWorld({ ...tx.w, mem: r.mem });
+        if (r.mem !== tx.w.mem) {
+          tx.setWorld({ ...tx.w, mem: r.mem });
+          tx.noteFault(unshareAgain(owner.pid, va, va + PAGE_SIZE, pages.writable));
+        }
+        tx.fault(owner.pid, va, va + PAGE_SIZE, pages.writable ? 'write' : 'pin-read');
         page = r.page;
       }
     }

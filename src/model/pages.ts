@@ -246,7 +246,7 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
 }
 
 /** The unshare faults of pins of a private file mapping's pages [from, to) (pinPage), taken again on another World: their private copies. */
-function unshareAgain(pid: number, from: bigint, to: bigint, write: boolean): (w: World) => World {
+export function unshareAgain(pid: number, from: bigint, to: bigint, write: boolean): (w: World) => World {
   return (w) => {
     const owner = w.procs.get(pid)!;
     let mem = w.mem;
