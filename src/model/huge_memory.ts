@@ -40,8 +40,8 @@
  * show (and the deferred split of a partly unmapped huge page, which happens
  * under memory pressure: the model keeps it whole); memory whose contents the trace does not describe (a capture's: the
  * program's own loads and stores, not recorded, may have faulted it in any
- * way); a 2 MiB range across pieces the model keeps as separate VMAs (mremap
- * growth, DONTNEED).
+ * way); a write fault in 2 MiB across pieces the model keeps as separate VMAs
+ * (mremap growth, DONTNEED; a read fault there maps the huge zero page).
  *
  * An ioctl that fails drops its pins, but not what their faults filled in:
  * the kernel keeps those entries (and what a later pin there gets depends on
@@ -68,10 +68,15 @@ function tracked(mem: Memory, v: Vma): boolean {
   return m !== undefined && m.kind === 'anon' && !m.unknown && !(m.name?.startsWith('/') ?? false);
 }
 
+/** thp_vma_allowable_order: MADV_HUGEPAGE and not MADV_NOHUGEPAGE (THP in `madvise` mode). */
+function hugeFlags(v: Vma): boolean {
+  const f = v.flags ?? 0;
+  return (f & VM_HUGEPAGE) !== 0 && (f & VM_NOHUGEPAGE) === 0;
+}
+
 /** thp_vma_allowable_order + thp_vma_suitable_order for the 2 MiB at `h`. */
 function hugeAllowed(v: Vma, h: bigint): boolean {
-  const f = v.flags ?? 0;
-  return (f & VM_HUGEPAGE) !== 0 && (f & VM_NOHUGEPAGE) === 0 && h >= v.start && h + HPAGE_SIZE <= v.end;
+  return hugeFlags(v) && h >= v.start && h + HPAGE_SIZE <= v.end;
 }
 
 /** The PMD entries as they are, empty or not. */
@@ -104,7 +109,9 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
         continue;
       }
       if (!hugeAllowed(v, h) || kind === 'pin-read') {
-        pmds = pmds.set(h, PMD_TABLE);
+        // (2 MiB across pieces the model keeps apart but the kernel has as one VMA can take the huge
+        // zero page, which has no pages of the pieces' objects; a huge page there cannot be had: a limit)
+        pmds = pmds.set(h, kind === 'read' && zeroAcrossPieces(mm, mem, h) ? PMD_ZERO : PMD_TABLE);
         continue;
       }
       if (kind === 'read') {
@@ -216,6 +223,12 @@ export function settle(mm: Mm, start: bigint, end: bigint): Mm {
     return true;
   }, down(start));
   return withPmds(mm, pmds);
+}
+
+/** Whether the 2 MiB at `h` lies in one kernel VMA that the model keeps as several tracked pieces, huge pages allowed in each. */
+function zeroAcrossPieces(mm: Mm, mem: Memory, h: bigint): boolean {
+  const hit = vmasIn(mm, h, h + HPAGE_SIZE);
+  return hit.length > 1 && oneVma(hit, h) && hit.every((x) => tracked(mem, x) && hugeFlags(x));
 }
 
 /** Whether the VMAs met cover the 2 MiB at `h` as one kernel VMA (pieces the model keeps apart share a `link`). */
