@@ -38,10 +38,12 @@
  * Not modelled, each answered with 4 KiB pages: khugepaged, which collapses
  * 4 KiB pages into huge pages in the background at a time the trace does not
  * show (and the deferred split of a partly unmapped huge page, which happens
- * under memory pressure: the model keeps it whole); memory whose contents the trace does not describe (a capture's: the
- * program's own loads and stores, not recorded, may have faulted it in any
- * way); a write fault in 2 MiB across pieces the model keeps as separate VMAs
- * (mremap growth, DONTNEED; a read fault there maps the huge zero page).
+ * under memory pressure: the model keeps it whole); memory whose contents
+ * the trace does not describe (a capture's: the program's own loads and
+ * stores, not recorded, may have faulted it in any way); a write fault in
+ * 2 MiB across pieces the model keeps as separate VMAs (mremap growth,
+ * DONTNEED; a read fault there maps the huge zero page; #42 in
+ * docs/oracle.md).
  *
  * An ioctl that fails drops its pins, but not what their faults filled in:
  * the kernel keeps those entries (and what a later pin there gets depends on
