@@ -35,15 +35,19 @@
  * itself (coldSplit): its pages are no longer one compound page, and 6.12's
  * split gives each all-zero page back for the shared zero page.
  *
+ * Where the model keeps one kernel VMA as pieces, each with its own memory
+ * object (the new pages of a DONTNEED, a private mapping's growth: mm.ts
+ * `link`), 2 MiB across them is one VMA's all the same: a read fault maps
+ * the huge zero page, a write fault a huge page registered in each piece's
+ * object at the same index (the pieces keep the VMA's offsets:
+ * newFolioAcross; #41, #42 in docs/oracle.md).
+ *
  * Not modelled, each answered with 4 KiB pages: khugepaged, which collapses
  * 4 KiB pages into huge pages in the background at a time the trace does not
  * show (and the deferred split of a partly unmapped huge page, which happens
  * under memory pressure: the model keeps it whole); memory whose contents
  * the trace does not describe (a capture's: the program's own loads and
- * stores, not recorded, may have faulted it in any way); a write fault in
- * 2 MiB across pieces the model keeps as separate VMAs (mremap growth,
- * DONTNEED; a read fault there maps the huge zero page; #42 in
- * docs/oracle.md).
+ * stores, not recorded, may have faulted it in any way).
  *
  * An ioctl that fails drops its pins, but not what their faults filled in:
  * the kernel keeps those entries (and what a later pin there gets depends on
@@ -111,9 +115,12 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
         continue;
       }
       if (!hugeAllowed(v, h) || kind === 'pin-read') {
-        // (2 MiB across pieces the model keeps apart but the kernel has as one VMA can take the huge
-        // zero page, which has no pages of the pieces' objects; a huge page there cannot be had: a limit)
-        pmds = pmds.set(h, kind === 'read' && zeroAcrossPieces(mm, mem, h) ? PMD_ZERO : PMD_TABLE);
+        // 2 MiB across pieces the model keeps apart but the kernel has as one VMA: a read fault
+        // maps the huge zero page there, a write fault a huge page across the pieces' objects.
+        const across = kind !== 'pin-read' && acrossPieces(mm, mem, h);
+        const grown = across && kind === 'write' ? newFolioAcross(mm, mem, h) : undefined;
+        if (grown) mem = grown;
+        pmds = pmds.set(h, grown ? PMD_HUGE : across && kind === 'read' ? PMD_ZERO : PMD_TABLE);
         continue;
       }
       if (kind === 'read') {
@@ -227,10 +234,54 @@ export function settle(mm: Mm, start: bigint, end: bigint): Mm {
   return withPmds(mm, pmds);
 }
 
-/** Whether the 2 MiB at `h` lies in one kernel VMA that the model keeps as several tracked pieces, huge pages allowed in each. */
-function zeroAcrossPieces(mm: Mm, mem: Memory, h: bigint): boolean {
+/**
+ * Whether the 2 MiB at `h` lies in one kernel VMA that the model keeps as
+ * several tracked pieces (each with its own object: mm.ts `link`), huge
+ * pages allowed in each. (A piece mprotected or advised apart would be a VMA
+ * of its own in the kernel: the pieces must agree on those.)
+ */
+function acrossPieces(mm: Mm, mem: Memory, h: bigint): boolean {
   const hit = vmasIn(mm, h, h + HPAGE_SIZE);
-  return hit.length > 1 && oneVma(hit, h) && hit.every((x) => tracked(mem, x) && hugeFlags(x));
+  const a = hit[0];
+  return hit.length > 1 && oneVma(hit, h) && hit.every((x) => tracked(mem, x) && hugeFlags(x) && x.read === a!.read && x.write === a!.write && x.flags === a!.flags);
+}
+
+/**
+ * A huge page for the 2 MiB at `h` across pieces (`acrossPieces`): one folio,
+ * registered at the same first index in each piece's object (they keep the
+ * kernel VMA's offsets: mm.ts withNewPages), so each piece's pages there are
+ * the folio's. An object's other indices in the folio are not: the pages a
+ * DONTNEED left behind (pinned, maybe), or pages a growth's old object has
+ * mapped where they were moved to. They are marked copied out of it
+ * (Mobj.thpCopied): 4 KiB pages of their own, as they were.
+ */
+function newFolioAcross(mm: Mm, mem: Memory, h: bigint): Memory | undefined {
+  const hit = vmasIn(mm, h, h + HPAGE_SIZE);
+  const rel = hit[0]!.offset - hit[0]!.start;
+  if (hit.some((x) => x.offset - x.start !== rel)) return undefined;
+  const first = Number((rel + h) >> PAGE_SHIFT);
+  const ids = [...new Set(hit.map((x) => x.mobj))];
+  for (const id of ids) {
+    // (an empty entry has no pages behind it; a folio already there would mean the model lost track)
+    const below = mem.mobjs.get(id)!.thp?.floor(first + HPAGE_NR - 1);
+    if (below && below[0] + HPAGE_NR > first) return undefined;
+  }
+  const phys = mem.nextPhys;
+  mem = { ...mem, nextPhys: phys + 2n * HPAGE_SIZE };
+  for (const id of ids) {
+    const m = mem.mobjs.get(id)!;
+    mem = { ...mem, mobjs: mem.mobjs.set(id, { ...m, thp: (m.thp ?? PMap.emptyNumber<bigint>()).set(first, phys) }) };
+    let next = first;
+    for (const x of hit) {
+      if (x.mobj !== id) continue;
+      const a = first + Number(((x.start > h ? x.start : h) - h) >> PAGE_SHIFT);
+      const z = first + Number(((x.end < h + HPAGE_SIZE ? x.end : h + HPAGE_SIZE) - h) >> PAGE_SHIFT) - 1;
+      if (a > next) mem = copyOut(mem, id, first, next, a - 1);
+      next = z + 1;
+    }
+    if (next < first + HPAGE_NR) mem = copyOut(mem, id, first, next, first + HPAGE_NR - 1);
+  }
+  return mem;
 }
 
 /** Whether the VMAs met cover the 2 MiB at `h` as one kernel VMA (pieces the model keeps apart share a `link`). */
@@ -313,9 +364,20 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
     return true;
   });
   const seen = new Set<string>();
+  const forked = (v: Vma, m: Mobj | undefined): m is Mobj & { thp: PMap<number, bigint> } =>
+    m?.thp !== undefined && !v.shared && v.cow === undefined && ((v.flags ?? 0) & (VM_DONTCOPY | VM_WIPEONFORK)) === 0;
+  // A folio across pieces (newFolioAcross) is in several objects: pinned if a page of it is in any.
+  const pinnedPhys = new Map<bigint, boolean>();
   parent.vmas.each((_s, v) => {
     const m = mem.mobjs.get(v.mobj);
-    if (m?.thp === undefined || v.shared || v.cow !== undefined || ((v.flags ?? 0) & (VM_DONTCOPY | VM_WIPEONFORK)) !== 0) return true;
+    if (!forked(v, m)) return true;
+    const lo = Number(v.offset >> PAGE_SHIFT);
+    for (const [first, phys] of foliosIn(m.thp, lo, lo + Number((v.end - v.start) >> PAGE_SHIFT))) if (!pinnedPhys.get(phys)) pinnedPhys.set(phys, pinned(m.id, first));
+    return true;
+  });
+  parent.vmas.each((_s, v) => {
+    const m = mem.mobjs.get(v.mobj);
+    if (!forked(v, m)) return true;
     const lo = Number(v.offset >> PAGE_SHIFT);
     const hi = lo + Number((v.end - v.start) >> PAGE_SHIFT); // exclusive
     const c = findVma(child, v.start);
@@ -326,7 +388,7 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
       seen.add(key);
       const va = v.start + BigInt(first - lo) * PAGE_SIZE;
       const whole = (va & HMASK) === 0n && pp.get(va) === PMD_HUGE;
-      if (pinned(m.id, first)) {
+      if (pinnedPhys.get(phys)) {
         if (whole) {
           mine = mine.set(va, PMD_TABLE);
           theirs = theirs.set(va, PMD_TABLE);
@@ -334,11 +396,28 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
       } else if (c) {
         const cm = mem.mobjs.get(c.mobj)!;
         mem = { ...mem, mobjs: mem.mobjs.set(cm.id, { ...cm, thp: (cm.thp ?? PMap.emptyNumber<bigint>()).set(first, phys) }), forkedFolios: (mem.forkedFolios ?? PMap.emptyBigint<true>()).set(phys, true) };
+        // The pages the parent has as 4 KiB pages of its own (copied out of the folio, or never
+        // its: newFolioAcross) are copied for the child as such, not shared.
+        for (const [a, z] of copiedRuns(m, first)) mem = copyOut(mem, cm.id, first, a, z);
       }
     }
     return true;
   });
   return { parent: withPmds(parent, mine), child: withPmds(child, theirs), mem };
+}
+
+/** The runs of the folio at `first` of `m` that are copied out of it (Mobj.thpCopied). */
+function copiedRuns(m: Mobj, first: number): [number, number][] {
+  const last = first + HPAGE_NR - 1;
+  const out: [number, number][] = [];
+  const below = m.thpCopied?.floor(first);
+  if (below && below[0] < first && below[1] >= first) out.push([first, Math.min(below[1], last)]);
+  m.thpCopied?.each((a, z) => {
+    if (a > last) return false;
+    out.push([a, Math.min(z, last)]);
+    return true;
+  }, first);
+  return out;
 }
 
 /** The folios of a `thp` map with a page in object pages [lo, hi). */
@@ -387,7 +466,7 @@ const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).som
  * (Mobj.thpSmall), and its entry becomes a page table. A huge page the range
  * covers whole is only aged; the huge zero page is left alone.
  */
-export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, pinned: (mobj: number, first: number) => boolean, elsewhere: (phys: bigint) => boolean): [Mm, Memory] {
+export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, range: readonly [bigint, bigint], pinned: (mobj: number, first: number) => boolean, elsewhere: (phys: bigint) => boolean): [Mm, Memory] {
   const m = mem.mobjs.get(v.mobj);
   if (!tracked(mem, v) || m?.thp === undefined) return [mm, mem];
   let pmds = pmdsOf(mm);
@@ -399,19 +478,37 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     const va = v.start + (BigInt(first) << PAGE_SHIFT) - v.offset;
     const st = pmds.get(down(va > v.start ? va : v.start));
     if (st === PMD_ZERO) continue;
+    // A huge page across pieces of one kernel VMA (newFolioAcross) is one folio: its pieces'
+    // objects each hold it, the whole advice range decides, and a split splits it in each.
+    const pieces = (va & HMASK) === 0n ? vmasIn(mm, va, va + HPAGE_SIZE).filter((x) => x.mobj !== m.id && mem.mobjs.get(x.mobj)?.thp?.get(first) === phys) : [];
+    const holders = [v, ...pieces];
     // the folio's pages mapped here, and those the range holds: all of them only when it covers the folio
     const mapped = folioPieces(m, Math.max(first, idx(v.start)), Math.min(first + HPAGE_NR - 1, idx(v.end - 1n)));
-    const whole = mapped.length === 1 && mapped[0]![0] === first && mapped[0]![1] === first + HPAGE_NR - 1 && lo <= first && hi >= first + HPAGE_NR - 1;
+    const whole = pieces.length
+      ? range[0] <= va && range[1] >= va + HPAGE_SIZE && vmasIn(mm, va, va + HPAGE_SIZE).every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va))
+      : mapped.length === 1 && mapped[0]![0] === first && mapped[0]![1] === first + HPAGE_NR - 1 && lo <= first && hi >= first + HPAGE_NR - 1;
     if (whole) continue;
-    if ((mem.forkedFolios?.has(phys) && elsewhere(phys)) || pinned(m.id, first)) continue;
-    const now = mem.mobjs.get(m.id)!;
-    mem = { ...mem, mobjs: mem.mobjs.set(m.id, { ...now, thpSmall: (now.thpSmall ?? PMap.emptyNumber<true>()).set(first, true) }), ...(mem.forkedFolios?.has(phys) ? { forkedFolios: mem.forkedFolios.delete(phys) } : {}) };
+    if ((mem.forkedFolios?.has(phys) && elsewhere(phys)) || holders.some((x) => pinned(x.mobj, first))) continue;
+    if (mem.forkedFolios?.has(phys)) mem = { ...mem, forkedFolios: mem.forkedFolios.delete(phys) };
+    for (const id of new Set(holders.map((x) => x.mobj))) {
+      const now = mem.mobjs.get(id)!;
+      mem = { ...mem, mobjs: mem.mobjs.set(id, { ...now, thpSmall: (now.thpSmall ?? PMap.emptyNumber<true>()).set(first, true) }) };
+      // The split maps each all-zero page to the shared zero page and frees it (6.12 remap_page,
+      // RMP_USE_SHARED_ZEROPAGE): its next write or pin gets a 4 KiB page of its own.
+      for (const [a, z] of zeroRuns(now, first)) mem = copyOut(mem, id, first, a, z);
+    }
     if ((va & HMASK) === 0n && pmds.get(va) === PMD_HUGE) pmds = pmds.set(va, PMD_TABLE);
-    // The split maps each all-zero page to the shared zero page and frees it (6.12 remap_page,
-    // RMP_USE_SHARED_ZEROPAGE): its next write or pin gets a 4 KiB page of its own.
-    for (const [a, z] of zeroRuns(now, first)) mem = copyOut(mem, m.id, first, a, z);
   }
   return [withPmds(mm, pmds), mem];
+}
+
+/** Whether piece `x`'s part of the 2 MiB at `va` is all its object's huge page there: none copied out. */
+function wholeIn(m: Mobj, x: Vma, va: bigint): boolean {
+  const idx = (a: bigint) => Number((x.offset + (a - x.start)) >> PAGE_SHIFT);
+  const a = idx(x.start > va ? x.start : va);
+  const z = idx((x.end < va + HPAGE_SIZE ? x.end : va + HPAGE_SIZE) - 1n);
+  const mapped = folioPieces(m, a, z);
+  return mapped.length === 1 && mapped[0]![0] === a && mapped[0]![1] === z;
 }
 
 /** The runs of pages of folio `first` of `m` whose bytes are all zero (no data, or zeros). */

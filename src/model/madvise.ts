@@ -70,6 +70,8 @@ export function adviceOf(a: Fields): number | string {
 interface Walk {
   w: World;
   pid: number;
+  /** The whole range advised (a visit sees its VMA's part of it). */
+  range: readonly [bigint, bigint];
   /** Set by a VMA's visit that the kernel carries out in a way the model does not know: why. */
   unmodelled?: string;
 }
@@ -89,7 +91,7 @@ export function madvise(w: World, pid: number, a: Fields): [World, Result] {
   if (behavior === MADV.POPULATE_READ || behavior === MADV.POPULATE_WRITE) return populate(w, pid, start, start + len, behavior === MADV.POPULATE_WRITE);
   const why = NOT_MODELLED[behavior];
   if (why) return [w, { errno: 0, unmodelled: why }];
-  const s: Walk = { w, pid };
+  const s: Walk = { w, pid, range: [start, start + len] };
   const errno = walkVmas(s, start, start + len, behavior);
   // (VMAs split inside a transparent huge page split its mapping: huge_memory.ts)
   const p = s.w.procs.get(pid);
@@ -199,7 +201,7 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
       // contents, and a pinned page is never reclaimed. A huge page cut by the range is split.
       if (isHugetlbVma(w.mem, v)) return 'EINVAL';
       const p = w.procs.get(s.pid)!;
-      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, (mobj, first) => anyPinned(w, mobj, first, HPAGE_NR), (phys) => mappedElsewhere(w, s.pid, phys));
+      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, s.range, (mobj, first) => anyPinned(w, mobj, first, HPAGE_NR), (phys) => mappedElsewhere(w, s.pid, phys));
       if (mm !== p.mm || mem !== w.mem) s.w = { ...w, mem, procs: w.procs.set(p.pid, { ...p, mm }) };
       return 0;
     }

@@ -356,6 +356,9 @@ export function vmaHasFile(mem: Memory, v: Vma): boolean {
  * move's old range, a growth, WIPEONFORK's child): anonymous memory gets a new
  * object, a private file mapping a new private-copy object (it shows the
  * file's pages again). `cowGrowth`: how much the copies' object grows with it.
+ * The new anonymous object keeps the VMA's offsets (it is sized to reach
+ * them): the pieces of one kernel VMA then name a page of a huge page across
+ * them by the same index in each of their objects (huge_memory.ts).
  */
 export function withNewPages(mem: Memory, v: Vma, cowGrowth = 0n): [Memory, Vma] {
   let fresh: number;
@@ -363,8 +366,8 @@ export function withNewPages(mem: Memory, v: Vma, cowGrowth = 0n): [Memory, Vma]
     [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size + cowGrowth);
     return [mem, { ...v, cow: fresh }];
   }
-  [mem, fresh] = newMobj(mem, 'anon', v.end - v.start);
-  return [mem, { ...v, mobj: fresh, offset: 0n }];
+  [mem, fresh] = newMobj(mem, 'anon', v.offset + (v.end - v.start));
+  return [mem, { ...v, mobj: fresh }];
 }
 
 /** munmap: remove `[start, end)`, splitting VMAs that stick out. */
