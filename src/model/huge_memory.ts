@@ -242,8 +242,7 @@ export function settle(mm: Mm, start: bigint, end: bigint): Mm {
  */
 function acrossPieces(mm: Mm, mem: Memory, h: bigint): boolean {
   const hit = vmasIn(mm, h, h + HPAGE_SIZE);
-  const a = hit[0];
-  return hit.length > 1 && oneVma(hit, h) && hit.every((x) => tracked(mem, x) && hugeFlags(x) && x.read === a!.read && x.write === a!.write && x.flags === a!.flags);
+  return hit.length > 1 && oneVma(hit, h) && hit.every((x) => tracked(mem, x) && hugeFlags(x));
 }
 
 /**
@@ -284,12 +283,20 @@ function newFolioAcross(mm: Mm, mem: Memory, h: bigint): Memory | undefined {
   return mem;
 }
 
-/** Whether the VMAs met cover the 2 MiB at `h` as one kernel VMA (pieces the model keeps apart share a `link`). */
+/**
+ * Whether the VMAs met cover the 2 MiB at `h` as one kernel VMA (pieces the
+ * model keeps apart share a `link`; a piece mprotected or advised apart from
+ * the others would be a VMA of its own in the kernel).
+ */
 function oneVma(hit: readonly Vma[], h: bigint): boolean {
   const a = hit[0]!;
   const z = hit[hit.length - 1]!;
   if (a.start > h || z.end < h + HPAGE_SIZE) return false;
-  for (let i = 1; i < hit.length; i++) if (hit[i]!.link === undefined || hit[i]!.link !== a.link || hit[i]!.start !== hit[i - 1]!.end) return false;
+  for (let i = 1; i < hit.length; i++) {
+    const x = hit[i]!;
+    if (x.link === undefined || x.link !== a.link || x.start !== hit[i - 1]!.end) return false;
+    if (x.read !== a.read || x.write !== a.write || x.flags !== a.flags) return false;
+  }
   return true;
 }
 

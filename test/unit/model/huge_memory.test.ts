@@ -398,8 +398,8 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
  * A write fault in 2 MiB that the model keeps as pieces of one kernel VMA
  * (the pages a DONTNEED gave back, the growth of a private mapping) gets a
  * huge page across the pieces' objects, as the kernel's one VMA does (#42,
- * found by oracle seed 80; before, the model gave 4 KiB pages). Five traces,
- * each run whole on Linux 6.12.117: 166 answers, all agreeing.
+ * found by oracle seed 80; before, the model gave 4 KiB pages). Six traces,
+ * each run whole on Linux 6.12.117: 204 answers, all agreeing.
  */
 describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)', () => {
   const W = 0x7f0004000000n;
@@ -491,6 +491,29 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
     ];
     expect(failed(all)).toEqual([9, 13]);
     expect(dirtyMap(all, ['EIO', 'EIO'])).toBe('HH 00 00 00 00 00 00 00');
+  });
+
+  it('a piece mprotected or advised apart is a VMA of its own: the huge page across is split there, and none comes after', () => {
+    const all = [
+      madv(V, 16n * M, 'HUGEPAGE'),
+      madv(V + 0x10000n, 0x1000n, 'DONTNEED'), wr(V), // unit 0: across
+      madv(V + H + 0x10000n, 0x1000n, 'DONTNEED'), wr(V + H), // unit 1: across
+      env('mprotect', { va: V + 0x80000n, length: 0x1000n, prot: 1 }), // the kernel splits the VMA, and the huge entry
+      env('mprotect', { va: V + 0x80000n, length: 0x1000n, prot: 3 }), // and back: the VMAs merge, the entry stays split
+      madv(V + H + 0x80000n, 0x1000n, 'NOHUGEPAGE'), // the same by an advice
+      env('fork', { child: 2 }), env('exit', {}, 2),
+      wr(V + 0x20000n), wr(V + H + 0x20000n), wr(V + 2n * H), // through 4 KiB entries: copied; unit 2, mapped whole: reused
+      map(V + 0x20000n, 0x1000n, 0x1f00000n), map(V + H + 0x20000n, 0x1000n, 0x1f01000n), map(V + 2n * H, 0x1000n, 0x1f02000n),
+      refs(V + 0x20000n, 2), refs(V + H + 0x20000n, 2), refs(V + 2n * H, 2), // 4 KiB copies: counted (EIO); the huge page: not
+      refs(V + 0x20000n), refs(V + H + 0x20000n),
+      madv(V + 3n * H + 0x10000n, 0x1000n, 'DONTNEED'),
+      env('mprotect', { va: V + 3n * H + 0x80000n, length: 0x1000n, prot: 1 }), // apart before the fault: 4 KiB pages
+      wr(V + 3n * H + 0x100000n),
+      map(V + 3n * H + 0x100000n, 0x1000n, 0x1f03000n), refs(V + 3n * H + 0x100000n, 2),
+      map(V, H, 0x1000000n), map(V + H, H, 0x1200000n), map(V + 2n * H, H, 0x1400000n), map(V + 3n * H, H, 0x1600000n), // the last over the read-only page: EFAULT
+    ];
+    expect(failed(all)).toEqual([16, 17, 25, 29]);
+    expect(dirtyMap(all, ['EIO', 'EIO', 'EIO', 'EFAULT'])).toBe('11 11 HH 00 00 00 00 00');
   });
 
   it("fork shares it, pinned or not as a whole (a pin in any piece keeps it the parent's); a second fork copies the parent's copied pages", () => {
