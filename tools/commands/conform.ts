@@ -9,12 +9,19 @@ import { kernelOption, parseOptions } from './options.js';
 
 export const summary = 'run iommufd-scenario/1 conformance scenarios';
 
+/** The scenario files named, and the `.json` files under the directories named (all the way down, in name order). */
 export function scenarioFiles(paths: string[]): string[] {
   const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir).sort()) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (f.endsWith('.json')) out.push(p);
+    }
+  };
   for (const p of paths) {
-    if (statSync(p).isDirectory()) {
-      for (const f of readdirSync(p).sort()) if (f.endsWith('.json')) out.push(join(p, f));
-    } else out.push(p);
+    if (statSync(p).isDirectory()) walk(p);
+    else out.push(p);
   }
   return out;
 }
@@ -32,6 +39,11 @@ export async function run(argv: string[]): Promise<number> {
   const failures: Failure[] = [];
   let passed = 0;
   const files = scenarioFiles(paths);
+  // (a directory without scenarios is a wrong path, not a pass)
+  if (!files.length) {
+    console.error(`iorewind: conform: no scenario files (*.json) in ${paths.join(', ')}`);
+    return 2;
+  }
   for (const f of files) {
     let r;
     try {

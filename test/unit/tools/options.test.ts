@@ -52,6 +52,8 @@ describe('the commands', () => {
       [['oracle', '--fuzz', '--events', 'mmap,IOMMU_VIOMMU_ALLOC'], "iorewind: oracle fuzz: event kind 'IOMMU_VIOMMU_ALLOC' cannot run on the 6.12 oracle"],
       [['oracle', '--fuzz', '--events', ','], 'iorewind: oracle fuzz: no event kinds to generate'],
       [['oracle', '--fuzz', '--hostile', 'many'], "iorewind: oracle: --hostile: expected an integer >= 0, got 'many'"],
+      // a directory without scenarios is a wrong path, not a pass
+      [['conform', join(ROOT, 'src/uapi')], 'iorewind: conform: no scenario files (*.json) in'],
     ] as const) {
       const r = run(...argv);
       expect(r.status, argv.join(' ')).toBe(2);
@@ -59,6 +61,14 @@ describe('the commands', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   });
+  it.skipIf(!existsSync(cli))('conform finds the scenarios under a directory, all the way down', () => {
+    const r = run('conform', '--json', join(ROOT, 'test/conformance'));
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { scenarios: number; passed: number };
+    expect(out.scenarios).toBeGreaterThan(0);
+    expect(out.passed).toBe(out.scenarios);
+  });
+
   it.skipIf(!existsSync(cli))('debug on a port already in use says what to do', async () => {
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
