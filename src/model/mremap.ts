@@ -229,13 +229,26 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
   let mm = c.mm;
   if (oldLen) {
     if (!(c.flags & MREMAP_DONTUNMAP)) mm = unmapRange(mm, addr, addr + oldLen);
-    else if (!vma.shared)
+    else if (!vma.shared) {
+      // The old range is a VMA of its own now (the kernel agrees: a write there, or an mremap
+      // across its start, sees two VMAs), with new pages: one new object for all of it, and its
+      // pieces tagged as one VMA. (Pieces whose offsets do not line up each get one, as before.)
+      const first = pieces[0];
+      const inLine = first !== undefined && pieces.every((p) => p.offset - p.start === first.offset - first.start);
+      const [mem, whole] = inLine ? withNewPages(c.w.mem, { ...first, end: addr + oldLen }) : [c.w.mem, undefined];
+      c.w = { ...c.w, mem };
       for (const p of pieces) {
         const { link: _drop, ...v } = p;
-        const [mem, left] = withNewPages(c.w.mem, v);
-        c.w = { ...c.w, mem };
-        mm = mapVma(mm, left);
+        if (!whole) {
+          const [mem, left] = withNewPages(c.w.mem, v);
+          c.w = { ...c.w, mem };
+          mm = mapVma(mm, left);
+          continue;
+        }
+        const left: Vma = whole.cow !== undefined ? { ...v, cow: whole.cow } : { ...v, mobj: whole.mobj };
+        mm = mapVma(mm, pieces.length > 1 ? { ...left, link: whole.cow ?? whole.mobj } : left);
       }
+    }
   }
   for (const p of pieces) mm = mapVma(mm, { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr });
   // The page tables move too (huge_memory.ts); the old range's go where no VMA is left.

@@ -398,8 +398,8 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
  * A write fault in 2 MiB that the model keeps as pieces of one kernel VMA
  * (the pages a DONTNEED gave back, the growth of a private mapping) gets a
  * huge page across the pieces' objects, as the kernel's one VMA does (#42,
- * found by oracle seed 80; before, the model gave 4 KiB pages). Six traces,
- * each run whole on Linux 6.12.117: 204 answers, all agreeing.
+ * found by oracle seed 80; before, the model gave 4 KiB pages). Nine traces,
+ * each run whole on Linux 6.12.117: 283 answers, all agreeing.
  */
 describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)', () => {
   const W = 0x7f0004000000n;
@@ -514,6 +514,52 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
     ];
     expect(failed(all)).toEqual([16, 17, 25, 29]);
     expect(dirtyMap(all, ['EIO', 'EIO', 'EIO', 'EFAULT'])).toBe('11 11 HH 00 00 00 00 00');
+  });
+
+  it("mremap: the old range DONTUNMAP leaves is a VMA of its own, with new pages (one huge page over it); moves, a hole, growth and POPULATE", () => {
+    const X = 0x7f0008000000n;
+    const alone = [
+      env('mmap', { va: X, length: 4n * M, kind: 'private_anon', prot: 3 }),
+      madv(X, 4n * M, 'HUGEPAGE'),
+      env('mremap', { va: X + M, old_length: M, new_length: M, flags: 3, new_va: W }), // DONTUNMAP of the second MiB
+      wr(X + 0x1000n), // [X, X + 2 MiB) is two VMAs now: 4 KiB pages
+      map(X + 0x1000n, 0x1000n, 0x1f00000n), refs(X + 0x1000n, 2), refs(X + M + 0x1000n, 2), // counted; nothing mapped there
+      env('mremap', { va: X + 0x80000n, old_length: M, new_length: M, flags: 3, new_va: W2 }), // across two VMAs
+      map(X, 2n * H, 0x1000000n),
+    ];
+    expect(failed(alone)).toEqual([5, 6, 7, 8]);
+    expect(runChecked([...setup, ...alone]).results.slice(setup.length).slice(5, 9).map((r) => r.errno)).toEqual(['EIO', 'EFAULT', 'EFAULT', 'EFAULT']);
+    const moves = [
+      madv(V, 16n * M, 'HUGEPAGE'),
+      ...[0n, 1n, 2n, 3n].flatMap((k) => [madv(V + k * H + 0x10000n, 0x1000n, 'DONTNEED'), wr(V + k * H)]), // four across
+      env('mremap', { va: V, old_length: H, new_length: H, flags: 3, new_va: W + 0x1000n }), // unaligned: split, contiguous still
+      env('mremap', { va: V + H, old_length: H, new_length: H, flags: 7, new_va: W2 }), // DONTUNMAP, aligned: moved whole
+      wr(V + H + 0x3000n), // the old range, three pieces with new pages, one VMA: a huge page
+      env('munmap', { va: V + 2n * H + 0x100000n, length: 0x1000n }), // a hole in unit 2's: split, kept
+      env('mremap', { va: V + 3n * H, old_length: H, new_length: 2n * H, flags: 0 }), // no room to grow: ENOMEM
+      refs(W + 0x1000n, 0), refs(W + 0x11000n, 0), refs(W2 + 0x10000n, 0), refs(V + H + 0x10000n), refs(V + 2n * H + 0x10000n), refs(V + 3n * H + 0x10000n),
+      map(W + 0x1000n, H, 0x1000000n), map(W2, H, 0x1200000n), map(V + H, H, 0x1400000n), map(V + 2n * H, M, 0x1600000n), map(V + 3n * H, H, 0x1800000n),
+    ];
+    expect(failed(moves)).toEqual([13]);
+    expect(dirtyMap(moves, ['ENOMEM'])).toBe('HH HH HH H0 00 00 00 00');
+    const growth = [
+      env('mmap', { va: W, length: 0x10000n, kind: 'private_anon', prot: 3 }),
+      madv(W, 0x10000n, 'HUGEPAGE'),
+      wr(W), // 4 KiB (the VMA is too small)
+      env('mremap', { va: W, old_length: 0x10000n, new_length: 4n * M, flags: 0 }), // the first 2 MiB: a page table already
+      madv(W, 4n * M, 'POPULATE_WRITE'), // the second, all growth: a huge page
+      env('mmap', { va: W2, length: 0x10000n, kind: 'private_anon', prot: 3 }),
+      madv(W2, 0x10000n, 'HUGEPAGE'),
+      env('mremap', { va: W2, old_length: 0x10000n, new_length: 4n * M, flags: 0 }), // untouched: a huge page across
+      madv(W2, 4n * M, 'POPULATE_WRITE'),
+      refs(W + 0x1000n), refs(W + H, 0), refs(W2 + 0x1000n), refs(W2 + 0x20000n),
+      env('fork', { child: 2 }),
+      map(W2, 4n * M, 0x1000000n, 7, 2), // the child's pins copy out of the shared huge pages
+      map(W, 4n * M, 0x1400000n),
+      refs(W2 + 0x1000n, 1, 2), refs(W2 + 0x1000n, 0, 2),
+    ];
+    expect(failed(growth)).toEqual([9, 17]);
+    expect(dirtyMap(growth, ['EIO', 'EIO'])).toBe('11 11 11 11 00 00 00 00');
   });
 
   it("fork shares it, pinned or not as a whole (a pin in any piece keeps it the parent's); a second fork copies the parent's copied pages", () => {
