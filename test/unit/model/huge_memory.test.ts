@@ -405,6 +405,8 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
   const W = 0x7f0004000000n;
   const W2 = 0x7f0006000000n;
   const refs = (uptr: bigint, n = 1, pid = 1) => io('IOMMU_TEST_OP_MD_CHECK_REFS', { id: 0, check_refs: { length: 0x1000n, uptr, refs: n } }, pid);
+  /** MADV_HUGEPAGE, then in each unit k (2 MiB): a DONTNEED of an untouched page, and a store that gets a huge page across the pieces. */
+  const across = (...units: bigint[]): Event[] => [madv(V, 16n * M, 'HUGEPAGE'), ...units.flatMap((k) => [madv(V + k * H + 0x10000n, 0x1000n, 'DONTNEED'), wr(V + k * H)])];
   const failed = (events: Event[]) =>
     runChecked([...setup, ...events])
       .results.slice(setup.length)
@@ -436,8 +438,7 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
 
   it('what follows: DONTNEED of part of it, COLD over it whole or over one piece, fork, an aligned mremap', () => {
     const all = [
-      madv(V, 16n * M, 'HUGEPAGE'),
-      ...[0n, 1n, 2n, 3n, 4n].flatMap((k) => [madv(V + k * H + 0x10000n, 0x1000n, 'DONTNEED'), wr(V + k * H)]), // five across
+      ...across(0n, 1n, 2n, 3n, 4n),
       madv(V + 0x40000n, 0x1000n, 'DONTNEED'), // part of unit 0's: split, the rest contiguous still
       refs(V, 0), refs(V + 0x10000n, 0), refs(V + 0x40000n, 0), refs(V + 0x40000n), // that page is new: EIO
       madv(V + H, H, 'COLD'), // over all of it: aged only
@@ -495,9 +496,7 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
 
   it('a piece mprotected or advised apart is a VMA of its own: the huge page across is split there, and none comes after', () => {
     const all = [
-      madv(V, 16n * M, 'HUGEPAGE'),
-      madv(V + 0x10000n, 0x1000n, 'DONTNEED'), wr(V), // unit 0: across
-      madv(V + H + 0x10000n, 0x1000n, 'DONTNEED'), wr(V + H), // unit 1: across
+      ...across(0n, 1n),
       env('mprotect', { va: V + 0x80000n, length: 0x1000n, prot: 1 }), // the kernel splits the VMA, and the huge entry
       env('mprotect', { va: V + 0x80000n, length: 0x1000n, prot: 3 }), // and back: the VMAs merge, the entry stays split
       madv(V + H + 0x80000n, 0x1000n, 'NOHUGEPAGE'), // the same by an advice
@@ -530,8 +529,7 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
     expect(failed(alone)).toEqual([5, 6, 7, 8]);
     expect(runChecked([...setup, ...alone]).results.slice(setup.length).slice(5, 9).map((r) => r.errno)).toEqual(['EIO', 'EFAULT', 'EFAULT', 'EFAULT']);
     const moves = [
-      madv(V, 16n * M, 'HUGEPAGE'),
-      ...[0n, 1n, 2n, 3n].flatMap((k) => [madv(V + k * H + 0x10000n, 0x1000n, 'DONTNEED'), wr(V + k * H)]), // four across
+      ...across(0n, 1n, 2n, 3n),
       env('mremap', { va: V, old_length: H, new_length: H, flags: 3, new_va: W + 0x1000n }), // unaligned: split, contiguous still
       env('mremap', { va: V + H, old_length: H, new_length: H, flags: 7, new_va: W2 }), // DONTUNMAP, aligned: moved whole
       wr(V + H + 0x3000n), // the old range, three pieces with new pages, one VMA: a huge page
@@ -564,9 +562,7 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
 
   it("fork shares it, pinned or not as a whole (a pin in any piece keeps it the parent's); a second fork copies the parent's copied pages", () => {
     const all = [
-      madv(V, 16n * M, 'HUGEPAGE'),
-      madv(V + 0x10000n, 0x1000n, 'DONTNEED'), wr(V), // unit 0: across
-      madv(V + H + 0x10000n, 0x1000n, 'DONTNEED'), wr(V + H), // unit 1: across
+      ...across(0n, 1n),
       map(V + H + 0x10000n, 0x1000n, 0x1f00000n), // pinned in its DONTNEED piece: fork copies all of it for the child
       env('fork', { child: 2 }),
       refs(V + 0x10000n, 1, 2), refs(V + H + 0x20000n),
