@@ -230,23 +230,25 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
   if (oldLen) {
     if (!(c.flags & MREMAP_DONTUNMAP)) mm = unmapRange(mm, addr, addr + oldLen);
     else if (!vma.shared) {
-      // The old range is a VMA of its own now (the kernel agrees: a write there, or an mremap
-      // across its start, sees two VMAs), with new pages: one new object for all of it, and its
-      // pieces tagged as one VMA. (Pieces whose offsets do not line up each get one, as before.)
+      // The old range stays part of its VMA (move_vma with DONTUNMAP splits nothing: a read
+      // fault next to it maps the huge zero page over 2 MiB across it, seed 84), with new pages,
+      // as after a DONTNEED: one new object for all of it, its pieces tagged as one VMA with
+      // the rest (madvise.ts dontneed). (Pieces whose offsets do not line up each get one.)
       const first = pieces[0];
       const inLine = first !== undefined && pieces.every((p) => p.offset - p.start === first.offset - first.start);
       const [mem, whole] = inLine ? withNewPages(c.w.mem, { ...first, end: addr + oldLen }) : [c.w.mem, undefined];
       c.w = { ...c.w, mem };
+      const tag = vma.link ?? (whole ? (whole.cow ?? whole.mobj) : c.w.mem.nextMobj);
+      if (vma.link === undefined) mm = mapVma(mm, { ...vma, link: tag });
       for (const p of pieces) {
-        const { link: _drop, ...v } = p;
-        if (!whole) {
-          const [mem, left] = withNewPages(c.w.mem, v);
+        let left: Vma;
+        if (whole) left = whole.cow !== undefined ? { ...p, cow: whole.cow } : { ...p, mobj: whole.mobj };
+        else {
+          let mem: typeof c.w.mem;
+          [mem, left] = withNewPages(c.w.mem, p);
           c.w = { ...c.w, mem };
-          mm = mapVma(mm, left);
-          continue;
         }
-        const left: Vma = whole.cow !== undefined ? { ...v, cow: whole.cow } : { ...v, mobj: whole.mobj };
-        mm = mapVma(mm, pieces.length > 1 ? { ...left, link: whole.cow ?? whole.mobj } : left);
+        mm = mapVma(mm, { ...left, link: tag });
       }
     }
   }
