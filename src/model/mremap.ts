@@ -252,7 +252,14 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
       }
     }
   }
-  for (const p of pieces) mm = mapVma(mm, { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr });
+  // The moved pages are a new VMA (copy_vma): its pieces are tagged as one, and apart from the
+  // old VMA's pieces (moved right next to them, they are still two VMAs: #44 in docs/oracle.md).
+  let dest: number | undefined;
+  if (pieces.length > 1) {
+    dest = c.w.mem.nextMobj; // an id no object or tag has (tags are objects' ids)
+    c.w = { ...c.w, mem: { ...c.w.mem, nextMobj: dest + 1 } };
+  }
+  for (const { link: _old, ...p } of pieces) mm = mapVma(mm, { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr, ...(dest !== undefined ? { link: dest } : {}) });
   // The page tables move too (huge_memory.ts); the old range's go where no VMA is left.
   c.mm = settle(movePmds(mm, addr, oldLen, newAddr), addr, addr + oldLen);
   if (newLen > oldLen) {

@@ -398,8 +398,8 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
  * A write fault in 2 MiB that the model keeps as pieces of one kernel VMA
  * (the pages a DONTNEED gave back, the growth of a private mapping) gets a
  * huge page across the pieces' objects, as the kernel's one VMA does (#42,
- * found by oracle seed 80; before, the model gave 4 KiB pages). Ten traces,
- * each run whole on Linux 6.12.117: 303 answers, all agreeing.
+ * found by oracle seed 80; before, the model gave 4 KiB pages). Eleven traces,
+ * each run whole on Linux 6.12.117: 320 answers, all agreeing.
  */
 describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)', () => {
   const W = 0x7f0004000000n;
@@ -529,6 +529,17 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
       map(X + H, H, 0x1000000n),
     ];
     expect(failed(dontunmap)).toEqual([]);
+    const adjacent = [
+      env('mmap', { va: X, length: 3n * M, kind: 'private_anon', prot: 3 }),
+      madv(X, 3n * M, 'HUGEPAGE'),
+      madv(X + 0x210000n, 0x1000n, 'DONTNEED'), // pieces, tagged as one VMA
+      env('mremap', { va: X + H, old_length: M, new_length: M, flags: 7, new_va: X + 3n * M }), // DONTUNMAP to right after the VMA
+      refs(X + H + 0x1000n, 2), // the old range and the moved pages next to it are two VMAs: no huge zero page across
+      refs(X + 3n * M + 0x1000n, 2),
+      env('mremap', { va: X + M, old_length: H, new_length: H, flags: 7, new_va: X + 6n * M }), // more pieces, right after those
+      refs(X + 6n * M + 0x1000n, 2),
+    ];
+    expect(failed(adjacent)).toEqual([4, 5, 7]);
     const moved = [
       env('mmap', { va: X, length: 4n * M, kind: 'private_anon', prot: 3 }),
       madv(X, 4n * M, 'HUGEPAGE'),
