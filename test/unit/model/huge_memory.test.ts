@@ -398,8 +398,8 @@ describe('transparent huge pages (Linux 6.12.117 answers)', () => {
  * A write fault in 2 MiB that the model keeps as pieces of one kernel VMA
  * (the pages a DONTNEED gave back, the growth of a private mapping) gets a
  * huge page across the pieces' objects, as the kernel's one VMA does (#42,
- * found by oracle seed 80; before, the model gave 4 KiB pages). Eleven traces,
- * each run whole on Linux 6.12.117: 320 answers, all agreeing.
+ * found by oracle seed 80; before, the model gave 4 KiB pages). Thirteen traces,
+ * each run whole on Linux 6.12.117: 388 answers, all agreeing.
  */
 describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)', () => {
   const W = 0x7f0004000000n;
@@ -581,6 +581,48 @@ describe('a huge page across pieces of one kernel VMA (Linux 6.12.117 answers)',
     ];
     expect(failed(growth)).toEqual([9, 17]);
     expect(dirtyMap(growth, ['EIO', 'EIO'])).toBe('11 11 11 11 00 00 00 00');
+  });
+
+  it('DONTNEED over many pieces at once, across units, in a child; growth twice, moved whole and in part', () => {
+    const X = 0x7f0008000000n;
+    const many = [
+      madv(V, 16n * M, 'HUGEPAGE'),
+      madv(V + 0x10000n, 0x1000n, 'DONTNEED'), madv(V + 0x30000n, 0x1000n, 'DONTNEED'), // unit 0: five pieces
+      madv(V, H, 'DONTNEED'), // all of them at once: each a new object
+      wr(V + 0x20000n), // a huge page across them
+      refs(V + 0x20000n, 2), refs(V + 0x30000n, 2),
+      madv(V + H - 0x1000n, 0x2000n, 'DONTNEED'), // across units 0 and 1: unit 0's huge page split
+      wr(V + H),
+      refs(V + H + 0x1000n, 2), refs(V + H - 0x1000n, 2), refs(V + 0x40000n, 2),
+      env('fork', { child: 2 }),
+      env('madvise', { va: V + H + 0x80000n, length: 0x1000n, advice: 'DONTNEED' }, 2), // the child's
+      wr(V + H + 0x80000n, 16, 2), wr(V + H + 0x90000n, 16, 2), wr(V + H + 0x90000n),
+      refs(V + H + 0x80000n, 2, 2), refs(V + H + 0x90000n, 2, 2), refs(V + H + 0x90000n, 2),
+      madv(V + 4n * H, H, 'DONTNEED'), madv(V + 4n * H + 0x1000n, 0x1000n, 'DONTNEED'),
+      madv(V + 4n * H, H, 'POPULATE_READ'), wr(V + 4n * H + 0x5000n), // the huge zero page across, split by the store
+      refs(V + 4n * H + 0x5000n, 2), refs(V + 4n * H + 0x6000n, 2),
+      map(V, H, 0x1000000n), map(V + H, H, 0x1200000n), map(V + 4n * H, H, 0x1400000n),
+    ];
+    expect(failed(many)).toEqual([10, 17, 18, 19, 24, 25]);
+    expect(dirtyMap(many, ['EIO', 'EIO', 'EIO', 'EIO', 'EIO', 'EIO'])).toBe('11 11 11 00 00 00 00 00');
+    const grown = [
+      env('mmap', { va: W, length: 0x80000n, kind: 'private_anon', prot: 3 }),
+      madv(W, 0x80000n, 'HUGEPAGE'),
+      env('mremap', { va: W, old_length: 0x80000n, new_length: 0x100000n, flags: 0 }),
+      env('mremap', { va: W, old_length: 0x100000n, new_length: 0x300000n, flags: 0 }), // three pieces, one VMA
+      madv(W + 0x180000n, 0x1000n, 'DONTNEED'),
+      wr(W + 0x1000n), // a huge page across four pieces, three objects
+      refs(W + 0x1000n, 2), refs(W + 0x80000n, 2), refs(W + 0x180000n, 2),
+      env('mremap', { va: W, old_length: 0x300000n, new_length: 0x300000n, flags: 3, new_va: X }), // moved whole, aligned
+      refs(X + 0x100000n, 2), refs(X + 0x200000n, 2),
+      env('mremap', { va: X, old_length: 0x300000n, new_length: 0x400000n, flags: 0 }), // grown again
+      wr(X + 0x300000n), refs(X + 0x300000n, 2), refs(X + 0x201000n, 2),
+      env('mremap', { va: X + 0x100000n, old_length: 0x200000n, new_length: 0x200000n, flags: 3, new_va: W2 + 0x100000n }), // part, unaligned
+      refs(W2 + 0x100000n, 2), refs(X + 0x1000n, 2),
+      map(X, M, 0x1000000n), map(W2 + M, 2n * M, 0x1200000n),
+    ];
+    expect(failed(grown)).toEqual([11, 14, 15]);
+    expect(dirtyMap(grown, ['EIO', 'EIO', 'EIO'])).toBe('H0 00 00 00 00 00 00 00');
   });
 
   it("fork shares it, pinned or not as a whole (a pin in any piece keeps it the parent's); a second fork copies the parent's copied pages", () => {
