@@ -532,7 +532,8 @@ export const envOps: Record<string, EnvHandler> = table({
   madvise,
   memset,
   fill_memory: fillMemory,
-  write_memory: (w, pid, a) => writeMemory(w, pid, u64(a, 'va'), (a['data'] as Uint8Array) ?? new Uint8Array(0)),
+  // (data that is not bytes, from an untrusted trace, is a malformed event: EINVAL, nothing stored)
+  write_memory: (w, pid, a) => (a['data'] === undefined || a['data'] instanceof Uint8Array ? writeMemory(w, pid, u64(a, 'va'), a['data'] ?? new Uint8Array(0)) : fail(w, 'EINVAL')),
   read_memory: readMemory,
   memfd_create: memfdCreate,
   ftruncate,

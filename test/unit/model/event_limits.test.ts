@@ -134,4 +134,15 @@ describe('malformed outside events', () => {
     for (const fds of [3, {}, [1, -1], ['x']]) expect(r.do('external_fds', { fds: fds as number[] }).unmodelled).toMatch(/^external_fds: fds must be an array/);
     expect(r.do('external_fds', { fds: [3, 4] }).errno).toBe(0);
   });
+
+  it('write_memory with data that is not bytes is EINVAL and stores nothing (it used to throw)', () => {
+    const r = new Rig();
+    r.ok('mmap', { va: VA, length: M, kind: 'private_anon' });
+    const before = r.w;
+    for (const data of ['x', 7, {}, [1, 2]]) {
+      expect(r.do('write_memory', { va: VA, data: data as unknown as Uint8Array }).errno).toBe('EINVAL');
+      expect(r.w).toBe(before);
+    }
+    expect(r.do('write_memory', { va: VA, data: new Uint8Array([1]) }).errno).toBe(0);
+  });
 });
