@@ -6,6 +6,7 @@
 import type { Event } from '../events/event.js';
 import { diffMap, type StepDelta } from './delta.js';
 import type { Obj } from '../model/state.js';
+import type { Mm } from '../model/mm.js';
 import type { Invariant, Violation } from './types.js';
 import { diffIntervals } from '../ds/diff.js';
 import { ctxOfEvent, fieldU32, fieldU64, hex, member, opOf, U64_MAX, type AreaEntry } from './util.js';
@@ -63,7 +64,7 @@ function onlyFaults(d: StepDelta): boolean {
   const b = d.next;
   if (a.ctxs !== b.ctxs || a.files !== b.files || a.hw !== b.hw || a.journal !== b.journal || a.userLockedVm !== b.userLockedVm) return false;
   for (const [, [p, q]] of diffMap(a.procs, b.procs)) {
-    if (!p || !q || p.mm.vmas !== q.mm.vmas) return false;
+    if (!p || !q || !onlyAnonVmas(p.mm.vmas, q.mm.vmas)) return false;
     for (const k of new Set([...Object.keys(p), ...Object.keys(q)]) as Set<keyof typeof p>) if (k !== 'mm' && p[k] !== q[k]) return false;
   }
   if (a.mem === b.mem) return true;
@@ -73,6 +74,16 @@ function onlyFaults(d: StepDelta): boolean {
     for (const k of new Set([...Object.keys(m), ...Object.keys(n)]) as Set<keyof typeof m>) if (k !== 'thp' && k !== 'thpCopied' && k !== 'data' && m[k] !== n[k]) return false;
     // (a copy object's pages are only ever added by a fault: a copy of the file's page)
     if (m.data !== n.data) for (const [, [x]] of diffMap(m.data, n.data)) if (x !== undefined) return false;
+  }
+  return true;
+}
+
+/** The same VMAs, but for anon_vmas a fault gave them (model/vma_merge.ts). */
+function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas']): boolean {
+  if (a === b) return true;
+  for (const [, [v, u]] of diffMap(a, b)) {
+    if (!v || !u || v.anon !== undefined || u.anon === undefined) return false;
+    for (const k of new Set([...Object.keys(v), ...Object.keys(u)]) as Set<keyof typeof v>) if (k !== 'anon' && v[k] !== u[k]) return false;
   }
   return true;
 }

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -21,6 +21,7 @@ import { anyPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
+import { mergeChanged, mergeNew } from './vma_merge.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -130,7 +131,12 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT)
   const account = !shared && !!(prot & 2);
   // (the old mappings go first, and with them the page tables nothing else overlaps)
-  const mm = mapVma(settle(unmapRange(p.mm, va, va + length), va, va + length), { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(account ? { flags: VM_ACCOUNT } : {}) });
+  // (a private anonymous VMA's page offset is its address: do_mmap)
+  const anonPgoff = kind === 'private_anon' ? { pgoffDelta: va } : {};
+  const v: Vma = { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(account ? { flags: VM_ACCOUNT } : {}), ...anonPgoff };
+  let mm = mapVma(settle(unmapRange(p.mm, va, va + length), va, va + length), v);
+  // ...and it merges with its neighbours as the kernel's would (vma_merge.ts)
+  [mm, mem] = mergeNew(mm, mem, [v]);
   return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0, ret: 0 }];
 }
 
@@ -171,10 +177,15 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   // stops it with ENOMEM, and a hugetlb VMA split at `end` off a huge page with EINVAL, both
   // keeping what the VMAs before got (kernel partial effects).
   // (a VMA split inside a transparent huge page splits the page's mapping: settle)
-  const whole = protectRange(p.mm, va, end, read, write);
-  if (whole.reached < end) return withMm(w, p, settle(whole.mm, va, end), 'ENOMEM');
-  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) return withMm(w, p, settle(protectRange(p.mm, va, p.mm.vmas.floor(end - 1n)![1].start, read, write).mm, va, end), 'EINVAL');
-  return withMm(w, p, settle(whole.mm, va, end), 0);
+  // (each VMA changed merges with neighbours it now agrees with: vma_merge.ts mergeChanged)
+  const done = (mm: Mm, errno: string | 0): [World, Result] => {
+    const [merged, mem] = mergeChanged(p.mm, settle(mm, va, end), w.mem, va, end);
+    return withMm(mem === w.mem ? w : { ...w, mem }, p, merged, errno);
+  };
+  const whole = protectRange(p.mm, w.mem, va, end, read, write);
+  if (whole.reached < end) return done(whole.mm, 'ENOMEM');
+  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) return done(protectRange(p.mm, w.mem, va, p.mm.vmas.floor(end - 1n)![1].start, read, write).mm, 'EINVAL');
+  return done(whole.mm, 0);
 }
 
 /** The call's answer with the process's new memory map (the very same World when the map did not change). */

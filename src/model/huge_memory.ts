@@ -36,11 +36,11 @@
  * split gives each all-zero page back for the shared zero page.
  *
  * Where the model keeps one kernel VMA as pieces, each with its own memory
- * object (the new pages of a DONTNEED, a private mapping's growth: mm.ts
- * `link`), 2 MiB across them is one VMA's all the same: a read fault maps
- * the huge zero page, a write fault a huge page registered in each piece's
- * object at the same index (the pieces keep the VMA's offsets:
- * newFolioAcross; #41, #42 in docs/oracle.md).
+ * object (the new pages of a DONTNEED, a private mapping's growth, mappings
+ * the kernel merged: mm.ts `link`), 2 MiB across them is one VMA's all the
+ * same: a read fault maps the huge zero page, a write fault a huge page
+ * registered in each piece's object (newFolioAcross; #41, #42, #45 in
+ * docs/oracle.md).
  *
  * Not modelled, each answered with 4 KiB pages: khugepaged, which collapses
  * 4 KiB pages into huge pages in the background at a time the trace does not
@@ -54,6 +54,7 @@
  * them), and so does the model (object.ts Tx.failed).
  */
 import { PMap } from '../ds/pmap.js';
+import { withAnonVma } from './vma_merge.js';
 import type { World } from './state.js';
 import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, findVma, munmapRange, pageAlign, vmasIn, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
@@ -97,10 +98,14 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
   if (start >= end) return [mm, mem];
   let pmds = pmdsOf(mm);
   let pos = start;
+  // the VMAs whose fault gets them an anon_vma (vma_merge.ts): a write, a long-term pin's unshare,
+  // a fault that may take a huge page (do_huge_pmd_anonymous_page prepares one before it maps the zero page)
+  const anon: Vma[] = [];
   for (const v of vmasIn(mm, start, end)) {
     // (the access stops at a hole, or at a VMA that refuses it)
     if (v.start > pos || (kind === 'write' ? !v.write : !v.read)) break;
     pos = v.end;
+    if (kind !== 'read') anon.push(v);
     if (!tracked(mem, v)) continue;
     const s = v.start > start ? v.start : start;
     const e = v.end < end ? v.end : end;
@@ -120,10 +125,12 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
         const across = kind !== 'pin-read' && acrossPieces(mm, mem, h);
         const grown = across && kind === 'write' ? newFolioAcross(mm, mem, h) : undefined;
         if (grown) mem = grown;
+        if (across && kind === 'read') anon.push(v);
         pmds = pmds.set(h, grown ? PMD_HUGE : across && kind === 'read' ? PMD_ZERO : PMD_TABLE);
         continue;
       }
       if (kind === 'read') {
+        anon.push(v);
         pmds = pmds.set(h, PMD_ZERO);
         continue;
       }
@@ -134,7 +141,9 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
       } else pmds = pmds.set(h, PMD_TABLE);
     }
   }
-  return [withPmds(mm, pmds), mem];
+  let out = withPmds(mm, pmds);
+  for (const v of anon) out = withAnonVma(out, mem, v);
+  return [out, mem];
 }
 
 /**
@@ -247,27 +256,30 @@ function acrossPieces(mm: Mm, mem: Memory, h: bigint): boolean {
 
 /**
  * A huge page for the 2 MiB at `h` across pieces (`acrossPieces`): one folio,
- * registered at the same first index in each piece's object (they keep the
- * kernel VMA's offsets: mm.ts withNewPages), so each piece's pages there are
- * the folio's. An object's other indices in the folio are not: the pages a
- * DONTNEED left behind (pinned, maybe), or pages a growth's old object has
- * mapped where they were moved to. They are marked copied out of it
- * (Mobj.thpCopied): 4 KiB pages of their own, as they were.
+ * registered in each piece's object at the index its first page would have
+ * there (maybe below 0: an object mapped from inside the 2 MiB), so each
+ * piece's pages there are the folio's. An object's other indices in the
+ * folio are not: the pages a DONTNEED left behind (pinned, maybe), or pages a
+ * growth's old object has mapped where they were moved to. They are marked
+ * copied out of it (Mobj.thpCopied): 4 KiB pages of their own, as they were.
  */
 function newFolioAcross(mm: Mm, mem: Memory, h: bigint): Memory | undefined {
   const hit = vmasIn(mm, h, h + HPAGE_SIZE);
-  const rel = hit[0]!.offset - hit[0]!.start;
-  if (hit.some((x) => x.offset - x.start !== rel)) return undefined;
-  const first = Number((rel + h) >> PAGE_SHIFT);
-  const ids = [...new Set(hit.map((x) => x.mobj))];
-  for (const id of ids) {
+  const firsts = new Map<number, number>();
+  for (const x of hit) {
+    const first = Number((x.offset + (h - x.start)) >> PAGE_SHIFT);
+    // (two pieces of one object at offsets that do not line up: not one folio's pages)
+    if ((firsts.get(x.mobj) ?? first) !== first) return undefined;
+    firsts.set(x.mobj, first);
+  }
+  for (const [id, first] of firsts) {
     // (an empty entry has no pages behind it; a folio already there would mean the model lost track)
     const below = mem.mobjs.get(id)!.thp?.floor(first + HPAGE_NR - 1);
     if (below && below[0] + HPAGE_NR > first) return undefined;
   }
   const phys = mem.nextPhys;
   mem = { ...mem, nextPhys: phys + 2n * HPAGE_SIZE };
-  for (const id of ids) {
+  for (const [id, first] of firsts) {
     const m = mem.mobjs.get(id)!;
     mem = { ...mem, mobjs: mem.mobjs.set(id, { ...m, thp: (m.thp ?? PMap.emptyNumber<bigint>()).set(first, phys) }) };
     let next = first;
@@ -487,7 +499,8 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     if (st === PMD_ZERO) continue;
     // A huge page across pieces of one kernel VMA (newFolioAcross) is one folio: its pieces'
     // objects each hold it, the whole advice range decides, and a split splits it in each.
-    const pieces = (va & HMASK) === 0n ? vmasIn(mm, va, va + HPAGE_SIZE).filter((x) => x.mobj !== m.id && mem.mobjs.get(x.mobj)?.thp?.get(first) === phys) : [];
+    const firstIn = (x: Vma) => Number((x.offset + (va - x.start)) >> PAGE_SHIFT);
+    const pieces = (va & HMASK) === 0n ? vmasIn(mm, va, va + HPAGE_SIZE).filter((x) => x.mobj !== m.id && mem.mobjs.get(x.mobj)?.thp?.get(firstIn(x)) === phys) : [];
     const holders = [v, ...pieces];
     // the folio's pages mapped here, and those the range holds: all of them only when it covers the folio
     const mapped = folioPieces(m, Math.max(first, idx(v.start)), Math.min(first + HPAGE_NR - 1, idx(v.end - 1n)));
@@ -495,14 +508,14 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
       ? range[0] <= va && range[1] >= va + HPAGE_SIZE && vmasIn(mm, va, va + HPAGE_SIZE).every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va))
       : mapped.length === 1 && mapped[0]![0] === first && mapped[0]![1] === first + HPAGE_NR - 1 && lo <= first && hi >= first + HPAGE_NR - 1;
     if (whole) continue;
-    if ((mem.forkedFolios?.has(phys) && elsewhere(phys)) || holders.some((x) => pinned(x.mobj, first))) continue;
+    if ((mem.forkedFolios?.has(phys) && elsewhere(phys)) || holders.some((x) => pinned(x.mobj, firstIn(x)))) continue;
     if (mem.forkedFolios?.has(phys)) mem = { ...mem, forkedFolios: mem.forkedFolios.delete(phys) };
-    for (const id of new Set(holders.map((x) => x.mobj))) {
+    for (const [id, f] of new Map(holders.map((x) => [x.mobj, firstIn(x)]))) {
       const now = mem.mobjs.get(id)!;
-      mem = { ...mem, mobjs: mem.mobjs.set(id, { ...now, thpSmall: (now.thpSmall ?? PMap.emptyNumber<true>()).set(first, true) }) };
+      mem = { ...mem, mobjs: mem.mobjs.set(id, { ...now, thpSmall: (now.thpSmall ?? PMap.emptyNumber<true>()).set(f, true) }) };
       // The split maps each all-zero page to the shared zero page and frees it (6.12 remap_page,
       // RMP_USE_SHARED_ZEROPAGE): its next write or pin gets a 4 KiB page of its own.
-      for (const [a, z] of zeroRuns(now, first)) mem = copyOut(mem, id, first, a, z);
+      for (const [a, z] of zeroRuns(now, f)) mem = copyOut(mem, id, f, a, z);
     }
     if ((va & HMASK) === 0n && pmds.get(va) === PMD_HUGE) pmds = pmds.set(va, PMD_TABLE);
   }

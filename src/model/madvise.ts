@@ -17,6 +17,7 @@ import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, eofVa, findVma, pageAlign, pi
 import { punchHole } from './fallocate.js';
 import { coldSplit, fault, mappedElsewhere, settle, zap } from './huge_memory.js';
 import { MAX_EVENT_STEPS, overLimit } from './limits.js';
+import { kernelVmaPieces, mergeChanged } from './vma_merge.js';
 import { anyPinned } from './pages.js';
 import type { Proc, World } from './state.js';
 
@@ -93,10 +94,12 @@ export function madvise(w: World, pid: number, a: Fields): [World, Result] {
   if (why) return [w, { errno: 0, unmodelled: why }];
   const s: Walk = { w, pid, range: [start, start + len] };
   const errno = walkVmas(s, start, start + len, behavior);
-  // (VMAs split inside a transparent huge page split its mapping: huge_memory.ts)
+  // (VMAs split inside a transparent huge page split its mapping: huge_memory.ts; a VMA whose
+  // flags changed merges with neighbours it now agrees with: vma_merge.ts)
   const p = s.w.procs.get(pid);
   if (p && s.w !== w) {
-    const mm = settle(p.mm, start, start + len);
+    const [mm, mem] = mergeChanged(w.procs.get(pid)!.mm, settle(p.mm, start, start + len), s.w.mem, start, start + len);
+    if (mem !== s.w.mem) s.w = { ...s.w, mem };
     if (mm !== p.mm) setMm(s, p, mm);
   }
   return [s.w, s.unmodelled ? { errno, unmodelled: s.unmodelled } : { errno }];
@@ -247,10 +250,13 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
   // (a private file mapping's next write copies the file's page anew: another physical page than a pinned old copy)
   const [mem, nv] = withNewPages(s.w.mem, { ...v, start, end, offset: v.offset + (start - v.start) });
   s.w = { ...s.w, mem };
-  // The kernel zaps pages and keeps the VMA whole: its pieces here are tagged as one (mm.ts `link`).
+  // The kernel zaps pages and keeps the VMA whole: its pieces here are tagged as one (mm.ts `link`),
+  // with the other pieces of that VMA (an mprotect undone leaves it in pieces of one object).
   const tag = v.link ?? nv.cow ?? nv.mobj;
+  let mm = p.mm;
+  if (v.link === undefined) for (const x of kernelVmaPieces(mm, v)) mm = mapVma(mm, { ...x, link: tag });
   // A transparent huge page covered whole goes (its entry is empty again), one cut is split.
-  setMm(s, p, zap(mapVma(v.link === undefined ? mapVma(p.mm, { ...v, link: tag }) : p.mm, { ...nv, link: tag }), start, end));
+  setMm(s, p, zap(mapVma(mm, { ...nv, link: tag }), start, end));
   return 0;
 }
 

@@ -91,10 +91,21 @@ export interface Vma {
   readonly flags?: number;
   /**
    * Pieces of one kernel VMA the model keeps as several because their pages
-   * are in different objects (a private mapping grown by mremap: the growth
-   * has new pages) share this tag (mremap.ts).
+   * are in different objects share this tag: a private mapping grown by
+   * mremap (the growth has new pages), a DONTNEED's new pages, anonymous
+   * mappings the kernel merged (vma_merge.ts).
    */
   readonly link?: number;
+  /**
+   * The kernel's vm_pgoff (in bytes) minus `offset`: private anonymous memory
+   * has its address at mmap as page offset, which VMA merging compares
+   * (vma_merge.ts); absent, 0 (a file's offset is its page offset).
+   */
+  readonly pgoffDelta?: bigint;
+  /** The anon_vma the kernel gave this VMA at its first anonymous fault (an identity; absent: none yet; vma_merge.ts). */
+  readonly anon?: string;
+  /** Its anon_vma chain holds its parent's too (fork gave it): list_is_singular fails, so no new range merges into it. */
+  readonly anonForked?: true;
 }
 
 /** The vm_flags bits madvise sets and clears (include/linux/mm.h); fork reads two of them, mremap's VMA merging all. */
@@ -107,8 +118,10 @@ export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
 /**
  * Set on a private mapping made writable (mmap, mprotect: its pages are
- * committed) and never cleared: a piece mprotected writable and back does
- * not merge with its never-writable neighbours, which mremap shows.
+ * committed), and cleared only when anonymous memory without an anon_vma
+ * (never faulted) is made unwritable (mprotect_fixup): a piece mprotected
+ * writable and back does not merge with its never-writable neighbours once
+ * touched, which mremap shows, and merges with them while untouched.
  */
 export const VM_ACCOUNT = 0x100000;
 
@@ -357,8 +370,7 @@ export function vmaHasFile(mem: Memory, v: Vma): boolean {
  * object, a private file mapping a new private-copy object (it shows the
  * file's pages again). `cowGrowth`: how much the copies' object grows with it.
  * The new anonymous object keeps the VMA's offsets (it is sized to reach
- * them): the pieces of one kernel VMA then name a page of a huge page across
- * them by the same index in each of their objects (huge_memory.ts).
+ * them), as the kernel keeps the VMA's page offset.
  */
 export function withNewPages(mem: Memory, v: Vma, cowGrowth = 0n): [Memory, Vma] {
   let fresh: number;
@@ -386,7 +398,7 @@ export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
  * first hole: the new map (the same object when nothing changed) and where it
  * stopped (`end` when it met no hole; `start` when there is no VMA at start).
  */
-export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, write: boolean): { mm: Mm; reached: bigint } {
+export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, read: boolean, write: boolean): { mm: Mm; reached: bigint } {
   let vmas = mm.vmas;
   let pos = start;
   while (pos < end) {
@@ -401,8 +413,12 @@ export function protectRange(mm: Mm, start: bigint, end: bigint, read: boolean, 
     }
     vmas = vmas.delete(v.start);
     if (v.start < pos) vmas = vmas.set(v.start, { ...v, end: pos });
-    const account = write && !v.write && !v.shared && !((v.flags ?? 0) & VM_ACCOUNT);
-    vmas = vmas.set(pos, { ...v, start: pos, end: segEnd, offset: v.offset + (pos - v.start), read, write, ...(account ? { flags: (v.flags ?? 0) | VM_ACCOUNT } : {}) });
+    const flags = v.flags ?? 0;
+    const account = write && !v.write && !v.shared && !(flags & VM_ACCOUNT);
+    const unaccount = !write && flags & VM_ACCOUNT && !vmaHasFile(mem, v) && v.anon === undefined;
+    const { flags: _old, ...rest } = v;
+    const nflags = account ? flags | VM_ACCOUNT : unaccount ? flags & ~VM_ACCOUNT : flags;
+    vmas = vmas.set(pos, { ...rest, start: pos, end: segEnd, offset: v.offset + (pos - v.start), read, write, ...(nflags ? { flags: nflags } : {}) });
     if (v.end > segEnd) vmas = vmas.set(segEnd, { ...v, start: segEnd, offset: v.offset + (segEnd - v.start) });
     pos = segEnd;
   }
@@ -505,6 +521,8 @@ function eachPagePiece(off: bigint, length: number, fn: (index: number, inPage: 
 export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
   let vmas = PMap.emptyBigint<Vma>();
   const remap = new Map<number, number>();
+  // (the pieces of one VMA share its anon_vma; the child's pieces share the child's)
+  const anons = new Map<string, string>();
   const privateCopy = (id: number): number => {
     let nid = remap.get(id);
     if (nid === undefined) {
@@ -522,6 +540,14 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
     if (flags & VM_WIPEONFORK) [mem, nv] = withNewPages(mem, v);
     else if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };
     else if (v.cow !== undefined) nv = { ...v, cow: privateCopy(v.cow) };
+    // The child's VMA gets an anon_vma of its own whose chain holds the parent's too (anon_vma_fork),
+    // or none: a wiped one starts without (dup_mmap), as does one whose parent had none.
+    if (nv.anon !== undefined) {
+      const { anon: parentAnon, anonForked: _f, ...rest } = nv;
+      let anon = anons.get(parentAnon);
+      if (anon === undefined) anons.set(parentAnon, (anon = `${nv.cow ?? nv.mobj}@${nv.start.toString(16)}`));
+      nv = flags & VM_WIPEONFORK ? rest : { ...rest, anon, anonForked: true };
+    }
     vmas = vmas.set(nv.start, nv);
     return true;
   });

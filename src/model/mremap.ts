@@ -14,28 +14,11 @@ import { u64 } from './args.js';
 import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
 import type { World } from './state.js';
 import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
+import { mayHaveMerged, mergeNew, sameKernelVma } from './vma_merge.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
 export const MREMAP_DONTUNMAP = 4;
-
-/** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
-const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
-
-/**
- * Neighbours the kernel keeps as one VMA: the same protection and flags, the
- * same object at contiguous offsets, and the same private pages, or pieces
- * the model split that the kernel has as one (`link`).
- */
-const sameVma = (a: Vma, b: Vma): boolean =>
-  a.end === b.start &&
-  a.read === b.read &&
-  a.write === b.write &&
-  a.shared === b.shared &&
-  (a.flags ?? 0) === (b.flags ?? 0) &&
-  (a.cow === undefined) === (b.cow === undefined) &&
-  (a.mobj === b.mobj ? a.offset + (a.end - a.start) === b.offset : a.cow === undefined) &&
-  (a.shared ? a.mobj === b.mobj : group(a) === group(b));
 
 /**
  * The VMA containing `va` (vma_lookup) as the kernel has it. The model leaves
@@ -49,21 +32,23 @@ function vmaAt(mm: Mm, va: bigint): Vma | undefined {
   const at = findVma(mm, va);
   if (!at) return undefined;
   let v = at;
-  for (let prev = mm.vmas.lower(v.start)?.[1]; prev && sameVma(prev, v); prev = mm.vmas.lower(prev.start)?.[1]) v = { ...prev, end: v.end };
-  for (let next = mm.vmas.ceil(v.end)?.[1]; next && sameVma(v, next); next = mm.vmas.ceil(next.end)?.[1]) v = { ...v, end: next.end };
+  for (let prev = mm.vmas.lower(v.start)?.[1]; prev && sameKernelVma(prev, v); prev = mm.vmas.lower(prev.start)?.[1]) v = { ...prev, end: v.end };
+  for (let next = mm.vmas.ceil(v.end)?.[1]; next && sameKernelVma(v, next); next = mm.vmas.ceil(next.end)?.[1]) v = { ...v, end: next.end };
   return v;
 }
 
 /**
- * Adjacent private mappings the model keeps apart by their memory objects:
- * anonymous memory of different objects (two mmaps, a DONTNEED's or a
- * growth's new pages), or one file with different private-copy objects. The
- * kernel has them as one VMA or two by whether their pages were ever touched
- * (anon_vma), which the model cannot tell.
+ * Adjacent private mappings the model keeps apart that the kernel may have
+ * as one VMA. Anonymous memory: the model follows every merge the trace
+ * shows (vma_merge.ts), so two it keeps apart are two, unless the trace does
+ * not describe their memory (a capture's: the program's own faults, which
+ * decide some merges, are not recorded) and they may have merged
+ * (mayHaveMerged). One file with different private-copy objects: one VMA or
+ * two by their anon_vmas, which the model does not follow there.
  */
 function mayBeOneVma(mem: Memory, a: Vma, b: Vma): boolean {
   if (a.end !== b.start || a.shared || b.shared || a.read !== b.read || a.write !== b.write || (a.flags ?? 0) !== (b.flags ?? 0)) return false;
-  if (!vmaHasFile(mem, a) && !vmaHasFile(mem, b)) return true;
+  if (!vmaHasFile(mem, a) && !vmaHasFile(mem, b)) return (!!mem.mobjs.get(a.mobj)?.unknown || !!mem.mobjs.get(b.mobj)?.unknown) && mayHaveMerged(a, b);
   return a.cow !== undefined && b.cow !== undefined && a.mobj === b.mobj && a.offset + (a.end - a.start) === b.offset;
 }
 
@@ -240,7 +225,10 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
       c.w = { ...c.w, mem };
       const tag = vma.link ?? (whole ? (whole.cow ?? whole.mobj) : c.w.mem.nextMobj);
       if (vma.link === undefined) mm = mapVma(mm, { ...vma, link: tag });
-      for (const p of pieces) {
+      // (all of the VMA moved: it lets go of its anon_vma, dontunmap_complete's unlink_anon_vmas)
+      const all = vma.start === addr && vma.end === addr + oldLen;
+      for (const { anon: _a, anonForked: _f, ...q } of pieces) {
+        const p: Vma = all ? q : { ...q, ...(_a !== undefined ? { anon: _a } : {}), ...(_f ? { anonForked: _f } : {}) };
         let left: Vma;
         if (whole) left = whole.cow !== undefined ? { ...p, cow: whole.cow } : { ...p, mobj: whole.mobj };
         else {
@@ -259,7 +247,21 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
     dest = c.w.mem.nextMobj; // an id no object or tag has (tags are objects' ids)
     c.w = { ...c.w, mem: { ...c.w.mem, nextMobj: dest + 1 } };
   }
-  for (const { link: _old, ...p } of pieces) mm = mapVma(mm, { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr, ...(dest !== undefined ? { link: dest } : {}) });
+  // An anonymous VMA without an anon_vma takes its new address as page offset (copy_vma), and
+  // the new VMA merges with its new neighbours as a new mapping would (vma_merge.ts).
+  const moved: Vma[] = [];
+  for (const { link: _old, ...p } of pieces) {
+    const start = p.start - addr + newAddr;
+    const fresh = p.anon === undefined && !vmaHasFile(c.w.mem, p);
+    const v: Vma = { ...p, start, end: p.end - addr + newAddr, ...(dest !== undefined ? { link: dest } : {}), ...(fresh ? { pgoffDelta: start - p.offset } : {}) };
+    moved.push(v);
+    mm = mapVma(mm, v);
+  }
+  let mem: typeof c.w.mem;
+  // (not with the VMA a DONTUNMAP move keeps, when it has no anon_vma: copy_vma keeps the two apart)
+  const kept = c.flags & MREMAP_DONTUNMAP && pieces[0]?.anon === undefined ? (x: Vma) => x.start >= vma.start && x.end <= vma.end : undefined;
+  [mm, mem] = mergeNew(mm, c.w.mem, moved.map((v) => mm.vmas.get(v.start) ?? v), kept);
+  c.w = { ...c.w, mem };
   // The page tables move too (huge_memory.ts); the old range's go where no VMA is left.
   c.mm = settle(movePmds(mm, addr, oldLen, newAddr), addr, addr + oldLen);
   if (newLen > oldLen) {

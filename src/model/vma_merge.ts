@@ -1,0 +1,143 @@
+/**
+ * VMA merging of private anonymous memory (mm/vma.c, 6.12), as far as the
+ * model needs it: which neighbours the kernel has as one VMA. The model keeps
+ * a VMA's pages in memory objects, so two mappings the kernel merged stay two
+ * model VMAs (each with its object) tagged as one (`Vma.link`), like the
+ * pieces a DONTNEED or a growth leaves. One VMA or two decides whether a huge
+ * page can span them (huge_memory.ts) and whether mremap may cross them.
+ *
+ * A new mapping (mmap, or the VMA mremap moves: copy_vma) merges with the VMA
+ * before it and the one after it (vma_merge_new_range) when they have the
+ * same flags and no file, their page offsets run on (an anonymous VMA's
+ * vm_pgoff is its address at mmap, and follows a move while it has no
+ * anon_vma), and their anon_vmas allow it (is_mergeable_anon_vma): a
+ * neighbour without one, or with its own only (not one fork gave it), takes a
+ * range without one; two with different anon_vmas never merge. Linux
+ * 6.12.117 answered eight traces that show each rule (docs/oracle.md #45).
+ *
+ * A VMA gets its anon_vma at its first anonymous fault (huge_memory.ts
+ * `fault`): a write, a long-term pin, a fault that may take a huge page.
+ */
+import { vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+
+/** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
+const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
+
+/**
+ * Neighbours the kernel keeps as one VMA: the same protection and flags, the
+ * same object at contiguous offsets, and the same private pages, or pieces
+ * the model split that the kernel has as one (`link`).
+ */
+export const sameKernelVma = (a: Vma, b: Vma): boolean =>
+  a.end === b.start &&
+  a.read === b.read &&
+  a.write === b.write &&
+  a.shared === b.shared &&
+  (a.flags ?? 0) === (b.flags ?? 0) &&
+  (a.cow === undefined) === (b.cow === undefined) &&
+  (a.mobj === b.mobj ? a.offset + (a.end - a.start) === b.offset : a.cow === undefined) &&
+  (a.shared ? a.mobj === b.mobj : group(a) === group(b));
+
+/** The model VMAs that make up `v`'s kernel VMA, in address order. */
+export function kernelVmaPieces(mm: Mm, v: Vma): Vma[] {
+  const out = [v];
+  for (let prev = mm.vmas.lower(v.start)?.[1]; prev && sameKernelVma(prev, out[0]!); prev = mm.vmas.lower(prev.start)?.[1]) out.unshift(prev);
+  for (let next = mm.vmas.ceil(v.end)?.[1]; next && sameKernelVma(out[out.length - 1]!, next); next = mm.vmas.ceil(next.end)?.[1]) out.push(next);
+  return out;
+}
+
+/** The kernel's vm_pgoff of `v`, in bytes. */
+export const kernelPgoff = (v: Vma): bigint => v.offset + (v.pgoffDelta ?? 0n);
+
+/** Private anonymous memory: no file behind it (vma->vm_file NULL). */
+const anonymous = (mem: Memory, v: Vma): boolean => !vmaHasFile(mem, v);
+
+/** is_mergeable_vma for two anonymous VMAs: the same vm_flags. */
+const alike = (a: Vma, b: Vma): boolean => a.read === b.read && a.write === b.write && (a.flags ?? 0) === (b.flags ?? 0);
+
+/**
+ * is_mergeable_anon_vma(a1, a2, nb): a range with anon_vma `a1` next to a
+ * VMA `nb` with `a2`. Either none, and `nb`'s anon_vma chain is just its own
+ * (list_is_singular: it has one, and fork did not give it its parent's); or
+ * both the same. `nb` undefined: two neighbours compared with each other.
+ */
+function mergeableAnon(a1: string | undefined, a2: string | undefined, nb: Vma | undefined): boolean {
+  if ((a1 === undefined || a2 === undefined) && (nb === undefined || (nb.anon !== undefined && !nb.anonForked))) return true;
+  return a1 === a2;
+}
+
+/**
+ * vma_merge_new_range for `range` (the pieces of one new VMA, just mapped):
+ * merged with the VMA before it, the one after it, or both, by tagging every
+ * piece of the result as one VMA (a new tag: an id no object has) with the
+ * anon_vma it ends up with. `apart`: neighbours it may not merge with (the
+ * VMA a DONTUNMAP move keeps, copy_vma).
+ */
+export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean): [Mm, Memory] {
+  const a = range[0];
+  const z = range[range.length - 1];
+  if (!a || !z || !range.every((x) => anonymous(mem, x))) return [mm, mem];
+  const pgoff = kernelPgoff(a);
+  const before = mm.vmas.lower(a.start)?.[1];
+  const after = mm.vmas.ceil(z.end)?.[1];
+  const can = (v: Vma | undefined): v is Vma => v !== undefined && anonymous(mem, v) && !apart?.(v);
+  const prev = can(before) && before.end === a.start && alike(before, a) && !sameKernelVma(before, a) ? before : undefined;
+  const next = can(after) && after.start === z.end && alike(z, after) && !sameKernelVma(z, after) ? after : undefined;
+  const left = prev !== undefined && mergeableAnon(a.anon, prev.anon, prev) && kernelPgoff(prev) + (prev.end - prev.start) === pgoff;
+  // (with both, the two neighbours must suit each other too: are_anon_vmas_compatible)
+  const right = next !== undefined && mergeableAnon(a.anon, next.anon, next) && kernelPgoff(next) === pgoff + (z.end - a.start) && !(left && !mergeableAnon(prev.anon, next.anon, undefined));
+  if (!left && !right) return [mm, mem];
+  const pieces = [...(left ? kernelVmaPieces(mm, prev) : []), ...range, ...(right ? kernelVmaPieces(mm, next!) : [])];
+  const anon = a.anon ?? (left ? prev.anon : undefined) ?? (right ? next!.anon : undefined);
+  const tag = mem.nextMobj;
+  let vmas = mm.vmas;
+  for (const p of pieces) vmas = vmas.set(p.start, { ...p, link: tag, ...(anon !== undefined ? { anon } : {}) });
+  return [withVmas(mm, vmas), { ...mem, nextMobj: tag + 1 }];
+}
+
+/**
+ * Whether two neighbouring anonymous VMAs of the same flags, which the model
+ * has apart, may be one in the kernel all the same: merged when one of them
+ * changed (mprotect, madvise: vma_merge_existing_range), which the model does
+ * not follow. Never when their page offsets do not run on, or their
+ * anon_vmas forbid it either way.
+ */
+export function mayHaveMerged(a: Vma, b: Vma): boolean {
+  return kernelPgoff(a) + (a.end - a.start) === kernelPgoff(b) && (mergeableAnon(a.anon, b.anon, b) || mergeableAnon(b.anon, a.anon, a));
+}
+
+/** `v`'s kernel VMA with an anon_vma (anon_vma_prepare at its first anonymous fault): all its pieces get one identity. */
+export function withAnonVma(mm: Mm, mem: Memory, at: Vma): Mm {
+  const v = mm.vmas.get(at.start) ?? at;
+  if (v.anon !== undefined || !anonymous(mem, v)) return mm;
+  const pieces = kernelVmaPieces(mm, v);
+  const id = `${pieces[0]!.mobj}@${pieces[0]!.start.toString(16)}`;
+  let vmas = mm.vmas;
+  for (const p of pieces) vmas = vmas.set(p.start, { ...p, anon: id });
+  return withVmas(mm, vmas);
+}
+
+/**
+ * vma_modify after mprotect or madvise changed the protection or flags of
+ * VMAs in [start, end): each kernel VMA that changed merges with its
+ * neighbours where they now agree, as a new range would
+ * (vma_merge_existing_range checks the same). `before`: the map before the
+ * call, to tell which changed (mprotect_fixup and madvise_update_vma leave
+ * an unchanged VMA alone, merging nothing).
+ */
+export function mergeChanged(before: Mm, mm: Mm, mem: Memory, start: bigint, end: bigint): [Mm, Memory] {
+  if (mm === before) return [mm, mem];
+  let pos = start;
+  while (pos < end) {
+    const v = mm.vmas.ceil(pos)?.[1] ?? undefined;
+    const at = mm.vmas.floor(pos)?.[1];
+    const cur = at && at.end > pos ? at : v;
+    if (!cur || cur.start >= end) break;
+    const was = before.vmas.floor(cur.start)?.[1];
+    const changed = !was || was.end <= cur.start || was.read !== cur.read || was.write !== cur.write || (was.flags ?? 0) !== (cur.flags ?? 0);
+    const pieces = kernelVmaPieces(mm, cur);
+    if (changed) [mm, mem] = mergeNew(mm, mem, pieces);
+    pos = pieces[pieces.length - 1]!.end;
+  }
+  return [mm, mem];
+}
