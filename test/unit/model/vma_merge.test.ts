@@ -4,8 +4,8 @@
  * whether a huge page (or the huge zero page) may span them. Until
  * 2026-11-27 the model kept every mmap a VMA of its own and answered an
  * mremap across two as not modelled. Every answer below is what Linux
- * 6.12.117 gave to the same calls, each trace run there whole (twenty-two
- * traces, 275 answers, all agreeing with the model).
+ * 6.12.117 gave to the same calls, each trace run there whole (thirty-two
+ * traces, 400 answers, all agreeing with the model).
  *
  * (Not here: a store before MADV_HUGEPAGE, then a check of the 2 MiB. The
  * kernel's khugepaged may collapse such a range into a huge page in the
@@ -61,6 +61,24 @@ describe('a new mapping merges with its neighbours (Linux 6.12.117 answers)', ()
     ['untouched, advised: the huge zero page across both', [mm(Y, M), mm(Y + M, M), madv(Y, 2n * M, 'HUGEPAGE'), refs(Y + M + 0x1000n, 2)], {}],
     ['not advised: 4 KiB pages', [mm(Y, M), wr(Y), mm(Y + M, M), refs(Y + M + 0x1000n, 2)], { 3: 'EIO' }],
     ['advised, a store: a huge page across both', [mm(X, M), mm(X + M, M), madv(X, 2n * M, 'HUGEPAGE'), wr(X + 0x1000n), refs(X + 0x1000n, 2), refs(X + M + 0x1000n, 2)], {}],
+  ])('%s', (_name, events, want) => {
+    expect(failures(events)).toEqual(want);
+  });
+});
+
+describe('merging with fork, moves, growth and mappings over a part (Linux 6.12.117 answers)', () => {
+  const wrIn = (va: bigint, pid: number) => env('write_memory', { va, data: new Uint8Array([1, 2, 3]) }, pid);
+  it.each<[string, Event[], Record<number, string>]>([
+    ["a child's new mapping after one it inherited untouched (no anon_vma: nothing to chain)", [mm(Y, M), env('fork', { child: 2 }), mm(Y + M, M, 3, 2), across(Y + 0x80000n, 2)], {}],
+    ["the parent's after fork (its chain is still its own)", [mm(Y, M), wr(Y), env('fork', { child: 2 }), mm(Y + M, M), across(Y + 0x80000n)], {}],
+    ['merged, split across the boundary by mprotect, rejoined', [mm(Y, M), mm(Y + M, M), wr(Y), wr(Y + M), prot(Y + 0x80000n, M, 1), prot(Y + 0x80000n, M, 3), across(Y + 0x40000n)], {}],
+    ['a mapping over the middle of a touched one merges with what is left before it', [mm(Y, 2n * M), wr(Y), wr(Y + M + 0x80000n), mm(Y + 0x80000n, M), across(Y + 0x40000n)], {}],
+    ['over the middle of an untouched one; a move leaves a hole', [mm(Y, 2n * M), mm(Y + 0x80000n, M), across(Y + 0x40000n), mm(X, M), env('mremap', { va: Y + M, old_length: 0x80000n, new_length: 0x80000n, flags: 3, new_va: Z })], { 4: 'EFAULT' }],
+    ['a touched one moved keeps its page offset: nothing after it merges', [mm(Y, M), wr(Y), env('mremap', { va: Y, old_length: M, new_length: M, flags: 3, new_va: X }), mm(X + M, M), across(X + 0x80000n)], { 4: 'EFAULT' }],
+    ['merged, grown in place, then another after it', [mm(Y, M), mm(Y + M, M), env('mremap', { va: Y, old_length: 2n * M, new_length: 3n * M, flags: 0 }), mm(Y + 3n * M, M), across(Y + 0x280000n)], {}],
+    ['both DONTFORK', [mm(Y, M), madv(Y, M, 'DONTFORK'), mm(Y + M, M), madv(Y + M, M, 'DONTFORK'), env('fork', { child: 2 }), across(Y + 0x80000n)], {}],
+    ['after fork and the child gone', [mm(Y, M), wr(Y), env('fork', { child: 2 }), env('exit', {}, 2), mm(Y + M, M), across(Y + 0x80000n)], {}],
+    ["in a child: a new mapping after its own new one", [mm(Y, M), wr(Y), env('fork', { child: 2 }), wrIn(Y, 2), mm(Y + M, M, 3, 2), wrIn(Y + M, 2), mm(Y + 2n * M, M, 3, 2), across(Y + M + 0x80000n, 2)], {}],
   ])('%s', (_name, events, want) => {
     expect(failures(events)).toEqual(want);
   });
