@@ -722,7 +722,8 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       build: env('mmap', (d) => {
         // (file_shared: guest RAM in a shared mapping of a file, as a VMM's memory-backend-file)
         const kind = d.of('anon', 'anon_hugetlb', 'private_anon', 'memfd', 'file_private', 'anon', 'file_shared');
-        const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE, length: GUEST_REGION, kind, prot: d.of(3, 3, 1) };
+        // (now and then right after a region: the kernel merges neighbouring anonymous mappings, vma_merge.ts)
+        const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + (d.w([85, 15]) ? GUEST_REGION : 0n), length: GUEST_REGION, kind, prot: d.of(3, 3, 1) };
         if (kind === 'memfd' || kind === 'file_shared') {
           a['fd'] = kind === 'memfd' ? memfd(d) : fd('file');
           a['offset'] = 0n;

@@ -38,7 +38,7 @@ describe('realize', () => {
 describe('what the generated sequences reach', () => {
   it('RLIMIT_MODE set on a fresh context, and pins charged to a process in MM mode', () => {
     const kinds = ['open', 'IOMMU_OPTION', 'drop_capability', 'set_rlimit_memlock', 'IOMMU_IOAS_MAP', 'IOMMU_IOAS_UNMAP', 'IOMMU_TEST_OP_MOCK_DOMAIN', 'mmap', 'IOMMU_DESTROY', 'IOMMU_IOAS_ALLOC'];
-    const { seqs } = generate(3, 120, 200, kinds, 0);
+    const { seqs } = generate(3, 300, 200, kinds, 0);
     let set = 0;
     let mmPins = 0;
     for (const s of seqs) {
