@@ -225,10 +225,12 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
       c.w = { ...c.w, mem };
       const tag = vma.link ?? (whole ? (whole.cow ?? whole.mobj) : c.w.mem.nextMobj);
       if (vma.link === undefined) mm = mapVma(mm, { ...vma, link: tag });
-      // (all of the VMA moved: it lets go of its anon_vma, dontunmap_complete's unlink_anon_vmas)
+      // (all of the VMA moved: it lets go of its anon_vma, unlink_anon_vmas, and an anonymous one
+      // takes its address as page offset again, as unfaulted anonymous VMAs have: move_vma)
       const all = vma.start === addr && vma.end === addr + oldLen;
-      for (const { anon: _a, anonForked: _f, ...q } of pieces) {
-        const p: Vma = all ? q : { ...q, ...(_a !== undefined ? { anon: _a } : {}), ...(_f ? { anonForked: _f } : {}) };
+      const unfaulted = ({ anon: _a, anonForked: _f, ...rest }: Vma): Vma => (vmaHasFile(c.w.mem, rest) ? rest : { ...rest, pgoffDelta: rest.start - rest.offset });
+      for (const x of pieces) {
+        const p = all ? unfaulted(x) : x;
         let left: Vma;
         if (whole) left = whole.cow !== undefined ? { ...p, cow: whole.cow } : { ...p, mobj: whole.mobj };
         else {

@@ -4,8 +4,8 @@
  * whether a huge page (or the huge zero page) may span them. Until
  * 2026-11-27 the model kept every mmap a VMA of its own and answered an
  * mremap across two as not modelled. Every answer below is what Linux
- * 6.12.117 gave to the same calls, each trace run there whole (thirty-two
- * traces, 400 answers, all agreeing with the model).
+ * 6.12.117 gave to the same calls, each trace run there whole (thirty-eight
+ * traces, 474 answers, all agreeing with the model).
  *
  * (Not here: a store before MADV_HUGEPAGE, then a check of the 2 MiB. The
  * kernel's khugepaged may collapse such a range into a huge page in the
@@ -78,6 +78,17 @@ describe('merging with fork, moves, growth and mappings over a part (Linux 6.12.
     ['merged, grown in place, then another after it', [mm(Y, M), mm(Y + M, M), env('mremap', { va: Y, old_length: 2n * M, new_length: 3n * M, flags: 0 }), mm(Y + 3n * M, M), across(Y + 0x280000n)], {}],
     ['both DONTFORK', [mm(Y, M), madv(Y, M, 'DONTFORK'), mm(Y + M, M), madv(Y + M, M, 'DONTFORK'), env('fork', { child: 2 }), across(Y + 0x80000n)], {}],
     ['after fork and the child gone', [mm(Y, M), wr(Y), env('fork', { child: 2 }), env('exit', {}, 2), mm(Y + M, M), across(Y + 0x80000n)], {}],
+    // a whole VMA moved with DONTUNMAP: the one it leaves has no anon_vma, and its address as page offset (move_vma)
+    ['after a touched VMA moved whole with DONTUNMAP', [mm(X, M), wr(X), env('mremap', { va: X, old_length: M, new_length: M, flags: 7, new_va: Y }), mm(X + M, M), across(X + 0x80000n)], {}],
+    ['the same, touched again', [mm(X, M), wr(X), env('mremap', { va: X, old_length: M, new_length: M, flags: 7, new_va: Y }), wr(X), mm(X + M, M), across(X + 0x80000n)], {}],
+    ['before one', [mm(X + M, M), wr(X + M), env('mremap', { va: X + M, old_length: M, new_length: M, flags: 7, new_va: Y }), mm(X, M), across(X + 0x80000n)], {}],
+    ['part of a VMA moved with DONTUNMAP: the rest keeps its anon_vma', [mm(X, 2n * M), wr(X), env('mremap', { va: X, old_length: M, new_length: M, flags: 7, new_va: Y }), mm(X + 2n * M, M), across(X + M + 0x80000n)], {}],
+    [
+      'a touched VMA moved (its page offset kept), then moved whole with DONTUNMAP (reset to its address)',
+      [mm(Y, M), wr(Y), env('mremap', { va: Y, old_length: M, new_length: M, flags: 3, new_va: X }), env('mremap', { va: X, old_length: M, new_length: M, flags: 7, new_va: 0x7f0004000000n }), mm(X + M, M), across(X + 0x80000n)],
+      {},
+    ],
+    ['the same without the DONTUNMAP move', [mm(Y, M), wr(Y), env('mremap', { va: Y, old_length: M, new_length: M, flags: 3, new_va: X }), mm(X + M, M), across(X + 0x80000n)], { 4: 'EFAULT' }],
     ["in a child: a new mapping after its own new one", [mm(Y, M), wr(Y), env('fork', { child: 2 }), wrIn(Y, 2), mm(Y + M, M, 3, 2), wrIn(Y + M, 2), mm(Y + 2n * M, M, 3, 2), across(Y + M + 0x80000n, 2)], {}],
   ])('%s', (_name, events, want) => {
     expect(failures(events)).toEqual(want);
