@@ -97,10 +97,10 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
 
 /**
  * Whether two neighbouring anonymous VMAs of the same flags, which the model
- * has apart, may be one in the kernel all the same: merged when one of them
- * changed (mprotect, madvise: vma_merge_existing_range), which the model does
- * not follow. Never when their page offsets do not run on, or their
- * anon_vmas forbid it either way.
+ * has apart, could be one in the kernel all the same: merged at a change the
+ * trace does not show (a capture's memory, whose faults are not recorded).
+ * Never when their page offsets do not run on, or their anon_vmas forbid it
+ * either way.
  */
 export function mayHaveMerged(a: Vma, b: Vma): boolean {
   return kernelPgoff(a) + (a.end - a.start) === kernelPgoff(b) && (mergeableAnon(a.anon, b.anon, b) || mergeableAnon(b.anon, a.anon, a));
@@ -129,9 +129,8 @@ export function mergeChanged(before: Mm, mm: Mm, mem: Memory, start: bigint, end
   if (mm === before) return [mm, mem];
   let pos = start;
   while (pos < end) {
-    const v = mm.vmas.ceil(pos)?.[1] ?? undefined;
     const at = mm.vmas.floor(pos)?.[1];
-    const cur = at && at.end > pos ? at : v;
+    const cur = at && at.end > pos ? at : mm.vmas.ceil(pos)?.[1];
     if (!cur || cur.start >= end) break;
     const was = before.vmas.floor(cur.start)?.[1];
     const changed = !was || was.end <= cur.start || was.read !== cur.read || was.write !== cur.write || (was.flags ?? 0) !== (cur.flags ?? 0);
