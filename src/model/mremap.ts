@@ -14,7 +14,7 @@ import { u64 } from './args.js';
 import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
 import type { World } from './state.js';
 import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
-import { mayHaveMerged, mergeNew, sameKernelVma } from './vma_merge.js';
+import { mergeNew, sameKernelVma } from './vma_merge.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -42,13 +42,13 @@ function vmaAt(mm: Mm, va: bigint): Vma | undefined {
  * as one VMA. Anonymous memory: the model follows every merge the trace
  * shows (vma_merge.ts), so two it keeps apart are two, unless the trace does
  * not describe their memory (a capture's: the program's own faults, which
- * decide some merges, are not recorded) and they may have merged
- * (mayHaveMerged). One file with different private-copy objects: one VMA or
- * two by their anon_vmas, which the model does not follow there.
+ * decide some merges, are not recorded, nor are the page offsets of what a
+ * maps snapshot lists). One file with different private-copy objects: one
+ * VMA or two by their anon_vmas, which the model does not follow there.
  */
 function mayBeOneVma(mem: Memory, a: Vma, b: Vma): boolean {
   if (a.end !== b.start || a.shared || b.shared || a.read !== b.read || a.write !== b.write || (a.flags ?? 0) !== (b.flags ?? 0)) return false;
-  if (!vmaHasFile(mem, a) && !vmaHasFile(mem, b)) return (!!mem.mobjs.get(a.mobj)?.unknown || !!mem.mobjs.get(b.mobj)?.unknown) && mayHaveMerged(a, b);
+  if (!vmaHasFile(mem, a) && !vmaHasFile(mem, b)) return !!mem.mobjs.get(a.mobj)?.unknown || !!mem.mobjs.get(b.mobj)?.unknown;
   return a.cow !== undefined && b.cow !== undefined && a.mobj === b.mobj && a.offset + (a.end - a.start) === b.offset;
 }
 

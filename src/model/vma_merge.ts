@@ -95,17 +95,6 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
   return [withVmas(mm, vmas), { ...mem, nextMobj: tag + 1 }];
 }
 
-/**
- * Whether two neighbouring anonymous VMAs of the same flags, which the model
- * has apart, could be one in the kernel all the same: merged at a change the
- * trace does not show (a capture's memory, whose faults are not recorded).
- * Never when their page offsets do not run on, or their anon_vmas forbid it
- * either way.
- */
-export function mayHaveMerged(a: Vma, b: Vma): boolean {
-  return kernelPgoff(a) + (a.end - a.start) === kernelPgoff(b) && (mergeableAnon(a.anon, b.anon, b) || mergeableAnon(b.anon, a.anon, a));
-}
-
 /** `v`'s kernel VMA with an anon_vma (anon_vma_prepare at its first anonymous fault): all its pieces get one identity. */
 export function withAnonVma(mm: Mm, mem: Memory, at: Vma): Mm {
   const v = mm.vmas.get(at.start) ?? at;
