@@ -4,8 +4,8 @@
  * whether a huge page (or the huge zero page) may span them. Until
  * 2026-11-27 the model kept every mmap a VMA of its own and answered an
  * mremap across two as not modelled. Every answer below is what Linux
- * 6.12.117 gave to the same calls, each trace run there whole (thirty-eight
- * traces, 474 answers, all agreeing with the model).
+ * 6.12.117 gave to the same calls, each trace run there whole (thirty-nine
+ * traces, 500 answers, all agreeing with the model).
  *
  * (Not here: a store before MADV_HUGEPAGE, then a check of the 2 MiB. The
  * kernel's khugepaged may collapse such a range into a huge page in the
@@ -114,6 +114,29 @@ describe('an mprotect or madvise that makes neighbours alike merges them (Linux 
     ['merged, its second MiB moved away, the hole mapped again', [mm(Y, M), mm(Y + M, M), env('mremap', { va: Y + M, old_length: M, new_length: M, flags: 3, new_va: X }), mm(Y + M, M), across(Y + 0x80000n)], {}],
   ])('%s', (_name, events, want) => {
     expect(failures(events)).toEqual(want);
+  });
+
+  it('three mmaps merged into one VMA, advised: huge pages across them, then DONTNEED, COLD, fork, growth', () => {
+    const events = [
+      mm(Y, M),
+      mm(Y + M, M),
+      mm(Y + 2n * M, 2n * M),
+      madv(Y, 4n * M, 'HUGEPAGE'),
+      wr(Y + 0x1000n),
+      wr(Y + 3n * M),
+      madv(Y + 0x80000n, 0x1000n, 'DONTNEED'),
+      madv(Y + 2n * M, 2n * M, 'COLD'),
+      env('fork', { child: 2 }),
+      wr(Y + 2n * M + 0x5000n),
+      env('mremap', { va: Y, old_length: 4n * M, new_length: 6n * M, flags: 0 }),
+      wr(Y + 5n * M),
+      io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: 1, __reserved: 0, user_va: Y, length: 6n * M, iova: 0x1000000n }),
+      refs(Y + 0x1000n, 2),
+      refs(Y + M + 0x1000n, 2),
+      refs(Y + 2n * M + 0x5000n, 1),
+      refs(Y + 5n * M, 2),
+    ];
+    expect(failures(events)).toEqual({ 13: 'EIO', 14: 'EIO' });
   });
 
   it('a DONTNEED in a mapping that an undone mprotect left in pieces: the pieces are one VMA, and a store gets a huge page across them', () => {
