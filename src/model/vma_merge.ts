@@ -12,8 +12,10 @@
  * vm_pgoff is its address at mmap, and follows a move while it has no
  * anon_vma), and their anon_vmas allow it (is_mergeable_anon_vma): a
  * neighbour without one, or with its own only (not one fork gave it), takes a
- * range without one; two with different anon_vmas never merge. Linux
- * 6.12.117 answered eight traces that show each rule (docs/oracle.md #45).
+ * range without one; two with different anon_vmas never merge. A VMA that
+ * mprotect or madvise changed merges with its neighbours by the same rules
+ * (vma_merge_existing_range). Linux 6.12.117 answered every rule here in the
+ * traces of test/unit/model/vma_merge.test.ts (docs/oracle.md #45).
  *
  * A VMA gets its anon_vma at its first anonymous fault (huge_memory.ts
  * `fault`): a write, a long-term pin, a fault that may take a huge page.
@@ -47,7 +49,7 @@ export function kernelVmaPieces(mm: Mm, v: Vma): Vma[] {
 }
 
 /** The kernel's vm_pgoff of `v`, in bytes. */
-export const kernelPgoff = (v: Vma): bigint => v.offset + (v.pgoffDelta ?? 0n);
+const kernelPgoff = (v: Vma): bigint => v.offset + (v.pgoffDelta ?? 0n);
 
 /** Private anonymous memory: no file behind it (vma->vm_file NULL). */
 const anonymous = (mem: Memory, v: Vma): boolean => !vmaHasFile(mem, v);
