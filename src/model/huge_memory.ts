@@ -54,7 +54,7 @@
  * them), and so does the model (object.ts Tx.failed).
  */
 import { PMap } from '../ds/pmap.js';
-import { withAnonVma } from './vma_merge.js';
+import { sameKernelVma, withAnonVma } from './vma_merge.js';
 import type { World } from './state.js';
 import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, findVma, munmapRange, pageAlign, vmasIn, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
@@ -296,19 +296,14 @@ function newFolioAcross(mm: Mm, mem: Memory, h: bigint): Memory | undefined {
 }
 
 /**
- * Whether the VMAs met cover the 2 MiB at `h` as one kernel VMA (pieces the
- * model keeps apart share a `link`; a piece mprotected or advised apart from
- * the others would be a VMA of its own in the kernel).
+ * Whether the VMAs met cover the 2 MiB at `h` as one kernel VMA
+ * (vma_merge.ts sameKernelVma: pieces of one object an undone mprotect left,
+ * or pieces of several the model tags as one; a piece mprotected or advised
+ * apart from the others is a VMA of its own).
  */
 function oneVma(hit: readonly Vma[], h: bigint): boolean {
-  const a = hit[0]!;
-  const z = hit[hit.length - 1]!;
-  if (a.start > h || z.end < h + HPAGE_SIZE) return false;
-  for (let i = 1; i < hit.length; i++) {
-    const x = hit[i]!;
-    if (x.link === undefined || x.link !== a.link || x.start !== hit[i - 1]!.end) return false;
-    if (x.read !== a.read || x.write !== a.write || x.flags !== a.flags) return false;
-  }
+  if (hit[0]!.start > h || hit[hit.length - 1]!.end < h + HPAGE_SIZE) return false;
+  for (let i = 1; i < hit.length; i++) if (!sameKernelVma(hit[i - 1]!, hit[i]!)) return false;
   return true;
 }
 
