@@ -109,6 +109,7 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
     if (!tracked(mem, v)) continue;
     const s = v.start > start ? v.start : start;
     const e = v.end < end ? v.end : end;
+    let hugeRead = false;
     for (let h = down(s); h < e; h += HPAGE_SIZE) {
       const cur = pmds.get(h);
       if (cur === PMD_HUGE || cur === PMD_TABLE) {
@@ -125,12 +126,12 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
         const across = kind !== 'pin-read' && acrossPieces(mm, mem, h);
         const grown = across && kind === 'write' ? newFolioAcross(mm, mem, h) : undefined;
         if (grown) mem = grown;
-        if (across && kind === 'read') anon.push(v);
+        hugeRead ||= across && kind === 'read';
         pmds = pmds.set(h, grown ? PMD_HUGE : across && kind === 'read' ? PMD_ZERO : PMD_TABLE);
         continue;
       }
       if (kind === 'read') {
-        anon.push(v);
+        hugeRead = true;
         pmds = pmds.set(h, PMD_ZERO);
         continue;
       }
@@ -140,6 +141,7 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
         pmds = pmds.set(h, PMD_HUGE);
       } else pmds = pmds.set(h, PMD_TABLE);
     }
+    if (hugeRead) anon.push(v);
   }
   let out = withPmds(mm, pmds);
   for (const v of anon) out = withAnonVma(out, mem, v);
