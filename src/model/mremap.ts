@@ -14,7 +14,7 @@ import { u64 } from './args.js';
 import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
 import type { World } from './state.js';
 import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
-import { mergeNew, sameKernelVma } from './vma_merge.js';
+import { mergeNew, newTag, sameKernelVma } from './vma_merge.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -246,8 +246,9 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
   // old VMA's pieces (moved right next to them, they are still two VMAs: #44 in docs/oracle.md).
   let dest: number | undefined;
   if (pieces.length > 1) {
-    dest = c.w.mem.nextMobj; // an id no object or tag has (tags are objects' ids)
-    c.w = { ...c.w, mem: { ...c.w.mem, nextMobj: dest + 1 } };
+    let mem: typeof c.w.mem;
+    [mem, dest] = newTag(c.w.mem);
+    c.w = { ...c.w, mem };
   }
   // An anonymous VMA without an anon_vma takes its new address as page offset (copy_vma), and
   // the new VMA merges with its new neighbours as a new mapping would (vma_merge.ts).

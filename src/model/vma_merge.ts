@@ -48,6 +48,11 @@ export function kernelVmaPieces(mm: Mm, v: Vma): Vma[] {
   return out;
 }
 
+/** A new `link` tag: an id no object or tag has (tags are objects' ids, and this one is taken from their allocator). */
+export function newTag(mem: Memory): [Memory, number] {
+  return [{ ...mem, nextMobj: mem.nextMobj + 1 }, mem.nextMobj];
+}
+
 /** The kernel's vm_pgoff of `v`, in bytes. */
 const kernelPgoff = (v: Vma): bigint => v.offset + (v.pgoffDelta ?? 0n);
 
@@ -91,10 +96,10 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
   if (!left && !right) return [mm, mem];
   const pieces = [...(left ? kernelVmaPieces(mm, prev) : []), ...range, ...(right ? kernelVmaPieces(mm, next!) : [])];
   const anon = a.anon ?? (left ? prev.anon : undefined) ?? (right ? next!.anon : undefined);
-  const tag = mem.nextMobj;
+  const [tagged, tag] = newTag(mem);
   let vmas = mm.vmas;
   for (const p of pieces) vmas = vmas.set(p.start, { ...p, link: tag, ...(anon !== undefined ? { anon } : {}) });
-  return [withVmas(mm, vmas), { ...mem, nextMobj: tag + 1 }];
+  return [withVmas(mm, vmas), tagged];
 }
 
 /** `v`'s kernel VMA with an anon_vma (anon_vma_prepare at its first anonymous fault): all its pieces get one identity. */
