@@ -64,17 +64,21 @@ function onlyFaults(d: StepDelta): boolean {
   const b = d.next;
   if (a.ctxs !== b.ctxs || a.files !== b.files || a.hw !== b.hw || a.journal !== b.journal || a.userLockedVm !== b.userLockedVm) return false;
   for (const [, [p, q]] of diffMap(a.procs, b.procs)) {
-    if (!p || !q || !onlyAnonVmas(p.mm.vmas, q.mm.vmas)) return false;
-    for (const k of new Set([...Object.keys(p), ...Object.keys(q)]) as Set<keyof typeof p>) if (k !== 'mm' && p[k] !== q[k]) return false;
+    if (!p || !q || !onlyAnonVmas(p.mm.vmas, q.mm.vmas) || !sameExcept(p, q, ['mm'])) return false;
   }
   if (a.mem === b.mem) return true;
   if (a.mem.nextMobj !== b.mem.nextMobj || a.mem.paths !== b.mem.paths) return false;
   for (const [, [m, n]] of diffMap(a.mem.mobjs, b.mem.mobjs)) {
-    if (!m || !n || m.kind !== 'anon') return false;
-    for (const k of new Set([...Object.keys(m), ...Object.keys(n)]) as Set<keyof typeof m>) if (k !== 'thp' && k !== 'thpCopied' && k !== 'data' && m[k] !== n[k]) return false;
+    if (!m || !n || m.kind !== 'anon' || !sameExcept(m, n, ['thp', 'thpCopied', 'data'])) return false;
     // (a copy object's pages are only ever added by a fault: a copy of the file's page)
     if (m.data !== n.data) for (const [, [x]] of diffMap(m.data, n.data)) if (x !== undefined) return false;
   }
+  return true;
+}
+
+/** Whether two records hold the same values (by identity) in every field but `except`. */
+function sameExcept<T extends object>(a: T, b: T, except: readonly (keyof T)[]): boolean {
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof T>) if (!except.includes(k) && a[k] !== b[k]) return false;
   return true;
 }
 
@@ -82,8 +86,7 @@ function onlyFaults(d: StepDelta): boolean {
 function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas']): boolean {
   if (a === b) return true;
   for (const [, [v, u]] of diffMap(a, b)) {
-    if (!v || !u || v.anon !== undefined || u.anon === undefined) return false;
-    for (const k of new Set([...Object.keys(v), ...Object.keys(u)]) as Set<keyof typeof v>) if (k !== 'anon' && v[k] !== u[k]) return false;
+    if (!v || !u || v.anon !== undefined || u.anon === undefined || !sameExcept(v, u, ['anon'])) return false;
   }
   return true;
 }
@@ -162,10 +165,7 @@ const checkCookieZero = (d: StepDelta, out: Violation[]): void =>
     d,
     out,
     'write_fault_fd failed EINVAL',
-    (ob, oa) => {
-      const f = (o: object): Record<string, unknown> => o as Record<string, unknown>;
-      return ob?.type === 'fault' && oa?.type === 'fault' && !ob.zeroFree && oa.zeroFree === true && [...new Set([...Object.keys(ob), ...Object.keys(oa)])].every((k) => k === 'zeroFree' || f(ob)[k] === f(oa)[k]);
-    },
+    (ob, oa) => ob?.type === 'fault' && oa?.type === 'fault' && !ob.zeroFree && oa.zeroFree === true && sameExcept(ob, oa, ['zeroFree']),
     'cookie 0 becoming free',
   );
 
