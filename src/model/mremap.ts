@@ -221,9 +221,10 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
       // the rest (madvise.ts dontneed). (Pieces whose offsets do not line up each get one.)
       const first = pieces[0];
       const inLine = first !== undefined && pieces.every((p) => p.offset - p.start === first.offset - first.start);
-      const [mem, whole] = inLine ? withNewPages(c.w.mem, { ...first, end: addr + oldLen }) : [c.w.mem, undefined];
+      let [mem, whole] = inLine ? withNewPages(c.w.mem, { ...first, end: addr + oldLen }) : [c.w.mem, undefined];
+      let tag = vma.link ?? (whole ? (whole.cow ?? whole.mobj) : undefined);
+      if (tag === undefined) [mem, tag] = newTag(mem);
       c.w = { ...c.w, mem };
-      const tag = vma.link ?? (whole ? (whole.cow ?? whole.mobj) : c.w.mem.nextMobj);
       if (vma.link === undefined) mm = mapVma(mm, { ...vma, link: tag });
       // (all of the VMA moved: it lets go of its anon_vma, unlink_anon_vmas, and an anonymous one
       // takes its address as page offset again, as unfaulted anonymous VMAs have: move_vma)

@@ -4,8 +4,8 @@
  * whether a huge page (or the huge zero page) may span them. Until
  * 2026-11-27 the model kept every mmap a VMA of its own and answered an
  * mremap across two as not modelled. Every answer below is what Linux
- * 6.12.117 gave to the same calls, each trace run there whole (fifty
- * traces, 637 answers, all agreeing with the model).
+ * 6.12.117 gave to the same calls, each trace run there whole (fifty-one
+ * traces, 655 answers, all agreeing with the model).
  *
  * (Not here: a store before MADV_HUGEPAGE, then a check of the 2 MiB. The
  * kernel's khugepaged may collapse such a range into a huge page in the
@@ -178,6 +178,23 @@ describe('an mprotect or madvise that makes neighbours alike merges them (Linux 
       refs(Y + 0x10000n, 2),
     ];
     expect(failures(events)).toEqual({});
+  });
+
+  it('a DONTUNMAP move of a range across two merged mmaps (pieces whose offsets do not line up): new pages in each, one VMA still', () => {
+    const events = [
+      mm(Y, M),
+      mm(Y + M, M),
+      madv(Y, 2n * M, 'HUGEPAGE'),
+      wr(Y + 0x1000n),
+      env('mremap', { va: Y + 0x80000n, old_length: M, new_length: M, flags: 7, new_va: 0x7f0004000000n }),
+      refs(Y + 0x1000n, 2),
+      refs(Y + 0x90000n, 2),
+      wr(Y + 0x90000n),
+      refs(Y + 0x90000n, 2),
+      refs(0x7f0004001000n, 2),
+      env('mremap', { va: Y + 0x40000n, old_length: M, new_length: M, flags: 3, new_va: Z }),
+    ];
+    expect(failures(events)).toEqual({ 6: 'EIO', 8: 'EIO' });
   });
 
   it('a DONTUNMAP move next to the VMA it left does not merge with it (copy_vma keeps the two apart)', () => {
