@@ -34,8 +34,8 @@ export function hwptInvalidate(tx: Tx, a: Fields, ev: Event): Result {
   if (u32(a, '__reserved')) return done('EOPNOTSUPP', 0);
   const entryNum = u32(a, 'entry_num');
   const entryLen = u32(a, 'entry_len');
-  if (entryNum && (!u64(a, 'data_uptr') || !entryLen)) return done('EINVAL', 0);
-  if (tx.kernel === '6.12' && (entryLen > 4096 || entryNum > 1 << 19)) return done('EINVAL', 0);
+  // (6.12 also bounds entry_len and entry_num, in the same test: an empty array is never refused)
+  if (entryNum && (!u64(a, 'data_uptr') || !entryLen || (tx.kernel === '6.12' && (entryLen > 4096 || entryNum > 1 << 19)))) return done('EINVAL', 0);
   const id = u32(a, 'hwpt_id');
   const o = tx.any(id);
   if (!o) return done('ENOENT', 0);

@@ -16,6 +16,7 @@ import type { VdeviceObj, ViommuObj } from './state.js';
 import { U64_MAX } from './io_pagetable.js';
 import { profileOf } from './device.js';
 import { recordInvalidation } from './tlb.js';
+import { KMALLOC_MAX_SIZE, readFullUserArray } from './drivers/profile.js';
 
 export const IOMMU_VIOMMU_TYPE_DEFAULT = 0;
 export const IOMMU_VIOMMU_TYPE_SELFTEST = 0xdeadbeef;
@@ -24,8 +25,6 @@ const IOMMU_TEST_INVALIDATE_FLAG_ALL = 1;
 /** sizeof(struct iommu_viommu_invalidate_selftest): {u32 flags; u32 vdev_id; u32 cache_id;} */
 const VIOMMU_INV_ENTRY_SIZE = 12;
 const MOCK_DEV_CACHE_ID_MAX = 3;
-/** KMALLOC_MAX_SIZE on x86-64 (order-10 pages): a larger kcalloc fails. */
-const KMALLOC_MAX_SIZE = 4 * 1024 * 1024;
 
 /** iommufd_viommu_alloc_ioctl (IOMMU_VIOMMU_ALLOC) with the mock driver's viommu_alloc. */
 export function viommuAlloc(tx: Tx, a: Fields): Result {
@@ -137,20 +136,3 @@ export function viommuInvalidate(tx: Tx, viommu: ViommuObj, a: Fields, ev: Event
   return { errno: 0, done: n };
 }
 
-/**
- * Each of `num` entries of `len` bytes read into a `ksize`-byte kernel
- * struct with copy_struct_from_user: shorter entries are zero-extended,
- * longer ones must have zero tail bytes (E2BIG); an unreadable byte is EFAULT.
- */
-export function readFullUserArray(buf: Uint8Array | undefined, num: number, len: number, ksize: number): Uint8Array[] | string {
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < num; i++) {
-    const off = i * len;
-    if (!buf || buf.length < off + len) return 'EFAULT';
-    const e = new Uint8Array(ksize);
-    e.set(buf.subarray(off, off + Math.min(len, ksize)));
-    if (len > ksize && buf.subarray(off + ksize, off + len).some((b) => b !== 0)) return 'E2BIG';
-    out.push(e);
-  }
-  return out;
-}

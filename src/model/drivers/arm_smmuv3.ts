@@ -16,7 +16,7 @@
  * arm_smmu_attach_dev_nested, arm_vsmmu_cache_invalidate.
  */
 import type { PMap } from '../../ds/pmap.js';
-import { apertureLastOf, copyStructFromUser, DEV_STALL, leU64, minPgsize, newDomain, putLeU32, type Profile } from './profile.js';
+import { apertureLastOf, copyStructFromUser, DEV_STALL, KMALLOC_MAX_SIZE, leU64, minPgsize, newDomain, putLeU32, readFullUserArray, type Profile } from './profile.js';
 
 export const IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2;
 export const IOMMU_HWPT_DATA_ARM_SMMUV3 = 2;
@@ -81,11 +81,13 @@ export const smmuv3Profile: Profile = {
   // arm_smmu_capable: IOMMU_CAP_DIRTY_TRACKING = arm_smmu_dbm_capable (HTTU with DBM).
   dirtyCapable: (dev) => dev.iommu.dirty,
   enforceCC: (dev) => dev.iommu.enforceCC,
-  allocPaging(dev, flags, hasData) {
+  allocPaging(dev, flags, hasData, kernel) {
     const iommu = dev.iommu;
     if (hasData) return 'EOPNOTSUPP';
-    // switch (flags): NEST_PARENT needs FEAT_NESTING (an S2 domain); DIRTY_TRACKING needs DBM (an S1
-    // domain); both at once is no case of the switch (6.14), an S2 with dirty tracking (6.12): EOPNOTSUPP.
+    // 6.12 arm_smmu_domain_alloc_user takes DIRTY_TRACKING only: no SMMUv3 domain is a nesting parent.
+    if (kernel === '6.12' && flags & ~2) return 'EOPNOTSUPP';
+    // 6.14 switch (flags): NEST_PARENT needs FEAT_NESTING (an S2 domain); DIRTY_TRACKING needs DBM (an S1
+    // domain); both at once is no case of the switch: EOPNOTSUPP.
     if (flags === 3) return 'EOPNOTSUPP';
     if (flags & 1 && !iommu.nesting) return 'EOPNOTSUPP';
     if (flags & 2 && !iommu.dirty) return 'EOPNOTSUPP';
@@ -142,11 +144,12 @@ const CMDQ_OP_CFGI_CD_ALL = 0x06n;
  * on an SMMUv3 vIOMMU (kernel-semantics §8). `buf` is the memory at data_uptr
  * (undefined when unreadable); `vdevs` the vIOMMU's virt_id -> vDEVICE map.
  *
- * The whole array is read first (iommu_copy_struct_from_full_user_array):
+ * The commands' array is allocated first: more than KMALLOC_MAX_SIZE is
+ * ENOMEM. The whole array is read next (iommu_copy_struct_from_full_user_array):
  * data_type other than IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 (1) or
  * entry_num 0: EINVAL; entries shorter than 16 bytes are zero-extended,
- * longer ones need zero tails (E2BIG); unreadable: EFAULT; nothing is
- * processed on a read error. Then each 128-bit little-endian command:
+ * longer ones need zero tails (E2BIG); unreadable: EFAULT (readFullUserArray);
+ * nothing is processed on a read error. Then each 128-bit little-endian command:
  * an opcode (cmd[0] bits 7:0) outside TLBI_NSNH_ALL, TLBI_NH_VA,
  * TLBI_NH_VAA, TLBI_NH_ALL, TLBI_NH_ASID, ATC_INV, CFGI_CD, CFGI_CD_ALL is
  * EIO; ATC_INV and CFGI_CD* whose stream ID (cmd[0] bits 63:32) is not a
@@ -154,16 +157,12 @@ const CMDQ_OP_CFGI_CD_ALL = 0x06n;
  * before the failing one.
  */
 export function smmuv3CacheInvalidate(vdevs: PMap<bigint, number>, dataType: number, entryNum: number, entryLen: number, buf: Uint8Array | undefined): { errno: string | 0; done: number } {
+  // (the commands' array is allocated before anything is checked: kcalloc of entry_num 16-byte commands)
+  if (entryNum * 16 > KMALLOC_MAX_SIZE) return { errno: 'ENOMEM', done: 0 };
   if (dataType !== IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 || entryNum === 0) return { errno: 'EINVAL', done: 0 };
-  const cmds: bigint[] = [];
-  for (let i = 0; i < entryNum; i++) {
-    const off = i * entryLen;
-    if (!buf || buf.length < off + entryLen) return { errno: 'EFAULT', done: 0 };
-    const e = new Uint8Array(16);
-    e.set(buf.subarray(off, off + Math.min(entryLen, 16)));
-    if (entryLen > 16 && buf.subarray(off + 16, off + entryLen).some((b) => b !== 0)) return { errno: 'E2BIG', done: 0 };
-    cmds.push(leU64(e, 0));
-  }
+  const read = readFullUserArray(buf, entryNum, entryLen, 16);
+  if (typeof read === 'string') return { errno: read, done: 0 };
+  const cmds = read.map((e) => leU64(e, 0));
   for (let i = 0; i < cmds.length; i++) {
     const c0 = cmds[i]!;
     switch (c0 & 0xffn) {

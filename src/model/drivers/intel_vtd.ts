@@ -115,8 +115,7 @@ export const vtdProfile: Profile = {
     if (iommu.addrWidth < parent.addrWidth) return 'ENODEV';
     const e = vtdProfile.attachPaging(parent, dev);
     if (e) return e;
-    // intel_pasid_setup_nested
-    if (!iommu.nesting) return 'ENODEV';
+    // intel_pasid_setup_nested (it does not ask for nesting support: only the allocators do)
     const [flags = 0n, , addrWidth = 0n] = n.cfg;
     if (addrWidth === ADDR_WIDTH_5LEVEL) {
       if (!iommu.features.includes('fl5lp')) return 'EINVAL';

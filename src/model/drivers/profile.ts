@@ -138,6 +138,38 @@ export function copyStructFromUser(data: UserData, type: number, size: number, m
   return out;
 }
 
+/** KMALLOC_MAX_SIZE with 4 KiB pages (order-10 pages, x86-64 and arm64 alike): a larger kcalloc fails (ENOMEM). */
+export const KMALLOC_MAX_SIZE = 4 * 1024 * 1024;
+
+/**
+ * iommu_copy_struct_from_full_user_array after its type and count checks:
+ * each of `num` entries of `len` bytes from `buf` (the readable bytes at
+ * the pointer, which end where memory does) into a `ksize`-byte kernel
+ * struct by copy_struct_from_user. A shorter entry is zero-extended. A
+ * longer one has its tail checked first (check_zeroed_user, word by word
+ * in address order): a non-zero byte is E2BIG, unless an unreadable word
+ * comes before it (EFAULT); then its head is copied (EFAULT if unreadable).
+ */
+export function readFullUserArray(buf: Uint8Array | undefined, num: number, len: number, ksize: number): Uint8Array[] | string {
+  const have = buf?.length ?? 0;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < num; i++) {
+    const off = i * len;
+    if (len > ksize) {
+      // (readable memory ends on a page, so on a word: the first unreadable byte starts an unreadable word)
+      const tail = buf ? buf.subarray(Math.min(off + ksize, have), Math.min(off + len, have)) : new Uint8Array(0);
+      if (tail.some((b) => b !== 0)) return 'E2BIG';
+      if (off + len > have) return 'EFAULT';
+    }
+    const head = Math.min(len, ksize);
+    if (!buf || off + head > have) return 'EFAULT';
+    const e = new Uint8Array(ksize);
+    e.set(buf.subarray(off, off + head));
+    out.push(e);
+  }
+  return out;
+}
+
 export const leU64 = (b: Uint8Array, off: number): bigint => {
   let v = 0n;
   for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(b[off + i]!);

@@ -121,3 +121,81 @@ describe('SMMUv3 vIOMMU invalidation [6.14]', () => {
     expect(r.invalidate(s1, 1, 16, [u64s(0x10n, 0n)])).toEqual({ errno: 'EOPNOTSUPP', out: { entry_num: 0 } });
   });
 });
+
+/**
+ * What a reading of the kernel's code found the profiles answering
+ * otherwise (2026-11-27; the kernel files each line names).
+ */
+describe('answers read off the kernel code', () => {
+  const bind = (r: Rig, dev: number) => {
+    const fd = r.env('open', { path: `/dev/vfio/devices/vfio${dev}` }).ret!;
+    return { fd, idev: r.id(r.io('VFIO_DEVICE_BIND_IOMMUFD', { argsz: 16, flags: 0, iommufd: r.ictx, out_devid: 0 }, fd), 'out_devid') };
+  };
+  const hwpt = (r: Rig, flags: number, dev: number, pt: number) => r.io('IOMMU_HWPT_ALLOC', { flags, dev_id: dev, pt_id: pt, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 });
+
+  it('6.12 SMMUv3: no nesting parent (arm_smmu_domain_alloc_user takes DIRTY_TRACKING only); 6.14 has one', () => {
+    for (const [kernel, errno] of [['6.12', 'EOPNOTSUPP'], ['6.14', 0]] as const) {
+      const r = new Rig(kernel);
+      r.env('device_add', { dev: 1, iommu: 1, driver: 'arm_smmuv3', flags: ['pci'] });
+      const { idev } = bind(r, 1);
+      const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      expect(hwpt(r, 1, idev, ioas).errno, kernel).toBe(errno);
+    }
+  });
+
+  it('6.12: an empty array is not bounded (hw_pagetable.c checks entry_len and entry_num only with entries)', () => {
+    const r = new Rig('6.12');
+    r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
+    const { idev } = bind(r, 1);
+    const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+    const parent = r.id(hwpt(r, 1, idev, ioas), 'out_hwpt_id');
+    const s1 = r.id(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }), 'out_hwpt_id');
+    const inv = (id: number, num: number, len: number) => r.io('IOMMU_HWPT_INVALIDATE', { hwpt_id: id, data_uptr: 0n, data_type: 0, entry_len: len, entry_num: num, __reserved: 0 });
+    expect(inv(s1, 0, 5000)).toEqual({ errno: 0, out: { entry_num: 0 } });
+    expect(inv(999, 0, 5000)).toEqual({ errno: 'ENOENT', out: { entry_num: 0 } });
+    expect(inv(s1, 1, 5000)).toEqual({ errno: 'EINVAL', out: { entry_num: 0 } });
+  });
+
+  it('VT-d: attaching a nested domain does not ask the IOMMU for nesting (only the allocators do)', () => {
+    const r = new Rig('6.12');
+    r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', nesting: false });
+    r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
+    r.env('device_add', { dev: 2, iommu: 2, driver: 'intel_vtd', flags: ['pci'] });
+    const a = bind(r, 1);
+    const b = bind(r, 2);
+    const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+    const parent = r.id(hwpt(r, 1, a.idev, ioas), 'out_hwpt_id');
+    const s1 = r.id(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: a.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }), 'out_hwpt_id');
+    expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: s1 }, b.fd).errno).toBe(0);
+    // (the allocator does: a nested domain made through that device is refused)
+    expect(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: b.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }).errno).toBe('EOPNOTSUPP');
+  });
+
+  describe('SMMUv3 vIOMMU invalidation [6.14]', () => {
+    function viommu() {
+      const r = new Rig('6.14');
+      r.env('device_add', { dev: 1, iommu: 1, driver: 'arm_smmuv3', flags: ['pci'] });
+      const { idev } = bind(r, 1);
+      const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      const s2 = r.id(hwpt(r, 1, idev, ioas), 'out_hwpt_id');
+      return { r, v: r.id(r.io('IOMMU_VIOMMU_ALLOC', { flags: 0, type: 1, dev_id: idev, hwpt_id: s2 }), 'out_viommu_id') };
+    }
+    const inv = (r: Rig, v: number, dataType: number, len: number, num: number, data?: Uint8Array) =>
+      r.io('IOMMU_HWPT_INVALIDATE', { hwpt_id: v, data_uptr: 0x20000n, data_type: dataType, entry_len: len, entry_num: num, __reserved: 0 }, r.ictx, data ? { data_uptr: data } : undefined);
+
+    it('the commands are allocated before anything is read: more than 4 MiB of them is ENOMEM, whatever the type', () => {
+      const { r, v } = viommu();
+      expect(inv(r, v, 0, 16, 262145)).toEqual({ errno: 'ENOMEM', out: { entry_num: 0 } });
+      expect(inv(r, v, 1, 16, 0xffffffff)).toEqual({ errno: 'ENOMEM', out: { entry_num: 0 } });
+      expect(inv(r, v, 0, 16, 262144)).toEqual({ errno: 'EINVAL', out: { entry_num: 0 } });
+    });
+
+    it("a longer entry's tail is checked before its head is copied: a non-zero byte before unreadable memory is E2BIG", () => {
+      const { r, v } = viommu();
+      // 24 readable bytes of a 32-byte entry: the tail's first word readable, the second not
+      const withTail = (b: number) => Uint8Array.from({ length: 24 }, (_, i) => (i === 16 ? b : i < 16 ? 0x10 : 0));
+      expect(inv(r, v, 1, 32, 1, withTail(1))).toEqual({ errno: 'E2BIG', out: { entry_num: 0 } });
+      expect(inv(r, v, 1, 32, 1, withTail(0))).toEqual({ errno: 'EFAULT', out: { entry_num: 0 } });
+    });
+  });
+});
