@@ -244,6 +244,19 @@ export class CaptureImporter {
       case 'madvise':
         out.push({ op: 'madvise', pid, args: { va: u64(r, 'addr', line), length: u64(r, 'len', line), advice: typeof r['advice_name'] === 'string' ? r['advice_name'] : int(r, 'advice', line) }, rec: recOf(r, line), src });
         break;
+      case 'mlock':
+        // (mlock(2) is mlock2(2) with flags 0)
+        out.push({ op: 'mlock', pid, args: { va: u64(r, 'addr', line), length: u64(r, 'len', line), flags: r['flags'] === undefined ? 0 : int(r, 'flags', line) }, rec: recOf(r, line), src });
+        break;
+      case 'munlock':
+        out.push({ op: 'munlock', pid, args: { va: u64(r, 'addr', line), length: u64(r, 'len', line) }, rec: recOf(r, line), src });
+        break;
+      case 'mlockall':
+        out.push({ op: 'mlockall', pid, args: { flags: int(r, 'flags', line) }, rec: recOf(r, line), src });
+        break;
+      case 'munlockall':
+        out.push({ op: 'munlockall', pid, args: {}, rec: recOf(r, line), src });
+        break;
       case 'memfd_create': {
         const ret = int(r, 'ret', line);
         if (ret >= 0) fdAllocated(ret);

@@ -115,8 +115,13 @@ function partialEffect(d: StepDelta): string | undefined {
       // refuses the access or a page past the end of a file (EFAULT) keeps the pages it faulted in before.
       return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' || d.result.errno === 'EACCES' || d.result.errno === 'EFAULT' ? 'the VMAs before a hole or a refusing VMA keep the advice, and the pages faulted in before it stay (madvise(2))' : undefined;
     case 'mremap':
-      // mremap_to unmaps a FIXED target, and the tail of a shrinking move, before it checks the old range
-      return d.result.errno && fieldU32(ev.args, 'flags') & (2 | 4) ? 'a FIXED target and a shrinking tail stay unmapped (mremap(2))' : undefined;
+      // mremap_to unmaps a FIXED target, and the tail of a shrinking move, before it checks the old range;
+      // an unmapping refused at a hugetlb VMA's cut keeps the split it made first (model/huge_memory.ts refusedCut)
+      return (d.result.errno && fieldU32(ev.args, 'flags') & (2 | 4)) || d.result.errno === 'EINVAL' ? 'a FIXED target and a shrinking tail stay unmapped, a refused unmapping keeps its first split (mremap(2))' : undefined;
+    case 'munmap':
+    case 'mmap':
+      // vms_gather_munmap_vmas splits the VMA at the start before a hugetlb VMA refuses its cut at the end
+      return d.result.errno === 'EINVAL' ? 'the VMA at the start of a refused unmapping stays split there (model/huge_memory.ts refusedCut)' : undefined;
     case 'write_fault_fd':
       // an answer naming cookie 0 while other cookies are out frees index 0 of the cookie xarray (fault.ts)
       return d.result.errno === 'EINVAL' ? 'cookie0' : undefined;
@@ -125,6 +130,12 @@ function partialEffect(d: StepDelta): string | undefined {
     case 'fill_memory':
       // the stores go in address order: a page they cannot write stops them, after the bytes before
       return d.result.errno === 'EFAULT' ? 'bytes stored before the unwritable page stay (and their pages faulted in)' : undefined;
+    case 'mlock':
+    case 'munlock':
+      // apply_vma_lock_flags changes VMA by VMA: a hole or the range running past the last VMA (ENOMEM)
+      // stops it after the VMAs before; mlock then faults the range in, and a PROT_NONE VMA or a page
+      // past the end of a file (ENOMEM) stops that with the whole range locked and the pages before faulted in.
+      return d.result.errno === 'ENOMEM' ? 'the VMAs before a hole keep their new lock flags, and a range locked whole keeps the pages faulted in before the failing one (mlock(2))' : undefined;
     case 'mprotect':
       // do_mprotect_pkey changes VMA by VMA: a hole (ENOMEM) or a hugetlb VMA split at the end off a huge page (EINVAL) stops it after the VMAs before.
       return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' ? 'the VMAs before a hole or a refused hugetlb split keep their new protection (mprotect(2))' : undefined;
@@ -181,7 +192,9 @@ export const failedIoctlUnchanged: Invariant = {
     'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts) or stopped ' +
     'by a VMA that refuses the advice (EINVAL, EACCES) after the VMAs before (MADV_POPULATE_*: also a page past the end of a file, EFAULT, after faulting in the pages before), a failed FIXED or DONTUNMAP mremap ' +
     '(its target and a shrinking tail unmapped first), mprotect ' +
-    'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a fault-fd ' +
+    'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, an unmapping (munmap, ' +
+    'mmap over old mappings, mremap) refused at a hugetlb VMA\'s cut at its end (EINVAL) after splitting the VMA at its start, mlock and munlock ' +
+    'stopped by a hole (ENOMEM) after the VMAs before, or mlock failing to fault in a range it locked whole (ENOMEM), a fault-fd ' +
     'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +
     '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user), stores to user memory ' +
     '(write_memory, memset, fill_memory) stopped by a page they cannot write after the bytes before. Any failed ioctl keeps ' +

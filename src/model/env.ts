@@ -9,8 +9,8 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
-import { fault, forkPmds, mappedElsewhere, munmapFreeing, settle } from './huge_memory.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_LOCKED, VM_LOCKONFAULT, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
@@ -21,7 +21,8 @@ import { anyPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
-import { mergeChanged, mergeNew } from './vma_merge.js';
+import { mergeChanged, mergeNew, splitKernelVma } from './vma_merge.js';
+import { faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate } from './mlock.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -100,6 +101,9 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   const rangeErr = length === 0n ? 'EINVAL' : length > TASK_SIZE || va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
   const fileKind = kind === 'memfd' || kind === 'file_private' || kind === 'file_shared';
   if (rangeErr && !(fileKind && a['fd'] !== undefined)) return fail(w, rangeErr);
+  // (after mlockall(MCL_FUTURE) the mapping is locked: more than RLIMIT_MEMLOCK is EAGAIN, before the file's checks)
+  const lock = p.defLocked ?? 0;
+  if (!(fileKind && a['fd'] !== undefined) && !mlockFutureOk(p, lock, length)) return fail(w, 'EAGAIN');
   let mem = w.mem;
   let mobj: number;
   let offset = 0n;
@@ -113,6 +117,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       const f = fileAt(w, pid, u32(a, 'fd'));
       if (!f) return fail(w, 'EBADF');
       if (rangeErr) return fail(w, rangeErr);
+      if (!mlockFutureOk(p, lock, length)) return fail(w, 'EAGAIN');
       if (opaque(f)) return [w, { errno: 'ENODEV', unmodelled: 'mmap of a file the process had before the trace (what it is is not known)' }];
       // A file without an mmap method (the iommufd, a fault or access fd, a device): ENODEV.
       if (f.mobj === undefined) return fail(w, 'ENODEV');
@@ -133,11 +138,20 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   // (the old mappings go first, and with them the page tables nothing else overlaps)
   // (a private anonymous VMA's page offset is its address: do_mmap)
   const anonPgoff = kind === 'private_anon' ? { pgoffDelta: va } : {};
-  const v: Vma = { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(account ? { flags: VM_ACCOUNT } : {}), ...anonPgoff };
+  // (mmap_region unmaps what was there first, which may refuse its cuts: EINVAL, maybe a split kept)
+  const refused = refusedCut(p.mm, w.mem, va, va + length);
+  if (refused) return [refused.mm === p.mm ? w : setProc({ ...w, mem: refused.mem }, { ...p, mm: refused.mm }), { errno: 'EINVAL' }];
+  // (mmap_region: a hugetlb mapping is not locked, nor counted)
+  const flags = (account ? VM_ACCOUNT : 0) | (kind === 'anon_hugetlb' ? 0 : lock);
+  const v: Vma = { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(flags ? { flags } : {}), ...anonPgoff };
   let mm = mapVma(settle(unmapRange(p.mm, va, va + length), va, va + length), v);
   // ...and it merges with its neighbours as the kernel's would (vma_merge.ts)
   [mm, mem] = mergeNew(mm, mem, [v]);
-  return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0, ret: 0 }];
+  const mapped = setProc({ ...w, mem }, { ...p, mm });
+  // A locked mapping is faulted in at once (vm_mmap_pgoff: mm_populate, errors ignored), unless on fault.
+  if (!(lock & VM_LOCKED) || lock & VM_LOCKONFAULT) return [mapped, { errno: 0, ret: 0 }];
+  const [populated, big] = populate(mapped, pid, va, va + length, true);
+  return [populated, big ?? { errno: 0, ret: 0 }];
 }
 
 /** Whether cutting the VMAs at `addr` would split a hugetlb VMA off a huge-page boundary (hugetlb_vm_op_split: EINVAL). */
@@ -148,8 +162,9 @@ function splitsHugetlb(w: World, pid: number, addr: bigint): boolean {
 /** munmap(2) (huge_memory.ts munmapFreeing). */
 function munmap(w: World, pid: number, a: Fields): [World, Result] {
   const p = proc(w, pid);
-  const mm = munmapFreeing(p.mm, w.mem, u64(a, 'va'), u64(a, 'length'));
-  return typeof mm === 'string' ? fail(w, mm) : [setProc(w, { ...p, mm }), { errno: 0 }];
+  const u = munmapFreeing(p.mm, w.mem, u64(a, 'va'), u64(a, 'length'));
+  // (a refused unmapping may still have split the VMA at its start: refusedCut)
+  return u.mm === p.mm ? [w, { errno: u.errno }] : [setProc({ ...w, mem: u.mem }, { ...p, mm: u.mm }), { errno: u.errno }];
 }
 
 /** mprotect(2): EINVAL unaligned, ENOMEM for a hole (or a wrapping range), EINVAL for a split of a hugetlb VMA off a huge page. */
@@ -178,13 +193,33 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   // keeping what the VMAs before got (kernel partial effects).
   // (a VMA split inside a transparent huge page splits the page's mapping: settle)
   // (each VMA changed merges with neighbours it now agrees with: vma_merge.ts mergeChanged)
-  const done = (mm: Mm, errno: string | 0): [World, Result] => {
-    const [merged, mem] = mergeChanged(p.mm, settle(mm, va, end), w.mem, va, end);
-    return withMm(mem === w.mem ? w : { ...w, mem }, p, merged, errno);
+  const done = (mm: Mm, errno: string | 0, split = w.mem): [World, Result] => {
+    const [merged, mem] = mergeChanged(p.mm, settle(mm, va, end), split, va, end);
+    const changed = withMm(mem === w.mem ? w : { ...w, mem }, p, merged, errno);
+    let w2 = changed[0];
+    // mprotect_fixup: a locked private VMA made writable is faulted in for writing (COW broken now,
+    // not at the first store), unless it locks on fault; what that meets is not the call's concern.
+    if (write)
+      for (const v of vmasIn(p.mm, va, end)) {
+        if (((v.flags ?? 0) & (VM_LOCKED | VM_LOCKONFAULT)) !== VM_LOCKED || v.write || v.shared) continue;
+        const from = v.start > va ? v.start : va;
+        const now = findVma(proc(w2, pid).mm, from);
+        if (!now?.write) continue;
+        const [faulted, failed] = faultInVma(w2, pid, now, from, v.end < end ? v.end : end, true);
+        if (failed && failed !== 'eof') return [w, failed];
+        w2 = faulted;
+      }
+    return [w2, changed[1]];
   };
   const whole = protectRange(p.mm, w.mem, va, end, read, write);
   if (whole.reached < end) return done(whole.mm, 'ENOMEM');
-  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) return done(protectRange(p.mm, w.mem, va, p.mm.vmas.floor(end - 1n)![1].start, read, write).mm, 'EINVAL');
+  if (splitsHugetlb(w, pid, end) && changes(end - 1n)) {
+    // (the VMAs before it change; it is split at the range's start first, and that split stays)
+    const last = p.mm.vmas.floor(end - 1n)![1];
+    const before = protectRange(p.mm, w.mem, va, last.start, read, write).mm;
+    const [split, mem] = splitKernelVma(before, w.mem, va);
+    return done(split, 'EINVAL', mem);
+  }
   return done(whole.mm, 0);
 }
 
@@ -433,7 +468,9 @@ function fork(w: World, pid: number, a: Fields): [World, Result] {
     files = files.set(id, { ...f, refs: f.refs + 1 });
     return true;
   });
-  const c: Proc = { ...p, pid: child, mm, lockedVm: 0n, pinnedVm: 0n };
+  // (mm_init: the child's locked_vm and pinned_vm start at 0, and its def_flags lose VM_LOCKED)
+  const { defLocked: _unlocked, ...rest } = p;
+  const c: Proc = { ...rest, pid: child, mm, lockedVm: 0n, pinnedVm: 0n };
   return [{ ...w, mem, files, procs: w.procs.set(child, c) }, { errno: 0, ret: child }];
 }
 
@@ -554,6 +591,10 @@ export const envOps: Record<string, EnvHandler> = table({
   dma_write: dmaWrite,
   iopf: (w, pid, a) => iopf(w, pid, a),
   guest_s1_change: (w, pid, a) => guestS1Change(w, pid, a),
+  mlock,
+  munlock,
+  mlockall,
+  munlockall: (w, pid) => munlockall(w, pid),
   drop_capability: dropCapability,
   set_rlimit_memlock: setRlimitMemlock,
   fork,

@@ -54,9 +54,9 @@
  * them), and so does the model (object.ts Tx.failed).
  */
 import { PMap } from '../ds/pmap.js';
-import { sameKernelVma, withAnonVma } from './vma_merge.js';
+import { sameKernelVma, splitKernelVma, withAnonVma } from './vma_merge.js';
 import type { World } from './state.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, findVma, munmapRange, pageAlign, vmasIn, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, cutsHugetlb, findVma, pageAlign, unmapRange, vmasIn, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
 export const PMD_TABLE = 1;
 export const PMD_HUGE = 2;
@@ -309,10 +309,41 @@ function oneVma(hit: readonly Vma[], h: bigint): boolean {
   return true;
 }
 
-/** munmap(2) of `[va, va + length)` (mm.ts munmapRange), and the page tables it frees. */
-export function munmapFreeing(mm: Mm, mem: Memory, va: bigint, length: bigint): Mm | 'EINVAL' {
-  const left = munmapRange(mm, mem, va, length);
-  return typeof left === 'string' ? left : settle(left, va, va + pageAlign(length));
+/** An unmapping's outcome: the map after it (and the memory: a split kept takes a tag), and its errno. */
+export interface Unmapped {
+  mm: Mm;
+  mem: Memory;
+  errno: 0 | 'EINVAL';
+}
+
+/**
+ * do_vmi_munmap of `[va, va + length)` (munmap(2); mremap's target and
+ * tail), and the page tables it frees: EINVAL for a range outside
+ * TASK_SIZE or an empty one, or one refused by its cuts (refusedCut).
+ */
+export function munmapFreeing(mm: Mm, mem: Memory, va: bigint, length: bigint): Unmapped {
+  if (va % PAGE_SIZE || va > TASK_SIZE || length > TASK_SIZE - va) return { mm, mem, errno: 'EINVAL' };
+  const len = pageAlign(length);
+  if (len === 0n) return { mm, mem, errno: 'EINVAL' };
+  const refused = refusedCut(mm, mem, va, va + len);
+  if (refused) return { ...refused, errno: 'EINVAL' };
+  return { mm: settle(unmapRange(mm, va, va + len), va, va + len), mem, errno: 0 };
+}
+
+/**
+ * vms_gather_munmap_vmas' cuts before `[start, end)` goes (munmap, an mmap
+ * over old mappings, mremap): a hugetlb VMA may only be cut on a huge-page
+ * boundary (hugetlb_vm_op_split). Cut at `start`, the unmapping is refused
+ * (EINVAL) with nothing done; cut at `end`, it is refused too, but the VMA
+ * at `start` was split there first and stays two VMAs (the split is not
+ * undone; a huge page there is split with it). The map and memory a refusal
+ * leaves, or undefined when the cuts are allowed.
+ */
+export function refusedCut(mm: Mm, mem: Memory, start: bigint, end: bigint): { mm: Mm; mem: Memory } | undefined {
+  if (cutsHugetlb(mm, mem, start)) return { mm, mem };
+  if (!cutsHugetlb(mm, mem, end)) return undefined;
+  const [split, tagged] = splitKernelVma(mm, mem, start);
+  return { mm: settle(split, start, start + 1n), mem: tagged };
 }
 
 /** MADV_DONTNEED over `[start, end)`: a huge entry covered whole is emptied, one cut is split; page tables stay. */

@@ -22,7 +22,7 @@ import {
   unmapIovaRange,
   type PagesPiece,
 } from './io_pagetable.js';
-import { PAGE_SIZE } from './mm.js';
+import { PAGE_SIZE, mlockedPages } from './mm.js';
 import { fileAt } from './files.js';
 import type { Tx } from './object.js';
 import { newFilePages, newUserPages } from './pages.js';
@@ -325,7 +325,7 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
   });
   const limit = me.memlockPages;
   const curUser = tx.w.userLockedVm.get(me.uid) ?? 0n;
-  if (limit !== null && ((needUser && curUser + needUser > limit) || (needMm && me.lockedVm + needMm > limit))) return { errno: 'ENOMEM' };
+  if (limit !== null && ((needUser && curUser + needUser > limit) || (needMm && me.lockedVm + mlockedPages(me.mm) + needMm > limit))) return { errno: 'ENOMEM' };
   // Step 5: uncharge the old owners, charge the caller, and make it the owner of every pages object.
   let w = tx.w;
   const adjustProc = (pid: number, locked: bigint, pinned: bigint) => {

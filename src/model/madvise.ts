@@ -13,12 +13,12 @@
 import type { Fields, Result } from '../events/event.js';
 import { table } from '../ds/table.js';
 import { u64 } from './args.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, eofVa, findVma, pageAlign, pinPage, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_LOCKED, findVma, pageAlign, withFlags, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
-import { coldSplit, fault, mappedElsewhere, settle, zap } from './huge_memory.js';
-import { MAX_EVENT_STEPS, overLimit } from './limits.js';
-import { kernelVmaPieces, mergeChanged } from './vma_merge.js';
+import { coldSplit, mappedElsewhere, settle, zap } from './huge_memory.js';
+import { kernelVmaPieces, mergeChanged, splitKernelVma } from './vma_merge.js';
 import { anyPinned } from './pages.js';
+import { faultInVma } from './mlock.js';
 import type { Proc, World } from './state.js';
 
 /** The advice values (include/uapi/asm-generic/mman-common.h). */
@@ -119,22 +119,14 @@ export function madvise(w: World, pid: number, a: Fields): [World, Result] {
 function populate(w: World, pid: number, start: bigint, end: bigint, write: boolean): [World, Result] {
   const before = w;
   for (let pos = start; pos < end; ) {
-    const p = w.procs.get(pid)!;
-    const v = findVma(p.mm, pos);
+    const v = findVma(w.procs.get(pid)!.mm, pos);
     if (!v) return [w, { errno: 'ENOMEM' }];
     if (write ? !v.write : !v.read) return [w, { errno: 'EINVAL' }];
     const stop = v.end < end ? v.end : end;
-    const eof = eofVa(w.mem, v, pos, stop);
-    const lim = eof ?? stop;
-    let mem = w.mem;
-    if (write && v.cow !== undefined) {
-      const big = overLimit('MADV_POPULATE_WRITE of a private file mapping', (lim - pos) / PAGE_SIZE, MAX_EVENT_STEPS, 'pages');
-      if (big) return [before, big];
-      for (let va = pos; va < lim; va += PAGE_SIZE) mem = pinPage(p.mm, mem, va, true)!.mem;
-    }
-    const [mm, faulted] = fault(p.mm, mem, pos, lim, write ? 'write' : 'read', (phys) => mappedElsewhere(w, pid, phys));
-    if (mm !== p.mm || faulted !== w.mem) w = { ...w, mem: faulted, procs: w.procs.set(pid, { ...p, mm }) };
-    if (eof !== undefined) return [w, { errno: 'EFAULT' }];
+    const [faulted, failed] = faultInVma(w, pid, v, pos, stop, write);
+    if (failed === 'eof') return [faulted, { errno: 'EFAULT' }];
+    if (failed) return [before, failed];
+    w = faulted;
     pos = stop;
   }
   return [w, { errno: 0 }];
@@ -194,15 +186,15 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
       if (!vmaHasFile(w.mem, v)) s.unmodelled = 'MADV_WILLNEED on anonymous memory: 0 with CONFIG_SWAP, EBADF without';
       return 0;
     case MADV.FREE:
-      // madvise_dontneed_free_valid_vma, madvise_free_single_vma: anonymous private memory only.
-      if (isHugetlbVma(w.mem, v) || vmaHasFile(w.mem, v)) return 'EINVAL';
+      // madvise_dontneed_free_valid_vma, madvise_free_single_vma: anonymous private memory only, not locked.
+      if (isHugetlbVma(w.mem, v) || flags & VM_LOCKED || vmaHasFile(w.mem, v)) return 'EINVAL';
       s.unmodelled = 'MADV_FREE: the pages may be freed whenever memory runs short, or kept';
       return 0;
     case MADV.COLD:
     case MADV.PAGEOUT: {
-      // can_madv_lru_vma; past it, pages may be deactivated or reclaimed, which changes no
-      // contents, and a pinned page is never reclaimed. A huge page cut by the range is split.
-      if (isHugetlbVma(w.mem, v)) return 'EINVAL';
+      // can_madv_lru_vma (not hugetlb, not locked); past it, pages may be deactivated or reclaimed,
+      // which changes no contents, and a pinned page is never reclaimed. A huge page cut by the range is split.
+      if (isHugetlbVma(w.mem, v) || flags & VM_LOCKED) return 'EINVAL';
       const p = w.procs.get(s.pid)!;
       const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, s.range, (mobj, first) => anyPinned(w, mobj, first, HPAGE_NR), (phys) => mappedElsewhere(w, s.pid, phys));
       if (mm !== p.mm || mem !== w.mem) s.w = { ...w, mem, procs: w.procs.set(p.pid, { ...p, mm }) };
@@ -210,7 +202,7 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
     }
     case MADV.DONTNEED:
     case MADV.DONTNEED_LOCKED:
-      return dontneed(s, v, start, end);
+      return dontneed(s, v, start, end, behavior);
     case MADV.WIPEONFORK:
       // only anonymous private memory
       if (vmaHasFile(w.mem, v)) return 'EINVAL';
@@ -222,16 +214,18 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
   // madvise_update_vma: nothing to do when the flags stay; else the VMA is split at the
   // range's ends, and a hugetlb VMA splits only at a huge-page boundary (hugetlb_vm_op_split).
   if (next === flags) return 0;
-  if (isHugetlbVma(w.mem, v) && ((start > v.start && start % HPAGE_SIZE) || (end < v.end && end % HPAGE_SIZE))) return 'EINVAL';
+  if (isHugetlbVma(w.mem, v) && start > v.start && start % HPAGE_SIZE) return 'EINVAL';
   const p = w.procs.get(s.pid)!;
-  const nv: Vma = { ...v, start, end, offset: v.offset + (start - v.start), flags: next };
-  setMm(s, p, mapVma(p.mm, next ? nv : withoutFlags(nv)));
+  if (isHugetlbVma(w.mem, v) && end < v.end && end % HPAGE_SIZE) {
+    // (the split at the start came first, and stays)
+    const [mm, mem] = splitKernelVma(p.mm, w.mem, start);
+    s.w = { ...w, mem };
+    setMm(s, p, mm);
+    return 'EINVAL';
+  }
+  const nv: Vma = { ...v, start, end, offset: v.offset + (start - v.start) };
+  setMm(s, p, mapVma(p.mm, withFlags(nv, next)));
   return 0;
-}
-
-function withoutFlags(v: Vma): Vma {
-  const { flags: _drop, ...rest } = v;
-  return rest;
 }
 
 /**
@@ -240,7 +234,9 @@ function withoutFlags(v: Vma): Vma {
  * dropped); shared memory keeps its pages. A hugetlb VMA takes it only from
  * a huge-page boundary, and only whole huge pages (the end rounds down).
  */
-function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
+function dontneed(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): string | 0 {
+  // (madvise_dontneed_free_valid_vma: locked memory only takes DONTNEED_LOCKED)
+  if (behavior !== MADV.DONTNEED_LOCKED && (v.flags ?? 0) & VM_LOCKED) return 'EINVAL';
   if (isHugetlbVma(s.w.mem, v)) {
     if (start % HPAGE_SIZE) return 'EINVAL';
     return 0;
@@ -267,7 +263,7 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
  * No file: EINVAL; a private mapping of one: EACCES.
  */
 function remove(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
-  if (!vmaHasFile(s.w.mem, v)) return 'EINVAL';
+  if ((v.flags ?? 0) & VM_LOCKED || !vmaHasFile(s.w.mem, v)) return 'EINVAL';
   if (!v.shared) return 'EACCES';
   s.w = punchHole(s.w, v.mobj, v.offset + (start - v.start), end - start);
   return 0;

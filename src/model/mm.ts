@@ -124,6 +124,39 @@ export const VM_NOHUGEPAGE = 0x40000000;
  * touched, which mremap shows, and merges with them while untouched.
  */
 export const VM_ACCOUNT = 0x100000;
+/**
+ * mlock(2)'s flags (mlock.ts): VM_LOCKED on the VMAs it locked, with
+ * VM_LOCKONFAULT when their pages are only locked as they fault in
+ * (MLOCK_ONFAULT, MCL_ONFAULT). The VM_LOCKED VMAs are exactly mlock's part
+ * of mm->locked_vm (`mlockedPages`); a hugetlb VMA never gets them.
+ */
+export const VM_LOCKED = 0x2000;
+export const VM_LOCKONFAULT = 0x80000;
+export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
+
+/** `v` with vm_flags `flags` (the field absent when none is set). */
+export function withFlags(v: Vma, flags: number): Vma {
+  if (flags === (v.flags ?? 0)) return v;
+  if (flags) return { ...v, flags };
+  const { flags: _drop, ...rest } = v;
+  return rest;
+}
+
+/**
+ * mlock's part of mm->locked_vm, in pages: the VM_LOCKED VMAs. Every path
+ * that moves the count (mlock_fixup, mmap_region, vms_complete_munmap_vmas,
+ * mremap's move and growth) adds or takes exactly the pages whose VMA gains
+ * or loses the flag, so the sum is the count; the rest of locked_vm is what
+ * iommufd charged in MM mode (Proc.lockedVm).
+ */
+export function mlockedPages(mm: Mm): bigint {
+  let n = 0n;
+  mm.vmas.each((_s, v) => {
+    if ((v.flags ?? 0) & VM_LOCKED) n += (v.end - v.start) >> PAGE_SHIFT;
+    return true;
+  });
+  return n;
+}
 
 export interface Mm {
   readonly vmas: PMap<bigint, Vma>;
@@ -323,19 +356,6 @@ export function cutsHugetlb(mm: Mm, mem: Memory, addr: bigint): boolean {
   return !!v && v.start < addr && addr < v.end && isHugetlbVma(mem, v);
 }
 
-/**
- * do_vmi_munmap (munmap(2), and mremap's unmapping): EINVAL for a range
- * outside TASK_SIZE, an empty one, or one that would split a hugetlb VMA off
- * a huge page; else the map without `[va, va + PAGE_ALIGN(length))`.
- */
-export function munmapRange(mm: Mm, mem: Memory, va: bigint, length: bigint): Mm | 'EINVAL' {
-  if (va % PAGE_SIZE || va > TASK_SIZE || length > TASK_SIZE - va) return 'EINVAL';
-  const len = pageAlign(length);
-  if (len === 0n) return 'EINVAL';
-  if (cutsHugetlb(mm, mem, va) || cutsHugetlb(mm, mem, va + len)) return 'EINVAL';
-  return unmapRange(mm, va, va + len);
-}
-
 /** The VMAs `[start, end)` meets, in address order, whole. */
 export function vmasIn(mm: Mm, start: bigint, end: bigint): Vma[] {
   const hit: Vma[] = [];
@@ -532,10 +552,12 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
     }
     return nid;
   };
-  mm.vmas.each((_k, v) => {
-    let nv = v;
+  mm.vmas.each((_k, parentVma) => {
+    if ((parentVma.flags ?? 0) & VM_DONTCOPY) return true;
+    // (dup_mmap: the child's VMAs are not locked, and its locked_vm starts at 0)
+    const v = withFlags(parentVma, (parentVma.flags ?? 0) & ~VM_LOCKED_MASK);
     const flags = v.flags ?? 0;
-    if (flags & VM_DONTCOPY) return true;
+    let nv = v;
     // (WIPEONFORK is only ever on private anonymous memory)
     if (flags & VM_WIPEONFORK) [mem, nv] = withNewPages(mem, v);
     else if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };

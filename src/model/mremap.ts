@@ -11,7 +11,8 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, VM_LOCKED, VM_LOCKED_MASK, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withFlags, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
+import { mlockFutureOk, populate } from './mlock.js';
 import type { World } from './state.js';
 import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
 import { mergeNew, newTag, sameKernelVma } from './vma_merge.js';
@@ -108,19 +109,27 @@ export function mremap(w: World, pid: number, a: Fields): [World, Result] {
   if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) r = mremapTo(c, oldLen, newAddr, newLen);
   else if (oldLen >= newLen) {
     // Shrinking always works: the tail is unmapped (wherever it lies).
-    const mm = oldLen === newLen ? c.mm : munmapFreeing(c.mm, w.mem, addr + newLen, oldLen - newLen);
-    if (typeof mm === 'string') r = mm;
-    else {
-      c.mm = mm;
-      r = addr;
-    }
+    const e = oldLen === newLen ? 0 : unmap(c, addr + newLen, oldLen - newLen);
+    r = e || addr;
   } else r = grow(c, oldLen, newLen);
   if (typeof r !== 'bigint') {
     // An error after an unmapping keeps it (mremap_to unmaps the target and the tail first).
     return [c.mm === p.mm ? w : { ...c.w, procs: c.w.procs.set(pid, { ...p, mm: c.mm }) }, typeof r === 'string' ? { errno: r } : { ...r }];
   }
   newAddr = r;
-  return [{ ...c.w, procs: c.w.procs.set(pid, { ...p, mm: c.mm }) }, { errno: 0, ret: Number(newAddr) }];
+  const moved: World = { ...c.w, procs: c.w.procs.set(pid, { ...p, mm: c.mm }) };
+  // A locked mapping's growth is faulted in (mm_populate, errors ignored).
+  if (!((vma.flags ?? 0) & VM_LOCKED) || newLen <= oldLen) return [moved, { errno: 0, ret: Number(newAddr) }];
+  const [populated, big] = populate(moved, pid, newAddr + oldLen, newAddr + newLen, true);
+  return [populated, big ?? { errno: 0, ret: Number(newAddr) }];
+}
+
+/** do_vmi_munmap inside mremap: the call's map (and memory) as it leaves them, even when it refuses (a split kept). */
+function unmap(c: Call, va: bigint, length: bigint): 0 | 'EINVAL' {
+  const u = munmapFreeing(c.mm, c.w.mem, va, length);
+  c.mm = u.mm;
+  if (u.mem !== c.w.mem) c.w = { ...c.w, mem: u.mem };
+  return u.errno;
 }
 
 /** Growing without FIXED: in place when the VMA ends there and nothing follows, else a move if MAYMOVE. */
@@ -149,14 +158,12 @@ function mremapTo(c: Call, oldLen: bigint, newAddr: bigint, newLen: bigint): big
   // the old and new ranges must not overlap
   if (addr + oldLen > newAddr && newAddr + newLen > addr) return 'EINVAL';
   if (c.flags & MREMAP_FIXED) {
-    const mm = munmapFreeing(c.mm, c.w.mem, newAddr, newLen);
-    if (typeof mm === 'string') return mm;
-    c.mm = mm;
+    const e = unmap(c, newAddr, newLen);
+    if (e) return e;
   }
   if (oldLen > newLen) {
-    const mm = munmapFreeing(c.mm, c.w.mem, addr + newLen, oldLen - newLen);
-    if (typeof mm === 'string') return mm;
-    c.mm = mm;
+    const e = unmap(c, addr + newLen, oldLen - newLen);
+    if (e) return e;
     oldLen = newLen;
   }
   const vma = vmaToResize(c, oldLen, newLen);
@@ -182,6 +189,8 @@ function vmaToResize(c: Call, oldLen: bigint, newLen: bigint): Vma | string | No
   if (oldLen > vma.end - c.addr) return oldLen > mayReach(c.mm, c.w.mem, vma) - c.addr ? 'EFAULT' : MERGED;
   if (newLen === oldLen) return vma;
   if (dontExpand) return 'EFAULT';
+  // (a locked VMA grows only as far as RLIMIT_MEMLOCK allows: mlock_future_ok)
+  if (!mlockFutureOk({ ...c.w.procs.get(c.pid)!, mm: c.mm }, vma.flags ?? 0, newLen - oldLen)) return 'EAGAIN';
   return vma;
 }
 
@@ -213,8 +222,13 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
   const pieces = piecesOf(c.mm, addr, addr + oldLen);
   let mm = c.mm;
   if (oldLen) {
+    // A locked VMA is split at the old range first, which then loses its lock flags: its locked
+    // pages are the new VMA's now (move_vma; locked_vm does not change).
+    const locked = ((vma.flags ?? 0) & VM_LOCKED) !== 0;
     if (!(c.flags & MREMAP_DONTUNMAP)) mm = unmapRange(mm, addr, addr + oldLen);
-    else if (!vma.shared) {
+    else if (vma.shared) {
+      if (locked) for (const x of pieces) mm = mapVma(mm, withFlags(x, (x.flags ?? 0) & ~VM_LOCKED_MASK));
+    } else {
       // The old range stays part of its VMA (move_vma with DONTUNMAP splits nothing: a read
       // fault next to it maps the huge zero page over 2 MiB across it, seed 84), with new pages,
       // as after a DONTNEED: one new object for all of it, its pieces tagged as one VMA with
@@ -222,15 +236,18 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
       const first = pieces[0];
       const inLine = first !== undefined && pieces.every((p) => p.offset - p.start === first.offset - first.start);
       let [mem, whole] = inLine ? withNewPages(c.w.mem, { ...first, end: addr + oldLen }) : [c.w.mem, undefined];
-      let tag = vma.link ?? (whole ? (whole.cow ?? whole.mobj) : undefined);
+      // (split off, a locked VMA's old range is a VMA of its own: its own tag)
+      let tag = locked ? undefined : (vma.link ?? (whole ? (whole.cow ?? whole.mobj) : undefined));
       if (tag === undefined) [mem, tag] = newTag(mem);
       c.w = { ...c.w, mem };
-      if (vma.link === undefined) mm = mapVma(mm, { ...vma, link: tag });
-      // (all of the VMA moved: it lets go of its anon_vma, unlink_anon_vmas, and an anonymous one
-      // takes its address as page offset again, as unfaulted anonymous VMAs have: move_vma)
-      const all = vma.start === addr && vma.end === addr + oldLen;
+      if (vma.link === undefined && !locked) mm = mapVma(mm, { ...vma, link: tag });
+      // (all of the VMA moved, or a locked one's range split off: it lets go of its anon_vma,
+      // unlink_anon_vmas, and an anonymous one takes its address as page offset again, as
+      // unfaulted anonymous VMAs have: move_vma)
+      const all = locked || (vma.start === addr && vma.end === addr + oldLen);
       const unfaulted = ({ anon: _a, anonForked: _f, ...rest }: Vma): Vma => (vmaHasFile(c.w.mem, rest) ? rest : { ...rest, pgoffDelta: rest.start - rest.offset });
-      for (const x of pieces) {
+      for (const piece of pieces) {
+        const x = locked ? withFlags(piece, (piece.flags ?? 0) & ~VM_LOCKED_MASK) : piece;
         const p = all ? unfaulted(x) : x;
         let left: Vma;
         if (whole) left = whole.cow !== undefined ? { ...p, cow: whole.cow } : { ...p, mobj: whole.mobj };

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, newMobj, pastEof, pinPage, type PageRef } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, mlockedPages, newMobj, pastEof, pinPage, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -268,7 +268,8 @@ function charge(tx: Tx, p: Pages, n: bigint): PinErrno | 0 {
     if (limit !== null && cur + n > limit) return 'ENOMEM';
     w = { ...w, userLockedVm: w.userLockedVm.set(p.ownerUid, cur + n) };
   } else if (p.account === 'mm' && owner) {
-    if (limit !== null && owner.lockedVm + n > limit) return 'ENOMEM';
+    // (locked_vm counts mlock's pages too: locked memory a device then pins is charged twice)
+    if (limit !== null && owner.lockedVm + mlockedPages(owner.mm) + n > limit) return 'ENOMEM';
     w = { ...w, procs: w.procs.set(owner.pid, { ...owner, lockedVm: owner.lockedVm + n }) };
   }
   const o = w.procs.get(p.ownerPid);

@@ -28,10 +28,12 @@ export interface Proc {
   /** RLIMIT_MEMLOCK in pages; null = unlimited. */
   readonly memlockPages: bigint | null;
   readonly uid: number;
-  /** mm->locked_vm (pages), charged in MM accounting mode. */
+  /** What iommufd charged to mm->locked_vm (pages) in MM accounting mode; the rest of locked_vm is mlock's (the VM_LOCKED VMAs: mm.ts mlockedPages). */
   readonly lockedVm: bigint;
   /** mm->pinned_vm (pages), adjusted in every mode. */
   readonly pinnedVm: bigint;
+  /** mm->def_flags' VM_LOCKED / VM_LOCKONFAULT (mlockall MCL_FUTURE: every new mapping locked; mlock.ts); absent: none. A child starts without. */
+  readonly defLocked?: number;
 }
 
 export type FileKind = 'iommufd' | 'fault' | 'access' | 'memfd' | 'file' | 'vfio' | 'vfio_group';

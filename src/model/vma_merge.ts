@@ -20,7 +20,7 @@
  * A VMA gets its anon_vma at its first anonymous fault (huge_memory.ts
  * `fault`): a write, a long-term pin, a fault that may take a huge page.
  */
-import { vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+import { findVma, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
 
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
@@ -28,7 +28,8 @@ const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
 /**
  * Neighbours the kernel keeps as one VMA: the same protection and flags, the
  * same object at contiguous offsets, and the same private pages, or pieces
- * the model split that the kernel has as one (`link`).
+ * the model split that the kernel has as one (`link`). Shared pieces with
+ * different tags are two (a split nothing merged back: splitKernelVma).
  */
 export const sameKernelVma = (a: Vma, b: Vma): boolean =>
   a.end === b.start &&
@@ -38,7 +39,7 @@ export const sameKernelVma = (a: Vma, b: Vma): boolean =>
   (a.flags ?? 0) === (b.flags ?? 0) &&
   (a.cow === undefined) === (b.cow === undefined) &&
   (a.mobj === b.mobj ? a.offset + (a.end - a.start) === b.offset : a.cow === undefined) &&
-  (a.shared ? a.mobj === b.mobj : group(a) === group(b));
+  (a.shared ? a.mobj === b.mobj && a.link === b.link : group(a) === group(b));
 
 /** The model VMAs that make up `v`'s kernel VMA, in address order. */
 export function kernelVmaPieces(mm: Mm, v: Vma): Vma[] {
@@ -46,6 +47,27 @@ export function kernelVmaPieces(mm: Mm, v: Vma): Vma[] {
   for (let prev = mm.vmas.lower(v.start)?.[1]; prev && sameKernelVma(prev, out[0]!); prev = mm.vmas.lower(prev.start)?.[1]) out.unshift(prev);
   for (let next = mm.vmas.ceil(v.end)?.[1]; next && sameKernelVma(out[out.length - 1]!, next); next = mm.vmas.ceil(next.end)?.[1]) out.push(next);
   return out;
+}
+
+/**
+ * __split_vma at `at` that nothing merges back (an unmapping refused after
+ * its first cut: huge_memory.ts refusedCut): the kernel VMA containing `at`
+ * becomes two, its pieces from `at` on tagged apart. Nothing to do where
+ * `at` is no VMA's inside.
+ */
+export function splitKernelVma(mm: Mm, mem: Memory, at: bigint): [Mm, Memory] {
+  const v = findVma(mm, at);
+  if (!v) return [mm, mem];
+  const pieces = kernelVmaPieces(mm, v);
+  if (pieces[0]!.start === at) return [mm, mem];
+  const [tagged, tag] = newTag(mem);
+  let vmas = mm.vmas;
+  for (const p of pieces) {
+    if (p.end <= at) continue;
+    if (p.start < at) vmas = vmas.set(p.start, { ...p, end: at }).set(at, { ...p, start: at, offset: p.offset + (at - p.start), link: tag });
+    else vmas = vmas.set(p.start, { ...p, link: tag });
+  }
+  return [withVmas(mm, vmas), tagged];
 }
 
 /** A new `link` tag: an id no object or tag has (tags are objects' ids, and this one is taken from their allocator). */

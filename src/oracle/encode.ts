@@ -54,6 +54,10 @@ export const OP = {
   NOTE: 20,
   FALLOCATE: 21,
   MREMAP: 22,
+  MLOCK: 23,
+  MUNLOCK: 24,
+  MLOCKALL: 25,
+  MUNLOCKALL: 26,
 } as const;
 
 export const ARG = { STRUCT: 0, INT: 1, BAD: 2 } as const;
@@ -110,6 +114,8 @@ export function notCheckable(ev: Event): string | undefined {
   }
   // (an event without its advice is the op itself, asked about by oracleKinds)
   if (ev.op === 'madvise' && ev.args?.['advice'] !== undefined && typeof adviceOf(ev.args) === 'string') return 'an advice name madvise(2) does not have';
+  // (valid flags with MCL_CURRENT lock every mapping of the process: the executor's own too)
+  if (ev.op === 'mlockall' && mclCurrent(ev.args?.['flags'])) return "mlockall(MCL_CURRENT), which would lock the oracle executor's own memory";
   if (NOTHING_TO_RUN.has(ev.op) || ENV_OPS.has(ev.op)) return undefined;
   return `unknown event ${ev.op}`;
 }
@@ -117,7 +123,14 @@ export function notCheckable(ev: Event): string | undefined {
 const ENV_OPS = new Set([
   'maps', 'external_fds', 'open', 'close', 'mmap', 'munmap', 'mremap', 'mprotect', 'madvise', 'memset', 'fill_memory', 'write_memory', 'read_memory',
   'memfd_create', 'ftruncate', 'fallocate', 'read_fault_fd', 'write_fault_fd', 'drop_capability', 'set_rlimit_memlock', 'fork', 'exit',
+  'mlock', 'munlock', 'mlockall', 'munlockall',
 ]);
+
+/** mlockall flags that the kernel takes (no unknown bit, not MCL_ONFAULT alone) and that include MCL_CURRENT. */
+function mclCurrent(v: unknown): boolean {
+  const f = typeof v === 'number' ? v >>> 0 : typeof v === 'bigint' ? Number(v & 0xffffffffn) : 0;
+  return (f & 1) !== 0 && (f & ~7) === 0;
+}
 
 /** The first event the oracle cannot check, with the reason. */
 export function traceNotCheckable(events: readonly Event[]): { index: number; op: string; reason: string } | undefined {
@@ -472,6 +485,20 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
       o.u32(ev.op === 'mprotect' ? num(a['prot']) : ev.op === 'madvise' ? adviceNumber(a, index) : 0);
       break;
     }
+    case 'mlock':
+    case 'munlock':
+      at = opHeader(o, ev.op === 'mlock' ? OP.MLOCK : OP.MUNLOCK, ev, index, -1);
+      o.u64(big(a['va']));
+      o.u64(big(a['length']));
+      o.u32(ev.op === 'mlock' ? num(a['flags']) : 0);
+      break;
+    case 'mlockall':
+      at = opHeader(o, OP.MLOCKALL, ev, index, -1);
+      o.u32(num(a['flags']));
+      break;
+    case 'munlockall':
+      at = opHeader(o, OP.MUNLOCKALL, ev, index, -1);
+      break;
     case 'memset':
     case 'fill_memory':
     case 'write_memory': {

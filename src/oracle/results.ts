@@ -176,7 +176,11 @@ export function kernelAnswer(ev: Event, r: Rec, kernel: KernelVersion = '6.12', 
     case 'madvise':
     case 'ftruncate':
     case 'fallocate':
-    case 'mremap': {
+    case 'mremap':
+    case 'mlock':
+    case 'munlock':
+    case 'mlockall':
+    case 'munlockall': {
       const imported = importer.convert(r, line);
       const iev = imported[imported.length - 1]!;
       return iev.rec ? { ...iev.rec } : { errno: errnoOf(r) };
@@ -453,6 +457,18 @@ function resultRecord(rec: Rec, op: DecodedOp, ret: number, errno: number, data:
       return;
     case OP.MADVISE:
       set({ kind: 'madvise', addr: hexAddr(u64(0)), len: u64Field(u64(8)), advice: u32(16), advice_name: adviceName(u32(16)) ?? 'OTHER', ret, errno });
+      return;
+    case OP.MLOCK:
+      set({ kind: 'mlock', addr: hexAddr(u64(0)), len: u64Field(u64(8)), flags: u32(16), ret, errno });
+      return;
+    case OP.MUNLOCK:
+      set({ kind: 'munlock', addr: hexAddr(u64(0)), len: u64Field(u64(8)), ret, errno });
+      return;
+    case OP.MLOCKALL:
+      set({ kind: 'mlockall', flags: u32(0), ret, errno });
+      return;
+    case OP.MUNLOCKALL:
+      set({ kind: 'munlockall', ret, errno });
       return;
     case OP.MEMWRITE:
       set({ kind: 'memwrite', addr: hexAddr(u64(0)), len: u32(8), ret, errno });

@@ -56,7 +56,7 @@ describe('fuzzer machinery', () => {
     w = apply(w, { op: 'mmap', args: { va: 0x7f0000000000n, length: 0x400000n, kind: 'anon' } }).state;
     const m = newModel();
     const events: Event[] = [];
-    for (const t of fc.sample(eventTemplates('6.14'), { numRuns: 4000, seed: SEED })) {
+    for (const t of fc.sample(eventTemplates('6.14'), { numRuns: 6000, seed: SEED })) {
       seen.add(t.op);
       const ev = resolve({ ...t, noConstruct: true }, w, m);
       events.push(ev);

@@ -123,7 +123,7 @@ enum {
 	OP_IOCTL = 1, OP_OPEN, OP_CLOSE, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MADVISE,
 	OP_MEMWRITE, OP_MEMREAD, OP_MEMFD, OP_FTRUNCATE, OP_READFD, OP_WRITEFD,
 	OP_CAPDROP, OP_RLIMIT, OP_FORK, OP_EXIT, OP_EXTFDS, OP_MAPS, OP_NOTE,
-	OP_FALLOCATE, OP_MREMAP,
+	OP_FALLOCATE, OP_MREMAP, OP_MLOCK, OP_MUNLOCK, OP_MLOCKALL, OP_MUNLOCKALL,
 };
 enum { ARG_STRUCT = 0, ARG_INT = 1, ARG_BAD = 2 };
 enum { P_IN = 1, P_OUT = 2, P_INOUT = 3, P_BAD = 4 };
@@ -671,7 +671,7 @@ static void do_mmap(const struct op *o)
 	result(o, r == MAP_FAILED ? -1 : (int64_t)(uintptr_t)r, err, NULL, 0);
 }
 
-/* munmap, mprotect, madvise: never on the executor's own memory */
+/* munmap, mprotect, madvise, mlock, munlock: never on the executor's own memory */
 static void do_range(const struct op *o)
 {
 	struct cur c = payload(o);
@@ -688,10 +688,34 @@ static void do_range(const struct op *o)
 		ret = munmap((void *)va, len);
 	else if (o->kind == OP_MPROTECT)
 		ret = mprotect((void *)va, len, x);
+	else if (o->kind == OP_MLOCK)
+		ret = syscall(SYS_mlock2, va, len, x); /* mlock(2) is mlock2 with flags 0 */
+	else if (o->kind == OP_MUNLOCK)
+		ret = munlock((void *)va, len);
 	else
 		ret = madvise((void *)va, len, x);
 	err = errno;
 	result(o, ret, err, NULL, 0);
+}
+
+/*
+ * mlockall: MCL_CURRENT would lock the executor's own memory too (the model
+ * answers it as not modelled), so only MCL_FUTURE alone is run. A mapping
+ * the executor makes for itself afterwards would be locked as well: it makes
+ * none while running a trace.
+ */
+static void do_mlockall(const struct op *o)
+{
+	struct cur c = payload(o);
+	uint32_t flags = g32(&c);
+	long ret;
+
+	if ((flags & MCL_CURRENT) && !(flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))) {
+		skip_record(o, "mlockall(MCL_CURRENT) locks the executor's own memory");
+		return;
+	}
+	ret = mlockall(flags);
+	result(o, ret, errno, NULL, 0);
 }
 
 static void do_memwrite(const struct op *o)
@@ -1141,7 +1165,11 @@ static void run_op(const struct op *o)
 	case OP_MMAP: do_mmap(o); break;
 	case OP_MUNMAP:
 	case OP_MPROTECT:
-	case OP_MADVISE: do_range(o); break;
+	case OP_MADVISE:
+	case OP_MLOCK:
+	case OP_MUNLOCK: do_range(o); break;
+	case OP_MLOCKALL: do_mlockall(o); break;
+	case OP_MUNLOCKALL: result(o, munlockall(), errno, NULL, 0); break;
 	case OP_MEMWRITE: do_memwrite(o); break;
 	case OP_MEMREAD: do_memread(o); break;
 	case OP_MEMFD: do_memfd(o); break;

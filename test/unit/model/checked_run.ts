@@ -5,6 +5,8 @@
  */
 import { expect } from 'vitest';
 import { apply } from '../../../src/engine/apply.js';
+import { compare } from '../../../src/engine/replay.js';
+import { openSource } from '../../../src/engine/source.js';
 import type { Event, Result } from '../../../src/events/event.js';
 import { Checker } from '../../../src/invariants/index.js';
 import { emptyWorld, type KernelVersion, type World } from '../../../src/model/state.js';
@@ -19,4 +21,25 @@ export function runChecked(events: Event[], kernel: KernelVersion = '6.12'): { r
     return r.result;
   });
   return { results, w };
+}
+
+/**
+ * A trace saved with a kernel's answers (`rec`: test/unit/model/traces/), run
+ * as runChecked does: the first answer the model gives otherwise, or null,
+ * and how many answers were compared.
+ */
+export async function kernelTrace(file: string): Promise<{ compared: number; first: { index: number; op: string; what: string; expected: unknown; actual: unknown } | null }> {
+  const src = await openSource(file);
+  const events: Event[] = [];
+  for await (const ev of src.events) events.push(ev);
+  const { results } = runChecked(events, src.kernel);
+  let compared = 0;
+  for (let index = 0; index < events.length; index++) {
+    const ev = events[index]!;
+    if (!ev.rec) continue;
+    compared++;
+    const d = compare(ev, results[index]!);
+    if (d) return { compared, first: { index, op: ev.op, ...d } };
+  }
+  return { compared, first: null };
 }
