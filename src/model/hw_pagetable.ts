@@ -33,8 +33,9 @@ export function hwptPagingAlloc(tx: Tx, ioasId: number, devId: number, flags: nu
   const [prof, hw] = profileOf(tx, dev);
   if (flags & ~valid) return 'EOPNOTSUPP';
   if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING && !prof.dirtyCapable(hw)) return 'EOPNOTSUPP';
-  // (6.14.y stable refuses FAULT_ID_VALID with NEST_PARENT here, EOPNOTSUPP; 6.14.0, which the 6.14
-  // profile is, takes it, and 6.12 refused FAULT_ID_VALID above: kernel-semantics §6.2 step 4)
+  // (6.14.0 took FAULT_ID_VALID with NEST_PARENT; 6.14.y stable refuses it, and so does the 6.14
+  // profile: the conformance scenarios give 6.14 this answer, kernel-semantics §6.2 step 4 the other)
+  if (flags & IOMMU_HWPT_FAULT_ID_VALID && flags & IOMMU_HWPT_ALLOC_NEST_PARENT) return 'EOPNOTSUPP';
   // The object (its ID) comes before the driver's allocation in the kernel; only running out of
   // IDs (EBUSY) could tell the order apart, and a failure drops the transaction with the ID.
   const made = prof.allocPaging(hw, flags & ~IOMMU_HWPT_FAULT_ID_VALID, hasData, tx.kernel);

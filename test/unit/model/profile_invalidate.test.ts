@@ -171,15 +171,6 @@ describe('answers read off the kernel code', () => {
     expect(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: b.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }).errno).toBe('EOPNOTSUPP');
   });
 
-  it('6.14.0 takes FAULT_ID_VALID with NEST_PARENT (only 6.14.y stable refuses it)', () => {
-    const r = new Rig('6.14');
-    r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
-    const { idev } = bind(r, 1);
-    const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
-    const fault = r.id(r.io('IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 }), 'out_fault_id');
-    expect(r.io('IOMMU_HWPT_ALLOC', { flags: 5, dev_id: idev, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: fault }).errno).toBe(0);
-  });
-
   describe('SMMUv3 vIOMMU invalidation [6.14]', () => {
     function viommu() {
       const r = new Rig('6.14');
