@@ -6,7 +6,8 @@
  * Dirty state is a persistent set of dirty 2 KiB IOPTE slots per domain, so
  * reading a huge range with few dirty pages costs what is dirty, not what is
  * mapped. Slots of 1 MiB IOPTEs (HUGE_IOVA domains over contiguous memory,
- * iopte.ts) are read and cleared, and reported, 1 MiB at a time.
+ * iopte.ts) are read and cleared, and reported, 1 MiB at a time; a VT-d or
+ * SMMUv3 domain's, a page-table entry (its page size) at a time.
  */
 import type { Event, Fields, Result } from '../events/event.js';
 import { PMap } from '../ds/pmap.js';
@@ -14,7 +15,7 @@ import { sub, u32, u64, userBuf } from './args.js';
 import { addOverflows, getIoas } from './io_pagetable.js';
 import { MOCK_IO_PAGE_SIZE } from './drivers/mock.js';
 import type { Tx } from './object.js';
-import { mockReadAndClearDirty } from './iopte.js';
+import { mockReadAndClearDirty, pteReadAndClearDirty } from './iopte.js';
 import { MAX_EVENT_BYTES, overLimit } from './limits.js';
 
 const IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1;
@@ -72,7 +73,9 @@ export function getDirtyBitmap(tx: Tx, a: Fields, ev: Event): Result {
     iopt.areas.eachOverlapping(iova, last, (s, l) => {
       if (s > cur) return false;
       const end = l < last ? l : last;
-      dirty = mockReadAndClearDirty({ dirty, hugeMapped: h.domain.hugeMapped }, cur, end, !!(flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR), record);
+      const noClear = !!(flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR);
+      // (the mock's 2 KiB and 1 MiB IOPTEs; another driver's leaf entries of its page size)
+      dirty = h.domain.driver === 'mock' ? mockReadAndClearDirty({ dirty, hugeMapped: h.domain.hugeMapped }, cur, end, noClear, record) : pteReadAndClearDirty(dirty, cur, end, h.domain.pgsize, noClear, record);
       cur = end + 1n;
       return end !== last;
     });

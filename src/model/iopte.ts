@@ -273,3 +273,35 @@ export function mockReadAndClearDirty(
   }
   return dirty;
 }
+
+/**
+ * The read-and-clear walk of a driver whose domains hold leaf entries of
+ * `pte` bytes, no larger ones (intel_iommu_read_and_clear_dirty over a
+ * second-stage table without superpages, which is what the VT-d profile's
+ * registers give; io-pgtable-arm's walk for SMMUv3 pages): from `start`
+ * in steps of `pte`, each step tests (and unless `noClear` clears) the
+ * entry holding it and reports [step, step + pte), so a piece that starts
+ * inside an entry keeps that offset. The dirty set holds 2 KiB slots (a
+ * device write marks those: dma.ts), and an entry is dirty if any of its
+ * slots is. Cost follows dirty slots, not the size of the piece.
+ */
+export function pteReadAndClearDirty(dirty: PMap<bigint, true>, start: bigint, last: bigint, pte: bigint, noClear: boolean, record: (addr: bigint, length: bigint) => void): PMap<bigint, true> {
+  const S = MOCK_IO_PAGE_SIZE;
+  const first = start - (start % pte);
+  // the entries the steps test: the one holding `start`, and one per step after it
+  const steps = (last - start) / pte + 1n;
+  const hits = new Map<bigint, bigint[]>();
+  dirty.each((slot) => {
+    const k = (slot * S - first) / pte;
+    const l = hits.get(k);
+    if (l) l.push(slot);
+    else hits.set(k, [slot]);
+    return true;
+  }, first / S, (first + steps * pte - 1n) / S);
+  for (const [k, slots] of hits) {
+    record(start + k * pte, pte);
+    if (!noClear) for (const slot of slots) dirty = dirty.delete(slot);
+  }
+  return dirty;
+}
+
