@@ -125,8 +125,8 @@ function driverAttach(tx: Tx, h: Hwpt, dev: DeviceObj, enableIopf: boolean): str
   }
   const paging = pagingOf(tx, h);
   if (paging.domain.driver !== prof.name) return 'EINVAL';
-  if (h.type === 'hwpt_paging') return prof.attachPaging(h.domain, hw);
-  return prof.attachNested(h, paging.domain, h.viommu ? tx.get(h.viommu, 'viommu') : undefined, hw);
+  if (h.type === 'hwpt_paging') return prof.attachPaging(h.domain, hw, tx.kernel);
+  return prof.attachNested(h, paging.domain, h.viommu ? tx.get(h.viommu, 'viommu') : undefined, hw, tx.kernel);
 }
 
 // ---- bind / unbind ----------------------------------------------------------

@@ -140,6 +140,14 @@ export interface IoasObj extends ObjBase {
   readonly hwpts: readonly number[];
 }
 
+/** A VT-d domain's page-table shape (dmar_domain: agaw, use_first_level, iommu_coherency, iommu_superpage). */
+export interface VtdDomain {
+  readonly agaw: number;
+  readonly firstStage: boolean;
+  readonly coherent: boolean;
+  readonly superpage: number;
+}
+
 /**
  * A paging domain made by an IOMMU driver (a hardware profile,
  * src/model/drivers/): the mock's (kernel-semantics §12.1), Intel VT-d's or
@@ -157,6 +165,8 @@ export interface Domain {
   readonly pgsize: bigint;
   /** 1 MiB IOPTEs allowed (MOCK_FLAGS_DEVICE_HUGE_IOVA). */
   readonly huge: boolean;
+  /** VT-d: what the domain was made with on its IOMMU (drivers/intel_vtd.ts vtdGeometry), which attach compares. */
+  readonly vtd?: VtdDomain;
   readonly apertureStart: bigint;
   readonly apertureLast: bigint;
   /** Domain has dirty-tracking ops (allocated with DIRTY_TRACKING). */

@@ -1,17 +1,20 @@
 /**
  * Intel VT-d (drivers/iommu/intel/) as far as the iommufd uAPI shows it:
  * GET_HW_INFO type IOMMU_HW_INFO_TYPE_INTEL_VTD (struct iommu_hw_info_vtd,
- * 24 bytes), paging domains (4 KiB granule, aperture from the address
- * width, dirty tracking with second-stage A/D support), nested stage-1
+ * 24 bytes), paging domains (4 KiB granule, address width and stage from
+ * the registers: vtdGeometry; dirty tracking with second-stage A/D support), nested stage-1
  * domains from struct iommu_hwpt_vtd_s1 (kernel-semantics §6.4) and their
  * attach-time checks, the IOAPIC MSI window as reserved region, and the
  * stage-1 invalidation entries of §8 (`vtdCacheInvalidateUser`).
  *
  * Sources (6.12): intel/iommu.c intel_iommu_hw_info,
- * intel_iommu_domain_alloc_user, prepare_domain_attach_device,
+ * intel_iommu_domain_alloc_user, paging_domain_alloc,
+ * __iommu_calculate_agaw, prepare_domain_attach_device,
  * intel_iommu_enable_iopf; intel/nested.c intel_nested_domain_alloc,
  * intel_nested_attach_dev, intel_nested_cache_invalidate_user;
- * intel/pasid.c intel_pasid_setup_nested.
+ * intel/pasid.c intel_pasid_setup_nested. (6.14, from a 6.15-era copy of
+ * the 6.13 rework: intel_iommu_domain_alloc_paging_flags,
+ * paging_domain_compatible.)
  */
 import type { IommuInst } from '../hardware.js';
 import { apertureLastOf, copyStructFromUser, DEV_PCI, DEV_PRI, leU32, leU64, minPgsize, newDomain, putLeU32, putLeU64, U64_MAX, type Profile } from './profile.js';
@@ -44,9 +47,47 @@ const bit = (b: boolean, n: number): bigint => (b ? 1n << BigInt(n) : 0n);
  */
 export function vtdDefaultRegs(i: Pick<IommuInst, 'addrWidth' | 'dirty' | 'nesting' | 'enforceCC' | 'features'>): bigint[] {
   const has = (f: string) => i.features.includes(f);
-  const cap = (BigInt(i.addrWidth - 1) << 16n) | (0x4n << 8n) | bit(true, 56) | bit(has('fl5lp'), 60);
+  // (SAGAW: 4-level tables, and 5-level ones for an address width past 48)
+  const sagaw = 0x4n | (i.addrWidth > 48 ? 0x8n : 0n);
+  const cap = (BigInt(i.addrWidth - 1) << 16n) | (sagaw << 8n) | bit(true, 56) | bit(has('fl5lp'), 60);
   const ecap = bit(true, 0) | bit(i.enforceCC, 7) | bit(i.nesting, 26) | bit(has('srs'), 31) | bit(has('eafs'), 34) | bit(true, 40) | bit(true, 43) | bit(i.dirty, 45) | bit(true, 46) | bit(true, 47) | bit(true, 48);
   return [cap, ecap];
+}
+
+const field = (r: bigint, shift: bigint, mask: bigint): number => Number((r >> shift) & mask);
+
+/**
+ * What the kernel makes of an IOMMU's registers for its domains
+ * (intel/iommu.c: __iommu_calculate_sagaw, __iommu_calculate_agaw with
+ * DEFAULT_DOMAIN_ADDRESS_WIDTH 57, first_level_by_default,
+ * iommu_superpage_capability): the adjusted guest address width (agaw, -1
+ * when SAGAW offers none), the domain address width min(agaw width, MGAW),
+ * which stage a domain defaults to, and the superpage levels of each stage.
+ */
+export function vtdGeometry(iommu: Pick<IommuInst, 'regs'>) {
+  const cap = iommu.regs[0] ?? 0n;
+  const ecap = iommu.regs[1] ?? 0n;
+  const sm = field(ecap, 43n, 1n) === 1;
+  const flts = field(ecap, 47n, 1n) === 1;
+  const slts = field(ecap, 46n, 1n) === 1;
+  const fl5lp = field(cap, 60n, 1n) === 1;
+  const flSagaw = 0x4 | (fl5lp ? 0x8 : 0);
+  const slSagaw = field(cap, 8n, 0x1fn);
+  const sagaw = !sm || !flts ? slSagaw : !slts ? flSagaw : flSagaw & slSagaw;
+  let agaw = 3; // width_to_agaw(57)
+  while (agaw >= 0 && !(sagaw & (1 << agaw))) agaw--;
+  const mgaw = field(cap, 16n, 0x3fn) + 1;
+  return {
+    agaw,
+    width: Math.min(agaw < 0 ? 0 : Math.min(30 + 9 * agaw, 64), mgaw),
+    sm,
+    flts,
+    slts,
+    // first_level_by_default: legacy mode has only the second stage; one stage alone is used; both: the first
+    firstByDefault: sm && (flts !== slts ? flts : true),
+    coherent: field(ecap, 0n, 1n) === 1,
+    superpage: (first: boolean): number => (first ? (field(cap, 56n, 1n) ? 2 : 1) : 32 - Math.clz32(field(cap, 34n, 0xfn))),
+  };
 }
 
 const VTD_DEFAULTS = {
@@ -75,28 +116,50 @@ export const vtdProfile: Profile = {
   // intel_iommu_capable: ssads_supported(iommu), ecap_sc_support(iommu->ecap).
   dirtyCapable: (dev) => dev.iommu.dirty,
   enforceCC: (dev) => dev.iommu.enforceCC,
-  allocPaging(dev, flags, hasData) {
+  allocPaging(dev, flags, hasData, kernel) {
     const iommu = dev.iommu;
     if (flags & 1 /* NEST_PARENT */ && !iommu.nesting) return 'EOPNOTSUPP';
     if (hasData || (flags & 2 /* DIRTY_TRACKING */ && !iommu.dirty)) return 'EOPNOTSUPP';
-    return newDomain({
-      driver: 'intel_vtd',
-      iommu: iommu.id,
-      addrWidth: iommu.addrWidth,
-      enforceCC: false,
-      pgsize: minPgsize(iommu.pgsizes),
-      huge: false,
-      apertureStart: 0n,
-      apertureLast: apertureLastOf(iommu.addrWidth),
-      dirtyOps: !!(flags & 2),
-    });
+    const g = vtdGeometry(iommu);
+    // 6.12 intel_iommu_domain_alloc_user: always the second stage. 6.14
+    // intel_iommu_domain_alloc_paging_flags: the second stage for a nesting parent or dirty
+    // tracking (which need it: EOPNOTSUPP without), else the stage the IOMMU defaults to.
+    let firstStage = false;
+    if (kernel === '6.14') {
+      if (flags & 3) {
+        if (!g.sm || !g.slts) return 'EOPNOTSUPP';
+      } else firstStage = g.firstByDefault;
+    }
+    return {
+      ...newDomain({
+        driver: 'intel_vtd',
+        iommu: iommu.id,
+        addrWidth: g.width,
+        enforceCC: false,
+        pgsize: minPgsize(iommu.pgsizes),
+        huge: false,
+        apertureStart: 0n,
+        // (paging_domain_alloc: a first-stage table takes canonical addresses only, so one bit less)
+        apertureLast: apertureLastOf(firstStage ? g.width - 1 : g.width),
+        dirtyOps: !!(flags & 2),
+      }),
+      vtd: { agaw: g.agaw, firstStage, coherent: g.coherent, superpage: g.superpage(firstStage) },
+    };
   },
-  attachPaging(d, dev) {
-    // prepare_domain_attach_device
+  attachPaging(d, dev, kernel) {
+    // 6.12 prepare_domain_attach_device; 6.14 paging_domain_compatible
     const iommu = dev.iommu;
     if (d.enforceCC && !iommu.enforceCC) return 'EINVAL';
     if (d.dirtyOps && !iommu.dirty) return 'EINVAL';
-    if (d.addrWidth > iommu.addrWidth) return 'EINVAL';
+    const g = vtdGeometry(iommu);
+    const v = d.vtd;
+    if (kernel === '6.14' && v) {
+      if (v.coherent !== g.coherent || v.superpage !== g.superpage(v.firstStage)) return 'EINVAL';
+      if (v.firstStage && (!g.sm || !g.flts)) return 'EINVAL';
+      if (v.agaw > g.agaw) return 'EINVAL';
+    }
+    // (6.12 compares the domain's highest address, 2^width - 1 when made, with 2^width of this IOMMU)
+    if (d.addrWidth > g.width) return 'EINVAL';
     return 0;
   },
   // intel_iommu_domain_alloc_user with a parent (6.12) / intel_iommu_domain_alloc_nested (6.14).
@@ -109,11 +172,11 @@ export const vtdProfile: Profile = {
     // struct iommu_hwpt_vtd_s1 { u64 flags; u64 pgtbl_addr; u32 addr_width; u32 __reserved; }
     return { iotlb: [], cfg: [leU64(s1, 0), leU64(s1, 8), BigInt(leU32(s1, 16))] };
   },
-  attachNested(n, parent, _viommu, dev) {
+  attachNested(n, parent, _viommu, dev, kernel) {
     const iommu = dev.iommu;
-    // intel_nested_attach_dev: the IOMMU must cover the parent's address width.
-    if (iommu.addrWidth < parent.addrWidth) return 'ENODEV';
-    const e = vtdProfile.attachPaging(parent, dev);
+    // intel_nested_attach_dev: the IOMMU's agaw must reach the parent's.
+    if (vtdGeometry(iommu).agaw < (parent.vtd?.agaw ?? 0)) return 'ENODEV';
+    const e = vtdProfile.attachPaging(parent, dev, kernel);
     if (e) return e;
     // intel_pasid_setup_nested (it does not ask for nesting support: only the allocators do)
     const [flags = 0n, , addrWidth = 0n] = n.cfg;

@@ -80,7 +80,7 @@ export interface Profile {
   /** The driver's paging-domain allocator, with the user flags (FAULT_ID_VALID removed) and whether driver data was given. */
   allocPaging(dev: DevHw, flags: number, hasData: boolean, kernel: KernelVersion): Domain | string;
   /** attach_dev of a paging domain the core found to be of this driver. */
-  attachPaging(d: Domain, dev: DevHw): string | 0;
+  attachPaging(d: Domain, dev: DevHw, kernel: KernelVersion): string | 0;
   /**
    * Nested allocation on a HWPT_PAGING parent, after the core's checks;
    * `undefined` from `nestedAlloc(kernel)` means the driver has no such
@@ -88,7 +88,7 @@ export interface Profile {
    */
   nestedAlloc(kernel: KernelVersion): ((parent: HwptPagingObj, dev: DevHw, flags: number, data: UserData) => NestedDomain | string) | undefined;
   /** attach_dev of a nested domain (parent: its paging parent's domain). */
-  attachNested(n: HwptNestedObj, parent: Domain, viommu: ViommuObj | undefined, dev: DevHw): string | 0;
+  attachNested(n: HwptNestedObj, parent: Domain, viommu: ViommuObj | undefined, dev: DevHw, kernel: KernelVersion): string | 0;
   /** ops->viommu_alloc [6.14]; undefined = no vIOMMU support (EOPNOTSUPP). Returns 0 when the driver accepts. */
   viommuAlloc?(dev: DevHw, parent: HwptPagingObj, type: number): string | 0;
   /** viommu->ops->alloc_domain_nested [6.14]. */

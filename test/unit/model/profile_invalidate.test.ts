@@ -11,6 +11,7 @@ import { apply } from '../../../src/engine/apply.js';
 import type { Event, Fields, Result } from '../../../src/events/event.js';
 import { emptyWorld, type KernelVersion, type TlbLedger, type World } from '../../../src/model/state.js';
 import { staleSpans } from '../../../src/model/tlb.js';
+import { vtdDefaultRegs } from '../../../src/model/drivers/intel_vtd.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -169,6 +170,61 @@ describe('answers read off the kernel code', () => {
     expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: s1 }, b.fd).errno).toBe(0);
     // (the allocator does: a nested domain made through that device is refused)
     expect(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: b.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }).errno).toBe('EOPNOTSUPP');
+  });
+
+  describe('VT-d domain geometry from the IOMMU registers (intel/iommu.c)', () => {
+    /** The last IOVA an IOAS allows once a domain of `flags` (made through a device of IOMMU `iommu`) is in it. */
+    function lastIova(kernel: KernelVersion, flags: number, iommu: Fields = {}): bigint | string {
+      const r = new Rig(kernel);
+      r.env('iommu_add', { iommu: 1, driver: 'intel_vtd', ...iommu });
+      r.env('device_add', { dev: 1, iommu: 1, flags: ['pci'] });
+      const { idev } = bind(r, 1);
+      const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      const h = hwpt(r, flags, idev, ioas);
+      if (h.errno) return String(h.errno);
+      const out = r.io('IOMMU_IOAS_IOVA_RANGES', { ioas_id: ioas, num_iovas: 4, allowed_iovas: 0x10000n }, r.ictx, { allowed_iovas: new Uint8Array(64) });
+      const b = out.bufs!['allowed_iovas']!;
+      return new DataView(b.buffer, b.byteOffset).getBigUint64((Number(out.out!['num_iovas']) - 1) * 16 + 8, true);
+    }
+    it('6.14 makes a plain domain first-stage (canonical addresses: one bit less); 6.12 always second-stage', () => {
+      expect(lastIova('6.14', 0)).toBe(0x7fffffffffffn);
+      expect(lastIova('6.14', 1)).toBe(0xffffffffffffn);
+      expect(lastIova('6.14', 2)).toBe(0xffffffffffffn);
+      expect(lastIova('6.12', 0)).toBe(0xffffffffffffn);
+    });
+    it('the width comes from SAGAW (5-level needs FL5LP for the first stage too) and MGAW', () => {
+      expect(lastIova('6.12', 1, { addr_width: 57, features: ['fl5lp'] })).toBe((1n << 57n) - 1n);
+      expect(lastIova('6.12', 1, { addr_width: 57 })).toBe(0xffffffffffffn);
+      expect(lastIova('6.12', 1, { addr_width: 39 })).toBe((1n << 39n) - 1n);
+      // (a second stage alone: SLTS only, so SAGAW's 5-level counts without FL5LP)
+      const slOnly = vtdDefaultRegs({ addrWidth: 57, dirty: true, nesting: true, enforceCC: true, features: [] });
+      expect(lastIova('6.14', 0, { addr_width: 57, regs: [slOnly[0]!, slOnly[1]! & ~(1n << 47n)] })).toBe((1n << 57n) - 1n);
+      // (a first stage alone: FLTS only, so NEST_PARENT and DIRTY_TRACKING have no second stage to use)
+      const flOnly = vtdDefaultRegs({ addrWidth: 48, dirty: true, nesting: true, enforceCC: true, features: [] });
+      expect(lastIova('6.14', 1, { regs: [flOnly[0]!, flOnly[1]! & ~(1n << 46n)] })).toBe('EOPNOTSUPP');
+    });
+    it('attach compares the domain with the IOMMU: a narrower one refuses it (EINVAL; nested: ENODEV when its agaw is smaller)', () => {
+      const r = new Rig('6.12');
+      r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', addr_width: 39 });
+      r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
+      r.env('device_add', { dev: 2, iommu: 2, driver: 'intel_vtd', flags: ['pci'] });
+      const a = bind(r, 1);
+      const b = bind(r, 2);
+      const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      const parent = r.id(hwpt(r, 1, a.idev, ioas), 'out_hwpt_id');
+      const s1 = r.id(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: a.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }), 'out_hwpt_id');
+      // (both agaw 2: the nested check passes, the parent's 48 bits do not fit 39)
+      expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: s1 }, b.fd).errno).toBe('EINVAL');
+      expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: parent }, b.fd).errno).toBe('EINVAL');
+      // a 57-bit IOMMU's parent (agaw 3) through a 48-bit one (agaw 2): ENODEV
+      r.env('iommu_add', { iommu: 3, driver: 'intel_vtd', addr_width: 57, features: ['fl5lp'] });
+      r.env('device_add', { dev: 3, iommu: 3, driver: 'intel_vtd', flags: ['pci'] });
+      const c = bind(r, 3);
+      const ioas2 = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      const wide = r.id(hwpt(r, 1, c.idev, ioas2), 'out_hwpt_id');
+      const s1w = r.id(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: c.idev, pt_id: wide, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }), 'out_hwpt_id');
+      expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: s1w }, a.fd).errno).toBe('ENODEV');
+    });
   });
 
   it('VT-d dirty bits are read a page-table entry (4 KiB) at a time, not in the mock\'s 2 KiB slots', () => {
