@@ -545,7 +545,9 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
       let id: number;
       // A snapshot only comes from real captures: the contents are the program's, unknown here.
       [mem, id] = newMobj(mem, kind, to - pos, path || undefined, undefined, true);
-      vmas = vmas.set(pos, { start: pos, end: to, read, write, shared, mobj: id, offset: 0n, ...(write && !shared ? { flags: VM_ACCOUNT } : {}) });
+      // (mmap made it: locked after mlockall(MCL_FUTURE), unless hugetlb; its pages, unknown here, need no faulting in)
+      const flags = (write && !shared ? VM_ACCOUNT : 0) | (kind === 'hugetlb' ? 0 : (p.defLocked ?? 0));
+      vmas = vmas.set(pos, { start: pos, end: to, read, write, shared, mobj: id, offset: 0n, ...(flags ? { flags } : {}) });
     };
     for (const v of vmasIn(p.mm, start, end)) {
       const s = v.start > start ? v.start : start;
