@@ -97,8 +97,11 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   length = roundUp(length, PAGE_SIZE);
   // do_mmap and __get_unmapped_area, after the fd lookup (EBADF) of a file mapping: a length of 0 is
   // EINVAL; one that wraps or reaches past TASK_SIZE, or an address that does, ENOMEM; then an
-  // unaligned address EINVAL.
-  const rangeErr = length === 0n ? 'EINVAL' : length > TASK_SIZE || va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
+  // unaligned address EINVAL (a hugetlb mapping's: off a huge page).
+  // (__get_unmapped_area: the length first, then hugetlbfs's own placement check of a fixed address,
+  // prepare_hugepage_range: EINVAL off a huge page; then the end past TASK_SIZE, then the alignment)
+  const rangeErr =
+    length === 0n ? 'EINVAL' : length > TASK_SIZE ? 'ENOMEM' : kind === 'anon_hugetlb' && va % HPAGE_SIZE ? 'EINVAL' : va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
   const fileKind = kind === 'memfd' || kind === 'file_private' || kind === 'file_shared';
   if (rangeErr && !(fileKind && a['fd'] !== undefined)) return fail(w, rangeErr);
   // (after mlockall(MCL_FUTURE) the mapping is locked: more than RLIMIT_MEMLOCK is EAGAIN, before the file's checks)
