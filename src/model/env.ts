@@ -22,7 +22,7 @@ import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
 import { mergeChanged, mergeNew, splitKernelVma } from './vma_merge.js';
-import { faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate } from './mlock.js';
+import { faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate, tooMuchToFault, tooMuchToFaultIn } from './mlock.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -107,6 +107,8 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   // (after mlockall(MCL_FUTURE) the mapping is locked: more than RLIMIT_MEMLOCK is EAGAIN, before the file's checks)
   const lock = p.defLocked ?? 0;
   if (!(fileKind && a['fd'] !== undefined) && !mlockFutureOk(p, lock, length)) return fail(w, 'EAGAIN');
+  const tooBig = (lock & (VM_LOCKED | VM_LOCKONFAULT)) === VM_LOCKED && !rangeErr ? tooMuchToFault(length) : undefined;
+  if (tooBig) return [w, tooBig];
   let mem = w.mem;
   let mobj: number;
   let offset = 0n;
@@ -196,6 +198,9 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   // keeping what the VMAs before got (kernel partial effects).
   // (a VMA split inside a transparent huge page splits the page's mapping: settle)
   // (each VMA changed merges with neighbours it now agrees with: vma_merge.ts mergeChanged)
+  // (a locked private VMA made writable is faulted in below: refused at once when that is too much)
+  const big = write ? tooMuchToFaultIn(p.mm, va, end, (v) => ((v.flags ?? 0) & (VM_LOCKED | VM_LOCKONFAULT)) === VM_LOCKED && !v.write && !v.shared) : undefined;
+  if (big) return [w, big];
   const done = (mm: Mm, errno: string | 0, split = w.mem): [World, Result] => {
     const [merged, mem] = mergeChanged(p.mm, settle(mm, va, end), split, va, end);
     const changed = withMm(mem === w.mem ? w : { ...w, mem }, p, merged, errno);

@@ -21,9 +21,9 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u32, u64 } from './args.js';
-import { PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, eofVa, findVma, isHugetlbVma, mapVma, mlockedPages, pageAlign, pinPage, vmasIn, withFlags, type Memory, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, eofVa, findVma, isHugetlbVma, mapVma, mlockedPages, pageAlign, pinPage, vmasIn, withFlags, type Memory, type Mm, type Vma } from './mm.js';
 import { fault, mappedElsewhere, settle } from './huge_memory.js';
-import { MAX_EVENT_STEPS, overLimit } from './limits.js';
+import { MAX_EVENT_STEPS, MAX_FAULT_UNITS, overLimit } from './limits.js';
 import { mergeChanged } from './vma_merge.js';
 import type { Proc, World } from './state.js';
 
@@ -53,6 +53,16 @@ export function mlockFutureOk(p: Proc, flags: number, bytes: bigint): boolean {
   return (bytes >> PAGE_SHIFT) + lockedVmOf(p) <= p.memlockPages;
 }
 
+/** `len` bytes of memory too many to fault in within one event (limits.ts MAX_FAULT_UNITS): the not-modelled result, checked before anything changes. */
+export const tooMuchToFault = (len: bigint): Result | undefined => overLimit('faulting in', (len + HPAGE_SIZE - 1n) / HPAGE_SIZE, MAX_FAULT_UNITS, '2 MiB units');
+
+/** The same for the mapped part of [start, end) (a range may be mostly holes). */
+export function tooMuchToFaultIn(mm: Mm, start: bigint, end: bigint, which: (v: Vma) => boolean = () => true): Result | undefined {
+  let n = 0n;
+  for (const v of vmasIn(mm, start, end)) if (which(v)) n += (v.end < end ? v.end : end) - (v.start > start ? v.start : start);
+  return tooMuchToFault(n);
+}
+
 /** vma_supports_mlock: not hugetlb (nor the special VMAs the model has none of). */
 const supportsMlock = (mem: Memory, v: Vma): boolean => !isHugetlbVma(mem, v);
 
@@ -67,6 +77,8 @@ export function faultInVma(w: World, pid: number, v: Vma, from: bigint, to: bigi
   const p = proc(w, pid);
   const eof = eofVa(w.mem, v, from, to);
   const lim = eof ?? to;
+  const huge = tooMuchToFault(lim - from);
+  if (huge) return [w, huge];
   let mem = w.mem;
   if (write && v.cow !== undefined) {
     const big = overLimit('populating a private file mapping for writing', (lim - from) / PAGE_SIZE, MAX_EVENT_STEPS, 'pages');
@@ -168,6 +180,9 @@ export function mlock(w: World, pid: number, a: Fields): [World, Result] {
   }
   const [locked, errno] = applyLockFlags(w, pid, start, len, lock);
   if (errno) return [locked, { errno }];
+  // (faulting it all in would be too much for one event: refused with nothing changed)
+  const big = lock & VM_LOCKONFAULT ? undefined : tooMuchToFaultIn(proc(locked, pid).mm, start, start + len);
+  if (big) return [w, big];
   const [populated, r] = populate(locked, pid, start, start + len, false);
   // (__mlock_posix_error_return: GUP's EFAULT is ENOMEM)
   return [populated, r === undefined ? { errno: 0 } : r.unmodelled ? r : { errno: 'ENOMEM' }];

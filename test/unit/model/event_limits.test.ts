@@ -111,6 +111,21 @@ describe('limits of one event', () => {
     past(dma((BigInt(MAX_EVENT_STEPS) + 1n) * 2048n), /^dma_write with dirty tracking of 1048577 2 KiB slots/);
     expect(dma(16n * M).out).toEqual({ written: 16n * M, faulted: 0n });
   });
+
+  it('faulting in more than MAX_FAULT_UNITS 2 MiB units: mlock, MADV_POPULATE_WRITE, a locked mmap (each took ~30 s for 16 TiB)', () => {
+    const r = new Rig();
+    const T16 = 1n << 44n;
+    r.ok('mmap', { va: 1n << 44n, length: T16, kind: 'private_anon' });
+    r.ok('madvise', { va: 1n << 44n, length: T16, advice: 'HUGEPAGE' });
+    const tooMany = new RegExp(`^faulting in of ${T16 / (2n * M)} 2 MiB units`);
+    past(r.do('mlock', { va: 1n << 44n, length: T16 }), tooMany);
+    past(r.do('madvise', { va: 1n << 44n, length: T16, advice: 'POPULATE_WRITE' }), tooMany);
+    // (the range's holes do not count, and the checks before the faulting keep their answers)
+    expect(r.do('mlock', { va: (1n << 44n) + T16 - 4n * M, length: T16 }).errno).toBe('ENOMEM');
+    r.ok('mlockall', { flags: 2 });
+    past(r.do('mmap', { va: 1n << 46n, length: T16, kind: 'private_anon' }), tooMany);
+    expect(r.do('mlock', { va: (1n << 44n) + 8n * M, length: 64n * M }).errno).toBe(0);
+  });
 });
 
 describe('malformed outside events', () => {
