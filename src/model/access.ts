@@ -247,6 +247,16 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     else out.set(readPage(tx.w.mem, r.page, inPage, n, seen), outOff);
     return 0;
   }
+  // File pages go by the slow path, which pins what no domain or access holds with memfd_pin_folios:
+  // a file that is not shmem or hugetlbfs, or a page past its end, is EINVAL before anything is copied.
+  if (pages.fileMobj !== undefined && n > 0) {
+    const m = tx.w.mem.mobjs.get(pages.fileMobj)!;
+    const lastIdx = Number((startByte + BigInt(n) - 1n) / PAGE_SIZE);
+    for (let idx = Number(startByte / PAGE_SIZE); idx <= lastIdx; idx++) {
+      if (pinnedPage(pages, idx)) continue;
+      if ((m.kind !== 'memfd' && m.kind !== 'hugetlb') || pages.base + BigInt(idx + 1) * PAGE_SIZE - 1n >= m.size) return 'EINVAL';
+    }
+  }
   let done = 0;
   while (done < n) {
     const byte = startByte + BigInt(done);

@@ -22,7 +22,7 @@ import {
   unmapIovaRange,
   type PagesPiece,
 } from './io_pagetable.js';
-import { PAGE_SIZE, mlockedPages } from './mm.js';
+import { PAGE_SIZE, mlockedPages, newMobj } from './mm.js';
 import { fileAt } from './files.js';
 import type { Tx } from './object.js';
 import { newFilePages, newUserPages } from './pages.js';
@@ -97,8 +97,8 @@ export function ioasMapFile(tx: Tx, a: Fields): Result {
   const ioasId = u32(a, 'ioas_id');
   const ioas = getIoas(tx, ioasId);
   if (!ioas) return { errno: 'ENOENT' };
-  const fd = a['fd'] as number;
-  const file = fileAt(tx.w, tx.pid, fd);
+  // (an __s32, as fget takes it: the low 32 bits)
+  const file = fileAt(tx.w, tx.pid, u32(a, 'fd'));
   if (!file) {
     // 6.14 bug (§2.3): the IOAS reference taken by the lookup is never dropped.
     tx.keepOnError = true;
@@ -108,8 +108,16 @@ export function ioasMapFile(tx: Tx, a: Fields): Result {
   const start = u64(a, 'start');
   if (length !== 0n && addOverflows(start, length - 1n)) return { errno: 'EOVERFLOW' };
   if (length === 0n || length > SIZE_MAX - PAGE_SIZE) return { errno: 'EINVAL' };
-  if (file.mobj === undefined) return { errno: 'EINVAL' };
-  const pages = newFilePages(tx, file.mobj, start, length, !!(flags & IOMMU_IOAS_MAP_WRITEABLE));
+  // Any file is taken here (iopt_alloc_file_pages checks nothing of it); a file without pages of its
+  // own (an iommufd, a fault or access fd, a device) gets an object that is neither shmem nor hugetlbfs,
+  // so pinning it is EINVAL (memfd_pin_folios), when a domain or an access first needs its pages.
+  let mobj = file.mobj;
+  if (mobj === undefined) {
+    let mem: typeof tx.w.mem;
+    [mem, mobj] = newMobj(tx.w.mem, 'file', 0n, 'a file without pages');
+    tx.setWorld({ ...tx.w, mem });
+  }
+  const pages = newFilePages(tx, mobj, start, length, !!(flags & IOMMU_IOAS_MAP_WRITEABLE));
   tx.putPages(pages);
   const piece: PagesPiece = { pages: pages.id, startByte: start - pages.base, length };
   const r = mapPages(tx, ioasId, [piece], length, iova, convIommuProt(flags), !(flags & IOMMU_IOAS_MAP_FIXED_IOVA), start);
