@@ -108,12 +108,16 @@ export function populate(w: World, pid: number, start: bigint, end: bigint, igno
     const from = v.start > pos ? v.start : pos;
     const to = v.end < end ? v.end : end;
     pos = to;
-    const flags = v.flags ?? 0;
-    if (flags & VM_LOCKONFAULT) continue;
-    let failed: 'eof' | Result | undefined = !v.read && !v.write ? 'eof' : undefined;
-    if (!failed) [w, failed] = faultInVma(w, pid, v, from, to, v.write && !v.shared);
-    if (failed && typeof failed === 'object') return [w, failed];
-    if (failed && !ignoreErrors) return [w, { errno: 'EFAULT' }];
+    if ((v.flags ?? 0) & VM_LOCKONFAULT) continue;
+    // (PROT_NONE: never faulted in, EFAULT; so is a page past the end of a file)
+    let efault = !v.read && !v.write;
+    if (!efault) {
+      const [faulted, stopped] = faultInVma(w, pid, v, from, to, v.write && !v.shared);
+      if (stopped && stopped !== 'eof') return [faulted, stopped];
+      w = faulted;
+      efault = stopped === 'eof';
+    }
+    if (efault && !ignoreErrors) return [w, { errno: 'EFAULT' }];
   }
   return [w, undefined];
 }
