@@ -96,10 +96,9 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   if (kind === 'anon_hugetlb') length = roundUp(length, HPAGE_SIZE);
   length = roundUp(length, PAGE_SIZE);
   // do_mmap and __get_unmapped_area, after the fd lookup (EBADF) of a file mapping: a length of 0 is
-  // EINVAL; one that wraps or reaches past TASK_SIZE, or an address that does, ENOMEM; then an
-  // unaligned address EINVAL (a hugetlb mapping's: off a huge page).
-  // (__get_unmapped_area: the length first, then hugetlbfs's own placement check of a fixed address,
-  // prepare_hugepage_range: EINVAL off a huge page; then the end past TASK_SIZE, then the alignment)
+  // EINVAL; one that wraps or reaches past TASK_SIZE ENOMEM; a hugetlb mapping at an address off a
+  // huge page EINVAL (hugetlbfs's placement, prepare_hugepage_range); an address whose end is past
+  // TASK_SIZE ENOMEM; then an unaligned address EINVAL.
   const rangeErr =
     length === 0n ? 'EINVAL' : length > TASK_SIZE ? 'ENOMEM' : kind === 'anon_hugetlb' && va % HPAGE_SIZE ? 'EINVAL' : va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
   const fileKind = kind === 'memfd' || kind === 'file_private' || kind === 'file_shared';
