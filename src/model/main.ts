@@ -207,6 +207,7 @@ export function iommufdIoctl(w: World, ctxId: number, pid: number, ev: Event): [
   const a = size < l.size ? truncateFields(l, ev.args, size) : ev.args;
   const res = handler(tx, a, ev);
   if (res.unmodelled) return [w, res];
+  if (tx.beyondModel) return [w, { errno: 'EOPNOTSUPP', unmodelled: tx.beyondModel }];
   if (res.out && size < l.size) res.out = clipOut(l, res.out, size, ev.args);
   if (res.errno && !tx.keepOnError) return [tx.failed(w), res];
   return [tx.commit(), res];

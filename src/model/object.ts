@@ -75,6 +75,13 @@ export class Tx {
   /** Set by handlers whose failure keeps partial effects (kernel-semantics §3.7). */
   keepOnError = false;
   /**
+   * Set where the work an ioctl asks for is past what the model does in one
+   * event (limits.ts), deep inside it (a pin faulting in terabytes): the
+   * ioctl is then answered as not modelled (EOPNOTSUPP, as limits.ts
+   * overLimit), and its World dropped.
+   */
+  beyondModel: string | undefined = undefined;
+  /**
    * The faults the kernel's own accesses of user memory took in this
    * transaction (its pins, its copies), in order. An ioctl that fails drops
    * its pins, but the page-table entries those faults filled, and the huge

@@ -13,6 +13,7 @@ import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, mlockedPa
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
+import { MAX_FAULT_UNITS } from './limits.js';
 
 /**
  * Only a pages object based at or past 2^63 can meet the EOVERFLOW below: one based lower that
@@ -195,6 +196,9 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   let mem = tx.w.mem;
   let err: PinErrno | undefined;
   let idx = a;
+  // 2 MiB units of private memory this pin faults in: past limits.ts MAX_FAULT_UNITS the model does
+  // not follow it (the kernel would allocate terabytes, and fail somewhere on the way)
+  let units = 0n;
   while (idx <= b) {
     const va = p.base + BigInt(idx) * PAGE_SIZE;
     const vma = findVma(mm, va);
@@ -229,6 +233,12 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
       if (!vma.shared) {
         const kind = p.writable ? 'write' : 'pin-read';
         const endVa = p.base + BigInt(end + 1) * PAGE_SIZE;
+        units += (endVa - va + HPAGE_SIZE - 1n) / HPAGE_SIZE;
+        if (units > BigInt(MAX_FAULT_UNITS)) {
+          tx.beyondModel = `a pin faulting in more than ${MAX_FAULT_UNITS} 2 MiB units of memory: past the model's limit for one event`;
+          err = 'ENOMEM';
+          break;
+        }
         const mm0 = mm;
         const mem0 = mem;
         [mm, mem] = fault(mm, mem, va, endVa, kind, (phys) => mappedElsewhere(tx.w, owner.pid, phys));

@@ -188,6 +188,7 @@ function withAccess(tx: Tx, fd: number, fn: (t: Tx, acc: ObjOf<'access'>) => Res
   if (!t || !acc) return { errno: 'EBADFD' };
   const r = fn(t, acc);
   tx.keepOnError ||= t.keepOnError;
+  tx.beyondModel ??= t.beyondModel;
   tx.adoptFaults(t);
   tx.setWorld(t.commit());
   return r;

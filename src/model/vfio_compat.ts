@@ -100,6 +100,7 @@ export function vfioIoctl(tx: Tx, ev: Event): [World, Result] {
   const h = handlers[ev.op];
   if (!h) return [before, isIoctlName(ev.op) ? { errno: 'ENOTTY' } : { errno: 'ENOTTY', unmodelled: ev.op }];
   const res = h(tx, ev);
+  if (tx.beyondModel) return [before, { errno: 'EOPNOTSUPP', unmodelled: tx.beyondModel }];
   if (res.errno && !tx.keepOnError) return [tx.failed(before), res];
   return [tx.commit(), res];
 }

@@ -182,6 +182,7 @@ function attach(w: World, p: PhysDev, view: DeviceState, pid: number, ev: Event)
   if (p.kind === 'physical') {
     // Attached already: iommufd_device_replace.
     const r = b.attached ? deviceReplace(tx, b.obj, ptId) : deviceAttach(tx, b.obj, ptId);
+    if (tx.beyondModel) return [w, { errno: 'EOPNOTSUPP', unmodelled: tx.beyondModel }];
     if (typeof r === 'string') return fail(w, r);
     out = r;
   } else {

@@ -126,6 +126,21 @@ describe('limits of one event', () => {
     past(r.do('mmap', { va: 1n << 46n, length: T16, kind: 'private_anon' }), tooMany);
     expect(r.do('mlock', { va: (1n << 44n) + 8n * M, length: 64n * M }).errno).toBe(0);
   });
+
+  it('a pin faulting in more than MAX_FAULT_UNITS 2 MiB units (an IOAS_MAP of 1 TiB into a VT-d domain): not modelled, nothing changed', () => {
+    const r = new Rig();
+    const fd = { fd: 0 };
+    r.ok('open', { path: '/dev/iommu' });
+    r.ok('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
+    const dev = r.ok('open', { path: '/dev/vfio/devices/vfio1' });
+    const idev = Number(r.ok('VFIO_DEVICE_BIND_IOMMUFD', { argsz: 16, flags: 0, iommufd: 0, out_devid: 0 }, { fd: Number(dev['ret'] ?? 1) })['out_devid']);
+    const ioas = Number(r.ok('IOMMU_IOAS_ALLOC', { flags: 0 }, fd)['out_ioas_id']);
+    r.ok('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: idev, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 }, fd);
+    r.ok('mmap', { va: 1n << 44n, length: 1n << 41n, kind: 'private_anon' });
+    r.ok('madvise', { va: 1n << 44n, length: 1n << 41n, advice: 'HUGEPAGE' });
+    past(r.do('IOMMU_IOAS_MAP', { ioas_id: ioas, flags: 7, user_va: 1n << 44n, length: 1n << 40n, iova: 1n << 40n, __reserved: 0 }, fd), /^a pin faulting in more than 262144 2 MiB units/);
+    expect(r.do('IOMMU_IOAS_MAP', { ioas_id: ioas, flags: 7, user_va: 1n << 44n, length: 64n * M, iova: 1n << 40n, __reserved: 0 }, fd).errno).toBe(0);
+  });
 });
 
 describe('malformed outside events', () => {
