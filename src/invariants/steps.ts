@@ -130,6 +130,11 @@ function partialEffect(d: StepDelta): string | undefined {
     case 'fill_memory':
       // the stores go in address order: a page they cannot write stops them, after the bytes before
       return d.result.errno === 'EFAULT' ? 'bytes stored before the unwritable page stay (and their pages faulted in)' : undefined;
+    case 'VFIO_DEVICE_ATTACH_IOMMUFD_PT':
+    case 'IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE':
+      // iommufd_device_do_replace's error path removes the group's reserved regions from the new HWPT's
+      // IOAS, the very IOAS the group stays attached to when the replace was within one
+      return 'a replace the driver refused within one IOAS drops the group\'s reserved regions (device.c)';
     case 'mlock':
     case 'munlock':
       // apply_vma_lock_flags changes VMA by VMA: a hole or the range running past the last VMA (ENOMEM)
@@ -192,7 +197,8 @@ export const failedIoctlUnchanged: Invariant = {
     'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts) or stopped ' +
     'by a VMA that refuses the advice (EINVAL, EACCES) after the VMAs before (MADV_POPULATE_*: also a page past the end of a file, EFAULT, after faulting in the pages before), a failed FIXED or DONTUNMAP mremap ' +
     '(its target and a shrinking tail unmapped first), mprotect ' +
-    'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, an unmapping (munmap, ' +
+    'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a device replace the ' +
+    'driver refused within one IOAS (the group\'s reserved regions removed from it), an unmapping (munmap, ' +
     'mmap over old mappings, mremap) refused at a hugetlb VMA\'s cut at its end (EINVAL) after splitting the VMA at its start, mlock and munlock ' +
     'stopped by a hole (ENOMEM) after the VMAs before, or mlock failing to fault in a range it locked whole (ENOMEM), a fault-fd ' +
     'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +

@@ -295,6 +295,8 @@ function doReplace(tx: Tx, devId: number, hwptId: number): string | 0 {
   const e = driverAttach(tx, h, dev, !!h.fault && !old.fault);
   if (e) {
     removeGroupResv(tx, newIoas, members);
+    // (within one IOAS that removal is of regions the group still needs, and it stays: a partial effect)
+    if (newIoas === oldIoas) tx.keepOnError = true;
     return e;
   }
   hwptStep(tx, hwptId, 'attach');

@@ -183,7 +183,8 @@ function attach(w: World, p: PhysDev, view: DeviceState, pid: number, ev: Event)
     // Attached already: iommufd_device_replace.
     const r = b.attached ? deviceReplace(tx, b.obj, ptId) : deviceAttach(tx, b.obj, ptId);
     if (tx.beyondModel) return [w, { errno: 'EOPNOTSUPP', unmodelled: tx.beyondModel }];
-    if (typeof r === 'string') return fail(w, r);
+    // (a refused replace within one IOAS keeps what its error path did: device.ts doReplace)
+    if (typeof r === 'string') return tx.keepOnError ? [tx.commit(), { errno: r }] : fail(w, r);
     out = r;
   } else {
     // iommufd_access_attach / _replace (iommufd_access_change_ioas_id): pt_id must be an IOAS

@@ -443,3 +443,28 @@ function rangeBytes(s: bigint, l: bigint): Uint8Array {
   dv.setBigUint64(8, l, true);
   return b;
 }
+
+describe('found reading the kernel code (2026-11-27)', () => {
+  it("a replace the driver refuses within one IOAS drops the group's reserved regions from it, and that stays (device.c iommufd_device_do_replace: err_unresv)", () => {
+    const r = new Rig();
+    r.env('iommu_add', { iommu: 1, driver: 'arm_smmuv3' });
+    r.env('iommu_add', { iommu: 2, driver: 'arm_smmuv3' });
+    r.env('device_add', { dev: 1, iommu: 1, flags: ['pci'] });
+    r.env('device_add', { dev: 2, iommu: 2, flags: ['pci'] });
+    const f1 = r.open('vfio1');
+    const f2 = r.open('vfio2');
+    const d1 = Number(r.bind(f1).out!['out_devid']);
+    const d2 = Number(r.bind(f2).out!['out_devid']);
+    void d1;
+    const ioas = r.ioas();
+    expect(r.attach(f1, ioas).errno).toBe(0);
+    const other = Number(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: d2, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n }).out!['out_hwpt_id']);
+    // (the SW_MSI window of device 1 is reserved while it is attached)
+    expect(r.ranges(ioas).ranges).toEqual([[0n, 0x7ffffffn], [0x8100000n, 0xffffffffffffn]]);
+    // replace onto the HWPT of the other SMMU: arm_smmu_attach_dev refuses it
+    expect(r.attach(f1, other).errno).toBe('EINVAL');
+    expect(r.ranges(ioas).ranges).toEqual([[0n, 0xffffffffffffn]]);
+    r.env('mmap', { va: 0x7f0000000000n, length: 0x1000n, kind: 'private_anon' });
+    expect(r.io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: ioas, user_va: 0x7f0000000000n, length: 0x1000n, iova: 0x8000000n }).errno).toBe(0);
+  });
+});
