@@ -41,6 +41,8 @@ export function apply(state: World, ev: Event): Step {
     const [s, result] = vfioDeviceIoctl(w, file.id, pid, ev);
     return { state: s === w && result.errno ? state : s, result };
   }
+  // (a VFIO group file's own ioctls, VFIO_GROUP_*, are not modelled: said so, not answered ENOTTY)
+  if (file.kind === 'vfio_group') return { state, result: { errno: 'ENOTTY', unmodelled: `${ev.op} on a VFIO group file (its ioctls are not modelled)` } };
   if (file.kind !== 'iommufd' || file.ctx === undefined) return { state, result: { errno: 'ENOTTY' } };
   const [s, result] = iommufdIoctl(w, file.ctx, pid, ev);
   return { state: s === w && result.errno ? state : s, result };

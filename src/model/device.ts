@@ -93,14 +93,22 @@ const resvOwner = (devId: number): string => `dev:${devId}`;
  * the device; EADDRINUSE (an area or an allowed range is there) removes
  * what it added.
  */
-function enforceDevResv(tx: Tx, ioasId: number, dev: DeviceObj): string | 0 {
-  for (const r of devResv(tx.w, dev)) {
+function enforceDevResv(tx: Tx, ioasId: number, dev: DeviceObj, msi: boolean): string | 0 {
+  const regions = devResv(tx.w, dev);
+  for (const r of regions) {
     if (r.type === 'direct_relaxable') continue;
     const e = reserveIova(tx, ioasId, r.start, r.last, resvOwner(dev.id));
     if (e) {
       removeReserved(tx, ioasId, resvOwner(dev.id));
       return e;
     }
+  }
+  // (`msi`: an attach, which asks for the software MSI window; more than one, or one beside a hardware
+  // MSI region, is an insane driver: WARN, EINVAL, the regions removed again)
+  const sw = regions.filter((r) => r.type === 'sw_msi').length;
+  if (msi && ((sw && regions.some((r) => r.type === 'msi')) || sw > 1)) {
+    removeReserved(tx, ioasId, resvOwner(dev.id));
+    return 'EINVAL';
   }
   return 0;
 }
@@ -171,7 +179,7 @@ export function hwptAttach(tx: Tx, hwptId: number, devId: number): string | 0 {
   const cur = groupHwpt(tx, dev);
   if (cur && cur !== hwptId) return 'EINVAL';
   const ioasId = pagingOf(tx, h).ioas;
-  let e = enforceDevResv(tx, ioasId, dev);
+  let e = enforceDevResv(tx, ioasId, dev, true);
   if (e) return e;
   // Only the first device of the group attaches the group to the domain.
   if (!cur) {
@@ -285,7 +293,7 @@ function doReplace(tx: Tx, devId: number, hwptId: number): string | 0 {
   const members = groupMembers(tx, dev);
   if (newIoas !== oldIoas) {
     for (const m of members) {
-      const e = enforceDevResv(tx, newIoas, m);
+      const e = enforceDevResv(tx, newIoas, m, false);
       if (e) {
         removeGroupResv(tx, newIoas, members);
         return e;

@@ -14,7 +14,7 @@ import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } f
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
-import { vfioOpen } from './vfio_device.js';
+import { accessGranted, vfioOpen } from './vfio_device.js';
 import { table } from '../ds/table.js';
 import { MAX_EVENT_BYTES, overLimit } from './limits.js';
 import { anyPinned, takeOutPages } from './pages.js';
@@ -123,7 +123,10 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       if (rangeErr) return fail(w, rangeErr);
       if (!mlockFutureOk(p, lock, length)) return fail(w, 'EAGAIN');
       if (opaque(f)) return [w, { errno: 'ENODEV', unmodelled: 'mmap of a file the process had before the trace (what it is is not known)' }];
-      // A file without an mmap method (the iommufd, a fault or access fd, a device): ENODEV.
+      // A VFIO device file has an mmap method (vfio_device_fops_mmap): not the bound file, EINVAL;
+      // the bound one maps the driver's regions (a BAR), which the model does not have.
+      if (f.kind === 'vfio') return accessGranted(w, f) ? [w, { errno: 'ENODEV', unmodelled: "mmap of a VFIO device file (the driver's regions are not modelled)" }] : fail(w, 'EINVAL');
+      // A file without an mmap method (the iommufd, a fault or access fd, a group): ENODEV.
       if (f.mobj === undefined) return fail(w, 'ENODEV');
       mobj = f.mobj;
     }
@@ -350,6 +353,8 @@ function faultOf(f: OpenFile | undefined) {
 function notFaultResult(w: World, f: OpenFile | undefined, what: 'read' | 'write'): [World, Result] {
   if (!f) return fail(w, 'EBADF');
   if (f.kind === 'iommufd' || f.kind === 'access' || f.kind === 'vfio_group') return fail(w, 'EINVAL');
+  // (vfio_device_fops_read/write: not the bound file, EINVAL before the driver is asked)
+  if (f.kind === 'vfio' && !accessGranted(w, f)) return fail(w, 'EINVAL');
   const file = f.kind === 'vfio' ? 'a VFIO device file (its regions are not modelled)' : 'a regular file (its size and contents before the trace are not known)';
   return [w, { errno: 'EOPNOTSUPP', unmodelled: `${what} of ${file}` }];
 }

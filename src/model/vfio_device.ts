@@ -53,6 +53,11 @@ export function deviceView(p: PhysDev, fileId: number): DeviceState {
  * or a legacy group file (vfio_group_fops_open: EBUSY while open, or while a
  * device of the group is bound through its cdev). Undefined for other paths.
  */
+/** df->access_granted: this VFIO device file is the one bound (its read, write and mmap reach the driver only then). */
+export function accessGranted(w: World, f: OpenFile): boolean {
+  return f.dev !== undefined && w.hw.devs.get(f.dev)?.bound?.file === f.id;
+}
+
 export function vfioOpen(w: World, pid: number, path: string): [World, Result] | undefined {
   const m = /^\/dev\/vfio\/(?:devices\/(.+)|(\d+))$/.exec(path);
   if (!m) return undefined;

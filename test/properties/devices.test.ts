@@ -325,9 +325,13 @@ function checkResv(rig: Rig, c: Ctx): void {
   });
 }
 
-/** The replace quirk: a successful ATTACH of an attached device to its own IOAS after which its regions are gone. */
+/**
+ * The replace quirk: an ATTACH of an attached device within its own IOAS
+ * after which its regions are gone (one that succeeded after the automatic
+ * domain search, or one the driver refused: device.ts doReplace).
+ */
 function noteQuirk(rig: Rig, before: World, ev: Event | undefined, res: Result | undefined): void {
-  if (ev?.op !== 'VFIO_DEVICE_ATTACH_IOMMUFD_PT' || res?.errno !== 0) return;
+  if (ev?.op !== 'VFIO_DEVICE_ATTACH_IOMMUFD_PT' || res === undefined) return;
   const c = ctxs(rig.w);
   for (const ctx of c) {
     const b = before.ctxs.get(ctx.id);

@@ -131,12 +131,15 @@ describe('VFIO_DEVICE_BIND_IOMMUFD', () => {
     expect(r.env('open', { path: '/dev/vfio/5' }).errno).toBe('EBUSY');
   });
 
-  it('read/write: the group file has no such methods (EINVAL); a device file is not modelled (its regions)', () => {
+  it('read/write: the group file has no such methods (EINVAL); a device file is EINVAL until bound, then not modelled (its regions)', () => {
     const r = new Rig();
     const fd = vtd(r, 1, { group: 5 });
     const g = r.env('open', { path: '/dev/vfio/5' }).ret!;
     expect(r.env('read_fault_fd', { fd: g, count: 16, pos: 0 }).errno).toBe('EINVAL');
     expect(r.env('write_fault_fd', { fd: g, pos: 0, data: Uint8Array.of(1) }).errno).toBe('EINVAL');
+    expect(r.env('read_fault_fd', { fd, count: 16, pos: 0 }).errno).toBe('EINVAL');
+    r.env('close', { fd: g });
+    r.bind(fd);
     const dev = r.env('read_fault_fd', { fd, count: 16, pos: 0 });
     expect(dev.unmodelled).toMatch(/read of a VFIO device file/);
     expect(r.env('write_fault_fd', { fd, pos: 0, data: Uint8Array.of(1) }).unmodelled).toMatch(/write of a VFIO device file/);
@@ -466,5 +469,42 @@ describe('found reading the kernel code (2026-11-27)', () => {
     expect(r.ranges(ioas).ranges).toEqual([[0n, 0xffffffffffffn]]);
     r.env('mmap', { va: 0x7f0000000000n, length: 0x1000n, kind: 'private_anon' });
     expect(r.io('IOMMU_IOAS_MAP', { flags: 7, ioas_id: ioas, user_va: 0x7f0000000000n, length: 0x1000n, iova: 0x8000000n }).errno).toBe(0);
+  });
+});
+
+describe('a VFIO device file and group file, more answers from the code (2026-11-27)', () => {
+  it('read, write and mmap of a device file that is not the bound one: EINVAL (access_granted); the bound one: not modelled', () => {
+    const r = new Rig();
+    r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
+    const fd = r.open('vfio1');
+    const rd = () => r.env('read_fault_fd', { fd, count: 8 });
+    const mm = () => r.env('mmap', { va: 0x7f0000000000n, length: 0x1000n, kind: 'file_shared', fd });
+    expect(rd().errno).toBe('EINVAL');
+    expect(mm().errno).toBe('EINVAL');
+    r.bind(fd);
+    expect(rd().unmodelled).toMatch(/VFIO device file/);
+    expect(mm().unmodelled).toMatch(/VFIO device file/);
+  });
+
+  it("a group file's ioctls are said to be not modelled, not answered ENOTTY", () => {
+    const r = new Rig();
+    r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'], group: 5 });
+    const g = r.env('open', { path: '/dev/vfio/5' }).ret!;
+    expect(r.io('RAW_IOCTL', { request: 0x3b67 }, g).unmodelled).toMatch(/VFIO group file/);
+  });
+
+  it('a device reporting two software MSI windows, or one beside a hardware MSI region, fails its attach (iopt_table_enforce_dev_resv_regions: EINVAL)', () => {
+    for (const resv of [
+      [{ start: 0x8000000n, length: 0x100000n, type: 'sw_msi' }, { start: 0x9000000n, length: 0x100000n, type: 'sw_msi' }],
+      [{ start: 0x8000000n, length: 0x100000n, type: 'sw_msi' }, { start: 0xfee00000n, length: 0x100000n, type: 'msi' }],
+    ]) {
+      const r = new Rig();
+      r.env('device_add', { dev: 1, iommu: 1, driver: 'arm_smmuv3', flags: ['pci'], resv });
+      const fd = r.open('vfio1');
+      r.bind(fd);
+      const ioas = r.ioas();
+      expect(r.attach(fd, ioas).errno).toBe('EINVAL');
+      expect(r.ranges(ioas).ranges).toEqual([[0n, 0xffffffffffffffffn]]);
+    }
   });
 });
