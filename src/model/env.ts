@@ -133,7 +133,8 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     offset = u64(a, 'offset');
     if (kind === 'file_private') {
       shared = false;
-      [mem, cow] = newMobj(mem, 'anon', mem.mobjs.get(mobj)!.size);
+      // (a capture's program writes there unseen: its private copies are of unknown contents)
+      [mem, cow] = newMobj(mem, 'anon', mem.mobjs.get(mobj)!.size, undefined, undefined, a['content'] === 'unknown');
     }
   } else {
     const mk: MobjKind = kind === 'anon_hugetlb' ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';

@@ -40,17 +40,17 @@ function vmaAt(mm: Mm, va: bigint): Vma | undefined {
 
 /**
  * Adjacent private mappings the model keeps apart that the kernel may have
- * as one VMA. Anonymous memory: the model follows every merge the trace
- * shows (vma_merge.ts), so two it keeps apart are two, unless the trace does
- * not describe their memory (a capture's: the program's own faults, which
- * decide some merges, are not recorded, nor are the page offsets of what a
- * maps snapshot lists). One file with different private-copy objects: one
- * VMA or two by their anon_vmas, which the model does not follow there.
+ * as one VMA. The model follows every merge the trace shows (vma_merge.ts),
+ * of anonymous memory and of private mappings of one file, so two it keeps
+ * apart are two, unless the trace does not describe their memory (a
+ * capture's: the program's own faults and stores, which decide some merges,
+ * are not recorded, nor are the page offsets of what a maps snapshot lists).
  */
 function mayBeOneVma(mem: Memory, a: Vma, b: Vma): boolean {
   if (a.end !== b.start || a.shared || b.shared || a.read !== b.read || a.write !== b.write || (a.flags ?? 0) !== (b.flags ?? 0)) return false;
-  if (!vmaHasFile(mem, a) && !vmaHasFile(mem, b)) return !!mem.mobjs.get(a.mobj)?.unknown || !!mem.mobjs.get(b.mobj)?.unknown;
-  return a.cow !== undefined && b.cow !== undefined && a.mobj === b.mobj && a.offset + (a.end - a.start) === b.offset;
+  const unknown = (id: number) => !!mem.mobjs.get(id)?.unknown;
+  if (!vmaHasFile(mem, a) && !vmaHasFile(mem, b)) return unknown(a.mobj) || unknown(b.mobj);
+  return a.cow !== undefined && b.cow !== undefined && a.mobj === b.mobj && a.offset + (a.end - a.start) === b.offset && (unknown(a.cow) || unknown(b.cow));
 }
 
 /** How far [addr, ...) may reach inside what could be one kernel VMA (vmaAt's VMA and neighbours it may be one with). */
@@ -66,7 +66,7 @@ interface NotModelled {
   unmodelled: string;
 }
 const PLACED: NotModelled = { errno: 'ENOMEM', unmodelled: 'mremap moving a mapping where the kernel chooses (get_unmapped_area), and the trace does not say where' };
-const MERGED: NotModelled = { errno: 'EFAULT', unmodelled: 'mremap across two private mappings the kernel may have merged into one VMA' };
+const MERGED: NotModelled = { errno: 'EFAULT', unmodelled: "mremap across two private mappings of a capture's memory, which the kernel may have merged into one VMA" };
 const BAD_PLACE: NotModelled = { errno: 'EINVAL', unmodelled: "mremap: the trace's new address is not one the kernel could have chosen (unaligned, past TASK_SIZE, or over the old range)" };
 
 interface Call {

@@ -14,6 +14,7 @@ import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
 import { MAX_FAULT_UNITS } from './limits.js';
+import { withAnonVma } from './vma_merge.js';
 
 /**
  * Only a pages object based at or past 2^63 can meet the EOVERFLOW below: one based lower that
@@ -218,7 +219,11 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
         mem = r.mem;
         out.push([i, { last: i, count: 1, mobj: r.page.mobj, mobjIndex: r.page.index }]);
       }
-      if (mem !== mem0) tx.noteFault(unshareAgain(owner.pid, va, p.base + BigInt(i) * PAGE_SIZE, p.writable));
+      if (mem !== mem0) {
+        // (a copy made: the VMA has an anon_vma from now on, vma_merge.ts)
+        mm = withAnonVma(mm, mem, vma);
+        tx.noteFault(unshareAgain(owner.pid, va, p.base + BigInt(i) * PAGE_SIZE, p.writable));
+      }
       if (i <= end) {
         err = 'EFAULT';
         break;
@@ -261,7 +266,10 @@ export function unshareAgain(pid: number, from: bigint, to: bigint, write: boole
     const owner = w.procs.get(pid)!;
     let mem = w.mem;
     for (let va = from; va < to; va += PAGE_SIZE) mem = pinPage(owner.mm, mem, va, write)?.mem ?? mem;
-    return mem === w.mem ? w : { ...w, mem };
+    if (mem === w.mem) return w;
+    const v = findVma(owner.mm, from);
+    const mm = v ? withAnonVma(owner.mm, mem, v) : owner.mm;
+    return { ...w, mem, procs: mm === owner.mm ? w.procs : w.procs.set(pid, { ...owner, mm }) };
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * VMA merging of private anonymous memory (mm/vma.c, 6.12), as far as the
- * model needs it: which neighbours the kernel has as one VMA. The model keeps
+ * VMA merging of private memory, anonymous or of a file (mm/vma.c, 6.12), as
+ * far as the model needs it: which neighbours the kernel has as one VMA. The model keeps
  * a VMA's pages in memory objects, so two mappings the kernel merged stay two
  * model VMAs (each with its object) tagged as one (`Vma.link`), like the
  * pieces a DONTNEED or a growth leaves. One VMA or two decides whether a huge
@@ -8,9 +8,9 @@
  *
  * A new mapping (mmap, or the VMA mremap moves: copy_vma) merges with the VMA
  * before it and the one after it (vma_merge_new_range) when they have the
- * same flags and no file, their page offsets run on (an anonymous VMA's
- * vm_pgoff is its address at mmap, and follows a move while it has no
- * anon_vma), and their anon_vmas allow it (is_mergeable_anon_vma): a
+ * same flags and the same file or none, their page offsets run on (a file's:
+ * its offsets; an anonymous VMA's vm_pgoff is its address at mmap, and
+ * follows a move while it has no anon_vma), and their anon_vmas allow it (is_mergeable_anon_vma): a
  * neighbour without one, or with its own only (not one fork gave it), takes a
  * range without one; two with different anon_vmas never merge. A VMA that
  * mprotect or madvise changed merges with its neighbours by the same rules
@@ -18,7 +18,9 @@
  * traces of test/unit/model/vma_merge.test.ts (docs/oracle.md #45).
  *
  * A VMA gets its anon_vma at its first anonymous fault (huge_memory.ts
- * `fault`): a write, a long-term pin, a fault that may take a huge page.
+ * `fault`): a write, a long-term pin, a fault that may take a huge page; a
+ * private file mapping's at its first copy (a write, a long-term pin's
+ * unshare). Shared memory is not merged here.
  */
 import { findVma, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
 
@@ -81,6 +83,20 @@ const kernelPgoff = (v: Vma): bigint => v.offset + (v.pgoffDelta ?? 0n);
 /** Private anonymous memory: no file behind it (vma->vm_file NULL). */
 const anonymous = (mem: Memory, v: Vma): boolean => !vmaHasFile(mem, v);
 
+/**
+ * Private memory whose merging the model follows: anonymous, or a private
+ * mapping of a file (its written pages copied into `cow`); undefined for
+ * shared memory. Two VMAs merge only if of one kind, and a file's with the
+ * same file (is_mergeable_vma: vm_file).
+ */
+function privateKind(mem: Memory, v: Vma): 'anon' | 'cow' | undefined {
+  return anonymous(mem, v) ? 'anon' : v.cow !== undefined ? 'cow' : undefined;
+}
+const sameFile = (mem: Memory, a: Vma, b: Vma): boolean => {
+  const k = privateKind(mem, a);
+  return k !== undefined && k === privateKind(mem, b) && (k === 'anon' || a.mobj === b.mobj);
+};
+
 /** is_mergeable_vma for two anonymous VMAs: the same vm_flags. */
 const alike = (a: Vma, b: Vma): boolean => a.read === b.read && a.write === b.write && (a.flags ?? 0) === (b.flags ?? 0);
 
@@ -105,11 +121,11 @@ function mergeableAnon(a1: string | undefined, a2: string | undefined, nb: Vma |
 export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean): [Mm, Memory] {
   const a = range[0];
   const z = range[range.length - 1];
-  if (!a || !z || !range.every((x) => anonymous(mem, x))) return [mm, mem];
+  if (!a || !z || !range.every((x) => sameFile(mem, a, x))) return [mm, mem];
   const pgoff = kernelPgoff(a);
   const before = mm.vmas.lower(a.start)?.[1];
   const after = mm.vmas.ceil(z.end)?.[1];
-  const can = (v: Vma | undefined): v is Vma => v !== undefined && anonymous(mem, v) && !apart?.(v);
+  const can = (v: Vma | undefined): v is Vma => v !== undefined && sameFile(mem, a, v) && !apart?.(v);
   const prev = can(before) && before.end === a.start && alike(before, a) && !sameKernelVma(before, a) ? before : undefined;
   const next = can(after) && after.start === z.end && alike(z, after) && !sameKernelVma(z, after) ? after : undefined;
   const left = prev !== undefined && mergeableAnon(a.anon, prev.anon, prev) && kernelPgoff(prev) + (prev.end - prev.start) === pgoff;
@@ -127,7 +143,7 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
 /** `v`'s kernel VMA with an anon_vma (anon_vma_prepare at its first anonymous fault): all its pieces get one identity. */
 export function withAnonVma(mm: Mm, mem: Memory, at: Vma): Mm {
   const v = mm.vmas.get(at.start) ?? at;
-  if (v.anon !== undefined || !anonymous(mem, v)) return mm;
+  if (v.anon !== undefined || privateKind(mem, v) === undefined) return mm;
   const pieces = kernelVmaPieces(mm, v);
   const id = `${pieces[0]!.mobj}@${pieces[0]!.start.toString(16)}`;
   let vmas = mm.vmas;
