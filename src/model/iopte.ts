@@ -242,19 +242,7 @@ export function mockReadAndClearDirty(
       // Steps p, p + H, ... while still inside the run and the piece.
       const stop = run.last + 1n < end ? run.last + 1n : end;
       const steps = (stop - p + H - 1n) / H;
-      const block0 = p & ~(H - 1n);
-      const hits = new Map<bigint, bigint[]>();
-      dirty.each((slot) => {
-        const j = (slot * S - block0) / H;
-        const l = hits.get(j);
-        if (l) l.push(slot);
-        else hits.set(j, [slot]);
-        return true;
-      }, block0 / S, (block0 + steps * H - 1n) / S);
-      for (const [j, slots] of hits) {
-        record(p + j * H, H);
-        if (!noClear) for (const slot of slots) dirty = dirty.delete(slot);
-      }
+      dirty = readEntries(dirty, p, steps, H, noClear, record);
       p += steps * H;
     } else {
       const next = d.hugeMapped.higher(p);
@@ -286,20 +274,28 @@ export function mockReadAndClearDirty(
  * slots is. Cost follows dirty slots, not the size of the piece.
  */
 export function pteReadAndClearDirty(dirty: PMap<bigint, true>, start: bigint, last: bigint, pte: bigint, noClear: boolean, record: (addr: bigint, length: bigint) => void): PMap<bigint, true> {
+  return readEntries(dirty, start, (last - start) / pte + 1n, pte, noClear, record);
+}
+
+/**
+ * `steps` steps of `size` bytes from `p`: each tests the `size`-byte entry
+ * holding it (the one holding `p`, then one per step), reports
+ * [step, step + size) when any of the entry's 2 KiB slots is dirty, and
+ * unless `noClear` clears them. Cost follows the dirty slots there.
+ */
+function readEntries(dirty: PMap<bigint, true>, p: bigint, steps: bigint, size: bigint, noClear: boolean, record: (addr: bigint, length: bigint) => void): PMap<bigint, true> {
   const S = MOCK_IO_PAGE_SIZE;
-  const first = start - (start % pte);
-  // the entries the steps test: the one holding `start`, and one per step after it
-  const steps = (last - start) / pte + 1n;
+  const first = p - (p % size);
   const hits = new Map<bigint, bigint[]>();
   dirty.each((slot) => {
-    const k = (slot * S - first) / pte;
+    const k = (slot * S - first) / size;
     const l = hits.get(k);
     if (l) l.push(slot);
     else hits.set(k, [slot]);
     return true;
-  }, first / S, (first + steps * pte - 1n) / S);
+  }, first / S, (first + steps * size - 1n) / S);
   for (const [k, slots] of hits) {
-    record(start + k * pte, pte);
+    record(p + k * size, size);
     if (!noClear) for (const slot of slots) dirty = dirty.delete(slot);
   }
   return dirty;

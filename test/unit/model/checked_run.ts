@@ -3,7 +3,9 @@
  * (failed-ioctl-unchanged among them): the hand-written kernel-answer tests
  * check both what the model answers and that it stays consistent.
  */
-import { expect } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { apply } from '../../../src/engine/apply.js';
 import { compare } from '../../../src/engine/replay.js';
 import { openSource } from '../../../src/engine/source.js';
@@ -42,4 +44,19 @@ export async function kernelTrace(file: string): Promise<{ compared: number; fir
     if (d) return { compared, first: { index, op: ev.op, ...d } };
   }
   return { compared, first: null };
+}
+
+/** A describe() over every saved kernel trace in `dir` (kernelTrace): `count` of them, each agreeing, each with more than `minCompared` answers. */
+export function kernelTraceSuite(title: string, dir: string, count: number, minCompared: number): void {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.iort.jsonl')).sort();
+  describe(title, () => {
+    it('has the traces', () => {
+      expect(files.length).toBe(count);
+    });
+    it.each(files)('%s', async (f) => {
+      const r = await kernelTrace(join(dir, f));
+      expect(r.first).toBeNull();
+      expect(r.compared).toBeGreaterThan(minCompared);
+    });
+  });
 }

@@ -12,21 +12,7 @@
  * get that answer: its program's stores, which give a mapping its anon_vma,
  * are not recorded.
  */
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { kernelTrace } from './checked_run.js';
+import { kernelTraceSuite } from './checked_run.js';
 
-const dir = join(import.meta.dirname, 'traces', 'cow_merge');
-const files = readdirSync(dir).filter((f) => f.endsWith('.iort.jsonl')).sort();
-
-describe('private mappings of one file merge (Linux 6.12.117 answers)', () => {
-  it('has the traces', () => {
-    expect(files.length).toBe(11);
-  });
-  it.each(files)('%s', async (f) => {
-    const r = await kernelTrace(join(dir, f));
-    expect(r.first).toBeNull();
-    expect(r.compared).toBeGreaterThan(6);
-  });
-});
+kernelTraceSuite('private mappings of one file merge (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'cow_merge'), 11, 6);

@@ -38,21 +38,7 @@
  * (Not here: locking memory populated before MADV_HUGEPAGE, then looking for
  * huge pages; khugepaged may collapse such a range in the background.)
  */
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { kernelTrace } from './checked_run.js';
+import { kernelTraceSuite } from './checked_run.js';
 
-const dir = join(import.meta.dirname, 'traces', 'mlock');
-const files = readdirSync(dir).filter((f) => f.endsWith('.iort.jsonl')).sort();
-
-describe('mlock and locked memory (Linux 6.12.117 answers)', () => {
-  it('has the traces', () => {
-    expect(files.length).toBe(19);
-  });
-  it.each(files)('%s', async (f) => {
-    const r = await kernelTrace(join(dir, f));
-    expect(r.first).toBeNull();
-    expect(r.compared).toBeGreaterThan(8);
-  });
-});
+kernelTraceSuite('mlock and locked memory (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'mlock'), 19, 8);

@@ -157,9 +157,10 @@ describe('answers read off the kernel code', () => {
     expect(inv(s1, 1, 5000)).toEqual({ errno: 'EINVAL', out: { entry_num: 0 } });
   });
 
-  it('VT-d: attaching a nested domain does not ask the IOMMU for nesting (only the allocators do)', () => {
+  /** Two VT-d devices, the second behind IOMMU 2 (`iommu2`), a NEST_PARENT made through the first and a nested domain on it. */
+  function twoVtd(iommu2: Fields) {
     const r = new Rig('6.12');
-    r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', nesting: false });
+    r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', ...iommu2 });
     r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
     r.env('device_add', { dev: 2, iommu: 2, driver: 'intel_vtd', flags: ['pci'] });
     const a = bind(r, 1);
@@ -167,6 +168,11 @@ describe('answers read off the kernel code', () => {
     const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
     const parent = r.id(hwpt(r, 1, a.idev, ioas), 'out_hwpt_id');
     const s1 = r.id(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: a.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }), 'out_hwpt_id');
+    return { r, a, b, parent, s1 };
+  }
+
+  it('VT-d: attaching a nested domain does not ask the IOMMU for nesting (only the allocators do)', () => {
+    const { r, b, parent, s1 } = twoVtd({ nesting: false });
     expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: s1 }, b.fd).errno).toBe(0);
     // (the allocator does: a nested domain made through that device is refused)
     expect(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: b.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }).errno).toBe('EOPNOTSUPP');
@@ -204,15 +210,7 @@ describe('answers read off the kernel code', () => {
       expect(lastIova('6.14', 1, { regs: [flOnly[0]!, flOnly[1]! & ~(1n << 46n)] })).toBe('EOPNOTSUPP');
     });
     it('attach compares the domain with the IOMMU: a narrower one refuses it (EINVAL; nested: ENODEV when its agaw is smaller)', () => {
-      const r = new Rig('6.12');
-      r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', addr_width: 39 });
-      r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
-      r.env('device_add', { dev: 2, iommu: 2, driver: 'intel_vtd', flags: ['pci'] });
-      const a = bind(r, 1);
-      const b = bind(r, 2);
-      const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
-      const parent = r.id(hwpt(r, 1, a.idev, ioas), 'out_hwpt_id');
-      const s1 = r.id(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: a.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }), 'out_hwpt_id');
+      const { r, a, b, parent, s1 } = twoVtd({ addr_width: 39 });
       // (both agaw 2: the nested check passes, the parent's 48 bits do not fit 39)
       expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: s1 }, b.fd).errno).toBe('EINVAL');
       expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: parent }, b.fd).errno).toBe('EINVAL');

@@ -12,21 +12,7 @@
  * answers, and all but the two controls (hs_munmap_nosplit, hs_plain)
  * diverged from the model before.
  */
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { kernelTrace } from './checked_run.js';
+import { kernelTraceSuite } from './checked_run.js';
 
-const dir = join(import.meta.dirname, 'traces', 'split_kept');
-const files = readdirSync(dir).filter((f) => f.endsWith('.iort.jsonl')).sort();
-
-describe('a refused unmapping keeps its first split (Linux 6.12.117 answers)', () => {
-  it('has the traces', () => {
-    expect(files.length).toBe(10);
-  });
-  it.each(files)('%s', async (f) => {
-    const r = await kernelTrace(join(dir, f));
-    expect(r.first).toBeNull();
-    expect(r.compared).toBeGreaterThan(2);
-  });
-});
+kernelTraceSuite('a refused unmapping keeps its first split (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'split_kept'), 10, 2);
