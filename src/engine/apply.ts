@@ -32,7 +32,9 @@ export function apply(state: World, ev: Event): Step {
   const p = w.procs.get(pid)!;
   if (!p.alive) return { state, result: { errno: 'ESRCH' } };
   const fileId = ev.fd === undefined ? undefined : p.fds.get(ev.fd);
-  const file = fileId === undefined ? undefined : w.files.get(fileId);
+  const found = fileId === undefined ? undefined : w.files.get(fileId);
+  // (an O_PATH descriptor takes no ioctl: EBADF)
+  const file = found?.kind === 'path' ? undefined : found;
   if (!file) {
     if (!isIoctlName(ev.op)) return { state, result: { errno: 'EINVAL', unmodelled: ev.op } };
     return { state, result: { errno: 'EBADF' } };

@@ -54,6 +54,11 @@ function setProc(w: World, p: Proc): World {
 /** open(2): /dev/iommu creates a new context; other paths a plain file. */
 function open(w: World, pid: number, a: Fields): [World, Result] {
   const path = String(a['path'] ?? '');
+  // O_PATH opens nothing (no device's open, no truncation): a descriptor of the path
+  if (a['flags'] !== undefined && u32(a, 'flags') & O_PATH) {
+    const [w2, fd] = installFile(w, pid, { kind: 'path' });
+    return [w2, { errno: 0, ret: fd }];
+  }
   const vfio = path.startsWith('/dev/vfio/') ? vfioOpen(w, pid, path) : undefined;
   if (vfio) return vfio;
   if (path === '/dev/iommu') {
@@ -79,6 +84,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
 }
 
 const O_TRUNC = 0o1000;
+const O_PATH = 0o10000000;
 const NO_PATHS = PMap.empty<string, number>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
 function close(w: World, pid: number, a: Fields): [World, Result] {

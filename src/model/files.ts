@@ -43,7 +43,9 @@ export function installFile(w: World, pid: number, f: Omit<OpenFile, 'id' | 'ref
 /** The open file behind fd `fd` of process `pid`, if any. */
 export function fileAt(w: World, pid: number, fd: number): OpenFile | undefined {
   const fileId = w.procs.get(pid)?.fds.get(fd);
-  return fileId === undefined ? undefined : w.files.get(fileId);
+  const f = fileId === undefined ? undefined : w.files.get(fileId);
+  // (an O_PATH descriptor is no file to fget, nor to any call the model has but close: EBADF)
+  return f?.kind === 'path' ? undefined : f;
 }
 
 /** close(2): drop the fd, then the file reference. */

@@ -36,7 +36,8 @@ export interface Proc {
   readonly defLocked?: number;
 }
 
-export type FileKind = 'iommufd' | 'fault' | 'access' | 'memfd' | 'file' | 'vfio' | 'vfio_group';
+/** 'path': opened with O_PATH, a descriptor of the path only (fget refuses it: EBADF for every call but close). */
+export type FileKind = 'iommufd' | 'fault' | 'access' | 'memfd' | 'file' | 'vfio' | 'vfio_group' | 'path';
 
 /** An open file description (shared by dup'ed / inherited fds). */
 export interface OpenFile {

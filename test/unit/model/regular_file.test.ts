@@ -122,3 +122,24 @@ describe('regular files by path, emptied by O_TRUNC (Linux 6.12.117 answers)', (
     expect(results[12]!.bufs!['data']).toEqual(p2);
   });
 });
+
+describe('O_PATH descriptors (Linux 6.12.117 answers)', () => {
+  it('open nothing (no iommufd context) and take no call but close: EBADF (fget refuses them)', () => {
+    const e = (op: string, args: Fields, fd?: number): Event => ({ op, pid: 1, args, ...(fd === undefined ? {} : { fd }) });
+    const O_PATH = 0o10000000;
+    const { results } = runChecked([
+      e('open', { path: '/tmp/opath', flags: 0o1102 }),
+      e('ftruncate', { fd: 0, length: 0x2000n }),
+      e('open', { path: '/tmp/opath', flags: O_PATH | 2 }), // fd 1
+      e('open', { path: '/dev/iommu', flags: O_PATH }), // fd 2
+      e('IOMMU_IOAS_ALLOC', { flags: 0 }, 2),
+      e('ftruncate', { fd: 1, length: 0x1000n }),
+      e('mmap', { va: 0x7f0000000000n, length: 0x1000n, kind: 'file_shared', fd: 1, prot: 3 }),
+      e('read_fault_fd', { fd: 1, count: 8 }),
+      e('close', { fd: 1 }),
+      e('open', { path: '/dev/iommu' }), // fd 1 again
+      e('IOMMU_IOAS_ALLOC', { flags: 0 }, 1),
+    ]);
+    expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 'EBADF', 'EBADF', 'EBADF', 'EBADF', 0, 0, 0]);
+  });
+});
