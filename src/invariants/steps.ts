@@ -134,7 +134,7 @@ function partialEffect(d: StepDelta): string | undefined {
     case 'IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE':
       // iommufd_device_do_replace's error path removes the group's reserved regions from the new HWPT's
       // IOAS, the very IOAS the group stays attached to when the replace was within one
-      return 'a replace the driver refused within one IOAS drops the group\'s reserved regions (device.c)';
+      return 'unreserved';
     case 'mlock':
     case 'munlock':
       // apply_vma_lock_flags changes VMA by VMA: a hole or the range running past the last VMA (ENOMEM)
@@ -174,6 +174,16 @@ function checkSoleChange(d: StepDelta, out: Violation[], what: string, ok: (befo
 /** The 6.14 MAP_FILE EBADF leak changes exactly one IOAS's users, by +1 (§2.3). Unchanged: the EBADF came from elsewhere (the ioctl's own fd, the IOAS lookup order). */
 const checkLeak = (d: StepDelta, out: Violation[]): void =>
   checkSoleChange(d, out, 'IOMMU_IOAS_MAP_FILE failed EBADF', (ob, oa) => ob?.type === 'ioas' && oa?.type === 'ioas' && oa.users === ob.users + 1 && oa.iopt === ob.iopt && oa.hwpts === ob.hwpts, 'IOAS users + 1');
+
+/** A refused replace within one IOAS may take reserved ranges out of that IOAS, and change nothing else (device.c err_unresv). */
+const checkUnreserved = (d: StepDelta, out: Violation[]): void =>
+  checkSoleChange(
+    d,
+    out,
+    `${d.event.op} failed ${String(d.result.errno)}`,
+    (ob, oa) => ob?.type === 'ioas' && oa?.type === 'ioas' && sameExcept(ob, oa, ['iopt']) && sameExcept(ob.iopt, oa.iopt, ['reserved']),
+    "its IOAS's reserved ranges",
+  );
 
 /** A failed fault-fd write may make cookie 0 free in one fault object, and change nothing else. */
 const checkCookieZero = (d: StepDelta, out: Violation[]): void =>
@@ -217,6 +227,7 @@ export const failedIoctlUnchanged: Invariant = {
       const why = partialEffect(d);
       if (why === 'leak') checkLeak(d, out);
       else if (why === 'cookie0') checkCookieZero(d, out);
+      else if (why === 'unreserved') checkUnreserved(d, out);
       else if (!why && !d.unchanged && !onlyFaults(d)) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} failed with ${d.result.errno} but returned another state (a failure returns the very same state, but for what its faults of user memory filled in)` });
     } else if (isQuery(ev) && !d.unchanged && !(READS_USER.has(opOf(ev)) && onlyPageTables(d))) out.push({ invariant: FAILED_IOCTL_UNCHANGED, message: `${ev.op} is a query but changed the state` });
     return out;

@@ -16,13 +16,13 @@ import type { OpenFile, Proc, World } from './state.js';
 import { hardwareOps } from './hardware.js';
 import { accessGranted, vfioOpen } from './vfio_device.js';
 import { table } from '../ds/table.js';
-import { MAX_EVENT_BYTES, overLimit } from './limits.js';
+import { MAX_EVENT_BYTES, MAX_EVENT_STEPS, overLimit } from './limits.js';
 import { anyPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
-import { mergeChanged, mergeNew, splitKernelVma } from './vma_merge.js';
-import { faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate, tooMuchToFault, tooMuchToFaultIn } from './mlock.js';
+import { keepForkedApart, mergeChanged, mergeNew, splitKernelVma } from './vma_merge.js';
+import { faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate, populated, tooMuchToFault, tooMuchToFaultIn } from './mlock.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -112,8 +112,6 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   // (after mlockall(MCL_FUTURE) the mapping is locked: more than RLIMIT_MEMLOCK is EAGAIN, before the file's checks)
   const lock = p.defLocked ?? 0;
   if (!(fileKind && a['fd'] !== undefined) && !mlockFutureOk(p, lock, length)) return fail(w, 'EAGAIN');
-  const tooBig = (lock & (VM_LOCKED | VM_LOCKONFAULT)) === VM_LOCKED && !rangeErr ? tooMuchToFault(length) : undefined;
-  if (tooBig) return [w, tooBig];
   let mem = w.mem;
   let mobj: number;
   let offset = 0n;
@@ -131,7 +129,13 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       if (opaque(f)) return [w, { errno: 'ENODEV', unmodelled: 'mmap of a file the process had before the trace (what it is is not known)' }];
       // A VFIO device file has an mmap method (vfio_device_fops_mmap): not the bound file, EINVAL;
       // the bound one maps the driver's regions (a BAR), which the model does not have.
-      if (f.kind === 'vfio') return accessGranted(w, f) ? [w, { errno: 'ENODEV', unmodelled: "mmap of a VFIO device file (the driver's regions are not modelled)" }] : fail(w, 'EINVAL');
+      if (f.kind === 'vfio') {
+        if (accessGranted(w, f)) return [w, { errno: 'ENODEV', unmodelled: "mmap of a VFIO device file (the driver's regions are not modelled)" }];
+        // (mmap_region unmapped what was there before the file's mmap refused: a gap is left, vms_abort_munmap_vmas)
+        const refused = refusedCut(p.mm, w.mem, va, va + length);
+        const mm = refused ? refused.mm : settle(unmapRange(p.mm, va, va + length), va, va + length);
+        return [mm === p.mm ? w : setProc({ ...w, mem: refused?.mem ?? w.mem }, { ...p, mm }), { errno: 'EINVAL' }];
+      }
       // A file without an mmap method (the iommufd, a fault or access fd, a group): ENODEV.
       if (f.mobj === undefined) return fail(w, 'ENODEV');
       mobj = f.mobj;
@@ -155,6 +159,10 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   // (mmap_region unmaps what was there first, which may refuse its cuts: EINVAL, maybe a split kept)
   const refused = refusedCut(p.mm, w.mem, va, va + length);
   if (refused) return [refused.mm === p.mm ? w : setProc({ ...w, mem: refused.mem }, { ...p, mm: refused.mm }), { errno: 'EINVAL' }];
+  // (a locked mapping is faulted in below: refused at once, with nothing changed, when that is too much)
+  const populates = (lock & (VM_LOCKED | VM_LOCKONFAULT)) === VM_LOCKED;
+  const tooBig = populates ? (tooMuchToFault(length) ?? (cow !== undefined && prot & 2 ? overLimit('populating private file mappings for writing', length / PAGE_SIZE, MAX_EVENT_STEPS, 'pages') : undefined)) : undefined;
+  if (tooBig) return [w, tooBig];
   // (mmap_region: a hugetlb mapping is not locked, nor counted)
   const flags = (account ? VM_ACCOUNT : 0) | (kind === 'anon_hugetlb' ? 0 : lock);
   const v: Vma = { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(flags ? { flags } : {}), ...anonPgoff };
@@ -163,7 +171,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   [mm, mem] = mergeNew(mm, mem, [v]);
   const mapped = setProc({ ...w, mem }, { ...p, mm });
   // A locked mapping is faulted in at once (vm_mmap_pgoff: mm_populate, errors ignored), unless on fault.
-  if (!(lock & VM_LOCKED) || lock & VM_LOCKONFAULT) return [mapped, { errno: 0, ret: 0 }];
+  if (!populates) return [mapped, { errno: 0, ret: 0 }];
   const [populated, big] = populate(mapped, pid, va, va + length, true);
   return [populated, big ?? { errno: 0, ret: 0 }];
 }
@@ -208,7 +216,8 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   // (a VMA split inside a transparent huge page splits the page's mapping: settle)
   // (each VMA changed merges with neighbours it now agrees with: vma_merge.ts mergeChanged)
   // (a locked private VMA made writable is faulted in below: refused at once when that is too much)
-  const big = write ? tooMuchToFaultIn(p.mm, va, end, (v) => ((v.flags ?? 0) & (VM_LOCKED | VM_LOCKONFAULT)) === VM_LOCKED && !v.write && !v.shared) : undefined;
+  const madeWritable = (v: Vma) => populated(v) && !v.write && !v.shared;
+  const big = write ? tooMuchToFaultIn(p.mm, va, end, madeWritable, () => true) : undefined;
   if (big) return [w, big];
   const done = (mm: Mm, errno: string | 0, split = w.mem): [World, Result] => {
     const [merged, mem] = mergeChanged(p.mm, settle(mm, va, end), split, va, end);
@@ -218,7 +227,7 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
     // not at the first store), unless it locks on fault; what that meets is not the call's concern.
     if (write)
       for (const v of vmasIn(p.mm, va, end)) {
-        if (((v.flags ?? 0) & (VM_LOCKED | VM_LOCKONFAULT)) !== VM_LOCKED || v.write || v.shared) continue;
+        if (!madeWritable(v)) continue;
         const from = v.start > va ? v.start : va;
         const now = findVma(proc(w2, pid).mm, from);
         if (!now?.write) continue;
@@ -234,7 +243,7 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
     // (the VMAs before it change; it is split at the range's start first, and that split stays)
     const last = p.mm.vmas.floor(end - 1n)![1];
     const before = protectRange(p.mm, w.mem, va, last.start, read, write).mm;
-    const [split, mem] = splitKernelVma(before, w.mem, va);
+    const [split, mem] = last.start < va ? splitKernelVma(before, w.mem, va) : [before, w.mem];
     return done(split, 'EINVAL', mem);
   }
   return done(whole.mm, 0);
@@ -479,7 +488,10 @@ function fork(w: World, pid: number, a: Fields): [World, Result] {
   const p = proc(w, pid);
   const [copy, copied] = forkMm(p.mm, w.mem);
   // The page tables go along, and a transparent huge page is shared or copied (huge_memory.ts).
-  const { parent, child: mm, mem } = forkPmds(p.mm, copy, copied, (mobj, first) => anyPinned(w, mobj, first, HPAGE_NR));
+  const forked = forkPmds(p.mm, copy, copied, (mobj, first) => anyPinned(w, mobj, first, HPAGE_NR));
+  const parent = forked.parent;
+  // (the child's VMAs lose their lock flags, not their boundaries)
+  const [mm, mem] = keepForkedApart(p.mm, forked.child, forked.mem);
   if (parent !== p.mm) w = setProc(w, { ...p, mm: parent });
   let files = w.files;
   p.fds.each((_fd, id) => {

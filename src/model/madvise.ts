@@ -18,7 +18,7 @@ import { punchHole } from './fallocate.js';
 import { coldSplit, mappedElsewhere, settle, zap } from './huge_memory.js';
 import { kernelVmaPieces, mergeChanged, splitKernelVma } from './vma_merge.js';
 import { anyPinned } from './pages.js';
-import { faultInVma } from './mlock.js';
+import { faultInVma, tooMuchToFaultIn } from './mlock.js';
 import type { Proc, World } from './state.js';
 
 /** The advice values (include/uapi/asm-generic/mman-common.h). */
@@ -118,6 +118,8 @@ export function madvise(w: World, pid: number, a: Fields): [World, Result] {
  */
 function populate(w: World, pid: number, start: bigint, end: bigint, write: boolean): [World, Result] {
   const before = w;
+  const big = tooMuchToFaultIn(w.procs.get(pid)!.mm, start, end, () => true, () => write);
+  if (big) return [w, big];
   for (let pos = start; pos < end; ) {
     const v = findVma(w.procs.get(pid)!.mm, pos);
     if (!v) return [w, { errno: 'ENOMEM' }];

@@ -56,12 +56,29 @@ export function mlockFutureOk(p: Proc, flags: number, bytes: bigint): boolean {
 /** `len` bytes of memory too many to fault in within one event (limits.ts MAX_FAULT_UNITS): the not-modelled result, checked before anything changes. */
 export const tooMuchToFault = (len: bigint): Result | undefined => overLimit('faulting in', (len + HPAGE_SIZE - 1n) / HPAGE_SIZE, MAX_FAULT_UNITS, '2 MiB units');
 
-/** The same for the mapped part of [start, end) (a range may be mostly holes). */
-export function tooMuchToFaultIn(mm: Mm, start: bigint, end: bigint, which: (v: Vma) => boolean = () => true): Result | undefined {
+/**
+ * The same for the mapped part of [start, end) (a range may be mostly holes)
+ * of the VMAs `which` picks, checked before anything changes: too many 2 MiB
+ * units in all, or too many pages of writable private file mappings in all
+ * (each copied, 4 KiB apiece: limits.ts MAX_EVENT_STEPS).
+ */
+export function tooMuchToFaultIn(mm: Mm, start: bigint, end: bigint, which: (v: Vma) => boolean = () => true, writes: (v: Vma) => boolean = (v) => v.write): Result | undefined {
   let n = 0n;
-  for (const v of vmasIn(mm, start, end)) if (which(v)) n += (v.end < end ? v.end : end) - (v.start > start ? v.start : start);
-  return tooMuchToFault(n);
+  let copies = 0n;
+  for (const v of vmasIn(mm, start, end)) {
+    if (!which(v)) continue;
+    const len = (v.end < end ? v.end : end) - (v.start > start ? v.start : start);
+    n += len;
+    if (v.cow !== undefined && writes(v)) copies += len / PAGE_SIZE;
+  }
+  return tooMuchToFault(n) ?? overLimit('populating private file mappings for writing', copies, MAX_EVENT_STEPS, 'pages');
 }
+
+/** The length mlock and munlock work on: PAGE_ALIGN(len + offset_in_page(start)) in unsigned long (a huge length wraps to a small one). */
+const lockLength = (start: bigint, len: bigint): bigint => pageAlign((len + (start & PAGE_MASK)) & U64_MAX);
+
+/** Locked, faulted in (not on fault): what populate faults in. */
+export const populated = (v: Vma): boolean => ((v.flags ?? 0) & (VM_LOCKED | VM_LOCKONFAULT)) === VM_LOCKED;
 
 /** vma_supports_mlock: not hugetlb (nor the special VMAs the model has none of). */
 const supportsMlock = (mem: Memory, v: Vma): boolean => !isHugetlbVma(mem, v);
@@ -173,8 +190,7 @@ export function mlock(w: World, pid: number, a: Fields): [World, Result] {
   const p = proc(w, pid);
   if (!canDoMlock(p)) return [w, { errno: 'EPERM' }];
   const raw = u64(a, 'va');
-  // (PAGE_ALIGN(len + offset_in_page(start)) in unsigned long: a huge length wraps to a small one)
-  const len = pageAlign((u64(a, 'length') + (raw & PAGE_MASK)) & U64_MAX);
+  const len = lockLength(raw, u64(a, 'length'));
   const start = raw & ~PAGE_MASK;
   const limit = p.memlockPages;
   if (limit !== null && !p.capIpcLock) {
@@ -206,8 +222,7 @@ function lockedIn(p: Proc, start: bigint, len: bigint): bigint {
 /** munlock(2): the lock flags cleared over the range, VMA by VMA as mlock sets them (the same errors, no limit). */
 export function munlock(w: World, pid: number, a: Fields): [World, Result] {
   const raw = u64(a, 'va');
-  const len = pageAlign((u64(a, 'length') + (raw & PAGE_MASK)) & U64_MAX);
-  const [w2, errno] = applyLockFlags(w, pid, raw & ~PAGE_MASK, len, 0);
+  const [w2, errno] = applyLockFlags(w, pid, raw & ~PAGE_MASK, lockLength(raw, u64(a, 'length')), 0);
   return [w2, { errno }];
 }
 
@@ -256,6 +271,9 @@ export function mlockall(w: World, pid: number, a: Fields): [World, Result] {
   const unknown = 'mlockall(MCL_CURRENT) locks the memory of the process the trace does not describe too (its code, stack, libraries): mm->locked_vm, and the limit check on total_vm, count it';
   // (mm->total_vm <= the limit, or CAP_IPC_LOCK: the model knows only part of total_vm)
   if (p.memlockPages !== null && !p.capIpcLock) return [w, { errno: 'ENOMEM', unmodelled: unknown }];
+  // (faulting every VMA in would be too much for one event: refused with nothing changed)
+  const big = onFault ? undefined : tooMuchToFaultIn(p.mm, 0n, TASK_SIZE, (v) => supportsMlock(w.mem, v) || isHugetlbVma(w.mem, v));
+  if (big) return [w, big];
   const locked = lockAll(withProc(w, withDefLocked(p, flags & MCL_FUTURE ? VM_LOCKED | onFault : 0)), pid, VM_LOCKED | onFault);
   const [populated, r] = populate(locked, pid, 0n, TASK_SIZE, true);
   return [populated, { errno: 0, unmodelled: r?.unmodelled ?? unknown }];

@@ -12,7 +12,7 @@
 import type { Fields, Result } from '../events/event.js';
 import { u64 } from './args.js';
 import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, VM_LOCKED, VM_LOCKED_MASK, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withFlags, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
-import { mlockFutureOk, populate, tooMuchToFault } from './mlock.js';
+import { mlockFutureOk, populate, tooMuchToFaultIn } from './mlock.js';
 import type { World } from './state.js';
 import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
 import { mergeNew, newTag, sameKernelVma } from './vma_merge.js';
@@ -104,9 +104,6 @@ export function mremap(w: World, pid: number, a: Fields): [World, Result] {
     // both addresses on a huge page, and no growing (the reservation cannot be split)
     if (addr % HPAGE_SIZE || newAddr % HPAGE_SIZE || newLen > oldLen) return [w, { errno: 'EINVAL' }];
   }
-  // (a locked mapping's growth is faulted in: refused at once when that is too much)
-  const tooBig = (vma.flags ?? 0) & VM_LOCKED && newLen > oldLen ? tooMuchToFault(newLen - oldLen) : undefined;
-  if (tooBig) return [w, tooBig];
   const c: Call = { w, pid, mm: p.mm, addr, flags, placed: a['placed'] === undefined ? undefined : u64(a, 'placed') };
   let r: bigint | string | NotModelled;
   if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) r = mremapTo(c, oldLen, newAddr, newLen);
@@ -121,8 +118,11 @@ export function mremap(w: World, pid: number, a: Fields): [World, Result] {
   }
   newAddr = r;
   const moved: World = { ...c.w, procs: c.w.procs.set(pid, { ...p, mm: c.mm }) };
-  // A locked mapping's growth is faulted in (mm_populate, errors ignored).
+  // A locked mapping's growth is faulted in (mm_populate, errors ignored); when that is too much
+  // for one event, the call is refused with nothing changed.
   if (!((vma.flags ?? 0) & VM_LOCKED) || newLen <= oldLen) return [moved, { errno: 0, ret: Number(newAddr) }];
+  const tooBig = tooMuchToFaultIn(moved.procs.get(pid)!.mm, newAddr + oldLen, newAddr + newLen);
+  if (tooBig) return [w, tooBig];
   const [populated, big] = populate(moved, pid, newAddr + oldLen, newAddr + newLen, true);
   return [populated, big ?? { errno: 0, ret: Number(newAddr) }];
 }

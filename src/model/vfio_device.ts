@@ -53,11 +53,6 @@ export function deviceView(p: PhysDev, fileId: number): DeviceState {
  * or a legacy group file (vfio_group_fops_open: EBUSY while open, or while a
  * device of the group is bound through its cdev). Undefined for other paths.
  */
-/** df->access_granted: this VFIO device file is the one bound (its read, write and mmap reach the driver only then). */
-export function accessGranted(w: World, f: OpenFile): boolean {
-  return f.dev !== undefined && w.hw.devs.get(f.dev)?.bound?.file === f.id;
-}
-
 export function vfioOpen(w: World, pid: number, path: string): [World, Result] | undefined {
   const m = /^\/dev\/vfio\/(?:devices\/(.+)|(\d+))$/.exec(path);
   if (!m) return undefined;
@@ -74,6 +69,11 @@ export function vfioOpen(w: World, pid: number, path: string): [World, Result] |
   if (g.cdevOpenCnt || g.legacyOpen) return fail(w, 'EBUSY');
   const [w2, fd] = installFile(w, pid, { kind: 'vfio_group', group: g.id });
   return [putGroup(w2, { ...g, legacyOpen: true }), { errno: 0, ret: fd }];
+}
+
+/** df->access_granted: this VFIO device file is the one bound (its read, write and mmap reach the driver only then). */
+export function accessGranted(w: World, f: OpenFile): boolean {
+  return f.dev !== undefined && w.hw.devs.get(f.dev)?.bound?.file === f.id;
 }
 
 /** The last reference to a VFIO file went (vfio_device_fops_release, vfio_group_fops_release). */

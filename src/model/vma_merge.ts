@@ -20,9 +20,10 @@
  * A VMA gets its anon_vma at its first anonymous fault (huge_memory.ts
  * `fault`): a write, a long-term pin, a fault that may take a huge page; a
  * private file mapping's at its first copy (a write, a long-term pin's
- * unshare). Shared memory is not merged here.
+ * unshare). Shared memory merges the same way, without anon_vmas (but
+ * hugetlb memory, VM_DONTEXPAND, which never merges).
  */
-import { findVma, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+import { VM_LOCKED_MASK, findVma, isHugetlbVma, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
 
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
@@ -72,6 +73,28 @@ export function splitKernelVma(mm: Mm, mem: Memory, at: bigint): [Mm, Memory] {
   return [withVmas(mm, vmas), tagged];
 }
 
+/**
+ * fork's child: its VMAs lose their lock flags (dup_mmap), but not their
+ * boundaries, as dup_mmap copies VMA by VMA and merges nothing: the pieces
+ * of each kernel VMA that was locked get a tag of their own in the child, so
+ * that they stay apart from neighbours they differed from only by the lock.
+ */
+export function keepForkedApart(parent: Mm, child: Mm, mem: Memory): [Mm, Memory] {
+  let vmas = child.vmas;
+  let prev: Vma | undefined;
+  let tag: number | undefined;
+  parent.vmas.each((_s, v) => {
+    if (prev === undefined || !sameKernelVma(prev, v)) tag = undefined;
+    prev = v;
+    const c = vmas.get(v.start);
+    if (!((v.flags ?? 0) & VM_LOCKED_MASK) || !c) return true;
+    if (tag === undefined) [mem, tag] = newTag(mem);
+    vmas = vmas.set(v.start, { ...c, link: tag });
+    return true;
+  });
+  return [withVmas(child, vmas), mem];
+}
+
 /** A new `link` tag: an id no object or tag has (tags are objects' ids, and this one is taken from their allocator). */
 export function newTag(mem: Memory): [Memory, number] {
   return [{ ...mem, nextMobj: mem.nextMobj + 1 }, mem.nextMobj];
@@ -92,9 +115,13 @@ const anonymous = (mem: Memory, v: Vma): boolean => !vmaHasFile(mem, v);
 function privateKind(mem: Memory, v: Vma): 'anon' | 'cow' | undefined {
   return anonymous(mem, v) ? 'anon' : v.cow !== undefined ? 'cow' : undefined;
 }
+/** What a VMA merges as: private memory (privateKind), or shared memory but hugetlb (VM_DONTEXPAND: never merged). */
+function mergeKind(mem: Memory, v: Vma): 'anon' | 'cow' | 'shared' | undefined {
+  return privateKind(mem, v) ?? (v.shared && !isHugetlbVma(mem, v) ? 'shared' : undefined);
+}
 const sameFile = (mem: Memory, a: Vma, b: Vma): boolean => {
-  const k = privateKind(mem, a);
-  return k !== undefined && k === privateKind(mem, b) && (k === 'anon' || a.mobj === b.mobj);
+  const k = mergeKind(mem, a);
+  return k !== undefined && k === mergeKind(mem, b) && (k === 'anon' || a.mobj === b.mobj);
 };
 
 /** is_mergeable_vma for two anonymous VMAs: the same vm_flags. */

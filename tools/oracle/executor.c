@@ -709,13 +709,23 @@ static void do_mlockall(const struct op *o)
 	struct cur c = payload(o);
 	uint32_t flags = g32(&c);
 	long ret;
+	int err;
 
 	if ((flags & MCL_CURRENT) && !(flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))) {
 		skip_record(o, "mlockall(MCL_CURRENT) locks the executor's own memory");
 		return;
 	}
 	ret = mlockall(flags);
-	result(o, ret, errno, NULL, 0);
+	err = errno;
+	result(o, ret, err, NULL, 0);
+}
+
+static void do_munlockall(const struct op *o)
+{
+	long ret = munlockall();
+	int err = errno;
+
+	result(o, ret, err, NULL, 0);
 }
 
 static void do_memwrite(const struct op *o)
@@ -1169,7 +1179,7 @@ static void run_op(const struct op *o)
 	case OP_MLOCK:
 	case OP_MUNLOCK: do_range(o); break;
 	case OP_MLOCKALL: do_mlockall(o); break;
-	case OP_MUNLOCKALL: result(o, munlockall(), errno, NULL, 0); break;
+	case OP_MUNLOCKALL: do_munlockall(o); break;
 	case OP_MEMWRITE: do_memwrite(o); break;
 	case OP_MEMREAD: do_memread(o); break;
 	case OP_MEMFD: do_memfd(o); break;

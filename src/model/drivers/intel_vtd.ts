@@ -85,7 +85,8 @@ export function vtdGeometry(iommu: Pick<IommuInst, 'regs'>) {
     slts,
     // first_level_by_default: legacy mode has only the second stage; one stage alone is used; both: the first
     firstByDefault: sm && (flts !== slts ? flts : true),
-    coherent: field(ecap, 0n, 1n) === 1,
+    // (iommu_paging_structure_coherency: scalable mode reads SMPWC, legacy mode C)
+    coherent: field(ecap, sm ? 48n : 0n, 1n) === 1,
     superpage: (first: boolean): number => (first ? (field(cap, 56n, 1n) ? 2 : 1) : 32 - Math.clz32(field(cap, 34n, 0xfn))),
   };
 }

@@ -127,6 +127,19 @@ describe('limits of one event', () => {
     expect(r.do('mlock', { va: (1n << 44n) + 8n * M, length: 64n * M }).errno).toBe(0);
   });
 
+  it('the limits count all the VMAs of one event: mlockall(MCL_CURRENT) over many, mlock copying private file pages of several', () => {
+    const r = new Rig();
+    for (let i = 0n; i < 64n; i++) r.ok('mmap', { va: (1n << 44n) + i * (1n << 40n), length: 1n << 39n, kind: 'private_anon' });
+    past(r.do('mlockall', { flags: 1 }), /^faulting in of/);
+    const big = 3n << 30n; // 786,432 pages each: under MAX_EVENT_STEPS alone, over it two at a time
+    r.ok('memfd_create', { name: 'ram' });
+    r.ok('ftruncate', { fd: 0, length: 2n * big });
+    r.ok('mmap', { va: 1n << 46n, length: big, kind: 'file_private', fd: 0, prot: 3 });
+    // (the GiB between the two is the anonymous memory mapped above, so the range has no hole)
+    r.ok('mmap', { va: (1n << 46n) + big + (1n << 30n), length: big, kind: 'file_private', fd: 0, prot: 3, offset: big });
+    past(r.do('mlock', { va: 1n << 46n, length: 2n * big + (1n << 30n) }), /^populating private file mappings for writing of 1572864 pages/);
+  });
+
   it('a pin faulting in more than MAX_FAULT_UNITS 2 MiB units (an IOAS_MAP of 1 TiB into a VT-d domain): not modelled, nothing changed', () => {
     const r = new Rig();
     const fd = { fd: 0 };

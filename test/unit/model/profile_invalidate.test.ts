@@ -209,6 +209,18 @@ describe('answers read off the kernel code', () => {
       const flOnly = vtdDefaultRegs({ addrWidth: 48, dirty: true, nesting: true, enforceCC: true, features: [] });
       expect(lastIova('6.14', 1, { regs: [flOnly[0]!, flOnly[1]! & ~(1n << 46n)] })).toBe('EOPNOTSUPP');
     });
+    it("6.14 compares page-walk coherency as the kernel reads it: SMPWC (ECAP 48) in scalable mode, not C (ECAP 0)", () => {
+      const regs = vtdDefaultRegs({ addrWidth: 48, dirty: true, nesting: true, enforceCC: true, features: [] });
+      const r = new Rig('6.14');
+      r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', regs: [regs[0]!, regs[1]! & ~1n] });
+      r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
+      r.env('device_add', { dev: 2, iommu: 2, driver: 'intel_vtd', flags: ['pci'] });
+      const a = bind(r, 1);
+      const b = bind(r, 2);
+      const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      const h = r.id(hwpt(r, 0, a.idev, ioas), 'out_hwpt_id');
+      expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: h }, b.fd).errno).toBe(0);
+    });
     it('attach compares the domain with the IOMMU: a narrower one refuses it (EINVAL; nested: ENODEV when its agaw is smaller)', () => {
       const { r, a, b, parent, s1 } = twoVtd({ addr_width: 39 });
       // (both agaw 2: the nested check passes, the parent's 48 bits do not fit 39)

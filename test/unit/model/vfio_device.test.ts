@@ -508,3 +508,15 @@ describe('a VFIO device file and group file, more answers from the code (2026-11
     }
   });
 });
+
+describe('mmap of a device file that is not the bound one, over old mappings', () => {
+  it('is EINVAL after mmap_region unmapped them: a gap is left (vms_abort_munmap_vmas)', () => {
+    const r = new Rig();
+    r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
+    const fd = r.open('vfio1');
+    r.env('mmap', { va: 0x7f0000000000n, length: 0x4000n, kind: 'private_anon' });
+    expect(r.env('mmap', { va: 0x7f0000001000n, length: 0x1000n, kind: 'file_shared', fd }).errno).toBe('EINVAL');
+    expect(r.env('read_memory', { va: 0x7f0000001000n, length: 8n }).errno).toBe('EFAULT');
+    expect(r.env('read_memory', { va: 0x7f0000002000n, length: 8n }).errno).toBe(0);
+  });
+});
