@@ -478,20 +478,17 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
     }
     case 'munmap':
     case 'mprotect':
-    case 'madvise': {
-      at = opHeader(o, ev.op === 'munmap' ? OP.MUNMAP : ev.op === 'mprotect' ? OP.MPROTECT : OP.MADVISE, ev, index, -1);
+    case 'madvise':
+    case 'mlock':
+    case 'munlock': {
+      // (a range and one u32: the protection, the advice, mlock2's flags)
+      const kind = { munmap: OP.MUNMAP, mprotect: OP.MPROTECT, madvise: OP.MADVISE, mlock: OP.MLOCK, munlock: OP.MUNLOCK }[ev.op];
+      at = opHeader(o, kind, ev, index, -1);
       o.u64(big(a['va']));
       o.u64(big(a['length']));
-      o.u32(ev.op === 'mprotect' ? num(a['prot']) : ev.op === 'madvise' ? adviceNumber(a, index) : 0);
+      o.u32(ev.op === 'mprotect' ? num(a['prot']) : ev.op === 'madvise' ? adviceNumber(a, index) : ev.op === 'mlock' ? num(a['flags']) : 0);
       break;
     }
-    case 'mlock':
-    case 'munlock':
-      at = opHeader(o, ev.op === 'mlock' ? OP.MLOCK : OP.MUNLOCK, ev, index, -1);
-      o.u64(big(a['va']));
-      o.u64(big(a['length']));
-      o.u32(ev.op === 'mlock' ? num(a['flags']) : 0);
-      break;
     case 'mlockall':
       at = opHeader(o, OP.MLOCKALL, ev, index, -1);
       o.u32(num(a['flags']));

@@ -158,8 +158,8 @@ describe('answers read off the kernel code', () => {
   });
 
   /** Two VT-d devices, the second behind IOMMU 2 (`iommu2`), a NEST_PARENT made through the first and a nested domain on it. */
-  function twoVtd(iommu2: Fields) {
-    const r = new Rig('6.12');
+  function twoVtd(iommu2: Fields, kernel: KernelVersion = '6.12') {
+    const r = new Rig(kernel);
     r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', ...iommu2 });
     r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
     r.env('device_add', { dev: 2, iommu: 2, driver: 'intel_vtd', flags: ['pci'] });
@@ -168,7 +168,7 @@ describe('answers read off the kernel code', () => {
     const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
     const parent = r.id(hwpt(r, 1, a.idev, ioas), 'out_hwpt_id');
     const s1 = r.id(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: a.idev, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: 0 }, r.ictx, { data_uptr: u64s(0n, 0x1000n, 48n) }), 'out_hwpt_id');
-    return { r, a, b, parent, s1 };
+    return { r, a, b, ioas, parent, s1 };
   }
 
   it('VT-d: attaching a nested domain does not ask the IOMMU for nesting (only the allocators do)', () => {
@@ -211,13 +211,7 @@ describe('answers read off the kernel code', () => {
     });
     it("6.14 compares page-walk coherency as the kernel reads it: SMPWC (ECAP 48) in scalable mode, not C (ECAP 0)", () => {
       const regs = vtdDefaultRegs({ addrWidth: 48, dirty: true, nesting: true, enforceCC: true, features: [] });
-      const r = new Rig('6.14');
-      r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', regs: [regs[0]!, regs[1]! & ~1n] });
-      r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
-      r.env('device_add', { dev: 2, iommu: 2, driver: 'intel_vtd', flags: ['pci'] });
-      const a = bind(r, 1);
-      const b = bind(r, 2);
-      const ioas = r.id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      const { r, a, b, ioas } = twoVtd({ regs: [regs[0]!, regs[1]! & ~1n] }, '6.14');
       const h = r.id(hwpt(r, 0, a.idev, ioas), 'out_hwpt_id');
       expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: h }, b.fd).errno).toBe(0);
     });
