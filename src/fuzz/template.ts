@@ -30,8 +30,8 @@ export type Sym =
   | { $: 'stale'; k: number }
   /** k-th open fd of the process of that file kind (99 + k if there is none). */
   | { $: 'fd'; kind: FileKind | 'any'; k: number }
-  /** Start of the process's k-th memory mapping, plus off. */
-  | { $: 'va'; k: number; off: bigint }
+  /** Start (or with `end`, one past the last byte) of the process's k-th memory mapping, plus off (negative from the end). */
+  | { $: 'va'; k: number; off: bigint; end?: boolean }
   /** Start (or with `end`, one past the last byte) of the k-th area of the IOAS behind field `of` (an IOAS, HWPT or access fd), plus off. */
   | { $: 'iova'; of: string; k: number; off: bigint; end?: boolean }
   /** Bytes from the start of area k to the end of area k + n - 1 of that IOAS (+ add). */
@@ -309,7 +309,9 @@ function resolveSym(s: Sym, e: Env): Value {
         });
         vmaStarts.set(map!, (vmas = l));
       }
-      return (vmas.length ? vmas[s.k % vmas.length]! : GUEST_BASE) + s.off;
+      if (!vmas.length) return GUEST_BASE + (s.end ? GUEST_REGION : 0n) + s.off;
+      const start = vmas[s.k % vmas.length]!;
+      return (s.end ? map!.get(start)!.end : start) + s.off;
     }
     case 'iova': {
       const l = areaAt(e, s.of);
@@ -787,7 +789,7 @@ export function showTemplate(t: Template): string {
         case 'fd':
           return `fd:${s.kind}#${s.k}`;
         case 'va':
-          return `va#${s.k}+${v(s.off)}`;
+          return `va${s.end ? 'end' : ''}#${s.k}${s.off < 0n ? `-${v(-s.off)}` : `+${v(s.off)}`}`;
         case 'iova':
           return `iova${s.end ? 'end' : ''}(${s.of})#${s.k}+${v(s.off)}`;
         case 'alen':
