@@ -18,6 +18,9 @@ import { ioctlByCmd } from '../uapi/ioctls.js';
 import { errnoName } from '../uapi/errno.js';
 import { structLayout, type KernelVersion } from '../uapi/versions.js';
 
+/** mmap flags an import turns into the event's `kind` and address: MAP_SHARED, MAP_PRIVATE (MAP_SHARED_VALIDATE), MAP_FIXED, MAP_ANONYMOUS, MAP_HUGETLB. */
+const MAP_KIND_BITS = 0x3 | 0x10 | 0x20 | 0x40000;
+
 export class CaptureFormatError extends Error {
   constructor(
     readonly line: number,
@@ -219,6 +222,10 @@ export class CaptureImporter {
           args['fd'] = fd;
           args['offset'] = u64(r, 'offset', line);
         }
+        // The call's other flags (MAP_POPULATE, MAP_LOCKED, ...: the type, MAP_FIXED, MAP_ANONYMOUS and
+        // MAP_HUGETLB are in `kind` and the address); the model answers for those it does not know.
+        const other = (r['flags'] === undefined ? 0 : int(r, 'flags', line)) & ~MAP_KIND_BITS;
+        if (other) args['flags'] = other >>> 0;
         out.push({ op: 'mmap', pid, args, rec: { errno: 0 }, src });
         break;
       }

@@ -93,6 +93,14 @@ function length(d: D, h: number): bigint {
 }
 
 /** A user address inside one of the process's mappings, page aligned mostly. */
+// mmap(2)'s flags the generator adds to a mapping's kind
+const MAP_LOCKED = 0x2000;
+const MAP_NORESERVE = 0x4000;
+const MAP_POPULATE = 0x8000;
+const MAP_NONBLOCK = 0x10000;
+const MAP_STACK = 0x20000;
+const MAP_FIXED_NOREPLACE = 0x100000;
+
 function userVa(d: D, h: number): Sym | bigint {
   switch (d.w([90, h, h])) {
     case 0:
@@ -737,6 +745,14 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
             a['offset'] = 0n;
           }
         }
+        // Now and then mmap's other flags: locked or populated (QEMU's mem-lock, cloud-hypervisor's
+        // prefault), not committed, a stack, not replacing. Private anonymous memory is not populated
+        // here: advised HUGEPAGE later, khugepaged could collapse it at any moment (seed 102).
+        if (d.w([80, 20]) === 1)
+          a['flags'] =
+            kind === 'private_anon'
+              ? d.of(MAP_NORESERVE, MAP_STACK, MAP_FIXED_NOREPLACE, MAP_POPULATE | MAP_NONBLOCK)
+              : d.of(MAP_LOCKED, MAP_POPULATE, MAP_LOCKED | MAP_POPULATE, MAP_POPULATE | MAP_NONBLOCK, MAP_NORESERVE, MAP_FIXED_NOREPLACE, MAP_STACK);
         return a;
       }),
     },

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_LOCKED, VM_LOCKONFAULT, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_LOCKED, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -22,7 +22,7 @@ import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
 import { keepForkedApart, mergeChanged, mergeNew, splitKernelVma } from './vma_merge.js';
-import { faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate, populated, tooMuchToFault, tooMuchToFaultIn } from './mlock.js';
+import { canDoMlock, faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate, populated, tooMuchToFault, tooMuchToFaultIn } from './mlock.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
 
@@ -92,12 +92,52 @@ function close(w: World, pid: number, a: Fields): [World, Result] {
   return w2 ? [w2, { errno: 0 }] : fail(w, 'EBADF');
 }
 
-/** mmap(2) at a fixed address. kind: anon (shared anonymous), private_anon, anon_hugetlb, file_private, memfd. */
+// mmap(2)'s flags besides the mapping's type, which the event's `kind` gives (MAP_SHARED or
+// MAP_PRIVATE, MAP_ANONYMOUS, MAP_HUGETLB; the address is always fixed, MAP_FIXED).
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+const MAP_DENYWRITE = 0x800;
+const MAP_EXECUTABLE = 0x1000;
+const MAP_LOCKED = 0x2000;
+const MAP_NORESERVE = 0x4000;
+const MAP_POPULATE = 0x8000;
+const MAP_NONBLOCK = 0x10000;
+const MAP_STACK = 0x20000;
+const MAP_HUGETLB = 0x40000;
+const MAP_FIXED_NOREPLACE = 0x100000;
+const MAP_UNINITIALIZED = 0x4000000;
+const MAP_HUGE_SHIFT = 26;
+const MAP_HUGE_MASK = 0x3f;
+/** The flags modelled: what they do below; DENYWRITE, EXECUTABLE and UNINITIALIZED the kernel ignores. */
+const MAP_MODELLED = MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_FIXED_NOREPLACE | MAP_UNINITIALIZED;
+
+/** Why mmap's `flags` are past the model, if they are. */
+function unmodelledMapFlags(flags: number, kind: string): string | undefined {
+  if (flags & 3) return 'mmap flags: the mapping type (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE) is the event\'s kind, not a flag';
+  const huge = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+  // (a hugetlb page size other than the default 2 MiB hangs on the kernel's configuration; elsewhere the bits are ignored)
+  if (kind === 'anon_hugetlb' && huge !== 0 && huge !== 21) return `mmap of hugetlb pages of 2^${huge} bytes (only the default 2 MiB pages are modelled)`;
+  const rest = flags & ~MAP_MODELLED & ~(MAP_HUGE_MASK << MAP_HUGE_SHIFT);
+  if (rest) return `mmap flags 0x${rest.toString(16)} (MAP_GROWSDOWN, MAP_SYNC, MAP_32BIT, ...) are not modelled`;
+  return undefined;
+}
+
+/**
+ * mmap(2) at a fixed address. kind: anon (shared anonymous), private_anon,
+ * anon_hugetlb, file_private, file_shared, memfd. `flags` (optional) are the
+ * call's other MAP_* flags: MAP_LOCKED (VM_LOCKED, as after
+ * mlockall(MCL_FUTURE)), MAP_POPULATE (faulted in, unless MAP_NONBLOCK too),
+ * MAP_NORESERVE (VM_NORESERVE: not committed, so never VM_ACCOUNT),
+ * MAP_STACK (VM_NOHUGEPAGE), MAP_FIXED_NOREPLACE (EEXIST over a mapping).
+ */
 function mmap(w: World, pid: number, a: Fields): [World, Result] {
   const va = u64(a, 'va');
   let length = u64(a, 'length');
   const kind = String(a['kind'] ?? 'anon');
   const prot = a['prot'] === undefined ? 3 : u32(a, 'prot');
+  const mapFlags = a['flags'] === undefined ? 0 : u32(a, 'flags');
+  const notModelled = unmodelledMapFlags(mapFlags, kind);
+  if (notModelled) return [w, { errno: 'EINVAL', unmodelled: notModelled }];
   const p = proc(w, pid);
   if (kind === 'anon_hugetlb') length = roundUp(length, HPAGE_SIZE);
   length = roundUp(length, PAGE_SIZE);
@@ -109,9 +149,17 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     length === 0n ? 'EINVAL' : length > TASK_SIZE ? 'ENOMEM' : kind === 'anon_hugetlb' && va % HPAGE_SIZE ? 'EINVAL' : va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
   const fileKind = kind === 'memfd' || kind === 'file_private' || kind === 'file_shared';
   if (rangeErr && !(fileKind && a['fd'] !== undefined)) return fail(w, rangeErr);
-  // (after mlockall(MCL_FUTURE) the mapping is locked: more than RLIMIT_MEMLOCK is EAGAIN, before the file's checks)
-  const lock = p.defLocked ?? 0;
-  if (!(fileKind && a['fd'] !== undefined) && !mlockFutureOk(p, lock, length)) return fail(w, 'EAGAIN');
+  // (MAP_LOCKED, or mlockall(MCL_FUTURE) before, locks the mapping)
+  const lock = (p.defLocked ?? 0) | (mapFlags & MAP_LOCKED ? VM_LOCKED : 0);
+  // do_mmap, after __get_unmapped_area and before the file's checks: MAP_FIXED_NOREPLACE over a
+  // mapping is EEXIST; MAP_LOCKED without the right to lock EPERM (can_do_mlock); locking more
+  // than RLIMIT_MEMLOCK allows EAGAIN (mlock_future_ok).
+  const placeErr = (): string | 0 =>
+    mapFlags & MAP_FIXED_NOREPLACE && vmasIn(p.mm, va, va + length).length ? 'EEXIST' : mapFlags & MAP_LOCKED && !canDoMlock(p) ? 'EPERM' : !mlockFutureOk(p, lock, length) ? 'EAGAIN' : 0;
+  if (!(fileKind && a['fd'] !== undefined)) {
+    const e = placeErr();
+    if (e) return fail(w, e);
+  }
   let mem = w.mem;
   let mobj: number;
   let offset = 0n;
@@ -125,7 +173,8 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       const f = fileAt(w, pid, u32(a, 'fd'));
       if (!f) return fail(w, 'EBADF');
       if (rangeErr) return fail(w, rangeErr);
-      if (!mlockFutureOk(p, lock, length)) return fail(w, 'EAGAIN');
+      const e = placeErr();
+      if (e) return fail(w, e);
       if (opaque(f)) return [w, { errno: 'ENODEV', unmodelled: 'mmap of a file the process had before the trace (what it is is not known)' }];
       // A VFIO device file has an mmap method (vfio_device_fops_mmap): not the bound file, EINVAL;
       // the bound one maps the driver's regions (a BAR), which the model does not have.
@@ -151,27 +200,31 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     shared = kind !== 'private_anon';
     [mem, mobj] = newMobj(mem, mk, length, undefined, undefined, a['content'] === 'unknown');
   }
-  // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT)
-  const account = !shared && !!(prot & 2);
+  // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT, unless MAP_NORESERVE)
+  const noreserve = mapFlags & MAP_NORESERVE ? VM_NORESERVE : 0;
+  const account = !shared && !!(prot & 2) && !noreserve;
   // (the old mappings go first, and with them the page tables nothing else overlaps)
   // (a private anonymous VMA's page offset is its address: do_mmap)
   const anonPgoff = kind === 'private_anon' ? { pgoffDelta: va } : {};
   // (mmap_region unmaps what was there first, which may refuse its cuts: EINVAL, maybe a split kept)
   const refused = refusedCut(p.mm, w.mem, va, va + length);
   if (refused) return [refused.mm === p.mm ? w : setProc({ ...w, mem: refused.mem }, { ...p, mm: refused.mm }), { errno: 'EINVAL' }];
-  // (a locked mapping is faulted in below: refused at once, with nothing changed, when that is too much)
-  const populates = (lock & (VM_LOCKED | VM_LOCKONFAULT)) === VM_LOCKED;
-  const tooBig = populates ? (tooMuchToFault(length) ?? (cow !== undefined && prot & 2 ? overLimit('populating private file mappings for writing', length / PAGE_SIZE, MAX_EVENT_STEPS, 'pages') : undefined)) : undefined;
-  if (tooBig) return [w, tooBig];
   // (mmap_region: a hugetlb mapping is not locked, nor counted)
-  const flags = (account ? VM_ACCOUNT : 0) | (kind === 'anon_hugetlb' ? 0 : lock);
+  const flags = (account ? VM_ACCOUNT : 0) | noreserve | (mapFlags & MAP_STACK ? VM_NOHUGEPAGE : 0) | (kind === 'anon_hugetlb' ? 0 : lock);
+  // A locked mapping, or one asked for with MAP_POPULATE (not MAP_NONBLOCK), is faulted in below
+  // (do_mmap's *populate); populate_vma_page_range leaves one locked on fault alone. That is
+  // refused at once, with nothing changed, when it is too much for one event.
+  const populates = !!(lock & VM_LOCKED) || (mapFlags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE;
+  const faultsIn = populates && !(flags & VM_LOCKONFAULT);
+  const tooBig = faultsIn ? (tooMuchToFault(length) ?? (cow !== undefined && prot & 2 ? overLimit('populating private file mappings for writing', length / PAGE_SIZE, MAX_EVENT_STEPS, 'pages') : undefined)) : undefined;
+  if (tooBig) return [w, tooBig];
   const v: Vma = { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(flags ? { flags } : {}), ...anonPgoff };
   let mm = mapVma(settle(unmapRange(p.mm, va, va + length), va, va + length), v);
   // ...and it merges with its neighbours as the kernel's would (vma_merge.ts)
   [mm, mem] = mergeNew(mm, mem, [v]);
   const mapped = setProc({ ...w, mem }, { ...p, mm });
-  // A locked mapping is faulted in at once (vm_mmap_pgoff: mm_populate, errors ignored), unless on fault.
-  if (!populates) return [mapped, { errno: 0, ret: 0 }];
+  // (vm_mmap_pgoff: mm_populate, errors ignored)
+  if (!faultsIn) return [mapped, { errno: 0, ret: 0 }];
   const [populated, big] = populate(mapped, pid, va, va + length, true);
   return [populated, big ?? { errno: 0, ret: 0 }];
 }

@@ -38,7 +38,7 @@ const proc = (w: World, pid: number): Proc => w.procs.get(pid)!;
 const withProc = (w: World, p: Proc): World => ({ ...w, procs: w.procs.set(p.pid, p) });
 
 /** can_do_mlock: a non-zero RLIMIT_MEMLOCK, or CAP_IPC_LOCK. */
-const canDoMlock = (p: Proc): boolean => p.memlockPages !== 0n || p.capIpcLock;
+export const canDoMlock = (p: Proc): boolean => p.memlockPages !== 0n || p.capIpcLock;
 
 /** mm->locked_vm in pages: what iommufd charged in MM mode plus the VM_LOCKED VMAs. */
 export const lockedVmOf = (p: Proc): bigint => p.lockedVm + mlockedPages(p.mm);

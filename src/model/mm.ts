@@ -124,6 +124,8 @@ export const VM_NOHUGEPAGE = 0x40000000;
  * touched, which mremap shows, and merges with them while untouched.
  */
 export const VM_ACCOUNT = 0x100000;
+/** mmap's MAP_NORESERVE (the system overcommitting, as by default): the mapping is not committed memory, never VM_ACCOUNT. */
+export const VM_NORESERVE = 0x200000;
 /**
  * mlock(2)'s flags (mlock.ts): VM_LOCKED on the VMAs it locked, with
  * VM_LOCKONFAULT when their pages are only locked as they fault in
@@ -434,7 +436,7 @@ export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, re
     vmas = vmas.delete(v.start);
     if (v.start < pos) vmas = vmas.set(v.start, { ...v, end: pos });
     const flags = v.flags ?? 0;
-    const account = write && !v.write && !v.shared && !(flags & VM_ACCOUNT);
+    const account = write && !v.write && !v.shared && !(flags & (VM_ACCOUNT | VM_NORESERVE));
     const unaccount = !write && flags & VM_ACCOUNT && !vmaHasFile(mem, v) && v.anon === undefined;
     const { flags: _old, ...rest } = v;
     const nflags = account ? flags | VM_ACCOUNT : unaccount ? flags & ~VM_ACCOUNT : flags;

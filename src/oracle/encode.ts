@@ -471,7 +471,8 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
       at = opHeader(o, OP.MMAP, ev, index, fd);
       o.u64(big(a['va']));
       o.u64(big(a['length']));
-      o.u32(k);
+      // (the kind in the low byte; mmap's other flags, MAP_LOCKED and up, above it: the executor adds them)
+      o.u32((k | ((a['flags'] === undefined ? 0 : num(a['flags'])) & ~0xff)) >>> 0);
       o.u32(a['prot'] === undefined ? 3 : num(a['prot']));
       o.u64(big(a['offset']));
       break;

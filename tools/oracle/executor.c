@@ -635,7 +635,9 @@ static void do_mmap(const struct op *o)
 {
 	struct cur c = payload(o);
 	uint64_t va = g64(&c), len = g64(&c);
-	uint32_t kind = g32(&c), prot = g32(&c);
+	uint32_t kx = g32(&c), prot = g32(&c);
+	/* the kind in the low byte, the call's other MAP_* flags (MAP_LOCKED and up) above it */
+	uint32_t kind = kx & 0xff, extra = kx & ~0xffu;
 	uint64_t off = g64(&c);
 	int flags = 0, fd = -1, tmp = -1, err = 0;
 	void *r = MAP_FAILED;
@@ -662,7 +664,7 @@ static void do_mmap(const struct op *o)
 		skip_record(o, "the executor's own memory");
 		return;
 	} else {
-		r = mmap((void *)va, len, prot, flags | MAP_FIXED, fd, off);
+		r = mmap((void *)va, len, prot, flags | MAP_FIXED | (int)extra, fd, off);
 		if (r == MAP_FAILED)
 			err = errno;
 	}

@@ -108,6 +108,16 @@ describe('the valid base capture', () => {
     expect(evs.find((e) => e.op === 'fallocate')?.args).toEqual({ fd: 4, mode: 3, offset: 0n, length: 0xffffffffffffffffn });
     expect(evs.some((e) => e.op === 'unknown_record' || e.op === 'undecodable')).toBe(false);
   });
+  it("mmap's flags other than its kind and address go with the event; without them, none", async () => {
+    const MMAP = 4;
+    const base = await importText(TEXT);
+    expect(base.find((e) => e.op === 'mmap')?.args).not.toHaveProperty('flags');
+    // MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED | MAP_HUGE_1GB
+    const evs = await importText(withRecord(MMAP, (r) => Object.assign(r, { flags: 0x2 | 0x10 | 0x20 | 0x8000 | 0x2000 | (30 << 26), flag_names: ['PRIVATE', 'FIXED', 'ANONYMOUS', 'POPULATE', 'LOCKED'] })));
+    expect(evs.find((e) => e.op === 'mmap')?.args).toMatchObject({ kind: 'private_anon', flags: 0x8000 | 0x2000 | (30 << 26) });
+    const noFlags = await importText(withRecord(MMAP, (r) => delete r['flags']));
+    expect(noFlags.find((e) => e.op === 'mmap')?.args).not.toHaveProperty('flags');
+  });
   it('a failed open is the file system\'s business: no fd, nothing for the model to check', async () => {
     const evs = await importText(withRecord(2, (r) => Object.assign(r, { path: '/dev/tty', ret: -1, errno: 6 })));
     expect(evs.find((e) => e.src === 'line 3 seq 2')).toMatchObject({ op: 'noop', args: { what: 'failed open', path: '/dev/tty' } });
