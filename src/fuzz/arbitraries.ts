@@ -756,16 +756,17 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         return a;
       }),
     },
-    // (a buffer grown or moved under its pins, as glibc's realloc does; not MAYMOVE alone, whose
-    // target the kernel chooses and the model does not)
+    // (a buffer grown or moved under its pins, as glibc's realloc does; with MAYMOVE alone, or
+    // DONTUNMAP without FIXED, the kernel chooses where, and its answer tells the model: oracle/results.ts)
     mremap: {
       weight: 0.7,
       build: env('mremap', (d) => {
-        const flags = d.w([100, d.h]) ? d.of(8, 2, 6) : d.of(0, 0, 3, 3, 7);
+        const flags = d.w([100, d.h]) ? d.of(8, 2, 6) : d.of(0, 0, 1, 1, 3, 3, 5, 7);
         const oldLength = d.of(PAGE, 0x10000n, GUEST_REGION);
-        const newLength = flags === 7 ? oldLength : d.of(PAGE, 0x10000n, GUEST_REGION, 2n * GUEST_REGION);
-        // (half the plain ones at a mapping's tail, where a growth can stay in place, as realloc's does)
-        const va = flags === 0 && d.w([50, 50]) === 0 ? { $: 'va' as const, k: d.int(2), off: -oldLength, end: true } : userVa(d, d.h);
+        // (DONTUNMAP moves without resizing)
+        const newLength = flags & 4 ? oldLength : d.of(PAGE, 0x10000n, GUEST_REGION, 2n * GUEST_REGION);
+        // (half the ones without FIXED at a mapping's tail, where a growth can stay in place, as realloc's does)
+        const va = flags <= 1 && d.w([50, 50]) === 0 ? { $: 'va' as const, k: d.int(2), off: -oldLength, end: true } : userVa(d, d.h);
         const a: SymFields = { va, old_length: oldLength, new_length: newLength, flags };
         if (flags & 2 || flags === 7) a['new_va'] = GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + d.of(0n, GUEST_REGION);
         return a;

@@ -525,8 +525,8 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
       o.u64(big(a['length']));
       break;
     case 'mremap':
-      // (where the kernel places a mapping it moves on its own is its choice: the model answers that
-      // as not modelled, so the executor just makes the call)
+      // (where the kernel places a mapping it moves on its own is its choice: the executor just makes
+      // the call, and the judge hands the model the kernel's answer, results.ts withKernelAnswers)
       at = opHeader(o, OP.MREMAP, ev, index, -1);
       o.u64(big(a['va']));
       o.u64(big(a['old_length']));

@@ -227,6 +227,9 @@ export function withKernelAnswers(events: readonly Event[], recs: TraceRecords, 
       } else {
         const rec = kernelAnswer(ev, r, kernel, i + 1, importer);
         if (rec) e.rec = rec;
+        // Where the kernel put a mapping mremap moved (its answer) goes with the event, as a capture's
+        // does (capture/import.ts): the model does not choose addresses.
+        if (ev.op === 'mremap' && rec?.errno === 0 && typeof r['ret'] === 'string' && ev.args?.['placed'] === undefined) e.args = { ...ev.args, placed: BigInt(r['ret']) };
       }
     }
     out.push(e);

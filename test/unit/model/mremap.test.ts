@@ -7,9 +7,10 @@
  * mapping, hugetlb limits, a memfd mapping grown past the file's end, shared
  * anonymous memory past its shmem size, and VMAs the kernel merged back.
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Event, Fields, Result } from '../../../src/events/event.js';
-import { runChecked } from './checked_run.js';
+import { kernelTraceSuite, runChecked } from './checked_run.js';
 import { data, env, io, mockDomain, pat, rd, wr } from './trace_events.js';
 
 const VA = 0x7f0000000000n; // private anonymous, 4 pages
@@ -194,3 +195,8 @@ describe('mremap (Linux 6.12.117 answers)', () => {
     expect(grow({ placed: VA + 0x1000n })[0]).toMatchObject({ unmodelled: expect.stringContaining('could have chosen') });
   });
 });
+
+// A trace run whole on the oracle, as its campaigns run mremap: MAYMOVE alone and DONTUNMAP without
+// FIXED, where the kernel chooses the address (its answer, `placed`, tells the model), a pinned
+// mapping moved, the old range then unmapped (or, after DONTUNMAP, empty), a growth in place.
+kernelTraceSuite('mremap where the kernel chooses (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'mremap'), 1, 10);

@@ -88,6 +88,23 @@ describe('records -> kernel answers', () => {
     expect(a.out!['iova']).toBe(0x1000000n);
   });
 
+  it("where the kernel moved a mapping (mremap's answer) goes with the event, as a capture's does", () => {
+    const mv = (flags: number, placed?: bigint): Event => ({ op: 'mremap', args: { va: 0x7f0000000000n, old_length: 0x4000n, new_length: 0x8000n, flags, ...(placed !== undefined ? { placed } : {}) } });
+    const text = [
+      JSON.stringify({ seq: 1, kind: 'test', pid: 0, test: 't0', tseq: 0 }),
+      rec('mremap', 0, { old_addr: '0x7f0000000000', old_len: 16384, new_len: 32768, flags: 1, new_addr: '0x0', ret: '0x7ffff7fd9000', errno: 0 }),
+      rec('mremap', 1, { old_addr: '0x7f0000000000', old_len: 16384, new_len: 32768, flags: 0, new_addr: '0x0', ret: null, errno: 12 }),
+      rec('mremap', 2, { old_addr: '0x7f0000000000', old_len: 16384, new_len: 32768, flags: 1, new_addr: '0x0', ret: '0x7ffff7fd9000', errno: 0 }),
+      JSON.stringify({ seq: 9, kind: 'oracle_end', pid: 0, test: 't0', tseq: 0, status: 'ok', done: 3, ops: 3 }),
+    ].join('\n');
+    const k = withKernelAnswers([mv(1), mv(0), mv(1, 0x7f0001000000n)], splitRecords(text).get('t0')!);
+    expect(k.events[0]!.args).toMatchObject({ placed: 0x7ffff7fd9000n });
+    expect(k.events[0]!.rec).toEqual({ errno: 0, ret: 0x7ffff7fd9000 });
+    expect(k.events[1]!.args).not.toHaveProperty('placed');
+    // (an event that says where already keeps its own word: the model then judges it)
+    expect(k.events[2]!.args).toMatchObject({ placed: 0x7f0001000000n });
+  });
+
   it('skipped ops keep no answer and are listed', () => {
     const text = [
       JSON.stringify({ seq: 1, kind: 'test', pid: 0, test: 't0', tseq: 0 }),
