@@ -8,8 +8,8 @@
  * (object.ts: Tx.remove, as main.c:iommufd_object_remove does). No
  * container ioctl creates one: in the kernel only attaching a legacy VFIO
  * group to the iommufd does (iommufd_vfio_compat_ioas_create, reached from
- * drivers/vfio), which `compatIoasCreate` models for the event that will
- * carry that attach. Without a compat IOAS every container ioctl except
+ * drivers/vfio's VFIO_GROUP_SET_CONTAINER), and group ioctls are answered as
+ * not modelled (engine/apply.ts). Without a compat IOAS every container ioctl except
  * GET_API_VERSION and CHECK_EXTENSION of a plain extension answers ENODEV
  * after its own argument checks.
  *
@@ -70,20 +70,6 @@ export function vfioIoas(tx: Tx, a: Fields): Result {
 export function compatIoas(tx: Tx): number {
   const id = tx.ctx.vfioIoas;
   return id && getIoas(tx, id) ? id : 0;
-}
-
-/**
- * iommufd_vfio_compat_ioas_create (legacy VFIO group attach): a new,
- * ordinary IOAS becomes the compat IOAS unless one is already set, in which
- * case nothing happens (the new ID is aborted, so none is consumed).
- * No-iommu mode (EINVAL) is not modelled: no event selects it.
- */
-export function compatIoasCreate(tx: Tx): string | 0 {
-  if (compatIoas(tx)) return 0;
-  const ioas = tx.alloc((id) => ({ type: 'ioas' as const, id, users: 1, iopt: emptyIopt(), hwpts: [] }));
-  if (!ioas) return 'EBUSY';
-  tx.ctx = { ...tx.ctx, vfioIoas: ioas.id };
-  return 0;
 }
 
 export const isVfioContainerOp = (op: string): boolean => op.startsWith('VFIO_');
