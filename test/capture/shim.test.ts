@@ -108,7 +108,7 @@ describe.skipIf(!haveCc)('LD_PRELOAD capture shim (tools/capture)', () => {
 
     it('has every kind the program caused', () => {
       const kinds = new Set(recs.map((r) => r['kind']));
-      for (const k of ['test', 'maps', 'open', 'ioctl', 'mmap', 'munmap', 'mremap', 'madvise', 'mprotect', 'memfd_create', 'ftruncate', 'fork', 'exit', 'close'])
+      for (const k of ['test', 'maps', 'open', 'ioctl', 'mmap', 'munmap', 'mremap', 'madvise', 'mprotect', 'mlock', 'munlock', 'mlockall', 'munlockall', 'memfd_create', 'ftruncate', 'fork', 'exit', 'close'])
         expect(kinds, k).toContain(k);
     });
 
@@ -162,6 +162,14 @@ describe.skipIf(!haveCc)('LD_PRELOAD capture shim (tools/capture)', () => {
       expect(recs.find((r) => r['kind'] === 'mremap')).toMatchObject({ old_len: 1 << 20, new_len: 2 << 20, flag_names: ['MAYMOVE'], errno: 0 });
       expect(recs.find((r) => r['kind'] === 'madvise')).toMatchObject({ advice_name: 'HUGEPAGE' });
       expect(recs.filter((r) => r['kind'] === 'mprotect').map((r) => r['prot_names'])).toEqual([['NONE'], ['READ', 'WRITE']]);
+      const locks = recs.filter((r) => ['mlock', 'munlock', 'mlockall', 'munlockall'].includes(r['kind']));
+      expect(locks.map(({ kind, len, flags, ret, errno }) => ({ kind, len, flags, ret, errno }))).toEqual([
+        { kind: 'mlock', len: 4096, flags: undefined, ret: 0, errno: 0 },
+        { kind: 'mlock', len: 4096, flags: 1, ret: 0, errno: 0 }, // mlock2(MLOCK_ONFAULT)
+        { kind: 'munlock', len: 4096, flags: undefined, ret: 0, errno: 0 },
+        { kind: 'mlockall', len: undefined, flags: 0, ret: -1, errno: 22 },
+        { kind: 'munlockall', len: undefined, flags: undefined, ret: 0, errno: 0 },
+      ]);
       // Every IOAS_MAP pins memory that an earlier record of the same process describes.
       const snap = recs.findIndex((r) => r['kind'] === 'maps' && r['why'] === 'ioctl');
       expect(snap, 'a snapshot for the malloc()ed buffer').toBeGreaterThan(0);

@@ -18,8 +18,8 @@
  *
  * What is recorded: every ioctl of type ';' (iommufd and VFIO), on any fd;
  * read/write on fault-queue fds; close of fds the shim knows; open, mmap,
- * munmap, mremap, madvise, mprotect, memfd_create, ftruncate, fallocate, fork,
- * exit; and /proc/self/maps snapshots at start, at fork (in the child) and
+ * munmap, mremap, madvise, mprotect, mlock, mlock2, munlock, mlockall,
+ * munlockall, memfd_create, ftruncate, fallocate, fork, exit; and /proc/self/maps snapshots at start, at fork (in the child) and
  * before an ioctl that pins user memory the shim has not seen mapped (memory
  * glibc mapped behind malloc). Only calls that reach the shim through the
  * dynamic linker are seen: glibc's internal calls are not, as with the
@@ -99,6 +99,11 @@ DECL_REAL(munmap);
 DECL_REAL(mremap);
 DECL_REAL(madvise);
 DECL_REAL(mprotect);
+DECL_REAL(mlock);
+DECL_REAL(mlock2);
+DECL_REAL(munlock);
+DECL_REAL(mlockall);
+DECL_REAL(munlockall);
 DECL_REAL(memfd_create);
 DECL_REAL(ftruncate);
 DECL_REAL(ftruncate64);
@@ -1777,6 +1782,96 @@ EXPORT int mprotect(void *addr, size_t len, int prot)
 		put_addr("addr", (uintptr_t)addr);
 		putf(",\"len\":%zu", len);
 		put_prot(prot);
+		put_ret_int(r, err);
+		finish();
+		pthread_mutex_unlock(&mu);
+		tl_busy = 0;
+	}
+	errno = err;
+	return r;
+}
+
+/*
+ * mlock(2) and friends: locked memory counts against RLIMIT_MEMLOCK together
+ * with what iommufd charges in MM accounting mode (VFIO compat, RLIMIT_MODE),
+ * so a VMM that locks guest RAM (QEMU's mem-lock) needs them in its capture.
+ */
+static void lock_range_rec(const char *kind, const void *addr, size_t len, int with_flags, unsigned int flags, int r, int err)
+{
+	tl_busy = 1;
+	pthread_mutex_lock(&mu);
+	begin(kind);
+	put_addr("addr", (uintptr_t)addr);
+	putf(",\"len\":%zu", len);
+	if (with_flags)
+		putf(",\"flags\":%u", flags);
+	put_ret_int(r, err);
+	finish();
+	pthread_mutex_unlock(&mu);
+	tl_busy = 0;
+}
+
+EXPORT int mlock(const void *addr, size_t len)
+{
+	int o = on();
+	int r = REAL(mlock)(addr, len), err = errno;
+
+	if (o)
+		lock_range_rec("mlock", addr, len, 0, 0, r, err);
+	errno = err;
+	return r;
+}
+
+EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	int o = on();
+	int r = REAL(mlock2)(addr, len, flags), err = errno;
+
+	if (o)
+		lock_range_rec("mlock", addr, len, 1, flags, r, err);
+	errno = err;
+	return r;
+}
+
+EXPORT int munlock(const void *addr, size_t len)
+{
+	int o = on();
+	int r = REAL(munlock)(addr, len), err = errno;
+
+	if (o)
+		lock_range_rec("munlock", addr, len, 0, 0, r, err);
+	errno = err;
+	return r;
+}
+
+EXPORT int mlockall(int flags)
+{
+	int o = on();
+	int r = REAL(mlockall)(flags), err = errno;
+
+	if (o) {
+		tl_busy = 1;
+		pthread_mutex_lock(&mu);
+		begin("mlockall");
+		putf(",\"flags\":%d", flags);
+		put_ret_int(r, err);
+		finish();
+		pthread_mutex_unlock(&mu);
+		tl_busy = 0;
+	}
+	errno = err;
+	return r;
+}
+
+EXPORT int munlockall(void)
+{
+	int o = on();
+	int r = REAL(munlockall)(), err = errno;
+
+	if (o) {
+		tl_busy = 1;
+		pthread_mutex_lock(&mu);
+		begin("munlockall");
 		put_ret_int(r, err);
 		finish();
 		pthread_mutex_unlock(&mu);
