@@ -5,7 +5,7 @@
  */
 import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
-import { PAGE_SIZE, findVma, peekPage, pinPage, readPage, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
+import { PAGE_SIZE, UNKNOWN_FILE_SIZE, findVma, peekPage, pinPage, pinnableFile, readPage, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
 import type { Tx } from './object.js';
 import { pagesAddRange, pagesRemoveRange, pinnedPage, unshareAgain } from './pages.js';
 import type { AccessItem, AccessObj, Area } from './state.js';
@@ -254,7 +254,12 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     const lastIdx = Number((startByte + BigInt(n) - 1n) / PAGE_SIZE);
     for (let idx = Number(startByte / PAGE_SIZE); idx <= lastIdx; idx++) {
       if (pinnedPage(pages, idx)) continue;
-      if ((m.kind !== 'memfd' && m.kind !== 'hugetlb') || pages.base + BigInt(idx + 1) * PAGE_SIZE - 1n >= m.size) return 'EINVAL';
+      if (!pinnableFile(m)) return 'EINVAL';
+      if (m.size === UNKNOWN_FILE_SIZE) {
+        tx.beyondModel = `a read or write of ${m.name ?? 'a file'}'s pages, whose size before the trace is not known (its end decides EINVAL)`;
+        return 'EINVAL';
+      }
+      if (pages.base + BigInt(idx + 1) * PAGE_SIZE - 1n >= m.size) return 'EINVAL';
     }
   }
   let done = 0;

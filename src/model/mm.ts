@@ -196,6 +196,17 @@ export const emptyMemory = (): Memory => ({ mobjs: PMap.emptyNumber<Mobj>(), nex
  */
 export const UNKNOWN_FILE_SIZE = 1n << 40n;
 
+/**
+ * Whether memfd_pin_folios (6.14 IOMMU_IOAS_MAP_FILE's pin) takes the file:
+ * shmem or hugetlbfs only. A memfd is shmem; a regular file is when it lives
+ * on tmpfs, which the model knows only of /dev/shm (tmpfs on every Linux
+ * distribution: shm_open's directory). Any other path is taken for a disk
+ * filesystem's file.
+ */
+export function pinnableFile(m: Mobj): boolean {
+  return m.kind === 'memfd' || m.kind === 'hugetlb' || (m.kind === 'file' && (m.name?.startsWith('/dev/shm/') ?? false));
+}
+
 /** Create a memory object; returns the new memory and its id. */
 export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean): [Memory, number] {
   const id = mem.nextMobj;

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, mlockedPages, newMobj, pastEof, pinPage, type PageRef } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, mlockedPages, newMobj, pastEof, pinPage, pinnableFile, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -176,7 +176,11 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   if (p.fileMobj !== undefined) {
     const m = tx.w.mem.mobjs.get(p.fileMobj)!;
     // mm/gup.c:memfd_pin_folios: shmem or hugetlbfs only; the range must lie inside i_size.
-    if (m.kind !== 'memfd' && m.kind !== 'hugetlb') return 'EINVAL';
+    if (!pinnableFile(m)) return 'EINVAL';
+    if (m.size === UNKNOWN_FILE_SIZE) {
+      tx.beyondModel = `a pin of ${m.name ?? 'a file'}, whose size before the trace is not known (its end decides EINVAL)`;
+      return 'EINVAL';
+    }
     const endByte = p.base + BigInt(b + 1) * PAGE_SIZE - 1n;
     if (endByte >= m.size) return 'EINVAL';
     out.push([a, { last: b, count: 1, mobj: m.id, mobjIndex: Number(p.base >> PAGE_SHIFT) + a }]);

@@ -36,6 +36,28 @@ describe('IOMMU_IOAS_MAP_FILE [6.14]', () => {
     ).toEqual([0, 0, 0, 'EINVAL', 0, 0, 0, 0, 0, 'EINVAL', 'EEXIST']);
   });
 
+  it('a regular file is shmem on tmpfs, which the model knows of /dev/shm: pinned there, EINVAL elsewhere', () => {
+    const { results } = runChecked(
+      [
+        env('open', { path: '/dev/iommu' }), // fd 0
+        io('IOMMU_IOAS_ALLOC', { flags: 0 }),
+        io('IOMMU_TEST_OP_MOCK_DOMAIN', { id: 1, mock_domain: {} }),
+        env('open', { path: '/dev/shm/guest-ram', flags: 0o1102 }), // fd 1: O_RDWR|O_CREAT|O_TRUNC
+        env('ftruncate', { fd: 1, length: 0x10000n }),
+        mapFile(1, 0x2000n, 0x1000000n), // pinned by the domain
+        mapFile(1, 0x11000n, 0x1100000n), // past the file's end
+        env('open', { path: '/tmp/guest-ram', flags: 0o1102 }), // fd 2: a disk filesystem's, as the model takes it
+        env('ftruncate', { fd: 2, length: 0x10000n }),
+        mapFile(2, 0x1000n, 0x1200000n),
+        env('open', { path: '/dev/shm/old', flags: 2 }), // fd 3: its size from before the trace
+        mapFile(3, 0x1000n, 0x1300000n),
+      ],
+      '6.14',
+    );
+    expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 0, 0, 'EINVAL', 0, 0, 'EINVAL', 0, 'EOPNOTSUPP']);
+    expect(results[11]!.unmodelled).toMatch(/\/dev\/shm\/old, whose size before the trace is not known/);
+  });
+
   it('the fd is an __s32: a wider number is cut to its low 32 bits', () => {
     expect(
       errnos([
