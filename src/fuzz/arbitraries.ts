@@ -92,7 +92,6 @@ function length(d: D, h: number): bigint {
   }
 }
 
-/** A user address inside one of the process's mappings, page aligned mostly. */
 // mmap(2)'s flags the generator adds to a mapping's kind
 const MAP_LOCKED = 0x2000;
 const MAP_NORESERVE = 0x4000;
@@ -101,6 +100,7 @@ const MAP_NONBLOCK = 0x10000;
 const MAP_STACK = 0x20000;
 const MAP_FIXED_NOREPLACE = 0x100000;
 
+/** A user address inside one of the process's mappings, page aligned mostly. */
 function userVa(d: D, h: number): Sym | bigint {
   switch (d.w([90, h, h])) {
     case 0:
