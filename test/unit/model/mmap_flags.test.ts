@@ -27,7 +27,14 @@
  *    advised NOHUGEPAGE); MAP_DENYWRITE and MAP_EXECUTABLE are ignored; the
  *    hugetlb size bits for 2 MiB pages are the default;
  *  - mf_hugebits: the hugetlb size bits mean nothing to other mappings
- *    (anonymous, private or shared file ones, with MAP_FIXED_NOREPLACE).
+ *    (anonymous, private or shared file ones, with MAP_FIXED_NOREPLACE);
+ *  - mf_locked2: the limit's edge, shared memory (anonymous and a memfd)
+ *    locked and counted, MAP_LOCKED under mlockall(MCL_FUTURE |
+ *    MCL_ONFAULT), MM-mode pins refused for the locked pages, a forked child
+ *    unlocked; a file mapping's bad fd is EBADF before EEXIST;
+ *  - mf_stack_thp: MADV_HUGEPAGE clears MAP_STACK's VM_NOHUGEPAGE, and a
+ *    store then gets a huge page (MD_CHECK_REFS); without it, 4 KiB pages;
+ *    a populated hugetlb mapping with MAP_NORESERVE pinned.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,7 +42,7 @@ import { apply } from '../../../src/engine/apply.js';
 import { emptyWorld } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite("mmap's flags (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'mmap_flags'), 6, 5);
+kernelTraceSuite("mmap's flags (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'mmap_flags'), 8, 5);
 
 describe('mmap flags the model does not know', () => {
   const V = 0x7f0000400000n;
