@@ -10,7 +10,7 @@ import type { Fields, Result } from '../events/event.js';
 import { u32, u64 } from './args.js';
 import { fileAt, LOFF_MAX, opaque } from './files.js';
 import { MAX_EVENT_BYTES } from './limits.js';
-import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, writeMobj, type Memory } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, onTmpfs, writeMobj, type Memory } from './mm.js';
 import { takeOutPages } from './pages.js';
 import type { World } from './state.js';
 
@@ -56,7 +56,8 @@ export function fallocate(w: World, pid: number, a: Fields): [World, Result] {
   if (f.mobj === undefined) return [w, { errno: 'ENODEV' }];
   if (offset + len > LOFF_MAX) return [w, { errno: 'EFBIG' }];
   const m = w.mem.mobjs.get(f.mobj)!;
-  if (m.kind === 'file' && mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+  // (a file on tmpfs answers as a memfd: shmem_fallocate)
+  if (m.kind === 'file' && !onTmpfs(m) && mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
     return [w, { errno: 'EOPNOTSUPP', unmodelled: 'fallocate modes besides allocation and PUNCH_HOLE depend on the filesystem (tmpfs: EOPNOTSUPP)' }];
   return fileFallocate(w, f.mobj, mode, offset, len);
 }

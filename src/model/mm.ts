@@ -197,14 +197,15 @@ export const emptyMemory = (): Memory => ({ mobjs: PMap.emptyNumber<Mobj>(), nex
 export const UNKNOWN_FILE_SIZE = 1n << 40n;
 
 /**
- * Whether memfd_pin_folios (6.14 IOMMU_IOAS_MAP_FILE's pin) takes the file:
- * shmem or hugetlbfs only. A memfd is shmem; a regular file is when it lives
- * on tmpfs, which the model knows only of /dev/shm (tmpfs on every Linux
- * distribution: shm_open's directory). Any other path is taken for a disk
- * filesystem's file.
+ * Whether a regular file lives on tmpfs (is shmem), which the model knows
+ * only of /dev/shm (tmpfs on every Linux distribution: shm_open's
+ * directory). Any other path is taken for a disk filesystem's file.
  */
+export const onTmpfs = (m: Mobj): boolean => m.kind === 'file' && (m.name?.startsWith('/dev/shm/') ?? false);
+
+/** Whether memfd_pin_folios (6.14 IOMMU_IOAS_MAP_FILE's pin) takes the file: shmem (a memfd, a file on tmpfs) or hugetlbfs only. */
 export function pinnableFile(m: Mobj): boolean {
-  return m.kind === 'memfd' || m.kind === 'hugetlb' || (m.kind === 'file' && (m.name?.startsWith('/dev/shm/') ?? false));
+  return m.kind === 'memfd' || m.kind === 'hugetlb' || onTmpfs(m);
 }
 
 /** Create a memory object; returns the new memory and its id. */

@@ -85,4 +85,23 @@ describe('fallocate (Linux 6.12.117 answers)', () => {
     expect(data(r[41]!)).toEqual(zeros(0x10));
     expect(data(r[50]!)).toEqual(zeros(0x10));
   });
+
+  it("a regular file's other modes are the filesystem's: EOPNOTSUPP on tmpfs (/dev/shm, as a memfd), not modelled elsewhere", () => {
+    const { results } = runChecked([
+      env('open', { path: '/dev/shm/ram', flags: 0o1102 }), // fd 0
+      env('open', { path: '/var/tmp/ram', flags: 0o1102 }), // fd 1
+      fa(0, 0x10, 0n, 0x1000n), // ZERO_RANGE
+      fa(0, 0x08, 0n, 0x1000n), // COLLAPSE_RANGE
+      fa(0, 0x03, 0n, 0x1000n), // PUNCH_HOLE | KEEP_SIZE
+      fa(1, 0x10, 0n, 0x1000n),
+      fa(1, 0x03, 0n, 0x1000n),
+    ]);
+    expect(results.slice(2).map((r) => [r.errno, !!r.unmodelled])).toEqual([
+      ['EOPNOTSUPP', false],
+      ['EOPNOTSUPP', false],
+      [0, false],
+      ['EOPNOTSUPP', true],
+      [0, false],
+    ]);
+  });
 });
