@@ -769,6 +769,8 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         const va = flags <= 1 && d.w([50, 50]) === 0 ? { $: 'va' as const, k: d.int(2), off: -oldLength, end: true } : userVa(d, d.h);
         const a: SymFields = { va, old_length: oldLength, new_length: newLength, flags };
         if (flags & 2 || flags === 7) a['new_va'] = GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + d.of(0n, GUEST_REGION);
+        // (a move the kernel places: where, the model is told; the kernel's answer on the oracle)
+        else if (flags & 1) a['placed'] = { $: 'gap', len: newLength };
         return a;
       }),
     },

@@ -14,7 +14,8 @@ import type { Event, Fields, Result, Value } from '../events/event.js';
 import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
-import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, findVma } from '../model/mm.js';
+import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_LOCKED, findVma, vmasIn } from '../model/mm.js';
+import { mlockFutureOk } from '../model/mlock.js';
 
 /**
  * Object selectors: a type, any live object, one only the table holds
@@ -42,6 +43,12 @@ export type Sym =
   | { $: 'cookie'; k: number }
   /** A pid for a new child process. */
   | { $: 'newpid' }
+  /**
+   * Where the kernel would put `len` bytes it places itself (mremap moving a mapping): the highest
+   * free range below PLACE_TOP, as its top-down search goes. A stand-in: on the oracle the kernel's
+   * own answer replaces it (oracle/results.ts).
+   */
+  | { $: 'gap'; len: bigint }
   /** The VFIO cdev path of the k-th physical device (`/dev/vfio/devices/<cdev>`), or its legacy group file. */
   | { $: 'vfiopath'; k: number; group?: boolean };
 
@@ -356,8 +363,21 @@ function resolveSym(s: Sym, e: Env): Value {
       });
       return max + 1;
     }
+    case 'gap': {
+      let top = PLACE_TOP;
+      const vmas = e.w.procs.get(e.pid)?.mm.vmas;
+      if (vmas)
+        for (const [, v] of vmas.entriesDesc(PLACE_TOP)) {
+          if (v.end <= top && top - v.end >= s.len) break;
+          if (v.start < top) top = v.start;
+        }
+      return top - s.len;
+    }
   }
 }
+
+/** Below the oracle guest's libraries and stack (0x7ffff7...), above the generator's guest regions. */
+const PLACE_TOP = 0x7ff000000000n;
 
 type Late = [target: Fields, key: string, sym: Sym];
 
@@ -671,6 +691,27 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
 }
 
 /**
+ * Whether a maps snapshot's new memory (what it names that is not mapped
+ * yet) is memory the process could have made unseen. Under
+ * mlockall(MCL_FUTURE) every new mapping is locked, and one that would pass
+ * RLIMIT_MEMLOCK is refused (EAGAIN): such a snapshot describes a process
+ * that cannot exist, and the oracle's executor, mapping its regions, is
+ * refused (seed 115). Hugetlb memory is never locked.
+ */
+function couldHaveMapped(w: World, pid: number, a: SymFields): boolean {
+  const p = w.procs.get(pid);
+  if (!p || !((p.defLocked ?? 0) & VM_LOCKED)) return true;
+  let fresh = 0n;
+  for (const r of Array.isArray(a['maps']) ? (a['maps'] as Fields[]) : []) {
+    const { start, end, path } = r as { start?: unknown; end?: unknown; path?: unknown };
+    if (typeof start !== 'bigint' || typeof end !== 'bigint' || end <= start || String(path ?? '').startsWith('/anon_hugepage')) continue;
+    fresh += end - start;
+    for (const v of vmasIn(p.mm, start, end)) fresh -= (v.end < end ? v.end : end) - (v.start > start ? v.start : start);
+  }
+  return mlockFutureOk(p, VM_LOCKED, fresh);
+}
+
+/**
  * The next event of a template in state `w`: the constructor of the first
  * missing resource it needs (`constructed`), or the event itself.
  */
@@ -709,6 +750,7 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: 
     if (t.pid < 0 && !kids.length) return { op: 'note', args: { text: `${t.op}: no child process` } };
     pid = kids.length ? kids[Math.abs(t.pid) % kids.length]! : 1;
   }
+  if (t.op === 'maps' && t.args && !couldHaveMapped(w, pid, t.args)) return { op: 'note', args: { text: 'maps: memory the process could not have made (locked by mlockall(MCL_FUTURE), past RLIMIT_MEMLOCK)' } };
   const e: Env = { w, m, pid, args: {}, cache: undefined };
   const ev: Event = { op: t.op, args: null };
   if (pid !== 1) ev.pid = pid;
@@ -800,6 +842,8 @@ export function showTemplate(t: Template): string {
           return `cookie#${s.k}`;
         case 'newpid':
           return 'newpid';
+        case 'gap':
+          return `gap(${v(s.len)})`;
         case 'vfiopath':
           return `vfio${s.group ? 'group' : 'cdev'}#${s.k}`;
       }

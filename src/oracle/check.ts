@@ -107,6 +107,13 @@ export async function judge(name: string, events: readonly Event[], recs: TraceR
     skipped: k.skipped,
     ...(keepEvents ? { kernelEvents: k.events } : {}),
   };
+  // A divergence after the guest refused an environment event (the process there is not the
+  // trace's: a snapshot's mapping past a lock limit, say) says nothing of the model.
+  const refused = s.first_divergence ? k.envFailures.find((i) => i < s.first_divergence!.index) : undefined;
+  if (refused !== undefined) {
+    res.verdict = 'error';
+    res.reason = `the guest refused event ${refused} (${events[refused]!.op}: ${k.skipped.find((x) => x.index === refused)?.why ?? 'refused'}), and what follows it diverges (event ${s.first_divergence!.index})`;
+  }
   if (recs.status !== 'ok' && !s.divergences) {
     res.verdict = 'error';
     res.reason = recs.status === 'timeout' ? `the trace made no progress for ${Math.round((recs.detail ?? 0) / 1000)}s in the guest (after op ${recs.done})` : `a process of the trace died in the guest (${recs.detail !== undefined && recs.detail < 1000 ? `signal ${recs.detail}` : `status ${(recs.detail ?? 1000) - 1000}`}) after op ${recs.done}`;

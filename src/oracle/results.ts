@@ -204,12 +204,15 @@ export interface KernelTrace {
   events: Event[];
   /** Events the executor could not run, with why (they keep no answer). */
   skipped: { index: number; op: string; why: string }[];
+  /** Of those, the environment events the guest refused (a capability, a limit, a snapshot's mapping): from there on the kernel's process is not the trace's. */
+  envFailures: number[];
 }
 
 /** The trace's events with the kernel's answers in place of their own. */
 export function withKernelAnswers(events: readonly Event[], recs: TraceRecords, kernel: KernelVersion = '6.12'): KernelTrace {
   const out: Event[] = [];
   const skippedList: KernelTrace['skipped'] = [];
+  const envFailures: number[] = [];
   // One importer per trace, fed its records in order (as it would read the trace's capture).
   const importer = new CaptureImporter(kernel);
   events.forEach((ev, i) => {
@@ -224,17 +227,21 @@ export function withKernelAnswers(events: readonly Event[], recs: TraceRecords, 
         // The executor could not put the process into the state the event says
         // (it has no answer to compare): said, because what follows may differ for that reason.
         skippedList.push({ index: i, op: ev.op, why: `${String(r['what'] ?? 'env')} failed in the guest (${errnoOf(r)})` });
+        envFailures.push(i);
+      } else if (r['kind'] === 'env' && Number(r['failed'] ?? 0)) {
+        skippedList.push({ index: i, op: ev.op, why: `maps: the kernel refused ${Number(r['failed'])} of the snapshot's mappings in the guest` });
+        envFailures.push(i);
       } else {
         const rec = kernelAnswer(ev, r, kernel, i + 1, importer);
         if (rec) e.rec = rec;
         // Where the kernel put a mapping mremap moved (its answer) goes with the event, as a capture's
-        // does (capture/import.ts): the model does not choose addresses.
-        if (ev.op === 'mremap' && rec?.errno === 0 && typeof r['ret'] === 'string' && ev.args?.['placed'] === undefined) e.args = { ...ev.args, placed: BigInt(r['ret']) };
+        // does (capture/import.ts), in place of the generator's stand-in: the model does not choose addresses.
+        if (ev.op === 'mremap' && rec?.errno === 0 && typeof r['ret'] === 'string') e.args = { ...ev.args, placed: BigInt(r['ret']) };
       }
     }
     out.push(e);
   });
-  return { events: out, skipped: skippedList };
+  return { events: out, skipped: skippedList, envFailures };
 }
 
 // --------------------------------------------------------------- binary records (executor.c)
@@ -450,7 +457,8 @@ function resultRecord(rec: Rec, op: DecodedOp, ret: number, errno: number, data:
       set({ kind: 'close', fd: op.fd, ret, errno });
       return;
     case OP.MMAP:
-      set({ kind: 'mmap', addr: hexAddr(u64(0)), len: u64Field(u64(8)), prot: u32(20), fd: u32(16) >= 3 ? op.fd : -1, offset: u64Field(u64(24)), ret: ret < 0 ? null : hexAddr(ret), errno });
+      // (the kind is the low byte of its u32, mmap's other flags above it)
+      set({ kind: 'mmap', addr: hexAddr(u64(0)), len: u64Field(u64(8)), prot: u32(20), fd: (u32(16) & 0xff) >= 3 ? op.fd : -1, offset: u64Field(u64(24)), ret: ret < 0 ? null : hexAddr(ret), errno });
       return;
     case OP.MUNMAP:
       set({ kind: 'munmap', addr: hexAddr(u64(0)), len: u64Field(u64(8)), ret, errno });
@@ -508,8 +516,14 @@ function resultRecord(rec: Rec, op: DecodedOp, ret: number, errno: number, data:
     case OP.EXIT:
       set({ kind: 'exit', fn: '_exit', status: 0 });
       return;
+    case OP.MAPS: {
+      // (the executor's counts: regions, gaps unmapped, pages skipped as its own, mappings the kernel refused)
+      const failed = data.length >= 16 ? new DataView(data.buffer, data.byteOffset, data.length).getUint32(12, true) : 0;
+      set({ kind: 'env', what: 'maps', ret, errno, ...(failed ? { failed } : {}) });
+      return;
+    }
     default: {
-      const what = op.kind === OP.CAPDROP ? 'capdrop' : op.kind === OP.RLIMIT ? 'rlimit_memlock' : op.kind === OP.EXTFDS ? 'external_fds' : op.kind === OP.MAPS ? 'maps' : 'note';
+      const what = op.kind === OP.CAPDROP ? 'capdrop' : op.kind === OP.RLIMIT ? 'rlimit_memlock' : op.kind === OP.EXTFDS ? 'external_fds' : 'note';
       set({ kind: 'env', what, ret, errno });
     }
   }

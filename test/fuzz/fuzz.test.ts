@@ -68,6 +68,20 @@ describe('fuzzer machinery', () => {
     expect(() => encodeTrace({ kernel: '6.14' }, events)).not.toThrow();
   });
 
+  it('a maps snapshot names no new memory a process under mlockall(MCL_FUTURE) could not have locked (seed 115)', () => {
+    const snap = { op: 'maps', pid: 0, args: { maps: [{ start: 0x7f0000000000n, end: 0x7f0000400000n, perms: 'rw-s', path: '/dev/zero (deleted)' }] } };
+    const at = (events: Event[]) => {
+      let w: World = emptyWorld({ kernel: '6.12' });
+      for (const ev of [...setupEvents(), ...events]) w = apply(w, ev).state;
+      return resolve(snap, w, newModel()).op;
+    };
+    const locked = [{ op: 'mlockall', args: { flags: 6 } }, { op: 'drop_capability', args: { cap: 'CAP_IPC_LOCK' } }];
+    expect(at([...locked, { op: 'set_rlimit_memlock', args: { pages: 16n } }])).toBe('note');
+    expect(at([...locked, { op: 'set_rlimit_memlock', args: { pages: 1024n } }])).toBe('maps'); // 4 MiB fits
+    expect(at([...locked, { op: 'set_rlimit_memlock', args: { pages: 16n } }, { op: 'mmap', args: { va: 0x7f0000000000n, length: 0x1000n, kind: 'anon', prot: 3 } }])).toBe('note');
+    expect(at([locked[1]!, { op: 'set_rlimit_memlock', args: { pages: 16n } }])).toBe('maps'); // not locked
+  });
+
   it('is reproducible by seed', () => {
     const a = fuzz({ seed: 7, runs: 20, maxSteps: 20, kernel: '6.14' });
     const b = fuzz({ seed: 7, runs: 20, maxSteps: 20, kernel: '6.14' });

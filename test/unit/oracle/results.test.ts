@@ -101,8 +101,28 @@ describe('records -> kernel answers', () => {
     expect(k.events[0]!.args).toMatchObject({ placed: 0x7ffff7fd9000n });
     expect(k.events[0]!.rec).toEqual({ errno: 0, ret: 0x7ffff7fd9000 });
     expect(k.events[1]!.args).not.toHaveProperty('placed');
-    // (an event that says where already keeps its own word: the model then judges it)
-    expect(k.events[2]!.args).toMatchObject({ placed: 0x7f0001000000n });
+    // (the generator's stand-in gives way to the kernel's answer)
+    expect(k.events[2]!.args).toMatchObject({ placed: 0x7ffff7fd9000n });
+  });
+
+  it("a snapshot's mapping the guest refused is listed, and a divergence after it is the executor's error, not the model's (seed 115)", async () => {
+    const events: Event[] = [
+      { op: 'maps', args: { maps: [{ start: 0x7f0000000000n, end: 0x7f0000400000n, perms: 'rw-s', path: '/dev/zero (deleted)' }] } },
+      { op: 'read_memory', args: { va: 0x7f0000090000n, length: 0x10n } },
+    ];
+    const text = [
+      JSON.stringify({ seq: 1, kind: 'test', pid: 0, test: 't0', tseq: 0 }),
+      rec('env', 0, { what: 'maps', ret: 0, errno: 0, failed: 1 }),
+      rec('memread', 1, { addr: '0x7f0000090000', len: 16, ret: -1, errno: 14 }),
+      JSON.stringify({ seq: 9, kind: 'oracle_end', pid: 0, test: 't0', tseq: 0, status: 'ok', done: 2, ops: 2 }),
+    ].join('\n');
+    const recs = splitRecords(text).get('t0')!;
+    const k = withKernelAnswers(events, recs);
+    expect(k.skipped).toEqual([{ index: 0, op: 'maps', why: "maps: the kernel refused 1 of the snapshot's mappings in the guest" }]);
+    expect(k.envFailures).toEqual([0]);
+    const r = await judge('t0', events, recs);
+    expect(r.verdict).toBe('error');
+    expect(r.reason).toMatch(/refused event 0 \(maps/);
   });
 
   it('skipped ops keep no answer and are listed', () => {
