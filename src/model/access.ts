@@ -7,7 +7,8 @@ import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
 import { PAGE_SIZE, UNKNOWN_FILE_SIZE, findVma, peekPage, pinPage, pinnableFile, readPage, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
 import type { Tx } from './object.js';
-import { pagesAddRange, pagesRemoveRange, pinnedPage, unshareAgain } from './pages.js';
+import { anonAgain, pagesAddRange, pagesRemoveRange, pinnedPage, unshareAgain } from './pages.js';
+import { cowFaultPastEof } from './vma_merge.js';
 import type { AccessItem, AccessObj, Area } from './state.js';
 
 export const IOMMUFD_ACCESS_RW_WRITE = 1;
@@ -239,7 +240,7 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     // as it is, a private file mapping's page-cache page or the huge zero page, and unshares nothing)
     const pva = pages.base + firstIdx * PAGE_SIZE;
     const r = src ? pinPage(owner.mm, tx.w.mem, pva, true) : readablePage(owner.mm, tx.w.mem, pva);
-    if (!r) return 'EFAULT';
+    if (!r) return src ? failedWriteFault(tx, owner.pid, pva) : 'EFAULT';
     if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
     tx.fault(owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'read');
     const inPage = Number(startByte % PAGE_SIZE);
@@ -279,7 +280,7 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
         // goes, and long-term: it unshares a private file mapping's page, and faults the page in as a pin
         // of the area would (maybe a transparent huge page: huge_memory.ts).
         const r = pinPage(owner.mm, tx.w.mem, va, pages.writable);
-        if (!r) return 'EFAULT';
+        if (!r) return pages.writable ? failedWriteFault(tx, owner.pid, va) : 'EFAULT';
         if (r.mem !== tx.w.mem) {
           tx.setWorld({ ...tx.w, mem: r.mem });
           tx.noteFault(unshareAgain(owner.pid, va, va + PAGE_SIZE, pages.writable));
@@ -293,6 +294,17 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     done += k;
   }
   return 0;
+}
+
+/** A write pin that found no page (EFAULT): past a private file mapping's end it prepared the VMA's anon_vma all the same (vma_merge.ts cowFaultPastEof), which the failed ioctl keeps. */
+function failedWriteFault(tx: Tx, pid: number, va: bigint): 'EFAULT' {
+  const p = tx.w.procs.get(pid)!;
+  const mm = cowFaultPastEof(p.mm, tx.w.mem, va);
+  if (mm !== p.mm) {
+    tx.setWorld({ ...tx.w, procs: tx.w.procs.set(pid, { ...p, mm }) });
+    tx.noteFault(anonAgain(pid, va));
+  }
+  return 'EFAULT';
 }
 
 export { areaIndexRange };

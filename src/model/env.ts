@@ -21,7 +21,7 @@ import { anyPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
-import { keepForkedApart, mergeChanged, mergeNew, splitKernelVma } from './vma_merge.js';
+import { cowFaultPastEof, keepForkedApart, mergeChanged, mergeNew, splitKernelVma } from './vma_merge.js';
 import { canDoMlock, faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate, populated, tooMuchToFault, tooMuchToFaultIn } from './mlock.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
@@ -316,8 +316,10 @@ function withMm(w: World, p: Proc, mm: Mm, errno: string | 0): [World, Result] {
 function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {
   const p = proc(w, pid);
   const r = copyToUser(p.mm, w.mem, va, bytes);
-  const [mm, mem] = fault(p.mm, r.mem, va, va + BigInt(r.done), 'write', (phys) => mappedElsewhere(w, pid, phys));
+  let [mm, mem] = fault(p.mm, r.mem, va, va + BigInt(r.done), 'write', (phys) => mappedElsewhere(w, pid, phys));
   const errno = r.done === bytes.length ? 0 : 'EFAULT';
+  // (a store that met a private file mapping's end prepared its anon_vma all the same)
+  if (errno) mm = cowFaultPastEof(mm, mem, va + BigInt(r.done));
   return [mm === p.mm && mem === w.mem ? w : setProc({ ...w, mem }, { ...p, mm }), { errno }];
 }
 

@@ -24,7 +24,7 @@ import { u32, u64 } from './args.js';
 import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, eofVa, findVma, isHugetlbVma, mapVma, mlockedPages, pageAlign, pinPage, vmasIn, withFlags, type Memory, type Mm, type Vma } from './mm.js';
 import { fault, mappedElsewhere, settle } from './huge_memory.js';
 import { MAX_EVENT_STEPS, MAX_FAULT_UNITS, overLimit } from './limits.js';
-import { mergeChanged } from './vma_merge.js';
+import { cowFaultPastEof, mergeChanged } from './vma_merge.js';
 import type { Proc, World } from './state.js';
 
 export const MLOCK_ONFAULT = 1;
@@ -102,7 +102,9 @@ export function faultInVma(w: World, pid: number, v: Vma, from: bigint, to: bigi
     if (big) return [w, big];
     for (let va = from; va < lim; va += PAGE_SIZE) mem = pinPage(p.mm, mem, va, true)!.mem;
   }
-  const [mm, faulted] = fault(p.mm, mem, from, lim, write ? 'write' : 'read', (phys) => mappedElsewhere(w, pid, phys));
+  let [mm, faulted] = fault(p.mm, mem, from, lim, write ? 'write' : 'read', (phys) => mappedElsewhere(w, pid, phys));
+  // (the write fault at the file's end prepared the anon_vma all the same)
+  if (write && eof !== undefined) mm = cowFaultPastEof(mm, faulted, eof);
   if (mm !== p.mm || faulted !== w.mem) w = { ...w, mem: faulted, procs: w.procs.set(pid, { ...p, mm }) };
   return [w, eof !== undefined ? 'eof' : undefined];
 }

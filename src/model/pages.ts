@@ -14,7 +14,7 @@ import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
 import { MAX_FAULT_UNITS } from './limits.js';
-import { withAnonVma } from './vma_merge.js';
+import { cowFaultPastEof, withAnonVma } from './vma_merge.js';
 
 /**
  * Only a pages object based at or past 2^63 can meet the EOVERFLOW below: one based lower that
@@ -229,6 +229,13 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
         tx.noteFault(unshareAgain(owner.pid, va, p.base + BigInt(i) * PAGE_SIZE, p.writable));
       }
       if (i <= end) {
+        // (a write pin that met the file's end prepared the anon_vma all the same)
+        const stop = p.base + BigInt(i) * PAGE_SIZE;
+        const mm1 = p.writable ? cowFaultPastEof(mm, mem, stop) : mm;
+        if (mm1 !== mm) {
+          mm = mm1;
+          tx.noteFault(anonAgain(owner.pid, stop));
+        }
         err = 'EFAULT';
         break;
       }
@@ -274,6 +281,15 @@ export function unshareAgain(pid: number, from: bigint, to: bigint, write: boole
     const v = findVma(owner.mm, from);
     const mm = v ? withAnonVma(owner.mm, mem, v) : owner.mm;
     return { ...w, mem, procs: mm === owner.mm ? w.procs : w.procs.set(pid, { ...owner, mm }) };
+  };
+}
+
+/** The anon_vma a failed write fault at `va` past a private file mapping's end prepared (cowFaultPastEof), taken again on another World. */
+export function anonAgain(pid: number, va: bigint): (w: World) => World {
+  return (w) => {
+    const owner = w.procs.get(pid)!;
+    const mm = cowFaultPastEof(owner.mm, w.mem, va);
+    return mm === owner.mm ? w : { ...w, procs: w.procs.set(pid, { ...owner, mm }) };
   };
 }
 

@@ -23,7 +23,7 @@
  * unshare). Shared memory merges the same way, without anon_vmas (but
  * hugetlb memory, VM_DONTEXPAND, which never merges).
  */
-import { VM_LOCKED_MASK, findVma, isHugetlbVma, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+import { VM_LOCKED_MASK, findVma, isHugetlbVma, pastEof, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
 
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
@@ -32,7 +32,11 @@ const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
  * Neighbours the kernel keeps as one VMA: the same protection and flags, the
  * same object at contiguous offsets, and the same private pages, or pieces
  * the model split that the kernel has as one (`link`). Shared pieces with
- * different tags are two (a split nothing merged back: splitKernelVma).
+ * different tags are two (a split nothing merged back: splitKernelVma). So
+ * are pieces with different anon_vmas: one VMA has one (withAnonVma gives it
+ * to every piece), and two that differ there did not merge (seed 116: a
+ * write fault past a file's end gave one half of a split an anon_vma, and
+ * munlockall could not merge the halves back).
  */
 export const sameKernelVma = (a: Vma, b: Vma): boolean =>
   a.end === b.start &&
@@ -40,6 +44,7 @@ export const sameKernelVma = (a: Vma, b: Vma): boolean =>
   a.write === b.write &&
   a.shared === b.shared &&
   (a.flags ?? 0) === (b.flags ?? 0) &&
+  a.anon === b.anon &&
   (a.cow === undefined) === (b.cow === undefined) &&
   (a.mobj === b.mobj ? a.offset + (a.end - a.start) === b.offset : a.cow === undefined) &&
   (a.shared ? a.mobj === b.mobj && a.link === b.link : group(a) === group(b));
@@ -167,15 +172,34 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
   return [withVmas(mm, vmas), tagged];
 }
 
-/** `v`'s kernel VMA with an anon_vma (anon_vma_prepare at its first anonymous fault): all its pieces get one identity. */
+/**
+ * `v`'s kernel VMA with an anon_vma (anon_vma_prepare at its first anonymous
+ * fault): all its pieces get one identity. Not for memory whose contents the
+ * trace does not describe (a capture's: the program's own stores and faults
+ * are not recorded, so whether and when it got its anon_vma is not known);
+ * the model then takes its merges as anonymous ones allow.
+ */
 export function withAnonVma(mm: Mm, mem: Memory, at: Vma): Mm {
   const v = mm.vmas.get(at.start) ?? at;
-  if (v.anon !== undefined || privateKind(mem, v) === undefined) return mm;
+  if (v.anon !== undefined || privateKind(mem, v) === undefined || mem.mobjs.get(v.cow ?? v.mobj)?.unknown) return mm;
   const pieces = kernelVmaPieces(mm, v);
   const id = `${pieces[0]!.mobj}@${pieces[0]!.start.toString(16)}`;
   let vmas = mm.vmas;
   for (const p of pieces) vmas = vmas.set(p.start, { ...p, anon: id });
   return withVmas(mm, vmas);
+}
+
+/**
+ * A write fault that found no page: a store, or a write pin, at a page past
+ * the end of a writable private file mapping's file. do_cow_fault prepares
+ * the VMA's anon_vma (vmf_anon_prepare) before __do_fault finds nothing
+ * (SIGBUS; GUP's EFAULT), so the VMA has one after the failed access, and it
+ * no longer merges into a neighbour without one (oracle fuzz seed 116).
+ */
+export function cowFaultPastEof(mm: Mm, mem: Memory, va: bigint): Mm {
+  const v = findVma(mm, va);
+  if (!v || v.cow === undefined || v.shared || !v.write || !pastEof(mem, v, v.offset + (va - v.start))) return mm;
+  return withAnonVma(mm, mem, v);
 }
 
 /**

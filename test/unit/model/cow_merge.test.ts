@@ -16,3 +16,17 @@ import { join } from 'node:path';
 import { kernelTraceSuite } from './checked_run.js';
 
 kernelTraceSuite('private mappings of one file merge (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'cow_merge'), 11, 6);
+
+/**
+ * A write fault that finds no page, at a page past the file's end, still
+ * gives the VMA its anon_vma (do_cow_fault's vmf_anon_prepare comes before
+ * __do_fault's SIGBUS): then the halves of a split (mlock on fault) do not
+ * merge back when munlock makes them agree, and an mremap across them is
+ * EFAULT. Found by oracle fuzz seed 116 (test/oracle/regressions). Each
+ * trace ran whole on Linux 6.12.117: a write pin, a store and mlock's
+ * populate past the end leave two VMAs (the model before took them for one:
+ * 0); a read pin, no access, and an anon_vma on the neighbour instead of the
+ * changed half (is_mergeable_anon_vma checks the neighbour's chain) let
+ * them merge.
+ */
+kernelTraceSuite('an anon_vma from a failed write fault past the end of a file (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'anon_eof'), 6, 8);
