@@ -27,6 +27,8 @@ kernelTraceSuite('private mappings of one file merge (Linux 6.12.117 answers)', 
  * populate past the end leave two VMAs (the model before took them for one:
  * 0); a read pin, no access, and an anon_vma on the neighbour instead of the
  * changed half (is_mergeable_anon_vma checks the neighbour's chain) let
- * them merge.
+ * them merge. The g_* traces check that one VMA stays one when only part of
+ * it was faulted (grown in place, a DONTNEED, a forked child's mprotect
+ * undone): pieces of one VMA share its anon_vma.
  */
-kernelTraceSuite('an anon_vma from a failed write fault past the end of a file (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'anon_eof'), 6, 8);
+kernelTraceSuite('an anon_vma from a failed write fault past the end of a file (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'anon_eof'), 11, 4);
