@@ -639,12 +639,22 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
       const s = v.start > start ? v.start : start;
       const e = v.end < end ? v.end : end;
       fill(s);
-      vmas = vmas.set(s, { ...v, start: s, end: e, offset: v.offset + (s - v.start), read, write });
+      vmas = vmas.set(s, { ...v, start: s, end: e, offset: v.offset + (s - v.start) });
       pos = e;
     }
     fill(end);
   }
-  return [setProc({ ...w, mem }, { ...p, mm: withVmas(p.mm, vmas) }), { errno: 0 }];
+  // What the process had there now has the snapshot's protection, as an mprotect the trace did not
+  // see would give it (so the oracle's executor does): VM_ACCOUNT as mprotect_fixup sets it, and
+  // the VMAs that changed merge with neighbours that now agree.
+  let mm = withVmas(p.mm, vmas);
+  for (const r of regions) {
+    const perms = String(r['perms']);
+    const before = mm;
+    mm = protectRange(mm, mem, r['start'] as bigint, r['end'] as bigint, perms[0] === 'r', perms[1] === 'w').mm;
+    [mm, mem] = mergeChanged(before, mm, mem, r['start'] as bigint, r['end'] as bigint);
+  }
+  return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0 }];
 }
 
 const noop: EnvHandler = (w) => [w, { errno: 0 }];

@@ -12,9 +12,10 @@
  * background, at a time the trace does not show; the oracle answered one
  * such trace both ways.)
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Event, Fields } from '../../../src/events/event.js';
-import { runChecked } from './checked_run.js';
+import { kernelTraceSuite, runChecked } from './checked_run.js';
 
 const M = 0x100000n;
 const X = 0x7f0008000000n;
@@ -212,3 +213,14 @@ describe('an mprotect or madvise that makes neighbours alike merges them (Linux 
     expect(failures(events)).toEqual({ 6: 'EIO', 7: 'EIO', 8: 'EFAULT' });
   });
 });
+
+/**
+ * A maps snapshot over memory the process already has gives it the
+ * snapshot's protection as an mprotect would (the oracle's executor makes
+ * that mprotect): VM_ACCOUNT as mprotect_fixup sets and clears it, and the
+ * VMAs that changed merge with neighbours that now agree. Found by oracle
+ * fuzz seed 117 (test/oracle/regressions): the model had overwritten the
+ * protection alone, and kept three VMAs where the kernel merged them. Each
+ * trace ran whole on Linux 6.12.117; three diverged from the model before.
+ */
+kernelTraceSuite('a maps snapshot re-protects as mprotect (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'maps_reprotect'), 4, 1);
