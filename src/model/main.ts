@@ -11,7 +11,7 @@ import { hwptAllocIoctl } from './hw_pagetable.js';
 import { ioasAlloc, ioasAllowIovas, ioasChangeProcess, ioasCopy, ioasIovaRanges, ioasMap, ioasMapFile, ioasOptionHugePages, ioasUnmap } from './ioas.js';
 import { destroyIoctl } from './lifecycle.js';
 import { Tx } from './object.js';
-import { testOps } from './selftest.js';
+import { recorderReadsRwBuf, testOps } from './selftest.js';
 import type { World } from './state.js';
 import { faultAlloc } from './fault.js';
 import { getDirtyBitmap, setDirtyTracking } from './dirty.js';
@@ -202,8 +202,10 @@ export function iommufdIoctl(w: World, ctxId: number, pid: number, ev: Event): [
   if (ev.args === null) return [w, { errno: 'EFAULT' }];
   const l = layout(struct, w.kernel);
   const size = ev.size ?? l.size;
-  if (size < minSize) return [w, { errno: 'EINVAL' }];
-  if (size > l.size && ev.tail && ev.tail.some((b) => b !== 0)) return [w, { errno: 'E2BIG' }];
+  // (the recorder reads an ACCESS_RW buffer before the call, whatever the call answers: its faults stay)
+  if (op === 'IOMMU_TEST_OP_ACCESS_RW') recorderReadsRwBuf(tx, ev, size);
+  if (size < minSize) return [tx.failed(w), { errno: 'EINVAL' }];
+  if (size > l.size && ev.tail && ev.tail.some((b) => b !== 0)) return [tx.failed(w), { errno: 'E2BIG' }];
   const a = size < l.size ? truncateFields(l, ev.args, size) : ev.args;
   const res = handler(tx, a, ev);
   if (res.unmodelled) return [w, res];

@@ -255,16 +255,26 @@ function destroyAccessPages(tx: Tx, a: Fields): Result {
 /** How much of a buffer the recorder reads around a call (MAX_ARRAY in tools/oracle/executor.c). */
 const RECORDER_READ = 256n * 1024n;
 
-/** IOMMU_TEST_OP_ACCESS_RW */
+/**
+ * The recorder (the capture shim, the oracle's executor) reads an ACCESS_RW
+ * caller's buffer before the call (rw_buf_in, at most RECORDER_READ bytes):
+ * read faults, whatever the call then answers, also when the dispatcher
+ * refuses the struct's size (E2BIG, EINVAL: oracle fuzz seed 120). It reads
+ * the fields the struct's `size` covers (uptr at byte 32, length at 24).
+ */
+export function recorderReadsRwBuf(tx: Tx, ev: Event, size: number): void {
+  const m = sub(ev.args ?? {}, 'access_rw');
+  const uptr = size >= 40 ? u64(m, 'uptr') : 0n;
+  const length = size >= 32 ? u64(m, 'length') : 0n;
+  if (uptr && !(ev.bufs && 'uptr' in ev.bufs)) tx.fault(tx.pid, uptr, uptr + (length < RECORDER_READ ? length : RECORDER_READ), 'read');
+}
+
+/** IOMMU_TEST_OP_ACCESS_RW (the recorder's read of the buffer came first: recorderReadsRwBuf, from main.ts) */
 function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
   const m = sub(a, 'access_rw');
   const flags = u32(m, 'flags');
   let iova = u64(m, 'iova');
   const length = u64(m, 'length');
-  // The recorder (the capture shim, the oracle's executor) reads the caller's buffer before the
-  // call (rw_buf_in, at most RECORDER_READ bytes): read faults, whatever the call then answers.
-  const uptr = u64(m, 'uptr');
-  if (uptr && !(ev.bufs && 'uptr' in ev.bufs)) tx.fault(tx.pid, uptr, uptr + (length < RECORDER_READ ? length : RECORDER_READ), 'read');
   if (length > 16n * 1024n * 1024n) return { errno: 'ENOMEM' };
   if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)) return { errno: 'EOPNOTSUPP' };
   return withAccess(tx, u32(a, 'id'), (t, acc) => {
