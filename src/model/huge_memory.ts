@@ -56,7 +56,7 @@
 import { PMap } from '../ds/pmap.js';
 import { sameKernelVma, splitKernelVma, withAnonVma } from './vma_merge.js';
 import type { World } from './state.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, cutsHugetlb, findVma, pageAlign, unmapRange, vmasIn, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, cutsHugetlb, findVma, newMobj, pageAlign, unmapRange, vmasIn, withVmas, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
 export const PMD_TABLE = 1;
 export const PMD_HUGE = 2;
@@ -92,9 +92,12 @@ const withPmds = (mm: Mm, pmds: PMap<bigint, number>): Mm => (pmds === mm.pmds ?
 
 /**
  * Faults over `[start, end)` (clipped to the VMAs there, stopping at a hole):
- * the PMD entries they fill, and the huge pages they allocate.
+ * the PMD entries they fill, and the huge pages they allocate. A huge page
+ * across pieces may move an empty piece onto an object of its own
+ * (newFolioAcross); one in `[start, end)` only with `rehomeFaulted`, for a
+ * caller that looks its pages up after the fault, not before.
  */
-export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: FaultKind, elsewhere?: (phys: bigint) => boolean): [Mm, Memory] {
+export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: FaultKind, elsewhere?: (phys: bigint) => boolean, rehomeFaulted = false): [Mm, Memory] {
   if (start >= end) return [mm, mem];
   let pmds = pmdsOf(mm);
   let pos = start;
@@ -124,8 +127,8 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
         // 2 MiB across pieces the model keeps apart but the kernel has as one VMA: a read fault
         // maps the huge zero page there, a write fault a huge page across the pieces' objects.
         const across = kind !== 'pin-read' && acrossPieces(mm, mem, h);
-        const grown = across && kind === 'write' ? newFolioAcross(mm, mem, h) : undefined;
-        if (grown) mem = grown;
+        const grown = across && kind === 'write' ? newFolioAcross(mm, mem, h, rehomeFaulted ? 0n : start, rehomeFaulted ? 0n : end) : undefined;
+        if (grown) [mm, mem] = grown;
         hugeRead ||= across && kind === 'read';
         pmds = pmds.set(h, grown ? PMD_HUGE : across && kind === 'read' ? PMD_ZERO : PMD_TABLE);
         continue;
@@ -265,8 +268,21 @@ function acrossPieces(mm: Mm, mem: Memory, h: bigint): boolean {
  * growth's old object has mapped where they were moved to. They are marked
  * copied out of it (Mobj.thpCopied): 4 KiB pages of their own, as they were.
  */
-function newFolioAcross(mm: Mm, mem: Memory, h: bigint): Memory | undefined {
-  const hit = vmasIn(mm, h, h + HPAGE_SIZE);
+function newFolioAcross(mm: Mm, mem: Memory, h: bigint, start: bigint, end: bigint): [Mm, Memory] | undefined {
+  let hit = vmasIn(mm, h, h + HPAGE_SIZE);
+  // An object's folios may not overlap in its indices. A piece whose object has a folio where this one
+  // would go (an object with a huge page further on, a piece of it moved here by mremap: #52) moves
+  // onto an object of its own first, when it can do so unseen: inside the 2 MiB (nothing of it is
+  // present there), not what this fault is for (its callers hold its pages' identities), one VMA
+  // with the others by its tag, and nothing of it in its object.
+  for (const x of hit) {
+    const first = Number((x.offset + (h - x.start)) >> PAGE_SHIFT);
+    if (!overlapsFolio(mem.mobjs.get(x.mobj)!, first)) continue;
+    const rehomed = ownObject(mm, mem, x, h, start, end);
+    if (!rehomed) return undefined;
+    [mm, mem] = rehomed;
+  }
+  hit = vmasIn(mm, h, h + HPAGE_SIZE);
   const firsts = new Map<number, number>();
   for (const x of hit) {
     const first = Number((x.offset + (h - x.start)) >> PAGE_SHIFT);
@@ -276,8 +292,7 @@ function newFolioAcross(mm: Mm, mem: Memory, h: bigint): Memory | undefined {
   }
   for (const [id, first] of firsts) {
     // (an empty entry has no pages behind it; a folio already there would mean the model lost track)
-    const below = mem.mobjs.get(id)!.thp?.floor(first + HPAGE_NR - 1);
-    if (below && below[0] + HPAGE_NR > first) return undefined;
+    if (overlapsFolio(mem.mobjs.get(id)!, first)) return undefined;
   }
   const phys = mem.nextPhys;
   mem = { ...mem, nextPhys: phys + 2n * HPAGE_SIZE };
@@ -294,7 +309,36 @@ function newFolioAcross(mm: Mm, mem: Memory, h: bigint): Memory | undefined {
     }
     if (next < first + HPAGE_NR) mem = copyOut(mem, id, first, next, first + HPAGE_NR - 1);
   }
-  return mem;
+  return [mm, mem];
+}
+
+/** Whether object `m` has a folio in indices [first, first + HPAGE_NR). */
+function overlapsFolio(m: Mobj, first: number): boolean {
+  const below = m.thp?.floor(first + HPAGE_NR - 1);
+  return below !== undefined && below[0] + HPAGE_NR > first;
+}
+
+/**
+ * Piece `x` (inside the 2 MiB at `h`) on an anonymous object of its own, its
+ * first page at the folio's first index (0), its kernel page offset kept; or
+ * undefined when that could be seen (see newFolioAcross).
+ */
+function ownObject(mm: Mm, mem: Memory, x: Vma, h: bigint, start: bigint, end: bigint): [Mm, Memory] | undefined {
+  if (x.start < h || x.end > h + HPAGE_SIZE || (x.start < end && start < x.end) || x.link === undefined || x.cow !== undefined || x.shared) return undefined;
+  const m = mem.mobjs.get(x.mobj)!;
+  if (m.kind !== 'anon') return undefined;
+  const a = Number(x.offset >> PAGE_SHIFT);
+  const z = a + Number((x.end - x.start) >> PAGE_SHIFT) - 1;
+  const has = (t: PMap<number, unknown> | undefined) => t !== undefined && t.floor(z) !== undefined && t.floor(z)![0] >= a;
+  // (nothing of it in its object: no bytes, no folio or copied-out run that reaches into it)
+  if (has(m.data) || (m.thp?.floor(z) && m.thp.floor(z)![0] + HPAGE_NR > a) || (m.thpCopied?.floor(z) && m.thpCopied.floor(z)![1] >= a) || (m.thpSmall?.floor(z) && m.thpSmall.floor(z)![0] + HPAGE_NR > a)) return undefined;
+  let id: number;
+  [mem, id] = newMobj(mem, 'anon', HPAGE_SIZE, m.name, undefined, m.unknown);
+  const offset = x.start - h;
+  const { pgoffDelta: _d, ...rest } = x;
+  const kernelPgoff = x.offset + (x.pgoffDelta ?? 0n);
+  const y: Vma = { ...rest, mobj: id, offset, ...(kernelPgoff !== offset ? { pgoffDelta: kernelPgoff - offset } : {}) };
+  return [withVmas(mm, mm.vmas.set(y.start, y)), mem];
 }
 
 /**
@@ -589,9 +633,9 @@ export function isCompoundPage(mm: Mm, mem: Memory, va: bigint, page: { mobj: nu
 }
 
 /** `fault` in process `pid`'s address space, the World around it. */
-export function faultIn(w: World, pid: number, start: bigint, end: bigint, kind: FaultKind): World {
+export function faultIn(w: World, pid: number, start: bigint, end: bigint, kind: FaultKind, rehomeFaulted = false): World {
   const p = w.procs.get(pid);
   if (!p || !p.alive) return w;
-  const [mm, mem] = fault(p.mm, w.mem, start, end, kind, (phys) => mappedElsewhere(w, pid, phys));
+  const [mm, mem] = fault(p.mm, w.mem, start, end, kind, (phys) => mappedElsewhere(w, pid, phys), rehomeFaulted);
   return mm === p.mm && mem === w.mem ? w : { ...w, mem, procs: w.procs.set(pid, { ...p, mm }) };
 }

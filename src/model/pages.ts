@@ -257,11 +257,13 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
         }
         const mm0 = mm;
         const mem0 = mem;
-        [mm, mem] = fault(mm, mem, va, endVa, kind, (phys) => mappedElsewhere(tx.w, owner.pid, phys));
-        if (mm !== mm0 || mem !== mem0) tx.noteFault((w) => faultIn(w, owner.pid, va, endVa, kind));
+        // (the pages are looked up after the fault: it may move an empty piece onto an object of its own)
+        [mm, mem] = fault(mm, mem, va, endVa, kind, (phys) => mappedElsewhere(tx.w, owner.pid, phys), true);
+        if (mm !== mm0 || mem !== mem0) tx.noteFault((w) => faultIn(w, owner.pid, va, endVa, kind, true));
       }
-      const mobjIndex = Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT);
-      out.push([idx, { last: end, count: 1, mobj: vma.mobj, mobjIndex }]);
+      const now = findVma(mm, va)!;
+      const mobjIndex = Number((now.offset + (va - now.start)) >> PAGE_SHIFT);
+      out.push([idx, { last: end, count: 1, mobj: now.mobj, mobjIndex }]);
     }
     idx = end + 1;
   }
