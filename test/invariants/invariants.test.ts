@@ -123,6 +123,19 @@ describe('more corner cases the fuzzer met', () => {
       w = r.state;
     });
   };
+  it('a replace that failed filling its new domain keeps what its pins faulted in (seed 11)', () => {
+    run('6.12', [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      // (IOAS 2: an area of memory that is not mapped, after one that the fill faults in whole)
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 2, __reserved: 0, user_va: 0x7f0001000000n, length: 0x1000n, iova: 0x2000000n } },
+      { op: 'mmap', args: { va: 0x7f0000000000n, length: 0x400000n, kind: 'private_anon', prot: 3 } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 2, __reserved: 0, user_va: 0x7f0000000000n, length: 0x200000n, iova: 0x1000000n } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', fd: 0, args: { id: 3, mock_domain_replace: { pt_id: 2 } } },
+    ]);
+  });
   it('madvise over a hole: ENOMEM after advising the mapped parts (a partial effect)', () => {
     run('6.12', [{ op: 'open', args: { path: '/dev/iommu' } }, { op: 'madvise', args: { va: VA, length: 0x1000n, advice: 'DONTNEED' } }]);
   });
