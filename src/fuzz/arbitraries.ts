@@ -714,7 +714,8 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       weight: 1.5,
       build: env('open', (d) => {
         const c = d.w([40, 40, 10, 10]);
-        if (c === 3) return { path: SCRATCH_FILE, flags: O_TRUNC_RW };
+        // (the scratch file now and then read-only or write-only: which mappings of it the kernel refuses)
+        if (c === 3) return { path: SCRATCH_FILE, flags: d.of(O_TRUNC_RW, O_TRUNC_RW, O_TRUNC_RW & ~3, (O_TRUNC_RW & ~3) | 1) };
         return { path: c === 0 ? '/dev/iommu' : c === 1 ? { $: 'vfiopath', k: d.int(3) } : { $: 'vfiopath', k: d.int(3), group: true } };
       }),
     },
@@ -731,7 +732,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         // (file_shared: guest RAM in a shared mapping of a file, as a VMM's memory-backend-file)
         const kind = d.of('anon', 'anon_hugetlb', 'private_anon', 'memfd', 'file_private', 'anon', 'file_shared');
         // (now and then right after a region: the kernel merges neighbouring anonymous mappings, vma_merge.ts)
-        const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + (d.w([85, 15]) ? GUEST_REGION : 0n), length: GUEST_REGION, kind, prot: d.of(3, 3, 1) };
+        const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + (d.w([85, 15]) ? GUEST_REGION : 0n), length: GUEST_REGION, kind, prot: d.w([85, 15]) ? d.of(7, 5, 4, 2) : d.of(3, 3, 1) };
         if (kind === 'memfd' || kind === 'file_shared') {
           a['fd'] = kind === 'memfd' ? memfd(d) : fd('file');
           a['offset'] = 0n;
@@ -775,7 +776,14 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       }),
     },
     munmap: { weight: 1, build: env('munmap', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, GUEST_REGION) })) },
-    mprotect: { weight: 1, build: env('mprotect', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), prot: d.of(1, 0, 3) })) },
+    // (PROT_EXEC is a VMA flag of its own; PROT_SEM is taken and ignored, the GROWS bits refused, other bits EINVAL)
+    mprotect: {
+      weight: 1,
+      build: env('mprotect', (d) => {
+        const c = d.w([80, 20, d.h]);
+        return { va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), prot: c === 0 ? d.of(1, 0, 3) : c === 1 ? d.of(7, 5, 4) : d.of(0xb, 0x13, 0x01000003, 0x02000001, 0x03000000) };
+      }),
+    },
     madvise: {
       weight: 0.5,
       // (what a VMM does to guest RAM: DONTFORK it, give it back with DONTNEED or REMOVE, ask for

@@ -142,8 +142,9 @@ function partialEffect(d: StepDelta): string | undefined {
       // past the end of a file (ENOMEM) stops that with the whole range locked and the pages before faulted in.
       return d.result.errno === 'ENOMEM' ? 'the VMAs before a hole keep their new lock flags, and a range locked whole keeps the pages faulted in before the failing one (mlock(2))' : undefined;
     case 'mprotect':
-      // do_mprotect_pkey changes VMA by VMA: a hole (ENOMEM) or a hugetlb VMA split at the end off a huge page (EINVAL) stops it after the VMAs before.
-      return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' ? 'the VMAs before a hole or a refused hugetlb split keep their new protection (mprotect(2))' : undefined;
+      // do_mprotect_pkey changes VMA by VMA: a hole (ENOMEM), a VMA that may not take the protection (EACCES: no
+      // VM_MAYWRITE) or a hugetlb VMA split at the end off a huge page (EINVAL) stops it after the VMAs before.
+      return d.result.errno === 'ENOMEM' || d.result.errno === 'EINVAL' || d.result.errno === 'EACCES' ? 'the VMAs before a hole, a VMA that may not take the protection or a refused hugetlb split keep their new protection (mprotect(2))' : undefined;
     default:
       return undefined;
   }
@@ -207,7 +208,7 @@ export const failedIoctlUnchanged: Invariant = {
     'VFIO_IOMMU_UNMAP_DMA (§11.4), madvise over a range with holes (ENOMEM after advising the mapped parts) or stopped ' +
     'by a VMA that refuses the advice (EINVAL, EACCES) after the VMAs before (MADV_POPULATE_*: also a page past the end of a file, EFAULT, after faulting in the pages before), a failed FIXED or DONTUNMAP mremap ' +
     '(its target and a shrinking tail unmapped first), mprotect ' +
-    'stopped by a hole (ENOMEM) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a device replace the ' +
+    'stopped by a hole (ENOMEM), a VMA that may not be made writable (EACCES) or a hugetlb split at its end (EINVAL) after changing the VMAs before, a device replace the ' +
     'driver refused within one IOAS (the group\'s reserved regions removed from it), an unmapping (munmap, ' +
     'mmap over old mappings, mremap) refused at a hugetlb VMA\'s cut at its end (EINVAL) after splitting the VMA at its start, mlock and munlock ' +
     'stopped by a hole (ENOMEM) after the VMAs before, or mlock failing to fault in a range it locked whole (ENOMEM), a fault-fd ' +

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_LOCKED, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -98,6 +98,13 @@ const MAP_FIXED = 0x10;
 const MAP_ANONYMOUS = 0x20;
 const MAP_DENYWRITE = 0x800;
 const MAP_EXECUTABLE = 0x1000;
+/** mprotect's prot bits (asm-generic/mman-common.h). */
+const PROT_READ = 0x1;
+const PROT_WRITE = 0x2;
+const PROT_EXEC = 0x4;
+const PROT_SEM = 0x8;
+const PROT_GROWSDOWN = 0x01000000;
+const PROT_GROWSUP = 0x02000000;
 const MAP_LOCKED = 0x2000;
 const MAP_NORESERVE = 0x4000;
 const MAP_POPULATE = 0x8000;
@@ -165,6 +172,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   let offset = 0n;
   let shared = true;
   let cow: number | undefined;
+  let noMayWrite = 0;
   if (fileKind) {
     if (a['fd'] === undefined && kind === 'file_private') {
       // A private mapping of some regular file that the trace does not name (as long as the mapping reaches).
@@ -185,8 +193,13 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
         const mm = refused ? refused.mm : settle(unmapRange(p.mm, va, va + length), va, va + length);
         return [mm === p.mm ? w : setProc({ ...w, mem: refused?.mem ?? w.mem }, { ...p, mm }), { errno: 'EINVAL' }];
       }
+      // The file's access mode (do_mmap): a shared writable mapping needs FMODE_WRITE, any mapping
+      // FMODE_READ (EACCES, before the ENODEV of a file that has no mmap method).
+      if ((kind !== 'file_private' && prot & PROT_WRITE && f.readOnly) || f.writeOnly) return fail(w, 'EACCES');
       // A file without an mmap method (the iommufd, a fault or access fd, a group): ENODEV.
       if (f.mobj === undefined) return fail(w, 'ENODEV');
+      // (a shared mapping of a file opened read-only has no VM_MAYWRITE: mprotect may not add PROT_WRITE)
+      if (kind !== 'file_private' && f.readOnly) noMayWrite = VM_NO_MAYWRITE;
       mobj = f.mobj;
     }
     offset = u64(a, 'offset');
@@ -210,7 +223,8 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   const refused = refusedCut(p.mm, w.mem, va, va + length);
   if (refused) return [refused.mm === p.mm ? w : setProc({ ...w, mem: refused.mem }, { ...p, mm: refused.mm }), { errno: 'EINVAL' }];
   // (mmap_region: a hugetlb mapping is not locked, nor counted)
-  const flags = (account ? VM_ACCOUNT : 0) | noreserve | (mapFlags & MAP_STACK ? VM_NOHUGEPAGE : 0) | (kind === 'anon_hugetlb' ? 0 : lock);
+  // (calc_vm_prot_bits: PROT_EXEC is VM_EXEC; mmap ignores prot bits it does not know)
+  const flags = (account ? VM_ACCOUNT : 0) | noreserve | noMayWrite | (prot & PROT_EXEC ? VM_EXEC : 0) | (mapFlags & MAP_STACK ? VM_NOHUGEPAGE : 0) | (kind === 'anon_hugetlb' ? VM_HUGETLB : lock);
   // A locked mapping, or one asked for with MAP_POPULATE (not MAP_NONBLOCK), is faulted in below
   // (do_mmap's *populate); populate_vma_page_range leaves one locked on fault alone. That is
   // refused at once, with nothing changed, when it is too much for one event.
@@ -242,25 +256,39 @@ function munmap(w: World, pid: number, a: Fields): [World, Result] {
   return u.mm === p.mm ? [w, { errno: u.errno }] : [setProc({ ...w, mem: u.mem }, { ...p, mm: u.mm }), { errno: u.errno }];
 }
 
-/** mprotect(2): EINVAL unaligned, ENOMEM for a hole (or a wrapping range), EINVAL for a split of a hugetlb VMA off a huge page. */
+/**
+ * mprotect(2), do_mprotect_pkey's checks in order: EINVAL for both GROWSDOWN and GROWSUP, an
+ * unaligned start, or a bit x86's arch_validate_prot does not know (PROT_SEM it takes and
+ * ignores); ENOMEM for a wrapping range, or no VMA at the start; then GROWSDOWN (a VMA anywhere in
+ * the range) and GROWSUP are EINVAL, as no VMA of the model grows (MAP_GROWSDOWN is not modelled,
+ * x86 has no VM_GROWSUP). Then VMA by VMA: ENOMEM at a hole, EINVAL for a split of a hugetlb VMA
+ * off a huge page. PROT_EXEC is VM_EXEC (noexec mounts, whose files refuse it, are not modelled).
+ */
 function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   const va = u64(a, 'va');
   const raw = u64(a, 'length');
-  const prot = u32(a, 'prot');
+  const rawProt = u32(a, 'prot');
+  const grows = rawProt & (PROT_GROWSDOWN | PROT_GROWSUP);
+  const prot = rawProt & ~grows;
+  if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return fail(w, 'EINVAL');
   if (va % PAGE_SIZE) return fail(w, 'EINVAL');
   if (raw === 0n) return [w, { errno: 0 }];
   const length = pageAlign(raw);
   if (length === 0n || va + length > U64_MAX) return fail(w, 'ENOMEM');
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) return fail(w, 'EINVAL');
   const p = proc(w, pid);
   const end = va + length;
-  const read = !!(prot & 1);
-  const write = !!(prot & 2);
-  // do_mprotect_pkey: the start must lie in a VMA (else ENOMEM, nothing done).
+  if (grows & PROT_GROWSDOWN) return fail(w, vmasIn(p.mm, va, end).length ? 'EINVAL' : 'ENOMEM');
+  // the start must lie in a VMA (else ENOMEM, nothing done)
   if (!findVma(p.mm, va)) return fail(w, 'ENOMEM');
+  if (grows & PROT_GROWSUP) return fail(w, 'EINVAL');
+  const read = !!(prot & PROT_READ);
+  const write = !!(prot & PROT_WRITE);
+  const exec = !!(prot & PROT_EXEC);
   // A VMA is split only where its protection changes (mprotect_fixup keeps an unchanged one whole).
   const changes = (addr: bigint) => {
     const v = p.mm.vmas.floor(addr)?.[1];
-    return !!v && (v.read !== read || v.write !== write);
+    return !!v && (v.read !== read || v.write !== write || !!((v.flags ?? 0) & VM_EXEC) !== exec);
   };
   if (splitsHugetlb(w, pid, va) && changes(va)) return fail(w, 'EINVAL');
   // Then VMA by VMA, each changed as it comes: a hole (or the range running past the last VMA)
@@ -290,12 +318,13 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
       }
     return [w2, changed[1]];
   };
-  const whole = protectRange(p.mm, w.mem, va, end, read, write);
+  const whole = protectRange(p.mm, w.mem, va, end, read, write, exec);
+  if (whole.refused) return done(whole.mm, whole.refused);
   if (whole.reached < end) return done(whole.mm, 'ENOMEM');
   if (splitsHugetlb(w, pid, end) && changes(end - 1n)) {
     // (the VMAs before it change; it is split at the range's start first, and that split stays)
     const last = p.mm.vmas.floor(end - 1n)![1];
-    const before = protectRange(p.mm, w.mem, va, last.start, read, write).mm;
+    const before = protectRange(p.mm, w.mem, va, last.start, read, write, exec).mm;
     const [split, mem] = last.start < va ? splitKernelVma(before, w.mem, va) : [before, w.mem];
     return done(split, 'EINVAL', mem);
   }
@@ -632,7 +661,7 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
       // A snapshot only comes from real captures: the contents are the program's, unknown here.
       [mem, id] = newMobj(mem, kind, to - pos, path || undefined, undefined, true);
       // (mmap made it: locked after mlockall(MCL_FUTURE), unless hugetlb; its pages, unknown here, need no faulting in)
-      const flags = (write && !shared ? VM_ACCOUNT : 0) | (kind === 'hugetlb' ? 0 : (p.defLocked ?? 0));
+      const flags = (write && !shared ? VM_ACCOUNT : 0) | (perms[2] === 'x' ? VM_EXEC : 0) | (kind === 'hugetlb' ? VM_HUGETLB : (p.defLocked ?? 0));
       vmas = vmas.set(pos, { start: pos, end: to, read, write, shared, mobj: id, offset: 0n, ...(flags ? { flags } : {}) });
     };
     for (const v of vmasIn(p.mm, start, end)) {
@@ -651,7 +680,7 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
   for (const r of regions) {
     const perms = String(r['perms']);
     const before = mm;
-    mm = protectRange(mm, mem, r['start'] as bigint, r['end'] as bigint, perms[0] === 'r', perms[1] === 'w').mm;
+    mm = protectRange(mm, mem, r['start'] as bigint, r['end'] as bigint, perms[0] === 'r', perms[1] === 'w', perms[2] === 'x').mm;
     [mm, mem] = mergeChanged(before, mm, mem, r['start'] as bigint, r['end'] as bigint);
   }
   return [setProc({ ...w, mem }, { ...p, mm }), { errno: 0 }];

@@ -133,6 +133,19 @@ export const VM_NORESERVE = 0x200000;
  * of mm->locked_vm (`mlockedPages`); a hugetlb VMA never gets them.
  */
 export const VM_LOCKED = 0x2000;
+/** PROT_EXEC's vm_flag: VMAs that differ in it are different VMAs (no merge, mremap may not cross). */
+export const VM_EXEC = 0x4;
+/**
+ * A hugetlb VMA's (hugetlbfs_file_mmap sets it with VM_DONTEXPAND, which keeps it from ever
+ * merging): two hugetlb pieces are one kernel VMA only when tagged so (vma_merge.ts sameKernelVma).
+ */
+export const VM_HUGETLB = 0x400000;
+/**
+ * The kernel's VM_MAYWRITE (0x20), kept inverted so that most VMAs carry no flags: set on the
+ * few that lack it, a shared mapping of a file opened without write access, which mprotect may
+ * then not make writable (EACCES).
+ */
+export const VM_NO_MAYWRITE = 0x20;
 export const VM_LOCKONFAULT = 0x80000;
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 
@@ -429,19 +442,23 @@ export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
 
 /**
  * mprotect over `[start, end)`, VMA by VMA as do_mprotect_pkey goes, up to the
- * first hole: the new map (the same object when nothing changed) and where it
- * stopped (`end` when it met no hole; `start` when there is no VMA at start).
+ * first hole or the first VMA that may not be made writable (`refused`): the
+ * new map (the same object when nothing changed) and where it stopped (`end`
+ * when it met neither; `start` when there is no VMA at start).
  */
-export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, read: boolean, write: boolean): { mm: Mm; reached: bigint } {
+export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, read: boolean, write: boolean, exec: boolean): { mm: Mm; reached: bigint; refused?: 'EACCES' } {
+  const execFlag = exec ? VM_EXEC : 0;
   let vmas = mm.vmas;
   let pos = start;
   while (pos < end) {
     const v = findVma({ vmas }, pos);
     if (!v) break;
     const segEnd = v.end < end ? v.end : end;
+    // (a protection the VMA may not have stops the walk: the VMAs before it keep their change)
+    if (write && (v.flags ?? 0) & VM_NO_MAYWRITE) return { mm: withVmas(mm, vmas), reached: pos, refused: 'EACCES' };
     // mprotect_fixup leaves a VMA whose flags do not change alone: no split (a split of a
     // hugetlb VMA off a huge page would make a later munmap there look like a clean cut).
-    if (v.read === read && v.write === write) {
+    if (v.read === read && v.write === write && ((v.flags ?? 0) & VM_EXEC) === execFlag) {
       pos = segEnd;
       continue;
     }
@@ -451,7 +468,7 @@ export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, re
     const account = write && !v.write && !v.shared && !(flags & (VM_ACCOUNT | VM_NORESERVE));
     const unaccount = !write && flags & VM_ACCOUNT && !vmaHasFile(mem, v) && v.anon === undefined;
     const { flags: _old, ...rest } = v;
-    const nflags = account ? flags | VM_ACCOUNT : unaccount ? flags & ~VM_ACCOUNT : flags;
+    const nflags = ((account ? flags | VM_ACCOUNT : unaccount ? flags & ~VM_ACCOUNT : flags) & ~VM_EXEC) | execFlag;
     vmas = vmas.set(pos, { ...rest, start: pos, end: segEnd, offset: v.offset + (pos - v.start), read, write, ...(nflags ? { flags: nflags } : {}) });
     if (v.end > segEnd) vmas = vmas.set(segEnd, { ...v, start: segEnd, offset: v.offset + (segEnd - v.start) });
     pos = segEnd;

@@ -23,7 +23,7 @@
  * unshare). Shared memory merges the same way, without anon_vmas (but
  * hugetlb memory, VM_DONTEXPAND, which never merges).
  */
-import { VM_LOCKED_MASK, findVma, isHugetlbVma, pastEof, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+import { VM_HUGETLB, VM_LOCKED_MASK, findVma, isHugetlbVma, pastEof, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
 
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
@@ -40,6 +40,8 @@ const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
  */
 export const sameKernelVma = (a: Vma, b: Vma): boolean =>
   a.end === b.start &&
+  // (hugetlb VMAs never merge: pieces alike after a split the kernel made stay two)
+  (!((a.flags ?? 0) & VM_HUGETLB) || (a.link !== undefined && a.link === b.link)) &&
   a.read === b.read &&
   a.write === b.write &&
   a.shared === b.shared &&
