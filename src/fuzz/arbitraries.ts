@@ -732,7 +732,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         // (file_shared: guest RAM in a shared mapping of a file, as a VMM's memory-backend-file)
         const kind = d.of('anon', 'anon_hugetlb', 'private_anon', 'memfd', 'file_private', 'anon', 'file_shared');
         // (now and then right after a region: the kernel merges neighbouring anonymous mappings, vma_merge.ts)
-        const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + (d.w([85, 15]) ? GUEST_REGION : 0n), length: GUEST_REGION, kind, prot: d.w([85, 15]) ? d.of(7, 5, 4, 2) : d.of(3, 3, 1) };
+        const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + (d.w([85, 15]) ? GUEST_REGION : 0n), length: GUEST_REGION, kind, prot: d.w([85, 15]) ? d.of(7, 5) : d.of(3, 3, 1) };
         if (kind === 'memfd' || kind === 'file_shared') {
           a['fd'] = kind === 'memfd' ? memfd(d) : fd('file');
           a['offset'] = 0n;
@@ -776,12 +776,13 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       }),
     },
     munmap: { weight: 1, build: env('munmap', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, GUEST_REGION) })) },
-    // (PROT_EXEC is a VMA flag of its own; PROT_SEM is taken and ignored, the GROWS bits refused, other bits EINVAL)
+    // (PROT_EXEC is a VMA flag of its own; PROT_SEM is taken and ignored, the GROWS bits refused, other bits EINVAL.
+    // Not write-only or exec-only memory, whose reads hang on page tables and the CPU: mm.ts readNeedsPtes, execOnly)
     mprotect: {
       weight: 1,
       build: env('mprotect', (d) => {
         const c = d.w([80, 20, d.h]);
-        return { va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), prot: c === 0 ? d.of(1, 0, 3) : c === 1 ? d.of(7, 5, 4) : d.of(0xb, 0x13, 0x01000003, 0x02000001, 0x03000000) };
+        return { va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), prot: c === 0 ? d.of(1, 0, 3) : c === 1 ? d.of(7, 5) : d.of(0xb, 0x13, 0x01000003, 0x02000001, 0x03000000) };
       }),
     },
     madvise: {

@@ -5,7 +5,7 @@
  */
 import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
-import { PAGE_SIZE, UNKNOWN_FILE_SIZE, findVma, peekPage, pinPage, pinnableFile, readPage, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
+import { EXEC_ONLY_READ, PAGE_SIZE, UNKNOWN_FILE_SIZE, execOnlyIn, findVma, peekPage, pinPage, pinnableFile, readNeedsPtes, readPage, READ_NEEDS_PTES, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
 import type { Tx } from './object.js';
 import { anonAgain, pagesAddRange, pagesRemoveRange, pinnedPage, unshareAgain } from './pages.js';
 import { cowFaultPastEof } from './vma_merge.js';
@@ -225,8 +225,12 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
       tx.fault(owner.pid, va, va + BigInt(r.done), 'write');
       if (r.done < src.length) return 'EFAULT';
     } else {
-      const bytes = readUser(owner.mm, tx.w.mem, va, n, seen);
-      if (!bytes) return 'EFAULT';
+      // (copy_from_user in the owner's own mm: a write-only page reads, exec-only memory hangs on the CPU)
+      const bytes = readUser(owner.mm, tx.w.mem, va, n, seen, true);
+      if (!bytes) {
+        if (execOnlyIn(owner.mm, va, BigInt(n))) tx.beyondModel = EXEC_ONLY_READ;
+        return 'EFAULT';
+      }
       tx.fault(owner.pid, va, va + BigInt(n), 'read');
       out.set(bytes, outOff);
     }
@@ -280,7 +284,13 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
         // goes, and long-term: it unshares a private file mapping's page, and faults the page in as a pin
         // of the area would (maybe a transparent huge page: huge_memory.ts).
         const r = pinPage(owner.mm, tx.w.mem, va, pages.writable);
-        if (!r) return pages.writable ? failedWriteFault(tx, owner.pid, va) : 'EFAULT';
+        if (!r) {
+          if (pages.writable) return failedWriteFault(tx, owner.pid, va);
+          // (the owner's own read pin goes by pin_user_pages_fast first: page-table state decides)
+          const v = tx.pid === owner.pid ? findVma(owner.mm, va) : undefined;
+          if (v && readNeedsPtes(v)) tx.beyondModel = READ_NEEDS_PTES;
+          return 'EFAULT';
+        }
         if (r.mem !== tx.w.mem) {
           tx.setWorld({ ...tx.w, mem: r.mem });
           tx.noteFault(unshareAgain(owner.pid, va, va + PAGE_SIZE, pages.writable));

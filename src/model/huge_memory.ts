@@ -56,7 +56,7 @@
 import { PMap } from '../ds/pmap.js';
 import { sameKernelVma, splitKernelVma, withAnonVma } from './vma_merge.js';
 import type { World } from './state.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, cutsHugetlb, findVma, newMobj, pageAlign, unmapRange, vmasIn, withVmas, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, cutsHugetlb, findVma, newMobj, pageAlign, unmapRange, vmasIn, withVmas, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
 export const PMD_TABLE = 1;
 export const PMD_HUGE = 2;
@@ -95,9 +95,10 @@ const withPmds = (mm: Mm, pmds: PMap<bigint, number>): Mm => (pmds === mm.pmds ?
  * the PMD entries they fill, and the huge pages they allocate. A huge page
  * across pieces may move an empty piece onto an object of its own
  * (newFolioAcross); one in `[start, end)` only with `rehomeFaulted`, for a
- * caller that looks its pages up after the fault, not before.
+ * caller that looks its pages up after the fault, not before. `force`: a read
+ * with FOLL_FORCE (populating), which an exec-only or write-only VMA takes.
  */
-export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: FaultKind, elsewhere?: (phys: bigint) => boolean, rehomeFaulted = false): [Mm, Memory] {
+export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: FaultKind, elsewhere?: (phys: bigint) => boolean, rehomeFaulted = false, force = false): [Mm, Memory] {
   if (start >= end) return [mm, mem];
   let pmds = pmdsOf(mm);
   let pos = start;
@@ -106,7 +107,8 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
   const anon: Vma[] = [];
   for (const v of vmasIn(mm, start, end)) {
     // (the access stops at a hole, or at a VMA that refuses it)
-    if (v.start > pos || (kind === 'write' ? !v.write : !v.read)) break;
+    // (FOLL_FORCE, as populating does: a read of any VMA that is accessible at all, exec-only or write-only)
+    if (v.start > pos || (kind === 'write' ? !v.write : !v.read && !(force && (v.write || (v.flags ?? 0) & VM_EXEC)))) break;
     pos = v.end;
     if (kind !== 'read') anon.push(v);
     if (!tracked(mem, v)) continue;

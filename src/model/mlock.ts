@@ -21,7 +21,7 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u32, u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, eofVa, findVma, isHugetlbVma, mapVma, mlockedPages, pageAlign, pinPage, vmasIn, withFlags, type Memory, type Mm, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_LOCKED, VM_LOCKED_MASK, EXEC_ONLY_READ, execOnly, VM_LOCKONFAULT, eofVa, findVma, isHugetlbVma, mapVma, mlockedPages, pageAlign, pinPage, vmasIn, withFlags, type Memory, type Mm, type Vma } from './mm.js';
 import { fault, mappedElsewhere, settle } from './huge_memory.js';
 import { MAX_EVENT_STEPS, MAX_FAULT_UNITS, overLimit } from './limits.js';
 import { cowFaultPastEof, mergeChanged } from './vma_merge.js';
@@ -90,7 +90,7 @@ const supportsMlock = (mem: Memory, v: Vma): boolean => !isHugetlbVma(mem, v);
  * stopped it (SIGBUS: GUP's EFAULT), the pages before it faulted in; a
  * Result: more pages than the model walks one by one.
  */
-export function faultInVma(w: World, pid: number, v: Vma, from: bigint, to: bigint, write: boolean): [World, 'eof' | Result | undefined] {
+export function faultInVma(w: World, pid: number, v: Vma, from: bigint, to: bigint, write: boolean, force = false): [World, 'eof' | Result | undefined] {
   const p = proc(w, pid);
   const eof = eofVa(w.mem, v, from, to);
   const lim = eof ?? to;
@@ -102,7 +102,7 @@ export function faultInVma(w: World, pid: number, v: Vma, from: bigint, to: bigi
     if (big) return [w, big];
     for (let va = from; va < lim; va += PAGE_SIZE) mem = pinPage(p.mm, mem, va, true)!.mem;
   }
-  let [mm, faulted] = fault(p.mm, mem, from, lim, write ? 'write' : 'read', (phys) => mappedElsewhere(w, pid, phys));
+  let [mm, faulted] = fault(p.mm, mem, from, lim, write ? 'write' : 'read', (phys) => mappedElsewhere(w, pid, phys), false, force);
   // (the write fault at the file's end prepared the anon_vma all the same)
   if (write && eof !== undefined) mm = cowFaultPastEof(mm, faulted, eof);
   if (mm !== p.mm || faulted !== w.mem) w = { ...w, mem: faulted, procs: w.procs.set(pid, { ...p, mm }) };
@@ -128,10 +128,16 @@ export function populate(w: World, pid: number, start: bigint, end: bigint, igno
     const to = v.end < end ? v.end : end;
     pos = to;
     if ((v.flags ?? 0) & VM_LOCKONFAULT) continue;
-    // (PROT_NONE: never faulted in, EFAULT; so is a page past the end of a file)
+    // (PROT_NONE: never faulted in, EFAULT; so is a page past the end of a file. Write-only memory
+    // is: populate_vma_page_range reads with FOLL_FORCE any VMA that is accessible. Exec-only memory
+    // hangs on the CPU (mm.ts execOnly): not modelled where the answer says it, left alone after mmap)
+    if (execOnly(v)) {
+      if (!ignoreErrors) return [w, { errno: 'ENOMEM', unmodelled: EXEC_ONLY_READ }];
+      continue;
+    }
     let efault = !v.read && !v.write;
     if (!efault) {
-      const [faulted, stopped] = faultInVma(w, pid, v, from, to, v.write && !v.shared);
+      const [faulted, stopped] = faultInVma(w, pid, v, from, to, v.write && !v.shared, true);
       if (stopped && stopped !== 'eof') return [faulted, stopped];
       w = faulted;
       efault = stopped === 'eof';

@@ -345,6 +345,39 @@ function cowTouched(cow: Mobj, index: number): boolean {
 }
 
 /**
+ * Whether a read through get_user_pages_fast (a pin without FOLL_WRITE by the
+ * memory's own process, the selftest's page lookups) of `v` hangs on page-table
+ * state the model does not keep: memory that is accessible but not readable
+ * (write-only, exec-only). The fast path takes a present entry whatever the
+ * VMA allows (on x86 a present user entry is readable), and only a page not
+ * present goes the slow path, which refuses a VMA without VM_READ (EFAULT).
+ * Oracle fuzz seed 128: a writable pin, then a read-only one, of write-only
+ * memory: 0. The model answers such a read as not modelled (READ_NEEDS_PTES).
+ */
+/**
+ * Exec-only memory (PROT_EXEC alone). A CPU with protection keys (and a kernel that uses them)
+ * gives it an execute-only key that no data access passes, a kernel copy, a GUP with FOLL_FORCE
+ * (populating) or not; a CPU without them reads it as any accessible VMA (the oracle's: mlock of
+ * it is 0). Which CPU a trace ran on it does not say: such reads are answered as not modelled.
+ */
+export const execOnly = (v: Vma): boolean => !v.read && !v.write && ((v.flags ?? 0) & VM_EXEC) !== 0;
+export const EXEC_ONLY_READ = 'a read of exec-only memory: a CPU with protection keys gives it an execute-only key that no read passes (EFAULT), one without them reads it, and the trace does not say which CPU it ran on';
+/** Whether the VMAs over `[va, va + length)` up to the first hole include exec-only memory. */
+export function execOnlyIn(mm: Mm, va: bigint, length: bigint): boolean {
+  let pos = va;
+  for (const v of vmasIn(mm, va, va + length)) {
+    if (v.start > pos) return false;
+    if (execOnly(v)) return true;
+    pos = v.end;
+  }
+  return false;
+}
+
+export const readNeedsPtes = (v: Vma): boolean => !v.read && (v.write || ((v.flags ?? 0) & VM_EXEC) !== 0);
+export const READ_NEEDS_PTES =
+  'a read of write-only or exec-only memory through get_user_pages_fast: a page-table entry that is present is taken whatever the VMA allows, the slow path refuses a VMA without VM_READ (EFAULT), and which entries are present the model does not keep';
+
+/**
  * A long-term pin of the page at `va` (pin_user_pages(FOLL_LONGTERM)):
  * fails (EFAULT) when unmapped or not accessible as asked; unshares a
  * MAP_PRIVATE file page first, so the pinned page is the private copy.
@@ -485,14 +518,22 @@ export function gupFastOverflows(start: bigint, npages: number): boolean {
   return start + BigInt(npages) * PAGE_SIZE > U64_MAX;
 }
 
-/** Read `length` bytes of user memory at `va` (CPU access); undefined on a fault. */
-export function readUser(mm: Mm, mem: Memory, va: bigint, length: number, flags?: ReadFlags): Uint8Array | undefined {
+/**
+ * Read `length` bytes of user memory at `va`; undefined on a fault. As a
+ * remote read goes (process_vm_readv, how a recorder reads a buffer: GUP,
+ * which refuses a VMA without VM_READ), or with `kernelCopy` as the kernel's
+ * copy_from_user in the process itself goes, which x86 lets read write-only
+ * memory too (a present entry is readable, and access_error takes a read
+ * fault in any accessible VMA). Exec-only memory it does not read: that
+ * hangs on the CPU (execOnlyIn).
+ */
+export function readUser(mm: Mm, mem: Memory, va: bigint, length: number, flags?: ReadFlags, kernelCopy = false): Uint8Array | undefined {
   const out = new Uint8Array(length);
   let done = 0;
   while (done < length) {
     const cur = va + BigInt(done);
     const r = peekPage(mm, mem, cur);
-    if (!r.ok || !r.vma.read) return undefined;
+    if (!r.ok || !(r.vma.read || (kernelCopy && r.vma.write))) return undefined;
     const inPage = Number(cur & (PAGE_SIZE - 1n));
     const n = Math.min(length - done, Number(PAGE_SIZE) - inPage);
     out.set(readPage(mem, r.page, inPage, n, flags), done);

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, mlockedPages, newMobj, pastEof, pinPage, pinnableFile, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, mlockedPages, newMobj, pastEof, pinPage, pinnableFile, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -208,6 +208,8 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
     const va = p.base + BigInt(idx) * PAGE_SIZE;
     const vma = findVma(mm, va);
     if (!vma || (p.writable ? !vma.write : !vma.read)) {
+      // (the owner's own pin goes by pin_user_pages_fast first; another process's is remote, the slow path)
+      if (vma && !p.writable && tx.pid === p.ownerPid && readNeedsPtes(vma)) tx.beyondModel = READ_NEEDS_PTES;
       err = 'EFAULT';
       break;
     }

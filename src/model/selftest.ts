@@ -11,7 +11,7 @@ import { MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_IO_PAGE_S
 import { fileAt, openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
-import { PAGE_SIZE, gupFastOverflows, peekPage, physOf, readUser, copyToUser } from './mm.js';
+import { EXEC_ONLY_READ, PAGE_SIZE, execOnlyIn, gupFastOverflows, peekPage, physOf, readNeedsPtes, readUser, copyToUser, READ_NEEDS_PTES } from './mm.js';
 import { isCompoundPage } from './huge_memory.js';
 import { Tx, type ObjOf } from './object.js';
 import { eachPinRun, pinnedPage } from './pages.js';
@@ -41,6 +41,12 @@ function addReserved(tx: Tx, a: Fields): Result {
   if (!getIoas(tx, ioasId)) return { errno: 'ENOENT' };
   const e = reserveIova(tx, ioasId, start, (start + length - 1n) & U64_MAX, 'test');
   return e ? { errno: e } : { errno: 0 };
+}
+
+/** get_user_pages_fast of one page that found it unmapped or not readable (EFAULT; not modelled where page-table state decides). */
+function readFault(tx: Tx, r: ReturnType<typeof peekPage>): Result {
+  if (r.ok && readNeedsPtes(r.vma)) tx.beyondModel = READ_NEEDS_PTES;
+  return { errno: 'EFAULT' };
 }
 
 /** IOMMU_TEST_OP_MOCK_DOMAIN(_FLAGS): stdev, then DEVICE, then maybe an automatic HWPT. */
@@ -97,7 +103,7 @@ function mdCheckMap(tx: Tx, a: Fields): Result {
     const pageVa = uptr & ~(PAGE_SIZE - 1n);
     if (gupFastOverflows(pageVa, 1)) return { errno: 'EOVERFLOW' };
     const r = peekPage(tx.proc.mm, tx.w.mem, pageVa);
-    if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+    if (!r.ok || !r.vma.read) return readFault(tx, r);
     lookupFault(tx, pageVa);
     const want = physOf(tx.w.mem.mobjs.get(r.page.mobj)!, BigInt(r.page.index) * PAGE_SIZE) + (uptr % PAGE_SIZE);
     const area = iopt.areas.find(iova);
@@ -148,7 +154,7 @@ function mdCheckRefs(tx: Tx, a: Fields): Result {
   if (big) return big;
   for (; length; length -= PAGE_SIZE) {
     const r = peekPage(tx.proc.mm, tx.w.mem, uptr);
-    if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+    if (!r.ok || !r.vma.read) return readFault(tx, r);
     lookupFault(tx, uptr);
     // (a compound page, hugetlb or transparent or the huge zero page, is not counted: PageCompound)
     if (!isCompoundPage(tx.proc.mm, tx.w.mem, uptr, r.page) && pinsOn(tx, r.page.mobj, r.page.index) !== refs) return { errno: 'EIO' };
@@ -228,7 +234,7 @@ function accessPages(tx: Tx, a: Fields): Result {
         const va = base + BigInt(k) * PAGE_SIZE;
         t.fault(t.pid, va, va + PAGE_SIZE, 'read');
         const r = peekPage(t.proc.mm, t.w.mem, va);
-        if (!r.ok || !r.vma.read) return { errno: 'EFAULT' };
+        if (!r.ok || !r.vma.read) return readFault(t, r);
         if (r.page.mobj !== pages[k]!.mobj || r.page.index !== pages[k]!.index) return { errno: 'EBADE' };
       }
     }
@@ -283,8 +289,11 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
     if (write) {
       // copy_from_user(tmp, uptr, length): a NULL or unreadable uptr faults, whatever bytes the event carries; 0 bytes never fault.
       const ptr = u64(m, 'uptr');
-      const buf = !ptr || ev.bufs?.['uptr'] === null ? undefined : (ev.bufs?.['uptr'] ?? readUser(t.proc.mm, t.w.mem, ptr, Number(length)));
-      if (data.length && (!buf || buf.length < data.length)) return { errno: 'EFAULT' };
+      const buf = !ptr || ev.bufs?.['uptr'] === null ? undefined : (ev.bufs?.['uptr'] ?? readUser(t.proc.mm, t.w.mem, ptr, Number(length), undefined, true));
+      if (data.length && (!buf || buf.length < data.length)) {
+        if (ptr && !ev.bufs?.['uptr'] && execOnlyIn(t.proc.mm, ptr, length)) t.beyondModel = EXEC_ONLY_READ;
+        return { errno: 'EFAULT' };
+      }
       if (ptr && !ev.bufs?.['uptr']) t.fault(t.pid, ptr, ptr + length, 'read');
       if (buf) data = buf.slice(0, data.length);
     }

@@ -6,7 +6,7 @@
  * invariants held at each step. Before 2026-11-27 the model ignored PROT_EXEC,
  * took any prot bits, let a read-only file be mapped shared and writable, and
  * took two hugetlb VMAs that agreed again for one: it diverged on 37 of these
- * answers, in five of the seven traces.
+ * answers, in five of these traces.
  *
  * Checked by the traces:
  *  - prot_bits: mprotect's checks in do_mprotect_pkey's order: GROWSDOWN and
@@ -22,10 +22,19 @@
  *    are one, also an exec-only mapping made readable;
  *  - prot_exec_files: the same for a memfd and a regular file under /tmp,
  *    shared and private, and for a file opened read-only;
- *  - prot_exec_pins: exec-only memory is not readable for a pin (EFAULT) but
- *    writable for a writable one; exec memory pinned, split around its pins
- *    and merged back; a huge page in exec THP memory, 4 KiB pages in the
- *    half a split made a VMA of its own;
+ *  - prot_exec_pins: exec-only memory is not writable for a pin, nor
+ *    readable for a recorder (process_vm_readv: EFAULT); exec memory pinned,
+ *    split around its pins and merged back; a huge page in exec THP memory,
+ *    4 KiB pages in the half a split made a VMA of its own;
+ *  - prot_cpu: write-only and exec-only memory, private and shared, as the
+ *    recorder reads it (EFAULT: no VM_READ) and writes it;
+ *  - prot_populate: mlock populates write-only memory (FOLL_FORCE, a write
+ *    fault for private memory), not PROT_NONE memory (ENOMEM); MAP_POPULATE
+ *    of exec-only memory is no error; MADV_POPULATE_READ of write-only or
+ *    exec-only memory and POPULATE_WRITE of exec-only memory are EINVAL.
+ *    (Reads of them through get_user_pages_fast, and any read of exec-only
+ *    memory by the kernel, are answered as not modelled: page-table state and
+ *    the CPU's protection keys decide. test/oracle/known_divergent.ts.)
  *  - prot_file_mode: a file's access mode: a shared writable mapping of a
  *    read-only fd EACCES, a private one 0; a write-only fd maps nothing
  *    (EACCES, PROT_NONE too); mprotect may not make a shared mapping of a
@@ -46,7 +55,7 @@ import { VM_EXEC, VM_HUGETLB, VM_NO_MAYWRITE, type Vma } from '../../../src/mode
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('protection bits, exec, file access modes, hugetlb VMAs (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'prot'), 7, 4);
+kernelTraceSuite('protection bits, exec, file access modes, hugetlb VMAs (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'prot'), 9, 4);
 
 describe('the VMA flags behind those answers', () => {
   const V = 0x7f0000400000n;
