@@ -61,9 +61,14 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   }
   const vfio = path.startsWith('/dev/vfio/') ? vfioOpen(w, pid, path) : undefined;
   if (vfio) return vfio;
+  // O_ACCMODE; a trace that gives no flags opens as the oracle's executor does: /tmp and /dev
+  // read-write, anything else read-only.
+  const acc = a['flags'] !== undefined ? u32(a, 'flags') & 3 : path.startsWith('/tmp/') || path.startsWith('/dev/') ? 2 : 0;
+  const mode = acc === 0 ? { readOnly: true as const } : acc === 1 ? { writeOnly: true as const } : {};
   if (path === '/dev/iommu') {
     const ctxId = w.nextCtx;
-    const [w2, fd, fileId] = installFile(w, pid, { kind: 'iommufd', ctx: ctxId });
+    // (its ioctls take any mode; read, write and mmap look at it: EBADF, EACCES)
+    const [w2, fd, fileId] = installFile(w, pid, { kind: 'iommufd', ctx: ctxId, ...mode });
     const ctx = { id: ctxId, file: fileId, objs: PMap.emptyNumber<never>(), pages: PMap.emptyNumber<never>(), nextPages: 1, accountMode: 'user' as const, vfioIoas: 0 };
     return [{ ...w2, nextCtx: ctxId + 1, ctxs: w2.ctxs.set(ctxId, ctx) }, { errno: 0, ret: fd }];
   }
@@ -75,10 +80,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     [mem, mobj] = newMobj(mem, 'file', UNKNOWN_FILE_SIZE, path, undefined, true);
     mem = { ...mem, paths: (mem.paths ?? NO_PATHS).set(path, mobj) };
   }
-  // O_ACCMODE; a trace that gives no flags opens as the oracle's executor does: /tmp and /dev
-  // read-write, anything else read-only.
-  const acc = a['flags'] !== undefined ? u32(a, 'flags') & 3 : path.startsWith('/tmp/') || path.startsWith('/dev/') ? 2 : 0;
-  let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...(acc === 0 ? { readOnly: true as const } : acc === 1 ? { writeOnly: true as const } : {}) });
+  let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...mode });
   if (a['flags'] !== undefined && u32(a, 'flags') & O_TRUNC) w2 = truncateFile(w2, mobj, 0n);
   return [w2, { errno: 0, ret: fd }];
 }

@@ -57,7 +57,7 @@ export interface OpenFile {
   readonly group?: number;
   /** The file offset read(2) and write(2) use and advance (memfd); absent = 0. */
   readonly pos?: bigint;
-  /** A regular file opened O_RDONLY (no FMODE_WRITE) or O_WRONLY (no FMODE_READ). */
+  /** A regular file or the iommufd opened O_RDONLY (no FMODE_WRITE) or O_WRONLY (no FMODE_READ). */
   readonly readOnly?: true;
   readonly writeOnly?: true;
 }

@@ -26,6 +26,11 @@
  *    readable for a recorder (process_vm_readv: EFAULT); exec memory pinned,
  *    split around its pins and merged back; a huge page in exec THP memory,
  *    4 KiB pages in the half a split made a VMA of its own;
+ *  - prot_iommufd_mode: the iommufd's own access mode: its ioctls take any,
+ *    but read of a write-only one and write of a read-only one are EBADF
+ *    (before EINVAL: it has no read or write method), mmap of a write-only
+ *    one, or a shared writable one of a read-only one, EACCES (before
+ *    ENODEV), fallocate of a read-only one EBADF (before ENODEV);
  *  - prot_cpu: write-only and exec-only memory, private and shared, as the
  *    recorder reads it (EFAULT: no VM_READ) and writes it;
  *  - prot_populate: mlock populates write-only memory (FOLL_FORCE, a write
@@ -55,7 +60,7 @@ import { VM_EXEC, VM_HUGETLB, VM_NO_MAYWRITE, type Vma } from '../../../src/mode
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('protection bits, exec, file access modes, hugetlb VMAs (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'prot'), 9, 4);
+kernelTraceSuite('protection bits, exec, file access modes, hugetlb VMAs (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'prot'), 10, 4);
 
 describe('the VMA flags behind those answers', () => {
   const V = 0x7f0000400000n;
