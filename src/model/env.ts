@@ -263,8 +263,9 @@ function munmap(w: World, pid: number, a: Fields): [World, Result] {
  * unaligned start, or a bit x86's arch_validate_prot does not know (PROT_SEM it takes and
  * ignores); ENOMEM for a wrapping range, or no VMA at the start; then GROWSDOWN (a VMA anywhere in
  * the range) and GROWSUP are EINVAL, as no VMA of the model grows (MAP_GROWSDOWN is not modelled,
- * x86 has no VM_GROWSUP). Then VMA by VMA: ENOMEM at a hole, EINVAL for a split of a hugetlb VMA
- * off a huge page. PROT_EXEC is VM_EXEC (noexec mounts, whose files refuse it, are not modelled).
+ * x86 has no VM_GROWSUP). Then VMA by VMA: ENOMEM at a hole, EACCES at a VMA that may not be
+ * made writable (VM_NO_MAYWRITE), EINVAL for a split of a hugetlb VMA off a huge page. PROT_EXEC
+ * is VM_EXEC; every file is taken for one on a mount that allows it (a noexec mount's refuses it).
  */
 function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   const va = u64(a, 'va');

@@ -96,7 +96,7 @@ const withPmds = (mm: Mm, pmds: PMap<bigint, number>): Mm => (pmds === mm.pmds ?
  * across pieces may move an empty piece onto an object of its own
  * (newFolioAcross); one in `[start, end)` only with `rehomeFaulted`, for a
  * caller that looks its pages up after the fault, not before. `force`: a read
- * with FOLL_FORCE (populating), which an exec-only or write-only VMA takes.
+ * with FOLL_FORCE (populating), which a VMA without VM_READ takes too.
  */
 export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: FaultKind, elsewhere?: (phys: bigint) => boolean, rehomeFaulted = false, force = false): [Mm, Memory] {
   if (start >= end) return [mm, mem];
@@ -107,7 +107,8 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
   const anon: Vma[] = [];
   for (const v of vmasIn(mm, start, end)) {
     // (the access stops at a hole, or at a VMA that refuses it)
-    // (FOLL_FORCE, as populating does: a read of any VMA that is accessible at all, exec-only or write-only)
+    // (FOLL_FORCE, as populating does: a read of any VMA that is accessible at all; mlock.ts populate
+    // leaves exec-only memory alone, whose reads hang on the CPU)
     if (v.start > pos || (kind === 'write' ? !v.write : !v.read && !(force && (v.write || (v.flags ?? 0) & VM_EXEC)))) break;
     pos = v.end;
     if (kind !== 'read') anon.push(v);

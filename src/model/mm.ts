@@ -345,6 +345,26 @@ function cowTouched(cow: Mobj, index: number): boolean {
 }
 
 /**
+ * Exec-only memory (PROT_EXEC alone). A CPU with protection keys (and a kernel that uses them)
+ * gives it an execute-only key that no data access passes, a kernel copy, a GUP with FOLL_FORCE
+ * (populating) or not; a CPU without them reads it as any accessible VMA (the oracle's: mlock of
+ * it is 0). Which CPU a trace ran on it does not say: such reads are answered as not modelled.
+ */
+export const execOnly = (v: Vma): boolean => !v.read && !v.write && ((v.flags ?? 0) & VM_EXEC) !== 0;
+export const EXEC_ONLY_READ = 'a read of exec-only memory: a CPU with protection keys gives it an execute-only key that no read passes (EFAULT), one without them reads it, and the trace does not say which CPU it ran on';
+/** Whether a kernel copy over `[va, va + length)` first stops at exec-only memory (not at a hole or at PROT_NONE memory before it). */
+export function execOnlyIn(mm: Mm, va: bigint, length: bigint): boolean {
+  let pos = va;
+  for (const v of vmasIn(mm, va, va + length)) {
+    if (v.start > pos) return false;
+    if (execOnly(v)) return true;
+    if (!v.read && !v.write) return false;
+    pos = v.end;
+  }
+  return false;
+}
+
+/**
  * Whether a read through get_user_pages_fast (a pin without FOLL_WRITE by the
  * memory's own process, the selftest's page lookups) of `v` hangs on page-table
  * state the model does not keep: memory that is accessible but not readable
@@ -354,25 +374,6 @@ function cowTouched(cow: Mobj, index: number): boolean {
  * Oracle fuzz seed 128: a writable pin, then a read-only one, of write-only
  * memory: 0. The model answers such a read as not modelled (READ_NEEDS_PTES).
  */
-/**
- * Exec-only memory (PROT_EXEC alone). A CPU with protection keys (and a kernel that uses them)
- * gives it an execute-only key that no data access passes, a kernel copy, a GUP with FOLL_FORCE
- * (populating) or not; a CPU without them reads it as any accessible VMA (the oracle's: mlock of
- * it is 0). Which CPU a trace ran on it does not say: such reads are answered as not modelled.
- */
-export const execOnly = (v: Vma): boolean => !v.read && !v.write && ((v.flags ?? 0) & VM_EXEC) !== 0;
-export const EXEC_ONLY_READ = 'a read of exec-only memory: a CPU with protection keys gives it an execute-only key that no read passes (EFAULT), one without them reads it, and the trace does not say which CPU it ran on';
-/** Whether the VMAs over `[va, va + length)` up to the first hole include exec-only memory. */
-export function execOnlyIn(mm: Mm, va: bigint, length: bigint): boolean {
-  let pos = va;
-  for (const v of vmasIn(mm, va, va + length)) {
-    if (v.start > pos) return false;
-    if (execOnly(v)) return true;
-    pos = v.end;
-  }
-  return false;
-}
-
 export const readNeedsPtes = (v: Vma): boolean => !v.read && (v.write || ((v.flags ?? 0) & VM_EXEC) !== 0);
 export const READ_NEEDS_PTES =
   'a read of write-only or exec-only memory through get_user_pages_fast: a page-table entry that is present is taken whatever the VMA allows, the slow path refuses a VMA without VM_READ (EFAULT), and which entries are present the model does not keep';

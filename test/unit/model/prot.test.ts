@@ -4,9 +4,9 @@
  * traces/prot/ was run whole on Linux 6.12.117 through the oracle and saved
  * with its answers; the model must give every one of them, with the
  * invariants held at each step. Before 2026-11-27 the model ignored PROT_EXEC,
- * took any prot bits, let a read-only file be mapped shared and writable, and
- * took two hugetlb VMAs that agreed again for one: it diverged on 37 of these
- * answers, in five of these traces.
+ * took any prot bits, let a read-only file (or iommufd) be mapped shared and
+ * writable, and took two hugetlb VMAs that agreed again for one: it diverged
+ * on 42 of these answers, in six of the ten traces.
  *
  * Checked by the traces:
  *  - prot_bits: mprotect's checks in do_mprotect_pkey's order: GROWSDOWN and
