@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -17,7 +17,7 @@ import { hardwareOps } from './hardware.js';
 import { accessGranted, vfioOpen } from './vfio_device.js';
 import { table } from '../ds/table.js';
 import { MAX_EVENT_BYTES, MAX_EVENT_STEPS, overLimit } from './limits.js';
-import { anyPinned, takeOutPages } from './pages.js';
+import { folioPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
@@ -575,7 +575,7 @@ function fork(w: World, pid: number, a: Fields): [World, Result] {
   const p = proc(w, pid);
   const [copy, copied] = forkMm(p.mm, w.mem);
   // The page tables go along, and a transparent huge page is shared or copied (huge_memory.ts).
-  const forked = forkPmds(p.mm, copy, copied, (mobj, first) => anyPinned(w, mobj, first, HPAGE_NR));
+  const forked = forkPmds(p.mm, copy, copied, (mobj, first) => folioPinned(w, mobj, first));
   const parent = forked.parent;
   // (the child's VMAs lose their lock flags, not their boundaries)
   const [mm, mem] = keepForkedApart(p.mm, forked.child, forked.mem);

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, gupFastOverflows, mlockedPages, newMobj, pastEof, pinPage, pinnableFile, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pastEof, pinPage, pinnableFile, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -356,6 +356,19 @@ export function anyPinned(w: World, mobj: number, first: number, n: number): boo
   let hit = false;
   eachPinRun(w.ctxs, (s, r) => !(hit = r.mobj === mobj && r.mobjIndex <= first + n - 1 && r.mobjIndex + (r.last - s) >= first));
   return hit;
+}
+
+/**
+ * Whether the huge page at index `first` of memory object `mobj` is pinned
+ * (folio_maybe_dma_pinned): a pin on one of its own pages. A page copied out
+ * of it (a 4 KiB page of its own at that index since a write or pin broke
+ * copy-on-write: Mobj.thpCopied) is another folio, and its pins are not the
+ * huge page's (oracle fuzz seed 132: such a folio, shared by fork once, is
+ * shared again by the next fork).
+ */
+export function folioPinned(w: World, mobj: number, first: number): boolean {
+  const m = w.mem.mobjs.get(mobj);
+  return !!m && folioPieces(m, first, first + HPAGE_NR - 1).some(([a, z]) => anyPinned(w, mobj, a, z - a + 1));
 }
 
 export { HPAGE_SIZE };

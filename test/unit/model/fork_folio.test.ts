@@ -1,0 +1,20 @@
+/**
+ * A transparent huge page shared by fork, some of whose pages a pin then
+ * copied out (src/model/pages.ts folioPinned). The pinned pages are 4 KiB
+ * pages of their own, other folios: their pins are not the huge page's, so
+ * the next fork shares the huge page again (it is not folio_maybe_dma_pinned)
+ * and `MADV_COLD` may split it. The model had counted the pins at the
+ * copied-out indices as the huge page's (oracle fuzz seed 132, docs/oracle.md
+ * #57). Both traces are Linux 6.12.117's answers through the oracle; the
+ * model before the fix gave two answers of each wrong:
+ *  - ff_fork_again: a second fork after the pin; the check of a page of the
+ *    huge page is 0 in both children and the parent (a compound page is not
+ *    counted), of a copied-out page EIO in the second child (its copy has no
+ *    pin) and 0 in the parent; a pin in the second child copies its page out;
+ *  - ff_cold: the first child gone, MADV_COLD over part of the huge page
+ *    splits it (its pages then counted), and a fork after that.
+ */
+import { join } from 'node:path';
+import { kernelTraceSuite } from './checked_run.js';
+
+kernelTraceSuite('a forked huge page with pages copied out by a pin (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 2, 10);
