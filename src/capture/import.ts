@@ -267,7 +267,7 @@ export class CaptureImporter {
       case 'memfd_create': {
         const ret = int(r, 'ret', line);
         if (ret >= 0) fdAllocated(ret);
-        out.push({ op: 'memfd_create', pid, args: { name: String(r['name'] ?? ''), content: 'unknown' }, rec: recOf(r, line, ret >= 0 ? ret : undefined), src });
+        out.push({ op: 'memfd_create', pid, args: { name: String(r['name'] ?? ''), ...(r['flags'] !== undefined ? { flags: int(r, 'flags', line) } : {}), content: 'unknown' }, rec: recOf(r, line, ret >= 0 ? ret : undefined), src });
         break;
       }
       case 'ftruncate':

@@ -822,7 +822,15 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       }),
     },
     read_memory: { weight: 0.5, build: env('read_memory', (d) => ({ va: userVa(d, d.h), length: d.of(0x10n, PAGE) })) },
-    memfd_create: { weight: 1.5, build: env('memfd_create', () => ({ name: 'guest-ram' })) },
+    // (now and then with flags, as QEMU's memory-backend-memfd passes MFD_CLOEXEC | MFD_ALLOW_SEALING; hostile:
+    // ones the kernel refuses. Not MFD_HUGETLB, a hugetlbfs file the model answers as not modelled)
+    memfd_create: {
+      weight: 1.5,
+      build: env('memfd_create', (d) => {
+        const c = d.w([70, 30, d.h]);
+        return c === 0 ? { name: 'guest-ram' } : { name: 'guest-ram', flags: c === 1 ? d.of(1, 3, 8, 0x10, 0xb) : d.of(0x18, 0x20, 21 << 26) };
+      }),
+    },
     // (a hole punched in guest RAM, as QEMU discards memory of a memfd or file backend; allocation;
     // modes tmpfs refuses, on a memfd only: on a regular file they hang on the filesystem)
     fallocate: {

@@ -387,7 +387,31 @@ function readMemory(w: World, pid: number, a: Fields): [World, Result] {
   return [mm === p.mm ? w : setProc(w, { ...p, mm }), { errno: 0, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }];
 }
 
+/** memfd_create's flags (uapi/linux/memfd.h); with MFD_HUGETLB, the huge page size goes in bits 26-31. */
+const MFD_CLOEXEC = 0x1;
+const MFD_ALLOW_SEALING = 0x2;
+const MFD_HUGETLB = 0x4;
+const MFD_NOEXEC_SEAL = 0x8;
+const MFD_EXEC = 0x10;
+const MFD_ALL_FLAGS = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
+const MFD_HUGE_BITS = 0x3f << 26;
+/** The longest name memfd_create takes (MFD_NAME_MAX_LEN; a byte count, without the terminating zero). */
+const MFD_NAME_MAX_LEN = 249;
+
+/**
+ * memfd_create(2), mm/memfd.c: EINVAL for a flag it does not know (the huge page size bits only with
+ * MFD_HUGETLB), for MFD_EXEC with MFD_NOEXEC_SEAL, then for a name longer than 249 bytes. The
+ * sealing flags change nothing the model has (seals are fcntl's, which no trace carries; the
+ * vm.memfd_noexec sysctl is taken at its default, 0). A hugetlbfs memfd (MFD_HUGETLB: QEMU's
+ * memory-backend-memfd with hugetlb=on) is answered as not modelled: its size, I/O and hole
+ * punching go by huge pages, which the model's files do not.
+ */
 function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
+  const flags = a['flags'] === undefined ? 0 : u32(a, 'flags');
+  if (flags & ~(MFD_ALL_FLAGS | (flags & MFD_HUGETLB ? MFD_HUGE_BITS : 0))) return fail(w, 'EINVAL');
+  if (flags & MFD_EXEC && flags & MFD_NOEXEC_SEAL) return fail(w, 'EINVAL');
+  if (new TextEncoder().encode(String(a['name'] ?? '')).length > MFD_NAME_MAX_LEN) return fail(w, 'EINVAL');
+  if (flags & MFD_HUGETLB) return [w, { errno: 'EINVAL', unmodelled: 'memfd_create(MFD_HUGETLB): a hugetlbfs file, whose size, reads, writes and holes go by huge pages' }];
   let mem = w.mem;
   let mobj: number;
   [mem, mobj] = newMobj(mem, 'memfd', 0n, String(a['name'] ?? ''), undefined, a['content'] === 'unknown');

@@ -519,6 +519,7 @@ function encodeEvent(o: Out, ev: Event, index: number, kernel: KernelVersion): '
     case 'memfd_create':
       at = opHeader(o, OP.MEMFD, ev, index, -1);
       o.lbytes(text(String(a['name'] ?? '')));
+      o.u32(a['flags'] === undefined ? 0 : num(a['flags']));
       break;
     case 'ftruncate':
       at = opHeader(o, OP.FTRUNCATE, ev, index, num(a['fd']));

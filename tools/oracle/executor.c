@@ -821,14 +821,15 @@ static void do_memfd(const struct op *o)
 	struct cur c = payload(o);
 	uint32_t n = g32(&c);
 	const unsigned char *p = gbytes(&c, n);
-	char name[200];
+	uint32_t flags = g32(&c);
+	char name[300];
 	int fd;
 
 	if (n >= sizeof(name))
 		n = sizeof(name) - 1;
 	memcpy(name, p, n);
 	name[n] = 0;
-	fd = memfd_create(name, 0);
+	fd = memfd_create(name, flags);
 	result(o, fd, errno, NULL, 0);
 	if (fd >= 0 && fd < NFD)
 		fd_kind[fd] = 5;

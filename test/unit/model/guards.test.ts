@@ -6,9 +6,27 @@
  * bits (EOVERFLOW, before the HWPT lookup's ENOENT), with no bitmap
  * (EINVAL); IOAS_COPY whose destination range would pass 2^64 (EOVERFLOW)
  * or ends at it (EINVAL); ACCESS_PAGES with an unknown flag (EOPNOTSUPP,
- * after the 16 MiB length check's ENOMEM).
+ * after the 16 MiB length check's ENOMEM). memfd_flags: memfd_create's
+ * flags (EINVAL for an unknown one, the huge page size bits without
+ * MFD_HUGETLB, MFD_EXEC with MFD_NOEXEC_SEAL, a name of 250 bytes; the
+ * sealing flags taken, and a NOEXEC_SEAL memfd still mapped PROT_EXEC), which
+ * the model had ignored (8 answers wrong before).
  */
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { apply } from '../../../src/engine/apply.js';
+import { emptyWorld } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('guard clauses (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'guards'), 1, 15);
+kernelTraceSuite('guard clauses (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'guards'), 2, 15);
+
+describe('memfd_create(MFD_HUGETLB)', () => {
+  it('is answered as not modelled, with nothing made (a hugetlbfs file goes by huge pages)', () => {
+    const w = emptyWorld({ kernel: '6.12' });
+    const r = apply(w, { op: 'memfd_create', pid: 1, args: { name: 'ram', flags: 0x4 | (21 << 26) } });
+    expect(r.result.unmodelled).toMatch(/MFD_HUGETLB/);
+    expect(r.state).toBe(w);
+    // the size bits without MFD_HUGETLB are an unknown flag
+    expect(apply(w, { op: 'memfd_create', pid: 1, args: { name: 'ram', flags: 21 << 26 } }).result.errno).toBe('EINVAL');
+  });
+});
