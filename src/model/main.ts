@@ -11,7 +11,8 @@ import { hwptAllocIoctl } from './hw_pagetable.js';
 import { ioasAlloc, ioasAllowIovas, ioasChangeProcess, ioasCopy, ioasIovaRanges, ioasMap, ioasMapFile, ioasOptionHugePages, ioasUnmap } from './ioas.js';
 import { destroyIoctl } from './lifecycle.js';
 import { Tx } from './object.js';
-import { recorderReadsRwBuf, testOps } from './selftest.js';
+import { recorderReadsRwBuf, recorderRwRange, testOps } from './selftest.js';
+import { faultIn } from './huge_memory.js';
 import type { World } from './state.js';
 import { faultAlloc } from './fault.js';
 import { getDirtyBitmap, setDirtyTracking } from './dirty.js';
@@ -155,6 +156,17 @@ function clipOut(l: StructLayout, out: Fields, size: number, caller: Fields): Fi
     }
   }
   return clipped;
+}
+
+/**
+ * What an ioctl that never reaches an iommufd (a closed fd: EBADF; another
+ * file: ENOTTY) still does: the recorder's read of an ACCESS_RW buffer before
+ * the call (selftest.ts recorderRwRange), whose read faults stay.
+ */
+export function recorderReadsAnyway(w: World, pid: number, ev: Event): World {
+  if (ev.op !== 'IOMMU_TEST_OP_ACCESS_RW' || ev.args === null) return w;
+  const r = recorderRwRange(ev, ev.size ?? layout('iommu_test_cmd', w.kernel).size);
+  return r ? faultIn(w, pid, r[0], r[1], 'read') : w;
 }
 
 /**

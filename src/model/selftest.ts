@@ -269,10 +269,22 @@ const RECORDER_READ = 256n * 1024n;
  * the fields the struct's `size` covers (uptr at byte 32, length at 24).
  */
 export function recorderReadsRwBuf(tx: Tx, ev: Event, size: number): void {
+  const r = recorderRwRange(ev, size);
+  if (r) tx.fault(tx.pid, r[0], r[1], 'read');
+}
+
+/**
+ * The range of user memory the recorder reads before an ACCESS_RW (see
+ * recorderReadsRwBuf): the caller's buffer, up to RECORDER_READ bytes, of
+ * the fields `size` covers; none when the event brings the bytes itself. It
+ * reads it whatever fd the call goes to: a closed one (EBADF) or a file that
+ * is no iommufd (ENOTTY) too (oracle fuzz seed 136).
+ */
+export function recorderRwRange(ev: Event, size: number): [bigint, bigint] | undefined {
   const m = sub(ev.args ?? {}, 'access_rw');
   const uptr = size >= 40 ? u64(m, 'uptr') : 0n;
   const length = size >= 32 ? u64(m, 'length') : 0n;
-  if (uptr && !(ev.bufs && 'uptr' in ev.bufs)) tx.fault(tx.pid, uptr, uptr + (length < RECORDER_READ ? length : RECORDER_READ), 'read');
+  return uptr && !(ev.bufs && 'uptr' in ev.bufs) ? [uptr, uptr + (length < RECORDER_READ ? length : RECORDER_READ)] : undefined;
 }
 
 /** IOMMU_TEST_OP_ACCESS_RW (the recorder's read of the buffer came first: recorderReadsRwBuf, from main.ts) */
