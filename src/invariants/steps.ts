@@ -43,10 +43,12 @@ function isQuery(ev: Event): boolean {
  * A read fault maps the huge zero page (huge_memory.ts): the queries that
  * read user memory (read_memory; the check ops' page lookups, whatever they
  * answer) may fill the reader's page-table entries, and change nothing else.
+ * read_memory reads as process_vm_readv does (GUP with FOLL_PIN), which also
+ * unshares the copy-on-write pages fork left: the reader's copies of them.
  */
 const READS_USER = new Set(['read_memory', 'IOMMU_TEST_OP_MD_CHECK_MAP', 'IOMMU_TEST_OP_MD_CHECK_REFS']);
 function onlyPageTables(d: StepDelta): boolean {
-  if (d.prev.mem !== d.next.mem) return false;
+  if (d.prev.mem !== d.next.mem && opOf(d.event) !== 'read_memory') return false;
   const changed = diffMap(d.prev.procs, d.next.procs);
   return changed.size === 1 && changed.has(d.event.pid ?? 1) && onlyFaults(d);
 }

@@ -246,7 +246,7 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     const r = src ? pinPage(owner.mm, tx.w.mem, pva, true) : readablePage(owner.mm, tx.w.mem, pva);
     if (!r) return src ? failedWriteFault(tx, owner.pid, pva) : 'EFAULT';
     if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
-    tx.fault(owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'read');
+    tx.fault(owner.pid, pva, pva + PAGE_SIZE, src ? 'write' : 'gup-read');
     const inPage = Number(startByte % PAGE_SIZE);
     if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, r.page, inPage, src.subarray(0, n)) });
     else out.set(readPage(tx.w.mem, r.page, inPage, n, seen), outOff);

@@ -382,9 +382,11 @@ function readMemory(w: World, pid: number, a: Fields): [World, Result] {
   const length = Number(u64(a, 'length'));
   const data = readUser(p.mm, w.mem, va, length, flags);
   if (!data) return fail(w, 'EFAULT');
-  // The loads fault the pages in (the huge zero page, where a huge page could come: huge_memory.ts).
-  const [mm] = fault(p.mm, w.mem, va, va + BigInt(length), 'read');
-  return [mm === p.mm ? w : setProc(w, { ...p, mm }), { errno: 0, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }];
+  // The read (process_vm_readv, as the executor and a recorder make it: GUP with FOLL_PIN) faults
+  // the pages in (the huge zero page, where a huge page could come: huge_memory.ts), and unshares
+  // the copy-on-write pages fork left.
+  const [mm, mem] = fault(p.mm, w.mem, va, va + BigInt(length), 'gup-read', (phys) => mappedElsewhere(w, pid, phys));
+  return [mm === p.mm && mem === w.mem ? w : setProc(mem === w.mem ? w : { ...w, mem }, { ...p, mm }), { errno: 0, bufs: { data }, ...(flags.unknown ? { unknown: ['data'] } : {}) }];
 }
 
 /** memfd_create's flags (uapi/linux/memfd.h); with MFD_HUGETLB, the huge page size goes in bits 26-31. */

@@ -65,8 +65,15 @@ export const PMD_ZERO = 3;
 const HMASK = HPAGE_SIZE - 1n;
 const down = (a: bigint): bigint => a & ~HMASK;
 
-/** Kinds of fault: a CPU load, a CPU store (or copy_to_user, or a writable pin), a read-only long-term pin. */
-export type FaultKind = 'read' | 'write' | 'pin-read';
+/**
+ * Kinds of fault: a CPU load, a CPU store (or copy_to_user, or a writable pin), a read-only
+ * long-term pin, and a read through GUP with FOLL_PIN that is not long-term (process_vm_readv,
+ * how the recorder and the oracle's executor read user memory; pin_user_pages_remote of one page
+ * by ACCESS_RW): a load that also unshares the copy-on-write pages fork left (gup_must_unshare:
+ * a pinned anonymous page must be exclusive), which splits a huge page fork shared (oracle fuzz
+ * seed 141).
+ */
+export type FaultKind = 'read' | 'write' | 'pin-read' | 'gup-read';
 
 /** Private anonymous memory the trace fully describes: where faults are tracked. */
 function tracked(mem: Memory, v: Vma): boolean {
@@ -98,8 +105,11 @@ const withPmds = (mm: Mm, pmds: PMap<bigint, number>): Mm => (pmds === mm.pmds ?
  * caller that looks its pages up after the fault, not before. `force`: a read
  * with FOLL_FORCE (populating), which a VMA without VM_READ takes too.
  */
-export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: FaultKind, elsewhere?: (phys: bigint) => boolean, rehomeFaulted = false, force = false): [Mm, Memory] {
+export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, how: FaultKind, elsewhere?: (phys: bigint) => boolean, rehomeFaulted = false, force = false): [Mm, Memory] {
   if (start >= end) return [mm, mem];
+  // (a GUP read is a load, but for the copy-on-write pages fork left, which it unshares)
+  const kind = how === 'gup-read' ? 'read' : how;
+  const unshares = kind !== 'read' || how === 'gup-read';
   let pmds = pmdsOf(mm);
   let pos = start;
   // the VMAs whose fault gets them an anon_vma (vma_merge.ts): a write, a long-term pin's unshare,
@@ -119,7 +129,7 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, kind: Fau
     for (let h = down(s); h < e; h += HPAGE_SIZE) {
       const cur = pmds.get(h);
       if (cur === PMD_HUGE || cur === PMD_TABLE) {
-        if (kind !== 'read' && mem.forkedFolios !== undefined) [pmds, mem] = cow(pmds, mem, v, h, s > h ? s : h, e < h + HPAGE_SIZE ? e : h + HPAGE_SIZE, cur, elsewhere);
+        if (unshares && mem.forkedFolios !== undefined) [pmds, mem] = cow(pmds, mem, v, h, s > h ? s : h, e < h + HPAGE_SIZE ? e : h + HPAGE_SIZE, cur, elsewhere);
         continue;
       }
       if (cur === PMD_ZERO) {

@@ -166,7 +166,7 @@ function clipOut(l: StructLayout, out: Fields, size: number, caller: Fields): Fi
 export function recorderReadsAnyway(w: World, pid: number, ev: Event): World {
   if (ev.op !== 'IOMMU_TEST_OP_ACCESS_RW' || ev.args === null) return w;
   const r = recorderRwRange(ev, ev.size ?? layout('iommu_test_cmd', w.kernel).size);
-  return r ? faultIn(w, pid, r[0], r[1], 'read') : w;
+  return r ? faultIn(w, pid, r[0], r[1], 'gup-read') : w;
 }
 
 /**

@@ -270,7 +270,7 @@ const RECORDER_READ = 256n * 1024n;
  */
 export function recorderReadsRwBuf(tx: Tx, ev: Event, size: number): void {
   const r = recorderRwRange(ev, size);
-  if (r) tx.fault(tx.pid, r[0], r[1], 'read');
+  if (r) tx.fault(tx.pid, r[0], r[1], 'gup-read');
 }
 
 /**

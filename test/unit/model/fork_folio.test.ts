@@ -13,8 +13,19 @@
  *    pin) and 0 in the parent; a pin in the second child copies its page out;
  *  - ff_cold: the first child gone, MADV_COLD over part of the huge page
  *    splits it (its pages then counted), and a fork after that.
+ * And a read through GUP with FOLL_PIN that is not long-term (process_vm_readv,
+ * how the recorder and the executor read; pin_user_pages_remote of one page by
+ * ACCESS_RW's slow path) unshares the copy-on-write pages fork left
+ * (huge_memory.ts FaultKind 'gup-read'; oracle fuzz seed 141, #60):
+ *  - gr_read: the pages read become 4 KiB copies in the reader (counted), the
+ *    rest of the huge page stays compound, the other process keeps it (4
+ *    answers wrong before);
+ *  - gr_nofork: without fork, or after the child exited, a read changes
+ *    nothing;
+ *  - gr_access: ACCESS_RW's slow path within one page unshares that page (1
+ *    answer wrong before).
  */
 import { join } from 'node:path';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('a forked huge page with pages copied out by a pin (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 2, 10);
+kernelTraceSuite('a forked huge page: pins, and reads that unshare it (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 5, 10);
