@@ -558,8 +558,12 @@ export function mappedElsewhere(w: World, pid: number, phys: bigint): boolean {
   return hit;
 }
 
-/** Whether fork copies page tables over the 2 MiB at `h`: a VMA there that is copied and not wiped (dup_mmap, copy_page_range). */
-const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).some((v) => ((v.flags ?? 0) & (VM_DONTCOPY | VM_WIPEONFORK)) === 0);
+/**
+ * Whether fork copies page tables over the 2 MiB at `h`: a VMA there that is copied, not wiped, and
+ * has an anon_vma (dup_mmap, copy_page_range's vma_needs_copy: without one, a fault fills them as
+ * well, so a 4 KiB read fault's zero-page table stays the parent's; oracle fuzz seed 146).
+ */
+const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).some((v) => ((v.flags ?? 0) & (VM_DONTCOPY | VM_WIPEONFORK)) === 0 && v.anon !== undefined);
 
 /**
  * MADV_COLD / MADV_PAGEOUT over `[start, end)` of VMA `v`

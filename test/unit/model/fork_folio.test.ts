@@ -24,8 +24,14 @@
  *    nothing;
  *  - gr_access: ACCESS_RW's slow path within one page unshares that page (1
  *    answer wrong before).
+ * And fork copies page tables only of a VMA with an anon_vma (copy_page_range's
+ * vma_needs_copy; oracle fuzz seed 146, #61):
+ *  - fk_tables: a 4 KiB read fault (the zero page) gives none, so the child's
+ *    fault after MADV_HUGEPAGE gets the huge zero page where the parent keeps
+ *    its page table; a written page gives one, and the child keeps the table
+ *    (1 answer wrong before).
  */
 import { join } from 'node:path';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('a forked huge page: pins, and reads that unshare it (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 5, 10);
+kernelTraceSuite('a forked huge page: pins, and reads that unshare it (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 6, 10);
