@@ -5,7 +5,7 @@
  */
 import type { Event, Result } from '../events/event.js';
 import { envOps, newProc } from '../model/env.js';
-import { iommufdIoctl, recorderReadsAnyway as recorderRead } from '../model/main.js';
+import { iommufdIoctl, recorderReads } from '../model/main.js';
 import { vfioDeviceIoctl } from '../model/vfio_device.js';
 import type { World } from '../model/state.js';
 
@@ -31,29 +31,28 @@ export function apply(state: World, ev: Event): Step {
   }
   const p = w.procs.get(pid)!;
   if (!p.alive) return { state, result: { errno: 'ESRCH' } };
+  // The recorder reads an ACCESS_RW buffer before the call, whatever fd it goes to and whatever
+  // it answers (model/main.ts recorderReads): a failed call returns the World with its faults.
+  const read = recorderReads(w, pid, ev);
+  const failed = read === w ? state : read;
+  w = read;
   const fileId = ev.fd === undefined ? undefined : p.fds.get(ev.fd);
   const found = fileId === undefined ? undefined : w.files.get(fileId);
   // (an O_PATH descriptor takes no ioctl: EBADF)
   const file = found?.kind === 'path' ? undefined : found;
   if (!file) {
     if (!isIoctlName(ev.op)) return { state, result: { errno: 'EINVAL', unmodelled: ev.op } };
-    return { state: recorderReadsAnyway(w, pid, ev, state), result: { errno: 'EBADF' } };
+    return { state: failed, result: { errno: 'EBADF' } };
   }
   if (file.kind === 'vfio') {
     const [s, result] = vfioDeviceIoctl(w, file.id, pid, ev);
-    return { state: s === w && result.errno ? recorderReadsAnyway(w, pid, ev, state) : s, result };
+    return { state: s === w && result.errno ? failed : s, result };
   }
   // (a VFIO group file's own ioctls, VFIO_GROUP_*, are not modelled: said so, not answered ENOTTY)
   if (file.kind === 'vfio_group') return { state, result: { errno: 'ENOTTY', unmodelled: `${ev.op} on a VFIO group file (its ioctls are not modelled)` } };
-  if (file.kind !== 'iommufd' || file.ctx === undefined) return { state: recorderReadsAnyway(w, pid, ev, state), result: { errno: 'ENOTTY' } };
+  if (file.kind !== 'iommufd' || file.ctx === undefined) return { state: failed, result: { errno: 'ENOTTY' } };
   const [s, result] = iommufdIoctl(w, file.ctx, pid, ev);
-  return { state: s === w && result.errno ? state : s, result };
+  return { state: s === w && result.errno ? failed : s, result };
 }
 
 const isIoctlName = (op: string): boolean => op.startsWith('IOMMU_') || op.startsWith('VFIO_') || op === 'RAW_IOCTL';
-
-/** The recorder's read before an ioctl that fails at its fd (model/main.ts recorderReadsAnyway): `state` when it faulted nothing. */
-function recorderReadsAnyway(w: World, pid: number, ev: Event, state: World): World {
-  const r = recorderRead(w, pid, ev);
-  return r === w ? state : r;
-}

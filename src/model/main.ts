@@ -11,7 +11,7 @@ import { hwptAllocIoctl } from './hw_pagetable.js';
 import { ioasAlloc, ioasAllowIovas, ioasChangeProcess, ioasCopy, ioasIovaRanges, ioasMap, ioasMapFile, ioasOptionHugePages, ioasUnmap } from './ioas.js';
 import { destroyIoctl } from './lifecycle.js';
 import { Tx } from './object.js';
-import { recorderReadsRwBuf, recorderRwRange, testOps } from './selftest.js';
+import { recorderRwRange, testOps } from './selftest.js';
 import { faultIn } from './huge_memory.js';
 import type { World } from './state.js';
 import { faultAlloc } from './fault.js';
@@ -159,11 +159,13 @@ function clipOut(l: StructLayout, out: Fields, size: number, caller: Fields): Fi
 }
 
 /**
- * What an ioctl that never reaches an iommufd (a closed fd: EBADF; another
- * file: ENOTTY) still does: the recorder's read of an ACCESS_RW buffer before
- * the call (selftest.ts recorderRwRange), whose read faults stay.
+ * The recorder's read of an ACCESS_RW buffer before the call (selftest.ts
+ * recorderRwRange), whose read faults stay whatever the call then answers:
+ * also when it goes to a closed fd (EBADF), to a file that is no iommufd
+ * (ENOTTY), or the dispatcher refuses the struct's size (E2BIG, EINVAL).
+ * engine/apply.ts makes it before dispatching any ioctl.
  */
-export function recorderReadsAnyway(w: World, pid: number, ev: Event): World {
+export function recorderReads(w: World, pid: number, ev: Event): World {
   if (ev.op !== 'IOMMU_TEST_OP_ACCESS_RW' || ev.args === null) return w;
   const r = recorderRwRange(ev, ev.size ?? layout('iommu_test_cmd', w.kernel).size);
   return r ? faultIn(w, pid, r[0], r[1], 'gup-read') : w;
@@ -214,10 +216,8 @@ export function iommufdIoctl(w: World, ctxId: number, pid: number, ev: Event): [
   if (ev.args === null) return [w, { errno: 'EFAULT' }];
   const l = layout(struct, w.kernel);
   const size = ev.size ?? l.size;
-  // (the recorder reads an ACCESS_RW buffer before the call, whatever the call answers: its faults stay)
-  if (op === 'IOMMU_TEST_OP_ACCESS_RW') recorderReadsRwBuf(tx, ev, size);
-  if (size < minSize) return [tx.failed(w), { errno: 'EINVAL' }];
-  if (size > l.size && ev.tail && ev.tail.some((b) => b !== 0)) return [tx.failed(w), { errno: 'E2BIG' }];
+  if (size < minSize) return [w, { errno: 'EINVAL' }];
+  if (size > l.size && ev.tail && ev.tail.some((b) => b !== 0)) return [w, { errno: 'E2BIG' }];
   const a = size < l.size ? truncateFields(l, ev.args, size) : ev.args;
   const res = handler(tx, a, ev);
   if (res.unmodelled) return [w, res];

@@ -262,23 +262,13 @@ function destroyAccessPages(tx: Tx, a: Fields): Result {
 const RECORDER_READ = 256n * 1024n;
 
 /**
- * The recorder (the capture shim, the oracle's executor) reads an ACCESS_RW
- * caller's buffer before the call (rw_buf_in, at most RECORDER_READ bytes):
- * read faults, whatever the call then answers, also when the dispatcher
- * refuses the struct's size (E2BIG, EINVAL: oracle fuzz seed 120). It reads
- * the fields the struct's `size` covers (uptr at byte 32, length at 24).
- */
-export function recorderReadsRwBuf(tx: Tx, ev: Event, size: number): void {
-  const r = recorderRwRange(ev, size);
-  if (r) tx.fault(tx.pid, r[0], r[1], 'gup-read');
-}
-
-/**
- * The range of user memory the recorder reads before an ACCESS_RW (see
- * recorderReadsRwBuf): the caller's buffer, up to RECORDER_READ bytes, of
- * the fields `size` covers; none when the event brings the bytes itself. It
- * reads it whatever fd the call goes to: a closed one (EBADF) or a file that
- * is no iommufd (ENOTTY) too (oracle fuzz seed 136).
+ * The range of user memory the recorder (the capture shim, the oracle's
+ * executor) reads before an ACCESS_RW (rw_buf_in, with process_vm_readv):
+ * the caller's buffer, up to RECORDER_READ bytes, of the fields the struct's
+ * `size` covers (uptr at byte 32, length at 24); none when the event brings
+ * the bytes itself. Its read faults stay whatever the call then answers: a
+ * size refusal (oracle fuzz seed 120), a closed fd or a file that is no
+ * iommufd (seed 136). main.ts recorderReads makes the read.
  */
 export function recorderRwRange(ev: Event, size: number): [bigint, bigint] | undefined {
   const m = sub(ev.args ?? {}, 'access_rw');
@@ -287,7 +277,7 @@ export function recorderRwRange(ev: Event, size: number): [bigint, bigint] | und
   return uptr && !(ev.bufs && 'uptr' in ev.bufs) ? [uptr, uptr + (length < RECORDER_READ ? length : RECORDER_READ)] : undefined;
 }
 
-/** IOMMU_TEST_OP_ACCESS_RW (the recorder's read of the buffer came first: recorderReadsRwBuf, from main.ts) */
+/** IOMMU_TEST_OP_ACCESS_RW (the recorder's read of the buffer came first: main.ts recorderReads, from engine/apply.ts) */
 function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
   const m = sub(a, 'access_rw');
   const flags = u32(m, 'flags');

@@ -12,7 +12,7 @@
  * `uptr`: no read) and rr_none are the controls. rr_badfd (oracle fuzz seed
  * 136, #59): the read comes also when the call goes to a closed fd (EBADF)
  * or to a file that is no iommufd (ENOTTY), where the model had not made it
- * (engine/apply.ts, model/main.ts recorderReadsAnyway; 2 answers wrong
+ * (engine/apply.ts, model/main.ts recorderReads; 2 answers wrong
  * before); a region no such read touched gets a huge page.
  */
 import { join } from 'node:path';
