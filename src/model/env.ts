@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -100,13 +100,6 @@ const MAP_FIXED = 0x10;
 const MAP_ANONYMOUS = 0x20;
 const MAP_DENYWRITE = 0x800;
 const MAP_EXECUTABLE = 0x1000;
-/** mprotect's prot bits (asm-generic/mman-common.h). */
-const PROT_READ = 0x1;
-const PROT_WRITE = 0x2;
-const PROT_EXEC = 0x4;
-const PROT_SEM = 0x8;
-const PROT_GROWSDOWN = 0x01000000;
-const PROT_GROWSUP = 0x02000000;
 const MAP_LOCKED = 0x2000;
 const MAP_NORESERVE = 0x4000;
 const MAP_POPULATE = 0x8000;
@@ -117,6 +110,13 @@ const MAP_FIXED_NOREPLACE = 0x100000;
 const MAP_UNINITIALIZED = 0x4000000;
 const MAP_HUGE_SHIFT = 26;
 const MAP_HUGE_MASK = 0x3f;
+/** The protection bits of mmap and mprotect (asm-generic/mman-common.h). */
+const PROT_READ = 0x1;
+const PROT_WRITE = 0x2;
+const PROT_EXEC = 0x4;
+const PROT_SEM = 0x8;
+const PROT_GROWSDOWN = 0x01000000;
+const PROT_GROWSUP = 0x02000000;
 /** The flags modelled: what they do below; DENYWRITE, EXECUTABLE and UNINITIALIZED the kernel ignores. */
 const MAP_MODELLED = MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_FIXED_NOREPLACE | MAP_UNINITIALIZED;
 
@@ -217,7 +217,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   }
   // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT, unless MAP_NORESERVE)
   const noreserve = mapFlags & MAP_NORESERVE ? VM_NORESERVE : 0;
-  const account = !shared && !!(prot & 2) && !noreserve;
+  const account = !shared && !!(prot & PROT_WRITE) && !noreserve;
   // (the old mappings go first, and with them the page tables nothing else overlaps)
   // (a private anonymous VMA's page offset is its address: do_mmap)
   const anonPgoff = kind === 'private_anon' ? { pgoffDelta: va } : {};
@@ -232,9 +232,9 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   // refused at once, with nothing changed, when it is too much for one event.
   const populates = !!(lock & VM_LOCKED) || (mapFlags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE;
   const faultsIn = populates && !(flags & VM_LOCKONFAULT);
-  const tooBig = faultsIn ? (tooMuchToFault(length) ?? (cow !== undefined && prot & 2 ? overLimit('populating private file mappings for writing', length / PAGE_SIZE, MAX_EVENT_STEPS, 'pages') : undefined)) : undefined;
+  const tooBig = faultsIn ? (tooMuchToFault(length) ?? (cow !== undefined && prot & PROT_WRITE ? overLimit('populating private file mappings for writing', length / PAGE_SIZE, MAX_EVENT_STEPS, 'pages') : undefined)) : undefined;
   if (tooBig) return [w, tooBig];
-  const v: Vma = { start: va, end: va + length, read: !!(prot & 1), write: !!(prot & 2), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(flags ? { flags } : {}), ...anonPgoff };
+  const v: Vma = { start: va, end: va + length, read: !!(prot & PROT_READ), write: !!(prot & PROT_WRITE), shared, mobj, offset, ...(cow !== undefined ? { cow } : {}), ...(flags ? { flags } : {}), ...anonPgoff };
   let mm = mapVma(settle(unmapRange(p.mm, va, va + length), va, va + length), v);
   // ...and it merges with its neighbours as the kernel's would (vma_merge.ts)
   [mm, mem] = mergeNew(mm, mem, [v]);
@@ -291,7 +291,7 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   // A VMA is split only where its protection changes (mprotect_fixup keeps an unchanged one whole).
   const changes = (addr: bigint) => {
     const v = p.mm.vmas.floor(addr)?.[1];
-    return !!v && (v.read !== read || v.write !== write || !!((v.flags ?? 0) & VM_EXEC) !== exec);
+    return !!v && protectionChanges(v, read, write, exec);
   };
   if (splitsHugetlb(w, pid, va) && changes(va)) return fail(w, 'EINVAL');
   // Then VMA by VMA, each changed as it comes: a hole (or the range running past the last VMA)
@@ -396,7 +396,7 @@ const MFD_HUGETLB = 0x4;
 const MFD_NOEXEC_SEAL = 0x8;
 const MFD_EXEC = 0x10;
 const MFD_ALL_FLAGS = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
-const MFD_HUGE_BITS = 0x3f << 26;
+const MFD_HUGE_BITS = MAP_HUGE_MASK << MAP_HUGE_SHIFT; // (MFD_HUGE_* and MAP_HUGE_* both encode as hugetlb_encode.h does)
 /** The longest name memfd_create takes (MFD_NAME_MAX_LEN; a byte count, without the terminating zero). */
 const MFD_NAME_MAX_LEN = 249;
 

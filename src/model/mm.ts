@@ -480,6 +480,10 @@ export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
  * new map (the same object when nothing changed) and where it stopped (`end`
  * when it met neither; `start` when there is no VMA at start).
  */
+/** Whether mprotect to this protection changes VMA `v` (mprotect_fixup leaves an unchanged one whole: no split). */
+export const protectionChanges = (v: Vma, read: boolean, write: boolean, exec: boolean): boolean =>
+  v.read !== read || v.write !== write || !!((v.flags ?? 0) & VM_EXEC) !== exec;
+
 export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, read: boolean, write: boolean, exec: boolean): { mm: Mm; reached: bigint; refused?: 'EACCES' } {
   const execFlag = exec ? VM_EXEC : 0;
   let vmas = mm.vmas;
@@ -492,7 +496,7 @@ export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, re
     if (write && (v.flags ?? 0) & VM_NO_MAYWRITE) return { mm: withVmas(mm, vmas), reached: pos, refused: 'EACCES' };
     // mprotect_fixup leaves a VMA whose flags do not change alone: no split (a split of a
     // hugetlb VMA off a huge page would make a later munmap there look like a clean cut).
-    if (v.read === read && v.write === write && ((v.flags ?? 0) & VM_EXEC) === execFlag) {
+    if (!protectionChanges(v, read, write, exec)) {
       pos = segEnd;
       continue;
     }
