@@ -13,7 +13,7 @@
 import type { Fields, Result } from '../events/event.js';
 import { table } from '../ds/table.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_LOCKED, findVma, pageAlign, withFlags, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_LOCKED, VM_NO_MAYWRITE, findVma, pageAlign, withFlags, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
 import { coldSplit, mappedElsewhere, settle, zap } from './huge_memory.js';
 import { kernelVmaPieces, mergeChanged, splitKernelVma } from './vma_merge.js';
@@ -260,13 +260,14 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number)
 
 /**
  * MADV_REMOVE (madvise_remove): a hole punched in the file behind a shared
- * mapping, vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) (fallocate.ts; a shared
- * mapping is of a file open for writing, and the range is page-aligned).
- * No file: EINVAL; a private mapping of one: EACCES.
+ * mapping, vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) (fallocate.ts; the range is
+ * page-aligned). No file: EINVAL; a mapping that is not shared and may-write
+ * (vma_is_shared_maywrite: private, or shared of a file open read-only,
+ * whatever its protection now) EACCES. The VMAs before it keep their holes.
  */
 function remove(s: Walk, v: Vma, start: bigint, end: bigint): string | 0 {
   if ((v.flags ?? 0) & VM_LOCKED || !vmaHasFile(s.w.mem, v)) return 'EINVAL';
-  if (!v.shared) return 'EACCES';
+  if (!v.shared || (v.flags ?? 0) & VM_NO_MAYWRITE) return 'EACCES';
   s.w = punchHole(s.w, v.mobj, v.offset + (start - v.start), end - start);
   return 0;
 }

@@ -45,6 +45,14 @@
  *    (EACCES, PROT_NONE too); mprotect may not make a shared mapping of a
  *    read-only fd writable (EACCES), and stops there after the VMAs before
  *    it took the change (a writable pin of one of them then works);
+ *  - prot_madv_remove: MADV_REMOVE punches a hole only through a shared
+ *    mapping that may be written (vma_is_shared_maywrite): one of a file
+ *    open read-write (or a memfd) mapped read-only punches, one of a file
+ *    open read-only is EACCES, as is any private one; a range over a
+ *    punchable VMA and then a read-only one punches the first (its bytes
+ *    read back as zeros) before the EACCES; a locked VMA is EINVAL first;
+ *    pages a domain pinned through the read-only mapping stay what the
+ *    domain maps (MD_CHECK_MAP). The model before: 3 wrong answers (seed 152);
  *  - prot_hugetlb: hugetlb VMAs never merge (VM_DONTEXPAND): split by
  *    mprotect (exec or not) or by madvise, two stay two when they agree
  *    again, and two mapped side by side are two; shared anonymous memory
@@ -60,7 +68,7 @@ import { VM_EXEC, VM_HUGETLB, VM_NO_MAYWRITE, type Vma } from '../../../src/mode
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('protection bits, exec, file access modes, hugetlb VMAs (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'prot'), 10, 4);
+kernelTraceSuite('protection bits, exec, file access modes, hugetlb VMAs (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'prot'), 11, 4);
 
 describe('the VMA flags behind those answers', () => {
   const V = 0x7f0000400000n;
