@@ -45,6 +45,11 @@
  *    (EACCES, PROT_NONE too); mprotect may not make a shared mapping of a
  *    read-only fd writable (EACCES), and stops there after the VMAs before
  *    it took the change (a writable pin of one of them then works);
+ *  - prot_fd_modes: what else a file's access mode decides: ftruncate of a
+ *    read-only fd EINVAL, fallocate of one EBADF (also with a mode), read of
+ *    a write-only fd and write of a read-only one EBADF; a shared mapping of
+ *    a read-only fd takes POPULATE_READ, not POPULATE_WRITE (EINVAL), and
+ *    the advice, mprotect to read or none, mlock and mremap of any mapping;
  *  - prot_madv_remove: MADV_REMOVE punches a hole only through a shared
  *    mapping that may be written (vma_is_shared_maywrite): one of a file
  *    open read-write (or a memfd) mapped read-only punches, one of a file
@@ -68,7 +73,7 @@ import { VM_EXEC, VM_HUGETLB, VM_NO_MAYWRITE, type Vma } from '../../../src/mode
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('protection bits, exec, file access modes, hugetlb VMAs (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'prot'), 11, 4);
+kernelTraceSuite('protection bits, exec, file access modes, hugetlb VMAs (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'prot'), 12, 4);
 
 describe('the VMA flags behind those answers', () => {
   const V = 0x7f0000400000n;
