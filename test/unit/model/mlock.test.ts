@@ -30,7 +30,10 @@
  *    its pages at once, so the file's later changes do not show there;
  *    read-only or on-fault locking copies nothing (without the faulting-in:
  *    3 answers each in ml_cow_mlock, _future, _mremap; without mprotect's:
- *    1 in ml_cow_mprotect);
+ *    1 in ml_cow_mprotect); ml_cow_writable: mprotect making locked memory
+ *    writable copies a read-only-locked private file mapping's pages (the
+ *    part locked before the file's end, when mlock met it: ENOMEM), not an
+ *    on-fault-locked one's or a shared one's;
  *  - ml_thp*: locking MADV_HUGEPAGE memory faults in transparent huge pages
  *    (read-only: the huge zero page), which a read-only pin then maps whole
  *    (without the faulting-in: 1 answer each in ml_thp_pinro, _pinro_ro).
@@ -41,4 +44,4 @@
 import { join } from 'node:path';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('mlock and locked memory (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'mlock'), 19, 8);
+kernelTraceSuite('mlock and locked memory (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'mlock'), 20, 8);
