@@ -221,12 +221,18 @@ export function pinnableFile(m: Mobj): boolean {
   return m.kind === 'memfd' || m.kind === 'hugetlb' || onTmpfs(m);
 }
 
+/** Physical addresses a file's pages may take: two pages per page of the largest file (MAX_LFS_FILESIZE, 2^63 bytes). */
+const FILE_PHYS_SPAN = 1n << 64n;
+
 /** Create a memory object; returns the new memory and its id. */
 export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean): [Memory, number] {
   const id = mem.nextMobj;
   // Ordinary pages are spaced two pages apart so no two are ever physically
-  // contiguous; hugetlb pages are contiguous inside the object.
-  const span = kind === 'hugetlb' ? roundUp(size, HPAGE_SIZE) : roundUp(size, PAGE_SIZE) * 2n;
+  // contiguous; hugetlb pages are contiguous inside the object. A file (memfd
+  // or regular) grows after it is made, so it gets room for the largest file
+  // there can be: a page it grows into must not share its physical address
+  // with a page of an object made after it (MD_CHECK_MAP compares them).
+  const span = kind === 'hugetlb' ? roundUp(size, HPAGE_SIZE) : kind === 'memfd' || kind === 'file' ? FILE_PHYS_SPAN : roundUp(size, PAGE_SIZE) * 2n;
   const mobj: Mobj = {
     id,
     kind,
