@@ -116,9 +116,19 @@ export function notCheckable(ev: Event): string | undefined {
   if (ev.op === 'madvise' && ev.args?.['advice'] !== undefined && typeof adviceOf(ev.args) === 'string') return 'an advice name madvise(2) does not have';
   // (valid flags with MCL_CURRENT lock every mapping of the process: the executor's own too)
   if (ev.op === 'mlockall' && mclCurrent(ev.args?.['flags'])) return "mlockall(MCL_CURRENT), which would lock the oracle executor's own memory";
+  // (the executor moves at most MAX_MEMOP bytes per memory op: a longer one would be cut short in the
+  // guest, whose memory would then differ from what the trace says was written or read)
+  if (MEM_OPS.has(ev.op) && memOpLength(ev) > BigInt(MAX_MEMOP)) return `a ${ev.op} of more than ${MAX_MEMOP} bytes, more than the executor moves in one op`;
   if (NOTHING_TO_RUN.has(ev.op) || ENV_OPS.has(ev.op)) return undefined;
   return `unknown event ${ev.op}`;
 }
+
+const MEM_OPS = new Set(['memset', 'fill_memory', 'write_memory', 'read_memory']);
+const memOpLength = (ev: Event): bigint => {
+  const a = ev.args ?? {};
+  if (ev.op !== 'write_memory') return big(a['length']);
+  return a['data'] instanceof Uint8Array ? BigInt(a['data'].length) : 0n;
+};
 
 const ENV_OPS = new Set([
   'maps', 'external_fds', 'open', 'close', 'mmap', 'munmap', 'mremap', 'mprotect', 'madvise', 'memset', 'fill_memory', 'write_memory', 'read_memory',
