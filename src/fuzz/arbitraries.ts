@@ -99,6 +99,9 @@ const MAP_POPULATE = 0x8000;
 const MAP_NONBLOCK = 0x10000;
 const MAP_STACK = 0x20000;
 const MAP_FIXED_NOREPLACE = 0x100000;
+/** memfd_create's MFD_HUGETLB, and its 2 MiB page size (log2 21 in bits 26-31). */
+const MFD_HUGETLB = 0x4;
+const MFD_HUGE_2MB = 21 << 26;
 
 /** A user address inside one of the process's mappings, page aligned mostly. */
 function userVa(d: D, h: number): Sym | bigint {
@@ -822,13 +825,14 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       }),
     },
     read_memory: { weight: 0.5, build: env('read_memory', (d) => ({ va: userVa(d, d.h), length: d.of(0x10n, PAGE) })) },
-    // (now and then with flags, as QEMU's memory-backend-memfd passes MFD_CLOEXEC | MFD_ALLOW_SEALING; hostile:
-    // ones the kernel refuses. Not MFD_HUGETLB, a hugetlbfs file the model answers as not modelled)
+    // (now and then with flags, as QEMU's memory-backend-memfd passes MFD_CLOEXEC | MFD_ALLOW_SEALING, and
+    // MFD_HUGETLB with hugetlb=on: a hugetlbfs file of 2 MiB pages; hostile: ones the kernel refuses)
     memfd_create: {
       weight: 1.5,
       build: env('memfd_create', (d) => {
-        const c = d.w([70, 30, d.h]);
-        return c === 0 ? { name: 'guest-ram' } : { name: 'guest-ram', flags: c === 1 ? d.of(1, 3, 8, 0x10, 0xb) : d.of(0x18, 0x20, 21 << 26) };
+        const c = d.w([60, 25, 15, d.h]);
+        if (c === 2) return { name: 'guest-ram', flags: d.of(MFD_HUGETLB, MFD_HUGETLB | MFD_HUGE_2MB | 3) };
+        return c === 0 ? { name: 'guest-ram' } : { name: 'guest-ram', flags: c === 1 ? d.of(1, 3, 8, 0x10, 0xb) : d.of(0x18, 0x20, MFD_HUGE_2MB) };
       }),
     },
     // (a hole punched in guest RAM, as QEMU discards memory of a memfd or file backend; allocation;

@@ -724,6 +724,14 @@ export function resolveNext(t: Template, w: World, m: FuzzModel): { event: Event
 const NO_EVENT: Event = { op: 'note', args: null };
 
 /** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */
+/** Whether `fd` of process `pid` is a hugetlbfs memfd (MFD_HUGETLB). */
+function hugetlbFd(w: World, pid: number, fd: unknown): boolean {
+  if (typeof fd !== 'number' && typeof fd !== 'bigint') return false;
+  const id = w.procs.get(pid)?.fds.get(Number(fd));
+  const f = id === undefined ? undefined : w.files.get(id);
+  return f?.kind === 'memfd' && f.mobj !== undefined && w.mem.mobjs.get(f.mobj)?.kind === 'hugetlb';
+}
+
 export function resolve(t: Template, w: World, m: FuzzModel): Event {
   return resolveInner(t, w, m, 0, null);
 }
@@ -793,6 +801,8 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: 
     const args = resolveFields(t.args, e, late);
     e.args = args;
     for (const [target, key, sym] of late) target[key] = resolveSym(sym, e);
+    // (a private mapping of a hugetlbfs memfd, copy-on-write by huge page, is not modelled: a VMM maps one shared)
+    if (t.op === 'mmap' && args['kind'] === 'file_private' && hugetlbFd(w, pid, args['fd'])) args['kind'] = 'memfd';
     ev.args = args;
   }
   if (t.bufs) {

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, readMobj, readUser, roundUp, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -148,14 +148,21 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   const notModelled = unmodelledMapFlags(mapFlags, kind);
   if (notModelled) return [w, { errno: 'EINVAL', unmodelled: notModelled }];
   const p = proc(w, pid);
-  if (kind === 'anon_hugetlb') length = roundUp(length, HPAGE_SIZE);
-  length = roundUp(length, PAGE_SIZE);
+  // (ksys_mmap_pgoff aligns a hugetlb mapping's length to its huge page first, in an unsigned long:
+  // it may wrap to 0; do_mmap's PAGE_ALIGN of a length that wraps is ENOMEM, held here as past TASK_SIZE)
+  const rawLength = length;
+  const lengthOf = (huge: boolean) => roundUp(huge ? BigInt.asUintN(64, roundUp(rawLength, HPAGE_SIZE)) : rawLength, PAGE_SIZE);
   // do_mmap and __get_unmapped_area, after the fd lookup (EBADF) of a file mapping: a length of 0 is
   // EINVAL; one that wraps or reaches past TASK_SIZE ENOMEM; a hugetlb mapping at an address off a
   // huge page EINVAL (hugetlbfs's placement, prepare_hugepage_range); an address whose end is past
   // TASK_SIZE ENOMEM; then an unaligned address EINVAL.
-  const rangeErr =
-    length === 0n ? 'EINVAL' : length > TASK_SIZE ? 'ENOMEM' : kind === 'anon_hugetlb' && va % HPAGE_SIZE ? 'EINVAL' : va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
+  const rangeErrOf = (length: bigint, huge: boolean): string | 0 =>
+    length === 0n ? 'EINVAL' : length > TASK_SIZE ? 'ENOMEM' : huge && va % HPAGE_SIZE ? 'EINVAL' : va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
+  // (the file's offset, page-aligned: x86's mmap refuses any other before even looking at the fd)
+  const offset0 = a['offset'] === undefined ? 0n : u64(a, 'offset');
+  if (offset0 % PAGE_SIZE) return fail(w, 'EINVAL');
+  length = lengthOf(kind === 'anon_hugetlb');
+  let rangeErr = rangeErrOf(length, kind === 'anon_hugetlb');
   const fileKind = kind === 'memfd' || kind === 'file_private' || kind === 'file_shared';
   if (rangeErr && !(fileKind && a['fd'] !== undefined)) return fail(w, rangeErr);
   // (MAP_LOCKED, or mlockall(MCL_FUTURE) before, locks the mapping)
@@ -175,6 +182,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   let shared = true;
   let cow: number | undefined;
   let noMayWrite = 0;
+  let hugeFile = false;
   if (fileKind) {
     if (a['fd'] === undefined && kind === 'file_private') {
       // A private mapping of some regular file that the trace does not name (as long as the mapping reaches).
@@ -182,10 +190,19 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     } else {
       const f = fileAt(w, pid, u32(a, 'fd'));
       if (!f) return fail(w, 'EBADF');
+      // (a hugetlbfs file is mapped by huge pages: is_file_hugepages)
+      hugeFile = f.mobj !== undefined && w.mem.mobjs.get(f.mobj)!.kind === 'hugetlb';
+      if (hugeFile) {
+        length = lengthOf(true);
+        rangeErr = rangeErrOf(length, true);
+      }
       if (rangeErr) return fail(w, rangeErr);
       const e = placeErr();
       if (e) return fail(w, e);
       if (opaque(f)) return [w, { errno: 'ENODEV', unmodelled: 'mmap of a file the process had before the trace (what it is is not known)' }];
+      // file_mmap_ok: the mapping must end inside the largest file offset, MAX_LFS_FILESIZE for a
+      // regular file (a memfd too), ULONG_MAX for a device or an anonymous inode (EOVERFLOW).
+      if (offset0 + length > (f.mobj !== undefined ? LOFF_MAX : U64_MAX)) return fail(w, 'EOVERFLOW');
       // A VFIO device file has an mmap method (vfio_device_fops_mmap): not the bound file, EINVAL;
       // the bound one maps the driver's regions (a BAR), which the model does not have.
       if (f.kind === 'vfio') {
@@ -204,7 +221,22 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       if (kind !== 'file_private' && f.readOnly) noMayWrite = VM_NO_MAYWRITE;
       mobj = f.mobj;
     }
-    offset = u64(a, 'offset');
+    offset = offset0;
+    if (hugeFile) {
+      // A private mapping of a hugetlbfs file copies whole huge pages on write, which the model's
+      // private mappings (4 KiB copies over the file) do not.
+      if (kind === 'file_private') return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file (copy-on-write by huge page)' }];
+      // hugetlbfs_file_mmap, once mmap_region has unmapped the range (a gap is left when it refuses):
+      // the offset must be on a huge page.
+      if (offset % HPAGE_SIZE) {
+        const refused = refusedCut(p.mm, w.mem, va, va + length);
+        const mm = refused ? refused.mm : settle(unmapRange(p.mm, va, va + length), va, va + length);
+        return [mm === p.mm ? w : setProc({ ...w, mem: refused?.mem ?? w.mem }, { ...p, mm }), { errno: 'EINVAL' }];
+      }
+      // (a writable mapping reaching past the end grows the file to cover it)
+      const m = mem.mobjs.get(mobj)!;
+      if (prot & PROT_WRITE && m.size < offset + length) mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...m, size: offset + length }) };
+    }
     if (kind === 'file_private') {
       shared = false;
       // (a capture's program writes there unseen: its private copies are of unknown contents)
@@ -226,7 +258,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   if (refused) return [refused.mm === p.mm ? w : setProc({ ...w, mem: refused.mem }, { ...p, mm: refused.mm }), { errno: 'EINVAL' }];
   // (mmap_region: a hugetlb mapping is not locked, nor counted)
   // (calc_vm_prot_bits: PROT_EXEC is VM_EXEC; mmap ignores prot bits it does not know)
-  const flags = (account ? VM_ACCOUNT : 0) | noreserve | noMayWrite | (prot & PROT_EXEC ? VM_EXEC : 0) | (mapFlags & MAP_STACK ? VM_NOHUGEPAGE : 0) | (kind === 'anon_hugetlb' ? VM_HUGETLB : lock);
+  const flags = (account ? VM_ACCOUNT : 0) | noreserve | noMayWrite | (prot & PROT_EXEC ? VM_EXEC : 0) | (mapFlags & MAP_STACK ? VM_NOHUGEPAGE : 0) | (kind === 'anon_hugetlb' || hugeFile ? VM_HUGETLB : lock);
   // A locked mapping, or one asked for with MAP_POPULATE (not MAP_NONBLOCK), is faulted in below
   // (do_mmap's *populate); populate_vma_page_range leaves one locked on fault alone. That is
   // refused at once, with nothing changed, when it is too much for one event.
@@ -404,19 +436,24 @@ const MFD_NAME_MAX_LEN = 249;
  * memfd_create(2), mm/memfd.c: EINVAL for a flag it does not know (the huge page size bits only with
  * MFD_HUGETLB), for MFD_EXEC with MFD_NOEXEC_SEAL, then for a name longer than 249 bytes. The
  * sealing flags change nothing the model has (seals are fcntl's, which no trace carries; the
- * vm.memfd_noexec sysctl is taken at its default, 0). A hugetlbfs memfd (MFD_HUGETLB: QEMU's
- * memory-backend-memfd with hugetlb=on) is answered as not modelled: its size, I/O and hole
- * punching go by huge pages, which the model's files do not.
+ * vm.memfd_noexec sysctl is taken at its default, 0). MFD_HUGETLB (QEMU's memory-backend-memfd
+ * with hugetlb=on) makes a hugetlbfs file: a hugetlb memory object whose size is the file's
+ * (ftruncate only to whole huge pages, no write(2), holes and mappings by huge page); huge pages
+ * other than the default 2 MiB are answered as not modelled. The pool of huge pages is taken to
+ * be large enough (as for MAP_HUGETLB).
  */
 function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
   const flags = a['flags'] === undefined ? 0 : u32(a, 'flags');
   if (flags & ~(MFD_ALL_FLAGS | (flags & MFD_HUGETLB ? MFD_HUGE_BITS : 0))) return fail(w, 'EINVAL');
   if (flags & MFD_EXEC && flags & MFD_NOEXEC_SEAL) return fail(w, 'EINVAL');
   if (new TextEncoder().encode(String(a['name'] ?? '')).length > MFD_NAME_MAX_LEN) return fail(w, 'EINVAL');
-  if (flags & MFD_HUGETLB) return [w, { errno: 'EINVAL', unmodelled: 'memfd_create(MFD_HUGETLB): a hugetlbfs file, whose size, reads, writes and holes go by huge pages' }];
+  const hugeSize = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+  if (flags & MFD_HUGETLB && hugeSize !== 0 && hugeSize !== 21)
+    return [w, { errno: 'EINVAL', unmodelled: `memfd_create(MFD_HUGETLB) with huge pages of 2^${hugeSize} bytes (only the default 2 MiB pages are modelled)` }];
   let mem = w.mem;
   let mobj: number;
-  [mem, mobj] = newMobj(mem, 'memfd', 0n, String(a['name'] ?? ''), undefined, a['content'] === 'unknown');
+  // (MFD_HUGETLB: a hugetlbfs file of 2 MiB pages, whose size, mappings and holes go by them)
+  [mem, mobj] = newMobj(mem, flags & MFD_HUGETLB ? 'hugetlb' : 'memfd', 0n, String(a['name'] ?? ''), undefined, a['content'] === 'unknown', !!(flags & MFD_HUGETLB));
   const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'memfd', mobj });
   return [w2, { errno: 0, ret: fd }];
 }
@@ -430,6 +467,8 @@ function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
   if (opaque(f)) return [w, { errno: 'EINVAL', unmodelled: 'ftruncate of a file the process had before the trace (what it is is not known)' }];
   // Not a regular file or memfd (the iommufd, a fault or access fd, a device), or not open for writing: EINVAL.
   if (f.mobj === undefined || f.readOnly) return fail(w, 'EINVAL');
+  // (hugetlbfs_setattr: a hugetlbfs file's size is whole huge pages)
+  if (w.mem.mobjs.get(f.mobj)!.kind === 'hugetlb' && length % HPAGE_SIZE) return fail(w, 'EINVAL');
   return [truncateFile(w, f.mobj, length), { errno: 0 }];
 }
 
@@ -460,7 +499,8 @@ function truncateFile(w: World, mobjId: number, size: bigint): World {
     const partial = cut ? data.get(keep - 1) : undefined;
     if (partial) data = data.set(keep - 1, Uint8Array.prototype.slice.call(partial).fill(0, cut));
   }
-  const { unknown, ...rest } = w.mem.mobjs.get(m.id)!;
+  // (a hugetlbfs file loses the huge pages past the new size from its cache too: remove_inode_hugepages)
+  const { unknown, ...rest } = size < m.size ? uncacheHuge(w.mem.mobjs.get(m.id)!, Number(size / HPAGE_SIZE)) : w.mem.mobjs.get(m.id)!;
   const next = { ...rest, size, data, ...(unknown && size !== 0n ? { unknown } : {}) };
   return { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, next) } };
 }
@@ -489,14 +529,14 @@ function notFaultResult(w: World, f: OpenFile | undefined, what: 'read' | 'write
 }
 
 /**
- * The page-cache file an fd is, if its size is known: a memfd (shmem, not
+ * The page-cache file an fd is, if its size is known: a memfd (shmem or
  * hugetlbfs), or a regular file the trace truncated (ftruncate, open with
  * O_TRUNC). Bytes from before the trace read back as unknown.
  */
 function sizedFileOf(w: World, file: OpenFile | undefined): { file: OpenFile; m: Mobj } | undefined {
   const m = (file?.kind === 'memfd' || file?.kind === 'file') && file.mobj !== undefined ? w.mem.mobjs.get(file.mobj) : undefined;
   if (!file || !m) return undefined;
-  return m.kind === 'memfd' || (m.kind === 'file' && m.size !== UNKNOWN_FILE_SIZE) ? { file, m } : undefined;
+  return m.kind === 'memfd' || m.kind === 'hugetlb' || (m.kind === 'file' && m.size !== UNKNOWN_FILE_SIZE) ? { file, m } : undefined;
 }
 
 /**
@@ -571,6 +611,8 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
     const bytes = data ?? new Uint8Array(0);
     // A `count` past the bytes given makes the kernel copy from unreadable memory (a short write or
     // EFAULT, by where the page boundaries fall): not modelled, and said so.
+    // (hugetlbfs has no write method: vfs_write's missing FMODE_CAN_WRITE, whatever the count)
+    if (sized.m.kind === 'hugetlb') return fail(w, 'EINVAL');
     if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a file with count past the bytes given' }];
     return fileWrite(w, sized.file, sized.m, bytes, pos);
   }

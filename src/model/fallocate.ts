@@ -10,7 +10,8 @@ import type { Fields, Result } from '../events/event.js';
 import { u32, u64 } from './args.js';
 import { fileAt, LOFF_MAX, opaque } from './files.js';
 import { MAX_EVENT_BYTES } from './limits.js';
-import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, onTmpfs, writeMobj, type Memory } from './mm.js';
+import { PMap } from '../ds/pmap.js';
+import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
 import { takeOutPages } from './pages.js';
 import type { World } from './state.js';
 
@@ -76,8 +77,17 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
   // Whether that many pages can be had depends on the machine's memory and the mount's size.
   if (len > BigInt(MAX_EVENT_BYTES)) return [w, { errno: 'ENOSPC', unmodelled: `fallocate of ${len} bytes: whether the memory is there depends on the machine` }];
   const end = offset + len;
-  if (mode & FALLOC_FL_KEEP_SIZE || end <= m.size || m.size === UNKNOWN_FILE_SIZE) return [w, { errno: 0 }];
-  return [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, { ...m, size: end }) } }, { errno: 0 }];
+  const size = mode & FALLOC_FL_KEEP_SIZE || end <= m.size || m.size === UNKNOWN_FILE_SIZE ? m.size : end;
+  let next: Mobj = size === m.size ? m : { ...m, size };
+  if (m.kind === 'hugetlb') {
+    // hugetlbfs_fallocate puts the huge pages of the range in the file's cache, past its end too
+    // (KEEP_SIZE, or an end off a huge page): those stay reachable through a mapping.
+    let cached = m.hugeCached ?? PMap.emptyNumber<true>();
+    const eofPage = Number(hugetlbEof(next) / HPAGE_SIZE);
+    for (let h = Number(offset / HPAGE_SIZE); BigInt(h) * HPAGE_SIZE < end; h++) if (h >= eofPage) cached = cached.set(h, true);
+    if (cached.size) next = { ...next, hugeCached: cached };
+  }
+  return next === m ? [w, { errno: 0 }] : [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, next) } }, { errno: 0 }];
 }
 
 /**
@@ -96,7 +106,11 @@ export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint)
   };
   zero(offset, offset + len < holeStart ? offset + len : holeStart);
   if (offset + len > holeEnd && offset + len > holeStart) zero(holeEnd, offset + len);
-  if (holeEnd > holeStart) w = takeOutPages(w, mobjId, Number(holeStart / PAGE_SIZE), Number(holeEnd / PAGE_SIZE));
+  if (holeEnd > holeStart) {
+    w = takeOutPages(w, mobjId, Number(holeStart / PAGE_SIZE), Number(holeEnd / PAGE_SIZE));
+    const m = w.mem.mobjs.get(mobjId)!;
+    if (m.hugeCached !== undefined) w = { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, uncacheHuge(m, Number(holeStart / HPAGE_SIZE), Number(holeEnd / HPAGE_SIZE))) } };
+  }
   return w;
 }
 

@@ -65,6 +65,14 @@ export interface Mobj {
   readonly thpCopied?: PMap<number, number>;
   /** Those folios split into small pages (MADV_COLD / PAGEOUT: huge_memory.ts coldSplit): contiguous still, no longer compound. */
   readonly thpSmall?: PMap<number, true>;
+  /**
+   * A hugetlbfs file's huge pages that fallocate put in its page cache (by
+   * huge page index, kept from the file's end on only). hugetlb_no_page
+   * refuses a page past i_size only when the cache has none there, so these
+   * are there past the end (fallocate with KEEP_SIZE, or to an i_size off a
+   * huge page) until a hole or a truncation takes them out.
+   */
+  readonly hugeCached?: PMap<number, true>;
 }
 
 /** Out-parameter of reads: set when a byte read is not known to the model. */
@@ -224,15 +232,19 @@ export function pinnableFile(m: Mobj): boolean {
 /** Physical addresses a file's pages may take: two pages per page of the largest file (MAX_LFS_FILESIZE, 2^63 bytes). */
 const FILE_PHYS_SPAN = 1n << 64n;
 
-/** Create a memory object; returns the new memory and its id. */
-export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean): [Memory, number] {
+/**
+ * Create a memory object; returns the new memory and its id. `file`: a
+ * hugetlb object that is a hugetlbfs file (a memfd made with MFD_HUGETLB),
+ * which grows as a file does (memfd and regular file objects always do).
+ */
+export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean, file = false): [Memory, number] {
   const id = mem.nextMobj;
   // Ordinary pages are spaced two pages apart so no two are ever physically
   // contiguous; hugetlb pages are contiguous inside the object. A file (memfd
   // or regular) grows after it is made, so it gets room for the largest file
   // there can be: a page it grows into must not share its physical address
   // with a page of an object made after it (MD_CHECK_MAP compares them).
-  const span = kind === 'hugetlb' ? roundUp(size, HPAGE_SIZE) : kind === 'memfd' || kind === 'file' ? FILE_PHYS_SPAN : roundUp(size, PAGE_SIZE) * 2n;
+  const span = kind === 'memfd' || kind === 'file' ? FILE_PHYS_SPAN : kind === 'hugetlb' ? (file ? FILE_PHYS_SPAN / 2n : roundUp(size, HPAGE_SIZE)) : roundUp(size, PAGE_SIZE) * 2n;
   const mobj: Mobj = {
     id,
     kind,
@@ -294,9 +306,29 @@ export function folioPieces(m: Mobj, a: number, z: number): [number, number][] {
  */
 export function pastEof(mem: Memory, vma: Vma, off: bigint): boolean {
   const backing = mem.mobjs.get(vma.mobj);
+  // (hugetlbfs faults by huge page, and has none from the one i_size cuts on but those in its cache: hugetlb_no_page)
+  if (backing?.kind === 'hugetlb') return off >= hugetlbEof(backing) && !backing.hugeCached?.has(Number(off / HPAGE_SIZE));
   // (shared anonymous memory is a shmem file as long as the mapping was made: grown by mremap, the rest faults)
   return (backing?.kind === 'memfd' || backing?.kind === 'file' || backing?.kind === 'shmem') && off >= backing.size;
 }
+
+/** A hugetlbfs file's cached huge pages with those of [first, last) taken out (a hole, a truncation). */
+export function uncacheHuge(m: Mobj, first: number, last = Infinity): Mobj {
+  let c = m.hugeCached;
+  if (c === undefined) return m;
+  const gone: number[] = [];
+  c.each((h) => {
+    if (h >= last) return false;
+    gone.push(h);
+    return true;
+  }, first);
+  for (const h of gone) c = c.delete(h);
+  const { hugeCached: _, ...rest } = m;
+  return c.size ? { ...rest, hugeCached: c } : rest;
+}
+
+/** Where a hugetlbfs file's pages end: i_size rounded down to a huge page (a file fallocate grew to 3 MiB has one). */
+export const hugetlbEof = (m: Mobj): bigint => (m.size / HPAGE_SIZE) * HPAGE_SIZE;
 
 /**
  * The first page of `[from, to)` (inside VMA `vma`) that lies past the end
@@ -304,6 +336,13 @@ export function pastEof(mem: Memory, vma: Vma, off: bigint): boolean {
  */
 export function eofVa(mem: Memory, vma: Vma, from: bigint, to: bigint): bigint | undefined {
   const at = (va: bigint) => vma.offset + (va - vma.start);
+  const hm = mem.mobjs.get(vma.mobj);
+  if (hm?.kind === 'hugetlb') {
+    // The first huge page from the file's end on that its cache lacks (a few at most are there).
+    let off = at(from) > hugetlbEof(hm) ? at(from) : hugetlbEof(hm);
+    while (off < at(to) && hm.hugeCached?.has(Number(off / HPAGE_SIZE))) off = (off / HPAGE_SIZE + 1n) * HPAGE_SIZE;
+    return off < at(to) ? vma.start + (off - vma.offset) : undefined;
+  }
   if (!pastEof(mem, vma, at(to - PAGE_SIZE))) return undefined;
   if (pastEof(mem, vma, at(from))) return from;
   // (the page holding the file's last byte is there; the one after it is not)

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pastEof, pinPage, pinnableFile, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -242,8 +242,9 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
         break;
       }
     } else {
-      // No page at or past the file's end (GUP fails: EFAULT).
-      if (pastEof(mem, vma, vma.offset + (va - vma.start) + BigInt(end - idx) * PAGE_SIZE)) {
+      // No page at or past the file's end (GUP fails: EFAULT). (A hugetlbfs file may have pages
+      // past it, fallocated, with a gap before them: mm.ts eofVa finds the first one missing.)
+      if (eofVa(mem, vma, va, p.base + BigInt(end + 1) * PAGE_SIZE) !== undefined) {
         err = 'EFAULT';
         break;
       }

@@ -34,7 +34,12 @@
  *    unlocked; a file mapping's bad fd is EBADF before EEXIST;
  *  - mf_stack_thp: MADV_HUGEPAGE clears MAP_STACK's VM_NOHUGEPAGE, and a
  *    store then gets a huge page (MD_CHECK_REFS); without it, 4 KiB pages;
- *    a populated hugetlb mapping with MAP_NORESERVE pinned.
+ *    a populated hugetlb mapping with MAP_NORESERVE pinned;
+ *  - mf_offset: the file offset: one off a page EINVAL before even the fd
+ *    (x86's mmap); a mapping ending past MAX_LFS_FILESIZE EOVERFLOW for a
+ *    memfd or a regular file, shared or private, after EBADF and the range
+ *    checks (file_mmap_ok), past 2^64 for the iommufd (a device: else its
+ *    ENODEV); the model had taken any offset (answers wrong before: 7).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,7 +47,7 @@ import { apply } from '../../../src/engine/apply.js';
 import { emptyWorld } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite("mmap's flags (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'mmap_flags'), 8, 5);
+kernelTraceSuite("mmap's flags (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'mmap_flags'), 9, 5);
 
 describe('mmap flags the model does not know', () => {
   const V = 0x7f0000400000n;
