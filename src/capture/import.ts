@@ -19,7 +19,8 @@ import { errnoName } from '../uapi/errno.js';
 import { structLayout, type KernelVersion } from '../uapi/versions.js';
 
 /** mmap flags an import turns into the event's `kind` and address: MAP_SHARED, MAP_PRIVATE (MAP_SHARED_VALIDATE), MAP_FIXED, MAP_ANONYMOUS, MAP_HUGETLB. */
-const MAP_KIND_BITS = 0x3 | 0x10 | 0x20 | 0x40000;
+const MAP_HUGETLB = 0x40000;
+const MAP_KIND_BITS = 0x3 | 0x10 | 0x20 | MAP_HUGETLB;
 
 export class CaptureFormatError extends Error {
   constructor(
@@ -207,7 +208,9 @@ export class CaptureImporter {
         }
         const names = strList(r, 'flag_names', line);
         const fd = int(r, 'fd', line);
-        const kind2 = names.includes('HUGETLB')
+        // (MAP_HUGETLB is the kind anon_hugetlb only with MAP_SHARED | MAP_ANONYMOUS; otherwise it stays a flag)
+        const hugeKind = names.includes('HUGETLB') && names.includes('ANONYMOUS') && names.includes('SHARED');
+        const kind2 = hugeKind
           ? 'anon_hugetlb'
           : names.includes('ANONYMOUS')
             ? names.includes('SHARED')
@@ -224,7 +227,7 @@ export class CaptureImporter {
         }
         // The call's other flags (MAP_POPULATE, MAP_LOCKED, ...: the type, MAP_FIXED, MAP_ANONYMOUS and
         // MAP_HUGETLB are in `kind` and the address); the model answers for those it does not know.
-        const other = (r['flags'] === undefined ? 0 : int(r, 'flags', line)) & ~MAP_KIND_BITS;
+        const other = (r['flags'] === undefined ? 0 : int(r, 'flags', line)) & ~(hugeKind ? MAP_KIND_BITS : MAP_KIND_BITS & ~MAP_HUGETLB);
         if (other) args['flags'] = other >>> 0;
         out.push({ op: 'mmap', pid, args, rec: { errno: 0 }, src });
         break;

@@ -125,7 +125,8 @@ function unmodelledMapFlags(flags: number, kind: string): string | undefined {
   if (flags & 3) return 'mmap flags: the mapping type (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE) is the event\'s kind, not a flag';
   const huge = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
   // (a hugetlb page size other than the default 2 MiB hangs on the kernel's configuration; elsewhere the bits are ignored)
-  if (kind === 'anon_hugetlb' && huge !== 0 && huge !== 21) return `mmap of hugetlb pages of 2^${huge} bytes (only the default 2 MiB pages are modelled)`;
+  if ((kind === 'anon_hugetlb' || (kind === 'anon' && flags & MAP_HUGETLB)) && huge !== 0 && huge !== 21) return `mmap of hugetlb pages of 2^${huge} bytes (only the default 2 MiB pages are modelled)`;
+  if (kind === 'private_anon' && flags & MAP_HUGETLB) return 'a private hugetlb mapping (MAP_PRIVATE | MAP_HUGETLB: copy-on-write by huge page)';
   const rest = flags & ~MAP_MODELLED & ~(MAP_HUGE_MASK << MAP_HUGE_SHIFT);
   if (rest) return `mmap flags 0x${rest.toString(16)} (MAP_GROWSDOWN, MAP_SYNC, MAP_32BIT, ...) are not modelled`;
   return undefined;
@@ -142,12 +143,14 @@ function unmodelledMapFlags(flags: number, kind: string): string | undefined {
 function mmap(w: World, pid: number, a: Fields): [World, Result] {
   const va = u64(a, 'va');
   let length = u64(a, 'length');
-  const kind = String(a['kind'] ?? 'anon');
+  let kind = String(a['kind'] ?? 'anon');
   const prot = a['prot'] === undefined ? 3 : u32(a, 'prot');
   const mapFlags = a['flags'] === undefined ? 0 : u32(a, 'flags');
   const notModelled = unmodelledMapFlags(mapFlags, kind);
   if (notModelled) return [w, { errno: 'EINVAL', unmodelled: notModelled }];
   const p = proc(w, pid);
+  // (MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB is what the kind anon_hugetlb stands for)
+  if (kind === 'anon' && mapFlags & MAP_HUGETLB) kind = 'anon_hugetlb';
   // (ksys_mmap_pgoff aligns a hugetlb mapping's length to its huge page first, in an unsigned long:
   // it may wrap to 0; do_mmap's PAGE_ALIGN of a length that wraps is ENOMEM, held here as past TASK_SIZE)
   const rawLength = length;
@@ -192,6 +195,8 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       if (!f) return fail(w, 'EBADF');
       // (a hugetlbfs file is mapped by huge pages: is_file_hugepages)
       hugeFile = f.mobj !== undefined && w.mem.mobjs.get(f.mobj)!.kind === 'hugetlb';
+      // (MAP_HUGETLB asks a file for nothing more when it is hugetlbfs's, and is refused otherwise)
+      if (!hugeFile && mapFlags & MAP_HUGETLB) return fail(w, 'EINVAL');
       if (hugeFile) {
         length = lengthOf(true);
         rangeErr = rangeErrOf(length, true);

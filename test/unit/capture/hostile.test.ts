@@ -118,6 +118,14 @@ describe('the valid base capture', () => {
     const noFlags = await importText(withRecord(MMAP, (r) => delete r['flags']));
     expect(noFlags.find((e) => e.op === 'mmap')?.args).not.toHaveProperty('flags');
   });
+  it('MAP_HUGETLB is the kind anon_hugetlb only with MAP_SHARED | MAP_ANONYMOUS; otherwise it stays a flag', async () => {
+    const MMAP = 4;
+    const as = async (flags: number, names: string[]) => (await importText(withRecord(MMAP, (r) => Object.assign(r, { flags, flag_names: names })))).find((e) => e.op === 'mmap')?.args;
+    expect(await as(0x1 | 0x20 | 0x40000, ['SHARED', 'ANONYMOUS', 'HUGETLB'])).toMatchObject({ kind: 'anon_hugetlb' });
+    expect(await as(0x1 | 0x20 | 0x40000, ['SHARED', 'ANONYMOUS', 'HUGETLB'])).not.toHaveProperty('flags');
+    // a private one (copy-on-write by huge page: the model answers it as not modelled)
+    expect(await as(0x2 | 0x20 | 0x40000, ['PRIVATE', 'ANONYMOUS', 'HUGETLB'])).toMatchObject({ kind: 'private_anon', flags: 0x40000 });
+  });
   it('a failed open is the file system\'s business: no fd, nothing for the model to check', async () => {
     const evs = await importText(withRecord(2, (r) => Object.assign(r, { path: '/dev/tty', ret: -1, errno: 6 })));
     expect(evs.find((e) => e.src === 'line 3 seq 2')).toMatchObject({ op: 'noop', args: { what: 'failed open', path: '/dev/tty' } });

@@ -28,7 +28,12 @@
  *  - hm_pins: a pin over a range whose middle huge page is past the end and
  *    not cached (EFAULT) though the last one is; MAP_POPULATE, mlock and
  *    POPULATE_READ stopping at the gap; truncation to 0 takes the cached page
- *    out too; the pinned page outlives truncation and exit.
+ *    out too; the pinned page outlives truncation and exit;
+ *  - hm_map_hugetlb: MAP_HUGETLB with a file: ignored for a hugetlbfs memfd,
+ *    EINVAL for any other file (after EBADF); with MAP_SHARED |
+ *    MAP_ANONYMOUS it is a hugetlb mapping (the kind anon_hugetlb), the 2 MiB
+ *    size bits too. (MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, copy-on-write
+ *    by huge page, is answered as not modelled.)
  * Not modelled: a private mapping of such a file (copy-on-write by huge
  * page), huge pages other than 2 MiB, and the pool running out (the model
  * takes it to be large enough, as for MAP_HUGETLB).
@@ -40,7 +45,7 @@ import type { Event } from '../../../src/events/event.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 4, 25);
+kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 5, 15);
 
 describe('a private mapping of a hugetlbfs memfd', () => {
   it('is answered as not modelled, with nothing changed', () => {
@@ -52,6 +57,12 @@ describe('a private mapping of a hugetlbfs memfd', () => {
     for (const ev of evs) w = apply(w, ev).state;
     const r = apply(w, { op: 'mmap', pid: 1, args: { va: 0x7f0000000000n, length: 0x200000n, kind: 'file_private', prot: 3, fd: 0, offset: 0n } });
     expect(r.result.unmodelled).toMatch(/private mapping of a hugetlbfs file/);
+    expect(r.state).toBe(w);
+  });
+  it('so is a private anonymous hugetlb mapping (MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB)', () => {
+    const w = emptyWorld({ kernel: '6.12' });
+    const r = apply(w, { op: 'mmap', pid: 1, args: { va: 0x7f0000000000n, length: 0x200000n, kind: 'private_anon', prot: 3, flags: 0x40000 } });
+    expect(r.result.unmodelled).toMatch(/private hugetlb mapping/);
     expect(r.state).toBe(w);
   });
 });
