@@ -29,6 +29,10 @@
  *    not cached (EFAULT) though the last one is; MAP_POPULATE, mlock and
  *    POPULATE_READ stopping at the gap; truncation to 0 takes the cached page
  *    out too; the pinned page outlives truncation and exit;
+ *  - hm_advice: DONTNEED of a shared hugetlbfs mapping keeps the file's
+ *    bytes (and off a huge page: EINVAL), DONTFORK keeps a child from it,
+ *    WIPEONFORK refuses it (shared); a child's stores reach the parent;
+ *    mremap moves (not DONTUNMAP: EINVAL) carrying the pages a domain maps;
  *  - hm_map_hugetlb: MAP_HUGETLB with a file: ignored for a hugetlbfs memfd,
  *    EINVAL for any other file (after EBADF); with MAP_SHARED |
  *    MAP_ANONYMOUS it is a hugetlb mapping (the kind anon_hugetlb), the 2 MiB
@@ -45,7 +49,7 @@ import type { Event } from '../../../src/events/event.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 5, 15);
+kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 6, 15);
 
 describe('a private mapping of a hugetlbfs memfd', () => {
   it('is answered as not modelled, with nothing changed', () => {
