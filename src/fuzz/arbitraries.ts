@@ -19,7 +19,7 @@
  */
 import type { KernelVersion } from '../model/state.js';
 import { choice, type Builder, type ChoiceArbitrary, type Draw } from './choice.js';
-import { GUEST_REGION, GUEST_STRIDE, GUEST_VA, O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type Template } from './template.js';
+import { GUEST_REGION, GUEST_STRIDE, GUEST_VA, HUGETLBFS_FILE, O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type Template } from './template.js';
 import { MOCK_FLAGS_ACCESS_SYZ } from '../model/ioas.js';
 
 const U64_MAX = 0xffffffffffffffffn;
@@ -716,9 +716,11 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     open: {
       weight: 1.5,
       build: env('open', (d) => {
-        const c = d.w([40, 40, 10, 10]);
+        const c = d.w([40, 40, 10, 10, 4]);
         // (the scratch file now and then read-only or write-only: which mappings of it the kernel refuses)
         if (c === 3) return { path: SCRATCH_FILE, flags: d.of(O_TRUNC_RW, O_TRUNC_RW, O_TRUNC_RW & ~3, (O_TRUNC_RW & ~3) | 1) };
+        // (a file on the hugetlbfs mount: QEMU's -mem-path /dev/hugepages guest RAM)
+        if (c === 4) return { path: HUGETLBFS_FILE, flags: d.of(O_TRUNC_RW, O_TRUNC_RW, O_TRUNC_RW & ~3) };
         return { path: c === 0 ? '/dev/iommu' : c === 1 ? { $: 'vfiopath', k: d.int(3) } : { $: 'vfiopath', k: d.int(3), group: true } };
       }),
     },

@@ -480,6 +480,8 @@ const make = (t: Template, op: string, args: SymFields, bufs?: Template['bufs'])
  * keeps /tmp files between the traces of a boot).
  */
 export const SCRATCH_FILE = '/tmp/data';
+/** A file on the hugetlbfs mount, as QEMU's -mem-path /dev/hugepages makes one for guest RAM. */
+export const HUGETLBFS_FILE = '/dev/hugepages/guest-ram';
 export const O_TRUNC_RW = 0o1102;
 
 /** The selftest's nested HWPT data (struct iommu_hwpt_selftest: iotlb 0x0badbeef). */
@@ -724,12 +726,13 @@ export function resolveNext(t: Template, w: World, m: FuzzModel): { event: Event
 const NO_EVENT: Event = { op: 'note', args: null };
 
 /** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */
-/** Whether `fd` of process `pid` is a hugetlbfs memfd (MFD_HUGETLB). */
-function hugetlbFd(w: World, pid: number, fd: unknown): boolean {
-  if (typeof fd !== 'number' && typeof fd !== 'bigint') return false;
+/** What kind of fd `fd` of process `pid` is when it is a hugetlbfs file: a memfd (MFD_HUGETLB) or a file on the mount. */
+function hugetlbFd(w: World, pid: number, fd: unknown): 'memfd' | 'file' | undefined {
+  if (typeof fd !== 'number' && typeof fd !== 'bigint') return undefined;
   const id = w.procs.get(pid)?.fds.get(Number(fd));
   const f = id === undefined ? undefined : w.files.get(id);
-  return f?.kind === 'memfd' && f.mobj !== undefined && w.mem.mobjs.get(f.mobj)?.kind === 'hugetlb';
+  if ((f?.kind !== 'memfd' && f?.kind !== 'file') || f.mobj === undefined || w.mem.mobjs.get(f.mobj)?.kind !== 'hugetlb') return undefined;
+  return f.kind;
 }
 
 export function resolve(t: Template, w: World, m: FuzzModel): Event {
@@ -801,8 +804,11 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: 
     const args = resolveFields(t.args, e, late);
     e.args = args;
     for (const [target, key, sym] of late) target[key] = resolveSym(sym, e);
-    // (a private mapping of a hugetlbfs memfd, copy-on-write by huge page, is not modelled: a VMM maps one shared)
-    if (t.op === 'mmap' && args['kind'] === 'file_private' && hugetlbFd(w, pid, args['fd'])) args['kind'] = 'memfd';
+    // (a private mapping of a hugetlbfs file, copy-on-write by huge page, is not modelled: a VMM maps one shared)
+    if (t.op === 'mmap' && args['kind'] === 'file_private') {
+      const h = hugetlbFd(w, pid, args['fd']);
+      if (h) args['kind'] = h === 'memfd' ? 'memfd' : 'file_shared';
+    }
     ev.args = args;
   }
   if (t.bufs) {

@@ -77,7 +77,8 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   let mem = w.mem;
   let mobj = mem.paths?.get(path);
   if (mobj === undefined) {
-    [mem, mobj] = newMobj(mem, 'file', UNKNOWN_FILE_SIZE, path, undefined, true);
+    // (a file on the hugetlbfs mount, as QEMU's -mem-path /dev/hugepages makes one, goes by huge pages)
+    [mem, mobj] = onHugetlbfs(path) ? newMobj(mem, 'hugetlb', UNKNOWN_FILE_SIZE, path, undefined, true, true) : newMobj(mem, 'file', UNKNOWN_FILE_SIZE, path, undefined, true);
     mem = { ...mem, paths: (mem.paths ?? NO_PATHS).set(path, mobj) };
   }
   let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...mode });
@@ -86,6 +87,8 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
 }
 
 const O_TRUNC = 0o1000;
+/** The hugetlbfs mount (the oracle's guest has it there, as most distributions do). */
+const onHugetlbfs = (path: string): boolean => path.startsWith('/dev/hugepages/');
 const O_PATH = 0o10000000;
 const NO_PATHS = PMap.empty<string, number>((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
@@ -535,13 +538,15 @@ function notFaultResult(w: World, f: OpenFile | undefined, what: 'read' | 'write
 
 /**
  * The page-cache file an fd is, if its size is known: a memfd (shmem or
- * hugetlbfs), or a regular file the trace truncated (ftruncate, open with
- * O_TRUNC). Bytes from before the trace read back as unknown.
+ * hugetlbfs), or a regular file (on a disk, tmpfs or hugetlbfs) the trace
+ * truncated (ftruncate, open with O_TRUNC). Bytes from before the trace read
+ * back as unknown.
  */
 function sizedFileOf(w: World, file: OpenFile | undefined): { file: OpenFile; m: Mobj } | undefined {
   const m = (file?.kind === 'memfd' || file?.kind === 'file') && file.mobj !== undefined ? w.mem.mobjs.get(file.mobj) : undefined;
   if (!file || !m) return undefined;
-  return m.kind === 'memfd' || m.kind === 'hugetlb' || (m.kind === 'file' && m.size !== UNKNOWN_FILE_SIZE) ? { file, m } : undefined;
+  // (a memfd is made empty by the trace; a regular file's size is known once the trace set it)
+  return file.kind === 'memfd' || m.size !== UNKNOWN_FILE_SIZE ? { file, m } : undefined;
 }
 
 /**
@@ -611,13 +616,13 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
   if (file?.readOnly) return fail(w, 'EBADF'); // vfs_write: no FMODE_WRITE
   const f = faultOf(file);
   const data = ev.bufs?.['data'] ?? (a['data'] instanceof Uint8Array ? a['data'] : undefined);
+  // (hugetlbfs has no write method: vfs_write's missing FMODE_CAN_WRITE, whatever the count or the file's size)
+  if (file?.mobj !== undefined && w.mem.mobjs.get(file.mobj)?.kind === 'hugetlb') return fail(w, 'EINVAL');
   const sized = f ? undefined : sizedFileOf(w, file);
   if (sized) {
     const bytes = data ?? new Uint8Array(0);
     // A `count` past the bytes given makes the kernel copy from unreadable memory (a short write or
     // EFAULT, by where the page boundaries fall): not modelled, and said so.
-    // (hugetlbfs has no write method: vfs_write's missing FMODE_CAN_WRITE, whatever the count)
-    if (sized.m.kind === 'hugetlb') return fail(w, 'EINVAL');
     if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a file with count past the bytes given' }];
     return fileWrite(w, sized.file, sized.m, bytes, pos);
   }

@@ -1,6 +1,7 @@
 /**
- * A memfd made with MFD_HUGETLB: a hugetlbfs file of 2 MiB pages, as QEMU's
- * memory-backend-memfd with hugetlb=on gives guest RAM (mm/memfd.c,
+ * A memfd made with MFD_HUGETLB, or a file on the hugetlbfs mount: a hugetlbfs
+ * file of 2 MiB pages, as QEMU's memory-backend-memfd with hugetlb=on, or its
+ * -mem-path /dev/hugepages, gives guest RAM (mm/memfd.c,
  * fs/hugetlbfs/inode.c, mm/hugetlb.c). Each trace in traces/hugetlbfs/ was
  * run whole on Linux 6.12.117 through the oracle and saved with its answers;
  * the model must give every one of them, with the invariants held at each
@@ -33,6 +34,11 @@
  *    bytes (and off a huge page: EINVAL), DONTFORK keeps a child from it,
  *    WIPEONFORK refuses it (shared); a child's stores reach the parent;
  *    mremap moves (not DONTUNMAP: EINVAL) carrying the pages a domain maps;
+ *  - hm_mount_file: a file on the hugetlbfs mount (/dev/hugepages, QEMU's
+ *    -mem-path) is such a file too: every open of the path reaches it, O_TRUNC
+ *    empties it (a domain's pins outlive that), reads through any fd,
+ *    writes EINVAL; its size before the trace, when no O_TRUNC or ftruncate
+ *    set it, is unknown, as any regular file's;
  *  - hm_map_hugetlb: MAP_HUGETLB with a file: ignored for a hugetlbfs memfd,
  *    EINVAL for any other file (after EBADF); with MAP_SHARED |
  *    MAP_ANONYMOUS it is a hugetlb mapping (the kind anon_hugetlb), the 2 MiB
@@ -49,7 +55,7 @@ import type { Event } from '../../../src/events/event.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 6, 15);
+kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 7, 15);
 
 describe('a private mapping of a hugetlbfs memfd', () => {
   it('is answered as not modelled, with nothing changed', () => {
