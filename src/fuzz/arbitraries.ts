@@ -99,6 +99,8 @@ const MAP_POPULATE = 0x8000;
 const MAP_NONBLOCK = 0x10000;
 const MAP_STACK = 0x20000;
 const MAP_FIXED_NOREPLACE = 0x100000;
+/** MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB: private huge pages. */
+const MAP_HUGETLB = 0x40000;
 /** memfd_create's MFD_HUGETLB, and its 2 MiB page size (log2 21 in bits 26-31). */
 const MFD_HUGETLB = 0x4;
 const MFD_HUGE_2MB = 21 << 26;
@@ -757,7 +759,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         if (d.w([80, 20]) === 1)
           a['flags'] =
             kind === 'private_anon'
-              ? d.of(MAP_NORESERVE, MAP_STACK, MAP_FIXED_NOREPLACE, MAP_POPULATE | MAP_NONBLOCK)
+              ? d.of(MAP_NORESERVE, MAP_STACK, MAP_FIXED_NOREPLACE, MAP_POPULATE | MAP_NONBLOCK, MAP_HUGETLB, MAP_HUGETLB | MAP_POPULATE)
               : d.of(MAP_LOCKED, MAP_POPULATE, MAP_LOCKED | MAP_POPULATE, MAP_POPULATE | MAP_NONBLOCK, MAP_NORESERVE, MAP_FIXED_NOREPLACE, MAP_STACK);
         return a;
       }),

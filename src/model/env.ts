@@ -128,8 +128,7 @@ function unmodelledMapFlags(flags: number, kind: string): string | undefined {
   if (flags & 3) return 'mmap flags: the mapping type (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE) is the event\'s kind, not a flag';
   const huge = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
   // (a hugetlb page size other than the default 2 MiB hangs on the kernel's configuration; elsewhere the bits are ignored)
-  if ((kind === 'anon_hugetlb' || (kind === 'anon' && flags & MAP_HUGETLB)) && huge !== 0 && huge !== 21) return `mmap of hugetlb pages of 2^${huge} bytes (only the default 2 MiB pages are modelled)`;
-  if (kind === 'private_anon' && flags & MAP_HUGETLB) return 'a private hugetlb mapping (MAP_PRIVATE | MAP_HUGETLB: copy-on-write by huge page)';
+  if ((kind === 'anon_hugetlb' || ((kind === 'anon' || kind === 'private_anon') && flags & MAP_HUGETLB)) && huge !== 0 && huge !== 21) return `mmap of hugetlb pages of 2^${huge} bytes (only the default 2 MiB pages are modelled)`;
   const rest = flags & ~MAP_MODELLED & ~(MAP_HUGE_MASK << MAP_HUGE_SHIFT);
   if (rest) return `mmap flags 0x${rest.toString(16)} (MAP_GROWSDOWN, MAP_SYNC, MAP_32BIT, ...) are not modelled`;
   return undefined;
@@ -167,8 +166,10 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   // (the file's offset, page-aligned: x86's mmap refuses any other before even looking at the fd)
   const offset0 = a['offset'] === undefined ? 0n : u64(a, 'offset');
   if (offset0 % PAGE_SIZE) return fail(w, 'EINVAL');
-  length = lengthOf(kind === 'anon_hugetlb');
-  let rangeErr = rangeErrOf(length, kind === 'anon_hugetlb');
+  // (MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB: private hugetlb memory, an unnamed hugetlbfs file's private mapping)
+  const privateHuge = kind === 'private_anon' && (mapFlags & MAP_HUGETLB) !== 0;
+  length = lengthOf(kind === 'anon_hugetlb' || privateHuge);
+  let rangeErr = rangeErrOf(length, kind === 'anon_hugetlb' || privateHuge);
   const fileKind = kind === 'memfd' || kind === 'file_private' || kind === 'file_shared';
   if (rangeErr && !(fileKind && a['fd'] !== undefined)) return fail(w, rangeErr);
   // (MAP_LOCKED, or mlockall(MCL_FUTURE) before, locks the mapping)
@@ -231,9 +232,10 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     }
     offset = offset0;
     if (hugeFile) {
-      // A private mapping of a hugetlbfs file copies whole huge pages on write, which the model's
-      // private mappings (4 KiB copies over the file) do not.
-      if (kind === 'file_private') return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file (copy-on-write by huge page)' }];
+      // A private mapping of a hugetlbfs file: its read of a huge page the file's cache lacks gets a
+      // private zero page (hugetlb_no_page), so what it shows later hangs on which pages the cache
+      // has, which the model does not keep; its writes and pins copy whole huge pages.
+      if (kind === 'file_private') return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file (copy-on-write by huge page, over the pages the file has cached)' }];
       // hugetlbfs_file_mmap, once mmap_region has unmapped the range (a gap is left when it refuses):
       // the offset must be on a huge page.
       if (offset % HPAGE_SIZE) {
@@ -251,22 +253,23 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       [mem, cow] = newMobj(mem, 'anon', mem.mobjs.get(mobj)!.size, undefined, undefined, a['content'] === 'unknown');
     }
   } else {
-    const mk: MobjKind = kind === 'anon_hugetlb' ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';
+    const mk: MobjKind = kind === 'anon_hugetlb' || privateHuge ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';
     shared = kind !== 'private_anon';
     [mem, mobj] = newMobj(mem, mk, length, undefined, undefined, a['content'] === 'unknown');
   }
   // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT, unless MAP_NORESERVE)
   const noreserve = mapFlags & MAP_NORESERVE ? VM_NORESERVE : 0;
-  const account = !shared && !!(prot & PROT_WRITE) && !noreserve;
+  // (accountable_mapping: never hugetlb memory)
+  const account = !shared && !!(prot & PROT_WRITE) && !noreserve && !privateHuge;
   // (the old mappings go first, and with them the page tables nothing else overlaps)
   // (a private anonymous VMA's page offset is its address: do_mmap)
-  const anonPgoff = kind === 'private_anon' ? { pgoffDelta: va } : {};
+  const anonPgoff = kind === 'private_anon' && !privateHuge ? { pgoffDelta: va } : {};
   // (mmap_region unmaps what was there first, which may refuse its cuts: EINVAL, maybe a split kept)
   const refused = refusedCut(p.mm, w.mem, va, va + length);
   if (refused) return [refused.mm === p.mm ? w : setProc({ ...w, mem: refused.mem }, { ...p, mm: refused.mm }), { errno: 'EINVAL' }];
   // (mmap_region: a hugetlb mapping is not locked, nor counted)
   // (calc_vm_prot_bits: PROT_EXEC is VM_EXEC; mmap ignores prot bits it does not know)
-  const flags = (account ? VM_ACCOUNT : 0) | noreserve | noMayWrite | (prot & PROT_EXEC ? VM_EXEC : 0) | (mapFlags & MAP_STACK ? VM_NOHUGEPAGE : 0) | (kind === 'anon_hugetlb' || hugeFile ? VM_HUGETLB : lock);
+  const flags = (account ? VM_ACCOUNT : 0) | noreserve | noMayWrite | (prot & PROT_EXEC ? VM_EXEC : 0) | (mapFlags & MAP_STACK ? VM_NOHUGEPAGE : 0) | (kind === 'anon_hugetlb' || hugeFile || privateHuge ? VM_HUGETLB : lock);
   // A locked mapping, or one asked for with MAP_POPULATE (not MAP_NONBLOCK), is faulted in below
   // (do_mmap's *populate); populate_vma_page_range leaves one locked on fault alone. That is
   // refused at once, with nothing changed, when it is too much for one event.

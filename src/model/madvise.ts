@@ -241,7 +241,9 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number)
   if (behavior !== MADV.DONTNEED_LOCKED && (v.flags ?? 0) & VM_LOCKED) return 'EINVAL';
   if (isHugetlbVma(s.w.mem, v)) {
     if (start % HPAGE_SIZE) return 'EINVAL';
-    return 0;
+    // (whole huge pages only: private ones are dropped, the file's page, or none, shows again)
+    end = (end / HPAGE_SIZE) * HPAGE_SIZE;
+    if (v.shared || end <= start) return 0;
   }
   if (v.shared) return 0;
   const p = s.w.procs.get(s.pid)!;

@@ -504,7 +504,8 @@ export function withNewPages(mem: Memory, v: Vma, cowGrowth = 0n): [Memory, Vma]
     [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size + cowGrowth);
     return [mem, { ...v, cow: fresh }];
   }
-  [mem, fresh] = newMobj(mem, 'anon', v.offset + (v.end - v.start));
+  // (private hugetlb memory's new pages are huge pages again)
+  [mem, fresh] = newMobj(mem, mem.mobjs.get(v.mobj)?.kind === 'hugetlb' ? 'hugetlb' : 'anon', v.offset + (v.end - v.start));
   return [mem, { ...v, mobj: fresh }];
 }
 

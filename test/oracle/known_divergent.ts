@@ -19,10 +19,11 @@ export const KNOWN_DIVERGENT: Record<string, { op: string; what: string; why: st
     why: 'with protection keys exec-only memory is execute-only and populating it fails (ENOMEM); the trace does not say which CPU it ran on (mm.ts execOnly)',
   },
   // session 16: a hand-written probe of private hugetlb mappings (a hugetlbfs memfd's, and MAP_PRIVATE | MAP_ANONYMOUS |
-  // MAP_HUGETLB), kept with the kernel's answers to all 44 events for when the model takes them on (its meta says what they show)
+  // MAP_HUGETLB, which the model now has), kept with the kernel's answers to all 44 events for when the model takes
+  // private mappings of hugetlbfs files on (its meta says what they show)
   'mmap.hugetlb-private.kernel-0.model-unmodelled.iort.jsonl': {
     op: 'mmap',
     what: 'unmodelled',
-    why: "copy-on-write by huge page: a write or a long-term pin (read-only too) copies the whole 2 MiB, which the model's private file mappings (4 KiB copies) do not",
+    why: "copy-on-write by huge page: a write or a long-term pin (read-only too) copies the whole 2 MiB, and a read of a huge page the file's cache lacks gets a private zero page; the model keeps no page cache of hugetlbfs files",
   },
 };

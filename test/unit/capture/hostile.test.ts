@@ -123,7 +123,7 @@ describe('the valid base capture', () => {
     const as = async (flags: number, names: string[]) => (await importText(withRecord(MMAP, (r) => Object.assign(r, { flags, flag_names: names })))).find((e) => e.op === 'mmap')?.args;
     expect(await as(0x1 | 0x20 | 0x40000, ['SHARED', 'ANONYMOUS', 'HUGETLB'])).toMatchObject({ kind: 'anon_hugetlb' });
     expect(await as(0x1 | 0x20 | 0x40000, ['SHARED', 'ANONYMOUS', 'HUGETLB'])).not.toHaveProperty('flags');
-    // a private one (copy-on-write by huge page: the model answers it as not modelled)
+    // a private one (private huge pages of an unnamed hugetlbfs file: the flag on a private anonymous mapping)
     expect(await as(0x2 | 0x20 | 0x40000, ['PRIVATE', 'ANONYMOUS', 'HUGETLB'])).toMatchObject({ kind: 'private_anon', flags: 0x40000 });
   });
   it('a failed open is the file system\'s business: no fd, nothing for the model to check', async () => {
