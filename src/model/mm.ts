@@ -234,8 +234,9 @@ const FILE_PHYS_SPAN = 1n << 64n;
 
 /**
  * Create a memory object; returns the new memory and its id. `file`: a
- * hugetlb object that is a hugetlbfs file (a memfd made with MFD_HUGETLB),
- * which grows as a file does (memfd and regular file objects always do).
+ * hugetlb object that is a hugetlbfs file (a memfd made with MFD_HUGETLB, a
+ * file under /dev/hugepages), which grows as a file does (memfd and regular
+ * file objects always do).
  */
 export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean, file = false): [Memory, number] {
   const id = mem.nextMobj;
@@ -243,7 +244,8 @@ export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string
   // contiguous; hugetlb pages are contiguous inside the object. A file (memfd
   // or regular) grows after it is made, so it gets room for the largest file
   // there can be: a page it grows into must not share its physical address
-  // with a page of an object made after it (MD_CHECK_MAP compares them).
+  // with a page of an object made after it (MD_CHECK_MAP compares them). (A
+  // hugetlbfs file's addresses are one per byte: its pages are contiguous.)
   const span = kind === 'memfd' || kind === 'file' ? FILE_PHYS_SPAN : kind === 'hugetlb' ? (file ? FILE_PHYS_SPAN / 2n : roundUp(size, HPAGE_SIZE)) : roundUp(size, PAGE_SIZE) * 2n;
   const mobj: Mobj = {
     id,
