@@ -336,7 +336,9 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
     const v = p.mm.vmas.floor(addr)?.[1];
     return !!v && protectionChanges(v, read, write, exec);
   };
-  if (splitsHugetlb(w, pid, va) && changes(va)) return fail(w, 'EINVAL');
+  // (the first VMA's may-write check comes before mprotect_fixup splits it: EACCES first, below)
+  const first = findVma(p.mm, va)!;
+  if (splitsHugetlb(w, pid, va) && changes(va) && !(write && (first.flags ?? 0) & VM_NO_MAYWRITE)) return fail(w, 'EINVAL');
   // Then VMA by VMA, each changed as it comes: a hole (or the range running past the last VMA)
   // stops it with ENOMEM, and a hugetlb VMA split at `end` off a huge page with EINVAL, both
   // keeping what the VMAs before got (kernel partial effects).

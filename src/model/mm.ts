@@ -522,16 +522,16 @@ export function unmapRange(mm: Mm, start: bigint, end: bigint): Mm {
   return withVmas(mm, vmas);
 }
 
+/** Whether mprotect to this protection changes VMA `v` (mprotect_fixup leaves an unchanged one whole: no split). */
+export const protectionChanges = (v: Vma, read: boolean, write: boolean, exec: boolean): boolean =>
+  v.read !== read || v.write !== write || !!((v.flags ?? 0) & VM_EXEC) !== exec;
+
 /**
  * mprotect over `[start, end)`, VMA by VMA as do_mprotect_pkey goes, up to the
  * first hole or the first VMA that may not be made writable (`refused`): the
  * new map (the same object when nothing changed) and where it stopped (`end`
  * when it met neither; `start` when there is no VMA at start).
  */
-/** Whether mprotect to this protection changes VMA `v` (mprotect_fixup leaves an unchanged one whole: no split). */
-export const protectionChanges = (v: Vma, read: boolean, write: boolean, exec: boolean): boolean =>
-  v.read !== read || v.write !== write || !!((v.flags ?? 0) & VM_EXEC) !== exec;
-
 export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, read: boolean, write: boolean, exec: boolean): { mm: Mm; reached: bigint; refused?: 'EACCES' } {
   const execFlag = exec ? VM_EXEC : 0;
   let vmas = mm.vmas;
