@@ -213,9 +213,11 @@ export const emptyMemory = (): Memory => ({ mobjs: PMap.emptyNumber<Mobj>(), nex
 
 /**
  * The size a regular file is taken to have while the trace has not set it (it
- * had one before the trace began): large enough for every mapping of it.
+ * had one before the trace began): large enough for every mapping of it, and
+ * one no file can have (past MAX_LFS_FILESIZE, 2^63 - 1), so that a file the
+ * trace does size is never taken for one of unknown size.
  */
-export const UNKNOWN_FILE_SIZE = 1n << 40n;
+export const UNKNOWN_FILE_SIZE = 1n << 63n;
 
 /**
  * Whether a regular file lives on tmpfs (is shmem), which the model knows

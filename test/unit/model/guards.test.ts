@@ -10,7 +10,10 @@
  * flags (EINVAL for an unknown one, the huge page size bits without
  * MFD_HUGETLB, MFD_EXEC with MFD_NOEXEC_SEAL, a name of 250 bytes; the
  * sealing flags taken, and a NOEXEC_SEAL memfd still mapped PROT_EXEC), which
- * the model had ignored (8 answers wrong before).
+ * the model had ignored (8 answers wrong before). file_1tib: a regular file
+ * the trace sized to exactly 1 TiB, read and written there (the model took
+ * that size for its mark of a file of unknown size and answered 4 of the 7
+ * as not modelled, until session 16 moved the mark past MAX_LFS_FILESIZE).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +21,7 @@ import { apply } from '../../../src/engine/apply.js';
 import { emptyWorld } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('guard clauses (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'guards'), 2, 15);
+kernelTraceSuite('guard clauses (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'guards'), 3, 5);
 
 describe('memfd_create(MFD_HUGETLB)', () => {
   it('with huge pages other than 2 MiB is answered as not modelled, with nothing made', () => {
