@@ -725,7 +725,6 @@ export function resolveNext(t: Template, w: World, m: FuzzModel): { event: Event
 
 const NO_EVENT: Event = { op: 'note', args: null };
 
-/** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */
 /** What kind of fd `fd` of process `pid` is when it is a hugetlbfs file: a memfd (MFD_HUGETLB) or a file on the mount. */
 function hugetlbFd(w: World, pid: number, fd: unknown): 'memfd' | 'file' | undefined {
   if (typeof fd !== 'number' && typeof fd !== 'bigint') return undefined;
@@ -735,6 +734,7 @@ function hugetlbFd(w: World, pid: number, fd: unknown): 'memfd' | 'file' | undef
   return f.kind;
 }
 
+/** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */
 export function resolve(t: Template, w: World, m: FuzzModel): Event {
   return resolveInner(t, w, m, 0, null);
 }
