@@ -30,6 +30,10 @@
  *    not cached (EFAULT) though the last one is; MAP_POPULATE, mlock and
  *    POPULATE_READ stopping at the gap; truncation to 0 takes the cached page
  *    out too; the pinned page outlives truncation and exit;
+ *  - hm_cached: huge pages fallocated past the end one by one: a hole
+ *    cutting one keeps it (zeros in place), one covering it takes it out
+ *    (EFAULT from then on), truncation past them takes them out, growth
+ *    over them keeps them;
  *  - hm_advice: DONTNEED of a shared hugetlbfs mapping keeps the file's
  *    bytes (and off a huge page: EINVAL), DONTFORK keeps a child from it,
  *    WIPEONFORK refuses it (shared); a child's stores reach the parent;
@@ -69,7 +73,7 @@ import type { Event } from '../../../src/events/event.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 9, 15);
+kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 10, 15);
 
 describe('a private mapping of a hugetlbfs memfd', () => {
   it('is answered as not modelled, with nothing changed', () => {
