@@ -14,7 +14,7 @@ import type { Event, Fields, Result, Value } from '../events/event.js';
 import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
-import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_LOCKED, findVma, vmasIn } from '../model/mm.js';
+import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_LOCKED, findVma, privatelyMapped, vmasIn } from '../model/mm.js';
 import { mlockFutureOk } from '../model/mlock.js';
 
 /**
@@ -804,10 +804,16 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: 
     const args = resolveFields(t.args, e, late);
     e.args = args;
     for (const [target, key, sym] of late) target[key] = resolveSym(sym, e);
-    // (a private mapping of a hugetlbfs file, copy-on-write by huge page, is not modelled: a VMM maps one shared)
-    if (t.op === 'mmap' && args['kind'] === 'file_private') {
-      const h = hugetlbFd(w, pid, args['fd']);
-      if (h) args['kind'] = h === 'memfd' ? 'memfd' : 'file_shared';
+    // A hugetlbfs file is mapped either privately (QEMU's -mem-path without share=on) or shared and
+    // fallocated, not both: which pages a private mapping shares with the file's page cache is not
+    // modelled (mm.ts Mobj.mayCache). The generator keeps to one or the other per file.
+    const h = t.op === 'mmap' || t.op === 'fallocate' ? hugetlbFd(w, pid, args['fd']) : undefined;
+    if (h) {
+      const m = w.mem.mobjs.get(w.files.get(w.procs.get(pid)!.fds.get(Number(args['fd']))!)!.mobj!)!;
+      const priv = !m.mayCache && privatelyMapped(w.procs, m.id);
+      if (t.op === 'mmap' && args['kind'] === 'file_private' && m.mayCache) args['kind'] = h === 'memfd' ? 'memfd' : 'file_shared';
+      else if (t.op === 'mmap' && args['kind'] !== 'file_private' && priv) args['kind'] = 'file_private';
+      else if (t.op === 'fallocate' && priv && !(Number(args['mode']) & 2)) args['mode'] = 3;
     }
     ev.args = args;
   }

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -73,19 +73,27 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     return [{ ...w2, nextCtx: ctxId + 1, ctxs: w2.ctxs.set(ctxId, ctx) }, { errno: 0, ret: fd }];
   }
   // A regular file: the one every earlier open of the path found, else one whose size and
-  // contents are those it had before the trace (unknown) — unless O_TRUNC empties it.
+  // contents are those it had before the trace (unknown) — unless O_TRUNC empties it, or
+  // O_CREAT | O_EXCL made it (a path the trace had not opened: new, and empty).
+  const flags = a['flags'] === undefined ? 0 : u32(a, 'flags');
   let mem = w.mem;
   let mobj = mem.paths?.get(path);
   if (mobj === undefined) {
-    // (a file on the hugetlbfs mount, as QEMU's -mem-path /dev/hugepages makes one, goes by huge pages)
-    [mem, mobj] = onHugetlbfs(path) ? newMobj(mem, 'hugetlb', UNKNOWN_FILE_SIZE, path, undefined, true, true) : newMobj(mem, 'file', UNKNOWN_FILE_SIZE, path, undefined, true);
+    const fresh = (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
+    const size = fresh ? 0n : UNKNOWN_FILE_SIZE;
+    // (a file on the hugetlbfs mount, as QEMU's -mem-path /dev/hugepages makes one, goes by huge
+    // pages; one from before the trace may have pages in its cache, a new or emptied one has none)
+    [mem, mobj] = onHugetlbfs(path) ? newMobj(mem, 'hugetlb', size, path, undefined, !fresh, true) : newMobj(mem, 'file', size, path, undefined, !fresh);
+    if (onHugetlbfs(path) && !fresh && !(flags & O_TRUNC)) mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, mayCache: true }) };
     mem = { ...mem, paths: (mem.paths ?? NO_PATHS).set(path, mobj) };
   }
   let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...mode });
-  if (a['flags'] !== undefined && u32(a, 'flags') & O_TRUNC) w2 = truncateFile(w2, mobj, 0n);
+  if (flags & O_TRUNC) w2 = truncateFile(w2, mobj, 0n);
   return [w2, { errno: 0, ret: fd }];
 }
 
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
 /** The hugetlbfs mount (the oracle's guest has it there, as most distributions do). */
 const onHugetlbfs = (path: string): boolean => path.startsWith('/dev/hugepages/');
@@ -232,10 +240,14 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     }
     offset = offset0;
     if (hugeFile) {
-      // A private mapping of a hugetlbfs file: its read of a huge page the file's cache lacks gets a
-      // private zero page (hugetlb_no_page), so what it shows later hangs on which pages the cache
-      // has, which the model does not keep; its writes and pins copy whole huge pages.
-      if (kind === 'file_private') return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file (copy-on-write by huge page, over the pages the file has cached)' }];
+      // A private mapping of a hugetlbfs file whose cache may hold pages: its read of a huge page
+      // the cache lacks gets a private zero page (hugetlb_no_page), one the cache has is the file's
+      // until written, and which the cache has the model does not keep (mm.ts Mobj.mayCache).
+      const hm = mem.mobjs.get(mobj)!;
+      if (kind === 'file_private' && hm.mayCache) return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file whose page cache may hold pages (which of them it shares hangs on the cache)' }];
+      // ...and the other way round: a shared mapping, which fills the cache, beside a private one.
+      if (kind !== 'file_private' && !hm.mayCache && privatelyMapped(w.procs, mobj))
+        return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a shared mapping of a hugetlbfs file that is also mapped privately (which pages the private mapping shares with it hangs on the cache)' }];
       // hugetlbfs_file_mmap, once mmap_region has unmapped the range (a gap is left when it refuses):
       // the offset must be on a huge page.
       if (offset % HPAGE_SIZE) {
@@ -243,14 +255,17 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
         const mm = refused ? refused.mm : settle(unmapRange(p.mm, va, va + length), va, va + length);
         return [mm === p.mm ? w : setProc({ ...w, mem: refused?.mem ?? w.mem }, { ...p, mm }), { errno: 'EINVAL' }];
       }
-      // (a writable mapping reaching past the end grows the file to cover it)
-      const m = mem.mobjs.get(mobj)!;
-      if (prot & PROT_WRITE && m.size < offset + length) mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...m, size: offset + length }) };
+      // (a writable mapping, private too, reaching past the end grows the file to cover it; a shared
+      // one fills the cache as it is touched)
+      const grown = prot & PROT_WRITE && hm.size < offset + length ? offset + length : hm.size;
+      const cache = kind !== 'file_private' && !hm.mayCache;
+      if (grown !== hm.size || cache) mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...hm, size: grown, ...(cache ? { mayCache: true as const } : {}) }) };
     }
     if (kind === 'file_private') {
       shared = false;
       // (a capture's program writes there unseen: its private copies are of unknown contents)
-      [mem, cow] = newMobj(mem, 'anon', mem.mobjs.get(mobj)!.size, undefined, undefined, a['content'] === 'unknown');
+      // (a hugetlbfs file's are huge pages, of its own from the first touch on: mm.ts pinPage)
+      [mem, cow] = newMobj(mem, hugeFile ? 'hugetlb' : 'anon', mem.mobjs.get(mobj)!.size, undefined, undefined, a['content'] === 'unknown', hugeFile);
     }
   } else {
     const mk: MobjKind = kind === 'anon_hugetlb' || privateHuge ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';
@@ -260,7 +275,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT, unless MAP_NORESERVE)
   const noreserve = mapFlags & MAP_NORESERVE ? VM_NORESERVE : 0;
   // (accountable_mapping: never hugetlb memory)
-  const account = !shared && !!(prot & PROT_WRITE) && !noreserve && !privateHuge;
+  const account = !shared && !!(prot & PROT_WRITE) && !noreserve && !privateHuge && !hugeFile;
   // (the old mappings go first, and with them the page tables nothing else overlaps)
   // (a private anonymous VMA's page offset is its address: do_mmap)
   const anonPgoff = kind === 'private_anon' && !privateHuge ? { pgoffDelta: va } : {};

@@ -11,7 +11,7 @@ import { u32, u64 } from './args.js';
 import { fileAt, LOFF_MAX, opaque } from './files.js';
 import { MAX_EVENT_BYTES } from './limits.js';
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, privatelyMapped, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
 import { takeOutPages } from './pages.js';
 import type { World } from './state.js';
 
@@ -74,6 +74,9 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
   const m = w.mem.mobjs.get(mobjId)!;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return [w, { errno: 'EOPNOTSUPP' }];
   if (mode & FALLOC_FL_PUNCH_HOLE) return [punchHole(w, mobjId, offset, len), { errno: 0 }];
+  // (hugetlbfs_fallocate fills the cache, which a private mapping of the file would share from: mm.ts Mobj.mayCache)
+  if (m.kind === 'hugetlb' && !m.mayCache && privatelyMapped(w.procs, mobjId))
+    return [w, { errno: 0, unmodelled: 'fallocate of a hugetlbfs file that is mapped privately (which pages the private mapping shares with it hangs on the cache)' }];
   // Whether that many pages can be had depends on the machine's memory and the mount's size.
   if (len > BigInt(MAX_EVENT_BYTES)) return [w, { errno: 'ENOSPC', unmodelled: `fallocate of ${len} bytes: whether the memory is there depends on the machine` }];
   const end = offset + len;
@@ -82,6 +85,7 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
   if (m.kind === 'hugetlb') {
     // hugetlbfs_fallocate puts the huge pages of the range in the file's cache, past its end too
     // (KEEP_SIZE, or an end off a huge page): those stay reachable through a mapping.
+    next = { ...next, mayCache: true };
     let cached = m.hugeCached ?? PMap.emptyNumber<true>();
     const eofPage = Number(hugetlbEof(next) / HPAGE_SIZE);
     for (let h = Number(offset / HPAGE_SIZE); BigInt(h) * HPAGE_SIZE < end; h++) if (h >= eofPage) cached = cached.set(h, true);
@@ -107,11 +111,29 @@ export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint)
   zero(offset, offset + len < holeStart ? offset + len : holeStart);
   if (offset + len > holeEnd && offset + len > holeStart) zero(holeEnd, offset + len);
   if (holeEnd > holeStart) {
-    w = takeOutPages(w, mobjId, Number(holeStart / PAGE_SIZE), Number(holeEnd / PAGE_SIZE));
+    const from = Number(holeStart / PAGE_SIZE);
+    const to = Number(holeEnd / PAGE_SIZE);
+    w = takeOutPages(w, mobjId, from, to);
     const m = w.mem.mobjs.get(mobjId)!;
     if (m.hugeCached !== undefined) w = { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, uncacheHuge(m, Number(holeStart / HPAGE_SIZE), Number(holeEnd / HPAGE_SIZE))) } };
+    // hugetlbfs unmaps the whole huge pages of the hole from every mapping of the file
+    // (hugetlb_vmdelete_list), a private one's own copies too, which then go.
+    if (m.kind === 'hugetlb') for (const cow of privateCopiesOf(w, mobjId)) w = takeOutPages(w, cow, from, to);
   }
   return w;
+}
+
+/** The private-copy objects of the VMAs that map `mobjId` privately, in id order. */
+function privateCopiesOf(w: World, mobjId: number): number[] {
+  const cows = new Set<number>();
+  w.procs.each((_pid, p) => {
+    p.mm.vmas.each((_s, v) => {
+      if (v.mobj === mobjId && v.cow !== undefined) cows.add(v.cow);
+      return true;
+    });
+    return true;
+  });
+  return [...cows].sort((x, y) => x - y);
 }
 
 /** Zeros over [from, to) of an object, page by page where it has contents (other pages are zeros already). */

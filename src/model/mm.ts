@@ -73,6 +73,15 @@ export interface Mobj {
    * huge page) until a hole or a truncation takes them out.
    */
   readonly hugeCached?: PMap<number, true>;
+  /**
+   * A hugetlbfs file's page cache may hold pages: it has been mapped shared,
+   * fallocated, pinned as a file (6.14 MAP_FILE), or its contents are from
+   * before the trace. Until then a private mapping of it meets no cached page,
+   * so each huge page it touches is a private one of its own (hugetlb_no_page),
+   * which the model has exactly; after, which pages it shares with the file
+   * hangs on a page cache the model does not keep (env.ts mmap).
+   */
+  readonly mayCache?: true;
 }
 
 /** Out-parameter of reads: set when a byte read is not known to the model. */
@@ -331,6 +340,19 @@ export function uncacheHuge(m: Mobj, first: number, last = Infinity): Mobj {
   return c.size ? { ...rest, hugeCached: c } : rest;
 }
 
+/** Whether a process maps hugetlbfs file `mobjId` privately (its private copies over the file). */
+export function privatelyMapped(procs: PMap<number, { readonly mm: Mm }>, mobjId: number): boolean {
+  let found = false;
+  procs.each((_pid, p) => {
+    p.mm.vmas.each((_s, v) => {
+      found = v.mobj === mobjId && v.cow !== undefined;
+      return !found;
+    });
+    return !found;
+  });
+  return found;
+}
+
 /** Where a hugetlbfs file's pages end: i_size rounded down to a huge page (a file fallocate grew to 3 MiB has one). */
 export const hugetlbEof = (m: Mobj): bigint => (m.size / HPAGE_SIZE) * HPAGE_SIZE;
 
@@ -438,11 +460,15 @@ export function pinPage(mm: Mm, mem: Memory, va: bigint, write: boolean): { mem:
   const vma = r.vma;
   if (write ? !vma.write : !vma.read) return undefined;
   if (vma.cow !== undefined && r.page.mobj !== vma.cow) {
-    // Unshare: copy the page-cache page into the private object.
+    // Unshare: copy the page-cache page into the private object; a hugetlbfs file's private
+    // mapping copies the whole huge page (hugetlb_wp).
     const src = mem.mobjs.get(vma.mobj)!;
     const cow = mem.mobjs.get(vma.cow)!;
-    const content = src.data.get(r.page.index) ?? new Uint8Array(Number(PAGE_SIZE));
-    const ncow: Mobj = { ...cow, data: cow.data.set(r.page.index, content) };
+    const huge = cow.kind === 'hugetlb';
+    const first = huge ? r.page.index - (r.page.index % HPAGE_NR) : r.page.index;
+    let data = cow.data;
+    for (let i = first; i < first + (huge ? HPAGE_NR : 1); i++) if (!data.has(i)) data = data.set(i, src.data.get(i) ?? new Uint8Array(Number(PAGE_SIZE)));
+    const ncow: Mobj = { ...cow, data };
     return { mem: { ...mem, mobjs: mem.mobjs.set(ncow.id, ncow) }, page: { mobj: vma.cow, index: r.page.index } };
   }
   return { mem, page: r.page };
@@ -504,11 +530,12 @@ export function vmaHasFile(mem: Memory, v: Vma): boolean {
  */
 export function withNewPages(mem: Memory, v: Vma, cowGrowth = 0n): [Memory, Vma] {
   let fresh: number;
+  // (private hugetlb memory's new pages are huge pages again)
   if (v.cow !== undefined) {
-    [mem, fresh] = newMobj(mem, 'anon', mem.mobjs.get(v.cow)!.size + cowGrowth);
+    const huge = mem.mobjs.get(v.cow)!.kind === 'hugetlb';
+    [mem, fresh] = newMobj(mem, huge ? 'hugetlb' : 'anon', mem.mobjs.get(v.cow)!.size + cowGrowth, undefined, undefined, undefined, huge);
     return [mem, { ...v, cow: fresh }];
   }
-  // (private hugetlb memory's new pages are huge pages again)
   [mem, fresh] = newMobj(mem, mem.mobjs.get(v.mobj)?.kind === 'hugetlb' ? 'hugetlb' : 'anon', v.offset + (v.end - v.start));
   return [mem, { ...v, mobj: fresh }];
 }

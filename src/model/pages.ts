@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -183,6 +183,16 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
     }
     const endByte = p.base + BigInt(b + 1) * PAGE_SIZE - 1n;
     if (endByte >= m.size) return 'EINVAL';
+    // (memfd_pin_folios puts a hugetlbfs file's pages in its cache, which a private mapping of it would share from)
+    if (m.kind === 'hugetlb' && !m.mayCache) {
+      if (privatelyMapped(tx.w.procs, m.id)) {
+        tx.beyondModel = 'a pin of a hugetlbfs file that is mapped privately (which pages the private mapping shares with it hangs on the cache)';
+        return 'EINVAL';
+      }
+      const cached = (w: World): World => ({ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...w.mem.mobjs.get(m.id)!, mayCache: true }) } });
+      tx.setWorld(cached(tx.w));
+      tx.noteFault(cached);
+    }
     out.push([a, { last: b, count: 1, mobj: m.id, mobjIndex: Number(p.base >> PAGE_SHIFT) + a }]);
     return out;
   }

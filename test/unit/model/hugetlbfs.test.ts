@@ -49,6 +49,15 @@
  *    mprotect_fixup), also over a range whose end is off a huge page;
  *    MADV_REMOVE EACCES, a writable shared mapping EACCES; the same file
  *    through a read-write fd takes them (seed 162: the model said EINVAL);
+ *  - hm_private_file, hm_private_file2: a private mapping of a hugetlbfs
+ *    file whose page cache is empty (QEMU's -mem-path without share=on: a
+ *    file made O_CREAT | O_EXCL, sized, mapped MAP_PRIVATE; a new MFD_HUGETLB
+ *    memfd): every huge page it touches is its own, a write or any long-term
+ *    pin (read-only too) copying the whole 2 MiB; populated, pinned, forked
+ *    (DONTFORK, DOFORK), DONTNEED, mlock, mprotect and mremap; a hole punched
+ *    in the file takes its own copies of the whole huge pages out too
+ *    (hugetlb_vmdelete_list), a cut one is left alone; truncation as for any
+ *    private file mapping; a writable private mapping grows the file;
  *  - hm_map_hugetlb: MAP_HUGETLB with a file: ignored for a hugetlbfs memfd,
  *    EINVAL for any other file (after EBADF); with MAP_SHARED |
  *    MAP_ANONYMOUS it is a hugetlb mapping (the kind anon_hugetlb), the 2 MiB
@@ -59,12 +68,14 @@
  *    stores its own, DONTNEED of whole huge pages giving zeros again (and a
  *    pinned page living on), munmap and DONTNEED off a huge page EINVAL,
  *    REMOVE EACCES, WIPEONFORK, FREE and COLD EINVAL, no growth by mremap.
- * Not modelled: a private mapping of such a file (copy-on-write by huge
- * page, where a read of a huge page the file's cache lacks gets a private
- * zero page: what it shows later hangs on which pages the cache has, which
- * the model does not keep; test/oracle/regressions has the kernel's answers
- * to a probe of it), huge pages other than 2 MiB, and the pool running out
- * (the model takes it to be large enough, as for MAP_HUGETLB).
+ * Not modelled: a private mapping of such a file together with a page cache
+ * that may hold pages (a shared mapping, fallocate, a 6.14 file pin, or
+ * contents from before the trace): a read of a huge page the cache lacks
+ * gets a private zero page, one it has is the file's until written, and which
+ * the cache has the model does not keep (test/oracle/regressions has the
+ * kernel's answers to a probe of it); huge pages other than 2 MiB, and the
+ * pool running out (the model takes it to be large enough, as for
+ * MAP_HUGETLB).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -73,18 +84,38 @@ import type { Event } from '../../../src/events/event.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 10, 15);
+kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 12, 15);
 
-describe('a private mapping of a hugetlbfs memfd', () => {
-  it('is answered as not modelled, with nothing changed', () => {
+describe('a private mapping of a hugetlbfs memfd beside its page cache', () => {
+  const V = 0x7f0000000000n;
+  const HP = 0x200000n;
+  const setup = (...more: Event[]): World => {
     let w: World = emptyWorld({ kernel: '6.12' });
-    const evs: Event[] = [
-      { op: 'memfd_create', pid: 1, args: { name: 'ram', flags: 0x4 } },
-      { op: 'ftruncate', pid: 1, args: { fd: 0, length: 0x200000n } },
-    ];
-    for (const ev of evs) w = apply(w, ev).state;
-    const r = apply(w, { op: 'mmap', pid: 1, args: { va: 0x7f0000000000n, length: 0x200000n, kind: 'file_private', prot: 3, fd: 0, offset: 0n } });
-    expect(r.result.unmodelled).toMatch(/private mapping of a hugetlbfs file/);
+    const evs: Event[] = [{ op: 'memfd_create', pid: 1, args: { name: 'ram', flags: 0x4 } }, { op: 'ftruncate', pid: 1, args: { fd: 0, length: 2n * HP } }, ...more];
+    for (const ev of evs) {
+      const r = apply(w, ev);
+      expect(r.result.errno, ev.op).toBe(0);
+      w = r.state;
+    }
+    return w;
+  };
+  const map = (kind: string, va: bigint): Event => ({ op: 'mmap', pid: 1, args: { va, length: HP, kind, prot: 3, fd: 0, offset: 0n } });
+  const refused = (w: World, ev: Event, what: RegExp) => {
+    const r = apply(w, ev);
+    expect(r.result.unmodelled).toMatch(what);
     expect(r.state).toBe(w);
+  };
+  it('is made when the cache is empty (a new memfd)', () => {
+    expect(apply(setup(), map('file_private', V)).result).toEqual({ errno: 0, ret: 0 });
+  });
+  it('is answered as not modelled, with nothing changed, once the cache may hold pages (a shared mapping, fallocate)', () => {
+    refused(setup(map('memfd', V)), map('file_private', V + 4n * HP), /private mapping of a hugetlbfs file whose page cache may hold pages/);
+    refused(setup({ op: 'fallocate', pid: 1, args: { fd: 0, mode: 0, offset: 0n, length: HP } }), map('file_private', V), /page cache may hold pages/);
+  });
+  it('so are a shared mapping and an allocation beside one; a hole is not', () => {
+    const w = setup(map('file_private', V));
+    refused(w, map('memfd', V + 4n * HP), /shared mapping of a hugetlbfs file that is also mapped privately/);
+    refused(w, { op: 'fallocate', pid: 1, args: { fd: 0, mode: 0, offset: 0n, length: HP } }, /fallocate of a hugetlbfs file that is mapped privately/);
+    expect(apply(w, { op: 'fallocate', pid: 1, args: { fd: 0, mode: 3, offset: 0n, length: HP } }).result).toEqual({ errno: 0 });
   });
 });
