@@ -267,29 +267,42 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
       if (pages.base + BigInt(idx + 1) * PAGE_SIZE - 1n >= m.size) return 'EINVAL';
     }
   }
+  // iopt_pages_rw_slow: the pfn reader fills a batch of the range's pages (those no domain or access
+  // holds pinned for it) before it copies any of them, so a page it cannot pin stops the batch with
+  // nothing of it copied. A batch holds TEMP_MEMORY_LIMIT / 12 runs of contiguous pages: the whole
+  // range unless the selftest cut the limit, and then where a batch ends hangs on how the pages lie
+  // physically, which the model does not follow past the first pages sure to fit.
+  const firstIdx2 = Number(startByte / PAGE_SIZE);
+  const npages = Number((startByte + BigInt(n) - 1n) / PAGE_SIZE) - firstIdx2 + 1;
+  const batchRuns = Math.floor(Math.min(npages * 12, tx.w.testMemoryLimit) / 12);
+  const refs: PageRef[] = [];
   let done = 0;
   while (done < n) {
     const byte = startByte + BigInt(done);
     const idx = Number(byte / PAGE_SIZE);
     const inPage = Number(byte % PAGE_SIZE);
     const k = Math.min(n - done, Number(PAGE_SIZE) - inPage);
+    const failed = (e: string): string => {
+      if (idx - firstIdx2 >= batchRuns) tx.beyondModel = `an access's read or write across pages stopped by a page it cannot pin after the first batch (TEMP_MEMORY_LIMIT ${tx.w.testMemoryLimit}): which pages were copied before hangs on their physical layout`;
+      return e;
+    };
     let page = pinnedPage(pages, idx);
     if (!page) {
       if (pages.fileMobj !== undefined) page = { mobj: pages.fileMobj, index: Number(pages.base / PAGE_SIZE) + idx };
       else {
-        if (!owner?.alive) return 'EFAULT';
+        if (!owner?.alive) return failed('EFAULT');
         const va = pages.base + BigInt(idx) * PAGE_SIZE;
-        if (!findVma(owner.mm, va)) return 'EFAULT';
+        if (!findVma(owner.mm, va)) return failed('EFAULT');
         // The pfn reader pins as the pages object is mapped (FOLL_WRITE when writable), not as this access
         // goes, and long-term: it unshares a private file mapping's page, and faults the page in as a pin
         // of the area would (maybe a transparent huge page: huge_memory.ts).
         const r = pinPage(owner.mm, tx.w.mem, va, pages.writable);
         if (!r) {
-          if (pages.writable) return failedWriteFault(tx, owner.pid, va);
+          if (pages.writable) return failed(failedWriteFault(tx, owner.pid, va));
           // (the owner's own read pin goes by pin_user_pages_fast first: page-table state decides)
           const v = tx.pid === owner.pid ? findVma(owner.mm, va) : undefined;
           if (v && readNeedsPtes(v)) tx.beyondModel = READ_NEEDS_PTES;
-          return 'EFAULT';
+          return failed('EFAULT');
         }
         if (r.mem !== tx.w.mem) {
           tx.setWorld({ ...tx.w, mem: r.mem });
@@ -299,6 +312,14 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
         page = r.page;
       }
     }
+    refs.push(page);
+    done += k;
+  }
+  // Every page there: now the copy (batch_rw).
+  done = 0;
+  for (const page of refs) {
+    const inPage = Number((startByte + BigInt(done)) % PAGE_SIZE);
+    const k = Math.min(n - done, Number(PAGE_SIZE) - inPage);
     if (src) tx.setWorld({ ...tx.w, mem: writePage(tx.w.mem, page, inPage, src.subarray(done, done + k)) });
     else out.set(readPage(tx.w.mem, page, inPage, k, seen), outOff + done);
     done += k;
