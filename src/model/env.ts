@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, WRITABLE_COPIES, isHugetlbVma, writableCopyAt, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -408,6 +408,7 @@ function withMm(w: World, p: Proc, mm: Mm, errno: string | 0): [World, Result] {
 function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {
   const p = proc(w, pid);
   const r = copyToUser(p.mm, w.mem, va, bytes);
+  if (r.done < bytes.length && writableCopyAt(p.mm, va + BigInt(r.done))) return [w, { errno: 'EFAULT', unmodelled: WRITABLE_COPIES }];
   let [mm, mem] = fault(p.mm, r.mem, va, va + BigInt(r.done), 'write', (phys) => mappedElsewhere(w, pid, phys));
   const errno = r.done === bytes.length ? 0 : 'EFAULT';
   // (a store that met a private file mapping's end prepared its anon_vma all the same)
@@ -671,7 +672,8 @@ function setRlimitMemlock(w: World, pid: number, a: Fields): [World, Result] {
 function fork(w: World, pid: number, a: Fields): [World, Result] {
   const child = u32(a, 'child');
   const p = proc(w, pid);
-  const [copy, copied] = forkMm(p.mm, w.mem);
+  const [copy0, copied] = forkMm(p.mm, w.mem);
+  const copy = markWritableCopies(w, p.mm, copy0);
   // The page tables go along, and a transparent huge page is shared or copied (huge_memory.ts).
   const forked = forkPmds(p.mm, copy, copied, (mobj, first) => folioPinned(w, mobj, first));
   const parent = forked.parent;
@@ -688,6 +690,27 @@ function fork(w: World, pid: number, a: Fields): [World, Result] {
   const { defLocked: _unlocked, ...rest } = p;
   const c: Proc = { ...rest, pid: child, mm, lockedVm: 0n, pinnedVm: 0n };
   return [{ ...w, mem, files, procs: w.procs.set(child, c) }, { errno: 0, ret: child }];
+}
+
+/**
+ * The child's private hugetlb VMAs without VM_WRITE over pinned huge pages
+ * (mm.ts VM_WRITABLE_COPIES): fork copies those pages for the child at once
+ * (folio_needs_cow_for_dma), and 6.12 maps the copies writable.
+ */
+function markWritableCopies(w: World, parent: Mm, child: Mm): Mm {
+  let vmas = child.vmas;
+  parent.vmas.each((_s, v) => {
+    if (v.shared || v.write || !isHugetlbVma(w.mem, v) || !vmas.has(v.start)) return true;
+    const obj = v.cow ?? v.mobj;
+    let pinned = false;
+    for (let h = Number(v.offset / HPAGE_SIZE) * 512; !pinned && BigInt(h) * PAGE_SIZE < v.offset + (v.end - v.start); h += 512) pinned = folioPinned(w, obj, h);
+    if (pinned) {
+      const c = vmas.get(v.start)!;
+      vmas = vmas.set(v.start, { ...c, flags: (c.flags ?? 0) | VM_WRITABLE_COPIES });
+    }
+    return true;
+  });
+  return vmas === child.vmas ? child : withVmas(child, vmas);
 }
 
 /** exit: every fd is closed and the address space is gone (later pins of its pages fail EFAULT). */

@@ -164,6 +164,24 @@ export const VM_HUGETLB = 0x400000;
  */
 export const VM_NO_MAYWRITE = 0x20;
 export const VM_LOCKONFAULT = 0x80000;
+/**
+ * The model's mark (no kernel flag) on a forked child's private hugetlb VMA
+ * without VM_WRITE whose parent had pages of it pinned: fork copied those for
+ * the child at once, and Linux 6.12 maps the copies writable whatever the VMA
+ * allows (hugetlb_install_folio's make_huge_pte(..., 1); later kernels look at
+ * VM_WRITE), so the child's stores there and its own writable pins
+ * (get_user_pages_fast takes the entry) go through. Which of its huge pages
+ * those are the model does not follow: such writes are answered as not
+ * modelled. An mprotect that changes the VMA rewrites its entries.
+ */
+export const VM_WRITABLE_COPIES = 0x100;
+export const WRITABLE_COPIES =
+  "a write to a forked child's read-only private hugetlb memory whose pages were pinned at the fork: Linux 6.12 maps the copies fork made writable (hugetlb_install_folio), which pages those are the model does not follow";
+/** Whether `va` lies in a VMA with VM_WRITABLE_COPIES (a write there that the VMA refuses hangs on which pages fork copied). */
+export const writableCopyAt = (mm: Mm, va: bigint): boolean => {
+  const v = findVma(mm, va);
+  return !!v && !v.write && ((v.flags ?? 0) & VM_WRITABLE_COPIES) !== 0;
+};
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 
 /** `v` with vm_flags `flags` (the field absent when none is set). */
@@ -583,7 +601,7 @@ export function protectRange(mm: Mm, mem: Memory, start: bigint, end: bigint, re
     const account = write && !v.write && !v.shared && !(flags & (VM_ACCOUNT | VM_NORESERVE));
     const unaccount = !write && flags & VM_ACCOUNT && !vmaHasFile(mem, v) && v.anon === undefined;
     const { flags: _old, ...rest } = v;
-    const nflags = ((account ? flags | VM_ACCOUNT : unaccount ? flags & ~VM_ACCOUNT : flags) & ~VM_EXEC) | execFlag;
+    const nflags = ((account ? flags | VM_ACCOUNT : unaccount ? flags & ~VM_ACCOUNT : flags) & ~(VM_EXEC | VM_WRITABLE_COPIES)) | execFlag;
     vmas = vmas.set(pos, { ...rest, start: pos, end: segEnd, offset: v.offset + (pos - v.start), read, write, ...(nflags ? { flags: nflags } : {}) });
     if (v.end > segEnd) vmas = vmas.set(segEnd, { ...v, start: segEnd, offset: v.offset + (segEnd - v.start) });
     pos = segEnd;

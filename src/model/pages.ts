@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, WRITABLE_COPIES, writableCopyAt, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -220,6 +220,7 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
     if (!vma || (p.writable ? !vma.write : !vma.read)) {
       // (the owner's own pin goes by pin_user_pages_fast first; another process's is remote, the slow path)
       if (vma && !p.writable && tx.pid === p.ownerPid && readNeedsPtes(vma)) tx.beyondModel = READ_NEEDS_PTES;
+      if (vma && p.writable && tx.pid === p.ownerPid && writableCopyAt(mm, va)) tx.beyondModel = WRITABLE_COPIES;
       err = 'EFAULT';
       break;
     }
