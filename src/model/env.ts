@@ -508,7 +508,10 @@ function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
 function truncateFile(w: World, mobjId: number, size: bigint): World {
   const m = w.mem.mobjs.get(mobjId)!;
   let data = m.data;
-  if (size < m.size) {
+  // (hugetlbfs truncates to the new size whether it shrinks or not, hugetlb_vmtruncate: pages
+  // fallocate put past the old end go even when the file grows or keeps its size)
+  const huge = m.kind === 'hugetlb';
+  if (size < m.size || huge) {
     // Shrinking (truncate_pagecache): the pages wholly past the new size leave the file, and
     // every mapping's private copies of them go too; pinned ones live on (takeOutPages).
     // The page the new size cuts stays, its tail zeroed.
@@ -529,7 +532,7 @@ function truncateFile(w: World, mobjId: number, size: bigint): World {
     if (partial) data = data.set(keep - 1, Uint8Array.prototype.slice.call(partial).fill(0, cut));
   }
   // (a hugetlbfs file loses the huge pages past the new size from its cache too: remove_inode_hugepages)
-  const { unknown, ...rest } = size < m.size ? uncacheHuge(w.mem.mobjs.get(m.id)!, Number(size / HPAGE_SIZE)) : w.mem.mobjs.get(m.id)!;
+  const { unknown, ...rest } = size < m.size || huge ? uncacheHuge(w.mem.mobjs.get(m.id)!, Number(size / HPAGE_SIZE)) : w.mem.mobjs.get(m.id)!;
   const next = { ...rest, size, data, ...(unknown && size !== 0n ? { unknown } : {}) };
   return { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, next) } };
 }

@@ -129,7 +129,9 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, how: Faul
     for (let h = down(s); h < e; h += HPAGE_SIZE) {
       const cur = pmds.get(h);
       if (cur === PMD_HUGE || cur === PMD_TABLE) {
-        if (unshares && mem.forkedFolios !== undefined) [pmds, mem] = cow(pmds, mem, v, h, s > h ? s : h, e < h + HPAGE_SIZE ? e : h + HPAGE_SIZE, cur, elsewhere);
+        // (a VMA fork did not copy, MADV_DONTFORK, kept its pages exclusive: fork shared only the pages
+        // mapped in the VMAs it copied, folio_try_dup_anon_rmap, so a write here copies nothing)
+        if (unshares && mem.forkedFolios !== undefined && !((v.flags ?? 0) & VM_DONTCOPY)) [pmds, mem] = cow(pmds, mem, v, h, s > h ? s : h, e < h + HPAGE_SIZE ? e : h + HPAGE_SIZE, cur, elsewhere);
         continue;
       }
       if (cur === PMD_ZERO) {
