@@ -130,7 +130,8 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, how: Faul
       const cur = pmds.get(h);
       if (cur === PMD_HUGE || cur === PMD_TABLE) {
         // (a VMA fork did not copy, MADV_DONTFORK, kept its pages exclusive: fork shared only the pages
-        // mapped in the VMAs it copied, folio_try_dup_anon_rmap, so a write here copies nothing)
+        // mapped in the VMAs it copied, folio_try_dup_anon_rmap, so a write here copies nothing. The
+        // VMA's flag now stands for its flag at the fork: a DONTFORK or DOFORK between is not followed)
         if (unshares && mem.forkedFolios !== undefined && !((v.flags ?? 0) & VM_DONTCOPY)) [pmds, mem] = cow(pmds, mem, v, h, s > h ? s : h, e < h + HPAGE_SIZE ? e : h + HPAGE_SIZE, cur, elsewhere);
         continue;
       }
