@@ -14,7 +14,7 @@ import type { Event, Fields, Result, Value } from '../events/event.js';
 import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
-import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_LOCKED, findVma, privatelyMapped, vmasIn } from '../model/mm.js';
+import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_LOCKED, findVma, privatelyMapped, vmasIn, type Mobj } from '../model/mm.js';
 import { mlockFutureOk } from '../model/mlock.js';
 
 /**
@@ -725,13 +725,13 @@ export function resolveNext(t: Template, w: World, m: FuzzModel): { event: Event
 
 const NO_EVENT: Event = { op: 'note', args: null };
 
-/** What kind of fd `fd` of process `pid` is when it is a hugetlbfs file: a memfd (MFD_HUGETLB) or a file on the mount. */
-function hugetlbFd(w: World, pid: number, fd: unknown): 'memfd' | 'file' | undefined {
+/** The hugetlbfs file `fd` of process `pid` is, if it is one: a memfd (MFD_HUGETLB) or a file on the mount, and its memory object. */
+function hugetlbFd(w: World, pid: number, fd: unknown): { kind: 'memfd' | 'file'; m: Mobj } | undefined {
   if (typeof fd !== 'number' && typeof fd !== 'bigint') return undefined;
   const id = w.procs.get(pid)?.fds.get(Number(fd));
   const f = id === undefined ? undefined : w.files.get(id);
-  if ((f?.kind !== 'memfd' && f?.kind !== 'file') || f.mobj === undefined || w.mem.mobjs.get(f.mobj)?.kind !== 'hugetlb') return undefined;
-  return f.kind;
+  const m = (f?.kind === 'memfd' || f?.kind === 'file') && f.mobj !== undefined ? w.mem.mobjs.get(f.mobj) : undefined;
+  return m?.kind === 'hugetlb' ? { kind: f!.kind as 'memfd' | 'file', m } : undefined;
 }
 
 /** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */
@@ -812,10 +812,10 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: 
     if (t.op === 'mmap' && args['kind'] === 'private_anon' && Number(args['flags'] ?? 0) & 0x40000 && typeof args['prot'] === 'number') args['prot'] |= 2;
     const h = t.op === 'mmap' || t.op === 'fallocate' ? hugetlbFd(w, pid, args['fd']) : undefined;
     if (h) {
-      const m = w.mem.mobjs.get(w.files.get(w.procs.get(pid)!.fds.get(Number(args['fd']))!)!.mobj!)!;
+      const m = h.m;
       const priv = !m.mayCache && privatelyMapped(w.procs, m.id);
       if (t.op === 'mmap' && args['kind'] === 'file_private' && typeof args['prot'] === 'number') args['prot'] |= 2;
-      if (t.op === 'mmap' && args['kind'] === 'file_private' && m.mayCache) args['kind'] = h === 'memfd' ? 'memfd' : 'file_shared';
+      if (t.op === 'mmap' && args['kind'] === 'file_private' && m.mayCache) args['kind'] = h.kind === 'memfd' ? 'memfd' : 'file_shared';
       else if (t.op === 'mmap' && args['kind'] !== 'file_private' && priv) args['kind'] = 'file_private';
       else if (t.op === 'fallocate' && priv && !(Number(args['mode']) & 2)) args['mode'] = 3;
     }

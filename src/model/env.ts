@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, WRITABLE_COPIES, isHugetlbVma, writableCopyAt, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, WRITABLE_COPIES, isHugetlbVma, writableCopyAt, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privateCopiesOf, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -191,6 +191,13 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     const e = placeErr();
     if (e) return fail(w, e);
   }
+  // A file's mmap method that refuses (EINVAL) does so after mmap_region unmapped what was there:
+  // a gap is left (vms_abort_munmap_vmas), unless that unmapping itself refused a cut.
+  const fileMmapRefused = (): [World, Result] => {
+    const refused = refusedCut(p.mm, w.mem, va, va + length);
+    const mm = refused ? refused.mm : settle(unmapRange(p.mm, va, va + length), va, va + length);
+    return [mm === p.mm ? w : setProc({ ...w, mem: refused?.mem ?? w.mem }, { ...p, mm }), { errno: 'EINVAL' }];
+  };
   let mem = w.mem;
   let mobj: number;
   let offset = 0n;
@@ -224,10 +231,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       // the bound one maps the driver's regions (a BAR), which the model does not have.
       if (f.kind === 'vfio') {
         if (accessGranted(w, f)) return [w, { errno: 'ENODEV', unmodelled: "mmap of a VFIO device file (the driver's regions are not modelled)" }];
-        // (mmap_region unmapped what was there before the file's mmap refused: a gap is left, vms_abort_munmap_vmas)
-        const refused = refusedCut(p.mm, w.mem, va, va + length);
-        const mm = refused ? refused.mm : settle(unmapRange(p.mm, va, va + length), va, va + length);
-        return [mm === p.mm ? w : setProc({ ...w, mem: refused?.mem ?? w.mem }, { ...p, mm }), { errno: 'EINVAL' }];
+        return fileMmapRefused();
       }
       // The file's access mode (do_mmap): a shared writable mapping needs FMODE_WRITE, any mapping
       // FMODE_READ (EACCES, before the ENODEV of a file that has no mmap method).
@@ -250,11 +254,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
         return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a shared mapping of a hugetlbfs file that is also mapped privately (which pages the private mapping shares with it hangs on the cache)' }];
       // hugetlbfs_file_mmap, once mmap_region has unmapped the range (a gap is left when it refuses):
       // the offset must be on a huge page.
-      if (offset % HPAGE_SIZE) {
-        const refused = refusedCut(p.mm, w.mem, va, va + length);
-        const mm = refused ? refused.mm : settle(unmapRange(p.mm, va, va + length), va, va + length);
-        return [mm === p.mm ? w : setProc({ ...w, mem: refused?.mem ?? w.mem }, { ...p, mm }), { errno: 'EINVAL' }];
-      }
+      if (offset % HPAGE_SIZE) return fileMmapRefused();
       // (a writable mapping, private too, reaching past the end grows the file to cover it; a shared
       // one fills the cache as it is touched)
       const grown = prot & PROT_WRITE && hm.size < offset + length ? offset + length : hm.size;
@@ -516,16 +516,9 @@ function truncateFile(w: World, mobjId: number, size: bigint): World {
     // every mapping's private copies of them go too; pinned ones live on (takeOutPages).
     // The page the new size cuts stays, its tail zeroed.
     const keep = Number((size + PAGE_SIZE - 1n) / PAGE_SIZE);
-    const cows = new Set<number>();
-    w.procs.each((_pid, p) => {
-      p.mm.vmas.each((_s, v) => {
-        if (v.mobj === m.id && v.cow !== undefined) cows.add(v.cow);
-        return true;
-      });
-      return true;
-    });
+    const cows = privateCopiesOf(w.procs, m.id);
     w = takeOutPages(w, m.id, keep);
-    for (const cow of [...cows].sort((x, y) => x - y)) w = takeOutPages(w, cow, keep);
+    for (const cow of cows) w = takeOutPages(w, cow, keep);
     const cut = Number(size % PAGE_SIZE);
     data = w.mem.mobjs.get(m.id)!.data;
     const partial = cut ? data.get(keep - 1) : undefined;

@@ -11,7 +11,7 @@ import { u32, u64 } from './args.js';
 import { fileAt, LOFF_MAX, opaque } from './files.js';
 import { MAX_EVENT_BYTES } from './limits.js';
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, privatelyMapped, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
+import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, privateCopiesOf, privatelyMapped, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
 import { takeOutPages } from './pages.js';
 import type { World } from './state.js';
 
@@ -88,7 +88,7 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
     next = { ...next, mayCache: true };
     let cached = m.hugeCached ?? PMap.emptyNumber<true>();
     const eofPage = Number(hugetlbEof(next) / HPAGE_SIZE);
-    for (let h = Number(offset / HPAGE_SIZE); BigInt(h) * HPAGE_SIZE < end; h++) if (h >= eofPage) cached = cached.set(h, true);
+    for (let h = Math.max(Number(offset / HPAGE_SIZE), eofPage); BigInt(h) * HPAGE_SIZE < end; h++) cached = cached.set(h, true);
     if (cached.size) next = { ...next, hugeCached: cached };
   }
   return next === m ? [w, { errno: 0 }] : [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, next) } }, { errno: 0 }];
@@ -118,22 +118,9 @@ export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint)
     if (m.hugeCached !== undefined) w = { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, uncacheHuge(m, Number(holeStart / HPAGE_SIZE), Number(holeEnd / HPAGE_SIZE))) } };
     // hugetlbfs unmaps the whole huge pages of the hole from every mapping of the file
     // (hugetlb_vmdelete_list), a private one's own copies too, which then go.
-    if (m.kind === 'hugetlb') for (const cow of privateCopiesOf(w, mobjId)) w = takeOutPages(w, cow, from, to);
+    if (m.kind === 'hugetlb') for (const cow of privateCopiesOf(w.procs, mobjId)) w = takeOutPages(w, cow, from, to);
   }
   return w;
-}
-
-/** The private-copy objects of the VMAs that map `mobjId` privately, in id order. */
-function privateCopiesOf(w: World, mobjId: number): number[] {
-  const cows = new Set<number>();
-  w.procs.each((_pid, p) => {
-    p.mm.vmas.each((_s, v) => {
-      if (v.mobj === mobjId && v.cow !== undefined) cows.add(v.cow);
-      return true;
-    });
-    return true;
-  });
-  return [...cows].sort((x, y) => x - y);
 }
 
 /** Zeros over [from, to) of an object, page by page where it has contents (other pages are zeros already). */

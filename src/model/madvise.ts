@@ -243,7 +243,7 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number)
     if (start % HPAGE_SIZE) return 'EINVAL';
     // (whole huge pages only: private ones are dropped, the file's page, or none, shows again)
     end = (end / HPAGE_SIZE) * HPAGE_SIZE;
-    if (v.shared || end <= start) return 0;
+    if (end <= start) return 0;
   }
   if (v.shared) return 0;
   const p = s.w.procs.get(s.pid)!;

@@ -358,18 +358,21 @@ export function uncacheHuge(m: Mobj, first: number, last = Infinity): Mobj {
   return c.size ? { ...rest, hugeCached: c } : rest;
 }
 
-/** Whether a process maps hugetlbfs file `mobjId` privately (its private copies over the file). */
-export function privatelyMapped(procs: PMap<number, { readonly mm: Mm }>, mobjId: number): boolean {
-  let found = false;
+/** The private-copy objects of the VMAs (of every process) that map file `mobjId` privately, in id order. */
+export function privateCopiesOf(procs: PMap<number, { readonly mm: Mm }>, mobjId: number): number[] {
+  const cows = new Set<number>();
   procs.each((_pid, p) => {
     p.mm.vmas.each((_s, v) => {
-      found = v.mobj === mobjId && v.cow !== undefined;
-      return !found;
+      if (v.mobj === mobjId && v.cow !== undefined) cows.add(v.cow);
+      return true;
     });
-    return !found;
+    return true;
   });
-  return found;
+  return [...cows].sort((x, y) => x - y);
 }
+
+/** Whether a process maps file `mobjId` privately (has private copies over it). */
+export const privatelyMapped = (procs: PMap<number, { readonly mm: Mm }>, mobjId: number): boolean => privateCopiesOf(procs, mobjId).length > 0;
 
 /** Where a hugetlbfs file's pages end: i_size rounded down to a huge page (a file fallocate grew to 3 MiB has one). */
 export const hugetlbEof = (m: Mobj): bigint => (m.size / HPAGE_SIZE) * HPAGE_SIZE;
