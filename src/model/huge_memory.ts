@@ -561,6 +561,63 @@ export function mappedElsewhere(w: World, pid: number, phys: bigint): boolean {
   return hit;
 }
 
+/** Who maps a huge page, as MADV_COLD / PAGEOUT's split sees it (folioMappings). */
+export interface FolioMappings {
+  /** folio_likely_mapped_shared: the split leaves it alone. */
+  readonly shared: boolean;
+  /** Every object, in every live process, that holds it: object -> the folio's first page index there. */
+  readonly holders: ReadonlyMap<number, number>;
+}
+
+/**
+ * The mappings of huge page `phys` across live processes, and
+ * folio_likely_mapped_shared of it (6.12 include/linux/mm.h), which MADV_COLD and MADV_PAGEOUT
+ * ask before splitting it. Its mapcount counts each page table entry that maps a page of it and
+ * each PMD that maps it whole, in every process. One mapping or none: not shared. A PMD mapping
+ * beside any other, or more mappings than pages: shared. Otherwise the kernel guesses from the
+ * first page alone: shared if that is mapped twice. So a huge page fork shared whose first page
+ * neither process maps any more counts as exclusive, and so does one the other process maps
+ * but not its first page, if no more than 512 entries map it (oracle fuzz seed 175;
+ * traces/fork_folio/ff_cold_shared, ff_likely_shared).
+ */
+export function folioMappings(w: World, phys: bigint): FolioMappings {
+  let total = 0;
+  let entire = 0;
+  let firstMaps = 0;
+  const holders = new Map<number, number>();
+  w.procs.each((_pid, q) => {
+    if (!q.alive) return true;
+    const pmds = pmdsOf(q.mm);
+    let huge: bigint | undefined; // the PMD counted for this process (a folio across pieces is one)
+    q.mm.vmas.each((_s, v) => {
+      const m = w.mem.mobjs.get(v.mobj);
+      if (m?.thp === undefined || v.shared || v.cow !== undefined) return true;
+      const lo = Number(v.offset >> PAGE_SHIFT);
+      const hi = lo + Number((v.end - v.start) >> PAGE_SHIFT) - 1;
+      for (const [first, f] of foliosIn(m.thp, lo, hi + 1)) {
+        if (f !== phys || m.thpSmall?.has(first)) continue;
+        const pieces = folioPieces(m, Math.max(lo, first), Math.min(hi, first + HPAGE_NR - 1));
+        if (!pieces.length) continue;
+        holders.set(m.id, first);
+        const va = v.start + (BigInt(first - lo) << PAGE_SHIFT);
+        const h = down(va > v.start ? va : v.start);
+        if (pmds.get(h) === PMD_HUGE) {
+          if (huge !== h) (huge = h), entire++, total++;
+          continue;
+        }
+        for (const [a, z] of pieces) {
+          total += z - a + 1;
+          if (a === first) firstMaps++;
+        }
+      }
+      return true;
+    });
+    return true;
+  });
+  const shared = total > 1 && (entire > 0 || total > HPAGE_NR || firstMaps > 1);
+  return { shared, holders };
+}
+
 /**
  * Whether fork copies page tables over the 2 MiB at `h`: a VMA there that is copied, not wiped, and
  * has an anon_vma (dup_mmap, copy_page_range's vma_needs_copy: without one, a fault fills them as
@@ -571,13 +628,14 @@ const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).som
 /**
  * MADV_COLD / MADV_PAGEOUT over `[start, end)` of VMA `v`
  * (madvise_cold_or_pageout_pte_range): a huge page the range only partly
- * covers is split into small pages (split_folio), unless another process
- * maps it or a page of it is pinned (the split fails and it stays). Its
+ * covers is split into small pages (split_folio), unless the kernel takes
+ * it for shared with another process (folioMappings) or a page of it is
+ * pinned (the split fails and it stays). Its
  * pages stay where they are, contiguous, but are no longer one compound page
  * (Mobj.thpSmall), and its entry becomes a page table. A huge page the range
  * covers whole is only aged; the huge zero page is left alone.
  */
-export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, range: readonly [bigint, bigint], pinned: (mobj: number, first: number) => boolean, elsewhere: (phys: bigint) => boolean): [Mm, Memory] {
+export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, range: readonly [bigint, bigint], pinned: (mobj: number, first: number) => boolean, others: (phys: bigint) => FolioMappings): [Mm, Memory] {
   const m = mem.mobjs.get(v.mobj);
   if (!tracked(mem, v) || m?.thp === undefined) return [mm, mem];
   let pmds = pmdsOf(mm);
@@ -592,17 +650,27 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     // A huge page across pieces of one kernel VMA (newFolioAcross) is one folio: its pieces'
     // objects each hold it, the whole advice range decides, and a split splits it in each.
     const firstIn = (x: Vma) => Number((x.offset + (va - x.start)) >> PAGE_SHIFT);
-    const pieces = (va & HMASK) === 0n ? vmasIn(mm, va, va + HPAGE_SIZE).filter((x) => x.mobj !== m.id && mem.mobjs.get(x.mobj)?.thp?.get(firstIn(x)) === phys) : [];
-    const holders = [v, ...pieces];
+    const pieces: Vma[] = (va & HMASK) === 0n ? vmasIn(mm, va, va + HPAGE_SIZE).filter((x) => x.mobj !== m.id && mem.mobjs.get(x.mobj)?.thp?.get(firstIn(x)) === phys) : [];
+    const holders: Vma[] = [v, ...pieces];
     // the folio's pages mapped here, and those the range holds: all of them only when it covers the folio
     const mapped = folioPieces(m, Math.max(first, idx(v.start)), Math.min(first + HPAGE_NR - 1, idx(v.end - 1n)));
     const whole = pieces.length
       ? range[0] <= va && range[1] >= va + HPAGE_SIZE && vmasIn(mm, va, va + HPAGE_SIZE).every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va))
       : mapped.length === 1 && mapped[0]![0] === first && mapped[0]![1] === first + HPAGE_NR - 1 && lo <= first && hi >= first + HPAGE_NR - 1;
     if (whole) continue;
-    if ((mem.forkedFolios?.has(phys) && elsewhere(phys)) || holders.some((x) => pinned(x.mobj, firstIn(x)))) continue;
-    if (mem.forkedFolios?.has(phys)) mem = { ...mem, forkedFolios: mem.forkedFolios.delete(phys) };
-    for (const [id, f] of new Map(holders.map((x) => [x.mobj, firstIn(x)]))) {
+    // A huge page fork shared is split in every process that maps it (split_folio remaps each
+    // mapping), and fails if a page of it is pinned in any of them; it stays fork shared while
+    // another process maps a page of it (its pages copy on write).
+    const all = new Map<number, number>(holders.map((x): [number, number] => [x.mobj, firstIn(x)]));
+    let elsewhere = false;
+    if (mem.forkedFolios?.has(phys)) {
+      const o = others(phys);
+      if (o.shared) continue;
+      for (const [id, f] of o.holders) if (!all.has(id)) all.set(id, f), (elsewhere = true);
+    }
+    if ([...all].some(([id, f]) => pinned(id, f))) continue;
+    if (mem.forkedFolios?.has(phys) && !elsewhere) mem = { ...mem, forkedFolios: mem.forkedFolios.delete(phys) };
+    for (const [id, f] of all) {
       const now = mem.mobjs.get(id)!;
       mem = { ...mem, mobjs: mem.mobjs.set(id, { ...now, thpSmall: (now.thpSmall ?? PMap.emptyNumber<true>()).set(f, true) }) };
       // The split maps each all-zero page to the shared zero page and frees it (6.12 remap_page,

@@ -15,7 +15,7 @@ import { table } from '../ds/table.js';
 import { u64 } from './args.js';
 import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_LOCKED, VM_NO_MAYWRITE, findVma, pageAlign, withFlags, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
-import { coldSplit, mappedElsewhere, settle, zap } from './huge_memory.js';
+import { coldSplit, folioMappings, settle, zap } from './huge_memory.js';
 import { kernelVmaPieces, mergeChanged, splitKernelVma } from './vma_merge.js';
 import { folioPinned } from './pages.js';
 import { faultInVma, tooMuchToFaultIn } from './mlock.js';
@@ -198,7 +198,7 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
       // which changes no contents, and a pinned page is never reclaimed. A huge page cut by the range is split.
       if (isHugetlbVma(w.mem, v) || flags & VM_LOCKED) return 'EINVAL';
       const p = w.procs.get(s.pid)!;
-      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, s.range, (mobj, first) => folioPinned(w, mobj, first), (phys) => mappedElsewhere(w, s.pid, phys));
+      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, s.range, (mobj, first) => folioPinned(w, mobj, first), (phys) => folioMappings(w, phys));
       if (mm !== p.mm || mem !== w.mem) s.w = { ...w, mem, procs: w.procs.set(p.pid, { ...p, mm }) };
       return 0;
     }

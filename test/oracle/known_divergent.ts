@@ -31,13 +31,6 @@ export const KNOWN_DIVERGENT: Record<string, { op: string; what: string; why: st
     what: 'unmodelled',
     why: 'fork copies a pinned private hugetlb page for the child at once, and 6.12 maps the copy writable whatever the VMA allows (hugetlb_install_folio); the model does not follow which pages those are (mm.ts VM_WRITABLE_COPIES)',
   },
-  // seed 175 (#70, open): MADV_COLD of a page of a fork-shared transparent huge page whose first page an mremap had
-  // moved away (and which a pin had held): the kernel split it (4 KiB pages, counted), the model kept it whole
-  'IOMMU_TEST_OP_MD_CHECK_REFS.cold-moved-first.kernel-EIO.model-0.iort.jsonl': {
-    op: 'IOMMU_TEST_OP_MD_CHECK_REFS',
-    what: 'errno',
-    why: "a model bug not fixed yet: when madvise_cold_or_pageout_pte_range takes a fork-shared huge page for exclusive (folio_likely_mapped_shared guesses from its first page) the model does not follow; the guess from the first page alone gets ff_cold_shared wrong",
-  },
   // session 16: a hand-written probe of private hugetlb mappings (a hugetlbfs memfd's beside a shared mapping of it, and
   // MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, which the model has), kept with the kernel's answers to all 44 events
   // for when the model keeps a page cache of hugetlbfs files (its meta says what they show)
