@@ -272,7 +272,9 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
   // holds pinned for it) before it copies any of them, so a page it cannot pin stops the batch with
   // nothing of it copied. A batch holds TEMP_MEMORY_LIMIT / 12 runs of contiguous pages: the whole
   // range unless the selftest cut the limit, and then where a batch ends hangs on how the pages lie
-  // physically, which the model does not follow past the first pages sure to fit.
+  // physically, which the model does not follow. The batch is taken for full only when a fill adds
+  // nothing, and the fill that meets the page it cannot pin fails first, so a page with no more
+  // pages before it than the batch has runs stops the first batch (oracle: access/ar_batch_limit).
   const npages = Number((startByte + BigInt(n) - 1n) / PAGE_SIZE - firstIdx) + 1;
   const batchRuns = Math.floor(Math.min(npages * 12, tx.w.testMemoryLimit) / 12);
   const refs: PageRef[] = [];
@@ -283,7 +285,7 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
     const inPage = Number(byte % PAGE_SIZE);
     const k = Math.min(n - done, Number(PAGE_SIZE) - inPage);
     const failed = (e: string): string => {
-      if (idx - Number(firstIdx) >= batchRuns) tx.beyondModel = `an access's read or write across pages stopped by a page it cannot pin after the first batch (TEMP_MEMORY_LIMIT ${tx.w.testMemoryLimit}): which pages were copied before hangs on their physical layout`;
+      if (idx - Number(firstIdx) > batchRuns) tx.beyondModel = `an access's read or write across pages stopped by a page it cannot pin after the first batch (TEMP_MEMORY_LIMIT ${tx.w.testMemoryLimit}): which pages were copied before hangs on their physical layout`;
       return e;
     };
     let page = pinnedPage(pages, idx);

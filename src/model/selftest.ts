@@ -337,7 +337,7 @@ function accessReplaceIoas(tx: Tx, a: Fields): Result {
   });
 }
 
-/** IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT: global batching knob, no functional effect. */
+/** IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT: the size of the kernel's temporary arrays (a pin's page chunk, an access's batch: pages.ts, access.ts). */
 function setTempMemoryLimit(tx: Tx, a: Fields): Result {
   const limit = u32(sub(a, 'memory_limit'), 'limit');
   if (limit < 12) return { errno: 'EINVAL' };
