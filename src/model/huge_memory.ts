@@ -129,10 +129,8 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, how: Faul
     for (let h = down(s); h < e; h += HPAGE_SIZE) {
       const cur = pmds.get(h);
       if (cur === PMD_HUGE || cur === PMD_TABLE) {
-        // (a VMA fork did not copy, MADV_DONTFORK, kept its pages exclusive: fork shared only the pages
-        // mapped in the VMAs it copied, folio_try_dup_anon_rmap, so a write here copies nothing. The
-        // VMA's flag now stands for its flag at the fork: a DONTFORK or DOFORK between is not followed)
-        if (unshares && mem.forkedFolios !== undefined && !((v.flags ?? 0) & VM_DONTCOPY)) [pmds, mem] = cow(pmds, mem, v, h, s > h ? s : h, e < h + HPAGE_SIZE ? e : h + HPAGE_SIZE, cur, elsewhere);
+        // (only the pages fork shared copy: Mobj.thpShared)
+        if (unshares && mem.forkedFolios !== undefined) [pmds, mem] = cow(pmds, mem, v, h, s > h ? s : h, e < h + HPAGE_SIZE ? e : h + HPAGE_SIZE, cur, elsewhere);
         continue;
       }
       if (cur === PMD_ZERO) {
@@ -169,59 +167,107 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, how: Faul
 
 /**
  * A write or pin of pages [s, e) in the 2 MiB at `h` where a huge page fork
- * shared may be. Mapped whole (do_huge_pmd_wp_page): the only mapper left
- * takes it back (reuse), else the entry is split and the page copied. Through
- * 4 KiB entries: copied, always (a large folio's page is never reused).
- * A copied page is a 4 KiB one of this process's (copyOut); the folio's
- * other pages stay where they are.
+ * shared may be. Only the pages fork shared (Mobj.thpShared) are not this
+ * process's own: one a VMA fork did not copy kept PageAnonExclusive, and its
+ * entry is writable, no fault. Mapped whole (do_huge_pmd_wp_page): the only
+ * mapper left takes it back (reuse), else the entry is split and the page
+ * copied. Through 4 KiB entries: copied, always (a large folio's page is
+ * never reused). A copied page is a 4 KiB one of this process's (copyOut);
+ * the folio's other pages stay where they are.
  */
 function cow(pmds: PMap<bigint, number>, mem: Memory, v: Vma, h: bigint, s: bigint, e: bigint, cur: number, elsewhere: ((phys: bigint) => boolean) | undefined): [PMap<bigint, number>, Memory] {
   const m = mem.mobjs.get(v.mobj)!;
   if (m.thp === undefined) return [pmds, mem];
   const idx = (va: bigint) => Number((v.offset + (va - v.start)) >> PAGE_SHIFT);
-  const forked = mem.forkedFolios!;
   const a = idx(s);
   const z = idx(e - 1n);
   for (const [first, phys] of foliosIn(m.thp, a, z + 1)) {
-    if (!forked.has(phys)) continue;
+    if (!mem.forkedFolios!.has(phys)) continue;
+    const shared = runsIn(mem.mobjs.get(m.id)!.thpShared, Math.max(a, first), Math.min(z, first + HPAGE_NR - 1));
+    if (!shared.length) continue;
     if (cur === PMD_HUGE && !elsewhere?.(phys)) {
-      mem = { ...mem, forkedFolios: forked.delete(phys) };
+      const now = mem.mobjs.get(m.id)!;
+      mem = { ...mem, forkedFolios: mem.forkedFolios!.delete(phys), mobjs: mem.mobjs.set(m.id, withShared(now, withoutRun(now.thpShared, first, first + HPAGE_NR - 1))) };
       continue;
     }
     if (cur === PMD_HUGE) pmds = pmds.set(h, PMD_TABLE);
-    mem = copyOut(mem, m.id, first, Math.max(a, first), Math.min(z, first + HPAGE_NR - 1));
+    for (const [x, y] of shared) mem = copyOut(mem, m.id, first, x, y);
   }
   return [pmds, mem];
 }
 
-/** Pages [a, z] of object `id`'s folio at `first` copied out of it; the folio leaves the object once none of its pages is left. */
-function copyOut(mem: Memory, id: number, first: number, a: number, z: number): Memory {
-  const m = mem.mobjs.get(id)!;
-  let copied = m.thpCopied ?? PMap.emptyNumber<number>();
-  // merge with the runs it touches or meets (they are disjoint and sorted)
-  const below = copied.floor(a);
+/** `m` with run set `runs` as the pages fork shared (the field gone when there are none). */
+function withShared(m: Mobj, runs: PMap<number, number> | undefined): Mobj {
+  if (runs === m.thpShared) return m;
+  if (runs !== undefined) return { ...m, thpShared: runs };
+  const { thpShared: _gone, ...rest } = m;
+  return rest;
+}
+
+/** Run set `runs` (first -> last, disjoint) with [a, z] added, merged with the runs it touches or meets. */
+function withRun(runs: PMap<number, number> | undefined, a: number, z: number): PMap<number, number> {
+  let out = runs ?? PMap.emptyNumber<number>();
+  const below = out.floor(a);
   if (below && below[1] + 1 >= a) {
     a = below[0];
     if (below[1] > z) z = below[1];
-    copied = copied.delete(below[0]);
+    out = out.delete(below[0]);
   }
   const meets: [number, number][] = [];
-  copied.each((s, l) => {
+  out.each((s, l) => {
     if (s > z + 1) return false;
     meets.push([s, l]);
     return true;
   }, a);
   for (const [s, l] of meets) {
-    copied = copied.delete(s);
+    out = out.delete(s);
     if (l > z) z = l;
   }
-  copied = copied.set(a, z);
-  mem = { ...mem, mobjs: mem.mobjs.set(id, { ...m, thpCopied: copied }) };
+  return out.set(a, z);
+}
+
+/** Run set `runs` without [a, z] (undefined once empty). */
+function withoutRun(runs: PMap<number, number> | undefined, a: number, z: number): PMap<number, number> | undefined {
+  if (runs === undefined) return undefined;
+  let out = runs;
+  const below = out.floor(a);
+  const cut: [number, number][] = below && below[0] < a && below[1] >= a ? [below] : [];
+  out.each((s, l) => {
+    if (s > z) return false;
+    cut.push([s, l]);
+    return true;
+  }, a);
+  for (const [s, l] of cut) {
+    out = out.delete(s);
+    if (s < a) out = out.set(s, a - 1);
+    if (l > z) out = out.set(z + 1, l);
+  }
+  return out.size ? out : undefined;
+}
+
+/** The parts of [a, z] inside run set `runs`, in order. */
+function runsIn(runs: PMap<number, number> | undefined, a: number, z: number): [number, number][] {
+  const out: [number, number][] = [];
+  if (runs === undefined) return out;
+  const below = runs.floor(a);
+  if (below && below[0] < a && below[1] >= a) out.push([a, Math.min(below[1], z)]);
+  runs.each((s, l) => {
+    if (s > z) return false;
+    out.push([s, Math.min(l, z)]);
+    return true;
+  }, a);
+  return out;
+}
+
+/** Pages [a, z] of object `id`'s folio at `first` copied out of it; the folio leaves the object once none of its pages is left. */
+function copyOut(mem: Memory, id: number, first: number, a: number, z: number): Memory {
+  const m = mem.mobjs.get(id)!;
+  mem = { ...mem, mobjs: mem.mobjs.set(id, { ...m, thpCopied: withRun(m.thpCopied, a, z) }) };
   // none of it left: the folio goes
   return folioPieces(mem.mobjs.get(id)!, first, first + HPAGE_NR - 1).length ? mem : dropFolio(mem, id, first);
 }
 
-/** Object `id` without its folio at `first` (and the runs copied out of it): its pages there are 4 KiB pages. */
+/** Object `id` without its folio at `first` (and the runs copied out of it, and those fork shared): its pages there are 4 KiB pages. */
 function dropFolio(mem: Memory, id: number, first: number): Memory {
   const m = mem.mobjs.get(id)!;
   let copied = m.thpCopied;
@@ -231,7 +277,8 @@ function dropFolio(mem: Memory, id: number, first: number): Memory {
     return true;
   }, first);
   const next: Mobj = { ...m, thp: m.thp!.delete(first), ...(m.thpSmall?.has(first) ? { thpSmall: m.thpSmall.delete(first) } : {}) };
-  return { ...mem, mobjs: mem.mobjs.set(id, copied === m.thpCopied ? next : { ...next, thpCopied: copied }) };
+  const out = withShared(next, withoutRun(m.thpShared, first, first + HPAGE_NR - 1));
+  return { ...mem, mobjs: mem.mobjs.set(id, copied === m.thpCopied ? out : { ...out, thpCopied: copied }) };
 }
 
 /** A huge page for the 2 MiB at `h` of VMA `v`: its 512 pages of the VMA's object become contiguous. */
@@ -491,7 +538,23 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
     for (const [first, phys] of foliosIn(m.thp, lo, hi)) {
       const key = `${m.id}:${first}`;
       // (a folio split into small pages: each page forks as an ordinary one)
-      if (seen.has(key) || m.thpSmall?.has(first)) continue;
+      if (m.thpSmall?.has(first)) continue;
+      // The pages of this VMA's part of a folio it shares are shared in both processes (their
+      // PageAnonExclusive cleared: folio_try_dup_anon_rmap_ptes); a folio across several VMAs
+      // is handed to the child once, but each copied VMA shares its part.
+      const shareHere = (): void => {
+        const a = Math.max(lo, first);
+        const z = Math.min(hi - 1, first + HPAGE_NR - 1);
+        for (const id of new Set([m.id, c!.mobj])) {
+          const now = mem.mobjs.get(id)!;
+          if (now.thp?.get(first) !== phys) continue; // (the child's copy took every page of it)
+          mem = { ...mem, mobjs: mem.mobjs.set(id, withShared(now, withRun(now.thpShared, a, z))) };
+        }
+      };
+      if (seen.has(key)) {
+        if (!pinnedPhys.get(phys) && c) shareHere();
+        continue;
+      }
       seen.add(key);
       const va = v.start + BigInt(first - lo) * PAGE_SIZE;
       const whole = (va & HMASK) === 0n && pp.get(va) === PMD_HUGE;
@@ -506,6 +569,7 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
         // The pages the parent has as 4 KiB pages of its own (copied out of the folio, or never
         // its: newFolioAcross) are copied for the child as such, not shared.
         for (const [a, z] of copiedRuns(m, first)) mem = copyOut(mem, cm.id, first, a, z);
+        shareHere();
       }
     }
     return true;

@@ -63,6 +63,15 @@ export interface Mobj {
    * 4 KiB page of its own, while the folio's other pages stay where they are.
    */
   readonly thpCopied?: PMap<number, number>;
+  /**
+   * Pages of those folios that fork shared (first -> last page index,
+   * disjoint): the pages of the VMAs it copied, whose PageAnonExclusive it
+   * cleared, so that a write or pin of one copies it (huge_memory.ts cow).
+   * A page of a VMA fork did not copy (MADV_DONTFORK) stays its process's
+   * own, whatever the VMA's flags become after; one a later fork copies is
+   * shared from then on. Meaningful for folios in Memory.forkedFolios.
+   */
+  readonly thpShared?: PMap<number, number>;
   /** Those folios split into small pages (MADV_COLD / PAGEOUT: huge_memory.ts coldSplit): contiguous still, no longer compound. */
   readonly thpSmall?: PMap<number, true>;
   /**
