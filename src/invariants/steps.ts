@@ -57,7 +57,8 @@ function onlyPageTables(d: StepDelta): boolean {
  * Whether a step changed only what faults change: processes' page-table
  * entries (their VMAs the same) and private anonymous memory's huge pages
  * and private copies (Mobj.thp, thpCopied, thpShared, data of a private file mapping's
- * copy object), the allocator of physical pages and the folios fork shared.
+ * copy object), the allocator of physical pages and the folios fork shared,
+ * and a hugetlbfs file's page cache that a file pin filled (Mobj.mayCache).
  * An ioctl whose pins (or copies) faulted user memory in and that then
  * failed keeps exactly that (Tx.failed).
  */
@@ -71,6 +72,8 @@ function onlyFaults(d: StepDelta): boolean {
   if (a.mem === b.mem) return true;
   if (a.mem.nextMobj !== b.mem.nextMobj || a.mem.paths !== b.mem.paths) return false;
   for (const [, [m, n]] of diffMap(a.mem.mobjs, b.mem.mobjs)) {
+    // (a file pin puts a hugetlbfs file's pages in its cache, memfd_pin_folios, and they stay: Mobj.mayCache)
+    if (m?.kind === 'hugetlb' && !m.mayCache && n?.mayCache && sameExcept(m, n, ['mayCache'])) continue;
     if (!m || !n || m.kind !== 'anon' || !sameExcept(m, n, ['thp', 'thpCopied', 'thpShared', 'data'])) return false;
     // (a copy object's pages are only ever added by a fault: a copy of the file's page)
     if (m.data !== n.data) for (const [, [x]] of diffMap(m.data, n.data)) if (x !== undefined) return false;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
 import { apply } from '../../../src/engine/apply.js';
 import { emptyWorld, type KernelVersion, type World } from '../../../src/model/state.js';
+import { Checker } from '../../../src/invariants/index.js';
 
 function run(kernel: KernelVersion, events: Event[]): { w: World; errnos: (string | number)[] } {
   let w = emptyWorld({ kernel });
@@ -49,5 +50,22 @@ describe('fuzzer-found model bugs', () => {
     expect([w.procs.get(1)!.lockedVm, w.procs.get(2)!.lockedVm]).toEqual([0n, 4n]);
     const after = apply(w, { op: 'IOMMU_IOAS_UNMAP', pid: 2, fd: 0, args: { ioas_id: 1, iova: 0x1000000n, length: 0x4000n } }).state;
     expect([after.procs.get(1)!.lockedVm, after.procs.get(2)!.lockedVm]).toEqual([0n, 0n]);
+  });
+  it("an attach that fails after pinning a hugetlbfs memfd's page keeps the page in the file's cache, and the invariants allow it", () => {
+    // (fuzz seed 282721450, 6.14: failed-ioctl-unchanged had taken Mobj.mayCache for a change the failure should not keep)
+    const { w } = run('6.14', [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'memfd_create', args: { name: 'guest-ram', flags: 4 } },
+      { op: 'ftruncate', args: { fd: 1, length: 0x400000n } },
+      { op: 'IOMMU_IOAS_MAP_FILE', fd: 0, args: { flags: 7, ioas_id: 1, fd: 1, start: 0n, length: 0x1000n, iova: 0x1000000n } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 1, __reserved: 0, user_va: 0x7f0000000000n, length: 0x1000n, iova: 0x1001000n } },
+    ]);
+    const ev: Event = { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } };
+    const r = apply(w, ev);
+    expect(r.result.errno).toBe('EFAULT');
+    const memfd = [...r.state.mem.mobjs.values()].find((m) => m.kind === 'hugetlb')!;
+    expect(memfd.mayCache).toBe(true);
+    expect(new Checker().step({ prev: w, next: r.state, event: ev, result: r.result, index: 6 })).toEqual([]);
   });
 });
