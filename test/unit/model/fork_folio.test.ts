@@ -36,6 +36,10 @@
  *    it copied, then a store, copies; a second fork that leaves out a part
  *    the first shared leaves its pages shared (huge_memory.ts Mobj.thpShared;
  *    4 answers wrong before, docs/oracle.md #72).
+ *  - ff_mremap_shared: a page moved by mremap keeps what fork made of it: a
+ *    shared one moved and written is copied, one of a part fork left out is
+ *    not, a child's move and pin copies in the child, and moved back over
+ *    its old place it is the parent's copy (the model's answers before too).
  * A VMA fork did not copy (MADV_DONTFORK) keeps its pages exclusive although
  * the huge page they are in was shared with the child through its other VMA
  * (oracle fuzz seed 171, #68):
@@ -58,4 +62,4 @@
 import { join } from 'node:path';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('a forked huge page: pins, and reads that unshare it (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 10, 10);
+kernelTraceSuite('a forked huge page: pins, and reads that unshare it (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 11, 10);
