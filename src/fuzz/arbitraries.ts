@@ -118,6 +118,16 @@ function userVa(d: D, h: number): Sym | bigint {
 }
 
 /**
+ * A length for munmap, mprotect, madvise, mlock and munlock: one of `usual`, or (hostile) none at
+ * all or one off a page (the calls round it up). Not one that reaches the end of the address
+ * space: from userVa's low addresses that would cover the executor's own code and stack (a
+ * DONTNEED of it all kills the process); userVa's top address makes the end wrap.
+ */
+function memLength(d: D, h: number, ...usual: bigint[]): bigint {
+  return d.w([100, h]) ? d.of(0n, PAGE + 0x800n, 0x10000n - 1n) : d.of(...usual);
+}
+
+/**
  * Model bugs found with the fuzzer and the invariants that are not fixed
  * yet; the generators steer around the ones they reach, so that campaigns
  * keep running (the event sequences reproduce them). (Found and since fixed in the model: an unaligned
@@ -782,14 +792,14 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         return a;
       }),
     },
-    munmap: { weight: 1, build: env('munmap', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, GUEST_REGION) })) },
+    munmap: { weight: 1, build: env('munmap', (d) => ({ va: userVa(d, d.h), length: memLength(d, d.h, PAGE, 0x10000n, GUEST_REGION) })) },
     // (PROT_EXEC is a VMA flag of its own; PROT_SEM is taken and ignored, the GROWS bits refused, other bits EINVAL.
     // Not write-only or exec-only memory, whose reads hang on page tables and the CPU: mm.ts readNeedsPtes, execOnly)
     mprotect: {
       weight: 1,
       build: env('mprotect', (d) => {
         const c = d.w([80, 20, d.h]);
-        return { va: userVa(d, d.h), length: d.of(PAGE, 0x10000n), prot: c === 0 ? d.of(1, 0, 3) : c === 1 ? d.of(7, 5) : d.of(0xb, 0x13, 0x01000003, 0x02000001, 0x03000000) };
+        return { va: userVa(d, d.h), length: memLength(d, d.h, PAGE, 0x10000n), prot: c === 0 ? d.of(1, 0, 3) : c === 1 ? d.of(7, 5) : d.of(0xb, 0x13, 0x01000003, 0x02000001, 0x03000000) };
       }),
     },
     madvise: {
@@ -803,7 +813,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         // (the whole of one of mmap's low regions, where userVa's pick of a VMA lands most; mapped
         // private first if it is not there: template.ts constructorFor)
         if ((advice === 'HUGEPAGE' || advice === 'POPULATE_WRITE') && d.w([60, 40]) === 0) return { va: GUEST_VA + BigInt(1 + d.int(1)) * GUEST_STRIDE, length: GUEST_REGION, advice };
-        return { va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, 0x200000n), advice };
+        return { va: userVa(d, d.h), length: memLength(d, d.h, PAGE, 0x10000n, 0x200000n), advice };
       }),
     },
     // (a VMM that locks guest RAM, as QEMU's -overcommit mem-lock=on does, which MM-mode accounting then
@@ -813,9 +823,9 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     // then collapses those pages into huge ones at a time no trace shows: seed 102)
     mlock: {
       weight: 0.5,
-      build: env('mlock', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, GUEST_REGION), flags: d.w([100, d.h]) ? d.of(2, 0xffffffff) : d.of(0, 0, 1) })),
+      build: env('mlock', (d) => ({ va: userVa(d, d.h), length: memLength(d, d.h, PAGE, 0x10000n, GUEST_REGION), flags: d.w([100, d.h]) ? d.of(2, 0xffffffff) : d.of(0, 0, 1) })),
     },
-    munlock: { weight: 0.3, build: env('munlock', (d) => ({ va: userVa(d, d.h), length: d.of(PAGE, 0x10000n, GUEST_REGION) })) },
+    munlock: { weight: 0.3, build: env('munlock', (d) => ({ va: userVa(d, d.h), length: memLength(d, d.h, PAGE, 0x10000n, GUEST_REGION) })) },
     mlockall: { weight: 0.2, build: env('mlockall', (d) => ({ flags: d.w([100, d.h]) ? d.of(0, 4, 8, 0xffffffff) : 6 })) },
     munlockall: { weight: 0.15, build: env('munlockall', () => ({})) },
     memset: { weight: 0.5, build: env('memset', (d) => ({ va: userVa(d, d.h), length: d.of(0x10n, PAGE), byte: d.int(255) })) },
