@@ -807,14 +807,10 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: 
     // A hugetlbfs file is mapped either privately (QEMU's -mem-path without share=on) or shared and
     // fallocated, not both: which pages a private mapping shares with the file's page cache is not
     // modelled (mm.ts Mobj.mayCache). The generator keeps to one or the other per file.
-    // (private hugetlb memory is drawn writable: a forked child's read-only copies of pinned pages are
-    // writable in 6.12, which the model answers as not modelled: mm.ts VM_WRITABLE_COPIES)
-    if (t.op === 'mmap' && args['kind'] === 'private_anon' && Number(args['flags'] ?? 0) & 0x40000 && typeof args['prot'] === 'number') args['prot'] |= 2;
     const h = t.op === 'mmap' || t.op === 'fallocate' ? hugetlbFd(w, pid, args['fd']) : undefined;
     if (h) {
       const m = h.m;
       const priv = !m.mayCache && privatelyMapped(w.procs, m.id);
-      if (t.op === 'mmap' && args['kind'] === 'file_private' && typeof args['prot'] === 'number') args['prot'] |= 2;
       if (t.op === 'mmap' && args['kind'] === 'file_private' && m.mayCache) args['kind'] = h.kind === 'memfd' ? 'memfd' : 'file_shared';
       else if (t.op === 'mmap' && args['kind'] !== 'file_private' && priv) args['kind'] = 'file_private';
       else if (t.op === 'fallocate' && priv && !(Number(args['mode']) & 2)) args['mode'] = 3;

@@ -5,7 +5,7 @@
  */
 import { PMap } from '../ds/pmap.js';
 import { IOMMU_READ, IOMMU_WRITE, addOverflows, areaIndexRange, getIoas, putIopt, recalcAlignment, setAccessUnmapHook } from './io_pagetable.js';
-import { EXEC_ONLY_READ, PAGE_SIZE, WRITABLE_COPIES, writableCopyAt, UNKNOWN_FILE_SIZE, execOnlyIn, findVma, peekPage, pinPage, pinnableFile, readNeedsPtes, readPage, READ_NEEDS_PTES, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
+import { EXEC_ONLY_READ, PAGE_SIZE, UNKNOWN_FILE_SIZE, execOnlyIn, findVma, peekPage, pinPage, pinnableFile, readNeedsPtes, readPage, READ_NEEDS_PTES, readUser, copyToUser, writePage, type Memory, type Mm, type PageRef, type ReadFlags } from './mm.js';
 import type { Tx } from './object.js';
 import { anonAgain, pagesAddRange, pagesRemoveRange, pinnedPage, unshareAgain } from './pages.js';
 import { cowFaultPastEof } from './vma_merge.js';
@@ -223,7 +223,6 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
       const r = copyToUser(owner.mm, tx.w.mem, va, src);
       if (r.mem !== tx.w.mem) tx.setWorld({ ...tx.w, mem: r.mem });
       tx.fault(owner.pid, va, va + BigInt(r.done), 'write');
-      if (r.done < src.length && writableCopyAt(owner.mm, va + BigInt(r.done))) tx.beyondModel = WRITABLE_COPIES;
       if (r.done < src.length) return 'EFAULT';
     } else {
       // (copy_from_user in the owner's own mm: a write-only page reads, exec-only memory hangs on the CPU)
@@ -298,7 +297,7 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
         // The pfn reader pins as the pages object is mapped (FOLL_WRITE when writable), not as this access
         // goes, and long-term: it unshares a private file mapping's page, and faults the page in as a pin
         // of the area would (maybe a transparent huge page: huge_memory.ts).
-        const r = pinPage(owner.mm, tx.w.mem, va, pages.writable);
+        const r = pinPage(owner.mm, tx.w.mem, va, pages.writable, tx.pid === owner.pid);
         if (!r) {
           if (pages.writable) return failed(failedWriteFault(tx, owner.pid, va));
           // (the owner's own read pin goes by pin_user_pages_fast first: page-table state decides)

@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, WRITABLE_COPIES, isHugetlbVma, writableCopyAt, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privateCopiesOf, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, isHugetlbVma, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privateCopiesOf, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Memory, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -408,7 +408,6 @@ function withMm(w: World, p: Proc, mm: Mm, errno: string | 0): [World, Result] {
 function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [World, Result] {
   const p = proc(w, pid);
   const r = copyToUser(p.mm, w.mem, va, bytes);
-  if (r.done < bytes.length && writableCopyAt(p.mm, va + BigInt(r.done))) return [w, { errno: 'EFAULT', unmodelled: WRITABLE_COPIES }];
   let [mm, mem] = fault(p.mm, r.mem, va, va + BigInt(r.done), 'write', (phys) => mappedElsewhere(w, pid, phys));
   const errno = r.done === bytes.length ? 0 : 'EFAULT';
   // (a store that met a private file mapping's end prepared its anon_vma all the same)
@@ -668,8 +667,8 @@ function setRlimitMemlock(w: World, pid: number, a: Fields): [World, Result] {
 function fork(w: World, pid: number, a: Fields): [World, Result] {
   const child = u32(a, 'child');
   const p = proc(w, pid);
-  const [copy0, copied] = forkMm(p.mm, w.mem);
-  const copy = markWritableCopies(w, p.mm, copy0);
+  const [copy0, copied0] = forkMm(p.mm, w.mem);
+  const [copy, copied] = markWritableCopies(w, p.mm, copy0, copied0);
   // The page tables go along, and a transparent huge page is shared or copied (huge_memory.ts).
   const forked = forkPmds(p.mm, copy, copied, (mobj, first) => folioPinned(w, mobj, first));
   const parent = forked.parent;
@@ -689,24 +688,46 @@ function fork(w: World, pid: number, a: Fields): [World, Result] {
 }
 
 /**
- * The child's private hugetlb VMAs without VM_WRITE over pinned huge pages
- * (mm.ts VM_WRITABLE_COPIES): fork copies those pages for the child at once
- * (folio_needs_cow_for_dma), and 6.12 maps the copies writable.
+ * Fork and private hugetlb memory without VM_WRITE (mm.ts VM_WRITABLE_COPIES):
+ * copy_hugetlb_page_range copies a pinned anonymous huge page for the child at
+ * once (folio_needs_cow_for_dma), and 6.12 maps the copy writable (the child's
+ * VMA gets the mark, its object Mobj.writableCopies); it shares every other one
+ * copy-on-write, write-protecting the parent's entry, so a writable copy the
+ * parent had from a fork of its own parent is one no longer unless pinned.
+ * A VMA fork does not copy (MADV_DONTFORK) is left as it is.
  */
-function markWritableCopies(w: World, parent: Mm, child: Mm): Mm {
+function markWritableCopies(w: World, parent: Mm, child: Mm, mem: Memory): [Mm, Memory] {
+  // (6.14 maps the copies as the VMA allows: David Hildenbrand's "mm/hugetlb: don't map folios
+  // writable without VM_WRITE when copying during fork()", posted in December 2024 for its merge window)
+  if (w.kernel !== '6.12') return [child, mem];
   let vmas = child.vmas;
+  const mark = (id: number, add: readonly number[], drop: readonly number[]): void => {
+    const m = mem.mobjs.get(id)!;
+    let copies = m.writableCopies ?? PMap.emptyNumber<true>();
+    for (const h of add) copies = copies.set(h, true);
+    for (const h of drop) copies = copies.delete(h);
+    if (copies === m.writableCopies) return;
+    const { writableCopies: _old, ...rest } = m;
+    mem = { ...mem, mobjs: mem.mobjs.set(id, copies.size ? { ...rest, writableCopies: copies } : rest) };
+  };
   parent.vmas.each((_s, v) => {
-    if (v.shared || v.write || !isHugetlbVma(w.mem, v) || !vmas.has(v.start)) return true;
+    const c = vmas.get(v.start);
+    if (v.shared || v.write || !c || !isHugetlbVma(mem, v)) return true;
     const obj = v.cow ?? v.mobj;
-    let pinned = false;
-    for (let h = Number(v.offset / HPAGE_SIZE) * 512; !pinned && BigInt(h) * PAGE_SIZE < v.offset + (v.end - v.start); h += 512) pinned = folioPinned(w, obj, h);
-    if (pinned) {
-      const c = vmas.get(v.start)!;
+    const copies: number[] = [];
+    const shared: number[] = [];
+    for (let h = Number(v.offset / HPAGE_SIZE) * HPAGE_NR; BigInt(h) * PAGE_SIZE < v.offset + (v.end - v.start); h += HPAGE_NR) {
+      if (folioPinned(w, obj, h)) copies.push(h);
+      else if (mem.mobjs.get(obj)?.writableCopies?.has(h)) shared.push(h);
+    }
+    if (shared.length) mark(obj, [], shared);
+    if (copies.length) {
+      mark(c.cow ?? c.mobj, copies, []);
       vmas = vmas.set(v.start, { ...c, flags: (c.flags ?? 0) | VM_WRITABLE_COPIES });
     }
     return true;
   });
-  return vmas === child.vmas ? child : withVmas(child, vmas);
+  return [vmas === child.vmas ? child : withVmas(child, vmas), mem];
 }
 
 /** exit: every fd is closed and the address space is gone (later pins of its pages fail EFAULT). */

@@ -91,6 +91,12 @@ export interface Mobj {
    * hangs on a page cache the model does not keep (env.ts mmap).
    */
   readonly mayCache?: true;
+  /**
+   * Huge pages (by first page index) of a forked child's private hugetlb
+   * memory that fork copied because the parent had them pinned, and mapped
+   * writable (VM_WRITABLE_COPIES): meaningful under a VMA with that mark.
+   */
+  readonly writableCopies?: PMap<number, true>;
 }
 
 /** Out-parameter of reads: set when a byte read is not known to the model. */
@@ -176,21 +182,23 @@ export const VM_LOCKONFAULT = 0x80000;
 /**
  * The model's mark (no kernel flag) on a forked child's private hugetlb VMA
  * without VM_WRITE whose parent had pages of it pinned: fork copied those for
- * the child at once, and Linux 6.12 maps the copies writable whatever the VMA
- * allows (hugetlb_install_folio's make_huge_pte(..., 1); later kernels look at
- * VM_WRITE), so the child's stores there and its own writable pins
- * (get_user_pages_fast takes the entry) go through. Which of its huge pages
- * those are the model does not follow: such writes are answered as not
- * modelled. An mprotect that changes the VMA rewrites its entries.
+ * the child at once (folio_needs_cow_for_dma), and Linux 6.12 maps the copies
+ * writable whatever the VMA allows (hugetlb_install_folio's make_huge_pte(...,
+ * 1); 6.14 looks at VM_WRITE, env.ts markWritableCopies), so the child's stores there, the
+ * kernel's copies to it in its own address space and its own writable pins
+ * (get_user_pages_fast takes the entry) go through; another process's pin
+ * (the slow path, which checks the VMA) does not. Which huge pages those are
+ * is the object's Mobj.writableCopies. An mprotect that changes the VMA
+ * rewrites its entries (the mark goes); a later fork write-protects those it
+ * does not copy again.
  */
 export const VM_WRITABLE_COPIES = 0x100;
-export const WRITABLE_COPIES =
-  "a write to a forked child's read-only private hugetlb memory whose pages were pinned at the fork: Linux 6.12 maps the copies fork made writable (hugetlb_install_folio), which pages those are the model does not follow";
-/** Whether `va` lies in a VMA with VM_WRITABLE_COPIES (a write there that the VMA refuses hangs on which pages fork copied). */
-export const writableCopyAt = (mm: Mm, va: bigint): boolean => {
-  const v = findVma(mm, va);
-  return !!v && !v.write && ((v.flags ?? 0) & VM_WRITABLE_COPIES) !== 0;
-};
+/** Whether the page at `va` of VMA `v` has such a writable entry (VM_WRITABLE_COPIES, Mobj.writableCopies). */
+export function writableCopy(mem: Memory, v: Vma, va: bigint): boolean {
+  if (v.write || !((v.flags ?? 0) & VM_WRITABLE_COPIES)) return false;
+  const idx = Number((v.offset + (va - v.start)) >> PAGE_SHIFT);
+  return mem.mobjs.get(v.cow ?? v.mobj)?.writableCopies?.has(idx - (idx % HPAGE_NR)) ?? false;
+}
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 
 /** `v` with vm_flags `flags` (the field absent when none is set). */
@@ -484,11 +492,13 @@ export const READ_NEEDS_PTES =
  * fails (EFAULT) when unmapped or not accessible as asked; unshares a
  * MAP_PRIVATE file page first, so the pinned page is the private copy.
  */
-export function pinPage(mm: Mm, mem: Memory, va: bigint, write: boolean): { mem: Memory; page: PageRef } | undefined {
+export function pinPage(mm: Mm, mem: Memory, va: bigint, write: boolean, fast = false): { mem: Memory; page: PageRef } | undefined {
   const r = peekPage(mm, mem, va);
   if (!r.ok) return undefined;
   const vma = r.vma;
-  if (write ? !vma.write : !vma.read) return undefined;
+  // (`fast`: the CPU, or get_user_pages_fast in the memory's own process, which go by the page's
+  // entry, not the VMA: a forked child's writable copies, VM_WRITABLE_COPIES)
+  if (write ? !vma.write && !(fast && writableCopy(mem, vma, va)) : !vma.read) return undefined;
   if (vma.cow !== undefined && r.page.mobj !== vma.cow) {
     // Unshare: copy the page-cache page into the private object; a hugetlbfs file's private
     // mapping copies the whole huge page (hugetlb_wp).
@@ -664,7 +674,7 @@ export function copyToUser(mm: Mm, mem: Memory, va: bigint, bytes: Uint8Array): 
   let done = 0;
   while (done < bytes.length) {
     const cur = va + BigInt(done);
-    const pinned = pinPage(mm, mem, cur, true); // a CPU write breaks COW like a write pin
+    const pinned = pinPage(mm, mem, cur, true, true); // a CPU write breaks COW like a write pin
     if (!pinned) break;
     mem = pinned.mem;
     const inPage = Number(cur & (PAGE_SIZE - 1n));

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, WRITABLE_COPIES, writableCopyAt, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type Mobj, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -220,7 +220,15 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
     if (!vma || (p.writable ? !vma.write : !vma.read)) {
       // (the owner's own pin goes by pin_user_pages_fast first; another process's is remote, the slow path)
       if (vma && !p.writable && tx.pid === p.ownerPid && readNeedsPtes(vma)) tx.beyondModel = READ_NEEDS_PTES;
-      if (vma && p.writable && tx.pid === p.ownerPid && writableCopyAt(mm, va)) tx.beyondModel = WRITABLE_COPIES;
+      // The fast path takes the writable entries of a forked child's copies of pinned huge pages
+      // (mm.ts VM_WRITABLE_COPIES), up to the first page without one, where the slow path refuses.
+      let k = idx;
+      if (vma && p.writable && tx.pid === p.ownerPid) while (k <= b && p.base + BigInt(k) * PAGE_SIZE < vma.end && writableCopy(mem, vma, p.base + BigInt(k) * PAGE_SIZE)) k++;
+      if (k > idx) {
+        out.push([idx, { last: k - 1, count: 1, mobj: vma!.cow ?? vma!.mobj, mobjIndex: Number((vma!.offset + (va - vma!.start)) >> PAGE_SHIFT) }]);
+        idx = k;
+        continue;
+      }
       err = 'EFAULT';
       break;
     }
@@ -431,5 +439,19 @@ export function takeOutPages(w: World, mobjId: number, from: number, to = Infini
     data = data.delete(idx);
     return true;
   }, from);
-  return { ...w, ctxs, mem: { ...mem, mobjs: mem.mobjs.set(mobjId, { ...m, data }) } };
+  // (a forked child's writable copies among them go too: the pages there later are new ones)
+  let copies = m.writableCopies;
+  copies?.each((h) => {
+    if (h >= to) return false;
+    if (h + HPAGE_NR > from) copies = copies!.delete(h);
+    return true;
+  }, from - (from % HPAGE_NR));
+  const next: Mobj = copies === m.writableCopies ? { ...m, data } : copies?.size ? { ...m, data, writableCopies: copies } : withoutCopies({ ...m, data });
+  return { ...w, ctxs, mem: { ...mem, mobjs: mem.mobjs.set(mobjId, next) } };
+}
+
+/** `m` without a forked child's writable copies (Mobj.writableCopies). */
+function withoutCopies(m: Mobj): Mobj {
+  const { writableCopies: _gone, ...rest } = m;
+  return rest;
 }

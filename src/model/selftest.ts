@@ -11,7 +11,7 @@ import { MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_FLAGS_DEVICE_NO_DIRTY, MOCK_IO_PAGE_S
 import { fileAt, openFile } from './files.js';
 import { addOverflows, getIoas, reserveIova, U64_MAX } from './io_pagetable.js';
 import { syzConvIova, MOCK_FLAGS_ACCESS_SYZ } from './ioas.js';
-import { EXEC_ONLY_READ, PAGE_SIZE, WRITABLE_COPIES, writableCopyAt, execOnlyIn, gupFastOverflows, peekPage, physOf, readNeedsPtes, readUser, copyToUser, READ_NEEDS_PTES } from './mm.js';
+import { EXEC_ONLY_READ, PAGE_SIZE, execOnlyIn, gupFastOverflows, peekPage, physOf, readNeedsPtes, readUser, copyToUser, READ_NEEDS_PTES } from './mm.js';
 import { isCompoundPage } from './huge_memory.js';
 import { Tx, type ObjOf } from './object.js';
 import { eachPinRun, pinnedPage } from './pages.js';
@@ -314,7 +314,6 @@ function accessRwOp(tx: Tx, a: Fields, ev: Event): Result {
         if (c.mem !== t.w.mem) t.setWorld({ ...t.w, mem: c.mem });
         t.fault(t.pid, u64(m, 'uptr'), u64(m, 'uptr') + BigInt(c.done), 'write');
         if (c.done < r.read!.length) {
-          if (writableCopyAt(t.proc.mm, u64(m, 'uptr') + BigInt(c.done))) t.beyondModel = WRITABLE_COPIES;
           t.keepOnError = true;
           return { errno: 'EFAULT' };
         }

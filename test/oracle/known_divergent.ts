@@ -18,19 +18,6 @@ export const KNOWN_DIVERGENT: Record<string, { op: string; what: string; why: st
     what: 'unmodelled',
     why: 'with protection keys exec-only memory is execute-only and populating it fails (ENOMEM); the trace does not say which CPU it ran on (mm.ts execOnly)',
   },
-  // seed 170: a child's writable pin of its read-only private hugetlb memory, whose page the parent had pinned at the fork
-  'IOMMU_IOAS_MAP.hugetlb-fork-copy.kernel-0.model-EFAULT.iort.jsonl': {
-    op: 'IOMMU_IOAS_MAP',
-    what: 'unmodelled',
-    why: 'fork copies a pinned private hugetlb page for the child at once, and 6.12 maps the copy writable whatever the VMA allows (hugetlb_install_folio), so get_user_pages_fast takes it; the model does not follow which pages those are (mm.ts VM_WRITABLE_COPIES)',
-  },
-  // session 16: the same for a child's store (hand-written; the kernel: the copied page takes it, an unpinned one EFAULT,
-  // and after an mprotect that rewrote the entries EFAULT, which the model gives)
-  'memset.hugetlb-fork-copy.kernel-0.model-unmodelled.iort.jsonl': {
-    op: 'memset',
-    what: 'unmodelled',
-    why: 'fork copies a pinned private hugetlb page for the child at once, and 6.12 maps the copy writable whatever the VMA allows (hugetlb_install_folio); the model does not follow which pages those are (mm.ts VM_WRITABLE_COPIES)',
-  },
   // session 16: a hand-written probe of private hugetlb mappings (a hugetlbfs memfd's beside a shared mapping of it, and
   // MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, which the model has), kept with the kernel's answers to all 44 events
   // for when the model keeps a page cache of hugetlbfs files (its meta says what they show)

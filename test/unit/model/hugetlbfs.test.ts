@@ -67,7 +67,19 @@
  *    placed as any hugetlb mapping, populated, pinned, a forked child's
  *    stores its own, DONTNEED of whole huge pages giving zeros again (and a
  *    pinned page living on), munmap and DONTNEED off a huge page EINVAL,
- *    REMOVE EACCES, WIPEONFORK, FREE and COLD EINVAL, no growth by mremap.
+ *    REMOVE EACCES, WIPEONFORK, FREE and COLD EINVAL, no growth by mremap;
+ *  - hm_fork_copies: read-only private hugetlb memory whose huge pages the
+ *    parent pinned, then fork: copy_hugetlb_page_range copies a pinned page
+ *    for the child at once, and 6.12 maps the copy writable whatever the VMA
+ *    allows (mm.ts VM_WRITABLE_COPIES, docs/oracle.md #67): the child's
+ *    stores there and its own writable pins go through, a page fork shared
+ *    does not, nor another process's pin (remote: the VMA decides); an
+ *    mprotect to the same protection keeps the entries, one that changes it
+ *    rewrites them; the child's fork copies its pinned copy again (writable
+ *    in the grandchild) and write-protects the others; DONTNEED gives a new,
+ *    read-only page (answered as not modelled before session 17);
+ *  - hm_fork_copies_file: the same through a private mapping of a hugetlbfs
+ *    memfd, whose read-only pins had copied their huge pages privately.
  * Not modelled: a private mapping of such a file together with a page cache
  * that may hold pages (a shared mapping, fallocate, a 6.14 file pin, or
  * contents from before the trace): a read of a huge page the cache lacks
@@ -84,7 +96,7 @@ import type { Event } from '../../../src/events/event.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 12, 15);
+kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 14, 15);
 
 describe('a private mapping of a hugetlbfs memfd beside its page cache', () => {
   const V = 0x7f0000000000n;
@@ -117,5 +129,35 @@ describe('a private mapping of a hugetlbfs memfd beside its page cache', () => {
     refused(w, map('memfd', V + 4n * HP), /shared mapping of a hugetlbfs file that is also mapped privately/);
     refused(w, { op: 'fallocate', pid: 1, args: { fd: 0, mode: 0, offset: 0n, length: HP } }, /fallocate of a hugetlbfs file that is mapped privately/);
     expect(apply(w, { op: 'fallocate', pid: 1, args: { fd: 0, mode: 3, offset: 0n, length: HP } }).result).toEqual({ errno: 0 });
+  });
+});
+
+describe("a forked child's copies of pinned read-only private hugetlb pages", () => {
+  // hm_fork_copies' first events: 6.12 maps the copies writable (the oracle's answers); 6.14 looks
+  // at VM_WRITE (the fix posted in December 2024 for its merge window), so the child's store is EFAULT.
+  const A = 0x7f0000000000n;
+  const run = (kernel: '6.12' | '6.14') => {
+    let w: World = emptyWorld({ kernel });
+    const evs: Event[] = [
+      { op: 'open', pid: 1, args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', pid: 1, fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', pid: 1, fd: 0, args: { id: 1, mock_domain: {} } },
+      { op: 'mmap', pid: 1, args: { va: A, length: 0x400000n, kind: 'private_anon', prot: 1, flags: 0x48000 } },
+      { op: 'IOMMU_IOAS_MAP', pid: 1, fd: 0, args: { ioas_id: 1, flags: 4, user_va: A, length: 0x1000n, iova: 0x1000000n, __reserved: 0 } },
+      { op: 'fork', pid: 1, args: { child: 2 } },
+    ];
+    for (const ev of evs) {
+      const r = apply(w, ev);
+      expect(r.result.errno, ev.op).toBe(0);
+      w = r.state;
+    }
+    const store = (va: bigint) => apply(w, { op: 'memset', pid: 2, args: { va, length: 8n, byte: 1 } }).result;
+    return { copied: store(A + 0x10n), shared: store(A + 0x200010n) };
+  };
+  it('are writable on 6.12, the copy only', () => {
+    expect(run('6.12')).toEqual({ copied: { errno: 0 }, shared: { errno: 'EFAULT' } });
+  });
+  it('are not on 6.14', () => {
+    expect(run('6.14')).toEqual({ copied: { errno: 'EFAULT' }, shared: { errno: 'EFAULT' } });
   });
 });
