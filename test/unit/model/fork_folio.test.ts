@@ -40,6 +40,11 @@
  *    shared one moved and written is copied, one of a part fork left out is
  *    not, a child's move and pin copies in the child, and moved back over
  *    its old place it is the parent's copy (the model's answers before too).
+ *  - ff_cold_copied: MADV_COLD or PAGEOUT of pages a store copied out of a
+ *    huge page meets only those 4 KiB pages, and leaves the huge page whole;
+ *    a range that also holds a page of the huge page splits it (oracle fuzz
+ *    seed 184, #73: the model split it by the range's indices alone; 1 answer
+ *    wrong before).
  * A VMA fork did not copy (MADV_DONTFORK) keeps its pages exclusive although
  * the huge page they are in was shared with the child through its other VMA
  * (oracle fuzz seed 171, #68):
@@ -62,4 +67,4 @@
 import { join } from 'node:path';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('a forked huge page: pins, and reads that unshare it (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 11, 10);
+kernelTraceSuite('a forked huge page: pins, and reads that unshare it (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'fork_folio'), 12, 10);
