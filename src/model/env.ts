@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, isHugetlbVma, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privateCopiesOf, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withVmas, copyToUser, writeMobj, type Memory, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, isHugetlbVma, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privateCopiesOf, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withPageSet, withVmas, copyToUser, writeMobj, type Memory, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -706,9 +706,8 @@ function markWritableCopies(w: World, parent: Mm, child: Mm, mem: Memory): [Mm, 
     let copies = m.writableCopies ?? PMap.emptyNumber<true>();
     for (const h of add) copies = copies.set(h, true);
     for (const h of drop) copies = copies.delete(h);
-    if (copies === m.writableCopies) return;
-    const { writableCopies: _old, ...rest } = m;
-    mem = { ...mem, mobjs: mem.mobjs.set(id, copies.size ? { ...rest, writableCopies: copies } : rest) };
+    const next = withPageSet(m, 'writableCopies', copies);
+    if (next !== m) mem = { ...mem, mobjs: mem.mobjs.set(id, next) };
   };
   parent.vmas.each((_s, v) => {
     const c = vmas.get(v.start);

@@ -56,7 +56,7 @@
 import { PMap } from '../ds/pmap.js';
 import { sameKernelVma, splitKernelVma, withAnonVma } from './vma_merge.js';
 import type { World } from './state.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, cutsHugetlb, findVma, newMobj, pageAlign, unmapRange, vmasIn, withVmas, folioPieces, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, cutsHugetlb, findVma, newMobj, pageAlign, unmapRange, vmasIn, withVmas, folioPieces, withPageSet, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
 export const PMD_TABLE = 1;
 export const PMD_HUGE = 2;
@@ -187,21 +187,13 @@ function cow(pmds: PMap<bigint, number>, mem: Memory, v: Vma, h: bigint, s: bigi
     if (!shared.length) continue;
     if (cur === PMD_HUGE && !elsewhere?.(phys)) {
       const now = mem.mobjs.get(m.id)!;
-      mem = { ...mem, forkedFolios: mem.forkedFolios!.delete(phys), mobjs: mem.mobjs.set(m.id, withShared(now, withoutRun(now.thpShared, first, first + HPAGE_NR - 1))) };
+      mem = { ...mem, forkedFolios: mem.forkedFolios!.delete(phys), mobjs: mem.mobjs.set(m.id, withPageSet(now, 'thpShared', withoutRun(now.thpShared, first, first + HPAGE_NR - 1))) };
       continue;
     }
     if (cur === PMD_HUGE) pmds = pmds.set(h, PMD_TABLE);
     for (const [x, y] of shared) mem = copyOut(mem, m.id, first, x, y);
   }
   return [pmds, mem];
-}
-
-/** `m` with run set `runs` as the pages fork shared (the field gone when there are none). */
-function withShared(m: Mobj, runs: PMap<number, number> | undefined): Mobj {
-  if (runs === m.thpShared) return m;
-  if (runs !== undefined) return { ...m, thpShared: runs };
-  const { thpShared: _gone, ...rest } = m;
-  return rest;
 }
 
 /** Run set `runs` (first -> last, disjoint) with [a, z] added, merged with the runs it touches or meets. */
@@ -226,7 +218,7 @@ function withRun(runs: PMap<number, number> | undefined, a: number, z: number): 
   return out.set(a, z);
 }
 
-/** Run set `runs` without [a, z] (undefined once empty). */
+/** Run set `runs` without [a, z]. */
 function withoutRun(runs: PMap<number, number> | undefined, a: number, z: number): PMap<number, number> | undefined {
   if (runs === undefined) return undefined;
   let out = runs;
@@ -242,7 +234,7 @@ function withoutRun(runs: PMap<number, number> | undefined, a: number, z: number
     if (s < a) out = out.set(s, a - 1);
     if (l > z) out = out.set(z + 1, l);
   }
-  return out.size ? out : undefined;
+  return out;
 }
 
 /** The parts of [a, z] inside run set `runs`, in order. */
@@ -277,7 +269,7 @@ function dropFolio(mem: Memory, id: number, first: number): Memory {
     return true;
   }, first);
   const next: Mobj = { ...m, thp: m.thp!.delete(first), ...(m.thpSmall?.has(first) ? { thpSmall: m.thpSmall.delete(first) } : {}) };
-  const out = withShared(next, withoutRun(m.thpShared, first, first + HPAGE_NR - 1));
+  const out = withPageSet(next, 'thpShared', withoutRun(m.thpShared, first, first + HPAGE_NR - 1));
   return { ...mem, mobjs: mem.mobjs.set(id, copied === m.thpCopied ? out : { ...out, thpCopied: copied }) };
 }
 
@@ -548,7 +540,7 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
         for (const id of new Set([m.id, c!.mobj])) {
           const now = mem.mobjs.get(id)!;
           if (now.thp?.get(first) !== phys) continue; // (the child's copy took every page of it)
-          mem = { ...mem, mobjs: mem.mobjs.set(id, withShared(now, withRun(now.thpShared, a, z))) };
+          mem = { ...mem, mobjs: mem.mobjs.set(id, withPageSet(now, 'thpShared', withRun(now.thpShared, a, z))) };
         }
       };
       if (seen.has(key)) {

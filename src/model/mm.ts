@@ -184,8 +184,8 @@ export const VM_LOCKONFAULT = 0x80000;
  * without VM_WRITE whose parent had pages of it pinned: fork copied those for
  * the child at once (folio_needs_cow_for_dma), and Linux 6.12 maps the copies
  * writable whatever the VMA allows (hugetlb_install_folio's make_huge_pte(...,
- * 1); 6.14 looks at VM_WRITE, env.ts markWritableCopies), so the child's stores there, the
- * kernel's copies to it in its own address space and its own writable pins
+ * 1); 6.14 looks at VM_WRITE: env.ts markWritableCopies), so the child's
+ * stores there, the kernel's copies to it in its own address space and its own writable pins
  * (get_user_pages_fast takes the entry) go through; another process's pin
  * (the slow path, which checks the VMA) does not. Which huge pages those are
  * is the object's Mobj.writableCopies. An mprotect that changes the VMA
@@ -200,6 +200,20 @@ export function writableCopy(mem: Memory, v: Vma, va: bigint): boolean {
   return mem.mobjs.get(v.cow ?? v.mobj)?.writableCopies?.has(idx - (idx % HPAGE_NR)) ?? false;
 }
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
+
+/** `m` with its optional page set `key` as `runs` (the field absent when it is undefined or empty). */
+export function withPageSet<K extends 'thpShared' | 'writableCopies'>(m: Mobj, key: K, runs: Mobj[K] | undefined): Mobj {
+  const v = runs?.size ? runs : undefined;
+  if (v === m[key]) return m;
+  if (v !== undefined) return { ...m, [key]: v };
+  // (rest patterns, not delete, which would turn the record into a dictionary)
+  if (key === 'thpShared') {
+    const { thpShared: _drop, ...rest } = m;
+    return rest;
+  }
+  const { writableCopies: _drop, ...rest } = m;
+  return rest;
+}
 
 /** `v` with vm_flags `flags` (the field absent when none is set). */
 export function withFlags(v: Vma, flags: number): Vma {

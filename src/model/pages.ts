@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, type Mobj, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -224,8 +224,8 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
       // (mm.ts VM_WRITABLE_COPIES), up to the first page without one, where the slow path refuses.
       let k = idx;
       if (vma && p.writable && tx.pid === p.ownerPid) while (k <= b && p.base + BigInt(k) * PAGE_SIZE < vma.end && writableCopy(mem, vma, p.base + BigInt(k) * PAGE_SIZE)) k++;
-      if (k > idx) {
-        out.push([idx, { last: k - 1, count: 1, mobj: vma!.cow ?? vma!.mobj, mobjIndex: Number((vma!.offset + (va - vma!.start)) >> PAGE_SHIFT) }]);
+      if (vma && k > idx) {
+        out.push([idx, { last: k - 1, count: 1, mobj: vma.cow ?? vma.mobj, mobjIndex: Number((vma.offset + (va - vma.start)) >> PAGE_SHIFT) }]);
         idx = k;
         continue;
       }
@@ -446,12 +446,6 @@ export function takeOutPages(w: World, mobjId: number, from: number, to = Infini
     if (h + HPAGE_NR > from) copies = copies!.delete(h);
     return true;
   }, from - (from % HPAGE_NR));
-  const next: Mobj = copies === m.writableCopies ? { ...m, data } : copies?.size ? { ...m, data, writableCopies: copies } : withoutCopies({ ...m, data });
+  const next = withPageSet({ ...m, data }, 'writableCopies', copies);
   return { ...w, ctxs, mem: { ...mem, mobjs: mem.mobjs.set(mobjId, next) } };
-}
-
-/** `m` without a forked child's writable copies (Mobj.writableCopies). */
-function withoutCopies(m: Mobj): Mobj {
-  const { writableCopies: _gone, ...rest } = m;
-  return rest;
 }
