@@ -750,9 +750,13 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         const kind = d.of('anon', 'anon_hugetlb', 'private_anon', 'memfd', 'file_private', 'anon', 'file_shared');
         // (now and then right after a region: the kernel merges neighbouring anonymous mappings, vma_merge.ts)
         const a: SymFields = { va: GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + (d.w([85, 15]) ? GUEST_REGION : 0n), length: GUEST_REGION, kind, prot: d.w([85, 15]) ? d.of(7, 5) : d.of(3, 3, 1) };
+        // (a file mapped from its start, or now and then further in, as a VMM maps one file for
+        // several RAM blocks: a page in, a huge page in; hostile: an offset off a page, EINVAL, and
+        // one whose end passes the largest file, EOVERFLOW)
+        const offset = (): bigint => (d.w([85, 15, d.h]) === 0 ? 0n : d.w([100, d.h]) ? d.of(0x800n, 0x7fffffffffe00000n) : d.of(PAGE, 0x200000n));
         if (kind === 'memfd' || kind === 'file_shared') {
           a['fd'] = kind === 'memfd' ? memfd(d) : fd('file');
-          a['offset'] = 0n;
+          a['offset'] = offset();
         }
         // A private mapping of a file the trace holds (copy-on-write over a memfd or the scratch
         // file, which ftruncate can then cut under it), else of one it does not name.
@@ -760,7 +764,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
           const c = d.w([50, 30, 20]);
           if (c > 0) {
             a['fd'] = c === 1 ? memfd(d) : fd('file');
-            a['offset'] = 0n;
+            a['offset'] = offset();
           }
         }
         // Now and then mmap's other flags: locked or populated (QEMU's mem-lock, cloud-hypervisor's
