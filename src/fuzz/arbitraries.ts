@@ -775,6 +775,8 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
             kind === 'private_anon'
               ? d.of(MAP_NORESERVE, MAP_STACK, MAP_FIXED_NOREPLACE, MAP_POPULATE | MAP_NONBLOCK, MAP_HUGETLB, MAP_HUGETLB | MAP_POPULATE)
               : d.of(MAP_LOCKED, MAP_POPULATE, MAP_LOCKED | MAP_POPULATE, MAP_POPULATE | MAP_NONBLOCK, MAP_NORESERVE, MAP_FIXED_NOREPLACE, MAP_STACK);
+        // (hostile: MAP_HUGETLB with a file, EINVAL unless it is a hugetlbfs one)
+        else if (a['fd'] !== undefined && d.w([100, d.h])) a['flags'] = MAP_HUGETLB;
         return a;
       }),
     },
@@ -850,6 +852,8 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       build: env('memfd_create', (d) => {
         const c = d.w([60, 25, 15, d.h]);
         if (c === 2) return { name: 'guest-ram', flags: d.of(MFD_HUGETLB, MFD_HUGETLB | MFD_HUGE_2MB | 3) };
+        // (hostile: also a name past MFD_NAME_MAX_LEN, 249 bytes: EINVAL)
+        if (c === 3 && d.w([50, 50])) return { name: 'r'.repeat(250) };
         return c === 0 ? { name: 'guest-ram' } : { name: 'guest-ram', flags: c === 1 ? d.of(1, 3, 8, 0x10, 0xb) : d.of(0x18, 0x20, MFD_HUGE_2MB) };
       }),
     },
@@ -869,7 +873,8 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     },
     ftruncate: {
       weight: 1,
-      build: env('ftruncate', (d) => ({ fd: d.w([80, 20]) ? fd('file') : memfd(d), length: d.of(GUEST_REGION, 0x1000n, 0n, 0x1800n) })),
+      // (hostile: a size past the largest file, negative as the kernel's loff_t: EINVAL)
+      build: env('ftruncate', (d) => ({ fd: d.w([80, 20]) ? fd('file') : memfd(d), length: d.w([100, d.h]) ? 1n << 63n : d.of(GUEST_REGION, 0x1000n, 0n, 0x1800n) })),
     },
     read_fault_fd: { weight: 3, build: env('read_fault_fd', (d) => ({ fd: faultFd(d), count: d.of(40, 80, 160, 0, 17), pos: d.w([100, d.h]) })) },
     write_fault_fd: {
