@@ -785,14 +785,17 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     mremap: {
       weight: 0.7,
       build: env('mremap', (d) => {
-        const flags = d.w([100, d.h]) ? d.of(8, 2, 6) : d.of(0, 0, 1, 1, 3, 3, 5, 7);
-        const oldLength = d.of(PAGE, 0x10000n, GUEST_REGION);
+        // (hostile: flags the call refuses, DONTUNMAP without MAYMOVE or with a resize, lengths of
+        // 0 (an old length of 0 duplicates a shared mapping) or off a page, a target off a page)
+        const hostile = d.w([100, d.h]) === 1;
+        const flags = hostile ? d.of(8, 2, 6, 4, 5, 1, 1) : d.of(0, 0, 1, 1, 3, 3, 5, 7);
+        const oldLength = hostile ? d.of(0n, PAGE + 0x800n, PAGE, GUEST_REGION) : d.of(PAGE, 0x10000n, GUEST_REGION);
         // (DONTUNMAP moves without resizing)
-        const newLength = flags & 4 ? oldLength : d.of(PAGE, 0x10000n, GUEST_REGION, 2n * GUEST_REGION);
+        const newLength = flags & 4 && !hostile ? oldLength : hostile ? d.of(0n, PAGE + 0x800n, oldLength, GUEST_REGION) : d.of(PAGE, 0x10000n, GUEST_REGION, 2n * GUEST_REGION);
         // (half the ones without FIXED at a mapping's tail, where a growth can stay in place, as realloc's does)
         const va = flags <= 1 && d.w([50, 50]) === 0 ? { $: 'va' as const, k: d.int(2), off: -oldLength, end: true } : userVa(d, d.h);
         const a: SymFields = { va, old_length: oldLength, new_length: newLength, flags };
-        if (flags & 2 || flags === 7) a['new_va'] = GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + d.of(0n, GUEST_REGION);
+        if (flags & 2 || flags === 7) a['new_va'] = GUEST_VA + BigInt(d.int(5)) * GUEST_STRIDE + d.of(0n, GUEST_REGION) + (hostile ? d.of(0n, 0x800n) : 0n);
         // (a move the kernel places: where, the model is told; the kernel's answer on the oracle)
         else if (flags & 1) a['placed'] = { $: 'gap', len: newLength };
         return a;
@@ -865,8 +868,12 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         const file = d.w([75, 25]) === 1;
         return {
           fd: file ? fd('file') : memfd(d),
-          mode: file ? d.of(3, 3, 0, 1, 2) : d.of(3, 3, 0, 1, 2, 0x10, 0x20),
-          offset: d.w([100, d.h]) ? 0xffffffffffff0000n : d.of(0n, 0x1000n, 0x1800n, 0x200000n),
+          // (hostile on a memfd: COLLAPSE_RANGE, INSERT_RANGE, an unknown bit; an offset negative as
+          // loff_t, EINVAL, or one whose end passes the largest file, EFBIG. Not one that ends within
+          // a huge page below it: on a hugetlbfs file that allocates until the pool runs out, and a
+          // campaign drawing it met a kernel BUG: fallocate.ts)
+          mode: file ? d.of(3, 3, 0, 1, 2) : d.w([100, d.h]) ? d.of(0x8, 0x40, 0x100, 0x9) : d.of(3, 3, 0, 1, 2, 0x10, 0x20),
+          offset: d.w([100, d.h]) ? d.of(0xffffffffffff0000n, 0x7ffffffffffffff0n) : d.of(0n, 0x1000n, 0x1800n, 0x200000n),
           length: d.of(0x1000n, 0x2000n, 0x10n, GUEST_REGION),
         };
       }),

@@ -74,6 +74,12 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
   const m = w.mem.mobjs.get(mobjId)!;
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return [w, { errno: 'EOPNOTSUPP' }];
   if (mode & FALLOC_FL_PUNCH_HOLE) return [punchHole(w, mobjId, offset, len), { errno: 0 }];
+  // hugetlbfs_fallocate rounds its end up to a huge page in loff_t: within a huge page of LOFF_MAX
+  // that wraps negative, and as a page index the end is then past every page, so it allocates huge
+  // pages on and on, into page indices the file's eviction never looks at, until the pool runs out
+  // (the oracle: ENOSPC; a campaign that drew it met a kernel BUG in clear_inode later)
+  if (m.kind === 'hugetlb' && offset + len + HPAGE_SIZE - 1n > LOFF_MAX)
+    return [w, { errno: 'ENOSPC', unmodelled: "fallocate of a hugetlbfs file within a huge page of the largest file size: the kernel's end index wraps, and it allocates huge pages until the pool runs out" }];
   // (hugetlbfs_fallocate fills the cache, which a private mapping of the file would share from: mm.ts Mobj.mayCache)
   if (m.kind === 'hugetlb' && !m.mayCache && privatelyMapped(w.procs, mobjId))
     return [w, { errno: 0, unmodelled: 'fallocate of a hugetlbfs file that is mapped privately (which pages the private mapping shares with it hangs on the cache)' }];

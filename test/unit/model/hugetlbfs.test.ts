@@ -79,7 +79,12 @@
  *    in the grandchild) and write-protects the others; DONTNEED gives a new,
  *    read-only page (answered as not modelled before session 17);
  *  - hm_fork_copies_file: the same through a private mapping of a hugetlbfs
- *    memfd, whose read-only pins had copied their huge pages privately.
+ *    memfd, whose read-only pins had copied their huge pages privately;
+ *  - hm_fallocate_top: KEEP_SIZE allocations of a huge page at 2^30 up to
+ *    2^62 and at the last huge page below the largest file size: each 0.
+ * Just past that last huge page (an end within 2 MiB of LOFF_MAX) the
+ * kernel's end index wraps and hugetlbfs_fallocate allocates until the pool
+ * runs out (ENOSPC on the oracle): answered as not modelled.
  * Not modelled: a private mapping of such a file together with a page cache
  * that may hold pages (a shared mapping, fallocate, a 6.14 file pin, or
  * contents from before the trace): a read of a huge page the cache lacks
@@ -96,7 +101,7 @@ import type { Event } from '../../../src/events/event.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
 import { kernelTraceSuite } from './checked_run.js';
 
-kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 14, 15);
+kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs'), 15, 10);
 
 describe('a private mapping of a hugetlbfs memfd beside its page cache', () => {
   const V = 0x7f0000000000n;
@@ -160,4 +165,15 @@ describe("a forked child's copies of pinned read-only private hugetlb pages", ()
   it('are not on 6.14', () => {
     expect(run('6.14')).toEqual({ copied: { errno: 'EFAULT' }, shared: { errno: 'EFAULT' } });
   });
+});
+
+it('a hugetlbfs allocation ending within a huge page of the largest file size is not modelled', () => {
+  let w: World = emptyWorld({ kernel: '6.12' });
+  w = apply(w, { op: 'memfd_create', pid: 1, args: { name: 'm', flags: 4 } }).state;
+  const r = apply(w, { op: 'fallocate', pid: 1, args: { fd: 0, mode: 0, offset: 0x7ffffffffffff000n, length: 0x10n } });
+  expect(r.result.errno).toBe('ENOSPC');
+  expect(r.result.unmodelled).toMatch(/end index wraps/);
+  expect(r.state).toBe(w);
+  // an allocation whose end, rounded up to a huge page, is LOFF_MAX itself is an ordinary one
+  expect(apply(w, { op: 'fallocate', pid: 1, args: { fd: 0, mode: 1, offset: 0x7fffffffffc00000n, length: 0x200000n } }).result).toEqual({ errno: 0 });
 });
