@@ -57,7 +57,7 @@ function onlyPageTables(d: StepDelta): boolean {
  * Whether a step changed only what faults change: processes' page-table
  * entries (their VMAs the same) and private anonymous memory's huge pages
  * and private copies (Mobj.thp, thpCopied, thpShared, data of a private file mapping's
- * copy object), the allocator of physical pages and the folios fork shared,
+ * copy object, a hugetlbfs file's too), the allocator of physical pages and the folios fork shared,
  * and a hugetlbfs file's page cache that a file pin filled (Mobj.mayCache).
  * An ioctl whose pins (or copies) faulted user memory in and that then
  * failed keeps exactly that (Tx.failed).
@@ -74,11 +74,23 @@ function onlyFaults(d: StepDelta): boolean {
   for (const [, [m, n]] of diffMap(a.mem.mobjs, b.mem.mobjs)) {
     // (a file pin puts a hugetlbfs file's pages in its cache, memfd_pin_folios, and they stay: Mobj.mayCache)
     if (m?.kind === 'hugetlb' && !m.mayCache && n?.mayCache && sameExcept(m, n, ['mayCache'])) continue;
-    if (!m || !n || m.kind !== 'anon' || !sameExcept(m, n, ['thp', 'thpCopied', 'thpShared', 'data'])) return false;
+    // (a private mapping of a hugetlbfs file copies into an object of hugetlb pages: hugetlb_wp)
+    const copies = m?.kind === 'anon' || (m?.kind === 'hugetlb' && isCopyObject(b, m.id));
+    if (!m || !n || !copies || !sameExcept(m, n, ['thp', 'thpCopied', 'thpShared', 'data'])) return false;
     // (a copy object's pages are only ever added by a fault: a copy of the file's page)
     if (m.data !== n.data) for (const [, [x]] of diffMap(m.data, n.data)) if (x !== undefined) return false;
   }
   return true;
+}
+
+/** Whether object `id` is some process's private copies of a file it maps (a VMA's `cow`). */
+function isCopyObject(w: StepDelta['next'], id: number): boolean {
+  let hit = false;
+  w.procs.each((_pid, p) => {
+    p.mm.vmas.each((_s, v) => !(hit = v.cow === id));
+    return !hit;
+  });
+  return hit;
 }
 
 /** Whether two records hold the same values (by identity) in every field but `except`. */

@@ -68,4 +68,20 @@ describe('fuzzer-found model bugs', () => {
     expect(memfd.mayCache).toBe(true);
     expect(new Checker().step({ prev: w, next: r.state, event: ev, result: r.result, index: 6 })).toEqual([]);
   });
+  it("a map that fails after its pins copied a private hugetlbfs mapping's huge pages keeps the copies, and the invariants allow it", () => {
+    // (fuzz seed -1070948856, 6.12: failed-ioctl-unchanged had allowed copies only in anonymous objects, not in a hugetlbfs file's copy object)
+    const { w } = run('6.12', [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'memfd_create', args: { name: 'guest-ram', flags: 4 } },
+      { op: 'mmap', args: { va: 0x7f0000000000n, length: 0x400000n, kind: 'file_private', prot: 3, fd: 1, offset: 0n } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } },
+      { op: 'IOMMU_VFIO_IOAS', fd: 0, args: { ioas_id: 1, op: 1, __reserved: 0 } },
+    ]);
+    const ev: Event = { op: 'VFIO_IOMMU_MAP_DMA', fd: 0, args: { argsz: 32, flags: 3, vaddr: 0x7f0000001000n, iova: 0x1000000n, size: 0x400000n } };
+    const r = apply(w, ev);
+    expect(r.result.errno).toBe('EFAULT');
+    expect(r.state).not.toBe(w);
+    expect(new Checker().step({ prev: w, next: r.state, event: ev, result: r.result, index: 6 })).toEqual([]);
+  });
 });
