@@ -597,23 +597,34 @@ function foliosIn(thp: PMap<number, bigint>, lo: number, hi: number): [number, b
 }
 
 /**
- * Whether another live process maps huge page `phys` (a folio fork shared):
- * a VMA of its whose object has that folio, over a page of it.
+ * Each mapping of huge page `phys` (a folio fork shared) in a live process: a
+ * VMA of private memory whose object has that folio, with the runs of its
+ * pages the VMA maps (none copied out). `fn` returning false stops the walk.
  */
-export function mappedElsewhere(w: World, pid: number, phys: bigint): boolean {
-  let hit = false;
-  w.procs.each((qid, q) => {
-    if (qid === pid || !q.alive) return true;
+function eachFolioMapping(w: World, phys: bigint, fn: (pid: number, mm: Mm, v: Vma, m: Mobj, first: number, pieces: [number, number][]) => boolean | void): void {
+  let more = true;
+  w.procs.each((pid, q) => {
+    if (!q.alive) return true;
     q.mm.vmas.each((_s, v) => {
       const m = w.mem.mobjs.get(v.mobj);
       if (m?.thp === undefined || v.shared || v.cow !== undefined) return true;
       const lo = Number(v.offset >> PAGE_SHIFT);
       const hi = lo + Number((v.end - v.start) >> PAGE_SHIFT) - 1;
-      for (const [first, f] of foliosIn(m.thp, lo, hi + 1)) if (f === phys && folioPieces(m, Math.max(lo, first), Math.min(hi, first + HPAGE_NR - 1)).length) hit = true;
-      return !hit;
+      for (const [first, f] of foliosIn(m.thp, lo, hi + 1)) {
+        if (f !== phys) continue;
+        const pieces = folioPieces(m, Math.max(lo, first), Math.min(hi, first + HPAGE_NR - 1));
+        if (pieces.length && fn(pid, q.mm, v, m, first, pieces) === false) return (more = false);
+      }
+      return true;
     });
-    return !hit;
+    return more;
   });
+}
+
+/** Whether another live process than `pid` maps a page of huge page `phys` (eachFolioMapping). */
+export function mappedElsewhere(w: World, pid: number, phys: bigint): boolean {
+  let hit = false;
+  eachFolioMapping(w, phys, (qid) => !(hit = qid !== pid));
   return hit;
 }
 
@@ -641,34 +652,21 @@ export function folioMappings(w: World, phys: bigint): FolioMappings {
   let entire = 0;
   let firstMaps = 0;
   const holders = new Map<number, number>();
-  w.procs.each((_pid, q) => {
-    if (!q.alive) return true;
-    const pmds = pmdsOf(q.mm);
-    let huge: bigint | undefined; // the PMD counted for this process (a folio across pieces is one)
-    q.mm.vmas.each((_s, v) => {
-      const m = w.mem.mobjs.get(v.mobj);
-      if (m?.thp === undefined || v.shared || v.cow !== undefined) return true;
-      const lo = Number(v.offset >> PAGE_SHIFT);
-      const hi = lo + Number((v.end - v.start) >> PAGE_SHIFT) - 1;
-      for (const [first, f] of foliosIn(m.thp, lo, hi + 1)) {
-        if (f !== phys || m.thpSmall?.has(first)) continue;
-        const pieces = folioPieces(m, Math.max(lo, first), Math.min(hi, first + HPAGE_NR - 1));
-        if (!pieces.length) continue;
-        holders.set(m.id, first);
-        const va = v.start + (BigInt(first - lo) << PAGE_SHIFT);
-        const h = down(va > v.start ? va : v.start);
-        if (pmds.get(h) === PMD_HUGE) {
-          if (huge !== h) (huge = h), entire++, total++;
-          continue;
-        }
-        for (const [a, z] of pieces) {
-          total += z - a + 1;
-          if (a === first) firstMaps++;
-        }
-      }
-      return true;
-    });
-    return true;
+  // the PMD counted for each process (a folio across pieces is one)
+  const huge = new Map<number, bigint>();
+  eachFolioMapping(w, phys, (pid, mm, v, m, first, pieces) => {
+    if (m.thpSmall?.has(first)) return;
+    holders.set(m.id, first);
+    const va = v.start + (BigInt(first) << PAGE_SHIFT) - v.offset;
+    const h = down(va > v.start ? va : v.start);
+    if (pmdsOf(mm).get(h) === PMD_HUGE) {
+      if (huge.get(pid) !== h) huge.set(pid, h), entire++, total++;
+      return;
+    }
+    for (const [a, z] of pieces) {
+      total += z - a + 1;
+      if (a === first) firstMaps++;
+    }
   });
   const shared = total > 1 && (entire > 0 || total > HPAGE_NR || firstMaps > 1);
   return { shared, holders };
