@@ -441,7 +441,16 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
         iova: mapIova(d, 'ioas_id', d.h),
       })),
     },
-    IOMMU_IOAS_CHANGE_PROCESS: { weight: 1, since: '6.14', build: ioctl('IOMMU_IOAS_CHANGE_PROCESS', h, (d) => ({ __reserved: reserved(d, d.h) })) },
+    IOMMU_IOAS_CHANGE_PROCESS: {
+      weight: 1,
+      since: '6.14',
+      // mostly from a child (the pages move to it) rather than the usual 5%
+      build: (d) => {
+        const t = ioctl('IOMMU_IOAS_CHANGE_PROCESS', h, (d) => ({ __reserved: reserved(d, d.h) }))(d);
+        if (t.pid === 0 && d.w([30, 70])) t.pid = 1 + d.int(2);
+        return t;
+      },
+    },
     // ------------------------------------------------------------ HWPT
     IOMMU_HWPT_ALLOC: {
       weight: 5,

@@ -16,6 +16,7 @@ import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
 import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_LOCKED, findVma, privatelyMapped, vmasIn, type Mobj } from '../model/mm.js';
 import { mlockFutureOk } from '../model/mlock.js';
+import { U64_MAX } from '../ds/interval_map.js';
 
 /**
  * Object selectors: a type, any live object, one only the table holds
@@ -680,6 +681,21 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   }
   if (NEED_ACCESS.has(op)) return fdsKind('access') ? undefined : make(t, 'IOMMU_TEST_OP_CREATE_ACCESS', { id: id0('ioas'), create_access: { flags: 1 } });
   if (NEED_VFIO.has(op)) return ctx.vfioIoas ? undefined : make(t, 'IOMMU_VFIO_IOAS', { ioas_id: id0('ioas'), op: 1, __reserved: 0 });
+  if (op === 'IOMMU_IOAS_CHANGE_PROCESS' && w.kernel === '6.14') {
+    // It moves only file pages (any other area: EINVAL, nothing moved): an IOAS holding user-VA areas is
+    // emptied first, one per construction, so that the accounting moves get exercised. (On 6.12 it is
+    // ENOTTY whatever the context holds.)
+    let user: number | undefined;
+    ctx.objs.each((id, o) => {
+      if (o.type === 'ioas')
+        o.iopt.areas.eachOverlapping(0n, U64_MAX, (_s, _l, a) => {
+          if (ctx.pages.get(a.pages)?.fileMobj === undefined) user = id;
+          return user === undefined;
+        });
+      return user === undefined;
+    });
+    return user === undefined ? undefined : make(t, 'IOMMU_IOAS_UNMAP', { ioas_id: user, iova: 0n, length: U64_MAX });
+  }
   if (NEED_AREA.has(op)) {
     const field = op === 'IOMMU_IOAS_COPY' ? 'src_ioas_id' : 'ioas_id';
     const sym = t.args[field];

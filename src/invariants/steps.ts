@@ -126,6 +126,11 @@ function partialEffect(d: StepDelta): string | undefined {
       return d.result.errno === 'EFAULT' ? 'bytes copied out to the caller before the fault stay written' : undefined;
     case 'IOMMU_IOAS_MAP_FILE':
       return d.kernel === '6.14' && d.result.errno === 'EBADF' ? 'leak' : undefined;
+    case 'IOMMU_IOAS_CHANGE_PROCESS':
+      // an MM-mode object of an exited owner fails its uncharge after the caller was charged: the
+      // kernel WARNs (the taint), moves every object anyway and returns EINVAL; after that, a
+      // failed charge (ENOMEM) resets every object's last_npinned (model/ioas.ts)
+      return d.next.taint !== undefined && (d.result.errno === 'EINVAL' || d.result.errno === 'ENOMEM') ? 'the objects move to the caller though an exited owner could not be uncharged (a kernel WARN), or a failed charge resets last_npinned' : undefined;
     case 'madvise':
       // madvise_walk_vmas advises VMA by VMA: a hole (ENOMEM, at the end) or a VMA that refuses the advice
       // (EINVAL, EACCES) leaves the VMAs before it advised; MADV_POPULATE_* stopped by a hole, a VMA that
@@ -230,7 +235,9 @@ export const failedIoctlUnchanged: Invariant = {
     'mmap over old mappings, mremap) refused at a hugetlb VMA\'s cut at its end (EINVAL) after splitting the VMA at its start, mlock and munlock ' +
     'stopped by a hole (ENOMEM) after the VMAs before, or mlock failing to fault in a range it locked whole (ENOMEM), a fault-fd ' +
     'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +
-    '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user), stores to user memory ' +
+    '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user), 6.14 IOMMU_IOAS_CHANGE_PROCESS ' +
+    'meeting an MM-mode pages object of an exited owner (EINVAL after moving every object, with a kernel WARN) and, once that ' +
+    'happened, failing its charge (ENOMEM, resetting last_npinned), stores to user memory ' +
     '(write_memory, memset, fill_memory) stopped by a page they cannot write after the bytes before. Any failed ioctl keeps ' +
     'what the faults of its own accesses of user memory (its pins, its copies) filled in: page-table entries, huge pages, ' +
     'a private file mapping\'s unshared copies. Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +

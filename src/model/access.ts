@@ -135,6 +135,21 @@ function contigAreas(tx: Tx, ioasId: number, iova: bigint, last: bigint): { piec
 
 const checkAreaProt = (area: Area, flags: number): boolean => !!(flags & IOMMUFD_ACCESS_RW_WRITE ? area.prot & IOMMU_WRITE : area.prot & IOMMU_READ);
 
+/** Whether an access pin (or one this pin made already) holds exactly indices [first, last] of pages `id` (iopt_pages_get_exact_access). */
+function exactAccess(tx: Tx, id: number, first: number, last: number, pinning: readonly AccessItem['pieces'][number][]): boolean {
+  let found = pinning.some((q) => q.pages === id && q.first === first && q.last === last);
+  if (!found)
+    tx.ctx.objs.each((_id, o) => {
+      if (o.type === 'access')
+        o.items.each((_i, it) => {
+          found = it.pieces.some((q) => q.pages === id && q.first === first && q.last === last);
+          return !found;
+        });
+      return !found;
+    });
+  return found;
+}
+
 /** iommufd_access_pin_pages: all or nothing. Returns the item's pieces. */
 export function accessPinPages(tx: Tx, accId: number, iova: bigint, length: bigint, flags: number): AccessItem | string {
   if (!length) return 'EINVAL';
@@ -155,7 +170,8 @@ export function accessPinPages(tx: Tx, accId: number, iova: bigint, length: bigi
     if (flags & IOMMUFD_ACCESS_RW_WRITE && !pages.writable) return 'EPERM';
     const first = Number(startByte / PAGE_SIZE);
     const lastIdx = Number((p.area.startByte + (p.end - p.start)) / PAGE_SIZE);
-    const e = pagesAddRange(tx, p.area.pages, first, lastIdx);
+    // iopt_area_add_access reuses an access of exactly this range (no fill); else it fills the xarray
+    const e = pagesAddRange(tx, p.area.pages, first, lastIdx, pages.lastNpinned === undefined || !exactAccess(tx, p.area.pages, first, lastIdx, out));
     if (e) return e;
     const iopt = getIoas(tx, acc.ioas)!.iopt;
     const cur = iopt.areas.find(p.start)!.value;

@@ -666,6 +666,10 @@ function setRlimitMemlock(w: World, pid: number, a: Fields): [World, Result] {
 /** fork(2): the child gets a copy of the address space and shares every open file. */
 function fork(w: World, pid: number, a: Fields): [World, Result] {
   const child = u32(a, 'child');
+  // A pid the trace knows already: alive, no kernel hands it out; exited, the kernel may reuse it,
+  // but the model names an mm by its pid (a pages object's owner, a process's charges)
+  const known = w.procs.get(child);
+  if (known) return [w, { errno: 'EINVAL', unmodelled: `fork to pid ${child}, a process the trace ${known.alive ? 'has alive' : 'saw exit (pid reuse)'}` }];
   const p = proc(w, pid);
   const [copy0, copied0] = forkMm(p.mm, w.mem);
   const [copy, copied] = markWritableCopies(w, p.mm, copy0, copied0);

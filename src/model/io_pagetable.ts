@@ -6,7 +6,7 @@
 import { IntervalMap } from '../ds/interval_map.js';
 import { PAGE_SIZE, HPAGE_SIZE } from './mm.js';
 import type { Tx } from './object.js';
-import { dropAllPins, pagesAddRange, pagesRemoveRange, pagesWith } from './pages.js';
+import { dropAllPins, pagesAddRange, pagesRefill, pagesRemoveRange, pagesWith } from './pages.js';
 import type { Area, IoasObj, Iopt, Range, Reserved } from './state.js';
 
 export const U64_MAX = 0xffffffffffffffffn;
@@ -347,7 +347,7 @@ export function splitArea(tx: Tx, ioasId: number, iova: bigint): string | 0 {
   tx.putPages(pagesWith(p, p.pinned, p.npinned, p.areaRefs + 1));
   if (inDomain && rhsByte % PAGE_SIZE !== 0n) {
     const shared = Number(rhsByte / PAGE_SIZE);
-    const e = pagesAddRange(tx, a.pages, shared, shared);
+    const e = pagesAddRange(tx, a.pages, shared, shared, false);
     if (e) throw new Error(`model bug: extra holder on pinned page ${shared} of pages ${a.pages} failed (${e})`);
   }
   return 0;
@@ -446,6 +446,15 @@ export function addDomain(tx: Tx, ioasId: number, hwptId: number, pgsize: bigint
     iopt.areas.eachOverlapping(0n, U64_MAX, (s, l, a) => {
       const [first, last] = areaIndexRange(s, l, a);
       err = pagesAddRange(tx, a.pages, first, last);
+      return err === 0;
+    });
+    if (err) return err;
+  } else {
+    // iopt_fill_domain fills the new domain from the pinned pages: nothing is pinned, but each fill
+    // settles its pages object's accounting (only one CHANGE_PROCESS left behind has anything to settle)
+    let err: string | 0 = 0;
+    iopt.areas.eachOverlapping(0n, U64_MAX, (_s, _l, a) => {
+      err = pagesRefill(tx, a.pages);
       return err === 0;
     });
     if (err) return err;

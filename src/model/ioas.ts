@@ -25,7 +25,7 @@ import {
 import { PAGE_SIZE, mlockedPages, newMobj } from './mm.js';
 import { fileAt } from './files.js';
 import type { Tx } from './object.js';
-import { newFilePages, newUserPages } from './pages.js';
+import { lastNpinned, newFilePages, newUserPages, withLast } from './pages.js';
 import type { Pages, Range } from './state.js';
 
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1;
@@ -302,6 +302,9 @@ export function ioasDestroy(tx: Tx, id: number): void {
   if (r.errno) throw new Error(`model bug: IOAS ${id} destroy left areas (${r.errno})`);
 }
 
+/** The kernel's WARN when CHANGE_PROCESS cannot uncharge an exited owner. */
+export const DEAD_OWNER_WARN = 'WARN in iommufd_ioas_change_process: an MM-mode pages object of an exited owner could not be uncharged (update_mm_locked_vm: EINVAL)';
+
 /** iommufd_ioas_change_process (6.14) */
 export function ioasChangeProcess(tx: Tx, a: Fields): Result {
   if (u32(a, '__reserved')) return { errno: 'EOPNOTSUPP' };
@@ -315,8 +318,8 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
     return !nonFile;
   });
   if (nonFile) return { errno: 'EINVAL' };
-  // Step 4: what must move to the caller, per accounting mode; the caller is
-  // charged first (its RLIMIT_MEMLOCK), so ENOMEM leaves everything unchanged.
+  // Step 4: what must move to the caller, per accounting mode: each object's last_npinned (what
+  // was last charged for it, normally npinned). The caller is charged first (its RLIMIT_MEMLOCK).
   const me = tx.proc;
   const moves = (p: Pages): boolean =>
     p.account === 'user' ? p.ownerUid !== me.uid || p.ownerPid !== me.pid : p.account === 'mm' ? p.ownerPid !== me.pid : false;
@@ -325,16 +328,30 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
   const all: Pages[] = [];
   tx.ctx.pages.each((_id, p) => {
     all.push(p);
-    if (moves(p) && p.npinned) {
-      if (p.account === 'user') needUser += BigInt(p.npinned);
-      else needMm += BigInt(p.npinned);
+    if (moves(p)) {
+      if (p.account === 'user') needUser += BigInt(lastNpinned(p));
+      else needMm += BigInt(lastNpinned(p));
     }
     return true;
   });
   const limit = me.memlockPages;
   const curUser = tx.w.userLockedVm.get(me.uid) ?? 0n;
-  if (limit !== null && ((needUser && curUser + needUser > limit) || (needMm && me.lockedVm + mlockedPages(me.mm) + needMm > limit))) return { errno: 'ENOMEM' };
-  // Step 5: uncharge the old owners, charge the caller, and make it the owner of every pages object.
+  if (limit !== null && ((needUser && curUser + needUser > limit) || (needMm && me.lockedVm + mlockedPages(me.mm) + needMm > limit))) {
+    // "Charge failed. Fix last_npinned and bail": every object's last_npinned is npinned again,
+    // which settles (uncharged) what an earlier CHANGE_PROCESS left behind
+    let fixed = false;
+    for (const p of all)
+      if (p.lastNpinned !== undefined) {
+        tx.putPages(withLast(p, p.npinned));
+        fixed = true;
+      }
+    if (fixed) tx.keepOnError = true;
+    return { errno: 'ENOMEM' };
+  }
+  // Step 5: charge the caller, uncharge each old owner its npinned, and make the caller the owner
+  // of every pages object. An MM-mode owner that has exited cannot be uncharged
+  // (update_mm_locked_vm: mmget_not_zero fails, EINVAL): the kernel WARNs, leaves that object's
+  // last_npinned at 0 (the count above zeroed it), moves it all the same and returns EINVAL.
   let w = tx.w;
   const adjustProc = (pid: number, locked: bigint, pinned: bigint) => {
     const q = w.procs.get(pid);
@@ -344,20 +361,38 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
     const v = (w.userLockedVm.get(uid) ?? 0n) + n;
     w = { ...w, userLockedVm: v ? w.userLockedVm.set(uid, v) : w.userLockedVm.delete(uid) };
   };
+  if (needUser) {
+    adjustUser(me.uid, needUser);
+    adjustProc(me.pid, 0n, needUser);
+  }
+  if (needMm) adjustProc(me.pid, needMm, needMm);
+  let deadOwner = false;
   for (const p of all) {
-    if (moves(p) && p.npinned) {
+    let last = lastNpinned(p);
+    if (moves(p)) {
       const n = BigInt(p.npinned);
-      if (p.account === 'user') {
-        adjustUser(p.ownerUid, -n);
-        adjustUser(me.uid, n);
-        adjustProc(p.ownerPid, 0n, -n);
-        adjustProc(me.pid, 0n, n);
+      if (p.account === 'mm' && !w.procs.get(p.ownerPid)?.alive) {
+        deadOwner = true;
+        last = 0;
       } else {
-        adjustProc(p.ownerPid, -n, -n);
-        adjustProc(me.pid, n, n);
+        // (with the clamps of pages.ts uncharge, for books an earlier WARN left off)
+        if (p.account === 'user') {
+          if ((w.userLockedVm.get(p.ownerUid) ?? 0n) >= n) adjustUser(p.ownerUid, -n);
+          adjustProc(p.ownerPid, 0n, -n);
+        } else {
+          const had = w.procs.get(p.ownerPid)?.lockedVm ?? 0n;
+          adjustProc(p.ownerPid, had < n ? -had : -n, -n);
+        }
+        last = p.npinned;
       }
     }
-    tx.putPages({ ...p, ownerPid: me.pid, ownerUid: me.uid });
+    tx.putPages(withLast({ ...p, ownerPid: me.pid, ownerUid: me.uid }, last));
+  }
+  if (deadOwner) {
+    w = w.taint === undefined ? { ...w, taint: DEAD_OWNER_WARN } : w;
+    tx.setWorld(w);
+    tx.keepOnError = true;
+    return { errno: 'EINVAL' };
   }
   tx.setWorld(w);
   return { errno: 0 };

@@ -82,6 +82,13 @@ export class Tx {
    */
   beyondModel: string | undefined = undefined;
   /**
+   * A fill settled a pages object's accounting that 6.14's CHANGE_PROCESS
+   * had left behind (pages.ts updatePinned). Should the ioctl then fail,
+   * the kernel's unwinding keeps part of that and the model's dropped
+   * transaction would not: such a failure is answered as not modelled.
+   */
+  skewSettled = false;
+  /**
    * The faults the kernel's own accesses of user memory took in this
    * transaction (its pins, its copies), in order. An ioctl that fails drops
    * its pins, but the page-table entries those faults filled, and the huge
@@ -193,6 +200,8 @@ export class Tx {
     const w = this.w;
     const ctx = this.ctx;
     if (w.ctxs.get(ctx.id) === ctx) return w;
+    // (field by field, not spread: the MAP/UNMAP hot path; a tainted World, rare, keeps its taint)
+    if (w.taint !== undefined) return { ...w, ctxs: w.ctxs.set(ctx.id, ctx) };
     return { kernel: w.kernel, procs: w.procs, files: w.files, nextFile: w.nextFile, ctxs: w.ctxs.set(ctx.id, ctx), nextCtx: w.nextCtx, mem: w.mem, userLockedVm: w.userLockedVm, testMemoryLimit: w.testMemoryLimit, hw: w.hw, journal: w.journal };
   }
 

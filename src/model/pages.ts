@@ -53,6 +53,7 @@ const run = (last: number, count: number, mobj: number, mobjIndex: number): PinR
  * memory object as the last field, as newFilePages makes them.
  */
 export function pagesWith(p: Pages, pinned: Pages['pinned'], npinned: number, areaRefs: number): Pages {
+  if (p.lastNpinned !== undefined) return withLast({ ...p, pinned, npinned, areaRefs }, p.lastNpinned);
   if (p.fileMobj === undefined)
     return { id: p.id, base: p.base, npages: p.npages, writable: p.writable, account: p.account, ownerPid: p.ownerPid, ownerUid: p.ownerUid, pinned, npinned, areaRefs };
   return { id: p.id, base: p.base, npages: p.npages, writable: p.writable, account: p.account, ownerPid: p.ownerPid, ownerUid: p.ownerUid, pinned, npinned, areaRefs, fileMobj: p.fileMobj };
@@ -65,6 +66,32 @@ export function newFilePages(tx: Tx, mobj: number, start: bigint, length: bigint
   return { ...newUserPages(tx, start, length, writable), base, npages, fileMobj: mobj };
 }
 
+/** The kernel's pages->last_npinned: what the accounting last charged for the object. */
+export const lastNpinned = (p: Pages): number => p.lastNpinned ?? p.npinned;
+
+/** The object with last_npinned `last` (kept as a field only where it is not npinned). */
+export function withLast(p: Pages, last: number): Pages {
+  if (last !== p.npinned) return p.lastNpinned === last ? p : { ...p, lastNpinned: last };
+  if (p.lastNpinned === undefined) return p;
+  const { lastNpinned: _, ...rest } = p;
+  return rest;
+}
+
+/**
+ * The accounting at the end of a fill (pfn_reader_user_update_pinned):
+ * npinned against last_npinned, charged or uncharged, then last_npinned =
+ * npinned. Normally that is just the pages the fill pinned; after 6.14's
+ * CHANGE_PROCESS failed to uncharge an exited owner (last_npinned 0) it
+ * charges every pinned page again. A failure charges nothing and leaves
+ * last_npinned as it was.
+ */
+function updatePinned(tx: Tx, p: Pages, npinned: number): PinErrno | 0 {
+  const last = lastNpinned(p);
+  if (npinned > last) return charge(tx, p, BigInt(npinned - last));
+  if (npinned < last) uncharge(tx, p, BigInt(last - npinned));
+  return 0;
+}
+
 /** NONE with CAP_IPC_LOCK, else USER, upgraded to MM in an MM-mode context (§4.2). */
 function accountModeFor(tx: Tx): AccountMode {
   if (tx.proc.capIpcLock) return 'none';
@@ -74,9 +101,12 @@ function accountModeFor(tx: Tx): AccountMode {
 /**
  * Add one holder to indices [first, last] of pages `id`; pins and charges
  * the pages that were not pinned yet. On error the Tx is left half-done:
- * callers fail the whole ioctl, which discards it.
+ * callers fail the whole ioctl, which discards it. `fill`: the kernel reads
+ * the range through a pfn_reader and settles the accounting at its end
+ * (a domain fill, an access's xarray fill); a split's extra holder on its
+ * shared page is no fill, nor an access reusing an exact access range.
  */
-export function pagesAddRange(tx: Tx, id: number, first: number, last: number): PinErrno | 0 {
+export function pagesAddRange(tx: Tx, id: number, first: number, last: number, fill = true): PinErrno | 0 {
   let p = tx.pages(id);
   let runs = p.pinned;
   const gaps: [number, number][] = [];
@@ -110,12 +140,46 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number): 
     for (const [s, r] of res) runs = runs.set(s, r);
     added += b - a + 1;
   }
-  if (added) {
-    const e = charge(tx, p, BigInt(added));
-    if (e) return e;
+  if (p.lastNpinned === undefined) {
+    if (added) {
+      const e = charge(tx, p, BigInt(added));
+      if (e) return e;
+    }
+    const cur = tx.pages(id);
+    tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
+    return 0;
   }
+  // last_npinned behind npinned (CHANGE_PROCESS's failed uncharge): a fill settles it
+  if (!fill) {
+    const cur = tx.pages(id);
+    tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
+    return 0;
+  }
+  const e = updatePinned(tx, p, p.npinned + added);
+  if (e) {
+    // the kernel unpins what the fill pinned and keeps last_npinned; a failure after a settled
+    // fill undoes it otherwise than the model's dropped transaction (both: Tx.skewSettled)
+    tx.skewSettled = true;
+    return e;
+  }
+  tx.skewSettled = true;
   const cur = tx.pages(id);
-  tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
+  tx.putPages(withLast(pagesWith(cur, runs, p.npinned + added, cur.areaRefs), p.npinned + added));
+  return 0;
+}
+
+/**
+ * A fill over pages already pinned (a second domain's, iopt_fill_domain):
+ * nothing pinned, but the accounting is settled at its end all the same,
+ * which matters only where last_npinned fell behind.
+ */
+export function pagesRefill(tx: Tx, id: number): PinErrno | 0 {
+  const p = tx.pages(id);
+  if (p.lastNpinned === undefined) return 0;
+  tx.skewSettled = true;
+  const e = updatePinned(tx, p, p.npinned);
+  if (e) return e;
+  tx.putPages(withLast(tx.pages(id), p.npinned));
   return 0;
 }
 
@@ -147,16 +211,29 @@ export function pagesRemoveRange(tx: Tx, id: number, first: number, last: number
     if (r.last > last) runs = runs.set(last + 1, run(r.last, r.count, r.mobj, r.mobjIndex + (last + 1 - s)));
   }
   if (covered !== last - first + 1) throw new Error(`model bug: unpin of unpinned pages ${first}..${last} of pages ${id}`);
-  tx.putPages(pagesWith(p, runs, p.npinned - removed, p.areaRefs));
-  if (removed) uncharge(tx, p, BigInt(removed));
+  unpinned(tx, p, runs, p.npinned - removed);
 }
 
 /** Unpin and uncharge everything a pages object holds (its last area is going away). */
 export function dropAllPins(tx: Tx, id: number): void {
   const p = tx.pages(id);
   if (!p.npinned) return;
-  tx.putPages(pagesWith(p, PMap.emptyNumber<PinRun>(), 0, p.areaRefs));
-  uncharge(tx, p, BigInt(p.npinned));
+  unpinned(tx, p, PMap.emptyNumber<PinRun>(), 0);
+}
+
+/**
+ * The accounting after an unfill (update_unpinned): what last_npinned holds
+ * beyond npinned is uncharged. Where last_npinned fell behind npinned
+ * (CHANGE_PROCESS's failed uncharge) the kernel WARNs and uncharges
+ * nothing, and last_npinned stays.
+ */
+function unpinned(tx: Tx, p: Pages, runs: Pages['pinned'], npinned: number): void {
+  const last = lastNpinned(p);
+  const q = pagesWith(p, runs, npinned, p.areaRefs);
+  if (npinned < last) {
+    tx.putPages(withLast(q, npinned));
+    uncharge(tx, p, BigInt(last - npinned));
+  } else tx.putPages(q);
 }
 
 /** The physical page behind pinned index `idx` of a pages object, if pinned. */
@@ -343,13 +420,16 @@ function charge(tx: Tx, p: Pages, n: bigint): PinErrno | 0 {
 function uncharge(tx: Tx, p: Pages, n: bigint): void {
   if (p.account === 'none') return;
   let w: World = tx.w;
+  // Uncharging more than the counter holds happens only once a CHANGE_PROCESS left the books off
+  // (World.taint): decr_user_locked_vm then WARNs and subtracts nothing, __account_locked_vm WARNs
+  // and takes the counter to 0; mm->pinned_vm takes the whole amount either way.
   if (p.account === 'user') {
     const cur = w.userLockedVm.get(p.ownerUid) ?? 0n;
-    w = { ...w, userLockedVm: cur - n ? w.userLockedVm.set(p.ownerUid, cur - n) : w.userLockedVm.delete(p.ownerUid) };
+    if (cur >= n) w = { ...w, userLockedVm: cur - n ? w.userLockedVm.set(p.ownerUid, cur - n) : w.userLockedVm.delete(p.ownerUid) };
   }
   const o = w.procs.get(p.ownerPid);
   if (o) {
-    const lockedVm = p.account === 'mm' ? o.lockedVm - n : o.lockedVm;
+    const lockedVm = p.account === 'mm' ? (o.lockedVm > n ? o.lockedVm - n : 0n) : o.lockedVm;
     w = { ...w, procs: w.procs.set(o.pid, { ...o, lockedVm, pinnedVm: o.pinnedVm - n }) };
   }
   tx.setWorld(w);

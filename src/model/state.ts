@@ -124,6 +124,14 @@ export interface Pages {
   readonly pinned: PMap<number, PinRun>;
   /** |S(P)|: pages currently pinned (and charged). */
   readonly npinned: number;
+  /**
+   * pages->last_npinned, the count the accounting last charged, where it is
+   * not npinned: only after 6.14's CHANGE_PROCESS failed to uncharge an
+   * MM-mode object of an exited owner (0 then, while npinned pages stay
+   * pinned). Fills and unfills then charge and uncharge against it as the
+   * kernel's update_pinned does (pages.ts). Absent: equal to npinned.
+   */
+  readonly lastNpinned?: number;
   /** Areas referring to this pages object; it is freed with the last one. */
   readonly areaRefs: number;
 }
@@ -359,6 +367,12 @@ export interface World {
   readonly hw: Hardware;
   /** IOMMU faults and page-fault group history (journal.ts). */
   readonly journal: Journal;
+  /**
+   * The first kernel WARN the trace met (the kernel is tainted, TAINT_WARN):
+   * after it the kernel's own pin accounting no longer adds up, and the
+   * invariants stop checking the locked_vm counters. Absent: none.
+   */
+  readonly taint?: string;
 }
 
 /** A disjoint IOVA span of a TLB ledger: start (the map key) to `last`, stamped with a journal seq. */

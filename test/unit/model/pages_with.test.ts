@@ -22,4 +22,12 @@ describe('pagesWith', () => {
       expect(q).toEqual({ ...p, pinned, npinned: 2, areaRefs: 5 });
     });
   }
+
+  it("keeps last_npinned where it still differs from npinned, and drops it where they meet (6.14 CHANGE_PROCESS's leftover)", () => {
+    const behind: Pages = { ...file, npinned: 4, lastNpinned: 0 };
+    expect(pagesWith(behind, behind.pinned, 3, 1)).toEqual({ ...behind, npinned: 3 });
+    const met = pagesWith(behind, behind.pinned, 0, 1);
+    expect(met).toEqual({ ...file, npinned: 0 });
+    expect('lastNpinned' in met).toBe(false);
+  });
 });
