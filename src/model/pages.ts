@@ -155,13 +155,11 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number, f
     tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
     return 0;
   }
+  // A failed settle is undone as the dropped transaction has it: the kernel unpins what the fill
+  // pinned, and its update_unpinned leaves last_npinned (behind npinned) where it was. A settle
+  // that went through is not, when the ioctl fails later (Tx.skewSettled).
   const e = updatePinned(tx, p, p.npinned + added);
-  if (e) {
-    // the kernel unpins what the fill pinned and keeps last_npinned; a failure after a settled
-    // fill undoes it otherwise than the model's dropped transaction (both: Tx.skewSettled)
-    tx.skewSettled = true;
-    return e;
-  }
+  if (e) return e;
   tx.skewSettled = true;
   const cur = tx.pages(id);
   tx.putPages(withLast(pagesWith(cur, runs, p.npinned + added, cur.areaRefs), p.npinned + added));
@@ -176,9 +174,9 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number, f
 export function pagesRefill(tx: Tx, id: number): PinErrno | 0 {
   const p = tx.pages(id);
   if (p.lastNpinned === undefined) return 0;
-  tx.skewSettled = true;
   const e = updatePinned(tx, p, p.npinned);
   if (e) return e;
+  tx.skewSettled = true;
   tx.putPages(withLast(tx.pages(id), p.npinned));
   return 0;
 }
