@@ -226,6 +226,19 @@ describe('IOMMU_IOAS_CHANGE_PROCESS and an exited owner [6.14]', () => {
     expect(acct(after.w, 2)).toEqual({ locked: 1n, pinned: 1n });
   });
 
+  it('a fork to a pid the trace knows (alive, or exited: reuse) is answered as not modelled, and changes nothing', () => {
+    const events = [...setup('mm'), exit1, env('fork', { child: 1 }, 2), env('fork', { child: 2 }, 2)];
+    let w = emptyWorld({ kernel: '6.14' });
+    const results = events.map((ev) => {
+      const r = apply(w, ev);
+      if (!r.result.unmodelled) w = r.state;
+      else expect(r.state).toBe(w);
+      return r.result;
+    });
+    expect(results.slice(-2).map((r) => r.unmodelled)).toEqual(['fork to pid 1, a process the trace saw exit (pid reuse)', 'fork to pid 2, a process the trace has alive']);
+    expect(w.procs.get(1)!.alive).toBe(false);
+  });
+
   it('USER mode: an exited owner is uncharged (its user, its mm->pinned_vm): no failure', () => {
     const { results, w } = runChecked([...setup('user'), exit1, change()], '6.14');
     expect(results.at(-1)!.errno).toBe(0);
