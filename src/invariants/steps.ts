@@ -108,6 +108,18 @@ function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas']): boolean {
   return true;
 }
 
+/** Whether a pages object of the context the event went to had last_npinned off npinned before it. */
+function lastNpinnedOff(d: StepDelta): boolean {
+  const ctxId = ctxOfEvent(d.prev, d.event);
+  let off = false;
+  if (ctxId !== undefined)
+    d.prev.ctxs.get(ctxId)?.pages.each((_id, p) => {
+      off = p.lastNpinned !== undefined;
+      return !off;
+    });
+  return off;
+}
+
 /** Why a failed op may have changed the state (a kernel partial effect), or undefined. */
 function partialEffect(d: StepDelta): string | undefined {
   const ev = d.event;
@@ -128,9 +140,11 @@ function partialEffect(d: StepDelta): string | undefined {
       return d.kernel === '6.14' && d.result.errno === 'EBADF' ? 'leak' : undefined;
     case 'IOMMU_IOAS_CHANGE_PROCESS':
       // an MM-mode object of an exited owner fails its uncharge after the caller was charged: the
-      // kernel WARNs (the taint), moves every object anyway and returns EINVAL; after that, a
-      // failed charge (ENOMEM) resets every object's last_npinned (model/ioas.ts)
-      return d.next.taint !== undefined && (d.result.errno === 'EINVAL' || d.result.errno === 'ENOMEM') ? 'the objects move to the caller though an exited owner could not be uncharged (a kernel WARN), or a failed charge resets last_npinned' : undefined;
+      // kernel WARNs (the taint), moves every object anyway and returns EINVAL; a failed charge
+      // (ENOMEM) resets every object's last_npinned, which an exited owner's unpins or an earlier
+      // CHANGE_PROCESS may have left off npinned (model/ioas.ts)
+      if (d.result.errno === 'EINVAL' && d.next.taint !== undefined) return 'the objects move to the caller though an exited owner could not be uncharged (a kernel WARN)';
+      return d.result.errno === 'ENOMEM' && lastNpinnedOff(d) ? 'a failed charge resets last_npinned' : undefined;
     case 'madvise':
       // madvise_walk_vmas advises VMA by VMA: a hole (ENOMEM, at the end) or a VMA that refuses the advice
       // (EINVAL, EACCES) leaves the VMAs before it advised; MADV_POPULATE_* stopped by a hole, a VMA that
@@ -236,8 +250,8 @@ export const failedIoctlUnchanged: Invariant = {
     'stopped by a hole (ENOMEM) after the VMAs before, or mlock failing to fault in a range it locked whole (ENOMEM), a fault-fd ' +
     'write answering cookie 0 while other cookies are out (EINVAL, and cookie 0 can be handed out from then on), and the ' +
     '6.14 IOMMU_IOAS_MAP_FILE EBADF reference leak (§2.3; then exactly one IOAS gains one user), 6.14 IOMMU_IOAS_CHANGE_PROCESS ' +
-    'meeting an MM-mode pages object of an exited owner (EINVAL after moving every object, with a kernel WARN) and, once that ' +
-    'happened, failing its charge (ENOMEM, resetting last_npinned), stores to user memory ' +
+    'meeting an MM-mode pages object of an exited owner (EINVAL after moving every object, with a kernel WARN) and, where ' +
+    'an object\'s last_npinned was off npinned, failing its charge (ENOMEM, resetting last_npinned), stores to user memory ' +
     '(write_memory, memset, fill_memory) stopped by a page they cannot write after the bytes before. Any failed ioctl keeps ' +
     'what the faults of its own accesses of user memory (its pins, its copies) filled in: page-table entries, huge pages, ' +
     'a private file mapping\'s unshared copies. Pure queries (MD_CHECK_*, DEV_CHECK_CACHE, IOVA_RANGES, GET_HW_INFO, OPTION get, ' +

@@ -22,8 +22,8 @@ import {
   unmapIovaRange,
   type PagesPiece,
 } from './io_pagetable.js';
-import { PAGE_SIZE, mlockedPages, newMobj } from './mm.js';
-import { fileAt } from './files.js';
+import { OPAQUE_FILE, PAGE_SIZE, RLIM_INFINITY_PAGES, mlockedPages, newMobj } from './mm.js';
+import { fileAt, opaque } from './files.js';
 import type { Tx } from './object.js';
 import { lastNpinned, newFilePages, newUserPages, withLast } from './pages.js';
 import type { Pages, Range } from './state.js';
@@ -111,10 +111,12 @@ export function ioasMapFile(tx: Tx, a: Fields): Result {
   // Any file is taken here (iopt_alloc_file_pages checks nothing of it); a file without pages of its
   // own (an iommufd, a fault or access fd, a device) gets an object that is neither shmem nor hugetlbfs,
   // so pinning it is EINVAL (memfd_pin_folios), when a domain or an access first needs its pages.
+  // A file the process had before the trace may be a memfd or a tmpfs file as well as anything else:
+  // its object is marked so that a pin of it is answered as not modelled (pages.ts resolveRuns).
   let mobj = file.mobj;
   if (mobj === undefined) {
     let mem: typeof tx.w.mem;
-    [mem, mobj] = newMobj(tx.w.mem, 'file', 0n, 'a file without pages');
+    [mem, mobj] = newMobj(tx.w.mem, 'file', 0n, opaque(file) ? OPAQUE_FILE : 'a file without pages');
     tx.setWorld({ ...tx.w, mem });
   }
   const pages = newFilePages(tx, mobj, start, length, !!(flags & IOMMU_IOAS_MAP_WRITEABLE));
@@ -336,7 +338,7 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
   });
   const limit = me.memlockPages;
   const curUser = tx.w.userLockedVm.get(me.uid) ?? 0n;
-  if (limit !== null && ((needUser && curUser + needUser > limit) || (needMm && me.lockedVm + mlockedPages(me.mm) + needMm > limit))) {
+  if ((limit !== null && needUser && curUser + needUser > limit) || (needMm && BigInt.asUintN(64, me.lockedVm + mlockedPages(me.mm) + needMm) > (limit ?? RLIM_INFINITY_PAGES))) {
     // "Charge failed. Fix last_npinned and bail": every object's last_npinned is npinned again,
     // which settles (uncharged) what an earlier CHANGE_PROCESS left behind
     let fixed = false;
@@ -355,7 +357,8 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
   let w = tx.w;
   const adjustProc = (pid: number, locked: bigint, pinned: bigint) => {
     const q = w.procs.get(pid);
-    if (q) w = { ...w, procs: w.procs.set(pid, { ...q, lockedVm: q.lockedVm + locked, pinnedVm: q.pinnedVm + pinned }) };
+    // (mm->locked_vm is an unsigned long: an uncharge past what it holds wraps, with __account_locked_vm's WARN)
+    if (q) w = { ...w, procs: w.procs.set(pid, { ...q, lockedVm: BigInt.asUintN(64, q.lockedVm + locked), pinnedVm: q.pinnedVm + pinned }) };
   };
   const adjustUser = (uid: number, n: bigint) => {
     const v = (w.userLockedVm.get(uid) ?? 0n) + n;
@@ -375,14 +378,11 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
         deadOwner = true;
         last = 0;
       } else {
-        // (with the clamps of pages.ts uncharge, for books an earlier WARN left off)
+        // (as pages.ts uncharge, for books an earlier WARN left off: decr_user_locked_vm skips)
         if (p.account === 'user') {
           if ((w.userLockedVm.get(p.ownerUid) ?? 0n) >= n) adjustUser(p.ownerUid, -n);
           adjustProc(p.ownerPid, 0n, -n);
-        } else {
-          const had = w.procs.get(p.ownerPid)?.lockedVm ?? 0n;
-          adjustProc(p.ownerPid, had < n ? -had : -n, -n);
-        }
+        } else adjustProc(p.ownerPid, -n, -n);
         last = p.npinned;
       }
     }

@@ -21,7 +21,7 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u32, u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_LOCKED, VM_LOCKED_MASK, EXEC_ONLY_READ, execOnly, VM_LOCKONFAULT, eofVa, findVma, isHugetlbVma, mapVma, mlockedPages, pageAlign, pinPage, vmasIn, withFlags, type Memory, type Mm, type Vma } from './mm.js';
+import { HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_LOCKED, VM_LOCKED_MASK, EXEC_ONLY_READ, execOnly, VM_LOCKONFAULT, eofVa, findVma, isHugetlbVma, mapVma, mlockedPages, pageAlign, RLIM_INFINITY_PAGES, pinPage, vmasIn, withFlags, type Memory, type Mm, type Vma } from './mm.js';
 import { fault, mappedElsewhere, settle } from './huge_memory.js';
 import { MAX_EVENT_STEPS, MAX_FAULT_UNITS, overLimit } from './limits.js';
 import { cowFaultPastEof, mergeChanged } from './vma_merge.js';
@@ -40,8 +40,8 @@ const withProc = (w: World, p: Proc): World => ({ ...w, procs: w.procs.set(p.pid
 /** can_do_mlock: a non-zero RLIMIT_MEMLOCK, or CAP_IPC_LOCK. */
 export const canDoMlock = (p: Proc): boolean => p.memlockPages !== 0n || p.capIpcLock;
 
-/** mm->locked_vm in pages: what iommufd charged in MM mode plus the VM_LOCKED VMAs. */
-export const lockedVmOf = (p: Proc): bigint => p.lockedVm + mlockedPages(p.mm);
+/** mm->locked_vm in pages: what iommufd charged in MM mode plus the VM_LOCKED VMAs (an unsigned long). */
+export const lockedVmOf = (p: Proc): bigint => BigInt.asUintN(64, p.lockedVm + mlockedPages(p.mm));
 
 /**
  * mlock_future_ok: whether `bytes` more of memory with vm_flags `flags` may
@@ -49,8 +49,8 @@ export const lockedVmOf = (p: Proc): bigint => p.lockedVm + mlockedPages(p.mm);
  * when not.
  */
 export function mlockFutureOk(p: Proc, flags: number, bytes: bigint): boolean {
-  if (!(flags & VM_LOCKED) || p.capIpcLock || p.memlockPages === null) return true;
-  return (bytes >> PAGE_SHIFT) + lockedVmOf(p) <= p.memlockPages;
+  if (!(flags & VM_LOCKED) || p.capIpcLock) return true;
+  return BigInt.asUintN(64, (bytes >> PAGE_SHIFT) + lockedVmOf(p)) <= (p.memlockPages ?? RLIM_INFINITY_PAGES);
 }
 
 /** `len` bytes of memory too many to fault in within one event (limits.ts MAX_FAULT_UNITS): the not-modelled result, checked before anything changes. */
@@ -200,10 +200,10 @@ export function mlock(w: World, pid: number, a: Fields): [World, Result] {
   const raw = u64(a, 'va');
   const len = lockLength(raw, u64(a, 'length'));
   const start = raw & ~PAGE_MASK;
-  const limit = p.memlockPages;
-  if (limit !== null && !p.capIpcLock) {
-    let locked = (len >> PAGE_SHIFT) + lockedVmOf(p);
-    if (locked > limit) locked -= lockedIn(p, start, len);
+  const limit = p.memlockPages ?? RLIM_INFINITY_PAGES;
+  if (!p.capIpcLock) {
+    let locked = BigInt.asUintN(64, (len >> PAGE_SHIFT) + lockedVmOf(p));
+    if (locked > limit) locked = BigInt.asUintN(64, locked - lockedIn(p, start, len));
     if (locked > limit) return [w, { errno: 'ENOMEM' }];
   }
   const [locked, errno] = applyLockFlags(w, pid, start, len, lock);

@@ -284,6 +284,16 @@ export const UNKNOWN_FILE_SIZE = 1n << 63n;
  */
 export const onTmpfs = (m: Mobj): boolean => m.kind === 'file' && (m.name?.startsWith('/dev/shm/') ?? false);
 
+/**
+ * RLIMIT_MEMLOCK's RLIM_INFINITY as the limit checks have it, in pages
+ * (rlimit >> PAGE_SHIFT): an unlimited process is refused only by a
+ * locked_vm that an uncharge past 0 wrapped (pages.ts uncharge).
+ */
+export const RLIM_INFINITY_PAGES = (1n << 52n) - 1n;
+
+/** The name of the object MAP_FILE gives a file the process had before the trace (what it is is not known). */
+export const OPAQUE_FILE = 'a file the process had before the trace';
+
 /** Whether memfd_pin_folios (6.14 IOMMU_IOAS_MAP_FILE's pin) takes the file: shmem (a memfd, a file on tmpfs) or hugetlbfs only. */
 export function pinnableFile(m: Mobj): boolean {
   return m.kind === 'memfd' || m.kind === 'hugetlb' || onTmpfs(m);

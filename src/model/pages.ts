@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, pinPage, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -149,7 +149,7 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number, f
     tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
     return 0;
   }
-  // last_npinned behind npinned (CHANGE_PROCESS's failed uncharge): a fill settles it
+  // last_npinned off npinned (CHANGE_PROCESS's failed uncharge, or an exited owner's failed one): a fill settles it
   if (!fill) {
     const cur = tx.pages(id);
     tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
@@ -158,12 +158,25 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number, f
   // A failed settle is undone as the dropped transaction has it: the kernel unpins what the fill
   // pinned, and its update_unpinned leaves last_npinned (behind npinned) where it was. A settle
   // that went through is not, when the ioctl fails later (Tx.skewSettled).
+  if (!added && p.account === 'mm') return hangs(tx);
   const e = updatePinned(tx, p, p.npinned + added);
   if (e) return e;
   tx.skewSettled = true;
   const cur = tx.pages(id);
   tx.putPages(withLast(pagesWith(cur, runs, p.npinned + added, cur.areaRefs), p.npinned + added));
   return 0;
+}
+
+/**
+ * An MM-mode fill that pinned nothing itself (every page came from a domain
+ * or an access) while last_npinned is off npinned: its pfn_reader_user never
+ * pinned, so `user->locked` is still -1, and update_mm_locked_vm takes that
+ * for a held mmap lock: it releases a lock it does not hold and then waits
+ * for the write lock for good. The ioctl hangs; not modelled.
+ */
+function hangs(tx: Tx): PinErrno {
+  tx.beyondModel = 'a fill that pins nothing while the pin accounting is off (an exited owner, CHANGE_PROCESS): update_mm_locked_vm releases an mmap lock it does not hold (user->locked is -1), and the ioctl hangs';
+  return 'EINVAL';
 }
 
 /**
@@ -174,6 +187,7 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number, f
 export function pagesRefill(tx: Tx, id: number): PinErrno | 0 {
   const p = tx.pages(id);
   if (p.lastNpinned === undefined) return 0;
+  if (p.account === 'mm') return hangs(tx);
   const e = updatePinned(tx, p, p.npinned);
   if (e) return e;
   tx.skewSettled = true;
@@ -223,15 +237,18 @@ export function dropAllPins(tx: Tx, id: number): void {
  * The accounting after an unfill (update_unpinned): what last_npinned holds
  * beyond npinned is uncharged. Where last_npinned fell behind npinned
  * (CHANGE_PROCESS's failed uncharge) the kernel WARNs and uncharges
- * nothing, and last_npinned stays.
+ * nothing, and last_npinned stays. So it does where an MM-mode owner has
+ * exited: update_mm_locked_vm's mmget_not_zero of its mm fails (EINVAL,
+ * which update_unpinned ignores), and last_npinned stays above npinned
+ * (a later CHANGE_PROCESS charges it, a fill settles it).
  */
 function unpinned(tx: Tx, p: Pages, runs: Pages['pinned'], npinned: number): void {
   const last = lastNpinned(p);
   const q = pagesWith(p, runs, npinned, p.areaRefs);
-  if (npinned < last) {
+  if (npinned < last && !(p.account === 'mm' && !tx.w.procs.get(p.ownerPid)?.alive)) {
     tx.putPages(withLast(q, npinned));
     uncharge(tx, p, BigInt(last - npinned));
-  } else tx.putPages(q);
+  } else tx.putPages(withLast(q, last));
 }
 
 /** The physical page behind pinned index `idx` of a pages object, if pinned. */
@@ -251,6 +268,10 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
   if (p.fileMobj !== undefined) {
     const m = tx.w.mem.mobjs.get(p.fileMobj)!;
     // mm/gup.c:memfd_pin_folios: shmem or hugetlbfs only; the range must lie inside i_size.
+    if (m.name === OPAQUE_FILE) {
+      tx.beyondModel = `a pin of ${OPAQUE_FILE} (shmem or hugetlbfs pins, anything else is EINVAL)`;
+      return 'EINVAL';
+    }
     if (!pinnableFile(m)) return 'EINVAL';
     if (m.size === UNKNOWN_FILE_SIZE) {
       tx.beyondModel = `a pin of ${m.name ?? 'a file'}, whose size before the trace is not known (its end decides EINVAL)`;
@@ -406,8 +427,9 @@ function charge(tx: Tx, p: Pages, n: bigint): PinErrno | 0 {
     w = { ...w, userLockedVm: w.userLockedVm.set(p.ownerUid, cur + n) };
   } else if (p.account === 'mm' && owner) {
     // (locked_vm counts mlock's pages too: locked memory a device then pins is charged twice)
-    if (limit !== null && owner.lockedVm + mlockedPages(owner.mm) + n > limit) return 'ENOMEM';
-    w = { ...w, procs: w.procs.set(owner.pid, { ...owner, lockedVm: owner.lockedVm + n }) };
+    // (an unsigned long: a counter an uncharge took below 0 wraps, see uncharge)
+    if (BigInt.asUintN(64, owner.lockedVm + mlockedPages(owner.mm) + n) > (limit ?? RLIM_INFINITY_PAGES)) return 'ENOMEM';
+    w = { ...w, procs: w.procs.set(owner.pid, { ...owner, lockedVm: BigInt.asUintN(64, owner.lockedVm + n) }) };
   }
   const o = w.procs.get(p.ownerPid);
   if (o) w = { ...w, procs: w.procs.set(o.pid, { ...o, pinnedVm: o.pinnedVm + n }) };
@@ -420,14 +442,15 @@ function uncharge(tx: Tx, p: Pages, n: bigint): void {
   let w: World = tx.w;
   // Uncharging more than the counter holds happens only once a CHANGE_PROCESS left the books off
   // (World.taint): decr_user_locked_vm then WARNs and subtracts nothing, __account_locked_vm WARNs
-  // and takes the counter to 0; mm->pinned_vm takes the whole amount either way.
+  // and subtracts all the same (mm->locked_vm, an unsigned long, wraps); mm->pinned_vm takes the
+  // whole amount either way.
   if (p.account === 'user') {
     const cur = w.userLockedVm.get(p.ownerUid) ?? 0n;
     if (cur >= n) w = { ...w, userLockedVm: cur - n ? w.userLockedVm.set(p.ownerUid, cur - n) : w.userLockedVm.delete(p.ownerUid) };
   }
   const o = w.procs.get(p.ownerPid);
   if (o) {
-    const lockedVm = p.account === 'mm' ? (o.lockedVm > n ? o.lockedVm - n : 0n) : o.lockedVm;
+    const lockedVm = p.account === 'mm' ? BigInt.asUintN(64, o.lockedVm - n) : o.lockedVm;
     w = { ...w, procs: w.procs.set(o.pid, { ...o, lockedVm, pinnedVm: o.pinnedVm - n }) };
   }
   tx.setWorld(w);
