@@ -15,7 +15,7 @@ import { hwptDestroy, hwptPagingAlloc } from './hw_pagetable.js';
 import type { DeviceObj, HwptNestedObj, HwptPagingObj, Obj } from './state.js';
 import type { PMap } from '../ds/pmap.js';
 import { autoRespondFaults } from './fault.js';
-import { DEV_NONCOHERENT, DEV_VF, PROFILES, type DevHw, type Profile } from './drivers/index.js';
+import { DEV_NONCOHERENT, DEV_PCI, DEV_PRI, DEV_VF, PROFILES, type DevHw, type Profile } from './drivers/index.js';
 import { devHw, devResv, putGroup } from './hardware.js';
 import { removeReserved, reserveIova } from './io_pagetable.js';
 import { HWPT_TABLE, type HwptEventType, type HwptState } from '../../machines/tables.js';
@@ -121,13 +121,17 @@ function removeGroupResv(tx: Tx, ioasId: number, members: readonly DeviceObj[]):
 /**
  * The driver side of attaching the group to a HWPT (iommufd_hwpt_attach_device /
  * the domain switch of iommufd_hwpt_replace_device): IOPF enablement when the
- * HWPT has a fault object (a PCI VF: EINVAL; the driver may refuse), then
+ * HWPT has a fault object (a PCI VF, from 6.13 one with PRI: EINVAL; the driver may refuse), then
  * __iommu_attach_group (a domain of another driver: EINVAL) and attach_dev.
  */
 function driverAttach(tx: Tx, h: Hwpt, dev: DeviceObj, enableIopf: boolean): string | 0 {
   const [prof, hw] = profileOf(tx, dev);
   if (enableIopf) {
-    if (hw.flags & DEV_VF) return 'EINVAL';
+    // iommufd_fault_iopf_enable: 6.12 refuses every PCI VF; 6.13 on only one whose PRI, shared with
+    // its PF, is there (pci_pri_supported: the PF's), so a VF without PRI (an SMMUv3 stall model,
+    // or nothing: the driver decides) goes on to the driver
+    const vf = (hw.flags & (DEV_PCI | DEV_VF)) === (DEV_PCI | DEV_VF);
+    if (vf && (tx.kernel === '6.12' || hw.flags & DEV_PRI)) return 'EINVAL';
     const e = prof.iopfEnable(hw);
     if (e) return e;
   }

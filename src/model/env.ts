@@ -570,10 +570,11 @@ function sizedFileOf(w: World, file: OpenFile | undefined): { file: OpenFile; m:
  * a memfd or a regular file, which is what the fault-fd events do on one:
  * shmem_file_read_iter (generic_file_read_iter), nothing at or past i_size.
  */
-function fileRead(w: World, file: OpenFile, m: Mobj, count: number, pos: bigint): [World, Result] {
+function fileRead(w: World, file: OpenFile, m: Mobj, c: { whole: bigint; count: number }, pos: bigint): [World, Result] {
   const at = pos ? pos : (file.pos ?? 0n);
-  // rw_verify_area: a negative loff_t, or one that the count would carry past LLONG_MAX
-  if (at + BigInt(count) > LOFF_MAX) return fail(w, 'EINVAL');
+  // rw_verify_area: a negative loff_t, or one that the count (before its cut to MAX_RW_COUNT) would carry past LLONG_MAX
+  if (at + c.whole > LOFF_MAX) return fail(w, 'EINVAL');
+  const count = c.count;
   const n = at >= m.size ? 0 : Number(m.size - at < BigInt(count) ? m.size - at : BigInt(count));
   const big = overLimit('read of a file', n, MAX_EVENT_BYTES, 'bytes');
   if (big) return [w, big];
@@ -609,6 +610,21 @@ function positionedErrno(f: OpenFile | undefined, pos: bigint): string | undefin
   return f.kind === 'access' || f.kind === 'fault' ? 'ESPIPE' : undefined;
 }
 
+/** MAX_RW_COUNT (INT_MAX & PAGE_MASK): vfs_read and vfs_write cut a longer count to it. */
+const MAX_RW_COUNT = 0x7ffff000;
+
+/**
+ * read(2)'s and write(2)'s `count` (a size_t) as vfs_read / vfs_write take
+ * it: rw_verify_area refuses one that is negative as an ssize_t (EINVAL),
+ * then it is cut to MAX_RW_COUNT before the file's own method sees it.
+ * `whole` is the count rw_verify_area checks the position against.
+ */
+function rwCount(a: Fields): { whole: bigint; count: number } | 'EINVAL' {
+  const whole = u64(a, 'count');
+  if (whole > LOFF_MAX) return 'EINVAL';
+  return { whole, count: whole > BigInt(MAX_RW_COUNT) ? MAX_RW_COUNT : Number(whole) };
+}
+
 function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const file = fileAt(w, pid, u32(a, 'fd'));
   const pos = u64(a, 'pos');
@@ -617,10 +633,12 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   if (file?.writeOnly) return fail(w, 'EBADF'); // vfs_read: no FMODE_READ
   const f = faultOf(file);
   const sized = f ? undefined : sizedFileOf(w, file);
-  if (sized) return fileRead(w, sized.file, sized.m, u32(a, 'count'), pos);
+  const c = rwCount(a);
+  if (sized) return c === 'EINVAL' ? fail(w, c) : fileRead(w, sized.file, sized.m, c, pos);
   if (!f) return notFaultResult(w, file, 'read');
+  if (c === 'EINVAL') return fail(w, c);
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
-  const r = faultRead(tx, f.obj, u32(a, 'count'), u32(a, 'pos'));
+  const r = faultRead(tx, f.obj, c.count, u32(a, 'pos'));
   return r.errno ? [w, r] : [tx.commit(), r];
 }
 
@@ -635,17 +653,20 @@ function writeFaultFd(w: World, pid: number, a: Fields, ev: Event): [World, Resu
   // (hugetlbfs has no write method: vfs_write's missing FMODE_CAN_WRITE, whatever the count or the file's size)
   if (file?.mobj !== undefined && w.mem.mobjs.get(file.mobj)?.kind === 'hugetlb') return fail(w, 'EINVAL');
   const sized = f ? undefined : sizedFileOf(w, file);
+  // `count`: the length passed to write(2) when the readable bytes are fewer (default: all of them)
+  const c = a['count'] === undefined ? undefined : rwCount(a);
   if (sized) {
     const bytes = data ?? new Uint8Array(0);
+    if (c === 'EINVAL') return fail(w, c);
     // A `count` past the bytes given makes the kernel copy from unreadable memory (a short write or
     // EFAULT, by where the page boundaries fall): not modelled, and said so.
-    if (a['count'] !== undefined && u32(a, 'count') !== bytes.length) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a file with count past the bytes given' }];
+    if (c !== undefined && c.whole !== BigInt(bytes.length)) return [w, { errno: 'EFAULT', unmodelled: 'write_fault_fd on a file with count past the bytes given' }];
     return fileWrite(w, sized.file, sized.m, bytes, pos);
   }
   if (!f) return notFaultResult(w, file, 'write');
+  if (c === 'EINVAL') return fail(w, c);
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);
-  // `count`: the length passed to write(2) when the readable bytes are fewer (default: all of them).
-  const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'), a['count'] === undefined ? undefined : u32(a, 'count'));
+  const r = faultWrite(tx, f.obj, data ?? undefined, u32(a, 'pos'), c?.count);
   return r.errno && !tx.keepOnError ? [w, r] : [tx.commit(), r];
 }
 

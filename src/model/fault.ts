@@ -32,6 +32,8 @@ import { le, u32 } from './args.js';
 import type { Tx } from './object.js';
 import type { FaultGroup, FaultGroupState, FaultObj, FaultRecord } from './state.js';
 import { openFile } from './files.js';
+import { devHw } from './hardware.js';
+import { PROFILES } from './drivers/index.js';
 import { logFault, logGroupEnd, logGroupRaised } from './journal.js';
 import type { FaultGroupEventType } from '../../machines/fault_group.machine.js';
 import { faultGroupNext } from '../../machines/fault_group.table.js';
@@ -73,9 +75,11 @@ export function reportFault(tx: Tx, devId: number, rec: FaultRecord): ReportOutc
   const dev = tx.get(devId, 'device')!;
   const h = dev.hwpt ? tx.any(dev.hwpt) : undefined;
   const hwpt = h && (h.type === 'hwpt_nested' || h.type === 'hwpt_paging') ? h : undefined;
-  // find_fault_handler: with PASID_VALID only a nested no-PASID attachment takes it
-  // (the mock keeps user PASID tables; iommufd makes no PASID attachments in 6.12/6.14).
-  const handled = hwpt && hwpt.fault && !(rec.flags & IOMMU_PGFAULT_FLAGS_PASID_VALID && hwpt.type !== 'hwpt_nested');
+  // find_fault_handler: with PASID_VALID (iommufd makes no PASID attachments in 6.12/6.14) only a
+  // nested no-PASID attachment takes it, and only with a driver whose guest keeps the PASID table
+  // (ops->user_pasid_table: the mock, 6.14's SMMUv3; not VT-d).
+  const pasidOk = (): boolean => hwpt!.type === 'hwpt_nested' && PROFILES[devHw(tx.w, dev).iommu.driver].userPasidTable(tx.kernel);
+  const handled = hwpt && hwpt.fault && !(rec.flags & IOMMU_PGFAULT_FLAGS_PASID_VALID && !pasidOk());
   if (!hwpt || !handled) {
     logFault(tx, { dev: devId, hwpt: hwpt?.id ?? 0, kind: 'prq_dropped', iova: rec.addr, last: rec.addr, write: !!(rec.perm & 2), pasid: rec.pasid });
     return 'dropped';

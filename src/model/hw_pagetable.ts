@@ -11,7 +11,6 @@ import type { Domain, HwptNestedObj, HwptPagingObj, ViommuObj } from './state.js
 import { hwptAttach, hwptDetach, hwptStep, profileOf } from './device.js';
 import { PROFILES, type Profile, type UserData } from './drivers/index.js';
 
-const profileOfDomain = (d: Domain): Profile => PROFILES[d.driver];
 // Registers the domain hooks that decide the mock's 1 MiB IOPTEs.
 import './iopte.js';
 
@@ -121,13 +120,14 @@ function hwptNestedAlloc(tx: Tx, parent: HwptPagingObj, devId: number, flags: nu
 /**
  * iommufd_viommu_alloc_hwpt_nested [6.14] (§6.3): the vIOMMU must be on the
  * device's IOMMU instance (EINVAL); the parent is the vIOMMU's HWPT, the
- * reference is taken on the vIOMMU; the vIOMMU's driver makes the domain.
+ * reference is taken on the vIOMMU; the vIOMMU's driver makes the domain
+ * (viommu->ops->alloc_domain_nested): past the instance check, the device's
+ * driver, which need not be the nesting parent's (a mock vIOMMU may sit on
+ * another driver's nest parent: nothing checks the parent's owner).
  */
 function hwptViommuNestedAlloc(tx: Tx, viommu: ViommuObj, devId: number, flags: number, dataType: number, dataLen: number, a: Fields, ev: Event): HwptNestedObj | string {
-  const [, hw] = profileOf(tx, tx.get(devId, 'device')!);
+  const [prof, hw] = profileOf(tx, tx.get(devId, 'device')!);
   if (viommu.iommu !== hw.iommu.id) return 'EINVAL';
-  const parent = tx.get(viommu.hwpt, 'hwpt_paging')!;
-  const prof = profileOfDomain(parent.domain);
   if (flags & ~IOMMU_HWPT_FAULT_ID_VALID || dataLen === 0 || !prof.viommuNestedAlloc) return 'EOPNOTSUPP';
   hwptStep(tx, 0, 'IOMMU_HWPT_ALLOC', 'unallocated');
   const h = tx.alloc((id): HwptNestedObj => ({ type: 'hwpt_nested', id, users: 1, parent: viommu.hwpt, viommu: viommu.id, fault: 0, iotlb: [], cfg: [] }));

@@ -18,6 +18,7 @@ import { le, u32, u64, userBuf } from './args.js';
 import type { Tx } from './object.js';
 import type { HwptNestedObj, ViommuObj } from './state.js';
 import { recordInvalidation } from './tlb.js';
+import { MOCK_IOMMU } from './drivers/mock.js';
 import { viommuInvalidate } from './viommu.js';
 import { vtdCacheInvalidateUser } from './drivers/intel_vtd.js';
 import { IOMMU_VIOMMU_TYPE_ARM_SMMUV3, smmuv3CacheInvalidate } from './drivers/arm_smmuv3.js';
@@ -28,6 +29,11 @@ const MOCK_NESTED_IOTLB_TAGS = ['iotlb:0', 'iotlb:1', 'iotlb:2', 'iotlb:3'];
 
 const IOMMU_HWPT_INVALIDATE_DATA_SELFTEST = 0xdeadbeef;
 const IOMMU_TEST_INVALIDATE_FLAG_ALL = 1;
+
+/** The driver of IOMMU instance `id` (the selftest's mock IOMMU is instance 0). */
+function instanceDriver(tx: Tx, id: number): string {
+  return id === MOCK_IOMMU.id ? MOCK_IOMMU.driver : (tx.w.hw.iommus.get(id)?.driver ?? MOCK_IOMMU.driver);
+}
 
 export function hwptInvalidate(tx: Tx, a: Fields, ev: Event): Result {
   const done = (errno: string | 0, n: number): Result => ({ errno, out: { entry_num: n } });
@@ -49,7 +55,9 @@ export function hwptInvalidate(tx: Tx, a: Fields, ev: Event): Result {
     }
     return done('EINVAL', 0);
   }
-  const driver = tx.get(o.parent, 'hwpt_paging')?.domain.driver ?? 'mock';
+  // the nested domain's own ops decide: the vIOMMU's driver for one made through a vIOMMU (its
+  // instance's), else the device's, which the parent's owner check made the parent's driver
+  const driver = o.viommu ? instanceDriver(tx, tx.get(o.viommu, 'viommu')!.iommu) : (tx.get(o.parent, 'hwpt_paging')?.domain.driver ?? 'mock');
   if (driver === 'arm_smmuv3') return done('EOPNOTSUPP', 0);
   if (driver === 'intel_vtd') {
     const r = vtdInvalidate(tx, o, a, ev);

@@ -128,6 +128,8 @@ export const smmuv3Profile: Profile = {
   },
   // arm_smmu_master_enable_iopf: only stall-capable masters (the driver has no PRI).
   iopfEnable: (dev) => (dev.flags & DEV_STALL ? 0 : 'EINVAL'),
+  // (set with the vIOMMU support, 6.14)
+  userPasidTable: (kernel) => kernel === '6.14',
 };
 
 const CMDQ_OP_TLBI_NH_ALL = 0x10n;

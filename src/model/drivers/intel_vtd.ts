@@ -190,6 +190,8 @@ export const vtdProfile: Profile = {
   },
   // intel_iommu_enable_iopf: a PCI device with PRI (and ATS) only.
   iopfEnable: (dev) => (dev.flags & DEV_PCI && dev.flags & DEV_PRI ? 0 : 'ENODEV'),
+  // (VT-d nests per PASID: no user PASID table)
+  userPasidTable: () => false,
 };
 
 /**

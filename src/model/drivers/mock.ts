@@ -103,4 +103,5 @@ export const mockProfile: Profile = {
   viommuNestedAlloc: (_viommu, flags, data) => mockNestedAlloc(flags, data),
   // The oracle's kernel has IOPF support (CONFIG_IOMMU_IOPF): mock_dev_enable_feat accepts.
   iopfEnable: () => 0,
+  userPasidTable: () => true,
 };

@@ -31,7 +31,7 @@ export interface DevHw {
 
 /** Device flags (device_add `flags`). */
 export const DEV_PCI = 1;
-/** A PCI virtual function: IOPF cannot be enabled on it (fault.c: iommufd_fault_iopf_enable). */
+/** A PCI virtual function: IOPF cannot be enabled on it (fault.c: iommufd_fault_iopf_enable; from 6.13 only if it has PRI, its PF's). */
 export const DEV_VF = 2;
 /** PCI PRI (page requests): VT-d needs it to enable IOPF. */
 export const DEV_PRI = 4;
@@ -95,6 +95,13 @@ export interface Profile {
   viommuNestedAlloc?(viommu: ViommuObj, flags: number, data: UserData): NestedDomain | string;
   /** iommu_dev_enable_feature(dev, IOMMU_DEV_FEAT_IOPF) */
   iopfEnable(dev: DevHw): string | 0;
+  /**
+   * ops->user_pasid_table: the guest owns the PASID table, so a page request
+   * with a PASID that has no attachment of its own goes to the nested domain
+   * attached without PASID (find_fault_handler); without it such a request
+   * has no handler and is dropped.
+   */
+  userPasidTable(kernel: KernelVersion): boolean;
 }
 
 export const U64_MAX = 0xffffffffffffffffn;

@@ -93,3 +93,22 @@ describe('fault cookies (the response xarray, Linux 6.12.117 answers)', () => {
     expect(answers([trig(), rd(), wr([0, 2]), wr([1, 1]), trig(), rd(), trig(), rd(), wr([1, 1], [2, 1])])).toEqual(['read 1', 'write EINVAL', 'write 8', 'read 1', 'read 2', 'write 16']);
   });
 });
+
+describe("read(2) and write(2)'s count on a fault fd (vfs_read / vfs_write)", () => {
+  // rw_verify_area refuses a count negative as an ssize_t (EINVAL), then the count is cut to
+  // MAX_RW_COUNT (0x7ffff000) before the fault fd's own methods see it: 0x7ffff000 is no whole number
+  // of 40-byte records (ESPIPE for any longer read), but a whole number of 8-byte responses
+  const last = (events: Event[]) => runChecked([...SETUP, ...events]).results.at(-1)!;
+  it('a read longer than MAX_RW_COUNT is ESPIPE; one of 2^63 bytes or more is EINVAL', () => {
+    expect(last([trig(), { op: 'read_fault_fd', pid: 1, args: { fd: 1, count: 0x7ffff008, pos: 0 } }]).errno).toBe('ESPIPE');
+    expect(last([trig(), { op: 'read_fault_fd', pid: 1, args: { fd: 1, count: 0x100000028n, pos: 0 } }]).errno).toBe('ESPIPE');
+    expect(last([trig(), { op: 'read_fault_fd', pid: 1, args: { fd: 1, count: 1n << 63n, pos: 0 } }]).errno).toBe('EINVAL');
+  });
+  it('a write longer than MAX_RW_COUNT goes through the responses given (then fails its copy of the next)', () => {
+    const w = wr([1, 1]);
+    const long = { ...w, args: { ...w.args, count: 0x80000004 } };
+    // 6.12: the copy of the second response faults (EFAULT) after the first was taken: 8
+    expect(last([trig(), rd(), long])).toMatchObject({ errno: 0, ret: 8 });
+  });
+});
+

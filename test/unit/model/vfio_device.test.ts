@@ -400,6 +400,40 @@ describe('IOPF on attach to a HWPT with a fault object', () => {
     expect(r.attach(fds[1]!, h).errno).toBe('ENODEV');
     expect(r.attach(fds[2]!, h)).toEqual({ errno: 0, out: { pt_id: h } });
   });
+
+  // iommufd_fault_iopf_enable: 6.12 (Debian's 6.12.117 too) refuses any PCI VF; from 6.13 only one
+  // with PRI (pci_pri_supported: the PF's), so an SMMUv3 VF with a stall model attaches, and a VT-d
+  // VF without PRI meets the driver's own ENODEV
+  for (const kernel of ['6.12', '6.14'] as const)
+    it(`${kernel}: which PCI VFs iommufd refuses before the driver`, () => {
+      const r = new Rig(kernel);
+      r.env('iommu_add', { iommu: 1, driver: 'arm_smmuv3' });
+      r.env('iommu_add', { iommu: 2, driver: 'intel_vtd' });
+      r.env('device_add', { dev: 1, iommu: 1, flags: ['pci', 'vf', 'stall'] });
+      r.env('device_add', { dev: 2, iommu: 1, flags: ['pci', 'vf', 'pri', 'stall'] });
+      r.env('device_add', { dev: 3, iommu: 2, flags: ['pci', 'vf'] });
+      const fds = [1, 2, 3].map((d) => r.open(`vfio${d}`));
+      const devs = fds.map((fd) => Number(r.bind(fd).out!['out_devid']));
+      const ioas = r.ioas();
+      const faultId = Number(r.io('IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 }).out!['out_fault_id']);
+      // 6.14 allows a fault on a paging HWPT; 6.12 only on a nested one, which these profiles make only on 6.14: paging on both
+      const paging = (dev: number) => r.io('IOMMU_HWPT_ALLOC', { flags: 4, dev_id: dev, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: faultId });
+      // a VT-d VF without PRI on a nested HWPT with the fault (6.12 takes faults only there)
+      const parent = Number(r.io('IOMMU_HWPT_ALLOC', { flags: 1, dev_id: devs[2]!, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n }).out!['out_hwpt_id']);
+      const s1 = new Uint8Array(24);
+      new DataView(s1.buffer).setUint32(16, 48, true);
+      const nested = Number(r.io('IOMMU_HWPT_ALLOC', { flags: 4, dev_id: devs[2]!, pt_id: parent, data_type: 1, data_len: 24, data_uptr: 0x10000n, fault_id: faultId }, r.ictx, { bufs: { data_uptr: s1 } }).out!['out_hwpt_id']);
+      expect(r.attach(fds[2]!, nested).errno).toBe(kernel === '6.12' ? 'EINVAL' : 'ENODEV');
+      if (kernel === '6.12') {
+        expect(paging(devs[0]!).errno).toBe('EOPNOTSUPP');
+        return;
+      }
+      const smmu = Number(paging(devs[0]!).out!['out_hwpt_id']);
+      const vtd = Number(paging(devs[2]!).out!['out_hwpt_id']);
+      expect(r.attach(fds[0]!, smmu)).toEqual({ errno: 0, out: { pt_id: smmu } });
+      expect(r.attach(fds[1]!, smmu).errno).toBe('EINVAL');
+      expect(r.attach(fds[2]!, vtd).errno).toBe('ENODEV');
+    });
 });
 
 describe('driver invalidation validators (for invalidate.ts)', () => {
