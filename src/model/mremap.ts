@@ -15,7 +15,7 @@ import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, VM_LOCKED, VM_LOCKED_MASK, findVma, i
 import { mlockFutureOk, populate, tooMuchToFaultIn } from './mlock.js';
 import type { World } from './state.js';
 import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
-import { mergeNew, newTag, sameKernelVma } from './vma_merge.js';
+import { kernelVmaPieces, mergeNew, newTag } from './vma_merge.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -32,10 +32,11 @@ export const MREMAP_DONTUNMAP = 4;
 function vmaAt(mm: Mm, va: bigint): Vma | undefined {
   const at = findVma(mm, va);
   if (!at) return undefined;
-  let v = at;
-  for (let prev = mm.vmas.lower(v.start)?.[1]; prev && sameKernelVma(prev, v); prev = mm.vmas.lower(prev.start)?.[1]) v = { ...prev, end: v.end };
-  for (let next = mm.vmas.ceil(v.end)?.[1]; next && sameKernelVma(v, next); next = mm.vmas.ceil(next.end)?.[1]) v = { ...v, end: next.end };
-  return v;
+  // (neighbouring pieces compared pair by pair: pieces of two objects tagged as one VMA do not
+  // continue each other's offsets, seed 205)
+  const pieces = kernelVmaPieces(mm, at);
+  const first = pieces[0]!;
+  return { ...first, end: pieces[pieces.length - 1]!.end };
 }
 
 /**
@@ -265,8 +266,10 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
   }
   // The moved pages are a new VMA (copy_vma): its pieces are tagged as one, and apart from the
   // old VMA's pieces (moved right next to them, they are still two VMAs: #44 in docs/oracle.md).
+  // (a piece of a tagged VMA is tagged anew too: a tag may be an object's id, madvise.ts dontneed,
+  // and the piece untagged would count as one VMA with every piece of that tag: seed 205)
   let dest: number | undefined;
-  if (pieces.length > 1) {
+  if (pieces.length > 1 || pieces.some((p) => p.link !== undefined)) {
     let mem: typeof c.w.mem;
     [mem, dest] = newTag(c.w.mem);
     c.w = { ...c.w, mem };

@@ -152,7 +152,7 @@ function mergeableAnon(a1: string | undefined, a2: string | undefined, nb: Vma |
  * anon_vma it ends up with. `apart`: neighbours it may not merge with (the
  * VMA a DONTUNMAP move keeps, copy_vma).
  */
-export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean): [Mm, Memory] {
+export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean, laterNext?: (v: Vma) => boolean): [Mm, Memory] {
   const a = range[0];
   const z = range[range.length - 1];
   if (!a || !z || !range.every((x) => sameFile(mem, a, x))) return [mm, mem];
@@ -161,7 +161,7 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
   const after = mm.vmas.ceil(z.end)?.[1];
   const can = (v: Vma | undefined): v is Vma => v !== undefined && sameFile(mem, a, v) && !apart?.(v);
   const prev = can(before) && before.end === a.start && alike(before, a) && !sameKernelVma(before, a) ? before : undefined;
-  const next = can(after) && after.start === z.end && alike(z, after) && !sameKernelVma(z, after) ? after : undefined;
+  const next = can(after) && !laterNext?.(after) && after.start === z.end && alike(z, after) && !sameKernelVma(z, after) ? after : undefined;
   const left = prev !== undefined && mergeableAnon(a.anon, prev.anon, prev) && kernelPgoff(prev) + (prev.end - prev.start) === pgoff;
   // (with both, the two neighbours must suit each other too: are_anon_vmas_compatible)
   const right = next !== undefined && mergeableAnon(a.anon, next.anon, next) && kernelPgoff(next) === pgoff + (z.end - a.start) && !(left && !mergeableAnon(prev.anon, next.anon, undefined));
@@ -214,16 +214,38 @@ export function cowFaultPastEof(mm: Mm, mem: Memory, va: bigint): Mm {
  */
 export function mergeChanged(before: Mm, mm: Mm, mem: Memory, start: bigint, end: bigint): [Mm, Memory] {
   if (mm === before) return [mm, mem];
+  const changed = (cur: Vma): boolean => {
+    const was = before.vmas.floor(cur.start)?.[1];
+    return !was || was.end <= cur.start || was.read !== cur.read || was.write !== cur.write || (was.flags ?? 0) !== (cur.flags ?? 0);
+  };
+  // A changed VMA further on in the range decides its own merge with what lies before it when
+  // the walk reaches it (mprotect_fixup compared this one with its next's old flags), as the VMA
+  // being merged: is_mergeable_anon_vma is not symmetric (seed 208: a VMA with an anon_vma does
+  // not merge into a neighbour without one, while one without merges into one with).
+  const later = (v: Vma): boolean => v.start >= start && v.start < end && changed(v);
   let pos = start;
   while (pos < end) {
     const at = mm.vmas.floor(pos)?.[1];
     const cur = at && at.end > pos ? at : mm.vmas.ceil(pos)?.[1];
     if (!cur || cur.start >= end) break;
+    if (!changed(cur)) {
+      pos = cur.end;
+      continue;
+    }
+    // The VMA the change was made to is the one `cur` was part of before it (mprotect_fixup's
+    // vma), within the range: not the unchanged neighbours it now equals, which the kernel has
+    // as neighbours (seed 208's second form: a VMA with an anon_vma between two without).
     const was = before.vmas.floor(cur.start)?.[1];
-    const changed = !was || was.end <= cur.start || was.read !== cur.read || was.write !== cur.write || (was.flags ?? 0) !== (cur.flags ?? 0);
-    const pieces = kernelVmaPieces(mm, cur);
-    if (changed) [mm, mem] = mergeNew(mm, mem, pieces);
-    pos = pieces[pieces.length - 1]!.end;
+    let range: Vma[];
+    if (was && was.end > cur.start) {
+      const old = kernelVmaPieces(before, was);
+      const lo = old[0]!.start > start ? old[0]!.start : start;
+      const hi = old[old.length - 1]!.end < end ? old[old.length - 1]!.end : end;
+      range = [];
+      for (let v: Vma | undefined = mm.vmas.floor(lo)?.[1]; v && v.start < hi; v = mm.vmas.ceil(v.end)?.[1]) if (v.end > lo) range.push(v);
+    } else range = kernelVmaPieces(mm, cur);
+    [mm, mem] = mergeNew(mm, mem, range, undefined, later);
+    pos = range[range.length - 1]!.end;
   }
   return [mm, mem];
 }

@@ -224,3 +224,14 @@ describe('an mprotect or madvise that makes neighbours alike merges them (Linux 
  * trace ran whole on Linux 6.12.117; three diverged from the model before.
  */
 kernelTraceSuite('a maps snapshot re-protects as mprotect (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'maps_reprotect'), 4, 1);
+
+/**
+ * The order of merges (oracle seeds 205 and 208, docs/oracle.md #76, #77):
+ * mprotect over several VMAs merges each changed one with what lies before
+ * it when the walk reaches it, and is_mergeable_anon_vma is not symmetric (a
+ * VMA with an anon_vma does not merge into a neighbour without one, one
+ * without merges into one with); and a page moved out of a VMA a DONTNEED
+ * tagged as one is a VMA of its own, which merges by page offset where it
+ * lands. Each trace's answers are Linux 6.12.117's.
+ */
+kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'merge_order'), 5, 7);
