@@ -78,8 +78,10 @@ export function reportFault(tx: Tx, devId: number, rec: FaultRecord): ReportOutc
   // find_fault_handler: with PASID_VALID (iommufd makes no PASID attachments in 6.12/6.14) only a
   // nested no-PASID attachment takes it, and only with a driver whose guest keeps the PASID table
   // (ops->user_pasid_table: the mock, 6.14's SMMUv3; not VT-d).
-  const pasidOk = (): boolean => hwpt!.type === 'hwpt_nested' && PROFILES[devHw(tx.w, dev).iommu.driver].userPasidTable(tx.kernel);
-  const handled = hwpt && hwpt.fault && !(rec.flags & IOMMU_PGFAULT_FLAGS_PASID_VALID && !pasidOk());
+  const prof = PROFILES[devHw(tx.w, dev).iommu.driver];
+  const pasidOk = (): boolean => hwpt!.type === 'hwpt_nested' && prof.userPasidTable(tx.kernel);
+  // (and only a driver that put the device on an iopf queue gets it that far: 6.14's SMMUv3 does not)
+  const handled = hwpt && hwpt.fault && !(rec.flags & IOMMU_PGFAULT_FLAGS_PASID_VALID && !pasidOk()) && prof.queuesFaults(tx.kernel);
   if (!hwpt || !handled) {
     logFault(tx, { dev: devId, hwpt: hwpt?.id ?? 0, kind: 'prq_dropped', iova: rec.addr, last: rec.addr, write: !!(rec.perm & 2), pasid: rec.pasid });
     return 'dropped';

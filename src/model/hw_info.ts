@@ -42,9 +42,12 @@ export function getHwInfo(tx: Tx, a: Fields, ev: Event): Result {
   let caps = prof.dirtyCapable(hw) ? IOMMU_HW_CAP_DIRTY_TRACKING : 0n;
   const out: Fields = { data_len: kernelData.length, out_data_type: info.type };
   if (tx.kernel === '6.12') {
-    // PASID support is reported only when the device has PASIDs enabled (dev->iommu->max_pasids).
-    out['out_max_pasid_log2'] = hw.maxPasidLog2;
-    if (hw.maxPasidLog2) {
+    // PASID support is reported only when the device has PASIDs (dev->iommu->max_pasids: the fewer of
+    // the device's and its IOMMU's, dev_iommu_get_max_pasids; VT-d's is none without scalable-mode PASIDs)
+    const iommuLog2 = prof.maxPasidLog2?.(hw.iommu);
+    const log2 = iommuLog2 === undefined ? hw.maxPasidLog2 : hw.maxPasidLog2 && iommuLog2 ? Math.min(hw.maxPasidLog2, iommuLog2) : 0;
+    out['out_max_pasid_log2'] = log2;
+    if (log2) {
       if (hw.flags & DEV_PASID_EXEC) caps |= IOMMU_HW_CAP_PCI_PASID_EXEC;
       if (hw.flags & DEV_PASID_PRIV) caps |= IOMMU_HW_CAP_PCI_PASID_PRIV;
     }

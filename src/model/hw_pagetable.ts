@@ -40,7 +40,7 @@ export function hwptPagingAlloc(tx: Tx, ioasId: number, devId: number, flags: nu
   const made = prof.allocPaging(hw, flags & ~IOMMU_HWPT_FAULT_ID_VALID, hasData, tx.kernel);
   if (typeof made === 'string') return made;
   // Cache-coherency enforcement is set before any map if the device requires it.
-  const domain: Domain = prof.enforceCC(hw) ? { ...made, enforceCC: true } : made;
+  const domain: Domain = prof.enforceCC(hw, tx.kernel) ? { ...made, enforceCC: true } : made;
   hwptStep(tx, 0, auto ? 'auto_alloc' : 'IOMMU_HWPT_ALLOC', 'unallocated');
   const hwpt = tx.alloc(
     (id): HwptPagingObj => ({ type: 'hwpt_paging', id, users: 1, ioas: ioasId, auto, nestParent: !!(flags & IOMMU_HWPT_ALLOC_NEST_PARENT), fault: 0, domain, devFlags: dev.devFlags }),

@@ -80,7 +80,8 @@ export const smmuv3Profile: Profile = {
   },
   // arm_smmu_capable: IOMMU_CAP_DIRTY_TRACKING = arm_smmu_dbm_capable (HTTU with DBM).
   dirtyCapable: (dev) => dev.iommu.dirty,
-  enforceCC: (dev) => dev.iommu.enforceCC,
+  // (IOMMU_CAP_ENFORCE_CACHE_COHERENCY from the device's CANWBS came in 6.13: 6.12's arm_smmu_capable has no such case)
+  enforceCC: (dev, kernel) => kernel !== '6.12' && dev.iommu.enforceCC,
   allocPaging(dev, flags, hasData, kernel) {
     const iommu = dev.iommu;
     if (hasData) return 'EOPNOTSUPP';
@@ -130,6 +131,10 @@ export const smmuv3Profile: Profile = {
   iopfEnable: (dev) => (dev.flags & DEV_STALL ? 0 : 'EINVAL'),
   // (set with the vIOMMU support, 6.14)
   userPasidTable: (kernel) => kernel === '6.14',
+  // 6.14's arm_smmu_dev_enable_feature(IOPF) only marks the master: iopf_queue_add_device runs with
+  // SVA alone (arm_smmu_master_sva_enable_iopf), which iommufd never enables, so a stall is answered
+  // INVALID by iommu_report_device_fault (WARN_ON(!iopf_param)) and never reaches the fault queue
+  queuesFaults: () => false,
 };
 
 const CMDQ_OP_TLBI_NH_ALL = 0x10n;

@@ -17,7 +17,8 @@
  * paging_domain_compatible.)
  */
 import type { IommuInst } from '../hardware.js';
-import { apertureLastOf, copyStructFromUser, DEV_PCI, DEV_PRI, leU32, leU64, minPgsize, newDomain, putLeU32, putLeU64, U64_MAX, type Profile } from './profile.js';
+import type { Domain, KernelVersion } from '../state.js';
+import { apertureLastOf, copyStructFromUser, DEV_PCI, DEV_PRI, leU32, leU64, minPgsize, newDomain, putLeU32, putLeU64, U64_MAX, type DevHw, type Profile } from './profile.js';
 
 export const IOMMU_HW_INFO_TYPE_INTEL_VTD = 1;
 export const IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1;
@@ -50,7 +51,8 @@ export function vtdDefaultRegs(i: Pick<IommuInst, 'addrWidth' | 'dirty' | 'nesti
   // (SAGAW: 4-level tables, and 5-level ones for an address width past 48)
   const sagaw = 0x4n | (i.addrWidth > 48 ? 0x8n : 0n);
   const cap = (BigInt(i.addrWidth - 1) << 16n) | (sagaw << 8n) | bit(true, 56) | bit(has('fl5lp'), 60);
-  const ecap = bit(true, 0) | bit(i.enforceCC, 7) | bit(i.nesting, 26) | bit(has('srs'), 31) | bit(has('eafs'), 34) | bit(true, 40) | bit(true, 43) | bit(i.dirty, 45) | bit(true, 46) | bit(true, 47) | bit(true, 48);
+  // (PSS 19: 20-bit PASIDs, as Intel's scalable-mode IOMMUs report)
+  const ecap = bit(true, 0) | bit(i.enforceCC, 7) | bit(i.nesting, 26) | bit(has('srs'), 31) | bit(has('eafs'), 34) | (19n << 35n) | bit(true, 40) | bit(true, 43) | bit(i.dirty, 45) | bit(true, 46) | bit(true, 47) | bit(true, 48);
   return [cap, ecap];
 }
 
@@ -89,6 +91,23 @@ export function vtdGeometry(iommu: Pick<IommuInst, 'regs'>) {
     coherent: field(ecap, sm ? 48n : 0n, 1n) === 1,
     superpage: (first: boolean): number => (first ? (field(cap, 56n, 1n) ? 2 : 1) : 32 - Math.clz32(field(cap, 34n, 0xfn))),
   };
+}
+
+/** 6.12 prepare_domain_attach_device; 6.14 paging_domain_compatible: a paging domain on this device's IOMMU. */
+function vtdCompatible(d: Domain, dev: DevHw, kernel: KernelVersion): string | 0 {
+  const iommu = dev.iommu;
+  if (d.enforceCC && !iommu.enforceCC) return 'EINVAL';
+  if (d.dirtyOps && !iommu.dirty) return 'EINVAL';
+  const g = vtdGeometry(iommu);
+  const v = d.vtd;
+  if (kernel === '6.14' && v) {
+    if (v.coherent !== g.coherent || v.superpage !== g.superpage(v.firstStage)) return 'EINVAL';
+    if (v.firstStage && (!g.sm || !g.flts)) return 'EINVAL';
+    if (v.agaw > g.agaw) return 'EINVAL';
+  }
+  // (6.12 compares the domain's highest address, 2^width - 1 when made, with 2^width of this IOMMU)
+  if (d.addrWidth > g.width) return 'EINVAL';
+  return 0;
 }
 
 const VTD_DEFAULTS = {
@@ -148,21 +167,17 @@ export const vtdProfile: Profile = {
     };
   },
   attachPaging(d, dev, kernel) {
-    // 6.12 prepare_domain_attach_device; 6.14 paging_domain_compatible
-    const iommu = dev.iommu;
-    if (d.enforceCC && !iommu.enforceCC) return 'EINVAL';
-    if (d.dirtyOps && !iommu.dirty) return 'EINVAL';
-    const g = vtdGeometry(iommu);
-    const v = d.vtd;
-    if (kernel === '6.14' && v) {
-      if (v.coherent !== g.coherent || v.superpage !== g.superpage(v.firstStage)) return 'EINVAL';
-      if (v.firstStage && (!g.sm || !g.flts)) return 'EINVAL';
-      if (v.agaw > g.agaw) return 'EINVAL';
+    const e = vtdCompatible(d, dev, kernel);
+    if (e) return e;
+    // 6.12 builds every paging domain on the second stage, and in scalable mode its attach sets up a
+    // second-level PASID entry: intel_pasid_setup_second_level refuses an IOMMU without ECAP.SLTS
+    if (kernel === '6.12' && d.vtd && !d.vtd.firstStage) {
+      const g = vtdGeometry(dev.iommu);
+      if (g.sm && !g.slts) return 'EINVAL';
     }
-    // (6.12 compares the domain's highest address, 2^width - 1 when made, with 2^width of this IOMMU)
-    if (d.addrWidth > g.width) return 'EINVAL';
     return 0;
   },
+
   // intel_iommu_domain_alloc_user with a parent (6.12) / intel_iommu_domain_alloc_nested (6.14).
   nestedAlloc: () => (parent, dev, flags, data) => {
     if (!dev.iommu.nesting || flags) return 'EOPNOTSUPP';
@@ -177,7 +192,7 @@ export const vtdProfile: Profile = {
     const iommu = dev.iommu;
     // intel_nested_attach_dev: the IOMMU's agaw must reach the parent's.
     if (vtdGeometry(iommu).agaw < (parent.vtd?.agaw ?? 0)) return 'ENODEV';
-    const e = vtdProfile.attachPaging(parent, dev, kernel);
+    const e = vtdCompatible(parent, dev, kernel);
     if (e) return e;
     // intel_pasid_setup_nested (it does not ask for nesting support: only the allocators do)
     const [flags = 0n, , addrWidth = 0n] = n.cfg;
@@ -192,6 +207,13 @@ export const vtdProfile: Profile = {
   iopfEnable: (dev) => (dev.flags & DEV_PCI && dev.flags & DEV_PRI ? 0 : 'ENODEV'),
   // (VT-d nests per PASID: no user PASID table)
   userPasidTable: () => false,
+  // (intel_iommu_enable_iopf adds the device to the IOMMU's iopf queue)
+  queuesFaults: () => true,
+  // (dmar.c: 2 << ECAP.PSS PASIDs when pasid_supported, scalable mode and ECAP.PASID; else none)
+  maxPasidLog2: (iommu) => {
+    const ecap = iommu.regs[1] ?? 0n;
+    return vtdGeometry(iommu).sm && field(ecap, 40n, 1n) === 1 ? field(ecap, 35n, 0x1fn) + 1 : 0;
+  },
 };
 
 /**

@@ -104,4 +104,5 @@ export const mockProfile: Profile = {
   // The oracle's kernel has IOPF support (CONFIG_IOMMU_IOPF): mock_dev_enable_feat accepts.
   iopfEnable: () => 0,
   userPasidTable: () => true,
+  queuesFaults: () => true,
 };

@@ -76,7 +76,7 @@ export interface Profile {
   /** device_iommu_capable(dev, IOMMU_CAP_DIRTY_TRACKING) */
   dirtyCapable(dev: DevHw): boolean;
   /** device_iommu_capable(dev, IOMMU_CAP_ENFORCE_CACHE_COHERENCY) */
-  enforceCC(dev: DevHw): boolean;
+  enforceCC(dev: DevHw, kernel: KernelVersion): boolean;
   /** The driver's paging-domain allocator, with the user flags (FAULT_ID_VALID removed) and whether driver data was given. */
   allocPaging(dev: DevHw, flags: number, hasData: boolean, kernel: KernelVersion): Domain | string;
   /** attach_dev of a paging domain the core found to be of this driver. */
@@ -102,6 +102,14 @@ export interface Profile {
    * has no handler and is dropped.
    */
   userPasidTable(kernel: KernelVersion): boolean;
+  /**
+   * Whether the driver puts a device with IOPF enabled on an iopf queue
+   * (iopf_queue_add_device), without which iommu_report_device_fault finds
+   * no fault parameter (a WARN) and drops the request.
+   */
+  queuesFaults(kernel: KernelVersion): boolean;
+  /** log2 of the PASIDs the IOMMU instance supports (iommu_dev->max_pasids), or undefined when it sets no limit of its own. */
+  maxPasidLog2?(iommu: IommuInst): number;
 }
 
 export const U64_MAX = 0xffffffffffffffffn;

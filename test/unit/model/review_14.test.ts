@@ -83,3 +83,44 @@ describe('IOMMU_IOAS_MAP_FILE of a file the process had before the trace [6.14]'
     expect(md.unmodelled).toMatch(/a file the process had before the trace/);
   });
 });
+
+describe('driver profiles after a second reading (session 18)', () => {
+  const bound = (r: ReturnType<typeof rig>, dev: number) => {
+    const fd = r.env('open', { path: `/dev/vfio/devices/vfio${dev}` }).ret!;
+    return { fd, id: id(r.io('VFIO_DEVICE_BIND_IOMMUFD', { argsz: 16, flags: 0, iommufd: r.ictx, out_devid: 0 }, fd), 'out_devid') };
+  };
+  it("6.14 SMMUv3: a stall never reaches the fault queue (no iopf queue without SVA: iommu_report_device_fault drops it)", () => {
+    const r = rig();
+    r.env('device_add', { dev: 1, iommu: 1, driver: 'arm_smmuv3', flags: ['stall'] });
+    const d = bound(r, 1);
+    const ioas = id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+    const fq = r.io('IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 });
+    const h = id(r.io('IOMMU_HWPT_ALLOC', { flags: 4, dev_id: d.id, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: id(fq, 'out_fault_id') }), 'out_hwpt_id');
+    expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: h }, d.fd).errno).toBe(0);
+    expect(r.ev({ op: 'iopf', fd: 0, args: { dev_id: d.id, grpid: 1, perm: 2, addr: 0x1000n } }).out).toEqual({ outcome: 'dropped' });
+    expect(r.ev({ op: 'read_fault_fd', args: { fd: id(fq, 'out_fault_fd'), count: 40, pos: 0 } }).ret).toBe(0);
+  });
+  it('6.12 SMMUv3: no IOMMU_CAP_ENFORCE_CACHE_COHERENCY (CANWBS came in 6.13); 6.14: the instance says', () => {
+    for (const kernel of ['6.12', '6.14'] as const) {
+      const r = rig(kernel);
+      r.env('iommu_add', { iommu: 1, driver: 'arm_smmuv3', enforce_cc: true });
+      r.env('device_add', { dev: 1, iommu: 1, flags: ['pci'] });
+      const d = bound(r, 1);
+      const ioas = id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: ioas }, d.fd).errno).toBe(0);
+      expect(r.io('IOMMU_VFIO_IOAS', { ioas_id: ioas, op: 1, __reserved: 0 }).errno).toBe(0);
+      expect(r.io('VFIO_CHECK_EXTENSION', { arg: 4n }).ret, kernel).toBe(kernel === '6.12' ? 0 : 1);
+    }
+  });
+  it('6.12 VT-d: a paging attach in scalable mode without second-stage support (ECAP.SLTS) is EINVAL', () => {
+    for (const [slts, want] of [[true, 0], [false, 'EINVAL']] as const) {
+      const r = rig('6.12');
+      const ecap = (1n << 43n) | (1n << 47n) | (slts ? 1n << 46n : 0n) | (1n << 48n);
+      r.env('iommu_add', { iommu: 1, driver: 'intel_vtd', regs: ['0x1000000002f0400', `0x${ecap.toString(16)}`] });
+      r.env('device_add', { dev: 1, iommu: 1, flags: ['pci'] });
+      const d = bound(r, 1);
+      const ioas = id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      expect(r.io('VFIO_DEVICE_ATTACH_IOMMUFD_PT', { argsz: 12, flags: 0, pt_id: ioas }, d.fd).errno, `slts ${slts}`).toBe(want);
+    }
+  });
+});

@@ -296,9 +296,21 @@ describe('profiles: hw_info', () => {
     r.env('device_add', { dev: 1, iommu: 1, flags: ['pci', 'pasid_exec'], max_pasid_log2: 20 });
     r.bind(r.open('vfio1'));
     const res = info(r, 1);
-    expect(res.out).toMatchObject({ data_len: 24, out_data_type: 1, out_capabilities: 2n, out_max_pasid_log2: 20 });
+    // (6.12: ECAP 0x99 has no scalable mode, so the IOMMU supports no PASIDs: none reported, nor their capabilities)
+    expect(res.out).toMatchObject({ data_len: 24, out_data_type: 1, out_capabilities: 0n, out_max_pasid_log2: 0 });
     expect(Buffer.from(res.bufs!['data_uptr']!.subarray(0, 24)).toString('hex')).toBe('01000000000000008877665544332211' + '9900000000000000');
     expect(res.bufs!['data_uptr']!.subarray(24).every((b) => b === 0)).toBe(true);
+  });
+  it("6.12 VT-d: out_max_pasid_log2 is the fewer of the device's PASIDs and its IOMMU's (2 << ECAP.PSS in scalable mode)", () => {
+    const r = new Rig();
+    const ecap = (1n << 43n) | (1n << 40n) | (7n << 35n); // scalable mode, PASID, PSS 7: 256 PASIDs
+    r.env('iommu_add', { iommu: 1, driver: 'intel_vtd', regs: ['0x1000000002f0400', `0x${ecap.toString(16)}`] });
+    r.env('device_add', { dev: 1, iommu: 1, flags: ['pci', 'pasid_exec'], max_pasid_log2: 20 });
+    r.env('device_add', { dev: 2, iommu: 1, flags: ['pci'], max_pasid_log2: 5 });
+    r.env('device_add', { dev: 3, iommu: 2, driver: 'intel_vtd', flags: ['pci'], max_pasid_log2: 20 });
+    const devs = [1, 2, 3].map((d) => Number(r.bind(r.open(`vfio${d}`)).out!['out_devid']));
+    expect(devs.map((d) => info(r, d).out!['out_max_pasid_log2'])).toEqual([8, 5, 20]);
+    expect(info(r, devs[0]!).out!['out_capabilities']).toBe(3n); // DIRTY (the instance's dirty default) and PASID_EXEC
   });
   it('SMMUv3: type 2 with 40 bytes in 6.14, no hw_info op in 6.12', () => {
     for (const k of ['6.12', '6.14'] as const) {
