@@ -121,10 +121,11 @@ function removeGroupResv(tx: Tx, ioasId: number, members: readonly DeviceObj[]):
 /**
  * The driver side of attaching the group to a HWPT (iommufd_hwpt_attach_device /
  * the domain switch of iommufd_hwpt_replace_device): IOPF enablement when the
- * HWPT has a fault object (a PCI VF, from 6.13 one with PRI: EINVAL; the driver may refuse), then
+ * HWPT has a fault object (a PCI VF, from 6.13 one with PRI: EINVAL; the driver may refuse, and
+ * VT-d's looks at what the device is attached to now, `from`: undefined when blocked), then
  * __iommu_attach_group (a domain of another driver: EINVAL) and attach_dev.
  */
-function driverAttach(tx: Tx, h: Hwpt, dev: DeviceObj, enableIopf: boolean): string | 0 {
+function driverAttach(tx: Tx, h: Hwpt, dev: DeviceObj, enableIopf: boolean, from?: Hwpt): string | 0 {
   const [prof, hw] = profileOf(tx, dev);
   if (enableIopf) {
     // iommufd_fault_iopf_enable: 6.12 refuses every PCI VF; 6.13 on only one whose PRI, shared with
@@ -132,7 +133,7 @@ function driverAttach(tx: Tx, h: Hwpt, dev: DeviceObj, enableIopf: boolean): str
     // or nothing: the driver decides) goes on to the driver
     const vf = (hw.flags & (DEV_PCI | DEV_VF)) === (DEV_PCI | DEV_VF);
     if (vf && (tx.kernel === '6.12' || hw.flags & DEV_PRI)) return 'EINVAL';
-    const e = prof.iopfEnable(hw);
+    const e = prof.iopfEnable(hw, from?.type === 'hwpt_paging');
     if (e) return e;
   }
   const paging = pagingOf(tx, h);
@@ -304,7 +305,7 @@ function doReplace(tx: Tx, devId: number, hwptId: number): string | 0 {
       }
     }
   }
-  const e = driverAttach(tx, h, dev, !!h.fault && !old.fault);
+  const e = driverAttach(tx, h, dev, !!h.fault && !old.fault, old);
   if (e) {
     removeGroupResv(tx, newIoas, members);
     // (within one IOAS that removal is of regions the group still needs, and it stays: a partial effect)

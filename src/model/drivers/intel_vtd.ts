@@ -51,8 +51,8 @@ export function vtdDefaultRegs(i: Pick<IommuInst, 'addrWidth' | 'dirty' | 'nesti
   // (SAGAW: 4-level tables, and 5-level ones for an address width past 48)
   const sagaw = 0x4n | (i.addrWidth > 48 ? 0x8n : 0n);
   const cap = (BigInt(i.addrWidth - 1) << 16n) | (sagaw << 8n) | bit(true, 56) | bit(has('fl5lp'), 60);
-  // (PSS 19: 20-bit PASIDs, as Intel's scalable-mode IOMMUs report)
-  const ecap = bit(true, 0) | bit(i.enforceCC, 7) | bit(i.nesting, 26) | bit(has('srs'), 31) | bit(has('eafs'), 34) | (19n << 35n) | bit(true, 40) | bit(true, 43) | bit(i.dirty, 45) | bit(true, 46) | bit(true, 47) | bit(true, 48);
+  // (PSS 19: 20-bit PASIDs, as Intel's scalable-mode IOMMUs report; DT and PRS: device TLBs and page requests)
+  const ecap = bit(true, 0) | bit(true, 2) | bit(true, 29) | bit(i.enforceCC, 7) | bit(i.nesting, 26) | bit(has('srs'), 31) | bit(has('eafs'), 34) | (19n << 35n) | bit(true, 40) | bit(true, 43) | bit(i.dirty, 45) | bit(true, 46) | bit(true, 47) | bit(true, 48);
   return [cap, ecap];
 }
 
@@ -203,8 +203,16 @@ export const vtdProfile: Profile = {
     if (flags & IOMMU_VTD_S1_EAFE && !iommu.features.includes('eafs')) return 'EINVAL';
     return 0;
   },
-  // intel_iommu_enable_iopf: a PCI device with PRI (and ATS) only.
-  iopfEnable: (dev) => (dev.flags & DEV_PCI && dev.flags & DEV_PRI ? 0 : 'ENODEV'),
+  // intel_iommu_enable_iopf: ENODEV unless info->pri_supported (scalable mode, ECAP.DT for ATS and
+  // ECAP.PRS, a PCI device with ATS and PRI: the model's `pri` flag stands for both) and
+  // info->ats_enabled, which only a paging domain's attach sets (6.12-6.14: dmar_domain_attach_device;
+  // bind's blocking domain and a nested attach clear it, device_block_translation). So iommufd gets
+  // IOPF on VT-d only by replacing a paging domain with a HWPT that has a fault object.
+  iopfEnable: (dev, onPaging) => {
+    const ecap = dev.iommu.regs[1] ?? 0n;
+    const pri = dev.flags & DEV_PCI && dev.flags & DEV_PRI && vtdGeometry(dev.iommu).sm && field(ecap, 2n, 1n) === 1 && field(ecap, 29n, 1n) === 1;
+    return pri && onPaging ? 0 : 'ENODEV';
+  },
   // (VT-d nests per PASID: no user PASID table)
   userPasidTable: () => false,
   // (intel_iommu_enable_iopf adds the device to the IOMMU's iopf queue)

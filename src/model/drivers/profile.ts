@@ -93,8 +93,12 @@ export interface Profile {
   viommuAlloc?(dev: DevHw, parent: HwptPagingObj, type: number): string | 0;
   /** viommu->ops->alloc_domain_nested [6.14]. */
   viommuNestedAlloc?(viommu: ViommuObj, flags: number, data: UserData): NestedDomain | string;
-  /** iommu_dev_enable_feature(dev, IOMMU_DEV_FEAT_IOPF) */
-  iopfEnable(dev: DevHw): string | 0;
+  /**
+   * iommu_dev_enable_feature(dev, IOMMU_DEV_FEAT_IOPF); `onPaging`: the
+   * device is attached to a paging domain now (not blocked, not nested),
+   * which VT-d needs for ATS to be on.
+   */
+  iopfEnable(dev: DevHw, onPaging: boolean): string | 0;
   /**
    * ops->user_pasid_table: the guest owns the PASID table, so a page request
    * with a PASID that has no attachment of its own goes to the nested domain

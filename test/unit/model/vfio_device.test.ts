@@ -410,7 +410,29 @@ describe('IOPF on attach to a HWPT with a fault object', () => {
     const h = Number(nested.out!['out_hwpt_id']);
     expect(r.attach(fds[0]!, h).errno).toBe('EINVAL');
     expect(r.attach(fds[1]!, h).errno).toBe('ENODEV');
+    // VT-d turns ATS on only when a paging domain is attached (and off on bind's blocking domain), and
+    // its IOPF needs ATS on: straight after bind ENODEV; replacing the paging parent, 0
+    expect(r.attach(fds[2]!, h).errno).toBe('ENODEV');
+    expect(r.attach(fds[2]!, parent)).toEqual({ errno: 0, out: { pt_id: parent } });
     expect(r.attach(fds[2]!, h)).toEqual({ errno: 0, out: { pt_id: h } });
+  });
+
+  it('6.14 VT-d: IOPF needs page requests in the IOMMU (ECAP.PRS) and device TLBs (ECAP.DT) for ATS', () => {
+    for (const [drop, want] of [[0n, 0], [1n << 29n, 'ENODEV'], [1n << 2n, 'ENODEV']] as const) {
+      const r = new Rig('6.14');
+      r.env('iommu_add', { iommu: 1, driver: 'intel_vtd' });
+      const ecap = r.w.hw.iommus.get(1)!.regs[1]! & ~drop;
+      r.env('iommu_add', { iommu: 2, driver: 'intel_vtd', regs: [`0x${r.w.hw.iommus.get(1)!.regs[0]!.toString(16)}`, `0x${ecap.toString(16)}`] });
+      r.env('device_add', { dev: 1, iommu: 2, flags: ['pci', 'pri'] });
+      const fd = r.open('vfio1');
+      const dev = Number(r.bind(fd).out!['out_devid']);
+      const ioas = r.ioas();
+      const faultId = Number(r.io('IOMMU_FAULT_QUEUE_ALLOC', { flags: 0 }).out!['out_fault_id']);
+      const plain = Number(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: dev, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 }).out!['out_hwpt_id']);
+      const withFault = Number(r.io('IOMMU_HWPT_ALLOC', { flags: 4, dev_id: dev, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: faultId }).out!['out_hwpt_id']);
+      expect(r.attach(fd, plain).errno).toBe(0);
+      expect(r.attach(fd, withFault).errno, `ecap without 0x${drop.toString(16)}`).toBe(want);
+    }
   });
 
   // iommufd_fault_iopf_enable: 6.12 (Debian's 6.12.117 too) refuses any PCI VF; from 6.13 only one
