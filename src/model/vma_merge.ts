@@ -152,7 +152,7 @@ function mergeableAnon(a1: string | undefined, a2: string | undefined, nb: Vma |
  * anon_vma it ends up with. `apart`: neighbours it may not merge with (the
  * VMA a DONTUNMAP move keeps, copy_vma).
  */
-export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean, laterNext?: (v: Vma) => boolean): [Mm, Memory] {
+export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean, laterNext?: (v: Vma) => boolean, withEqual = false): [Mm, Memory] {
   const a = range[0];
   const z = range[range.length - 1];
   if (!a || !z || !range.every((x) => sameFile(mem, a, x))) return [mm, mem];
@@ -166,7 +166,12 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
   // (with both, the two neighbours must suit each other too: are_anon_vmas_compatible)
   const right = next !== undefined && mergeableAnon(a.anon, next.anon, next) && kernelPgoff(next) === pgoff + (z.end - a.start) && !(left && !mergeableAnon(prev.anon, next.anon, undefined));
   if (!left && !right) return [mm, mem];
-  const pieces = [...(left ? kernelVmaPieces(mm, prev) : []), ...range, ...(right ? kernelVmaPieces(mm, next!) : [])];
+  // `withEqual` (an existing VMA changed, mergeChanged): a neighbour the range now equals is the
+  // kernel's neighbour VMA merged with it, so its pieces take the new tag too (seed 221: a VMA whose
+  // protection came to equal both neighbours', one of them tagged, merges with both)
+  const eqL = withEqual && before !== undefined && can(before) && before.end === a.start && sameKernelVma(before, a);
+  const eqR = withEqual && after !== undefined && can(after) && after.start === z.end && sameKernelVma(z, after);
+  const pieces = [...(left ? kernelVmaPieces(mm, prev) : eqL ? kernelVmaPieces(mm, before) : []), ...range, ...(right ? kernelVmaPieces(mm, next!) : eqR ? kernelVmaPieces(mm, after) : [])];
   const anon = a.anon ?? (left ? prev.anon : undefined) ?? (right ? next!.anon : undefined);
   const [tagged, tag] = newTag(mem);
   let vmas = mm.vmas;
@@ -244,7 +249,7 @@ export function mergeChanged(before: Mm, mm: Mm, mem: Memory, start: bigint, end
       range = [];
       for (let v: Vma | undefined = mm.vmas.floor(lo)?.[1]; v && v.start < hi; v = mm.vmas.ceil(v.end)?.[1]) if (v.end > lo) range.push(v);
     } else range = kernelVmaPieces(mm, cur);
-    [mm, mem] = mergeNew(mm, mem, range, undefined, later);
+    [mm, mem] = mergeNew(mm, mem, range, undefined, later, true);
     pos = range[range.length - 1]!.end;
   }
   return [mm, mem];
