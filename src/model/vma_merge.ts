@@ -150,7 +150,11 @@ function mergeableAnon(a1: string | undefined, a2: string | undefined, nb: Vma |
  * merged with the VMA before it, the one after it, or both, by tagging every
  * piece of the result as one VMA (a new tag: an id no object has) with the
  * anon_vma it ends up with. `apart`: neighbours it may not merge with (the
- * VMA a DONTUNMAP move keeps, copy_vma).
+ * VMA a DONTUNMAP move keeps, copy_vma). `laterNext`: next neighbours that
+ * decide their merge with it themselves, later (mergeChanged). `withEqual`:
+ * the range is an existing VMA whose neighbours it now equals are merged
+ * with it (mergeChanged; a new mapping's equal neighbours are one VMA with
+ * it already).
  */
 export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean, laterNext?: (v: Vma) => boolean, withEqual = false): [Mm, Memory] {
   const a = range[0];
