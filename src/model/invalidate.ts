@@ -35,6 +35,15 @@ function instanceDriver(tx: Tx, id: number): string {
   return id === MOCK_IOMMU.id ? MOCK_IOMMU.driver : (tx.w.hw.iommus.get(id)?.driver ?? MOCK_IOMMU.driver);
 }
 
+/**
+ * The driver whose ops a nested HWPT's domain has: the vIOMMU's (its
+ * instance's) for one made through a vIOMMU, else the device's, which the
+ * parent's owner check made the parent's driver.
+ */
+export function nestedDriver(tx: Tx, h: HwptNestedObj): string {
+  return h.viommu ? instanceDriver(tx, tx.get(h.viommu, 'viommu')!.iommu) : (tx.get(h.parent, 'hwpt_paging')?.domain.driver ?? 'mock');
+}
+
 export function hwptInvalidate(tx: Tx, a: Fields, ev: Event): Result {
   const done = (errno: string | 0, n: number): Result => ({ errno, out: { entry_num: n } });
   if (u32(a, '__reserved')) return done('EOPNOTSUPP', 0);
@@ -55,9 +64,8 @@ export function hwptInvalidate(tx: Tx, a: Fields, ev: Event): Result {
     }
     return done('EINVAL', 0);
   }
-  // the nested domain's own ops decide: the vIOMMU's driver for one made through a vIOMMU (its
-  // instance's), else the device's, which the parent's owner check made the parent's driver
-  const driver = o.viommu ? instanceDriver(tx, tx.get(o.viommu, 'viommu')!.iommu) : (tx.get(o.parent, 'hwpt_paging')?.domain.driver ?? 'mock');
+  // the nested domain's own ops decide (nestedDriver)
+  const driver = nestedDriver(tx, o);
   if (driver === 'arm_smmuv3') return done('EOPNOTSUPP', 0);
   if (driver === 'intel_vtd') {
     const r = vtdInvalidate(tx, o, a, ev);

@@ -15,7 +15,8 @@ import { EXEC_ONLY_READ, PAGE_SIZE, execOnlyIn, gupFastOverflows, peekPage, phys
 import { isCompoundPage } from './huge_memory.js';
 import { Tx, type ObjOf } from './object.js';
 import { eachPinRun, pinnedPage } from './pages.js';
-import type { DeviceObj, SelftestObj } from './state.js';
+import type { DeviceObj, HwptPagingObj, SelftestObj } from './state.js';
+import { nestedDriver } from './invalidate.js';
 import { reportFault, IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID } from './fault.js';
 import { mockDirty } from './dirty.js';
 import { table } from '../ds/table.js';
@@ -81,8 +82,10 @@ function mockDomainReplace(tx: Tx, a: Fields): Result {
 }
 
 /** get_md_pagetable: a mock paging HWPT. */
-function mdPagetable(tx: Tx, id: number) {
-  return tx.get(id, 'hwpt_paging');
+function mdPagetable(tx: Tx, id: number): HwptPagingObj | 'ENOENT' | 'EINVAL' {
+  const h = tx.get(id, 'hwpt_paging');
+  // (get_md_pagetable: a paging HWPT of another driver's domain is EINVAL)
+  return !h ? 'ENOENT' : h.domain.driver !== 'mock' ? 'EINVAL' : h;
 }
 
 /** IOMMU_TEST_OP_MD_CHECK_MAP: the domain maps each 2 KiB of iova to the memory now at uptr. */
@@ -93,7 +96,7 @@ function mdCheckMap(tx: Tx, a: Fields): Result {
   let uptr = u64(m, 'uptr');
   if (iova % MOCK_IO_PAGE_SIZE || length % MOCK_IO_PAGE_SIZE || uptr % MOCK_IO_PAGE_SIZE || addOverflows(uptr, length)) return { errno: 'EINVAL' };
   const h = mdPagetable(tx, u32(a, 'id'));
-  if (!h) return { errno: 'ENOENT' };
+  if (typeof h === 'string') return { errno: h };
   const big = overLimit('IOMMU_TEST_OP_MD_CHECK_MAP', length / MOCK_IO_PAGE_SIZE, MAX_EVENT_STEPS, '2 KiB slots');
   if (big) return big;
   const iopt = getIoas(tx, h.ioas)!.iopt;
@@ -167,6 +170,8 @@ function mdCheckRefs(tx: Tx, a: Fields): Result {
 function mdCheckIotlb(tx: Tx, a: Fields): Result {
   const h = tx.get(u32(a, 'id'), 'hwpt_nested');
   if (!h) return { errno: 'ENOENT' };
+  // (get_md_pagetable_nested: a nested domain of another driver is EINVAL)
+  if (nestedDriver(tx, h) !== 'mock') return { errno: 'EINVAL' };
   const m = sub(a, 'check_iotlb');
   const idx = u32(m, 'id');
   if (idx > 3 || h.iotlb[idx] !== u32(m, 'iotlb')) return { errno: 'EINVAL' };

@@ -212,6 +212,11 @@ function unmapDma(tx: Tx, ev: Event): Result {
     if (size === 0n) r = { errno: 'EINVAL', unmapped: 0n };
     else if (addOverflows(iova, size - 1n)) r = { errno: 'EOVERFLOW', unmapped: 0n };
     else r = unmapIovaRange(tx, id, iova, iova + size - 1n);
+    // 6.14's iopt_unmap_iova_range starts from ENOENT and only an unmapped area makes it 0: a range
+    // with nothing in it is ENOENT (size 0 written back all the same). "iommufd: Make vfio_compat's
+    // unmap succeed if the range is already empty" (November 2025) came after 6.14.y had ended;
+    // 6.12.117 has it as a stable backport (success, which the conformance scenario expects).
+    if (tx.kernel === '6.14' && r.errno === 0 && r.unmapped === 0n) r = { errno: 'ENOENT', unmapped: 0n };
   }
   return { errno: r.errno, out: { size: r.unmapped } };
 }

@@ -126,3 +126,21 @@ describe('driver profiles after a second reading (session 18)', () => {
     }
   });
 });
+
+describe("selftest page-table checks on another driver's HWPT", () => {
+  // get_md_pagetable / get_md_pagetable_nested: a HWPT whose domain is not the mock's is EINVAL
+  it('MD_CHECK_MAP on a VT-d paging HWPT is EINVAL (ENOENT for no HWPT)', () => {
+    for (const kernel of ['6.12', '6.14'] as const) {
+      const r = rig(kernel);
+      r.env('iommu_add', { iommu: 1, driver: 'intel_vtd' });
+      r.env('device_add', { dev: 1, iommu: 1, flags: ['pci'] });
+      const fd = r.env('open', { path: '/dev/vfio/devices/vfio1' }).ret!;
+      const dev = id(r.io('VFIO_DEVICE_BIND_IOMMUFD', { argsz: 16, flags: 0, iommufd: r.ictx, out_devid: 0 }, fd), 'out_devid');
+      const ioas = id(r.io('IOMMU_IOAS_ALLOC', { flags: 0 }), 'out_ioas_id');
+      const h = id(r.io('IOMMU_HWPT_ALLOC', { flags: 0, dev_id: dev, pt_id: ioas, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 }), 'out_hwpt_id');
+      const check = (hwpt: number) => r.io('IOMMU_TEST_OP_MD_CHECK_MAP', { id: hwpt, check_map: { iova: 0x1000000n, length: 0x1000n, uptr: 0x10000n } });
+      expect(check(h).errno, kernel).toBe('EINVAL');
+      expect(check(99).errno, kernel).toBe('ENOENT');
+    }
+  });
+});
