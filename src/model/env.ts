@@ -426,8 +426,10 @@ function fillMemory(w: World, pid: number, a: Fields): [World, Result] {
   const big = overLimit('fill_memory', u64(a, 'length'), MAX_EVENT_BYTES, 'bytes');
   if (big) return [w, big];
   const n = Number(u64(a, 'length'));
-  const pat = a['pattern'] as Fields;
-  const seed = BigInt(u32(pat, 'seed'));
+  const pat = a['pattern'];
+  // (a malformed event gets a clear answer, not a crash: an untrusted trace)
+  if (!pat || typeof pat !== 'object' || Array.isArray(pat) || pat instanceof Uint8Array) return [w, { errno: 'EINVAL', unmodelled: 'fill_memory: pattern must be an object {seed}' }];
+  const seed = BigInt(u32(pat as Fields, 'seed'));
   const b = new Uint8Array(n);
   for (let k = 0; k < n; k++) b[k] = Number(((((seed + BigInt(k)) & 0xffffffffn) * 0x9e3779b1n) & 0xffffffffn) >> 24n);
   return writeMemory(w, pid, u64(a, 'va'), b);

@@ -106,7 +106,7 @@ function accountModeFor(tx: Tx): AccountMode {
  * (a domain fill, an access's xarray fill); a split's extra holder on its
  * shared page is no fill, nor an access reusing an exact access range.
  */
-export function pagesAddRange(tx: Tx, id: number, first: number, last: number, fill = true): PinErrno | 0 {
+export function pagesAddRange(tx: Tx, id: number, first: number, last: number, fill = true, beforeCharge?: () => PinErrno | 0): PinErrno | 0 {
   let p = tx.pages(id);
   let runs = p.pinned;
   const gaps: [number, number][] = [];
@@ -140,6 +140,10 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number, f
     for (const [s, r] of res) runs = runs.set(s, r);
     added += b - a + 1;
   }
+  // (what fails between the pins and the accounting: a fill maps the pinned pages into its domain
+  // before pfn_reader_update_pinned charges them)
+  const refused = beforeCharge?.();
+  if (refused) return refused;
   if (p.lastNpinned === undefined) {
     if (added) {
       const e = charge(tx, p, BigInt(added));
