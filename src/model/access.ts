@@ -137,12 +137,13 @@ const checkAreaProt = (area: Area, flags: number): boolean => !!(flags & IOMMUFD
 
 /** Whether an access pin (or one this pin made already) holds exactly indices [first, last] of pages `id` (iopt_pages_get_exact_access). */
 function exactAccess(tx: Tx, id: number, first: number, last: number, pinning: readonly AccessItem['pieces'][number][]): boolean {
-  let found = pinning.some((q) => q.pages === id && q.first === first && q.last === last);
+  const exact = (q: AccessItem['pieces'][number]): boolean => q.pages === id && q.first === first && q.last === last;
+  let found = pinning.some(exact);
   if (!found)
     tx.ctx.objs.each((_id, o) => {
       if (o.type === 'access')
         o.items.each((_i, it) => {
-          found = it.pieces.some((q) => q.pages === id && q.first === first && q.last === last);
+          found = it.pieces.some(exact);
           return !found;
         });
       return !found;

@@ -25,7 +25,7 @@ import {
 import { OPAQUE_FILE, PAGE_SIZE, RLIM_INFINITY_PAGES, mlockedPages, newMobj } from './mm.js';
 import { fileAt, opaque } from './files.js';
 import type { Tx } from './object.js';
-import { lastNpinned, newFilePages, newUserPages, withLast } from './pages.js';
+import { lastNpinned, newFilePages, newUserPages, uncharge, withLast } from './pages.js';
 import type { Pages, Range } from './state.js';
 
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1;
@@ -354,46 +354,32 @@ export function ioasChangeProcess(tx: Tx, a: Fields): Result {
   // of every pages object. An MM-mode owner that has exited cannot be uncharged
   // (update_mm_locked_vm: mmget_not_zero fails, EINVAL): the kernel WARNs, leaves that object's
   // last_npinned at 0 (the count above zeroed it), moves it all the same and returns EINVAL.
-  let w = tx.w;
-  const adjustProc = (pid: number, locked: bigint, pinned: bigint) => {
-    const q = w.procs.get(pid);
-    // (mm->locked_vm is an unsigned long: an uncharge past what it holds wraps, with __account_locked_vm's WARN)
-    if (q) w = { ...w, procs: w.procs.set(pid, { ...q, lockedVm: BigInt.asUintN(64, q.lockedVm + locked), pinnedVm: q.pinnedVm + pinned }) };
-  };
-  const adjustUser = (uid: number, n: bigint) => {
-    const v = (w.userLockedVm.get(uid) ?? 0n) + n;
-    w = { ...w, userLockedVm: v ? w.userLockedVm.set(uid, v) : w.userLockedVm.delete(uid) };
-  };
-  if (needUser) {
-    adjustUser(me.uid, needUser);
-    adjustProc(me.pid, 0n, needUser);
+  // (charge_current: the caller's counters take what it is charged, mm->locked_vm an unsigned long)
+  if (needUser || needMm) {
+    let w = tx.w;
+    if (needUser) w = { ...w, userLockedVm: w.userLockedVm.set(me.uid, curUser + needUser) };
+    const q = w.procs.get(me.pid)!;
+    tx.setWorld({ ...w, procs: w.procs.set(me.pid, { ...q, lockedVm: BigInt.asUintN(64, q.lockedVm + needMm), pinnedVm: q.pinnedVm + needUser + needMm }) });
   }
-  if (needMm) adjustProc(me.pid, needMm, needMm);
   let deadOwner = false;
   for (const p of all) {
     let last = lastNpinned(p);
     if (moves(p)) {
-      const n = BigInt(p.npinned);
-      if (p.account === 'mm' && !w.procs.get(p.ownerPid)?.alive) {
+      if (p.account === 'mm' && !tx.w.procs.get(p.ownerPid)?.alive) {
         deadOwner = true;
         last = 0;
       } else {
-        // (as pages.ts uncharge, for books an earlier WARN left off: decr_user_locked_vm skips)
-        if (p.account === 'user') {
-          if ((w.userLockedVm.get(p.ownerUid) ?? 0n) >= n) adjustUser(p.ownerUid, -n);
-          adjustProc(p.ownerPid, 0n, -n);
-        } else adjustProc(p.ownerPid, -n, -n);
+        // iopt_pages_update_pinned(pages, npinned, false): the old owner's uncharge
+        uncharge(tx, p, BigInt(p.npinned));
         last = p.npinned;
       }
     }
     tx.putPages(withLast({ ...p, ownerPid: me.pid, ownerUid: me.uid }, last));
   }
   if (deadOwner) {
-    w = w.taint === undefined ? { ...w, taint: DEAD_OWNER_WARN } : w;
-    tx.setWorld(w);
+    if (tx.w.taint === undefined) tx.setWorld({ ...tx.w, taint: DEAD_OWNER_WARN });
     tx.keepOnError = true;
     return { errno: 'EINVAL' };
   }
-  tx.setWorld(w);
   return { errno: 0 };
 }

@@ -144,30 +144,22 @@ export function pagesAddRange(tx: Tx, id: number, first: number, last: number, f
   // before pfn_reader_update_pinned charges them)
   const refused = beforeCharge?.();
   if (refused) return refused;
-  if (p.lastNpinned === undefined) {
-    if (added) {
-      const e = charge(tx, p, BigInt(added));
-      if (e) return e;
-    }
-    const cur = tx.pages(id);
-    tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
-    return 0;
+  const npinned = p.npinned + added;
+  // A fill settles the accounting against last_npinned (normally: charges what it pinned). Where a
+  // CHANGE_PROCESS or an exited owner left last_npinned off npinned, a failed settle is undone as the
+  // dropped transaction has it (the kernel unpins what the fill pinned, last_npinned stays), but one
+  // that went through is not when the ioctl fails later (Tx.skewSettled). A split's or a reused
+  // access's extra holder pins nothing and settles nothing.
+  const skewed = p.lastNpinned !== undefined;
+  if (fill || !skewed) {
+    if (skewed && !added && p.account === 'mm') return hangs(tx);
+    const e = updatePinned(tx, p, npinned);
+    if (e) return e;
+    if (skewed) tx.skewSettled = true;
   }
-  // last_npinned off npinned (CHANGE_PROCESS's failed uncharge, or an exited owner's failed one): a fill settles it
-  if (!fill) {
-    const cur = tx.pages(id);
-    tx.putPages(pagesWith(cur, runs, p.npinned + added, cur.areaRefs));
-    return 0;
-  }
-  // A failed settle is undone as the dropped transaction has it: the kernel unpins what the fill
-  // pinned, and its update_unpinned leaves last_npinned (behind npinned) where it was. A settle
-  // that went through is not, when the ioctl fails later (Tx.skewSettled).
-  if (!added && p.account === 'mm') return hangs(tx);
-  const e = updatePinned(tx, p, p.npinned + added);
-  if (e) return e;
-  tx.skewSettled = true;
   const cur = tx.pages(id);
-  tx.putPages(withLast(pagesWith(cur, runs, p.npinned + added, cur.areaRefs), p.npinned + added));
+  const q = pagesWith(cur, runs, npinned, cur.areaRefs);
+  tx.putPages(fill ? withLast(q, npinned) : q);
   return 0;
 }
 
@@ -441,7 +433,8 @@ function charge(tx: Tx, p: Pages, n: bigint): PinErrno | 0 {
   return 0;
 }
 
-function uncharge(tx: Tx, p: Pages, n: bigint): void {
+/** Uncharge `n` pinned pages from the pages object's owner (iopt_pages_update_pinned, dec). */
+export function uncharge(tx: Tx, p: Pages, n: bigint): void {
   if (p.account === 'none') return;
   let w: World = tx.w;
   // Uncharging more than the counter holds happens only once a CHANGE_PROCESS left the books off
