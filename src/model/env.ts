@@ -9,7 +9,7 @@ import { u32, u64 } from './args.js';
 import { closeFd, fileAt, installFile, LOFF_MAX, opaque } from './files.js';
 import { faultRead, faultWrite } from './fault.js';
 import { dmaWrite, guestS1Change, iopf } from './dma.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, isHugetlbVma, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privateCopiesOf, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withPageSet, withVmas, copyToUser, writeMobj, type Memory, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
+import { HPAGE_SIZE, HUGE_SHIFTS, hugeNr, hugeSize, PAGE_SIZE, TASK_SIZE, U64_MAX, VM_WRITABLE_COPIES, isHugetlbVma, VM_ACCOUNT, VM_EXEC, VM_HUGETLB, VM_LOCKED, VM_NO_MAYWRITE, VM_LOCKONFAULT, VM_NOHUGEPAGE, VM_NORESERVE, cutsHugetlb, pageAlign, emptyMm, findVma, forkMm, mapVma, newMobj, protectionChanges, protectRange, privateCopiesOf, privatelyMapped, readMobj, readUser, roundUp, uncacheHuge, UNKNOWN_FILE_SIZE, unmapRange, vmasIn, withPageSet, withVmas, copyToUser, writeMobj, type Memory, type Mm, type Mobj, type MobjKind, type Vma } from './mm.js';
 import { fault, forkPmds, mappedElsewhere, munmapFreeing, refusedCut, settle } from './huge_memory.js';
 import { Tx } from './object.js';
 import type { OpenFile, Proc, World } from './state.js';
@@ -134,9 +134,6 @@ const MAP_MODELLED = MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE 
 /** Why mmap's `flags` are past the model, if they are. */
 function unmodelledMapFlags(flags: number, kind: string): string | undefined {
   if (flags & 3) return 'mmap flags: the mapping type (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE) is the event\'s kind, not a flag';
-  const huge = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
-  // (a hugetlb page size other than the default 2 MiB hangs on the kernel's configuration; elsewhere the bits are ignored)
-  if ((kind === 'anon_hugetlb' || ((kind === 'anon' || kind === 'private_anon') && flags & MAP_HUGETLB)) && huge !== 0 && huge !== 21) return `mmap of hugetlb pages of 2^${huge} bytes (only the default 2 MiB pages are modelled)`;
   const rest = flags & ~MAP_MODELLED & ~(MAP_HUGE_MASK << MAP_HUGE_SHIFT);
   if (rest) return `mmap flags 0x${rest.toString(16)} (MAP_GROWSDOWN, MAP_SYNC, MAP_32BIT, ...) are not modelled`;
   return undefined;
@@ -158,19 +155,27 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   const mapFlags = a['flags'] === undefined ? 0 : u32(a, 'flags');
   const notModelled = unmodelledMapFlags(mapFlags, kind);
   if (notModelled) return [w, { errno: 'EINVAL', unmodelled: notModelled }];
+  // ksys_mmap_pgoff, first of all: anonymous hugetlb memory of a page size the kernel has no pool
+  // of (hstate_sizelog) is EINVAL; x86-64 has 2 MiB (log2 21, also 0: the default) and 1 GiB (30,
+  // on a CPU with GBPAGES). For a file mapping the bits are ignored (its file has its page size).
+  const sizeLog = (mapFlags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+  const anonHuge = kind === 'anon_hugetlb' || ((kind === 'anon' || kind === 'private_anon') && (mapFlags & MAP_HUGETLB) !== 0);
+  if (anonHuge && sizeLog !== 0 && !HUGE_SHIFTS.includes(sizeLog)) return fail(w, 'EINVAL');
+  const anonHugeShift = anonHuge && sizeLog !== 0 ? sizeLog : undefined;
+  let hugePage = anonHugeShift === undefined ? HPAGE_SIZE : 1n << BigInt(anonHugeShift);
   const p = proc(w, pid);
   // (MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB is what the kind anon_hugetlb stands for)
   if (kind === 'anon' && mapFlags & MAP_HUGETLB) kind = 'anon_hugetlb';
   // (ksys_mmap_pgoff aligns a hugetlb mapping's length to its huge page first, in an unsigned long:
   // it may wrap to 0; do_mmap's PAGE_ALIGN of a length that wraps is ENOMEM, held here as past TASK_SIZE)
   const rawLength = length;
-  const lengthOf = (huge: boolean) => roundUp(huge ? BigInt.asUintN(64, roundUp(rawLength, HPAGE_SIZE)) : rawLength, PAGE_SIZE);
+  const lengthOf = (huge: boolean) => roundUp(huge ? BigInt.asUintN(64, roundUp(rawLength, hugePage)) : rawLength, PAGE_SIZE);
   // do_mmap and __get_unmapped_area, after the fd lookup (EBADF) of a file mapping: a length of 0 is
   // EINVAL; one that wraps or reaches past TASK_SIZE ENOMEM; a hugetlb mapping at an address off a
   // huge page EINVAL (hugetlbfs's placement, prepare_hugepage_range); an address whose end is past
   // TASK_SIZE ENOMEM; then an unaligned address EINVAL.
   const rangeErrOf = (length: bigint, huge: boolean): string | 0 =>
-    length === 0n ? 'EINVAL' : length > TASK_SIZE ? 'ENOMEM' : huge && va % HPAGE_SIZE ? 'EINVAL' : va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
+    length === 0n ? 'EINVAL' : length > TASK_SIZE ? 'ENOMEM' : huge && va % hugePage ? 'EINVAL' : va > TASK_SIZE - length ? 'ENOMEM' : va % PAGE_SIZE ? 'EINVAL' : 0;
   // (the file's offset, page-aligned: x86's mmap refuses any other before even looking at the fd)
   const offset0 = a['offset'] === undefined ? 0n : u64(a, 'offset');
   if (offset0 % PAGE_SIZE) return fail(w, 'EINVAL');
@@ -217,6 +222,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       // (MAP_HUGETLB asks a file for nothing more when it is hugetlbfs's, and is refused otherwise)
       if (!hugeFile && mapFlags & MAP_HUGETLB) return fail(w, 'EINVAL');
       if (hugeFile) {
+        hugePage = hugeSize(w.mem.mobjs.get(f.mobj!)!);
         length = lengthOf(true);
         rangeErr = rangeErrOf(length, true);
       }
@@ -248,13 +254,17 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       // the cache lacks gets a private zero page (hugetlb_no_page), one the cache has is the file's
       // until written, and which the cache has the model does not keep (mm.ts Mobj.mayCache).
       const hm = mem.mobjs.get(mobj)!;
+      // A private mapping of a file of 1 GiB pages: its first touch of a huge page would copy 1 GiB
+      // into the model's own memory (mm.ts pinPage), so the model stops at the mapping.
+      if (kind === 'file_private' && hm.hugeShift !== undefined)
+        return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file of 1 GiB pages (each touch copies a whole 1 GiB page, past what the model keeps in memory)' }];
       if (kind === 'file_private' && hm.mayCache) return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file whose page cache may hold pages (which of them it shares hangs on the cache)' }];
       // ...and the other way round: a shared mapping, which fills the cache, beside a private one.
       if (kind !== 'file_private' && !hm.mayCache && privatelyMapped(w.procs, mobj))
         return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a shared mapping of a hugetlbfs file that is also mapped privately (which pages the private mapping shares with it hangs on the cache)' }];
       // hugetlbfs_file_mmap, once mmap_region has unmapped the range (a gap is left when it refuses):
       // the offset must be on a huge page.
-      if (offset % HPAGE_SIZE) return fileMmapRefused();
+      if (offset % hugePage) return fileMmapRefused();
       // (a writable mapping, private too, reaching past the end grows the file to cover it; a shared
       // one fills the cache as it is touched)
       const grown = prot & PROT_WRITE && hm.size < offset + length ? offset + length : hm.size;
@@ -270,7 +280,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   } else {
     const mk: MobjKind = kind === 'anon_hugetlb' || privateHuge ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';
     shared = kind !== 'private_anon';
-    [mem, mobj] = newMobj(mem, mk, length, undefined, undefined, a['content'] === 'unknown');
+    [mem, mobj] = newMobj(mem, mk, length, undefined, undefined, a['content'] === 'unknown', false, mk === 'hugetlb' ? anonHugeShift : undefined);
   }
   // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT, unless MAP_NORESERVE)
   const noreserve = mapFlags & MAP_NORESERVE ? VM_NORESERVE : 0;
@@ -468,8 +478,8 @@ const MFD_NAME_MAX_LEN = 249;
  * sealing flags change nothing the model has (seals are fcntl's, which no trace carries; the
  * vm.memfd_noexec sysctl is taken at its default, 0). MFD_HUGETLB (QEMU's memory-backend-memfd
  * with hugetlb=on) makes a hugetlbfs file: a hugetlb memory object whose size is the file's
- * (ftruncate only to whole huge pages, no write(2), holes and mappings by huge page); huge pages
- * other than the default 2 MiB are answered as not modelled. The pool of huge pages is taken to
+ * (ftruncate only to whole huge pages, no write(2), holes and mappings by huge page), of the
+ * default 2 MiB pages or 1 GiB ones (MFD_HUGE_1GB); another size is ENODEV. The pool of huge pages is taken to
  * be large enough (as for MAP_HUGETLB).
  */
 function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
@@ -477,13 +487,14 @@ function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
   if (flags & ~(MFD_ALL_FLAGS | (flags & MFD_HUGETLB ? MFD_HUGE_BITS : 0))) return fail(w, 'EINVAL');
   if (flags & MFD_EXEC && flags & MFD_NOEXEC_SEAL) return fail(w, 'EINVAL');
   if (new TextEncoder().encode(String(a['name'] ?? '')).length > MFD_NAME_MAX_LEN) return fail(w, 'EINVAL');
-  const hugeSize = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
-  if (flags & MFD_HUGETLB && hugeSize !== 0 && hugeSize !== 21)
-    return [w, { errno: 'EINVAL', unmodelled: `memfd_create(MFD_HUGETLB) with huge pages of 2^${hugeSize} bytes (only the default 2 MiB pages are modelled)` }];
+  // (hugetlb_file_setup: a page size the kernel has no pool of is ENODEV; x86-64 has 2 MiB and 1 GiB)
+  const sizeLog = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+  if (flags & MFD_HUGETLB && sizeLog !== 0 && !HUGE_SHIFTS.includes(sizeLog)) return fail(w, 'ENODEV');
   let mem = w.mem;
   let mobj: number;
-  // (MFD_HUGETLB: a hugetlbfs file of 2 MiB pages, whose size, mappings and holes go by them)
-  [mem, mobj] = newMobj(mem, flags & MFD_HUGETLB ? 'hugetlb' : 'memfd', 0n, String(a['name'] ?? ''), undefined, a['content'] === 'unknown', !!(flags & MFD_HUGETLB));
+  // (MFD_HUGETLB: a hugetlbfs file of 2 MiB or 1 GiB pages, whose size, mappings and holes go by them)
+  const huge = (flags & MFD_HUGETLB) !== 0;
+  [mem, mobj] = newMobj(mem, huge ? 'hugetlb' : 'memfd', 0n, String(a['name'] ?? ''), undefined, a['content'] === 'unknown', huge, huge && sizeLog !== 0 ? sizeLog : undefined);
   const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'memfd', mobj });
   return [w2, { errno: 0, ret: fd }];
 }
@@ -498,7 +509,8 @@ function ftruncate(w: World, pid: number, a: Fields): [World, Result] {
   // Not a regular file or memfd (the iommufd, a fault or access fd, a device), or not open for writing: EINVAL.
   if (f.mobj === undefined || f.readOnly) return fail(w, 'EINVAL');
   // (hugetlbfs_setattr: a hugetlbfs file's size is whole huge pages)
-  if (w.mem.mobjs.get(f.mobj)!.kind === 'hugetlb' && length % HPAGE_SIZE) return fail(w, 'EINVAL');
+  const fm = w.mem.mobjs.get(f.mobj)!;
+  if (fm.kind === 'hugetlb' && length % hugeSize(fm)) return fail(w, 'EINVAL');
   return [truncateFile(w, f.mobj, length), { errno: 0 }];
 }
 
@@ -526,7 +538,7 @@ function truncateFile(w: World, mobjId: number, size: bigint): World {
     if (partial) data = data.set(keep - 1, Uint8Array.prototype.slice.call(partial).fill(0, cut));
   }
   // (a hugetlbfs file loses the huge pages past the new size from its cache too: remove_inode_hugepages)
-  const { unknown, ...rest } = size < m.size || huge ? uncacheHuge(w.mem.mobjs.get(m.id)!, Number(size / HPAGE_SIZE)) : w.mem.mobjs.get(m.id)!;
+  const { unknown, ...rest } = size < m.size || huge ? uncacheHuge(w.mem.mobjs.get(m.id)!, Number(size / hugeSize(m))) : w.mem.mobjs.get(m.id)!;
   const next = { ...rest, size, data, ...(unknown && size !== 0n ? { unknown } : {}) };
   return { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, next) } };
 }
@@ -742,8 +754,10 @@ function markWritableCopies(w: World, parent: Mm, child: Mm, mem: Memory): [Mm, 
     const obj = v.cow ?? v.mobj;
     const copies: number[] = [];
     const shared: number[] = [];
-    for (let h = Number(v.offset / HPAGE_SIZE) * HPAGE_NR; BigInt(h) * PAGE_SIZE < v.offset + (v.end - v.start); h += HPAGE_NR) {
-      if (folioPinned(w, obj, h)) copies.push(h);
+    const om = mem.mobjs.get(obj)!;
+    const nr = hugeNr(om);
+    for (let h = Number(v.offset / hugeSize(om)) * nr; BigInt(h) * PAGE_SIZE < v.offset + (v.end - v.start); h += nr) {
+      if (folioPinned(w, obj, h, nr)) copies.push(h);
       else if (mem.mobjs.get(obj)?.writableCopies?.has(h)) shared.push(h);
     }
     if (shared.length) mark(obj, [], shared);

@@ -11,7 +11,7 @@ import { u32, u64 } from './args.js';
 import { fileAt, LOFF_MAX, opaque } from './files.js';
 import { MAX_EVENT_BYTES } from './limits.js';
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_SIZE, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, privateCopiesOf, privatelyMapped, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
+import { hugeSize, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, privateCopiesOf, privatelyMapped, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
 import { takeOutPages } from './pages.js';
 import type { World } from './state.js';
 
@@ -78,13 +78,15 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
   // that wraps negative, and as a page index the end is then past every page, so it allocates huge
   // pages on and on, into page indices the file's eviction never looks at, until the pool runs out
   // (the oracle: ENOSPC; a campaign that drew it met a kernel BUG in clear_inode later)
-  if (m.kind === 'hugetlb' && offset + len + HPAGE_SIZE - 1n > LOFF_MAX)
+  if (m.kind === 'hugetlb' && offset + len + hugeSize(m) - 1n > LOFF_MAX)
     return [w, { errno: 'ENOSPC', unmodelled: "fallocate of a hugetlbfs file within a huge page of the largest file size: the kernel's end index wraps, and it allocates huge pages until the pool runs out" }];
   // (hugetlbfs_fallocate fills the cache, which a private mapping of the file would share from: mm.ts Mobj.mayCache)
   if (m.kind === 'hugetlb' && !m.mayCache && privatelyMapped(w.procs, mobjId))
     return [w, { errno: 0, unmodelled: 'fallocate of a hugetlbfs file that is mapped privately (which pages the private mapping shares with it hangs on the cache)' }];
-  // Whether that many pages can be had depends on the machine's memory and the mount's size.
-  if (len > BigInt(MAX_EVENT_BYTES)) return [w, { errno: 'ENOSPC', unmodelled: `fallocate of ${len} bytes: whether the memory is there depends on the machine` }];
+  // Whether that many pages can be had depends on the machine's memory and the mount's size; for
+  // hugetlbfs on its pool, which the model takes to be large enough (as for mmap), up to 128 huge
+  // pages of the file's size (1 GiB pages: 128 GiB; the cache keeps one entry per huge page).
+  if (m.kind === 'hugetlb' ? len / hugeSize(m) > 128n : len > BigInt(MAX_EVENT_BYTES)) return [w, { errno: 'ENOSPC', unmodelled: `fallocate of ${len} bytes: whether the memory is there depends on the machine` }];
   const end = offset + len;
   const size = mode & FALLOC_FL_KEEP_SIZE || end <= m.size || m.size === UNKNOWN_FILE_SIZE ? m.size : end;
   let next: Mobj = size === m.size ? m : { ...m, size };
@@ -93,8 +95,9 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
     // (KEEP_SIZE, or an end off a huge page): those stay reachable through a mapping.
     next = { ...next, mayCache: true };
     let cached = m.hugeCached ?? PMap.emptyNumber<true>();
-    const eofPage = Number(hugetlbEof(next) / HPAGE_SIZE);
-    for (let h = Math.max(Number(offset / HPAGE_SIZE), eofPage); BigInt(h) * HPAGE_SIZE < end; h++) cached = cached.set(h, true);
+    const hs = hugeSize(m);
+    const eofPage = Number(hugetlbEof(next) / hs);
+    for (let h = Math.max(Number(offset / hs), eofPage); BigInt(h) * hs < end; h++) cached = cached.set(h, true);
     if (cached.size) next = { ...next, hugeCached: cached };
   }
   return next === m ? [w, { errno: 0 }] : [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, next) } }, { errno: 0 }];
@@ -108,7 +111,8 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
  * the 2 MiB ones (hugetlbfs_punch_hole).
  */
 export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint): World {
-  const unit = w.mem.mobjs.get(mobjId)!.kind === 'hugetlb' ? HPAGE_SIZE : PAGE_SIZE;
+  const hm = w.mem.mobjs.get(mobjId)!;
+  const unit = hm.kind === 'hugetlb' ? hugeSize(hm) : PAGE_SIZE;
   const holeStart = ((offset + unit - 1n) / unit) * unit;
   const holeEnd = ((offset + len) / unit) * unit;
   const zero = (from: bigint, to: bigint) => {
@@ -121,7 +125,7 @@ export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint)
     const to = Number(holeEnd / PAGE_SIZE);
     w = takeOutPages(w, mobjId, from, to);
     const m = w.mem.mobjs.get(mobjId)!;
-    if (m.hugeCached !== undefined) w = { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, uncacheHuge(m, Number(holeStart / HPAGE_SIZE), Number(holeEnd / HPAGE_SIZE))) } };
+    if (m.hugeCached !== undefined) w = { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, uncacheHuge(m, Number(holeStart / unit), Number(holeEnd / unit))) } };
     // hugetlbfs unmaps the whole huge pages of the hole from every mapping of the file
     // (hugetlb_vmdelete_list), a private one's own copies too, which then go.
     if (m.kind === 'hugetlb') for (const cow of privateCopiesOf(w.procs, mobjId)) w = takeOutPages(w, cow, from, to);

@@ -13,7 +13,7 @@
 import type { Fields, Result } from '../events/event.js';
 import { table } from '../ds/table.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, U64_MAX, VM_LOCKED, VM_NO_MAYWRITE, findVma, pageAlign, withFlags, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
+import { PAGE_SIZE, vmaHugeSize, U64_MAX, VM_LOCKED, VM_NO_MAYWRITE, findVma, pageAlign, withFlags, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_RAND_READ, VM_SEQ_READ, VM_WIPEONFORK, isHugetlbVma, mapVma, vmaHasFile, withNewPages, type Vma } from './mm.js';
 import { punchHole } from './fallocate.js';
 import { coldSplit, folioMappings, settle, zap } from './huge_memory.js';
 import { kernelVmaPieces, mergeChanged, splitKernelVma } from './vma_merge.js';
@@ -216,9 +216,9 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
   // madvise_update_vma: nothing to do when the flags stay; else the VMA is split at the
   // range's ends, and a hugetlb VMA splits only at a huge-page boundary (hugetlb_vm_op_split).
   if (next === flags) return 0;
-  if (isHugetlbVma(w.mem, v) && start > v.start && start % HPAGE_SIZE) return 'EINVAL';
+  if (isHugetlbVma(w.mem, v) && start > v.start && start % vmaHugeSize(w.mem, v)) return 'EINVAL';
   const p = w.procs.get(s.pid)!;
-  if (isHugetlbVma(w.mem, v) && end < v.end && end % HPAGE_SIZE) {
+  if (isHugetlbVma(w.mem, v) && end < v.end && end % vmaHugeSize(w.mem, v)) {
     // (the split at the start came first, and stays)
     const [mm, mem] = splitKernelVma(p.mm, w.mem, start);
     s.w = { ...w, mem };
@@ -240,9 +240,10 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number)
   // (madvise_dontneed_free_valid_vma: locked memory only takes DONTNEED_LOCKED)
   if (behavior !== MADV.DONTNEED_LOCKED && (v.flags ?? 0) & VM_LOCKED) return 'EINVAL';
   if (isHugetlbVma(s.w.mem, v)) {
-    if (start % HPAGE_SIZE) return 'EINVAL';
+    const hs = vmaHugeSize(s.w.mem, v);
+    if (start % hs) return 'EINVAL';
     // (whole huge pages only: private ones are dropped, the file's page, or none, shows again)
-    end = (end / HPAGE_SIZE) * HPAGE_SIZE;
+    end = (end / hs) * hs;
     if (end <= start) return 0;
   }
   if (v.shared) return 0;

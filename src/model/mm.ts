@@ -25,11 +25,13 @@ export const PAGE_SHIFT = 12n;
 export const HPAGE_SIZE = 0x200000n;
 /** Pages in a 2 MiB huge page. */
 export const HPAGE_NR = 512;
+/** log2 of the hugetlb page sizes x86-64 has: 2 MiB (the default) and 1 GiB (a CPU with GBPAGES). */
+export const HUGE_SHIFTS: readonly number[] = [21, 30];
 
 export type MobjKind =
   | 'anon' // private anonymous memory (heap, stack, MAP_PRIVATE|MAP_ANONYMOUS)
   | 'shmem' // MAP_SHARED|MAP_ANONYMOUS
-  | 'hugetlb' // MAP_HUGETLB: 2 MiB compound pages
+  | 'hugetlb' // MAP_HUGETLB: 2 MiB compound pages, or 1 GiB ones (Mobj.hugeShift)
   | 'memfd'
   | 'file'; // a regular file's page cache
 
@@ -97,7 +99,21 @@ export interface Mobj {
    * writable (VM_WRITABLE_COPIES): meaningful under a VMA with that mark.
    */
   readonly writableCopies?: PMap<number, true>;
+  /**
+   * A hugetlb object of 1 GiB pages (MAP_HUGE_1GB, MFD_HUGE_1GB): log2 of its
+   * huge page size, 30. Absent: the default 2 MiB pages. Every hugetlb rule
+   * (alignment of mappings, splits, truncation, holes, fork's copies) goes
+   * by the object's own page size (hugeSize).
+   */
+  readonly hugeShift?: number;
 }
+
+/** A hugetlb object's huge page size in bytes (2 MiB unless it has 1 GiB pages). */
+export const hugeSize = (m: Mobj): bigint => (m.hugeShift === undefined ? HPAGE_SIZE : 1n << BigInt(m.hugeShift));
+/** Pages in one of a hugetlb object's huge pages. */
+export const hugeNr = (m: Mobj): number => (m.hugeShift === undefined ? HPAGE_NR : 1 << (m.hugeShift - 12));
+/** The huge page size of a hugetlb VMA (of its object). */
+export const vmaHugeSize = (mem: Memory, v: Vma): bigint => hugeSize(mem.mobjs.get(v.mobj)!);
 
 /** Out-parameter of reads: set when a byte read is not known to the model. */
 export interface ReadFlags {
@@ -197,7 +213,8 @@ export const VM_WRITABLE_COPIES = 0x100;
 export function writableCopy(mem: Memory, v: Vma, va: bigint): boolean {
   if (v.write || !((v.flags ?? 0) & VM_WRITABLE_COPIES)) return false;
   const idx = Number((v.offset + (va - v.start)) >> PAGE_SHIFT);
-  return mem.mobjs.get(v.cow ?? v.mobj)?.writableCopies?.has(idx - (idx % HPAGE_NR)) ?? false;
+  const m = mem.mobjs.get(v.cow ?? v.mobj);
+  return m?.writableCopies?.has(idx - (idx % hugeNr(m))) ?? false;
 }
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 
@@ -308,7 +325,7 @@ const FILE_PHYS_SPAN = 1n << 64n;
  * file under /dev/hugepages), which grows as a file does (memfd and regular
  * file objects always do).
  */
-export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean, file = false): [Memory, number] {
+export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string, data?: PMap<number, Uint8Array>, unknown?: boolean, file = false, hugeShift?: number): [Memory, number] {
   const id = mem.nextMobj;
   // Ordinary pages are spaced two pages apart so no two are ever physically
   // contiguous; hugetlb pages are contiguous inside the object. A file (memfd
@@ -316,17 +333,21 @@ export function newMobj(mem: Memory, kind: MobjKind, size: bigint, name?: string
   // there can be: a page it grows into must not share its physical address
   // with a page of an object made after it (MD_CHECK_MAP compares them). (A
   // hugetlbfs file's addresses are one per byte: its pages are contiguous.)
-  const span = kind === 'memfd' || kind === 'file' ? FILE_PHYS_SPAN : kind === 'hugetlb' ? (file ? FILE_PHYS_SPAN / 2n : roundUp(size, HPAGE_SIZE)) : roundUp(size, PAGE_SIZE) * 2n;
+  // (1 GiB pages start on a 1 GiB physical boundary, as the kernel's gigantic pages do)
+  const huge = kind === 'hugetlb' && hugeShift !== undefined && hugeShift !== 21 ? 1n << BigInt(hugeShift) : HPAGE_SIZE;
+  const span = kind === 'memfd' || kind === 'file' ? FILE_PHYS_SPAN : kind === 'hugetlb' ? (file ? FILE_PHYS_SPAN / 2n : roundUp(size, huge)) : roundUp(size, PAGE_SIZE) * 2n;
+  const phys = roundUp(mem.nextPhys, huge);
   const mobj: Mobj = {
     id,
     kind,
     size,
     data: data ?? PMap.emptyNumber<Uint8Array>(),
-    phys: mem.nextPhys,
+    phys,
     ...(name !== undefined ? { name } : {}),
     ...(unknown ? { unknown: true } : {}),
+    ...(huge !== HPAGE_SIZE ? { hugeShift } : {}),
   };
-  return [{ ...mem, mobjs: mem.mobjs.set(id, mobj), nextMobj: id + 1, nextPhys: mem.nextPhys + roundUp(span, HPAGE_SIZE) + HPAGE_SIZE }, id];
+  return [{ ...mem, mobjs: mem.mobjs.set(id, mobj), nextMobj: id + 1, nextPhys: phys + roundUp(span, HPAGE_SIZE) + HPAGE_SIZE }, id];
 }
 
 export function roundUp(v: bigint, a: bigint): bigint {
@@ -379,7 +400,7 @@ export function folioPieces(m: Mobj, a: number, z: number): [number, number][] {
 export function pastEof(mem: Memory, vma: Vma, off: bigint): boolean {
   const backing = mem.mobjs.get(vma.mobj);
   // (hugetlbfs faults by huge page, and has none from the one i_size cuts on but those in its cache: hugetlb_no_page)
-  if (backing?.kind === 'hugetlb') return off >= hugetlbEof(backing) && !backing.hugeCached?.has(Number(off / HPAGE_SIZE));
+  if (backing?.kind === 'hugetlb') return off >= hugetlbEof(backing) && !backing.hugeCached?.has(Number(off / hugeSize(backing)));
   // (shared anonymous memory is a shmem file as long as the mapping was made: grown by mremap, the rest faults)
   return (backing?.kind === 'memfd' || backing?.kind === 'file' || backing?.kind === 'shmem') && off >= backing.size;
 }
@@ -416,7 +437,7 @@ export function privateCopiesOf(procs: PMap<number, { readonly mm: Mm }>, mobjId
 export const privatelyMapped = (procs: PMap<number, { readonly mm: Mm }>, mobjId: number): boolean => privateCopiesOf(procs, mobjId).length > 0;
 
 /** Where a hugetlbfs file's pages end: i_size rounded down to a huge page (a file fallocate grew to 3 MiB has one). */
-export const hugetlbEof = (m: Mobj): bigint => (m.size / HPAGE_SIZE) * HPAGE_SIZE;
+export const hugetlbEof = (m: Mobj): bigint => (m.size / hugeSize(m)) * hugeSize(m);
 
 /**
  * The first page of `[from, to)` (inside VMA `vma`) that lies past the end
@@ -427,8 +448,9 @@ export function eofVa(mem: Memory, vma: Vma, from: bigint, to: bigint): bigint |
   const hm = mem.mobjs.get(vma.mobj);
   if (hm?.kind === 'hugetlb') {
     // The first huge page from the file's end on that its cache lacks (a few at most are there).
+    const hs = hugeSize(hm);
     let off = at(from) > hugetlbEof(hm) ? at(from) : hugetlbEof(hm);
-    while (off < at(to) && hm.hugeCached?.has(Number(off / HPAGE_SIZE))) off = (off / HPAGE_SIZE + 1n) * HPAGE_SIZE;
+    while (off < at(to) && hm.hugeCached?.has(Number(off / hs))) off = (off / hs + 1n) * hs;
     return off < at(to) ? vma.start + (off - vma.offset) : undefined;
   }
   if (!pastEof(mem, vma, at(to - PAGE_SIZE))) return undefined;
@@ -528,10 +550,10 @@ export function pinPage(mm: Mm, mem: Memory, va: bigint, write: boolean, fast = 
     // mapping copies the whole huge page (hugetlb_wp).
     const src = mem.mobjs.get(vma.mobj)!;
     const cow = mem.mobjs.get(vma.cow)!;
-    const huge = cow.kind === 'hugetlb';
-    const first = huge ? r.page.index - (r.page.index % HPAGE_NR) : r.page.index;
+    const nr = cow.kind === 'hugetlb' ? hugeNr(cow) : 1;
+    const first = r.page.index - (r.page.index % nr);
     let data = cow.data;
-    for (let i = first; i < first + (huge ? HPAGE_NR : 1); i++) if (!data.has(i)) data = data.set(i, src.data.get(i) ?? new Uint8Array(Number(PAGE_SIZE)));
+    for (let i = first; i < first + nr; i++) if (!data.has(i)) data = data.set(i, src.data.get(i) ?? new Uint8Array(Number(PAGE_SIZE)));
     const ncow: Mobj = { ...cow, data };
     return { mem: { ...mem, mobjs: mem.mobjs.set(ncow.id, ncow) }, page: { mobj: vma.cow, index: r.page.index } };
   }
@@ -551,9 +573,10 @@ export const pageAlign = (len: bigint): bigint => (len + PAGE_SIZE - 1n) & U64_M
 
 /** Whether cutting the VMAs at `addr` would split a hugetlb VMA off a huge-page boundary (hugetlb_vm_op_split: EINVAL). */
 export function cutsHugetlb(mm: Mm, mem: Memory, addr: bigint): boolean {
-  if (addr % HPAGE_SIZE === 0n) return false;
+  // (no hugetlb page is larger than 1 GiB)
+  if (addr % (1n << 30n) === 0n) return false;
   const v = mm.vmas.floor(addr)?.[1];
-  return !!v && v.start < addr && addr < v.end && isHugetlbVma(mem, v);
+  return !!v && v.start < addr && addr < v.end && isHugetlbVma(mem, v) && addr % vmaHugeSize(mem, v) !== 0n;
 }
 
 /** The VMAs `[start, end)` meets, in address order, whole. */
@@ -596,11 +619,13 @@ export function withNewPages(mem: Memory, v: Vma, cowGrowth = 0n): [Memory, Vma]
   let fresh: number;
   // (private hugetlb memory's new pages are huge pages again)
   if (v.cow !== undefined) {
-    const huge = mem.mobjs.get(v.cow)!.kind === 'hugetlb';
-    [mem, fresh] = newMobj(mem, huge ? 'hugetlb' : 'anon', mem.mobjs.get(v.cow)!.size + cowGrowth, undefined, undefined, undefined, huge);
+    const c = mem.mobjs.get(v.cow)!;
+    const huge = c.kind === 'hugetlb';
+    [mem, fresh] = newMobj(mem, huge ? 'hugetlb' : 'anon', c.size + cowGrowth, undefined, undefined, undefined, huge, c.hugeShift);
     return [mem, { ...v, cow: fresh }];
   }
-  [mem, fresh] = newMobj(mem, mem.mobjs.get(v.mobj)?.kind === 'hugetlb' ? 'hugetlb' : 'anon', v.offset + (v.end - v.start));
+  const o = mem.mobjs.get(v.mobj);
+  [mem, fresh] = newMobj(mem, o?.kind === 'hugetlb' ? 'hugetlb' : 'anon', v.offset + (v.end - v.start), undefined, undefined, undefined, false, o?.hugeShift);
   return [mem, { ...v, mobj: fresh }];
 }
 
@@ -765,7 +790,7 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
     let nid = remap.get(id);
     if (nid === undefined) {
       const src = mem.mobjs.get(id)!;
-      [mem, nid] = newMobj(mem, src.kind, src.size, src.name, src.data, src.unknown);
+      [mem, nid] = newMobj(mem, src.kind, src.size, src.name, src.data, src.unknown, false, src.hugeShift);
       remap.set(id, nid);
     }
     return nid;

@@ -11,7 +11,7 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u64 } from './args.js';
-import { HPAGE_SIZE, PAGE_SIZE, TASK_SIZE, VM_LOCKED, VM_LOCKED_MASK, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withFlags, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
+import { PAGE_SIZE, vmaHugeSize, TASK_SIZE, VM_LOCKED, VM_LOCKED_MASK, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withFlags, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
 import { mlockFutureOk, populate, tooMuchToFaultIn } from './mlock.js';
 import type { World } from './state.js';
 import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
@@ -100,10 +100,11 @@ export function mremap(w: World, pid: number, a: Fields): [World, Result] {
   const vma = vmaAt(p.mm, addr);
   if (!vma) return [w, { errno: 'EFAULT' }];
   if (isHugetlbVma(w.mem, vma)) {
-    oldLen = ((oldLen + HPAGE_SIZE - 1n) / HPAGE_SIZE) * HPAGE_SIZE;
-    newLen = ((newLen + HPAGE_SIZE - 1n) / HPAGE_SIZE) * HPAGE_SIZE;
+    const hs = vmaHugeSize(w.mem, vma);
+    oldLen = ((oldLen + hs - 1n) / hs) * hs;
+    newLen = ((newLen + hs - 1n) / hs) * hs;
     // both addresses on a huge page, and no growing (the reservation cannot be split)
-    if (addr % HPAGE_SIZE || newAddr % HPAGE_SIZE || newLen > oldLen) return [w, { errno: 'EINVAL' }];
+    if (addr % hs || newAddr % hs || newLen > oldLen) return [w, { errno: 'EINVAL' }];
   }
   const c: Call = { w, pid, mm: p.mm, addr, flags, placed: a['placed'] === undefined ? undefined : u64(a, 'placed') };
   let r: bigint | string | NotModelled;

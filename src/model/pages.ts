@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, hugeNr, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -484,9 +484,9 @@ export function anyPinned(w: World, mobj: number, first: number, n: number): boo
  * huge page's (oracle fuzz seed 132: such a folio, shared by fork once, is
  * shared again by the next fork).
  */
-export function folioPinned(w: World, mobj: number, first: number): boolean {
+export function folioPinned(w: World, mobj: number, first: number, nr = HPAGE_NR): boolean {
   const m = w.mem.mobjs.get(mobj);
-  return !!m && folioPieces(m, first, first + HPAGE_NR - 1).some(([a, z]) => anyPinned(w, mobj, a, z - a + 1));
+  return !!m && folioPieces(m, first, first + nr - 1).some(([a, z]) => anyPinned(w, mobj, a, z - a + 1));
 }
 
 export { HPAGE_SIZE };
@@ -514,7 +514,7 @@ export function takeOutPages(w: World, mobjId: number, from: number, to = Infini
       p.pinned.each((s, r) => {
         const lastIndex = r.mobjIndex + (r.last - s);
         if (r.mobj !== mobjId || lastIndex < from || r.mobjIndex >= to) return true;
-        if (orphan === undefined) [mem, orphan] = newMobj(mem, m.kind, m.size, `${m.name ?? 'pages'} (taken out, still pinned)`, m.data, m.unknown);
+        if (orphan === undefined) [mem, orphan] = newMobj(mem, m.kind, m.size, `${m.name ?? 'pages'} (taken out, still pinned)`, m.data, m.unknown, false, m.hugeShift);
         // The run in up to three pieces: below `from` and from `to` on, its pages stay in the object.
         const a = Math.max(from, r.mobjIndex);
         const b = Math.min(to - 1, lastIndex);
@@ -539,11 +539,12 @@ export function takeOutPages(w: World, mobjId: number, from: number, to = Infini
   }, from);
   // (a forked child's writable copies among them go too: the pages there later are new ones)
   let copies = m.writableCopies;
+  const nr = hugeNr(m);
   copies?.each((h) => {
     if (h >= to) return false;
-    if (h + HPAGE_NR > from) copies = copies!.delete(h);
+    if (h + nr > from) copies = copies!.delete(h);
     return true;
-  }, from - (from % HPAGE_NR));
+  }, from - (from % nr));
   const next = withPageSet({ ...m, data }, 'writableCopies', copies);
   return { ...w, ctxs, mem: { ...mem, mobjs: mem.mobjs.set(mobjId, next) } };
 }

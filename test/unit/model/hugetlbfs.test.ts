@@ -90,8 +90,7 @@
  * contents from before the trace): a read of a huge page the cache lacks
  * gets a private zero page, one it has is the file's until written, and which
  * the cache has the model does not keep (test/oracle/regressions has the
- * kernel's answers to a probe of it); huge pages other than 2 MiB, and the
- * pool running out (the model takes it to be large enough, as for
+ * kernel's answers to a probe of it), and the pool running out (the model takes it to be large enough, as for
  * MAP_HUGETLB).
  */
 import { join } from 'node:path';
