@@ -33,6 +33,12 @@ const FAKE_PTR = 0x10000n;
 /** How hostile: weight of each hostile alternative against ~100 for the valid one (default 4). */
 export interface Bias {
   hostile: number;
+  /**
+   * Whether the kernel has a pool of 1 GiB hugetlb pages (MAP_HUGE_1GB, MFD_HUGE_1GB): the model's
+   * does, so model-only fuzzing asks for them (absent: true); the oracle kit's kernel only when
+   * booted with `--gigantic N`, so the oracle's campaigns say false otherwise.
+   */
+  gigantic?: boolean;
 }
 
 type D = Draw;
@@ -104,6 +110,8 @@ const MAP_HUGETLB = 0x40000;
 /** memfd_create's MFD_HUGETLB, and its 2 MiB page size (log2 21 in bits 26-31). */
 const MFD_HUGETLB = 0x4;
 const MFD_HUGE_2MB = 21 << 26;
+/** MAP_HUGE_1GB and MFD_HUGE_1GB (log2 30 in the same bits): QEMU's hugetlbsize=1G. */
+const HUGE_1GB = 30 << 26;
 
 /** A user address inside one of the process's mappings, page aligned mostly. */
 function userVa(d: D, h: number): Sym | bigint {
@@ -786,6 +794,14 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
               : d.of(MAP_LOCKED, MAP_POPULATE, MAP_LOCKED | MAP_POPULATE, MAP_POPULATE | MAP_NONBLOCK, MAP_NORESERVE, MAP_FIXED_NOREPLACE, MAP_STACK);
         // (hostile: MAP_HUGETLB with a file, EINVAL unless it is a hugetlbfs one)
         else if (a['fd'] !== undefined && d.w([100, d.h])) a['flags'] = MAP_HUGETLB;
+        // Now and then hugetlb memory of 1 GiB pages (where the kernel has them), mostly at the first
+        // region, which is on a 1 GiB boundary (elsewhere: EINVAL); its length rounds up to 1 GiB,
+        // over the regions after it.
+        const hugetlb = kind === 'anon_hugetlb' || (kind === 'private_anon' && typeof a['flags'] === 'number' && (a['flags'] & MAP_HUGETLB) !== 0);
+        if (b.gigantic !== false && hugetlb && d.w([75, 25]) === 1) {
+          a['flags'] = (typeof a['flags'] === 'number' ? a['flags'] : 0) | HUGE_1GB;
+          if (d.w([80, 20]) === 0) a['va'] = GUEST_VA;
+        }
         return a;
       }),
     },
@@ -863,7 +879,7 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       weight: 1.5,
       build: env('memfd_create', (d) => {
         const c = d.w([60, 25, 15, d.h]);
-        if (c === 2) return { name: 'guest-ram', flags: d.of(MFD_HUGETLB, MFD_HUGETLB | MFD_HUGE_2MB | 3) };
+        if (c === 2) return { name: 'guest-ram', flags: b.gigantic !== false ? d.of(MFD_HUGETLB, MFD_HUGETLB | MFD_HUGE_2MB | 3, MFD_HUGETLB | HUGE_1GB | 3) : d.of(MFD_HUGETLB, MFD_HUGETLB | MFD_HUGE_2MB | 3) };
         // (hostile: also a name past MFD_NAME_MAX_LEN, 249 bytes: EINVAL)
         if (c === 3 && d.w([50, 50])) return { name: 'r'.repeat(250) };
         return c === 0 ? { name: 'guest-ram' } : { name: 'guest-ram', flags: c === 1 ? d.of(1, 3, 8, 0x10, 0xb) : d.of(0x18, 0x20, MFD_HUGE_2MB) };

@@ -38,6 +38,13 @@ export interface OracleEnv {
   kvm?: boolean;
   /** Keep the boot's directory (for debugging); its path is in the result. */
   keep?: boolean;
+  /**
+   * Boot with this many 1 GiB hugetlb pages (default none, as the kit): the CPU gets GBPAGES
+   * (`+pdpe1gb`), the kernel `hugepagesz=1G hugepages=N`, the guest N + 5 GiB of memory (the pages
+   * must find 1 GiB-aligned free ranges at boot). Without it the kit's kernel has no 1 GiB pool:
+   * MAP_HUGE_1GB is EINVAL and MFD_HUGE_1GB ENODEV, where the model answers as a kernel with one.
+   */
+  gigantic?: number;
 }
 
 export function kitDir(env: OracleEnv = {}): string {
@@ -152,13 +159,15 @@ const SHM_DONE = 0xc0;
  * instructions, no default devices, and the shared memory as an ivshmem
  * PCI device.
  */
-function qemuWrapper(dir: string, shmPath: string, shmSize: number, kvm: boolean): string {
+function qemuWrapper(dir: string, shmPath: string, shmSize: number, kvm: boolean, gigantic: number): string {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
   const real = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64'], { encoding: 'utf8' }).stdout.trim();
-  const cpu = process.env['IOREWIND_ORACLE_CPU'] ?? TCG_CPU;
+  const cpu = (process.env['IOREWIND_ORACLE_CPU'] ?? TCG_CPU) + (gigantic ? ',+pdpe1gb' : '');
   const w = join(bin, 'qemu-system-x86_64');
-  const rewrite = kvm ? '' : `case $a in *accel=kvm*) a=$(printf '%s' "$a" | sed 's/accel=kvm/accel=tcg/');; max) [ "$prev" = -cpu ] && a='${cpu}';; esac; `;
+  // (1 GiB pages: reserved on the kernel's command line, the only time 1 GiB-aligned free ranges are sure)
+  const append = gigantic ? `[ "$prev" = -append ] && a="hugepagesz=1G hugepages=${gigantic} default_hugepagesz=2M $a"; ` : '';
+  const rewrite = (kvm ? '' : `case $a in *accel=kvm*) a=$(printf '%s' "$a" | sed 's/accel=kvm/accel=tcg/');; max) [ "$prev" = -cpu ] && a='${cpu}';; esac; `) + append;
   writeFileSync(
     w,
     `#!/bin/sh\n# iorewind oracle: ${kvm ? 'KVM allowed' : `TCG whatever /dev/kvm says, -cpu ${cpu}`}; no default devices; the host's shared memory as ivshmem\n` +
@@ -284,8 +293,9 @@ export async function bootOnce(input: Uint8Array | (() => Uint8Array | Promise<U
     };
     const out = join(dir, 'out');
     const timeout = Math.max(30, Math.round(opts.timeoutSec ?? 600));
-    const env = { ...process.env, PATH: `${qemuWrapper(dir, shmPath, shmSize, !!opts.kvm)}:${process.env['PATH'] ?? ''}` };
-    const args = ['--out', out, '--timeout', String(timeout), '--hugepages', String(opts.hugepages ?? 256), prog, '--shm'];
+    const gigantic = opts.gigantic ?? 0;
+    const env = { ...process.env, PATH: `${qemuWrapper(dir, shmPath, shmSize, !!opts.kvm, gigantic)}:${process.env['PATH'] ?? ''}` };
+    const args = ['--out', out, '--timeout', String(timeout), '--hugepages', String(opts.hugepages ?? 256), ...(gigantic ? ['--mem', `${gigantic + 5}G`] : []), prog, '--shm'];
     const { code, stderr, stdout } = await new Promise<{ code: number; stderr: string; stdout: string }>((res, rej) => {
       const p = spawn(join(kit, 'run'), args, { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let se = '';

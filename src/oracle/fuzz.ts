@@ -149,8 +149,9 @@ interface Seq {
   owner: number[];
 }
 
-export function generate(seed: number, count: number, maxSteps: number, kinds: readonly string[], from: number, hostile = 4): { seqs: Seq[]; crashes: number; unfit: number } {
-  const arb = fc.array(eventTemplates('6.12', { hostile }, [...kinds]), { minLength: 1, maxLength: maxSteps, size: 'max' });
+export function generate(seed: number, count: number, maxSteps: number, kinds: readonly string[], from: number, hostile = 4, gigantic = false): { seqs: Seq[]; crashes: number; unfit: number } {
+  // (1 GiB hugetlb pages only where the guest has a pool of them: OracleEnv.gigantic)
+  const arb = fc.array(eventTemplates('6.12', { hostile, gigantic }, [...kinds]), { minLength: 1, maxLength: maxSteps, size: 'max' });
   const samples = fc.sample(arb, { seed, numRuns: count });
   const seqs: Seq[] = [];
   let crashes = 0;
@@ -422,7 +423,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   for (const k of kinds) if (!runnable.has(k)) throw new Error(`oracle fuzz: event kind '${k}' cannot run on the 6.12 oracle (it runs: ${[...runnable].join(' ')})`);
   if (!kinds.length) throw new Error('oracle fuzz: no event kinds to generate');
   const log = (message: string) => opts.onProgress?.({ message });
-  const env: OracleEnv = { ...(opts.kit ? { kit: opts.kit } : {}), ...(opts.kvm ? { kvm: true } : {}), ...(opts.keep ? { keep: true } : {}) };
+  const env: OracleEnv = { ...(opts.kit ? { kit: opts.kit } : {}), ...(opts.kvm ? { kvm: true } : {}), ...(opts.keep ? { keep: true } : {}), ...(opts.gigantic ? { gigantic: opts.gigantic } : {}) };
   const found = new Map<string, { count: number; example: { templates: Template[]; events: Event[]; owner: number[]; result: TraceResult } }>();
   let sequences = 0;
   let ioctls = 0;
@@ -436,7 +437,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   const timing = { generate_s: 0, boot_s: 0, guest_s: 0, judge_s: 0 };
   const gen = (k: number) => {
     const tg = performance.now();
-    const g = generate(opts.seed + k * 7919, batchSize, maxSteps, kinds, k * batchSize, opts.hostile);
+    const g = generate(opts.seed + k * 7919, batchSize, maxSteps, kinds, k * batchSize, opts.hostile, !!opts.gigantic);
     timing.generate_s += (performance.now() - tg) / 1000;
     crashes += g.crashes;
     unfit += g.unfit;

@@ -100,4 +100,17 @@ describe.skipIf(!!why)('the real 6.12 kernel', () => {
     expect(r).toMatchObject({ oracle_divergences: 0, oracle_guests: 2 });
     expect(r.oracle_kernel_ioctls).toBeGreaterThan(1900);
   });
+
+  it('1 GiB hugetlb pages: with a 1 GiB pool (--gigantic) the kernel agrees with the model; without one it refuses them', async () => {
+    const dir = join(import.meta.dirname, '..', 'unit', 'model', 'traces', 'gigantic');
+    const traces = await Promise.all(readdirSync(dir).filter((f) => f.endsWith('.iort.jsonl')).sort().map(async (f) => ({ name: f, events: await load(join(dir, f)) })));
+    expect(traces.length).toBe(2);
+    const s = await checkTraces(traces, { gigantic: 3 });
+    expect(s.results.map((r) => [r.name, r.verdict])).toEqual(traces.map((t) => [t.name, 'agree']));
+    // (the kit's own CPU has no GBPAGES, so its kernel has no 1 GiB pool: the program's first look
+    // at it, an open of the pool's sysfs file, is already ENOENT)
+    const plain = await checkTraces(traces.slice(0, 1));
+    expect(plain.results[0]!.verdict).toBe('diverge');
+    expect(plain.results[0]!.firstDivergence).toMatchObject({ op: 'open', event: { args: { path: expect.stringContaining('hugepages-1048576kB') } } });
+  });
 });

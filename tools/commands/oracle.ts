@@ -18,17 +18,19 @@ import { report } from './replay.js';
 export const summary = 'run traces on the real 6.12 kernel (QEMU) and check the model against it; --fuzz: differential fuzzing';
 
 const USAGE = `usage:
-  iorewind oracle <trace|dir>... [--json] [--keep] [--kvm] [--trace-timeout SEC]
+  iorewind oracle <trace|dir>... [--json] [--keep] [--kvm] [--trace-timeout SEC] [--gigantic N]
       run each trace on the real kernel (fresh processes and contexts per trace, many per boot)
-      and report, per trace, agreement or the first divergence
+      and report, per trace, agreement or the first divergence; --gigantic N: boot with N 1 GiB
+      hugetlb pages (the kit's CPU has none: MAP_HUGE_1GB and MFD_HUGE_1GB fail without it)
   iorewind oracle --fuzz [--seed N] [--ioctls N] [--batch N] [--max-steps N] [--max-boots N] [--save DIR | --no-save] [--no-shrink]
-                        [--events x,y] [--hostile H] [--json]
+                        [--events x,y] [--hostile H] [--gigantic N] [--json]
       (also: iorewind fuzz --oracle ...; --out DIR is --save DIR)
       generated 6.12 sequences on the real kernel in batches; every divergence shrunk by
       re-asking the kernel and saved with the kernel's answers in DIR (default test/oracle/regressions,
       which npm test replays: triage each one, fix or list it in test/oracle/known_divergent.ts)
       --events: generate only these kinds (a campaign aimed at one part; iorewind fuzz --list names them,
-      and kinds the 6.12 oracle cannot run are refused); --hostile: weight of hostile values (default 4)`;
+      and kinds the 6.12 oracle cannot run are refused); --hostile: weight of hostile values (default 4);
+      --gigantic N: boot with N 1 GiB hugetlb pages and generate MAP_HUGE_1GB / MFD_HUGE_1GB memory too`;
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -36,6 +38,7 @@ const OPTIONS = {
   kvm: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   'trace-timeout': { type: 'string' },
+  gigantic: { type: 'string' },
   fuzz: { type: 'boolean' },
   seed: { type: 'string' },
   ioctls: { type: 'string' },
@@ -110,7 +113,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const json = values['json'] === true;
-  const env = { keep: values['keep'] === true, kvm: values['kvm'] === true };
+  const gigantic = count(values, 'gigantic', 0);
+  const env = { keep: values['keep'] === true, kvm: values['kvm'] === true, ...(gigantic ? { gigantic } : {}) };
   try {
     if (values['fuzz']) {
       if (positionals.length) throw new Error(`oracle: --fuzz takes no traces (got ${positionals.join(' ')})\n${USAGE}`);
@@ -166,7 +170,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function runFuzz(values: Parsed['values'], json: boolean, env: { keep: boolean; kvm: boolean }): Promise<number> {
+async function runFuzz(values: Parsed['values'], json: boolean, env: { keep: boolean; kvm: boolean; gigantic?: number }): Promise<number> {
   const s: OracleFuzzSummary = await fuzzOracle({
     ...env,
     seed: count(values, 'seed', 1, 0),
