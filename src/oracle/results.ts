@@ -229,7 +229,7 @@ export function withKernelAnswers(events: readonly Event[], recs: TraceRecords, 
         skippedList.push({ index: i, op: ev.op, why: `${String(r['what'] ?? 'env')} failed in the guest (${errnoOf(r)})` });
         envFailures.push(i);
       } else if (r['kind'] === 'env' && Number(r['failed'] ?? 0)) {
-        skippedList.push({ index: i, op: ev.op, why: `maps: the kernel refused ${Number(r['failed'])} of the snapshot's mappings in the guest` });
+        skippedList.push({ index: i, op: ev.op, why: `the kernel refused ${Number(r['failed'])} of the snapshot's mappings, unmappings or protections in the guest` });
         envFailures.push(i);
       } else {
         const rec = kernelAnswer(ev, r, kernel, i + 1, importer);

@@ -1011,7 +1011,10 @@ static void do_maps(const struct op *o)
 	uint64_t pos = 0x10000;
 	struct cur c0 = c;
 
-	/* unmap the gaps between the snapshot's regions and the executor's own */
+	/*
+	 * unmap the gaps between the snapshot's regions and the executor's own (a refusal, as a
+	 * hugetlb VMA's cut off its huge page, leaves the process other than the snapshot: failed)
+	 */
 	for (i = 0; i < n && nk < 4096; i++) {
 		keep[2 * nk] = g64(&c);
 		keep[2 * nk + 1] = g64(&c);
@@ -1026,14 +1029,16 @@ static void do_maps(const struct op *o)
 	sort_ranges(keep, nk);
 	for (i = 0; i < nk; i++) {
 		if (keep[2 * i] > pos && keep[2 * i] <= TASK_END) {
-			munmap((void *)pos, keep[2 * i] - pos);
+			if (munmap((void *)pos, keep[2 * i] - pos))
+				failed++;
 			unmapped++;
 		}
 		if (keep[2 * i + 1] > pos)
 			pos = keep[2 * i + 1];
 	}
 	if (pos < TASK_END) {
-		munmap((void *)pos, TASK_END - pos);
+		if (munmap((void *)pos, TASK_END - pos))
+			failed++;
 		unmapped++;
 	}
 	c = c0;
@@ -1073,7 +1078,9 @@ static void do_maps(const struct op *o)
 					failed++;
 				a = b;
 			}
-			mprotect((void *)start, end - start, prot);
+			/* (refused for a hugetlb VMA the region cuts off its huge page: failed) */
+			if (mprotect((void *)start, end - start, prot))
+				failed++;
 			continue;
 		}
 		for (a = start; a < end; a += step) {
