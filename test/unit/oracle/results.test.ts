@@ -118,7 +118,7 @@ describe('records -> kernel answers', () => {
     ].join('\n');
     const recs = splitRecords(text).get('t0')!;
     const k = withKernelAnswers(events, recs);
-    expect(k.skipped).toEqual([{ index: 0, op: 'maps', why: "maps: the kernel refused 1 of the snapshot's mappings in the guest" }]);
+    expect(k.skipped).toEqual([{ index: 0, op: 'maps', why: "the kernel refused 1 of the snapshot's mappings, unmappings or protections in the guest" }]);
     expect(k.envFailures).toEqual([0]);
     const r = await judge('t0', events, recs);
     expect(r.verdict).toBe('error');
