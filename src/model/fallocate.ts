@@ -108,7 +108,7 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
  * then on; a pinned one lives on, still pinned; unlike a truncation, a
  * MAP_PRIVATE mapping keeps its private copies), and the bytes of the hole in
  * a page it cuts become zeros in that same page. For hugetlbfs the pages are
- * the 2 MiB ones (hugetlbfs_punch_hole).
+ * the file's huge pages, 2 MiB or 1 GiB (hugetlbfs_punch_hole).
  */
 export function punchHole(w: World, mobjId: number, offset: bigint, len: bigint): World {
   const hm = w.mem.mobjs.get(mobjId)!;
