@@ -254,10 +254,6 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       // the cache lacks gets a private zero page (hugetlb_no_page), one the cache has is the file's
       // until written, and which the cache has the model does not keep (mm.ts Mobj.mayCache).
       const hm = mem.mobjs.get(mobj)!;
-      // A private mapping of a file of 1 GiB pages: its first touch of a huge page would copy 1 GiB
-      // into the model's own memory (mm.ts pinPage), so the model stops at the mapping.
-      if (kind === 'file_private' && hm.hugeShift !== undefined)
-        return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file of 1 GiB pages (each touch copies a whole 1 GiB page, past what the model keeps in memory)' }];
       if (kind === 'file_private' && hm.mayCache) return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file whose page cache may hold pages (which of them it shares hangs on the cache)' }];
       // ...and the other way round: a shared mapping, which fills the cache, beside a private one.
       if (kind !== 'file_private' && !hm.mayCache && privatelyMapped(w.procs, mobj))
@@ -275,7 +271,8 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
       shared = false;
       // (a capture's program writes there unseen: its private copies are of unknown contents)
       // (a hugetlbfs file's are huge pages, of its own from the first touch on: mm.ts pinPage)
-      [mem, cow] = newMobj(mem, hugeFile ? 'hugetlb' : 'anon', mem.mobjs.get(mobj)!.size, undefined, undefined, a['content'] === 'unknown', hugeFile);
+      const fileObj = mem.mobjs.get(mobj)!;
+      [mem, cow] = newMobj(mem, hugeFile ? 'hugetlb' : 'anon', fileObj.size, undefined, undefined, a['content'] === 'unknown', hugeFile, hugeFile ? fileObj.hugeShift : undefined);
     }
   } else {
     const mk: MobjKind = kind === 'anon_hugetlb' || privateHuge ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';

@@ -106,6 +106,14 @@ export interface Mobj {
    * by the object's own page size (hugeSize).
    */
   readonly hugeShift?: number;
+  /**
+   * A private mapping's copy object of a hugetlbfs file of 1 GiB pages: the
+   * huge pages (first page index) it has copied, owned whole. A 2 MiB copy
+   * holds each of its 512 pages in `data` (zero ones too); a 1 GiB one would
+   * be 262,144 of them, so its pages are its own by this mark and in `data`
+   * only where they are not all zero.
+   */
+  readonly hugeCopied?: PMap<number, true>;
 }
 
 /** A hugetlb object's huge page size in bytes (2 MiB unless it has 1 GiB pages). */
@@ -219,13 +227,17 @@ export function writableCopy(mem: Memory, v: Vma, va: bigint): boolean {
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 
 /** `m` with its optional page set `key` as `runs` (the field absent when it is undefined or empty). */
-export function withPageSet<K extends 'thpShared' | 'writableCopies'>(m: Mobj, key: K, runs: Mobj[K] | undefined): Mobj {
+export function withPageSet<K extends 'thpShared' | 'writableCopies' | 'hugeCopied'>(m: Mobj, key: K, runs: Mobj[K] | undefined): Mobj {
   const v = runs?.size ? runs : undefined;
   if (v === m[key]) return m;
   if (v !== undefined) return { ...m, [key]: v };
   // (rest patterns, not delete, which would turn the record into a dictionary)
   if (key === 'thpShared') {
     const { thpShared: _drop, ...rest } = m;
+    return rest;
+  }
+  if (key === 'hugeCopied') {
+    const { hugeCopied: _drop, ...rest } = m;
     return rest;
   }
   const { writableCopies: _drop, ...rest } = m;
@@ -494,9 +506,9 @@ export function peekPage(mm: Mm, mem: Memory, va: bigint): Resolve {
   return { ok: true, page: { mobj: vma.mobj, index }, vma };
 }
 
-/** Copy-on-write objects mark pages they own with an entry (possibly all zero). */
+/** Copy-on-write objects mark pages they own with an entry (possibly all zero), or, of 1 GiB pages, whole huge pages (Mobj.hugeCopied). */
 function cowTouched(cow: Mobj, index: number): boolean {
-  return cow.data.has(index);
+  return cow.data.has(index) || (cow.hugeCopied !== undefined && cow.hugeCopied.has(index - (index % hugeNr(cow))));
 }
 
 /**
@@ -553,8 +565,19 @@ export function pinPage(mm: Mm, mem: Memory, va: bigint, write: boolean, fast = 
     const nr = cow.kind === 'hugetlb' ? hugeNr(cow) : 1;
     const first = r.page.index - (r.page.index % nr);
     let data = cow.data;
-    for (let i = first; i < first + nr; i++) if (!data.has(i)) data = data.set(i, src.data.get(i) ?? new Uint8Array(Number(PAGE_SIZE)));
-    const ncow: Mobj = { ...cow, data };
+    let ncow: Mobj;
+    if (cow.hugeShift !== undefined) {
+      // (a 1 GiB page: owned whole by its mark, with the file's pages that are not zero)
+      src.data.each((i, bytes) => {
+        if (i >= first + nr) return false;
+        if (!data.has(i)) data = data.set(i, bytes);
+        return true;
+      }, first);
+      ncow = withPageSet({ ...cow, data }, 'hugeCopied', (cow.hugeCopied ?? PMap.emptyNumber<true>()).set(first, true));
+    } else {
+      for (let i = first; i < first + nr; i++) if (!data.has(i)) data = data.set(i, src.data.get(i) ?? new Uint8Array(Number(PAGE_SIZE)));
+      ncow = { ...cow, data };
+    }
     return { mem: { ...mem, mobjs: mem.mobjs.set(ncow.id, ncow) }, page: { mobj: vma.cow, index: r.page.index } };
   }
   return { mem, page: r.page };
@@ -791,6 +814,8 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
     if (nid === undefined) {
       const src = mem.mobjs.get(id)!;
       [mem, nid] = newMobj(mem, src.kind, src.size, src.name, src.data, src.unknown, false, src.hugeShift);
+      // (the child's copy of a private mapping owns the 1 GiB pages the parent's had copied)
+      if (src.hugeCopied) mem = { ...mem, mobjs: mem.mobjs.set(nid, { ...mem.mobjs.get(nid)!, hugeCopied: src.hugeCopied }) };
       remap.set(id, nid);
     }
     return nid;

@@ -545,6 +545,13 @@ export function takeOutPages(w: World, mobjId: number, from: number, to = Infini
     if (h + nr > from) copies = copies!.delete(h);
     return true;
   }, from - (from % nr));
-  const next = withPageSet({ ...m, data }, 'writableCopies', copies);
+  // (and so do a private copy's 1 GiB pages: the file's pages show there again)
+  let copied = m.hugeCopied;
+  copied?.each((h) => {
+    if (h >= to) return false;
+    if (h + nr > from) copied = copied!.delete(h);
+    return true;
+  }, from - (from % nr));
+  const next = withPageSet(withPageSet({ ...m, data }, 'writableCopies', copies), 'hugeCopied', copied);
   return { ...w, ctxs, mem: { ...mem, mobjs: mem.mobjs.set(mobjId, next) } };
 }

@@ -104,7 +104,7 @@ describe.skipIf(!!why)('the real 6.12 kernel', () => {
   it('1 GiB hugetlb pages: with a 1 GiB pool (--gigantic) the kernel agrees with the model; without one it refuses them', async () => {
     const dir = join(import.meta.dirname, '..', 'unit', 'model', 'traces', 'gigantic');
     const traces = await Promise.all(readdirSync(dir).filter((f) => f.endsWith('.iort.jsonl')).sort().map(async (f) => ({ name: f, events: await load(join(dir, f)) })));
-    expect(traces.length).toBe(2);
+    expect(traces.length).toBe(3);
     const s = await checkTraces(traces, { gigantic: 3 });
     expect(s.results.map((r) => [r.name, r.verdict])).toEqual(traces.map((t) => [t.name, 'agree']));
     // (the kit's own CPU has no GBPAGES, so its kernel has no 1 GiB pool: the program's first look
