@@ -7,6 +7,7 @@ import type { Event } from '../events/event.js';
 import { diffMap, type StepDelta } from './delta.js';
 import type { Obj } from '../model/state.js';
 import type { Mm } from '../model/mm.js';
+import { PMap } from '../ds/pmap.js';
 import type { Invariant, Violation } from './types.js';
 import { diffIntervals } from '../ds/diff.js';
 import { ctxOfEvent, fieldU32, fieldU64, hex, member, opOf, U64_MAX, type AreaEntry } from './util.js';
@@ -76,9 +77,11 @@ function onlyFaults(d: StepDelta): boolean {
     if (m?.kind === 'hugetlb' && !m.mayCache && n?.mayCache && sameExcept(m, n, ['mayCache'])) continue;
     // (a private mapping of a hugetlbfs file copies into an object of hugetlb pages: hugetlb_wp)
     const copies = m?.kind === 'anon' || (m?.kind === 'hugetlb' && isCopyObject(b, m.id));
-    if (!m || !n || !copies || !sameExcept(m, n, ['thp', 'thpCopied', 'thpShared', 'data'])) return false;
-    // (a copy object's pages are only ever added by a fault: a copy of the file's page)
+    if (!m || !n || !copies || !sameExcept(m, n, ['thp', 'thpCopied', 'thpShared', 'data', 'hugeCopied'])) return false;
+    // (a copy object's pages are only ever added by a fault: a copy of the file's page; of 1 GiB
+    // pages, a whole one marked copied, Mobj.hugeCopied)
     if (m.data !== n.data) for (const [, [x]] of diffMap(m.data, n.data)) if (x !== undefined) return false;
+    if (m.hugeCopied !== n.hugeCopied) for (const [, [x]] of diffMap(m.hugeCopied ?? PMap.emptyNumber<true>(), n.hugeCopied ?? PMap.emptyNumber<true>())) if (x !== undefined) return false;
   }
   return true;
 }

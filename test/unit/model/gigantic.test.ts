@@ -93,6 +93,23 @@ describe('1 GiB hugetlb pages, rule by rule', () => {
     expect(copy.data.size).toBe(1);
   });
 
+  it('a failed pin keeps the 1 GiB page it copied into a private mapping (the fault stays), under the failed-call invariant', () => {
+    const io = (op: string, args: Event['args']): Event => ({ op, pid: 1, fd: 1, args });
+    const { results, w } = runChecked([
+      env('memfd_create', { name: 'g', flags: MFD_HUGETLB | MAP_HUGE_1GB }),
+      env('ftruncate', { fd: 0, length: G }),
+      env('mmap', { va: VA, length: G, kind: 'file_private', fd: 0, offset: 0n, prot: 3 }),
+      env('open', { path: '/dev/iommu' }),
+      io('IOMMU_IOAS_ALLOC', { flags: 0 }),
+      io('IOMMU_TEST_OP_MOCK_DOMAIN', { id: 1, mock_domain: {} }),
+      // (its last page is past the mapping: EFAULT once the first is pinned)
+      io('IOMMU_IOAS_MAP', { flags: 6, ioas_id: 1, __reserved: 0, user_va: VA + G - 0x1000n, length: 0x2000n, iova: 0n }),
+    ]);
+    expect(results.at(-1)!.errno).toBe('EFAULT');
+    const v = [...w.procs.get(1)!.mm.vmas.values()][0]!;
+    expect([...w.mem.mobjs.get(v.cow!)!.hugeCopied!.keys()]).toEqual([0]);
+  });
+
   it('fallocate: up to 128 huge pages of the file are taken from the pool, more is not modelled', () => {
     const { results } = runChecked([
       env('memfd_create', { name: 'g', flags: MFD_HUGETLB | MAP_HUGE_1GB }),
