@@ -147,6 +147,12 @@ export interface BootOptions extends OracleEnv {
  */
 export const TCG_CPU = 'max,-erms,-fsrm';
 
+/**
+ * Extra seconds a boot with 1 GiB pages gets (OracleEnv.gigantic): under TCG the guest zeroes a
+ * 1 GiB page it faults in for 10-30 s, and a boot may fault each of its pages several times.
+ */
+export const giganticSeconds = (env: OracleEnv): number => (env.gigantic ?? 0) * 90;
+
 /** Record ring size in the shared memory (the guest waits when the host has not read it yet). */
 const RING_BYTES = 32 << 20;
 const SHM_HEAD = 0x40;

@@ -8,7 +8,7 @@ import type { Event } from '../events/event.js';
 import { replay, type Divergence } from '../engine/replay.js';
 import { encodeInput, traceNotCheckable, type TraceInput } from './encode.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
-import { bootOnce, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
+import { bootOnce, giganticSeconds, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
 
 export type TraceVerdict = 'agree' | 'diverge' | 'not-checkable' | 'error';
 
@@ -56,7 +56,7 @@ export interface CheckOptions extends OracleEnv {
   maxTracesPerBoot?: number;
   /** Guests booted at once (default oracleGuests(): one per core, at most two); a run of fewer than 20,000 ops uses one. */
   guests?: number;
-  /** Seconds one trace may go without progress in the guest (default 60). */
+  /** Seconds one trace may go without progress in the guest (default 60, plus giganticSeconds with 1 GiB pages). */
   traceTimeoutSec?: number;
   /** Keep the events with the kernel's answers in the results. */
   keepEvents?: boolean;
@@ -172,10 +172,10 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
   const runBatch = async (batch: Prepared[]) => {
     const { input } = encodeInput(
       batch.map((p) => ({ name: p.name, events: p.events })),
-      { timeoutMs: (opts.traceTimeoutSec ?? 60) * 1000 },
+      { timeoutMs: (opts.traceTimeoutSec ?? 60 + giganticSeconds(opts)) * 1000 },
     );
     const ops = batch.reduce((s, p) => s + p.ops, 0);
-    const boot: BootResult = await bootOnce(input, { ...opts, timeoutSec: 120 + ops / 500 + batch.length * 0.05 });
+    const boot: BootResult = await bootOnce(input, { ...opts, timeoutSec: 120 + ops / 500 + batch.length * 0.05 + giganticSeconds(opts) });
     boots++;
     bootSeconds += boot.seconds;
     splats.push(...boot.splats);

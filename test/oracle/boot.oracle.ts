@@ -113,4 +113,19 @@ describe.skipIf(!!why)('the real 6.12 kernel', () => {
     expect(plain.results[0]!.verdict).toBe('diverge');
     expect(plain.results[0]!.firstDivergence).toMatchObject({ op: 'open', event: { args: { path: expect.stringContaining('hugepages-1048576kB') } } });
   });
+
+  it("a maps snapshot the guest cannot realize (it cuts a 1 GiB page's VMA) makes what follows an error, not a divergence", async () => {
+    // (gigantic campaign seed 300: the executor left the hugetlb VMA as it was, read-only, and said nothing)
+    const VA = 0x7f0000000000n;
+    const events: Event[] = [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } },
+      { op: 'mmap', args: { va: VA, length: 0x400000n, kind: 'anon_hugetlb', prot: 1, flags: 30 << 26 } },
+      { op: 'maps', args: { maps: [{ start: VA, end: VA + 0x400000n, perms: 'rw-s', path: '/dev/zero (deleted)' }] } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 6, ioas_id: 1, __reserved: 0, user_va: VA + 0x5a000n, length: 0xa000n, iova: 0n } },
+    ];
+    const s = await checkTraces([{ name: 'maps-cuts-1g', events }], { gigantic: 1 });
+    expect(s.results[0]).toMatchObject({ verdict: 'error', reason: expect.stringMatching(/refused event 4 \(maps/) });
+  });
 });
