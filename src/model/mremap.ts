@@ -285,18 +285,24 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
     moved.push(v);
     mm = mapVma(mm, v);
   }
-  let mem: typeof c.w.mem;
-  // (not with the VMA a DONTUNMAP move keeps, when it has no anon_vma: copy_vma keeps the two apart)
-  const kept = c.flags & MREMAP_DONTUNMAP && pieces[0]?.anon === undefined ? (x: Vma) => x.start >= vma.start && x.end <= vma.end : undefined;
-  [mm, mem] = mergeNew(mm, c.w.mem, moved.map((v) => mm.vmas.get(v.start) ?? v), kept);
-  c.w = { ...c.w, mem };
-  // The page tables move too (huge_memory.ts); the old range's go where no VMA is left.
-  c.mm = settle(movePmds(mm, addr, oldLen, newAddr), addr, addr + oldLen);
+  // copy_vma makes the new VMA newLen long before it merges it with its neighbours: the growth is
+  // part of what merges (a move that grows into the start of a mapping merges with it; seed 302)
+  let range = moved;
   if (newLen > oldLen) {
     const p = pieces[pieces.length - 1];
     const last = p ? { ...p, start: p.start - addr + newAddr, end: p.end - addr + newAddr } : { ...vma, start: newAddr, end: newAddr, offset: vma.offset + (addr - vma.start) };
-    grownTo(c, last, newAddr + newLen);
+    c.mm = mm;
+    grownTo(c, last, newAddr + newLen, false);
+    mm = c.mm;
+    range = piecesOf(mm, newAddr, newAddr + newLen);
   }
+  let mem: typeof c.w.mem;
+  // (not with the VMA a DONTUNMAP move keeps, when it has no anon_vma: copy_vma keeps the two apart)
+  const kept = c.flags & MREMAP_DONTUNMAP && pieces[0]?.anon === undefined ? (x: Vma) => x.start >= vma.start && x.end <= vma.end : undefined;
+  [mm, mem] = mergeNew(mm, c.w.mem, range.map((v) => mm.vmas.get(v.start) ?? v), kept);
+  c.w = { ...c.w, mem };
+  // The page tables move too (huge_memory.ts); the old range's go where no VMA is left.
+  c.mm = settle(movePmds(mm, addr, oldLen, newAddr), addr, addr + oldLen);
   return newAddr;
 }
 
@@ -308,20 +314,27 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
  * private file mapping): the offsets past the old end may be another piece's
  * of the same object, since moved or shrunk.
  */
-function grownTo(c: Call, v: Vma, end: bigint): void {
+function grownTo(c: Call, v: Vma, end: bigint, merge = true): void {
   const from = v.end;
+  const start = vmaStartOf(c.mm, v);
   const ext: Vma = { ...v, start: from, end, offset: v.offset + (from - v.start) };
-  if (v.shared) {
-    c.mm = mapVma(c.mm, ext);
-    return;
+  if (v.shared) c.mm = mapVma(c.mm, ext);
+  else {
+    const [mem, grown] = withNewPages(c.w.mem, ext, end - from);
+    c.w = { ...c.w, mem };
+    // One kernel VMA: every piece of the grown mapping gets one tag (the new object's id, unique).
+    const tag = grown.cow ?? grown.mobj;
+    let mm = c.mm;
+    for (const p of piecesOf(mm, start, from)) mm = mapVma(mm, { ...p, link: tag });
+    c.mm = mapVma(mm, { ...grown, link: tag });
   }
-  const [mem, grown] = withNewPages(c.w.mem, ext, end - from);
-  c.w = { ...c.w, mem };
-  // One kernel VMA: every piece of the grown mapping gets one tag (the new object's id, unique).
-  const tag = grown.cow ?? grown.mobj;
-  let mm = c.mm;
-  for (const p of piecesOf(mm, vmaStartOf(mm, v), from)) mm = mapVma(mm, { ...p, link: tag });
-  c.mm = mapVma(mm, { ...grown, link: tag });
+  // Grown in place, the VMA merges with the one its new end meets where they agree (mremap's
+  // vma_merge_extend); a move's growth merges with the moved VMA's (copy_vma: moveVma).
+  if (merge) {
+    const [mm, mem] = mergeNew(c.mm, c.w.mem, piecesOf(c.mm, start, end));
+    c.mm = mm;
+    c.w = { ...c.w, mem };
+  }
 }
 
 /** Where the kernel VMA that ends at v.end starts (v may be the last piece of several). */

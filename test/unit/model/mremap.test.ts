@@ -200,3 +200,18 @@ describe('mremap (Linux 6.12.117 answers)', () => {
 // FIXED, where the kernel chooses the address (its answer, `placed`, tells the model), a pinned
 // mapping moved, the old range then unmapped (or, after DONTUNMAP, empty), a growth in place.
 kernelTraceSuite('mremap where the kernel chooses (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'mremap'), 1, 10);
+
+// A growth merges with the mapping its new end meets, where the two agree (page offsets in line,
+// anon_vmas compatible): in place through vma_merge_extend, and a move's through copy_vma, which
+// makes the new VMA its new length before merging it (oracle fuzz seed 302: a move that grew into
+// the start of a mapping, then an mremap across both, ENOMEM where the model said EFAULT). Six
+// hand-written traces, all Linux 6.12.117's answers; the model before this diverged on four:
+//  - gm_inplace: two untouched private mappings with a page between them; the first grown into
+//    it: one VMA (an mremap across both grows it further in place);
+//  - gm_inplace_next_anon: the next one touched (an anon_vma with a singular chain): still merges;
+//  - gm_inplace_both_anon: both touched (two anon_vmas): two VMAs (EFAULT across them);
+//  - gm_inplace_next_moved: the next one moved there untouched (its page offset is its new
+//    address, copy_vma): merges; gm_inplace_next_moved_anon: moved touched (its offset stays the
+//    old address): does not;
+//  - gm_move_grow: seed 302's move, grown by FIXED into the start of a mapping: one VMA.
+kernelTraceSuite('mremap growth merging with what it meets (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'grow_merge'), 6, 3);
