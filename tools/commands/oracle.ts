@@ -191,6 +191,8 @@ async function runFuzz(values: Parsed['values'], json: boolean, env: { keep: boo
     );
     console.log(`divergent sequences: ${s.divergent_sequences}; distinct divergences: ${s.divergences.length}; errors: ${s.errors}`);
     for (const d of s.divergences) console.log(`  ${d.signature}: ${d.count} sequence(s)${d.saved ? `, minimal trace (${d.events} events) saved as ${d.saved}` : ''}`);
+    // (what went wrong in the guest, a few of them: a trace that hung, a snapshot it could not realize)
+    for (const e of s.error_examples.slice(0, 3)) console.log(`  error: ${e}`);
   }
   return s.divergences.length || s.errors ? 1 : 0;
 }
