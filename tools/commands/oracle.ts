@@ -114,6 +114,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const json = values['json'] === true;
   const gigantic = count(values, 'gigantic', 0);
+  // (each page is 1 GiB of the guest's memory, and of the host's once the guest touches it)
+  if (gigantic > 8) throw new Error(`oracle: --gigantic: at most 8 pages of 1 GiB, got ${gigantic}`);
   const env = { keep: values['keep'] === true, kvm: values['kvm'] === true, ...(gigantic ? { gigantic } : {}) };
   try {
     if (values['fuzz']) {
