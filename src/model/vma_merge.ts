@@ -23,7 +23,7 @@
  * unshare). Shared memory merges the same way, without anon_vmas (but
  * hugetlb memory, VM_DONTEXPAND, which never merges).
  */
-import { VM_HUGETLB, VM_LOCKED_MASK, findVma, isHugetlbVma, pastEof, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+import { VM_EXEC, VM_HUGETLB, VM_LOCKED_MASK, findVma, isHugetlbVma, pastEof, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
 
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
@@ -184,6 +184,15 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
 }
 
 /**
+ * anon_vma_compatible(a, b), `a` just before `b`: the same file (none, for
+ * anonymous memory), the same vm_flags but for the access bits (read, write,
+ * exec), and page offsets in line. Unlike merging, protection may differ.
+ */
+function anonVmaCompatible(mem: Memory, a: Vma, b: Vma): boolean {
+  return a.end === b.start && sameFile(mem, a, b) && ((a.flags ?? 0) & ~VM_EXEC) === ((b.flags ?? 0) & ~VM_EXEC) && kernelPgoff(b) === kernelPgoff(a) + (b.start - a.start);
+}
+
+/**
  * `v`'s kernel VMA with an anon_vma (anon_vma_prepare at its first anonymous
  * fault): all its pieces get one identity. Not for memory whose contents the
  * trace does not describe (a capture's: the program's own stores and faults
@@ -194,7 +203,15 @@ export function withAnonVma(mm: Mm, mem: Memory, at: Vma): Mm {
   const v = mm.vmas.get(at.start) ?? at;
   if (v.anon !== undefined || privateKind(mem, v) === undefined || mem.mobjs.get(v.cow ?? v.mobj)?.unknown) return mm;
   const pieces = kernelVmaPieces(mm, v);
-  const id = `${pieces[0]!.mobj}@${pieces[0]!.start.toString(16)}`;
+  const first = pieces[0]!;
+  const last = pieces[pieces.length - 1]!;
+  // find_mergeable_anon_vma: the next VMA's anon_vma, else the previous one's, where it is the
+  // neighbour's own (reusable_anon_vma: list_is_singular) and the two are anon_vma_compatible
+  // (so that an mprotect making them alike can merge them later; oracle fuzz seed 248)
+  const reuse = (nb: Vma | undefined, a: Vma, b: Vma): string | undefined => (nb?.anon !== undefined && !nb.anonForked && anonVmaCompatible(mem, a, b) ? nb.anon : undefined);
+  const next = mm.vmas.ceil(last.end)?.[1];
+  const prev = mm.vmas.lower(first.start)?.[1];
+  const id = (next && reuse(next, last, next)) ?? (prev && reuse(prev, prev, first)) ?? `${first.mobj}@${first.start.toString(16)}`;
   let vmas = mm.vmas;
   for (const p of pieces) vmas = vmas.set(p.start, { ...p, anon: id });
   return withVmas(mm, vmas);

@@ -235,3 +235,19 @@ kernelTraceSuite('a maps snapshot re-protects as mprotect (Linux 6.12.117 answer
  * lands. Each trace's answers are Linux 6.12.117's.
  */
 kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'merge_order'), 9, 6);
+
+// A VMA's first anonymous fault takes a neighbour's anon_vma where the two are anon_vma_compatible
+// (adjacent, the same file, the same flags but for read, write and exec, page offsets in line) and
+// the neighbour's chain is its own: the next one's first, else the previous one's
+// (find_mergeable_anon_vma). So two VMAs that differ only in protection share one, and merge when
+// an mprotect makes them alike (oracle fuzz seed 248: a maps snapshot's re-protection merged them,
+// and an mremap across them succeeded where the model said EFAULT). Five hand-written traces, all
+// Linux 6.12.117's answers; the model before this diverged on three:
+//  - ar_exec: a middle VMA with PROT_EXEC faulted, then the one after it, which takes its anon_vma;
+//    made alike, those two merge (the first, without one, does not: #76);
+//  - ar_next_first: faulted first, last, middle: the middle takes the last one's, not the first's;
+//  - ar_prev: the second takes the first one's when nothing follows;
+//  - ar_flag_differs: VM_DONTCOPY (MADV_DONTFORK) is not an access bit: two anon_vmas, no merge
+//    after MADV_DOFORK;
+//  - ar_pgoff: a page moved next to it with an anon_vma of its own keeps it.
+kernelTraceSuite("anon_vmas reused from a neighbour (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'anon_reuse'), 5, 4);
