@@ -537,21 +537,18 @@ export function takeOutPages(w: World, mobjId: number, from: number, to = Infini
     data = data.delete(idx);
     return true;
   }, from);
-  // (a forked child's writable copies among them go too: the pages there later are new ones)
-  let copies = m.writableCopies;
+  // (a forked child's writable copies among them go too: the pages there later are new ones; and
+  // so do a private copy's 1 GiB pages: the file's pages show there again)
   const nr = hugeNr(m);
-  copies?.each((h) => {
-    if (h >= to) return false;
-    if (h + nr > from) copies = copies!.delete(h);
-    return true;
-  }, from - (from % nr));
-  // (and so do a private copy's 1 GiB pages: the file's pages show there again)
-  let copied = m.hugeCopied;
-  copied?.each((h) => {
-    if (h >= to) return false;
-    if (h + nr > from) copied = copied!.delete(h);
-    return true;
-  }, from - (from % nr));
-  const next = withPageSet(withPageSet({ ...m, data }, 'writableCopies', copies), 'hugeCopied', copied);
+  const without = (set: PMap<number, true> | undefined): PMap<number, true> | undefined => {
+    let out = set;
+    set?.each((h) => {
+      if (h >= to) return false;
+      if (h + nr > from) out = out!.delete(h);
+      return true;
+    }, from - (from % nr));
+    return out;
+  };
+  const next = withPageSet(withPageSet({ ...m, data }, 'writableCopies', without(m.writableCopies)), 'hugeCopied', without(m.hugeCopied));
   return { ...w, ctxs, mem: { ...mem, mobjs: mem.mobjs.set(mobjId, next) } };
 }
