@@ -277,7 +277,7 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
   } else {
     const mk: MobjKind = kind === 'anon_hugetlb' || privateHuge ? 'hugetlb' : kind === 'private_anon' ? 'anon' : 'shmem';
     shared = kind !== 'private_anon';
-    [mem, mobj] = newMobj(mem, mk, length, undefined, undefined, a['content'] === 'unknown', false, mk === 'hugetlb' ? anonHugeShift : undefined);
+    [mem, mobj] = newMobj(mem, mk, length, undefined, undefined, a['content'] === 'unknown', false, anonHugeShift);
   }
   // (accountable_mapping: a private writable mapping is committed memory, VM_ACCOUNT, unless MAP_NORESERVE)
   const noreserve = mapFlags & MAP_NORESERVE ? VM_NORESERVE : 0;

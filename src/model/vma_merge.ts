@@ -23,7 +23,7 @@
  * unshare). Shared memory merges the same way, without anon_vmas (but
  * hugetlb memory, VM_DONTEXPAND, which never merges).
  */
-import { VM_EXEC, VM_HUGETLB, VM_LOCKED_MASK, findVma, isHugetlbVma, pastEof, vmaHasFile, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+import { VM_EXEC, VM_HUGETLB, VM_LOCKED_MASK, findVma, isHugetlbVma, pastEof, vmaHasFile, vmasIn, withVmas, type Memory, type Mm, type Vma } from './mm.js';
 
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
@@ -267,8 +267,7 @@ export function mergeChanged(before: Mm, mm: Mm, mem: Memory, start: bigint, end
       const old = kernelVmaPieces(before, was);
       const lo = old[0]!.start > start ? old[0]!.start : start;
       const hi = old[old.length - 1]!.end < end ? old[old.length - 1]!.end : end;
-      range = [];
-      for (let v: Vma | undefined = mm.vmas.floor(lo)?.[1]; v && v.start < hi; v = mm.vmas.ceil(v.end)?.[1]) if (v.end > lo) range.push(v);
+      range = vmasIn(mm, lo, hi);
     } else range = kernelVmaPieces(mm, cur);
     [mm, mem] = mergeNew(mm, mem, range, undefined, later, true);
     pos = range[range.length - 1]!.end;
