@@ -153,6 +153,27 @@ export const TCG_CPU = 'max,-erms,-fsrm';
  */
 export const giganticSeconds = (env: OracleEnv): number => (env.gigantic ?? 0) * 90;
 
+/** log2 of the page size a mmap (MAP_HUGE_*) or memfd_create (MFD_HUGE_*) flags word asks for (bits 26-31). */
+const hugeLog = (flags: unknown): number => (typeof flags === 'number' ? (flags >>> 26) & 0x3f : 0);
+
+/**
+ * Extra seconds a boot's traces may take for the 1 GiB hugetlb memory they
+ * ask for, on top of giganticSeconds: 60 s for each `mmap` or
+ * `memfd_create` of 1 GiB pages (each faults one or more pages in, 10-30 s
+ * apiece under TCG). A campaign's batch has few such traces; a shrink
+ * round's candidates are all variants of one trace that has them, and a
+ * round of 40 overran a boot budget that counted 1 GiB pages once (gigantic
+ * seed 304). Nothing without a pool (`env.gigantic` unset).
+ */
+export function giganticTraceSeconds(env: OracleEnv, traces: readonly { events: readonly { op: string; args?: unknown }[] }[]): number {
+  if (!env.gigantic) return 0;
+  let n = 0;
+  for (const t of traces)
+    for (const ev of t.events)
+      if ((ev.op === 'mmap' || ev.op === 'memfd_create') && hugeLog((ev.args as { flags?: unknown } | undefined)?.flags) === 30) n++;
+  return n * 60;
+}
+
 /** Record ring size in the shared memory (the guest waits when the host has not read it yet). */
 const RING_BYTES = 32 << 20;
 const SHM_HEAD = 0x40;

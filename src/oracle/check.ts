@@ -8,7 +8,7 @@ import type { Event } from '../events/event.js';
 import { replay, type Divergence } from '../engine/replay.js';
 import { encodeInput, traceNotCheckable, type TraceInput } from './encode.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
-import { bootOnce, giganticSeconds, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
+import { bootOnce, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
 
 export type TraceVerdict = 'agree' | 'diverge' | 'not-checkable' | 'error';
 
@@ -175,7 +175,7 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
       { timeoutMs: (opts.traceTimeoutSec ?? 60 + giganticSeconds(opts)) * 1000 },
     );
     const ops = batch.reduce((s, p) => s + p.ops, 0);
-    const boot: BootResult = await bootOnce(input, { ...opts, timeoutSec: 120 + ops / 500 + batch.length * 0.05 + giganticSeconds(opts) });
+    const boot: BootResult = await bootOnce(input, { ...opts, timeoutSec: 120 + ops / 500 + batch.length * 0.05 + giganticSeconds(opts) + giganticTraceSeconds(opts, batch) });
     boots++;
     bootSeconds += boot.seconds;
     splats.push(...boot.splats);

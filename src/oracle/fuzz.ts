@@ -17,7 +17,7 @@ import { emptyWorld } from '../model/state.js';
 import { eventTemplates, EVENT_KINDS, learn, MAX_CHAIN, newModel, resolveNext, setupEvents, templateArbitraries, type Template } from '../fuzz/index.js';
 import { writeTrace } from '../trace/index.js';
 import { encodeInput, notCheckable, representable, traceNotCheckable } from './encode.js';
-import { bootOnce, giganticSeconds, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
+import { bootOnce, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
 import { judge, type TraceResult } from './check.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
 
@@ -186,7 +186,7 @@ async function startBoot(seqs: readonly { name: string; events: Event[] }[], env
     groups.map((g) => {
       const { input } = encodeInput(g.map((s) => ({ name: s.name, events: s.events })), { timeoutMs: (30 + giganticSeconds(env)) * 1000 });
       const gops = g.reduce((s, q) => s + q.events.length, 0);
-      return bootOnce(input, { ...env, timeoutSec: 120 + gops / 300 + g.length * 0.05 + giganticSeconds(env) });
+      return bootOnce(input, { ...env, timeoutSec: 120 + gops / 300 + g.length * 0.05 + giganticSeconds(env) + giganticTraceSeconds(env, g) });
     }),
   );
   const recs = new Map<string, TraceRecords>();
