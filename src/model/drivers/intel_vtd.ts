@@ -64,7 +64,11 @@ const field = (r: bigint, shift: bigint, mask: bigint): number => Number((r >> s
  * DEFAULT_DOMAIN_ADDRESS_WIDTH 57, first_level_by_default,
  * iommu_superpage_capability): the adjusted guest address width (agaw, -1
  * when SAGAW offers none), the domain address width min(agaw width, MGAW),
- * which stage a domain defaults to, and the superpage levels of each stage.
+ * which stage a domain defaults to, and the superpage levels of each stage;
+ * and what it makes of them for a device: whether a PCI device with ATS and
+ * PRI gets page requests (info->pri_supported: scalable mode, ECAP.DT and
+ * ECAP.PRS) and how many PASID bits there are (dmar.c: 2 << ECAP.PSS PASIDs
+ * with scalable mode and ECAP.PASID, else none).
  */
 export function vtdGeometry(iommu: Pick<IommuInst, 'regs'>) {
   const cap = iommu.regs[0] ?? 0n;
@@ -90,6 +94,8 @@ export function vtdGeometry(iommu: Pick<IommuInst, 'regs'>) {
     // (iommu_paging_structure_coherency: scalable mode reads SMPWC, legacy mode C)
     coherent: field(ecap, sm ? 48n : 0n, 1n) === 1,
     superpage: (first: boolean): number => (first ? (field(cap, 56n, 1n) ? 2 : 1) : 32 - Math.clz32(field(cap, 34n, 0xfn))),
+    pri: sm && field(ecap, 2n, 1n) === 1 && field(ecap, 29n, 1n) === 1,
+    pasidLog2: sm && field(ecap, 40n, 1n) === 1 ? field(ecap, 35n, 0x1fn) + 1 : 0,
   };
 }
 
@@ -209,19 +215,14 @@ export const vtdProfile: Profile = {
   // bind's blocking domain and a nested attach clear it, device_block_translation). So iommufd gets
   // IOPF on VT-d only by replacing a paging domain with a HWPT that has a fault object.
   iopfEnable: (dev, onPaging) => {
-    const ecap = dev.iommu.regs[1] ?? 0n;
-    const pri = dev.flags & DEV_PCI && dev.flags & DEV_PRI && vtdGeometry(dev.iommu).sm && field(ecap, 2n, 1n) === 1 && field(ecap, 29n, 1n) === 1;
+    const pri = dev.flags & DEV_PCI && dev.flags & DEV_PRI && vtdGeometry(dev.iommu).pri;
     return pri && onPaging ? 0 : 'ENODEV';
   },
   // (VT-d nests per PASID: no user PASID table)
   userPasidTable: () => false,
   // (intel_iommu_enable_iopf adds the device to the IOMMU's iopf queue)
   queuesFaults: () => true,
-  // (dmar.c: 2 << ECAP.PSS PASIDs when pasid_supported, scalable mode and ECAP.PASID; else none)
-  maxPasidLog2: (iommu) => {
-    const ecap = iommu.regs[1] ?? 0n;
-    return vtdGeometry(iommu).sm && field(ecap, 40n, 1n) === 1 ? field(ecap, 35n, 0x1fn) + 1 : 0;
-  },
+  maxPasidLog2: (iommu) => vtdGeometry(iommu).pasidLog2,
 };
 
 /**
