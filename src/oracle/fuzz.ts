@@ -7,7 +7,7 @@
  * ddmin-style, every candidate of a round in one boot — and the minimal
  * sequence is saved as a trace carrying the kernel's answers.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Event, Result } from '../events/event.js';
@@ -116,6 +116,8 @@ export interface FoundDivergence {
   events: number;
   saved?: string;
   first: unknown;
+  /** Why shrinking stopped before it was done (a shrink boot failed): then `saved` is the smallest trace it had reached. */
+  shrinkStopped?: string;
 }
 
 export interface OracleFuzzSummary {
@@ -275,6 +277,8 @@ export interface ShrinkJob {
   from?: number;
   /** The best sequence whose tail past its divergence was last offered (offered once per sequence). */
   tailTried?: Template[];
+  /** Why shrinking stopped early: a round's boot failed (`best` is then the smallest reached). */
+  stopped?: string;
 }
 
 /**
@@ -375,7 +379,21 @@ export async function shrinkAll(jobs: ShrinkJob[], run: ShrinkRunner, log: (m: s
     // (A round whose share could not be made concrete at all boots nothing and goes on to the finer candidates.)
     const improved = new Map<ShrinkJob, number>();
     if (batch.length) {
-      const results = await run(batch);
+      let results: Map<string, TraceResult>;
+      try {
+        results = await run(batch);
+      } catch (e) {
+        // A boot that fails (runs past its time, say) ends the shrinking, not
+        // the campaign: each job keeps the smallest sequence it had reached.
+        const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+        log(`shrink round ${round + 1} failed (${why}): shrinking stops; each divergence keeps the smallest trace it reached`);
+        for (const j of jobs)
+          if (!j.done) {
+            j.stopped = why;
+            j.done = true;
+          }
+        return boots;
+      }
       boots++; // (rounds: a round may use several guests at once)
       const base = new Map(jobs.map((j) => [j, { n: j.templates.length, from: j.from ?? 0 }]));
       const wins = new Map<ShrinkJob, number>();
@@ -412,6 +430,15 @@ export async function shrinkAll(jobs: ShrinkJob[], run: ShrinkRunner, log: (m: s
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const slug = (s: string) => s.replace(/[^A-Za-z0-9_.=-]+/g, '_').replace(/_+/g, '_').slice(0, 120);
 
+/** A divergence's file name: <op>.kernel-<errno>.model-<errno>, or <op>.<what>. */
+const divergenceName = (d: Divergence): string => slug(d.what === 'errno' || d.what === 'ret' ? `${d.op}.kernel-${String(d.expected)}.model-${String(d.actual)}` : `${d.op}.${d.what}`);
+
+/** A divergent sequence with the kernel's answers, as a trace file the model can replay. */
+async function saveDivergent(path: string, seed: number, signature: string, r: TraceResult, events: readonly Event[]): Promise<void> {
+  const d = r.firstDivergence!;
+  await writeTrace(path, { kernel: '6.12', meta: { source: 'oracle-fuzz', kernel: 'Linux 6.12.117 (oracle kit)', seed, divergence: signature, first_divergence_index: d.index } }, r.kernelEvents ?? events, { format: 'jsonl' });
+}
+
 /** The differential fuzz campaign. */
 export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSummary> {
   const t0 = performance.now();
@@ -425,6 +452,8 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   const log = (message: string) => opts.onProgress?.({ message });
   const env: OracleEnv = { ...(opts.kit ? { kit: opts.kit } : {}), ...(opts.kvm ? { kvm: true } : {}), ...(opts.keep ? { keep: true } : {}), ...(opts.gigantic ? { gigantic: opts.gigantic } : {}) };
   const found = new Map<string, { count: number; example: { templates: Template[]; events: Event[]; owner: number[]; result: TraceResult } }>();
+  /** Per divergence, the file its first sequence was saved in, whole, until the shrunk trace is. */
+  const unshrunk = new Map<string, string>();
   let sequences = 0;
   let ioctls = 0;
   let boots = 0;
@@ -481,7 +510,18 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
       if (f) {
         f.count++;
         if (s.templates.length < f.example.templates.length) f.example = { templates: s.templates, events: s.events, owner: s.owner, result: r };
-      } else found.set(sig, { count: 1, example: { templates: s.templates, events: s.events, owner: s.owner, result: r } });
+      } else {
+        found.set(sig, { count: 1, example: { templates: s.templates, events: s.events, owner: s.owner, result: r } });
+        // Saved at once, whole: should the campaign or its shrinking end badly (a boot past its
+        // time), the find is not lost. The shrunk trace replaces it.
+        if (opts.saveDir) {
+          mkdirSync(opts.saveDir, { recursive: true });
+          const path = join(opts.saveDir, `${divergenceName(r.firstDivergence)}.seed${opts.seed}.unshrunk.iort.jsonl`);
+          await saveDivergent(path, opts.seed, sig, r, s.events);
+          unshrunk.set(sig, path);
+          log(`new divergence ${sig}: saved unshrunk (${s.events.length} events) as ${path}`);
+        }
+      }
     }
     const el = (performance.now() - t0) / 1000;
     log(`boot ${boots}: ${cur.length} sequences, ${n} kernel ioctls, ${boot.seconds.toFixed(1)} s (guest ${boot.guestSeconds.toFixed(1)} s); total ${ioctls} ioctls, ${Math.round(ioctls / el)}/s, ${divergent} divergent, ${found.size} distinct, ${errors} errors`);
@@ -495,16 +535,17 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   for (const j of jobs) {
     const f = found.get(j.signature)!;
     const d = j.best.result.firstDivergence!;
-    const entry: FoundDivergence = { signature: j.signature, count: f.count, events: j.best.events.length, first: { index: d.index, op: d.op, what: d.what, expected: d.expected, actual: d.actual, event: d.event } };
+    const entry: FoundDivergence = { signature: j.signature, count: f.count, events: j.best.events.length, first: { index: d.index, op: d.op, what: d.what, expected: d.expected, actual: d.actual, event: d.event }, ...(j.stopped ? { shrinkStopped: j.stopped } : {}) };
     if (opts.saveDir) {
       mkdirSync(opts.saveDir, { recursive: true });
-      // <op>.kernel-<errno>.model-<errno>, or <op>.<what>; a name already taken gets the seed.
-      const base = slug(d.what === 'errno' || d.what === 'ret' ? `${d.op}.kernel-${String(d.expected)}.model-${String(d.actual)}` : `${d.op}.${d.what}`);
+      // (a name already taken gets the seed)
+      const base = divergenceName(d);
       let path = join(opts.saveDir, `${base}.iort.jsonl`);
       if (existsSync(path)) path = join(opts.saveDir, `${base}.seed${opts.seed}.iort.jsonl`);
-      const events = j.best.result.kernelEvents ?? j.best.events;
-      await writeTrace(path, { kernel: '6.12', meta: { source: 'oracle-fuzz', kernel: 'Linux 6.12.117 (oracle kit)', seed: opts.seed, divergence: j.signature, first_divergence_index: d.index } }, events, { format: 'jsonl' });
+      await saveDivergent(path, opts.seed, j.signature, j.best.result, j.best.events);
       entry.saved = path;
+      const whole = unshrunk.get(j.signature);
+      if (whole && whole !== path) rmSync(whole, { force: true });
     }
     divergences.push(entry);
   }

@@ -192,7 +192,10 @@ async function runFuzz(values: Parsed['values'], json: boolean, env: { keep: boo
       `oracle fuzz: seed ${s.seed}: ${s.sequences} sequences, ${s.kernel_ioctls} kernel ioctls, ${s.boots} boots, ${(s.seconds / 60).toFixed(1)} min, ${s.kernel_ioctls_per_sec} kernel ioctls/s through the loop`,
     );
     console.log(`divergent sequences: ${s.divergent_sequences}; distinct divergences: ${s.divergences.length}; errors: ${s.errors}`);
-    for (const d of s.divergences) console.log(`  ${d.signature}: ${d.count} sequence(s)${d.saved ? `, minimal trace (${d.events} events) saved as ${d.saved}` : ''}`);
+    for (const d of s.divergences) {
+      const what = d.shrinkStopped ? `the smallest trace shrinking reached before it stopped (${d.shrinkStopped})` : 'minimal trace';
+      console.log(`  ${d.signature}: ${d.count} sequence(s)${d.saved ? `, ${what} (${d.events} events) saved as ${d.saved}` : d.shrinkStopped ? ` (shrinking stopped: ${d.shrinkStopped})` : ''}`);
+    }
     // (what went wrong in the guest, a few of them: a trace that hung, a snapshot it could not realize)
     for (const e of s.error_examples.slice(0, 3)) console.log(`  error: ${e}`);
   }

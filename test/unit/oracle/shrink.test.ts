@@ -100,6 +100,42 @@ describe('shrinkAll', () => {
     expect(rounds.length).toBeLessThanOrEqual(4);
   });
 
+  it('a round whose boot fails ends the shrinking, each job keeping the smallest sequence it had reached', async () => {
+    const needed = [seq.templates[37]!, seq.templates[131]!];
+    const r = realize(seq.templates)!;
+    const logs: string[] = [];
+    let calls = 0;
+    const wins: (readonly Template[])[] = [];
+    const run: ShrinkRunner = async (seqs) => {
+      if (++calls === 2) throw new Error('the oracle run timed out after 501s\n--- console (last lines) ---\n...');
+      const out = new Map<string, TraceResult>();
+      for (const s of seqs) {
+        const at = needed.map((t) => s.templates.indexOf(t));
+        const index = s.owner.lastIndexOf(Math.max(...at));
+        const diverges = at.every((i) => i >= 0);
+        out.set(s.name, { name: s.name, verdict: diverges ? 'diverge' : 'agree', events: s.events.length, kernelIoctls: 0, verified: 0, divergences: diverges ? 1 : 0, firstDivergence: diverges ? divergence(index, s.events[index]!) : null, skipped: [] });
+      }
+      return out;
+    };
+    const first = (await run([{ name: 'whole', ...r, templates: seq.templates }])).get('whole')!;
+    calls = 0;
+    const job: ShrinkJob = { signature: signature(first.firstDivergence!), templates: seq.templates, best: { events: r.events, owner: r.owner, result: first }, done: false };
+    const boots = await shrinkAll([job], async (seqs) => {
+      const res = await run(seqs);
+      for (const q of seqs) if (res.get(q.name)!.verdict === 'diverge') wins.push(q.templates);
+      return res;
+    }, (m) => logs.push(m));
+    expect(boots).toBe(1);
+    expect(job.done).toBe(true);
+    expect(job.stopped).toBe('the oracle run timed out after 501s');
+    // the first round's gain is kept: one of its diverging candidates, shorter than the whole
+    expect(job.templates.length).toBeLessThan(seq.templates.length);
+    expect(wins).toContain(job.templates);
+    expect(job.best.events.length).toBeLessThan(r.events.length);
+    expect(job.templates).toEqual(expect.arrayContaining(needed));
+    expect(logs.at(-1)).toMatch(/^shrink round 2 failed \(the oracle run timed out after 501s\): shrinking stops/);
+  });
+
   it('the tail past the divergence: the templates after the one that diverged', () => {
     const r = realize(seq.templates)!;
     const n = seq.templates.length;
