@@ -14,7 +14,8 @@ import type { Event, Fields, Result, Value } from '../events/event.js';
 import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
-import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_HUGETLB, VM_LOCKED, findVma, privatelyMapped, vmaHugeSize, vmasIn, type Mobj } from '../model/mm.js';
+import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_HUGETLB, VM_LOCKED, findVma, onTmpfs, privatelyMapped, vmaHugeSize, vmasIn, type Mobj } from '../model/mm.js';
+import { modeDependsOnFs } from '../model/fallocate.js';
 import { mlockFutureOk } from '../model/mlock.js';
 import { U64_MAX } from '../ds/interval_map.js';
 
@@ -773,6 +774,15 @@ function hugetlbFd(w: World, pid: number, fd: unknown): { kind: 'memfd' | 'file'
   return m?.kind === 'hugetlb' ? { kind: f!.kind as 'memfd' | 'file', m } : undefined;
 }
 
+/** Whether `fd` of process `pid` is a regular file off tmpfs, open for writing (fallocate.ts: its filesystem decides some modes). */
+function regularFile(w: World, pid: number, fd: unknown): boolean {
+  if (typeof fd !== 'number' && typeof fd !== 'bigint') return false;
+  const id = w.procs.get(pid)?.fds.get(Number(fd));
+  const f = id === undefined ? undefined : w.files.get(id);
+  const m = f?.kind === 'file' && f.mobj !== undefined ? w.mem.mobjs.get(f.mobj) : undefined;
+  return m !== undefined && m.kind === 'file' && !onTmpfs(m) && !f!.readOnly;
+}
+
 /** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */
 export function resolve(t: Template, w: World, m: FuzzModel): Event {
   return resolveInner(t, w, m, 0, null);
@@ -855,6 +865,9 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: 
       else if (t.op === 'mmap' && args['kind'] !== 'file_private' && priv) args['kind'] = 'file_private';
       else if (t.op === 'fallocate' && priv && !(Number(args['mode']) & 2)) args['mode'] = 3;
     }
+    // (the scratch file's filesystem is not the model's to know: where its answer would be, no event)
+    if (t.op === 'fallocate' && typeof args['mode'] === 'number' && modeDependsOnFs(args['mode']) && regularFile(w, pid, args['fd']))
+      return { op: 'note', args: { text: 'fallocate: a mode whose answer is the filesystem\'s (the model knows tmpfs alone)' } };
     ev.args = args;
   }
   if (t.bufs) {

@@ -26,6 +26,31 @@ const FALLOC_FL_MODE_MASK = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FA
 /** loff_t, from the u64 an event carries. */
 const signed = (v: bigint): bigint => BigInt.asIntN(64, v);
 
+/** vfs_fallocate's refusal of the mode word itself: unknown bits, or modes that exclude each other (ALLOCATE is no bit at all). */
+function modeErrno(mode: number): 'EOPNOTSUPP' | 0 {
+  if (mode & ~(FALLOC_FL_MODE_MASK | FALLOC_FL_KEEP_SIZE)) return 'EOPNOTSUPP';
+  switch (mode & FALLOC_FL_MODE_MASK) {
+    case 0:
+    case FALLOC_FL_UNSHARE_RANGE:
+    case FALLOC_FL_ZERO_RANGE:
+      return 0;
+    case FALLOC_FL_PUNCH_HOLE:
+      return mode & FALLOC_FL_KEEP_SIZE ? 0 : 'EOPNOTSUPP';
+    case FALLOC_FL_COLLAPSE_RANGE:
+    case FALLOC_FL_INSERT_RANGE:
+      return mode & FALLOC_FL_KEEP_SIZE ? 'EOPNOTSUPP' : 0;
+    default:
+      return 'EOPNOTSUPP';
+  }
+}
+
+/**
+ * A mode vfs_fallocate lets through whose answer on a regular file is its
+ * filesystem's (ZERO_RANGE, COLLAPSE, INSERT, UNSHARE): the model knows
+ * tmpfs's alone (EOPNOTSUPP), so elsewhere it answers not modelled.
+ */
+export const modeDependsOnFs = (mode: number): boolean => modeErrno(mode) === 0 && (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) !== 0;
+
 /** fallocate(fd, mode, offset, length): ksys_fallocate, then vfs_fallocate's checks in its order. */
 export function fallocate(w: World, pid: number, a: Fields): [World, Result] {
   const f = fileAt(w, pid, u32(a, 'fd'));
@@ -34,23 +59,8 @@ export function fallocate(w: World, pid: number, a: Fields): [World, Result] {
   const offset = signed(u64(a, 'offset'));
   const len = signed(u64(a, 'length'));
   if (offset < 0n || len <= 0n) return [w, { errno: 'EINVAL' }];
-  if (mode & ~(FALLOC_FL_MODE_MASK | FALLOC_FL_KEEP_SIZE)) return [w, { errno: 'EOPNOTSUPP' }];
-  // The modes exclude each other; ALLOCATE is no bit at all.
-  switch (mode & FALLOC_FL_MODE_MASK) {
-    case 0:
-    case FALLOC_FL_UNSHARE_RANGE:
-    case FALLOC_FL_ZERO_RANGE:
-      break;
-    case FALLOC_FL_PUNCH_HOLE:
-      if (!(mode & FALLOC_FL_KEEP_SIZE)) return [w, { errno: 'EOPNOTSUPP' }];
-      break;
-    case FALLOC_FL_COLLAPSE_RANGE:
-    case FALLOC_FL_INSERT_RANGE:
-      if (mode & FALLOC_FL_KEEP_SIZE) return [w, { errno: 'EOPNOTSUPP' }];
-      break;
-    default:
-      return [w, { errno: 'EOPNOTSUPP' }];
-  }
+  const bad = modeErrno(mode);
+  if (bad) return [w, { errno: bad }];
   if (opaque(f)) return [w, { errno: 'EBADF', unmodelled: 'fallocate of a file the process had before the trace (what it is is not known)' }];
   if (f.readOnly) return [w, { errno: 'EBADF' }];
   // Not a regular file: the iommufd and the fault and access fds (anonymous inodes), VFIO devices and groups.
@@ -58,7 +68,7 @@ export function fallocate(w: World, pid: number, a: Fields): [World, Result] {
   if (offset + len > LOFF_MAX) return [w, { errno: 'EFBIG' }];
   const m = w.mem.mobjs.get(f.mobj)!;
   // (a file on tmpfs answers as a memfd: shmem_fallocate)
-  if (m.kind === 'file' && !onTmpfs(m) && mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+  if (m.kind === 'file' && !onTmpfs(m) && modeDependsOnFs(mode))
     return [w, { errno: 'EOPNOTSUPP', unmodelled: 'fallocate modes besides allocation and PUNCH_HOLE depend on the filesystem (tmpfs: EOPNOTSUPP)' }];
   return fileFallocate(w, f.mobj, mode, offset, len);
 }

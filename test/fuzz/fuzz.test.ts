@@ -99,6 +99,28 @@ describe('fuzzer machinery', () => {
     expect(at([{ op: 'munmap', args: { va: 0x7f0000000000n, length: 0x400000n } }, huge(21, 0x7f0000200000n), huge(21, 0x7f0000600000n)])).toBe('maps');
   });
 
+  it("no fallocate whose answer is a regular file's filesystem's: the model does not know it (seed 253)", () => {
+    const at = (open: Event, mode: number) => {
+      let w: World = emptyWorld({ kernel: '6.12' });
+      let fd = -1;
+      // (a memfd too: fallocate's template wants one, and a hostile draw names fd 0 or 77 instead)
+      for (const ev of [...setupEvents(), { op: 'memfd_create', args: { name: 'guest-ram' } }, open]) {
+        const r = apply(w, ev);
+        w = r.state;
+        if (ev === open) fd = Number(r.result.ret);
+      }
+      return resolve({ op: 'fallocate', pid: 0, args: { fd, mode, offset: 0x1000n, length: 0x1000n } }, w, newModel()).op;
+    };
+    const scratch: Event = { op: 'open', args: { path: '/tmp/data', flags: 0x242 } };
+    expect(at(scratch, 0x20)).toBe('note'); // INSERT_RANGE: tmpfs EOPNOTSUPP, ext4 and xfs do it
+    expect(at(scratch, 0x10)).toBe('note'); // ZERO_RANGE
+    expect(at(scratch, 0x21)).toBe('fallocate'); // INSERT_RANGE | KEEP_SIZE: vfs_fallocate's EOPNOTSUPP, whatever the filesystem
+    expect(at(scratch, 0x3)).toBe('fallocate'); // PUNCH_HOLE | KEEP_SIZE
+    expect(at(scratch, 0)).toBe('fallocate');
+    expect(at({ op: 'open', args: { path: '/dev/shm/data', flags: 0x242 } }, 0x20)).toBe('fallocate'); // tmpfs: modelled
+    expect(at({ op: 'open', args: { path: '/tmp/data', flags: 0x240 } }, 0x20)).toBe('fallocate'); // read-only: EBADF
+  });
+
   it('is reproducible by seed', () => {
     const a = fuzz({ seed: 7, runs: 20, maxSteps: 20, kernel: '6.14' });
     const b = fuzz({ seed: 7, runs: 20, maxSteps: 20, kernel: '6.14' });
