@@ -11,7 +11,7 @@
  * keys: the trace formats reserve them), so templates print and serialise.
  */
 import type { Event, Fields, Result, Value } from '../events/event.js';
-import type { Ctx, FileKind, Obj, ObjType, World } from '../model/state.js';
+import type { Ctx, FileKind, Obj, ObjType, OpenFile, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
 import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_HUGETLB, VM_LOCKED, findVma, onTmpfs, privatelyMapped, vmaHugeSize, vmasIn, type Mobj } from '../model/mm.js';
@@ -765,22 +765,26 @@ export function resolveNext(t: Template, w: World, m: FuzzModel): { event: Event
 
 const NO_EVENT: Event = { op: 'note', args: null };
 
-/** The hugetlbfs file `fd` of process `pid` is, if it is one: a memfd (MFD_HUGETLB) or a file on the mount, and its memory object. */
-function hugetlbFd(w: World, pid: number, fd: unknown): { kind: 'memfd' | 'file'; m: Mobj } | undefined {
+/** The memfd or file `fd` of process `pid` is, if it is one, and its memory object. */
+function fdMemory(w: World, pid: number, fd: unknown): { f: OpenFile & { kind: 'memfd' | 'file' }; m: Mobj } | undefined {
   if (typeof fd !== 'number' && typeof fd !== 'bigint') return undefined;
   const id = w.procs.get(pid)?.fds.get(Number(fd));
   const f = id === undefined ? undefined : w.files.get(id);
-  const m = (f?.kind === 'memfd' || f?.kind === 'file') && f.mobj !== undefined ? w.mem.mobjs.get(f.mobj) : undefined;
-  return m?.kind === 'hugetlb' ? { kind: f!.kind as 'memfd' | 'file', m } : undefined;
+  if ((f?.kind !== 'memfd' && f?.kind !== 'file') || f.mobj === undefined) return undefined;
+  const m = w.mem.mobjs.get(f.mobj);
+  return m && { f: f as OpenFile & { kind: 'memfd' | 'file' }, m };
+}
+
+/** The hugetlbfs file `fd` of process `pid` is, if it is one: a memfd (MFD_HUGETLB) or a file on the mount, and its memory object. */
+function hugetlbFd(w: World, pid: number, fd: unknown): { kind: 'memfd' | 'file'; m: Mobj } | undefined {
+  const x = fdMemory(w, pid, fd);
+  return x?.m.kind === 'hugetlb' ? { kind: x.f.kind, m: x.m } : undefined;
 }
 
 /** Whether `fd` of process `pid` is a regular file off tmpfs, open for writing (fallocate.ts: its filesystem decides some modes). */
 function regularFile(w: World, pid: number, fd: unknown): boolean {
-  if (typeof fd !== 'number' && typeof fd !== 'bigint') return false;
-  const id = w.procs.get(pid)?.fds.get(Number(fd));
-  const f = id === undefined ? undefined : w.files.get(id);
-  const m = f?.kind === 'file' && f.mobj !== undefined ? w.mem.mobjs.get(f.mobj) : undefined;
-  return m !== undefined && m.kind === 'file' && !onTmpfs(m) && !f!.readOnly;
+  const x = fdMemory(w, pid, fd);
+  return x !== undefined && x.f.kind === 'file' && x.m.kind === 'file' && !onTmpfs(x.m) && !x.f.readOnly;
 }
 
 /** The concrete event a template stands for in state `w` (or the constructor of a resource it misses). */

@@ -815,7 +815,7 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
       const src = mem.mobjs.get(id)!;
       [mem, nid] = newMobj(mem, src.kind, src.size, src.name, src.data, src.unknown, false, src.hugeShift);
       // (the child's copy of a private mapping owns the 1 GiB pages the parent's had copied)
-      if (src.hugeCopied) mem = { ...mem, mobjs: mem.mobjs.set(nid, { ...mem.mobjs.get(nid)!, hugeCopied: src.hugeCopied }) };
+      if (src.hugeCopied) mem = { ...mem, mobjs: mem.mobjs.set(nid, withPageSet(mem.mobjs.get(nid)!, 'hugeCopied', src.hugeCopied)) };
       remap.set(id, nid);
     }
     return nid;

@@ -68,35 +68,31 @@ describe('fuzzer machinery', () => {
     expect(() => encodeTrace({ kernel: '6.14' }, events)).not.toThrow();
   });
 
-  it('a maps snapshot names no new memory a process under mlockall(MCL_FUTURE) could not have locked (seed 115)', () => {
+  /** What the fuzzer's maps snapshot (the guest region, shared) resolves to after `events`: the snapshot, or a note. */
+  const snapshotAfter = (events: Event[]): string => {
     const snap = { op: 'maps', pid: 0, args: { maps: [{ start: 0x7f0000000000n, end: 0x7f0000400000n, perms: 'rw-s', path: '/dev/zero (deleted)' }] } };
-    const at = (events: Event[]) => {
-      let w: World = emptyWorld({ kernel: '6.12' });
-      for (const ev of [...setupEvents(), ...events]) w = apply(w, ev).state;
-      return resolve(snap, w, newModel()).op;
-    };
+    let w: World = emptyWorld({ kernel: '6.12' });
+    for (const ev of [...setupEvents(), ...events]) w = apply(w, ev).state;
+    return resolve(snap, w, newModel()).op;
+  };
+
+  it('a maps snapshot names no new memory a process under mlockall(MCL_FUTURE) could not have locked (seed 115)', () => {
     const locked = [{ op: 'mlockall', args: { flags: 6 } }, { op: 'drop_capability', args: { cap: 'CAP_IPC_LOCK' } }];
-    expect(at([...locked, { op: 'set_rlimit_memlock', args: { pages: 16n } }])).toBe('note');
-    expect(at([...locked, { op: 'set_rlimit_memlock', args: { pages: 1024n } }])).toBe('maps'); // 4 MiB fits
-    expect(at([...locked, { op: 'set_rlimit_memlock', args: { pages: 16n } }, { op: 'mmap', args: { va: 0x7f0000000000n, length: 0x1000n, kind: 'anon', prot: 3 } }])).toBe('note');
-    expect(at([locked[1]!, { op: 'set_rlimit_memlock', args: { pages: 16n } }])).toBe('maps'); // not locked
+    expect(snapshotAfter([...locked, { op: 'set_rlimit_memlock', args: { pages: 16n } }])).toBe('note');
+    expect(snapshotAfter([...locked, { op: 'set_rlimit_memlock', args: { pages: 1024n } }])).toBe('maps'); // 4 MiB fits
+    expect(snapshotAfter([...locked, { op: 'set_rlimit_memlock', args: { pages: 16n } }, { op: 'mmap', args: { va: 0x7f0000000000n, length: 0x1000n, kind: 'anon', prot: 3 } }])).toBe('note');
+    expect(snapshotAfter([locked[1]!, { op: 'set_rlimit_memlock', args: { pages: 16n } }])).toBe('maps'); // not locked
   });
 
   it('a maps snapshot never cuts a hugetlb VMA inside a huge page (gigantic seed 304)', () => {
-    const snap = { op: 'maps', pid: 0, args: { maps: [{ start: 0x7f0000000000n, end: 0x7f0000400000n, perms: 'rw-s', path: '/dev/zero (deleted)' }] } };
-    const at = (events: Event[]) => {
-      let w: World = emptyWorld({ kernel: '6.12' });
-      for (const ev of [...setupEvents(), ...events]) w = apply(w, ev).state;
-      return resolve(snap, w, newModel()).op;
-    };
     const huge = (log: number, va: bigint) => ({ op: 'mmap', args: { va, length: 0x400000n, kind: 'private_anon', prot: 3, flags: 0x40000 | (log << 26) } });
     // a 1 GiB page's VMA at the region's start: the region's end (4 MiB on) is inside the page
-    expect(at([{ op: 'munmap', args: { va: 0x7f0000000000n, length: 0x400000n } }, huge(30, 0x7f0000000000n)])).toBe('note');
+    expect(snapshotAfter([{ op: 'munmap', args: { va: 0x7f0000000000n, length: 0x400000n } }, huge(30, 0x7f0000000000n)])).toBe('note');
     // one outside the region: the snapshot takes it away whole, as munmap can
-    expect(at([huge(30, 0x7f0040000000n)])).toBe('maps');
+    expect(snapshotAfter([huge(30, 0x7f0040000000n)])).toBe('maps');
     // 2 MiB pages: the region's bounds are on 2 MiB boundaries, wherever the VMA is
-    expect(at([{ op: 'munmap', args: { va: 0x7f0000000000n, length: 0x400000n } }, huge(21, 0x7f0000000000n)])).toBe('maps');
-    expect(at([{ op: 'munmap', args: { va: 0x7f0000000000n, length: 0x400000n } }, huge(21, 0x7f0000200000n), huge(21, 0x7f0000600000n)])).toBe('maps');
+    expect(snapshotAfter([{ op: 'munmap', args: { va: 0x7f0000000000n, length: 0x400000n } }, huge(21, 0x7f0000000000n)])).toBe('maps');
+    expect(snapshotAfter([{ op: 'munmap', args: { va: 0x7f0000000000n, length: 0x400000n } }, huge(21, 0x7f0000200000n), huge(21, 0x7f0000600000n)])).toBe('maps');
   });
 
   it("no fallocate whose answer is a regular file's filesystem's: the model does not know it (seed 253)", () => {

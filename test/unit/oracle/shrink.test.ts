@@ -64,25 +64,38 @@ describe('shrinkAll', () => {
   const seq = generate(11, 1, 200, oracleKinds(), 0).seqs[0]!;
   const divergence = (index: number, ev: Event): Divergence => ({ index, op: 'IOMMU_IOAS_MAP', what: 'errno', expected: 'EINVAL', actual: 0, event: ev, context: [] });
 
-  async function shrink(needed: readonly Template[]) {
-    const rounds: number[] = [];
-    const run: ShrinkRunner = async (seqs) => {
-      rounds.push(seqs.length);
-      const out = new Map<string, TraceResult>();
-      for (const s of seqs) {
-        const at = needed.map((t) => s.templates.indexOf(t));
-        // (the later template's own event: the last of those it expanded to)
-        const index = s.owner.lastIndexOf(Math.max(...at));
-        const diverges = at.every((i) => i >= 0);
-        out.set(s.name, { name: s.name, verdict: diverges ? 'diverge' : 'agree', events: s.events.length, kernelIoctls: 0, verified: 0, divergences: diverges ? 1 : 0, firstDivergence: diverges ? divergence(index, s.events[index]!) : null, skipped: [] });
-      }
-      return out;
-    };
+  /** The stand-in kernel's verdicts: a divergence exactly where every `needed` template is still in the sequence. */
+  const standIn = (needed: readonly Template[]): ShrinkRunner => async (seqs) => {
+    const out = new Map<string, TraceResult>();
+    for (const s of seqs) {
+      const at = needed.map((t) => s.templates.indexOf(t));
+      // (the later template's own event: the last of those it expanded to)
+      const index = s.owner.lastIndexOf(Math.max(...at));
+      const diverges = at.every((i) => i >= 0);
+      out.set(s.name, { name: s.name, verdict: diverges ? 'diverge' : 'agree', events: s.events.length, kernelIoctls: 0, verified: 0, divergences: diverges ? 1 : 0, firstDivergence: diverges ? divergence(index, s.events[index]!) : null, skipped: [] });
+    }
+    return out;
+  };
+
+  /** The whole sequence's job, as the campaign hands it to shrinkAll. */
+  async function wholeJob(run: ShrinkRunner): Promise<ShrinkJob> {
     const r = realize(seq.templates)!;
     const first = (await run([{ name: 'whole', ...r, templates: seq.templates }])).get('whole')!;
-    rounds.length = 0;
-    const job: ShrinkJob = { signature: signature(first.firstDivergence!), templates: seq.templates, best: { events: r.events, owner: r.owner, result: first }, done: false };
-    await shrinkAll([job], run, () => {});
+    return { signature: signature(first.firstDivergence!), templates: seq.templates, best: { events: r.events, owner: r.owner, result: first }, done: false };
+  }
+
+  async function shrink(needed: readonly Template[]) {
+    const rounds: number[] = [];
+    const verdicts = standIn(needed);
+    const job = await wholeJob(verdicts);
+    await shrinkAll(
+      [job],
+      async (seqs) => {
+        rounds.push(seqs.length);
+        return verdicts(seqs);
+      },
+      () => {},
+    );
     return { job, rounds };
   }
 
@@ -102,36 +115,29 @@ describe('shrinkAll', () => {
 
   it('a round whose boot fails ends the shrinking, each job keeping the smallest sequence it had reached', async () => {
     const needed = [seq.templates[37]!, seq.templates[131]!];
-    const r = realize(seq.templates)!;
+    const whole = realize(seq.templates)!.events.length;
+    const verdicts = standIn(needed);
+    const job = await wholeJob(verdicts);
     const logs: string[] = [];
-    let calls = 0;
     const wins: (readonly Template[])[] = [];
-    const run: ShrinkRunner = async (seqs) => {
-      if (++calls === 2) throw new Error('the oracle run timed out after 501s\n--- console (last lines) ---\n...');
-      const out = new Map<string, TraceResult>();
-      for (const s of seqs) {
-        const at = needed.map((t) => s.templates.indexOf(t));
-        const index = s.owner.lastIndexOf(Math.max(...at));
-        const diverges = at.every((i) => i >= 0);
-        out.set(s.name, { name: s.name, verdict: diverges ? 'diverge' : 'agree', events: s.events.length, kernelIoctls: 0, verified: 0, divergences: diverges ? 1 : 0, firstDivergence: diverges ? divergence(index, s.events[index]!) : null, skipped: [] });
-      }
-      return out;
-    };
-    const first = (await run([{ name: 'whole', ...r, templates: seq.templates }])).get('whole')!;
-    calls = 0;
-    const job: ShrinkJob = { signature: signature(first.firstDivergence!), templates: seq.templates, best: { events: r.events, owner: r.owner, result: first }, done: false };
-    const boots = await shrinkAll([job], async (seqs) => {
-      const res = await run(seqs);
-      for (const q of seqs) if (res.get(q.name)!.verdict === 'diverge') wins.push(q.templates);
-      return res;
-    }, (m) => logs.push(m));
+    let calls = 0;
+    const boots = await shrinkAll(
+      [job],
+      async (seqs) => {
+        if (++calls === 2) throw new Error('the oracle run timed out after 501s\n--- console (last lines) ---\n...');
+        const res = await verdicts(seqs);
+        for (const q of seqs) if (res.get(q.name)!.verdict === 'diverge') wins.push(q.templates);
+        return res;
+      },
+      (m) => logs.push(m),
+    );
     expect(boots).toBe(1);
     expect(job.done).toBe(true);
     expect(job.stopped).toBe('the oracle run timed out after 501s');
     // the first round's gain is kept: one of its diverging candidates, shorter than the whole
     expect(job.templates.length).toBeLessThan(seq.templates.length);
     expect(wins).toContain(job.templates);
-    expect(job.best.events.length).toBeLessThan(r.events.length);
+    expect(job.best.events.length).toBeLessThan(whole);
     expect(job.templates).toEqual(expect.arrayContaining(needed));
     expect(logs.at(-1)).toMatch(/^shrink round 2 failed \(the oracle run timed out after 501s\): shrinking stops/);
   });
