@@ -19,6 +19,7 @@ import { writeTrace } from '../trace/index.js';
 import { encodeInput, notCheckable, representable, traceNotCheckable } from './encode.js';
 import { bootOnce, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
 import { judge, type TraceResult } from './check.js';
+import { hugePagesBound, type PoolBound } from './hugetlb_pool.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
 
 /**
@@ -48,12 +49,21 @@ export interface Realized {
  * calls that create it (its constructors), then is resolved again until it
  * resolves to itself: the kernel sees what the template meant to test.
  */
-export function realize(templates: readonly Template[]): Realized | null {
+export function realize(templates: readonly Template[], gigantic = 0): Realized | null {
   let w = emptyWorld({ kernel: '6.12' });
   const m = newModel();
   const out: Realized = { events: [], results: [], owner: [] };
+  let pool: PoolBound = { pages: 0, reach: new Map() };
   const run = (ev: Event, owner: number) => {
-    const r = apply(w, ev);
+    let r = apply(w, ev);
+    if (gigantic && r.state !== w) {
+      // Inside the guest's pool of 1 GiB pages (hugetlb_pool.ts): an event that could need more is left out.
+      const after = hugePagesBound(r.state, 30, pool.reach, ev, r.result);
+      if (after.pages > gigantic && after.pages > pool.pages) {
+        ev = { op: 'note', args: { text: `${ev.op}: could need more 1 GiB hugetlb pages than the oracle's ${gigantic} (the model takes the pool to be large enough)` } };
+        r = apply(w, ev);
+      } else pool = after;
+    }
     out.events.push(ev);
     out.results.push(r.result);
     out.owner.push(owner);
@@ -151,15 +161,15 @@ interface Seq {
   owner: number[];
 }
 
-export function generate(seed: number, count: number, maxSteps: number, kinds: readonly string[], from: number, hostile = 4, gigantic = false): { seqs: Seq[]; crashes: number; unfit: number } {
-  // (1 GiB hugetlb pages only where the guest has a pool of them: OracleEnv.gigantic)
-  const arb = fc.array(eventTemplates('6.12', { hostile, gigantic }, [...kinds]), { minLength: 1, maxLength: maxSteps, size: 'max' });
+export function generate(seed: number, count: number, maxSteps: number, kinds: readonly string[], from: number, hostile = 4, gigantic = 0): { seqs: Seq[]; crashes: number; unfit: number } {
+  // (1 GiB hugetlb pages only where the guest has a pool of them, OracleEnv.gigantic, and within it)
+  const arb = fc.array(eventTemplates('6.12', { hostile, gigantic: gigantic > 0 }, [...kinds]), { minLength: 1, maxLength: maxSteps, size: 'max' });
   const samples = fc.sample(arb, { seed, numRuns: count });
   const seqs: Seq[] = [];
   let crashes = 0;
   let unfit = 0;
   samples.forEach((templates, i) => {
-    const r = realize(templates);
+    const r = realize(templates, gigantic);
     if (!r) crashes++;
     // A template can still resolve to an event the oracle cannot run (the fuzzer's own constructors): leave that sequence out.
     else if (traceNotCheckable(r.events)) unfit++;
@@ -279,6 +289,8 @@ export interface ShrinkJob {
   tailTried?: Template[];
   /** Why shrinking stopped early: a round's boot failed (`best` is then the smallest reached). */
   stopped?: string;
+  /** The guest's pool of 1 GiB pages, which candidates stay inside as the campaign's sequences did (realize). */
+  gigantic?: number;
 }
 
 /**
@@ -357,7 +369,7 @@ export async function shrinkAll(jobs: ShrinkJob[], run: ShrinkRunner, log: (m: s
         continue;
       }
       const offer = (name: string, templates: Template[], removed: readonly Template[], level: number) => {
-        const r = realize(templates);
+        const r = realize(templates, j.gigantic);
         if (r) batch.push({ name, events: r.events, results: r.results, owner: r.owner, job: j, templates, removed, level });
       };
       const offerCut = (name: string, s: number, e: number, level: number) => offer(name, [...j.templates.slice(0, s), ...j.templates.slice(e)], j.templates.slice(s, e), level);
@@ -466,7 +478,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
   const timing = { generate_s: 0, boot_s: 0, guest_s: 0, judge_s: 0 };
   const gen = (k: number) => {
     const tg = performance.now();
-    const g = generate(opts.seed + k * 7919, batchSize, maxSteps, kinds, k * batchSize, opts.hostile, !!opts.gigantic);
+    const g = generate(opts.seed + k * 7919, batchSize, maxSteps, kinds, k * batchSize, opts.hostile, opts.gigantic ?? 0);
     timing.generate_s += (performance.now() - tg) / 1000;
     crashes += g.crashes;
     unfit += g.unfit;
@@ -529,7 +541,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
     if (running) next = gen(++k);
   }
   const loopSeconds = (performance.now() - t0) / 1000;
-  const jobs: ShrinkJob[] = [...found.entries()].map(([signature, f]) => ({ signature, templates: f.example.templates, best: { events: f.example.events, owner: f.example.owner, result: f.example.result }, done: opts.shrink === false }));
+  const jobs: ShrinkJob[] = [...found.entries()].map(([signature, f]) => ({ signature, templates: f.example.templates, best: { events: f.example.events, owner: f.example.owner, result: f.example.result }, done: opts.shrink === false, ...(opts.gigantic ? { gigantic: opts.gigantic } : {}) }));
   const shrinkBoots = jobs.length ? await shrinkAll(jobs, async (seqs) => (await runBatch(seqs, env, true)).results, log) : 0;
   const divergences: FoundDivergence[] = [];
   for (const j of jobs) {

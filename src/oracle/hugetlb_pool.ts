@@ -1,0 +1,150 @@
+/**
+ * How many huge pages of one size the kernel could need for a World: an
+ * upper bound on its hugetlb pool's pages in use plus reserved. The model
+ * takes every pool to be large enough; the oracle's guest has three 1 GiB
+ * pages (`--gigantic 3`), and a sequence that needs a fourth meets the
+ * kernel's ENOMEM (a `fork` copying a pinned private page for its child, a
+ * shared `mmap` reserving pages) where the model answers 0: gigantic seeds
+ * 304-310 found nothing else. So the campaign's generator keeps its
+ * sequences inside the pool (fuzz.ts realize): an event that would raise
+ * this bound past the pool is left out, as a note.
+ *
+ * The bound counts, per huge page size (hugetlb's pages and reservations,
+ * mm/hugetlb.c):
+ *  - every huge page slot of every private hugetlb VMA of a live process:
+ *    a slot holds its reservation (hugetlb_reserve_pages at mmap, per VMA),
+ *    or its own page once faulted (consuming it), or a copy fork made of a
+ *    pinned page (copy_hugetlb_page_range: no reservation), or a page it
+ *    still shares copy-on-write with a parent or child (counted in each: an
+ *    overcount, which only costs a few sequences);
+ *  - every huge page of every live hugetlbfs file (a memfd, a shared
+ *    anonymous mapping's inode) up to the furthest its page cache and its
+ *    reservations can reach: its shared mappings' ends, what shared mappings
+ *    reserved before (the inode's reservation map keeps that after munmap,
+ *    until a truncation gives it back), what fallocate allocated (the
+ *    carried `FileReach`), and its whole size when its contents are from
+ *    before the trace. Its size alone holds nothing: ftruncate allocates and
+ *    reserves no page, and a private mapping's faults take pages of its own
+ *    (hugetlb_no_page adds a page to the cache only for a shared mapping).
+ *    A file is live while a descriptor or a VMA holds it (one on the
+ *    hugetlbfs mount, always);
+ *  - every pinned huge page neither of those covers: pages a pin keeps after
+ *    their mapping or their file went.
+ * Nothing else holds a huge page: overcommit (nr_overcommit_hugepages) is 0,
+ * so no surplus page is ever made.
+ */
+import type { Event, Result } from '../events/event.js';
+import type { Mobj, Vma } from '../model/mm.js';
+import type { World } from '../model/state.js';
+
+const shiftOf = (m: Mobj): number => m.hugeShift ?? 21;
+const FALLOC_FL_PUNCH_HOLE = 2;
+
+/**
+ * How far each hugetlbfs file's pages and reservations have reached, by
+ * memory object: the furthest end offset, and the file's size when last
+ * seen (a truncation below it frees pages and reservations past the new
+ * size: hugetlb_vmtruncate). Carried by the caller from one event of a
+ * sequence to the next.
+ */
+export type FileReach = ReadonlyMap<number, { readonly end: bigint; readonly size: bigint }>;
+
+export interface PoolBound {
+  /** Huge pages the kernel could have in use or reserved. */
+  pages: number;
+  /** The reach to carry to the next event. */
+  reach: FileReach;
+}
+
+/**
+ * The bound for huge pages of 2^`shift` bytes in `w`, the state after
+ * event `ev` (answered `res`); `before` is the reach carried from the
+ * events before it.
+ */
+export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: Event, res?: Result): PoolBound {
+  const reach = new Map(before);
+  const size = 1n << BigInt(shift);
+  const huge = (id: number | undefined): Mobj | undefined => {
+    const m = id === undefined ? undefined : w.mem.mobjs.get(id);
+    return m !== undefined && m.kind === 'hugetlb' && shiftOf(m) === shift ? m : undefined;
+  };
+  const extend = (m: Mobj, end: bigint) => {
+    const r = reach.get(m.id);
+    if (!r || r.end < end) reach.set(m.id, { end, size: r?.size ?? m.size });
+  };
+  // What a successful fallocate allocated (page cache pages, inside the size or past it).
+  if (ev?.op === 'fallocate' && res?.errno === 0 && ev.args) {
+    const { fd, mode, offset, length } = ev.args;
+    const id = typeof fd === 'number' ? w.procs.get(ev.pid ?? 1)?.fds.get(fd) : undefined;
+    const m = huge(id === undefined ? undefined : w.files.get(id)?.mobj);
+    if (m && typeof offset === 'bigint' && typeof length === 'bigint' && !(Number(mode ?? 0) & FALLOC_FL_PUNCH_HOLE)) extend(m, offset + length);
+  }
+  // Live files, by memory object.
+  const files = new Set<number>();
+  w.files.each((_, f) => {
+    if ((f.kind === 'memfd' || f.kind === 'file') && huge(f.mobj)) files.add(f.mobj!);
+  });
+  // (a file on the hugetlbfs mount outlives its descriptors: it is there until unlinked, which no trace does)
+  w.mem.paths?.each((_, id) => {
+    if (huge(id)) files.add(id);
+  });
+  let slots = 0n;
+  // Private VMAs' objects and the huge page indices they cover: [mobj, first, end) each.
+  const privateRanges: [number, bigint, bigint][] = [];
+  w.procs.each((_, p) => {
+    if (!p.alive) return;
+    p.mm.vmas.each((_, v: Vma) => {
+      const m = huge(v.mobj);
+      if (!m) return;
+      const len = v.end - v.start;
+      if (v.shared) {
+        files.add(m.id);
+        extend(m, v.offset + len);
+        return;
+      }
+      const first = v.offset / size;
+      const end = (v.offset + len + size - 1n) / size;
+      slots += end - first;
+      privateRanges.push([m.id, first, end]);
+      // A private mapping of a hugetlbfs file has a copy object; the file stays live while mapped.
+      if (v.cow !== undefined) {
+        files.add(m.id);
+        privateRanges.push([v.cow, first, end]);
+      }
+    });
+  });
+  const extent = new Map<number, bigint>();
+  for (const id of files) {
+    const m = w.mem.mobjs.get(id)!;
+    let e = m.unknown ? m.size : 0n;
+    const r = reach.get(id);
+    if (r) {
+      const kept = m.size < r.size && m.size < r.end ? m.size : r.end;
+      reach.set(id, { end: kept, size: m.size });
+      if (kept > e) e = kept;
+    }
+    const cached = m.hugeCached?.max()?.[0];
+    if (cached !== undefined && BigInt(cached + 1) * size > e) e = BigInt(cached + 1) * size;
+    extent.set(id, e);
+    slots += (e + size - 1n) / size;
+  }
+  // Pinned huge pages nothing above counted.
+  const nr = Number(size >> 12n);
+  const loose = new Set<string>();
+  const covered = (mobj: number, h: bigint): boolean => {
+    const e = extent.get(mobj);
+    if (e !== undefined && h * size < e) return true;
+    return privateRanges.some(([id, a, z]) => id === mobj && a <= h && h < z);
+  };
+  w.ctxs.each((_, ctx) =>
+    ctx.pages.each((_, pg) =>
+      pg.pinned.each((first, run) => {
+        if (!huge(run.mobj)) return;
+        const a = Math.floor(run.mobjIndex / nr);
+        const z = Math.floor((run.mobjIndex + run.last - first) / nr);
+        for (let h = a; h <= z; h++) if (!covered(run.mobj, BigInt(h))) loose.add(`${run.mobj}:${h}`);
+      }),
+    ),
+  );
+  return { pages: Number(slots) + loose.size, reach };
+}
