@@ -24,14 +24,14 @@ const MFD_HUGETLB = 4;
 const KEEP_SIZE = 1;
 const PUNCH_HOLE = 2;
 
-/** Applies events one by one, returning the bound after each. */
-function bounds(events: Event[]): number[] {
+/** The bound after each event, applied one by one (`strict`: each must succeed). */
+function bounds(events: Event[], strict = true): number[] {
   let w: World = emptyWorld({ kernel: '6.12' });
   let b: PoolBound = { pages: 0, reach: new Map() };
   const out: number[] = [];
   for (const ev of events) {
     const r = apply(w, ev);
-    expect(r.result.errno, `${ev.op} ${JSON.stringify(ev.args, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`).toBe(0);
+    if (strict) expect(r.result.errno, `${ev.op} ${JSON.stringify(ev.args, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`).toBe(0);
     w = r.state;
     b = hugePagesBound(w, 30, b.reach, ev, r.result);
     out.push(b.pages);
@@ -114,18 +114,7 @@ describe('gigantic campaigns stay inside the pool', () => {
   });
 
   const kinds = ['mmap', 'munmap', 'fork', 'exit', 'memfd_create', 'ftruncate', 'fallocate', 'IOMMU_IOAS_MAP', 'IOMMU_IOAS_UNMAP', 'IOMMU_TEST_OP_MOCK_DOMAIN', 'write_memory', 'madvise', 'mremap'];
-  const worst = (events: Event[]): number => {
-    let w: World = emptyWorld({ kernel: '6.12' });
-    let b: PoolBound = { pages: 0, reach: new Map() };
-    let most = 0;
-    for (const ev of events) {
-      const r = apply(w, ev);
-      w = r.state;
-      b = hugePagesBound(w, 30, b.reach, ev, r.result);
-      most = Math.max(most, b.pages);
-    }
-    return most;
-  };
+  const worst = (events: Event[]): number => Math.max(0, ...bounds(events, false));
   const leftOut = (seqs: { events: Event[] }[]) => seqs.reduce((n, s) => n + s.events.filter((e) => e.op === 'note' && String(e.args?.['text']).includes('1 GiB hugetlb pages than the oracle')).length, 0);
 
   it('generated sequences: with a pool of one page none could need a second, and some events were left out for it', () => {
