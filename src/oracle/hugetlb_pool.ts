@@ -22,8 +22,9 @@
  *    reservations can reach: its shared mappings' ends, what shared mappings
  *    reserved before (the inode's reservation map keeps that after munmap,
  *    until a truncation gives it back), what fallocate allocated (the
- *    carried `FileReach`), and its whole size when its contents are from
- *    before the trace. Its size alone holds nothing: ftruncate allocates and
+ *    carried `FileReach`), and its whole size for a file on the hugetlbfs
+ *    mount (it may have had pages before the trace). A memfd's size alone
+ *    holds nothing: ftruncate allocates and
  *    reserves no page, and a private mapping's faults take pages of its own
  *    (hugetlb_no_page adds a page to the cache only for a shared mapping).
  *    A file is live while a descriptor or a VMA holds it (one on the
@@ -84,9 +85,14 @@ export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: 
   w.files.each((_, f) => {
     if ((f.kind === 'memfd' || f.kind === 'file') && huge(f.mobj)) files.add(f.mobj!);
   });
-  // (a file on the hugetlbfs mount outlives its descriptors: it is there until unlinked, which no trace does)
+  // A file on the hugetlbfs mount outlives its descriptors (it is there until unlinked, which no
+  // trace does), and may have had pages before the trace: all its size counts (a size the trace never
+  // set is UNKNOWN_FILE_SIZE, past any pool). A memfd starts empty, whatever its contents' knowledge.
+  const onMount = new Set<number>();
   w.mem.paths?.each((_, id) => {
-    if (huge(id)) files.add(id);
+    if (!huge(id)) return;
+    files.add(id);
+    onMount.add(id);
   });
   let slots = 0n;
   // Private VMAs' objects and the huge page indices they cover: [mobj, first, end) each.
@@ -116,7 +122,7 @@ export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: 
   const extent = new Map<number, bigint>();
   for (const id of files) {
     const m = w.mem.mobjs.get(id)!;
-    let e = m.unknown ? m.size : 0n;
+    let e = onMount.has(id) ? m.size : 0n;
     const r = reach.get(id);
     if (r) {
       const kept = m.size < r.size && m.size < r.end ? m.size : r.end;
