@@ -130,6 +130,9 @@ export interface BootResult {
   dir?: string;
 }
 
+/** The 2 MiB hugetlb pages a boot's pool has unless asked otherwise. */
+export const DEFAULT_HUGEPAGES = 256;
+
 export interface BootOptions extends OracleEnv {
   timeoutSec?: number;
   hugepages?: number;
@@ -322,7 +325,7 @@ export async function bootOnce(input: Uint8Array | (() => Uint8Array | Promise<U
     const timeout = Math.max(30, Math.round(opts.timeoutSec ?? 600));
     const gigantic = opts.gigantic ?? 0;
     const env = { ...process.env, PATH: `${qemuWrapper(dir, shmPath, shmSize, !!opts.kvm, gigantic)}:${process.env['PATH'] ?? ''}` };
-    const args = ['--out', out, '--timeout', String(timeout), '--hugepages', String(opts.hugepages ?? 256), ...(gigantic ? ['--mem', `${gigantic + 5}G`] : []), prog, '--shm'];
+    const args = ['--out', out, '--timeout', String(timeout), '--hugepages', String(opts.hugepages ?? DEFAULT_HUGEPAGES), ...(gigantic ? ['--mem', `${gigantic + 5}G`] : []), prog, '--shm'];
     const { code, stderr, stdout } = await new Promise<{ code: number; stderr: string; stdout: string }>((res, rej) => {
       const p = spawn(join(kit, 'run'), args, { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let se = '';

@@ -8,7 +8,8 @@ import type { Event } from '../events/event.js';
 import { replay, type Divergence } from '../engine/replay.js';
 import { encodeInput, traceNotCheckable, type TraceInput } from './encode.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
-import { bootOnce, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
+import { bootOnce, DEFAULT_HUGEPAGES, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
+import { guestPools, poolOverrun, type GuestPool } from './hugetlb_pool.js';
 
 export type TraceVerdict = 'agree' | 'diverge' | 'not-checkable' | 'error';
 
@@ -30,6 +31,12 @@ export interface TraceResult {
   kernelEvents?: Event[];
   /** Not checkable as a whole: the events before the first uncheckable one that were checked. */
   checkedPrefix?: number;
+  /**
+   * Diverging: the first event, at or before the divergence, after which the kernel could need
+   * more huge pages of 2^shift bytes (`pages`, an upper bound) than the guest's pool has
+   * (hugetlb_pool.ts), where the model takes every pool to be large enough.
+   */
+  poolOverrun?: { index: number; shift: number; pool: number; pages: number };
 }
 
 export interface OracleSummary {
@@ -91,7 +98,7 @@ function batches(traces: Prepared[], maxOps: number, maxTraces: number): Prepare
 }
 
 /** Compares one trace's kernel answers with the model. */
-export async function judge(name: string, events: readonly Event[], recs: TraceRecords | undefined, keepEvents = false): Promise<TraceResult> {
+export async function judge(name: string, events: readonly Event[], recs: TraceRecords | undefined, keepEvents = false, pools: readonly GuestPool[] = []): Promise<TraceResult> {
   const base = { name, events: events.length, kernelIoctls: recs?.ioctls ?? 0, verified: 0, divergences: 0, firstDivergence: null, skipped: [] };
   if (!recs) return { ...base, verdict: 'error', reason: 'the executor wrote no records for this trace' };
   const k = withKernelAnswers(events, recs, '6.12');
@@ -113,6 +120,11 @@ export async function judge(name: string, events: readonly Event[], recs: TraceR
   if (refused !== undefined) {
     res.verdict = 'error';
     res.reason = `the guest refused event ${refused} (${events[refused]!.op}: ${k.skipped.find((x) => x.index === refused)?.why ?? 'refused'}), and what follows it diverges (event ${s.first_divergence!.index})`;
+  }
+  // A divergence where the guest's pool could have run out may be just that (hugetlb_pool.ts): said with it.
+  if (res.verdict === 'diverge' && pools.length) {
+    const o = poolOverrun(events, pools, '6.12', s.first_divergence!.index);
+    if (o) res.poolOverrun = { index: o.index, shift: o.pool.shift, pool: o.pool.pages, pages: o.pages };
   }
   if (recs.status !== 'ok' && !s.divergences) {
     res.verdict = 'error';
@@ -182,7 +194,7 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
     opts.onBoot?.({ boot: boots, traces: batch.length, ops, seconds: boot.seconds });
     const recs = splitRecords(boot.records, boot.input);
     for (const p of batch) {
-      const r = await judge(traces[p.index]!.name, p.events, recs.get(p.name), opts.keepEvents);
+      const r = await judge(traces[p.index]!.name, p.events, recs.get(p.name), opts.keepEvents, guestPools(opts, DEFAULT_HUGEPAGES));
       const k = prefixes.get(p.index);
       if (k === undefined) results[p.index] = r;
       else {

@@ -17,9 +17,9 @@ import { emptyWorld } from '../model/state.js';
 import { eventTemplates, EVENT_KINDS, learn, MAX_CHAIN, newModel, resolveNext, setupEvents, templateArbitraries, type Template } from '../fuzz/index.js';
 import { writeTrace } from '../trace/index.js';
 import { encodeInput, notCheckable, representable, traceNotCheckable } from './encode.js';
-import { bootOnce, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
+import { bootOnce, DEFAULT_HUGEPAGES, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
 import { judge, type TraceResult } from './check.js';
-import { hugePagesBound, type PoolBound } from './hugetlb_pool.js';
+import { guestPools, hugePagesBound, type PoolBound } from './hugetlb_pool.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
 
 /**
@@ -212,7 +212,7 @@ async function startBoot(seqs: readonly { name: string; events: Event[] }[], env
  * hand, a sequence is compared event by event without replaying it; only
  * one that differs (or did not finish) is replayed, for the report.
  */
-async function judgeBatch(seqs: readonly { name: string; events: Event[]; results?: Result[] }[], boot: BatchRun, keepEvents = false): Promise<{ results: Map<string, TraceResult>; ioctls: number }> {
+async function judgeBatch(seqs: readonly { name: string; events: Event[]; results?: Result[] }[], boot: BatchRun, env: OracleEnv, keepEvents = false): Promise<{ results: Map<string, TraceResult>; ioctls: number }> {
   const recs = boot.recs;
   const results = new Map<string, TraceResult>();
   let ioctls = 0;
@@ -232,7 +232,7 @@ async function judgeBatch(seqs: readonly { name: string; events: Event[]; result
       if (!differs)
         r = { name: s.name, verdict: 'agree', events: s.events.length, kernelIoctls: rs.ioctls, verified, divergences: 0, firstDivergence: null, skipped: k.skipped, ...(keepEvents ? { kernelEvents: k.events } : {}) };
     }
-    r ??= await judge(s.name, s.events, rs, true);
+    r ??= await judge(s.name, s.events, rs, true, guestPools(env, DEFAULT_HUGEPAGES));
     ioctls += r.kernelIoctls;
     results.set(s.name, r);
   }
@@ -240,7 +240,7 @@ async function judgeBatch(seqs: readonly { name: string; events: Event[]; result
 }
 
 async function runBatch(seqs: readonly { name: string; events: Event[]; results?: Result[] }[], env: OracleEnv, keepEvents = false): Promise<{ results: Map<string, TraceResult>; ioctls: number }> {
-  return judgeBatch(seqs, await startBoot(seqs, env), keepEvents);
+  return judgeBatch(seqs, await startBoot(seqs, env), env, keepEvents);
 }
 
 /**
@@ -506,7 +506,7 @@ export async function fuzzOracle(opts: OracleFuzzOptions): Promise<OracleFuzzSum
       running = startBoot(following, env);
     }
     const tj = performance.now();
-    const { results, ioctls: n } = await judgeBatch(cur, boot, false);
+    const { results, ioctls: n } = await judgeBatch(cur, boot, env, false);
     timing.judge_s += (performance.now() - tj) / 1000;
     ioctls += n;
     sequences += cur.length;

@@ -35,8 +35,9 @@
  * so no surplus page is ever made.
  */
 import type { Event, Result } from '../events/event.js';
+import { apply } from '../engine/apply.js';
 import type { Mobj, Vma } from '../model/mm.js';
-import type { World } from '../model/state.js';
+import { emptyWorld, type World } from '../model/state.js';
 
 const shiftOf = (m: Mobj): number => m.hugeShift ?? 21;
 const FALLOC_FL_PUNCH_HOLE = 2;
@@ -153,4 +154,44 @@ export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: 
     ),
   );
   return { pages: Number(slots) + loose.size, reach };
+}
+
+/** A guest's hugetlb pool: pages of 2^shift bytes. */
+export interface GuestPool {
+  shift: number;
+  pages: number;
+}
+
+/** The pools of an oracle boot: its 2 MiB pages (the kit's `--hugepages`), and its 1 GiB ones with `--gigantic N`. */
+export function guestPools(env: { hugepages?: number; gigantic?: number }, defaultHugepages: number): GuestPool[] {
+  return [{ shift: 21, pages: env.hugepages ?? defaultHugepages }, ...(env.gigantic ? [{ shift: 30, pages: env.gigantic }] : [])];
+}
+
+/**
+ * The first of `events` (up to `until`) after which the bound passes one
+ * of `pools`: from there the kernel may run out of huge pages where the
+ * model, taking every pool to be large enough, does not. The bound is
+ * asked once the trace has hugetlb memory: a long trace without any that
+ * diverges costs a replay, no more.
+ */
+export function poolOverrun(events: readonly Event[], pools: readonly GuestPool[], kernel: World['kernel'], until = events.length - 1): { index: number; pool: GuestPool; pages: number } | null {
+  let w = emptyWorld({ kernel });
+  const reach = pools.map((): FileReach => new Map());
+  let seen = w.mem.nextMobj;
+  let huge = false;
+  for (let i = 0; i <= until && i < events.length; i++) {
+    const ev = events[i]!;
+    const r = apply(w, ev);
+    w = r.state;
+    if (!huge) {
+      for (; seen < w.mem.nextMobj; seen++) if (w.mem.mobjs.get(seen)?.kind === 'hugetlb') huge = true;
+      if (!huge) continue;
+    }
+    for (const [k, pool] of pools.entries()) {
+      const b = hugePagesBound(w, pool.shift, reach[k]!, ev, r.result);
+      reach[k] = b.reach;
+      if (b.pages > pool.pages) return { index: i, pool, pages: b.pages };
+    }
+  }
+  return null;
 }

@@ -85,6 +85,12 @@ function plainDivergence(d: Divergence | null): unknown {
   return d ? { index: d.index, op: d.op, src: d.src, what: d.what, expected: d.expected, actual: d.actual, event: d.event, context: d.context } : null;
 }
 
+/** What a divergence where the guest's hugetlb pool may have run out is told with. */
+function poolNote(o: NonNullable<TraceResult['poolOverrun']>): string {
+  const size = o.shift === 30 ? '1 GiB' : o.shift === 21 ? '2 MiB' : `2^${o.shift}-byte`;
+  return `  (from event ${o.index} on the kernel could need up to ${o.pages} hugetlb pages of ${size}, more than the guest's ${o.pool}: the model takes every pool to be large enough, so this may be the pool running out)`;
+}
+
 function line(r: TraceResult): string {
   switch (r.verdict) {
     case 'agree':
@@ -94,7 +100,7 @@ function line(r: TraceResult): string {
     case 'error':
       return `${r.name}: ERROR: ${r.reason}`;
     case 'diverge':
-      return `${r.name}: DIVERGES (${r.divergences} divergence(s) in ${r.events} events)\n${report(r.firstDivergence!).replace(/^/gm, '  ')}`;
+      return `${r.name}: DIVERGES (${r.divergences} divergence(s) in ${r.events} events)\n${report(r.firstDivergence!).replace(/^/gm, '  ')}${r.poolOverrun ? `\n${poolNote(r.poolOverrun)}` : ''}`;
   }
 }
 
@@ -157,7 +163,7 @@ export async function run(argv: string[]): Promise<number> {
             boots: rest.boots,
             boot_seconds: rest.boot_seconds,
             kernel_splats: rest.kernel_splats,
-            results: results.map((r) => ({ name: r.name, verdict: r.verdict, reason: r.reason, events: r.events, kernel_ioctls: r.kernelIoctls, verified: r.verified, divergences: r.divergences, first_divergence: plainDivergence(r.firstDivergence), skipped: r.skipped })),
+            results: results.map((r) => ({ name: r.name, verdict: r.verdict, reason: r.reason, events: r.events, kernel_ioctls: r.kernelIoctls, verified: r.verified, divergences: r.divergences, first_divergence: plainDivergence(r.firstDivergence), skipped: r.skipped, ...(r.poolOverrun ? { pool_overrun: r.poolOverrun } : {}) })),
           },
           jsonReplacer,
         ),

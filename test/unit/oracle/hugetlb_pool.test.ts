@@ -17,7 +17,7 @@ import { emptyWorld, type World } from '../../../src/model/state.js';
 import type { Template } from '../../../src/fuzz/index.js';
 import { GUEST_VA } from '../../../src/fuzz/template.js';
 import { generate, realize, type Realized } from '../../../src/oracle/fuzz.js';
-import { hugePagesBound, type PoolBound } from '../../../src/oracle/hugetlb_pool.js';
+import { hugePagesBound, poolOverrun, type PoolBound } from '../../../src/oracle/hugetlb_pool.js';
 
 const G = 1n << 30n;
 const VA = 0x7f0000000000n; // on a 1 GiB boundary
@@ -120,6 +120,16 @@ describe('against the kernel (2 MiB pages: the same reservations, faster under T
     // Where it counts more: a forked child's slots (its parent's unpinned pages it shares count again),
     // and a file's pages below its furthest reach that were never there or were punched out.
     expect(at).toEqual([0, 4, 4, 4, 8, 4, 4, 8, 8, 8, 5, 7, 7, 4, 1, 0]);
+  });
+
+  it("poolOverrun names the first event after which a guest's pool could run out (what `iorewind oracle` tells a divergence with)", async () => {
+    const events: Event[] = [];
+    for await (const ev of (await openSource(join(import.meta.dirname, 'traces', 'pool_2m.iort.jsonl'))).events) events.push(ev);
+    const o = poolOverrun(events, [{ shift: 21, pages: 4 }], '6.12');
+    expect(o && { op: events[o.index]!.op, pages: o.pages }).toEqual({ op: 'fork', pages: 8 });
+    // not past the event asked about, nor with the pool the program ran with
+    expect(poolOverrun(events, [{ shift: 21, pages: 4 }], '6.12', o!.index - 1)).toBeNull();
+    expect(poolOverrun(events, [{ shift: 21, pages: 16 }, { shift: 30, pages: 0 }], '6.12')).toBeNull();
   });
 });
 
