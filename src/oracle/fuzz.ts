@@ -53,14 +53,14 @@ export function realize(templates: readonly Template[], gigantic = 0): Realized 
   let w = emptyWorld({ kernel: '6.12' });
   const m = newModel();
   const out: Realized = { events: [], results: [], owner: [] };
-  let pool: PoolBound = { pages: 0, reach: new Map() };
+  let pool: PoolBound = { pages: 0, peak: 0, reach: new Map() };
   const run = (ev: Event, owner: number) => {
     let r = apply(w, ev);
     if (gigantic) {
       // Inside the guest's pool of 1 GiB pages (hugetlb_pool.ts): an event that could need more is left out.
       // (Asked after every event: what fallocate allocated is in no state, only in the bound's carried reach.)
-      const after = hugePagesBound(r.state, 30, pool.reach, ev, r.result);
-      if (after.pages > gigantic && after.pages > pool.pages) {
+      const after = hugePagesBound(r.state, 30, pool.reach, ev, r.result, pool.pages);
+      if (after.peak > gigantic && after.peak > pool.pages) {
         ev = { op: 'note', args: { text: `${ev.op}: could need more 1 GiB hugetlb pages than the oracle's ${gigantic} (the model takes the pool to be large enough)` } };
         r = apply(w, ev);
       } else pool = after;

@@ -54,6 +54,17 @@ export type FileReach = ReadonlyMap<number, { readonly end: bigint; readonly siz
 export interface PoolBound {
   /** Huge pages the kernel could have in use or reserved. */
   pages: number;
+  /**
+   * The most it could need during the event: `pages`, or, for an `mmap` of
+   * hugetlb memory over a mapping it replaces, the pages before it plus the
+   * new mapping's. The new mapping reserves while the old one still holds
+   * its pages and reservations: an anonymous one at hugetlb_file_setup,
+   * before do_mmap; a file's in its f_op->mmap, and 6.12's mmap_region
+   * closes the VMAs it replaces only after that, to restore them should
+   * it fail (gigantic seed 313: a shared 1 GiB mmap over the one the
+   * parent had, with the children holding the other two pages: ENOMEM).
+   */
+  peak: number;
   /** The reach to carry to the next event. */
   reach: FileReach;
 }
@@ -61,9 +72,9 @@ export interface PoolBound {
 /**
  * The bound for huge pages of 2^`shift` bytes in `w`, the state after
  * event `ev` (answered `res`); `before` is the reach carried from the
- * events before it.
+ * events before it, `prev` the bound before it.
  */
-export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: Event, res?: Result): PoolBound {
+export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: Event, res?: Result, prev = 0): PoolBound {
   const reach = new Map(before);
   const size = 1n << BigInt(shift);
   const huge = (id: number | undefined): Mobj | undefined => {
@@ -153,7 +164,18 @@ export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: 
       }),
     ),
   );
-  return { pages: Number(slots) + loose.size, reach };
+  const pages = Number(slots) + loose.size;
+  let peak = pages;
+  if (ev?.op === 'mmap' && res?.errno === 0 && ev.args && typeof ev.args['va'] === 'bigint') {
+    const v = w.procs.get(ev.pid ?? 1)?.mm.vmas.get(ev.args['va']);
+    if (v && huge(v.mobj)) {
+      // (the new VMA's whole length: its pieces past it, if the model keeps several, count no more)
+      const len = typeof ev.args['length'] === 'bigint' ? ev.args['length'] : v.end - v.start;
+      const fresh = Number((len + size - 1n) / size);
+      if (prev + fresh > peak) peak = prev + fresh;
+    }
+  }
+  return { pages, peak, reach };
 }
 
 /** A guest's hugetlb pool: pages of 2^shift bytes. */
@@ -177,6 +199,7 @@ export function guestPools(env: { hugepages?: number; gigantic?: number }, defau
 export function poolOverrun(events: readonly Event[], pools: readonly GuestPool[], kernel: World['kernel'], until = events.length - 1): { index: number; pool: GuestPool; pages: number } | null {
   let w = emptyWorld({ kernel });
   const reach = pools.map((): FileReach => new Map());
+  const prev = pools.map(() => 0);
   let seen = w.mem.nextMobj;
   let huge = false;
   for (let i = 0; i <= until && i < events.length; i++) {
@@ -188,9 +211,10 @@ export function poolOverrun(events: readonly Event[], pools: readonly GuestPool[
       if (!huge) continue;
     }
     for (const [k, pool] of pools.entries()) {
-      const b = hugePagesBound(w, pool.shift, reach[k]!, ev, r.result);
+      const b = hugePagesBound(w, pool.shift, reach[k]!, ev, r.result, prev[k]);
       reach[k] = b.reach;
-      if (b.pages > pool.pages) return { index: i, pool, pages: b.pages };
+      prev[k] = b.pages;
+      if (b.peak > pool.pages) return { index: i, pool, pages: b.peak };
     }
   }
   return null;

@@ -27,17 +27,18 @@ const MFD_HUGETLB = 4;
 const KEEP_SIZE = 1;
 const PUNCH_HOLE = 2;
 
-/** The bound after each event, applied one by one (`strict`: each must succeed). */
-function bounds(events: Event[], strict = true): number[] {
+/** The bound after each event, applied one by one (`strict`: each must succeed); `peaks` gets the peak of each. */
+function bounds(events: Event[], strict = true, peaks: number[] = []): number[] {
   let w: World = emptyWorld({ kernel: '6.12' });
-  let b: PoolBound = { pages: 0, reach: new Map() };
+  let b: PoolBound = { pages: 0, peak: 0, reach: new Map() };
   const out: number[] = [];
   for (const ev of events) {
     const r = apply(w, ev);
     if (strict) expect(r.result.errno, `${ev.op} ${JSON.stringify(ev.args, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`).toBe(0);
     w = r.state;
-    b = hugePagesBound(w, 30, b.reach, ev, r.result);
+    b = hugePagesBound(w, 30, b.reach, ev, r.result, b.pages);
     out.push(b.pages);
+    peaks.push(b.peak);
   }
   return out;
 }
@@ -54,6 +55,14 @@ describe('hugePagesBound', () => {
   it('a private mapping holds a page (or its reservation) per slot; each fork a copy of the pinned page (the campaigns\' ENOMEM at the fourth)', () => {
     const b = bounds([privateHuge(VA, G), ...pinAll, { op: 'fork', pid: 1, args: { child: 2 } }, { op: 'fork', pid: 1, args: { child: 3 } }, { op: 'exit', pid: 3, args: {} }, { op: 'fork', pid: 1, args: { child: 4 } }, { op: 'fork', pid: 1, args: { child: 5 } }]);
     expect(b).toEqual([1, 1, 1, 1, 1, 2, 3, 2, 3, 4]);
+  });
+
+  it('an mmap over a hugetlb mapping needs both while it runs (gigantic seed 313: ENOMEM for the new one)', () => {
+    const peaks: number[] = [];
+    const shared = (va: bigint): Event => ({ op: 'mmap', pid: 1, args: { va, length: 0x400000n, kind: 'anon_hugetlb', prot: 3, flags: HUGE_1GB } });
+    expect(bounds([shared(VA), { op: 'fork', pid: 1, args: { child: 2 } }, shared(VA), shared(VA)], true, peaks)).toEqual([1, 1, 2, 2]);
+    // the child keeps the first mapping; each new one over the parent's old needs a page more while it is made
+    expect(peaks).toEqual([1, 1, 2, 3]);
   });
 
   it('the pinned page stays counted after its mapping goes, until it is unpinned', () => {
@@ -105,7 +114,7 @@ describe('against the kernel (2 MiB pages: the same reservations, faster under T
   it('the bound is never below what the kernel had in use and reserved', async () => {
     const src = await openSource(join(import.meta.dirname, 'traces', 'pool_2m.iort.jsonl'));
     let w: World = emptyWorld({ kernel: src.kernel });
-    let b: PoolBound = { pages: 0, reach: new Map() };
+    let b: PoolBound = { pages: 0, peak: 0, reach: new Map() };
     const at: number[] = [];
     for await (const ev of src.events) {
       const r = apply(w, ev);
