@@ -163,6 +163,13 @@ describe('gigantic campaigns stay inside the pool', () => {
     expect(ops(realize(templates, 4)!)).toEqual(ops(realize(templates)!));
   });
 
+  it('as is an mmap over a mapping when the old and the new one could not both be held (gigantic seed 313)', () => {
+    const shared: Template = { op: 'mmap', pid: 0, args: { va: GUEST_VA, length: 0x400000n, kind: 'anon_hugetlb', prot: 3, flags: HUGE_1GB } };
+    const seq = [shared, fork, shared, fork, shared, shared];
+    expect(ops(realize(seq, 3)!)).toEqual(['mmap', 'fork', 'mmap', 'fork', 'mmap', 'note']);
+    expect(ops(realize(seq)!)).toEqual(['mmap', 'fork', 'mmap', 'fork', 'mmap', 'mmap']);
+  });
+
   const kinds = ['mmap', 'munmap', 'fork', 'exit', 'memfd_create', 'ftruncate', 'fallocate', 'IOMMU_IOAS_MAP', 'IOMMU_IOAS_UNMAP', 'IOMMU_TEST_OP_MOCK_DOMAIN', 'write_memory', 'madvise', 'mremap'];
   const worst = (events: Event[]): number => Math.max(0, ...bounds(events, false));
   const leftOut = (seqs: { events: Event[] }[]) => seqs.reduce((n, s) => n + s.events.filter((e) => e.op === 'note' && String(e.args?.['text']).includes('1 GiB hugetlb pages than the oracle')).length, 0);
