@@ -7,10 +7,12 @@
  * three pages in all but one sequence (seed 308's went past one `fork`
  * before: children sharing a page copy-on-write count once each).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../../src/events/event.js';
 import { apply } from '../../../src/engine/apply.js';
+import { importCapture } from '../../../src/capture/import.js';
 import { compare } from '../../../src/engine/replay.js';
 import { openSource } from '../../../src/engine/source.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
@@ -139,6 +141,23 @@ describe('against the kernel (2 MiB pages: the same reservations, faster under T
     // not past the event asked about, nor with the pool the program ran with
     expect(poolOverrun(events, [{ shift: 21, pages: 4 }], '6.12', o!.index - 1)).toBeNull();
     expect(poolOverrun(events, [{ shift: 21, pages: 16 }, { shift: 30, pages: 0 }], '6.12')).toBeNull();
+  });
+});
+
+describe('an mmap over a mapping, against the kernel (2 MiB pages, a pool of four)', () => {
+  it('the kernel refuses the mmap the peak counts past the pool, and takes the same one after a munmap', async () => {
+    // traces/pool_mmap_over.c's capture (`run --hugepages 4 --capture`): its failed mmap is a noop once imported
+    const path = join(import.meta.dirname, 'traces', 'pool_mmap_over.capture.jsonl');
+    const recs = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; seq: number; errno?: number });
+    expect(recs.filter((r) => r.kind === 'mmap').map((r) => r.errno)).toEqual([0, 0, 12, 0]);
+    const refused = recs.find((r) => r.kind === 'mmap' && r.errno === 12)!.seq;
+    const events: Event[] = [];
+    for await (const ev of importCapture(path)) events.push(ev);
+    const at = events.findIndex((e) => e.op === 'noop' && e.src?.endsWith(`seq ${refused}`));
+    const again = events.slice(0, at).filter((e) => e.op === 'mmap').at(-1)!;
+    events[at] = { ...again, rec: { errno: 'ENOMEM' } };
+    expect(poolOverrun(events, [{ shift: 21, pages: 4 }], '6.12')?.index).toBe(at);
+    expect(poolOverrun(events, [{ shift: 21, pages: 6 }], '6.12')).toBeNull();
   });
 });
 
