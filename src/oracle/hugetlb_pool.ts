@@ -7,7 +7,10 @@
  * shared `mmap` reserving pages) where the model answers 0: gigantic seeds
  * 304-310 found nothing else. So the campaign's generator keeps its
  * sequences inside the pool (fuzz.ts realize): an event that would raise
- * this bound past the pool is left out, as a note.
+ * this bound, or its peak during the event, past the pool is left out, as
+ * a note. And `iorewind oracle` says of a divergence that comes after the
+ * bound passed the guest's pool that it may be the pool running out
+ * (check.ts judge, `poolOverrun`).
  *
  * The bound counts, per huge page size (hugetlb's pages and reservations,
  * mm/hugetlb.c):
@@ -24,9 +27,9 @@
  *    until a truncation gives it back), what fallocate allocated (the
  *    carried `FileReach`), and its whole size for a file on the hugetlbfs
  *    mount (it may have had pages before the trace). A memfd's size alone
- *    holds nothing: ftruncate allocates and
- *    reserves no page, and a private mapping's faults take pages of its own
- *    (hugetlb_no_page adds a page to the cache only for a shared mapping).
+ *    holds nothing: ftruncate allocates and reserves no page, and a private
+ *    mapping's faults take pages of its own (hugetlb_no_page adds a page to
+ *    the cache only for a shared mapping).
  *    A file is live while a descriptor or a VMA holds it (one on the
  *    hugetlbfs mount, always);
  *  - every pinned huge page neither of those covers: pages a pin keeps after
