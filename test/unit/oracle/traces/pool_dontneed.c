@@ -1,0 +1,73 @@
+// The hugetlb pool's pages in use plus reserved (nr - free + resv, 2 MiB pages), read from sysfs
+// after each step, for src/oracle/hugetlb_pool.ts's bound (hugetlb_pool.test.ts): what MADV_DONTNEED
+// and a hole do to a private mapping's pinned page and to its reservation.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/memfd.h>
+#include <linux/iommufd.h>
+#include "iommufd_test.h"
+#define M2 (2UL << 20)
+#define R(what, expr) do { errno = 0; long _r = (long)(expr); printf("%-44s ret=%ld errno=%d\n", what, _r, _r < 0 || _r == -1 ? errno : 0); } while (0)
+static int fd;
+static uint32_t ioas;
+static long iomap(void *va, unsigned long len, uint64_t *iova) {
+  struct iommu_ioas_map m = { .size = sizeof(m), .flags = 6, .ioas_id = ioas, .user_va = (uintptr_t)va, .length = len };
+  long r = ioctl(fd, IOMMU_IOAS_MAP, &m); *iova = m.iova; return r;
+}
+static long iounmap(uint64_t iova, unsigned long len) {
+  struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len };
+  return ioctl(fd, IOMMU_IOAS_UNMAP, &u);
+}
+static long knob(const char *name) {
+  char path[128], b[64] = {0};
+  snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-2048kB/%s", name);
+  int f = open(path, O_RDONLY);
+  read(f, b, 63);
+  close(f);
+  return (long)strtoul(b, NULL, 10);
+}
+// One line per reading, in the order the trace's opens of resv_hugepages come.
+static void pool(const char *w) { long nr = knob("nr_hugepages"), fr = knob("free_hugepages"), rs = knob("resv_hugepages"); printf("pool %s: used=%ld (nr=%ld free=%ld resv=%ld)\n", w, nr - fr + rs, nr, fr, rs); }
+int main(void) {
+  uint64_t i1;
+  pool("start");
+  fd = open("/dev/iommu", O_RDWR);
+  struct iommu_ioas_alloc al = { .size = sizeof(al) };
+  R("IOAS_ALLOC", ioctl(fd, IOMMU_IOAS_ALLOC, &al)); ioas = al.out_ioas_id;
+  struct iommu_test_cmd md = { .size = sizeof(md), .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = ioas };
+  R("MOCK_DOMAIN", ioctl(fd, IOMMU_TEST_CMD, &md));
+  char *p = mmap((void *)0x7f0000000000UL, 2 * M2, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED_NOREPLACE, -1, 0);
+  printf("p=%p errno=%d\n", p, errno);
+  pool("private 4M mapped");
+  R("pin the first page", iomap(p, M2, &i1));
+  pool("pinned");
+  R("MADV_DONTNEED the first page", madvise(p, M2, MADV_DONTNEED));
+  pool("dontneed (the pinned page stays, its slot is empty again)");
+  p[0] = 1;
+  pool("written again (a new page for the slot)");
+  R("MADV_DONTNEED both", madvise(p, 2 * M2, MADV_DONTNEED));
+  pool("dontneed both");
+  int m = memfd_create("g", MFD_HUGETLB);
+  R("ftruncate 4M", ftruncate(m, 2 * M2));
+  char *q = mmap((void *)0x7f0040000000UL, 2 * M2, 3, MAP_SHARED | MAP_FIXED_NOREPLACE, m, 0);
+  printf("q=%p errno=%d\n", q, errno);
+  uint64_t i2;
+  R("pin the memfd's first page", iomap(q, M2, &i2));
+  pool("shared mapped, first page pinned");
+  R("fallocate PUNCH 0..2M", fallocate(m, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, M2));
+  pool("hole punched under the pin");
+  q[0] = 1;
+  pool("written again through the shared mapping");
+  R("unpin both", iounmap(0, UINT64_MAX));
+  pool("unpinned");
+  return 0;
+}
