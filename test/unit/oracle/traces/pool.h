@@ -34,5 +34,13 @@ static long knob(const char *name) {
   close(f);
   return (long)strtoul(b, NULL, 10);
 }
+// /dev/iommu, an IOAS, and a mock domain on it: what the programs pin through.
+static void iommu_setup(void) {
+  fd = open("/dev/iommu", O_RDWR);
+  struct iommu_ioas_alloc al = { .size = sizeof(al) };
+  R("IOAS_ALLOC", ioctl(fd, IOMMU_IOAS_ALLOC, &al)); ioas = al.out_ioas_id;
+  struct iommu_test_cmd md = { .size = sizeof(md), .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = ioas };
+  R("MOCK_DOMAIN", ioctl(fd, IOMMU_TEST_CMD, &md));
+}
 // One line per reading, in the order the trace's opens of resv_hugepages come.
 static void pool(const char *w) { long nr = knob("nr_hugepages"), fr = knob("free_hugepages"), rs = knob("resv_hugepages"); printf("pool %s: used=%ld (nr=%ld free=%ld resv=%ld)\n", w, nr - fr + rs, nr, fr, rs); }

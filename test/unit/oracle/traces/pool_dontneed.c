@@ -5,11 +5,7 @@
 int main(void) {
   uint64_t i1;
   pool("start");
-  fd = open("/dev/iommu", O_RDWR);
-  struct iommu_ioas_alloc al = { .size = sizeof(al) };
-  R("IOAS_ALLOC", ioctl(fd, IOMMU_IOAS_ALLOC, &al)); ioas = al.out_ioas_id;
-  struct iommu_test_cmd md = { .size = sizeof(md), .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = ioas };
-  R("MOCK_DOMAIN", ioctl(fd, IOMMU_TEST_CMD, &md));
+  iommu_setup();
   char *p = mmap((void *)0x7f0000000000UL, 2 * M2, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED_NOREPLACE, -1, 0);
   printf("p=%p errno=%d\n", p, errno);
   pool("private 4M mapped");
