@@ -48,6 +48,10 @@ export interface Realized {
  * fuzzer's own commands, a template that needs a resource first gets the
  * calls that create it (its constructors), then is resolved again until it
  * resolves to itself: the kernel sees what the template meant to test.
+ * With `gigantic` (the guest's pool of 1 GiB pages, `--gigantic N`), an
+ * event after or during which the kernel could need more of them than that
+ * (hugetlb_pool.ts) is left out, as a note: the model takes the pool to be
+ * large enough, so what follows would only show the pool running out.
  */
 export function realize(templates: readonly Template[], gigantic = 0): Realized | null {
   let w = emptyWorld({ kernel: '6.12' });
