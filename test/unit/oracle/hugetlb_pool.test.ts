@@ -1,12 +1,15 @@
 /**
- * The bound on the 1 GiB hugetlb pages a state could need
- * (src/oracle/hugetlb_pool.ts), and the gigantic campaigns' generator
- * keeping its sequences inside the guest's pool with it (fuzz.ts realize).
- * The counts below are the kernel's where it is exact: gigantic seeds 304,
- * 305, 307, 308 and 310 met ENOMEM at the first event taking the bound past
- * three pages in all but one sequence (seed 308's went past one `fork`
- * before: children sharing a page copy-on-write count once each).
- */
+ * The bound on the hugetlb pages a state could have in use or reserved
+ * (src/oracle/hugetlb_pool.ts), and what uses it: the gigantic campaigns'
+ * generator keeping its sequences inside the guest's pool of 1 GiB pages
+ * (fuzz.ts realize), and `iorewind oracle`'s word on a divergence that comes
+ * where the pool could have run out (poolOverrun). The bound is checked
+ * against the kernel's own counts (sysfs, 2 MiB pages: traces/pool_*.c) and
+ * against the campaigns' finds: gigantic seeds 304, 305, 307, 308 and 310
+ * met ENOMEM at the first event taking it past three pages in all but one
+ * sequence (seed 308's went past one `fork` before: children sharing a page
+ * copy-on-write count once each), seed 313 at the first `mmap` whose peak
+ * did (the new mapping reserves before the one it replaces goes). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
