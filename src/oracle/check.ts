@@ -8,7 +8,7 @@ import type { Event } from '../events/event.js';
 import { replay, type Divergence } from '../engine/replay.js';
 import { encodeInput, traceNotCheckable, type TraceInput } from './encode.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
-import { bootOnce, DEFAULT_HUGEPAGES, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
+import { bootOnce, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type BootResult, type OracleEnv } from './boot.js';
 import { guestPools, poolOverrun, type GuestPool } from './hugetlb_pool.js';
 
 export type TraceVerdict = 'agree' | 'diverge' | 'not-checkable' | 'error';
@@ -194,7 +194,7 @@ export async function checkTraces(traces: readonly TraceInput[], opts: CheckOpti
     opts.onBoot?.({ boot: boots, traces: batch.length, ops, seconds: boot.seconds });
     const recs = splitRecords(boot.records, boot.input);
     for (const p of batch) {
-      const r = await judge(traces[p.index]!.name, p.events, recs.get(p.name), opts.keepEvents, guestPools(opts, DEFAULT_HUGEPAGES));
+      const r = await judge(traces[p.index]!.name, p.events, recs.get(p.name), opts.keepEvents, guestPools(opts));
       const k = prefixes.get(p.index);
       if (k === undefined) results[p.index] = r;
       else {

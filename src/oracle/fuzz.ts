@@ -17,7 +17,7 @@ import { emptyWorld } from '../model/state.js';
 import { eventTemplates, EVENT_KINDS, learn, MAX_CHAIN, newModel, resolveNext, setupEvents, templateArbitraries, type Template } from '../fuzz/index.js';
 import { writeTrace } from '../trace/index.js';
 import { encodeInput, notCheckable, representable, traceNotCheckable } from './encode.js';
-import { bootOnce, DEFAULT_HUGEPAGES, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
+import { bootOnce, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
 import { judge, type TraceResult } from './check.js';
 import { guestPools, hugePagesBound, type PoolBound } from './hugetlb_pool.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
@@ -236,7 +236,7 @@ async function judgeBatch(seqs: readonly { name: string; events: Event[]; result
       if (!differs)
         r = { name: s.name, verdict: 'agree', events: s.events.length, kernelIoctls: rs.ioctls, verified, divergences: 0, firstDivergence: null, skipped: k.skipped, ...(keepEvents ? { kernelEvents: k.events } : {}) };
     }
-    r ??= await judge(s.name, s.events, rs, true, guestPools(env, DEFAULT_HUGEPAGES));
+    r ??= await judge(s.name, s.events, rs, true, guestPools(env));
     ioctls += r.kernelIoctls;
     results.set(s.name, r);
   }

@@ -39,11 +39,11 @@
  */
 import type { Event, Result } from '../events/event.js';
 import { apply } from '../engine/apply.js';
-import type { Mobj, Vma } from '../model/mm.js';
+import { FALLOC_FL_PUNCH_HOLE } from '../model/fallocate.js';
+import { fileAt } from '../model/files.js';
+import { hugeSize, type Mobj, type Vma } from '../model/mm.js';
 import { emptyWorld, type World } from '../model/state.js';
-
-const shiftOf = (m: Mobj): number => m.hugeShift ?? 21;
-const FALLOC_FL_PUNCH_HOLE = 2;
+import { DEFAULT_HUGEPAGES } from './boot.js';
 
 /**
  * How far each hugetlbfs file's pages and reservations have reached, by
@@ -82,7 +82,7 @@ export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: 
   const size = 1n << BigInt(shift);
   const huge = (id: number | undefined): Mobj | undefined => {
     const m = id === undefined ? undefined : w.mem.mobjs.get(id);
-    return m !== undefined && m.kind === 'hugetlb' && shiftOf(m) === shift ? m : undefined;
+    return m !== undefined && m.kind === 'hugetlb' && hugeSize(m) === size ? m : undefined;
   };
   const extend = (m: Mobj, end: bigint) => {
     const r = reach.get(m.id);
@@ -91,8 +91,7 @@ export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: 
   // What a successful fallocate allocated (page cache pages, inside the size or past it).
   if (ev?.op === 'fallocate' && res?.errno === 0 && ev.args) {
     const { fd, mode, offset, length } = ev.args;
-    const id = typeof fd === 'number' ? w.procs.get(ev.pid ?? 1)?.fds.get(fd) : undefined;
-    const m = huge(id === undefined ? undefined : w.files.get(id)?.mobj);
+    const m = huge(typeof fd === 'number' ? fileAt(w, ev.pid ?? 1, fd)?.mobj : undefined);
     if (m && typeof offset === 'bigint' && typeof length === 'bigint' && !(Number(mode ?? 0) & FALLOC_FL_PUNCH_HOLE)) extend(m, offset + length);
   }
   // Live files, by memory object.
@@ -188,8 +187,8 @@ export interface GuestPool {
 }
 
 /** The pools of an oracle boot: its 2 MiB pages (the kit's `--hugepages`), and its 1 GiB ones with `--gigantic N`. */
-export function guestPools(env: { hugepages?: number; gigantic?: number }, defaultHugepages: number): GuestPool[] {
-  return [{ shift: 21, pages: env.hugepages ?? defaultHugepages }, ...(env.gigantic ? [{ shift: 30, pages: env.gigantic }] : [])];
+export function guestPools(env: { hugepages?: number; gigantic?: number }): GuestPool[] {
+  return [{ shift: 21, pages: env.hugepages ?? DEFAULT_HUGEPAGES }, ...(env.gigantic ? [{ shift: 30, pages: env.gigantic }] : [])];
 }
 
 /**
