@@ -914,7 +914,15 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       build: (d) => {
         hostility(d, d.bias);
         const items = Array.from({ length: 1 + d.int(1) }, () => ({ cookie: d.w([90, d.h]) ? d.of(0, 77) : ({ $: 'cookie', k: d.int(2) } as Sym), code: d.w([100, d.h]) ? 2 : d.of(0, 1) }));
-        return { op: 'write_fault_fd', pid: pid(d), args: { fd: faultFd(d), pos: d.w([100, d.h]) ? 8 : 0 }, bufs: { data: { $: 'resp', items } } };
+        const f = faultFd(d);
+        const data: SymBuf = { $: 'resp', items };
+        // (hostile, on a fault fd: a count one record past the bytes given, which the executor puts
+        // right before a guard page, or an unreadable buffer: copy_from_user fails at that record.
+        // On any other file such a count is not modelled, so it is drawn for fault fds only.)
+        const past = typeof f === 'object' && f.$ === 'fd' && f.kind === 'fault' ? d.w([100, d.h, d.h / 2]) : 0;
+        const args: SymFields = { fd: f, pos: d.w([100, d.h]) ? 8 : 0 };
+        if (past) args['count'] = items.length * 8 + (past === 1 ? 8 : 0);
+        return { op: 'write_fault_fd', pid: pid(d), args, bufs: { data: past === 2 ? null : data } };
       },
     },
     // (CAP_IPC_LOCK the most: a VMM usually runs without it, and only then are pins charged)

@@ -117,6 +117,22 @@ describe('fuzzer machinery', () => {
     expect(at({ op: 'open', args: { path: '/tmp/data', flags: 0x240 } }, 0x20)).toBe('fallocate'); // read-only: EBADF
   });
 
+  it('hostile fault-fd writes run into unreadable memory, on fault fds only (a count the model does not answer elsewhere)', () => {
+    const ts = fc.sample(eventTemplates('6.12', { hostile: 20 }, ['write_fault_fd']), { numRuns: 3000, seed: SEED });
+    type T = (typeof ts)[number];
+    const onFault = (t: T) => {
+      const f = t.args?.['fd'] as { $?: string; kind?: string } | undefined;
+      return f?.$ === 'fd' && f.kind === 'fault';
+    };
+    /** The bytes the template gives (8 a response). */
+    const given = (t: T) => ((t.bufs?.['data'] as { items?: unknown[] } | null)?.items?.length ?? 0) * 8;
+    const counted = ts.filter((t) => t.args?.['count'] !== undefined);
+    expect(counted.every(onFault)).toBe(true);
+    expect(counted.some((t) => t.bufs?.['data'] === null)).toBe(true);
+    expect(counted.some((t) => t.args!['count'] === given(t) + 8)).toBe(true);
+    expect(ts.filter((t) => t.bufs?.['data'] === null).every((t) => t.args!['count'] !== undefined)).toBe(true);
+  });
+
   it('is reproducible by seed', () => {
     const a = fuzz({ seed: 7, runs: 20, maxSteps: 20, kernel: '6.14' });
     const b = fuzz({ seed: 7, runs: 20, maxSteps: 20, kernel: '6.14' });

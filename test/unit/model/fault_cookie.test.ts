@@ -110,5 +110,27 @@ describe("read(2) and write(2)'s count on a fault fd (vfs_read / vfs_write)", ()
     // 6.12: the copy of the second response faults (EFAULT) after the first was taken: 8
     expect(last([trig(), rd(), long])).toMatchObject({ errno: 0, ret: 8 });
   });
+  it('a write that runs into unreadable memory: the responses before it count, EFAULT when there are none (Linux 6.12.117 answers)', () => {
+    // (the oracle's executor puts the bytes given right before a guard page, and a null buffer is a
+    // pointer to nothing; the fuzzer draws both since session 22, for fault fds)
+    const wc = (count: number, ...answers: [number, number][]): Event => {
+      const w = wr(...answers);
+      return { ...w, args: { ...w.args, count }, bufs: { data: answers.length ? w.bufs!['data']! : null } };
+    };
+    const at = (ev: Event, pos: number): Event => ({ ...ev, args: { ...ev.args, pos } });
+    expect(answers([trig(), rd(), wc(16, [1, 0]), trig(), rd(), wc(8), wc(16, [77, 0]), at(wc(8), 8), wc(12), wc(8, [1, 1]), trig(1), trig(2), rd(2), wc(24, [1, 0], [2, 0]), wc(8, [1, 0])])).toEqual([
+      'read 1',
+      'write 8',
+      'read 1',
+      'write EFAULT',
+      'write EINVAL',
+      'write ESPIPE',
+      'write ESPIPE',
+      'write 8',
+      'read 1+2',
+      'write 16',
+      'write EINVAL',
+    ]);
+  });
 });
 
