@@ -3,6 +3,16 @@
  * pages.c batch_to_domain / batch_iommu_map_small, iommu_pgsize,
  * selftest.c mock_domain_map_pages) and the dirty read-and-clear walk that
  * depends on it (§7.2; selftest.c mock_domain_read_and_clear_dirty).
+ *
+ * traces/iopte/huge_dirty was run on Linux 6.12.117 through the oracle and
+ * saved with its answers (session 22; the model gave all 33, and no oracle
+ * campaign had reached these reads): a HUGE_IOVA device's domains over
+ * hugetlb memory at matching, offset and half-offset places and over
+ * ordinary pages; TEST_OP_DIRTY of single 2 KiB slots; GET_DIRTY_BITMAP
+ * from the middle of a huge page (with and without NO_CLEAR, in 4 KiB,
+ * 2 KiB and 1 MiB granules), over an area that is small, huge and small
+ * again, and after an unmap and a map; IOMMU_OPTION HUGE_PAGES off refused
+ * (EINVAL) once a domain has areas.
  */
 import { describe, expect, it } from 'vitest';
 import { PMap } from '../../../src/ds/pmap.js';
@@ -10,6 +20,8 @@ import { apply } from '../../../src/engine/apply.js';
 import type { Event, Fields, Result } from '../../../src/events/event.js';
 import { hugeIoptes, hugeStretch, mergeRuns, mockReadAndClearDirty, rangesAdd, rangesRemove } from '../../../src/model/iopte.js';
 import { emptyWorld, type Domain, type World } from '../../../src/model/state.js';
+import { join } from 'node:path';
+import { kernelTraceSuite } from './checked_run.js';
 
 const K = 1024n;
 const M = 1024n * K;
@@ -250,3 +262,5 @@ describe('1 MiB IOPTEs of a MOCK_FLAGS_DEVICE_HUGE_IOVA domain', () => {
     expect(get().bufs!['data']).toEqual(again);
   });
 });
+
+kernelTraceSuite('1 MiB IOPTEs and dirty reads on the real kernel (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'iopte'), 1, 30);
