@@ -328,7 +328,12 @@ export function unmapIovaRange(tx: Tx, ioasId: number, start: bigint, last: bigi
  * Pins stay exact: an area in an IOAS with domains holds one count over its
  * page-index range, so a cut inside a page leaves both halves holding that
  * page and it gets one more holder; a cut on a page boundary changes
- * nothing. Nothing is (un)pinned or (un)charged, no domain is touched.
+ * nothing. (Through the kernel's ioctls every cut of an area in a domain is
+ * on a page boundary: it needs large pages disabled, and then the IOVA
+ * alignment is at least PAGE_SIZE, iopt_calculate_iova_alignment's floor;
+ * VFIO type1 holes with their pins are kernel-checked in
+ * test/unit/model/traces/vfio_compat.) Nothing is (un)pinned or (un)charged,
+ * no domain is touched.
  * O(log n): one lookup, one removal, two insertions.
  */
 export function splitArea(tx: Tx, ioasId: number, iova: bigint): string | 0 {

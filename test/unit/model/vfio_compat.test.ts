@@ -9,6 +9,8 @@ import { apply } from '../../../src/engine/apply.js';
 import { removeArea, splitArea } from '../../../src/model/io_pagetable.js';
 import { Tx } from '../../../src/model/object.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
+import { join } from 'node:path';
+import { kernelTraceSuite } from './checked_run.js';
 
 const BUF = 0x7f0000000000n;
 const AP = 0x1000000n;
@@ -299,3 +301,10 @@ describe('splitArea', () => {
     expect(splitArea(tx, 1, AP + 0x1fffn)).toBe(0);
   });
 });
+
+// traces/vfio_compat/vfio_type1_holes: VFIO type1 (large pages off, IOVA alignment PAGE_SIZE even
+// with a mock domain's 2 KiB pages) punching holes in a mapping and unmapping across them, with the
+// pins of every page checked after each (MD_CHECK_REFS) and the mappings left (MD_CHECK_MAP); a
+// 2 KiB cut or map refused; the same memory mapped twice. Run on Linux 6.12.117 through the oracle
+// (session 22): the model gave all 35 answers.
+kernelTraceSuite('VFIO type1 holes and their pins (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'vfio_compat'), 1, 30);
