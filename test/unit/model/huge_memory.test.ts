@@ -865,3 +865,17 @@ describe('a failed ioctl keeps what its faults filled in (Linux 6.12.117 answers
  * from the model before.
  */
 kernelTraceSuite('a huge page over a piece moved out of a huge-paged object (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'huge_moved'), 3, 4);
+
+/**
+ * mremap(MAYMOVE | FIXED | DONTUNMAP) of a transparent huge page
+ * (huge_memory.ts move; move_page_tables, move_huge_pmd): moved whole
+ * between 2 MiB-aligned addresses, the huge entry goes along and the old
+ * range's PMD is left empty, so its next fault gets a huge page again
+ * (pm_whole); moved to an address 1 MiB off or only in part, the entry is
+ * split and the old range keeps its page table, so its next fault gets
+ * 4 KiB pages (pm_offset, pm_part). Seen through a HUGE_IOVA mock domain's
+ * dirty bits (1 MiB IOPTEs over huge pages). No campaign or kernel trace
+ * had reached the whole move before session 22; each trace ran on Linux
+ * 6.12.117 and the model gave every answer.
+ */
+kernelTraceSuite('a huge page moved by mremap, whole or split (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'pmd_move'), 3, 12);
