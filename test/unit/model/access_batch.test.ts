@@ -19,12 +19,13 @@
  *    batch (EFAULT, nothing written), as the fill that meets it fails before
  *    the batch is taken for full. The model before (seed 177) answered those
  *    as not modelled (4 answers).
- *  - ar_readonly (session 22: no campaign or kernel trace had reached it): an
- *    access to a read-only mapping of memory with no domain, so that each
- *    read pins on demand: a write EPERM; reads of a page munmapped since,
- *    across into it (both paths), and of a page made PROT_NONE: EFAULT; the
- *    page after the hole, and the PROT_NONE page once readable again, read
- *    as written. The model gave all 19 answers.
+ *  - ar_readonly (session 22: no campaign or kernel test had reached the slow
+ *    path's failed read-only pin): an access to a read-only mapping of memory
+ *    with no domain, so that each read pins on demand: a write EPERM; reads
+ *    of a page munmapped since, across into it (both paths), and of a page
+ *    made PROT_NONE, alone and across from it into the next page: EFAULT; the
+ *    page after the hole, and the PROT_NONE page once readable again, read as
+ *    written. The model gave all 21 answers.
  * Past that, whether the pages before fill the batch hangs on how they lie
  * physically (a run is a contiguous stretch), and the model says so.
  */

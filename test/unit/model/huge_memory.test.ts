@@ -874,8 +874,8 @@ kernelTraceSuite('a huge page over a piece moved out of a huge-paged object (Lin
  * (pm_whole); moved to an address 1 MiB off or only in part, the entry is
  * split and the old range keeps its page table, so its next fault gets
  * 4 KiB pages (pm_offset, pm_part). Seen through a HUGE_IOVA mock domain's
- * dirty bits (1 MiB IOPTEs over huge pages). No campaign or kernel trace
- * had reached the whole move before session 22; each trace ran on Linux
- * 6.12.117 and the model gave every answer.
+ * dirty bits (1 MiB IOPTEs over huge pages). The kernel-checked sequences
+ * above move one whole too, but look only at where it went. Each trace ran
+ * on Linux 6.12.117 (session 22) and the model gave every answer.
  */
 kernelTraceSuite('a huge page moved by mremap, whole or split (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'pmd_move'), 3, 12);
