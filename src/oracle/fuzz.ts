@@ -19,7 +19,7 @@ import { writeTrace } from '../trace/index.js';
 import { encodeInput, notCheckable, representable, traceNotCheckable } from './encode.js';
 import { bootOnce, giganticSeconds, giganticTraceSeconds, oracleGuests, PARALLEL_MIN_OPS, type OracleEnv } from './boot.js';
 import { judge, type TraceResult } from './check.js';
-import { guestPools, hugePagesBound, type PoolBound } from './hugetlb_pool.js';
+import { guestPools, hugePagesBound, NO_HUGE_PAGES } from './hugetlb_pool.js';
 import { splitRecords, withKernelAnswers, type TraceRecords } from './results.js';
 
 /**
@@ -57,13 +57,13 @@ export function realize(templates: readonly Template[], gigantic = 0): Realized 
   let w = emptyWorld({ kernel: '6.12' });
   const m = newModel();
   const out: Realized = { events: [], results: [], owner: [] };
-  let pool: PoolBound = { pages: 0, peak: 0, reach: new Map() };
+  let pool = NO_HUGE_PAGES;
   const run = (ev: Event, owner: number) => {
     let r = apply(w, ev);
     if (gigantic) {
       // Inside the guest's pool of 1 GiB pages (hugetlb_pool.ts): an event that could need more is left out.
       // (Asked after every event: what fallocate allocated is in no state, only in the bound's carried reach.)
-      const after = hugePagesBound(r.state, 30, pool.reach, ev, r.result, pool.pages);
+      const after = hugePagesBound(r.state, 30, pool, ev, r.result);
       if (after.peak > gigantic && after.peak > pool.pages) {
         ev = { op: 'note', args: { text: `${ev.op}: could need more 1 GiB hugetlb pages than the oracle's ${gigantic} (the model takes the pool to be large enough)` } };
         r = apply(w, ev);

@@ -72,13 +72,17 @@ export interface PoolBound {
   reach: FileReach;
 }
 
+/** The bound before a sequence's first event: no huge page, nothing reached. */
+export const NO_HUGE_PAGES: PoolBound = { pages: 0, peak: 0, reach: new Map() };
+
 /**
  * The bound for huge pages of 2^`shift` bytes in `w`, the state after
- * event `ev` (answered `res`); `before` is the reach carried from the
- * events before it, `prev` the bound before it.
+ * event `ev` (answered `res`); `before` is the bound after the events
+ * before it (its pages and the reach it carries).
  */
-export function hugePagesBound(w: World, shift: number, before: FileReach, ev?: Event, res?: Result, prev = 0): PoolBound {
-  const reach = new Map(before);
+export function hugePagesBound(w: World, shift: number, before: PoolBound, ev?: Event, res?: Result): PoolBound {
+  const prev = before.pages;
+  const reach = new Map(before.reach);
   const size = 1n << BigInt(shift);
   const huge = (id: number | undefined): Mobj | undefined => {
     const m = id === undefined ? undefined : w.mem.mobjs.get(id);
@@ -200,8 +204,7 @@ export function guestPools(env: { hugepages?: number; gigantic?: number }): Gues
  */
 export function poolOverrun(events: readonly Event[], pools: readonly GuestPool[], kernel: World['kernel'], until = events.length - 1): { index: number; pool: GuestPool; pages: number } | null {
   let w = emptyWorld({ kernel });
-  const reach = pools.map((): FileReach => new Map());
-  const prev = pools.map(() => 0);
+  const carried = pools.map(() => NO_HUGE_PAGES);
   let seen = w.mem.nextMobj;
   let huge = false;
   for (let i = 0; i <= until && i < events.length; i++) {
@@ -213,9 +216,8 @@ export function poolOverrun(events: readonly Event[], pools: readonly GuestPool[
       if (!huge) continue;
     }
     for (const [k, pool] of pools.entries()) {
-      const b = hugePagesBound(w, pool.shift, reach[k]!, ev, r.result, prev[k]);
-      reach[k] = b.reach;
-      prev[k] = b.pages;
+      const b = hugePagesBound(w, pool.shift, carried[k]!, ev, r.result);
+      carried[k] = b;
       if (b.peak > pool.pages) return { index: i, pool, pages: b.peak };
     }
   }

@@ -22,7 +22,7 @@ import { emptyWorld, type World } from '../../../src/model/state.js';
 import type { Template } from '../../../src/fuzz/index.js';
 import { GUEST_VA } from '../../../src/fuzz/template.js';
 import { generate, realize, type Realized } from '../../../src/oracle/fuzz.js';
-import { hugePagesBound, poolOverrun, type PoolBound } from '../../../src/oracle/hugetlb_pool.js';
+import { hugePagesBound, NO_HUGE_PAGES, poolOverrun } from '../../../src/oracle/hugetlb_pool.js';
 
 const G = 1n << 30n;
 const VA = 0x7f0000000000n; // on a 1 GiB boundary
@@ -35,13 +35,13 @@ const PUNCH_HOLE = 2;
 /** The bound after each event, applied one by one (`strict`: each must succeed); `peaks` gets the peak of each. */
 function bounds(events: Event[], strict = true, peaks: number[] = []): number[] {
   let w: World = emptyWorld({ kernel: '6.12' });
-  let b: PoolBound = { pages: 0, peak: 0, reach: new Map() };
+  let b = NO_HUGE_PAGES;
   const out: number[] = [];
   for (const ev of events) {
     const r = apply(w, ev);
     if (strict) expect(r.result.errno, `${ev.op} ${JSON.stringify(ev.args, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`).toBe(0);
     w = r.state;
-    b = hugePagesBound(w, 30, b.reach, ev, r.result, b.pages);
+    b = hugePagesBound(w, 30, b, ev, r.result);
     out.push(b.pages);
     peaks.push(b.peak);
   }
@@ -134,13 +134,13 @@ describe('against the kernel (2 MiB pages: the same reservations, faster under T
   it.each(cases)('$trace: the bound is never below what the kernel had in use and reserved', async ({ trace, kernel, bound }) => {
     const src = await openSource(join(import.meta.dirname, 'traces', `${trace}.iort.jsonl`));
     let w: World = emptyWorld({ kernel: src.kernel });
-    let b: PoolBound = { pages: 0, peak: 0, reach: new Map() };
+    let b = NO_HUGE_PAGES;
     const at: number[] = [];
     for await (const ev of src.events) {
       const r = apply(w, ev);
       expect(compare(ev, r.result), `${ev.op}`).toBeUndefined();
       w = r.state;
-      b = hugePagesBound(w, 21, b.reach, ev, r.result, b.pages);
+      b = hugePagesBound(w, 21, b, ev, r.result);
       // (each reading opens resv_hugepages last)
       if (ev.op === 'open' && String(ev.args?.['path']).endsWith('/resv_hugepages')) at.push(b.pages);
     }
