@@ -361,7 +361,11 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
   const paging = (d: D) => id(d, 'hwpt_paging', d.h);
   const device = (d: D) => id(d, 'device', d.h);
   /** A paging HWPT, usually one with dirty tracking (dirty ops on others answer EOPNOTSUPP). */
-  const dirtyHwpt = (d: D) => (d.w([80, 20]) ? paging(d) : id(d, 'hwpt_dirty', d.h));
+  // (now and then one of 1 MiB IOPTEs over huge-page guest RAM: template.ts hugeDirtyConstructor)
+  const dirtyHwpt = (d: D) => {
+    const c = d.w([72, 18, 10]);
+    return c === 0 ? paging(d) : id(d, c === 1 ? 'hwpt_dirty' : 'hwpt_dirty_huge', d.h);
+  };
   const accessFd = (d: D): Sym | number => (d.w([95, d.h]) ? d.of(0, 77) : fd('access', d.int(2)));
   // (sometimes a memfd: read(2)/write(2) of its page cache, which mappings, pins and DMA share)
   const faultFd = (d: D): Sym | number => {
@@ -465,7 +469,9 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       build: ioctl('IOMMU_HWPT_ALLOC', h, (d) => {
         if (!d.w([60, 40])) {
           // Paging HWPT on an IOAS: plain, dirty tracking, nesting parent, with a fault queue (6.14).
-          return { flags: d.of(0, 2, 1, 2, 4, 3, 8), dev_id: device(d), pt_id: ioas(d), __reserved: reserved(d, d.h), data_type: 0, data_len: 0, data_uptr: 0n, fault_id: id(d, 'fault', d.h) };
+          // (sometimes by a device of 1 MiB IOPTEs, MOCK_FLAGS_DEVICE_HUGE_IOVA: the domain takes its page sizes)
+          const dev = d.w([88, 12]) ? device(d) : id(d, 'dev_huge', d.h);
+          return { flags: d.of(0, 2, 1, 2, 4, 3, 8), dev_id: dev, pt_id: ioas(d), __reserved: reserved(d, d.h), data_type: 0, data_len: 0, data_uptr: 0n, fault_id: id(d, 'fault', d.h) };
         }
         // Nested HWPT on a paging parent or a vIOMMU.
         const args: SymFields = {

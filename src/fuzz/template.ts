@@ -18,13 +18,15 @@ import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_HUGETLB, VM_LOCKED, findVma, onTmp
 import { modeDependsOnFs } from '../model/fallocate.js';
 import { mlockFutureOk } from '../model/mlock.js';
 import { U64_MAX } from '../ds/interval_map.js';
+import { MOCK_FLAGS_DEVICE_HUGE_IOVA } from '../model/drivers/mock.js';
 
 /**
  * Object selectors: a type, any live object, one only the table holds
- * (destroyable), a paging HWPT with dirty tracking (ops, or switched on), a nesting parent, or a
- * HWPT that delivers faults (or a device attached to one).
+ * (destroyable), a paging HWPT with dirty tracking (ops, or switched on), a nesting parent, a
+ * HWPT that delivers faults (or a device attached to one), a mock device of 1 MiB IOPTEs
+ * (MOCK_FLAGS_DEVICE_HUGE_IOVA) or a dirty-tracking HWPT such a device allocated.
  */
-export type IdKind = ObjType | 'any' | 'free' | 'hwpt_dirty' | 'hwpt_tracking' | 'nest_parent' | 'hwpt_fault' | 'dev_fault';
+export type IdKind = ObjType | 'any' | 'free' | 'hwpt_dirty' | 'hwpt_tracking' | 'nest_parent' | 'hwpt_fault' | 'dev_fault' | 'dev_huge' | 'hwpt_dirty_huge';
 
 export type Sym =
   /** k-th live object of a kind in the event's context (k modulo the count; k + 1 if there is none). */
@@ -169,7 +171,15 @@ function liveIds(e: Env, t: IdKind): number[] {
   return l;
 }
 
-const BASE_KIND: Partial<Record<IdKind, IdKind>> = { hwpt_dirty: 'hwpt_paging', hwpt_tracking: 'hwpt_dirty', nest_parent: 'hwpt_paging', hwpt_fault: 'hwpt_paging', dev_fault: 'device' };
+const BASE_KIND: Partial<Record<IdKind, IdKind>> = {
+  hwpt_dirty: 'hwpt_paging',
+  hwpt_tracking: 'hwpt_dirty',
+  nest_parent: 'hwpt_paging',
+  hwpt_fault: 'hwpt_paging',
+  dev_fault: 'device',
+  dev_huge: 'device',
+  hwpt_dirty_huge: 'hwpt_dirty',
+};
 
 function matches(o: Obj, t: IdKind, ctx?: Ctx): boolean {
   switch (t) {
@@ -185,6 +195,10 @@ function matches(o: Obj, t: IdKind, ctx?: Ctx): boolean {
       return o.type === 'hwpt_paging' && o.nestParent;
     case 'hwpt_fault':
       return (o.type === 'hwpt_paging' || o.type === 'hwpt_nested') && o.fault !== 0;
+    case 'dev_huge':
+      return o.type === 'device' && o.stdev !== 0 && (o.devFlags & MOCK_FLAGS_DEVICE_HUGE_IOVA) !== 0;
+    case 'hwpt_dirty_huge':
+      return o.type === 'hwpt_paging' && o.domain.dirtyOps && (o.devFlags & MOCK_FLAGS_DEVICE_HUGE_IOVA) !== 0;
     case 'dev_fault': {
       if (o.type !== 'device' || !o.hwpt) return false;
       const h = ctx?.objs.get(o.hwpt);
@@ -526,6 +540,83 @@ function queued(w: World): boolean {
   return any;
 }
 
+/** The top-level field of `args` that names an object of kind `kind` symbolically, if one does. */
+function fieldNaming(args: SymFields, kind: IdKind): string | undefined {
+  for (const k in args) {
+    const v = args[k];
+    if (isSym(v) && (v as Sym).$ === 'id' && (v as { t: IdKind }).t === kind) return k;
+  }
+  return undefined;
+}
+
+/** Whether an IOAS holds 2 MiB or more at a 2 MiB-aligned IOVA: where a VMM's huge-page guest RAM gives 1 MiB IOPTEs. */
+function hasHugeSlot(o: Obj): boolean {
+  if (o.type !== 'ioas') return true;
+  let found = false;
+  o.iopt.areas.eachOverlapping(0n, U64_MAX, (s, l) => {
+    found = s % HPAGE === 0n && l - s + 1n >= HPAGE;
+    return !found;
+  });
+  return found;
+}
+
+/** The first 2 MiB-aligned IOVA of the mock aperture an IOAS has no area in (undefined: none). */
+function freeHugeSlot(o: Obj): bigint | undefined {
+  if (o.type !== 'ioas') return undefined;
+  for (let iova = MOCK_APERTURE_START; iova + HPAGE - 1n <= MOCK_APERTURE_LAST; iova += HPAGE) {
+    let used = false;
+    o.iopt.areas.eachOverlapping(iova, iova + HPAGE - 1n, () => {
+      used = true;
+      return false;
+    });
+    if (!used) return iova;
+  }
+  return undefined;
+}
+
+/** The mock driver's aperture (selftest.c MOCK_APERTURE_START/LAST). */
+const MOCK_APERTURE_START = 1n << 24n;
+const MOCK_APERTURE_LAST = (1n << 31n) - 1n;
+/** The guest region the made guest-RAM map takes its memory from (not GUEST_VA's, which starts out shared). */
+const HUGE_GUEST_VA = GUEST_VA + GUEST_STRIDE;
+
+/**
+ * Dirty tracking over 1 MiB IOPTEs, as a VMM with huge-page guest RAM and a
+ * HUGE_IOVA device migrates: a command naming `dev_huge` or `hwpt_dirty_huge`
+ * gets, each when missing, a MOCK_DOMAIN_FLAGS device with HUGE_IOVA, a
+ * dirty-tracking HWPT it allocates, 2 MiB of guest RAM advised HUGEPAGE in
+ * that HWPT's IOAS at a 2 MiB-aligned IOVA, and (but for SET_DIRTY_TRACKING
+ * itself) tracking switched on. The ordinary mixes almost never line these
+ * up: seed 403, aimed at dirty tracking, never read a dirty bit over a 1 MiB IOPTE.
+ */
+function hugeDirtyConstructor(
+  t: Template,
+  w: World,
+  pid: number,
+  ctx: Ctx,
+  has: (k: IdKind) => boolean,
+  make: (t: Template, op: string, args: SymFields) => Template,
+  hwptAlloc: (flags: number, dev: IdKind) => Template,
+): Template | undefined {
+  const args = t.args!;
+  const hwptField = fieldNaming(args, 'hwpt_dirty_huge');
+  if (hwptField === undefined && fieldNaming(args, 'dev_huge') === undefined) return undefined;
+  if (!has('dev_huge')) return make(t, 'IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS', { id: id0('ioas'), mock_domain_flags: { dev_flags: MOCK_FLAGS_DEVICE_HUGE_IOVA } });
+  if (hwptField === undefined) return undefined;
+  if (!has('hwpt_dirty_huge')) return hwptAlloc(2, 'dev_huge');
+  const e: Env = { w, m: newModel(), pid, ctx, args: {}, cache: undefined };
+  const hwptId = Number(resolveSym(args[hwptField] as Sym, e));
+  const hwpt = ctx.objs.get(hwptId);
+  if (hwpt?.type !== 'hwpt_paging') return undefined;
+  const ioas = ctx.objs.get(hwpt.ioas);
+  if (ioas && !hasHugeSlot(ioas)) {
+    const iova = freeHugeSlot(ioas);
+    if (iova !== undefined) return make(t, 'IOMMU_IOAS_MAP', { flags: 7, ioas_id: hwpt.ioas, __reserved: 0, user_va: HUGE_GUEST_VA, length: HPAGE, iova });
+  }
+  if (t.op !== 'IOMMU_HWPT_SET_DIRTY_TRACKING' && !hwpt.domain.dirtyEnabled) return make(t, 'IOMMU_HWPT_SET_DIRTY_TRACKING', { flags: 1, hwpt_id: hwptId, __reserved: 0 });
+  return undefined;
+}
+
 /**
  * Syzkaller's resource rule: a call that needs a resource nobody created yet
  * becomes the call that creates it (a mock device before a HWPT_ALLOC, a
@@ -621,11 +712,15 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
         ks.add(o.type);
         if (o.type === 'hwpt_paging') {
           if (o.domain.dirtyOps) ks.add('hwpt_dirty');
+          if (matches(o, 'hwpt_dirty_huge')) ks.add('hwpt_dirty_huge');
           if (o.domain.dirtyEnabled) ks.add('hwpt_tracking');
           if (o.nestParent) ks.add('nest_parent');
           if (o.fault) ks.add('hwpt_fault');
         } else if (o.type === 'hwpt_nested' && o.fault) ks.add('hwpt_fault');
-        else if (o.type === 'device' && o.hwpt && !ks.has('dev_fault') && matches(o, 'dev_fault', ctx)) ks.add('dev_fault');
+        else if (o.type === 'device') {
+          if (o.hwpt && !ks.has('dev_fault') && matches(o, 'dev_fault', ctx)) ks.add('dev_fault');
+          if (matches(o, 'dev_huge')) ks.add('dev_huge');
+        }
       });
       kinds = ks;
       kindCache.set(ctx.objs, ks);
@@ -636,7 +731,9 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
   // (Fast path: the setup's IOAS 1 usually still exists.)
   if (needsIoas && ctx.objs.get(1)?.type !== 'ioas' && !has('ioas')) return make(t, 'IOMMU_IOAS_ALLOC', { flags: 0 });
   const device = () => (has('device') ? undefined : make(t, 'IOMMU_TEST_OP_MOCK_DOMAIN', { id: id0('ioas'), mock_domain: {} }));
-  const hwptAlloc = (flags: number) => make(t, 'IOMMU_HWPT_ALLOC', { flags, dev_id: id0('device'), pt_id: id0('ioas'), __reserved: 0, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 });
+  const hwptAlloc = (flags: number, dev: IdKind = 'device') => make(t, 'IOMMU_HWPT_ALLOC', { flags, dev_id: id0(dev), pt_id: id0('ioas'), __reserved: 0, data_type: 0, data_len: 0, data_uptr: 0n, fault_id: 0 });
+  const c = hugeDirtyConstructor(t, w, pid, ctx, has, make, hwptAlloc);
+  if (c) return c;
   if (NEED_DEVICE.has(op) && op !== 'IOMMU_TEST_OP_TRIGGER_IOPF') {
     const c = device();
     if (c) return c;
