@@ -656,9 +656,15 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     VFIO_IOMMU_UNMAP_DMA: {
       weight: 2,
       build: ioctl('VFIO_IOMMU_UNMAP_DMA', h, (d) => {
-        const c = d.w([80, 10, d.h]);
+        const c = d.w([70, 10, 10, d.h]);
         if (c === 1) return { argsz: 24, flags: 2, iova: 0n, size: 0n };
-        if (c === 2) return { argsz: d.of(24, 4), flags: d.of(0, 2, 4), iova: u64Edge(d), size: u64Edge(d) };
+        if (c === 2) {
+          // All of an area but its first or last page: a type1 cut (template.ts type1Constructor makes the container type1).
+          const k = d.int(7);
+          const off = d.of(0n, PAGE);
+          return { argsz: 24, flags: 0, iova: { $: 'iova', of: '@vfio', k, off }, size: { $: 'alen', of: '@vfio', k, n: 1, add: -PAGE } };
+        }
+        if (c === 3) return { argsz: d.of(24, 4), flags: d.of(0, 2, 4), iova: u64Edge(d), size: u64Edge(d) };
         return { argsz: 24, flags: 0, iova: mappedIova(d, '@vfio', d.h), size: BigInt(1 + d.int(7)) * PAGE };
       }),
     },

@@ -560,12 +560,12 @@ function hasHugeSlot(o: Obj): boolean {
   return found;
 }
 
-/** The first 2 MiB-aligned IOVA of the mock aperture an IOAS has no area in (undefined: none). */
-function freeHugeSlot(o: Obj): bigint | undefined {
+/** The first `size`-aligned IOVA of the mock aperture where an IOAS has no area in the next `size` bytes (undefined: none). */
+function freeSlot(o: Obj, size: bigint): bigint | undefined {
   if (o.type !== 'ioas') return undefined;
-  for (let iova = MOCK_APERTURE_START; iova + HPAGE - 1n <= MOCK_APERTURE_LAST; iova += HPAGE) {
+  for (let iova = MOCK_APERTURE_START; iova + size - 1n <= MOCK_APERTURE_LAST; iova += size) {
     let used = false;
-    o.iopt.areas.eachOverlapping(iova, iova + HPAGE - 1n, () => {
+    o.iopt.areas.eachOverlapping(iova, iova + size - 1n, () => {
       used = true;
       return false;
     });
@@ -610,12 +610,53 @@ function hugeDirtyConstructor(
   if (hwpt?.type !== 'hwpt_paging') return undefined;
   const ioas = ctx.objs.get(hwpt.ioas);
   if (ioas && !hasHugeSlot(ioas)) {
-    const iova = freeHugeSlot(ioas);
+    const iova = freeSlot(ioas, HPAGE);
     if (iova !== undefined) return make(t, 'IOMMU_IOAS_MAP', { flags: 7, ioas_id: hwpt.ioas, __reserved: 0, user_va: HUGE_GUEST_VA, length: HPAGE, iova });
   }
   if (t.op !== 'IOMMU_HWPT_SET_DIRTY_TRACKING' && !hwpt.domain.dirtyEnabled) return make(t, 'IOMMU_HWPT_SET_DIRTY_TRACKING', { flags: 1, hwpt_id: hwptId, __reserved: 0 });
   return undefined;
 }
+
+/** Whether a template unmaps short of a compat-IOAS area (`size` an `alen(@vfio)` with a negative `add`): a cut. */
+function cutsCompatArea(t: Template): boolean {
+  const size = t.args?.['size'];
+  if (!isSym(size)) return false;
+  const s = size as Sym;
+  return s.$ === 'alen' && s.of === '@vfio' && s.add < 0n;
+}
+
+/**
+ * VFIO type1 cuts (iommufd_vfio_unmap_dma cutting areas with large pages
+ * disabled, io_pagetable.ts cutIova), which the ordinary mixes almost never
+ * make: type1 is refused once the container's IOAS has both a domain and an
+ * area (iopt_disable_large_pages). For a command that cuts (cutsCompatArea),
+ * each when missing: a container IOAS that is type1 — VFIO_SET_IOMMU(TYPE1)
+ * on it if it can still take that, or else an IOAS that can (a new one if
+ * none) made the container's — and an area of four pages in it.
+ */
+function type1Constructor(t: Template, ctx: Ctx, make: (t: Template, op: string, args: SymFields) => Template): Template | undefined {
+  const compat = ctx.vfioIoas === undefined ? undefined : ctx.objs.get(ctx.vfioIoas);
+  if (compat?.type === 'ioas' && compat.iopt.disableLargePages) {
+    let cuttable = false;
+    compat.iopt.areas.eachOverlapping(0n, U64_MAX, (s, l) => {
+      cuttable = l - s + 1n >= 2n * PAGE_BYTES;
+      return !cuttable;
+    });
+    if (cuttable) return undefined;
+    const iova = freeSlot(compat, 4n * PAGE_BYTES);
+    return iova === undefined ? undefined : make(t, 'VFIO_IOMMU_MAP_DMA', { argsz: 32, flags: 3, vaddr: { $: 'va', k: 0, off: 0n }, iova, size: 4n * PAGE_BYTES });
+  }
+  const canType1 = (o: Obj) => o.type === 'ioas' && (o.iopt.domains.length === 0 || o.iopt.areas.size === 0);
+  if (compat && canType1(compat)) return make(t, 'VFIO_SET_IOMMU', { arg: 1n });
+  let fresh: number | undefined;
+  ctx.objs.each((id, o) => {
+    if (id !== ctx.vfioIoas && canType1(o)) fresh = id;
+    return fresh === undefined;
+  });
+  return fresh === undefined ? make(t, 'IOMMU_IOAS_ALLOC', { flags: 0 }) : make(t, 'IOMMU_VFIO_IOAS', { ioas_id: fresh, op: 1, __reserved: 0 });
+}
+
+const PAGE_BYTES = 0x1000n;
 
 /**
  * Syzkaller's resource rule: a call that needs a resource nobody created yet
@@ -778,6 +819,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     return make(t, 'IOMMU_HWPT_ALLOC', { flags: 0, dev_id: id0('device'), pt_id: id0('nest_parent'), __reserved: 0, data_type: 0xdead, data_len: 4, data_uptr: 0x10000n, fault_id: 0 }, { data_uptr: IOTLB_BYTES });
   }
   if (NEED_ACCESS.has(op)) return fdsKind('access') ? undefined : make(t, 'IOMMU_TEST_OP_CREATE_ACCESS', { id: id0('ioas'), create_access: { flags: 1 } });
+  if (op === 'VFIO_IOMMU_UNMAP_DMA' && cutsCompatArea(t)) return type1Constructor(t, ctx, make);
   if (NEED_VFIO.has(op)) return ctx.vfioIoas ? undefined : make(t, 'IOMMU_VFIO_IOAS', { ioas_id: id0('ioas'), op: 1, __reserved: 0 });
   if (op === 'IOMMU_IOAS_CHANGE_PROCESS' && w.kernel === '6.14') {
     // It moves only file pages (any other area: EINVAL, nothing moved): an IOAS holding user-VA areas is

@@ -173,6 +173,41 @@ describe('fuzzer machinery', () => {
     expect(dirtyHuge).toBeGreaterThan(0);
   });
 
+  it('VFIO compat unmaps cut type1 areas (a container made type1 when a command asks for a cut)', () => {
+    // No VFIO_SET_IOMMU among the kinds: only the cutting command's constructors make the container type1.
+    const events = ['VFIO_IOMMU_UNMAP_DMA', 'VFIO_IOMMU_MAP_DMA', 'IOMMU_IOAS_MAP', 'mmap'];
+    let cuts = 0;
+    let before: World | undefined;
+    const r = fuzz({
+      seed: SEED,
+      runs: 100,
+      maxSteps: 60,
+      events,
+      replayEvery: 0,
+      onStep(ev, res, after) {
+        const w = before;
+        before = after;
+        if (!w || ev.op !== 'VFIO_IOMMU_UNMAP_DMA' || res?.errno !== 0) return;
+        const ctxId = w.files.get(w.procs.get(ev.pid ?? 1)!.fds.get(ev.fd!)!)!.ctx!;
+        const ioasId = w.ctxs.get(ctxId)!.vfioIoas!;
+        const o1 = w.ctxs.get(ctxId)!.objs.get(ioasId);
+        const o2 = after.ctxs.get(ctxId)!.objs.get(ioasId);
+        if (o1?.type !== 'ioas' || o2?.type !== 'ioas' || !o1.iopt.disableLargePages) return;
+        // A cut: an area that straddled the range's first or last byte keeps its outside part.
+        const first = ev.args!['iova'] as bigint;
+        const last = first + (res.out!['size'] as bigint) - 1n;
+        let cut = false;
+        o1.iopt.areas.eachOverlapping(first, last, (s, l) => {
+          if ((s < first && o2.iopt.areas.find(s)?.last === first - 1n) || (l > last && o2.iopt.areas.find(last + 1n)?.start === last + 1n)) cut = true;
+          return !cut;
+        });
+        if (cut) cuts++;
+      },
+    });
+    expect(r.failure).toBeNull();
+    expect(cuts).toBeGreaterThan(5);
+  });
+
   it('is reproducible by seed', () => {
     const a = fuzz({ seed: 7, runs: 20, maxSteps: 20, kernel: '6.14' });
     const b = fuzz({ seed: 7, runs: 20, maxSteps: 20, kernel: '6.14' });
