@@ -11,14 +11,14 @@
  * keys: the trace formats reserve them), so templates print and serialise.
  */
 import type { Event, Fields, Result, Value } from '../events/event.js';
-import type { Ctx, FileKind, Obj, ObjType, OpenFile, World } from '../model/state.js';
+import type { Ctx, FileKind, IoasObj, Obj, ObjType, OpenFile, World } from '../model/state.js';
 import { structLayout } from '../uapi/versions.js';
 import { fileAt } from '../model/files.js';
-import { HPAGE_SIZE as HPAGE, VM_HUGEPAGE, VM_HUGETLB, VM_LOCKED, findVma, onTmpfs, privatelyMapped, vmaHugeSize, vmasIn, type Mobj } from '../model/mm.js';
+import { HPAGE_SIZE as HPAGE, PAGE_SIZE, VM_HUGEPAGE, VM_HUGETLB, VM_LOCKED, findVma, onTmpfs, privatelyMapped, vmaHugeSize, vmasIn, type Mobj } from '../model/mm.js';
 import { modeDependsOnFs } from '../model/fallocate.js';
 import { mlockFutureOk } from '../model/mlock.js';
 import { U64_MAX } from '../ds/interval_map.js';
-import { MOCK_FLAGS_DEVICE_HUGE_IOVA } from '../model/drivers/mock.js';
+import { MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_FLAGS_DEVICE_HUGE_IOVA } from '../model/drivers/mock.js';
 
 /**
  * Object selectors: a type, any live object, one only the table holds
@@ -550,8 +550,7 @@ function fieldNaming(args: SymFields, kind: IdKind): string | undefined {
 }
 
 /** Whether an IOAS holds 2 MiB or more at a 2 MiB-aligned IOVA: where a VMM's huge-page guest RAM gives 1 MiB IOPTEs. */
-function hasHugeSlot(o: Obj): boolean {
-  if (o.type !== 'ioas') return true;
+function hasHugeSlot(o: IoasObj): boolean {
   let found = false;
   o.iopt.areas.eachOverlapping(0n, U64_MAX, (s, l) => {
     found = s % HPAGE === 0n && l - s + 1n >= HPAGE;
@@ -561,8 +560,7 @@ function hasHugeSlot(o: Obj): boolean {
 }
 
 /** The first `size`-aligned IOVA of the mock aperture where an IOAS has no area in the next `size` bytes (undefined: none). */
-function freeSlot(o: Obj, size: bigint): bigint | undefined {
-  if (o.type !== 'ioas') return undefined;
+function freeSlot(o: IoasObj, size: bigint): bigint | undefined {
   for (let iova = MOCK_APERTURE_START; iova + size - 1n <= MOCK_APERTURE_LAST; iova += size) {
     let used = false;
     o.iopt.areas.eachOverlapping(iova, iova + size - 1n, () => {
@@ -574,9 +572,6 @@ function freeSlot(o: Obj, size: bigint): bigint | undefined {
   return undefined;
 }
 
-/** The mock driver's aperture (selftest.c MOCK_APERTURE_START/LAST). */
-const MOCK_APERTURE_START = 1n << 24n;
-const MOCK_APERTURE_LAST = (1n << 31n) - 1n;
 /** The guest region the made guest-RAM map takes its memory from (not GUEST_VA's, which starts out shared). */
 const HUGE_GUEST_VA = GUEST_VA + GUEST_STRIDE;
 
@@ -609,7 +604,7 @@ function hugeDirtyConstructor(
   const hwpt = ctx.objs.get(hwptId);
   if (hwpt?.type !== 'hwpt_paging') return undefined;
   const ioas = ctx.objs.get(hwpt.ioas);
-  if (ioas && !hasHugeSlot(ioas)) {
+  if (ioas?.type === 'ioas' && !hasHugeSlot(ioas)) {
     const iova = freeSlot(ioas, HPAGE);
     if (iova !== undefined) return make(t, 'IOMMU_IOAS_MAP', { flags: 7, ioas_id: hwpt.ioas, __reserved: 0, user_va: HUGE_GUEST_VA, length: HPAGE, iova });
   }
@@ -639,12 +634,12 @@ function type1Constructor(t: Template, ctx: Ctx, make: (t: Template, op: string,
   if (compat?.type === 'ioas' && compat.iopt.disableLargePages) {
     let cuttable = false;
     compat.iopt.areas.eachOverlapping(0n, U64_MAX, (s, l) => {
-      cuttable = l - s + 1n >= 2n * PAGE_BYTES;
+      cuttable = l - s + 1n >= 2n * PAGE_SIZE;
       return !cuttable;
     });
     if (cuttable) return undefined;
-    const iova = freeSlot(compat, 4n * PAGE_BYTES);
-    return iova === undefined ? undefined : make(t, 'VFIO_IOMMU_MAP_DMA', { argsz: 32, flags: 3, vaddr: { $: 'va', k: 0, off: 0n }, iova, size: 4n * PAGE_BYTES });
+    const iova = freeSlot(compat, 4n * PAGE_SIZE);
+    return iova === undefined ? undefined : make(t, 'VFIO_IOMMU_MAP_DMA', { argsz: 32, flags: 3, vaddr: { $: 'va', k: 0, off: 0n }, iova, size: 4n * PAGE_SIZE });
   }
   const canType1 = (o: Obj) => o.type === 'ioas' && (o.iopt.domains.length === 0 || o.iopt.areas.size === 0);
   if (compat && canType1(compat)) return make(t, 'VFIO_SET_IOMMU', { arg: 1n });
@@ -655,8 +650,6 @@ function type1Constructor(t: Template, ctx: Ctx, make: (t: Template, op: string,
   });
   return fresh === undefined ? make(t, 'IOMMU_IOAS_ALLOC', { flags: 0 }) : make(t, 'IOMMU_VFIO_IOAS', { ioas_id: fresh, op: 1, __reserved: 0 });
 }
-
-const PAGE_BYTES = 0x1000n;
 
 /**
  * Syzkaller's resource rule: a call that needs a resource nobody created yet
