@@ -13,10 +13,10 @@ import { describe, expect, it } from 'vitest';
 import { apply } from '../../src/engine/apply.js';
 import { replay } from '../../src/engine/replay.js';
 import { openSource } from '../../src/engine/source.js';
-import type { Event } from '../../src/events/event.js';
+import type { Event, Result } from '../../src/events/event.js';
 import { checkEvents, EVENT_KINDS, eventTemplates, fuzz, newModel, realModel, reportText, resolve, setupEvents, writeFailure, type ModelApi } from '../../src/fuzz/index.js';
 import { encodeTrace } from '../../src/trace/index.js';
-import { emptyWorld, type World } from '../../src/model/state.js';
+import { emptyWorld, type Ctx, type World } from '../../src/model/state.js';
 
 const SEED = 0xf022;
 
@@ -133,40 +133,50 @@ describe('fuzzer machinery', () => {
     expect(ts.filter((t) => t.bufs?.['data'] === null).every((t) => t.args!['count'] !== undefined)).toBe(true);
   });
 
-  it('dirty tracking reaches reads over 1 MiB IOPTEs that hold dirty bits (the ordinary mix almost never did: seed 403)', () => {
-    const events = ['IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS', 'IOMMU_HWPT_ALLOC', 'IOMMU_HWPT_SET_DIRTY_TRACKING', 'IOMMU_HWPT_GET_DIRTY_BITMAP', 'IOMMU_TEST_OP_DIRTY', 'IOMMU_IOAS_MAP', 'IOMMU_IOAS_UNMAP', 'mmap', 'madvise'];
-    let overHuge = 0;
-    let dirtyHuge = 0;
-    // The state before each event (a read clears what it reports): the one the step before led to.
-    // (A run's first event sees the last run's: it is never a read, whose constructors come first.)
-    let before: World | undefined;
-    const r = fuzz({
+  /**
+   * A model-only fuzz pass over `events` that shows `visit` each successful `op` with the context
+   * it ran in, before and after. The state before an event is the one the step before led to (a
+   * run's first event sees the last run's: it is never one of these, whose constructors come first).
+   */
+  function successes(op: string, events: string[], runs: number, visit: (ev: Event, res: Result, before: Ctx, after: Ctx) => void) {
+    let prev: World | undefined;
+    return fuzz({
       seed: SEED,
-      runs: 300,
+      runs,
       maxSteps: 60,
       events,
       replayEvery: 0,
       onStep(ev, res, after) {
-        const w = before;
-        before = after;
-        if (!w || ev.op !== 'IOMMU_HWPT_GET_DIRTY_BITMAP' || res?.errno !== 0) return;
-        const ctx = w.ctxs.get(w.files.get(w.procs.get(ev.pid ?? 1)!.fds.get(ev.fd!)!)!.ctx!)!;
-        const o = ctx.objs.get(Number(ev.args!['hwpt_id']));
-        if (o?.type !== 'hwpt_paging') return;
-        const s = ev.args!['iova'] as bigint;
-        const l = s + (ev.args!['length'] as bigint) - 1n;
-        let over = false;
-        let dirty = false;
-        o.domain.hugeMapped.each((a, b) => {
-          if (a > l || b < s) return true;
-          over = true;
-          // (dirty bits are kept per 2 KiB slot)
-          o.domain.dirty.each(() => ((dirty = true), false), (a > s ? a : s) / 2048n, (b < l ? b : l) / 2048n);
-          return !dirty;
-        });
-        if (over) overHuge++;
-        if (dirty) dirtyHuge++;
+        const w = prev;
+        prev = after;
+        if (!w || ev.op !== op || res?.errno !== 0) return;
+        const ctxId = w.files.get(w.procs.get(ev.pid ?? 1)!.fds.get(ev.fd!)!)!.ctx!;
+        visit(ev, res, w.ctxs.get(ctxId)!, after.ctxs.get(ctxId)!);
       },
+    });
+  }
+
+  it('dirty tracking reaches reads over 1 MiB IOPTEs that hold dirty bits (the ordinary mix almost never did: seed 403)', () => {
+    const events = ['IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS', 'IOMMU_HWPT_ALLOC', 'IOMMU_HWPT_SET_DIRTY_TRACKING', 'IOMMU_HWPT_GET_DIRTY_BITMAP', 'IOMMU_TEST_OP_DIRTY', 'IOMMU_IOAS_MAP', 'IOMMU_IOAS_UNMAP', 'mmap', 'madvise'];
+    let overHuge = 0;
+    let dirtyHuge = 0;
+    // (before the read: it clears what it reports)
+    const r = successes('IOMMU_HWPT_GET_DIRTY_BITMAP', events, 300, (ev, _res, ctx) => {
+      const o = ctx.objs.get(Number(ev.args!['hwpt_id']));
+      if (o?.type !== 'hwpt_paging') return;
+      const s = ev.args!['iova'] as bigint;
+      const l = s + (ev.args!['length'] as bigint) - 1n;
+      let over = false;
+      let dirty = false;
+      o.domain.hugeMapped.each((a, b) => {
+        if (a > l || b < s) return true;
+        over = true;
+        // (dirty bits are kept per 2 KiB slot)
+        o.domain.dirty.each(() => ((dirty = true), false), (a > s ? a : s) / 2048n, (b < l ? b : l) / 2048n);
+        return !dirty;
+      });
+      if (over) overHuge++;
+      if (dirty) dirtyHuge++;
     });
     expect(r.failure).toBeNull();
     expect(overHuge).toBeGreaterThan(5);
@@ -175,34 +185,20 @@ describe('fuzzer machinery', () => {
 
   it('VFIO compat unmaps cut type1 areas (a container made type1 when a command asks for a cut)', () => {
     // No VFIO_SET_IOMMU among the kinds: only the cutting command's constructors make the container type1.
-    const events = ['VFIO_IOMMU_UNMAP_DMA', 'VFIO_IOMMU_MAP_DMA', 'IOMMU_IOAS_MAP', 'mmap'];
     let cuts = 0;
-    let before: World | undefined;
-    const r = fuzz({
-      seed: SEED,
-      runs: 100,
-      maxSteps: 60,
-      events,
-      replayEvery: 0,
-      onStep(ev, res, after) {
-        const w = before;
-        before = after;
-        if (!w || ev.op !== 'VFIO_IOMMU_UNMAP_DMA' || res?.errno !== 0) return;
-        const ctxId = w.files.get(w.procs.get(ev.pid ?? 1)!.fds.get(ev.fd!)!)!.ctx!;
-        const ioasId = w.ctxs.get(ctxId)!.vfioIoas!;
-        const o1 = w.ctxs.get(ctxId)!.objs.get(ioasId);
-        const o2 = after.ctxs.get(ctxId)!.objs.get(ioasId);
-        if (o1?.type !== 'ioas' || o2?.type !== 'ioas' || !o1.iopt.disableLargePages) return;
-        // A cut: an area that straddled the range's first or last byte keeps its outside part.
-        const first = ev.args!['iova'] as bigint;
-        const last = first + (res.out!['size'] as bigint) - 1n;
-        let cut = false;
-        o1.iopt.areas.eachOverlapping(first, last, (s, l) => {
-          if ((s < first && o2.iopt.areas.find(s)?.last === first - 1n) || (l > last && o2.iopt.areas.find(last + 1n)?.start === last + 1n)) cut = true;
-          return !cut;
-        });
-        if (cut) cuts++;
-      },
+    const r = successes('VFIO_IOMMU_UNMAP_DMA', ['VFIO_IOMMU_UNMAP_DMA', 'VFIO_IOMMU_MAP_DMA', 'IOMMU_IOAS_MAP', 'mmap'], 100, (ev, res, c1, c2) => {
+      const o1 = c1.objs.get(c1.vfioIoas!);
+      const o2 = c2.objs.get(c1.vfioIoas!);
+      if (o1?.type !== 'ioas' || o2?.type !== 'ioas' || !o1.iopt.disableLargePages) return;
+      // A cut: an area that straddled the range's first or last byte keeps its outside part.
+      const first = ev.args!['iova'] as bigint;
+      const last = first + (res.out!['size'] as bigint) - 1n;
+      let cut = false;
+      o1.iopt.areas.eachOverlapping(first, last, (s, l) => {
+        if ((s < first && o2.iopt.areas.find(s)?.last === first - 1n) || (l > last && o2.iopt.areas.find(last + 1n)?.start === last + 1n)) cut = true;
+        return !cut;
+      });
+      if (cut) cuts++;
     });
     expect(r.failure).toBeNull();
     expect(cuts).toBeGreaterThan(5);
