@@ -550,7 +550,7 @@ function fieldNaming(args: SymFields, kind: IdKind): string | undefined {
 }
 
 /** Whether an IOAS holds 2 MiB or more at a 2 MiB-aligned IOVA: where a VMM's huge-page guest RAM gives 1 MiB IOPTEs. */
-function hasHugeSlot(o: IoasObj): boolean {
+function hasHugeArea(o: IoasObj): boolean {
   let found = false;
   o.iopt.areas.eachOverlapping(0n, U64_MAX, (s, l) => {
     found = s % HPAGE === 0n && l - s + 1n >= HPAGE;
@@ -579,9 +579,10 @@ const HUGE_GUEST_VA = GUEST_VA + GUEST_STRIDE;
  * Dirty tracking over 1 MiB IOPTEs, as a VMM with huge-page guest RAM and a
  * HUGE_IOVA device migrates: a command naming `dev_huge` or `hwpt_dirty_huge`
  * gets, each when missing, a MOCK_DOMAIN_FLAGS device with HUGE_IOVA, a
- * dirty-tracking HWPT it allocates, 2 MiB of guest RAM advised HUGEPAGE in
- * that HWPT's IOAS at a 2 MiB-aligned IOVA, and (but for SET_DIRTY_TRACKING
- * itself) tracking switched on. The ordinary mixes almost never line these
+ * dirty-tracking HWPT it allocates, 2 MiB of guest RAM in that HWPT's IOAS
+ * at a 2 MiB-aligned IOVA (from the second guest region, which the map's own
+ * constructors map private and advise HUGEPAGE when it is not there or not
+ * advised yet), and (but for SET_DIRTY_TRACKING itself) tracking switched on. The ordinary mixes almost never line these
  * up: seed 403, aimed at dirty tracking, never read a dirty bit over a 1 MiB IOPTE.
  */
 function hugeDirtyConstructor(
@@ -604,7 +605,7 @@ function hugeDirtyConstructor(
   const hwpt = ctx.objs.get(hwptId);
   if (hwpt?.type !== 'hwpt_paging') return undefined;
   const ioas = ctx.objs.get(hwpt.ioas);
-  if (ioas?.type === 'ioas' && !hasHugeSlot(ioas)) {
+  if (ioas?.type === 'ioas' && !hasHugeArea(ioas)) {
     const iova = freeSlot(ioas, HPAGE);
     if (iova !== undefined) return make(t, 'IOMMU_IOAS_MAP', { flags: 7, ioas_id: hwpt.ioas, __reserved: 0, user_va: HUGE_GUEST_VA, length: HPAGE, iova });
   }
