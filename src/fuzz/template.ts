@@ -582,8 +582,9 @@ const HUGE_GUEST_VA = GUEST_VA + GUEST_STRIDE;
  * dirty-tracking HWPT it allocates, 2 MiB of guest RAM in that HWPT's IOAS
  * at a 2 MiB-aligned IOVA (from the second guest region, which the map's own
  * constructors map private and advise HUGEPAGE when it is not there or not
- * advised yet), and (but for SET_DIRTY_TRACKING itself) tracking switched on. The ordinary mixes almost never line these
- * up: seed 403, aimed at dirty tracking, never read a dirty bit over a 1 MiB IOPTE.
+ * advised yet), and (but for SET_DIRTY_TRACKING itself) tracking switched
+ * on. The ordinary mixes almost never line these up: seed 403, aimed at
+ * dirty tracking, never read a dirty bit over a 1 MiB IOPTE.
  */
 function hugeDirtyConstructor(
   t: Template,
