@@ -18,7 +18,8 @@ import { HPAGE_SIZE as HPAGE, PAGE_SIZE, VM_HUGEPAGE, VM_HUGETLB, VM_LOCKED, fin
 import { modeDependsOnFs } from '../model/fallocate.js';
 import { mlockFutureOk } from '../model/mlock.js';
 import { U64_MAX } from '../ds/interval_map.js';
-import { MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_FLAGS_DEVICE_HUGE_IOVA } from '../model/drivers/mock.js';
+import { MOCK_FLAGS_DEVICE_HUGE_IOVA } from '../model/drivers/mock.js';
+import { allocIova } from '../model/io_pagetable.js';
 
 /**
  * Object selectors: a type, any live object, one only the table holds
@@ -559,17 +560,15 @@ function hasHugeArea(o: IoasObj): boolean {
   return found;
 }
 
-/** The first `size`-aligned IOVA of the mock aperture where an IOAS has no area in the next `size` bytes (undefined: none). */
-function freeSlot(o: IoasObj, size: bigint): bigint | undefined {
-  for (let iova = MOCK_APERTURE_START; iova + size - 1n <= MOCK_APERTURE_LAST; iova += size) {
-    let used = false;
-    o.iopt.areas.eachOverlapping(iova, iova + size - 1n, () => {
-      used = true;
-      return false;
-    });
-    if (!used) return iova;
-  }
-  return undefined;
+/**
+ * Where `length` bytes from user address `uptr` fit in an IOAS: the IOVA the
+ * kernel itself would pick for them (io_pagetable.ts allocIova: allowed and
+ * reserved ranges kept, a domain's aperture among them, aligned to the length
+ * up to 2 MiB); undefined when nothing fits.
+ */
+function freeIova(w: World, o: IoasObj, uptr: bigint, length: bigint): bigint | undefined {
+  const r = allocIova(w.kernel, o.iopt, uptr, length);
+  return typeof r === 'bigint' ? r : undefined;
 }
 
 /** The guest region the made guest-RAM map takes its memory from (not GUEST_VA's, which starts out shared). */
@@ -607,7 +606,7 @@ function hugeDirtyConstructor(
   if (hwpt?.type !== 'hwpt_paging') return undefined;
   const ioas = ctx.objs.get(hwpt.ioas);
   if (ioas?.type === 'ioas' && !hasHugeArea(ioas)) {
-    const iova = freeSlot(ioas, HPAGE);
+    const iova = freeIova(w, ioas, HUGE_GUEST_VA, HPAGE);
     if (iova !== undefined) return make(t, 'IOMMU_IOAS_MAP', { flags: 7, ioas_id: hwpt.ioas, __reserved: 0, user_va: HUGE_GUEST_VA, length: HPAGE, iova });
   }
   if (t.op !== 'IOMMU_HWPT_SET_DIRTY_TRACKING' && !hwpt.domain.dirtyEnabled) return make(t, 'IOMMU_HWPT_SET_DIRTY_TRACKING', { flags: 1, hwpt_id: hwptId, __reserved: 0 });
@@ -631,7 +630,7 @@ function cutsCompatArea(t: Template): boolean {
  * on it if it can still take that, or else an IOAS that can (a new one if
  * none) made the container's — and an area of four pages in it.
  */
-function type1Constructor(t: Template, ctx: Ctx, make: (t: Template, op: string, args: SymFields) => Template): Template | undefined {
+function type1Constructor(t: Template, w: World, ctx: Ctx, make: (t: Template, op: string, args: SymFields) => Template): Template | undefined {
   const compat = ctx.vfioIoas === undefined ? undefined : ctx.objs.get(ctx.vfioIoas);
   if (compat?.type === 'ioas' && compat.iopt.disableLargePages) {
     let cuttable = false;
@@ -640,7 +639,8 @@ function type1Constructor(t: Template, ctx: Ctx, make: (t: Template, op: string,
       return !cuttable;
     });
     if (cuttable) return undefined;
-    const iova = freeSlot(compat, 4n * PAGE_SIZE);
+    // (the mapping's address is a symbol, resolved later: the IOVA is aligned to the length alone)
+    const iova = freeIova(w, compat, 0n, 4n * PAGE_SIZE);
     return iova === undefined ? undefined : make(t, 'VFIO_IOMMU_MAP_DMA', { argsz: 32, flags: 3, vaddr: { $: 'va', k: 0, off: 0n }, iova, size: 4n * PAGE_SIZE });
   }
   const canType1 = (o: Obj) => o.type === 'ioas' && (o.iopt.domains.length === 0 || o.iopt.areas.size === 0);
@@ -814,7 +814,7 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     return make(t, 'IOMMU_HWPT_ALLOC', { flags: 0, dev_id: id0('device'), pt_id: id0('nest_parent'), __reserved: 0, data_type: 0xdead, data_len: 4, data_uptr: 0x10000n, fault_id: 0 }, { data_uptr: IOTLB_BYTES });
   }
   if (NEED_ACCESS.has(op)) return fdsKind('access') ? undefined : make(t, 'IOMMU_TEST_OP_CREATE_ACCESS', { id: id0('ioas'), create_access: { flags: 1 } });
-  if (op === 'VFIO_IOMMU_UNMAP_DMA' && cutsCompatArea(t)) return type1Constructor(t, ctx, make);
+  if (op === 'VFIO_IOMMU_UNMAP_DMA' && cutsCompatArea(t)) return type1Constructor(t, w, ctx, make);
   if (NEED_VFIO.has(op)) return ctx.vfioIoas ? undefined : make(t, 'IOMMU_VFIO_IOAS', { ioas_id: id0('ioas'), op: 1, __reserved: 0 });
   if (op === 'IOMMU_IOAS_CHANGE_PROCESS' && w.kernel === '6.14') {
     // It moves only file pages (any other area: EINVAL, nothing moved): an IOAS holding user-VA areas is
