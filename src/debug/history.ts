@@ -39,11 +39,16 @@ import { diffIntervals, diffPMap, type IvEntry } from '../ds/diff.js';
 import { diffWorlds } from './sdiff.js';
 import { lifecycleState } from './lifecycle.js';
 import { currentInvariantChecker, currentStepChecker, type Violation } from './invariants_hook.js';
+import { defaultBudgetMb, v8Heap, type HeapProbe } from './heap.js';
 
 export const PAGE = 4096n;
 const MOCK_IO_PAGE = 2048n;
 /** States kept behind the target of a long replay (cheap steps back). */
 const WIN_BACK = 256;
+/** Checkpoints are thinned when a collection finds more than this share of the budget live (headroom for the next interval's garbage). */
+const THIN_AT = 0.8;
+/** Checkpoints never thinned below this many (past that the states themselves, not their number, fill the budget). */
+const MIN_CHECKPOINTS = 8;
 /** Dirty-bit changes of one event logged run by run up to this many runs, then as one hull range. */
 const DIRTY_RUNS = 64;
 
@@ -103,8 +108,21 @@ export interface DebugIndexOptions {
   checkpointUnits?: number;
   /** Backstop: apply work (ms of CPU) between checkpoints (default 25). */
   checkpointMs?: number;
-  /** Never more events than this between checkpoints (default 4096). */
+  /** Never more events than this between checkpoints (default 4096; doubled with the spacing, below). */
   maxGap?: number;
+  /**
+   * The memory the index may hold, in MiB (default: half V8's heap limit,
+   * at most 2048; heap.ts defaultBudgetMb): V8's heap and the
+   * array buffers (logs, deflated events) together. Past it, every other
+   * checkpoint is dropped and the later ones are placed twice as far apart,
+   * as often as it takes: the checkpoints, the part that grows with the
+   * size of the state, keep within it, and seeks replay further instead.
+   * (The logs and events grow with the trace's length alone, ~100 bytes an
+   * event; only they can take the index past the budget.)
+   */
+  memoryMb?: number;
+  /** Where heap use is read (default: V8's, heap.ts); tests give their own. */
+  heap?: HeapProbe;
   /**
    * How the change logs are found: 'touch' (default) compares before and
    * after at the keys the model's transactions wrote (Tx and IntervalMap
@@ -337,8 +355,18 @@ export class DebugIndex {
   private readonly errnoCol = new GrowU16();
   private readonly flagCol = new GrowU8();
 
-  private readonly cpAt = new GrowI32(256);
-  private readonly cpState: World[] = [];
+  private cpAt = new GrowI32(256);
+  private cpState: World[] = [];
+  readonly memoryBudget: number;
+  private readonly heap: HeapProbe;
+  /** Heap use (bytes) past which the next checkpoint asks for a collection to see what is live. */
+  private heapGate: number;
+  /** Checkpoint spacing as a multiple of the configured one (doubled by each thinning). */
+  private spacingFactor = 1;
+  /** Times the checkpoints were thinned to keep the budget. */
+  thinnings = 0;
+  /** Full collections asked for to see what is live (each one a pause of the whole heap). */
+  heapCollections = 0;
   readonly iova = new IovaLog();
   readonly objs = new ObjLog();
   readonly pins = new PinLog();
@@ -360,6 +388,9 @@ export class DebugIndex {
     this.checkpointMs = opts.checkpointMs ?? 25;
     this.checkpointUnits = opts.checkpointUnits ?? 5000;
     this.maxGap = opts.maxGap ?? 4096;
+    this.memoryBudget = (opts.memoryMb ?? defaultBudgetMb()) * 1048576;
+    this.heap = opts.heap ?? v8Heap;
+    this.heapGate = this.memoryBudget;
     this.logMode = opts.logs ?? 'touch';
     this.initial = emptyWorld({ kernel: this.kernel });
     this.finalState = this.initial;
@@ -439,12 +470,14 @@ export class DebugIndex {
               lastWall = wall;
             }
           }
-          if (i > 0 && (sinceUnits >= this.checkpointUnits || sinceMs >= this.checkpointMs || sinceN >= this.maxGap)) {
+          const f = this.spacingFactor;
+          if (i > 0 && (sinceUnits >= this.checkpointUnits * f || sinceMs >= this.checkpointMs * f || sinceN >= this.maxGap * f)) {
             this.cpAt.push(i);
             this.cpState.push(w);
             sinceMs = 0;
             sinceN = 0;
             sinceUnits = 0;
+            this.keepBudget();
           }
           const logged = this.iova.length + this.objs.length + this.pins.length;
           const { state, result } = this.logMode === 'touch' ? this.applyTouched(w, ev) : apply(w, ev);
@@ -491,6 +524,54 @@ export class DebugIndex {
       this.buildMs += performance.now() - t0;
       if (onProgress) onProgress(this.n);
     }
+  }
+
+  /**
+   * At each checkpoint: past the budget, drop every other checkpoint (the
+   * first and the newest stay) and double the spacing. A checkpoint costs
+   * what changed since the one before it, so on a trace with a large state
+   * under random churn (hundreds of thousands of live mappings) the
+   * checkpoints' own trees fill memory at a steady rate whatever their
+   * spacing, until it is wide enough for them to share most of their nodes:
+   * the doubling repeats, each round after a collection shows the last one
+   * was not enough. A 4.5M-event trace with 300k live mappings ran V8 out of
+   * heap before this (README, "Memory on large states").
+   */
+  private keepBudget(): void {
+    if (this.heap.used() <= this.heapGate) return;
+    const live = this.heap.live();
+    this.heapCollections++;
+    if (live > this.memoryBudget * THIN_AT && this.cpAt.length > MIN_CHECKPOINTS) {
+      this.thin();
+      // the next checkpoint collects again and sees what the thinning freed: thin again if not enough
+      this.heapGate = this.memoryBudget;
+      return;
+    }
+    // Under the budget, or what is live is not the checkpoints (the newest states, the logs): the
+    // next collection waits for another quarter of the budget in use, not for the next checkpoint.
+    this.heapGate = Math.max(this.memoryBudget, live + this.memoryBudget / 4);
+  }
+
+  /** Keeps checkpoint 0 and every other one counted back from the newest; later ones twice as far apart. */
+  private thin(): void {
+    const at = this.cpAt;
+    const last = at.length - 1;
+    const keptAt = new GrowI32(Math.max(256, at.length));
+    const keptState: World[] = [];
+    for (let k = 0; k <= last; k++)
+      if (k === 0 || (last - k) % 2 === 0) {
+        keptAt.push(at.get(k));
+        keptState.push(this.cpState[k]!);
+      }
+    this.cpAt = keptAt;
+    this.cpState = keptState;
+    this.spacingFactor *= 2;
+    this.thinnings++;
+  }
+
+  /** Events apart that checkpoints are now placed, as a multiple of the configured spacing (1 until the budget was reached). */
+  get checkpointSpacing(): number {
+    return this.spacingFactor;
   }
 
   private trim(): void {

@@ -146,6 +146,8 @@ export interface InfoPayload {
   errnos: string[];
   ops: string[];
   checkpoints: number;
+  /** The memory budget's cost, once reached: checkpoints thinned `times` times, now `spacing` times as far apart. */
+  thinned: { times: number; spacing: number; memoryMb: number } | null;
   invariants: string;
   at: number;
   breakpoints: BreakpointJson[];

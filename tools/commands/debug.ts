@@ -1,10 +1,11 @@
 /**
- * `iorewind debug [trace|capture] [--port P] [--repl] [--kernel 6.12|6.14]`:
+ * `iorewind debug [trace|capture] [--port P] [--repl] [--kernel 6.12|6.14] [--memory MiB]`:
  * the time-travel debugger. Default: a web UI on http://127.0.0.1:P/ (the
  * trace is indexed in the background; the part indexed so far is usable at
  * once). `--repl`: text commands from the terminal or from stdin.
  */
 import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { openSource } from '../../src/engine/source.js';
 import { kernelOption, parseOptions } from './options.js';
@@ -16,13 +17,20 @@ export const summary = 'time-travel debugger: web UI (default) or --repl, over a
 
 const SAMPLE_TRACE = join(fileURLToPath(new URL('.', import.meta.url)), '../../../traces/selftest-mock-domain.iort');
 
-const USAGE = `usage: iorewind debug [trace|capture] [--port P] [--repl] [--kernel 6.12|6.14]
+const USAGE = `usage: iorewind debug [trace|capture] [--port P] [--repl] [--kernel 6.12|6.14] [--memory MiB]
   (no trace: the bundled sample ${SAMPLE_TRACE})
-  --port P   web UI port on 127.0.0.1 (default 7300; 0 = any free port)
-  --repl     text commands from the terminal / stdin instead of the web UI ('help' lists them)`;
+  --port P        web UI port on 127.0.0.1 (default 7300; 0 = any free port)
+  --repl          text commands from the terminal / stdin instead of the web UI ('help' lists them)
+  --memory MiB    memory the index may hold (default: half of Node's heap limit, at most 2048):
+                  past it checkpoints are thinned, so seeks on a long trace whose state is large
+                  (hundreds of thousands of mappings) replay further instead`;
+
+/** What the memory budget cost, when it was reached: seeks replay up to the wider spacing. */
+const thinned = (ix: DebugIndex): string =>
+  ix.thinnings ? `, thinned ${ix.thinnings} times to keep within --memory ${Math.round(ix.memoryBudget / 1048576)} MiB: seeks replay ${ix.checkpointSpacing} times further` : '';
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions('debug', argv, { port: { type: 'string' }, repl: { type: 'boolean' }, kernel: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, USAGE);
+  const { values, positionals } = parseOptions('debug', argv, { port: { type: 'string' }, repl: { type: 'boolean' }, kernel: { type: 'string' }, memory: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, USAGE);
   if (values['help']) {
     console.log(USAGE);
     return 0;
@@ -35,9 +43,21 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`iorewind debug: bad --port '${portArg}'`);
     return 2;
   }
+  const memArg = values['memory'] as string | undefined;
+  const memoryMb = memArg === undefined ? undefined : Number(memArg);
+  if (memoryMb !== undefined && (memArg === '' || !Number.isFinite(memoryMb) || memoryMb < 64 || memoryMb > 1 << 20)) {
+    console.error(`iorewind debug: bad --memory '${memArg}' (MiB, 64 or more)`);
+    return 2;
+  }
+  const limitMb = Math.floor(getHeapStatistics().heap_size_limit / 1048576);
+  if (memoryMb !== undefined && memoryMb > limitMb * 0.75) {
+    // V8 would run out of heap before the budget is reached: the process dies instead of thinning
+    console.error(`iorewind debug: --memory ${memoryMb} is more than 3/4 of Node's heap limit (${limitMb} MiB): raise the limit too, e.g. NODE_OPTIONS=--max-old-space-size=${Math.ceil((memoryMb * 1.5) / 1024) * 1024}`);
+    return 2;
+  }
   const path = positionals[0] ?? SAMPLE_TRACE;
   const src = await openSource(path, kernel);
-  const ix = new DebugIndex({ kernel: src.kernel });
+  const ix = new DebugIndex({ kernel: src.kernel, memoryMb });
   const session = new Session(ix);
 
   if (values['repl']) {
@@ -61,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       return 1;
     }
     if (!process.stdin.isTTY) console.log(`${path}: ${ix.length} events (Linux ${ix.kernel} profile)`);
+    if (ix.thinnings) console.error(`iorewind debug: ${ix.checkpoints} checkpoints${thinned(ix)}`);
     const failures = await runRepl(session, process.stdin, process.stdout);
     return failures ? 1 : 0;
   }
@@ -77,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`  open ${srv.url}   (Ctrl-C to stop)`);
   const t0 = performance.now();
   ix.ingestSource(src).then(
-    () => console.log(`  indexed ${ix.length} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (${ix.checkpoints} checkpoints)`),
+    () => console.log(`  indexed ${ix.length} events in ${((performance.now() - t0) / 1000).toFixed(1)} s (${ix.checkpoints} checkpoints${thinned(ix)})`),
     (e: unknown) => console.error(`  indexing stopped at event ${ix.length}: ${e instanceof Error ? e.message : String(e)}`),
   );
   await new Promise<void>((resolve) => {

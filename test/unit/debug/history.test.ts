@@ -39,6 +39,16 @@ function straight(events: Event[], kernel: '6.12' | '6.14'): Straight {
   return { states, results };
 }
 
+/**
+ * A heap that asks for a collection at every checkpoint and is over a 1 MiB
+ * budget at the first 16. Thinning waits for more than 8 checkpoints and
+ * leaves 5, so it thins at the 8th, 12th and 16th: three times.
+ */
+function overBudgetThrice() {
+  let collections = 0;
+  return { used: () => Infinity, live: () => (collections++ < 16 ? 4 << 20 : 0) };
+}
+
 const sample = readTraceSync(SAMPLE);
 // a VM-style trace: heavy map/unmap churn (checkpoints forced every 37 events)
 const vm = [...vmTrace({ events: 2500, live: 40 })];
@@ -55,6 +65,8 @@ describe.each([
   ['VM-style trace', vm, '6.12' as const, { maxGap: 37, checkpointMs: 1e9 }],
   // sparse checkpoints: a seek replays past the window it keeps (WIN_BACK states behind the target)
   ['VM-style trace, checkpoints 1,100 events apart', vm, '6.12' as const, { maxGap: 1100, checkpointUnits: 1e9, checkpointMs: 1e9 }],
+  // over its memory budget for its first three collections: thinned three times, later checkpoints 8 x 37 events apart
+  ['VM-style trace, thinned to keep a memory budget', vm, '6.12' as const, { maxGap: 37, checkpointMs: 1e9, memoryMb: 1, heap: overBudgetThrice() }],
   // generated sequences: failures, partial failures, accesses, copies, dirty tracking, faults
   ['fuzz-generated sequence', fuzz, '6.14' as const, { checkpointUnits: 60, checkpointMs: 1e9 }],
   // a real-kernel capture with recorded answers: forks, access pins and reads, several contexts
@@ -73,6 +85,8 @@ describe.each([
     expect(ix.length).toBe(events.length);
     expect(ix.done).toBe(true);
     expect(ix.checkpoints).toBeGreaterThan(2);
+    expect(ix.thinnings).toBe('heap' in opts ? 3 : 0);
+    expect(ix.checkpointSpacing).toBe(2 ** ix.thinnings);
   });
 
   it('seeks in any order give the state of a straight replay', () => {
@@ -327,3 +341,52 @@ describe('pin log rows where the pins of a pages object change in part (the gene
   });
 });
 
+
+describe('the memory budget', () => {
+  const MiB = 1 << 20;
+  /** Heap use modelled as a fixed part plus `each` per checkpoint held; counts the collections asked for. */
+  function probe(fixed: number, each: number) {
+    const p = { ix: null as DebugIndex | null, collections: 0 };
+    const used = () => fixed + each * (p.ix?.checkpoints ?? 0);
+    return { p, heap: { used, live: () => (p.collections++, used()) } };
+  }
+  const events = [...vmTrace({ events: 3000, live: 40 })];
+  const build = async (memoryMb: number, fixed: number, each: number) => {
+    const { p, heap } = probe(fixed, each);
+    const ix = new DebugIndex({ kernel: '6.12', maxGap: 20, checkpointUnits: 1e9, checkpointMs: 1e9, memoryMb, heap });
+    p.ix = ix;
+    await ix.ingest(events);
+    return { ix, p };
+  };
+
+  it('under the budget nothing is thinned and no collection is asked for', async () => {
+    const { ix, p } = await build(64, 8 * MiB, 0.1 * MiB);
+    expect(ix.checkpoints).toBe(150); // 3000 events / 20, and the initial state
+    expect(ix.thinnings).toBe(0);
+    expect(ix.checkpointSpacing).toBe(1);
+    expect(p.collections).toBe(0);
+  });
+
+  it('past it, checkpoints are thinned and spaced wider until they fit, and every seek still gives the straight state', async () => {
+    // 8 MiB fixed + 0.5 MiB a checkpoint against 32 MiB: at most (32 * 0.8 - 8) / 0.5 = 35 checkpoints stay after a collection
+    const { ix, p } = await build(32, 8 * MiB, 0.5 * MiB);
+    expect(ix.thinnings).toBeGreaterThan(0);
+    expect(ix.checkpointSpacing).toBe(2 ** ix.thinnings);
+    expect(8 + 0.5 * ix.checkpoints).toBeLessThanOrEqual(32);
+    expect(p.collections).toBeLessThan(ix.thinnings + 20);
+    const ref = straight(events, '6.12');
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: events.length }), { minLength: 1, maxLength: 10 }), (seq) => {
+        for (const i of seq) expect(diffStates(ix.stateAt(i), ref.states[i]!)).toEqual([]);
+      }),
+      { seed: SEED, numRuns: 5 },
+    );
+  });
+
+  it('a state larger than the budget by itself is not thinned below a few checkpoints, and collections stay rare', async () => {
+    const { ix, p } = await build(4, 64 * MiB, 0);
+    expect(ix.checkpoints).toBeGreaterThanOrEqual(5);
+    // one collection finds the state alone over the budget; the next waits for a quarter of the budget more in use, which never comes
+    expect(p.collections).toBeLessThanOrEqual(1 + ix.thinnings);
+  });
+});

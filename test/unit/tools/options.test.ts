@@ -38,6 +38,9 @@ describe('the commands', () => {
       [['replay', SAMPLE, SAMPLE], 'iorewind: replay: one trace at a time, got 2'],
       [['debug', SAMPLE, '--repl', '--bogus'], "iorewind: debug: Unknown option '--bogus'"],
       [['debug', '--kernel', '5', '--repl'], "iorewind: debug: --kernel must be 6.12 or 6.14, got '5'"],
+      [['debug', SAMPLE, '--repl', '--memory', '10'], "iorewind debug: bad --memory '10' (MiB, 64 or more)"],
+      // a budget V8's heap cannot hold would end in an out-of-memory abort instead of thinning
+      [['debug', SAMPLE, '--repl', '--memory', '1000000'], "iorewind debug: --memory 1000000 is more than 3/4 of Node's heap limit"],
       [['fuzz', '--workers', '0'], 'iorewind: --workers: 1..'],
       [['fuzz', '--workers', '100000'], 'iorewind: --workers: 1..'],
       [['conform', '--kernel', '6.13', SAMPLE], "iorewind: conform: --kernel must be 6.12 or 6.14, got '6.13'"],

@@ -86,7 +86,10 @@ class App {
 
   status(text: string): void {
     const inv = this.info ? ` · invariants: ${this.info.invariants}` : '';
-    $('status').textContent = text + inv;
+    // the memory budget reached: say why seeks are slow, and how to have them fast
+    const t = this.info?.thinned;
+    const thin = t ? ` · checkpoints thinned to keep within ${t.memoryMb} MiB: seeks replay up to ${t.spacing}× further (iorewind debug --memory MiB)` : '';
+    $('status').textContent = text + inv + thin;
   }
 
   /** Select event i; concurrent requests collapse to the latest. */
