@@ -6,7 +6,7 @@
  * to the same object).
  *
  * `--only` (or $IOREWIND_BENCH_ONLY) runs just the named sections: replay,
- * maps, trace, debug, fuzz, oracle. `npm run bench -- --json --only oracle`
+ * maps, trace, debug, debug-large, fuzz, oracle. `npm run bench -- --json --only oracle`
  * measures the real-kernel oracle alone (`oracle_ioctls_per_sec`, about a
  * minute) without the several minutes of the others.
  */
@@ -20,7 +20,7 @@ import { benchFuzz } from '../src/fuzz/bench.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
-const SECTIONS = ['replay', 'maps', 'trace', 'debug', 'fuzz', 'oracle'];
+const SECTIONS = ['replay', 'maps', 'trace', 'debug', 'debug-large', 'fuzz', 'oracle'];
 const onlyArg = process.argv.find((a, i) => a.startsWith('--only=') || process.argv[i - 1] === '--only');
 const only = (onlyArg?.replace(/^--only=/, '') ?? process.env['IOREWIND_BENCH_ONLY'] ?? '').split(',').filter(Boolean);
 for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`bench: unknown section ${s} (sections: ${SECTIONS.join(', ')})`);
@@ -122,6 +122,19 @@ async function main() {
     const d = await benchDebug({ events: quick ? 200_000 : 1_000_000, log });
     for (const k of ['seek_ms_p99', 'step_ms_p99', 'debug_rss_mb', 'index_events_per_sec'] as const) out[k] = d[k];
     log(`  seek p99 ${d.seek_ms_p99} ms, step p99 ${d.step_ms_p99} ms, ${d.debug_rss_mb} MB resident, index ${d.index_events_per_sec} events/s (${d.events} events, ${d.checkpoints} checkpoints)`);
+  }
+  if (run('debug-large')) {
+    // The debugger on a large state (300k live mappings under random churn), where its memory
+    // budget decides: resident memory stays bounded, seeks replay further once it is reached.
+    log('debugger on a large state: 300k live mappings, then churn...');
+    const d = await benchDebug({ events: quick ? 400_000 : 1_000_000, trace: 'large-state', seeks: 100, log });
+    out['large_state_index_events_per_sec'] = d.index_events_per_sec;
+    out['large_state_seek_ms_p99'] = d.seek_ms_p99;
+    out['large_state_step_ms_p99'] = d.step_ms_p99;
+    out['large_state_rss_mb'] = d.debug_rss_mb;
+    out['large_state_rss_peak_mb'] = d.rss_peak_mb;
+    out['large_state_thinnings'] = d.thinnings;
+    log(`  seek p50 ${d.seek_ms_p50} ms, p99 ${d.seek_ms_p99} ms, step p99 ${d.step_ms_p99} ms, ${d.debug_rss_mb} MB resident (peak ${d.rss_peak_mb}), index ${d.index_events_per_sec} events/s (${d.events} events, ${d.checkpoints} checkpoints, thinned ${d.thinnings} times)`);
   }
   if (run('fuzz')) {
     log('fuzzing (one thread, every invariant after every event)...');

@@ -1,5 +1,7 @@
 /**
- * The debugger's figures on a generated VM-style trace (src/bench/vm_trace):
+ * The debugger's figures on a generated VM-style trace (src/bench/vm_trace),
+ * or on one whose state is large (src/bench/large_state_trace: hundreds of
+ * thousands of live mappings, where the memory budget decides):
  *  - index_events_per_sec: opening the trace file and building the index
  *    (decode + apply every event + checkpoints + history logs), end to end;
  *  - seek_ms_p99: reaching a random event from wherever the cursor is
@@ -21,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { vmTrace, xorshift } from '../bench/vm_trace.js';
+import { largeStateTrace } from '../bench/large_state_trace.js';
 import { writeTrace } from '../trace/index.js';
 import { openSource } from '../engine/source.js';
 import { DebugIndex } from './history.js';
@@ -44,6 +47,8 @@ export interface DebugBench {
   rss_after_gc_mb: number;
   /** Typed-array columns, logs and encoded events. */
   columns_mb: number;
+  /** Times the checkpoints were thinned to keep the index's memory budget (history.ts). */
+  thinnings: number;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -62,7 +67,7 @@ async function settledRss(gc: (() => void) | undefined): Promise<number> {
 }
 
 /** Runs in the child: index the trace file, then measure seeks and steps. */
-async function child(path: string): Promise<DebugBench> {
+async function child(path: string, nSeeks: number): Promise<DebugBench> {
   const gc = (globalThis as { gc?: () => void }).gc;
   const t0 = performance.now();
   const src = await openSource(path);
@@ -80,7 +85,7 @@ async function child(path: string): Promise<DebugBench> {
   // warm up the code paths once
   for (let k = 0; k < 20; k++) ix.patchesAt(Math.floor(rnd() * n));
   const seeks: number[] = [];
-  for (let k = 0; k < 400; k++) {
+  for (let k = 0; k < nSeeks; k++) {
     const i = Math.floor(rnd() * n);
     const a = performance.now();
     ix.step(i);
@@ -116,21 +121,23 @@ async function child(path: string): Promise<DebugBench> {
     rss_peak_mb: Math.round(Math.max(peak, rssAfterGc, rss) / 1048576),
     rss_after_gc_mb: Math.round(rssAfterGc / 1048576),
     columns_mb: Math.round(ix.columnBytes / 1048576),
+    thinnings: ix.thinnings,
   };
 }
 
 /** Generates the trace file, then indexes and measures it in a child process. */
-export async function benchDebug(opts: { events?: number; log?: (s: string) => void } = {}): Promise<DebugBench> {
+export async function benchDebug(opts: { events?: number; trace?: 'vm' | 'large-state'; seeks?: number; log?: (s: string) => void } = {}): Promise<DebugBench> {
   const events = opts.events ?? 1_000_000;
+  const large = opts.trace === 'large-state';
   const dir = mkdtempSync(join(tmpdir(), 'iorewind-debug-bench-'));
   const file = join(dir, 'vm.iort');
   try {
-    opts.log?.(`  writing a ${events}-event VM-style trace...`);
-    await writeTrace(file, { kernel: '6.12', meta: { generator: 'vm_trace' } }, vmTrace({ events }));
+    opts.log?.(`  writing a ${events}-event ${large ? 'large-state' : 'VM-style'} trace...`);
+    await writeTrace(file, { kernel: '6.12', meta: { generator: large ? 'large_state_trace' : 'vm_trace' } }, large ? largeStateTrace({ events }) : vmTrace({ events }));
     opts.log?.('  indexing it in a child process...');
     const me = fileURLToPath(import.meta.url);
     const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--expose-gc', me, '--child', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, ['--expose-gc', me, '--child', file, String(opts.seeks ?? 400)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let s = '';
       p.stdout.on('data', (d: Buffer) => (s += d.toString()));
       p.on('error', reject);
@@ -143,7 +150,7 @@ export async function benchDebug(opts: { events?: number; log?: (s: string) => v
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--child') {
-  child(process.argv[3]!).then(
+  child(process.argv[3]!, Number(process.argv[4] ?? 400)).then(
     (r) => console.log(JSON.stringify(r)),
     (e: unknown) => {
       console.error(e);
