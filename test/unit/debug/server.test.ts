@@ -125,4 +125,29 @@ describe('debugger HTTP server', () => {
     expect(p.diff.total).toBeGreaterThan(0);
     expect(JSON.parse((await send('GET', '/api/info')).body).at).toBe(28);
   });
+
+  it('an index within its memory budget has not been thinned', async () => {
+    expect(JSON.parse((await send('GET', '/api/info')).body).thinned).toBeNull();
+  });
+});
+
+describe('debugger HTTP server, index thinned by its memory budget', () => {
+  it('says so in /api/info, for the status line', async () => {
+    const uiDir = mkdtempSync(join(tmpdir(), 'iorewind-srv-'));
+    writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>ui</title>');
+    const t = readTraceSync(SAMPLE);
+    // a heap over a 64 MiB budget at every checkpoint: thinned whenever more than 8 are held
+    const heap = { used: () => Infinity, live: () => 128 << 20 };
+    const ix = await DebugIndex.build(t.events, { kernel: t.header.kernel, maxGap: 20, checkpointMs: 1e9, memoryMb: 64, heap });
+    const srv = await startServer({ session: new Session(ix), uiDir, file: SAMPLE, port: 0 });
+    try {
+      const info = await (await fetch(`http://127.0.0.1:${srv.port}/api/info`)).json();
+      expect(info.thinned.times).toBeGreaterThan(0);
+      expect(info.thinned).toEqual({ times: ix.thinnings, spacing: 2 ** ix.thinnings, memoryMb: 64 });
+      expect(info.checkpoints).toBeLessThanOrEqual(9);
+    } finally {
+      await srv.close();
+      rmSync(uiDir, { recursive: true, force: true });
+    }
+  });
 });
