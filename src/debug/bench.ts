@@ -1,7 +1,8 @@
 /**
  * The debugger's figures on a generated VM-style trace (src/bench/vm_trace),
  * or on one whose state is large (src/bench/large_state_trace: hundreds of
- * thousands of live mappings, where the memory budget decides):
+ * thousands of live mappings, whose checkpoints cost five times as much
+ * memory an event, so that on longer traces the index's budget decides):
  *  - index_events_per_sec: opening the trace file and building the index
  *    (decode + apply every event + checkpoints + history logs), end to end;
  *  - seek_ms_p99: reaching a random event from wherever the cursor is
@@ -130,7 +131,7 @@ export async function benchDebug(opts: { events?: number; trace?: 'vm' | 'large-
   const events = opts.events ?? 1_000_000;
   const large = opts.trace === 'large-state';
   const dir = mkdtempSync(join(tmpdir(), 'iorewind-debug-bench-'));
-  const file = join(dir, 'vm.iort');
+  const file = join(dir, large ? 'large-state.iort' : 'vm.iort');
   try {
     opts.log?.(`  writing a ${events}-event ${large ? 'large-state' : 'VM-style'} trace...`);
     await writeTrace(file, { kernel: '6.12', meta: { generator: large ? 'large_state_trace' : 'vm_trace' } }, large ? largeStateTrace({ events }) : vmTrace({ events }));
