@@ -388,7 +388,9 @@ export class DebugIndex {
     this.checkpointMs = opts.checkpointMs ?? 25;
     this.checkpointUnits = opts.checkpointUnits ?? 5000;
     this.maxGap = opts.maxGap ?? 4096;
-    this.memoryBudget = (opts.memoryMb ?? defaultBudgetMb()) * 1048576;
+    const mb = opts.memoryMb ?? defaultBudgetMb();
+    if (!(mb > 0 && Number.isFinite(mb))) throw new RangeError(`DebugIndex: memoryMb must be a positive number of MiB, got ${mb}`);
+    this.memoryBudget = mb * 1048576;
     this.heap = opts.heap ?? v8Heap;
     this.heapGate = this.memoryBudget;
     this.logMode = opts.logs ?? 'touch';

@@ -359,6 +359,10 @@ describe('the memory budget', () => {
     return { ix, p };
   };
 
+  it('a budget that is no number of MiB is a misuse of the API', () => {
+    for (const memoryMb of [0, -1, NaN, Infinity]) expect(() => new DebugIndex({ memoryMb })).toThrow(RangeError);
+  });
+
   it('under the budget nothing is thinned and no collection is asked for', async () => {
     const { ix, p } = await build(64, 8 * MiB, 0.1 * MiB);
     expect(ix.checkpoints).toBe(150); // 3000 events / 20, and the initial state
