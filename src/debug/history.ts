@@ -529,15 +529,17 @@ export class DebugIndex {
   }
 
   /**
-   * At each checkpoint: past the budget, drop every other checkpoint (the
-   * first and the newest stay) and double the spacing. A checkpoint costs
-   * what changed since the one before it, so on a trace with a large state
-   * under random churn (hundreds of thousands of live mappings) the
-   * checkpoints' own trees fill memory at a steady rate whatever their
-   * spacing, until it is wide enough for them to share most of their nodes:
-   * the doubling repeats, each round after a collection shows the last one
-   * was not enough. A 4.5M-event trace with 300k live mappings ran V8 out of
-   * heap before this (README, "Memory on large states").
+   * At each checkpoint: when memory in use is over the budget, collect, and
+   * when more than THIN_AT of the budget is then live, drop every other
+   * checkpoint (the first and the newest stay) and double the spacing. A
+   * checkpoint costs what changed since the one before it, so on a trace
+   * with a large state under random churn (hundreds of thousands of live
+   * mappings) the checkpoints' own trees fill memory at a steady rate
+   * whatever their spacing, until it is wide enough for them to share most
+   * of their nodes: the doubling repeats, each round after a collection
+   * shows the last one was not enough. A 4.5M-event trace with 300k live
+   * mappings ran V8 out of heap before this (README, "Memory on large
+   * states").
    */
   private keepBudget(): void {
     if (this.heap.used() <= this.heapGate) return;
