@@ -113,12 +113,13 @@ export interface DebugIndexOptions {
   /**
    * The memory the index may hold, in MiB (default: half V8's heap limit,
    * at most 2048; heap.ts defaultBudgetMb): V8's heap and the
-   * array buffers (logs, deflated events) together. Past it, every other
+   * array buffers (logs, deflated events) together. Near it, every other
    * checkpoint is dropped and the later ones are placed twice as far apart,
-   * as often as it takes: the checkpoints, the part that grows with the
-   * size of the state, keep within it, and seeks replay further instead.
-   * (The logs and events grow with the trace's length alone, ~100 bytes an
-   * event; only they can take the index past the budget.)
+   * as often as it takes (keepBudget): the checkpoints, the part that grows
+   * with the size of the state, keep within it, and seeks replay further
+   * instead. (The logs and events grow with the trace's length alone, ~100
+   * bytes an event: only they, or a state larger than the budget on its
+   * own, can take the index past it.)
    */
   memoryMb?: number;
   /** Where heap use is read (default: V8's, heap.ts); tests give their own. */
