@@ -550,15 +550,15 @@ function fieldNaming(args: SymFields, kind: IdKind): string | undefined {
   return undefined;
 }
 
-/** Whether an IOAS holds 2 MiB or more at a 2 MiB-aligned IOVA: where a VMM's huge-page guest RAM gives 1 MiB IOPTEs. */
-function hasHugeArea(o: IoasObj): boolean {
+/** Whether some area of an IOAS, [start, last], satisfies `pred` (the loop stops at the first). */
+function someArea(o: IoasObj, pred: (start: bigint, last: bigint) => boolean): boolean {
   let found = false;
-  o.iopt.areas.eachOverlapping(0n, U64_MAX, (s, l) => {
-    found = s % HPAGE === 0n && l - s + 1n >= HPAGE;
-    return !found;
-  });
+  o.iopt.areas.each((s, l) => !(found = pred(s, l)));
   return found;
 }
+
+/** Whether an IOAS holds 2 MiB or more at a 2 MiB-aligned IOVA: where a VMM's huge-page guest RAM gives 1 MiB IOPTEs. */
+const hasHugeArea = (o: IoasObj): boolean => someArea(o, (s, l) => s % HPAGE === 0n && l - s + 1n >= HPAGE);
 
 /**
  * Where `length` bytes from user address `uptr` fit in an IOAS: the IOVA the
@@ -633,12 +633,8 @@ function cutsCompatArea(t: Template): boolean {
 function type1Constructor(t: Template, w: World, ctx: Ctx, make: (t: Template, op: string, args: SymFields) => Template): Template | undefined {
   const compat = ctx.vfioIoas === undefined ? undefined : ctx.objs.get(ctx.vfioIoas);
   if (compat?.type === 'ioas' && compat.iopt.disableLargePages) {
-    let cuttable = false;
-    compat.iopt.areas.eachOverlapping(0n, U64_MAX, (s, l) => {
-      cuttable = l - s + 1n >= 2n * PAGE_SIZE;
-      return !cuttable;
-    });
-    if (cuttable) return undefined;
+    // an area of two pages or more can be cut
+    if (someArea(compat, (s, l) => l - s + 1n >= 2n * PAGE_SIZE)) return undefined;
     // (the mapping's address is a symbol, resolved later: the IOVA is aligned to the length alone)
     const iova = freeIova(w, compat, 0n, 4n * PAGE_SIZE);
     return iova === undefined ? undefined : make(t, 'VFIO_IOMMU_MAP_DMA', { argsz: 32, flags: 3, vaddr: { $: 'va', k: 0, off: 0n }, iova, size: 4n * PAGE_SIZE });
