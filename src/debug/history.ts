@@ -49,6 +49,15 @@ const WIN_BACK = 256;
 const THIN_AT = 0.8;
 /** Checkpoints never thinned below this many (past that the states themselves, not their number, fill the budget). */
 const MIN_CHECKPOINTS = 8;
+/**
+ * A seek that replays more than maxGap events (only on a thinned index)
+ * keeps this many states spread over its replay as seek checkpoints: the
+ * next seek into the same stretch replays a sixteenth of it, and one into
+ * that piece a sixteenth again, down to maxGap. Their memory is what changed
+ * between them, about the same for 16 as for more, but each also copies the
+ * B-tree paths above the changed leaves: a few, not one per maxGap events.
+ */
+const SEEK_SPLITS = 16;
 /** Dirty-bit changes of one event logged run by run up to this many runs, then as one hull range. */
 const DIRTY_RUNS = 64;
 
@@ -324,6 +333,18 @@ class PinLog {
   }
 }
 
+/** First index in a sorted (ascending) array with value > x. */
+function upperBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (a[m]! <= x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
 /** First index in a sorted (ascending) column view with value >= x. */
 function lowerBound(a: Int32Array, x: number): number {
   let lo = 0;
@@ -358,6 +379,17 @@ export class DebugIndex {
 
   private cpAt = new GrowI32(256);
   private cpState: World[] = [];
+  /**
+   * Seek checkpoints: states a long replay passed through, kept (sorted by
+   * position) while the budget allows and dropped least recently used first
+   * when it does not, before any of the index's own checkpoints.
+   */
+  private seekAt: number[] = [];
+  private seekState: World[] = [];
+  private seekUsed: number[] = [];
+  private seekClock = 0;
+  /** Events applied by seeks (stateAt) so far: what seeking has cost. */
+  replayed = 0;
   readonly memoryBudget: number;
   private readonly heap: HeapProbe;
   /** Heap use (bytes) past which the next checkpoint asks for a collection to see what is live. */
@@ -546,6 +578,12 @@ export class DebugIndex {
     if (this.heap.used() <= this.heapGate) return;
     const live = this.heap.live();
     this.heapCollections++;
+    if (live > this.memoryBudget * THIN_AT && this.seekAt.length > 0) {
+      // the seeks' checkpoints go first: they cost a replay to make again, the index's own a thinning for good
+      this.dropSeekCheckpoints(this.seekAt.length);
+      this.heapGate = this.memoryBudget;
+      return;
+    }
     if (live > this.memoryBudget * THIN_AT && this.cpAt.length > MIN_CHECKPOINTS) {
       this.thin();
       // the next checkpoint collects again and sees what the thinning freed: thin again if not enough
@@ -572,6 +610,48 @@ export class DebugIndex {
     this.cpState = keptState;
     this.spacingFactor *= 2;
     this.thinnings++;
+  }
+
+  /** Keeps a state a seek passed through (`i` is not a checkpoint yet), then keeps the budget by dropping the least recently used ones. */
+  private addSeekCheckpoint(i: number, w: World): void {
+    const q = upperBound(this.seekAt, i);
+    if (q > 0 && this.seekAt[q - 1] === i) return;
+    this.seekAt.splice(q, 0, i);
+    this.seekState.splice(q, 0, w);
+    this.seekUsed.splice(q, 0, ++this.seekClock);
+    if (this.heap.used() <= this.heapGate) return;
+    const live = this.heap.live();
+    this.heapCollections++;
+    if (live > this.memoryBudget * THIN_AT) {
+      // half of them, so that the next long seeks have room before the next collection
+      this.dropSeekCheckpoints(Math.ceil(this.seekAt.length / 2));
+      this.heapGate = this.memoryBudget;
+    } else this.heapGate = Math.max(this.memoryBudget, live + this.memoryBudget / 4);
+  }
+
+  /** Drops the `count` least recently used seek checkpoints. */
+  private dropSeekCheckpoints(count: number): void {
+    if (count >= this.seekAt.length) {
+      this.seekAt = [];
+      this.seekState = [];
+      this.seekUsed = [];
+      return;
+    }
+    const cut = [...this.seekUsed].sort((a, b) => a - b)[count - 1]!;
+    const keep = this.seekUsed.map((u) => u > cut);
+    this.seekAt = this.seekAt.filter((_, k) => keep[k]);
+    this.seekState = this.seekState.filter((_, k) => keep[k]);
+    this.seekUsed = this.seekUsed.filter((_, k) => keep[k]);
+  }
+
+  /** Where the index's own checkpoints are (the state before each of these events), ascending. */
+  checkpointPositions(): number[] {
+    return Array.from(this.cpAt.view());
+  }
+
+  /** States kept by seeks as checkpoints (on a thinned index; dropped first when memory runs short). */
+  get seekCheckpoints(): number {
+    return this.seekAt.length;
   }
 
   /** Events apart that checkpoints are now placed, as a multiple of the configured spacing (1 until the budget was reached). */
@@ -644,24 +724,41 @@ export class DebugIndex {
     if (i >= this.winFrom && i < wEnd) return this.win[i - this.winFrom]!;
     if (i === this.n && this.finished) return this.finalState;
     const cpos = lowerBound(this.cpAt.view(), i + 1) - 1;
-    const cp = this.cpAt.get(cpos);
-    if (!(wEnd - 1 >= cp && i >= wEnd && this.win.length < 8192)) {
-      this.winFrom = cp;
-      this.win = [this.cpState[cpos]!];
+    let from = this.cpAt.get(cpos);
+    let fromState = this.cpState[cpos]!;
+    const q = upperBound(this.seekAt, i) - 1;
+    if (q >= 0 && this.seekAt[q]! > from) {
+      from = this.seekAt[q]!;
+      fromState = this.seekState[q]!;
+      this.seekUsed[q] = ++this.seekClock;
+    }
+    if (!(wEnd - 1 >= from && i >= wEnd && this.win.length < 8192)) {
+      this.winFrom = from;
+      this.win = [fromState];
     }
     let w = this.win[this.win.length - 1]!;
     let k = this.winFrom + this.win.length - 1;
+    const k0 = k;
+    // (only a thinned index has gaps over maxGap: SEEK_SPLITS)
+    const stride = i - k > this.maxGap ? Math.max(this.maxGap, Math.ceil((i - k) / SEEK_SPLITS)) : 0;
+    this.replayed += i - k;
     if (i - k > WIN_BACK) {
       // A long replay keeps only the last WIN_BACK states (stepping back further is another seek):
       // every state kept survives the young generation, and keeping a whole checkpoint interval's
       // worth made each seek promote megabytes and the collections that follow slow the next seeks.
-      for (; k < i - WIN_BACK; k++) w = apply(w, this.store.get(k)).state;
+      while (k < i - WIN_BACK) {
+        w = apply(w, this.store.get(k)).state;
+        k++;
+        if (stride && (k - k0) % stride === 0) this.addSeekCheckpoint(k, w);
+      }
       this.winFrom = k;
       this.win = [w];
     }
-    for (; k < i; k++) {
+    while (k < i) {
       w = apply(w, this.store.get(k)).state;
+      k++;
       this.win.push(w);
+      if (stride && (k - k0) % stride === 0 && k < i) this.addSeekCheckpoint(k, w);
     }
     return w;
   }

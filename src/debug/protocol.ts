@@ -146,8 +146,12 @@ export interface InfoPayload {
   errnos: string[];
   ops: string[];
   checkpoints: number;
-  /** The memory budget's cost, once reached: checkpoints thinned `times` times, now `spacing` times as far apart. */
-  thinned: { times: number; spacing: number; memoryMb: number } | null;
+  /**
+   * The memory budget's cost, once reached: checkpoints thinned `times`
+   * times, now `spacing` times as far apart; `seekCheckpoints` states that
+   * long seeks kept on their way (history.ts SEEK_SPLITS).
+   */
+  thinned: { times: number; spacing: number; memoryMb: number; seekCheckpoints: number } | null;
   invariants: string;
   at: number;
   breakpoints: BreakpointJson[];

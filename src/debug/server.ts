@@ -112,7 +112,7 @@ export function startServer(opts: ServerOptions): Promise<DebugServer> {
           errnos: ix.errnoNames(),
           ops: ix.opNames(),
           checkpoints: ix.checkpoints,
-          thinned: ix.thinnings ? { times: ix.thinnings, spacing: ix.checkpointSpacing, memoryMb: Math.round(ix.memoryBudget / 1048576) } : null,
+          thinned: ix.thinnings ? { times: ix.thinnings, spacing: ix.checkpointSpacing, memoryMb: Math.round(ix.memoryBudget / 1048576), seekCheckpoints: ix.seekCheckpoints } : null,
           invariants: invariantSource(),
           at: session.at,
           breakpoints: session.breakpoints.map(bpJson),

@@ -27,7 +27,7 @@ const USAGE = `usage: iorewind debug [trace|capture] [--port P] [--repl] [--kern
 
 /** What the memory budget cost, when it was reached: seeks replay up to the wider spacing. */
 const thinned = (ix: DebugIndex): string =>
-  ix.thinnings ? `, thinned ${ix.thinnings} times to keep within --memory ${Math.round(ix.memoryBudget / 1048576)} MiB: seeks replay ${ix.checkpointSpacing} times further` : '';
+  ix.thinnings ? `, thinned ${ix.thinnings} times to keep within --memory ${Math.round(ix.memoryBudget / 1048576)} MiB: a first seek into a stretch replays up to ${ix.checkpointSpacing} times further (and keeps states on its way for the next ones)` : '';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions('debug', argv, { port: { type: 'string' }, repl: { type: 'boolean' }, kernel: { type: 'string' }, memory: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, USAGE);

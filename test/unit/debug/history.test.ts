@@ -343,16 +343,16 @@ describe('pin log rows where the pins of a pages object change in part (the gene
 
 describe('the memory budget', () => {
   const MiB = 1 << 20;
-  /** Heap use modelled as a fixed part plus `each` per checkpoint held; counts the collections asked for. */
+  /** Heap use modelled as a fixed part plus `each` per checkpoint held (of either kind); counts the collections asked for. */
   function probe(fixed: number, each: number) {
-    const p = { ix: null as DebugIndex | null, collections: 0 };
-    const used = () => fixed + each * (p.ix?.checkpoints ?? 0);
-    return { p, heap: { used, live: () => (p.collections++, used()) } };
+    const p = { ix: null as DebugIndex | null, collections: 0, fixed, onLive: null as (() => number) | null };
+    const used = () => p.fixed + each * ((p.ix?.checkpoints ?? 0) + (p.ix?.seekCheckpoints ?? 0));
+    return { p, heap: { used, live: () => (p.collections++, p.onLive ? p.onLive() : used()) } };
   }
   const events = [...vmTrace({ events: 3000, live: 40 })];
-  const build = async (memoryMb: number, fixed: number, each: number) => {
+  const build = async (memoryMb: number, fixed: number, each: number, maxGap = 20) => {
     const { p, heap } = probe(fixed, each);
-    const ix = new DebugIndex({ kernel: '6.12', maxGap: 20, checkpointUnits: 1e9, checkpointMs: 1e9, memoryMb, heap });
+    const ix = new DebugIndex({ kernel: '6.12', maxGap, checkpointUnits: 1e9, checkpointMs: 1e9, memoryMb, heap });
     p.ix = ix;
     await ix.ingest(events);
     return { ix, p };
@@ -368,6 +368,9 @@ describe('the memory budget', () => {
     expect(ix.thinnings).toBe(0);
     expect(ix.checkpointSpacing).toBe(1);
     expect(p.collections).toBe(0);
+    // no gap is longer than maxGap: a seek anywhere replays less and keeps nothing
+    for (const i of [2999, 1, 1510, 3000, 0, 777]) ix.stateAt(i);
+    expect(ix.seekCheckpoints).toBe(0);
   });
 
   it('past it, checkpoints are thinned and spaced wider until they fit, and every seek still gives the straight state', async () => {
@@ -384,6 +387,99 @@ describe('the memory budget', () => {
       }),
       { seed: SEED, numRuns: 5 },
     );
+  });
+
+  it('on a thinned index, a long seek keeps states it passed through: the next seek near there replays at most a sixteenth as far', async () => {
+    // 10 MiB fixed is over 80% of 12 by itself: thinned to the floor of 9 or fewer, gaps of more than 16 x maxGap
+    const { ix, p } = await build(12, 10 * MiB, 0.5 * MiB, 8);
+    p.fixed = 0; // (then the pressure is gone: the seeks' checkpoints have room)
+    const gap = 8 * ix.checkpointSpacing;
+    expect(gap).toBeGreaterThan(8 * 16);
+    const ref = straight(events, '6.12');
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: events.length }), fc.integer({ min: -40, max: 40 }), (i, d) => {
+        ix.stateAt(0); // (leaves the replay window)
+        let r0 = ix.replayed;
+        expect(diffStates(ix.stateAt(i), ref.states[i]!)).toEqual([]);
+        const first = ix.replayed - r0;
+        expect(first).toBeLessThanOrEqual(gap);
+        ix.stateAt(0);
+        const j = Math.min(events.length, Math.max(0, i + d));
+        r0 = ix.replayed;
+        expect(diffStates(ix.stateAt(j), ref.states[j]!)).toEqual([]);
+        // from the seek checkpoint before j, or the one before that when j is before i's first
+        if (j <= i) expect(ix.replayed - r0).toBeLessThanOrEqual(Math.max(8, Math.ceil(first / 16)) + Math.max(0, i - j) + 8);
+        ix.stateAt(0);
+        r0 = ix.replayed;
+        ix.stateAt(i);
+        expect(ix.replayed - r0).toBeLessThanOrEqual(Math.max(8, Math.ceil(first / 16)));
+      }),
+      { seed: SEED, numRuns: 40 },
+    );
+    expect(ix.seekCheckpoints).toBeGreaterThan(8);
+    expect(0.5 * (ix.checkpoints + ix.seekCheckpoints)).toBeLessThanOrEqual(12);
+  });
+
+  it('seek checkpoints are dropped, least recently used first, before any of the index\'s own', async () => {
+    const { ix, p } = await build(12, 10 * MiB, 0.5 * MiB, 8);
+    const own = ix.checkpoints;
+    const thinnings = ix.thinnings;
+    // the ends of three gaps of more than 16 x maxGap between the index's checkpoints
+    const at = ix.checkpointPositions();
+    const ends = at.slice(1).filter((c, k) => c - at[k]! > 8 * 16);
+    expect(ends.length).toBeGreaterThanOrEqual(3);
+    const [a, b, c] = ends.map((e) => e - 1);
+    const gap = (i: number) => i - at.filter((x) => x <= i).pop()!;
+    const seek = (i: number) => {
+      ix.stateAt(0);
+      const r0 = ix.replayed;
+      ix.stateAt(i);
+      return ix.replayed - r0;
+    };
+    p.fixed = -Infinity; // room for all of them
+    expect(seek(a!)).toBe(gap(a!));
+    expect(seek(b!)).toBe(gap(b!));
+    const made = ix.seekCheckpoints;
+    expect(made).toBe(30); // 15 for each: the target itself is in the replay window
+    // (a's last one used again, and the short replay from it leaves finer ones behind it: maxGap apart)
+    expect(seek(a!)).toBeLessThanOrEqual(Math.ceil(gap(a!) / 16));
+    const held = ix.seekCheckpoints;
+    expect(held).toBeGreaterThan(30);
+    // the first checkpoint of the next long seek finds the budget exceeded, once
+    p.fixed = Infinity;
+    const collections = p.collections;
+    p.onLive = () => {
+      p.fixed = -Infinity;
+      return Infinity;
+    };
+    seek(c!);
+    expect(p.collections).toBe(collections + 1);
+    expect(ix.checkpoints).toBe(own);
+    expect(ix.thinnings).toBe(thinnings);
+    // half went, least recently used first: a's 14 not used again and b's oldest; c's other 14 came after
+    expect(ix.seekCheckpoints).toBe(held + 1 - Math.ceil((held + 1) / 2) + 14);
+    expect(seek(a!)).toBeLessThanOrEqual(Math.ceil(gap(a!) / 16));
+    expect(seek(b!)).toBeLessThanOrEqual(Math.ceil(gap(b!) / 16));
+    expect(seek(c!)).toBeLessThanOrEqual(Math.ceil(gap(c!) / 16));
+  });
+
+  it('while the index grows, its next checkpoint over the budget drops the seeks\' checkpoints instead of thinning its own', async () => {
+    const { p, heap } = probe(12 * MiB, 0.5 * MiB);
+    const ix = new DebugIndex({ kernel: '6.12', maxGap: 20, checkpointUnits: 1e9, checkpointMs: 1e9, memoryMb: 32, heap });
+    p.ix = ix;
+    await ix.ingest(events.slice(0, 2000));
+    const thinnings = ix.thinnings;
+    expect(thinnings).toBeGreaterThan(0);
+    p.fixed = 0;
+    for (const i of [1999, 1000, 1500]) (ix.stateAt(0), ix.stateAt(i));
+    expect(ix.seekCheckpoints).toBeGreaterThan(0);
+    p.fixed = 12 * MiB;
+    await ix.ingest(events.slice(2000));
+    expect(ix.seekCheckpoints).toBe(0);
+    // (the collection after the drop still sees too much live: then the index's own are thinned, as before)
+    expect(ix.length).toBe(events.length);
+    const ref = straight(events, '6.12');
+    for (const i of [2999, 1999, 1000, 3000, 0]) expect(diffStates(ix.stateAt(i), ref.states[i]!)).toEqual([]);
   });
 
   it('a state larger than the budget by itself is not thinned below a few checkpoints, and collections stay rare', async () => {

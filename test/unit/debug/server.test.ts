@@ -143,7 +143,7 @@ describe('debugger HTTP server, index thinned by its memory budget', () => {
     try {
       const info = await (await fetch(`http://127.0.0.1:${srv.port}/api/info`)).json();
       expect(info.thinned.times).toBeGreaterThan(0);
-      expect(info.thinned).toEqual({ times: ix.thinnings, spacing: 2 ** ix.thinnings, memoryMb: 64 });
+      expect(info.thinned).toEqual({ times: ix.thinnings, spacing: 2 ** ix.thinnings, memoryMb: 64, seekCheckpoints: ix.seekCheckpoints });
       expect(info.checkpoints).toBeLessThanOrEqual(9);
     } finally {
       await srv.close();

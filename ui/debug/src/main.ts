@@ -88,7 +88,7 @@ class App {
     const inv = this.info ? ` · invariants: ${this.info.invariants}` : '';
     // the memory budget reached: say why seeks are slow, and how to have them fast
     const t = this.info?.thinned;
-    const thin = t ? ` · checkpoints thinned to keep within ${t.memoryMb} MiB: seeks replay up to ${t.spacing}× further (iorewind debug --memory MiB)` : '';
+    const thin = t ? ` · checkpoints thinned to keep within ${t.memoryMb} MiB: a first seek into a stretch replays up to ${t.spacing}× further, the next ones there less (iorewind debug --memory MiB)` : '';
     $('status').textContent = text + inv + thin;
   }
 
