@@ -51,11 +51,12 @@ const THIN_AT = 0.8;
 const MIN_CHECKPOINTS = 8;
 /**
  * A seek that replays more than maxGap events (only on a thinned index)
- * keeps this many states spread over its replay as seek checkpoints: the
- * next seek into the same stretch replays a sixteenth of it, and one into
- * that piece a sixteenth again, down to maxGap. Their memory is what changed
- * between them, about the same for 16 as for more, but each also copies the
- * B-tree paths above the changed leaves: a few, not one per maxGap events.
+ * cuts its replay into this many pieces and keeps the states between them
+ * as seek checkpoints: the next seek into the same stretch replays a
+ * sixteenth of it, and one into that piece a sixteenth again, down to
+ * maxGap. Their memory is what changed between them, about the same for 16
+ * as for more, but each also copies the B-tree paths above the changed
+ * leaves: a few, not one per maxGap events.
  */
 const SEEK_SPLITS = 16;
 /** Dirty-bit changes of one event logged run by run up to this many runs, then as one hull range. */
@@ -380,9 +381,11 @@ export class DebugIndex {
   private cpAt = new GrowI32(256);
   private cpState: World[] = [];
   /**
-   * Seek checkpoints: states a long replay passed through, kept (sorted by
-   * position) while the budget allows and dropped least recently used first
-   * when it does not, before any of the index's own checkpoints.
+   * Seek checkpoints: states a long replay passed through, sorted by
+   * position, at most as many as the index's own. Dropped least recently
+   * used first: one to make room for a new one, half when the heap in use is
+   * over the budget (addSeekCheckpoint), all before the index's own are
+   * thinned (keepBudget).
    */
   private seekAt: number[] = [];
   private seekState: World[] = [];
@@ -612,21 +615,27 @@ export class DebugIndex {
     this.thinnings++;
   }
 
-  /** Keeps a state a seek passed through (`i` is not a checkpoint yet), then keeps the budget by dropping the least recently used ones. */
-  private addSeekCheckpoint(i: number, w: World): void {
+  /**
+   * Keeps a state a seek passed through (`i` is not a checkpoint yet), or
+   * says there is no room (false: the seek keeps no more). No collection is
+   * forced here: at a saturated budget one per seek checkpoint took longer
+   * than the replays it saved (450 ms each on a 500 MiB heap). Instead they
+   * are at most as many as the index's own checkpoints (the last thinning
+   * freed room for that many, each covering a longer stretch), and a heap
+   * in use over the budget, collected or not, drops half of them.
+   */
+  private addSeekCheckpoint(i: number, w: World): boolean {
+    if (this.heap.used() > this.memoryBudget) {
+      this.dropSeekCheckpoints(Math.ceil(this.seekAt.length / 2));
+      return false;
+    }
+    if (this.seekAt.length >= this.cpAt.length) this.dropSeekCheckpoints(1);
     const q = upperBound(this.seekAt, i);
-    if (q > 0 && this.seekAt[q - 1] === i) return;
+    if (q > 0 && this.seekAt[q - 1] === i) return true; // (cannot happen: a seek starts from the last one before its target)
     this.seekAt.splice(q, 0, i);
     this.seekState.splice(q, 0, w);
     this.seekUsed.splice(q, 0, ++this.seekClock);
-    if (this.heap.used() <= this.heapGate) return;
-    const live = this.heap.live();
-    this.heapCollections++;
-    if (live > this.memoryBudget * THIN_AT) {
-      // half of them, so that the next long seeks have room before the next collection
-      this.dropSeekCheckpoints(Math.ceil(this.seekAt.length / 2));
-      this.heapGate = this.memoryBudget;
-    } else this.heapGate = Math.max(this.memoryBudget, live + this.memoryBudget / 4);
+    return true;
   }
 
   /** Drops the `count` least recently used seek checkpoints. */
@@ -740,7 +749,7 @@ export class DebugIndex {
     let k = this.winFrom + this.win.length - 1;
     const k0 = k;
     // (only a thinned index has gaps over maxGap: SEEK_SPLITS)
-    const stride = i - k > this.maxGap ? Math.max(this.maxGap, Math.ceil((i - k) / SEEK_SPLITS)) : 0;
+    let stride = i - k > this.maxGap ? Math.max(this.maxGap, Math.ceil((i - k) / SEEK_SPLITS)) : 0;
     this.replayed += i - k;
     if (i - k > WIN_BACK) {
       // A long replay keeps only the last WIN_BACK states (stepping back further is another seek):
@@ -749,7 +758,7 @@ export class DebugIndex {
       while (k < i - WIN_BACK) {
         w = apply(w, this.store.get(k)).state;
         k++;
-        if (stride && (k - k0) % stride === 0) this.addSeekCheckpoint(k, w);
+        if (stride && (k - k0) % stride === 0 && !this.addSeekCheckpoint(k, w)) stride = 0;
       }
       this.winFrom = k;
       this.win = [w];
@@ -758,7 +767,7 @@ export class DebugIndex {
       w = apply(w, this.store.get(k)).state;
       k++;
       this.win.push(w);
-      if (stride && (k - k0) % stride === 0 && k < i) this.addSeekCheckpoint(k, w);
+      if (stride && (k - k0) % stride === 0 && k < i && !this.addSeekCheckpoint(k, w)) stride = 0;
     }
     return w;
   }
