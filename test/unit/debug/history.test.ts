@@ -480,6 +480,31 @@ describe('the memory budget', () => {
     for (const i of [2999, 1999, 1000, 3000, 0]) expect(diffStates(ix.stateAt(i), ref.states[i]!)).toEqual([]);
   });
 
+  it('seeks between batches of a growing, thinning index (seek checkpoints made, dropped, used) give the straight state', async () => {
+    const ref = straight(events, '6.12');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 600 }), fc.array(fc.integer({ min: 0, max: 3000 }), { maxLength: 6 }), fc.boolean()), { minLength: 1, maxLength: 8 }),
+        async (plan) => {
+          const { p, heap } = probe(10 * MiB, 0.5 * MiB);
+          const ix = new DebugIndex({ kernel: '6.12', maxGap: 8, checkpointUnits: 1e9, checkpointMs: 1e9, memoryMb: 12, heap });
+          p.ix = ix;
+          let at = 0;
+          for (const [n, seeks, room] of plan) {
+            await ix.ingest(events.slice(at, Math.min(events.length, at + n)));
+            at = Math.min(events.length, at + n);
+            // room: seeks may keep their checkpoints; none: each one finds the heap over the budget
+            p.fixed = room ? -Infinity : Infinity;
+            for (const i of seeks) if (i <= at) expect(diffStates(ix.stateAt(i), ref.states[i]!)).toEqual([]);
+            expect(ix.seekCheckpoints).toBeLessThanOrEqual(ix.checkpoints);
+            p.fixed = 10 * MiB;
+          }
+        },
+      ),
+      { seed: SEED, numRuns: 25 },
+    );
+  });
+
   it('a state larger than the budget by itself is not thinned below a few checkpoints, and collections stay rare', async () => {
     // 64 MiB of state against 4 MiB: no number of checkpoints fits, and each one adds a little
     const { ix, p } = await build(4, 64 * MiB, 0.02 * MiB);
