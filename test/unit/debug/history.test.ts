@@ -345,9 +345,9 @@ describe('the memory budget', () => {
   const MiB = 1 << 20;
   /** Heap use modelled as a fixed part plus `each` per checkpoint held (of either kind); counts the collections asked for. */
   function probe(fixed: number, each: number) {
-    const p = { ix: null as DebugIndex | null, collections: 0, fixed, onLive: null as (() => number) | null };
+    const p = { ix: null as DebugIndex | null, collections: 0, fixed };
     const used = () => p.fixed + each * ((p.ix?.checkpoints ?? 0) + (p.ix?.seekCheckpoints ?? 0));
-    return { p, heap: { used, live: () => (p.collections++, p.onLive ? p.onLive() : used()) } };
+    return { p, heap: { used, live: () => (p.collections++, used()) } };
   }
   const events = [...vmTrace({ events: 3000, live: 40 })];
   const build = async (memoryMb: number, fixed: number, each: number, maxGap = 20) => {
@@ -461,7 +461,7 @@ describe('the memory budget', () => {
     expect(ix.thinnings).toBe(thinnings);
   });
 
-  it('while the index grows, its next checkpoint over the budget drops the seeks\' checkpoints instead of thinning its own', async () => {
+  it('while the index grows, its next checkpoint over the budget drops the seeks\' checkpoints, before it would thin its own', async () => {
     const { p, heap } = probe(12 * MiB, 0.5 * MiB);
     const ix = new DebugIndex({ kernel: '6.12', maxGap: 20, checkpointUnits: 1e9, checkpointMs: 1e9, memoryMb: 32, heap });
     p.ix = ix;
