@@ -42,11 +42,12 @@ function straight(events: Event[], kernel: '6.12' | '6.14'): Straight {
 /**
  * A heap that asks for a collection at every checkpoint and is over a 1 MiB
  * budget at the first 16. Thinning waits for more than 8 checkpoints and
- * leaves 5, so it thins at the 8th, 12th and 16th: three times.
+ * leaves 5, so it thins at the 8th, 12th and 16th: three times. After that
+ * nothing is in use: the seeks keep seek checkpoints.
  */
 function overBudgetThrice() {
   let collections = 0;
-  return { used: () => Infinity, live: () => (collections++ < 16 ? 4 << 20 : 0) };
+  return { used: () => (collections < 16 ? Infinity : 0), live: () => (collections++ < 16 ? 4 << 20 : 0) };
 }
 
 const sample = readTraceSync(SAMPLE);
@@ -87,6 +88,14 @@ describe.each([
     expect(ix.checkpoints).toBeGreaterThan(2);
     expect(ix.thinnings).toBe('heap' in opts ? 3 : 0);
     expect(ix.checkpointSpacing).toBe(2 ** ix.thinnings);
+    // (a thinned index's gaps are over maxGap: a seek across one keeps seek checkpoints)
+    if ('heap' in opts) {
+      const at = ix.checkpointPositions();
+      const end = at.find((c, k) => k > 0 && c - at[k - 1]! > 37)!;
+      ix.stateAt(0);
+      ix.stateAt(end - 1);
+      expect(ix.seekCheckpoints).toBeGreaterThan(0);
+    }
   });
 
   it('seeks in any order give the state of a straight replay', () => {
