@@ -619,7 +619,6 @@ export class DebugIndex {
     }
     if (this.seekAt.length >= this.cpAt.length) this.dropSeekCheckpoints(1);
     const q = ubNum(this.seekAt, i);
-    if (q > 0 && this.seekAt[q - 1] === i) return true; // (cannot happen: a seek starts from the last one before its target)
     this.seekAt.splice(q, 0, i);
     this.seekState.splice(q, 0, w);
     this.seekUsed.splice(q, 0, ++this.seekClock);
