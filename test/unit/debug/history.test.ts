@@ -15,7 +15,7 @@ import { emptyWorld, type Pages, type PinRun, type World } from '../../../src/mo
 import { PMap } from '../../../src/ds/pmap.js';
 import { readTraceSync } from '../../../src/trace/index.js';
 import { vmTrace } from '../../../src/bench/vm_trace.js';
-import { DebugIndex, type PinChange } from '../../../src/debug/history.js';
+import { applyTimed, DebugIndex, type PinChange } from '../../../src/debug/history.js';
 import { openSource } from '../../../src/engine/source.js';
 import { importCapture } from '../../../src/capture/import.js';
 import { invariantSource, setInvariantChecker } from '../../../src/debug/invariants_hook.js';
@@ -309,6 +309,35 @@ describe('errno, divergence and invariant queries', () => {
     expect(a.length).toBe(b.length);
     for (let i = 0; i < a.length; i++) expect([a.op(i), a.errno(i), a.flags(i)]).toEqual([b.op(i), b.errno(i), b.flags(i)]);
     expect(a.objectsChangedAt(a.length - 1)).toEqual(b.objectsChangedAt(b.length - 1));
+  });
+});
+
+describe('checkpoint spacing', () => {
+  it('apply time is the backstop: with units and gaps unbounded, a checkpoint follows each timed event over it, and none other', async () => {
+    const unbounded = { kernel: '6.12' as const, checkpointUnits: 1e9, maxGap: 1e9 };
+    // (any apply takes some time: over 1e-9 ms once multiplied by the sample rate)
+    const timed = await DebugIndex.build(vm, { ...unbounded, checkpointMs: 1e-9 });
+    const at = timed.checkpointPositions();
+    expect(at[0]).toBe(0);
+    for (const p of at.slice(1)) expect(applyTimed(p - 1)).toBe(true);
+    const sampledEvents = vm.slice(0, -1).filter((_, i) => applyTimed(i)).length;
+    expect(at.length - 1).toBeGreaterThan(sampledEvents * 0.9);
+    const untimed = await DebugIndex.build(vm, { ...unbounded, checkpointMs: 1e9 });
+    expect(untimed.checkpointPositions()).toEqual([0]);
+  });
+
+  it('the timed events are one in 16, spread over every residue: a trace that alternates two kinds of event gets both timed', () => {
+    const n = 1 << 16;
+    let timed = 0;
+    const byResidue = new Array<number>(16).fill(0);
+    for (let i = 0; i < n; i++)
+      if (applyTimed(i)) {
+        timed++;
+        byResidue[i % 16]!++;
+      }
+    expect(timed).toBeGreaterThan(n / 16 - n / 256);
+    expect(timed).toBeLessThan(n / 16 + n / 256);
+    for (const r of byResidue) expect(r).toBeGreaterThan(timed / 32);
   });
 });
 
