@@ -121,10 +121,11 @@ export interface DebugIndexOptions {
   /**
    * Backstop: the model's own time between checkpoints, in ms of `apply`
    * (default 6), estimated from one event in 16 (`applyTimed`), timed. A
-   * seek replays the stretch from a checkpoint, whose old, scattered state
-   * costs it 1.5-1.8 times what the build paid (with 300,000 live mappings:
-   * 14.5 against 8 µs an event), and may meet a young-generation collection
-   * (6-9 ms with such a state): 6 ms keeps its seeks under 20 ms.
+   * seek replays the stretch from a checkpoint, which costs 1.3-2 times what
+   * the build measured (an event with 1,000 live mappings: 4.8 against 3.7
+   * µs; with 300,000: 14.5-16 against 7.8), and may meet a young-generation
+   * collection (6-9 ms with the larger state): 6 ms keeps its seeks under
+   * 20 ms.
    */
   checkpointMs?: number;
   /** Never more events than this between checkpoints (default 4096; doubled with the spacing, below). */
@@ -492,8 +493,8 @@ export class DebugIndex {
           // ranges, pin runs: what replaying it costs, roughly). Counting work
           // instead of timing it keeps the spacing, and so memory and seek
           // cost, the same however loaded the machine is. But an entry costs
-          // more in a larger state (deeper trees, more cache misses: 11 µs an
-          // event with 300,000 live mappings, 4 µs with 1,000, for the same
+          // more in a larger state (deeper trees, more cache misses: 7.8 µs an
+          // event with 300,000 live mappings, 3.7 µs with 1,000, for the same
           // units), so the model's own time is the backstop: timed on a sample
           // of the events, it is what a seek into the stretch will replay. (On
           // the VM trace it decides one gap in twenty with the cores free; on
