@@ -199,6 +199,27 @@ describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
     }
   });
 
+  it('a nested HWPT\'s picture says, beside its range, that it shows the parent\'s', async () => {
+    const file = join(ROOT, 'traces/pri-fault-storm.iort');
+    const src = await openSource(file);
+    const srv2 = await startServer({ session: new Session(await DebugIndex.build(src.events, { kernel: src.kernel })), uiDir: dirs[0]!, file, port: 0 });
+    const p2 = await ctx.newPage();
+    try {
+      await p2.goto(srv2.url);
+      await p2.waitForSelector('.ev.sel');
+      await p2.fill('#pos', '34'); // an iopf on HWPT 7, nested on HWPT 5
+      await p2.press('#pos', 'Enter');
+      await p2.waitForFunction(() => document.body.dataset['at'] === '34');
+      await p2.selectOption('#space', '1:7');
+      await p2.waitForFunction(() => /showing parent HWPT 5/.test(document.querySelector('#z-info')?.textContent ?? ''));
+      expect(await p2.textContent('#z-info')).toMatch(/^0x[0-9a-f]+ – 0x[0-9a-f]+ \(.*\) · nested HWPT 7: stage-1 tables are the guest's; showing parent HWPT 5$/);
+      expect(await p2.locator('.iova-svg text', { hasText: 'stage-1' }).count()).toBe(0);
+    } finally {
+      await p2.close();
+      await srv2.close();
+    }
+  });
+
   it('a long trace: six-digit event numbers show whole, and the state tree pages through hundreds of areas', async () => {
     const ix = await DebugIndex.build(vmTrace({ events: 150_000 }), { kernel: '6.12' });
     const srv2 = await startServer({ session: new Session(ix), uiDir: dirs[0]!, file: 'vm.iort', port: 0 });

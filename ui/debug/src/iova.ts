@@ -175,7 +175,10 @@ export class IovaPicture {
     if (seq !== this.seq) return;
     host.replaceChildren(draw(v, width));
     const span = this.win.hi - this.win.lo + 1n;
-    $('z-info').textContent = `${hex(this.win.lo)} – ${hex(this.win.hi)} (${size(span)}; ${span / PAGE <= 4096n ? `${span / PAGE} pages` : `${v.totalAreas} areas in the IOAS`})`;
+    // (a note on what the picture shows, e.g. a nested HWPT's parent, goes with the range: drawn in the
+    // picture it sat over the lowest lane)
+    const note = v.note ? ` · ${v.note}` : '';
+    $('z-info').textContent = `${hex(this.win.lo)} – ${hex(this.win.hi)} (${size(span)}; ${span / PAGE <= 4096n ? `${span / PAGE} pages` : `${v.totalAreas} areas in the IOAS`})${note}`;
     this.onChange?.();
   }
 }
@@ -301,7 +304,6 @@ function draw(v: IovaView, width: number): SVGSVGElement {
       lastLabelX = b.x;
     }
   }
-  if (v.note) svg.append(s('text', { x: W - 4, y: LANES.height - 2, class: 'note', 'text-anchor': 'end' }, v.note));
   if (!v.areas.length && !v.clusters.length) svg.append(s('text', { x: W / 2, y: LANES.areas + 18, class: 'empty-label', 'text-anchor': 'middle' }, 'no areas in this window'));
   return svg;
 }
