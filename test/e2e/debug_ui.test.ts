@@ -151,6 +151,10 @@ describe.skipIf(!HAVE)('iorewind debug web UI (headless Chromium)', () => {
     await page.fill('#pos', '0');
     await page.press('#pos', 'Enter');
     await waitAt(0);
+    // the form fits its column (a 1500-pixel window once pushed the Add button past the panel's edge)
+    const panel = (await page.locator('#bp-panel').boundingBox())!;
+    const add = (await page.locator('#bp-form button[type=submit]').boundingBox())!;
+    expect(add.x + add.width).toBeLessThanOrEqual(panel.x + panel.width);
     await page.selectOption('#bp-kind', 'op');
     await page.fill('#bp-arg', 'IOMMU_DESTROY');
     await page.click('#bp-form button[type=submit]');
