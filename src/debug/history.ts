@@ -27,7 +27,7 @@ import { apply } from '../engine/apply.js';
 import { compare } from '../engine/replay.js';
 import type { Source } from '../engine/source.js';
 import type { EncodedBatch } from '../trace/index.js';
-import { PMap, ubNum } from '../ds/pmap.js';
+import { PMap } from '../ds/pmap.js';
 import { IntervalMap, U64_MAX } from '../ds/interval_map.js';
 import { emptyWorld, type Area, type Ctx, type KernelVersion, type Obj, type Pages, type PinRun, type World } from '../model/state.js';
 import { setTouchRecorder, type TouchRecorder } from '../model/object.js';
@@ -344,8 +344,8 @@ class PinLog {
   }
 }
 
-/** First index in a sorted (ascending) column view with value >= x. */
-function lowerBound(a: Int32Array, x: number): number {
+/** First index in a sorted (ascending) column view, or the seek checkpoints' positions, with value >= x. */
+function lowerBound(a: Int32Array | readonly number[], x: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
@@ -624,7 +624,7 @@ export class DebugIndex {
       return false;
     }
     if (this.seekAt.length >= this.cpAt.length) this.dropSeekCheckpoints(1);
-    const q = ubNum(this.seekAt, i);
+    const q = lowerBound(this.seekAt, i + 1);
     this.seekAt.splice(q, 0, i);
     this.seekState.splice(q, 0, w);
     this.seekUsed.splice(q, 0, ++this.seekClock);
@@ -728,7 +728,7 @@ export class DebugIndex {
     const cpos = lowerBound(this.cpAt.view(), i + 1) - 1;
     let from = this.cpAt.get(cpos);
     let fromState = this.cpState[cpos]!;
-    const q = ubNum(this.seekAt, i) - 1;
+    const q = lowerBound(this.seekAt, i + 1) - 1;
     if (q >= 0 && this.seekAt[q]! > from) {
       from = this.seekAt[q]!;
       fromState = this.seekState[q]!;

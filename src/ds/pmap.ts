@@ -74,9 +74,9 @@ export class PNode<K, V> {
 }
 
 // ---------------------------------------------------------------------------
-// searches. ub = number of keys <= k, lb = number of keys < k. (ubNum also finds the debugger's seek checkpoints.)
+// searches. ub = number of keys <= k, lb = number of keys < k.
 
-export function ubNum(a: readonly number[], k: number): number {
+function ubNum(a: readonly number[], k: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
