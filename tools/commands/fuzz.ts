@@ -55,7 +55,8 @@ export async function run(argv: string[]): Promise<number> {
       if (eq > 0) opt.set(a.slice(0, eq), a.slice(eq + 1));
       else {
         const v = argv[++i];
-        if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+        // (the next option is no value: `--check --json` lacks its trace)
+        if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value\n${USAGE}`);
         opt.set(a, v);
       }
     } else throw new Error(`unexpected argument '${a}'\n${USAGE}`);

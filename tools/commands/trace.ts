@@ -97,7 +97,7 @@ export async function runWith(argv: string[], io: CommandIO): Promise<number> {
   } catch (e) {
     if (e instanceof BrokenPipe) return 0;
     if (e instanceof UsageError) {
-      io.err(`iorewind trace: ${e.message} (see 'iorewind trace help')\n`);
+      io.err(`iorewind trace: ${e.message}\n${USAGE}\n`);
       return 2;
     }
     io.err(`iorewind trace: ${describe(e)}\n`);

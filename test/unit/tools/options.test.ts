@@ -43,6 +43,9 @@ describe('the commands', () => {
       [['debug', SAMPLE, '--repl', '--memory', '1000000'], "iorewind debug: --memory 1000000 is more than 3/4 of Node's heap limit"],
       [['fuzz', '--workers', '0'], 'iorewind: --workers: 1..'],
       [['fuzz', '--workers', '100000'], 'iorewind: --workers: 1..'],
+      // the next option is no value (it once read --json as the trace's path)
+      [['fuzz', '--check', '--json'], 'iorewind: --check needs a value\nusage: iorewind fuzz'],
+      [['trace', 'stats', '--bogus', 'x'], 'iorewind trace: unknown option --bogus\nusage:'],
       [['conform', '--kernel', '6.13', SAMPLE], "iorewind: conform: --kernel must be 6.12 or 6.14, got '6.13'"],
       [['conform', '--bogus', SAMPLE], "iorewind: conform: Unknown option '--bogus'"],
       // import once took an unknown option's neighbour for the capture and wrote a trace beside it
