@@ -20,11 +20,11 @@ export type Table<S extends string, E extends string> = { readonly [K in S]: { r
 
 export const DEVICE_INITIAL: DeviceState = 'appeared';
 export const DEVICE_TABLE: Table<DeviceState, DeviceEventType> = {
-  appeared: { open: 'appeared', VFIO_DEVICE_BIND_IOMMUFD: 'bound', device_remove: 'removed' },
+  appeared: { open: 'appeared', VFIO_DEVICE_BIND_IOMMUFD: 'bound', VFIO_GROUP_GET_DEVICE_FD: 'attached', device_remove: 'removed' },
   bound: { open: 'bound', VFIO_DEVICE_ATTACH_IOMMUFD_PT: 'attached', VFIO_DEVICE_DETACH_IOMMUFD_PT: 'bound', close: 'closed' },
+  attached: { open: 'attached', VFIO_DEVICE_ATTACH_IOMMUFD_PT: 'attached', VFIO_DEVICE_DETACH_IOMMUFD_PT: 'detached', VFIO_GROUP_GET_DEVICE_FD: 'attached', close: 'closed' },
   removed: {},
-  attached: { open: 'attached', VFIO_DEVICE_ATTACH_IOMMUFD_PT: 'attached', VFIO_DEVICE_DETACH_IOMMUFD_PT: 'detached', close: 'closed' },
-  closed: { open: 'closed', VFIO_DEVICE_BIND_IOMMUFD: 'bound', device_remove: 'removed' },
+  closed: { open: 'closed', VFIO_DEVICE_BIND_IOMMUFD: 'bound', VFIO_GROUP_GET_DEVICE_FD: 'attached', device_remove: 'removed' },
   detached: { open: 'detached', VFIO_DEVICE_ATTACH_IOMMUFD_PT: 'attached', VFIO_DEVICE_DETACH_IOMMUFD_PT: 'detached', close: 'closed' },
 };
 

@@ -85,6 +85,7 @@ export const TARGETS: readonly Target[] = [
         'vfio_device_bind_iommufd',
         'vfio_device_attach_iommufd_pt',
         'vfio_device_detach_iommufd_pt',
+        'vfio_group_status',
       ],
       ioctls: [
         'VFIO_GET_API_VERSION',
@@ -97,6 +98,10 @@ export const TARGETS: readonly Target[] = [
         'VFIO_DEVICE_BIND_IOMMUFD',
         'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
         'VFIO_DEVICE_DETACH_IOMMUFD_PT',
+        'VFIO_GROUP_GET_STATUS',
+        'VFIO_GROUP_SET_CONTAINER',
+        'VFIO_GROUP_UNSET_CONTAINER',
+        'VFIO_GROUP_GET_DEVICE_FD',
       ],
       constants: [
         'VFIO_API_VERSION',
@@ -118,6 +123,7 @@ export const TARGETS: readonly Target[] = [
         'VFIO_DMA_MAP_FLAG_*',
         'VFIO_DMA_UNMAP_FLAG_*',
         'VFIO_IOMMU_DIRTY_PAGES_FLAG_*',
+        'VFIO_GROUP_FLAGS_*',
       ],
     },
   },

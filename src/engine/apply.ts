@@ -7,6 +7,7 @@ import type { Event, Result } from '../events/event.js';
 import { envOps, newProc } from '../model/env.js';
 import { iommufdIoctl, recorderReads } from '../model/main.js';
 import { vfioDeviceIoctl } from '../model/vfio_device.js';
+import { vfioGroupIoctl } from '../model/vfio_group.js';
 import type { World } from '../model/state.js';
 
 export interface Step {
@@ -48,8 +49,10 @@ export function apply(state: World, ev: Event): Step {
     const [s, result] = vfioDeviceIoctl(w, file.id, pid, ev);
     return { state: s === w && result.errno ? failed : s, result };
   }
-  // (a VFIO group file's own ioctls, VFIO_GROUP_*, are not modelled: said so, not answered ENOTTY)
-  if (file.kind === 'vfio_group') return { state, result: { errno: 'ENOTTY', unmodelled: `${ev.op} on a VFIO group file (its ioctls are not modelled)` } };
+  if (file.kind === 'vfio_group') {
+    const [s, result] = vfioGroupIoctl(w, file.id, pid, ev);
+    return { state: s === w && result.errno ? failed : s, result };
+  }
   if (file.kind !== 'iommufd' || file.ctx === undefined) return { state: failed, result: { errno: 'ENOTTY' } };
   const [s, result] = iommufdIoctl(w, file.ctx, pid, ev);
   return { state: s === w && result.errno ? failed : s, result };

@@ -19,7 +19,7 @@
  */
 import type { KernelVersion } from '../model/state.js';
 import { choice, type Builder, type ChoiceArbitrary, type Draw } from './choice.js';
-import { GUEST_REGION, GUEST_STRIDE, GUEST_VA, HUGETLBFS_FILE, O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type Template } from './template.js';
+import { GUEST_REGION, GUEST_STRIDE, GUEST_VA, HUGETLBFS_FILE, O_TRUNC_RW, SCRATCH_FILE, type IdKind, type Sym, type SymBuf, type SymFields, type SymValue, type Template } from './template.js';
 import { MOCK_FLAGS_ACCESS_SYZ } from '../model/ioas.js';
 
 const U64_MAX = 0xffffffffffffffffn;
@@ -274,6 +274,17 @@ function vfioDev(op: string, body: (d: D) => SymFields): Builder<Template> {
   return (d) => {
     hostility(d, d.bias);
     const t: Template = { op, pid: pid(d), fd: d.w([95, d.h]) ? fd('any', d.int(7)) : fd('vfio', d.int(2)), args: body(d) };
+    if (d.w([100, d.h])) t.args = null;
+    if (bare(d)) t.noConstruct = true;
+    return t;
+  };
+}
+
+/** An ioctl on a legacy VFIO group file (the process's k-th group fd). */
+function vfioGroup(op: string, body: (d: D) => SymFields): Builder<Template> {
+  return (d) => {
+    hostility(d, d.bias);
+    const t: Template = { op, pid: pid(d), fd: d.w([95, d.h]) ? fd('any', d.int(7)) : fd('vfio_group', d.int(2)), args: body(d) };
     if (d.w([100, d.h])) t.args = null;
     if (bare(d)) t.noConstruct = true;
     return t;
@@ -727,6 +738,17 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
       }),
     },
     VFIO_DEVICE_DETACH_IOMMUFD_PT: { weight: 1, build: vfioDev('VFIO_DEVICE_DETACH_IOMMUFD_PT', (d) => ({ argsz: d.w([95, d.h]) ? 4 : 8, flags: reserved(d, d.h) })) },
+    VFIO_GROUP_SET_CONTAINER: {
+      weight: 1,
+      build: vfioGroup('VFIO_GROUP_SET_CONTAINER', (d) => ({ fd: d.w([90, d.h]) ? fd('iommufd') : d.of<SymValue>(77, -1, fd('vfio_group'), fd('fault'), fd('vfio')) })),
+    },
+    VFIO_GROUP_UNSET_CONTAINER: { weight: 0.5, build: vfioGroup('VFIO_GROUP_UNSET_CONTAINER', () => ({})) },
+    VFIO_GROUP_GET_STATUS: { weight: 0.5, build: vfioGroup('VFIO_GROUP_GET_STATUS', (d) => ({ argsz: d.w([95, d.h]) ? 8 : d.of(4, 64), flags: 0 })) },
+    VFIO_GROUP_GET_DEVICE_FD: {
+      weight: 1.5,
+      // (device_add names a device after its cdev unless told otherwise: vfio<dev>)
+      build: vfioGroup('VFIO_GROUP_GET_DEVICE_FD', (d) => ({ name: d.w([90, d.h]) ? `vfio${1 + d.int(3)}` : d.of('', 'nosuch', 'x'.repeat(4096)) })),
+    },
     dma_write: {
       weight: 2,
       build: env(
@@ -768,8 +790,9 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     close: {
       weight: 2,
       build: env('close', (d) => {
-        const c = d.w([40, 40, 10, 3, d.h]);
-        return { fd: c === 4 ? 77 : fd((['access', 'fault', 'memfd', 'any'] as const)[c]!, d.int(7)) };
+        // (a VFIO device or group file closed unbinds a device, lets go of a group's container)
+        const c = d.w([40, 40, 10, 3, 4, 3, d.h]);
+        return { fd: c === 6 ? 77 : fd((['access', 'fault', 'memfd', 'any', 'vfio', 'vfio_group'] as const)[c]!, d.int(7)) };
       }),
     },
     mmap: {

@@ -513,6 +513,7 @@ const NEED_VFIO = new Set(['VFIO_IOMMU_MAP_DMA', 'VFIO_IOMMU_UNMAP_DMA', 'VFIO_I
 const NEED_AREA = new Set(['IOMMU_IOAS_UNMAP', 'IOMMU_IOAS_COPY']);
 const NEED_MEMFD = new Set(['IOMMU_IOAS_MAP_FILE', 'ftruncate', 'fallocate']);
 const VFIO_DEVICE_OPS = new Set(['VFIO_DEVICE_BIND_IOMMUFD', 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', 'VFIO_DEVICE_DETACH_IOMMUFD_PT']);
+const VFIO_GROUP_OPS = new Set(['VFIO_GROUP_SET_CONTAINER', 'VFIO_GROUP_UNSET_CONTAINER', 'VFIO_GROUP_GET_STATUS', 'VFIO_GROUP_GET_DEVICE_FD']);
 
 const kindCache = new Recent<Set<IdKind>>();
 
@@ -726,6 +727,20 @@ export function constructorFor(t: Template, w: World, pid: number, ctx: Ctx | un
     if (!file) return { op: 'open', pid: t.pid, args: { path: { $: 'vfiopath', k: 0 } } };
     if (op !== 'VFIO_DEVICE_BIND_IOMMUFD' && !w.hw.devs.get(file.dev)?.bound)
       return { op: 'VFIO_DEVICE_BIND_IOMMUFD', pid: t.pid, fd: { $: 'fd', kind: 'vfio', k: 0 }, args: { argsz: 16, flags: 0, iommufd: IOMMUFD } };
+    return undefined;
+  }
+  if (VFIO_GROUP_OPS.has(op)) {
+    // A device, its group's file open, an iommufd set as the container before a device is opened.
+    if (!w.hw?.devs.size) return { op: 'device_add', pid: t.pid, args: { dev: 1, iommu: 1, driver: 'intel_vtd' } };
+    let group: number | undefined;
+    w.procs.get(pid)?.fds.each((_fd, id) => {
+      const f = w.files.get(id);
+      if (f?.kind === 'vfio_group') group = f.group;
+      return group === undefined;
+    });
+    if (group === undefined) return { op: 'open', pid: t.pid, args: { path: { $: 'vfiopath', k: 0, group: true } } };
+    if (op === 'VFIO_GROUP_GET_DEVICE_FD' && !w.hw.groups.get(group)?.iommufd)
+      return { op: 'VFIO_GROUP_SET_CONTAINER', pid: t.pid, fd: { $: 'fd', kind: 'vfio_group', k: 0 }, args: { fd: IOMMUFD } };
     return undefined;
   }
   if (op === 'IOMMU_OPTION' && t.args['option_id'] === 0) {

@@ -182,8 +182,12 @@ function checkBindings(w: World, out: Violation[]): void {
     const o = w.ctxs.get(b.ctx)?.objs.get(b.obj);
     const want = p.kind === 'physical' ? 'device' : 'access';
     if (o?.type !== want) out.push({ invariant: NO_DANGLING_IDS, ctx: b.ctx, obj: b.obj, message: `device ${id} (${p.cdev}) is bound to ${want} ${b.obj} of context ${b.ctx}, which is ${o ? `a ${o.type}` : 'gone'}` });
+    // (file 0: bound through the legacy group, by whichever of its files from there is open)
     const f = w.files.get(b.file);
-    if (f?.kind !== 'vfio' || f.dev !== id) out.push({ invariant: NO_DANGLING_IDS, obj: id, message: `device ${id} (${p.cdev}) is bound through file ${b.file}, which is not its open VFIO file` });
+    if (b.file !== 0 && (f?.kind !== 'vfio' || f.dev !== id)) out.push({ invariant: NO_DANGLING_IDS, obj: id, message: `device ${id} (${p.cdev}) is bound through file ${b.file}, which is not its open VFIO file` });
+  });
+  w.hw?.groups.each((id, g) => {
+    if (g.iommufd && !w.ctxs.get(g.iommufd)) out.push({ invariant: NO_DANGLING_IDS, obj: id, message: `iommu group ${id} is set to context ${g.iommufd}, which is gone` });
   });
 }
 

@@ -3,6 +3,7 @@
  * equal the number of their holders (kernel-semantics §2.3, §1.1).
  */
 import type { Obj, OpenFile, World } from '../model/state.js';
+import type { Binding } from '../model/hardware.js';
 import { diffMap, type StepDelta } from './delta.js';
 import { emptyHistory, leakKey, type History, type Invariant, type Violation } from './types.js';
 import { objsOf, opOf } from './util.js';
@@ -83,7 +84,9 @@ function addHolds(o: Obj, w: number, delta: Map<number, number>, touched: Set<nu
 /**
  * File references: one per fd in any process, plus one on an iommufd file per
  * fault/access file of its context, plus two per VFIO device file bound into
- * its context (the bind's fget and the DEVICE/ACCESS object's ctx reference).
+ * its context (the bind's fget and the DEVICE/ACCESS object's ctx reference),
+ * one per device bound through a legacy group (the object's), and one per
+ * group set to the context (group->iommufd).
  */
 function fileHolders(w: World): Map<number, number> {
   const m = new Map<number, number>();
@@ -100,10 +103,17 @@ function fileHolders(w: World): Map<number, number> {
   });
   w.hw?.devs.each((_id, p) => {
     const ctx = p.bound ? w.ctxs.get(p.bound.ctx) : undefined;
-    if (ctx) add(m, ctx.file, 2);
+    if (ctx) add(m, ctx.file, bindingRefs(p.bound!));
+  });
+  w.hw?.groups.each((_id, g) => {
+    const ctx = g.iommufd ? w.ctxs.get(g.iommufd) : undefined;
+    if (ctx) add(m, ctx.file, 1);
   });
   return m;
 }
+
+/** The context references a binding holds: the cdev bind's fget and the object's, or (bound through the group) the object's alone. */
+const bindingRefs = (b: Binding): number => (b.file === 0 ? 1 : 2);
 
 /**
  * Hardware reference counts: a physical device's `opens` is the number of
@@ -116,13 +126,19 @@ function checkHardware(w: World, out: Violation[], op?: string): void {
   if (!hw) return;
   const at = op ? `${op}: ` : '';
   const opens = new Map<number, number>();
+  const groupOpens = new Map<number, number>();
   w.files.each((_id, f) => {
     if (f.kind === 'vfio' && f.dev !== undefined) add(opens, f.dev, 1);
+    if (f.kind === 'vfio' && f.dev !== undefined && f.viaGroup) add(groupOpens, f.dev, 1);
   });
   const bound = new Map<number, number>();
   hw.devs.each((id, p) => {
     if (p.opens !== (opens.get(id) ?? 0)) out.push({ invariant: REFCOUNTS, obj: id, message: `${at}device ${id} (${p.cdev}): opens ${p.opens} but ${opens.get(id) ?? 0} open VFIO files` });
-    if (p.bound) add(bound, p.group, 1);
+    const gOpens = groupOpens.get(id) ?? 0;
+    if (p.groupOpens !== gOpens) out.push({ invariant: REFCOUNTS, obj: id, message: `${at}device ${id} (${p.cdev}): open_count through the group ${p.groupOpens} but ${gOpens} files from VFIO_GROUP_GET_DEVICE_FD` });
+    // bound through the group exactly while a file from it is open
+    if ((p.bound?.file === 0) !== gOpens > 0) out.push({ invariant: REFCOUNTS, obj: id, message: `${at}device ${id} (${p.cdev}): ${gOpens} files from the group but ${p.bound ? `bound through file ${p.bound.file}` : 'unbound'}` });
+    if (p.bound && p.bound.file !== 0) add(bound, p.group, 1);
   });
   const owners = new Map<number, { n: number; ctxs: Set<number> }>();
   w.ctxs.each((ctxId, ctx) => {
@@ -160,8 +176,10 @@ export const refcounts: Invariant = {
     'ACCESS <- its creating driver; vIOMMU <- each vDEVICE and each HWPT_NESTED allocated through it; plus the IOAS ' +
     'references leaked by the 6.14 IOMMU_IOAS_MAP_FILE EBADF bug (§2.3), which the checker learns from the events. ' +
     "An open file's refs = the fds naming it in every process, plus one on an iommufd file for each fault or access " +
-    'file of its context, plus two per VFIO device file bound into the context (§1.1, §5.1). Hardware: a device\'s ' +
-    'open count is its open VFIO files, a group\'s cdev open count its cdev-bound devices, its DMA owner count the ' +
+    'file of its context, plus two per VFIO device file bound into the context (§1.1, §5.1), one per device bound ' +
+    'through a legacy group and one per group set to the context (VFIO_GROUP_SET_CONTAINER). Hardware: a device\'s ' +
+    'open count is its open VFIO files (its group open count those from VFIO_GROUP_GET_DEVICE_FD, and it is bound ' +
+    'through the group exactly while there are some), a group\'s cdev open count its cdev-bound devices, its DMA owner count the ' +
     'DEVICE objects of its devices, all in the owning context (§5.2, §5.7). Incremental: users(X) after - before ' +
     'must equal the change of its holders, summed over the objects that changed in the step; file refs likewise ' +
     'over the changed fds, files and bindings; the hardware counts are recounted when the step touched devices.',
@@ -245,13 +263,20 @@ export const refcounts: Invariant = {
         if (hb !== undefined) add(delta, hb, -1);
         if (ha !== undefined) add(delta, ha, 1);
       }
-      if (d.prev.hw !== d.next.hw)
+      if (d.prev.hw !== d.next.hw) {
         for (const [, [pb, pa]] of diffMap(d.prev.hw?.devs, d.next.hw?.devs)) {
           const hb = pb?.bound ? d.prev.ctxs.get(pb.bound.ctx)?.file : undefined;
           const ha = pa?.bound ? (d.next.ctxs.get(pa.bound.ctx) ?? d.prev.ctxs.get(pa.bound.ctx))?.file : undefined;
-          if (hb !== undefined) add(delta, hb, -2);
-          if (ha !== undefined) add(delta, ha, 2);
+          if (hb !== undefined) add(delta, hb, -bindingRefs(pb!.bound!));
+          if (ha !== undefined) add(delta, ha, bindingRefs(pa!.bound!));
         }
+        for (const [, [gb, ga]] of diffMap(d.prev.hw?.groups, d.next.hw?.groups)) {
+          const hb = gb?.iommufd ? d.prev.ctxs.get(gb.iommufd)?.file : undefined;
+          const ha = ga?.iommufd ? (d.next.ctxs.get(ga.iommufd) ?? d.prev.ctxs.get(ga.iommufd))?.file : undefined;
+          if (hb !== undefined) add(delta, hb, -1);
+          if (ha !== undefined) add(delta, ha, 1);
+        }
+      }
       const ids = new Set(delta.keys());
       for (const id of d.files.keys()) ids.add(id);
       for (const id of ids) {

@@ -56,7 +56,12 @@ export interface IommuInst {
   readonly features: readonly string[];
 }
 
-/** How a device file was bound: VFIO_DEVICE_BIND_IOMMUFD through `file` into context `ctx`. */
+/**
+ * How a device was bound: VFIO_DEVICE_BIND_IOMMUFD through its cdev file
+ * `file` into context `ctx`, or (`file` 0, no file's ID) through the legacy
+ * group: the first VFIO_GROUP_GET_DEVICE_FD binds and attaches it to the
+ * compat IOAS, the last of those files to close unbinds it (vfio_group.ts).
+ */
 export interface Binding {
   readonly file: number;
   readonly ctx: number;
@@ -83,8 +88,10 @@ export interface PhysDev {
   readonly maxPasidLog2: number;
   /** Lifecycle (machines/device.machine.ts) as seen from the bound file, or from any file when unbound. */
   readonly state: DeviceState;
-  /** Open files of its cdev. */
+  /** Its open VFIO files: of its cdev, or from VFIO_GROUP_GET_DEVICE_FD. */
   readonly opens: number;
+  /** device->open_count through the group: its files from VFIO_GROUP_GET_DEVICE_FD. */
+  readonly groupOpens: number;
   readonly bound: Binding | null;
 }
 
@@ -101,6 +108,8 @@ export interface IommuGroup {
   readonly legacyOpen: boolean;
   /** Devices of the group bound through their cdev (group->cdev_device_open_cnt). */
   readonly cdevOpenCnt: number;
+  /** group->iommufd: the context VFIO_GROUP_SET_CONTAINER gave the group (it holds a reference to its file), 0 when none. */
+  readonly iommufd: number;
 }
 
 export interface Hardware {
@@ -277,6 +286,7 @@ function deviceAdd(w: World, _pid: number, a: Fields): [World, Result] {
       msiIsolated: bool(a['msi_isolated'], inst ? inst.msiIsolated : true),
       legacyOpen: false,
       cdevOpenCnt: 0,
+      iommufd: 0,
     };
     hw = { ...hw, groups: hw.groups.set(groupId, g) };
   }
@@ -292,6 +302,7 @@ function deviceAdd(w: World, _pid: number, a: Fields): [World, Result] {
     maxPasidLog2: num(a['max_pasid_log2'], 0),
     state: 'appeared',
     opens: 0,
+    groupOpens: 0,
     bound: null,
   };
   return [{ ...w, hw: { ...hw, devs: hw.devs.set(id, dev) } }, { errno: 0 }];

@@ -51,8 +51,10 @@ export interface OpenFile {
   readonly obj?: number;
   /** Memory object (memfd, file). */
   readonly mobj?: number;
-  /** The device behind a VFIO cdev file ('vfio'): its number in World.hw.devs. */
+  /** The device behind a VFIO device file ('vfio'): its number in World.hw.devs. */
   readonly dev?: number;
+  /** A VFIO device file from VFIO_GROUP_GET_DEVICE_FD (df->group), not from the device's cdev. */
+  readonly viaGroup?: true;
   /** The VFIO group of a legacy group file ('vfio_group'). */
   readonly group?: number;
   /** The file offset read(2) and write(2) use and advance (memfd); absent = 0. */

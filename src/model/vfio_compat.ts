@@ -6,10 +6,9 @@
  * The compat IOAS is a non-owning pointer in the context (`ctx.vfioIoas`):
  * set by IOMMU_VFIO_IOAS SET, cleared by CLEAR and by destroying that IOAS
  * (object.ts: Tx.remove, as main.c:iommufd_object_remove does). No
- * container ioctl creates one: in the kernel only attaching a legacy VFIO
- * group to the iommufd does (iommufd_vfio_compat_ioas_create, reached from
- * drivers/vfio's VFIO_GROUP_SET_CONTAINER), and group ioctls are answered as
- * not modelled (engine/apply.ts). Without a compat IOAS every container ioctl except
+ * container ioctl creates one: only attaching a legacy VFIO group to the
+ * iommufd does (iommufd_vfio_compat_ioas_create, reached from drivers/vfio's
+ * VFIO_GROUP_SET_CONTAINER: vfio_group.ts). Without a compat IOAS every container ioctl except
  * GET_API_VERSION and CHECK_EXTENSION of a plain extension answers ENODEV
  * after its own argument checks.
  *

@@ -2,7 +2,8 @@
  * A device's VFIO cdev, /dev/vfio/devices/<cdev> (drivers/vfio/device_cdev.c,
  * drivers/vfio/iommufd.c, vfio_main.c: vfio_device_fops_unl_ioctl;
  * kernel-semantics §5.1), and the legacy VFIO group file /dev/vfio/<group>
- * as far as it excludes the cdev (group.c: vfio_device_block_group).
+ * as far as it excludes the cdev (group.c: vfio_device_block_group); its
+ * ioctls, and the device files they open, are vfio_group.ts's.
  *
  * Events on a cdev fd: VFIO_DEVICE_BIND_IOMMUFD {argsz, flags, iommufd}
  * -> out_devid; VFIO_DEVICE_ATTACH_IOMMUFD_PT {argsz, flags, pt_id} ->
@@ -29,6 +30,7 @@ import { deviceAttach, deviceBind, deviceDetach, deviceReplace } from './device.
 import { fileAt, installFile, putFile } from './files.js';
 import { devByCdev, deviceStep, putDev, putGroup, type PhysDev } from './hardware.js';
 import { destroyObject } from './lifecycle.js';
+import { vfioGroupDeviceRelease, vfioGroupRelease } from './vfio_group.js';
 import { Tx } from './object.js';
 import type { OpenFile, World } from './state.js';
 import type { DeviceState } from '../../machines/tables.js';
@@ -71,17 +73,15 @@ export function vfioOpen(w: World, pid: number, path: string): [World, Result] |
   return [putGroup(w2, { ...g, legacyOpen: true }), { errno: 0, ret: fd }];
 }
 
-/** df->access_granted: this VFIO device file is the one bound (its read, write and mmap reach the driver only then). */
+/** df->access_granted: this VFIO device file is the one bound, or came from the group (its read, write and mmap reach the driver only then). */
 export function accessGranted(w: World, f: OpenFile): boolean {
-  return f.dev !== undefined && w.hw.devs.get(f.dev)?.bound?.file === f.id;
+  return f.dev !== undefined && (f.viaGroup === true || w.hw.devs.get(f.dev)?.bound?.file === f.id);
 }
 
 /** The last reference to a VFIO file went (vfio_device_fops_release, vfio_group_fops_release). */
 export function vfioRelease(w: World, f: OpenFile): World {
-  if (f.kind === 'vfio_group') {
-    const g = w.hw.groups.get(f.group!);
-    return g ? putGroup(w, { ...g, legacyOpen: false }) : w;
-  }
+  if (f.kind === 'vfio_group') return vfioGroupRelease(w, f);
+  if (f.viaGroup) return vfioGroupDeviceRelease(w, w.hw.devs.get(f.dev!)!);
   let p = w.hw.devs.get(f.dev!)!;
   p = { ...p, opens: p.opens - 1 };
   const b = p.bound;
@@ -124,6 +124,8 @@ export function vfioDeviceIoctl(w: World, fileId: number, pid: number, ev: Event
   }
   const view = deviceView(p, fileId);
   if (op === 'VFIO_DEVICE_BIND_IOMMUFD') return bind(w, f, p, view, pid, ev);
+  // A file from the group: ATTACH and DETACH are cdev-only, so they reach the driver's ioctl as well.
+  if (f.viaGroup) return op.startsWith('VFIO_') || op === 'RAW_IOCTL' ? [w, { errno: 'ENOTTY', unmodelled: op }] : fail(w, 'ENOTTY');
   // Paired with the bind's access_granted: nothing else is allowed before it.
   if (!p.bound || p.bound.file !== fileId) return fail(w, 'EINVAL');
   if (op === 'VFIO_DEVICE_ATTACH_IOMMUFD_PT') return attach(w, p, view, pid, ev);
@@ -140,6 +142,8 @@ function bind(w: World, f: OpenFile, p: PhysDev, view: DeviceState, pid: number,
   const minsz = IOCTLS.VFIO_DEVICE_BIND_IOMMUFD.minSize;
   const ifd = u32(a, 'iommufd') | 0;
   if (argszOf(ev, VFIO_STRUCTS.vfio_device_bind_iommufd) < minsz || u32(a, 'flags') || ifd < 0) return fail(w, 'EINVAL');
+  // BIND_IOMMUFD only allowed for cdev fds
+  if (f.viaGroup) return fail(w, 'EINVAL');
   // vfio_device_block_group: not while the group's legacy file is open.
   const g = w.hw.groups.get(p.group)!;
   if (g.legacyOpen) return fail(w, 'EBUSY');

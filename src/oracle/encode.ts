@@ -91,6 +91,10 @@ const NO_EQUIVALENT: Record<string, string> = table({
   VFIO_DEVICE_BIND_IOMMUFD: 'a VFIO device cdev (the oracle has no VFIO device)',
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: 'a VFIO device cdev (the oracle has no VFIO device)',
   VFIO_DEVICE_DETACH_IOMMUFD_PT: 'a VFIO device cdev (the oracle has no VFIO device)',
+  VFIO_GROUP_GET_STATUS: 'a VFIO group file (the oracle has no VFIO device)',
+  VFIO_GROUP_SET_CONTAINER: 'a VFIO group file (the oracle has no VFIO device)',
+  VFIO_GROUP_UNSET_CONTAINER: 'a VFIO group file (the oracle has no VFIO device)',
+  VFIO_GROUP_GET_DEVICE_FD: 'a VFIO group file (the oracle has no VFIO device)',
 });
 /** Events of the model's own bookkeeping: nothing to run. */
 const NOTHING_TO_RUN = new Set(['note', 'noop']);

@@ -26,7 +26,7 @@ import { KERNEL_VERSIONS, UAPI, structLayout, type KernelVersion } from './versi
 export type SizeConvention = 'size' | 'argsz' | 'int';
 
 /** The file the ioctl is made on. */
-export type IoctlFile = 'iommufd' | 'vfio_device';
+export type IoctlFile = 'iommufd' | 'vfio_device' | 'vfio_group';
 
 interface Spec {
   readonly struct: string | null;
@@ -96,6 +96,11 @@ const SPECS = {
   VFIO_DEVICE_BIND_IOMMUFD: vfio('vfio_device_bind_iommufd', 'out_devid', 'vfio_device'),
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: vfio('vfio_device_attach_iommufd_pt', 'pt_id', 'vfio_device'),
   VFIO_DEVICE_DETACH_IOMMUFD_PT: vfio('vfio_device_detach_iommufd_pt', 'flags', 'vfio_device'),
+
+  // The legacy VFIO group file (drivers/vfio/group.c), /dev/vfio/<group>. Its other three ioctls
+  // take no struct (an int pointer, a string, nothing): their events spell the argument out
+  // (model/vfio_group.ts), and their numbers are in the generated header data.
+  VFIO_GROUP_GET_STATUS: vfio('vfio_group_status', 'flags', 'vfio_group'),
 } as const satisfies Record<string, Spec>;
 
 export type IoctlName = keyof typeof SPECS;

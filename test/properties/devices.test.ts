@@ -2,8 +2,10 @@
  * Devices, groups and HWPTs over random event sequences (seed 0xde71ce):
  * VT-d devices behind two IOMMU instances (one group of two, one single,
  * the second instance narrower and without dirty tracking), an emulated
- * device and selftest mock devices, driven through their VFIO cdevs, IOAS
- * maps, allowed ranges, manual HWPTs and destroys. After every event:
+ * device and selftest mock devices, driven through their VFIO cdevs and
+ * their legacy group files (an iommufd as the container, device files from
+ * VFIO_GROUP_GET_DEVICE_FD), IOAS maps, allowed ranges, manual HWPTs and
+ * destroys. After every event:
  *
  * 1. an attached device's IOAS is never destroyed;
  * 2. every object's `users` is what the references to it imply, and once
@@ -46,9 +48,10 @@ const MSI = 0xfee00000n;
 
 interface Rig {
   w: World;
-  /** The iommufd fds opened (the first is the main context), and the cdev fds by device. */
+  /** The iommufd fds opened (the first is the main context), the device fds by device (cdev or group), the group fds. */
   ictx: number[];
   devFds: Map<number, number[]>;
+  groupFds: number[];
   quirks: number;
   /** Device object IDs whose reserved regions the kernel quirk removed while they stayed attached. */
   tainted: Set<string>;
@@ -61,7 +64,7 @@ function run(rig: Rig, ev: Event): Result {
 }
 
 function setup(): Rig {
-  const rig: Rig = { w: emptyWorld({ kernel: '6.12' }), ictx: [], devFds: new Map(), quirks: 0, tainted: new Set() };
+  const rig: Rig = { w: emptyWorld({ kernel: '6.12' }), ictx: [], devFds: new Map(), groupFds: [], quirks: 0, tainted: new Set() };
   rig.ictx.push(run(rig, { op: 'open', args: { path: '/dev/iommu' } }).ret!);
   run(rig, { op: 'mmap', args: { va: BUF, length: 0x400000n, kind: 'anon' } });
   for (const ev of [
@@ -110,7 +113,12 @@ type Cmd =
   | { k: 'mock'; ioas: number }
   | { k: 'destroy'; type: number; n: number }
   | { k: 'second_ctx' }
-  | { k: 'remove'; dev: number };
+  | { k: 'remove'; dev: number }
+  | { k: 'gopen'; dev: number }
+  | { k: 'gclose'; n: number }
+  | { k: 'gset'; n: number; ctx: number }
+  | { k: 'gunset'; n: number }
+  | { k: 'gdev'; dev: number; n: number };
 
 const dev = fc.integer({ min: 1, max: 4 });
 const n = fc.nat({ max: 7 });
@@ -129,6 +137,11 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ k: fc.constant('destroy' as const), type: fc.nat({ max: 4 }), n }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('second_ctx' as const) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('remove' as const), dev }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('gopen' as const), dev }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('gclose' as const), n }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('gset' as const), n, ctx: fc.constantFrom(0, 0, 1) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('gunset' as const), n }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('gdev' as const), dev, n }) },
 );
 
 const MAP_IOVAS = [0x100000n, MSI, 0x200000n, 0x10800n, 0x7fff000000n];
@@ -141,6 +154,30 @@ const ALLOWED: [bigint, bigint][] = [
 
 function ioctl(rig: Rig, op: string, args: Fields, fd = rig.ictx[0]!, bufs?: Event['bufs']): Result {
   return run(rig, { op, fd, args, ...(bufs ? { bufs } : {}) });
+}
+
+/**
+ * open(2) of device `dev`'s group file, its devices' cdev files closed first (a bound one keeps the
+ * group file from opening), each close held to the machine as any other step.
+ */
+function openGroup(rig: Rig, dev: number): [Event, Result] {
+  const g = rig.w.hw.devs.get(dev)?.group ?? 99;
+  rig.w.hw.devs.each((d, p) => {
+    if (p.group !== g) return true;
+    for (const fd of rig.devFds.get(d) ?? []) {
+      if (rig.w.files.get(rig.w.procs.get(PID)!.fds.get(fd)!)?.viaGroup) continue;
+      rig.devFds.set(d, rig.devFds.get(d)!.filter((x) => x !== fd));
+      const ev: Event = { op: 'close', args: { fd } };
+      const before = rig.w;
+      const r = run(rig, ev);
+      checkDeviceMachine(before, rig.w, ev, r);
+    }
+    return true;
+  });
+  const ev: Event = { op: 'open', args: { path: `/dev/vfio/${g}` } };
+  const r = run(rig, ev);
+  if (!r.errno) rig.groupFds.push(r.ret!);
+  return [ev, r];
 }
 
 function exec(rig: Rig, c: Cmd): [Event | undefined, Result | undefined] {
@@ -205,6 +242,38 @@ function exec(rig: Rig, c: Cmd): [Event | undefined, Result | undefined] {
     }
     case 'remove':
       return last({ op: 'device_remove', args: { dev: c.dev } });
+    case 'gopen':
+      return openGroup(rig, c.dev);
+    case 'gclose': {
+      const fd = pickFrom(rig.groupFds, c.n, -1);
+      if (fd < 0) return [undefined, undefined];
+      rig.groupFds = rig.groupFds.filter((x) => x !== fd);
+      return last({ op: 'close', args: { fd } });
+    }
+    case 'gset':
+      if (!rig.groupFds.length) openGroup(rig, c.n);
+      return last({ op: 'VFIO_GROUP_SET_CONTAINER', fd: pickFrom(rig.groupFds, c.n, 77), args: { fd: pickFrom(rig.ictx, c.ctx, 0) } });
+    case 'gunset':
+      return last({ op: 'VFIO_GROUP_UNSET_CONTAINER', fd: pickFrom(rig.groupFds, c.n, 77), args: {} });
+    case 'gdev': {
+      if (!rig.groupFds.length) openGroup(rig, c.dev);
+      const gfd = pickFrom(rig.groupFds, c.n, 77);
+      // mostly a device of that group (device_add names it after its cdev), now and then any
+      const gf = rig.w.files.get(rig.w.procs.get(PID)!.fds.get(gfd) ?? -1);
+      const members = rig.w.hw.devs.toArray().filter(([, p]) => p.group === gf?.group);
+      const d = c.n % 4 && members.length ? members[c.dev % members.length]![0] : c.dev;
+      // and mostly with a container set
+      if (c.n % 3 && gf?.group !== undefined && !rig.w.hw.groups.get(gf.group)?.iommufd) {
+        const set: Event = { op: 'VFIO_GROUP_SET_CONTAINER', fd: gfd, args: { fd: rig.ictx[0]! } };
+        const before = rig.w;
+        const r = run(rig, set);
+        checkDeviceMachine(before, rig.w, set, r);
+      }
+      const ev: Event = { op: 'VFIO_GROUP_GET_DEVICE_FD', fd: gfd, args: { name: `vfio${d}` } };
+      const r = run(rig, ev);
+      if (!r.errno) rig.devFds.set(d, [...fds(d), r.ret!]);
+      return [ev, r];
+    }
   }
 }
 
@@ -375,7 +444,17 @@ function deviceEventOf(before: World, ev: Event): { dev: number; file: number; t
   const fd = ev.op === 'close' ? Number(ev.args!['fd']) : ev.fd;
   const fileId = fd === undefined ? undefined : before.procs.get(PID)!.fds.get(fd);
   const f = fileId === undefined ? undefined : before.files.get(fileId);
+  // GET_DEVICE_FD on a group file is the device's event, as the group path sees it (file 0)
+  if (f?.kind === 'vfio_group' && ev.op === 'VFIO_GROUP_GET_DEVICE_FD') {
+    let dev: number | undefined;
+    before.hw.devs.each((id, p) => {
+      if (p.group === f.group && p.name === ev.args!['name']) dev = id;
+      return dev === undefined;
+    });
+    return dev === undefined ? undefined : { dev, file: 0, type: ev.op };
+  }
   if (f?.kind !== 'vfio') return undefined;
+  if (ev.op === 'close' && f.viaGroup) return before.hw.devs.get(f.dev!)!.groupOpens === 1 && f.refs === 1 ? { dev: f.dev!, file: 0, type: 'close' } : undefined;
   if (ev.op === 'close') return before.hw.devs.get(f.dev!)?.bound?.file === f.id && f.refs === 1 ? { dev: f.dev!, file: f.id, type: 'close' } : undefined;
   return ev.op.startsWith('VFIO_DEVICE_') ? { dev: f.dev!, file: f.id, type: ev.op } : undefined;
 }
@@ -445,7 +524,7 @@ function closeAll(rig: Rig): void {
     return true;
   });
   w.hw.groups.each((id, g) => {
-    expect(g, `group ${id}`).toMatchObject({ owner: 0, ownerCnt: 0, cdevOpenCnt: 0, legacyOpen: false });
+    expect(g, `group ${id}`).toMatchObject({ owner: 0, ownerCnt: 0, cdevOpenCnt: 0, legacyOpen: false, iommufd: 0 });
     return true;
   });
   expect(w.procs.get(PID)).toMatchObject({ pinnedVm: 0n, lockedVm: 0n });
@@ -458,6 +537,7 @@ function closeAll(rig: Rig): void {
 describe(`devices, groups and HWPTs (seed ${SEED.toString(16)})`, () => {
   let quirks = 0;
   let steps = 0;
+  let groupOpened = 0;
   it('keeps its invariants and agrees with the lifecycle machines, and leaves nothing behind', () => {
     fc.assert(
       fc.property(fc.array(cmd, { minLength: 5, maxLength: 45 }), (cmds) => {
@@ -467,6 +547,7 @@ describe(`devices, groups and HWPTs (seed ${SEED.toString(16)})`, () => {
           const [ev, res] = exec(rig, c);
           if (!res) continue;
           steps++;
+          if (ev?.op === 'VFIO_GROUP_GET_DEVICE_FD' && res.errno === 0) groupOpened++;
           if (ev && ev.op !== 'IOMMU_HWPT_ALLOC' && ev.op !== 'IOMMU_TEST_OP_MOCK_DOMAIN' && ev.op !== 'IOMMU_DESTROY') checkDeviceMachine(before, rig.w, ev, res);
           checkHwptMachine(before, rig.w);
           noteQuirk(rig, before, ev, res);
@@ -483,6 +564,8 @@ describe(`devices, groups and HWPTs (seed ${SEED.toString(16)})`, () => {
       { seed: SEED, numRuns: 150 },
     );
     expect(steps).toBeGreaterThan(1500);
+    // (the devices start bound through their cdevs: a group opens once its devices' files are closed)
+    expect(groupOpened).toBeGreaterThan(10);
   });
   it('meets the kernel quirk of a refused replace within one IOAS (and property 4 holds everywhere else)', () => {
     expect(quirks).toBeGreaterThan(0);

@@ -554,11 +554,15 @@ describe('a VFIO device file and group file, more answers from the code (2026-11
     expect(mm().unmodelled).toMatch(/VFIO device file/);
   });
 
-  it("a group file's ioctls are said to be not modelled, not answered ENOTTY", () => {
+  it("a group file's ioctls by number (vfio_group.test.ts has them by name); another number is ENOTTY", () => {
     const r = new Rig();
     r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'], group: 5 });
     const g = r.env('open', { path: '/dev/vfio/5' }).ret!;
-    expect(r.io('RAW_IOCTL', { request: 0x3b67 }, g).unmodelled).toMatch(/VFIO group file/);
+    expect(r.io('RAW_IOCTL', { request: 0x3b67, payload: { argsz: 8, flags: 0 } }, g)).toEqual({ errno: 0, out: { argsz: 8, flags: 1 } });
+    expect(r.io('RAW_IOCTL', { request: 0x3b67, payload: null }, g).errno).toBe('EFAULT');
+    expect(r.io('RAW_IOCTL', { request: 0x3b6a }, g).unmodelled).toMatch(/not in it/);
+    expect(r.io('RAW_IOCTL', { request: 0x3b69 }, g).errno).toBe('EINVAL'); // UNSET_CONTAINER: nothing set
+    expect(r.io('RAW_IOCTL', { request: 0x3b6b }, g)).toEqual({ errno: 'ENOTTY' });
   });
 
   it('a device reporting two software MSI windows, or one beside a hardware MSI region, fails its attach (iopt_table_enforce_dev_resv_regions: EINVAL)', () => {
