@@ -139,12 +139,13 @@ function setContainer(w: World, g: IommuGroup, pid: number, ev: Event): [World, 
 
 /** vfio_group_ioctl_get_device_fd -> vfio_device_open_file -> vfio_df_group_open */
 function getDeviceFd(w: World, g: IommuGroup, pid: number, ev: Event): [World, Result] {
-  // strndup_user(arg, PAGE_SIZE): unreadable EFAULT, no NUL within a page EINVAL.
+  // strndup_user(arg, PAGE_SIZE): unreadable EFAULT; the string up to its NUL, which must come
+  // within a page (EINVAL).
   const raw = ev.args?.['name'];
   if (ev.args === null || typeof raw !== 'string') return fail(w, 'EFAULT');
   const nul = raw.indexOf('\0');
-  if (Buffer.byteLength(nul < 0 ? raw : raw.slice(0, nul + 1)) + (nul < 0 ? 1 : 0) > Number(PAGE_SIZE)) return fail(w, 'EINVAL');
   const name = nul < 0 ? raw : raw.slice(0, nul);
+  if (Buffer.byteLength(name) + 1 > Number(PAGE_SIZE)) return fail(w, 'EINVAL');
   // vfio_device_get_from_name: strcmp of dev_name, or the driver's match (vfio-pci: the name, then options).
   let p: PhysDev | undefined;
   let optioned = false;

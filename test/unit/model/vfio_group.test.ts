@@ -166,6 +166,9 @@ describe('VFIO_GROUP_GET_DEVICE_FD', () => {
     r.openGroup();
     expect(r.io('VFIO_GROUP_GET_DEVICE_FD', r.group, null).errno).toBe('EFAULT');
     expect(r.deviceFd('x'.repeat(4096)).errno).toBe('EINVAL');
+    // 4095 bytes and the NUL fit in the page (an unknown name, then); bytes, not characters, count
+    expect(r.deviceFd('x'.repeat(4095)).errno).toBe('ENODEV');
+    expect(r.deviceFd('é'.repeat(2048)).errno).toBe('EINVAL');
     expect(r.deviceFd('0000:01:00.1').errno).toBe('ENODEV');
     expect(r.deviceFd('').errno).toBe('ENODEV');
     expect(r.deviceFd().errno).toBe('EINVAL');
