@@ -77,8 +77,16 @@ export class EventStore {
   /** Blocks with the worker, oldest first; dropped once their events are all in chunks. */
   private inflight: { first: number; events: readonly Event[] }[] = [];
   private count = 0;
-  private readonly cache = new Map<number, Event[]>();
-  private readonly cacheSize: number;
+  // The decoded chunks, a few, in a ring of arrays. A seek replays ~5 chunks once each and a step
+  // stays within one or two, so few are needed; and more, or a Map, get the decoded events promoted
+  // to V8's old generation, where only a full collection frees them: a chunk kept for 24 decodes
+  // outlives two young collections of a run of seeks, and a Map's deleted entries stay in its table,
+  // which from the old generation keeps them alive through young collections. Either way ~200 KB a
+  // seek on the VM trace, and one seek in ~450 met a full collection's 100-200 ms pause (README,
+  // Performance).
+  private readonly ringChunk: Int32Array;
+  private readonly ringEvents: (Event[] | null)[];
+  private ringNext = 0;
   private bytes = 0;
   private readonly useWorker: boolean;
   private worker: Worker | null = null;
@@ -87,7 +95,10 @@ export class EventStore {
   private flushed = false;
 
   constructor(opts: { cacheChunks?: number; worker?: boolean } = {}) {
-    this.cacheSize = opts.cacheChunks ?? 24;
+    const n = opts.cacheChunks ?? 4;
+    if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`EventStore: cacheChunks must be an integer >= 1, got ${n}`);
+    this.ringChunk = new Int32Array(n).fill(-1);
+    this.ringEvents = new Array<Event[] | null>(n).fill(null);
     this.useWorker = opts.worker ?? true;
   }
 
@@ -214,7 +225,7 @@ export class EventStore {
 
   private add(chunks: readonly Uint8Array[], counts: readonly number[]): void {
     for (let k = 0; k < chunks.length; k++) {
-      this.cache.delete(this.chunks.length);
+      this.forget(this.chunks.length);
       this.chunks.push(chunks[k]!);
       this.chunkFirst.push(this.encoded);
       this.encoded += counts[k]!;
@@ -247,16 +258,22 @@ export class EventStore {
   }
 
   private chunk(c: number): Event[] {
-    const hit = this.cache.get(c);
-    if (hit) {
-      this.cache.delete(c);
-      this.cache.set(c, hit);
-      return hit;
-    }
+    const at = this.ringChunk.indexOf(c);
+    if (at >= 0) return this.ringEvents[at]!;
     const evs = decodeChunk(this.chunks[c]!);
-    this.cache.set(c, evs);
-    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+    const k = this.ringNext;
+    this.ringNext = (k + 1) % this.ringChunk.length;
+    this.ringChunk[k] = c;
+    this.ringEvents[k] = evs;
     return evs;
+  }
+
+  /** Drops chunk `c` from the ring, if it is there. */
+  private forget(c: number): void {
+    const at = this.ringChunk.indexOf(c);
+    if (at < 0) return;
+    this.ringChunk[at] = -1;
+    this.ringEvents[at] = null;
   }
 
   get(i: number): Event {

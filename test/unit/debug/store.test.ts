@@ -60,6 +60,15 @@ describe('EventStore', () => {
     expect(() => s.get(events.length)).toThrow(RangeError);
   });
 
+  it('keeps at least one decoded chunk (a ring of them, one a single chunk thrashes through)', () => {
+    expect(() => new SrcStore({ cacheChunks: 0 })).toThrow(RangeError);
+    expect(() => new SrcStore({ cacheChunks: 1.5 })).toThrow(RangeError);
+    const s = new SrcStore({ cacheChunks: 1, worker: false });
+    for (const ev of events.slice(0, 1000)) s.push(ev);
+    // back and forth across a chunk boundary: every read decodes, every one is right
+    for (let k = 0; k < 6; k++) for (const i of [255, 256, 511, 512, 0, 999]) expect(s.get(i)).toEqual(events[i]);
+  });
+
   it('with the worker: the same events at every stage, and the same encoded bytes as encoding here', async () => {
     const s = new DistStore();
     const here = new DistStore({ worker: false });
