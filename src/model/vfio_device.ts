@@ -157,16 +157,8 @@ function bind(w: World, f: OpenFile, p: PhysDev, view: DeviceState, pid: number,
   // vfio_df_open: only the legacy group path may open a device twice.
   if (p.bound) return fail(w, 'EINVAL');
   const tx = new Tx(w, w.ctxs.get(ictx.ctx)!, pid);
-  let obj: number;
-  if (p.kind === 'physical') {
-    const dev = deviceBind(tx, p.id);
-    if (typeof dev === 'string') return fail(w, dev);
-    obj = dev.id;
-  } else {
-    const acc = accessCreateUnattached(tx);
-    if (!acc) return fail(w, 'EBUSY');
-    obj = acc.id;
-  }
+  const obj = bindIommufd(tx, p);
+  if (typeof obj === 'string') return fail(w, obj);
   w = tx.commit();
   const g2 = w.hw.groups.get(p.group)!;
   w = putGroup(w, { ...g2, cdevOpenCnt: g2.cdevOpenCnt + 1 });
@@ -175,6 +167,20 @@ function bind(w: World, f: OpenFile, p: PhysDev, view: DeviceState, pid: number,
   const cf = w.files.get(ictx.id)!;
   w = { ...w, files: w.files.set(cf.id, { ...cf, refs: cf.refs + 2 }) };
   return [w, { errno: 0, out: { out_devid: obj } }];
+}
+
+/**
+ * vdev->ops->bind_iommufd into the Tx's context: a physical device's DEVICE object
+ * (vfio_iommufd_physical_bind), an emulated one's ACCESS (vfio_iommufd_emulated_bind).
+ * The object's ID, or the errno. The cdev's BIND and the group's first GET_DEVICE_FD both come here.
+ */
+export function bindIommufd(tx: Tx, p: PhysDev): number | string {
+  if (p.kind === 'physical') {
+    const dev = deviceBind(tx, p.id);
+    return typeof dev === 'string' ? dev : dev.id;
+  }
+  const acc = accessCreateUnattached(tx);
+  return acc ? acc.id : 'EBUSY';
 }
 
 /** vfio_df_ioctl_attach_pt -> vfio_iommufd_physical_attach_ioas / _emulated_attach_ioas (§5.1). */

@@ -35,8 +35,8 @@ import type { Event, Fields, Result } from '../events/event.js';
 import { CONSTANTS as VFIO, IOCTLS as VFIO_NUMBERS } from '../uapi/generated_vfio.js';
 import { IOCTLS } from '../uapi/ioctls.js';
 import { u32 } from './args.js';
-import { accessChangeIoas, accessCreateUnattached } from './access.js';
-import { deviceAttach, deviceBind } from './device.js';
+import { accessChangeIoas } from './access.js';
+import { deviceAttach } from './device.js';
 import { DEV_PCI, DEV_VF } from './drivers/index.js';
 import { fileAt, installFile, putFile } from './files.js';
 import { emptyIopt } from './io_pagetable.js';
@@ -44,6 +44,7 @@ import { deviceStep, putDev, putGroup, type IommuGroup, type PhysDev } from './h
 import { destroyObject } from './lifecycle.js';
 import { PAGE_SIZE } from './mm.js';
 import { Tx } from './object.js';
+import { bindIommufd } from './vfio_device.js';
 import type { OpenFile, World } from './state.js';
 
 const fail = (w: World, errno: string): [World, Result] => [w, { errno }];
@@ -169,16 +170,8 @@ function getDeviceFd(w: World, g: IommuGroup, pid: number, ev: Event): [World, R
     // vfio_df_open -> first open: bind_iommufd into the group's context, then the compat attach.
     const ctx = w.ctxs.get(g.iommufd)!;
     const tx = new Tx(w, ctx, pid);
-    let obj: number;
-    if (p.kind === 'physical') {
-      const dev = deviceBind(tx, p.id);
-      if (typeof dev === 'string') return fail(w, dev);
-      obj = dev.id;
-    } else {
-      const acc = accessCreateUnattached(tx);
-      if (!acc) return fail(w, 'EBUSY');
-      obj = acc.id;
-    }
+    const obj = bindIommufd(tx, p);
+    if (typeof obj === 'string') return fail(w, obj);
     // vfio_iommufd_compat_attach_ioas: the compat IOAS (ENODEV without one), then attach_ioas.
     const ioasId = ctx.vfioIoas && tx.get(ctx.vfioIoas, 'ioas') ? ctx.vfioIoas : 0;
     if (!ioasId) return fail(w, 'ENODEV');
