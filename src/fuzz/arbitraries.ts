@@ -269,27 +269,19 @@ function testOp(op: string, h: number, idOf: (d: D) => Sym | number, mem: string
   });
 }
 
-/** An ioctl on a VFIO device file (the process's k-th cdev fd). */
-function vfioDev(op: string, body: (d: D) => SymFields): Builder<Template> {
+/** An ioctl on a VFIO device file (the process's k-th device fd), or with `kind` 'vfio_group' on a legacy group file. */
+function vfioDev(op: string, body: (d: D) => SymFields, kind: 'vfio' | 'vfio_group' = 'vfio'): Builder<Template> {
   return (d) => {
     hostility(d, d.bias);
-    const t: Template = { op, pid: pid(d), fd: d.w([95, d.h]) ? fd('any', d.int(7)) : fd('vfio', d.int(2)), args: body(d) };
+    const t: Template = { op, pid: pid(d), fd: d.w([95, d.h]) ? fd('any', d.int(7)) : fd(kind, d.int(2)), args: body(d) };
     if (d.w([100, d.h])) t.args = null;
     if (bare(d)) t.noConstruct = true;
     return t;
   };
 }
+/** An ioctl on a legacy VFIO group file. */
+const vfioGroup = (op: string, body: (d: D) => SymFields): Builder<Template> => vfioDev(op, body, 'vfio_group');
 
-/** An ioctl on a legacy VFIO group file (the process's k-th group fd). */
-function vfioGroup(op: string, body: (d: D) => SymFields): Builder<Template> {
-  return (d) => {
-    hostility(d, d.bias);
-    const t: Template = { op, pid: pid(d), fd: d.w([95, d.h]) ? fd('any', d.int(7)) : fd('vfio_group', d.int(2)), args: body(d) };
-    if (d.w([100, d.h])) t.args = null;
-    if (bare(d)) t.noConstruct = true;
-    return t;
-  };
-}
 
 function env(op: string, body: (d: D) => SymFields, bufs?: (d: D) => Template['bufs']): Builder<Template> {
   return (d) => {
