@@ -56,15 +56,16 @@ const GROUP_OPS: Record<number, string> = {
   [VFIO_NUMBERS.VFIO_GROUP_GET_DEVICE_FD]: 'VFIO_GROUP_GET_DEVICE_FD',
 };
 
-/** group->iommu_group: NULL once the group's last device went while its file stayed open (vfio_device_remove_group). */
-function hasIommuGroup(w: World, g: IommuGroup): boolean {
+/** Whether group `id` has a device; group->iommu_group is NULL, and /dev/vfio/<id> gone, once its last device went while its file stayed open (vfio_device_remove_group). */
+export function groupHasDevices(w: World, id: number): boolean {
   let found = false;
   w.hw.devs.each((_id, d) => {
-    found = d.group === g.id;
+    found = d.group === id;
     return !found;
   });
   return found;
 }
+const hasIommuGroup = (w: World, g: IommuGroup): boolean => groupHasDevices(w, g.id);
 
 /** vfio_group_fops_unl_ioctl for one event on a group file. */
 export function vfioGroupIoctl(w: World, fileId: number, pid: number, ev: Event): [World, Result] {
@@ -199,7 +200,9 @@ function getDeviceFd(w: World, g: IommuGroup, pid: number, ev: Event): [World, R
 export function vfioGroupRelease(w: World, f: OpenFile): World {
   const g = w.hw.groups.get(f.group!);
   if (!g) return w;
-  w = putGroup(w, { ...g, legacyOpen: false, iommufd: 0 });
+  // A group whose last device went while this file was open goes with it (vfio_group_release):
+  // its /dev/vfio/<group> is no more.
+  w = hasIommuGroup(w, g) ? putGroup(w, { ...g, legacyOpen: false, iommufd: 0 }) : { ...w, hw: { ...w.hw, groups: w.hw.groups.delete(g.id) } };
   return g.iommufd ? putCtxRef(w, g.iommufd) : w;
 }
 

@@ -92,6 +92,11 @@ describe('VFIO_GROUP_GET_STATUS', () => {
     expect(r.env('device_remove', { dev: 1 }).errno).toBe(0);
     expect(r.status().errno).toBe('ENODEV');
     expect(r.setContainer().errno).toBe('ENODEV');
+    // its node went with the device (ENOENT, not the EBUSY of an open group), the group goes with its file
+    expect(r.env('open', { path: '/dev/vfio/5' }).errno).toBe('ENOENT');
+    r.close(r.group);
+    expect(r.w.hw.groups.has(5)).toBe(false);
+    expect(r.env('open', { path: '/dev/vfio/5' }).errno).toBe('ENOENT');
   });
 });
 
