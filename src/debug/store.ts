@@ -80,10 +80,10 @@ export class EventStore {
   // The decoded chunks, a few, in a ring of arrays. A seek replays ~5 chunks once each and a step
   // stays within one or two, so few are needed; and more, or a Map, get the decoded events promoted
   // to V8's old generation, where only a full collection frees them: a chunk kept for 24 decodes
-  // outlives two young collections of a run of seeks, and a Map's deleted entries stay in its table,
-  // which from the old generation keeps them alive through young collections. Either way ~200 KB a
-  // seek on the VM trace, and one seek in ~450 met a full collection's 100-200 ms pause (README,
-  // Performance).
+  // outlives two young collections of a run of seeks, and even a 2-entry Map promoted as much
+  // (measured; probably its replaced hash tables, from the old generation, keeping their entries
+  // alive). Either way ~200 KB a seek on the VM trace, and one seek in ~450 met a full
+  // collection's 100-200 ms pause (docs/performance.md).
   private readonly ringChunk: Int32Array;
   private readonly ringEvents: (Event[] | null)[];
   private ringNext = 0;
