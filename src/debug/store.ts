@@ -225,7 +225,6 @@ export class EventStore {
 
   private add(chunks: readonly Uint8Array[], counts: readonly number[]): void {
     for (let k = 0; k < chunks.length; k++) {
-      this.forget(this.chunks.length);
       this.chunks.push(chunks[k]!);
       this.chunkFirst.push(this.encoded);
       this.encoded += counts[k]!;
@@ -266,14 +265,6 @@ export class EventStore {
     this.ringChunk[k] = c;
     this.ringEvents[k] = evs;
     return evs;
-  }
-
-  /** Drops chunk `c` from the ring, if it is there. */
-  private forget(c: number): void {
-    const at = this.ringChunk.indexOf(c);
-    if (at < 0) return;
-    this.ringChunk[at] = -1;
-    this.ringEvents[at] = null;
   }
 
   get(i: number): Event {

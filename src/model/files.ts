@@ -57,6 +57,12 @@ export function closeFd(w: World, pid: number, fd: number): World | undefined {
   return putFile(w, fileId);
 }
 
+/** Take `n` more references to an open file (a kernel holder: iommufd_ctx_get, fget). */
+export function holdFile(w: World, fileId: number, n = 1): World {
+  const f = w.files.get(fileId)!;
+  return { ...w, files: w.files.set(fileId, { ...f, refs: f.refs + n }) };
+}
+
 /** Drop one reference to an open file; release it with the last one. */
 export function putFile(w: World, fileId: number): World {
   const f = w.files.get(fileId)!;

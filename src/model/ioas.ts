@@ -45,10 +45,15 @@ export function convIommuProt(flags: number): number {
   return prot;
 }
 
+/** iommufd_ioas_alloc: a new, empty IOAS in the Tx's context (undefined when the ID space is full). */
+export function newIoas(tx: Tx) {
+  return tx.alloc((id) => ({ type: 'ioas' as const, id, users: 1, iopt: emptyIopt(), hwpts: [] }));
+}
+
 /** iommufd_ioas_alloc_ioctl */
 export function ioasAlloc(tx: Tx, a: Fields): Result {
   if (u32(a, 'flags')) return { errno: 'EOPNOTSUPP' };
-  const ioas = tx.alloc((id) => ({ type: 'ioas' as const, id, users: 1, iopt: emptyIopt(), hwpts: [] }));
+  const ioas = newIoas(tx);
   if (!ioas) return { errno: 'EBUSY' };
   return { errno: 0, out: { out_ioas_id: ioas.id } };
 }

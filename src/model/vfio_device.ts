@@ -27,7 +27,7 @@ import type { StructLayout } from '../uapi/layout.js';
 import { u32 } from './args.js';
 import { accessChangeIoas, accessCreateUnattached, accessDetach } from './access.js';
 import { deviceAttach, deviceBind, deviceDetach, deviceReplace } from './device.js';
-import { fileAt, installFile, putFile } from './files.js';
+import { fileAt, holdFile, installFile, putFile } from './files.js';
 import { devByCdev, deviceStep, putDev, putGroup, type PhysDev } from './hardware.js';
 import { destroyObject } from './lifecycle.js';
 import { groupHasDevices, vfioGroupDeviceRelease, vfioGroupRelease } from './vfio_group.js';
@@ -165,8 +165,7 @@ function bind(w: World, f: OpenFile, p: PhysDev, view: DeviceState, pid: number,
   w = putGroup(w, { ...g2, cdevOpenCnt: g2.cdevOpenCnt + 1 });
   w = putDev(w, { ...w.hw.devs.get(p.id)!, bound: { file: f.id, ctx: ictx.ctx, obj, attached: false }, state: next });
   // The file's reference (fget in iommufd_ctx_from_fd) and the object's (iommufd_ctx_get).
-  const cf = w.files.get(ictx.id)!;
-  w = { ...w, files: w.files.set(cf.id, { ...cf, refs: cf.refs + 2 }) };
+  w = holdFile(w, ictx.id, 2);
   return [w, { errno: 0, out: { out_devid: obj } }];
 }
 

@@ -38,12 +38,13 @@ import { u32 } from './args.js';
 import { accessChangeIoas } from './access.js';
 import { deviceAttach } from './device.js';
 import { DEV_PCI, DEV_VF } from './drivers/index.js';
-import { fileAt, installFile, putFile } from './files.js';
-import { emptyIopt } from './io_pagetable.js';
+import { fileAt, holdFile, installFile, putFile } from './files.js';
+import { newIoas } from './ioas.js';
 import { deviceStep, putDev, putGroup, type IommuGroup, type PhysDev } from './hardware.js';
 import { destroyObject } from './lifecycle.js';
 import { PAGE_SIZE } from './mm.js';
 import { Tx } from './object.js';
+import { compatIoas } from './vfio_compat.js';
 import { bindIommufd } from './vfio_device.js';
 import type { OpenFile, World } from './state.js';
 
@@ -65,7 +66,6 @@ export function groupHasDevices(w: World, id: number): boolean {
   });
   return found;
 }
-const hasIommuGroup = (w: World, g: IommuGroup): boolean => groupHasDevices(w, g.id);
 
 /** vfio_group_fops_unl_ioctl for one event on a group file. */
 export function vfioGroupIoctl(w: World, fileId: number, pid: number, ev: Event): [World, Result] {
@@ -109,7 +109,7 @@ function getStatus(w: World, g: IommuGroup, ev: Event): [World, Result] {
   const minsz = IOCTLS.VFIO_GROUP_GET_STATUS.minSize;
   const argsz = ev.args['argsz'] !== undefined ? u32(ev.args, 'argsz') : (ev.size ?? minsz);
   if (argsz < minsz) return fail(w, 'EINVAL');
-  if (!hasIommuGroup(w, g)) return fail(w, 'ENODEV');
+  if (!groupHasDevices(w, g.id)) return fail(w, 'ENODEV');
   // With an iommufd, DMA ownership is claimed at GET_DEVICE_FD, so VIABLE may be set where that
   // then fails (the kernel's own comment); without a container, viable while nobody owns the group.
   const flags = g.iommufd ? VFIO.VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO.VFIO_GROUP_FLAGS_VIABLE : g.ownerCnt === 0 ? VFIO.VFIO_GROUP_FLAGS_VIABLE : 0;
@@ -122,21 +122,19 @@ function setContainer(w: World, g: IommuGroup, pid: number, ev: Event): [World, 
   const f = fileAt(w, pid, u32(ev.args, 'fd') | 0);
   if (!f) return fail(w, 'EBADF');
   if (g.iommufd) return fail(w, 'EINVAL');
-  if (!hasIommuGroup(w, g)) return fail(w, 'ENODEV');
+  if (!groupHasDevices(w, g.id)) return fail(w, 'ENODEV');
   // iommufd_ctx_from_file: only the iommufd itself (not its fault or access fds).
   if (f.kind !== 'iommufd' || f.ctx === undefined) return fail(w, 'EBADFD');
   const ctx = w.ctxs.get(f.ctx)!;
   const tx = new Tx(w, ctx, pid);
   // iommufd_vfio_compat_ioas_create: a new IOAS unless one is set (its ID then allocated and freed).
-  if (!(ctx.vfioIoas && tx.get(ctx.vfioIoas, 'ioas'))) {
-    const ioas = tx.alloc((id) => ({ type: 'ioas' as const, id, users: 1, iopt: emptyIopt(), hwpts: [] }));
+  if (!compatIoas(tx)) {
+    const ioas = newIoas(tx);
     if (!ioas) return fail(w, 'EBUSY');
     tx.ctx = { ...tx.ctx, vfioIoas: ioas.id };
   }
-  w = putGroup(tx.commit(), { ...g, iommufd: ctx.id });
   // the reference iommufd_ctx_from_file took, kept as group->iommufd
-  const cf = w.files.get(ctx.file)!;
-  return [{ ...w, files: w.files.set(cf.id, { ...cf, refs: cf.refs + 1 }) }, { errno: 0 }];
+  return [holdFile(putGroup(tx.commit(), { ...g, iommufd: ctx.id }), ctx.file), { errno: 0 }];
 }
 
 /** vfio_group_ioctl_get_device_fd -> vfio_device_open_file -> vfio_df_group_open */
@@ -174,7 +172,7 @@ function getDeviceFd(w: World, g: IommuGroup, pid: number, ev: Event): [World, R
     const obj = bindIommufd(tx, p);
     if (typeof obj === 'string') return fail(w, obj);
     // vfio_iommufd_compat_attach_ioas: the compat IOAS (ENODEV without one), then attach_ioas.
-    const ioasId = ctx.vfioIoas && tx.get(ctx.vfioIoas, 'ioas') ? ctx.vfioIoas : 0;
+    const ioasId = compatIoas(tx);
     if (!ioasId) return fail(w, 'ENODEV');
     if (p.kind === 'physical') {
       const r = deviceAttach(tx, obj, ioasId);
@@ -185,11 +183,9 @@ function getDeviceFd(w: World, g: IommuGroup, pid: number, ev: Event): [World, R
       const e = accessChangeIoas(tx, obj, ioasId);
       if (e) return fail(w, e);
     }
-    w = tx.commit();
     bound = { file: 0, ctx: ctx.id, obj, attached: true };
     // the DEVICE's (ACCESS's) iommufd_ctx_get; the group path's file holds no reference of its own
-    const cf = w.files.get(ctx.file)!;
-    w = { ...w, files: w.files.set(cf.id, { ...cf, refs: cf.refs + 1 }) };
+    w = holdFile(tx.commit(), ctx.file);
   }
   const [w2, fd] = installFile(w, pid, { kind: 'vfio', dev: p.id, viaGroup: true });
   const cur = w2.hw.devs.get(p.id)!;
@@ -202,7 +198,7 @@ export function vfioGroupRelease(w: World, f: OpenFile): World {
   if (!g) return w;
   // A group whose last device went while this file was open goes with it (vfio_group_release):
   // its /dev/vfio/<group> is no more.
-  w = hasIommuGroup(w, g) ? putGroup(w, { ...g, legacyOpen: false, iommufd: 0 }) : { ...w, hw: { ...w.hw, groups: w.hw.groups.delete(g.id) } };
+  w = groupHasDevices(w, g.id) ? putGroup(w, { ...g, legacyOpen: false, iommufd: 0 }) : { ...w, hw: { ...w.hw, groups: w.hw.groups.delete(g.id) } };
   return g.iommufd ? putCtxRef(w, g.iommufd) : w;
 }
 
