@@ -20,7 +20,7 @@ import { DEV_FLAG_NAMES, DRIVER_NAMES, PROFILES, type DevHw, type DriverName } f
 import { MOCK_IOMMU } from './drivers/mock.js';
 import { vtdDefaultRegs } from './drivers/intel_vtd.js';
 import { DEVICE_TABLE, type DeviceState } from '../../machines/tables.js';
-import type { DeviceObj, World } from './state.js';
+import type { DeviceObj, OpenFile, World } from './state.js';
 
 /** iommu_resv_type: DIRECT (RMRR), DIRECT_RELAXABLE (skipped by iommufd), RESERVED, MSI (hardware window), SW_MSI. */
 export type ResvType = 'direct' | 'direct_relaxable' | 'reserved' | 'msi' | 'sw_msi';
@@ -97,6 +97,7 @@ export interface PhysDev {
 
 /** An iommu group and its VFIO group. */
 export interface IommuGroup {
+  /** The group's number; below 0 a VFIO group whose devices are all gone while its file stays open, minus that file's ID (deviceRemove). */
   readonly id: number;
   /** DMA owner (iommu_device_claim_dma_owner): the iommufd context, 0 when unowned. */
   readonly owner: number;
@@ -276,6 +277,8 @@ function deviceAdd(w: World, _pid: number, a: Fields): [World, Result] {
   const cdev = String(a['cdev'] ?? `vfio${id}`);
   if (devByCdev(w, cdev)) return fail(w, 'EEXIST');
   const groupId = num(a['group'], OWN_GROUP_BASE + id);
+  // (an IOMMU group's number is an ida's: not negative; the model keys orphaned groups below 0)
+  if (!Number.isSafeInteger(groupId) || groupId < 0) return fail(w, 'EINVAL');
   if (!hw.groups.has(groupId)) {
     const inst = hw.iommus.get(iommuId);
     const g: IommuGroup = {
@@ -324,8 +327,22 @@ function deviceRemove(w: World, _pid: number, a: Fields): [World, Result] {
     return !others;
   });
   const g = hw.groups.get(d.group);
-  if (!others && g && !g.legacyOpen) hw = { ...hw, groups: hw.groups.delete(d.group) };
-  return [{ ...w, hw }, { errno: 0 }];
+  if (others || !g) return [{ ...w, hw }, { errno: 0 }];
+  hw = { ...hw, groups: hw.groups.delete(d.group) };
+  if (!g.legacyOpen) return [{ ...w, hw }, { errno: 0 }];
+  // vfio_device_remove_group: the group leaves vfio.group_list (a device added to the same IOMMU
+  // group number later makes a new one) but lives on for its open file, with no iommu_group (the
+  // file's calls: ENODEV) and the context it was given, until the file closes. It moves to a key of
+  // its own, minus its file's ID (group numbers are not negative: device_add).
+  let file: OpenFile | undefined;
+  w.files.each((_id, f) => {
+    if (f.kind === 'vfio_group' && f.group === d.group) file = f;
+    return file === undefined;
+  });
+  if (!file) throw new Error(`model bug: group ${d.group} is open (legacyOpen) but no VFIO group file names it`);
+  const key = -file.id;
+  hw = { ...hw, groups: hw.groups.set(key, { ...g, id: key }) };
+  return [{ ...w, hw, files: w.files.set(file.id, { ...file, group: key }) }, { errno: 0 }];
 }
 
 /** set_module_param { name: 'allow_unsafe_interrupts', value } */

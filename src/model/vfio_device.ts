@@ -30,7 +30,7 @@ import { deviceAttach, deviceBind, deviceDetach, deviceReplace } from './device.
 import { fileAt, holdFile, installFile, putFile } from './files.js';
 import { devByCdev, deviceStep, putDev, putGroup, type PhysDev } from './hardware.js';
 import { destroyObject } from './lifecycle.js';
-import { groupHasDevices, vfioGroupDeviceRelease, vfioGroupRelease } from './vfio_group.js';
+import { vfioGroupDeviceRelease, vfioGroupRelease } from './vfio_group.js';
 import { Tx } from './object.js';
 import type { OpenFile, World } from './state.js';
 import type { DeviceState } from '../../machines/tables.js';
@@ -66,9 +66,10 @@ export function vfioOpen(w: World, pid: number, path: string): [World, Result] |
     const [w2, fd] = installFile(w, pid, { kind: 'vfio', dev: p.id });
     return [putDev(w2, { ...p, opens: p.opens + 1, state: next }), { errno: 0, ret: fd }];
   }
+  // (the node goes with the group's last device, though an open file keeps the group, under
+  // another key: hardware.ts deviceRemove)
   const g = w.hw.groups.get(Number(m[2]));
-  // (the node goes with the group's last device, though an open file keeps the group: vfio_device_remove_group)
-  if (!g || !groupHasDevices(w, g.id)) return fail(w, 'ENOENT');
+  if (!g) return fail(w, 'ENOENT');
   if (g.cdevOpenCnt || g.legacyOpen) return fail(w, 'EBUSY');
   const [w2, fd] = installFile(w, pid, { kind: 'vfio_group', group: g.id });
   return [putGroup(w2, { ...g, legacyOpen: true }), { errno: 0, ret: fd }];

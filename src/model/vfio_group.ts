@@ -57,15 +57,12 @@ const GROUP_OPS: Record<number, string> = {
   [VFIO_NUMBERS.VFIO_GROUP_GET_DEVICE_FD]: 'VFIO_GROUP_GET_DEVICE_FD',
 };
 
-/** Whether group `id` has a device; group->iommu_group is NULL, and /dev/vfio/<id> gone, once its last device went while its file stayed open (vfio_device_remove_group). */
-export function groupHasDevices(w: World, id: number): boolean {
-  let found = false;
-  w.hw.devs.each((_id, d) => {
-    found = d.group === id;
-    return !found;
-  });
-  return found;
-}
+/**
+ * group->iommu_group is NULL: the group's last device went while its file
+ * stayed open (vfio_device_remove_group); hardware.ts deviceRemove keys such
+ * a group apart, below 0, and /dev/vfio/<its number> is gone.
+ */
+export const detached = (g: IommuGroup): boolean => g.id < 0;
 
 /** vfio_group_fops_unl_ioctl for one event on a group file. */
 export function vfioGroupIoctl(w: World, fileId: number, pid: number, ev: Event): [World, Result] {
@@ -109,7 +106,7 @@ function getStatus(w: World, g: IommuGroup, ev: Event): [World, Result] {
   const minsz = IOCTLS.VFIO_GROUP_GET_STATUS.minSize;
   const argsz = ev.args['argsz'] !== undefined ? u32(ev.args, 'argsz') : (ev.size ?? minsz);
   if (argsz < minsz) return fail(w, 'EINVAL');
-  if (!groupHasDevices(w, g.id)) return fail(w, 'ENODEV');
+  if (detached(g)) return fail(w, 'ENODEV');
   // With an iommufd, DMA ownership is claimed at GET_DEVICE_FD, so VIABLE may be set where that
   // then fails (the kernel's own comment); without a container, viable while nobody owns the group.
   const flags = g.iommufd ? VFIO.VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO.VFIO_GROUP_FLAGS_VIABLE : g.ownerCnt === 0 ? VFIO.VFIO_GROUP_FLAGS_VIABLE : 0;
@@ -122,7 +119,7 @@ function setContainer(w: World, g: IommuGroup, pid: number, ev: Event): [World, 
   const f = fileAt(w, pid, u32(ev.args, 'fd') | 0);
   if (!f) return fail(w, 'EBADF');
   if (g.iommufd) return fail(w, 'EINVAL');
-  if (!groupHasDevices(w, g.id)) return fail(w, 'ENODEV');
+  if (detached(g)) return fail(w, 'ENODEV');
   // iommufd_ctx_from_file: only the iommufd itself (not its fault or access fds).
   if (f.kind !== 'iommufd' || f.ctx === undefined) return fail(w, 'EBADFD');
   const ctx = w.ctxs.get(f.ctx)!;
@@ -196,9 +193,8 @@ function getDeviceFd(w: World, g: IommuGroup, pid: number, ev: Event): [World, R
 export function vfioGroupRelease(w: World, f: OpenFile): World {
   const g = w.hw.groups.get(f.group!);
   if (!g) return w;
-  // A group whose last device went while this file was open goes with it (vfio_group_release):
-  // its /dev/vfio/<group> is no more.
-  w = groupHasDevices(w, g.id) ? putGroup(w, { ...g, legacyOpen: false, iommufd: 0 }) : { ...w, hw: { ...w.hw, groups: w.hw.groups.delete(g.id) } };
+  // A group whose last device went while this file was open goes with it (vfio_group_release).
+  w = !detached(g) ? putGroup(w, { ...g, legacyOpen: false, iommufd: 0 }) : { ...w, hw: { ...w.hw, groups: w.hw.groups.delete(g.id) } };
   return g.iommufd ? putCtxRef(w, g.iommufd) : w;
 }
 

@@ -98,6 +98,39 @@ describe('VFIO_GROUP_GET_STATUS', () => {
     expect(r.w.hw.groups.has(5)).toBe(false);
     expect(r.env('open', { path: '/dev/vfio/5' }).errno).toBe('ENOENT');
   });
+
+  it('a device added to the number of a group whose file outlived its devices makes a new group; the old file keeps its context alone', () => {
+    const r = new Rig();
+    const old = r.openGroup();
+    r.setContainer();
+    expect(r.env('device_remove', { dev: 1 }).errno).toBe(0);
+    expect(r.env('device_add', { dev: 2, iommu: 1, group: 5, name: '0000:02:00.0' }).errno).toBe(0);
+    // vfio_group_find_or_alloc finds no group 5 on vfio.group_list: a fresh one, its node openable
+    expect(r.w.hw.groups.get(5)).toMatchObject({ legacyOpen: false, iommufd: 0 });
+    const fresh = r.openGroup();
+    expect(r.status(fresh).out).toEqual({ argsz: 8, flags: VIABLE });
+    // the old file's group has no iommu_group and no device, but still its context
+    expect(r.status(old).errno).toBe('ENODEV');
+    expect(r.deviceFd('0000:02:00.0', old).errno).toBe('ENODEV');
+    expect(r.setContainer(r.ictx, old).errno).toBe('EINVAL');
+    expect(r.ctxFileRefs()).toBe(2);
+    expect(r.io('VFIO_GROUP_UNSET_CONTAINER', old, {}).errno).toBe(0);
+    expect(r.ctxFileRefs()).toBe(1);
+    expect(r.setContainer(r.ictx, old).errno).toBe('ENODEV');
+    // the new group is set, opened from and released on its own
+    expect(r.setContainer(r.ictx, fresh).errno).toBe(0);
+    expect(r.deviceFd('0000:02:00.0', fresh).errno).toBe(0);
+    r.close(old);
+    expect([...r.w.hw.groups.keys()]).toEqual([5]);
+    expect(r.w.hw.groups.get(5)).toMatchObject({ legacyOpen: true, iommufd: 1 });
+    expect(r.ctxFileRefs()).toBe(3);
+  });
+
+  it('device_add refuses a negative group number', () => {
+    const r = new Rig([]);
+    expect(r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', group: -3 }).errno).toBe('EINVAL');
+    expect(r.w.hw.devs.size).toBe(0);
+  });
 });
 
 describe('VFIO_GROUP_SET_CONTAINER / UNSET_CONTAINER', () => {
