@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSource } from '../../../src/engine/source.js';
@@ -39,5 +40,27 @@ describe('opening what is not there or not gzip', () => {
         expect(r.stderr.trim().split('\n'), `${cmd.join(' ')} ${f}`).toHaveLength(1);
         expect(r.stderr).toMatch(f === missing ? /^iorewind: ENOENT/ : /not a gzip file/);
       }
+  });
+});
+
+describe('telling a gzipped capture from a trace', () => {
+  // 64 MiB without a line break packs into the 64 KiB of gzip the sniffing reads: it used to
+  // gather all of it and search the whole text for a line break at every chunk (90 s here).
+  it('reads no more of a first line than it needs, however far its gzip unpacks', async () => {
+    const bomb = join(dir, 'bomb.jsonl.gz');
+    const body = Buffer.alloc(64 << 20, 0x61);
+    Buffer.from('{"seq":0,"kind":"test","x":"').copy(body);
+    writeFileSync(bomb, gzipSync(body, { level: 9 }));
+    const src = await openSource(bomb);
+    expect(src.kind).toBe('capture');
+    const it = src.events[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toThrow(/capture line 1: (line longer than|truncated line)/);
+  }, 20_000);
+
+  it('a first line past the sniffed bytes is judged by its beginning', async () => {
+    const trace = join(dir, 'long-header.jsonl.gz');
+    writeFileSync(trace, gzipSync(`{"format":"iorewind-trace","meta":{"pad":"${'p'.repeat(100_000)}"}}\n`));
+    // not a capture: handed to the trace reader, which does not read gzip
+    await expect(openSource(trace)).rejects.toThrow(/not an iorewind trace|header/);
   });
 });
