@@ -46,6 +46,8 @@ export function parseBig(s: string): bigint {
   const t = s.trim().replace(/_/g, '');
   const m = /^(0x[0-9a-f]+|\d+)([kmgt]i?b?)?$/i.exec(t);
   if (!m) throw new Error(`not a number: '${s}'`);
+  // (every address and size here fits 64 bits; a string of thousands of digits would take BigInt long to read)
+  if (m[1]!.replace(/^(0x)?0*/i, '').length > 20) throw new Error(`'${s.length > 40 ? `${s.slice(0, 40)}…` : s}' is past 64 bits`);
   let v = BigInt(m[1]!);
   const unit = (m[2] ?? '').toLowerCase()[0];
   if (unit) v *= 1n << BigInt({ k: 10, m: 20, g: 30, t: 40 }[unit as 'k' | 'm' | 'g' | 't']);

@@ -96,6 +96,7 @@ export function parseRange(s: string): { start: bigint; last: bigint } {
   const m = /^([^.+]+?)(?:(\.\.|-|\+)(.+))?$/.exec(s.trim());
   if (!m) throw new Error(`not an address or range: '${s}'`);
   const start = parseBig(m[1]!);
+  if (start > U64_MAX) throw new Error(`'${s}' is past the 64-bit IOVA space (last address 0xffffffffffffffff)`);
   if (!m[2]) return { start, last: start };
   const b = parseBig(m[3]!);
   const last = m[2] === '+' ? start + b - 1n : b;

@@ -105,6 +105,9 @@ describe('debugger HTTP server', () => {
     await err('POST', '/api/run', 413, /request too large/, JSON.stringify({ pad: 'x'.repeat(70_000) }));
     await err('POST', '/api/break', 400, /unknown errno/, JSON.stringify({ spec: 'errno EFOO' }));
     await err('GET', '/api/query?q=' + encodeURIComponent('when iova 0x0..0x10000000000000000'), 400, /goes past the 64-bit IOVA space/);
+    await err('GET', '/api/query?q=' + encodeURIComponent('when iova 0x10000000000000000'), 400, /is past the 64-bit IOVA space/);
+    await err('GET', '/api/query?q=' + encodeURIComponent(`when iova 0x${'f'.repeat(5_000)}`), 400, /is past 64 bits/);
+    await err('GET', `/api/iova?i=0&ctx=1&id=1&lo=${'9'.repeat(5_000)}`, 400, /is past 64 bits/);
     await err('POST', '/api/break', 400, /goes past the 64-bit IOVA space/, JSON.stringify({ spec: 'iova 0xffffffffffffffff+2' }));
   });
 
