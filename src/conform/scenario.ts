@@ -66,6 +66,7 @@ class Bindings {
       const k = BigInt(m[3]!);
       return m[2] === '+' ? base + k : base - k;
     }
+    if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(v) || v.length > 40) throw new Error(`expected a number or a $variable, got ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`);
     return BigInt(v);
   }
 }
@@ -447,9 +448,42 @@ function printable(r: Result): unknown {
 }
 
 export function loadScenario(path: string): Scenario {
-  const s = JSON.parse(readFileSync(path, 'utf8')) as Scenario;
-  if (s.format !== 'iommufd-scenario/1') throw new Error(`${path}: not an iommufd-scenario/1 file (format ${JSON.stringify(s.format)})`);
-  return s;
+  let s: unknown;
+  try {
+    s = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    if (e instanceof SyntaxError || e instanceof RangeError) throw new Error(`${path}: not JSON (${e.message})`);
+    throw e;
+  }
+  const why = scenarioShape(s);
+  if (why) throw new Error(`${path}: ${why}`);
+  return s as Scenario;
+}
+
+const isObject = (v: unknown): v is { [k: string]: unknown } => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What is wrong with a parsed file's shape (the README's), before any step runs; undefined when nothing. */
+function scenarioShape(s: unknown): string | undefined {
+  if (!isObject(s)) return 'not an iommufd-scenario/1 file (not a JSON object)';
+  if (s['format'] !== 'iommufd-scenario/1') return `not an iommufd-scenario/1 file (format ${JSON.stringify(s['format'])?.slice(0, 60)})`;
+  for (const k of ['name', 'source']) if (typeof s[k] !== 'string') return `'${k}' must be a string`;
+  const env = s['env'];
+  if (!isObject(env)) return "'env' must be an object";
+  const m = env['memlock_limit_pages'];
+  if (m !== null && !(Number.isSafeInteger(m) && (m as number) >= 0)) return "'env.memlock_limit_pages' must be null or a number of pages";
+  const steps = s['steps'];
+  if (!Array.isArray(steps)) return "'steps' must be an array";
+  for (let i = 0; i < steps.length; i++) {
+    const st: unknown = steps[i];
+    if (!isObject(st)) return `step ${i}: not an object`;
+    if (typeof st['op'] !== 'string') return `step ${i}: 'op' must be a string`;
+    if (st['args'] !== undefined && st['args'] !== null && !isObject(st['args'])) return `step ${i} (${st['op']}): 'args' must be an object or null`;
+    if (st['expect'] !== undefined && !isObject(st['expect'])) return `step ${i} (${st['op']}): 'expect' must be an object`;
+    const byVersion = st['expect_by_version'];
+    if (byVersion !== undefined && (!isObject(byVersion) || !Object.values(byVersion).every(isObject)))
+      return `step ${i} (${st['op']}): 'expect_by_version' must map kernel versions to expectations (objects)`;
+  }
+  return undefined;
 }
 
 export { fieldOf };
