@@ -40,6 +40,14 @@ export function setupEvents(): Event[] {
   ];
 }
 
+/**
+ * Bounds of the generators' knobs, for the commands that take them: fast-check
+ * sizes a run's arrays by its step count (`Invalid array length` past ~2^32),
+ * and a hostile weight is meant against ~100 for the valid alternative.
+ */
+export const MAX_STEPS_LIMIT = 100_000;
+export const HOSTILE_LIMIT = 10_000;
+
 export interface FuzzOptions {
   seed: number;
   /** Property runs (each a fresh sequence from the setup). */

@@ -16,6 +16,7 @@ import { availableParallelism } from 'node:os';
 import { openSource } from '../../src/engine/source.js';
 import type { Event } from '../../src/events/event.js';
 import { runCampaign, workerSeed } from '../../src/fuzz/campaign.js';
+import { HOSTILE_LIMIT, MAX_STEPS_LIMIT } from '../../src/fuzz/run.js';
 import { checkEvents, EVENT_KINDS } from '../../src/fuzz/index.js';
 import { INVARIANTS, INVARIANT_NAMES } from '../../src/invariants/index.js';
 import type { KernelVersion } from '../../src/model/state.js';
@@ -27,7 +28,9 @@ const USAGE = `usage: iorewind fuzz [--seed S] [--runs N] [--max-steps M] [--tim
                      [--kernel 6.12|6.14] [--path P --replay-path R] [--invariants a,b] [--events x,y] [--hostile H] [--json]
        iorewind fuzz --check TRACE [--kernel 6.12|6.14]
        iorewind fuzz --list
-       iorewind fuzz --oracle [--seed S] [--ioctls N] [--batch N] [--max-steps M] [--out DIR] [--json]   (on the real 6.12 kernel: iorewind oracle --help)`;
+       iorewind fuzz --oracle [--seed S] [--ioctls N] [--batch N] [--max-steps M] [--out DIR] [--json]   (on the real 6.12 kernel: iorewind oracle --help)
+  --max-steps M: events a run generates after its setup, 1..${MAX_STEPS_LIMIT} (default 40);
+  --hostile H: weight of each hostile value against ~100 for a valid one, 0..${HOSTILE_LIMIT} (default 4)`;
 
 function parseTime(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s);
@@ -36,9 +39,10 @@ function parseTime(s: string): number {
   return v * ({ ms: 1, s: 1000, m: 60000, h: 3600000 } as Record<string, number>)[m[2] ?? 's']!;
 }
 
-function int(s: string | undefined, what: string): number {
+function int(s: string | undefined, what: string, max = Number.MAX_SAFE_INTEGER): number {
   const v = Number(s);
   if (s === undefined || !Number.isInteger(v) || v < 0) throw new Error(`${what}: expected a non-negative integer, got '${s}'`);
+  if (v > max) throw new Error(`${what}: at most ${max}, got ${s}`);
   return v;
 }
 
@@ -115,6 +119,10 @@ export async function run(argv: string[]): Promise<number> {
   const maxWorkers = 4 * availableParallelism();
   if (workers < 1 || workers > maxWorkers) throw new Error(`--workers: 1..${maxWorkers} on this machine (${availableParallelism()} cores), got ${workers}`);
   const timeMs = opt.has('--time') ? parseTime(opt.get('--time')!) : undefined;
+  const runs = opt.has('--runs') ? int(opt.get('--runs'), '--runs') : undefined;
+  const maxSteps = opt.has('--max-steps') ? Math.max(1, int(opt.get('--max-steps'), '--max-steps', MAX_STEPS_LIMIT)) : undefined;
+  const hostile = opt.has('--hostile') ? int(opt.get('--hostile'), '--hostile', HOSTILE_LIMIT) : undefined;
+  const replayEvery = opt.has('--replay-every') ? int(opt.get('--replay-every'), '--replay-every') : undefined;
   const out = opt.get('--out') ?? 'fuzz-out';
   const tty = process.stderr.isTTY && !json;
   if (!json)
@@ -124,8 +132,8 @@ export async function run(argv: string[]): Promise<number> {
   let lastLine = 0;
   const res = await runCampaign({
     seed,
-    ...(opt.has('--runs') ? { runs: int(opt.get('--runs'), '--runs') } : {}),
-    ...(opt.has('--max-steps') ? { maxSteps: Math.max(1, int(opt.get('--max-steps'), '--max-steps')) } : {}),
+    ...(runs !== undefined ? { runs } : {}),
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
     ...(timeMs !== undefined ? { timeMs } : {}),
     workers,
     out,
@@ -134,8 +142,8 @@ export async function run(argv: string[]): Promise<number> {
     ...(opt.get('--replay-path') ? { replayPath: opt.get('--replay-path')! } : {}),
     ...(invariants ? { invariants } : {}),
     ...(events ? { events } : {}),
-    ...(opt.has('--hostile') ? { hostile: Number(opt.get('--hostile')) } : {}),
-    ...(opt.has('--replay-every') ? { replayEvery: int(opt.get('--replay-every'), '--replay-every') } : {}),
+    ...(hostile !== undefined ? { hostile } : {}),
+    ...(replayEvery !== undefined ? { replayEvery } : {}),
     onProgress: (p) => {
       if (json) return;
       const now = performance.now();

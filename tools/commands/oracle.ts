@@ -11,6 +11,7 @@ import { openSource } from '../../src/engine/source.js';
 import { checkTraces, type OracleSummary, type TraceResult } from '../../src/oracle/check.js';
 import { OracleError } from '../../src/oracle/boot.js';
 import { fuzzOracle, type OracleFuzzSummary } from '../../src/oracle/fuzz.js';
+import { HOSTILE_LIMIT, MAX_STEPS_LIMIT } from '../../src/fuzz/run.js';
 import type { Divergence } from '../../src/engine/replay.js';
 import { parseOptions, type Parsed } from './options.js';
 import { report } from './replay.js';
@@ -55,11 +56,12 @@ const OPTIONS = {
 } as const;
 
 /** A numeric option: an integer of at least `min`, or `def` when absent. */
-function count(values: Parsed['values'], name: string, def: number, min = 1): number {
+function count(values: Parsed['values'], name: string, def: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   const v = values[name];
   if (v === undefined) return def;
   const n = Number(v);
   if (typeof v !== 'string' || !/^\d+$/.test(v) || n < min) throw new Error(`oracle: --${name}: expected an integer >= ${min}, got '${String(v)}'`);
+  if (n > max) throw new Error(`oracle: --${name}: at most ${max}, got ${v}`);
   return n;
 }
 
@@ -185,12 +187,12 @@ async function runFuzz(values: Parsed['values'], json: boolean, env: { keep: boo
     seed: count(values, 'seed', 1, 0),
     ioctls: count(values, 'ioctls', 100_000),
     batch: count(values, 'batch', 2500),
-    maxSteps: count(values, 'max-steps', 40),
+    maxSteps: count(values, 'max-steps', 40, 1, MAX_STEPS_LIMIT),
     ...(values['no-save'] ? {} : { saveDir: (values['save'] ?? values['out'] ?? 'test/oracle/regressions') as string }),
     ...(values['no-shrink'] ? { shrink: false } : {}),
     ...(values['max-boots'] !== undefined ? { maxBoots: count(values, 'max-boots', 0) } : {}),
     ...(values['events'] !== undefined ? { events: String(values['events']).split(',').filter(Boolean) } : {}),
-    ...(values['hostile'] !== undefined ? { hostile: count(values, 'hostile', 4, 0) } : {}),
+    ...(values['hostile'] !== undefined ? { hostile: count(values, 'hostile', 4, 0, HOSTILE_LIMIT) } : {}),
     onProgress: json ? undefined : (p) => process.stderr.write(`${p.message}\n`),
   });
   if (json) console.log(JSON.stringify(s, jsonReplacer));

@@ -58,6 +58,12 @@ describe('the commands', () => {
       [['oracle', '--fuzz', '--events', 'mmap,IOMMU_VIOMMU_ALLOC'], "iorewind: oracle fuzz: event kind 'IOMMU_VIOMMU_ALLOC' cannot run on the 6.12 oracle"],
       [['oracle', '--fuzz', '--events', ','], 'iorewind: oracle fuzz: no event kinds to generate'],
       [['oracle', '--fuzz', '--hostile', 'many'], "iorewind: oracle: --hostile: expected an integer >= 0, got 'many'"],
+      [['oracle', '--fuzz', '--max-steps', '1000000000000'], 'iorewind: oracle: --max-steps: at most 100000, got 1000000000000'],
+      // a hostile weight that was not a number once ran as NaN, and a huge step count ended in 'Invalid array length'
+      [['fuzz', '--hostile', 'many'], "iorewind: --hostile: expected a non-negative integer, got 'many'"],
+      [['fuzz', '--hostile', '20000'], 'iorewind: --hostile: at most 10000, got 20000'],
+      [['fuzz', '--max-steps', '1e12'], 'iorewind: --max-steps: at most 100000, got 1e12'],
+      [['fuzz', '--runs', '-3'], "iorewind: --runs: expected a non-negative integer, got '-3'"],
       // a directory without scenarios is a wrong path, not a pass
       [['conform', join(ROOT, 'src/uapi')], 'iorewind: conform: no scenario files (*.json) in'],
     ] as const) {
