@@ -4,6 +4,7 @@
  */
 import { CaptureImporter, importCapture } from '../../src/capture/import.js';
 import { writeTrace } from '../../src/trace/index.js';
+import { replaceFile, sameFile } from '../../src/trace/output.js';
 import { kernelOption, parseOptions } from './options.js';
 
 export const summary = 'import a real-kernel capture (.jsonl/.jsonl.gz) as a trace';
@@ -28,7 +29,13 @@ export async function run(argv: string[]): Promise<number> {
       yield ev;
     }
   }
-  await writeTrace(out, { kernel, meta: { source: 'capture', capture: input } }, counted());
+  // (the capture is read while the trace is written: never into the capture itself, and a failure
+  // leaves no half-written trace: output.ts)
+  if (sameFile(input, out)) {
+    console.error(`iorewind: import: the output ${out} is the capture itself`);
+    return 2;
+  }
+  await replaceFile(out, (target) => writeTrace(target, { kernel, meta: { source: 'capture', capture: input } }, counted()));
   if (tty) process.stderr.write('\r');
   console.log(`${input}: ${importer.stats.records} records -> ${importer.stats.events} events -> ${out}`);
   return 0;

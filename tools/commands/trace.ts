@@ -9,7 +9,8 @@
  * message, never a stack trace).
  */
 import { once } from 'node:events';
-import { statSync, unlinkSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { replaceFile, sameFile } from '../../src/trace/output.js';
 import { resolve } from 'node:path';
 import type { Event, Value } from '../../src/events/event.js';
 import {
@@ -21,7 +22,6 @@ import {
   TraceFormatError,
   type TraceFormat,
   type TraceReader,
-  type TraceWriter,
 } from '../../src/trace/index.js';
 import { jsonValue } from '../../src/trace/jsonl.js';
 
@@ -110,7 +110,7 @@ function describe(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err && typeof err === 'object' && typeof err.code === 'string' && typeof err.syscall === 'string') {
     const what = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.code;
-    return `${err.path ?? ''}: ${what}`;
+    return err.path ? `${err.path}: ${what}` : err.message;
   }
   return e instanceof Error ? e.message : String(e);
 }
@@ -166,27 +166,25 @@ async function convert(argv: string[], io: CommandIO): Promise<number> {
     format = f;
   } else format = formatFromPath(outPath);
   if (format === null) throw new UsageError(`cannot tell the output format of '${outPath}': use a .iort or .iort.jsonl name, or --format`);
-  if (resolve(inPath) === resolve(outPath)) throw new UsageError('input and output are the same file');
+  if (resolve(inPath) === resolve(outPath) || sameFile(inPath, outPath)) throw new UsageError('input and output are the same file');
   const r = await openTrace(inPath);
-  let w: TraceWriter | null = null;
-  let ok = false;
   try {
-    w = openTraceWriter(outPath, r.header, { format });
-    for await (const batch of r.batches()) for (const ev of batch) w.write(ev);
-    await w.close();
-    ok = true;
-    await io.out(`${inPath} (${r.format}) -> ${outPath} (${format}): ${w.count} events\n`);
+    // (a failure leaves no half-written output: output.ts)
+    const count = await replaceFile(outPath, async (target) => {
+      const w = openTraceWriter(target, r.header, { format });
+      try {
+        for await (const batch of r.batches()) for (const ev of batch) w.write(ev);
+        await w.close();
+        return w.count;
+      } catch (e) {
+        w.abort();
+        throw e;
+      }
+    });
+    await io.out(`${inPath} (${r.format}) -> ${outPath} (${format}): ${count} events\n`);
     return 0;
   } finally {
     await r.close();
-    if (!ok && w !== null) {
-      w.abort();
-      try {
-        unlinkSync(outPath); // no half-written output
-      } catch {
-        /* already gone */
-      }
-    }
   }
 }
 

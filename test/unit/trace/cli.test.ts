@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWith } from '../../../tools/commands/trace.js';
 import { encodeTrace, makeHeader, readTraceSync, writeTrace } from '../../../src/trace/index.js';
@@ -65,6 +65,22 @@ describe('iorewind trace convert', () => {
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(existsSync(out)).toBe(false);
+    // an output that was there stays as it was, and no temporary file is left beside it
+    writeFileSync(out, 'OLD');
+    expect((await cli('convert', broken, out)).code).toBe(2);
+    expect(readFileSync(out, 'utf8')).toBe('OLD');
+    expect(readdirSync(t.path('')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a link to the input is the same file; a device is written in place and never removed', async () => {
+    const link = t.path('link.iort');
+    symlinkSync(bin, link);
+    const same = await cli('convert', bin, link, '--format', 'iort');
+    expect(same.code).toBe(2);
+    expect(same.err).toMatch(/same file/);
+    expect(Buffer.compare(readFileSync(bin), readFileSync(link))).toBe(0);
+    expect((await cli('convert', bin, '/dev/null', '--format', 'jsonl')).code).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
   });
 });
 
