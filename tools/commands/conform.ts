@@ -2,28 +2,15 @@
  * `iorewind conform <file|dir>... [--json] [--kernel 6.12|6.14]`: run
  * iommufd-scenario/1 files; exit 0 iff every scenario passes.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadScenario, runScenario, type Failure } from '../../src/conform/scenario.js';
+import { filesUnder } from './files.js';
 import { kernelOption, parseOptions } from './options.js';
 
 export const summary = 'run iommufd-scenario/1 conformance scenarios';
 
-/** The scenario files named, and the `.json` files under the directories named (all the way down, in name order). */
+/** The scenario files named, and the `.json` files under the directories named (files.ts). */
 export function scenarioFiles(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const f of readdirSync(dir).sort()) {
-      const p = join(dir, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (f.endsWith('.json')) out.push(p);
-    }
-  };
-  for (const p of paths) {
-    if (statSync(p).isDirectory()) walk(p);
-    else out.push(p);
-  }
-  return out;
+  return filesUnder(paths, (p) => p.endsWith('.json'));
 }
 
 const USAGE = 'usage: iorewind conform <file|dir>... [--json] [--kernel 6.12|6.14]';

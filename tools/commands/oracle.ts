@@ -4,8 +4,6 @@
  * kernel's answers. `iorewind oracle --fuzz`: a differential fuzz campaign.
  * See docs/oracle.md.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Event } from '../../src/events/event.js';
 import { openSource } from '../../src/engine/source.js';
 import { checkTraces, type OracleSummary, type TraceResult } from '../../src/oracle/check.js';
@@ -13,6 +11,7 @@ import { OracleError } from '../../src/oracle/boot.js';
 import { fuzzOracle, type OracleFuzzSummary } from '../../src/oracle/fuzz.js';
 import { HOSTILE_LIMIT, MAX_STEPS_LIMIT } from '../../src/fuzz/run.js';
 import type { Divergence } from '../../src/engine/replay.js';
+import { filesUnder } from './files.js';
 import { parseOptions, type Parsed } from './options.js';
 import { report } from './replay.js';
 
@@ -65,20 +64,9 @@ function count(values: Parsed['values'], name: string, def: number, min = 1, max
   return n;
 }
 
+/** The traces named, and the trace and capture files under the directories named (files.ts). */
 function traceFiles(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string) => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const e of readdirSync(p).sort()) walk(join(p, e));
-    } else if (/\.iort(\.jsonl)?$|\.jsonl(\.gz)?$/.test(p)) out.push(p);
-  };
-  for (const p of paths) {
-    const st = statSync(p);
-    if (st.isDirectory()) walk(p);
-    else out.push(p);
-  }
-  return out;
+  return filesUnder(paths, (p) => /\.iort(\.jsonl)?$|\.jsonl(\.gz)?$/.test(p));
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v);
