@@ -215,14 +215,16 @@ export function userErrno(name: string): ErrnoName {
  * @example strerror('EFAULT') // 'Bad address'
  */
 export function strerror(errno: string | number): string {
+  if (errno === 0) return 'Success';
   const n = typeof errno === 'number' ? errno : BY_NAME.get(errno);
   const entry = n === undefined ? undefined : BY_NUMBER.get(n);
   if (entry) return entry.text;
   return typeof errno === 'number' ? `Unknown error ${errno}` : `Unknown error name ${errno}`;
 }
 
-/** `EFAULT (14, Bad address)`: the form reports use. */
+/** `EFAULT (14, Bad address)`: the form reports use; `0 (Success)` for no error. */
 export function describeErrno(errno: string | number): string {
+  if (errno === 0) return '0 (Success)';
   const n = typeof errno === 'number' ? errno : BY_NAME.get(errno);
   const name = typeof errno === 'string' ? errno : (errnoName(errno) ?? `errno ${errno}`);
   return n === undefined ? name : `${name} (${n}, ${strerror(n)})`;

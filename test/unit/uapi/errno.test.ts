@@ -59,5 +59,8 @@ describe('errno', () => {
     expect(strerror(524)).toBe('Unknown error 524');
     expect(describeErrno(14)).toBe('EFAULT (14, Bad address)');
     expect(describeErrno('EOPNOTSUPP')).toBe('EOPNOTSUPP (95, Operation not supported)');
+    // a report of a call that should have succeeded once read "errno 0 (0, Unknown error 0)"
+    expect(strerror(0)).toBe('Success');
+    expect(describeErrno(0)).toBe('0 (Success)');
   });
 });
