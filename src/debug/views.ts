@@ -272,14 +272,26 @@ function safeSummary(o: Obj, c?: Ctx): string {
 
 const expandable = (v: unknown) => v instanceof PMap || v instanceof IntervalMap || Array.isArray(v) || (typeof v === 'object' && v !== null && !(v instanceof Uint8Array));
 
+/** A path segment as a map key: a u64 (decimal or 0x hex) for bigint keys, a safe integer for number keys; undefined for anything else (no such child). */
+function keyOf(key: string, big: boolean): bigint | number | undefined {
+  if (!/^(0x[0-9a-f]{1,16}|\d{1,20})$/i.test(key)) return undefined;
+  if (big) {
+    const b = BigInt(key);
+    return b <= 0xffff_ffff_ffff_ffffn ? b : undefined;
+  }
+  const n = Number(key);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 function childOf(v: unknown, key: string): unknown {
   if (v instanceof PMap) {
     const m = v as PMap<unknown, unknown>;
-    const k = m.cmp === (compareBigints as unknown) ? BigInt(key) : Number(key);
-    return m.get(k);
+    const k = keyOf(key, m.cmp === (compareBigints as unknown));
+    return k === undefined ? undefined : m.get(k);
   }
   if (v instanceof IntervalMap) {
-    const s = BigInt(key);
+    const s = keyOf(key, true) as bigint | undefined;
+    if (s === undefined) return undefined;
     const x = (v as IntervalMap<object>).find(s);
     return x && x.start === s ? { last: x.last, ...x.value } : undefined;
   }

@@ -111,6 +111,18 @@ describe('debugger HTTP server', () => {
     await err('POST', '/api/break', 400, /goes past the 64-bit IOVA space/, JSON.stringify({ spec: 'iova 0xffffffffffffffff+2' }));
   });
 
+  it('a state-tree path through a map with a key that is not one is no such child', async () => {
+    const pid = (JSON.parse((await send('GET', '/api/tree?i=28&path=procs')).body) as { children: { key: string }[] }).children[0]!.key;
+    expect(JSON.parse((await send('GET', `/api/tree?i=28&path=procs.${pid}.mm.vmas`)).body).kind).toBeDefined();
+    for (const seg of ['hasOwnProperty', '0x1ffffffffffffffff', '99999999999999999999', '1e3', '-1'])
+      for (const at of [`procs.${pid}.mm.vmas`, 'procs']) {
+        const path = `${at}.${seg}`;
+        const r = await send('GET', `/api/tree?i=28&path=${encodeURIComponent(path)}`);
+        expect(r.status, path).toBe(400);
+        expect(JSON.parse(r.body).error, path).toBe(`no '${seg}' at ${path}`);
+      }
+  });
+
   it('a state-tree page out of range is clamped, not empty', async () => {
     const p = JSON.parse((await send('GET', '/api/tree?i=28&offset=-5&limit=-1')).body);
     expect(p.offset).toBe(0);
