@@ -66,7 +66,7 @@ class Bindings {
       const k = BigInt(m[3]!);
       return m[2] === '+' ? base + k : base - k;
     }
-    if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(v) || v.length > 40) throw new Error(`expected a number or a $variable, got ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`);
+    if (!/^-?(0[xX][0-9a-fA-F]+|\d+)$/.test(v) || v.length > 40) throw new Error(`expected a number or a $variable, got ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`);
     return BigInt(v);
   }
 }

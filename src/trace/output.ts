@@ -11,7 +11,7 @@
  *    written in place and never removed: a failed conversion to /dev/full
  *    once tried to unlink it.
  */
-import { chmodSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, realpathSync, renameSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Whether two paths name the same existing file (links and symlinks followed). */
@@ -27,16 +27,15 @@ export function sameFile(a: string, b: string): boolean {
 
 /** Runs `write` on a temporary path and renames the result over `path` (see above); returns what `write` returned. */
 export async function replaceFile<T>(path: string, write: (target: string) => Promise<T>): Promise<T> {
-  let mode: number | undefined;
-  let target = path;
+  let st: Stats | undefined;
   try {
-    const st = statSync(path);
-    if (!st.isFile()) return await write(path);
-    mode = st.mode & 0o7777;
-    target = realpathSync(path); // through a symlink: the file it names is replaced, not the link
+    st = statSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  if (st && !st.isFile()) return write(path);
+  const mode = st ? st.mode & 0o7777 : undefined;
+  const target = st ? realpathSync(path) : path; // through a symlink: the file it names is replaced, not the link
   const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
   try {
     const r = await write(tmp);
