@@ -29,7 +29,8 @@ const USAGE = `usage:
       re-asking the kernel and saved with the kernel's answers in DIR (default test/oracle/regressions,
       which npm test replays: triage each one, fix or list it in test/oracle/known_divergent.ts)
       --events: generate only these kinds (a campaign aimed at one part; iorewind fuzz --list names them,
-      and kinds the 6.12 oracle cannot run are refused); --hostile: weight of hostile values (default 4);
+      and kinds the 6.12 oracle cannot run are refused); --hostile: weight of hostile values, 0..${HOSTILE_LIMIT}
+      (default 4); --max-steps: events a sequence may have, 1..${MAX_STEPS_LIMIT} (default 40);
       --gigantic N: boot with N 1 GiB hugetlb pages and generate MAP_HUGE_1GB / MFD_HUGE_1GB memory too,
       leaving out (as a note) any event after which the kernel could need more than N of them`;
 
