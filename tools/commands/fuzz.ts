@@ -12,6 +12,7 @@
  * with `iorewind replay`: the divergence is at the failing event),
  * `<name>.txt` and `<name>.json`. Exit 1 when something failed.
  */
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { openSource } from '../../src/engine/source.js';
 import type { Event } from '../../src/events/event.js';
@@ -124,6 +125,8 @@ export async function run(argv: string[]): Promise<number> {
   const hostile = opt.has('--hostile') ? int(opt.get('--hostile'), '--hostile', HOSTILE_LIMIT) : undefined;
   const replayEvery = opt.has('--replay-every') ? int(opt.get('--replay-every'), '--replay-every') : undefined;
   const out = opt.get('--out') ?? 'fuzz-out';
+  // (refused now, not after a long campaign found and shrank a counterexample it then cannot write)
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`--out: ${out} is not a directory`);
   const tty = process.stderr.isTTY && !json;
   if (!json)
     console.error(

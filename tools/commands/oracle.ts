@@ -4,6 +4,7 @@
  * kernel's answers. `iorewind oracle --fuzz`: a differential fuzz campaign.
  * See docs/oracle.md.
  */
+import { existsSync, statSync } from 'node:fs';
 import type { Event } from '../../src/events/event.js';
 import { openSource } from '../../src/engine/source.js';
 import { checkTraces, type OracleSummary, type TraceResult } from '../../src/oracle/check.js';
@@ -171,13 +172,16 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function runFuzz(values: Parsed['values'], json: boolean, env: { keep: boolean; kvm: boolean; gigantic?: number }): Promise<number> {
+  const saveDir = values['no-save'] ? undefined : ((values['save'] ?? values['out'] ?? 'test/oracle/regressions') as string);
+  // (refused now, not after a campaign found and shrank a divergence it then cannot save)
+  if (saveDir !== undefined && existsSync(saveDir) && !statSync(saveDir).isDirectory()) throw new Error(`oracle: --save: ${saveDir} is not a directory`);
   const s: OracleFuzzSummary = await fuzzOracle({
     ...env,
     seed: count(values, 'seed', 1, 0),
     ioctls: count(values, 'ioctls', 100_000),
     batch: count(values, 'batch', 2500),
     maxSteps: count(values, 'max-steps', 40, 1, MAX_STEPS_LIMIT),
-    ...(values['no-save'] ? {} : { saveDir: (values['save'] ?? values['out'] ?? 'test/oracle/regressions') as string }),
+    ...(saveDir !== undefined ? { saveDir } : {}),
     ...(values['no-shrink'] ? { shrink: false } : {}),
     ...(values['max-boots'] !== undefined ? { maxBoots: count(values, 'max-boots', 0) } : {}),
     ...(values['events'] !== undefined ? { events: String(values['events']).split(',').filter(Boolean) } : {}),

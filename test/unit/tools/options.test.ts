@@ -64,6 +64,8 @@ describe('the commands', () => {
       [['fuzz', '--hostile', '20000'], 'iorewind: --hostile: at most 10000, got 20000'],
       [['fuzz', '--max-steps', '1e12'], 'iorewind: --max-steps: at most 100000, got 1e12'],
       [['fuzz', '--runs', '-3'], "iorewind: --runs: expected a non-negative integer, got '-3'"],
+      [['fuzz', '--out', SAMPLE], `iorewind: --out: ${SAMPLE} is not a directory`],
+      [['oracle', '--fuzz', '--save', SAMPLE], `iorewind: oracle: --save: ${SAMPLE} is not a directory`],
       // a directory without scenarios is a wrong path, not a pass
       [['conform', join(ROOT, 'src/uapi')], 'iorewind: conform: no scenario files (*.json) in'],
     ] as const) {
