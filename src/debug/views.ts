@@ -272,13 +272,18 @@ function safeSummary(o: Obj, c?: Ctx): string {
 
 const expandable = (v: unknown) => v instanceof PMap || v instanceof IntervalMap || Array.isArray(v) || (typeof v === 'object' && v !== null && !(v instanceof Uint8Array));
 
-/** A path segment as a map key: a u64 (decimal or 0x hex) for bigint keys, a safe integer for number keys; undefined for anything else (no such child). */
+/**
+ * A path segment as a map key: a u64 (decimal or 0x hex) for bigint keys, a
+ * safe integer for number keys (negative ones too: a detached VFIO group's,
+ * hardware.ts); undefined for anything else (no such child).
+ */
 function keyOf(key: string, big: boolean): bigint | number | undefined {
-  if (!/^(0x[0-9a-f]{1,16}|\d{1,20})$/i.test(key)) return undefined;
   if (big) {
+    if (!/^(0x[0-9a-f]{1,16}|\d{1,20})$/i.test(key)) return undefined;
     const b = BigInt(key);
     return b <= 0xffff_ffff_ffff_ffffn ? b : undefined;
   }
+  if (!/^-?\d{1,16}$/.test(key)) return undefined;
   const n = Number(key);
   return Number.isSafeInteger(n) ? n : undefined;
 }

@@ -11,6 +11,7 @@ import type { Event, Fields, Result } from '../../../src/events/event.js';
 import { apply } from '../../../src/engine/apply.js';
 import { Checker } from '../../../src/invariants/index.js';
 import { emptyWorld, type World } from '../../../src/model/state.js';
+import { treeView } from '../../../src/debug/views.js';
 
 const VIABLE = 1;
 const CONTAINER_SET = 2;
@@ -109,7 +110,10 @@ describe('VFIO_GROUP_GET_STATUS', () => {
     expect(r.w.hw.groups.get(5)).toMatchObject({ legacyOpen: false, iommufd: 0 });
     const fresh = r.openGroup();
     expect(r.status(fresh).out).toEqual({ argsz: 8, flags: VIABLE });
-    // the old file's group has no iommu_group and no device, but still its context
+    // the old file's group has no iommu_group and no device, but still its context; the debugger's
+    // state tree reaches it under its own (negative) key
+    const key = [...r.w.hw.groups.keys()].find((k) => k < 0)!;
+    expect(treeView(r.w, ['hw', 'groups', String(key)]).children.find((c) => c.key === 'iommufd')?.summary).toBe('1');
     expect(r.status(old).errno).toBe('ENODEV');
     expect(r.deviceFd('0000:02:00.0', old).errno).toBe('ENODEV');
     expect(r.setContainer(r.ictx, old).errno).toBe('EINVAL');
