@@ -282,7 +282,6 @@ function vfioDev(op: string, body: (d: D) => SymFields, kind: 'vfio' | 'vfio_gro
 /** An ioctl on a legacy VFIO group file. */
 const vfioGroup = (op: string, body: (d: D) => SymFields): Builder<Template> => vfioDev(op, body, 'vfio_group');
 
-
 function env(op: string, body: (d: D) => SymFields, bufs?: (d: D) => Template['bufs']): Builder<Template> {
   return (d) => {
     hostility(d, d.bias);

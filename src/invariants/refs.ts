@@ -128,8 +128,9 @@ function checkHardware(w: World, out: Violation[], op?: string): void {
   const opens = new Map<number, number>();
   const groupOpens = new Map<number, number>();
   w.files.each((_id, f) => {
-    if (f.kind === 'vfio' && f.dev !== undefined) add(opens, f.dev, 1);
-    if (f.kind === 'vfio' && f.dev !== undefined && f.viaGroup) add(groupOpens, f.dev, 1);
+    if (f.kind !== 'vfio' || f.dev === undefined) return;
+    add(opens, f.dev, 1);
+    if (f.viaGroup) add(groupOpens, f.dev, 1);
   });
   const bound = new Map<number, number>();
   hw.devs.each((id, p) => {

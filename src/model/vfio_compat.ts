@@ -35,7 +35,7 @@ import type { StructLayout } from '../uapi/layout.js';
 import { decodeStruct, encodeStruct, fitToMembers } from '../uapi/struct.js';
 import { le, u32, u64 } from './args.js';
 import { MOCK_HUGE_PAGE_SIZE } from './drivers/mock.js';
-import { ULONG_MAX, U64_MAX, addOverflows, cutIova, emptyIopt, getIoas, maxB, unmapIovaRange } from './io_pagetable.js';
+import { ULONG_MAX, U64_MAX, addOverflows, cutIova, getIoas, maxB, unmapIovaRange } from './io_pagetable.js';
 import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, ioasOptionHugePages, iovaRanges, mapUser } from './ioas.js';
 import { PAGE_SIZE } from './mm.js';
 import type { Tx } from './object.js';

@@ -88,16 +88,25 @@ export function vfioRelease(w: World, f: OpenFile): World {
   p = { ...p, opens: p.opens - 1 };
   const b = p.bound;
   if (!b || b.file !== f.id) return putDev(w, p);
-  // vfio_df_unbind_iommufd -> vfio_df_close -> unbind_iommufd (physical: detach, then unbind).
+  const g = w.hw.groups.get(p.group)!;
+  return unbindIommufd(putGroup(w, { ...g, cdevOpenCnt: g.cdevOpenCnt - 1 }), p);
+}
+
+/**
+ * vfio_df_close -> unbind_iommufd of a bound device `p` (physical: detach,
+ * then unbind): its DEVICE (ACCESS) destroyed, the device unbound and closed,
+ * and the binding's context references dropped: the object's, and for a
+ * cdev binding the file's own too (iommufd_ctx_put twice). The cdev's last
+ * close and the group path's last device file both come here.
+ */
+export function unbindIommufd(w: World, p: PhysDev): World {
+  const b = p.bound!;
   const tx = new Tx(w, w.ctxs.get(b.ctx)!, 0);
   destroyObject(tx, b.obj);
-  w = tx.commit();
-  const g = w.hw.groups.get(p.group)!;
-  w = putGroup(w, { ...g, cdevOpenCnt: g.cdevOpenCnt - 1 });
-  w = putDev(w, { ...p, bound: null, state: deviceStep(p.state, 'close')! });
-  // The DEVICE's (ACCESS's) context reference, then the file's own (iommufd_ctx_put twice).
+  w = putDev(tx.commit(), { ...p, bound: null, state: deviceStep(p.state, 'close')! });
   const ctxFile = w.ctxs.get(b.ctx)!.file;
-  return putFile(putFile(w, ctxFile), ctxFile);
+  w = putFile(w, ctxFile);
+  return b.file === 0 ? w : putFile(w, ctxFile);
 }
 
 // ---- ioctls -----------------------------------------------------------------

@@ -41,11 +41,10 @@ import { DEV_PCI, DEV_VF } from './drivers/index.js';
 import { fileAt, holdFile, installFile, putFile } from './files.js';
 import { newIoas } from './ioas.js';
 import { deviceStep, putDev, putGroup, type IommuGroup, type PhysDev } from './hardware.js';
-import { destroyObject } from './lifecycle.js';
 import { PAGE_SIZE } from './mm.js';
 import { Tx } from './object.js';
 import { compatIoas } from './vfio_compat.js';
-import { bindIommufd } from './vfio_device.js';
+import { bindIommufd, unbindIommufd } from './vfio_device.js';
 import type { OpenFile, World } from './state.js';
 
 const fail = (w: World, errno: string): [World, Result] => [w, { errno }];
@@ -203,8 +202,5 @@ export function vfioGroupDeviceRelease(w: World, p: PhysDev): World {
   p = { ...p, opens: p.opens - 1, groupOpens: p.groupOpens - 1 };
   const b = p.bound;
   if (p.groupOpens > 0 || !b || b.file !== 0) return putDev(w, p);
-  const tx = new Tx(w, w.ctxs.get(b.ctx)!, 0);
-  destroyObject(tx, b.obj);
-  w = putDev(tx.commit(), { ...p, bound: null, state: deviceStep(p.state, 'close')! });
-  return putCtxRef(w, b.ctx);
+  return unbindIommufd(w, p);
 }
