@@ -1003,11 +1003,12 @@ function resolveInner(t: Template, w: World, m: FuzzModel, depth: number, note: 
     const args = resolveFields(t.args, e, late);
     e.args = args;
     for (const [target, key, sym] of late) target[key] = resolveSym(sym, e);
-    // A hugetlbfs file is mapped either privately (QEMU's -mem-path without share=on) or shared and
-    // fallocated, not both: which pages a private mapping shares with the file's page cache is not
-    // modelled (mm.ts Mobj.mayCache). The generator keeps to one or the other per file.
+    // A hugetlbfs file whose page cache the model does not follow (one from before the trace,
+    // mm.ts Mobj.mayCache; or a memfd of unknown contents, not Mobj.hugetlbfs) is mapped either
+    // privately or shared and fallocated, not both: which pages a private mapping would share with
+    // its cache is not known. The generator keeps to one or the other per such file.
     const h = t.op === 'mmap' || t.op === 'fallocate' ? hugetlbFd(w, pid, args['fd']) : undefined;
-    if (h) {
+    if (h && !h.m.hugetlbfs) {
       const m = h.m;
       const priv = !m.mayCache && privatelyMapped(w.procs, m.id);
       if (t.op === 'mmap' && args['kind'] === 'file_private' && m.mayCache) args['kind'] = h.kind === 'memfd' ? 'memfd' : 'file_shared';

@@ -59,7 +59,7 @@ function onlyPageTables(d: StepDelta): boolean {
  * entries (their VMAs the same) and private anonymous memory's huge pages
  * and private copies (Mobj.thp, thpCopied, thpShared, data of a private file mapping's
  * copy object, a hugetlbfs file's too), the allocator of physical pages and the folios fork shared,
- * and a hugetlbfs file's page cache that a file pin filled (Mobj.mayCache).
+ * and a hugetlbfs file's page cache that a fault or a file pin filled (Mobj.hugeCached, mayCache).
  * An ioctl whose pins (or copies) faulted user memory in and that then
  * failed keeps exactly that (Tx.failed).
  */
@@ -73,8 +73,10 @@ function onlyFaults(d: StepDelta): boolean {
   if (a.mem === b.mem) return true;
   if (a.mem.nextMobj !== b.mem.nextMobj || a.mem.paths !== b.mem.paths) return false;
   for (const [, [m, n]] of diffMap(a.mem.mobjs, b.mem.mobjs)) {
-    // (a file pin puts a hugetlbfs file's pages in its cache, memfd_pin_folios, and they stay: Mobj.mayCache)
+    // (a fault, or a file pin, puts a hugetlbfs file's pages in its cache, and they stay: Mobj.hugeCached;
+    // of a file whose cache the model does not follow, the cache may hold pages from then on: Mobj.mayCache)
     if (m?.kind === 'hugetlb' && !m.mayCache && n?.mayCache && sameExcept(m, n, ['mayCache'])) continue;
+    if (m?.hugetlbfs && n?.hugetlbfs && sameExcept(m, n, ['hugeCached']) && onlyAdded(m.hugeCached, n.hugeCached)) continue;
     // (a private mapping of a hugetlbfs file copies into an object of hugetlb pages: hugetlb_wp)
     const copies = m?.kind === 'anon' || (m?.kind === 'hugetlb' && isCopyObject(b, m.id));
     if (!m || !n || !copies || !sameExcept(m, n, ['thp', 'thpCopied', 'thpShared', 'data', 'hugeCopied'])) return false;
@@ -83,6 +85,13 @@ function onlyFaults(d: StepDelta): boolean {
     if (m.data !== n.data) for (const [, [x]] of diffMap(m.data, n.data)) if (x !== undefined) return false;
     if (m.hugeCopied !== n.hugeCopied) for (const [, [x]] of diffMap(m.hugeCopied ?? PMap.emptyNumber<true>(), n.hugeCopied ?? PMap.emptyNumber<true>())) if (x !== undefined) return false;
   }
+  return true;
+}
+
+/** Whether set `b` is set `a` with keys added, none taken out. */
+function onlyAdded(a: PMap<number, true> | undefined, b: PMap<number, true> | undefined): boolean {
+  if (b === undefined) return a === undefined;
+  for (const [, [x]] of diffMap(a ?? PMap.emptyNumber<true>(), b)) if (x !== undefined) return false;
   return true;
 }
 

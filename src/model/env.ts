@@ -84,7 +84,10 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     // (a file on the hugetlbfs mount, as QEMU's -mem-path /dev/hugepages makes one, goes by huge
     // pages; one from before the trace may have pages in its cache, a new or emptied one has none)
     [mem, mobj] = onHugetlbfs(path) ? newMobj(mem, 'hugetlb', size, path, undefined, !fresh, true) : newMobj(mem, 'file', size, path, undefined, !fresh);
-    if (onHugetlbfs(path) && !fresh && !(flags & O_TRUNC)) mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, mayCache: true }) };
+    if (onHugetlbfs(path)) {
+      const known = fresh || flags & O_TRUNC;
+      mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, ...(known ? { hugetlbfs: true as const } : { mayCache: true as const }) }) };
+    }
     mem = { ...mem, paths: (mem.paths ?? NO_PATHS).set(path, mobj) };
   }
   let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...mode });
@@ -250,21 +253,23 @@ function mmap(w: World, pid: number, a: Fields): [World, Result] {
     }
     offset = offset0;
     if (hugeFile) {
-      // A private mapping of a hugetlbfs file whose cache may hold pages: its read of a huge page
-      // the cache lacks gets a private zero page (hugetlb_no_page), one the cache has is the file's
-      // until written, and which the cache has the model does not keep (mm.ts Mobj.mayCache).
+      // A private mapping of a hugetlbfs file reads the huge pages the file's cache has, until it
+      // writes or pins them, and gets its own where the cache has none (hugetlb_no_page): the model
+      // follows the cache of a file the trace made (mm.ts hugetlbfsFault). Of one from before the
+      // trace, or a memfd a capture's program touched unseen, it does not know what the cache holds.
       const hm = mem.mobjs.get(mobj)!;
       if (kind === 'file_private' && hm.mayCache) return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a private mapping of a hugetlbfs file whose page cache may hold pages (which of them it shares hangs on the cache)' }];
-      // ...and the other way round: a shared mapping, which fills the cache, beside a private one.
-      if (kind !== 'file_private' && !hm.mayCache && privatelyMapped(w.procs, mobj))
+      // ...and the other way round: a shared mapping of such a file, which fills the cache unseen, beside a private one.
+      if (kind !== 'file_private' && !hm.hugetlbfs && !hm.mayCache && privatelyMapped(w.procs, mobj))
         return [w, { errno: 'EOPNOTSUPP', unmodelled: 'a shared mapping of a hugetlbfs file that is also mapped privately (which pages the private mapping shares with it hangs on the cache)' }];
       // hugetlbfs_file_mmap, once mmap_region has unmapped the range (a gap is left when it refuses):
       // the offset must be on a huge page.
       if (offset % hugePage) return fileMmapRefused();
       // (a writable mapping, private too, reaching past the end grows the file to cover it; a shared
-      // one fills the cache as it is touched)
+      // one fills the cache as it is touched: of a file whose cache the model does not follow, the
+      // cache may hold pages from then on)
       const grown = prot & PROT_WRITE && hm.size < offset + length ? offset + length : hm.size;
-      const cache = kind !== 'file_private' && !hm.mayCache;
+      const cache = kind !== 'file_private' && !hm.hugetlbfs && !hm.mayCache;
       if (grown !== hm.size || cache) mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...hm, size: grown, ...(cache ? { mayCache: true as const } : {}) }) };
     }
     if (kind === 'file_private') {
@@ -492,6 +497,8 @@ function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
   // (MFD_HUGETLB: a hugetlbfs file of 2 MiB or 1 GiB pages, whose size, mappings and holes go by them)
   const huge = (flags & MFD_HUGETLB) !== 0;
   [mem, mobj] = newMobj(mem, huge ? 'hugetlb' : 'memfd', 0n, String(a['name'] ?? ''), undefined, a['content'] === 'unknown', huge, huge && sizeLog !== 0 ? sizeLog : undefined);
+  // (its page cache is the model's to follow unless a capture's program touches it unseen: Mobj.hugetlbfs)
+  if (huge && a['content'] !== 'unknown') mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, hugetlbfs: true }) };
   const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'memfd', mobj });
   return [w2, { errno: 0, ret: fd }];
 }

@@ -90,8 +90,9 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
   // (the oracle: ENOSPC; a campaign that drew it met a kernel BUG in clear_inode later)
   if (m.kind === 'hugetlb' && offset + len + hugeSize(m) - 1n > LOFF_MAX)
     return [w, { errno: 'ENOSPC', unmodelled: "fallocate of a hugetlbfs file within a huge page of the largest file size: the kernel's end index wraps, and it allocates huge pages until the pool runs out" }];
-  // (hugetlbfs_fallocate fills the cache, which a private mapping of the file would share from: mm.ts Mobj.mayCache)
-  if (m.kind === 'hugetlb' && !m.mayCache && privatelyMapped(w.procs, mobjId))
+  // (hugetlbfs_fallocate fills the cache, which a private mapping of the file shares from: the
+  // model follows the cache of a file the trace made, mm.ts Mobj.hugetlbfs, not a capture's memfd's)
+  if (m.kind === 'hugetlb' && !m.hugetlbfs && !m.mayCache && privatelyMapped(w.procs, mobjId))
     return [w, { errno: 0, unmodelled: 'fallocate of a hugetlbfs file that is mapped privately (which pages the private mapping shares with it hangs on the cache)' }];
   // Whether that many pages can be had depends on the machine's memory and the mount's size; for
   // hugetlbfs on its pool, which the model takes to be large enough (as for mmap), up to 128 huge
@@ -102,12 +103,14 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
   let next: Mobj = size === m.size ? m : { ...m, size };
   if (m.kind === 'hugetlb') {
     // hugetlbfs_fallocate puts the huge pages of the range in the file's cache, past its end too
-    // (KEEP_SIZE, or an end off a huge page): those stay reachable through a mapping.
-    next = { ...next, mayCache: true };
+    // (KEEP_SIZE, or an end off a huge page): those stay reachable through a mapping. Of a file
+    // whose cache the model does not follow (Mobj.hugetlbfs) only those past the end are kept,
+    // and the cache may hold pages from then on.
+    if (!m.hugetlbfs) next = { ...next, mayCache: true };
     let cached = m.hugeCached ?? PMap.emptyNumber<true>();
     const hs = hugeSize(m);
     const eofPage = Number(hugetlbEof(next) / hs);
-    for (let h = Math.max(Number(offset / hs), eofPage); BigInt(h) * hs < end; h++) cached = cached.set(h, true);
+    for (let h = m.hugetlbfs ? Number(offset / hs) : Math.max(Number(offset / hs), eofPage); BigInt(h) * hs < end; h++) if (!cached.has(h)) cached = cached.set(h, true);
     if (cached.size) next = { ...next, hugeCached: cached };
   }
   return next === m ? [w, { errno: 0 }] : [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, next) } }, { errno: 0 }];

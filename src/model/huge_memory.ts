@@ -56,7 +56,7 @@
 import { PMap } from '../ds/pmap.js';
 import { sameKernelVma, splitKernelVma, withAnonVma } from './vma_merge.js';
 import type { World } from './state.js';
-import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WIPEONFORK, cutsHugetlb, findVma, newMobj, pageAlign, unmapRange, vmasIn, withVmas, folioPieces, withPageSet, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_HUGETLB, VM_WIPEONFORK, cutsHugetlb, hugetlbfsFault, findVma, newMobj, pageAlign, unmapRange, vmasIn, withVmas, folioPieces, withPageSet, type Memory, type Mm, type Mobj, type Vma } from './mm.js';
 
 export const PMD_TABLE = 1;
 export const PMD_HUGE = 2;
@@ -122,6 +122,8 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, how: Faul
     if (v.start > pos || (kind === 'write' ? !v.write : !v.read && !(force && (v.write || (v.flags ?? 0) & VM_EXEC)))) break;
     pos = v.end;
     if (kind !== 'read') anon.push(v);
+    // (a mapping of a hugetlbfs file: the file's page cache, or a private mapping's own huge pages)
+    if ((v.shared || v.cow !== undefined) && (v.flags ?? 0) & VM_HUGETLB) mem = hugetlbfsFault(mem, v, v.start > start ? v.start : start, v.end < end ? v.end : end);
     if (!tracked(mem, v)) continue;
     const s = v.start > start ? v.start : start;
     const e = v.end < end ? v.end : end;

@@ -77,20 +77,27 @@ export interface Mobj {
   /** Those folios split into small pages (MADV_COLD / PAGEOUT: huge_memory.ts coldSplit): contiguous still, no longer compound. */
   readonly thpSmall?: PMap<number, true>;
   /**
-   * A hugetlbfs file's huge pages that fallocate put in its page cache (by
-   * huge page index, kept from the file's end on only). hugetlb_no_page
-   * refuses a page past i_size only when the cache has none there, so these
-   * are there past the end (fallocate with KEEP_SIZE, or to an i_size off a
-   * huge page) until a hole or a truncation takes them out.
+   * A hugetlbfs file's huge pages in its page cache, by huge page index. Of a
+   * file the trace made (`hugetlbfs`) all of them: a shared mapping's fault
+   * puts a page there (hugetlb_no_page), and so do fallocate and a file pin
+   * (6.14 MAP_FILE, memfd_pin_folios); a hole or a truncation takes them out.
+   * Of a file from before the trace (`mayCache`) those fallocate put there.
+   * hugetlb_no_page refuses a page past i_size only when the cache has none
+   * there, so these can be there past the end (fallocate with KEEP_SIZE, or
+   * to an i_size off a huge page); a private mapping maps the cached page
+   * until it writes or pins it, and gets one of its own where there is none.
    */
   readonly hugeCached?: PMap<number, true>;
   /**
-   * A hugetlbfs file's page cache may hold pages: it has been mapped shared,
-   * fallocated, pinned as a file (6.14 MAP_FILE), or its contents are from
-   * before the trace. Until then a private mapping of it meets no cached page,
-   * so each huge page it touches is a private one of its own (hugetlb_no_page),
-   * which the model has exactly; after, which pages it shares with the file
-   * hangs on a page cache the model does not keep (env.ts mmap).
+   * A hugetlbfs file the trace made (a memfd with MFD_HUGETLB, a file created
+   * or emptied under the hugetlbfs mount): `hugeCached` is its whole page cache.
+   */
+  readonly hugetlbfs?: true;
+  /**
+   * A hugetlbfs file whose contents are from before the trace: its page cache
+   * may hold pages the trace never shows, and which of them a private mapping
+   * would share with it is not known (env.ts mmap answers such a mapping as
+   * not modelled).
    */
   readonly mayCache?: true;
   /**
@@ -506,9 +513,49 @@ export function peekPage(mm: Mm, mem: Memory, va: bigint): Resolve {
   return { ok: true, page: { mobj: vma.mobj, index }, vma };
 }
 
-/** Copy-on-write objects mark pages they own with an entry (possibly all zero), or, of 1 GiB pages, whole huge pages (Mobj.hugeCopied). */
+/**
+ * Copy-on-write objects mark pages they own with an entry (possibly all zero), or whole huge
+ * pages (Mobj.hugeCopied): a 1 GiB copy, and a hugetlbfs file's huge page that a private mapping
+ * faulted in where the file's cache had none (hugetlbfsFault).
+ */
 function cowTouched(cow: Mobj, index: number): boolean {
   return cow.data.has(index) || (cow.hugeCopied !== undefined && cow.hugeCopied.has(index - (index % hugeNr(cow))));
+}
+
+/**
+ * A fault over `[s, e)` of VMA `v`, a mapping of a hugetlbfs file the trace
+ * made (hugetlb_no_page). A shared mapping puts the huge pages it reaches
+ * (inside the file's size) in the file's page cache. A private one maps the
+ * file's page where the cache has one, until it writes or pins it (pinPage
+ * copies it then), and where the cache has none it gets a zeroed huge page of
+ * its own, which the file never sees: a shared mapping's later fault there
+ * puts another page in the cache. Oracle: the regression trace
+ * mmap.hugetlb-private (44 answers, all the kernel's).
+ */
+export function hugetlbfsFault(mem: Memory, v: Vma, s: bigint, e: bigint): Memory {
+  const m = mem.mobjs.get(v.mobj);
+  if (m === undefined || m.hugetlbfs === undefined || s >= e) return mem;
+  const hs = hugeSize(m);
+  const first = Number((v.offset + (s - v.start)) / hs);
+  const last = Number((v.offset + (e - 1n - v.start)) / hs);
+  const eof = Number(hugetlbEof(m) / hs);
+  const cached = m.hugeCached;
+  if (v.shared) {
+    let c = cached;
+    for (let h = first; h <= last && h < eof; h++) if (!c?.has(h)) c = (c ?? PMap.emptyNumber<true>()).set(h, true);
+    return c === cached ? mem : { ...mem, mobjs: mem.mobjs.set(m.id, { ...m, hugeCached: c }) };
+  }
+  if (v.cow === undefined) return mem;
+  let cow = mem.mobjs.get(v.cow)!;
+  const nr = hugeNr(cow);
+  let own = cow.hugeCopied;
+  for (let h = first; h <= last && h < eof; h++) {
+    if (cached?.has(h) || cowTouched(cow, h * nr)) continue;
+    own = (own ?? PMap.emptyNumber<true>()).set(h * nr, true);
+  }
+  if (own === cow.hugeCopied) return mem;
+  cow = withPageSet(cow, 'hugeCopied', own);
+  return { ...mem, mobjs: mem.mobjs.set(cow.id, cow) };
 }
 
 /**

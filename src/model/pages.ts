@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, hugeNr, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, hugeNr, hugeSize, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -275,8 +275,25 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
     }
     const endByte = p.base + BigInt(b + 1) * PAGE_SIZE - 1n;
     if (endByte >= m.size) return 'EINVAL';
-    // (memfd_pin_folios puts a hugetlbfs file's pages in its cache, which a private mapping of it would share from)
-    if (m.kind === 'hugetlb' && !m.mayCache) {
+    // (memfd_pin_folios puts a hugetlbfs file's pages in its cache, which a private mapping of it
+    // shares from: the model follows the cache of a file the trace made, mm.ts Mobj.hugetlbfs; the
+    // pages stay there when the ioctl then fails, as faults do)
+    if (m.hugetlbfs) {
+      const hs = hugeSize(m);
+      const first = Number((p.base + BigInt(a) * PAGE_SIZE) / hs);
+      const last = Number(endByte / hs);
+      const cache = (w: World): World => {
+        const f = w.mem.mobjs.get(m.id)!;
+        let c = f.hugeCached;
+        for (let h = first; h <= last; h++) if (!c?.has(h)) c = (c ?? PMap.emptyNumber<true>()).set(h, true);
+        return c === f.hugeCached ? w : { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...f, hugeCached: c }) } };
+      };
+      const next = cache(tx.w);
+      if (next !== tx.w) {
+        tx.setWorld(next);
+        tx.noteFault(cache);
+      }
+    } else if (m.kind === 'hugetlb' && !m.mayCache) {
       if (privatelyMapped(tx.w.procs, m.id)) {
         tx.beyondModel = 'a pin of a hugetlbfs file that is mapped privately (which pages the private mapping shares with it hangs on the cache)';
         return 'EINVAL';

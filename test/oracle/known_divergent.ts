@@ -18,12 +18,4 @@ export const KNOWN_DIVERGENT: Record<string, { op: string; what: string; why: st
     what: 'unmodelled',
     why: 'with protection keys exec-only memory is execute-only and populating it fails (ENOMEM); the trace does not say which CPU it ran on (mm.ts execOnly)',
   },
-  // session 16: a hand-written probe of private hugetlb mappings (a hugetlbfs memfd's beside a shared mapping of it, and
-  // MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, which the model has), kept with the kernel's answers to all 44 events
-  // for when the model keeps a page cache of hugetlbfs files (its meta says what they show)
-  'mmap.hugetlb-private.kernel-0.model-unmodelled.iort.jsonl': {
-    op: 'mmap',
-    what: 'unmodelled',
-    why: "the file is mapped shared first: a private mapping's read of a huge page the file's cache lacks gets a private zero page, one it has is the file's until written, and the model keeps no page cache of hugetlbfs files (mm.ts Mobj.mayCache)",
-  },
 };
