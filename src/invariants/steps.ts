@@ -49,7 +49,7 @@ function isQuery(ev: Event): boolean {
  */
 const READS_USER = new Set(['read_memory', 'IOMMU_TEST_OP_MD_CHECK_MAP', 'IOMMU_TEST_OP_MD_CHECK_REFS']);
 function onlyPageTables(d: StepDelta): boolean {
-  if (d.prev.mem !== d.next.mem && opOf(d.event) !== 'read_memory') return false;
+  if (d.prev.mem !== d.next.mem && opOf(d.event) !== 'read_memory' && !onlyHugetlbfsFaults(d)) return false;
   const changed = diffMap(d.prev.procs, d.next.procs);
   return changed.size === 1 && changed.has(d.event.pid ?? 1) && onlyFaults(d);
 }
@@ -84,6 +84,24 @@ function onlyFaults(d: StepDelta): boolean {
     // pages, a whole one marked copied, Mobj.hugeCopied)
     if (m.data !== n.data) for (const [, [x]] of diffMap(m.data, n.data)) if (x !== undefined) return false;
     if (m.hugeCopied !== n.hugeCopied) for (const [, [x]] of diffMap(m.hugeCopied ?? PMap.emptyNumber<true>(), n.hugeCopied ?? PMap.emptyNumber<true>())) if (x !== undefined) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether memory changed only as a read fault in a mapping of a hugetlbfs file
+ * changes it (mm.ts hugetlbfsFault): the file's page cache gained huge pages,
+ * or a private mapping's copy object took huge pages of its own.
+ */
+function onlyHugetlbfsFaults(d: StepDelta): boolean {
+  const a = d.prev.mem;
+  const b = d.next.mem;
+  if (!sameExcept(a, b, ['mobjs'])) return false;
+  for (const [, [m, n]] of diffMap(a.mobjs, b.mobjs)) {
+    if (!m || !n) return false;
+    if (m.hugetlbfs && n.hugetlbfs && sameExcept(m, n, ['hugeCached']) && onlyAdded(m.hugeCached, n.hugeCached)) continue;
+    if (m.kind === 'hugetlb' && isCopyObject(d.next, m.id) && sameExcept(m, n, ['hugeCopied']) && onlyAdded(m.hugeCopied, n.hugeCopied)) continue;
+    return false;
   }
   return true;
 }

@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, hugeNr, hugeSize, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
+import { HPAGE_NR, HPAGE_SIZE, hugeNr, hugeSize, hugetlbfsFault, VM_HUGETLB, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -391,6 +391,17 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
         // (the pages are looked up after the fault: it may move an empty piece onto an object of its own)
         [mm, mem] = fault(mm, mem, va, endVa, kind, (phys) => mappedElsewhere(tx.w, owner.pid, phys), true);
         if (mm !== mm0 || mem !== mem0) tx.noteFault((w) => faultIn(w, owner.pid, va, endVa, kind, true));
+      } else if ((vma.flags ?? 0) & VM_HUGETLB) {
+        // (a shared mapping of a hugetlbfs file: the pin's fault puts the huge pages in the file's cache)
+        const endVa = p.base + BigInt(end + 1) * PAGE_SIZE;
+        const cache = (w: World): World => {
+          const v = findVma(w.procs.get(owner.pid)!.mm, va);
+          const m = v ? hugetlbfsFault(w.mem, v, va, endVa) : w.mem;
+          return m === w.mem ? w : { ...w, mem: m };
+        };
+        const mem0 = mem;
+        mem = hugetlbfsFault(mem, vma, va, endVa);
+        if (mem !== mem0) tx.noteFault(cache);
       }
       const now = findVma(mm, va)!;
       const mobjIndex = Number((now.offset + (va - now.start)) >> PAGE_SHIFT);

@@ -70,6 +70,22 @@ describe('fuzzer-found model bugs', () => {
     expect([...memfd.hugeCached!.keys()]).toEqual([0]);
     expect(new Checker().step({ prev: w, next: r.state, event: ev, result: r.result, index: 6 })).toEqual([]);
   });
+  it("a check op's page lookup through a shared hugetlbfs mapping puts the page in the file's cache, and the invariants allow it", () => {
+    // (fuzz seed -1640522434, 6.12: failed-ioctl-unchanged took the cache's new page for a query changing the state)
+    const { w } = run('6.12', [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      { op: 'memfd_create', args: { name: 'guest-ram', flags: 4 } },
+      { op: 'mmap', args: { va: 0x7f0000000000n, length: 0x400000n, kind: 'memfd', prot: 3, fd: 1, offset: 0n } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 1, __reserved: 0, user_va: 0x7f0000200000n, length: 0x4000n, iova: 0x1000000n } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } },
+    ]);
+    const ev: Event = { op: 'IOMMU_TEST_OP_MD_CHECK_MAP', fd: 0, args: { id: 4, check_map: { iova: 0x1000000n, length: 0x800n, uptr: 0x7f0000000000n } } };
+    const r = apply(w, ev);
+    const cache = (x: World) => [...[...x.mem.mobjs.values()].find((m) => m.hugetlbfs)!.hugeCached!.keys()];
+    expect([cache(w), cache(r.state)]).toEqual([[1], [0, 1]]);
+    expect(new Checker().step({ prev: w, next: r.state, event: ev, result: r.result, index: 6 })).toEqual([]);
+  });
   it("a map that fails after its pins copied a private hugetlbfs mapping's huge pages keeps the copies, and the invariants allow it", () => {
     // (fuzz seed -1070948856, 6.12: failed-ioctl-unchanged had allowed copies only in anonymous objects, not in a hugetlbfs file's copy object)
     const { w } = run('6.12', [
