@@ -85,7 +85,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     // pages; one from before the trace may have pages in its cache, a new or emptied one has none)
     [mem, mobj] = onHugetlbfs(path) ? newMobj(mem, 'hugetlb', size, path, undefined, !fresh, true) : newMobj(mem, 'file', size, path, undefined, !fresh);
     if (onHugetlbfs(path)) {
-      const known = fresh || flags & O_TRUNC;
+      const known = fresh || (flags & O_TRUNC) !== 0;
       mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, ...(known ? { hugetlbfs: true as const } : { mayCache: true as const }) }) };
     }
     mem = { ...mem, paths: (mem.paths ?? NO_PATHS).set(path, mobj) };

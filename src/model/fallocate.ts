@@ -104,8 +104,8 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
   if (m.kind === 'hugetlb') {
     // hugetlbfs_fallocate puts the huge pages of the range in the file's cache, past its end too
     // (KEEP_SIZE, or an end off a huge page): those stay reachable through a mapping. Of a file
-    // whose cache the model does not follow (Mobj.hugetlbfs) only those past the end are kept,
-    // and the cache may hold pages from then on.
+    // whose cache the model does not follow (not Mobj.hugetlbfs) it keeps those past the end only,
+    // and takes the cache to hold pages from then on (Mobj.mayCache).
     if (!m.hugetlbfs) next = { ...next, mayCache: true };
     let cached = m.hugeCached ?? PMap.emptyNumber<true>();
     const hs = hugeSize(m);

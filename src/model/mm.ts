@@ -94,10 +94,12 @@ export interface Mobj {
    */
   readonly hugetlbfs?: true;
   /**
-   * A hugetlbfs file whose contents are from before the trace: its page cache
-   * may hold pages the trace never shows, and which of them a private mapping
-   * would share with it is not known (env.ts mmap answers such a mapping as
-   * not modelled).
+   * A hugetlbfs file whose page cache the model does not follow (not
+   * `hugetlbfs`: one from before the trace, or a capture's memfd whose program
+   * touches it unseen) and which may hold pages: its contents are from before
+   * the trace, or it was mapped shared, fallocated or pinned as a file. Which
+   * pages a private mapping would share with it is not known (env.ts mmap
+   * answers such a mapping as not modelled).
    */
   readonly mayCache?: true;
   /**
@@ -529,8 +531,8 @@ function cowTouched(cow: Mobj, index: number): boolean {
  * file's page where the cache has one, until it writes or pins it (pinPage
  * copies it then), and where the cache has none it gets a zeroed huge page of
  * its own, which the file never sees: a shared mapping's later fault there
- * puts another page in the cache. Oracle: the regression trace
- * mmap.hugetlb-private (44 answers, all the kernel's).
+ * puts another page in the cache. The oracle's answers: the regression trace
+ * mmap.hugetlb-private and test/unit/model/traces/hugetlbfs_cache.
  */
 export function hugetlbfsFault(mem: Memory, v: Vma, s: bigint, e: bigint): Memory {
   const m = mem.mobjs.get(v.mobj);
