@@ -105,6 +105,8 @@ kernelTraceSuite('hugetlbfs memfds (Linux 6.12.117 answers)', join(import.meta.d
 // truncation, fork, a second private mapping, a check op's page lookup (each trace was answered as not modelled
 // before the model followed the cache; hc_pin_fills also diverged before a shared mapping's pin filled it)
 kernelTraceSuite('private hugetlbfs mappings beside the page cache (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs_cache'), 13, 7);
+// (thirty of session 29's 2,000 random ones, kept with the kernel's answers: the model before it followed the cache diverged on 18)
+kernelTraceSuite('random traces over them (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'hugetlbfs_cache_random'), 30, 6);
 
 describe('a private mapping of a hugetlbfs memfd beside its page cache', () => {
   const V = 0x7f0000000000n;
