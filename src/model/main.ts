@@ -6,6 +6,7 @@
 import { intOf, type Event, type Fields, type Result } from '../events/event.js';
 import { offsetofend, type FieldLayout, type StructLayout } from '../uapi/layout.js';
 import { structLayout } from '../uapi/versions.js';
+import { MemberCheck } from '../uapi/struct.js';
 import { u32, u64 } from './args.js';
 import { hwptAllocIoctl } from './hw_pagetable.js';
 import { ioasAlloc, ioasAllowIovas, ioasChangeProcess, ioasCopy, ioasIovaRanges, ioasMap, ioasMapFile, ioasOptionHugePages, ioasUnmap } from './ioas.js';
@@ -100,6 +101,14 @@ function layout(struct: string, kernel: string): StructLayout {
     cache.set(struct, l);
   }
   return l;
+}
+
+const checkCache: Record<string, Map<string, MemberCheck>> = { '6.12': new Map(), '6.14': new Map() };
+function memberCheck(struct: string, kernel: string, l: StructLayout): MemberCheck {
+  const cache = checkCache[kernel]!;
+  let c = cache.get(struct);
+  if (!c) cache.set(struct, (c = new MemberCheck(l.fields, struct)));
+  return c;
 }
 
 const minSizeCache: Record<string, Map<IoctlOp, number>> = { '6.12': new Map(), '6.14': new Map() };
@@ -222,6 +231,10 @@ export function iommufdIoctl(w: World, ctxId: number, pid: number, ev: Event): [
   void nr;
   if (ev.args === null) return [w, { errno: 'EFAULT' }];
   const l = layout(struct, w.kernel);
+  // (an event whose arguments no such struct can hold, a misspelt member or a string for an
+  // integer, says nothing the kernel could answer: said so, not read as zeros)
+  const bad = memberCheck(struct, w.kernel, l).misfit(ev.args);
+  if (bad) return [w, { errno: 'EINVAL', unmodelled: `${op} with arguments no struct ${struct} holds: ${bad}` }];
   const size = ev.size ?? l.size;
   if (size < minSize) return [w, { errno: 'EINVAL' }];
   if (size > l.size && ev.tail && ev.tail.some((b) => b !== 0)) return [w, { errno: 'E2BIG' }];

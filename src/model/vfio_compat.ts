@@ -31,8 +31,8 @@
 import type { Event, Fields, Result } from '../events/event.js';
 import { CONSTANTS as VFIO, STRUCTS as VFIO_STRUCTS } from '../uapi/generated_vfio.js';
 import { IOCTLS, isIoctlName } from '../uapi/ioctls.js';
-import type { StructLayout } from '../uapi/layout.js';
-import { decodeStruct, encodeStruct, fitToMembers } from '../uapi/struct.js';
+import type { FieldLayout, StructLayout } from '../uapi/layout.js';
+import { decodeStruct, encodeStruct, fitToMembers, MemberCheck } from '../uapi/struct.js';
 import { le, u32, u64 } from './args.js';
 import { MOCK_HUGE_PAGE_SIZE } from './drivers/mock.js';
 import { ULONG_MAX, U64_MAX, addOverflows, cutIova, getIoas, maxB, unmapIovaRange } from './io_pagetable.js';
@@ -84,6 +84,10 @@ export function vfioIoctl(tx: Tx, ev: Event): [World, Result] {
   const before = tx.w;
   const h = handlers[ev.op];
   if (!h) return [before, isIoctlName(ev.op) ? { errno: 'ENOTTY' } : { errno: 'ENOTTY', unmodelled: ev.op }];
+  // (arguments no such struct holds, or an integer argument given as anything but `arg`: said so, as main.ts does)
+  const check = ev.args ? CHECKS[ev.op] : undefined;
+  const bad = check?.misfit(ev.args!);
+  if (bad) return [before, { errno: 'EINVAL', unmodelled: `${ev.op} with arguments no ${check === ARG ? 'integer argument' : 'such struct'} holds: ${bad}` }];
   const res = h(tx, ev);
   if (tx.beyondModel) return [before, { errno: 'EOPNOTSUPP', unmodelled: tx.beyondModel }];
   if (res.errno && !tx.keepOnError) return [tx.failed(before), res];
@@ -97,6 +101,17 @@ const handlers: Record<string, VfioHandler> = table({
   VFIO_IOMMU_GET_INFO: getInfo,
   VFIO_IOMMU_MAP_DMA: mapDma,
   VFIO_IOMMU_UNMAP_DMA: unmapDma,
+});
+
+/** The members an event of each op may name: its struct's, or an integer-argument ioctl's `arg`. */
+const ARG = new MemberCheck([{ name: 'arg', type: 'u64', offset: 0, size: 8 } satisfies FieldLayout], 'arg');
+const CHECKS: Record<string, MemberCheck> = table({
+  VFIO_GET_API_VERSION: ARG,
+  VFIO_CHECK_EXTENSION: ARG,
+  VFIO_SET_IOMMU: ARG,
+  VFIO_IOMMU_GET_INFO: new MemberCheck(VFIO_STRUCTS.vfio_iommu_type1_info.fields, 'vfio_iommu_type1_info'),
+  VFIO_IOMMU_MAP_DMA: new MemberCheck(VFIO_STRUCTS.vfio_iommu_type1_dma_map.fields, 'vfio_iommu_type1_dma_map'),
+  VFIO_IOMMU_UNMAP_DMA: new MemberCheck(VFIO_STRUCTS.vfio_iommu_type1_dma_unmap.fields, 'vfio_iommu_type1_dma_unmap'),
 });
 
 /** The unsigned long argument of an integer-argument ioctl. */

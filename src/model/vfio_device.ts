@@ -23,6 +23,8 @@
 import type { Event, Fields, Result } from '../events/event.js';
 import { STRUCTS as VFIO_STRUCTS } from '../uapi/generated_vfio.js';
 import { IOCTLS } from '../uapi/ioctls.js';
+import { MemberCheck } from '../uapi/struct.js';
+import { table } from '../ds/table.js';
 import type { StructLayout } from '../uapi/layout.js';
 import { u32 } from './args.js';
 import { accessChangeIoas, accessCreateUnattached, accessDetach } from './access.js';
@@ -123,6 +125,12 @@ function argszOf(ev: Event, l: StructLayout): number {
   return ev.size ?? l.size;
 }
 
+const CHECKS: Record<string, MemberCheck> = table({
+  VFIO_DEVICE_BIND_IOMMUFD: new MemberCheck(VFIO_STRUCTS.vfio_device_bind_iommufd.fields, 'vfio_device_bind_iommufd'),
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT: new MemberCheck(VFIO_STRUCTS.vfio_device_attach_iommufd_pt.fields, 'vfio_device_attach_iommufd_pt'),
+  VFIO_DEVICE_DETACH_IOMMUFD_PT: new MemberCheck(VFIO_STRUCTS.vfio_device_detach_iommufd_pt.fields, 'vfio_device_detach_iommufd_pt'),
+});
+
 /** vfio_device_fops_unl_ioctl for one event on a cdev file. */
 export function vfioDeviceIoctl(w: World, fileId: number, pid: number, ev: Event): [World, Result] {
   const f = w.files.get(fileId)!;
@@ -133,6 +141,10 @@ export function vfioDeviceIoctl(w: World, fileId: number, pid: number, ev: Event
     op = CDEV_OPS[Number(ev.args?.['request'] ?? 0)] ?? 'RAW_IOCTL';
     if (op !== 'RAW_IOCTL') ev = { ...ev, op, args: (ev.args?.['payload'] as Fields | null | undefined) ?? null };
   }
+  // (arguments no such struct holds: said so, as main.ts does for the iommufd's ioctls)
+  const check = ev.args ? CHECKS[op] : undefined;
+  const bad = check?.misfit(ev.args!);
+  if (bad) return [w, { errno: 'EINVAL', unmodelled: `${op} with arguments no such struct holds: ${bad}` }];
   const view = deviceView(p, fileId);
   if (op === 'VFIO_DEVICE_BIND_IOMMUFD') return bind(w, f, p, view, pid, ev);
   // A file from the group: ATTACH and DETACH are cdev-only, so they reach the driver's ioctl as well.

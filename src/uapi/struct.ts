@@ -175,6 +175,113 @@ function encodeElement(f: FieldLayout, v: Value, view: DataView, at: number, pat
   else view.setUint8(at, Number(u));
 }
 
+/**
+ * Why `values` cannot be the members of a struct of layout `fields` (a member
+ * it does not have, a value no C member can hold: a string where an integer
+ * goes, a fraction, an object where an array goes), or undefined when it can.
+ * The model reads such values leniently (an absent integer is 0); a trace that
+ * names them was not written for this struct, and is told so. Integers wider
+ * than their member are not refused: a struct holds their low bits, as the
+ * fuzzer's hostile values mean (fitToMembers).
+ */
+export function misfit(fields: readonly FieldLayout[], values: Fields, path: string): string | undefined {
+  const members = membersOf(fields);
+  for (const key in values) {
+    const f = members.get(key);
+    if (f === undefined) return `${path} has no member '${key}'`;
+    const bad = misfitMember(f, values[key]!, `${path}.${key}`);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
+/**
+ * `misfit` for one struct, made once and asked for every event of it: the
+ * members an event named last time, in order, all integers, are a shape it
+ * has checked, and an event of that shape only has its values' types looked at
+ * (every ioctl event comes through here; a map lookup per member cost ~3% of
+ * the model's time on the VM-style trace).
+ */
+export class MemberCheck {
+  private readonly members: Map<string, FieldLayout>;
+  private shape: string[] = [];
+  constructor(
+    fields: readonly FieldLayout[],
+    private readonly path: string,
+  ) {
+    this.members = membersOf(fields);
+  }
+  misfit(values: Fields): string | undefined {
+    const shape = this.shape;
+    let i = 0;
+    for (const key in values) {
+      const v = values[key];
+      if (shape[i] !== key || !(typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)))) return this.slow(values);
+      i++;
+    }
+    return i === shape.length ? undefined : this.slow(values);
+  }
+  private slow(values: Fields): string | undefined {
+    const keys: string[] = [];
+    let scalar = true;
+    for (const key in values) {
+      const f = this.members.get(key);
+      if (f === undefined) return `${this.path} has no member '${key}'`;
+      const v = values[key]!;
+      const bad = misfitMember(f, v, `${this.path}.${key}`);
+      if (bad) return bad;
+      keys.push(key);
+      scalar &&= f.count === undefined && typeof v !== 'object';
+    }
+    if (scalar) this.shape = keys;
+    return undefined;
+  }
+}
+
+const memberMaps = new WeakMap<readonly FieldLayout[], Map<string, FieldLayout>>();
+/** The members of an aggregate by name, those of its anonymous members too. */
+function membersOf(fields: readonly FieldLayout[]): Map<string, FieldLayout> {
+  let m = memberMaps.get(fields);
+  if (m === undefined) {
+    m = new Map();
+    const add = (fs: readonly FieldLayout[]) => {
+      for (const f of fs) {
+        if (f.name === '' && f.fields) add(f.fields);
+        else if (!m!.has(f.name)) m!.set(f.name, f);
+      }
+    };
+    add(fields);
+    memberMaps.set(fields, m);
+  }
+  return m;
+}
+
+function misfitMember(f: FieldLayout, v: Value, path: string): string | undefined {
+  return f.count === undefined ? misfitElement(f, v, path) : misfitArray(f, v, path);
+}
+
+function misfitArray(f: FieldLayout, v: Value, path: string): string | undefined {
+  // (an array member given as one integer: the model reads it as its first element, 0 most often)
+  if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) return undefined;
+  if (v instanceof Uint8Array) return undefined;
+  if (!Array.isArray(v)) return `${path} is an array, got ${kindOf(v)}`;
+  if (f.count !== undefined && f.count > 0 && v.length > f.count) return `${path} holds ${f.count} elements, got ${v.length}`;
+  for (let i = 0; i < v.length; i++) {
+    const bad = misfitElement(f, v[i]!, `${path}[${i}]`);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
+function misfitElement(f: FieldLayout, v: Value, path: string): string | undefined {
+  if (f.type === 'struct' || f.type === 'union') {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return `${path} is a ${f.type}, got ${kindOf(v)}`;
+    return misfit(f.fields ?? [], v, path);
+  }
+  if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) return undefined;
+  return `${path} is an integer, got ${kindOf(v)}`;
+}
+
 function kindOf(v: Value): string {
   if (v === null) return 'null';
   if (v instanceof Uint8Array) return 'Uint8Array';

@@ -1,0 +1,94 @@
+/**
+ * An ioctl event whose arguments no struct of its op can hold (a misspelt
+ * member, a string or a fraction for an integer, an integer for a nested
+ * struct) is answered as not modelled, naming what is wrong, with nothing
+ * changed: the model reads members leniently (an absent one is 0), and a
+ * misspelt `iova` would otherwise map at IOVA 0.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Event } from '../../../src/events/event.js';
+import { apply } from '../../../src/engine/apply.js';
+import { emptyWorld, type World } from '../../../src/model/state.js';
+import { MemberCheck } from '../../../src/uapi/struct.js';
+import { structLayout } from '../../../src/uapi/versions.js';
+
+const VA = 0x7f0000000000n;
+function setup(...more: Event[]): World {
+  let w = emptyWorld({ kernel: '6.12' });
+  const evs: Event[] = [
+    { op: 'open', pid: 1, args: { path: '/dev/iommu' } },
+    { op: 'mmap', pid: 1, args: { va: VA, length: 0x10000n, kind: 'private_anon', prot: 3 } },
+    { op: 'IOMMU_IOAS_ALLOC', pid: 1, fd: 0, args: { flags: 0 } },
+    ...more,
+  ];
+  for (const ev of evs) {
+    const r = apply(w, ev);
+    expect(r.result.errno, ev.op).toBe(0);
+    w = r.state;
+  }
+  return w;
+}
+const map = (args: Record<string, unknown>): Event => ({ op: 'IOMMU_IOAS_MAP', pid: 1, fd: 0, args: { ioas_id: 1, flags: 7, user_va: VA, length: 0x1000n, iova: 0x1000000n, __reserved: 0, ...args } as Event['args'] });
+function refused(w: World, ev: Event, what: string): void {
+  const r = apply(w, ev);
+  expect(r.result.errno).toBe('EINVAL');
+  expect(r.result.unmodelled).toContain(what);
+  expect(r.state).toBe(w);
+}
+
+describe('arguments no struct holds', () => {
+  it('a well-formed MAP maps, one with a misspelt member is refused rather than mapped at IOVA 0', () => {
+    const w = setup();
+    expect(apply(w, map({})).result).toMatchObject({ errno: 0, out: { iova: 0x1000000n } });
+    const { iova: _, ...rest } = map({}).args as Record<string, unknown>;
+    refused(w, { ...map({}), args: { ...rest, iovaa: 0x1000000n } as Event['args'] }, "iommu_ioas_map has no member 'iovaa'");
+  });
+  it('a string, a fraction, an array or an object where an integer goes', () => {
+    const w = setup();
+    refused(w, map({ length: '0x1000' }), 'iommu_ioas_map.length is an integer, got string');
+    refused(w, map({ flags: 1.5 }), 'iommu_ioas_map.flags is an integer, got non-integer 1.5');
+    refused(w, map({ iova: [1] }), 'iommu_ioas_map.iova is an integer, got array');
+    refused(w, map({ ioas_id: { id: 1 } }), 'iommu_ioas_map.ioas_id is an integer, got object');
+    refused(w, map({ ioas_id: null }), 'iommu_ioas_map.ioas_id is an integer, got null');
+  });
+  it("the selftest's nested members, and a wider integer than its member (cut to its bits, as the fuzzer means it)", () => {
+    const w = setup();
+    refused(w, { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', pid: 1, fd: 0, args: { id: 1, mock_domain: 0 } }, 'iommu_test_cmd.mock_domain is a struct, got number');
+    refused(w, { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', pid: 1, fd: 0, args: { id: 1, mock_domain: { out_hwpt: 1 } } }, "iommu_test_cmd.mock_domain has no member 'out_hwpt'");
+    expect(apply(w, { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', pid: 1, fd: 0, args: { id: 1, mock_domain: {} } }).result.errno).toBe(0);
+    expect(apply(w, map({ flags: 0x1_0000_0007n })).result.errno).toBe(0);
+  });
+  it('VFIO container ioctls: their structs, and `arg` alone for the integer-argument ones', () => {
+    const w = setup({ op: 'IOMMU_VFIO_IOAS', pid: 1, fd: 0, args: { ioas_id: 1, op: 1, __reserved: 0 } });
+    refused(w, { op: 'VFIO_IOMMU_MAP_DMA', pid: 1, fd: 0, args: { argsz: 32, flags: 3, vadr: VA, iova: 0x1000000n, size: 0x1000n } }, "vfio_iommu_type1_dma_map has no member 'vadr'");
+    refused(w, { op: 'VFIO_CHECK_EXTENSION', pid: 1, fd: 0, args: { extension: 1 } }, "arg has no member 'extension'");
+    expect(apply(w, { op: 'VFIO_CHECK_EXTENSION', pid: 1, fd: 0, args: { arg: 1 } }).result).toMatchObject({ errno: 0, ret: 1 });
+  });
+});
+
+it("a VFIO device file's ioctls go by their structs too", () => {
+  let w = setup();
+  const env = (op: string, args: Record<string, unknown>) => {
+    const r = apply(w, { op, pid: 1, args: args as Event['args'] });
+    expect(r.result.errno, op).toBe(0);
+    w = r.state;
+    return r.result;
+  };
+  env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd' });
+  const fd = env('open', { path: '/dev/vfio/devices/vfio1' }).ret!;
+  refused(w, { op: 'VFIO_DEVICE_BIND_IOMMUFD', pid: 1, fd, args: { argsz: 16, flags: 0, iommu_fd: 0, out_devid: 0 } }, "vfio_device_bind_iommufd has no member 'iommu_fd'");
+  expect(apply(w, { op: 'VFIO_DEVICE_BIND_IOMMUFD', pid: 1, fd, args: { argsz: 16, flags: 0, iommufd: 0, out_devid: 0 } }).result.errno).toBe(0);
+});
+
+describe('MemberCheck', () => {
+  const c = new MemberCheck(structLayout('iommu_ioas_unmap', '6.12').fields, 'iommu_ioas_unmap');
+  it('checks an event of a shape it has passed by its values, and any other shape in full', () => {
+    const ok = { size: 32, ioas_id: 1, iova: 0n, length: 1n };
+    expect(c.misfit(ok)).toBeUndefined();
+    expect(c.misfit({ ...ok, length: 'x' })).toBe('iommu_ioas_unmap.length is an integer, got string');
+    expect(c.misfit({ size: 32, ioas_id: 1, iova: 0n })).toBeUndefined();
+    expect(c.misfit({ size: 32, ioas_id: 1, iova: 0n, lenght: 1n })).toBe("iommu_ioas_unmap has no member 'lenght'");
+    expect(c.misfit({ ioas_id: 1, size: 32, iova: 0n, length: 1n })).toBeUndefined();
+    expect(c.misfit(ok)).toBeUndefined();
+  });
+});
