@@ -4,7 +4,7 @@
  * randomness, no iteration-order accidents.
  */
 import type { Event, Result } from '../events/event.js';
-import { envOps, newProc } from '../model/env.js';
+import { envArgMisfit, envOps, newProc } from '../model/env.js';
 import { iommufdIoctl, recorderReads } from '../model/main.js';
 import { vfioDeviceIoctl } from '../model/vfio_device.js';
 import { vfioGroupIoctl } from '../model/vfio_group.js';
@@ -27,6 +27,9 @@ export function apply(state: World, ev: Event): Step {
   let w = state;
   if (!w.procs.has(pid)) w = { ...w, procs: w.procs.set(pid, newProc(pid)) };
   if (env) {
+    // (an argument the event kind does not take, say misspelt: told so, not read as absent)
+    const bad = ev.args ? envArgMisfit(ev.op, ev.args) : undefined;
+    if (bad) return { state, result: { errno: 'EINVAL', unmodelled: bad } };
     const [s, result] = env(w, pid, ev.args ?? {}, ev);
     return { state: result.errno && s === w ? state : s, result };
   }

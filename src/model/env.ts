@@ -874,6 +874,61 @@ function maps(w: World, pid: number, a: Fields): [World, Result] {
 const noop: EnvHandler = (w) => [w, { errno: 0 }];
 const unmodelledRecord: EnvHandler = (w, _pid, a, ev) => [w, { errno: 0, unmodelled: `${ev.op}: ${JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}` }];
 
+/**
+ * The arguments each event kind names (README, "Describing a device in a
+ * trace" and the event kinds): a trace naming another, a misspelt `lenght`
+ * or a `pid` inside `args` (the event's own `pid` says whose it is), would
+ * have it read as absent; it is told so instead (apply.ts). Notes and the
+ * capture's unmodelled records carry what they like.
+ */
+const ENV_ARGS: Record<string, ReadonlySet<string>> = table(
+  Object.fromEntries(
+    Object.entries({
+      iommu_add: 'iommu driver dirty nesting enforce_cc msi_isolated addr_width pgsizes regs info_flags features',
+      device_add: 'dev name cdev kind iommu driver group resv flags max_pasid_log2 msi_isolated kernel_domain',
+      device_remove: 'dev',
+      set_module_param: 'name value',
+      maps: 'maps',
+      external_fds: 'fds',
+      open: 'path flags',
+      close: 'fd',
+      mmap: 'va length kind prot flags fd offset content',
+      munmap: 'va length',
+      mremap: 'va old_length new_length flags new_va placed',
+      mprotect: 'va length prot',
+      madvise: 'va length advice',
+      memset: 'va length byte',
+      fill_memory: 'va length pattern',
+      write_memory: 'va data',
+      read_memory: 'va length',
+      memfd_create: 'name flags content',
+      ftruncate: 'fd length',
+      fallocate: 'fd mode offset length',
+      read_fault_fd: 'fd count pos',
+      write_fault_fd: 'fd data count pos',
+      dma_write: 'fd dev_id pasid iova length data',
+      iopf: 'fd dev_id pasid addr grpid perm last_page',
+      guest_s1_change: 'fd hwpt_id iova length scope',
+      mlock: 'va length flags',
+      munlock: 'va length',
+      mlockall: 'flags',
+      munlockall: '',
+      drop_capability: 'cap',
+      set_rlimit_memlock: 'pages',
+      fork: 'child',
+      exit: '',
+    }).map(([op, names]) => [op, new Set(names.split(' ').filter(Boolean))]),
+  ),
+);
+
+/** An argument event `op` does not take, if `args` names one. */
+export function envArgMisfit(op: string, args: Fields): string | undefined {
+  const known = ENV_ARGS[op];
+  if (known === undefined) return undefined;
+  for (const k in args) if (!known.has(k)) return `${op} takes no argument '${k}' (${known.size ? [...known].join(', ') : 'none'})`;
+  return undefined;
+}
+
 export const envOps: Record<string, EnvHandler> = table({
   // iommu_add, device_add, device_remove, set_module_param (hardware.ts).
   ...hardwareOps,

@@ -205,11 +205,18 @@ export function misfit(fields: readonly FieldLayout[], values: Fields, path: str
 export class MemberCheck {
   private readonly members: Map<string, FieldLayout>;
   private shape: string[] = [];
+  /**
+   * `fields`: the struct's members, or several versions' of them (a member
+   * any of them has is known: a trace from one kernel replayed under the
+   * other names the members of its own kernel's struct).
+   */
   constructor(
-    fields: readonly FieldLayout[],
+    fields: readonly FieldLayout[] | readonly (readonly FieldLayout[])[],
     private readonly path: string,
   ) {
-    this.members = membersOf(fields);
+    const versions = (fields.length > 0 && Array.isArray(fields[0]) ? fields : [fields]) as readonly (readonly FieldLayout[])[];
+    this.members = new Map();
+    for (const v of versions) for (const [k, f] of membersOf(v)) if (!this.members.has(k)) this.members.set(k, f);
   }
   misfit(values: Fields): string | undefined {
     const shape = this.shape;
