@@ -689,9 +689,13 @@ const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).som
  * pinned (the split fails and it stays). Its
  * pages stay where they are, contiguous, but are no longer one compound page
  * (Mobj.thpSmall), and its entry becomes a page table. A huge page the range
- * covers whole is only aged; the huge zero page is left alone.
+ * covers whole is only aged by MADV_COLD; MADV_PAGEOUT (`pageout`) sends it
+ * to reclaim, which, with no swap to write it to, splits it all the same
+ * (shrink_folio_list: add_to_swap fails, "fallback to swap normal pages"),
+ * under the same conditions (not pinned: folio_maybe_dma_pinned keeps it).
+ * The huge zero page is left alone.
  */
-export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, range: readonly [bigint, bigint], pinned: (mobj: number, first: number) => boolean, others: (phys: bigint) => FolioMappings): [Mm, Memory] {
+export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, range: readonly [bigint, bigint], pinned: (mobj: number, first: number) => boolean, others: (phys: bigint) => FolioMappings, pageout = false): [Mm, Memory] {
   const m = mem.mobjs.get(v.mobj);
   if (!tracked(mem, v) || m?.thp === undefined) return [mm, mem];
   let pmds = pmdsOf(mm);
@@ -716,7 +720,7 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     const whole = pieces.length
       ? range[0] <= va && range[1] >= va + HPAGE_SIZE && vmasIn(mm, va, va + HPAGE_SIZE).every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va))
       : mapped.length === 1 && mapped[0]![0] === first && mapped[0]![1] === first + HPAGE_NR - 1 && lo <= first && hi >= first + HPAGE_NR - 1;
-    if (whole) continue;
+    if (whole && !pageout) continue;
     // A huge page fork shared is split in every process that maps it (split_folio remaps each
     // mapping), and fails if a page of it is pinned in any of them; it stays fork shared while
     // another process maps a page of it (its pages copy on write).

@@ -195,10 +195,11 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
     case MADV.COLD:
     case MADV.PAGEOUT: {
       // can_madv_lru_vma (not hugetlb, not locked); past it, pages may be deactivated or reclaimed,
-      // which changes no contents, and a pinned page is never reclaimed. A huge page cut by the range is split.
+      // which changes no contents, and a pinned page is never reclaimed. A huge page cut by the range is
+      // split, and with PAGEOUT one it covers whole too (reclaim splits it: the model takes there to be no swap).
       if (isHugetlbVma(w.mem, v) || flags & VM_LOCKED) return 'EINVAL';
       const p = w.procs.get(s.pid)!;
-      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, s.range, (mobj, first) => folioPinned(w, mobj, first), (phys) => folioMappings(w, phys));
+      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, s.range, (mobj, first) => folioPinned(w, mobj, first), (phys) => folioMappings(w, phys), behavior === MADV.PAGEOUT);
       if (mm !== p.mm || mem !== w.mem) s.w = { ...w, mem, procs: w.procs.set(p.pid, { ...p, mm }) };
       return 0;
     }
@@ -255,9 +256,17 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number)
   // with the other pieces of that VMA (an mprotect undone leaves it in pieces of one object).
   const tag = v.link ?? nv.cow ?? nv.mobj;
   let mm = p.mm;
-  if (v.link === undefined) for (const x of kernelVmaPieces(mm, v)) mm = mapVma(mm, { ...x, link: tag });
-  // A transparent huge page covered whole goes (its entry is empty again), one cut is split.
-  setMm(s, p, zap(mapVma(mm, { ...nv, link: tag }), start, end));
+  const pieces = kernelVmaPieces(mm, v);
+  if (v.link === undefined) for (const x of pieces) mm = mapVma(mm, { ...x, link: tag });
+  // A transparent huge page covered whole goes (its entry is empty again), one cut is split. Whole
+  // is as the kernel's one VMA sees it, over all its pieces here (zap_pmd_range over the advice's
+  // part of it): a huge page across two pieces that the advice covers is emptied, not split by the
+  // first piece (oracle, session 29: a write fault there then got a huge page again).
+  const first = pieces[0]!.start;
+  const last = pieces[pieces.length - 1]!.end;
+  const from = s.range[0] > first ? s.range[0] : first;
+  const to = s.range[1] < last ? s.range[1] : last;
+  setMm(s, p, zap(mapVma(mm, { ...nv, link: tag }), from < start ? from : start, to > end ? to : end));
   return 0;
 }
 

@@ -879,3 +879,8 @@ kernelTraceSuite('a huge page over a piece moved out of a huge-paged object (Lin
  * on Linux 6.12.117 (session 22) and the model gave every answer.
  */
 kernelTraceSuite('a huge page moved by mremap, whole or split (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'pmd_move'), 3, 12);
+// MADV_PAGEOUT of a huge page it covers whole sends it to reclaim, which, with no swap, splits it
+// (COLD only ages it; a pinned one stays whole); MADV_DONTNEED over a huge page across two pieces
+// of one kernel VMA empties its entry, so the next write fault gets a huge page again. Eight of
+// the ten diverged before session 29 (found by random sequences over private THP memory).
+kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 10, 6);
