@@ -462,10 +462,13 @@ export function zap(mm: Mm, start: bigint, end: bigint): Mm {
 
 /**
  * mremap moved `[from, from + len)` to `to`: the entries go along
- * (move_page_tables). A huge one moves whole only between equally aligned
+ * (move_page_tables). A huge one (a huge page's or the huge zero page's)
+ * moves whole only between equally aligned
  * addresses and when all of it moves (move_huge_pmd), leaving the old entry
- * empty; otherwise it is split and its page table goes, the old one staying
- * (emptied) until `settle` frees it: MREMAP_DONTUNMAP's old range keeps it.
+ * empty, and so does a page table where the new address has none
+ * (move_normal_pmd); otherwise a huge one is split and the entries move one
+ * by one, the old table staying (emptied) until `settle` frees it:
+ * MREMAP_DONTUNMAP's old range keeps it.
  */
 export function move(mm: Mm, from: bigint, len: bigint, to: bigint): Mm {
   const old = mm.pmds;
@@ -476,9 +479,12 @@ export function move(mm: Mm, from: bigint, len: bigint, to: bigint): Mm {
     if (h >= from + len) return false;
     const s = h > from ? h : from;
     const e = h + HPAGE_SIZE < from + len ? h + HPAGE_SIZE : from + len;
-    const moved = whole && st === PMD_HUGE && s === h && e === h + HPAGE_SIZE;
-    if (moved) {
-      pmds = pmds.delete(h).set(to + (h - from), PMD_HUGE);
+    // (the huge zero page's entry too: move_page_tables moves any trans-huge PMD whole; and a page
+    // table whole, move_normal_pmd, where the new address has none: the old entry is empty then,
+    // so a fault there after MREMAP_DONTUNMAP may map a huge page again)
+    const aligned = whole && s === h && e === h + HPAGE_SIZE;
+    if (aligned && (st === PMD_HUGE || st === PMD_ZERO || !pmds.has(to + (h - from)))) {
+      pmds = pmds.delete(h).set(to + (h - from), st);
       return true;
     }
     for (let d = down(to + (s - from)); d < to + (e - from); d += HPAGE_SIZE) pmds = pmds.set(d, PMD_TABLE);
