@@ -412,18 +412,20 @@ export function folioPieces(m: Mobj, a: number, z: number): [number, number][] {
 }
 
 /**
- * Whether byte `off` of a VMA's object lies at or past the end of its file:
- * a file (a memfd, a regular file) has no page there, so a CPU access gets
- * SIGBUS and a pin EFAULT. (A regular file the trace opened but never
- * truncated has an unknown size, held as a large one: it is taken to have
- * the pages.)
+ * Whether byte `off` of a VMA's object lies in a page at or past the end of
+ * its file: a file (a memfd, a regular file) has no page there, so a CPU
+ * access gets SIGBUS and a pin EFAULT. The page holding the file's last byte
+ * is there whole, its bytes past the end too (a load reads zeros there, a
+ * store goes into the page: oracle, session 29, a read at 0x2800 of a file of
+ * 0x2800 bytes). (A regular file the trace opened but never truncated has an
+ * unknown size, held as a large one: it is taken to have the pages.)
  */
 export function pastEof(mem: Memory, vma: Vma, off: bigint): boolean {
   const backing = mem.mobjs.get(vma.mobj);
   // (hugetlbfs faults by huge page, and has none from the one i_size cuts on but those in its cache: hugetlb_no_page)
   if (backing?.kind === 'hugetlb') return off >= hugetlbEof(backing) && !backing.hugeCached?.has(Number(off / hugeSize(backing)));
   // (shared anonymous memory is a shmem file as long as the mapping was made: grown by mremap, the rest faults)
-  return (backing?.kind === 'memfd' || backing?.kind === 'file' || backing?.kind === 'shmem') && off >= backing.size;
+  return (backing?.kind === 'memfd' || backing?.kind === 'file' || backing?.kind === 'shmem') && off >= roundUp(backing.size, PAGE_SIZE);
 }
 
 /** A hugetlbfs file's cached huge pages with those of [first, last) taken out (a hole, a truncation). */
