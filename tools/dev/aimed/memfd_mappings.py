@@ -21,7 +21,7 @@ for t in range(n):
     for k in range(r.randint(6,20)):
         c=r.random()
         pid=r.choice(pids)
-        va=r.choice([V,P,Q])+r.choice([0,0x1000,0x2000,0x3800,0x7000])
+        va=r.choice([V,P,Q])+r.choice([0,0x1000,0x2000,0x2800,0x2ff8,0x3800,0x7000])
         if c<0.10: evs.append(ev('mmap',va=u(V),length=u(L),kind='memfd',prot=r.choice([3,3,1]),fd=1,offset=u(0)))
         elif c<0.22: evs.append(ev('mmap',va=u(r.choice([P,Q])),length=u(L),kind='file_private',prot=r.choice([3,3,1]),fd=1,offset=u(r.choice([0,0,0x1000])),**({'flags':0x8000} if r.random()<0.15 else {})))
         elif c<0.37: evs.append(ev('memset',pid=pid,va=u(va),length=u(r.choice([8,0x1000,0x1800])),byte=r.randint(1,255)))
