@@ -10,8 +10,7 @@ import type { Fields, Result } from '../events/event.js';
 import { u32, u64 } from './args.js';
 import { fileAt, LOFF_MAX, opaque } from './files.js';
 import { MAX_EVENT_BYTES } from './limits.js';
-import { PMap } from '../ds/pmap.js';
-import { hugeSize, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, privateCopiesOf, privatelyMapped, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
+import { cacheHuge, hugeSize, PAGE_SIZE, UNKNOWN_FILE_SIZE, hugetlbEof, onTmpfs, privateCopiesOf, privatelyMapped, uncacheHuge, writeMobj, type Memory, type Mobj } from './mm.js';
 import { takeOutPages } from './pages.js';
 import type { World } from './state.js';
 
@@ -107,11 +106,9 @@ function fileFallocate(w: World, mobjId: number, mode: number, offset: bigint, l
     // whose cache the model does not follow (not Mobj.hugetlbfs) it keeps those past the end only,
     // and takes the cache to hold pages from then on (Mobj.mayCache).
     if (!m.hugetlbfs) next = { ...next, mayCache: true };
-    let cached = m.hugeCached ?? PMap.emptyNumber<true>();
     const hs = hugeSize(m);
     const eofPage = Number(hugetlbEof(next) / hs);
-    for (let h = m.hugetlbfs ? Number(offset / hs) : Math.max(Number(offset / hs), eofPage); BigInt(h) * hs < end; h++) if (!cached.has(h)) cached = cached.set(h, true);
-    if (cached.size) next = { ...next, hugeCached: cached };
+    next = cacheHuge(next, m.hugetlbfs ? Number(offset / hs) : Math.max(Number(offset / hs), eofPage), Number((end - 1n) / hs));
   }
   return next === m ? [w, { errno: 0 }] : [{ ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(mobjId, next) } }, { errno: 0 }];
 }

@@ -428,6 +428,13 @@ export function pastEof(mem: Memory, vma: Vma, off: bigint): boolean {
   return (backing?.kind === 'memfd' || backing?.kind === 'file' || backing?.kind === 'shmem') && off >= roundUp(backing.size, PAGE_SIZE);
 }
 
+/** A hugetlbfs file with huge pages [first, last] in its cache (the same object when they all were). */
+export function cacheHuge(m: Mobj, first: number, last: number): Mobj {
+  let c = m.hugeCached;
+  for (let h = first; h <= last; h++) if (!c?.has(h)) c = (c ?? PMap.emptyNumber<true>()).set(h, true);
+  return c === m.hugeCached ? m : { ...m, hugeCached: c };
+}
+
 /** A hugetlbfs file's cached huge pages with those of [first, last) taken out (a hole, a truncation). */
 export function uncacheHuge(m: Mobj, first: number, last = Infinity): Mobj {
   let c = m.hugeCached;
@@ -545,9 +552,8 @@ export function hugetlbfsFault(mem: Memory, v: Vma, s: bigint, e: bigint): Memor
   const eof = Number(hugetlbEof(m) / hs);
   const cached = m.hugeCached;
   if (v.shared) {
-    let c = cached;
-    for (let h = first; h <= last && h < eof; h++) if (!c?.has(h)) c = (c ?? PMap.emptyNumber<true>()).set(h, true);
-    return c === cached ? mem : { ...mem, mobjs: mem.mobjs.set(m.id, { ...m, hugeCached: c }) };
+    const n = cacheHuge(m, first, Math.min(last, eof - 1));
+    return n === m ? mem : { ...mem, mobjs: mem.mobjs.set(m.id, n) };
   }
   if (v.cow === undefined) return mem;
   let cow = mem.mobjs.get(v.cow)!;

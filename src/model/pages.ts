@@ -9,7 +9,7 @@
  * gets is resolved from the owner process's memory map at that moment.
  */
 import { PMap } from '../ds/pmap.js';
-import { HPAGE_NR, HPAGE_SIZE, hugeNr, hugeSize, hugetlbfsFault, VM_HUGETLB, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
+import { cacheHuge, HPAGE_NR, HPAGE_SIZE, hugeNr, hugeSize, hugetlbfsFault, VM_HUGETLB, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
 import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
@@ -284,9 +284,8 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
       const last = Number(endByte / hs);
       const cache = (w: World): World => {
         const f = w.mem.mobjs.get(m.id)!;
-        let c = f.hugeCached;
-        for (let h = first; h <= last; h++) if (!c?.has(h)) c = (c ?? PMap.emptyNumber<true>()).set(h, true);
-        return c === f.hugeCached ? w : { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, { ...f, hugeCached: c }) } };
+        const n = cacheHuge(f, first, last);
+        return n === f ? w : { ...w, mem: { ...w.mem, mobjs: w.mem.mobjs.set(m.id, n) } };
       };
       const next = cache(tx.w);
       if (next !== tx.w) {

@@ -112,17 +112,8 @@ function flexibleEnd(fields: readonly FieldLayout[], values: Fields, base: numbe
   return end;
 }
 
-/** Member names visible in an aggregate, looking into anonymous members. */
-function memberNames(fields: readonly FieldLayout[], into: Set<string> = new Set()): Set<string> {
-  for (const f of fields) {
-    if (f.name === '') memberNames(f.fields ?? [], into);
-    else into.add(f.name);
-  }
-  return into;
-}
-
 function encodeMembers(fields: readonly FieldLayout[], values: Fields, view: DataView, base: number, path: string): void {
-  const known = memberNames(fields);
+  const known = membersOf(fields);
   for (const key of Object.keys(values)) {
     if (!known.has(key)) throw new Error(`encodeStruct: ${path} has no member '${key}'`);
   }
@@ -130,7 +121,7 @@ function encodeMembers(fields: readonly FieldLayout[], values: Fields, view: Dat
     const at = base + f.offset;
     if (f.name === '') {
       // The anonymous aggregate's members come from the same object.
-      const own = memberNames(f.fields ?? []);
+      const own = membersOf(f.fields ?? []);
       const subset = Object.fromEntries(Object.entries(values).filter(([k]) => own.has(k)));
       encodeMembers(f.fields ?? [], subset, view, at, path);
       continue;
@@ -253,7 +244,7 @@ function membersOf(fields: readonly FieldLayout[]): Map<string, FieldLayout> {
     m = new Map();
     const add = (fs: readonly FieldLayout[]) => {
       for (const f of fs) {
-        if (f.name === '' && f.fields) add(f.fields);
+        if (f.name === '') add(f.fields ?? []);
         else if (!m!.has(f.name)) m!.set(f.name, f);
       }
     };
