@@ -8,15 +8,10 @@ Usage, in an empty directory: python3 access_thp.py SEED COUNT, then `iorewind o
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import ev, io, u, run
 M=0x7f0000000000; B=0x1000000; HP=0x200000; PG=0x1000; BUF=0x7f0010000000
-def u(x): return {"$u64":hex(x)}
-def io(name, **a): return {"op":name,"pid":1,"fd":0,"args":a}
-def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          ev('mmap',va=u(M),length=u(2*HP),kind='private_anon',prot=3),
          ev('mmap',va=u(BUF),length=u(0x10000),kind='private_anon',prot=3),
@@ -41,6 +36,6 @@ for t in range(n):
         elif c<0.87 and not forked: forked=True; evs.append(ev('fork',child=2)); evs.append(ev('memset',pid=2,va=u(M+off),length=u(8),byte=0x77))
         elif c<0.93: evs.append(io('IOMMU_TEST_OP_MD_CHECK_REFS',id=0,check_refs={"length":u(PG),"uptr":u(M+off),"refs":r.choice([0,1,2])}))
         else: evs.append(io('IOMMU_DESTROY',id=r.randint(2,7)))
-    with open(f'a{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('a', trace)

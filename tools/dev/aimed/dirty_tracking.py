@@ -6,14 +6,10 @@ Usage, in an empty directory: python3 dirty_tracking.py SEED COUNT, then `iorewi
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import io, u, run
 M=0x7f0000000000; B=0x1000000
-def u(x): return {"$u64":hex(x)}
-def io(name, **a): return {"op":name,"pid":1,"fd":0,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          {"op":"mmap","pid":1,"args":{"va":u(0x10000),"length":u(0x10000),"kind":"private_anon","prot":3}},
          {"op":"mmap","pid":1,"args":{"va":u(M),"length":u(0x100000),"kind":"private_anon","prot":3}},
@@ -41,6 +37,6 @@ for t in range(n):
             e["bufs"]={"data":{"$hex":"00"*max(nbytes,8)}}
             evs.append(e)
         else: evs.append(io('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE',id=2,mock_domain_replace={"pt_id":r.choice([5,4,1])}))
-    with open(f'd{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('d', trace)

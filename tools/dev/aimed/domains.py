@@ -8,15 +8,10 @@ Usage, in an empty directory: python3 domains.py SEED COUNT, then `iorewind orac
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import ev, io, u, run
 M=0x7f0000000000; B=0x1000000; PG=0x1000
-def u(x): return {"$u64":hex(x)}
-def io(name, **a): return {"op":name,"pid":1,"fd":0,"args":a}
-def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          ev('mmap',va=u(M),length=u(0x40000),kind='private_anon',prot=3),
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_IOAS_ALLOC',flags=0)]
@@ -34,6 +29,6 @@ for t in range(n):
         elif c<0.88: evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP',id=r.randint(3,14),check_map={"iova":u(B+r.randint(0,30)*PG),"length":u(PG),"uptr":u(M+r.randint(0,30)*PG)}))
         elif c<0.93: evs.append(io('IOMMU_TEST_OP_MD_CHECK_REFS',id=0,check_refs={"length":u(PG),"uptr":u(M+r.randint(0,30)*PG),"refs":r.choice([0,1,2])}))
         else: evs.append(io('IOMMU_GET_HW_INFO',flags=0,dev_id=r.randint(3,12),data_len=r.choice([0,8,16]),data_uptr=u(0x7f0000038000)) | {"bufs":{"data_uptr":{"$hex":"00"*16}}})
-    with open(f'o{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('o', trace)

@@ -6,13 +6,10 @@ Usage, in an empty directory: python3 fault_queue.py SEED COUNT, then `iorewind 
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys, struct
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
-def u(x): return {"$u64":hex(x)}
-def io(name, **a): return {"op":name,"pid":1,"fd":0,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+import struct
+from aimed import io, u, run
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          {"op":"mmap","pid":1,"args":{"va":u(0x10000),"length":u(0x10000),"kind":"private_anon","prot":3}},
          {"op":"write_memory","pid":1,"args":{"va":u(0x10000),"data":{"$hex":"efbead0b"}}},
@@ -38,6 +35,6 @@ for t in range(n):
         elif c<0.92: evs.append({"op":"close","pid":1,"args":{"fd":1}})
         elif c<0.96: evs.append(io('IOMMU_HWPT_ALLOC',flags=4,dev_id=4,pt_id=6,__reserved=0,data_type=57005,data_len=4,data_uptr=u(0x10000),fault_id=r.choice([2,8])) | {"bufs":{"data_uptr":{"$hex":"efbead0b"}}})
         else: evs.append(io('IOMMU_FAULT_QUEUE_ALLOC',flags=0))
-    with open(f'f{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('f', trace)

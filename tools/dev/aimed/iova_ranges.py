@@ -6,14 +6,10 @@ Usage, in an empty directory: python3 iova_ranges.py SEED COUNT, then `iorewind 
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import io, u, run
 M=0x7f0000000000; B=0x1000000; PG=0x1000
-def u(x): return {"$u64":hex(x)}
-def io(op, **a): return {"op":op,"pid":1,"fd":0,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          {"op":"mmap","pid":1,"args":{"va":u(M),"length":u(0x10000),"kind":"private_anon","prot":3}},
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_IOAS_ALLOC',flags=0)]
@@ -59,6 +55,6 @@ for t in range(n):
             s,l=rng(); evs.append(io('IOMMU_TEST_OP_ACCESS_RW',id=r.randint(3,10),access_rw={"iova":u(s+r.choice([0,0x800])),"length":u(r.choice([8,0x1000,0x1800])),"uptr":u(M+0x8000),"flags":r.choice([0,1,2])}))
         else:
             evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP',id=r.randint(3,8),check_map={"iova":u(B+r.randint(0,15)*PG),"length":u(PG),"uptr":u(M+r.randint(0,12)*PG)}))
-    with open(f'i{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('i', trace)

@@ -6,14 +6,10 @@ Usage, in an empty directory: python3 memfd_mappings.py SEED COUNT, then `iorewi
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import ev, u, run
 V=0x7f0000000000; P=0x7f0001000000; Q=0x7f0002000000; L=0x8000
-def u(x): return {"$u64":hex(x)}
-def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},{"op":"IOMMU_IOAS_ALLOC","pid":1,"fd":0,"args":{"flags":0}},
          {"op":"IOMMU_TEST_OP_MOCK_DOMAIN","pid":1,"fd":0,"args":{"id":1,"mock_domain":{}}},
          ev('memfd_create',name='m',flags=r.choice([0,0,3])), ev('ftruncate',fd=1,length=u(L))]
@@ -41,6 +37,6 @@ for t in range(n):
             evs.append({"op":"IOMMU_TEST_OP_MD_CHECK_REFS","pid":1,"fd":0,"args":{"id":0,"check_refs":{"length":u(0x1000),"uptr":u(va & ~0xfff),"refs":r.choice([0,1,2])}}})
         else:
             evs.append({"op":"IOMMU_IOAS_UNMAP","pid":1,"fd":0,"args":{"ioas_id":1,"iova":u(0),"length":u((1<<64)-1)}})
-    with open(f's{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('s', trace)

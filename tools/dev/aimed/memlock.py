@@ -8,15 +8,10 @@ Usage, in an empty directory: python3 memlock.py SEED COUNT, then `iorewind orac
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import ev, io, u, run
 M=0x7f0000000000; B=0x1000000; PG=0x1000
-def u(x): return {"$u64":hex(x)}
-def io(name, pid=1, **a): return {"op":name,"pid":pid,"fd":0,"args":a}
-def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          ev('mmap',va=u(M),length=u(0x40000),kind='private_anon',prot=3),
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={})]
@@ -42,6 +37,6 @@ for t in range(n):
         elif c<0.88: evs.append(io('IOMMU_TEST_OP_ACCESS_PAGES',pid=pid,id=r.randint(5,9),access_pages={"flags":r.choice([0,1]),"iova":u(B+r.randint(0,60)*PG),"length":u(r.choice([1,2,4])*PG),"uptr":u(0x10000)}))
         elif c<0.92: evs.append(io('IOMMU_DESTROY',pid=pid,id=r.randint(2,10)))
         else: evs.append(io('IOMMU_TEST_OP_MD_CHECK_REFS',pid=pid,id=0,check_refs={"length":u(PG),"uptr":u(va),"refs":r.choice([0,1,2])}))
-    with open(f'l{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('l', trace)

@@ -8,15 +8,10 @@ Usage, in an empty directory: python3 pinned_moves.py SEED COUNT, then `iorewind
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import ev, io, u, run
 M=0x7f0000000000; N=0x7f0010000000; B=0x1000000; PG=0x1000
-def u(x): return {"$u64":hex(x)}
-def io(name, **a): return {"op":name,"pid":1,"fd":0,"args":a}
-def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     kind=r.choice(['private_anon','private_anon','memfd'])
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}}]
     if kind=='memfd':
@@ -41,6 +36,6 @@ for t in range(n):
         elif c<0.78: evs.append(ev('read_memory',va=u(r.choice([va,nva])),length=u(8)))
         elif c<0.90: evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP',id=r.choice([5,5,4]),check_map={"iova":u(B+r.randint(0,24)*PG),"length":u(PG),"uptr":u(r.choice([va,nva]))}))
         else: evs.append(io('IOMMU_TEST_OP_MD_CHECK_REFS',id=0,check_refs={"length":u(PG),"uptr":u(r.choice([va,nva])),"refs":r.choice([0,1,2])}))
-    with open(f'p{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('p', trace)

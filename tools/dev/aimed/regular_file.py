@@ -9,15 +9,10 @@ Usage, in an empty directory: python3 regular_file.py SEED COUNT, then `iorewind
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import ev, io, u, run
 V=0x7f0000000000; P=0x7f0001000000; B=0x1000000; PG=0x1000; L=0x8000
-def u(x): return {"$u64":hex(x)}
-def io(name, **a): return {"op":name,"pid":1,"fd":0,"args":a}
-def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}}, io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={}),
          ev('open',path='/tmp/data',flags=578), ev('ftruncate',fd=1,length=u(r.choice([L,0x2800,0])))]
     pids=[1]; forked=False; iova=B
@@ -38,6 +33,6 @@ for t in range(n):
         elif c<0.87 and not forked: forked=True; pids.append(2); evs.append(ev('fork',child=2))
         elif c<0.95: evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP',id=4,check_map={"iova":u(B+r.randint(0,max(0,(iova-B)//0x100000-1))*0x100000),"length":u(PG),"uptr":u(va & ~0xfff)}))
         else: evs.append(io('IOMMU_TEST_OP_MD_CHECK_REFS',id=0,check_refs={"length":u(PG),"uptr":u(va & ~0xfff),"refs":r.choice([0,1,2])}))
-    with open(f'q{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('q', trace)

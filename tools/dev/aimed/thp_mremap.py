@@ -6,15 +6,10 @@ Usage, in an empty directory: python3 thp_mremap.py SEED COUNT, then `iorewind o
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import ev, io, u, run
 M=0x7f0000000000; N=0x7f0010000000; B=0x1000000; HP=0x200000
-def u(x): return {"$u64":hex(x)}
-def io(name, **a): return {"op":name,"pid":1,"fd":0,"args":a}
-def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          ev('mmap',va=u(M),length=u(3*HP),kind='private_anon',prot=3),
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={}),
@@ -42,6 +37,6 @@ for t in range(n):
         elif c<0.83: evs.append(ev('munmap',pid=pid,va=u(r.choice([M,N])+r.choice([0x1000,HP])),length=u(r.choice([0x1000,HP]))))
         elif c<0.93: evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP',id=4,check_map={"iova":u(B+r.randint(0,max(0,(iova-B)//HP-1))*HP),"length":u(0x1000),"uptr":u(va & ~0xfff)}))
         else: evs.append(ev('exit',pid=2) if forked and r.random()<0.5 else ev('read_memory',pid=1,va=u(M),length=u(8)))
-    with open(f'u{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('u', trace)

@@ -6,14 +6,10 @@ Usage, in an empty directory: python3 vfio_container.py SEED COUNT, then `iorewi
 to shrink by hand). Python 3, standard library only; the traces are plain
 .iort.jsonl without recorded answers.
 """
-import json, random, sys
-H='{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+from aimed import io, u, run
 M=0x7f0000000000; B=0x1000000; PG=0x1000
-def u(x): return {"$u64":hex(x)}
-def io(name, **a): return {"op":name,"pid":1,"fd":0,"args":a}
-seed=int(sys.argv[1]); n=int(sys.argv[2])
-for t in range(n):
-    r=random.Random(seed*100000+t)
+
+def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          {"op":"mmap","pid":1,"args":{"va":u(M),"length":u(0x40000),"kind":"private_anon","prot":3}},
          io('IOMMU_IOAS_ALLOC',flags=0)]
@@ -35,6 +31,6 @@ for t in range(n):
         elif c<0.90: evs.append(io('IOMMU_DESTROY',id=r.randint(2,9)))
         elif c<0.95: evs.append(io('IOMMU_VFIO_IOAS',ioas_id=r.choice([1,2]),op=r.choice([0,1,2]),__reserved=0))
         else: evs.append(io('IOMMU_IOAS_ALLOC',flags=0))
-    with open(f'v{seed}_{t:04d}.iort.jsonl','w') as f:
-        f.write(H+'\n')
-        for e in evs: f.write(json.dumps(e)+'\n')
+    return evs
+
+run('v', trace)

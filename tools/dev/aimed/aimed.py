@@ -1,0 +1,22 @@
+"""
+What every generator here shares: the trace header, the event builders, and the loop that writes
+COUNT traces for SEED (`python3 X.py SEED COUNT` in an empty directory). A generator is one
+function from a seeded random.Random to the trace's events; trace t of seed s draws from
+random.Random(s * 100000 + t), so a trace comes out the same whatever COUNT is.
+"""
+import json, random, sys
+
+HEADER = '{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+
+def u(x): return {"$u64":hex(x)}
+def io(name, pid=1, **a): return {"op":name,"pid":pid,"fd":0,"args":a}
+def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
+
+def run(prefix, trace):
+    """Writes `{prefix}{seed}_{t:04d}.iort.jsonl` for t < COUNT, each the events `trace(r)` returns."""
+    seed = int(sys.argv[1]); n = int(sys.argv[2])
+    for t in range(n):
+        evs = trace(random.Random(seed * 100000 + t))
+        with open(f'{prefix}{seed}_{t:04d}.iort.jsonl', 'w') as f:
+            f.write(HEADER + '\n')
+            for e in evs: f.write(json.dumps(e) + '\n')
