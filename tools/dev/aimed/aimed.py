@@ -1,8 +1,13 @@
 """
-What every generator here shares: the trace header, the event builders, and the loop that writes
-COUNT traces for SEED (`python3 X.py SEED COUNT` in an empty directory). A generator is one
-function from a seeded random.Random to the trace's events; trace t of seed s draws from
-random.Random(s * 100000 + t), so a trace comes out the same whatever COUNT is.
+Aimed random traces for the oracle (docs/oracle.md, session 29): each generator here draws
+sequences over one part of the model. Usage, in an empty directory: python3 X.py SEED COUNT, then
+`iorewind oracle .`: every trace agrees with the kernel, or the first divergence is a model bug to
+shrink by hand. Python 3, standard library only; the traces are plain .iort.jsonl without
+recorded answers.
+
+What every generator shares: the trace header, the event builders, and the loop that writes the
+traces. A generator is one function from a seeded random.Random to the trace's events; trace t of
+seed s draws from random.Random(s * 100000 + t), so a trace comes out the same whatever COUNT is.
 """
 import json, random, sys
 

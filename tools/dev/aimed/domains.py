@@ -3,10 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): devices and domains: mock devices
 attached to two IOASes, HWPT_ALLOC of paging domains, MOCK_DOMAIN_REPLACE among them, DESTROY of
 domains, devices and IOASes in use, maps before and after attaches, reserved ranges, IOVA ranges.
-Usage, in an empty directory: python3 domains.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 from aimed import ev, io, u, run
 M=0x7f0000000000; B=0x1000000; PG=0x1000

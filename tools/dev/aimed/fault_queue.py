@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 """
 Aimed random traces for the oracle (docs/oracle.md, session 29): fault queues: page requests on a nested domain with a fault queue, reads and answers of the fault fd.
-Usage, in an empty directory: python3 fault_queue.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 import struct
 from aimed import io, u, run

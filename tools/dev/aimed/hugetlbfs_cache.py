@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 """
 Aimed random traces for the oracle (docs/oracle.md, session 29): a hugetlbfs memfd's shared and private mappings beside its page cache.
-Usage, in an empty directory: python3 hugetlbfs_cache.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 from aimed import ev, u, run
 V=0x7f0000000000; P=0x7f0001000000; Q=0x7f0002000000; HP=0x200000

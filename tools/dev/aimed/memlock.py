@@ -3,10 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): pinned-page accounting against
 RLIMIT_MEMLOCK: user and MM accounting modes, CAP_IPC_LOCK dropped, small limits, mlock,
 mlockall(MCL_FUTURE: MCL_CURRENT counts memory no trace describes), munlock, maps and unmaps of overlapping ranges, accesses, fork and a child's maps.
-Usage, in an empty directory: python3 memlock.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 from aimed import ev, io, u, run
 M=0x7f0000000000; B=0x1000000; PG=0x1000

@@ -4,10 +4,7 @@ Aimed random traces for the oracle (docs/oracle.md, session 29): a regular file 
 O_TRUNC (/tmp/data), its size set by ftruncate, written and read through write(2)/read(2) at
 offsets (the write_fault_fd / read_fault_fd events on its fd), mapped shared and privately, with
 stores, reads, pins, check ops, DONTNEED and fork.
-Usage, in an empty directory: python3 regular_file.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 from aimed import ev, io, u, run
 V=0x7f0000000000; P=0x7f0001000000; B=0x1000000; PG=0x1000; L=0x8000

@@ -3,10 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): shared anonymous memory
 (MAP_SHARED | MAP_ANONYMOUS, a shmem object) across fork: stores and reads from both processes,
 pins, DONTNEED, REMOVE (a hole), mremap moving and growing it, munmap of pieces, check ops.
-Usage, in an empty directory: python3 shared_anon.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 from aimed import ev, io, u, run
 M=0x7f0000000000; N=0x7f0010000000; B=0x1000000; PG=0x1000; L=0x10000

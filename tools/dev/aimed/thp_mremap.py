@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 """
 Aimed random traces for the oracle (docs/oracle.md, session 29): private THP memory with mremap FIXED / DONTUNMAP, DONTFORK, WIPEONFORK (found #83, #84).
-Usage, in an empty directory: python3 thp_mremap.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 from aimed import ev, io, u, run
 M=0x7f0000000000; N=0x7f0010000000; B=0x1000000; HP=0x200000

@@ -3,10 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): populating private memory advised
 HUGEPAGE: MADV_POPULATE_READ / POPULATE_WRITE, mlock and munlock of pieces, mprotect, then stores,
 reads, pins, check ops, DONTNEED, COLD and fork.
-Usage, in an empty directory: python3 thp_populate.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 from aimed import ev, io, u, run
 M=0x7f0000000000; B=0x1000000; HP=0x200000; PG=0x1000

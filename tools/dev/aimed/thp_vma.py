@@ -3,10 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): huge pages against VMA changes:
 mprotect of pieces and back (splits and merges), HUGEPAGE / NOHUGEPAGE of pieces, read and write
 faults, pins, DONTNEED and COLD of pieces, mremap resizing in place, munmap of pieces, one fork.
-Usage, in an empty directory: python3 thp_vma.py SEED COUNT, then `iorewind oracle .`
-(every trace agrees with the kernel, or the first divergence is a model bug
-to shrink by hand). Python 3, standard library only; the traces are plain
-.iort.jsonl without recorded answers.
+Usage: aimed.py.
 """
 from aimed import ev, io, u, run
 M=0x7f0000000000; B=0x1000000; HP=0x200000; PG=0x1000
