@@ -6,7 +6,7 @@
 import type { Event } from '../events/event.js';
 import { diffMap, type StepDelta } from './delta.js';
 import type { Obj } from '../model/state.js';
-import type { Mm } from '../model/mm.js';
+import type { Mm, Mobj } from '../model/mm.js';
 import { PMap } from '../ds/pmap.js';
 import type { Invariant, Violation } from './types.js';
 import { diffIntervals } from '../ds/diff.js';
@@ -76,14 +76,14 @@ function onlyFaults(d: StepDelta): boolean {
     // (a fault, or a file pin, puts a hugetlbfs file's pages in its cache, and they stay: Mobj.hugeCached;
     // of a file whose cache the model does not follow, the cache may hold pages from then on: Mobj.mayCache)
     if (m?.kind === 'hugetlb' && !m.mayCache && n?.mayCache && sameExcept(m, n, ['mayCache'])) continue;
-    if (m?.hugetlbfs && n?.hugetlbfs && sameExcept(m, n, ['hugeCached']) && onlyAdded(m.hugeCached, n.hugeCached)) continue;
+    if (m && n && cacheGrew(m, n)) continue;
     // (a private mapping of a hugetlbfs file copies into an object of hugetlb pages: hugetlb_wp)
     const copies = m?.kind === 'anon' || (m?.kind === 'hugetlb' && isCopyObject(b, m.id));
     if (!m || !n || !copies || !sameExcept(m, n, ['thp', 'thpCopied', 'thpShared', 'data', 'hugeCopied'])) return false;
     // (a copy object's pages are only ever added by a fault: a copy of the file's page; of 1 GiB
     // pages, a whole one marked copied, Mobj.hugeCopied)
     if (m.data !== n.data) for (const [, [x]] of diffMap(m.data, n.data)) if (x !== undefined) return false;
-    if (m.hugeCopied !== n.hugeCopied) for (const [, [x]] of diffMap(m.hugeCopied ?? PMap.emptyNumber<true>(), n.hugeCopied ?? PMap.emptyNumber<true>())) if (x !== undefined) return false;
+    if (!onlyAdded(m.hugeCopied, n.hugeCopied)) return false;
   }
   return true;
 }
@@ -99,17 +99,22 @@ function onlyHugetlbfsFaults(d: StepDelta): boolean {
   if (!sameExcept(a, b, ['mobjs'])) return false;
   for (const [, [m, n]] of diffMap(a.mobjs, b.mobjs)) {
     if (!m || !n) return false;
-    if (m.hugetlbfs && n.hugetlbfs && sameExcept(m, n, ['hugeCached']) && onlyAdded(m.hugeCached, n.hugeCached)) continue;
+    if (cacheGrew(m, n)) continue;
     if (m.kind === 'hugetlb' && isCopyObject(d.next, m.id) && sameExcept(m, n, ['hugeCopied']) && onlyAdded(m.hugeCopied, n.hugeCopied)) continue;
     return false;
   }
   return true;
 }
 
-/** Whether set `b` is set `a` with keys added, none taken out. */
+/** Whether `n` is hugetlbfs file `m` with only huge pages added to its cache (Mobj.hugeCached). */
+function cacheGrew(m: Mobj, n: Mobj): boolean {
+  return m.hugetlbfs === true && n.hugetlbfs === true && sameExcept(m, n, ['hugeCached']) && onlyAdded(m.hugeCached, n.hugeCached);
+}
+
+/** Whether set `b` is set `a` with keys added, none taken out (an absent set is empty). */
 function onlyAdded(a: PMap<number, true> | undefined, b: PMap<number, true> | undefined): boolean {
-  if (b === undefined) return a === undefined;
-  for (const [, [x]] of diffMap(a ?? PMap.emptyNumber<true>(), b)) if (x !== undefined) return false;
+  if (a === b) return true;
+  for (const [, [x]] of diffMap(a ?? PMap.emptyNumber<true>(), b ?? PMap.emptyNumber<true>())) if (x !== undefined) return false;
   return true;
 }
 
