@@ -266,7 +266,7 @@ function dontneed(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number)
   const last = pieces[pieces.length - 1]!.end;
   const from = s.range[0] > first ? s.range[0] : first;
   const to = s.range[1] < last ? s.range[1] : last;
-  setMm(s, p, zap(mapVma(mm, { ...nv, link: tag }), from < start ? from : start, to > end ? to : end));
+  setMm(s, p, zap(mapVma(mm, { ...nv, link: tag }), from, to));
   return 0;
 }
 

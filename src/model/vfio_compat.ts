@@ -104,14 +104,14 @@ const handlers: Record<string, VfioHandler> = table({
 });
 
 /** The members an event of each op may name: its struct's, or an integer-argument ioctl's `arg`. */
-const ARG = new MemberCheck([{ name: 'arg', type: 'u64', offset: 0, size: 8 } satisfies FieldLayout], 'arg');
+const ARG = new MemberCheck([[{ name: 'arg', type: 'u64', offset: 0, size: 8 } satisfies FieldLayout]], 'arg');
 const CHECKS: Record<string, MemberCheck> = table({
   VFIO_GET_API_VERSION: ARG,
   VFIO_CHECK_EXTENSION: ARG,
   VFIO_SET_IOMMU: ARG,
-  VFIO_IOMMU_GET_INFO: new MemberCheck(VFIO_STRUCTS.vfio_iommu_type1_info.fields, 'vfio_iommu_type1_info'),
-  VFIO_IOMMU_MAP_DMA: new MemberCheck(VFIO_STRUCTS.vfio_iommu_type1_dma_map.fields, 'vfio_iommu_type1_dma_map'),
-  VFIO_IOMMU_UNMAP_DMA: new MemberCheck(VFIO_STRUCTS.vfio_iommu_type1_dma_unmap.fields, 'vfio_iommu_type1_dma_unmap'),
+  VFIO_IOMMU_GET_INFO: new MemberCheck([VFIO_STRUCTS.vfio_iommu_type1_info.fields], 'vfio_iommu_type1_info'),
+  VFIO_IOMMU_MAP_DMA: new MemberCheck([VFIO_STRUCTS.vfio_iommu_type1_dma_map.fields], 'vfio_iommu_type1_dma_map'),
+  VFIO_IOMMU_UNMAP_DMA: new MemberCheck([VFIO_STRUCTS.vfio_iommu_type1_dma_unmap.fields], 'vfio_iommu_type1_dma_unmap'),
 });
 
 /** The unsigned long argument of an integer-argument ioctl. */

@@ -126,9 +126,9 @@ function argszOf(ev: Event, l: StructLayout): number {
 }
 
 const CHECKS: Record<string, MemberCheck> = table({
-  VFIO_DEVICE_BIND_IOMMUFD: new MemberCheck(VFIO_STRUCTS.vfio_device_bind_iommufd.fields, 'vfio_device_bind_iommufd'),
-  VFIO_DEVICE_ATTACH_IOMMUFD_PT: new MemberCheck(VFIO_STRUCTS.vfio_device_attach_iommufd_pt.fields, 'vfio_device_attach_iommufd_pt'),
-  VFIO_DEVICE_DETACH_IOMMUFD_PT: new MemberCheck(VFIO_STRUCTS.vfio_device_detach_iommufd_pt.fields, 'vfio_device_detach_iommufd_pt'),
+  VFIO_DEVICE_BIND_IOMMUFD: new MemberCheck([VFIO_STRUCTS.vfio_device_bind_iommufd.fields], 'vfio_device_bind_iommufd'),
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT: new MemberCheck([VFIO_STRUCTS.vfio_device_attach_iommufd_pt.fields], 'vfio_device_attach_iommufd_pt'),
+  VFIO_DEVICE_DETACH_IOMMUFD_PT: new MemberCheck([VFIO_STRUCTS.vfio_device_detach_iommufd_pt.fields], 'vfio_device_detach_iommufd_pt'),
 });
 
 /** vfio_device_fops_unl_ioctl for one event on a cdev file. */

@@ -197,15 +197,14 @@ export class MemberCheck {
   private readonly members: Map<string, FieldLayout>;
   private shape: string[] = [];
   /**
-   * `fields`: the struct's members, or several versions' of them (a member
+   * `versions`: the struct's members in each kernel that has it (a member
    * any of them has is known: a trace from one kernel replayed under the
    * other names the members of its own kernel's struct).
    */
   constructor(
-    fields: readonly FieldLayout[] | readonly (readonly FieldLayout[])[],
+    versions: readonly (readonly FieldLayout[])[],
     private readonly path: string,
   ) {
-    const versions = (fields.length > 0 && Array.isArray(fields[0]) ? fields : [fields]) as readonly (readonly FieldLayout[])[];
     this.members = new Map();
     for (const v of versions) for (const [k, f] of membersOf(v)) if (!this.members.has(k)) this.members.set(k, f);
   }

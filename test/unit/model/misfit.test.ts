@@ -96,7 +96,7 @@ it("a struct one kernel lacks, and a member only the other's has: checked by bot
 });
 
 describe('MemberCheck', () => {
-  const c = new MemberCheck(structLayout('iommu_ioas_unmap', '6.12').fields, 'iommu_ioas_unmap');
+  const c = new MemberCheck([structLayout('iommu_ioas_unmap', '6.12').fields], 'iommu_ioas_unmap');
   it('checks an event of a shape it has passed by its values, and any other shape in full', () => {
     const ok = { size: 32, ioas_id: 1, iova: 0n, length: 1n };
     expect(c.misfit(ok)).toBeUndefined();
