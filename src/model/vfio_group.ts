@@ -32,7 +32,9 @@
  * its PF's driver.
  */
 import type { Event, Fields, Result } from '../events/event.js';
-import { CONSTANTS as VFIO, IOCTLS as VFIO_NUMBERS } from '../uapi/generated_vfio.js';
+import { CONSTANTS as VFIO, IOCTLS as VFIO_NUMBERS, STRUCTS as VFIO_STRUCTS } from '../uapi/generated_vfio.js';
+import type { FieldLayout } from '../uapi/layout.js';
+import { MemberCheck } from '../uapi/struct.js';
 import { IOCTLS } from '../uapi/ioctls.js';
 import { u32 } from './args.js';
 import { accessChangeIoas } from './access.js';
@@ -43,6 +45,7 @@ import { newIoas } from './ioas.js';
 import { deviceStep, putDev, putGroup, type IommuGroup, type PhysDev } from './hardware.js';
 import { PAGE_SIZE } from './mm.js';
 import { Tx } from './object.js';
+import { table } from '../ds/table.js';
 import { compatIoas } from './vfio_compat.js';
 import { bindIommufd, unbindIommufd } from './vfio_device.js';
 import type { OpenFile, World } from './state.js';
@@ -78,6 +81,9 @@ export function vfioGroupIoctl(w: World, fileId: number, pid: number, ev: Event)
       return [w, { errno: 'ENOTTY', unmodelled: `${op} as a raw record: what its argument points at is not in it` }];
     if (op !== 'RAW_IOCTL') ev = { ...ev, op, args: payload === undefined ? {} : payload };
   }
+  // (arguments the op's argument cannot hold: said so, as main.ts does for the iommufd's ioctls)
+  const bad = ev.args ? argMisfit(op, ev.args) : undefined;
+  if (bad) return [w, { errno: 'EINVAL', unmodelled: `${op} with arguments its argument cannot hold: ${bad}` }];
   switch (op) {
     case 'VFIO_GROUP_GET_DEVICE_FD':
       return getDeviceFd(w, g, pid, ev);
@@ -92,6 +98,25 @@ export function vfioGroupIoctl(w: World, fileId: number, pid: number, ev: Event)
     default:
       return fail(w, 'ENOTTY');
   }
+}
+
+/**
+ * What each op's argument can hold: GET_STATUS a struct vfio_group_status,
+ * SET_CONTAINER the int it points at (`fd`), UNSET_CONTAINER nothing (its
+ * argument is unused), GET_DEVICE_FD the string it points at (`name`).
+ */
+const CHECKS: Record<string, MemberCheck> = table({
+  VFIO_GROUP_GET_STATUS: new MemberCheck([VFIO_STRUCTS.vfio_group_status.fields], 'vfio_group_status'),
+  VFIO_GROUP_SET_CONTAINER: new MemberCheck([[{ name: 'fd', type: 's32', offset: 0, size: 4 } satisfies FieldLayout]], 'the int'),
+  VFIO_GROUP_UNSET_CONTAINER: new MemberCheck([[]], 'no argument'),
+});
+
+function argMisfit(op: string, args: Fields): string | undefined {
+  if (op === 'VFIO_GROUP_GET_DEVICE_FD') {
+    for (const k in args) if (k !== 'name') return `the string has no member '${k}'`;
+    return args['name'] === undefined || typeof args['name'] === 'string' ? undefined : 'name is a string';
+  }
+  return CHECKS[op]?.misfit(args);
 }
 
 /** iommufd_ctx_put of the group's context: one reference to its file. */

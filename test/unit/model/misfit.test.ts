@@ -80,6 +80,31 @@ it("a VFIO device file's ioctls go by their structs too", () => {
   expect(apply(w, { op: 'VFIO_DEVICE_BIND_IOMMUFD', pid: 1, fd, args: { argsz: 16, flags: 0, iommufd: 0, out_devid: 0 } }).result.errno).toBe(0);
 });
 
+it("a VFIO group file's ioctls: its status struct, the int SET_CONTAINER points at, the string GET_DEVICE_FD does", () => {
+  let w = setup();
+  const env = (op: string, args: Record<string, unknown>) => {
+    const r = apply(w, { op, pid: 1, args: args as Event['args'] });
+    expect(r.result.errno, op).toBe(0);
+    w = r.state;
+    return r.result;
+  };
+  env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', group: 5, name: '0000:01:00.0' });
+  const g = env('open', { path: '/dev/vfio/5' }).ret!;
+  const io = (op: string, args: Record<string, unknown>): Event => ({ op, pid: 1, fd: g, args: args as Event['args'] });
+  refused(w, io('VFIO_GROUP_GET_STATUS', { argsz: 8, flag: 0 }), "vfio_group_status has no member 'flag'");
+  refused(w, io('VFIO_GROUP_SET_CONTAINER', { iommufd: 0 }), "the int has no member 'iommufd'");
+  refused(w, io('VFIO_GROUP_SET_CONTAINER', { fd: '0' }), 'the int.fd is an integer, got string');
+  refused(w, io('VFIO_GROUP_UNSET_CONTAINER', { fd: 0 }), "no argument has no member 'fd'");
+  refused(w, io('VFIO_GROUP_GET_DEVICE_FD', { dev: '0000:01:00.0' }), "the string has no member 'dev'");
+  refused(w, io('VFIO_GROUP_GET_DEVICE_FD', { name: 1 }), 'name is a string');
+  expect(apply(w, io('VFIO_GROUP_GET_STATUS', { argsz: 8, flags: 0 })).result.errno).toBe(0);
+  w = apply(w, io('VFIO_GROUP_SET_CONTAINER', { fd: 0 })).state;
+  // (set: a second SET_CONTAINER is the kernel's EINVAL, its argument fitting)
+  expect(apply(w, io('VFIO_GROUP_SET_CONTAINER', { fd: 0 })).result.errno).toBe('EINVAL');
+  expect(apply(w, io('VFIO_GROUP_GET_DEVICE_FD', { name: '0000:01:00.0' })).result.errno).toBe(0);
+  expect(apply(w, io('VFIO_GROUP_UNSET_CONTAINER', {})).result.errno).toBe(0);
+});
+
 it("a struct one kernel lacks, and a member only the other's has: checked by both kernels' structs", () => {
   // (fuzz seed 9111: the check first asked 6.12's uapi for 6.14's iommu_viommu_alloc and threw)
   let w = emptyWorld({ kernel: '6.14' });
