@@ -59,6 +59,10 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     const [w2, fd] = installFile(w, pid, { kind: 'path' });
     return [w2, { errno: 0, ret: fd }];
   }
+  // O_CREAT | O_EXCL of a path that exists is EEXIST before anything is opened (do_open): the
+  // iommufd's node, and a file the trace has opened (no event unlinks one).
+  const excl = a['flags'] !== undefined && (u32(a, 'flags') & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
+  if (excl && (path === '/dev/iommu' || w.mem.paths?.get(path) !== undefined)) return fail(w, 'EEXIST');
   const vfio = path.startsWith('/dev/vfio/') ? vfioOpen(w, pid, path) : undefined;
   if (vfio) return vfio;
   // O_ACCMODE; a trace that gives no flags opens as the oracle's executor does: /tmp and /dev
