@@ -94,7 +94,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     }
     mem = { ...mem, paths: (mem.paths ?? NO_PATHS).set(path, mobj) };
   }
-  let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...mode });
+  let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...mode, ...(flags & O_APPEND ? { append: true as const } : {}) });
   if (flags & O_TRUNC) w2 = truncateFile(w2, mobj, 0n);
   return [w2, { errno: 0, ret: fd }];
 }
@@ -102,6 +102,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
+const O_APPEND = 0o2000;
 /** The hugetlbfs mount (the oracle's guest has it there, as most distributions do). */
 const onHugetlbfs = (path: string): boolean => path.startsWith('/dev/hugepages/');
 const O_PATH = 0o10000000;
@@ -608,8 +609,10 @@ function fileRead(w: World, file: OpenFile, m: Mobj, c: { whole: bigint; count: 
 
 /** write(2) / pwrite(2) of a memfd or a regular file: i_size grows to cover what was written. */
 function fileWrite(w: World, file: OpenFile, m: Mobj, bytes: Uint8Array, pos: bigint): [World, Result] {
-  const at = pos ? pos : (file.pos ?? 0n);
-  if (at + BigInt(bytes.length) > LOFF_MAX) return fail(w, 'EINVAL'); // rw_verify_area, as for a read
+  const given = pos ? pos : (file.pos ?? 0n);
+  if (given + BigInt(bytes.length) > LOFF_MAX) return fail(w, 'EINVAL'); // rw_verify_area, as for a read
+  // (O_APPEND: at the end, for pwrite(2) too, whose offset was checked and is then not used)
+  const at = file.append ? m.size : given;
   let mem = writeMobj(w.mem, m.id, at, bytes);
   const end = at + BigInt(bytes.length);
   const cur = mem.mobjs.get(m.id)!;

@@ -62,6 +62,8 @@ export interface OpenFile {
   /** A regular file or the iommufd opened O_RDONLY (no FMODE_WRITE) or O_WRONLY (no FMODE_READ). */
   readonly readOnly?: true;
   readonly writeOnly?: true;
+  /** A regular file opened O_APPEND: write(2) and pwrite(2) alike write at its end (generic_write_checks). */
+  readonly append?: true;
 }
 
 export type AccountMode = 'none' | 'user' | 'mm';
