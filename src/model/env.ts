@@ -51,24 +51,60 @@ function setProc(w: World, p: Proc): World {
   return { ...w, procs: w.procs.set(p.pid, p) };
 }
 
-/** open(2): /dev/iommu creates a new context; other paths a plain file. */
+/**
+ * open(2): /dev/iommu creates a new context, a VFIO node opens its device or
+ * group, a directory a descriptor of it, O_TMPFILE a new unnamed file, any
+ * other path a regular file. The checks come in the kernel's order:
+ * build_open_how / build_open_flags on the flags alone, then the lookup
+ * (a trailing slash, O_DIRECTORY), then do_open and may_open on what was
+ * found. Which paths exist is known only for the directories every Linux has
+ * (KNOWN_DIRS) and the files the trace opened: any other path is taken to be
+ * what the flags ask for (a directory for O_DIRECTORY, O_TMPFILE or a
+ * trailing slash, else a regular file), as the recorded answers show.
+ */
 function open(w: World, pid: number, a: Fields): [World, Result] {
-  const path = String(a['path'] ?? '');
-  // O_PATH opens nothing (no device's open, no truncation): a descriptor of the path
-  if (a['flags'] !== undefined && u32(a, 'flags') & O_PATH) {
+  const raw = String(a['path'] ?? '');
+  // (a trailing slash names a directory: "/tmp/" is "/tmp", "/tmp/x/" a directory x or nothing)
+  const slash = raw.length > 1 && raw.endsWith('/');
+  const path = slash ? raw.replace(/\/+$/, '') || '/' : raw;
+  const given = a['flags'] !== undefined;
+  const flags = given ? u32(a, 'flags') : 0;
+  const isDir = KNOWN_DIRS.has(path);
+  const isFile = !isDir && (path === '/dev/iommu' || w.mem.paths?.get(path) !== undefined);
+  // O_ACCMODE; a trace that gives no flags opens as the oracle's executor does: /tmp and /dev
+  // read-write, anything else read-only. 3 gives neither FMODE_READ nor FMODE_WRITE (OPEN_FMODE).
+  const acc = given ? flags & 3 : raw.startsWith('/tmp/') || raw.startsWith('/dev/') ? 2 : 0;
+  // build_open_flags (O_PATH beats everything else: build_open_how keeps only O_DIRECTORY,
+  // O_NOFOLLOW and O_CLOEXEC beside it): O_DIRECTORY | O_CREAT (O_TMPFILE | O_CREAT too), then
+  // O_TMPFILE without O_DIRECTORY or without write access; then getname's empty path.
+  if (!(flags & O_PATH)) {
+    if ((flags & (O_DIRECTORY | O_CREAT)) === (O_DIRECTORY | O_CREAT)) return fail(w, 'EINVAL');
+    if (flags & O_TMPFILE_BIT && (!(flags & O_DIRECTORY) || acc === 0)) return fail(w, 'EINVAL');
+  }
+  if (raw === '') return fail(w, 'ENOENT');
+  // O_PATH: no device's open, no truncation, a descriptor of the path.
+  if (flags & O_PATH) {
+    if (isFile && (slash || flags & O_DIRECTORY)) return fail(w, 'ENOTDIR');
     const [w2, fd] = installFile(w, pid, { kind: 'path' });
     return [w2, { errno: 0, ret: fd }];
   }
-  // O_CREAT | O_EXCL of a path that exists is EEXIST before anything is opened (do_open): the
-  // iommufd's node, and a file the trace has opened (no event unlinks one).
-  const excl = a['flags'] !== undefined && (u32(a, 'flags') & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
-  if (excl && (path === '/dev/iommu' || w.mem.paths?.get(path) !== undefined)) return fail(w, 'EEXIST');
+  const mode = acc === 0 ? { readOnly: true as const } : acc === 1 ? { writeOnly: true as const } : acc === 3 ? { readOnly: true as const, writeOnly: true as const } : {};
+  if (flags & O_TMPFILE_BIT) return tmpfile(w, pid, path, isFile, flags, mode);
+  // open_last_lookups: O_CREAT with a trailing slash is EISDIR whatever is there.
+  if (slash && flags & O_CREAT) return fail(w, 'EISDIR');
+  // do_open: O_CREAT | O_EXCL of a path that exists is EEXIST, then O_CREAT of a directory EISDIR;
+  // then a lookup that wanted a directory (O_DIRECTORY, a trailing slash) and found none, ENOTDIR.
+  if ((flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL) && (isDir || isFile)) return fail(w, 'EEXIST');
+  if (isFile && (slash || flags & O_DIRECTORY)) return fail(w, 'ENOTDIR');
+  if (isDir || slash || flags & O_DIRECTORY) {
+    if (flags & O_CREAT) return fail(w, 'EISDIR');
+    // may_open: a directory opens for reading only (O_TRUNC asks for writing too)
+    if (acc !== 0 || flags & O_TRUNC) return fail(w, 'EISDIR');
+    const [w2, fd] = installFile(w, pid, { kind: 'dir', readOnly: true });
+    return [w2, { errno: 0, ret: fd }];
+  }
   const vfio = path.startsWith('/dev/vfio/') ? vfioOpen(w, pid, path) : undefined;
   if (vfio) return vfio;
-  // O_ACCMODE; a trace that gives no flags opens as the oracle's executor does: /tmp and /dev
-  // read-write, anything else read-only.
-  const acc = a['flags'] !== undefined ? u32(a, 'flags') & 3 : path.startsWith('/tmp/') || path.startsWith('/dev/') ? 2 : 0;
-  const mode = acc === 0 ? { readOnly: true as const } : acc === 1 ? { writeOnly: true as const } : {};
   if (path === '/dev/iommu') {
     const ctxId = w.nextCtx;
     // (its ioctls take any mode; read, write and mmap look at it: EBADF, EACCES)
@@ -79,7 +115,6 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   // A regular file: the one every earlier open of the path found, else one whose size and
   // contents are those it had before the trace (unknown) — unless O_TRUNC empties it, or
   // O_CREAT | O_EXCL made it (a path the trace had not opened: new, and empty).
-  const flags = a['flags'] === undefined ? 0 : u32(a, 'flags');
   let mem = w.mem;
   let mobj = mem.paths?.get(path);
   if (mobj === undefined) {
@@ -99,6 +134,32 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   return [w2, { errno: 0, ret: fd }];
 }
 
+/**
+ * O_TMPFILE in directory `dir` (do_tmpfile, vfs_tmpfile): a new, empty file
+ * that no path names. A path the trace opened as a file is ENOTDIR; procfs
+ * and sysfs have no tmpfile method (EOPNOTSUPP); the hugetlbfs mount makes a
+ * hugetlbfs file. O_EXCL (no linkat later) and O_TRUNC change nothing here.
+ */
+function tmpfile(w: World, pid: number, dir: string, isFile: boolean, flags: number, mode: Partial<Pick<OpenFile, 'readOnly' | 'writeOnly'>>): [World, Result] {
+  if (isFile) return fail(w, 'ENOTDIR');
+  const under = (mount: string) => dir === mount || dir.startsWith(mount + '/');
+  if (under('/proc') || under('/sys')) return fail(w, 'EOPNOTSUPP');
+  const name = `${dir === '/' ? '' : dir}/(O_TMPFILE)`;
+  let [mem, mobj] = under('/dev/hugepages') ? newMobj(w.mem, 'hugetlb', 0n, name, undefined, false, true) : newMobj(w.mem, 'file', 0n, name);
+  if (under('/dev/hugepages')) mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, hugetlbfs: true as const }) };
+  const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...mode, ...(flags & O_APPEND ? { append: true as const } : {}) });
+  return [w2, { errno: 0, ret: fd }];
+}
+
+/**
+ * Directories every Linux system has (and the oracle's guest: its root, tmpfs
+ * /tmp, devtmpfs /dev with /dev/vfio, the hugetlbfs mount). /dev/shm is not
+ * among them: the oracle's guest has none.
+ */
+const KNOWN_DIRS: ReadonlySet<string> = new Set(['/', '/tmp', '/dev', '/dev/hugepages', '/dev/vfio', '/proc', '/sys']);
+const O_DIRECTORY = 0o200000;
+/** __O_TMPFILE (O_TMPFILE is it with O_DIRECTORY) */
+const O_TMPFILE_BIT = 0o20000000;
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
@@ -660,6 +721,8 @@ function readFaultFd(w: World, pid: number, a: Fields): [World, Result] {
   const sized = f ? undefined : sizedFileOf(w, file);
   const c = rwCount(a);
   if (sized) return c === 'EINVAL' ? fail(w, c) : fileRead(w, sized.file, sized.m, c, pos);
+  // (a directory's read method, generic_read_dir, after rw_verify_area)
+  if (file?.kind === 'dir') return fail(w, c === 'EINVAL' ? c : 'EISDIR');
   if (!f) return notFaultResult(w, file, 'read');
   if (c === 'EINVAL') return fail(w, c);
   const tx = new Tx(w, w.ctxs.get(f.ctx)!, pid);

@@ -36,8 +36,11 @@ export interface Proc {
   readonly defLocked?: number;
 }
 
-/** 'path': opened with O_PATH, a descriptor of the path only (fget refuses it: EBADF for every call but close). */
-export type FileKind = 'iommufd' | 'fault' | 'access' | 'memfd' | 'file' | 'vfio' | 'vfio_group' | 'path';
+/**
+ * 'path': opened with O_PATH, a descriptor of the path only (fget refuses it: EBADF for every call but close).
+ * 'dir': a directory opened for reading (read EISDIR, mmap ENODEV, ioctl ENOTTY).
+ */
+export type FileKind = 'iommufd' | 'fault' | 'access' | 'memfd' | 'file' | 'vfio' | 'vfio_group' | 'path' | 'dir';
 
 /** An open file description (shared by dup'ed / inherited fds). */
 export interface OpenFile {
