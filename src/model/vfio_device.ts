@@ -52,6 +52,13 @@ export function deviceView(p: PhysDev, fileId: number): DeviceState {
 
 // ---- open / release ---------------------------------------------------------------
 
+/** Whether a VFIO node (a device's cdev, a group) is there: open's lookup finds a file. */
+export function vfioNodeExists(w: World, path: string): boolean {
+  const m = /^\/dev\/vfio\/(?:devices\/(.+)|(\d+))$/.exec(path);
+  if (!m) return false;
+  return m[1] !== undefined ? devByCdev(w, m[1]) !== undefined : w.hw.groups.has(Number(m[2]));
+}
+
 /**
  * open(2) of a path under /dev/vfio/: a device cdev (vfio_device_fops_cdev_open)
  * or a legacy group file (vfio_group_fops_open: EBUSY while open, or while a

@@ -7,8 +7,9 @@
  *
  *   VFIO_GROUP_SET_CONTAINER {fd}       the int the argument points at: an
  *       iommufd's fd (a VFIO container is the same file when
- *       CONFIG_IOMMUFD_VFIO_CONTAINER makes /dev/vfio/vfio the iommufd; the
- *       model opens it as /dev/iommu). The group keeps a reference to the
+ *       CONFIG_IOMMUFD_VFIO_CONTAINER makes /dev/vfio/vfio the iommufd; a
+ *       trace names it /dev/iommu, since the model cannot tell which
+ *       container /dev/vfio/vfio was: env.ts open). The group keeps a reference to the
  *       context, which gets a compat IOAS if it has none
  *       (iommufd_vfio_compat_ioas_create: an ordinary IOAS, its ID the lowest
  *       free one, IOMMU_VFIO_IOAS GET tells it).

@@ -208,3 +208,9 @@ describe('open(2) by the kernel\'s order of checks (#88, Linux 6.12.117 answers)
     ]);
   });
 });
+
+it('/dev/vfio/vfio: the iommufd or the legacy VFIO container by the kernel\'s config, so not modelled (the oracle\'s kernel has the legacy one: its IOMMU_IOAS_ALLOC is EINVAL)', () => {
+  const { results } = runChecked([env('open', { path: '/dev/vfio/vfio', flags: 2 }), env('open', { path: '/dev/vfio/vfio', flags: 0o200000 })]);
+  expect(results[0]).toMatchObject({ errno: 'ENODEV', unmodelled: expect.stringContaining('CONFIG_IOMMUFD_VFIO_CONTAINER') });
+  expect(results[1]!.errno).toBe('ENOTDIR');
+});
