@@ -64,13 +64,22 @@ function setProc(w: World, p: Proc): World {
  */
 function open(w: World, pid: number, a: Fields): [World, Result] {
   const raw = String(a['path'] ?? '');
-  // (a trailing slash names a directory: "/tmp/" is "/tmp", "/tmp/x/" a directory x or nothing)
-  const slash = raw.length > 1 && raw.endsWith('/');
-  const path = slash ? raw.replace(/\/+$/, '') || '/' : raw;
+  // One file by any spelling of its path that needs no lookup to resolve ("//" and "/./" are "/";
+  // ".." is left alone, as it depends on symlinks). A trailing slash or "/." names a directory:
+  // "/tmp/" is "/tmp", "/tmp/x/" a directory x or nothing.
+  let spelt = raw.replace(/\/+/g, '/');
+  while (spelt.includes('/./')) spelt = spelt.replace('/./', '/');
+  // (a last component "." is the directory itself, found by walking into it: no O_CREAT EISDIR)
+  const dotEnd = spelt.length > 1 && spelt.endsWith('/.');
+  const slash = spelt.length > 1 && spelt.endsWith('/');
+  const path = slash || dotEnd ? spelt.replace(/\/\.?$/, '') || '/' : spelt;
   const given = a['flags'] !== undefined;
   const flags = given ? u32(a, 'flags') : 0;
   const isDir = KNOWN_DIRS.has(path);
-  const isFile = !isDir && (path === '/dev/iommu' || path === VFIO_CONTAINER || w.mem.paths?.get(path) !== undefined || vfioNodeExists(w, path));
+  const fileAtPath = (p: string) => p === '/dev/iommu' || p === VFIO_CONTAINER || w.mem.paths?.get(p) !== undefined || vfioNodeExists(w, p);
+  const isFile = !isDir && fileAtPath(path);
+  // (link_path_walk: every component before the last, and the last before a ".", must be a directory)
+  const walkThroughFile = (dotEnd && isFile) || parentsOf(path).some(fileAtPath);
   // O_ACCMODE; a trace that gives no flags opens as the oracle's executor does: /tmp and /dev
   // read-write, anything else read-only. 3 gives neither FMODE_READ nor FMODE_WRITE (OPEN_FMODE).
   const acc = given ? flags & 3 : raw.startsWith('/tmp/') || raw.startsWith('/dev/') ? 2 : 0;
@@ -82,6 +91,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     if (flags & O_TMPFILE_BIT && (!(flags & O_DIRECTORY) || acc === 0)) return fail(w, 'EINVAL');
   }
   if (raw === '') return fail(w, 'ENOENT');
+  if (walkThroughFile) return fail(w, 'ENOTDIR');
   // O_PATH: no device's open, no truncation, a descriptor of the path.
   if (flags & O_PATH) {
     if (isFile && (slash || flags & O_DIRECTORY)) return fail(w, 'ENOTDIR');
@@ -96,7 +106,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   // then a lookup that wanted a directory (O_DIRECTORY, a trailing slash) and found none, ENOTDIR.
   if ((flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL) && (isDir || isFile)) return fail(w, 'EEXIST');
   if (isFile && (slash || flags & O_DIRECTORY)) return fail(w, 'ENOTDIR');
-  if (isDir || slash || flags & O_DIRECTORY) {
+  if (isDir || slash || dotEnd || flags & O_DIRECTORY) {
     if (flags & O_CREAT) return fail(w, 'EISDIR');
     // may_open: a directory opens for reading only (O_TRUNC asks for writing too)
     if (acc !== 0 || flags & O_TRUNC) return fail(w, 'EISDIR');
@@ -136,6 +146,14 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   let [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'file', mobj, ...mode, ...(flags & O_APPEND ? { append: true as const } : {}) });
   if (flags & O_TRUNC) w2 = truncateFile(w2, mobj, 0n);
   return [w2, { errno: 0, ret: fd }];
+}
+
+/** The directories an absolute path's lookup walks through before its last component. */
+function parentsOf(path: string): string[] {
+  if (!path.startsWith('/')) return [];
+  const out: string[] = [];
+  for (let i = path.indexOf('/', 1); i > 0; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
+  return out;
 }
 
 /**

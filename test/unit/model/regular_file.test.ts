@@ -202,6 +202,22 @@ describe('open(2) by the kernel\'s order of checks (#88, Linux 6.12.117 answers)
     expect(results[3]!.bufs?.['data']).toEqual(new Uint8Array(0));
     expect(results[4]!.bufs?.['data']).toEqual(pat(4, 9).subarray(1));
   });
+  it('one file by any spelling ("//", "/./"); a lookup through a file, "x/." or "x/sub", is ENOTDIR; "dir/." is the directory', () => {
+    const { results } = runChecked([
+      open('/tmp/sp', 0o1102),
+      wr(0, 0n, pat(8, 3)),
+      open('//tmp//sp', 0),
+      rd(1, 0n, 8),
+      open('/tmp/./sp', 0o102 | O_EXCL),
+      open('/tmp/sp/.', 0),
+      open('/tmp/sp/sub', 0o102),
+      open('/tmp/.', O_CREAT | O_EXCL),
+      open('/tmp/.', O_CREAT),
+      open('/tmp/.', 0),
+    ]);
+    expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 'EEXIST', 'ENOTDIR', 'ENOTDIR', 'EEXIST', 'EISDIR', 0]);
+    expect(results[3]!.bufs?.['data']).toEqual(pat(8, 3));
+  });
   it('access mode 3: neither read nor write (an iommufd so opened still takes ioctls)', () => {
     expect(errnos([open('/tmp/g', 0o1102), open('/tmp/g', 3), rd(1, 0n, 8), wr(1, 0n, pat(1, 1)), env('ftruncate', { fd: 1, length: 0n }), open('/dev/iommu', 3), { op: 'IOMMU_IOAS_ALLOC', pid: 1, fd: 2, args: { flags: 0 } }, rd(2, 0n, 8)])).toEqual([
       0, 0, 'EBADF', 'EBADF', 'EINVAL', 0, 0, 'EBADF',

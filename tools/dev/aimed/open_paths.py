@@ -17,7 +17,9 @@ O_PATH = 0o10000000; O_TMPFILE = 0o20000000
 def trace(r):
     mine = f'/tmp/aimed-{r.getrandbits(48):012x}'
     paths = ['/', '/tmp', '/tmp/', '/dev', '/dev/hugepages', '/dev/hugepages/', '/dev/vfio', '/proc', '/sys',
-             '/dev/iommu', '/dev/iommu/', mine, mine, mine + '/']
+             '/dev/iommu', '/dev/iommu/', mine, mine, mine + '/',
+             # other spellings of the same paths
+             '//tmp', '/tmp/.', '/dev//iommu', '/./dev/iommu', mine.replace('/tmp/', '/tmp//'), mine.replace('/tmp/', '/tmp/./'), mine + '/.', mine + '/sub', mine + '/./sub']
     evs = [ev('open', path=mine, flags=2 | O_CREAT | O_EXCL), ev('ftruncate', fd=0, length=u(0x2000))]
     for k in range(r.randint(10, 30)):
         c = r.random(); fd = r.randint(0, 5)
