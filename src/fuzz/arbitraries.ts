@@ -30,6 +30,8 @@ const APERTURE = 0x1000000n;
 export { GUEST_VA, GUEST_STRIDE, GUEST_REGION } from './template.js';
 const FAKE_PTR = 0x10000n;
 const O_APPEND = 0o2000;
+/** O_TMPFILE (__O_TMPFILE | O_DIRECTORY) */
+const O_TMPFILE = 0o20200000;
 
 /** How hostile: weight of each hostile alternative against ~100 for the valid one (default 4). */
 export interface Bias {
@@ -771,12 +773,14 @@ function builders(b: Bias): Record<string, { weight: number; since?: KernelVersi
     open: {
       weight: 1.5,
       build: env('open', (d) => {
-        const c = d.w([40, 40, 10, 10, 4]);
+        const c = d.w([40, 40, 10, 10, 4, 3]);
         // (the scratch file now and then read-only or write-only: which mappings of it the kernel refuses;
         // or O_APPEND: where its writes go)
         if (c === 3) return { path: SCRATCH_FILE, flags: d.of(O_TRUNC_RW, O_TRUNC_RW, O_TRUNC_RW & ~3, (O_TRUNC_RW & ~3) | 1, O_TRUNC_RW | O_APPEND) };
         // (a file on the hugetlbfs mount: QEMU's -mem-path /dev/hugepages guest RAM)
         if (c === 4) return { path: HUGETLBFS_FILE, flags: d.of(O_TRUNC_RW, O_TRUNC_RW, O_TRUNC_RW & ~3) };
+        // (a directory, read-only or not, or a new unnamed file in one: O_TMPFILE, on tmpfs or hugetlbfs)
+        if (c === 5) return { path: d.of('/tmp', '/dev/hugepages', '/'), flags: d.of(0, 2, O_TMPFILE | 2, O_TMPFILE | 2, O_TMPFILE) };
         return { path: c === 0 ? '/dev/iommu' : c === 1 ? { $: 'vfiopath', k: d.int(3) } : { $: 'vfiopath', k: d.int(3), group: true } };
       }),
     },

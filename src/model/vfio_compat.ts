@@ -29,7 +29,7 @@
  *   and the capability area after the call in `bufs.caps`.
  */
 import type { Event, Fields, Result } from '../events/event.js';
-import { CONSTANTS as VFIO, STRUCTS as VFIO_STRUCTS } from '../uapi/generated_vfio.js';
+import { CONSTANTS as VFIO, IOCTLS as VFIO_NUMBERS, STRUCTS as VFIO_STRUCTS } from '../uapi/generated_vfio.js';
 import { IOCTLS, isIoctlName } from '../uapi/ioctls.js';
 import type { FieldLayout, StructLayout } from '../uapi/layout.js';
 import { decodeStruct, encodeStruct, fitToMembers, MemberCheck } from '../uapi/struct.js';
@@ -83,7 +83,8 @@ type VfioHandler = (tx: Tx, ev: Event) => Result;
 export function vfioIoctl(tx: Tx, ev: Event): [World, Result] {
   const before = tx.w;
   const h = handlers[ev.op];
-  if (!h) return [before, isIoctlName(ev.op) ? { errno: 'ENOTTY' } : { errno: 'ENOTTY', unmodelled: ev.op }];
+  // (every VFIO number is below the iommufd table, a group's or a device's too: ENOTTY here)
+  if (!h) return [before, isIoctlName(ev.op) || Object.hasOwn(VFIO_NUMBERS, ev.op) ? { errno: 'ENOTTY' } : { errno: 'ENOTTY', unmodelled: ev.op }];
   // (arguments no such struct holds, or an integer argument given as anything but `arg`: said so, as main.ts does)
   const check = ev.args ? CHECKS[ev.op] : undefined;
   const bad = check?.misfit(ev.args!);

@@ -155,15 +155,36 @@ export function vfioDeviceIoctl(w: World, fileId: number, pid: number, ev: Event
   const view = deviceView(p, fileId);
   if (op === 'VFIO_DEVICE_BIND_IOMMUFD') return bind(w, f, p, view, pid, ev);
   // A file from the group: ATTACH and DETACH are cdev-only, so they reach the driver's ioctl as well.
-  if (f.viaGroup) return op.startsWith('VFIO_') || op === 'RAW_IOCTL' ? [w, { errno: 'ENOTTY', unmodelled: op }] : fail(w, 'ENOTTY');
+  if (f.viaGroup) return driverIoctl(op) ? [w, { errno: 'ENOTTY', unmodelled: op }] : fail(w, 'ENOTTY');
   // Paired with the bind's access_granted: nothing else is allowed before it.
   if (!p.bound || p.bound.file !== fileId) return fail(w, 'EINVAL');
   if (op === 'VFIO_DEVICE_ATTACH_IOMMUFD_PT') return attach(w, p, view, pid, ev);
   if (op === 'VFIO_DEVICE_DETACH_IOMMUFD_PT') return detach(w, p, view, pid, ev);
   // The driver's own ioctls (GET_INFO, regions, irqs, ...) are not modelled; an iommufd ioctl is ENOTTY there.
-  if (op.startsWith('VFIO_') || op === 'RAW_IOCTL') return [w, { errno: 'ENOTTY', unmodelled: op }];
+  if (driverIoctl(op)) return [w, { errno: 'ENOTTY', unmodelled: op }];
   return fail(w, 'ENOTTY');
 }
+
+/**
+ * Whether the VFIO driver's own ioctl decides an op on a device file (not
+ * modelled): VFIO numbers carry no size or direction (_IO(VFIO_TYPE,
+ * VFIO_BASE + n)), so the container's VFIO_IOMMU_GET_INFO (+12) is
+ * vfio-pci's GET_PCI_HOT_RESET_INFO. Only the container's and the group's
+ * first seven (+0..+6, below VFIO_DEVICE_GET_INFO) are no driver's: ENOTTY
+ * (vfio_pci_core_ioctl's default), as for any iommufd ioctl.
+ */
+function driverIoctl(op: string): boolean {
+  return op === 'RAW_IOCTL' || (op.startsWith('VFIO_') && !NO_DRIVER_HAS.has(op));
+}
+const NO_DRIVER_HAS: ReadonlySet<string> = new Set([
+  'VFIO_GET_API_VERSION',
+  'VFIO_CHECK_EXTENSION',
+  'VFIO_SET_IOMMU',
+  'VFIO_GROUP_GET_STATUS',
+  'VFIO_GROUP_SET_CONTAINER',
+  'VFIO_GROUP_UNSET_CONTAINER',
+  'VFIO_GROUP_GET_DEVICE_FD',
+]);
 
 /** vfio_df_ioctl_bind_iommufd (§5.1). */
 function bind(w: World, f: OpenFile, p: PhysDev, view: DeviceState, pid: number, ev: Event): [World, Result] {

@@ -565,6 +565,19 @@ describe('a VFIO device file and group file, more answers from the code (2026-11
     expect(r.io('RAW_IOCTL', { request: 0x3b6b }, g)).toEqual({ errno: 'ENOTTY' });
   });
 
+  it("VFIO numbers carry no size: the container's and group's first seven are no driver's (ENOTTY), VFIO_IOMMU_GET_INFO is vfio-pci's GET_PCI_HOT_RESET_INFO (not modelled); on the iommufd every VFIO number is ENOTTY but the container's", () => {
+    const r = new Rig();
+    r.env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', flags: ['pci'] });
+    const fd = r.open('vfio1');
+    r.bind(fd);
+    expect(r.io('VFIO_GROUP_SET_CONTAINER', { fd: 0 }, fd)).toEqual({ errno: 'ENOTTY' });
+    expect(r.io('VFIO_CHECK_EXTENSION', { arg: 3 }, fd)).toEqual({ errno: 'ENOTTY' });
+    expect(r.io('VFIO_IOMMU_GET_INFO', { argsz: 16, flags: 0, iova_pgsizes: 0n }, fd).unmodelled).toBe('VFIO_IOMMU_GET_INFO');
+    // (iommufd_fops_ioctl: below IOMMUFD_CMD_BASE to iommufd_vfio_ioctl, whose default is ENOIOCTLCMD)
+    expect(r.io('VFIO_GROUP_GET_STATUS', { argsz: 8, flags: 0 })).toEqual({ errno: 'ENOTTY' });
+    expect(r.io('VFIO_DEVICE_BIND_IOMMUFD', { argsz: 16, flags: 0, iommufd: 0, out_devid: 0 })).toEqual({ errno: 'ENOTTY' });
+  });
+
   it('a device reporting two software MSI windows, or one beside a hardware MSI region, fails its attach (iopt_table_enforce_dev_resv_regions: EINVAL)', () => {
     for (const resv of [
       [{ start: 0x8000000n, length: 0x100000n, type: 'sw_msi' }, { start: 0x9000000n, length: 0x100000n, type: 'sw_msi' }],
