@@ -63,7 +63,9 @@ function setProc(w: World, p: Proc): World {
  * trailing slash, else a regular file), as the recorded answers show.
  */
 function open(w: World, pid: number, a: Fields): [World, Result] {
-  const raw = String(a['path'] ?? '');
+  // (getname: the string up to its NUL)
+  const whole = String(a['path'] ?? '');
+  const raw = whole.includes('\0') ? whole.slice(0, whole.indexOf('\0')) : whole;
   // One file by any spelling of its path that needs no lookup to resolve ("//" and "/./" are "/";
   // ".." is left alone, as it depends on symlinks). A trailing slash or "/." names a directory:
   // "/tmp/" is "/tmp", "/tmp/x/" a directory x or nothing.
@@ -78,8 +80,7 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   const isDir = KNOWN_DIRS.has(path);
   const fileAtPath = (p: string) => p === '/dev/iommu' || p === VFIO_CONTAINER || w.mem.paths?.get(p) !== undefined || vfioNodeExists(w, p);
   const isFile = !isDir && fileAtPath(path);
-  // (link_path_walk: every component before the last, and the last before a ".", must be a directory)
-  const walkThroughFile = (dotEnd && isFile) || parentsOf(path).some(fileAtPath);
+
   // O_ACCMODE; a trace that gives no flags opens as the oracle's executor does: /tmp and /dev
   // read-write, anything else read-only. 3 gives neither FMODE_READ nor FMODE_WRITE (OPEN_FMODE).
   const acc = given ? flags & 3 : raw.startsWith('/tmp/') || raw.startsWith('/dev/') ? 2 : 0;
@@ -91,7 +92,9 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
     if (flags & O_TMPFILE_BIT && (!(flags & O_DIRECTORY) || acc === 0)) return fail(w, 'EINVAL');
   }
   if (raw === '') return fail(w, 'ENOENT');
-  if (walkThroughFile) return fail(w, 'ENOTDIR');
+  if (Buffer.byteLength(raw) >= PATH_MAX) return fail(w, 'ENAMETOOLONG');
+  const walked = walkErrno(spelt, fileAtPath);
+  if (walked) return fail(w, walked);
   // O_PATH: no device's open, no truncation, a descriptor of the path.
   if (flags & O_PATH) {
     if (isFile && (slash || flags & O_DIRECTORY)) return fail(w, 'ENOTDIR');
@@ -148,13 +151,31 @@ function open(w: World, pid: number, a: Fields): [World, Result] {
   return [w2, { errno: 0, ret: fd }];
 }
 
-/** The directories an absolute path's lookup walks through before its last component. */
-function parentsOf(path: string): string[] {
-  if (!path.startsWith('/')) return [];
-  const out: string[] = [];
-  for (let i = path.indexOf('/', 1); i > 0; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
-  return out;
+/**
+ * link_path_walk and the last component's lookup: every component but the
+ * last (and the last before a ".") must be a directory (ENOTDIR at a file
+ * the trace knows), and no name is longer than NAME_MAX: ENAMETOOLONG from a
+ * filesystem's lookup (tmpfs, devtmpfs, hugetlbfs: simple_lookup), ENOENT
+ * from procfs and sysfs, which look names up in their own tables.
+ */
+function walkErrno(spelt: string, fileAtPath: (p: string) => boolean): string | undefined {
+  const abs = spelt.startsWith('/');
+  let dir = '';
+  let k = 0;
+  for (const name of spelt.split('/')) {
+    if (name === '') continue;
+    if (abs && k > 0 && fileAtPath(dir)) return 'ENOTDIR';
+    if (name !== '.' && Buffer.byteLength(name) > NAME_MAX) {
+      const kernfs = abs && (dir === '/proc' || dir.startsWith('/proc/') || dir === '/sys' || dir.startsWith('/sys/'));
+      return kernfs ? 'ENOENT' : 'ENAMETOOLONG';
+    }
+    dir = `${dir}/${name}`;
+    k++;
+  }
+  return undefined;
 }
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
 
 /**
  * O_TMPFILE in directory `dir` (do_tmpfile, vfs_tmpfile): a new, empty file

@@ -780,11 +780,14 @@ static void do_open(const struct op *o)
 	struct cur c = payload(o);
 	uint32_t given = g32(&c), n = g32(&c);
 	const unsigned char *p = gbytes(&c, n);
-	char path[256];
+	/* past PATH_MAX (4096), so that the kernel's ENAMETOOLONG is its own answer */
+	static char path[2 * 4096 + 1];
 	int fd, flags;
 
-	if (n >= sizeof(path))
-		n = sizeof(path) - 1;
+	if (n >= sizeof(path)) {
+		skip_record(o, "a path longer than the executor takes (8 KiB)");
+		return;
+	}
 	memcpy(path, p, n);
 	path[n] = 0;
 	/*

@@ -154,7 +154,8 @@ kernelTraceSuite('O_APPEND and the other open flags (Linux 6.12.117 answers)', j
 // Directories, O_TMPFILE, O_DIRECTORY, a trailing slash, access mode 3 (#88): the model had opened every
 // path as a regular file. Twelve of session 30's 2,000 random sequences over them
 // (tools/dev/aimed/open_paths.py, seed 507: all agree; the model before diverged on 1,990).
-kernelTraceSuite('open(2) of directories and with every flag (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'open_paths'), 12, 25);
+// (and four of seed 515's, over names at and past NAME_MAX and PATH_MAX and paths with a NUL: #89)
+kernelTraceSuite('open(2) of directories and with every flag (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'open_paths'), 16, 20);
 
 describe('open(2) by the kernel\'s order of checks (#88, Linux 6.12.117 answers)', () => {
   const O_CREAT = 0o100;
@@ -217,6 +218,20 @@ describe('open(2) by the kernel\'s order of checks (#88, Linux 6.12.117 answers)
     ]);
     expect(results.map((r) => r.errno)).toEqual([0, 0, 0, 0, 'EEXIST', 'ENOTDIR', 'ENOTDIR', 'EEXIST', 'EISDIR', 0]);
     expect(results[3]!.bufs?.['data']).toEqual(pat(8, 3));
+  });
+  it('names past NAME_MAX and paths past PATH_MAX: ENAMETOOLONG (procfs: ENOENT); a NUL ends the path (#89)', () => {
+    const long = (n: number, c: string) => c.repeat(n);
+    expect(errnos([
+      open(`/tmp/${long(255, 'a')}`, 0o102),
+      open(`/tmp/${long(256, 'b')}`, 0o102),
+      open(`/tmp/${long(256, 'b')}/x`, 0),
+      open(`/proc/${long(256, 'p')}`, 0),
+      open(`/tmp/${long(255, 'a')}/${long(256, 'c')}`, 0o102),
+      open('/'.repeat(4095), 0),
+      open('/'.repeat(4096), 0),
+      open('/dev/iommu\0junk', 2), // fd 2 (0: the file, 1: "/" by 4,095 slashes)
+      { op: 'IOMMU_IOAS_ALLOC', pid: 1, fd: 2, args: { flags: 0 } },
+    ])).toEqual([0, 'ENAMETOOLONG', 'ENAMETOOLONG', 'ENOENT', 'ENOTDIR', 0, 'ENAMETOOLONG', 0, 0]);
   });
   it('access mode 3: neither read nor write (an iommufd so opened still takes ioctls)', () => {
     expect(errnos([open('/tmp/g', 0o1102), open('/tmp/g', 3), rd(1, 0n, 8), wr(1, 0n, pat(1, 1)), env('ftruncate', { fd: 1, length: 0n }), open('/dev/iommu', 3), { op: 'IOMMU_IOAS_ALLOC', pid: 1, fd: 2, args: { flags: 0 } }, rd(2, 0n, 8)])).toEqual([

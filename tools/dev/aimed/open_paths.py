@@ -5,8 +5,8 @@ model knows (the directories every system has, with and without a trailing slash
 the trace made, that file with a trailing slash) and every flag that decides the answer (each
 access mode, 3 included, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_TMPFILE with and
 without O_DIRECTORY, O_PATH), then calls on whatever descriptors resulted: read, write, ftruncate,
-fallocate, mmap, an iommufd ioctl, close. No path that may not exist is drawn: which do is the
-machine's, not the model's.
+fallocate, mmap, an iommufd ioctl, close. No path that may not exist is drawn (but for names too
+long to): which do is the machine's, not the model's.
 Usage: aimed.py.
 """
 from aimed import ev, io, u, run
@@ -19,8 +19,12 @@ def trace(r):
     paths = ['/', '/tmp', '/tmp/', '/dev', '/dev/hugepages', '/dev/hugepages/', '/dev/vfio', '/proc', '/sys',
              '/dev/iommu', '/dev/iommu/', mine, mine, mine + '/',
              # other spellings of the same paths
-             '//tmp', '/tmp/.', '/dev//iommu', '/./dev/iommu', mine.replace('/tmp/', '/tmp//'), mine.replace('/tmp/', '/tmp/./'), mine + '/.', mine + '/sub', mine + '/./sub']
-    evs = [ev('open', path=mine, flags=2 | O_CREAT | O_EXCL), ev('ftruncate', fd=0, length=u(0x2000))]
+             '//tmp', '/tmp/.', '/dev//iommu', '/./dev/iommu', mine.replace('/tmp/', '/tmp//'), mine.replace('/tmp/', '/tmp/./'), mine + '/.', mine + '/sub', mine + '/./sub',
+             # names at and past NAME_MAX (255), a path past PATH_MAX (4096), a NUL inside
+             mine.ljust(5 + 255, 'z'), '/tmp/' + 'z' * 256, '/proc/' + 'p' * 256, mine + '/' + 'q' * 256, '/' * 4095 + 'tmp', '/' * 4096 + 'tmp',
+             '/dev/iommu\0junk', mine + '\0/sub']
+    evs = [ev('open', path=mine, flags=2 | O_CREAT | O_EXCL), ev('ftruncate', fd=0, length=u(0x2000)),
+           ev('open', path=mine.ljust(5 + 255, 'z'), flags=2 | O_CREAT | O_EXCL), ev('close', fd=1)]
     for k in range(r.randint(10, 30)):
         c = r.random(); fd = r.randint(0, 5)
         if c < 0.40:
