@@ -598,7 +598,10 @@ function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
   const flags = a['flags'] === undefined ? 0 : u32(a, 'flags');
   if (flags & ~(MFD_ALL_FLAGS | (flags & MFD_HUGETLB ? MFD_HUGE_BITS : 0))) return fail(w, 'EINVAL');
   if (flags & MFD_EXEC && flags & MFD_NOEXEC_SEAL) return fail(w, 'EINVAL');
-  if (new TextEncoder().encode(String(a['name'] ?? '')).length > MFD_NAME_MAX_LEN) return fail(w, 'EINVAL');
+  // (strnlen_user: the name up to its NUL)
+  const whole = String(a['name'] ?? '');
+  const name = whole.includes('\0') ? whole.slice(0, whole.indexOf('\0')) : whole;
+  if (Buffer.byteLength(name) > MFD_NAME_MAX_LEN) return fail(w, 'EINVAL');
   // (hugetlb_file_setup: a page size the kernel has no pool of is ENODEV; x86-64 has 2 MiB and 1 GiB)
   const sizeLog = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
   if (flags & MFD_HUGETLB && sizeLog !== 0 && !HUGE_SHIFTS.includes(sizeLog)) return fail(w, 'ENODEV');
@@ -606,7 +609,7 @@ function memfdCreate(w: World, pid: number, a: Fields): [World, Result] {
   let mobj: number;
   // (MFD_HUGETLB: a hugetlbfs file of 2 MiB or 1 GiB pages, whose size, mappings and holes go by them)
   const huge = (flags & MFD_HUGETLB) !== 0;
-  [mem, mobj] = newMobj(mem, huge ? 'hugetlb' : 'memfd', 0n, String(a['name'] ?? ''), undefined, a['content'] === 'unknown', huge, huge && sizeLog !== 0 ? sizeLog : undefined);
+  [mem, mobj] = newMobj(mem, huge ? 'hugetlb' : 'memfd', 0n, name, undefined, a['content'] === 'unknown', huge, huge && sizeLog !== 0 ? sizeLog : undefined);
   // (its page cache is the model's to follow unless a capture's program touches it unseen: Mobj.hugetlbfs)
   if (huge && a['content'] !== 'unknown') mem = { ...mem, mobjs: mem.mobjs.set(mobj, { ...mem.mobjs.get(mobj)!, hugetlbfs: true }) };
   const [w2, fd] = installFile({ ...w, mem }, pid, { kind: 'memfd', mobj });
