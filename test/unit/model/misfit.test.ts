@@ -66,30 +66,20 @@ describe('arguments no struct holds', () => {
   });
 });
 
+/** setup(), a device (device_add `dev`), and its node `path` opened: fd 1, beside the iommufd's 0. */
+function withNode(dev: Record<string, unknown>, path: string): { w: World; fd: number } {
+  const w = setup({ op: 'device_add', pid: 1, args: dev as Event['args'] }, { op: 'open', pid: 1, args: { path } });
+  return { w, fd: 1 };
+}
+
 it("a VFIO device file's ioctls go by their structs too", () => {
-  let w = setup();
-  const env = (op: string, args: Record<string, unknown>) => {
-    const r = apply(w, { op, pid: 1, args: args as Event['args'] });
-    expect(r.result.errno, op).toBe(0);
-    w = r.state;
-    return r.result;
-  };
-  env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd' });
-  const fd = env('open', { path: '/dev/vfio/devices/vfio1' }).ret!;
+  const { w, fd } = withNode({ dev: 1, iommu: 1, driver: 'intel_vtd' }, '/dev/vfio/devices/vfio1');
   refused(w, { op: 'VFIO_DEVICE_BIND_IOMMUFD', pid: 1, fd, args: { argsz: 16, flags: 0, iommu_fd: 0, out_devid: 0 } }, "vfio_device_bind_iommufd has no member 'iommu_fd'");
   expect(apply(w, { op: 'VFIO_DEVICE_BIND_IOMMUFD', pid: 1, fd, args: { argsz: 16, flags: 0, iommufd: 0, out_devid: 0 } }).result.errno).toBe(0);
 });
 
 it("a VFIO group file's ioctls: its status struct, the int SET_CONTAINER points at, the string GET_DEVICE_FD does", () => {
-  let w = setup();
-  const env = (op: string, args: Record<string, unknown>) => {
-    const r = apply(w, { op, pid: 1, args: args as Event['args'] });
-    expect(r.result.errno, op).toBe(0);
-    w = r.state;
-    return r.result;
-  };
-  env('device_add', { dev: 1, iommu: 1, driver: 'intel_vtd', group: 5, name: '0000:01:00.0' });
-  const g = env('open', { path: '/dev/vfio/5' }).ret!;
+  let { w, fd: g } = withNode({ dev: 1, iommu: 1, driver: 'intel_vtd', group: 5, name: '0000:01:00.0' }, '/dev/vfio/5');
   const io = (op: string, args: Record<string, unknown>): Event => ({ op, pid: 1, fd: g, args: args as Event['args'] });
   refused(w, io('VFIO_GROUP_GET_STATUS', { argsz: 8, flag: 0 }), "vfio_group_status has no member 'flag'");
   refused(w, io('VFIO_GROUP_SET_CONTAINER', { iommufd: 0 }), "the int has no member 'iommufd'");

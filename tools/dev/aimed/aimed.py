@@ -17,6 +17,15 @@ def u(x): return {"$u64":hex(x)}
 def io(name, pid=1, **a): return {"op":name,"pid":pid,"fd":0,"args":a}
 def ev(op, pid=1, **a): return {"op":op,"pid":pid,"args":a}
 
+class Fds:
+    """The trace's descriptor numbers in use, as the kernel hands them out: the lowest free one."""
+    def __init__(self, *taken): self.used = set(taken)
+    def new(self):
+        n = 0
+        while n in self.used: n += 1
+        self.used.add(n); return n
+    def free(self, n): self.used.discard(n)
+
 def run(prefix, trace):
     """Writes `{prefix}{seed}_{t:04d}.iort.jsonl` for t < COUNT, each the events `trace(r)` returns."""
     seed = int(sys.argv[1]); n = int(sys.argv[2])

@@ -7,21 +7,17 @@ and fallocate through each, shared and private mappings against the descriptor's
 reads, pins (no write-only mappings: reads through them are a known gap, README). Each trace names its own file (the guest's /tmp outlives the trace).
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import Fds, ev, io, u, run
 V = 0x7f0000000000; P = 0x7f0001000000; PG = 0x1000; L = 0x4000
 O_RDONLY = 0; O_WRONLY = 1; O_RDWR = 2; O_CREAT = 0o100; O_EXCL = 0o200; O_TRUNC = 0o1000; O_APPEND = 0o2000
 
 def trace(r):
     path = f'/tmp/aimed-{r.getrandbits(48):012x}'
-    fds = {0}
-    def new_fd():
-        n = 0
-        while n in fds: n += 1
-        fds.add(n); return n
+    fds = Fds(0)
     evs = [{"op": "open", "pid": 1, "args": {"path": "/dev/iommu"}}, io('IOMMU_IOAS_ALLOC', flags=0),
            io('IOMMU_TEST_OP_MOCK_DOMAIN', id=1, mock_domain={}),
            ev('open', path=path, flags=O_RDWR | O_CREAT | O_EXCL | r.choice([0, 0, O_APPEND]))]
-    files = [new_fd()]
+    files = [fds.new()]
     if r.random() < 0.7: evs.append(ev('ftruncate', fd=files[0], length=u(L)))
     if r.random() < 0.6: evs.append(ev('mmap', va=u(V), length=u(L), kind='file_shared', prot=3, fd=files[0], offset=u(0)))
     if r.random() < 0.4: evs.append(ev('mmap', va=u(P), length=u(L), kind='file_private', prot=3, fd=files[0], offset=u(0)))
@@ -33,9 +29,9 @@ def trace(r):
         if c < 0.14:
             fl = r.choice([O_RDONLY, O_WRONLY, O_RDWR, O_RDWR]) | r.choice([0, 0, O_APPEND, O_TRUNC, O_CREAT, O_CREAT | O_EXCL, O_APPEND | O_TRUNC])
             evs.append(ev('open', path=path, flags=fl))
-            if fl & O_EXCL == 0: files.append(new_fd())
+            if fl & O_EXCL == 0: files.append(fds.new())
         elif c < 0.18 and len(files) > 1:
-            f = r.choice(files); files.remove(f); fds.discard(f); evs.append(ev('close', fd=f))
+            f = r.choice(files); files.remove(f); fds.free(f); evs.append(ev('close', fd=f))
         elif c < 0.34:
             d = bytes(r.randint(1, 255) for _ in range(r.choice([1, 8, 16, 0x100])))
             evs.append(ev('write_fault_fd', pid=pid, fd=fd, data={"$hex": d.hex()}, pos=u(r.choice([0, 0, 0, 0x10, PG - 8, 0x2ff8, L]))))

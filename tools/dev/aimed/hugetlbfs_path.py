@@ -8,21 +8,17 @@ ftruncate, pins, check ops, DONTNEED. Each trace names its own file and empties 
 since the file outlives the trace and its huge pages would otherwise hold the boot's pool.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import Fds, ev, io, u, run
 V = 0x7f0000000000; P = 0x7f0001000000; HP = 0x200000
 O_RDONLY = 0; O_RDWR = 2; O_CREAT = 0o100; O_EXCL = 0o200; O_TRUNC = 0o1000
 
 def trace(r):
     path = f'/dev/hugepages/aimed-{r.getrandbits(48):012x}'
-    fds = {0}                      # the trace's fd numbers in use (0: /dev/iommu)
-    def new_fd():
-        n = 0
-        while n in fds: n += 1
-        fds.add(n); return n
+    fds = Fds(0)                   # the trace's fd numbers in use (0: /dev/iommu)
     evs = [{"op": "open", "pid": 1, "args": {"path": "/dev/iommu"}}, io('IOMMU_IOAS_ALLOC', flags=0),
            io('IOMMU_TEST_OP_MOCK_DOMAIN', id=1, mock_domain={}),
            ev('open', path=path, flags=O_RDWR | O_CREAT | O_EXCL)]
-    files = [new_fd()]
+    files = [fds.new()]
     if r.random() < 0.8: evs.append(ev('ftruncate', fd=files[0], length=u(r.choice([HP, 2 * HP]))))
     if r.random() < 0.6: evs.append(ev('mmap', va=u(V), length=u(2 * HP), kind='memfd', prot=3, fd=files[0], offset=u(0)))
     if r.random() < 0.5: evs.append(ev('mmap', va=u(P), length=u(2 * HP), kind='file_private', prot=3, fd=files[0], offset=u(0)))
@@ -34,9 +30,9 @@ def trace(r):
         if c < 0.10:
             fl = r.choice([O_RDWR, O_RDWR, O_RDONLY, O_RDWR | O_TRUNC, O_RDWR | O_CREAT | O_EXCL])
             evs.append(ev('open', path=path, flags=fl))
-            if fl & O_EXCL == 0: files.append(new_fd())
+            if fl & O_EXCL == 0: files.append(fds.new())
         elif c < 0.15 and files:
-            f = r.choice(files); files.remove(f); fds.discard(f); evs.append(ev('close', fd=f))
+            f = r.choice(files); files.remove(f); fds.free(f); evs.append(ev('close', fd=f))
         elif c < 0.25:
             base = r.choice([V, P])
             evs.append(ev('mmap', va=u(base), length=u(r.choice([HP, 2 * HP])), kind='memfd' if base == V else 'file_private',
