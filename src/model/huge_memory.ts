@@ -264,12 +264,9 @@ function copyOut(mem: Memory, id: number, first: number, a: number, z: number): 
 /** Object `id` without its folio at `first` (and the runs copied out of it, and those fork shared): its pages there are 4 KiB pages. */
 function dropFolio(mem: Memory, id: number, first: number): Memory {
   const m = mem.mobjs.get(id)!;
-  let copied = m.thpCopied;
-  copied?.each((s) => {
-    if (s >= first + HPAGE_NR) return false;
-    copied = copied!.delete(s);
-    return true;
-  }, first);
+  // (the folio's pages only: a run of copied pages may go on into the next folio's, as withRun
+  // merges runs that meet, and those stay copied out of it; oracle aimed thp_fork 723/0655)
+  const copied = withoutRun(m.thpCopied, first, first + HPAGE_NR - 1);
   const next: Mobj = { ...m, thp: m.thp!.delete(first), ...(m.thpSmall?.has(first) ? { thpSmall: m.thpSmall.delete(first) } : {}) };
   const out = withPageSet(next, 'thpShared', withoutRun(m.thpShared, first, first + HPAGE_NR - 1));
   return { ...mem, mobjs: mem.mobjs.set(id, copied === m.thpCopied ? out : { ...out, thpCopied: copied }) };
