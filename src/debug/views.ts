@@ -16,6 +16,7 @@ import { describeErrno } from '../uapi/errno.js';
 import { compare } from '../engine/replay.js';
 import type { DebugIndex, IovaTouch } from './history.js';
 import { F_DIVERGED, PAGE } from './history.js';
+import { decodeEnvArg } from './env_decode.js';
 import { MOCK_IO_PAGE_SIZE } from '../model/drivers/mock.js';
 import { hex, jsonify } from './json.js';
 import type { Band, DiffRow, EventView, FieldRow, GraphEdge, GraphNode, IovaView, LifecycleView, SpaceInfo, TreeChild, TreeNodeView } from './protocol.js';
@@ -150,7 +151,8 @@ export function eventView(ix: DebugIndex, i: number): EventView {
   for (const [k, v] of Object.entries(args)) {
     if (seen.has(k) || (member && k === member)) continue;
     if (layout && layout.fields.some((f) => f.name === '' && f.fields?.some((m) => m.name === k))) continue;
-    rows.push({ name: k, depth: 0, type: typeof v === 'bigint' ? 'u64' : typeof v, offset: null, value: fmt(v), out: fmt(out[k]) !== fmt(v) ? fmt(out[k]) : null, rec: null, decoded: null });
+    // (an environment event's flags and modes by name: env_decode.ts)
+    rows.push({ name: k, depth: 0, type: typeof v === 'bigint' ? 'u64' : typeof v, offset: null, value: fmt(v), out: fmt(out[k]) !== fmt(v) ? fmt(out[k]) : null, rec: null, decoded: layout ? null : decodeEnvArg(ev.op, k, v) });
   }
   const bufs = Object.entries({ ...(ev.bufs ?? {}), ...(res.bufs ?? {}) }).map(([name, b]) => ({
     name,

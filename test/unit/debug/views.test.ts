@@ -205,6 +205,38 @@ describe('constants in the event view', () => {
   });
 });
 
+describe("the environment events' flags and modes by name", () => {
+  it('open, mmap, mprotect, mremap, mlockall, memfd_create, fallocate, madvise', async () => {
+    const V = 0x7f0000000000n;
+    const evs: Event[] = [
+      { op: 'open', pid: 1, args: { path: '/tmp', flags: 0o20200002 } },
+      { op: 'open', pid: 1, args: { path: '/tmp/x', flags: 0o2001101 | 0o40000000 } },
+      { op: 'memfd_create', pid: 1, args: { name: 'ram', flags: 0x4 | (21 << 26) | 1 } },
+      { op: 'mmap', pid: 1, args: { va: V, length: 0x200000n, kind: 'memfd', fd: 2, prot: 3, flags: 0x8000 | (21 << 26) } },
+      { op: 'mprotect', pid: 1, args: { va: V, length: 0x1000n, prot: 0 } },
+      { op: 'mremap', pid: 1, args: { va: V, old_length: 0x1000n, new_length: 0x1000n, flags: 3, new_va: V + 0x400000n } },
+      { op: 'mlockall', pid: 1, args: { flags: 6 } },
+      { op: 'fallocate', pid: 1, args: { fd: 2, mode: 3, offset: 0n, length: 0x200000n } },
+      { op: 'madvise', pid: 1, args: { va: V, length: 0x1000n, advice: 21 } },
+      { op: 'madvise', pid: 1, args: { va: V, length: 0x1000n, advice: 'COLD' } },
+    ];
+    const ix = await DebugIndex.build(evs, { kernel: '6.12' });
+    const decoded = (i: number, field: string) => eventView(ix, i).fields.find((f) => f.name === field)?.decoded;
+    expect(decoded(0, 'flags')).toBe('O_RDWR|O_TMPFILE');
+    expect(decoded(1, 'flags')).toBe('O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC|0x800000');
+    expect(decoded(2, 'flags')).toBe('MFD_CLOEXEC|MFD_HUGETLB|MFD_HUGE_2MB');
+    expect(decoded(3, 'prot')).toBe('PROT_READ|PROT_WRITE');
+    expect(decoded(3, 'flags')).toBe('MAP_POPULATE|MAP_HUGE_2MB');
+    expect(decoded(3, 'va')).toBeNull();
+    expect(decoded(4, 'prot')).toBe('PROT_NONE');
+    expect(decoded(5, 'flags')).toBe('MREMAP_MAYMOVE|MREMAP_FIXED');
+    expect(decoded(6, 'flags')).toBe('MCL_FUTURE|MCL_ONFAULT');
+    expect(decoded(7, 'mode')).toBe('FALLOC_FL_KEEP_SIZE|FALLOC_FL_PUNCH_HOLE');
+    expect(decoded(8, 'advice')).toBe('MADV_PAGEOUT');
+    expect(decoded(9, 'advice')).toBeNull();
+  });
+});
+
 describe('lifecycle of an object changed at nearly every event', () => {
   it('carries the count, the states seen, the latest path segments and rows, as a fold of the whole history would', async () => {
     const ix = await DebugIndex.build(vmTrace({ events: 20_000 }), { kernel: '6.12' });
