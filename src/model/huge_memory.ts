@@ -720,9 +720,16 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     const holders: Vma[] = [v, ...pieces];
     // the folio's pages mapped here, and those the range holds: all of them only when it covers the folio
     const mapped = folioPieces(m, Math.max(first, idx(v.start)), Math.min(first + HPAGE_NR - 1, idx(v.end - 1n)));
+    // The kernel walks a VMA's entries, and leaves a huge page whole when the range maps all of it
+    // in one run (madvise_folio_pte_batch): across the pieces the model keeps of one kernel VMA (an
+    // mremap away and back, #91), as within one.
+    const here = (va & HMASK) === 0n ? vmasIn(mm, va, va + HPAGE_SIZE) : [];
+    const samePieces = here.length > 1 && oneVma(here, va) && here.every((x) => x.mobj === m.id && firstIn(x) === first);
     const whole = pieces.length
       ? range[0] <= va && range[1] >= va + HPAGE_SIZE && vmasIn(mm, va, va + HPAGE_SIZE).every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va))
-      : mapped.length === 1 && mapped[0]![0] === first && mapped[0]![1] === first + HPAGE_NR - 1 && lo <= first && hi >= first + HPAGE_NR - 1;
+      : samePieces
+        ? range[0] <= va && range[1] >= va + HPAGE_SIZE && wholeRun(folioPieces(m, first, first + HPAGE_NR - 1), first)
+        : wholeRun(mapped, first) && lo <= first && hi >= first + HPAGE_NR - 1;
     if (whole && !pageout) continue;
     // A huge page fork shared is split in every process that maps it (split_folio remaps each
     // mapping), and fails if a page of it is pinned in any of them; it stays fork shared while
@@ -747,6 +754,9 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
   }
   return [withPmds(mm, pmds), mem];
 }
+
+/** Whether `runs` are the whole folio at `first`: one run of all its pages. */
+const wholeRun = (runs: readonly [number, number][], first: number): boolean => runs.length === 1 && runs[0]![0] === first && runs[0]![1] === first + HPAGE_NR - 1;
 
 /** Whether piece `x`'s part of the 2 MiB at `va` is all its object's huge page there: none copied out. */
 function wholeIn(m: Mobj, x: Vma, va: bigint): boolean {

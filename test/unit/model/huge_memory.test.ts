@@ -887,5 +887,8 @@ kernelTraceSuite('a huge page moved by mremap, whole or split (Linux 6.12.117 an
 // the ten diverged before session 29 (found by random sequences over private THP memory). Session 30
 // (#90): a huge page that MADV_COLD splits, all its pages zero so all of them leave it, must not take
 // with it the copied-out pages of the next huge page in the object (a random sequence over huge pages
-// fork shared, and a hand-written one: both diverged before).
-kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 12, 6);
+// fork shared, and a hand-written one: both diverged before). #91: MADV_COLD over all of a huge page
+// mapped by 4 KiB entries across the pieces the model keeps of one kernel VMA (two pages moved away
+// and back) leaves it whole, as within one piece; over part of it, or across VMAs an mprotect made,
+// splits it (a random sequence over huge page boundaries and a hand-written one, both diverging before).
+kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 14, 6);
