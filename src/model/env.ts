@@ -21,7 +21,7 @@ import { folioPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
-import { cowFaultPastEof, keepForkedApart, mergeChanged, mergeNew, splitKernelVma } from './vma_merge.js';
+import { cowFaultPastEof, keepForkedApart, mergeChanged, mergeNew, sameKernelVma, splitKernelVma } from './vma_merge.js';
 import { canDoMlock, faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate, populated, tooMuchToFault, tooMuchToFaultIn } from './mlock.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
@@ -827,7 +827,7 @@ function fork(w: World, pid: number, a: Fields): [World, Result] {
   const known = w.procs.get(child);
   if (known) return [w, { errno: 'EINVAL', unmodelled: `fork to pid ${child}, a process the trace ${known.alive ? 'has alive' : 'saw exit (pid reuse)'}` }];
   const p = proc(w, pid);
-  const [copy0, copied0] = forkMm(p.mm, w.mem);
+  const [copy0, copied0] = forkMm(p.mm, w.mem, sameKernelVma);
   const [copy, copied] = markWritableCopies(w, p.mm, copy0, copied0);
   // The page tables go along, and a transparent huge page is shared or copied (huge_memory.ts).
   const forked = forkPmds(p.mm, copy, copied, (mobj, first) => folioPinned(w, mobj, first));

@@ -861,11 +861,13 @@ function eachPagePiece(off: bigint, length: number, fn: (index: number, inPage: 
  * MADV_DONTFORK is not copied (dup_mmap skips VM_DONTCOPY), and one marked
  * MADV_WIPEONFORK starts out as zeros in the child.
  */
-export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
+export function forkMm(mm: Mm, mem: Memory, sameKernelVma: (a: Vma, b: Vma) => boolean): [Mm, Memory] {
   let vmas = PMap.emptyBigint<Vma>();
   const remap = new Map<number, number>();
-  // (the pieces of one VMA share its anon_vma; the child's pieces share the child's)
-  const anons = new Map<string, string>();
+  // (anon_vma_fork gives each of the child's VMAs an anon_vma of its own: the pieces the model
+  // keeps of one kernel VMA share the child's, VMAs a split made, which share the parent's, do not)
+  let prev: Vma | undefined;
+  let prevAnon: string | undefined;
   const privateCopy = (id: number): number => {
     let nid = remap.get(id);
     if (nid === undefined) {
@@ -890,11 +892,12 @@ export function forkMm(mm: Mm, mem: Memory): [Mm, Memory] {
     // The child's VMA gets an anon_vma of its own whose chain holds the parent's too (anon_vma_fork),
     // or none: a wiped one starts without (dup_mmap), as does one whose parent had none.
     if (nv.anon !== undefined) {
-      const { anon: parentAnon, anonForked: _f, ...rest } = nv;
-      let anon = anons.get(parentAnon);
-      if (anon === undefined) anons.set(parentAnon, (anon = `${nv.cow ?? nv.mobj}@${nv.start.toString(16)}`));
+      const { anon: _parentAnon, anonForked: _f, ...rest } = nv;
+      const anon = prev !== undefined && prevAnon !== undefined && sameKernelVma(prev, parentVma) ? prevAnon : `${nv.cow ?? nv.mobj}@${nv.start.toString(16)}`;
+      prevAnon = anon;
       nv = flags & VM_WIPEONFORK ? rest : { ...rest, anon, anonForked: true };
-    }
+    } else prevAnon = undefined;
+    prev = parentVma;
     vmas = vmas.set(nv.start, nv);
     return true;
   });

@@ -250,4 +250,7 @@ kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import
 //  - ar_flag_differs: VM_DONTCOPY (MADV_DONTFORK) is not an access bit: two anon_vmas, no merge
 //    after MADV_DOFORK;
 //  - ar_pgoff: a page moved next to it with an anon_vma of its own keeps it.
-kernelTraceSuite("anon_vmas reused from a neighbour (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'anon_reuse'), 5, 4);
+// And fork (#92, session 30): anon_vma_fork gives each of the child's VMAs an anon_vma of its own, so
+// three the parent split (sharing one) stay three in the child when made alike, and merge in the
+// parent (forked_split_vmas; random_pieces_z921_2572 from aimed sequences; both diverged before).
+kernelTraceSuite("anon_vmas reused from a neighbour, and fork's (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'anon_reuse'), 7, 4);
