@@ -348,9 +348,9 @@ function pagesRw(tx: Tx, pagesId: number, startByte: bigint, src: Uint8Array | u
 /** A write pin that found no page (EFAULT): past a private file mapping's end it prepared the VMA's anon_vma all the same (vma_merge.ts cowFaultPastEof), which the failed ioctl keeps. */
 function failedWriteFault(tx: Tx, pid: number, va: bigint): 'EFAULT' {
   const p = tx.w.procs.get(pid)!;
-  const mm = cowFaultPastEof(p.mm, tx.w.mem, va);
+  const [mm, mem] = cowFaultPastEof(p.mm, tx.w.mem, va);
   if (mm !== p.mm) {
-    tx.setWorld({ ...tx.w, procs: tx.w.procs.set(pid, { ...p, mm }) });
+    tx.setWorld({ ...tx.w, mem, procs: tx.w.procs.set(pid, { ...p, mm }) });
     tx.noteFault(anonAgain(pid, va));
   }
   return 'EFAULT';

@@ -533,7 +533,7 @@ function writeMemory(w: World, pid: number, va: bigint, bytes: Uint8Array): [Wor
   let [mm, mem] = fault(p.mm, r.mem, va, va + BigInt(r.done), 'write', (phys) => mappedElsewhere(w, pid, phys));
   const errno = r.done === bytes.length ? 0 : 'EFAULT';
   // (a store that met a private file mapping's end prepared its anon_vma all the same)
-  if (errno) mm = cowFaultPastEof(mm, mem, va + BigInt(r.done));
+  if (errno) [mm, mem] = cowFaultPastEof(mm, mem, va + BigInt(r.done));
   return [mm === p.mm && mem === w.mem ? w : setProc({ ...w, mem }, { ...p, mm }), { errno }];
 }
 

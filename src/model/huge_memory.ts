@@ -163,7 +163,7 @@ export function fault(mm: Mm, mem: Memory, start: bigint, end: bigint, how: Faul
     if (hugeRead) anon.push(v);
   }
   let out = withPmds(mm, pmds);
-  for (const v of anon) out = withAnonVma(out, mem, v);
+  for (const v of anon) [out, mem] = withAnonVma(out, mem, v);
   return [out, mem];
 }
 

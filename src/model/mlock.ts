@@ -104,7 +104,7 @@ export function faultInVma(w: World, pid: number, v: Vma, from: bigint, to: bigi
   }
   let [mm, faulted] = fault(p.mm, mem, from, lim, write ? 'write' : 'read', (phys) => mappedElsewhere(w, pid, phys), false, force);
   // (the write fault at the file's end prepared the anon_vma all the same)
-  if (write && eof !== undefined) mm = cowFaultPastEof(mm, faulted, eof);
+  if (write && eof !== undefined) [mm, faulted] = cowFaultPastEof(mm, faulted, eof);
   if (mm !== p.mm || faulted !== w.mem) w = { ...w, mem: faulted, procs: w.procs.set(pid, { ...p, mm }) };
   return [w, eof !== undefined ? 'eof' : undefined];
 }

@@ -354,15 +354,16 @@ function resolveRuns(tx: Tx, p: Pages, a: number, b: number): [number, PinRun][]
       }
       if (mem !== mem0) {
         // (a copy made: the VMA has an anon_vma from now on, vma_merge.ts)
-        mm = withAnonVma(mm, mem, vma);
+        [mm, mem] = withAnonVma(mm, mem, vma);
         tx.noteFault(unshareAgain(owner.pid, va, p.base + BigInt(i) * PAGE_SIZE, p.writable));
       }
       if (i <= end) {
         // (a write pin that met the file's end prepared the anon_vma all the same)
         const stop = p.base + BigInt(i) * PAGE_SIZE;
-        const mm1 = p.writable ? cowFaultPastEof(mm, mem, stop) : mm;
+        const [mm1, mem1] = p.writable ? cowFaultPastEof(mm, mem, stop) : [mm, mem];
         if (mm1 !== mm) {
           mm = mm1;
+          mem = mem1;
           tx.noteFault(anonAgain(owner.pid, stop));
         }
         err = 'EFAULT';
@@ -422,7 +423,8 @@ export function unshareAgain(pid: number, from: bigint, to: bigint, write: boole
     for (let va = from; va < to; va += PAGE_SIZE) mem = pinPage(owner.mm, mem, va, write)?.mem ?? mem;
     if (mem === w.mem) return w;
     const v = findVma(owner.mm, from);
-    const mm = v ? withAnonVma(owner.mm, mem, v) : owner.mm;
+    let mm = owner.mm;
+    if (v) [mm, mem] = withAnonVma(owner.mm, mem, v);
     return { ...w, mem, procs: mm === owner.mm ? w.procs : w.procs.set(pid, { ...owner, mm }) };
   };
 }
@@ -431,8 +433,8 @@ export function unshareAgain(pid: number, from: bigint, to: bigint, write: boole
 export function anonAgain(pid: number, va: bigint): (w: World) => World {
   return (w) => {
     const owner = w.procs.get(pid)!;
-    const mm = cowFaultPastEof(owner.mm, w.mem, va);
-    return mm === owner.mm ? w : { ...w, procs: w.procs.set(pid, { ...owner, mm }) };
+    const [mm, mem] = cowFaultPastEof(owner.mm, w.mem, va);
+    return mm === owner.mm ? w : { ...w, mem, procs: w.procs.set(pid, { ...owner, mm }) };
   };
 }
 

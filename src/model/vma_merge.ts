@@ -199,9 +199,9 @@ function anonVmaCompatible(mem: Memory, a: Vma, b: Vma): boolean {
  * are not recorded, so whether and when it got its anon_vma is not known);
  * the model then takes its merges as anonymous ones allow.
  */
-export function withAnonVma(mm: Mm, mem: Memory, at: Vma): Mm {
+export function withAnonVma(mm: Mm, mem: Memory, at: Vma): [Mm, Memory] {
   const v = mm.vmas.get(at.start) ?? at;
-  if (v.anon !== undefined || privateKind(mem, v) === undefined || mem.mobjs.get(v.cow ?? v.mobj)?.unknown) return mm;
+  if (v.anon !== undefined || privateKind(mem, v) === undefined || mem.mobjs.get(v.cow ?? v.mobj)?.unknown) return [mm, mem];
   const pieces = kernelVmaPieces(mm, v);
   const first = pieces[0]!;
   const last = pieces[pieces.length - 1]!;
@@ -212,9 +212,16 @@ export function withAnonVma(mm: Mm, mem: Memory, at: Vma): Mm {
   const next = mm.vmas.ceil(last.end)?.[1];
   const prev = mm.vmas.lower(first.start)?.[1];
   const id = (next && reuse(next, last, next)) ?? (prev && reuse(prev, prev, first)) ?? `${first.mobj}@${first.start.toString(16)}`;
+  // A fault merges nothing: a neighbour whose anon_vma this VMA took, alike in all else, stays a
+  // VMA of its own, so the pieces take a tag of their own where they would look one with it
+  // (aimed vma_merges 931/0990: an mremap across the two is EFAULT).
+  const now = (p: Vma): Vma => ({ ...p, anon: id });
+  const alikeNow = (next !== undefined && sameKernelVma(now(last), next)) || (prev !== undefined && sameKernelVma(prev, now(first)));
+  let tag: number | undefined;
+  if (alikeNow) [mem, tag] = newTag(mem);
   let vmas = mm.vmas;
-  for (const p of pieces) vmas = vmas.set(p.start, { ...p, anon: id });
-  return withVmas(mm, vmas);
+  for (const p of pieces) vmas = vmas.set(p.start, tag === undefined ? now(p) : { ...now(p), link: tag });
+  return [withVmas(mm, vmas), mem];
 }
 
 /**
@@ -224,9 +231,9 @@ export function withAnonVma(mm: Mm, mem: Memory, at: Vma): Mm {
  * (SIGBUS; GUP's EFAULT), so the VMA has one after the failed access, and it
  * no longer merges into a neighbour without one (oracle fuzz seed 116).
  */
-export function cowFaultPastEof(mm: Mm, mem: Memory, va: bigint): Mm {
+export function cowFaultPastEof(mm: Mm, mem: Memory, va: bigint): [Mm, Memory] {
   const v = findVma(mm, va);
-  if (!v || v.cow === undefined || v.shared || !v.write || !pastEof(mem, v, v.offset + (va - v.start))) return mm;
+  if (!v || v.cow === undefined || v.shared || !v.write || !pastEof(mem, v, v.offset + (va - v.start))) return [mm, mem];
   return withAnonVma(mm, mem, v);
 }
 

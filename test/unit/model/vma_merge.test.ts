@@ -253,4 +253,7 @@ kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import
 // And fork (#92, session 30): anon_vma_fork gives each of the child's VMAs an anon_vma of its own, so
 // three the parent split (sharing one) stay three in the child when made alike, and merge in the
 // parent (forked_split_vmas; random_pieces_z921_2572 from aimed sequences; both diverged before).
-kernelTraceSuite("anon_vmas reused from a neighbour, and fork's (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'anon_reuse'), 7, 4);
+// And a fault merges nothing (#93): a VMA whose first fault takes its neighbour's anon_vma, alike in
+// all else now, stays a VMA of its own until a change to it merges them (fault_takes_neighbour_anon;
+// random_merges_g931_0990 from aimed sequences over VMA merges; both diverged before).
+kernelTraceSuite("anon_vmas reused from a neighbour, and fork's (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'anon_reuse'), 9, 4);
