@@ -329,9 +329,11 @@ function grownTo(c: Call, v: Vma, end: bigint, merge = true): void {
     c.mm = mapVma(mm, { ...grown, link: tag });
   }
   // Grown in place, the VMA merges with the one its new end meets where they agree (mremap's
-  // vma_merge_extend); a move's growth merges with the moved VMA's (copy_vma: moveVma).
+  // vma_merge_extend), never with the one before it, which the extension does not meet (aimed
+  // vma_merges 943/0127: a VMA without an anon_vma grown next to one with); a move's growth merges
+  // with the moved VMA's (copy_vma: moveVma).
   if (merge) {
-    const [mm, mem] = mergeNew(c.mm, c.w.mem, piecesOf(c.mm, start, end));
+    const [mm, mem] = mergeNew(c.mm, c.w.mem, piecesOf(c.mm, start, end), (x) => x.end <= start);
     c.mm = mm;
     c.w = { ...c.w, mem };
   }
