@@ -501,6 +501,15 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
         if (failed && failed !== 'eof') return [w, failed];
         w2 = faulted;
       }
+    // The kernel faults each such VMA in before it reaches the next one, whose merge then sees the
+    // anon_vma that fault took (from that very neighbour, find_mergeable_anon_vma): so the merges
+    // are looked at again (aimed vma_merges 953/0416: a locked read-only VMA made writable, then
+    // the one after it merges into it).
+    if (w2 !== changed[0]) {
+      const q = proc(w2, pid);
+      const [again, mem2] = mergeChanged(p.mm, q.mm, w2.mem, va, end);
+      if (again !== q.mm || mem2 !== w2.mem) w2 = setProc({ ...w2, mem: mem2 }, { ...q, mm: again });
+    }
     return [w2, changed[1]];
   };
   const whole = protectRange(p.mm, w.mem, va, end, read, write, exec);

@@ -726,7 +726,7 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     const here = (va & HMASK) === 0n ? vmasIn(mm, va, va + HPAGE_SIZE) : [];
     const samePieces = here.length > 1 && oneVma(here, va) && here.every((x) => x.mobj === m.id && firstIn(x) === first);
     const whole = pieces.length
-      ? range[0] <= va && range[1] >= va + HPAGE_SIZE && vmasIn(mm, va, va + HPAGE_SIZE).every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va))
+      ? range[0] <= va && range[1] >= va + HPAGE_SIZE && vmasIn(mm, va, va + HPAGE_SIZE).every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va, phys))
       : samePieces
         ? range[0] <= va && range[1] >= va + HPAGE_SIZE && wholeRun(folioPieces(m, first, first + HPAGE_NR - 1), first)
         : wholeRun(mapped, first) && lo <= first && hi >= first + HPAGE_NR - 1;
@@ -758,9 +758,14 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
 /** Whether `runs` are the whole folio at `first`: one run of all its pages. */
 const wholeRun = (runs: readonly [number, number][], first: number): boolean => runs.length === 1 && runs[0]![0] === first && runs[0]![1] === first + HPAGE_NR - 1;
 
-/** Whether piece `x`'s part of the 2 MiB at `va` is all its object's huge page there: none copied out. */
-function wholeIn(m: Mobj, x: Vma, va: bigint): boolean {
+/**
+ * Whether piece `x`'s part of the 2 MiB at `va` is all the huge page `phys`'s: its object holds
+ * that huge page there (a piece DONTNEED gave new pages holds none: aimed vma_pieces 955/2102), and
+ * none of its pages there is copied out.
+ */
+function wholeIn(m: Mobj, x: Vma, va: bigint, phys: bigint): boolean {
   const idx = (a: bigint) => Number((x.offset + (a - x.start)) >> PAGE_SHIFT);
+  if (m.thp?.get(idx(va)) !== phys) return false;
   const a = idx(x.start > va ? x.start : va);
   const z = idx((x.end < va + HPAGE_SIZE ? x.end : va + HPAGE_SIZE) - 1n);
   const mapped = folioPieces(m, a, z);
