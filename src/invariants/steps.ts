@@ -49,7 +49,9 @@ function isQuery(ev: Event): boolean {
  */
 const READS_USER = new Set(['read_memory', 'IOMMU_TEST_OP_MD_CHECK_MAP', 'IOMMU_TEST_OP_MD_CHECK_REFS']);
 function onlyPageTables(d: StepDelta): boolean {
-  if (d.prev.mem !== d.next.mem && opOf(d.event) !== 'read_memory' && !onlyHugetlbfsFaults(d)) return false;
+  // (a check op's read fault may give a VMA an anon_vma and a tag: only the tag allocator moves then)
+  const tagOnly = sameExcept(d.prev.mem, d.next.mem, ['nextMobj']) && d.next.mem.nextMobj > d.prev.mem.nextMobj;
+  if (d.prev.mem !== d.next.mem && opOf(d.event) !== 'read_memory' && !onlyHugetlbfsFaults(d) && !tagOnly) return false;
   const changed = diffMap(d.prev.procs, d.next.procs);
   return changed.size === 1 && changed.has(d.event.pid ?? 1) && onlyFaults(d);
 }
@@ -67,11 +69,15 @@ function onlyFaults(d: StepDelta): boolean {
   const a = d.prev;
   const b = d.next;
   if (a.ctxs !== b.ctxs || a.files !== b.files || a.hw !== b.hw || a.journal !== b.journal || a.userLockedVm !== b.userLockedVm) return false;
+  let tagged = false;
   for (const [, [p, q]] of diffMap(a.procs, b.procs)) {
-    if (!p || !q || !onlyAnonVmas(p.mm.vmas, q.mm.vmas) || !sameExcept(p, q, ['mm'])) return false;
+    const anon = p && q ? onlyAnonVmas(p.mm.vmas, q.mm.vmas, a.mem.nextMobj) : false;
+    if (!anon || !sameExcept(p!, q!, ['mm'])) return false;
+    tagged ||= anon === 'tagged';
   }
-  if (a.mem === b.mem) return true;
-  if (a.mem.nextMobj !== b.mem.nextMobj || a.mem.paths !== b.mem.paths) return false;
+  if (a.mem === b.mem) return !tagged;
+  // (a new tag is taken from the object ids: vma_merge.ts newTag)
+  if ((tagged ? b.mem.nextMobj <= a.mem.nextMobj : a.mem.nextMobj !== b.mem.nextMobj) || a.mem.paths !== b.mem.paths) return false;
   for (const [, [m, n]] of diffMap(a.mem.mobjs, b.mem.mobjs)) {
     // (a fault, or a file pin, puts a hugetlbfs file's pages in its cache, and they stay: Mobj.hugeCached;
     // of a file whose cache the model does not follow, the cache may hold pages from then on: Mobj.mayCache)
@@ -134,13 +140,23 @@ function sameExcept<T extends object>(a: T, b: T, except: readonly (keyof T)[]):
   return true;
 }
 
-/** The same VMAs, but for anon_vmas a fault gave them (model/vma_merge.ts). */
-function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas']): boolean {
-  if (a === b) return true;
+/**
+ * The same VMAs, but for anon_vmas a fault gave them (model/vma_merge.ts
+ * withAnonVma), and the new tag one took where its neighbour's made it look
+ * one VMA with it ('tagged': a tag at or past `nextMobj`, the allocator's
+ * mark before the step). False where anything else changed.
+ */
+function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas'], nextMobj: number): false | 'anon' | 'tagged' {
+  if (a === b) return 'anon';
+  let tagged = false;
   for (const [, [v, u]] of diffMap(a, b)) {
-    if (!v || !u || v.anon !== undefined || u.anon === undefined || !sameExcept(v, u, ['anon'])) return false;
+    if (!v || !u || v.anon !== undefined || u.anon === undefined || !sameExcept(v, u, ['anon', 'link'])) return false;
+    if (v.link !== u.link) {
+      if (u.link === undefined || u.link < nextMobj) return false;
+      tagged = true;
+    }
   }
-  return true;
+  return tagged ? 'tagged' : 'anon';
 }
 
 /** Whether a pages object of the context the event went to had last_npinned off npinned before it. */
