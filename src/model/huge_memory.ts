@@ -725,8 +725,10 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     // mremap away and back, #91), as within one.
     const here = (va & HMASK) === 0n ? vmasIn(mm, va, va + HPAGE_SIZE) : [];
     const samePieces = here.length > 1 && oneVma(here, va) && here.every((x) => x.mobj === m.id && firstIn(x) === first);
+    // (all of it in one kernel VMA: the walk goes VMA by VMA, so a huge page an munmap or a split
+    // left in two is never one run: aimed vma_pieces 982/2904)
     const whole = pieces.length
-      ? range[0] <= va && range[1] >= va + HPAGE_SIZE && vmasIn(mm, va, va + HPAGE_SIZE).every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va, phys))
+      ? range[0] <= va && range[1] >= va + HPAGE_SIZE && here.length > 0 && oneVma(here, va) && here.every((x) => wholeIn(mem.mobjs.get(x.mobj)!, x, va, phys))
       : samePieces
         ? range[0] <= va && range[1] >= va + HPAGE_SIZE && wholeRun(folioPieces(m, first, first + HPAGE_NR - 1), first)
         : wholeRun(mapped, first) && lo <= first && hi >= first + HPAGE_NR - 1;

@@ -892,5 +892,6 @@ kernelTraceSuite('a huge page moved by mremap, whole or split (Linux 6.12.117 an
 // and back) leaves it whole, as within one piece; over part of it, or across VMAs an mprotect made,
 // splits it (a random sequence over huge page boundaries and a hand-written one, both diverging before).
 // #95: nor is a huge page with a hole DONTNEED made (the model's piece of new pages there holds none of
-// it) in one run of entries: split (cold_splits_past_a_hole; random_pieces_z955_2102).
-kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 16, 6);
+// it) in one run of entries: split (cold_splits_past_a_hole; random_pieces_z955_2102). #96: nor one that an
+// munmap left in two VMAs, the walk going VMA by VMA (cold_splits_across_vmas; random_pieces_z982_2904).
+kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 18, 6);
