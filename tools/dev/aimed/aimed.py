@@ -26,6 +26,12 @@ class Fds:
         self.used.add(n); return n
     def free(self, n): self.used.discard(n)
 
+def away_and_back(pid, va, length, to):
+    """mremap(MAYMOVE | FIXED) of [va, va + length) to `to` and back: a probe of whether the range is
+    one VMA (EFAULT unless it is), which leaves it where it was (and, the kernel's own, in one piece)."""
+    return [ev('mremap', pid=pid, va=u(va), old_length=u(length), new_length=u(length), flags=3, new_va=u(to)),
+            ev('mremap', pid=pid, va=u(to), old_length=u(length), new_length=u(length), flags=3, new_va=u(va))]
+
 def run(prefix, trace):
     """Writes `{prefix}{seed}_{t:04d}.iort.jsonl` for t < COUNT, each the events `trace(r)` returns."""
     seed = int(sys.argv[1]); n = int(sys.argv[2])

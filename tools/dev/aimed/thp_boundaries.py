@@ -8,7 +8,7 @@ cross one, mprotect and munmap of pieces there, mremap of a piece away and back,
 a grandchild) and exits between them.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import away_and_back, ev, io, u, run
 M = 0x7f0000000000; N = 0x7f0010000000; B = 0x1000000; HP = 0x200000; PG = 0x1000
 
 def trace(r):
@@ -38,8 +38,7 @@ def trace(r):
         elif c < 0.73: evs.append(ev('munmap', pid=pid, va=u(va), length=u(PG)))
         elif c < 0.76:
             old = max(M, near())
-            evs.append(ev('mremap', pid=pid, va=u(old), old_length=u(2 * PG), new_length=u(2 * PG), flags=3, new_va=u(N)))
-            evs.append(ev('mremap', pid=pid, va=u(N), old_length=u(2 * PG), new_length=u(2 * PG), flags=3, new_va=u(old)))
+            evs += away_and_back(pid, old, 2 * PG, N)
         elif c < 0.82 and len(pids) < 3:
             child = len(pids) + 1; evs.append(ev('fork', pid=pids[-1] if alive[pids[-1]] else 1, child=child)); pids.append(child); alive[child] = True
         elif c < 0.85 and len(pids) > 1:

@@ -8,7 +8,7 @@ NORMAL), mlock, munmap holes, mremap growth and moves, fork and the child's own 
 mremap of ranges that span them (EFAULT unless one VMA) moved away and back.
 Usage: aimed.py.
 """
-from aimed import ev, u, run
+from aimed import away_and_back, ev, u, run
 M = 0x7f0000000000; N = 0x7f0010000000; PG = 0x1000
 ADV = ['HUGEPAGE', 'NOHUGEPAGE', 'DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'DONTDUMP', 'DODUMP', 'RANDOM', 'SEQUENTIAL', 'NORMAL']
 
@@ -42,8 +42,7 @@ def trace(r):
             # a probe: a span moved away and back (EFAULT unless it is one VMA; moved, it stays one)
             a = M + r.randint(0, n * 4 - 2) * PG
             span = r.choice([2, 3, 4, 6, 8]) * PG
-            evs.append(ev('mremap', pid=pid, va=u(a), old_length=u(span), new_length=u(span), flags=3, new_va=u(N)))
-            evs.append(ev('mremap', pid=pid, va=u(N), old_length=u(span), new_length=u(span), flags=3, new_va=u(a)))
+            evs += away_and_back(pid, a, span, N)
     return evs
 
 run('g', trace)

@@ -8,7 +8,7 @@ growth of the last one and moves of spans away and back (EFAULT unless one VMA),
 child's own changes and exit.
 Usage: aimed.py.
 """
-from aimed import ev, u, run
+from aimed import away_and_back, ev, u, run
 M = 0x7f0000000000; N = 0x7f0010000000; PG = 0x1000
 ADV = ['HUGEPAGE', 'NOHUGEPAGE', 'DONTFORK', 'DOFORK', 'DONTDUMP', 'DODUMP', 'RANDOM', 'NORMAL']
 
@@ -47,8 +47,7 @@ def trace(r):
         else:
             a = M + r.randint(0, n * 4 - 2) * PG
             span = r.choice([2, 3, 4, 6, 8]) * PG
-            evs.append(ev('mremap', pid=pid, va=u(a), old_length=u(span), new_length=u(span), flags=3, new_va=u(N)))
-            evs.append(ev('mremap', pid=pid, va=u(N), old_length=u(span), new_length=u(span), flags=3, new_va=u(a)))
+            evs += away_and_back(pid, a, span, N)
     return evs
 
 run('f', trace)

@@ -8,7 +8,7 @@ POPULATE_READ / POPULATE_WRITE / HUGEPAGE / NOHUGEPAGE, stores, reads, pins and 
 mremap of the whole 2 MiB, munmap of a piece.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import away_and_back, ev, io, u, run
 M = 0x7f0000000000; N = 0x7f0010000000; B = 0x1000000; HP = 0x200000; PG = 0x1000
 
 def trace(r):
@@ -23,8 +23,7 @@ def trace(r):
     for _ in range(r.randint(1, 3)):
         c = r.random(); at = M + r.choice([0, HP]) + r.randint(1, 500) * PG
         if c < 0.4:
-            evs.append(ev('mremap', va=u(at), old_length=u(2 * PG), new_length=u(2 * PG), flags=3, new_va=u(N)))
-            evs.append(ev('mremap', va=u(N), old_length=u(2 * PG), new_length=u(2 * PG), flags=3, new_va=u(at)))
+            evs += away_and_back(1, at, 2 * PG, N)
         elif c < 0.7: evs.append(ev('madvise', va=u(at), length=u(r.choice([PG, 4 * PG])), advice='DONTNEED'))
         else:
             evs.append(ev('mprotect', va=u(at), length=u(PG), prot=1))
@@ -46,8 +45,7 @@ def trace(r):
         elif c < 0.70 and len(pids) == 1: evs.append(ev('fork', child=2)); pids.append(2); alive[2] = True
         elif c < 0.72 and alive.get(2): evs.append(ev('exit', pid=2)); alive[2] = False
         elif c < 0.76:
-            evs.append(ev('mremap', pid=pid, va=u(h), old_length=u(HP), new_length=u(HP), flags=3, new_va=u(N + 0x400000)))
-            evs.append(ev('mremap', pid=pid, va=u(N + 0x400000), old_length=u(HP), new_length=u(HP), flags=3, new_va=u(h)))
+            evs += away_and_back(pid, h, HP, N + 0x400000)
         elif c < 0.79: evs.append(ev('munmap', pid=pid, va=u(va), length=u(PG)))
         else:
             evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP', id=4, check_map={"iova": u(B + r.randint(0, max(0, (iova - B) // HP - 1)) * HP), "length": u(PG), "uptr": u(va)}))
