@@ -49,9 +49,7 @@ function isQuery(ev: Event): boolean {
  */
 const READS_USER = new Set(['read_memory', 'IOMMU_TEST_OP_MD_CHECK_MAP', 'IOMMU_TEST_OP_MD_CHECK_REFS']);
 function onlyPageTables(d: StepDelta): boolean {
-  // (a check op's read fault may give a VMA an anon_vma and a tag: only the tag allocator moves then)
-  const tagOnly = sameExcept(d.prev.mem, d.next.mem, ['nextMobj']) && d.next.mem.nextMobj > d.prev.mem.nextMobj;
-  if (d.prev.mem !== d.next.mem && opOf(d.event) !== 'read_memory' && !onlyHugetlbfsFaults(d) && !tagOnly) return false;
+  if (d.prev.mem !== d.next.mem && opOf(d.event) !== 'read_memory' && !onlyHugetlbfsFaults(d) && !onlyTagTaken(d)) return false;
   const changed = diffMap(d.prev.procs, d.next.procs);
   return changed.size === 1 && changed.has(d.event.pid ?? 1) && onlyFaults(d);
 }
@@ -110,6 +108,11 @@ function onlyHugetlbfsFaults(d: StepDelta): boolean {
     return false;
   }
   return true;
+}
+
+/** Whether memory changed only as a tag's allocation does (a check op's read fault may give a VMA an anon_vma and a tag: vma_merge.ts withAnonVma). */
+function onlyTagTaken(d: StepDelta): boolean {
+  return sameExcept(d.prev.mem, d.next.mem, ['nextMobj']) && d.next.mem.nextMobj > d.prev.mem.nextMobj;
 }
 
 /** Whether `n` is hugetlbfs file `m` with only huge pages added to its cache (Mobj.hugeCached). */
