@@ -232,7 +232,13 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
     const locked = ((vma.flags ?? 0) & VM_LOCKED) !== 0;
     if (!(c.flags & MREMAP_DONTUNMAP)) mm = unmapRange(mm, addr, addr + oldLen);
     else if (vma.shared) {
-      if (locked) for (const x of pieces) mm = mapVma(mm, withFlags(x, (x.flags ?? 0) & ~VM_LOCKED_MASK));
+      // (split off, a locked VMA's old range loses its lock flags by vm_flags_clear, which merges
+      // nothing: a VMA of its own, however alike its neighbours now are, so it gets its own tag)
+      if (locked) {
+        const [mem, tag] = newTag(c.w.mem);
+        c.w = { ...c.w, mem };
+        for (const x of pieces) mm = mapVma(mm, { ...withFlags(x, (x.flags ?? 0) & ~VM_LOCKED_MASK), link: tag });
+      }
     } else {
       // The old range stays part of its VMA (move_vma with DONTUNMAP splits nothing: a read
       // fault next to it maps the huge zero page over 2 MiB across it, seed 84), with new pages,

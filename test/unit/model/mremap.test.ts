@@ -201,6 +201,12 @@ describe('mremap (Linux 6.12.117 answers)', () => {
 // mapping moved, the old range then unmapped (or, after DONTUNMAP, empty), a growth in place.
 kernelTraceSuite('mremap where the kernel chooses (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'mremap'), 1, 10);
 
+// DONTUNMAP of a locked shared mapping (#97 in docs/oracle.md): move_vma splits the old range off
+// and clears its lock flags (vm_flags_clear, which merges nothing), so it stays a VMA of its own
+// however alike its neighbours now are; an mremap across it and a neighbour is EFAULT until a
+// change over all of them merges them (mprotect). The model had taken the unlocked pieces for one.
+kernelTraceSuite('mremap DONTUNMAP of locked shared memory (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'dontunmap_locked'), 3, 10);
+
 // A growth merges with the mapping its new end meets, where the two agree (page offsets in line,
 // anon_vmas compatible): in place through vma_merge_extend, and a move's through copy_vma, which
 // makes the new VMA its new length before merging it (oracle fuzz seed 302: a move that grew into
