@@ -650,10 +650,14 @@ function truncateFile(w: World, mobjId: number, size: bigint): World {
   // (hugetlbfs truncates to the new size whether it shrinks or not, hugetlb_vmtruncate: pages
   // fallocate put past the old end go even when the file grows or keeps its size)
   const huge = m.kind === 'hugetlb';
-  if (size < m.size || huge) {
+  if (size <= m.size || huge) {
     // Shrinking (truncate_pagecache): the pages wholly past the new size leave the file, and
     // every mapping's private copies of them go too; pinned ones live on (takeOutPages).
-    // The page the new size cuts stays, its tail zeroed.
+    // The page the new size cuts stays, its tail zeroed. The same size truncates too
+    // (shmem_setattr, truncate_setsize): the tail of the last page is zeroed again, and pages
+    // past the end go (none of them mapped privately: a private fault past the end is SIGBUS).
+    // Linux 6.12.117: a store past the end of a memfd's last page, then ftruncate to its size,
+    // reads back zeros there.
     const keep = Number((size + PAGE_SIZE - 1n) / PAGE_SIZE);
     const cows = privateCopiesOf(w.procs, m.id);
     w = takeOutPages(w, m.id, keep);
