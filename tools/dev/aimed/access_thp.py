@@ -5,7 +5,7 @@ devices) over private memory advised HUGEPAGE: ACCESS_PAGES pins and ACCESS_RW c
 IOVAs, unmaps under them, stores, DONTNEED, fork, check ops.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; B=0x1000000; HP=0x200000; PG=0x1000; BUF=0x7f0010000000
 
 def trace(r):
@@ -17,7 +17,7 @@ def trace(r):
     if r.random()<0.5: evs.append(io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={}))
     evs.append(io('IOMMU_IOAS_MAP',ioas_id=1,flags=7,user_va=u(M),length=u(2*HP),iova=u(B),__reserved=0))
     forked=False
-    for k in range(r.randint(8,24)):
+    for k in steps(r, 8, 24):
         c=r.random(); off=r.choice([0,0x1000,0x3000,0x1ff000,HP,HP+0x5000]); ln=r.choice([1,2,4])*PG
         if c<0.16: evs.append(io('IOMMU_TEST_OP_CREATE_ACCESS',id=1,create_access={"flags":r.choice([1,1,0])}))
         elif c<0.32: evs.append(io('IOMMU_TEST_OP_ACCESS_PAGES',id=r.randint(1,4),access_pages={"flags":r.choice([0,1]),"iova":u(B+off),"length":u(ln),"uptr":u(r.choice([M+off,M+off,0,BUF]))}))

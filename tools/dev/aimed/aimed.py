@@ -1,8 +1,9 @@
 """
 Aimed random traces for the oracle (docs/oracle.md, session 29): each generator here draws
-sequences over one part of the model. Usage, in an empty directory: python3 X.py SEED COUNT, then
-`iorewind oracle .`: every trace agrees with the kernel, or the first divergence is a model bug to
-shrink by hand. Python 3, standard library only; the traces are plain .iort.jsonl without
+sequences over one part of the model. Usage, in an empty directory: python3 X.py SEED COUNT [LONG],
+then `iorewind oracle .`: every trace agrees with the kernel, or the first divergence is a model bug
+to shrink by hand. LONG (default 1) multiplies the number of steps a trace draws: five times as many
+found #97 and #98, which need a state the usual 10-30 steps rarely build. Python 3, standard library only; the traces are plain .iort.jsonl without
 recorded answers.
 
 What every generator shares: the trace header, the event builders, and the loop that writes the
@@ -12,6 +13,12 @@ seed s draws from random.Random(s * 100000 + t), so a trace comes out the same w
 import json, random, sys
 
 HEADER = '{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
+
+LONG = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+
+def steps(r, lo, hi):
+    """The steps of a trace: r.randint(lo, hi) of them, times LONG (LONG 1 draws as the generators always did)."""
+    return range(r.randint(lo * LONG, hi * LONG))
 
 def u(x): return {"$u64":hex(x)}
 def io(name, pid=1, **a): return {"op":name,"pid":pid,"fd":0,"args":a}
@@ -33,10 +40,12 @@ def away_and_back(pid, va, length, to):
             ev('mremap', pid=pid, va=u(to), old_length=u(length), new_length=u(length), flags=3, new_va=u(va))]
 
 def run(prefix, trace):
-    """Writes `{prefix}{seed}_{t:04d}.iort.jsonl` for t < COUNT, each the events `trace(r)` returns."""
+    """Writes `{prefix}{seed}_{t:04d}.iort.jsonl` for t < COUNT (`{prefix}{seed}x{LONG}_...` when LONG is not 1), each the events `trace(r)` returns."""
     seed = int(sys.argv[1]); n = int(sys.argv[2])
+    if LONG != 1: prefix = f'{prefix}{seed}x{LONG}'; seed_part = ''
+    else: seed_part = str(seed)
     for t in range(n):
         evs = trace(random.Random(seed * 100000 + t))
-        with open(f'{prefix}{seed}_{t:04d}.iort.jsonl', 'w') as f:
+        with open(f'{prefix}{seed_part}_{t:04d}.iort.jsonl', 'w') as f:
             f.write(HEADER + '\n')
             for e in evs: f.write(json.dumps(e) + '\n')

@@ -6,7 +6,7 @@ through the other, maps, copies, domains and destroys in each, one context close
 and its fds live on, the child's exit.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M = 0x7f0000000000; B = 0x1000000; PG = 0x1000
 
 def trace(r):
@@ -15,7 +15,7 @@ def trace(r):
            ev('mmap', va=u(M), length=u(0x40000), kind='private_anon', prot=3),
            io('IOMMU_IOAS_ALLOC', flags=0), io('IOMMU_IOAS_ALLOC', flags=0) | {"fd": 1}]
     pids = [1]; alive = {1: True}
-    for _ in range(r.randint(10, 30)):
+    for _ in steps(r, 10, 30):
         c = r.random(); pid = r.choice(pids)
         if not alive.get(pid): pid = 1
         ctx = r.choice([0, 0, 1, 2, 3])      # 2, 3: an access or fault fd, when one got that number

@@ -9,7 +9,7 @@ huge-page boundaries, copies between the IOASes, TEST_OP_DIRTY / GET_DIRTY_BITMA
 pages fork, mremap and DONTNEED have changed, accounting against a small RLIMIT_MEMLOCK.
 Usage: aimed.py.
 """
-from aimed import Fds, ev, io, u, run
+from aimed import Fds, ev, io, run, steps, u
 M = 0x7f0000000000; N = 0x7f0040000000; C = 0x7f0080000000; BUF = 0x10000
 B = 0x1000000; PG = 0x1000; HP = 0x200000; L = 2 * HP
 
@@ -55,7 +55,7 @@ def trace(r):
     def va_in(pid):
         base = r.choice([M, N, M, N, C])
         return base + r.choice([0, PG, 5 * PG, HP - PG, HP, HP + 3 * PG, r.randint(0, 511) * PG])
-    for k in range(r.randint(10, 30)):
+    for k in steps(r, 10, 30):
         c = r.random(); pid = r.choice(pids)
         if not alive[pid]: pid = 1
         ln = r.choice([PG, 2 * PG, 4 * PG, HP, HP + PG, 2 * PG + HP])

@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): dirty tracking: a tracking domain replaced in and out, tracking on and off, TEST_OP_DIRTY, GET_DIRTY_BITMAP.
 Usage: aimed.py.
 """
-from aimed import io, u, run
+from aimed import io, run, steps, u
 M=0x7f0000000000; B=0x1000000
 
 def trace(r):
@@ -14,7 +14,7 @@ def trace(r):
          io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={}),   # stdev 2 idev 3 hwpt 4
          io('IOMMU_HWPT_ALLOC',flags=2,dev_id=3,pt_id=1,__reserved=0,data_type=0,data_len=0,data_uptr=u(0),fault_id=0)]  # 5
     if r.random()<0.85: evs.append(io('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE',id=2,mock_domain_replace={"pt_id":5}))
-    for k in range(r.randint(8,28)):
+    for k in steps(r, 8, 28):
         c=r.random()
         iova=B+r.randint(0,31)*0x800; ln=r.choice([0x800,0x1000,0x2000,0x4000,0x10000,0x1800])
         if c<0.22: evs.append(io('IOMMU_IOAS_MAP',ioas_id=1,flags=7,user_va=u(M+r.randint(0,15)*0x1000),length=u(r.choice([0x1000,0x2000,0x4000,0x10000])),iova=u(B+r.randint(0,15)*0x1000),__reserved=0))

@@ -5,14 +5,14 @@ attached to two IOASes, HWPT_ALLOC of paging domains, MOCK_DOMAIN_REPLACE among 
 domains, devices and IOASes in use, maps before and after attaches, reserved ranges, IOVA ranges.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; B=0x1000000; PG=0x1000
 
 def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
          ev('mmap',va=u(M),length=u(0x40000),kind='private_anon',prot=3),
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_IOAS_ALLOC',flags=0)]
-    for k in range(r.randint(10,30)):
+    for k in steps(r, 10, 30):
         c=r.random(); ioas=r.choice([1,2])
         if c<0.12: evs.append(io('IOMMU_TEST_OP_MOCK_DOMAIN',id=ioas,mock_domain={}))
         elif c<0.16: evs.append(io('IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS',id=ioas,mock_domain_flags={"dev_flags":r.choice([0,1,2,3])}))

@@ -4,7 +4,7 @@ Aimed random traces for the oracle (docs/oracle.md, session 29): fault queues: p
 Usage: aimed.py.
 """
 import struct
-from aimed import io, u, run
+from aimed import io, run, steps, u
 
 def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}},
@@ -18,7 +18,7 @@ def trace(r):
         ]
     evs[-1]["bufs"]={"data_uptr":{"$hex":"efbead0b"}}
     if r.random()<0.8: evs.append(io('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE',id=3,mock_domain_replace={"pt_id":7}))
-    for k in range(r.randint(6,24)):
+    for k in steps(r, 6, 24):
         c=r.random()
         if c<0.35: evs.append(io('IOMMU_TEST_OP_TRIGGER_IOPF',id=0,trigger_iopf={"dev_id":r.choice([4,4,4,3,9]),"pasid":r.choice([0,0,1]),"grpid":r.randint(0,3),"perm":r.choice([1,3,2]),"addr":u(0x1000000+r.randint(0,7)*0x1000)}))
         elif c<0.58: evs.append({"op":"read_fault_fd","pid":1,"args":{"fd":1,"count":r.choice([0,16,40,48,80,96,160,200]),"pos":0}})

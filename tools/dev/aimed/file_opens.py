@@ -7,7 +7,7 @@ and fallocate through each, shared and private mappings against the descriptor's
 reads, pins (no write-only mappings: reads through them are a known gap, README). Each trace names its own file (the guest's /tmp outlives the trace).
 Usage: aimed.py.
 """
-from aimed import Fds, ev, io, u, run
+from aimed import Fds, ev, io, run, steps, u
 V = 0x7f0000000000; P = 0x7f0001000000; PG = 0x1000; L = 0x4000
 O_RDONLY = 0; O_WRONLY = 1; O_RDWR = 2; O_CREAT = 0o100; O_EXCL = 0o200; O_TRUNC = 0o1000; O_APPEND = 0o2000
 
@@ -22,7 +22,7 @@ def trace(r):
     if r.random() < 0.6: evs.append(ev('mmap', va=u(V), length=u(L), kind='file_shared', prot=3, fd=files[0], offset=u(0)))
     if r.random() < 0.4: evs.append(ev('mmap', va=u(P), length=u(L), kind='file_private', prot=3, fd=files[0], offset=u(0)))
     pids = [1]; iova = 0x1000000
-    for k in range(r.randint(8, 26)):
+    for k in steps(r, 8, 26):
         c = r.random(); pid = r.choice(pids)
         fd = r.choice(files) if files else 77
         va = r.choice([V, P]) + r.randint(0, 3) * PG + r.choice([0, 0, 0x800])

@@ -8,7 +8,7 @@ POPULATE_READ / WRITE, DONTFORK, WIPEONFORK, HUGEPAGE), mlock and munlock, mprot
 reads, pins, check ops, ftruncate and fork.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 V = 0x7f0000000000; N = 0x7f0010000000; PG = 0x1000; L = 0x8000
 ADVICE = ['WILLNEED', 'DONTNEED', 'FREE', 'REMOVE', 'COLD', 'PAGEOUT', 'POPULATE_READ', 'POPULATE_WRITE', 'DONTFORK', 'DOFORK',
           'WIPEONFORK', 'KEEPONFORK', 'HUGEPAGE', 'NOHUGEPAGE', 'NORMAL', 'SEQUENTIAL', 'DONTDUMP']
@@ -23,7 +23,7 @@ def trace(r):
     kind = ('memfd' if memfd else 'file_shared') if shared else 'file_private'
     evs.append(ev('mmap', va=u(V), length=u(L), kind=kind, prot=3, fd=1, offset=u(0)))
     pids = [1]; iova = 0x1000000
-    for _ in range(r.randint(8, 24)):
+    for _ in steps(r, 8, 24):
         c = r.random(); pid = r.choice(pids)
         base = r.choice([V, V, N]); va = base + r.randint(0, 7) * PG
         if c < 0.16:

@@ -6,7 +6,7 @@ off and on around maps at aligned and unaligned IOVAs and user addresses, unmaps
 TEST_OP_DIRTY and GET_DIRTY_BITMAP over 1 MiB IOPTEs, MD_CHECK_MAP, a second plain domain.
 Usage: aimed.py.
 """
-from aimed import io, u, run
+from aimed import io, run, steps, u
 M = 0x7f0000000000; B = 0x1000000; MB = 0x100000
 
 def trace(r):
@@ -19,7 +19,7 @@ def trace(r):
             io('IOMMU_HWPT_ALLOC', flags=2, dev_id=3, pt_id=1, __reserved=0, data_type=0, data_len=0, data_uptr=u(0), fault_id=0)]  # 5
     if r.random() < 0.7: evs.append(io('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', id=2, mock_domain_replace={"pt_id": 5}))
     if r.random() < 0.6: evs.append(io('IOMMU_HWPT_SET_DIRTY_TRACKING', flags=1, hwpt_id=5, __reserved=0))
-    for k in range(r.randint(8, 26)):
+    for k in steps(r, 8, 26):
         c = r.random()
         iova = B + r.randint(0, 5) * MB + r.choice([0, 0, 0, 0x1000, 0x800 * r.randint(0, 511)])
         ln = r.choice([MB, 2 * MB, MB + 0x1000, 0x1000, 0x3000, 3 * MB])

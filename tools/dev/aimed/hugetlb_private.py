@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): private MAP_HUGETLB memory: fork, DONTFORK, pins, mprotect, mremap, DONTNEED.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; N=0x7f0010000000; B=0x1000000; HP=0x200000
 
 def trace(r):
@@ -11,7 +11,7 @@ def trace(r):
          ev('mmap',va=u(M),length=u(HP),kind='private_anon',prot=r.choice([3,3,1]),flags=0x40000),
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={})]
     pids=[1]; alive={1:True}; forked=False; iova=B
-    for k in range(r.randint(6,20)):
+    for k in steps(r, 6, 20):
         c=r.random(); pid=r.choice(pids)
         if not alive.get(pid): pid=1
         va=M+r.choice([0,0x1000,0x5000,0x1ff000])

@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): a hugetlbfs memfd's shared and private mappings beside its page cache.
 Usage: aimed.py.
 """
-from aimed import ev, u, run
+from aimed import ev, run, steps, u
 V=0x7f0000000000; P=0x7f0001000000; Q=0x7f0002000000; HP=0x200000
 
 def trace(r):
@@ -12,7 +12,7 @@ def trace(r):
          ev('memfd_create',name='h',flags=4), ev('ftruncate',fd=1,length=u(HP))]
     pids=[1]; forked=False; iova=0x1000000
     bases={'S':V,'P':P,'Q':Q}
-    for k in range(r.randint(6,18)):
+    for k in steps(r, 6, 18):
         c=r.random()
         pid=r.choice(pids)
         va=r.choice(list(bases.values()))+r.choice([0,0x1000,0x3000,0x100000])

@@ -8,7 +8,7 @@ ftruncate, pins, check ops, DONTNEED. Each trace names its own file and empties 
 since the file outlives the trace and its huge pages would otherwise hold the boot's pool.
 Usage: aimed.py.
 """
-from aimed import Fds, ev, io, u, run
+from aimed import Fds, ev, io, run, steps, u
 V = 0x7f0000000000; P = 0x7f0001000000; HP = 0x200000
 O_RDONLY = 0; O_RDWR = 2; O_CREAT = 0o100; O_EXCL = 0o200; O_TRUNC = 0o1000
 
@@ -23,7 +23,7 @@ def trace(r):
     if r.random() < 0.6: evs.append(ev('mmap', va=u(V), length=u(2 * HP), kind='memfd', prot=3, fd=files[0], offset=u(0)))
     if r.random() < 0.5: evs.append(ev('mmap', va=u(P), length=u(2 * HP), kind='file_private', prot=3, fd=files[0], offset=u(0)))
     iova = 0x1000000
-    for k in range(r.randint(8, 24)):
+    for k in steps(r, 8, 24):
         c = r.random()
         va = r.choice([V, P]) + r.choice([0, 0x1000, HP, HP + 0x3000])
         fd = r.choice(files) if files else 77

@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): IOVA ranges: IOAS_MAP, UNMAP, COPY, ALLOW_IOVAS, ADD_RESERVED, IOVA_RANGES, accesses.
 Usage: aimed.py.
 """
-from aimed import io, u, run
+from aimed import io, run, steps, u
 M=0x7f0000000000; B=0x1000000; PG=0x1000
 
 def trace(r):
@@ -15,7 +15,7 @@ def trace(r):
         s=B+r.randint(0,15)*PG; l=r.choice([1,1,2,3,4,8])*PG
         if r.random()<0.05: l=r.choice([0,0x800,(1<<64)-1])
         return s,l
-    for k in range(r.randint(8,30)):
+    for k in steps(r, 8, 30):
         c=r.random(); ioas=r.choice([1,2,1])
         if c<0.25:
             s,l=rng(); va=M+r.randint(0,12)*PG
@@ -30,7 +30,7 @@ def trace(r):
             evs.append(io('IOMMU_IOAS_COPY',dst_ioas_id=3-ioas,src_ioas_id=ioas,flags=r.choice([7,5,3]),length=u(l),dst_iova=u(d),src_iova=u(s),size=40))
         elif c<0.55:
             a=[]
-            for _ in range(r.randint(0,2)):
+            for _ in steps(r, 0, 2):
                 s,l=rng(); a.append({"start":u(s),"last":u(min(s+max(l,1)-1,(1<<64)-1))})
             b=b''.join(int(x["start"]["$u64"],16).to_bytes(8,'little')+int(x["last"]["$u64"],16).to_bytes(8,'little') for x in a)
             e=io('IOMMU_IOAS_ALLOW_IOVAS',ioas_id=ioas,num_iovas=len(a),allowed_iovas=u(0x20000 if a else 0))

@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): a memfd's shared and private mappings of 4 KiB pages: holes, truncation, REMOVE, COLD, PAGEOUT.
 Usage: aimed.py.
 """
-from aimed import ev, u, run
+from aimed import ev, run, steps, u
 V=0x7f0000000000; P=0x7f0001000000; Q=0x7f0002000000; L=0x8000
 
 def trace(r):
@@ -11,7 +11,7 @@ def trace(r):
          {"op":"IOMMU_TEST_OP_MOCK_DOMAIN","pid":1,"fd":0,"args":{"id":1,"mock_domain":{}}},
          ev('memfd_create',name='m',flags=r.choice([0,0,3])), ev('ftruncate',fd=1,length=u(L))]
     pids=[1]; forked=False; iova=0x1000000
-    for k in range(r.randint(6,20)):
+    for k in steps(r, 6, 20):
         c=r.random()
         pid=r.choice(pids)
         va=r.choice([V,P,Q])+r.choice([0,0x1000,0x2000,0x2800,0x2ff8,0x3800,0x7000])

@@ -5,7 +5,7 @@ RLIMIT_MEMLOCK: user and MM accounting modes, CAP_IPC_LOCK dropped, small limits
 mlockall(MCL_FUTURE: MCL_CURRENT counts memory no trace describes), munlock, maps and unmaps of overlapping ranges, accesses, fork and a child's maps.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; B=0x1000000; PG=0x1000
 
 def trace(r):
@@ -16,7 +16,7 @@ def trace(r):
     if r.random()<0.7: evs.append(ev('drop_capability',cap='CAP_IPC_LOCK'))
     if r.random()<0.8: evs.append(ev('set_rlimit_memlock',pages=u(r.choice([0,4,8,16,32]))))
     pids=[1]; forked=False; alive={1:True}; iova=B
-    for k in range(r.randint(8,26)):
+    for k in steps(r, 8, 26):
         c=r.random(); pid=r.choice(pids)
         if not alive.get(pid): pid=1
         va=M+r.randint(0,40)*PG

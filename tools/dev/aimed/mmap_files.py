@@ -8,7 +8,7 @@ modelled flags (MAP_POPULATE, MAP_LOCKED, MAP_NORESERVE, MAP_HUGETLB), offsets a
 past the file (no write-only mappings: reads through them are a known gap, README), then mprotect, stores, reads, ftruncate, pins and check ops.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 V = 0x7f0000000000; PG = 0x1000; HP = 0x200000
 O_CREAT = 0o100; O_EXCL = 0o200; O_TRUNC = 0o1000; O_APPEND = 0o2000; O_DIRECTORY = 0o200000
 O_PATH = 0o10000000; O_TMPFILE = 0o20000000 | O_DIRECTORY
@@ -33,7 +33,7 @@ def trace(r):
     else: evs.append(ev('open', path='/dev/iommu', flags=2))
     if r.random() < 0.6: evs.append(ev('mmap', va=u(V), length=u(0x4000), kind='file_shared', prot=3, fd=1, offset=u(0)))
     iova = 0x1000000
-    for _ in range(r.randint(8, 24)):
+    for _ in steps(r, 8, 24):
         c = r.random(); va = V + r.choice([0, PG, 3 * PG, HP])
         if c < 0.30:
             fl = 0

@@ -6,7 +6,7 @@ flags and IDs right and wrong, short buffers), MD_CHECK_IOTLB, replace and destr
 Usage: aimed.py.
 """
 import struct
-from aimed import io, u, run
+from aimed import io, run, steps, u
 
 HWPT_DATA = 0xdead        # IOMMU_HWPT_DATA_SELFTEST
 DATA = 0xdeadbeef         # IOMMU_HWPT_INVALIDATE_DATA_SELFTEST
@@ -43,7 +43,7 @@ def trace(r):
         e = nested(r); e["args"].update(dev_id=3, data_type=HWPT_DATA, data_len=4); e["bufs"]["data_uptr"]["$hex"] = e["bufs"]["data_uptr"]["$hex"].ljust(8, '0')
         evs.append(e)
     ids = [6, 6, 6, 7, 7, 5, 4, 1, 8, 99]
-    for k in range(r.randint(8, 26)):
+    for k in steps(r, 8, 26):
         c = r.random()
         if c < 0.15: evs.append(nested(r, r.choice([5] * 6 + [4, 1, 6])))
         elif c < 0.55: evs.append(invalidate(r, ids))

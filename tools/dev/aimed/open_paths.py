@@ -9,7 +9,7 @@ fallocate, mmap, an iommufd ioctl, close. No path that may not exist is drawn (b
 long to): which do is the machine's, not the model's.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 V = 0x7f0000000000
 O_CREAT = 0o100; O_EXCL = 0o200; O_TRUNC = 0o1000; O_APPEND = 0o2000; O_DIRECTORY = 0o200000
 O_PATH = 0o10000000; O_TMPFILE = 0o20000000
@@ -25,7 +25,7 @@ def trace(r):
              '/dev/iommu\0junk', mine + '\0/sub']
     evs = [ev('open', path=mine, flags=2 | O_CREAT | O_EXCL), ev('ftruncate', fd=0, length=u(0x2000)),
            ev('open', path=mine.ljust(5 + 255, 'z'), flags=2 | O_CREAT | O_EXCL), ev('close', fd=1)]
-    for k in range(r.randint(10, 30)):
+    for k in steps(r, 10, 30):
         c = r.random(); fd = r.randint(0, 5)
         if c < 0.40:
             fl = r.choice([0, 0, 1, 2, 2, 3])

@@ -5,7 +5,7 @@ moved, grown, shrunk, unmapped and remapped under them (mremap FIXED, DONTUNMAP,
 munmap; mmap over), with stores, reads, check ops and IOAS_COPY of the pinned areas.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; N=0x7f0010000000; B=0x1000000; PG=0x1000
 
 def trace(r):
@@ -17,7 +17,7 @@ def trace(r):
         evs.append(ev('mmap',va=u(M),length=u(0x20000),kind='private_anon',prot=3))
     evs+=[io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_IOAS_ALLOC',flags=0)]
     if r.random()<0.7: evs.append(io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={}))
-    for k in range(r.randint(8,24)):
+    for k in steps(r, 8, 24):
         c=r.random(); va=M+r.randint(0,31)*PG; nva=N+r.randint(0,15)*PG
         if c<0.22: evs.append(io('IOMMU_IOAS_MAP',ioas_id=1,flags=r.choice([7,5]),user_va=u(M+r.randint(0,24)*PG),length=u(r.choice([1,2,4,8])*PG),iova=u(B+r.randint(0,24)*PG),__reserved=0))
         elif c<0.30: evs.append(io('IOMMU_IOAS_UNMAP',ioas_id=1,iova=u(0),length=u((1<<64)-1)))

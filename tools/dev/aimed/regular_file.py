@@ -6,14 +6,14 @@ offsets (the write_fault_fd / read_fault_fd events on its fd), mapped shared and
 stores, reads, pins, check ops, DONTNEED and fork.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 V=0x7f0000000000; P=0x7f0001000000; B=0x1000000; PG=0x1000; L=0x8000
 
 def trace(r):
     evs=[{"op":"open","pid":1,"args":{"path":"/dev/iommu"}}, io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={}),
          ev('open',path='/tmp/data',flags=578), ev('ftruncate',fd=1,length=u(r.choice([L,0x2800,0])))]
     pids=[1]; forked=False; iova=B
-    for k in range(r.randint(8,24)):
+    for k in steps(r, 8, 24):
         c=r.random(); pid=r.choice(pids); va=r.choice([V,P])+r.randint(0,7)*PG+r.choice([0,0,0x800])
         if c<0.10: evs.append(ev('mmap',va=u(V),length=u(L),kind='file_shared',prot=r.choice([3,3,1]),fd=1,offset=u(0)))
         elif c<0.18: evs.append(ev('mmap',va=u(P),length=u(L),kind='file_private',prot=r.choice([3,1]),fd=1,offset=u(r.choice([0,PG]))))

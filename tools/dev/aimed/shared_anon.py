@@ -5,7 +5,7 @@ Aimed random traces for the oracle (docs/oracle.md, session 29): shared anonymou
 pins, DONTNEED, REMOVE (a hole), mremap moving and growing it, munmap of pieces, check ops.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; N=0x7f0010000000; B=0x1000000; PG=0x1000; L=0x10000
 
 def trace(r):
@@ -13,7 +13,7 @@ def trace(r):
          ev('mmap',va=u(M),length=u(L),kind='anon',prot=3),
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={})]
     pids=[1]; forked=False; alive={1:True}; iova=B
-    for k in range(r.randint(8,24)):
+    for k in steps(r, 8, 24):
         c=r.random(); pid=r.choice(pids)
         if not alive.get(pid): pid=1
         va=r.choice([M,M,N])+r.randint(0,15)*PG

@@ -7,7 +7,7 @@ unknown bits, madvise advice numbers (known, unknown, the 6.14-only guard advice
 on a memfd, a hugetlbfs memfd and a tmpfs file, with stores, reads and pins between them.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 A = 0x7f0000000000; S = 0x7f0001000000; H = 0x7f0002000000; F = 0x7f0003000000; N = 0x7f0010000000
 PG = 0x1000; HP = 0x200000
 
@@ -22,7 +22,7 @@ def trace(r):
            ev('mmap', va=u(H), length=u(HP), kind='memfd', prot=3, fd=2, offset=u(0)),
            ev('mmap', va=u(F), length=u(0x10000), kind=r.choice(['file_shared', 'file_private']), prot=3, fd=3, offset=u(0))]
     iova = 0x1000000
-    for _ in range(r.randint(10, 28)):
+    for _ in steps(r, 10, 28):
         c = r.random(); base = r.choice([A, S, H, F]); va = base + r.choice([0, PG, 3 * PG])
         ln = r.choice([PG, 0x4000, 0x10000]) if base != H else r.choice([HP, PG])
         if c < 0.12:

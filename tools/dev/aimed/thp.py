@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): private anonymous memory advised HUGEPAGE: stores, reads, pins, checks, DONTNEED, COLD, PAGEOUT (found #81, #82).
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; B=0x1000000; HP=0x200000
 
 def trace(r):
@@ -12,7 +12,7 @@ def trace(r):
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={})]
     if r.random()<0.8: evs.append(ev('madvise',va=u(M),length=u(2*HP),advice='HUGEPAGE'))
     pids=[1]; forked=False; iova=B
-    for k in range(r.randint(8,26)):
+    for k in steps(r, 8, 26):
         c=r.random(); pid=r.choice(pids)
         va=M+r.choice([0,0x1000,0x100000,0x1ff000,HP,HP+0x3000])
         if c<0.18: evs.append(ev('memset',pid=pid,va=u(va),length=u(r.choice([8,0x1000])),byte=r.randint(1,255)))

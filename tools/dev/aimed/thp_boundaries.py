@@ -8,7 +8,7 @@ cross one, mprotect and munmap of pieces there, mremap of a piece away and back,
 a grandchild) and exits between them.
 Usage: aimed.py.
 """
-from aimed import away_and_back, ev, io, u, run
+from aimed import away_and_back, ev, io, run, steps, u
 M = 0x7f0000000000; N = 0x7f0010000000; B = 0x1000000; HP = 0x200000; PG = 0x1000
 
 def trace(r):
@@ -16,11 +16,11 @@ def trace(r):
            ev('mmap', va=u(M), length=u(3 * HP), kind='private_anon', prot=3),
            io('IOMMU_IOAS_ALLOC', flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN', id=1, mock_domain={}),
            ev('madvise', va=u(M), length=u(3 * HP), advice='HUGEPAGE')]
-    for _ in range(r.randint(1, 4)): evs.append(ev('memset', va=u(M + r.choice([0, HP, 2 * HP]) + r.choice([0, 0x7000])), length=u(8), byte=r.randint(1, 255)))
+    for _ in steps(r, 1, 4): evs.append(ev('memset', va=u(M + r.choice([0, HP, 2 * HP]) + r.choice([0, 0x7000])), length=u(8), byte=r.randint(1, 255)))
     pids = [1]; alive = {1: True}; iova = B
     # a point near a boundary: the last pages of one huge page, or the first of the next
     def near(): return M + r.choice([HP, 2 * HP, HP, 2 * HP, 0]) + r.choice([-2 * PG, -PG, 0, PG, 0x7000]) if True else 0
-    for _ in range(r.randint(8, 26)):
+    for _ in steps(r, 8, 26):
         c = r.random(); pid = r.choice(pids)
         if not alive[pid]: pid = 1
         va = max(M, near())

@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): huge pages that fork shared, both processes acting on them.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; B=0x1000000; HP=0x200000
 
 def trace(r):
@@ -11,11 +11,11 @@ def trace(r):
          ev('mmap',va=u(M),length=u(2*HP),kind='private_anon',prot=3),
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={}),
          ev('madvise',va=u(M),length=u(2*HP),advice='HUGEPAGE')]
-    for k in range(r.randint(0,3)): evs.append(ev('memset',va=u(M+r.choice([0,0x5000,HP,HP+0x7000])),length=u(8),byte=r.randint(1,255)))
+    for k in steps(r, 0, 3): evs.append(ev('memset',va=u(M+r.choice([0,0x5000,HP,HP+0x7000])),length=u(8),byte=r.randint(1,255)))
     if r.random()<0.5: evs.append(io('IOMMU_IOAS_MAP',ioas_id=1,flags=r.choice([7,5]),user_va=u(M+r.choice([0,0x5000,HP])),length=u(r.choice([0x1000,0x2000])),iova=u(0x3000000),__reserved=0))
     evs.append(ev('fork',child=2))
     pids=[1,2]; alive={1:True,2:True}; iova=B
-    for k in range(r.randint(6,22)):
+    for k in steps(r, 6, 22):
         c=r.random(); pid=r.choice(pids)
         if not alive[pid]: pid=1
         va=M+r.choice([0,0x1000,0x5000,0x1ff000,HP,HP+0x7000])

@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): private THP memory with mremap FIXED / DONTUNMAP, DONTFORK, WIPEONFORK (found #83, #84).
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; N=0x7f0010000000; B=0x1000000; HP=0x200000
 
 def trace(r):
@@ -13,7 +13,7 @@ def trace(r):
          ev('madvise',va=u(M),length=u(3*HP),advice='HUGEPAGE')]
     pids=[1]; forked=False; iova=B
     def va_any(): return r.choice([M,M,N])+r.choice([0,0x1000,0x100000,0x1ff000,HP,HP+0x3000,2*HP+0x1000])
-    for k in range(r.randint(8,26)):
+    for k in steps(r, 8, 26):
         c=r.random(); pid=r.choice(pids); va=va_any()
         if c<0.17: evs.append(ev('memset',pid=pid,va=u(va),length=u(r.choice([8,0x1000])),byte=r.randint(1,255)))
         elif c<0.27: evs.append(ev('read_memory',pid=pid,va=u(va),length=u(8)))

@@ -5,7 +5,7 @@ HUGEPAGE: MADV_POPULATE_READ / POPULATE_WRITE, mlock and munlock of pieces, mpro
 reads, pins, check ops, DONTNEED, COLD and fork.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; B=0x1000000; HP=0x200000; PG=0x1000
 
 def trace(r):
@@ -14,7 +14,7 @@ def trace(r):
          io('IOMMU_IOAS_ALLOC',flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN',id=1,mock_domain={}),
          ev('madvise',va=u(M),length=u(2*HP),advice='HUGEPAGE')]
     pids=[1]; forked=False; iova=B
-    for k in range(r.randint(8,24)):
+    for k in steps(r, 8, 24):
         c=r.random(); pid=r.choice(pids)
         va=M+r.choice([0,0x1000,0x100000,0x1ff000,HP,HP+0x3000])
         a=M+r.choice([0,0x1000,HP]); l=r.choice([PG,0x10000,HP,2*HP])

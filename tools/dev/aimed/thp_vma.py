@@ -5,7 +5,7 @@ mprotect of pieces and back (splits and merges), HUGEPAGE / NOHUGEPAGE of pieces
 faults, pins, DONTNEED and COLD of pieces, mremap resizing in place, munmap of pieces, one fork.
 Usage: aimed.py.
 """
-from aimed import ev, io, u, run
+from aimed import ev, io, run, steps, u
 M=0x7f0000000000; B=0x1000000; HP=0x200000; PG=0x1000
 
 def trace(r):
@@ -17,7 +17,7 @@ def trace(r):
     def piece():
         a=r.choice([0,0x1000,0x100000,HP,HP+0x1000,2*HP]); l=r.choice([PG,0x10000,HP,0x100000])
         return M+a, l
-    for k in range(r.randint(8,26)):
+    for k in steps(r, 8, 26):
         c=r.random(); pid=r.choice(pids)
         va=M+r.choice([0,0x1000,0x100000,0x1ff000,HP,HP+0x3000,2*HP+0x1000])
         if c<0.14: evs.append(ev('memset',pid=pid,va=u(va),length=u(r.choice([8,PG])),byte=r.randint(1,255)))

@@ -3,7 +3,7 @@
 Aimed random traces for the oracle (docs/oracle.md, session 29): the VFIO container: SET_IOMMU, CHECK_EXTENSION, MAP_DMA, UNMAP_DMA beside IOAS ioctls.
 Usage: aimed.py.
 """
-from aimed import io, u, run
+from aimed import io, run, steps, u
 M=0x7f0000000000; B=0x1000000; PG=0x1000
 
 def trace(r):
@@ -11,7 +11,7 @@ def trace(r):
          {"op":"mmap","pid":1,"args":{"va":u(M),"length":u(0x40000),"kind":"private_anon","prot":3}},
          io('IOMMU_IOAS_ALLOC',flags=0)]
     if r.random()<0.9: evs.append(io('IOMMU_VFIO_IOAS',ioas_id=1,op=1,__reserved=0))
-    for k in range(r.randint(8,30)):
+    for k in steps(r, 8, 30):
         c=r.random()
         s=B+r.randint(0,31)*PG; l=r.choice([1,1,2,3,4,8,16])*PG
         if c<0.08: evs.append(io('VFIO_SET_IOMMU',arg=u(r.choice([1,3,1,8,0]))))

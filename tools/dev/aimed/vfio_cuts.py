@@ -7,7 +7,7 @@ domains attached and detached, the IOAS's HUGE_PAGES option set either way by IO
 VFIO_SET_IOMMU (TYPE1 against TYPE1v2), maps through MAP_DMA and IOAS_MAP, IOAS_COPY of the pieces.
 Usage: aimed.py.
 """
-from aimed import Fds, io, u, run
+from aimed import Fds, io, run, steps, u
 M = 0x7f0000000000; BUF = 0x7f0010000000; B = 0x1000000; PG = 0x1000
 
 def trace(r):
@@ -27,7 +27,7 @@ def trace(r):
             s, l = r.choice(maps)
             return s + r.randint(0, max(0, l // PG - 1)) * PG
         return B + r.randint(0, 31) * PG
-    for k in range(r.randint(8, 30)):
+    for k in steps(r, 8, 30):
         c = r.random(); l = r.choice([1, 2, 3, 4, 8, 16]) * PG
         if c < 0.20:
             s = B + r.randint(0, 31) * PG; maps.append((s, l))

@@ -8,7 +8,7 @@ NORMAL), mlock, munmap holes, mremap growth and moves, fork and the child's own 
 mremap of ranges that span them (EFAULT unless one VMA) moved away and back.
 Usage: aimed.py.
 """
-from aimed import away_and_back, ev, u, run
+from aimed import away_and_back, ev, run, steps, u
 M = 0x7f0000000000; N = 0x7f0010000000; PG = 0x1000
 ADV = ['HUGEPAGE', 'NOHUGEPAGE', 'DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'DONTDUMP', 'DODUMP', 'RANDOM', 'SEQUENTIAL', 'NORMAL']
 
@@ -23,7 +23,7 @@ def trace(r):
         else: evs.append(ev('mmap', va=u(M + k * 4 * PG), length=u(4 * PG), kind='file_private', prot=3, fd=0, offset=u(r.choice([k * 4 * PG, k * 4 * PG, 0]))))
     end = M + n * 4 * PG
     pids = [1]; alive = {1: True}
-    for _ in range(r.randint(8, 24)):
+    for _ in steps(r, 8, 24):
         c = r.random(); pid = r.choice(pids)
         if not alive[pid]: pid = 1
         va = M + r.randint(0, n * 4 - 1) * PG

@@ -8,7 +8,7 @@ growth of the last one and moves of spans away and back (EFAULT unless one VMA),
 child's own changes and exit.
 Usage: aimed.py.
 """
-from aimed import away_and_back, ev, u, run
+from aimed import away_and_back, ev, run, steps, u
 M = 0x7f0000000000; N = 0x7f0010000000; PG = 0x1000
 ADV = ['HUGEPAGE', 'NOHUGEPAGE', 'DONTFORK', 'DOFORK', 'DONTDUMP', 'DODUMP', 'RANDOM', 'NORMAL']
 
@@ -25,7 +25,7 @@ def trace(r):
             a['offset'] = u(r.choice([k * 4 * PG, k * 4 * PG, k * 4 * PG, 0, (k + 1) * 4 * PG]))
         evs.append(ev('mmap', **a))
     pids = [1]; alive = {1: True}
-    for _ in range(r.randint(8, 24)):
+    for _ in steps(r, 8, 24):
         c = r.random(); pid = r.choice(pids)
         if not alive[pid]: pid = 1
         va = M + r.randint(0, n * 4 - 1) * PG

@@ -8,7 +8,7 @@ POPULATE_READ / POPULATE_WRITE / HUGEPAGE / NOHUGEPAGE, stores, reads, pins and 
 mremap of the whole 2 MiB, munmap of a piece.
 Usage: aimed.py.
 """
-from aimed import away_and_back, ev, io, u, run
+from aimed import away_and_back, ev, io, run, steps, u
 M = 0x7f0000000000; N = 0x7f0010000000; B = 0x1000000; HP = 0x200000; PG = 0x1000
 
 def trace(r):
@@ -20,7 +20,7 @@ def trace(r):
     if grow: evs.append(ev('mremap', va=u(M), old_length=u(HP), new_length=u(2 * HP), flags=0))
     if r.random() < 0.7: evs.append(ev('memset', va=u(M + r.choice([0, HP])), length=u(8), byte=r.randint(1, 255)))
     # make pieces
-    for _ in range(r.randint(1, 3)):
+    for _ in steps(r, 1, 3):
         c = r.random(); at = M + r.choice([0, HP]) + r.randint(1, 500) * PG
         if c < 0.4:
             evs += away_and_back(1, at, 2 * PG, N)
@@ -29,7 +29,7 @@ def trace(r):
             evs.append(ev('mprotect', va=u(at), length=u(PG), prot=1))
             evs.append(ev('mprotect', va=u(at), length=u(PG), prot=3))
     pids = [1]; alive = {1: True}; iova = B
-    for _ in range(r.randint(8, 22)):
+    for _ in steps(r, 8, 22):
         c = r.random(); pid = r.choice(pids)
         if not alive[pid]: pid = 1
         h = M + r.choice([0, HP]); va = h + r.choice([0, PG, 2 * PG, 0x7000, HP - PG])
