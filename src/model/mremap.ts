@@ -247,15 +247,17 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
       const first = pieces[0];
       const inLine = first !== undefined && pieces.every((p) => p.offset - p.start === first.offset - first.start);
       let [mem, whole] = inLine ? withNewPages(c.w.mem, { ...first, end: addr + oldLen }) : [c.w.mem, undefined];
-      // (split off, a locked VMA's old range is a VMA of its own: its own tag)
-      let tag = locked ? undefined : (vma.link ?? (whole ? (whole.cow ?? whole.mobj) : undefined));
-      if (tag === undefined) [mem, tag] = newTag(mem);
-      c.w = { ...c.w, mem };
-      if (vma.link === undefined && !locked) mm = mapVma(mm, { ...vma, link: tag });
       // (all of the VMA moved, or a locked one's range split off: it lets go of its anon_vma,
       // unlink_anon_vmas, and an anonymous one takes its address as page offset again, as
       // unfaulted anonymous VMAs have: move_vma)
       const all = locked || (vma.start === addr && vma.end === addr + oldLen);
+      // (split off, a locked VMA's old range is a VMA of its own: its own tag. So is a whole VMA
+      // that let go of its anon_vma: alike now with a neighbour it had not merged with for want of
+      // one, it still does not merge, aimed vma_locks 1202/1364)
+      let tag = all ? undefined : (vma.link ?? (whole ? (whole.cow ?? whole.mobj) : undefined));
+      if (tag === undefined) [mem, tag] = newTag(mem);
+      c.w = { ...c.w, mem };
+      if (vma.link === undefined && !all) mm = mapVma(mm, { ...vma, link: tag });
       const unfaulted = ({ anon: _a, anonForked: _f, ...rest }: Vma): Vma => (vmaHasFile(c.w.mem, rest) ? rest : { ...rest, pgoffDelta: rest.start - rest.offset });
       for (const piece of pieces) {
         const x = locked ? withFlags(piece, (piece.flags ?? 0) & ~VM_LOCKED_MASK) : piece;

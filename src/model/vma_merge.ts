@@ -48,7 +48,11 @@ export const sameKernelVma = (a: Vma, b: Vma): boolean =>
   (a.flags ?? 0) === (b.flags ?? 0) &&
   a.anon === b.anon &&
   (a.cow === undefined) === (b.cow === undefined) &&
-  (a.mobj === b.mobj ? a.offset + (a.end - a.start) === b.offset : a.cow === undefined) &&
+  // (the same object at offsets that do not run on is two VMAs, unless the pieces are private and
+  // tagged one: a DONTUNMAP move leaves the moved pages in their object, and the VMA they went to
+  // may merge with the old range's, whose pages are new, by their page offsets: aimed vma_locks
+  // 1202/0368)
+  (a.mobj === b.mobj ? a.offset + (a.end - a.start) === b.offset || (!a.shared && a.link !== undefined && a.link === b.link) : a.cow === undefined) &&
   (a.shared ? a.mobj === b.mobj && a.link === b.link : group(a) === group(b));
 
 /** The model VMAs that make up `v`'s kernel VMA, in address order. */

@@ -201,11 +201,16 @@ describe('mremap (Linux 6.12.117 answers)', () => {
 // mapping moved, the old range then unmapped (or, after DONTUNMAP, empty), a growth in place.
 kernelTraceSuite('mremap where the kernel chooses (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'mremap'), 1, 10);
 
-// DONTUNMAP of a locked shared mapping (#97 in docs/oracle.md): move_vma splits the old range off
-// and clears its lock flags (vm_flags_clear, which merges nothing), so it stays a VMA of its own
-// however alike its neighbours now are; an mremap across it and a neighbour is EFAULT until a
-// change over all of them merges them (mprotect). The model had taken the unlocked pieces for one.
-kernelTraceSuite('mremap DONTUNMAP of locked shared memory (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'dontunmap_locked'), 3, 10);
+// Which VMAs an mremap with DONTUNMAP leaves (#97, #99, #100 in docs/oracle.md). Of a locked shared
+// mapping, move_vma splits the old range off and clears its lock flags (vm_flags_clear, which
+// merges nothing): a VMA of its own however alike its neighbours now are. A whole VMA moved lets go
+// of its anon_vma (unlink_anon_vmas), which makes it alike with a neighbour it could not merge
+// with for want of one: still two. And the VMA a move makes right after its own VMA's end takes a
+// page offset of its address (copy_vma: unfaulted anonymous memory) and may merge later with the
+// old range, whose pages are new: one VMA of pieces of one object at offsets that do not run on.
+// An mremap across two VMAs is EFAULT, growth in place of one succeeds, until a change over them
+// merges them (mprotect).
+kernelTraceSuite('mremap DONTUNMAP and the VMAs it leaves (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'dontunmap'), 8, 5);
 
 // A growth merges with the mapping its new end meets, where the two agree (page offsets in line,
 // anon_vmas compatible): in place through vma_merge_extend, and a move's through copy_vma, which

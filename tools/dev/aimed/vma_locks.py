@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""
+Aimed random traces for the oracle (docs/oracle.md, session 31): VMAs whose flags change without a
+merge, beside those that merge (after #97: DONTUNMAP clears a locked VMA's lock flags and merges
+nothing). Adjacent mappings, anonymous and of a tmpfs file and a memfd, shared and private;
+mlock, mlock2(MLOCK_ONFAULT), munlock, mlockall(MCL_FUTURE [| MCL_ONFAULT]) and munlockall over
+pieces of them; mremap moves with DONTUNMAP and FIXED, growths and shrinks; fork (the child's
+VMAs lose their lock flags) and the child's own changes; stores; and moves of spans away and back,
+EFAULT unless the span is one VMA.
+Usage: aimed.py.
+"""
+from aimed import away_and_back, ev, run, steps, u
+M = 0x7f0000000000; N = 0x7f0010000000; D = 0x7f0020000000; PG = 0x1000
+
+def trace(r):
+    mine = f'/tmp/aimed-{r.getrandbits(48):012x}'
+    evs = [ev('open', path=mine, flags=0o302), ev('ftruncate', fd=0, length=u(0x40000)),
+           ev('memfd_create', name='m', flags=0), ev('ftruncate', fd=1, length=u(0x40000))]
+    n = r.randint(3, 5)
+    for k in range(n):
+        kind = r.choice(['file_shared', 'file_private', 'memfd', 'private_anon', 'private_anon'])
+        a = dict(va=u(M + k * 4 * PG), length=u(4 * PG), kind=kind, prot=3)
+        if kind != 'private_anon':
+            a['fd'] = 1 if kind == 'memfd' else 0
+            a['offset'] = u(r.choice([k * 4 * PG, k * 4 * PG, 0]))
+        evs.append(ev('mmap', **a))
+    pids = [1]; alive = {1: True}
+    for _ in steps(r, 8, 24):
+        c = r.random(); pid = r.choice(pids)
+        if not alive[pid]: pid = 1
+        va = M + r.randint(0, n * 4 - 1) * PG
+        ln = r.choice([PG, 2 * PG, 4 * PG, 6 * PG])
+        if c < 0.10: evs.append(ev('memset', pid=pid, va=u(va), length=u(8), byte=r.randint(1, 255)))
+        elif c < 0.22: evs.append(ev('mlock', pid=pid, va=u(va), length=u(ln), flags=r.choice([0, 0, 1])))
+        elif c < 0.30: evs.append(ev('munlock', pid=pid, va=u(va), length=u(ln)))
+        elif c < 0.33: evs.append(ev('mlockall', pid=pid, flags=r.choice([2, 6])))
+        elif c < 0.36: evs.append(ev('munlockall', pid=pid))
+        elif c < 0.42: evs.append(ev('mprotect', pid=pid, va=u(va), length=u(ln), prot=r.choice([1, 3, 3])))
+        elif c < 0.46: evs.append(ev('madvise', pid=pid, va=u(va), length=u(ln), advice=r.choice(['DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'DONTNEED'])))
+        elif c < 0.58:
+            # a move: DONTUNMAP (the old range stays) or FIXED alone, to a free place or back next to the rest
+            to = r.choice([N, N + 4 * PG, D, M + n * 4 * PG])
+            evs.append(ev('mremap', pid=pid, va=u(va), old_length=u(ln), new_length=u(ln), flags=r.choice([7, 7, 3]), new_va=u(to)))
+        elif c < 0.63:
+            evs.append(ev('mremap', pid=pid, va=u(va), old_length=u(ln), new_length=u(r.choice([PG, 2 * PG, 8 * PG])), flags=r.choice([0, 1])))
+        elif c < 0.66: evs.append(ev('munmap', pid=pid, va=u(va), length=u(PG)))
+        elif c < 0.70 and len(pids) == 1: evs.append(ev('fork', child=2)); pids.append(2); alive[2] = True
+        elif c < 0.72 and alive.get(2): evs.append(ev('exit', pid=2)); alive[2] = False
+        else:
+            a = r.choice([M + r.randint(0, n * 4 - 2) * PG, N + r.randint(0, 6) * PG, D])
+            span = r.choice([2, 3, 4, 6, 8]) * PG
+            evs += away_and_back(pid, a, span, 0x7f0030000000)
+    return evs
+
+run('k', trace)
