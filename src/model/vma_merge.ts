@@ -155,12 +155,11 @@ function mergeableAnon(a1: string | undefined, a2: string | undefined, nb: Vma |
  * piece of the result as one VMA (a new tag: an id no object has) with the
  * anon_vma it ends up with. `apart`: neighbours it may not merge with (the
  * VMA a DONTUNMAP move keeps, copy_vma). `laterNext`: next neighbours that
- * decide their merge with it themselves, later (mergeChanged). `withEqual`:
- * the range is an existing VMA whose neighbours it now equals are merged
- * with it (mergeChanged; a new mapping's equal neighbours are one VMA with
- * it already).
+ * decide their merge with it themselves, later (mergeChanged). A neighbour
+ * the range equals (sameKernelVma: untagged pieces alike, a shared file's at
+ * running offsets) is one VMA with it, and takes the new tag with it.
  */
-export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean, laterNext?: (v: Vma) => boolean, withEqual = false): [Mm, Memory] {
+export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v: Vma) => boolean, laterNext?: (v: Vma) => boolean): [Mm, Memory] {
   const a = range[0];
   const z = range[range.length - 1];
   if (!a || !z || !range.every((x) => sameFile(mem, a, x))) return [mm, mem];
@@ -174,11 +173,13 @@ export function mergeNew(mm: Mm, mem: Memory, range: readonly Vma[], apart?: (v:
   // (with both, the two neighbours must suit each other too: are_anon_vmas_compatible)
   const right = next !== undefined && mergeableAnon(a.anon, next.anon, next) && kernelPgoff(next) === pgoff + (z.end - a.start) && !(left && !mergeableAnon(prev.anon, next.anon, undefined));
   if (!left && !right) return [mm, mem];
-  // `withEqual` (an existing VMA changed, mergeChanged): a neighbour the range now equals is the
-  // kernel's neighbour VMA merged with it, so its pieces take the new tag too (seed 221: a VMA whose
-  // protection came to equal both neighbours', one of them tagged, merges with both)
-  const eqL = withEqual && before !== undefined && can(before) && before.end === a.start && sameKernelVma(before, a);
-  const eqR = withEqual && after !== undefined && can(after) && after.start === z.end && sameKernelVma(z, after);
+  // A neighbour the range equals is one VMA with it, so its pieces take the new tag too: an existing
+  // VMA changed (mergeChanged) merges with a neighbour it now equals (seed 221: a VMA whose protection
+  // came to equal both neighbours', one of them tagged, merges with both), and a new mapping of a
+  // shared file merged with the tagged VMA after it is one VMA with the untagged one before it at
+  // running offsets too (aimed vma_merges_files 1210/1281: left behind, that one looked apart).
+  const eqL = before !== undefined && can(before) && before.end === a.start && sameKernelVma(before, a);
+  const eqR = after !== undefined && can(after) && after.start === z.end && sameKernelVma(z, after);
   const pieces = [...(left ? kernelVmaPieces(mm, prev) : eqL ? kernelVmaPieces(mm, before) : []), ...range, ...(right ? kernelVmaPieces(mm, next!) : eqR ? kernelVmaPieces(mm, after) : [])];
   const anon = a.anon ?? (left ? prev.anon : undefined) ?? (right ? next!.anon : undefined);
   const [tagged, tag] = newTag(mem);
@@ -280,7 +281,7 @@ export function mergeChanged(before: Mm, mm: Mm, mem: Memory, start: bigint, end
       const hi = old[old.length - 1]!.end < end ? old[old.length - 1]!.end : end;
       range = vmasIn(mm, lo, hi);
     } else range = kernelVmaPieces(mm, cur);
-    [mm, mem] = mergeNew(mm, mem, range, undefined, later, true);
+    [mm, mem] = mergeNew(mm, mem, range, undefined, later);
     pos = range[range.length - 1]!.end;
   }
   return [mm, mem];

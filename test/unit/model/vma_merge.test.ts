@@ -232,9 +232,12 @@ kernelTraceSuite('a maps snapshot re-protects as mprotect (Linux 6.12.117 answer
  * VMA with an anon_vma does not merge into a neighbour without one, one
  * without merges into one with); and a page moved out of a VMA a DONTNEED
  * tagged as one is a VMA of its own, which merges by page offset where it
- * lands. Each trace's answers are Linux 6.12.117's.
+ * lands. A new mapping that merges with a VMA the model tags (made of
+ * pieces) is one VMA with the untagged one before it too, when it continues
+ * that one (#101: eq_neighbour_*, random_long_*). Each trace's answers are
+ * Linux 6.12.117's.
  */
-kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'merge_order'), 9, 6);
+kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'merge_order'), 14, 6);
 
 // A VMA's first anonymous fault takes a neighbour's anon_vma where the two are anon_vma_compatible
 // (adjacent, the same file, the same flags but for read, write and exec, page offsets in line) and
