@@ -67,15 +67,15 @@ function onlyFaults(d: StepDelta): boolean {
   const a = d.prev;
   const b = d.next;
   if (a.ctxs !== b.ctxs || a.files !== b.files || a.hw !== b.hw || a.journal !== b.journal || a.userLockedVm !== b.userLockedVm) return false;
-  let tagged = false;
+  let given = false;
   for (const [, [p, q]] of diffMap(a.procs, b.procs)) {
     const anon = p && q ? onlyAnonVmas(p.mm.vmas, q.mm.vmas, a.mem.nextMobj) : false;
     if (!anon || !sameExcept(p!, q!, ['mm'])) return false;
-    tagged ||= anon === 'tagged';
+    given ||= anon !== 'same';
   }
-  if (a.mem === b.mem) return !tagged;
-  // (a new tag is taken from the object ids: vma_merge.ts newTag)
-  if ((tagged ? b.mem.nextMobj <= a.mem.nextMobj : a.mem.nextMobj !== b.mem.nextMobj) || a.mem.paths !== b.mem.paths) return false;
+  if (a.mem === b.mem) return !given;
+  // (a new anon_vma's identity, and a new tag, are taken from the object ids: vma_merge.ts newTag)
+  if ((given ? b.mem.nextMobj < a.mem.nextMobj : a.mem.nextMobj !== b.mem.nextMobj) || a.mem.paths !== b.mem.paths) return false;
   for (const [, [m, n]] of diffMap(a.mem.mobjs, b.mem.mobjs)) {
     // (a fault, or a file pin, puts a hugetlbfs file's pages in its cache, and they stay: Mobj.hugeCached;
     // of a file whose cache the model does not follow, the cache may hold pages from then on: Mobj.mayCache)
@@ -144,22 +144,18 @@ function sameExcept<T extends object>(a: T, b: T, except: readonly (keyof T)[]):
 }
 
 /**
- * The same VMAs, but for anon_vmas a fault gave them (model/vma_merge.ts
- * withAnonVma), and the new tag one took where its neighbour's made it look
- * one VMA with it ('tagged': a tag at or past `nextMobj`, the allocator's
- * mark before the step). False where anything else changed.
+ * The same VMAs ('same'), or the same but for anon_vmas a fault gave them
+ * (model/vma_merge.ts withAnonVma: 'anon'), and the new tag one took where its
+ * neighbour's made it look one VMA with it (a tag at or past `nextMobj`, the
+ * allocator's mark before the step). False where anything else changed.
  */
-function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas'], nextMobj: number): false | 'anon' | 'tagged' {
-  if (a === b) return 'anon';
-  let tagged = false;
+function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas'], nextMobj: number): false | 'same' | 'anon' {
+  if (a === b) return 'same';
   for (const [, [v, u]] of diffMap(a, b)) {
     if (!v || !u || v.anon !== undefined || u.anon === undefined || !sameExcept(v, u, ['anon', 'link'])) return false;
-    if (v.link !== u.link) {
-      if (u.link === undefined || u.link < nextMobj) return false;
-      tagged = true;
-    }
+    if (v.link !== u.link && (u.link === undefined || u.link < nextMobj)) return false;
   }
-  return tagged ? 'tagged' : 'anon';
+  return 'anon';
 }
 
 /** Whether a pages object of the context the event went to had last_npinned off npinned before it. */

@@ -216,7 +216,15 @@ export function withAnonVma(mm: Mm, mem: Memory, at: Vma): [Mm, Memory] {
   const reuse = (nb: Vma | undefined, a: Vma, b: Vma): string | undefined => (nb?.anon !== undefined && !nb.anonForked && anonVmaCompatible(mem, a, b) ? nb.anon : undefined);
   const next = mm.vmas.ceil(last.end)?.[1];
   const prev = mm.vmas.lower(first.start)?.[1];
-  const id = (next && reuse(next, last, next)) ?? (prev && reuse(prev, prev, first)) ?? `${first.mobj}@${first.start.toString(16)}`;
+  // (else a new one: its own identity, taken from the object ids as tags are; an identity made of
+  // the VMA's object and address came round again once a VMA that had let go of its anon_vma got
+  // a new one, and the two took each other's for one: aimed vma_locks 1203/2080)
+  let id = (next && reuse(next, last, next)) ?? (prev && reuse(prev, prev, first));
+  if (id === undefined) {
+    let n: number;
+    [mem, n] = newTag(mem);
+    id = `anon_vma ${n}`;
+  }
   // A fault merges nothing: a neighbour whose anon_vma this VMA took, alike in all else, stays a
   // VMA of its own, so the pieces take a tag of their own where they would look one with it
   // (aimed vma_merges 931/0990: an mremap across the two is EFAULT).
