@@ -854,6 +854,11 @@ function eachPagePiece(off: bigint, length: number, fn: (index: number, inPage: 
   }
 }
 
+/** A new `link` tag: an id no object or tag has (tags are objects' ids, and this one is taken from their allocator). */
+export function newTag(mem: Memory): [Memory, number] {
+  return [{ ...mem, nextMobj: mem.nextMobj + 1 }, mem.nextMobj];
+}
+
 /**
  * fork(): the child's address space. Shared mappings keep their objects;
  * private ones get a new object that starts with the parent's contents
@@ -868,6 +873,8 @@ export function forkMm(mm: Mm, mem: Memory, sameKernelVma: (a: Vma, b: Vma) => b
   // keeps of one kernel VMA share the child's, VMAs a split made, which share the parent's, do not)
   let prev: Vma | undefined;
   let prevAnon: string | undefined;
+  // (the child's previous VMA piece, if its pages were wiped: WIPEONFORK)
+  let prevWiped: Vma | undefined;
   const privateCopy = (id: number): number => {
     let nid = remap.get(id);
     if (nid === undefined) {
@@ -886,8 +893,17 @@ export function forkMm(mm: Mm, mem: Memory, sameKernelVma: (a: Vma, b: Vma) => b
     const flags = v.flags ?? 0;
     let nv = v;
     // (WIPEONFORK is only ever on private anonymous memory)
-    if (flags & VM_WIPEONFORK) [mem, nv] = withNewPages(mem, v);
-    else if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };
+    const samePrev = prev !== undefined && sameKernelVma(prev, parentVma);
+    if (flags & VM_WIPEONFORK) {
+      [mem, nv] = withNewPages(mem, v);
+      // (dup_mmap copies the VMA whole, not its pages: the pieces the model keeps of it each get new
+      // pages and no anon_vma, so they are tagged one VMA, as they were in the parent (aimed vma_locks
+      // 1403/0973), and apart from the next VMA, which an anon_vma of its own may have told apart
+      // there (vma_locks 1406/0736): a tag of the child's own for each)
+      let tag = samePrev ? prevWiped?.link : undefined;
+      if (tag === undefined) [mem, tag] = newTag(mem);
+      nv = { ...nv, link: tag };
+    } else if (!v.shared && v.cow === undefined) nv = { ...v, mobj: privateCopy(v.mobj) };
     else if (v.cow !== undefined) nv = { ...v, cow: privateCopy(v.cow) };
     // The child's VMA gets an anon_vma of its own whose chain holds the parent's too (anon_vma_fork),
     // or none: a wiped one starts without (dup_mmap), as does one whose parent had none.
@@ -898,6 +914,7 @@ export function forkMm(mm: Mm, mem: Memory, sameKernelVma: (a: Vma, b: Vma) => b
       nv = flags & VM_WIPEONFORK ? rest : { ...rest, anon, anonForked: true };
     } else prevAnon = undefined;
     prev = parentVma;
+    prevWiped = flags & VM_WIPEONFORK ? nv : undefined;
     vmas = vmas.set(nv.start, nv);
     return true;
   });

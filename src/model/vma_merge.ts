@@ -23,7 +23,9 @@
  * unshare). Shared memory merges the same way, without anon_vmas (but
  * hugetlb memory, VM_DONTEXPAND, which never merges).
  */
-import { VM_EXEC, VM_HUGETLB, VM_LOCKED_MASK, findVma, isHugetlbVma, pastEof, vmaHasFile, vmasIn, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+import { VM_EXEC, VM_HUGETLB, VM_LOCKED_MASK, findVma, isHugetlbVma, newTag, pastEof, vmaHasFile, vmasIn, withVmas, type Memory, type Mm, type Vma } from './mm.js';
+
+export { newTag };
 
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
@@ -106,10 +108,6 @@ export function keepForkedApart(parent: Mm, child: Mm, mem: Memory): [Mm, Memory
   return [withVmas(child, vmas), mem];
 }
 
-/** A new `link` tag: an id no object or tag has (tags are objects' ids, and this one is taken from their allocator). */
-export function newTag(mem: Memory): [Memory, number] {
-  return [{ ...mem, nextMobj: mem.nextMobj + 1 }, mem.nextMobj];
-}
 
 /** The kernel's vm_pgoff of `v`, in bytes. */
 const kernelPgoff = (v: Vma): bigint => v.offset + (v.pgoffDelta ?? 0n);

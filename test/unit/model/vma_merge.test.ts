@@ -266,5 +266,8 @@ kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import
 // and gets one again, its neighbour's flags too different to share, has one of its own, so the two
 // do not merge when made alike; the model had named anon_vmas by object and address, and the file's
 // object at the same address named the neighbour's (anon_vma_anew_*; random_long_k12* from aimed
-// sequences over VMA flag changes).
-kernelTraceSuite("anon_vmas reused from a neighbour, and fork's (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'anon_reuse'), 16, 4);
+// sequences over VMA flag changes). And WIPEONFORK (#103): the child's copy of such a VMA has new
+// pages and no anon_vma, one VMA however many pieces the model keeps of it, and apart from a
+// neighbour the parent told apart by its anon_vma alone (wipe_pieces_one_vma, wipe_two_vmas,
+// random_wipe_*).
+kernelTraceSuite("anon_vmas reused from a neighbour, and fork's (Linux 6.12.117 answers)", join(import.meta.dirname, 'traces', 'anon_reuse'), 21, 4);
