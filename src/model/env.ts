@@ -21,7 +21,7 @@ import { folioPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
-import { cowFaultPastEof, keepForkedApart, mergeChanged, mergeNew, sameKernelVma, splitKernelVma } from './vma_merge.js';
+import { cowFaultPastEof, keepForkedApart, kernelVmaPieces, mergeChanged, mergeNew, sameKernelVma, splitKernelVma } from './vma_merge.js';
 import { canDoMlock, faultInVma, mlock, mlockall, mlockFutureOk, munlock, munlockall, populate, populated, tooMuchToFault, tooMuchToFaultIn } from './mlock.js';
 
 export type EnvHandler = (w: World, pid: number, a: Fields, ev: Event) => [World, Result];
@@ -512,9 +512,39 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
     }
     return [w2, changed[1]];
   };
+  // mprotect_fixup, VMA by VMA, as the kernel walks them, where a VMA is faulted in: each merges
+  // when the walk reaches it, after the fault of the one before it (which may take an anon_vma
+  // that keeps it from merging with the one after it: aimed vma_merges 1405/0852), before its own.
+  const walk = (limit: bigint, errno: string | 0): [World, Result] => {
+    let cur = w;
+    let pos = va;
+    while (pos < limit) {
+      const at = findVma(p.mm, pos) ?? p.mm.vmas.ceil(pos)?.[1];
+      if (!at || at.start >= limit) break;
+      const pieces = kernelVmaPieces(p.mm, at);
+      const from = pieces[0]!.start > pos ? pieces[0]!.start : pos;
+      const last = pieces[pieces.length - 1]!.end;
+      const to = last < limit ? last : limit;
+      const q = proc(cur, pid);
+      const changed = protectRange(q.mm, cur.mem, from, to, read, write, exec).mm;
+      const [merged, mem] = mergeChanged(q.mm, settle(changed, from, to), cur.mem, from, to);
+      if (merged !== q.mm || mem !== cur.mem) cur = setProc({ ...cur, mem }, { ...q, mm: merged });
+      if (write && madeWritable(at)) {
+        const now = findVma(proc(cur, pid).mm, from);
+        if (now?.write) {
+          const [faulted, failed] = faultInVma(cur, pid, now, from, to, true);
+          if (failed && failed !== 'eof') return [w, failed];
+          cur = faulted;
+        }
+      }
+      pos = to;
+    }
+    return [cur, { errno }];
+  };
   const whole = protectRange(p.mm, w.mem, va, end, read, write, exec);
-  if (whole.refused) return done(whole.mm, whole.refused);
-  if (whole.reached < end) return done(whole.mm, 'ENOMEM');
+  const faults = write && vmasIn(p.mm, va, whole.reached).some(madeWritable);
+  if (whole.refused) return faults ? walk(whole.reached, whole.refused) : done(whole.mm, whole.refused);
+  if (whole.reached < end) return faults ? walk(whole.reached, 'ENOMEM') : done(whole.mm, 'ENOMEM');
   if (splitsHugetlb(w, pid, end) && changes(end - 1n)) {
     // (the VMAs before it change; it is split at the range's start first, and that split stays)
     const last = p.mm.vmas.floor(end - 1n)![1];
@@ -522,7 +552,7 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
     const [split, mem] = last.start < va ? splitKernelVma(before, w.mem, va) : [before, w.mem];
     return done(split, 'EINVAL', mem);
   }
-  return done(whole.mm, 0);
+  return faults ? walk(end, 0) : done(whole.mm, 0);
 }
 
 /** The call's answer with the process's new memory map (the very same World when the map did not change). */

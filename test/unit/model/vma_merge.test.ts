@@ -234,10 +234,13 @@ kernelTraceSuite('a maps snapshot re-protects as mprotect (Linux 6.12.117 answer
  * tagged as one is a VMA of its own, which merges by page offset where it
  * lands. A new mapping that merges with a VMA the model tags (made of
  * pieces) is one VMA with the untagged one before it too, when it continues
- * that one (#101: eq_neighbour_*, random_long_*). Each trace's answers are
- * Linux 6.12.117's.
+ * that one (#101: eq_neighbour_*, random_long_f1210_1281 and the like).
+ * And mprotect faults a locked VMA it makes writable before the walk
+ * reaches the next VMA, whose merge then meets the anon_vma that fault took
+ * (#104: mprotect_fault_order, random_long_g1405_0852). Each trace's answers
+ * are Linux 6.12.117's.
  */
-kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'merge_order'), 14, 6);
+kernelTraceSuite('the order of VMA merges (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'merge_order'), 16, 6);
 
 // A VMA's first anonymous fault takes a neighbour's anon_vma where the two are anon_vma_compatible
 // (adjacent, the same file, the same flags but for read, write and exec, page offsets in line) and
