@@ -145,9 +145,10 @@ function sameExcept<T extends object>(a: T, b: T, except: readonly (keyof T)[]):
 
 /**
  * The same VMAs ('same'), or the same but for anon_vmas a fault gave them
- * (model/vma_merge.ts withAnonVma: 'anon'), and the new tag one took where its
- * neighbour's made it look one VMA with it (a tag at or past `nextMobj`, the
- * allocator's mark before the step). False where anything else changed.
+ * (model/vma_merge.ts withAnonVma: 'anon'; a new one's identity is taken from
+ * the object ids), and the new tag one took where its neighbour's made it look
+ * one VMA with it (a tag at or past `nextMobj`, the allocator's mark before
+ * the step). False where anything else changed.
  */
 function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas'], nextMobj: number): false | 'same' | 'anon' {
   if (a === b) return 'same';

@@ -108,7 +108,6 @@ export function keepForkedApart(parent: Mm, child: Mm, mem: Memory): [Mm, Memory
   return [withVmas(child, vmas), mem];
 }
 
-
 /** The kernel's vm_pgoff of `v`, in bytes. */
 const kernelPgoff = (v: Vma): bigint => v.offset + (v.pgoffDelta ?? 0n);
 
