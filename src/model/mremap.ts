@@ -305,8 +305,13 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
     range = piecesOf(mm, newAddr, newAddr + newLen);
   }
   let mem: typeof c.w.mem;
-  // (not with the VMA a DONTUNMAP move keeps, when it has no anon_vma: copy_vma keeps the two apart)
-  const kept = c.flags & MREMAP_DONTUNMAP && pieces[0]?.anon === undefined ? (x: Vma) => x.start >= vma.start && x.end <= vma.end : undefined;
+  // (not with the VMA a DONTUNMAP move keeps, when it has no anon_vma: copy_vma keeps the two apart;
+  // of a locked VMA that is the old range alone, split off first, and what was split from it may
+  // merge: aimed vma_locks 1701/0005, a page moved to just past its VMA's end merged with the rest)
+  const splitOff = ((vma.flags ?? 0) & VM_LOCKED) !== 0;
+  const keptFrom = splitOff ? addr : vma.start;
+  const keptTo = splitOff ? addr + oldLen : vma.end;
+  const kept = c.flags & MREMAP_DONTUNMAP && pieces[0]?.anon === undefined ? (x: Vma) => x.start >= keptFrom && x.end <= keptTo : undefined;
   [mm, mem] = mergeNew(mm, c.w.mem, range.map((v) => mm.vmas.get(v.start) ?? v), kept);
   c.w = { ...c.w, mem };
   // The page tables move too (huge_memory.ts); the old range's go where no VMA is left.
