@@ -487,34 +487,14 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   if (big) return [w, big];
   const done = (mm: Mm, errno: string | 0, split = w.mem): [World, Result] => {
     const [merged, mem] = mergeChanged(p.mm, settle(mm, va, end), split, va, end);
-    const changed = withMm(mem === w.mem ? w : { ...w, mem }, p, merged, errno);
-    let w2 = changed[0];
-    // mprotect_fixup: a locked private VMA made writable is faulted in for writing (COW broken now,
-    // not at the first store), unless it locks on fault; what that meets is not the call's concern.
-    if (write)
-      for (const v of vmasIn(p.mm, va, end)) {
-        if (!madeWritable(v)) continue;
-        const from = v.start > va ? v.start : va;
-        const now = findVma(proc(w2, pid).mm, from);
-        if (!now?.write) continue;
-        const [faulted, failed] = faultInVma(w2, pid, now, from, v.end < end ? v.end : end, true);
-        if (failed && failed !== 'eof') return [w, failed];
-        w2 = faulted;
-      }
-    // The kernel faults each such VMA in before it reaches the next one, whose merge then sees the
-    // anon_vma that fault took (from that very neighbour, find_mergeable_anon_vma): so the merges
-    // are looked at again (aimed vma_merges 953/0416: a locked read-only VMA made writable, then
-    // the one after it merges into it).
-    if (w2 !== changed[0]) {
-      const q = proc(w2, pid);
-      const [again, mem2] = mergeChanged(p.mm, q.mm, w2.mem, va, end);
-      if (again !== q.mm || mem2 !== w2.mem) w2 = setProc({ ...w2, mem: mem2 }, { ...q, mm: again });
-    }
-    return [w2, changed[1]];
+    return withMm(mem === w.mem ? w : { ...w, mem }, p, merged, errno);
   };
-  // mprotect_fixup, VMA by VMA, as the kernel walks them, where a VMA is faulted in: each merges
-  // when the walk reaches it, after the fault of the one before it (which may take an anon_vma
-  // that keeps it from merging with the one after it: aimed vma_merges 1405/0852), before its own.
+  // mprotect_fixup: a locked private VMA made writable is faulted in for writing (COW broken now,
+  // not at the first store), unless it locks on fault; what that meets is not the call's concern.
+  // Where that happens the VMAs go one by one, as the kernel walks them: each merges when the walk
+  // reaches it, after the fault of the one before it, which may take an anon_vma that keeps it from
+  // merging with the one after it (aimed vma_merges 1405/0852), or that it takes from that very
+  // neighbour, which then merges into it (vma_merges 953/0416); then it is faulted in itself.
   const walk = (limit: bigint, errno: string | 0): [World, Result] => {
     let cur = w;
     let pos = va;
@@ -546,10 +526,11 @@ function mprotect(w: World, pid: number, a: Fields): [World, Result] {
   if (whole.refused) return faults ? walk(whole.reached, whole.refused) : done(whole.mm, whole.refused);
   if (whole.reached < end) return faults ? walk(whole.reached, 'ENOMEM') : done(whole.mm, 'ENOMEM');
   if (splitsHugetlb(w, pid, end) && changes(end - 1n)) {
-    // (the VMAs before it change; it is split at the range's start first, and that split stays)
+    // (the VMAs before it change; or, the range starting inside it, it is split at the range's
+    // start first, and that split stays)
     const last = p.mm.vmas.floor(end - 1n)![1];
-    const before = protectRange(p.mm, w.mem, va, last.start, read, write, exec).mm;
-    const [split, mem] = last.start < va ? splitKernelVma(before, w.mem, va) : [before, w.mem];
+    if (last.start >= va) return faults ? walk(last.start, 'EINVAL') : done(protectRange(p.mm, w.mem, va, last.start, read, write, exec).mm, 'EINVAL');
+    const [split, mem] = splitKernelVma(p.mm, w.mem, va);
     return done(split, 'EINVAL', mem);
   }
   return faults ? walk(end, 0) : done(whole.mm, 0);

@@ -909,7 +909,7 @@ export function forkMm(mm: Mm, mem: Memory, sameKernelVma: (a: Vma, b: Vma) => b
     // or none: a wiped one starts without (dup_mmap), as does one whose parent had none.
     if (nv.anon !== undefined) {
       const { anon: _parentAnon, anonForked: _f, ...rest } = nv;
-      const anon = prev !== undefined && prevAnon !== undefined && sameKernelVma(prev, parentVma) ? prevAnon : `${nv.cow ?? nv.mobj}@${nv.start.toString(16)}`;
+      const anon = samePrev && prevAnon !== undefined ? prevAnon : `${nv.cow ?? nv.mobj}@${nv.start.toString(16)}`;
       prevAnon = anon;
       nv = flags & VM_WIPEONFORK ? rest : { ...rest, anon, anonForked: true };
     } else prevAnon = undefined;

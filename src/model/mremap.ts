@@ -11,11 +11,11 @@
  */
 import type { Fields, Result } from '../events/event.js';
 import { u64 } from './args.js';
-import { PAGE_SIZE, vmaHugeSize, TASK_SIZE, VM_LOCKED, VM_LOCKED_MASK, findVma, isHugetlbVma, mapVma, pageAlign, unmapRange, vmaHasFile, vmasIn, withFlags, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
+import { PAGE_SIZE, vmaHugeSize, TASK_SIZE, VM_LOCKED, VM_LOCKED_MASK, findVma, isHugetlbVma, mapVma, newTag, pageAlign, unmapRange, vmaHasFile, vmasIn, withFlags, withNewPages, type Memory, type Mm, type Vma } from './mm.js';
 import { mlockFutureOk, populate, tooMuchToFaultIn } from './mlock.js';
 import type { World } from './state.js';
 import { move as movePmds, munmapFreeing, settle } from './huge_memory.js';
-import { kernelVmaPieces, mergeNew, newTag } from './vma_merge.js';
+import { kernelVmaPieces, mergeNew } from './vma_merge.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -226,10 +226,10 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
   const addr = c.addr;
   const pieces = piecesOf(c.mm, addr, addr + oldLen);
   let mm = c.mm;
+  // A locked VMA is split at the old range first, which then loses its lock flags: its locked
+  // pages are the new VMA's now (move_vma; locked_vm does not change).
+  const locked = ((vma.flags ?? 0) & VM_LOCKED) !== 0;
   if (oldLen) {
-    // A locked VMA is split at the old range first, which then loses its lock flags: its locked
-    // pages are the new VMA's now (move_vma; locked_vm does not change).
-    const locked = ((vma.flags ?? 0) & VM_LOCKED) !== 0;
     if (!(c.flags & MREMAP_DONTUNMAP)) mm = unmapRange(mm, addr, addr + oldLen);
     else if (vma.shared) {
       // (split off, a locked VMA's old range loses its lock flags by vm_flags_clear, which merges
@@ -308,9 +308,8 @@ function moveVma(c: Call, vma: Vma, oldLen: bigint, newLen: bigint, newAddr: big
   // (not with the VMA a DONTUNMAP move keeps, when it has no anon_vma: copy_vma keeps the two apart;
   // of a locked VMA that is the old range alone, split off first, and what was split from it may
   // merge: aimed vma_locks 1701/0005, a page moved to just past its VMA's end merged with the rest)
-  const splitOff = ((vma.flags ?? 0) & VM_LOCKED) !== 0;
-  const keptFrom = splitOff ? addr : vma.start;
-  const keptTo = splitOff ? addr + oldLen : vma.end;
+  const keptFrom = locked ? addr : vma.start;
+  const keptTo = locked ? addr + oldLen : vma.end;
   const kept = c.flags & MREMAP_DONTUNMAP && pieces[0]?.anon === undefined ? (x: Vma) => x.start >= keptFrom && x.end <= keptTo : undefined;
   [mm, mem] = mergeNew(mm, c.w.mem, range.map((v) => mm.vmas.get(v.start) ?? v), kept);
   c.w = { ...c.w, mem };

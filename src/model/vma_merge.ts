@@ -25,8 +25,6 @@
  */
 import { VM_EXEC, VM_HUGETLB, VM_LOCKED_MASK, findVma, isHugetlbVma, newTag, pastEof, vmaHasFile, vmasIn, withVmas, type Memory, type Mm, type Vma } from './mm.js';
 
-export { newTag };
-
 /** Which private pages a piece has: its private copies (a file mapping) or its anonymous object, unless tagged one with others. */
 const group = (v: Vma): number => v.link ?? v.cow ?? v.mobj;
 
