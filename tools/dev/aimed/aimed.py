@@ -39,6 +39,23 @@ def away_and_back(pid, va, length, to):
     return [ev('mremap', pid=pid, va=u(va), old_length=u(length), new_length=u(length), flags=3, new_va=u(to)),
             ev('mremap', pid=pid, va=u(to), old_length=u(length), new_length=u(length), flags=3, new_va=u(va))]
 
+def adjacent_mappings(r, base, kinds, offsets):
+    """A regular file under /tmp (fd 0) and a memfd (fd 1), each 256 KiB, then three to five adjacent
+    mappings of 4 pages from `base`, of kinds drawn from `kinds` (file_shared, file_private, memfd,
+    private_anon) at offsets drawn from `offsets(k)` for the k-th. Returns the events and how many."""
+    mine = f'/tmp/aimed-{r.getrandbits(48):012x}'
+    evs = [ev('open', path=mine, flags=0o302), ev('ftruncate', fd=0, length=u(0x40000)),
+           ev('memfd_create', name='m', flags=0), ev('ftruncate', fd=1, length=u(0x40000))]
+    n = r.randint(3, 5)
+    for k in range(n):
+        kind = r.choice(kinds)
+        a = dict(va=u(base + k * 4 * 0x1000), length=u(4 * 0x1000), kind=kind, prot=3)
+        if kind != 'private_anon':
+            a['fd'] = 1 if kind == 'memfd' else 0
+            a['offset'] = u(r.choice(offsets(k)))
+        evs.append(ev('mmap', **a))
+    return evs, n
+
 def run(prefix, trace):
     """Writes `{prefix}{seed}_{t:04d}.iort.jsonl` for t < COUNT (`{prefix}{seed}x{LONG}_...` when LONG is not 1), each the events `trace(r)` returns."""
     seed = int(sys.argv[1]); n = int(sys.argv[2])

@@ -9,21 +9,12 @@ VMAs lose their lock flags) and the child's own changes; stores; and moves of sp
 EFAULT unless the span is one VMA.
 Usage: aimed.py.
 """
-from aimed import away_and_back, ev, run, steps, u
+from aimed import adjacent_mappings, away_and_back, ev, run, steps, u
 M = 0x7f0000000000; N = 0x7f0010000000; D = 0x7f0020000000; PG = 0x1000
 
 def trace(r):
-    mine = f'/tmp/aimed-{r.getrandbits(48):012x}'
-    evs = [ev('open', path=mine, flags=0o302), ev('ftruncate', fd=0, length=u(0x40000)),
-           ev('memfd_create', name='m', flags=0), ev('ftruncate', fd=1, length=u(0x40000))]
-    n = r.randint(3, 5)
-    for k in range(n):
-        kind = r.choice(['file_shared', 'file_private', 'memfd', 'private_anon', 'private_anon'])
-        a = dict(va=u(M + k * 4 * PG), length=u(4 * PG), kind=kind, prot=3)
-        if kind != 'private_anon':
-            a['fd'] = 1 if kind == 'memfd' else 0
-            a['offset'] = u(r.choice([k * 4 * PG, k * 4 * PG, 0]))
-        evs.append(ev('mmap', **a))
+    evs, n = adjacent_mappings(r, M, ['file_shared', 'file_private', 'memfd', 'private_anon', 'private_anon'],
+                               lambda k: [k * 4 * PG, k * 4 * PG, 0])
     pids = [1]; alive = {1: True}
     for _ in steps(r, 8, 24):
         c = r.random(); pid = r.choice(pids)
