@@ -639,6 +639,8 @@ export interface FolioMappings {
   readonly shared: boolean;
   /** Every object, in every live process, that holds it: object -> the folio's first page index there. */
   readonly holders: ReadonlyMap<number, number>;
+  /** Whether a live process other than the one asking maps a page of it. */
+  readonly elsewhere: boolean;
 }
 
 /**
@@ -652,7 +654,8 @@ export interface FolioMappings {
  * but not its first page, if no more than 512 entries map it (oracle fuzz seed 175;
  * traces/fork_folio/ff_cold_shared, ff_likely_shared).
  */
-export function folioMappings(w: World, phys: bigint): FolioMappings {
+export function folioMappings(w: World, phys: bigint, asking: number): FolioMappings {
+  let elsewhere = false;
   let total = 0;
   let entire = 0;
   let firstMaps = 0;
@@ -662,6 +665,7 @@ export function folioMappings(w: World, phys: bigint): FolioMappings {
   eachFolioMapping(w, phys, (pid, mm, v, m, first, pieces) => {
     if (m.thpSmall?.has(first)) return;
     holders.set(m.id, first);
+    if (pid !== asking) elsewhere = true;
     const va = v.start + (BigInt(first) << PAGE_SHIFT) - v.offset;
     const h = down(va > v.start ? va : v.start);
     if (pmdsOf(mm).get(h) === PMD_HUGE) {
@@ -674,7 +678,7 @@ export function folioMappings(w: World, phys: bigint): FolioMappings {
     }
   });
   const shared = total > 1 && (entire > 0 || total > HPAGE_NR || firstMaps > 1);
-  return { shared, holders };
+  return { shared, holders, elsewhere };
 }
 
 /**
@@ -736,15 +740,16 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     // A huge page fork shared is split in every process that maps it (split_folio remaps each
     // mapping), and fails if a page of it is pinned in any of them; it stays fork shared while
     // another process maps a page of it (its pages copy on write).
+    // So is a piece of it mremap took elsewhere in this process: every object that holds the folio
+    // has its pages split (aimed thp_locks 2502x3/721: page 0 of a huge page across the model's
+    // pieces moved away, PAGEOUT of the rest, then the moved page is a small page).
     const all = new Map<number, number>(holders.map((x): [number, number] => [x.mobj, firstIn(x)]));
-    let elsewhere = false;
-    if (mem.forkedFolios?.has(phys)) {
-      const o = others(phys);
-      if (o.shared) continue;
-      for (const [id, f] of o.holders) if (!all.has(id)) all.set(id, f), (elsewhere = true);
-    }
+    const forked = mem.forkedFolios?.has(phys) === true;
+    const o = others(phys);
+    if (forked && o.shared) continue;
+    for (const [id, f] of o.holders) if (!all.has(id)) all.set(id, f);
     if ([...all].some(([id, f]) => pinned(id, f))) continue;
-    if (mem.forkedFolios?.has(phys) && !elsewhere) mem = { ...mem, forkedFolios: mem.forkedFolios.delete(phys) };
+    if (forked && !o.elsewhere) mem = { ...mem, forkedFolios: mem.forkedFolios!.delete(phys) };
     for (const [id, f] of all) {
       const now = mem.mobjs.get(id)!;
       mem = { ...mem, mobjs: mem.mobjs.set(id, { ...now, thpSmall: (now.thpSmall ?? PMap.emptyNumber<true>()).set(f, true) }) };

@@ -894,4 +894,8 @@ kernelTraceSuite('a huge page moved by mremap, whole or split (Linux 6.12.117 an
 // #95: nor is a huge page with a hole DONTNEED made (the model's piece of new pages there holds none of
 // it) in one run of entries: split (cold_splits_past_a_hole; random_pieces_z955_2102). #96: nor one that an
 // munmap left in two VMAs, the walk going VMA by VMA (cold_splits_across_vmas; random_pieces_z982_2904).
-kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 18, 6);
+// Session 32 (#106): a huge page across the model's pieces (a DONTNEED's new pages at its first page)
+// whose first page mremap moved away is still one folio: COLD or PAGEOUT of the rest, or COLD of the
+// moved page, splits it everywhere, the moved page included, unless a page of it is pinned
+// (moved_piece_*, random_locks_t2502x3_0721: five diverged before; moved_page_cold_rest, one object, did not).
+kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 24, 6);
