@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""
+Every sequence of a few calls, not a random draw (docs/oracle.md, session 32). Layouts 0-3 (VMAs):
+two adjacent mappings of 4 pages (private anonymous memory, a shared tmpfs file, a private one, a
+file beside anonymous memory) and 40 calls over them (stores; mlock, MLOCK_ONFAULT, munlock,
+mlockall; mprotect read-only and back; DONTNEED, WIPEONFORK, DONTFORK; mremap moves with and without
+DONTUNMAP, a move back beside the rest, a growth and a shrink in place; munmap; a mapping over a
+page; fork; pins by IOAS_MAP), probed after: whether each of a set of spans is one VMA (a move away
+and back), the bytes of every page, MD_CHECK_REFS of the pinned ones. Layouts 4-6 (huge pages): two
+huge pages' worth of private anonymous memory advised HUGEPAGE, with no huge page yet, one, or one
+across the model's pieces (a DONTNEED before it), and 35 calls (stores, a read, DONTNEED, COLD,
+PAGEOUT, POPULATE_*, NO/HUGEPAGE, WIPEONFORK, DONTFORK, mlock, mprotect, mremap of a page, of two,
+of the whole huge page to an aligned and an unaligned place, with DONTUNMAP, and back; munmap, fork,
+pins, unmap), probed by MD_CHECK_REFS with refs 1 and 0 (a compound page passes both), reads, a
+MD_CHECK_MAP and moves away and back. Random walks of 10-600 calls find states a few calls cannot
+build; these find the corners of the few calls they all start from, each of them, by construction.
+Usage, in an empty directory: python3 exhaustive.py LAYOUT LENGTH [START COUNT]: traces
+e{LAYOUT}l{LENGTH}_{i:06d}.iort.jsonl for sequence numbers i in [START, START + COUNT) (default all:
+calls ** LENGTH), then `iorewind oracle .`.
+"""
+import json, sys
+from aimed import HEADER, away_and_back, ev, io, u
+
+M = 0x7f0000000000; N = 0x7f0010000000; N2 = 0x7f0020000000; B = 0x1000000; PG = 0x1000; HP = 0x200000
+
+def span(p, n): return dict(va=u(M + p * PG), length=u(n * PG))
+def refs(va, n): return io('IOMMU_TEST_OP_MD_CHECK_REFS', id=0, check_refs={"length": u(PG), "uptr": u(va), "refs": n})
+
+class Family:
+    """Layouts that share a list of calls (and their setup and probes)."""
+    def __init__(self): self.ops = []
+    def op(self, name, *evs): self.ops.append((name, list(evs)))
+
+# --- VMAs (layouts 0-3): two adjacent mappings of 4 pages each ---
+VMA = Family(); op = VMA.op
+VMA_LAYOUTS = [
+    [('private_anon', None), ('private_anon', None)],
+    [('file_shared', 0), ('file_shared', 4 * PG)],
+    [('file_private', 0), ('file_private', 4 * PG)],
+    [('file_shared', 0), ('private_anon', None)],
+]
+for p in (0, 3, 4, 7): op(f'store{p}', ev('memset', va=u(M + p * PG), length=u(8), byte=0x40 + p))
+for p, n in ((0, 1), (1, 2), (3, 2), (0, 4), (2, 4), (0, 8)): op(f'mlock{p}+{n}', ev('mlock', flags=0, **span(p, n)))
+for p, n in ((1, 2), (0, 8)): op(f'onfault{p}+{n}', ev('mlock', flags=1, **span(p, n)))
+for p, n in ((3, 2), (0, 4), (0, 8)): op(f'munlock{p}+{n}', ev('munlock', **span(p, n)))
+for p, n in ((1, 2), (3, 2), (0, 8)):
+    op(f'ro{p}+{n}', ev('mprotect', prot=1, **span(p, n)))
+    op(f'rw{p}+{n}', ev('mprotect', prot=3, **span(p, n)))
+for p, n in ((1, 2), (0, 8)): op(f'dontneed{p}+{n}', ev('madvise', advice='DONTNEED', **span(p, n)))
+op('wipe3+2', ev('madvise', advice='WIPEONFORK', **span(3, 2)))
+op('dontfork0+4', ev('madvise', advice='DONTFORK', **span(0, 4)))
+for p, n, f in ((1, 2, 3), (3, 2, 3), (1, 2, 7), (3, 2, 7), (0, 4, 7)):
+    op(f'move{p}+{n}/{f}', ev('mremap', va=u(M + p * PG), old_length=u(n * PG), new_length=u(n * PG), flags=f, new_va=u(N)))
+op('back', ev('mremap', va=u(N), old_length=u(2 * PG), new_length=u(2 * PG), flags=3, new_va=u(M + 8 * PG)))
+op('grow4+4', ev('mremap', va=u(M + 4 * PG), old_length=u(4 * PG), new_length=u(6 * PG), flags=0))
+op('shrink', ev('mremap', va=u(M), old_length=u(8 * PG), new_length=u(4 * PG), flags=0))
+op('munmap3+2', ev('munmap', **span(3, 2)))
+op('over2', ev('mmap', va=u(M + 2 * PG), length=u(PG), kind='private_anon', prot=3))
+op('mlockall', ev('mlockall', flags=2))
+op('munlockall', ev('munlockall'))
+op('fork', None)            # a fork to the next child pid (pids are not reused)
+op('pin1+2', io('IOMMU_IOAS_MAP', ioas_id=1, flags=7, user_va=u(M + PG), length=u(2 * PG), iova=u(B), __reserved=0))
+op('pinro3+2', io('IOMMU_IOAS_MAP', ioas_id=1, flags=5, user_va=u(M + 3 * PG), length=u(2 * PG), iova=u(B + 0x100000), __reserved=0))
+
+def vma_setup(layout, tag):
+    # the file is fd 1
+    evs = [ev('open', path=f'/tmp/exh-{tag}', flags=0o302), ev('ftruncate', fd=1, length=u(0x10000))]
+    for k, (kind, off) in enumerate(VMA_LAYOUTS[layout]):
+        a = dict(va=u(M + 4 * k * PG), length=u(4 * PG), kind=kind, prot=3)
+        if off is not None: a['fd'] = 1; a['offset'] = u(off)
+        evs.append(ev('mmap', **a))
+    return evs
+
+def vma_probes():
+    evs = []
+    for p, n in ((0, 2), (1, 2), (2, 2), (3, 2), (4, 2), (0, 4), (2, 4), (4, 4), (0, 8)):
+        evs += away_and_back(1, M + p * PG, n * PG, 0x7f0030000000)
+    for base in (M, N):
+        for p in range(9 if base == M else 4): evs.append(ev('read_memory', va=u(base + p * PG), length=u(8)))
+    for p in (1, 2, 3, 4): evs.append(refs(M + p * PG, 1))
+    return evs
+
+# --- huge pages (layouts 4-6): two of private anonymous memory advised HUGEPAGE, at H0 and H1;
+# none yet (4), one at H0 (5), one at H0 across the model's pieces (6: a DONTNEED before it, #106) ---
+THP = Family(); op = THP.op
+H0 = M; H1 = M + HP
+for va in (H0, H0 + 5 * PG, H1): op(f'store{va - M:x}', ev('memset', va=u(va), length=u(8), byte=0x55))
+op('readH1', ev('read_memory', va=u(H1), length=u(8)))
+for va, ln in ((H0 + PG, PG), (H0, 16 * PG), (H0, HP)): op(f'dontneed{va - M:x}+{ln:x}', ev('madvise', va=u(va), length=u(ln), advice='DONTNEED'))
+for va, ln in ((H0 + 5 * PG, PG), (H0, HP), (H0 + PG, HP - PG)): op(f'cold{va - M:x}+{ln:x}', ev('madvise', va=u(va), length=u(ln), advice='COLD'))
+for va, ln in ((H0, HP), (H0 + 4 * PG, 2 * PG)): op(f'pageout{va - M:x}+{ln:x}', ev('madvise', va=u(va), length=u(ln), advice='PAGEOUT'))
+op('populate_writeH1', ev('madvise', va=u(H1), length=u(HP), advice='POPULATE_WRITE'))
+op('populate_readH1', ev('madvise', va=u(H1), length=u(HP), advice='POPULATE_READ'))
+op('nohugeH0', ev('madvise', va=u(H0), length=u(HP), advice='NOHUGEPAGE'))
+op('hugeH0', ev('madvise', va=u(H0), length=u(HP), advice='HUGEPAGE'))
+op('wipeH0', ev('madvise', va=u(H0), length=u(HP), advice='WIPEONFORK'))
+op('dontfork4', ev('madvise', va=u(H0 + 4 * PG), length=u(4 * PG), advice='DONTFORK'))
+op('mlock2+2', ev('mlock', va=u(H0 + 2 * PG), length=u(2 * PG), flags=0))
+op('mlockH0', ev('mlock', va=u(H0), length=u(HP), flags=0))
+op('munlockH0', ev('munlock', va=u(H0), length=u(HP)))
+op('onfaultH1', ev('mlock', va=u(H1), length=u(HP), flags=1))
+op('ro3', ev('mprotect', va=u(H0 + 3 * PG), length=u(PG), prot=1))
+op('rw3', ev('mprotect', va=u(H0 + 3 * PG), length=u(PG), prot=3))
+op('move0', ev('mremap', va=u(H0), old_length=u(PG), new_length=u(PG), flags=3, new_va=u(N)))
+op('move5+2', ev('mremap', va=u(H0 + 5 * PG), old_length=u(2 * PG), new_length=u(2 * PG), flags=3, new_va=u(N)))
+op('dontunmap0', ev('mremap', va=u(H0), old_length=u(PG), new_length=u(PG), flags=7, new_va=u(N)))
+op('moveH0', ev('mremap', va=u(H0), old_length=u(HP), new_length=u(HP), flags=3, new_va=u(N2)))
+op('moveH0off', ev('mremap', va=u(H0), old_length=u(HP), new_length=u(HP), flags=3, new_va=u(N + PG)))
+op('back0', ev('mremap', va=u(N), old_length=u(PG), new_length=u(PG), flags=3, new_va=u(H0)))
+op('munmap7', ev('munmap', va=u(H0 + 7 * PG), length=u(PG)))
+op('fork', None)
+op('pin5', io('IOMMU_IOAS_MAP', ioas_id=1, flags=7, user_va=u(H0 + 5 * PG), length=u(PG), iova=u(B), __reserved=0))
+op('pinroH1', io('IOMMU_IOAS_MAP', ioas_id=1, flags=5, user_va=u(H1), length=u(PG), iova=u(B + HP), __reserved=0))
+op('unmap', io('IOMMU_IOAS_UNMAP', ioas_id=1, iova=u(0), length=u((1 << 64) - 1)))
+
+def thp_setup(layout, tag):
+    evs = [ev('mmap', va=u(M), length=u(2 * HP), kind='private_anon', prot=3), ev('madvise', va=u(M), length=u(2 * HP), advice='HUGEPAGE')]
+    if layout == 6: evs.append(ev('madvise', va=u(H0), length=u(PG), advice='DONTNEED'))
+    if layout >= 5: evs.append(ev('memset', va=u(H0 + 2 * PG), length=u(8), byte=0x33))
+    return evs
+
+def thp_probes():
+    # refs 1 and 0 of a page tell a compound page (both pass), a small one pinned once (1) or not (0)
+    evs = []
+    for va in (H0, H0 + 5 * PG, H0 + HP - PG, H1, N, N + PG, N2, N2 + 5 * PG):
+        evs += [refs(va, 1), refs(va, 0), ev('read_memory', va=u(va), length=u(8))]
+    evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP', id=4, check_map={"iova": u(B), "length": u(PG), "uptr": u(H0 + 5 * PG)}))
+    for va, ln in ((H0, 2 * PG), (H0 + 4 * PG, 4 * PG), (H0, HP), (H0, 2 * HP)):
+        evs += away_and_back(1, va, ln, 0x7f0030000000)
+    return evs
+
+# layout number -> (family, setup, probes)
+LAYOUTS = {k: (VMA, vma_setup, vma_probes) for k in range(4)}
+LAYOUTS.update({k: (THP, thp_setup, thp_probes) for k in (4, 5, 6)})
+
+def trace(layout, seq):
+    fam, setup, probes = LAYOUTS[layout]
+    # /dev/iommu is fd 0; IOAS 1 and a mock domain on it: stdev 2, idev 3, hwpt 4
+    evs = [{"op": "open", "pid": 1, "args": {"path": "/dev/iommu"}},
+           io('IOMMU_IOAS_ALLOC', flags=0), io('IOMMU_TEST_OP_MOCK_DOMAIN', id=1, mock_domain={})]
+    evs += setup(layout, f'{layout}-{"-".join(map(str, seq))}')
+    child = 2
+    for i in seq:
+        name, body = fam.ops[i]
+        if name == 'fork': evs.append(ev('fork', child=child)); child += 1
+        else: evs += body
+    return evs + probes()
+
+def main():
+    layout = int(sys.argv[1]); length = int(sys.argv[2])
+    ops = LAYOUTS[layout][0].ops
+    total = len(ops) ** length
+    start = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    count = int(sys.argv[4]) if len(sys.argv) > 4 else total - start
+    for i in range(start, min(total, start + count)):
+        seq = []; x = i
+        for _ in range(length): seq.append(x % len(ops)); x //= len(ops)
+        with open(f'e{layout}l{length}_{i:06d}.iort.jsonl', 'w') as f:
+            f.write(HEADER + '\n')
+            for e in trace(layout, seq[::-1]): f.write(json.dumps(e) + '\n')
+
+if __name__ == '__main__':
+    main()
