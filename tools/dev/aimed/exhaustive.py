@@ -12,7 +12,11 @@ across the model's pieces (a DONTNEED before it), and 35 calls (stores, a read, 
 PAGEOUT, POPULATE_*, NO/HUGEPAGE, WIPEONFORK, DONTFORK, mlock, mprotect, mremap of a page, of two,
 of the whole huge page to an aligned and an unaligned place, with DONTUNMAP, and back; munmap, fork,
 pins, unmap), probed by MD_CHECK_REFS with refs 1 and 0 (a compound page passes both), reads, a
-MD_CHECK_MAP and moves away and back. Random walks of 10-600 calls find states a few calls cannot
+MD_CHECK_MAP and moves away and back. Layouts 7-8 (files): a memfd or a tmpfs file of 4 pages mapped
+shared and privately, and 30 calls (stores, ftruncate shorter, into a page and longer, fallocate
+PUNCH_HOLE, KEEP_SIZE and allocation past the end, mremap growths past the end and moves, DONTNEED,
+REMOVE, POPULATE_WRITE, mprotect, mlock, munmap, fork, pins, unmap), probed by reads across every
+page's middle, MD_CHECK_REFS, MD_CHECK_MAP and moves away and back. Random walks of 10-600 calls find states a few calls cannot
 build; these find the corners of the few calls they all start from, each of them, by construction.
 Usage, in an empty directory: python3 exhaustive.py LAYOUT LENGTH [START COUNT]: traces
 e{LAYOUT}l{LENGTH}_{i:06d}.iort.jsonl for sequence numbers i in [START, START + COUNT) (default all:
@@ -129,9 +133,59 @@ def thp_probes():
         evs += away_and_back(1, va, ln, 0x7f0030000000)
     return evs
 
+# --- files (layouts 7-8): a memfd (7) or a tmpfs file (8) of 4 pages, mapped shared at M (4 pages)
+# and privately at F (4 pages) ---
+FILES = Family(); op = FILES.op
+F = M + 0x100000
+for va in (M, M + 2 * PG, F, F + 2 * PG): op(f'store{va - M:x}', ev('memset', va=u(va + 0x800), length=u(8), byte=0x66))
+op('readF1', ev('read_memory', va=u(F + PG), length=u(8)))
+for ln in (0, 2 * PG + 0x800, 2 * PG, 4 * PG, 8 * PG): op(f'truncate{ln:x}', ev('ftruncate', fd=1, length=u(ln)))
+op('punch1', ev('fallocate', fd=1, mode=3, offset=u(PG), length=u(PG)))
+op('keep6', ev('fallocate', fd=1, mode=1, offset=u(4 * PG), length=u(2 * PG)))
+op('alloc6', ev('fallocate', fd=1, mode=0, offset=u(4 * PG), length=u(2 * PG)))
+op('growM', ev('mremap', va=u(M), old_length=u(4 * PG), new_length=u(8 * PG), flags=0))
+op('growF', ev('mremap', va=u(F), old_length=u(4 * PG), new_length=u(8 * PG), flags=0))
+op('moveM1', ev('mremap', va=u(M + PG), old_length=u(PG), new_length=u(PG), flags=3, new_va=u(N)))
+op('dontunmapF1', ev('mremap', va=u(F + PG), old_length=u(PG), new_length=u(PG), flags=7, new_va=u(N2)))
+op('dontneedM', ev('madvise', va=u(M), length=u(4 * PG), advice='DONTNEED'))
+op('dontneedF', ev('madvise', va=u(F), length=u(4 * PG), advice='DONTNEED'))
+op('removeM2', ev('madvise', va=u(M + 2 * PG), length=u(PG), advice='REMOVE'))
+op('populateF', ev('madvise', va=u(F), length=u(4 * PG), advice='POPULATE_WRITE'))
+op('roF', ev('mprotect', va=u(F), length=u(4 * PG), prot=1))
+op('mlockF', ev('mlock', va=u(F), length=u(4 * PG), flags=0))
+op('mlockM', ev('mlock', va=u(M), length=u(4 * PG), flags=0))
+op('munmapM3', ev('munmap', va=u(M + 3 * PG), length=u(PG)))
+op('fork', None)
+op('pinM1', io('IOMMU_IOAS_MAP', ioas_id=1, flags=7, user_va=u(M + PG), length=u(2 * PG), iova=u(B), __reserved=0))
+op('pinF1', io('IOMMU_IOAS_MAP', ioas_id=1, flags=7, user_va=u(F + PG), length=u(2 * PG), iova=u(B + HP), __reserved=0))
+op('pinroF', io('IOMMU_IOAS_MAP', ioas_id=1, flags=5, user_va=u(F), length=u(PG), iova=u(B + 2 * HP), __reserved=0))
+op('unmap', io('IOMMU_IOAS_UNMAP', ioas_id=1, iova=u(0), length=u((1 << 64) - 1)))
+
+def files_setup(layout, tag):
+    # the file is fd 1
+    evs = [ev('memfd_create', name='m', flags=0) if layout == 7 else ev('open', path=f'/tmp/exh-{tag}', flags=0o302),
+           ev('ftruncate', fd=1, length=u(4 * PG)),
+           ev('mmap', va=u(M), length=u(4 * PG), kind='memfd' if layout == 7 else 'file_shared', prot=3, fd=1, offset=u(0)),
+           ev('mmap', va=u(F), length=u(4 * PG), kind='file_private', prot=3, fd=1, offset=u(0)),
+           ev('memset', va=u(M + PG), length=u(8), byte=0x11)]
+    return evs
+
+def files_probes():
+    evs = []
+    for base, n in ((M, 8), (F, 8), (N, 1), (N2, 1)):
+        for p in range(n): evs.append(ev('read_memory', va=u(base + p * PG + 0x7f8), length=u(16)))
+    for va in (M + PG, F + PG, F, N, N2):
+        evs += [refs(va, 1), refs(va, 0)]
+    for iova, va in ((B, M + PG), (B + HP, F + PG), (B + 2 * HP, F)):
+        evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP', id=4, check_map={"iova": u(iova), "length": u(PG), "uptr": u(va)}))
+    for va, ln in ((M, 2 * PG), (M, 4 * PG), (F, 2 * PG), (F, 4 * PG), (F + 2 * PG, 4 * PG)):
+        evs += away_and_back(1, va, ln, 0x7f0030000000)
+    return evs
+
 # layout number -> (family, setup, probes)
 LAYOUTS = {k: (VMA, vma_setup, vma_probes) for k in range(4)}
 LAYOUTS.update({k: (THP, thp_setup, thp_probes) for k in (4, 5, 6)})
+LAYOUTS.update({k: (FILES, files_setup, files_probes) for k in (7, 8)})
 
 def trace(layout, seq):
     fam, setup, probes = LAYOUTS[layout]
