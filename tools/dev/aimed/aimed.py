@@ -14,11 +14,14 @@ import json, random, sys
 
 HEADER = '{"format":"iorewind-trace","version":1,"event_schema":1,"kernel":"6.12","meta":{}}'
 
-LONG = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+def long_factor():
+    """LONG, the generators' third argument (read when they draw, not on import: exhaustive.py takes other arguments)."""
+    return int(sys.argv[3]) if len(sys.argv) > 3 else 1
 
 def steps(r, lo, hi):
     """The steps of a trace: r.randint(lo, hi) of them, times LONG (LONG 1 draws as the generators always did)."""
-    return range(r.randint(lo * LONG, hi * LONG))
+    k = long_factor()
+    return range(r.randint(lo * k, hi * k))
 
 def u(x): return {"$u64":hex(x)}
 def io(name, pid=1, **a): return {"op":name,"pid":pid,"fd":0,"args":a}
@@ -59,7 +62,8 @@ def adjacent_mappings(r, base, kinds, offsets):
 def run(prefix, trace):
     """Writes `{prefix}{seed}_{t:04d}.iort.jsonl` for t < COUNT (`{prefix}{seed}x{LONG}_...` when LONG is not 1), each the events `trace(r)` returns."""
     seed = int(sys.argv[1]); n = int(sys.argv[2])
-    if LONG != 1: prefix = f'{prefix}{seed}x{LONG}'; seed_part = ''
+    k = long_factor()
+    if k != 1: prefix = f'{prefix}{seed}x{k}'; seed_part = ''
     else: seed_part = str(seed)
     for t in range(n):
         evs = trace(random.Random(seed * 100000 + t))

@@ -20,9 +20,10 @@ page's middle, MD_CHECK_REFS, MD_CHECK_MAP and moves away and back. Random walks
 build; these find the corners of the few calls they all start from, each of them, by construction.
 Usage, in an empty directory: python3 exhaustive.py LAYOUT LENGTH [START COUNT]: traces
 e{LAYOUT}l{LENGTH}_{i:06d}.iort.jsonl for sequence numbers i in [START, START + COUNT) (default all:
-calls ** LENGTH), then `iorewind oracle .`.
+calls ** LENGTH), then `iorewind oracle .`; or python3 exhaustive.py LAYOUT LENGTH --sample SEED COUNT:
+COUNT sequence numbers drawn at random (for lengths too many to write them all).
 """
-import json, sys
+import json, random, sys
 from aimed import HEADER, away_and_back, ev, io, u
 
 M = 0x7f0000000000; N = 0x7f0010000000; N2 = 0x7f0020000000; B = 0x1000000; PG = 0x1000; HP = 0x200000
@@ -200,18 +201,26 @@ def trace(layout, seq):
         else: evs += body
     return evs + probes()
 
+def write(layout, length, i, ops):
+    """Sequence number i (its calls the digits of i in base len(ops), first call first)."""
+    seq = []; x = i
+    for _ in range(length): seq.append(x % len(ops)); x //= len(ops)
+    with open(f'e{layout}l{length}_{i:0{max(6, len(str(len(ops) ** length - 1)))}d}.iort.jsonl', 'w') as f:
+        f.write(HEADER + '\n')
+        for e in trace(layout, seq[::-1]): f.write(json.dumps(e) + '\n')
+
 def main():
     layout = int(sys.argv[1]); length = int(sys.argv[2])
     ops = LAYOUTS[layout][0].ops
     total = len(ops) ** length
+    if len(sys.argv) > 3 and sys.argv[3] == '--sample':
+        # too many to write them all (four calls and more): COUNT sequence numbers drawn by SEED
+        r = random.Random(int(sys.argv[4]))
+        for _ in range(int(sys.argv[5])): write(layout, length, r.randrange(total), ops)
+        return
     start = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     count = int(sys.argv[4]) if len(sys.argv) > 4 else total - start
-    for i in range(start, min(total, start + count)):
-        seq = []; x = i
-        for _ in range(length): seq.append(x % len(ops)); x //= len(ops)
-        with open(f'e{layout}l{length}_{i:06d}.iort.jsonl', 'w') as f:
-            f.write(HEADER + '\n')
-            for e in trace(layout, seq[::-1]): f.write(json.dumps(e) + '\n')
+    for i in range(start, min(total, start + count)): write(layout, length, i, ops)
 
 if __name__ == '__main__':
     main()
