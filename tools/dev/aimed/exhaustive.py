@@ -16,7 +16,12 @@ MD_CHECK_MAP and moves away and back. Layouts 7-8 (files): a memfd or a tmpfs fi
 shared and privately, and 30 calls (stores, ftruncate shorter, into a page and longer, fallocate
 PUNCH_HOLE, KEEP_SIZE and allocation past the end, mremap growths past the end and moves, DONTNEED,
 REMOVE, POPULATE_WRITE, mprotect, mlock, munmap, fork, pins, unmap), probed by reads across every
-page's middle, MD_CHECK_REFS, MD_CHECK_MAP and moves away and back. Random walks of 10-600 calls find states a few calls cannot
+page's middle, MD_CHECK_REFS, MD_CHECK_MAP and moves away and back. Layouts 9-10 (iommufd objects):
+two IOASes, a mock domain on one, an access (10, under a small memlock limit), and 32 calls (maps
+fixed, overlapping, automatic and read-only; unmaps exact, partial and of all; copies; ALLOW_IOVAS;
+a reserved range; another domain; HWPT_ALLOC; replace; destroys; access pins, reads and unpins;
+HUGE_PAGES off; munmap and stores under the maps), probed by IOVA_RANGES, MD_CHECK_MAP,
+MD_CHECK_REFS, a read of the access's buffer, destroys and unmaps of everything. Random walks of 10-600 calls find states a few calls cannot
 build; these find the corners of the few calls they all start from, each of them, by construction.
 Usage, in an empty directory: python3 exhaustive.py LAYOUT LENGTH [START COUNT]: traces
 e{LAYOUT}l{LENGTH}_{i:06d}.iort.jsonl for sequence numbers i in [START, START + COUNT) (default all:
@@ -183,10 +188,73 @@ def files_probes():
         evs += away_and_back(1, va, ln, 0x7f0030000000)
     return evs
 
+# --- iommufd objects (layouts 9-10): IOAS 1 with its mock domain (stdev 2, idev 3, hwpt 4), IOAS 5,
+# 16 pages of memory; 10 starts with an access on IOAS 1 (fd 1) and CAP_IPC_LOCK dropped under a
+# limit of 8 pages. Objects made later are 6 on; 9 is whichever is ninth ---
+OBJS = Family(); op = OBJS.op
+def iomap(ioas, iova, va, n, flags=7): return io('IOMMU_IOAS_MAP', ioas_id=ioas, flags=flags, user_va=u(va), length=u(n * PG), iova=u(iova), __reserved=0)
+def allow(ioas, ranges):
+    e = io('IOMMU_IOAS_ALLOW_IOVAS', ioas_id=ioas, num_iovas=len(ranges), allowed_iovas=u(0x20000 if ranges else 0))
+    if ranges: e["bufs"] = {"allowed_iovas": {"$hex": b''.join(a.to_bytes(8, 'little') + z.to_bytes(8, 'little') for a, z in ranges).hex()}}
+    return e
+op('map1', iomap(1, B, M, 4))
+op('map1over', iomap(1, B + 2 * PG, M + 4 * PG, 4))
+op('map1auto', iomap(1, 0, M + 8 * PG, 2, flags=6))
+op('map1ro', iomap(1, B + 16 * PG, M, 2, flags=5))
+op('map2', iomap(5, B, M + 4 * PG, 4))
+op('unmap1exact', io('IOMMU_IOAS_UNMAP', ioas_id=1, iova=u(B), length=u(4 * PG)))
+op('unmap1part', io('IOMMU_IOAS_UNMAP', ioas_id=1, iova=u(B), length=u(2 * PG)))
+op('unmap1all', io('IOMMU_IOAS_UNMAP', ioas_id=1, iova=u(0), length=u((1 << 64) - 1)))
+op('unmap2all', io('IOMMU_IOAS_UNMAP', ioas_id=5, iova=u(0), length=u((1 << 64) - 1)))
+op('copy12', io('IOMMU_IOAS_COPY', dst_ioas_id=5, src_ioas_id=1, flags=7, length=u(4 * PG), dst_iova=u(B + 32 * PG), src_iova=u(B), size=40))
+op('copy12auto', io('IOMMU_IOAS_COPY', dst_ioas_id=5, src_ioas_id=1, flags=6, length=u(2 * PG), dst_iova=u(0), src_iova=u(B), size=40))
+op('allow2', allow(5, [(B, B + 16 * PG - 1)]))
+op('allow1', allow(1, [(B + 16 * PG, B + 64 * PG - 1)]))
+op('allow2none', allow(5, []))
+op('reserve1', io('IOMMU_TEST_OP_ADD_RESERVED', id=1, add_reserved={"start": u(B + 8 * PG), "length": u(2 * PG)}))
+op('mock2', io('IOMMU_TEST_OP_MOCK_DOMAIN', id=5, mock_domain={}))
+op('hwpt1', io('IOMMU_HWPT_ALLOC', flags=0, dev_id=3, pt_id=1, __reserved=0, data_type=0, data_len=0, data_uptr=u(0), fault_id=0))
+op('replace2', io('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', id=2, mock_domain_replace={"pt_id": 5}))
+op('replace1', io('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', id=2, mock_domain_replace={"pt_id": 1}))
+op('replace9', io('IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE', id=2, mock_domain_replace={"pt_id": 9}))
+op('destroyhwpt', io('IOMMU_DESTROY', id=4))
+op('destroystdev', io('IOMMU_DESTROY', id=2))
+op('destroyioas5', io('IOMMU_DESTROY', id=5))
+op('destroy9', io('IOMMU_DESTROY', id=9))
+op('access1', io('IOMMU_TEST_OP_CREATE_ACCESS', id=1, create_access={"flags": 1}))
+op('pages', io('IOMMU_TEST_OP_ACCESS_PAGES', id=1, access_pages={"flags": 1, "iova": u(B), "length": u(2 * PG), "uptr": u(M)}))
+op('rw', io('IOMMU_TEST_OP_ACCESS_RW', id=1, access_rw={"iova": u(B + 0x800), "length": u(0x1000), "uptr": u(M + 15 * PG), "flags": 1}))
+op('unpages', io('IOMMU_TEST_OP_DESTROY_ACCESS_PAGES', id=1, destroy_access_pages={"access_pages_id": 1}))
+op('nohuge1', io('IOMMU_OPTION', option_id=1, op=0, __reserved=0, object_id=1, val64=u(0)))
+op('munmapmem', ev('munmap', va=u(M + 2 * PG), length=u(2 * PG)))
+op('storemem', ev('memset', va=u(M), length=u(8), byte=0x77))
+op('limit', ev('set_rlimit_memlock', pages=u(4)))
+
+def objs_setup(layout, tag):
+    evs = [io('IOMMU_IOAS_ALLOC', flags=0), ev('mmap', va=u(M), length=u(16 * PG), kind='private_anon', prot=3),
+           ev('memset', va=u(M + PG), length=u(8), byte=0x12)]
+    if layout == 10:
+        evs += [ev('drop_capability', cap='CAP_IPC_LOCK'), ev('set_rlimit_memlock', pages=u(8)), io('IOMMU_TEST_OP_CREATE_ACCESS', id=1, create_access={"flags": 1})]
+    return evs
+
+def objs_probes():
+    evs = []
+    for ioas in (1, 5):
+        e = io('IOMMU_IOAS_IOVA_RANGES', ioas_id=ioas, num_iovas=4, allowed_iovas=u(0x30000))
+        evs.append(e)
+    for iova, va in ((B, M), (B + 2 * PG, M + 4 * PG), (B + 16 * PG, M)):
+        evs.append(io('IOMMU_TEST_OP_MD_CHECK_MAP', id=4, check_map={"iova": u(iova), "length": u(PG), "uptr": u(va)}))
+    for va in (M, M + PG, M + 4 * PG, M + 8 * PG): evs.append(refs(va, 1))
+    evs.append(ev('read_memory', va=u(M + 15 * PG), length=u(16)))
+    for i in (9, 4, 2, 5, 1): evs.append(io('IOMMU_DESTROY', id=i))
+    evs += [io('IOMMU_IOAS_UNMAP', ioas_id=1, iova=u(0), length=u((1 << 64) - 1)), io('IOMMU_IOAS_UNMAP', ioas_id=5, iova=u(0), length=u((1 << 64) - 1))]
+    return evs
+
 # layout number -> (family, setup, probes)
 LAYOUTS = {k: (VMA, vma_setup, vma_probes) for k in range(4)}
 LAYOUTS.update({k: (THP, thp_setup, thp_probes) for k in (4, 5, 6)})
 LAYOUTS.update({k: (FILES, files_setup, files_probes) for k in (7, 8)})
+LAYOUTS.update({k: (OBJS, objs_setup, objs_probes) for k in (9, 10)})
 
 def trace(layout, seq):
     fam, setup, probes = LAYOUTS[layout]
