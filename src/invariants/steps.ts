@@ -71,8 +71,9 @@ function onlyFaults(d: StepDelta): boolean {
   for (const [, [p, q]] of diffMap(a.procs, b.procs)) {
     const anon = p && q ? onlyAnonVmas(p.mm.vmas, q.mm.vmas, a.mem.nextMobj) : false;
     if (!anon || !sameExcept(p!, q!, ['mm'])) return false;
-    given ||= anon !== 'same';
+    given ||= anon === 'new';
   }
+  // (a neighbour's anon_vma reused takes nothing from the object ids: fuzz seed 3201)
   if (a.mem === b.mem) return !given;
   // (a new anon_vma's identity, and a new tag, are taken from the object ids: vma_merge.ts newTag)
   if ((given ? b.mem.nextMobj < a.mem.nextMobj : a.mem.nextMobj !== b.mem.nextMobj) || a.mem.paths !== b.mem.paths) return false;
@@ -145,18 +146,29 @@ function sameExcept<T extends object>(a: T, b: T, except: readonly (keyof T)[]):
 
 /**
  * The same VMAs ('same'), or the same but for anon_vmas a fault gave them
- * (model/vma_merge.ts withAnonVma: 'anon'; a new one's identity is taken from
- * the object ids), and the new tag one took where its neighbour's made it look
- * one VMA with it (a tag at or past `nextMobj`, the allocator's mark before
- * the step). False where anything else changed.
+ * (model/vma_merge.ts withAnonVma): each a neighbour's, reused ('reused'), or
+ * a new one, whose identity is taken from the object ids ('new'), as is the
+ * new tag one took where its neighbour's made it look one VMA with it (a tag
+ * at or past `nextMobj`, the allocator's mark before the step). False where
+ * anything else changed.
  */
-function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas'], nextMobj: number): false | 'same' | 'anon' {
+function onlyAnonVmas(a: Mm['vmas'], b: Mm['vmas'], nextMobj: number): false | 'same' | 'reused' | 'new' {
   if (a === b) return 'same';
+  let had: Set<string> | undefined;
+  let fresh = false;
   for (const [, [v, u]] of diffMap(a, b)) {
     if (!v || !u || v.anon !== undefined || u.anon === undefined || !sameExcept(v, u, ['anon', 'link'])) return false;
-    if (v.link !== u.link && (u.link === undefined || u.link < nextMobj)) return false;
+    if (v.link !== u.link) {
+      if (u.link === undefined || u.link < nextMobj) return false;
+      fresh = true;
+    }
+    if (!had) {
+      had = new Set();
+      a.each((_s, x) => (x.anon !== undefined && had!.add(x.anon), true));
+    }
+    if (!had.has(u.anon)) fresh = true;
   }
-  return 'anon';
+  return fresh ? 'new' : 'reused';
 }
 
 /** Whether a pages object of the context the event went to had last_npinned off npinned before it. */

@@ -120,4 +120,28 @@ describe('fuzzer-found model bugs', () => {
     expect(r.state.mem.nextMobj).toBeGreaterThan(w.mem.nextMobj);
     expect(new Checker().step({ prev: w, next: r.state, event: ev, result: r.result, index: 6 })).toEqual([]);
   });
+  it("a failed domain fill whose pin faulted a VMA in beside one with an anon_vma reuses that one, taking no object id", () => {
+    // (model-only fuzz seed 3201, 6.12: after #102 failed-ioctl-unchanged took every anon_vma a failed call
+    // gave for a new one, whose identity comes from the object ids, and a neighbour's reused takes none)
+    const { w, errnos } = run('6.12', [
+      { op: 'open', args: { path: '/dev/iommu' } },
+      { op: 'IOMMU_IOAS_ALLOC', fd: 0, args: { flags: 0 } },
+      // pinned by no domain yet, and no memory there: the domains' fills below fail at it, after the others (IOVA order)
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 1, __reserved: 0, user_va: 0x7f0000000000n, length: 0x1000n, iova: 0x3000000n } },
+      { op: 'mmap', args: { va: 0x7f0001000000n, length: 0x400000n, kind: 'private_anon', prot: 3 } },
+      { op: 'mprotect', args: { va: 0x7f0001000000n, length: 0x1000n, prot: 7 } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 1, __reserved: 0, user_va: 0x7f0001000000n, length: 0x1000n, iova: 0x1000000n } },
+      { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } },
+      { op: 'IOMMU_IOAS_MAP', fd: 0, args: { flags: 7, ioas_id: 1, __reserved: 0, user_va: 0x7f0001000000n, length: 0x2000n, iova: 0x1001000n } },
+    ]);
+    expect(errnos).toEqual([0, 0, 0, 0, 0, 0, 'EFAULT', 0]);
+    const ev: Event = { op: 'IOMMU_TEST_OP_MOCK_DOMAIN', fd: 0, args: { id: 1, mock_domain: {} } };
+    const r = apply(w, ev);
+    expect(r.result.errno).toBe('EFAULT');
+    const vmas = (x: World) => [...x.procs.get(1)!.mm.vmas].map(([s, v]) => [s, v.anon]);
+    expect(vmas(w)).toEqual([[0x7f0001000000n, 'anon_vma 2'], [0x7f0001001000n, undefined]]);
+    expect(vmas(r.state)).toEqual([[0x7f0001000000n, 'anon_vma 2'], [0x7f0001001000n, 'anon_vma 2']]);
+    expect(r.state.mem).toBe(w.mem);
+    expect(new Checker().step({ prev: w, next: r.state, event: ev, result: r.result, index: 8 })).toEqual([]);
+  });
 });
