@@ -17,7 +17,7 @@ import { hardwareOps } from './hardware.js';
 import { accessGranted, vfioNodeExists, vfioOpen } from './vfio_device.js';
 import { table } from '../ds/table.js';
 import { MAX_EVENT_BYTES, MAX_EVENT_STEPS, overLimit } from './limits.js';
-import { folioPinned, takeOutPages } from './pages.js';
+import { folioPinned, physPinned, takeOutPages } from './pages.js';
 import { madvise } from './madvise.js';
 import { fallocate } from './fallocate.js';
 import { mremap } from './mremap.js';
@@ -854,7 +854,7 @@ function fork(w: World, pid: number, a: Fields): [World, Result] {
   const [copy0, copied0] = forkMm(p.mm, w.mem, sameKernelVma);
   const [copy, copied] = markWritableCopies(w, p.mm, copy0, copied0);
   // The page tables go along, and a transparent huge page is shared or copied (huge_memory.ts).
-  const forked = forkPmds(p.mm, copy, copied, (mobj, first) => folioPinned(w, mobj, first));
+  const forked = forkPmds(p.mm, copy, copied, (phys) => physPinned(w, phys));
   const parent = forked.parent;
   // (the child's VMAs lose their lock flags, not their boundaries)
   const [mm, mem] = keepForkedApart(p.mm, forked.child, forked.mem);

@@ -503,9 +503,9 @@ export function move(mm: Mm, from: bigint, len: bigint, to: bigint): Mm {
  * page; a write or pin of a page of it through such an entry, in either
  * process, always copies that page (wp_can_reuse_anon_folio never reuses a
  * large folio's page), even once the other has let go of it.
- * `pinned(mobj, first)`: whether a page of that folio is pinned.
+ * `pinned(phys)`: whether a page of huge page `phys` is pinned (pages.ts physPinned).
  */
-export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: number, first: number) => boolean): { parent: Mm; child: Mm; mem: Memory } {
+export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (phys: bigint) => boolean): { parent: Mm; child: Mm; mem: Memory } {
   const pp = parent.pmds;
   if (pp === undefined) return { parent, child, mem };
   let mine = pp;
@@ -523,7 +523,7 @@ export function forkPmds(parent: Mm, child: Mm, mem: Memory, pinned: (mobj: numb
     const m = mem.mobjs.get(v.mobj);
     if (!forked(v, m)) return true;
     const lo = Number(v.offset >> PAGE_SHIFT);
-    for (const [first, phys] of foliosIn(m.thp, lo, lo + Number((v.end - v.start) >> PAGE_SHIFT))) if (!pinnedPhys.get(phys)) pinnedPhys.set(phys, pinned(m.id, first));
+    for (const [, phys] of foliosIn(m.thp, lo, lo + Number((v.end - v.start) >> PAGE_SHIFT))) if (!pinnedPhys.has(phys)) pinnedPhys.set(phys, pinned(phys));
     return true;
   });
   parent.vmas.each((_s, v) => {
@@ -589,7 +589,7 @@ function copiedRuns(m: Mobj, first: number): [number, number][] {
 }
 
 /** The folios of a `thp` map with a page in object pages [lo, hi). */
-function foliosIn(thp: PMap<number, bigint>, lo: number, hi: number): [number, bigint][] {
+export function foliosIn(thp: PMap<number, bigint>, lo: number, hi: number): [number, bigint][] {
   const out: [number, bigint][] = [];
   const below = thp.floor(lo);
   if (below && below[0] < lo && below[0] + HPAGE_NR > lo) out.push(below);
@@ -693,7 +693,7 @@ const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).som
  * (madvise_cold_or_pageout_pte_range): a huge page the range only partly
  * covers is split into small pages (split_folio), unless the kernel takes
  * it for shared with another process (folioMappings) or a page of it is
- * pinned (the split fails and it stays). Its
+ * pinned, wherever that page is (`pinned(phys)`: the split fails and it stays). Its
  * pages stay where they are, contiguous, but are no longer one compound page
  * (Mobj.thpSmall), and its entry becomes a page table. A huge page the range
  * covers whole is only aged by MADV_COLD; MADV_PAGEOUT (`pageout`) sends it
@@ -702,7 +702,7 @@ const copied = (mm: Mm, h: bigint): boolean => vmasIn(mm, h, h + HPAGE_SIZE).som
  * under the same conditions (not pinned: folio_maybe_dma_pinned keeps it).
  * The huge zero page is left alone.
  */
-export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, range: readonly [bigint, bigint], pinned: (mobj: number, first: number) => boolean, others: (phys: bigint) => FolioMappings, pageout = false): [Mm, Memory] {
+export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigint, range: readonly [bigint, bigint], pinned: (phys: bigint) => boolean, others: (phys: bigint) => FolioMappings, pageout = false): [Mm, Memory] {
   const m = mem.mobjs.get(v.mobj);
   if (!tracked(mem, v) || m?.thp === undefined) return [mm, mem];
   let pmds = pmdsOf(mm);
@@ -738,7 +738,8 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
         : wholeRun(mapped, first) && lo <= first && hi >= first + HPAGE_NR - 1;
     if (whole && !pageout) continue;
     // A huge page fork shared is split in every process that maps it (split_folio remaps each
-    // mapping), and fails if a page of it is pinned in any of them; it stays fork shared while
+    // mapping), and fails if a page of it is pinned, in any of them or in an object a pin alone keeps
+    // (a pinned page a DONTNEED zapped: #107); it stays fork shared while
     // another process maps a page of it (its pages copy on write).
     // So is a piece of it mremap took elsewhere in this process: every object that holds the folio
     // has its pages split (aimed thp_locks 2502x3/721: page 0 of a huge page across the model's
@@ -748,7 +749,7 @@ export function coldSplit(mm: Mm, mem: Memory, v: Vma, start: bigint, end: bigin
     const o = others(phys);
     if (forked && o.shared) continue;
     for (const [id, f] of o.holders) if (!all.has(id)) all.set(id, f);
-    if ([...all].some(([id, f]) => pinned(id, f))) continue;
+    if (pinned(phys)) continue;
     if (forked && !o.elsewhere) mem = { ...mem, forkedFolios: mem.forkedFolios!.delete(phys) };
     for (const [id, f] of all) {
       const now = mem.mobjs.get(id)!;

@@ -17,7 +17,7 @@ import { PAGE_SIZE, vmaHugeSize, U64_MAX, VM_LOCKED, VM_NO_MAYWRITE, findVma, pa
 import { punchHole } from './fallocate.js';
 import { coldSplit, folioMappings, settle, zap } from './huge_memory.js';
 import { kernelVmaPieces, mergeChanged, splitKernelVma } from './vma_merge.js';
-import { folioPinned } from './pages.js';
+import { physPinned } from './pages.js';
 import { faultInVma, tooMuchToFaultIn } from './mlock.js';
 import type { Proc, World } from './state.js';
 
@@ -199,7 +199,7 @@ function visit(s: Walk, v: Vma, start: bigint, end: bigint, behavior: number): s
       // split, and with PAGEOUT one it covers whole too (reclaim splits it: the model takes there to be no swap).
       if (isHugetlbVma(w.mem, v) || flags & VM_LOCKED) return 'EINVAL';
       const p = w.procs.get(s.pid)!;
-      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, s.range, (mobj, first) => folioPinned(w, mobj, first), (phys) => folioMappings(w, phys, s.pid), behavior === MADV.PAGEOUT);
+      const [mm, mem] = coldSplit(p.mm, w.mem, v, start, end, s.range, (phys) => physPinned(w, phys), (phys) => folioMappings(w, phys, s.pid), behavior === MADV.PAGEOUT);
       if (mm !== p.mm || mem !== w.mem) s.w = { ...w, mem, procs: w.procs.set(p.pid, { ...p, mm }) };
       return 0;
     }

@@ -12,7 +12,7 @@ import { PMap } from '../ds/pmap.js';
 import { cacheHuge, HPAGE_NR, HPAGE_SIZE, hugeNr, hugeSize, hugetlbfsFault, VM_HUGETLB, PAGE_SHIFT, PAGE_SIZE, writableCopy, eofVa, findVma, folioPieces, gupFastOverflows, mlockedPages, newMobj, OPAQUE_FILE, pinPage, RLIM_INFINITY_PAGES, pinnableFile, privatelyMapped, readNeedsPtes, READ_NEEDS_PTES, UNKNOWN_FILE_SIZE, withPageSet, type PageRef } from './mm.js';
 import type { Tx } from './object.js';
 import type { AccountMode, Ctx, Pages, PinRun, World } from './state.js';
-import { fault, faultIn, mappedElsewhere } from './huge_memory.js';
+import { fault, faultIn, foliosIn, mappedElsewhere } from './huge_memory.js';
 import { MAX_FAULT_UNITS } from './limits.js';
 import { cowFaultPastEof, withAnonVma } from './vma_merge.js';
 
@@ -516,6 +516,26 @@ export function anyPinned(w: World, mobj: number, first: number, n: number): boo
 export function folioPinned(w: World, mobj: number, first: number, nr = HPAGE_NR): boolean {
   const m = w.mem.mobjs.get(mobj);
   return !!m && folioPieces(m, first, first + nr - 1).some(([a, z]) => anyPinned(w, mobj, a, z - a + 1));
+}
+
+/**
+ * Whether a page of huge page `phys` is pinned (folio_maybe_dma_pinned: the folio's own pin count),
+ * in whichever object holds that page: a piece of the folio the model keeps in another object, and
+ * one no VMA maps any more, a pin holding a page a DONTNEED zapped (exhaustive.py layout 4, six calls,
+ * seed 6: MADV_COLD then split the rest, where the kernel's split fails). A page copied out of it
+ * is a folio of its own (folioPieces).
+ */
+export function physPinned(w: World, phys: bigint): boolean {
+  let hit = false;
+  eachPinRun(w.ctxs, (s, r) => {
+    const m = w.mem.mobjs.get(r.mobj);
+    if (m?.thp === undefined) return true;
+    const a = r.mobjIndex;
+    const z = a + (r.last - s);
+    for (const [first, f] of foliosIn(m.thp, a, z + 1)) if (f === phys && folioPieces(m, Math.max(a, first), Math.min(z, first + HPAGE_NR - 1)).length) hit = true;
+    return !hit;
+  });
+  return hit;
 }
 
 export { HPAGE_SIZE };

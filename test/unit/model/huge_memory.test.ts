@@ -898,4 +898,8 @@ kernelTraceSuite('a huge page moved by mremap, whole or split (Linux 6.12.117 an
 // whose first page mremap moved away is still one folio: COLD or PAGEOUT of the rest, or COLD of the
 // moved page, splits it everywhere, the moved page included, unless a page of it is pinned
 // (moved_piece_*, random_locks_t2502x3_0721: five diverged before; moved_page_cold_rest, one object, did not).
-kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 24, 6);
+// #107: a pinned page a DONTNEED zapped still keeps its huge page from splitting, also where the page's
+// object is mapped nowhere any more (the huge page across pieces): cold_pinned_zapped_piece and
+// exhaustive_e4l6_0310874668 diverged before; cold_pinned_zapped, pageout_pinned_zapped (one object) and
+// cold_pinned_zapped_unpinned did not.
+kernelTraceSuite('huge pages paged out, and zapped across pieces (Linux 6.12.117 answers)', join(import.meta.dirname, 'traces', 'thp_reclaim'), 29, 6);
