@@ -59,6 +59,24 @@ def adjacent_mappings(r, base, kinds, offsets):
         evs.append(ev('mmap', **a))
     return evs, n
 
+# vma_locks.py's and vma_pins.py's layout: adjacent_mappings of 4 pages at M, free places at N and D
+VMA_M = 0x7f0000000000; VMA_N = 0x7f0010000000; VMA_D = 0x7f0020000000
+
+def vma_move(r, pid, va, ln, n):
+    """An mremap of [va, va + ln) the same length: DONTUNMAP (the old range stays) or FIXED alone,
+    to a free place or back next to the n adjacent mappings at VMA_M."""
+    to = r.choice([VMA_N, VMA_N + 4 * 0x1000, VMA_D, VMA_M + n * 4 * 0x1000])
+    return ev('mremap', pid=pid, va=u(va), old_length=u(ln), new_length=u(ln), flags=r.choice([7, 7, 3]), new_va=u(to))
+
+def vma_resize(r, pid, va, ln):
+    """An mremap of [va, va + ln) in place, or moving if it must, to 1, 2 or 8 pages."""
+    return ev('mremap', pid=pid, va=u(va), old_length=u(ln), new_length=u(r.choice([0x1000, 0x2000, 0x8000])), flags=r.choice([0, 1]))
+
+def vma_probe(r, pid, n):
+    """away_and_back of a span of 2-8 pages among the n adjacent mappings at VMA_M, or at VMA_N or VMA_D."""
+    a = r.choice([VMA_M + r.randint(0, n * 4 - 2) * 0x1000, VMA_N + r.randint(0, 6) * 0x1000, VMA_D])
+    return away_and_back(pid, a, r.choice([2, 3, 4, 6, 8]) * 0x1000, 0x7f0030000000)
+
 def run(prefix, trace):
     """Writes `{prefix}{seed}_{t:04d}.iort.jsonl` for t < COUNT (`{prefix}{seed}x{LONG}_...` when LONG is not 1), each the events `trace(r)` returns."""
     seed = int(sys.argv[1]); n = int(sys.argv[2])

@@ -9,8 +9,8 @@ VMAs lose their lock flags) and the child's own changes; stores; and moves of sp
 EFAULT unless the span is one VMA.
 Usage: aimed.py.
 """
-from aimed import adjacent_mappings, away_and_back, ev, run, steps, u
-M = 0x7f0000000000; N = 0x7f0010000000; D = 0x7f0020000000; PG = 0x1000
+from aimed import VMA_M as M, adjacent_mappings, ev, run, steps, u, vma_move, vma_probe, vma_resize
+PG = 0x1000
 
 def trace(r):
     evs, n = adjacent_mappings(r, M, ['file_shared', 'file_private', 'memfd', 'private_anon', 'private_anon'],
@@ -28,19 +28,12 @@ def trace(r):
         elif c < 0.36: evs.append(ev('munlockall', pid=pid))
         elif c < 0.42: evs.append(ev('mprotect', pid=pid, va=u(va), length=u(ln), prot=r.choice([1, 3, 3])))
         elif c < 0.46: evs.append(ev('madvise', pid=pid, va=u(va), length=u(ln), advice=r.choice(['DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'DONTNEED'])))
-        elif c < 0.58:
-            # a move: DONTUNMAP (the old range stays) or FIXED alone, to a free place or back next to the rest
-            to = r.choice([N, N + 4 * PG, D, M + n * 4 * PG])
-            evs.append(ev('mremap', pid=pid, va=u(va), old_length=u(ln), new_length=u(ln), flags=r.choice([7, 7, 3]), new_va=u(to)))
-        elif c < 0.63:
-            evs.append(ev('mremap', pid=pid, va=u(va), old_length=u(ln), new_length=u(r.choice([PG, 2 * PG, 8 * PG])), flags=r.choice([0, 1])))
+        elif c < 0.58: evs.append(vma_move(r, pid, va, ln, n))
+        elif c < 0.63: evs.append(vma_resize(r, pid, va, ln))
         elif c < 0.66: evs.append(ev('munmap', pid=pid, va=u(va), length=u(PG)))
         elif c < 0.70 and len(pids) == 1: evs.append(ev('fork', child=2)); pids.append(2); alive[2] = True
         elif c < 0.72 and alive.get(2): evs.append(ev('exit', pid=2)); alive[2] = False
-        else:
-            a = r.choice([M + r.randint(0, n * 4 - 2) * PG, N + r.randint(0, 6) * PG, D])
-            span = r.choice([2, 3, 4, 6, 8]) * PG
-            evs += away_and_back(pid, a, span, 0x7f0030000000)
+        else: evs += vma_probe(r, pid, n)
     return evs
 
 run('k', trace)

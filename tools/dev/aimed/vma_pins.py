@@ -8,9 +8,9 @@ mock domain, an access's ACCESS_PAGES and ACCESS_RW, IOAS_COPY, unmaps, ftruncat
 the memfd under their mappings, and MD_CHECK_MAP / MD_CHECK_REFS of what the pins hold.
 Usage: aimed.py.
 """
-from aimed import adjacent_mappings, away_and_back, ev, run, steps, u
+from aimed import VMA_D as D, VMA_M as M, VMA_N as N, adjacent_mappings, ev, run, steps, u, vma_move, vma_probe, vma_resize
 from aimed import io as io0
-M = 0x7f0000000000; N = 0x7f0010000000; D = 0x7f0020000000; BUF = 0x10000
+BUF = 0x10000
 B = 0x1000000; PG = 0x1000
 
 def io(name, pid=1, **a):
@@ -71,18 +71,13 @@ def trace(r):
         elif c < 0.57: evs.append(ev('munlockall', pid=pid))
         elif c < 0.61: evs.append(ev('mprotect', pid=pid, va=u(va), length=u(ln), prot=r.choice([1, 3, 3])))
         elif c < 0.66: evs.append(ev('madvise', pid=pid, va=u(va), length=u(ln), advice=r.choice(['DONTFORK', 'DOFORK', 'WIPEONFORK', 'DONTNEED', 'COLD', 'PAGEOUT', 'REMOVE', 'POPULATE_WRITE'])))
-        elif c < 0.74:
-            to = r.choice([N, N + 4 * PG, D, M + n * 4 * PG])
-            evs.append(ev('mremap', pid=pid, va=u(va), old_length=u(ln), new_length=u(ln), flags=r.choice([7, 7, 3]), new_va=u(to)))
-        elif c < 0.77:
-            evs.append(ev('mremap', pid=pid, va=u(va), old_length=u(ln), new_length=u(r.choice([PG, 2 * PG, 8 * PG])), flags=r.choice([0, 1])))
+        elif c < 0.74: evs.append(vma_move(r, pid, va, ln, n))
+        elif c < 0.77: evs.append(vma_resize(r, pid, va, ln))
         elif c < 0.80: evs.append(ev('munmap', pid=pid, va=u(va), length=u(PG)))
         elif c < 0.82: evs.append(ev('ftruncate', pid=pid, fd=r.choice([0, 1]), length=u(r.choice([0x40000, 0x8000, 0x2800, 0x10000]))))
         elif c < 0.85 and len(pids) == 1: evs.append(ev('fork', child=2)); pids.append(2); alive[2] = True
         elif c < 0.86 and alive.get(2): evs.append(ev('exit', pid=2)); alive[2] = False
-        else:
-            a = r.choice([M + r.randint(0, n * 4 - 2) * PG, N + r.randint(0, 6) * PG, D])
-            evs += away_and_back(pid, a, r.choice([2, 3, 4, 6, 8]) * PG, 0x7f0030000000)
+        else: evs += vma_probe(r, pid, n)
     return evs
 
 run('v', trace)
