@@ -21,10 +21,12 @@ two IOASes, a mock domain on one, an access (10, under a small memlock limit), a
 fixed, overlapping, automatic and read-only; unmaps exact, partial and of all; copies; ALLOW_IOVAS;
 a reserved range; another domain; HWPT_ALLOC; replace; destroys; access pins, reads and unpins;
 HUGE_PAGES off; munmap and stores under the maps), probed by IOVA_RANGES, MD_CHECK_MAP,
-MD_CHECK_REFS, a read of the access's buffer, destroys and unmaps of everything. Random walks of 10-600 calls find states a few calls cannot
-build; these find the corners of the few calls they all start from, each of them, by construction.
+MD_CHECK_REFS, a read of the access's buffer, destroys and unmaps of everything. Random walks of
+10-600 calls find states a few calls cannot build; these find the corners of the few calls they all
+start from, each of them, by construction.
 Usage, in an empty directory: python3 exhaustive.py LAYOUT LENGTH [START COUNT]: traces
-e{LAYOUT}l{LENGTH}_{i:06d}.iort.jsonl for sequence numbers i in [START, START + COUNT) (default all:
+e{LAYOUT}l{LENGTH}_{i}.iort.jsonl (i zero-padded to six digits or more) for sequence numbers i in
+[START, START + COUNT) (default all:
 calls ** LENGTH), then `iorewind oracle .`; or python3 exhaustive.py LAYOUT LENGTH --sample SEED COUNT:
 COUNT sequence numbers drawn at random (for lengths too many to write them all).
 """
