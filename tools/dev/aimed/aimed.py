@@ -62,6 +62,15 @@ def adjacent_mappings(r, base, kinds, offsets):
 # vma_locks.py's and vma_pins.py's layout: adjacent_mappings of 4 pages at M, free places at N and D
 VMA_M = 0x7f0000000000; VMA_N = 0x7f0010000000; VMA_D = 0x7f0020000000
 
+def vma_step(r, pids, alive, n, lengths=(0x1000, 0x2000, 0x4000, 0x6000)):
+    """The draws that open a step of the vma_*.py generators: which call (a number in [0, 1)), the
+    process making it (the parent once a child has exited), a page among the n adjacent mappings of
+    4 pages at VMA_M, and a length of `lengths`."""
+    c = r.random(); pid = r.choice(pids)
+    if not alive[pid]: pid = 1
+    va = VMA_M + r.randint(0, n * 4 - 1) * 0x1000
+    return c, pid, va, r.choice(list(lengths))
+
 def vma_move(r, pid, va, ln, n):
     """An mremap of [va, va + ln) the same length: DONTUNMAP (the old range stays) or FIXED alone,
     to a free place or back next to the n adjacent mappings at VMA_M."""

@@ -9,7 +9,7 @@ VMAs lose their lock flags) and the child's own changes; stores; and moves of sp
 EFAULT unless the span is one VMA.
 Usage: aimed.py.
 """
-from aimed import VMA_M as M, adjacent_mappings, ev, run, steps, u, vma_move, vma_probe, vma_resize
+from aimed import VMA_M as M, adjacent_mappings, ev, run, steps, u, vma_move, vma_probe, vma_resize, vma_step
 PG = 0x1000
 
 def trace(r):
@@ -17,10 +17,7 @@ def trace(r):
                                lambda k: [k * 4 * PG, k * 4 * PG, 0])
     pids = [1]; alive = {1: True}
     for _ in steps(r, 8, 24):
-        c = r.random(); pid = r.choice(pids)
-        if not alive[pid]: pid = 1
-        va = M + r.randint(0, n * 4 - 1) * PG
-        ln = r.choice([PG, 2 * PG, 4 * PG, 6 * PG])
+        c, pid, va, ln = vma_step(r, pids, alive, n)
         if c < 0.10: evs.append(ev('memset', pid=pid, va=u(va), length=u(8), byte=r.randint(1, 255)))
         elif c < 0.22: evs.append(ev('mlock', pid=pid, va=u(va), length=u(ln), flags=r.choice([0, 0, 1])))
         elif c < 0.30: evs.append(ev('munlock', pid=pid, va=u(va), length=u(ln)))

@@ -8,7 +8,7 @@ NORMAL), mlock, munmap holes, mremap growth and moves, fork and the child's own 
 mremap of ranges that span them (EFAULT unless one VMA) moved away and back.
 Usage: aimed.py.
 """
-from aimed import away_and_back, ev, run, steps, u
+from aimed import away_and_back, ev, run, steps, u, vma_step
 M = 0x7f0000000000; N = 0x7f0010000000; PG = 0x1000
 ADV = ['HUGEPAGE', 'NOHUGEPAGE', 'DONTFORK', 'DOFORK', 'WIPEONFORK', 'KEEPONFORK', 'DONTDUMP', 'DODUMP', 'RANDOM', 'SEQUENTIAL', 'NORMAL']
 
@@ -24,10 +24,7 @@ def trace(r):
     end = M + n * 4 * PG
     pids = [1]; alive = {1: True}
     for _ in steps(r, 8, 24):
-        c = r.random(); pid = r.choice(pids)
-        if not alive[pid]: pid = 1
-        va = M + r.randint(0, n * 4 - 1) * PG
-        ln = r.choice([PG, 2 * PG, 4 * PG, 6 * PG])
+        c, pid, va, ln = vma_step(r, pids, alive, n)
         if c < 0.15: evs.append(ev('memset', pid=pid, va=u(va), length=u(8), byte=r.randint(1, 255)))
         elif c < 0.30: evs.append(ev('mprotect', pid=pid, va=u(va), length=u(ln), prot=r.choice([1, 3, 3, 7, 5])))
         elif c < 0.45: evs.append(ev('madvise', pid=pid, va=u(va), length=u(ln), advice=r.choice(ADV)))

@@ -8,7 +8,7 @@ growth of the last one and moves of spans away and back (EFAULT unless one VMA),
 child's own changes and exit.
 Usage: aimed.py.
 """
-from aimed import adjacent_mappings, away_and_back, ev, run, steps, u
+from aimed import adjacent_mappings, away_and_back, ev, run, steps, u, vma_step
 M = 0x7f0000000000; N = 0x7f0010000000; PG = 0x1000
 ADV = ['HUGEPAGE', 'NOHUGEPAGE', 'DONTFORK', 'DOFORK', 'DONTDUMP', 'DODUMP', 'RANDOM', 'NORMAL']
 
@@ -17,10 +17,7 @@ def trace(r):
                                lambda k: [k * 4 * PG, k * 4 * PG, k * 4 * PG, 0, (k + 1) * 4 * PG])
     pids = [1]; alive = {1: True}
     for _ in steps(r, 8, 24):
-        c = r.random(); pid = r.choice(pids)
-        if not alive[pid]: pid = 1
-        va = M + r.randint(0, n * 4 - 1) * PG
-        ln = r.choice([PG, 2 * PG, 4 * PG])
+        c, pid, va, ln = vma_step(r, pids, alive, n, (PG, 2 * PG, 4 * PG))
         if c < 0.14: evs.append(ev('memset', pid=pid, va=u(va), length=u(8), byte=r.randint(1, 255)))
         elif c < 0.28: evs.append(ev('mprotect', pid=pid, va=u(va), length=u(ln), prot=r.choice([1, 3, 3])))
         elif c < 0.40: evs.append(ev('madvise', pid=pid, va=u(va), length=u(ln), advice=r.choice(ADV)))
